@@ -1,0 +1,130 @@
+"""casework: case management for intervention cohorts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+
+ROOT = Path(__file__).resolve().parent.parent
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application. ``config`` (tests) overrides the environment."""
+    from casework.config import load_config
+
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=None,
+        static_folder=None,
+    )
+    if config is None:
+        settings = load_config(Path(app.instance_path))
+    else:
+        # Tests and tools: the defaults, without reading the environment.
+        settings = load_config(Path(app.instance_path), environ={"CASEWORK_ENV": "test"})
+        settings.update(config)
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="casework_session",
+        PERMANENT_SESSION_LIFETIME=app.config["IDLE_TIMEOUT_MINUTES"] * 60,
+        REMEMBER_COOKIE_DURATION=0,
+        WTF_CSRF_TIME_LIMIT=None,  # the session's idle timeout bounds the token
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(str(ROOT / "templates")),
+        PrefixLoader({
+            "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+            "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+        }),
+    ])
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def register_extensions(app: Flask) -> None:
+    from govuk_frontend_wtf.main import WTFormsHelpers
+
+    from casework.database import configure_sqlite
+    from casework.extensions import csrf, db, limiter, login_manager, migrate
+    from casework.security import init_security
+
+    db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    WTFormsHelpers(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        from sqlalchemy import select
+
+        from casework.accounts.models import User
+
+        return db.session.execute(
+            select(User).where(User.session_token == token, User.active.is_(True))
+        ).scalar_one_or_none()
+
+    init_security(app)
+
+
+# Every feature's blueprint, in one explicit list.
+def register_blueprints(app: Flask) -> None:
+    from casework.accounts import bp as accounts_bp
+    from casework.admin import bp as admin_bp
+    from casework.assets import bp as assets_bp
+    from casework.audit import bp as audit_bp
+    from casework.main import bp as main_bp
+
+    for blueprint in (assets_bp, main_bp, accounts_bp, admin_bp, audit_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from casework.web import init_request_hooks
+
+    init_request_hooks(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from casework.errors import init_errorhandlers
+
+    init_errorhandlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from casework.accounts.commands import users_cli
+    from casework.audit.commands import audit_cli
+    from casework.demo import seed_demo_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(seed_demo_command)

@@ -1,0 +1,103 @@
+"""The one place that checks roles and site scope in the web layer.
+
+``require(permission)`` guards a view by role (403 otherwise);
+``scoped`` narrows a query to the user's sites; ``get_in_scope_or_404`` loads
+one record, answering 404 for anything outside the user's sites as for
+anything that does not exist. Every refusal is audited as ``access:denied``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, request
+from flask_login import current_user
+from sqlalchemy import Select
+
+from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.database import utcnow as now
+from casework.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M")
+
+
+def deny(
+    status: int,
+    *,
+    reason: str,
+    subject_type: str | None = None,
+    subject_id: object | None = None,
+    site_id: int | None = None,
+    **extra: Any,
+):
+    """Record ``access:denied`` (committed on its own: nothing else in this
+    request is kept) and abort with ``status``."""
+    db.session.rollback()
+    actor = current_user if current_user.is_authenticated else None
+    audit.record(
+        Action.ACCESS_DENIED,
+        actor=actor,
+        now=now(),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        site_id=site_id,
+        detail={"reason": reason, "endpoint": request.endpoint, "method": request.method, **extra},
+    )
+    db.session.commit()
+    abort(status)
+
+
+def require(*permissions: Permission) -> Callable[[F], F]:
+    """Let the view run only for users whose role holds one of ``permissions``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                abort(401)
+            if not any(current_user.can(p) for p in permissions):
+                deny(403, reason="role", permission=",".join(map(str, permissions)))
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def visible_site_ids() -> frozenset[int] | None:
+    """The sites the current user may see; None means all (not site-bound)."""
+    if current_user.is_site_scoped:
+        return current_user.site_ids
+    return None
+
+
+def scoped(stmt: Select, site_column) -> Select:
+    """``stmt`` narrowed to rows whose ``site_column`` is one of the user's sites."""
+    site_ids = visible_site_ids()
+    if site_ids is None:
+        return stmt
+    return stmt.where(site_column.in_(site_ids))
+
+
+def get_in_scope_or_404(model: type[M], ident: Any, *, subject_type: str) -> M:
+    """Load ``model`` by primary key if it belongs to one of the user's sites.
+
+    Records outside scope answer exactly as missing ones do (404), so their
+    existence is not revealed; the refusal is audited with the record's site,
+    so that site's leads can see who tried.
+    """
+    record = db.session.get(model, ident)
+    if record is None:
+        deny(404, reason="not_found", subject_type=subject_type, subject_id=ident)
+    site_ids = visible_site_ids()
+    if site_ids is not None and record.site_id not in site_ids:
+        deny(
+            404, reason="outside_scope", subject_type=subject_type, subject_id=ident,
+            site_id=record.site_id,
+        )
+    return record

@@ -1,0 +1,234 @@
+"""Account operations: sign-in, and user administration.
+
+Services flush and never commit; each writes its audit event in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from casework.accounts.models import Site, User
+from casework.accounts.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from casework.accounts.roles import SITE_SCOPED_ROLES, Role
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.extensions import db
+
+
+class AccountError(Exception):
+    """A request about an account that cannot be carried out; ``field`` is the
+    form field the message belongs beside."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.execute(
+        select(User).where(User.email == normalise_email(email))
+    ).scalar_one_or_none()
+
+
+def sites_by_keys(keys: Iterable[str]) -> list[Site]:
+    wanted = {k.strip().lower() for k in keys if k.strip()}
+    sites = db.session.execute(select(Site).where(Site.key.in_(wanted))).scalars().all()
+    missing = wanted - {s.key for s in sites}
+    if missing:
+        known = ", ".join(all_site_keys())
+        raise AccountError(
+            f"Unknown site {', '.join(sorted(missing))}; choose from {known}", field="sites"
+        )
+    return list(sites)
+
+
+def all_sites() -> list[Site]:
+    return list(db.session.execute(select(Site).order_by(Site.name)).scalars())
+
+
+def all_site_keys() -> list[str]:
+    return [s.key for s in all_sites()]
+
+
+def authenticate(email: str, password: str, *, now: datetime) -> User | None:
+    """Check a sign-in attempt; record ``auth:login`` or ``auth:login_failed``.
+
+    Every failure looks the same to the person signing in (the caller shows one
+    message), and an unknown email costs one hash verification like a known
+    one, so neither the message nor the timing says whether an account exists.
+    """
+    user = find_user_by_email(email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        reason = (
+            "unknown_account" if user is None
+            else "wrong_password" if not ok
+            else "account_inactive"
+        )
+        audit.record(
+            Action.AUTH_LOGIN_FAILED, actor=user, now=now,
+            subject_type="user" if user else None,
+            subject_id=user.id if user else None,
+            detail={"reason": reason},
+        )
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        audit.record(
+            Action.AUTH_PASSWORD_REHASHED, actor=user, now=now,
+            subject_type="user", subject_id=user.id,
+        )
+    user.last_login_at = now
+    audit.record(Action.AUTH_LOGIN, actor=user, now=now, subject_type="user", subject_id=user.id)
+    db.session.flush()
+    return user
+
+
+def _check_role_and_sites(role: Role, sites: list[Site]) -> None:
+    if role in SITE_SCOPED_ROLES and not sites:
+        raise AccountError(f"A {role.value} needs at least one site", field="sites")
+
+
+def _check_password(password: str, email: str) -> None:
+    problem = password_problem(password, email=email)
+    if problem:
+        raise AccountError(problem, field="password")
+
+
+def _snapshot(user: User) -> dict:
+    return {
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": str(user.role),
+        "sites": sorted(site.key for site in user.sites),
+        "active": user.active,
+    }
+
+
+def create_user(
+    *,
+    email: str,
+    display_name: str,
+    role: Role | str,
+    sites: list[Site],
+    password: str,
+    actor: User | None,
+    now: datetime,
+) -> User:
+    """Add a user; emails are unique regardless of case."""
+    email = normalise_email(email)
+    role = Role(role)
+    if not email or "@" not in email:
+        raise AccountError("Enter an email address in the correct format", field="email")
+    if not display_name.strip():
+        raise AccountError("Enter a display name", field="display_name")
+    if db.session.execute(
+        select(func.count()).select_from(User).where(User.email == email)
+    ).scalar_one():
+        raise AccountError("A user with this email address already exists", field="email")
+    _check_role_and_sites(role, sites)
+    _check_password(password, email)
+    user = User(
+        email=email,
+        display_name=display_name.strip(),
+        role=role,
+        sites=list(sites),
+        password_hash=hash_password(password),
+        active=True,
+        created_at=now,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        Action.USER_CREATED, actor=actor, now=now, subject_type="user", subject_id=user.id,
+        detail=audit.changes({}, _snapshot(user)),
+    )
+    return user
+
+
+def update_user(
+    user: User,
+    *,
+    display_name: str,
+    role: Role | str,
+    sites: list[Site],
+    actor: User | None,
+    now: datetime,
+) -> User:
+    """Change a user's name, role and sites; the audit detail has before and after."""
+    role = Role(role)
+    if not display_name.strip():
+        raise AccountError("Enter a display name", field="display_name")
+    _check_role_and_sites(role, sites)
+    if actor is not None and actor.id == user.id and role != user.role:
+        raise AccountError("You cannot change your own role", field="role")
+    before = _snapshot(user)
+    user.display_name = display_name.strip()
+    user.role = role
+    user.sites = list(sites)
+    db.session.flush()
+    diff = audit.changes(before, _snapshot(user))
+    if diff:
+        audit.record(
+            Action.USER_UPDATED, actor=actor, now=now, subject_type="user", subject_id=user.id,
+            detail=diff,
+        )
+    return user
+
+
+def deactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
+    """Stop a user signing in and end every session they have open."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError("You cannot deactivate your own account")
+    if not user.active:
+        return user
+    user.active = False
+    user.end_sessions()
+    db.session.flush()
+    audit.record(
+        Action.USER_DEACTIVATED, actor=actor, now=now, subject_type="user", subject_id=user.id,
+        detail=audit.changes({"active": True}, {"active": False}),
+    )
+    return user
+
+
+def reactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
+    if user.active:
+        return user
+    user.active = True
+    db.session.flush()
+    audit.record(
+        Action.USER_REACTIVATED, actor=actor, now=now, subject_type="user", subject_id=user.id,
+        detail=audit.changes({"active": False}, {"active": True}),
+    )
+    return user
+
+
+def set_password(user: User, password: str, *, actor: User | None, now: datetime) -> User:
+    """Replace a user's password and end their sessions."""
+    _check_password(password, user.email)
+    user.password_hash = hash_password(password)
+    user.end_sessions()
+    db.session.flush()
+    audit.record(
+        Action.USER_PASSWORD_SET, actor=actor, now=now, subject_type="user", subject_id=user.id
+    )
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.execute(select(User).order_by(User.email)).scalars())

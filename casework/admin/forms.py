@@ -1,0 +1,54 @@
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovPasswordInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import EmailField, PasswordField, RadioField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+from casework.accounts.roles import Role
+
+ROLE_CHOICES = [(role.value, role.label) for role in Role]
+
+
+class UserDetailsForm(FlaskForm):
+    display_name = StringField(
+        "Display name", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter a display name"), Length(max=120)],
+    )
+    role = RadioField(
+        "Role", choices=ROLE_CHOICES, widget=GovRadioInput(),
+        validators=[InputRequired(message="Select a role")],
+    )
+    sites = SelectMultipleField(
+        "Sites", widget=GovCheckboxesInput(), choices=[],
+        description="Caseworkers and leads see only the records of their sites.",
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class NewUserForm(UserDetailsForm):
+    email = EmailField(
+        "Email address", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter an email address"), Length(max=254)],
+    )
+    password = PasswordField(
+        "Initial password", widget=GovPasswordInput(),
+        description="At least 12 characters. Give it to the user in person or by phone.",
+        validators=[InputRequired(message="Enter an initial password")],
+    )
+    confirm = PasswordField(
+        "Confirm initial password", widget=GovPasswordInput(),
+        validators=[
+            InputRequired(message="Confirm the initial password"),
+            EqualTo("password", message="Passwords do not match"),
+        ],
+    )
+    submit = SubmitField("Add user", widget=GovSubmitInput())
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField("Confirm", widget=GovSubmitInput())

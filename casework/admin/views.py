@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from casework.access import require
+from casework.accounts import services
+from casework.accounts.models import User
+from casework.accounts.roles import Permission
+from casework.admin import bp
+from casework.admin.forms import ConfirmForm, NewUserForm, UserDetailsForm
+from casework.database import utcnow
+from casework.extensions import db
+
+
+def _with_sites(form):
+    sites = services.all_sites()
+    form.sites.choices = [(site.key, site.name) for site in sites]
+    return form
+
+
+def _show_error(form, error: services.AccountError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def _get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users")
+@require(Permission.USER_MANAGE)
+def users():
+    return render_template("admin/users.html", users=services.list_users())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@require(Permission.USER_MANAGE)
+def new_user():
+    form = _with_sites(NewUserForm())
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                email=form.email.data,
+                display_name=form.display_name.data,
+                role=form.role.data,
+                sites=services.sites_by_keys(form.sites.data or []),
+                password=form.password.data,
+                actor=current_user,
+                now=utcnow(),
+            )
+        except services.AccountError as error:
+            _show_error(form, error)
+        else:
+            flash(f"User {user.email} added", "success")
+            return redirect(url_for("admin.users"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/new_user.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require(Permission.USER_MANAGE)
+def edit_user(user_id: int):
+    user = _get_user(user_id)
+    form = _with_sites(UserDetailsForm(obj=None if _posted() else user))
+    if not _posted():
+        form.role.data = str(user.role)
+        form.sites.data = [site.key for site in user.sites]
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                user,
+                display_name=form.display_name.data,
+                role=form.role.data,
+                sites=services.sites_by_keys(form.sites.data or []),
+                actor=current_user,
+                now=utcnow(),
+            )
+        except services.AccountError as error:
+            _show_error(form, error)
+        else:
+            flash(f"Changes to {user.email} saved", "success")
+            return redirect(url_for("admin.users"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(
+        "admin/edit_user.html", form=form, user=user, confirm=ConfirmForm()
+    ), status
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@require(Permission.USER_MANAGE)
+def deactivate_user(user_id: int):
+    return _set_active(user_id, active=False)
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@require(Permission.USER_MANAGE)
+def reactivate_user(user_id: int):
+    return _set_active(user_id, active=True)
+
+
+def _set_active(user_id: int, *, active: bool):
+    user = _get_user(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        if active:
+            services.reactivate_user(user, actor=current_user, now=utcnow())
+        else:
+            services.deactivate_user(user, actor=current_user, now=utcnow())
+    except services.AccountError as error:
+        flash(error.message, "error")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    flash(f"{user.email} {'reactivated' if active else 'deactivated'}", "success")
+    return redirect(url_for("admin.users"))
+
+
+def _posted() -> bool:
+    return request.method == "POST"

@@ -1,0 +1,7 @@
+"""The tamper-evident audit log: recording, verifying, and reading it."""
+
+from flask import Blueprint
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+from casework.audit import views  # noqa: E402,F401

@@ -1,0 +1,33 @@
+"""The audit vocabulary: every action casework records, in one place.
+
+Grammar: ``subject:verb``, both lower case with underscores, where the subject
+is the kind of thing acted on and the verb is past tense (``referral:created``)
+or a fixed noun for events that are not changes (``access:denied``).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+GRAMMAR = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
+
+
+class Action(StrEnum):
+    # authentication
+    AUTH_LOGIN = "auth:login"
+    AUTH_LOGIN_FAILED = "auth:login_failed"
+    AUTH_LOGOUT = "auth:logout"
+    AUTH_SESSION_EXPIRED = "auth:session_expired"
+    AUTH_THROTTLED = "auth:throttled"
+    AUTH_PASSWORD_REHASHED = "auth:password_rehashed"
+    # access control
+    ACCESS_DENIED = "access:denied"
+    # user administration
+    USER_CREATED = "user:created"
+    USER_UPDATED = "user:updated"
+    USER_DEACTIVATED = "user:deactivated"
+    USER_REACTIVATED = "user:reactivated"
+    USER_PASSWORD_SET = "user:password_set"
+    # the audit log itself
+    AUDIT_VIEWED = "audit:viewed"

@@ -1,0 +1,138 @@
+"""The audit log's hash chain: pure functions, standard library only.
+
+Each event carries the hash of the one before it:
+
+    hash = sha256(prev_hash || canonical_json(event))
+
+where ``canonical_json`` is JSON with sorted keys, no insignificant
+whitespace and UTF-8 text. The first event's ``prev_hash`` is ``GENESIS``.
+Changing a stored field, deleting an event or reordering two events breaks the
+chain at the first affected event, and ``verify`` names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+# The fields covered by the hash. ``id`` is deliberately not among them: the
+# chain, not the numbering, is the order; an anchor pins an id to a hash.
+HASHED_FIELDS = (
+    "occurred_at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "subject_type",
+    "subject_id",
+    "site_id",
+    "detail",
+    "request_id",
+    "client_addr",
+)
+
+
+def canonical_json(fields: Mapping[str, Any]) -> bytes:
+    """The event's hashed fields as canonical JSON bytes."""
+    payload = {name: fields.get(name) for name in HASHED_FIELDS}
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """sha256(prev_hash || canonical JSON of the event), as lower-case hex."""
+    digest = hashlib.sha256()
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(canonical_json(fields))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One event as read back from storage, in chain order."""
+
+    id: int
+    prev_hash: str
+    hash: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A head recorded outside the database: event ``id`` had hash ``hash``."""
+
+    id: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """Parse ``ID:HASH``; raise ValueError with a readable message otherwise."""
+        ident, sep, digest = text.partition(":")
+        if not sep or not ident.isdigit() or len(digest) != 64:
+            raise ValueError("an anchor looks like ID:HASH, for example 1042:3fa9… (64 hex digits)")
+        try:
+            int(digest, 16)
+        except ValueError as error:
+            raise ValueError("the anchor's hash must be 64 hexadecimal digits") from error
+        return cls(int(ident), digest.lower())
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    head: Anchor | None
+    bad_event_id: int | None = None
+    problem: str | None = None
+
+
+def verify(events: Iterable[StoredEvent], anchor: Anchor | None = None) -> Verification:
+    """Walk the chain in order; stop at the first event that does not match.
+
+    An event is bad when its ``prev_hash`` is not the previous event's hash
+    (an event was deleted or the order changed) or when its own hash does not
+    match its contents (a field was edited). With an ``anchor``, the anchored
+    event must still be in the chain with the recorded hash, which also catches
+    events removed from the end.
+    """
+    previous = GENESIS
+    checked = 0
+    last: StoredEvent | None = None
+    anchor_seen = anchor is None
+    for event in events:
+        if event.prev_hash != previous:
+            return Verification(
+                False, checked, _head(last), event.id,
+                "its previous hash does not match the event before it "
+                "(an event was removed or the order changed)",
+            )
+        if event_hash(event.prev_hash, event.fields) != event.hash:
+            return Verification(
+                False, checked, _head(last), event.id,
+                "its contents do not match its hash (a field was changed)",
+            )
+        if anchor is not None and event.id == anchor.id:
+            if event.hash != anchor.hash:
+                return Verification(
+                    False, checked, _head(last), event.id,
+                    "its hash differs from the recorded anchor",
+                )
+            anchor_seen = True
+        previous = event.hash
+        last = event
+        checked += 1
+    if not anchor_seen:
+        return Verification(
+            False, checked, _head(last), anchor.id,
+            "the anchored event is no longer in the chain",
+        )
+    return Verification(True, checked, _head(last))
+
+
+def _head(event: StoredEvent | None) -> Anchor | None:
+    return None if event is None else Anchor(event.id, event.hash)

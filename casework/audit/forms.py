@@ -1,0 +1,35 @@
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from casework.audit.actions import Action
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters arrive in the query string (GET), so there is no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    actor = SelectField("Who", widget=GovSelect(), choices=[], validators=[Optional()])
+    action = SelectField(
+        "Action",
+        widget=GovSelect(),
+        choices=[("", "Any action")] + [(a.value, a.value) for a in Action],
+        validators=[Optional()],
+    )
+    subject_type = StringField(
+        "Subject type", widget=GovTextInput(), validators=[Optional(), Length(max=40)]
+    )
+    subject_id = StringField(
+        "Subject id", widget=GovTextInput(), validators=[Optional(), Length(max=64)]
+    )
+    date_from = DateField(
+        "From", widget=GovDateInput(), validators=[Optional()],
+        format="%d %m %Y",
+    )
+    date_to = DateField(
+        "To", widget=GovDateInput(), validators=[Optional()],
+        format="%d %m %Y",
+    )

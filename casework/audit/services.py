@@ -1,0 +1,223 @@
+"""Recording and reading audit events.
+
+``record`` is called by every service that changes something, inside the
+same transaction as the change: if the change rolls back, so does its event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from casework.audit import chain
+from casework.audit.actions import Action
+from casework.audit.context import current_origin
+from casework.audit.models import AuditEvent
+from casework.database import lock_for_update
+from casework.extensions import db
+
+if TYPE_CHECKING:
+    from casework.accounts.models import User
+
+SYSTEM_ROLE = "system"
+_CHAIN_LOCK = "audit_events.chain"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def hashed_fields(event: AuditEvent) -> dict[str, Any]:
+    """The event's hashed fields in their canonical (JSON-ready) form."""
+    return {
+        "occurred_at": _iso(event.occurred_at),
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "site_id": event.site_id,
+        "detail": event.detail,
+        "request_id": event.request_id,
+        "client_addr": event.client_addr,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: {"before": old, "after": new}}`` for the fields that differ."""
+    return {
+        name: {"before": _jsonable(before.get(name)), "after": _jsonable(after.get(name))}
+        for name in sorted(set(before) | set(after))
+        if _jsonable(before.get(name)) != _jsonable(after.get(name))
+    }
+
+
+def record(
+    action: Action,
+    *,
+    actor: User | None,
+    now: datetime,
+    subject_type: str | None = None,
+    subject_id: object | None = None,
+    site_id: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction.
+
+    Takes the chain lock first (an advisory lock on PostgreSQL; SQLite's
+    transactions already hold its write lock), so concurrent writers queue and
+    each links to the event committed before it. The detail must hold field
+    names and values only, never free text.
+    """
+    action = Action(action)
+    session = db.session
+    lock_for_update(session, _CHAIN_LOCK)
+    prev_hash = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none() or chain.GENESIS
+    origin = current_origin()
+    event = AuditEvent(
+        occurred_at=now.astimezone(UTC),
+        actor_id=actor.id if actor is not None else None,
+        actor_role=str(actor.role) if actor is not None else SYSTEM_ROLE,
+        action=str(action),
+        subject_type=subject_type,
+        subject_id=None if subject_id is None else str(subject_id),
+        site_id=site_id,
+        detail=_jsonable(dict(detail or {})),
+        request_id=origin.request_id,
+        client_addr=origin.client_addr,
+        prev_hash=prev_hash,
+    )
+    event.hash = chain.event_hash(prev_hash, hashed_fields(event))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def stored_events(batch_size: int = 5000) -> Iterator[chain.StoredEvent]:
+    """Every event in chain order, streamed in batches so memory stays flat."""
+    last_id = 0
+    while True:
+        batch = db.session.execute(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id)
+            .limit(batch_size)
+        ).scalars().all()
+        if not batch:
+            return
+        for event in batch:
+            yield chain.StoredEvent(event.id, event.prev_hash, event.hash, hashed_fields(event))
+        last_id = batch[-1].id
+        db.session.expunge_all()
+
+
+def verify_chain(anchor: chain.Anchor | None = None) -> chain.Verification:
+    """Check the whole stored chain (and the anchor, if given)."""
+    return chain.verify(stored_events(), anchor)
+
+
+def head() -> chain.Anchor | None:
+    """The newest event's id and hash, to be kept outside the database."""
+    row = db.session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    return None if row is None else chain.Anchor(row.id, row.hash)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: int | None = None
+    action: str | None = None
+    subject_type: str | None = None
+    subject_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    older_than: int | None  # pass as ``before`` to get the next (older) page
+    newer_than: int | None  # pass as ``after`` to get the previous (newer) page
+
+
+def search(
+    criteria: AuditFilter,
+    *,
+    site_ids: frozenset[int] | None,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = 50,
+) -> AuditPage:
+    """Events newest first, filtered, keyset-paginated by id.
+
+    ``site_ids=None`` means every event (admins); otherwise only events that
+    belong to one of those sites (leads). Keyset pagination keeps each page a
+    single index range however long the log grows.
+    """
+    from datetime import time
+
+    stmt = select(AuditEvent)
+    if site_ids is not None:
+        stmt = stmt.where(AuditEvent.site_id.in_(site_ids))
+    if criteria.actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == criteria.actor_id)
+    if criteria.action:
+        stmt = stmt.where(AuditEvent.action == criteria.action)
+    if criteria.subject_type:
+        stmt = stmt.where(AuditEvent.subject_type == criteria.subject_type)
+    if criteria.subject_id:
+        stmt = stmt.where(AuditEvent.subject_id == criteria.subject_id)
+    if criteria.date_from:
+        stmt = stmt.where(
+            AuditEvent.occurred_at >= datetime.combine(criteria.date_from, time.min, UTC)
+        )
+    if criteria.date_to:
+        stmt = stmt.where(
+            AuditEvent.occurred_at <= datetime.combine(criteria.date_to, time.max, UTC)
+        )
+
+    if after is not None:
+        rows = db.session.execute(
+            stmt.where(AuditEvent.id > after).order_by(AuditEvent.id).limit(per_page + 1)
+        ).scalars().all()
+        has_newer = len(rows) > per_page
+        events = list(reversed(rows[:per_page]))
+        has_older = bool(events) and db.session.execute(
+            stmt.where(AuditEvent.id < events[-1].id).limit(1)
+        ).first() is not None
+    else:
+        if before is not None:
+            stmt_page = stmt.where(AuditEvent.id < before)
+        else:
+            stmt_page = stmt
+        rows = db.session.execute(
+            stmt_page.order_by(AuditEvent.id.desc()).limit(per_page + 1)
+        ).scalars().all()
+        has_older = len(rows) > per_page
+        events = list(rows[:per_page])
+        has_newer = before is not None and bool(events)
+    return AuditPage(
+        events=events,
+        older_than=events[-1].id if has_older and events else None,
+        newer_than=events[0].id if has_newer and events else None,
+    )

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask_login import current_user
+
+from casework.access import require
+from casework.accounts import services as accounts
+from casework.accounts.roles import Permission
+from casework.audit import bp
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.audit.forms import AuditFilterForm
+from casework.database import utcnow
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        abort(400)
+    return int(raw)
+
+
+@bp.route("/")
+@require(Permission.AUDIT_READ_ALL, Permission.AUDIT_READ_SITES)
+def events():
+    """Admins see every event; leads see the events of their sites."""
+    form = AuditFilterForm(request.args)
+    users = accounts.list_users()
+    form.actor.choices = [("", "Anyone")] + [(str(u.id), u.email) for u in users]
+    criteria = audit.AuditFilter()
+    if request.args and form.validate():
+        criteria = audit.AuditFilter(
+            actor_id=int(form.actor.data) if form.actor.data else None,
+            action=form.action.data or None,
+            subject_type=(form.subject_type.data or "").strip() or None,
+            subject_id=(form.subject_id.data or "").strip() or None,
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+        )
+    site_ids = None if current_user.can(Permission.AUDIT_READ_ALL) else current_user.site_ids
+    page = audit.search(
+        criteria, site_ids=site_ids, before=_int_arg("before"), after=_int_arg("after")
+    )
+    audit.record(
+        Action.AUDIT_VIEWED, actor=current_user, now=utcnow(),
+        detail={k: v for k, v in vars(criteria).items() if v is not None},
+    )
+    names = {u.id: u.email for u in users}
+    return render_template("audit/events.html", form=form, page=page, names=names)

@@ -1,0 +1,103 @@
+"""Configuration: the only module that reads the environment.
+
+Every setting comes from an environment variable (or, for secrets, a key file
+named by one). ``load_config`` returns a plain dict that ``create_app`` applies,
+so tests can pass their own dict instead and never touch ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "production", "test")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _read_key(environ: Mapping[str, str], name: str) -> bytes | None:
+    """A secret from ``NAME`` (the value itself) or ``NAME_FILE`` (a path to a file).
+
+    Keys are held outside the database on purpose: whoever can read the
+    database must not thereby be able to predict allocations or reverse
+    pseudonyms.
+    """
+    value = environ.get(name)
+    path = environ.get(f"{name}_FILE")
+    if value and path:
+        raise ConfigError(f"Set either {name} or {name}_FILE, not both.")
+    if value:
+        return value.encode()
+    if path:
+        try:
+            data = Path(path).read_bytes().strip()
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE: cannot read {path}: {error.strerror}") from error
+        if not data:
+            raise ConfigError(f"{name}_FILE: {path} is empty.")
+        return data
+    return None
+
+
+def _development_secret(instance_path: Path, filename: str) -> bytes:
+    """A random secret kept in ``instance/`` so development sessions and keys
+    survive restarts. Never used in production, where a missing secret is an error."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / filename
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from error
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero.")
+    return value
+
+
+def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:
+    """Read every setting casework understands from the environment."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("CASEWORK_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"CASEWORK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
+    production = env == "production"
+
+    secret_key = environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set in production.")
+        secret_key = _development_secret(instance_path, "secret_key").decode()
+
+    trial_key = _read_key(environ, "TRIAL_KEY")
+    pseudonym_key = _read_key(environ, "PSEUDONYM_KEY")
+    if not production:
+        trial_key = trial_key or _development_secret(instance_path, "trial.key")
+        pseudonym_key = pseudonym_key or _development_secret(instance_path, "pseudonym.key")
+
+    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'casework.db'}"
+
+    return {
+        "CASEWORK_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TRIAL_KEY": trial_key,
+        "PSEUDONYM_KEY": pseudonym_key,
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes"),
+        "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
+        "SESSION_COOKIE_SECURE": production,
+        "GOVUK_FRONTEND_DIR": environ.get("GOVUK_FRONTEND_DIR"),
+    }

@@ -1,0 +1,27 @@
+"""The signed-in home page and the health check."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+from sqlalchemy import text
+
+from casework.extensions import db
+from casework.navigation import items_for
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def index():
+    return render_template("main/index.html", links=items_for(current_user))
+
+
+@bp.route("/health")
+def health():
+    # For load balancers: answers only whether the database is reachable.
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+@bp.app_context_processor
+def _navigation():
+    return {"nav_items": items_for(current_user)}

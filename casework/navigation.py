@@ -1,0 +1,40 @@
+"""The service navigation: one list, filtered by what the user's role may do.
+
+Each feature adds its entry here when its pages exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from casework.accounts.roles import Permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+    permissions: frozenset[Permission]
+    description: str
+
+    def visible_to(self, user) -> bool:
+        return any(user.can(p) for p in self.permissions)
+
+
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem(
+        "Users", "admin.users", frozenset({Permission.USER_MANAGE}),
+        "Add users, change their role and sites, deactivate accounts.",
+    ),
+    NavItem(
+        "Audit log", "audit.events",
+        frozenset({Permission.AUDIT_READ_ALL, Permission.AUDIT_READ_SITES}),
+        "Who did what, when: every change, view, export and sign-in.",
+    ),
+)
+
+
+def items_for(user) -> list[NavItem]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [item for item in NAVIGATION if item.visible_to(user)]

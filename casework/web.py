@@ -1,0 +1,79 @@
+"""Per-request plumbing: where the request came from, one transaction per
+request, sign-in required by default, and the idle timeout."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.audit.context import Origin, reset_origin, set_origin
+from casework.database import utcnow
+from casework.extensions import db
+
+# Endpoints anyone may reach without signing in.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health"})
+
+
+def init_request_hooks(app: Flask) -> None:
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    @app.before_request
+    def _origin():
+        g.request_id = str(uuid.uuid4())
+        g.origin_token = set_origin(Origin(g.request_id, request.remote_addr))
+
+    @app.before_request
+    def _require_sign_in():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return None
+
+    @app.before_request
+    def _idle_timeout():
+        if not current_user.is_authenticated:
+            return None
+        limit = app.config["IDLE_TIMEOUT_MINUTES"] * 60
+        last = session.get("last_active")
+        now = time.time()
+        if last is not None and now - last > limit:
+            user = current_user._get_current_object()
+            audit.record(
+                Action.AUTH_SESSION_EXPIRED, actor=user, now=utcnow(),
+                subject_type="user", subject_id=user.id,
+            )
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("You were signed out because you were inactive for "
+                  f"{app.config['IDLE_TIMEOUT_MINUTES']} minutes", "info")
+            return redirect(url_for("auth.login"))
+        session.permanent = True
+        session["last_active"] = now
+        return None
+
+    @app.after_request
+    def _finish_transaction(response):
+        # One commit per request: successful responses keep their writes,
+        # anything else (a form with errors, a refusal) keeps none.
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _reset_origin(_exc):
+        token = g.pop("origin_token", None)
+        if token is not None:
+            reset_origin(token)
