@@ -1,9 +1,10 @@
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
-from wtforms import DateField, SelectField, StringField
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
+from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from casework.audit.actions import Action
+from casework.forms import DateInputField
 
 
 class AuditFilterForm(FlaskForm):
@@ -25,11 +26,5 @@ class AuditFilterForm(FlaskForm):
     subject_id = StringField(
         "Subject id", widget=GovTextInput(), validators=[Optional(), Length(max=64)]
     )
-    date_from = DateField(
-        "From", widget=GovDateInput(), validators=[Optional()],
-        format="%d %m %Y",
-    )
-    date_to = DateField(
-        "To", widget=GovDateInput(), validators=[Optional()],
-        format="%d %m %Y",
-    )
+    date_from = DateInputField("From")
+    date_to = DateInputField("To")

@@ -26,7 +26,7 @@ def _int_arg(name: str) -> int | None:
 @require(Permission.AUDIT_READ_ALL, Permission.AUDIT_READ_SITES)
 def events():
     """Admins see every event; leads see the events of their sites."""
-    form = AuditFilterForm(request.args)
+    form = AuditFilterForm(request.args or None)
     users = accounts.list_users()
     form.actor.choices = [("", "Anyone")] + [(str(u.id), u.email) for u in users]
     criteria = audit.AuditFilter()

@@ -1,0 +1,57 @@
+"""Form pieces shared by every feature."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput
+from wtforms import Field
+from wtforms.validators import StopValidation
+
+
+class DateInputField(Field):
+    """A GOV.UK date input: three boxes (day, month, year) sharing one name.
+
+    Messages follow the GOV.UK design system ("Date of birth must include a
+    month"); what was typed is kept and shown again when it is wrong.
+    """
+
+    widget = GovDateInput()
+
+    def __init__(self, label=None, validators=None, *, required_message=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.required_message = required_message
+        self.data: date | None = None
+
+    def process_formdata(self, valuelist):
+        parts = [str(v).strip() for v in valuelist[:3]]
+        parts += [""] * (3 - len(parts))
+        self.raw_data = parts
+        day, month, year = parts
+        self.data = None
+        if not any(parts):
+            return
+        name = self.label.text
+        missing = [label for label, value in zip(("day", "month", "year"), parts, strict=True)
+                   if not value]
+        if missing:
+            raise ValueError(f"{name} must include a {' and a '.join(missing)}")
+        if not (day.isdigit() and month.isdigit() and year.isdigit()):
+            raise ValueError(f"{name} must be a real date, written in numbers")
+        if len(year) != 4:
+            raise ValueError(f"Year must include 4 numbers")
+        try:
+            self.data = date(int(year), int(month), int(day))
+        except ValueError as error:
+            raise ValueError(f"{name} must be a real date") from error
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+        if self.data is None and self.required_message:
+            raise StopValidation(self.required_message)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return self.data.strftime("%d %m %Y") if self.data else ""

@@ -1,0 +1,222 @@
+"""Fixtures shared by every test layer.
+
+The database is SQLite (a file per test session) unless TEST_DATABASE_URL
+names a PostgreSQL database, in which case every database test runs there.
+Either way the schema comes from the Alembic migrations, not create_all, so
+the migrations (and PostgreSQL's triggers) are what the tests exercise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+PASSWORD = "correct horse battery staple"
+KEEP_TABLES = {"sites", "alembic_version"}
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_pg = pytest.mark.skip(reason="PostgreSQL tests skipped: TEST_DATABASE_URL is not set")
+    on_pg = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
+    for item in items:
+        if "postgres" in item.keywords and not on_pg:
+            item.add_marker(skip_pg)
+
+
+def pytest_report_header(config):
+    if TEST_DATABASE_URL:
+        return f"database: {TEST_DATABASE_URL}"
+    return "database: SQLite (set TEST_DATABASE_URL to also run the PostgreSQL tests)"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TEST_DATABASE_URL:
+        skipped = [
+            r for r in terminalreporter.stats.get("skipped", [])
+            if "TEST_DATABASE_URL" in str(r.longrepr)
+        ]
+        terminalreporter.write_line(
+            f"PostgreSQL: not configured; {len(skipped)} PostgreSQL-only tests were skipped. "
+            "Set TEST_DATABASE_URL=postgresql+psycopg://... to run them."
+        )
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'casework-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+def base_config(database_url: str, **overrides) -> dict:
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "TRIAL_KEY": b"test-trial-key",
+        "PSEUDONYM_KEY": b"test-pseudonym-key",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url) -> str:
+    """Build the schema once per session from the migrations."""
+    from flask_migrate import upgrade
+
+    from casework import create_app
+
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        upgrade()
+        from casework.extensions import db
+
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_tables(engine) -> None:
+    names = [n for n in inspect(engine).get_table_names() if n not in KEEP_TABLES]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Append-only triggers guard real data; a test database is wiped
+            # with them switched off for this connection only.
+            conn.execute(text("SET session_replication_role = replica"))
+            conn.execute(text(
+                "TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"
+            ))
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            for name in names:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+@pytest.fixture
+def make_app(migrated) -> Iterator[Callable[..., object]]:
+    """``make_app(**config)``: an app on the test database, emptied afterwards."""
+    from casework import create_app
+    from casework.extensions import db
+
+    made = []
+
+    def factory(**overrides):
+        app = create_app(base_config(migrated, **overrides))
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            _empty_tables(db.engine)
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def make_user(app):
+    """``make_user(role, sites=("coventry",), email=None)``: a user with PASSWORD."""
+    from casework.accounts import services
+    from casework.extensions import db
+
+    counter = iter(range(1, 10_000))
+
+    def factory(role="caseworker", sites=("coventry",), email=None, **kwargs):
+        email = email or f"{role}{next(counter)}@example.org"
+        user = services.create_user(
+            email=email,
+            display_name=kwargs.get("display_name", email.split("@")[0]),
+            role=role,
+            sites=services.sites_by_keys(sites),
+            password=PASSWORD,
+            actor=None,
+            now=datetime.now(UTC),
+        )
+        db.session.commit()
+        return user
+
+    return factory
+
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """The CSRF token of the client's current session, read from a page."""
+    response = client.get(path, follow_redirects=True)
+    match = CSRF_PATTERN.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    token = csrf_token(client, "/sign-in")
+    return client.post(
+        "/sign-in", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """``login_as(role, sites=("coventry",))``: sign the test client in as a new user."""
+
+    def factory(role="caseworker", sites=("coventry",), **kwargs):
+        user = make_user(role, sites, **kwargs)
+        response = sign_in(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def post(client):
+    """``post(path, data)``: a form POST carrying the session's CSRF token."""
+
+    def send(path, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", csrf_token(client))
+        return client.post(path, data=data, **kwargs)
+
+    return send

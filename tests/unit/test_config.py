@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from casework.config import ConfigError, load_config
+
+
+def test_defaults_use_sqlite_under_instance_and_memory_rate_limits(tmp_path):
+    config = load_config(tmp_path, environ={})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'casework.db'}"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["IDLE_TIMEOUT_MINUTES"] == 30
+    assert config["SESSION_COOKIE_SECURE"] is False
+    # development keeps generated secrets in instance/, outside the database
+    assert (tmp_path / "secret_key").exists() and config["TRIAL_KEY"]
+
+
+def test_keys_come_from_variables_or_files(tmp_path):
+    key_file = tmp_path / "trial.key"
+    key_file.write_text("from-a-file\n")
+    config = load_config(tmp_path, environ={
+        "TRIAL_KEY_FILE": str(key_file), "PSEUDONYM_KEY": "from-a-variable",
+        "SECRET_KEY": "s", "DATABASE_URL": "postgresql+psycopg://x/y",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "IDLE_TIMEOUT_MINUTES": "10",
+    })
+    assert config["TRIAL_KEY"] == b"from-a-file"
+    assert config["PSEUDONYM_KEY"] == b"from-a-variable"
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://x/y"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
+    assert config["IDLE_TIMEOUT_MINUTES"] == 10
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"CASEWORK_ENV": "production"}, "SECRET_KEY must be set"),
+        ({"CASEWORK_ENV": "staging"}, "CASEWORK_ENV must be one of"),
+        ({"TRIAL_KEY": "a", "TRIAL_KEY_FILE": "/x"}, "not both"),
+        ({"TRIAL_KEY_FILE": "/nonexistent/key"}, "cannot read"),
+        ({"IDLE_TIMEOUT_MINUTES": "soon"}, "whole number"),
+        ({"IDLE_TIMEOUT_MINUTES": "0"}, "greater than zero"),
+    ],
+)
+def test_bad_settings_name_the_variable(tmp_path, environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path, environ=environ)
+
+
+def test_production_has_secure_cookies_and_no_generated_keys(tmp_path):
+    config = load_config(tmp_path, environ={"CASEWORK_ENV": "production", "SECRET_KEY": "s"})
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["TRIAL_KEY"] is None and config["PSEUDONYM_KEY"] is None
+    assert not (tmp_path / "trial.key").exists()

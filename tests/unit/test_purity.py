@@ -1,0 +1,37 @@
+"""Pure domain modules import only the standard library (CONVENTIONS.md 3)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import casework
+
+PACKAGE = Path(casework.__file__).parent
+PURE_MODULES = [
+    "audit/chain.py",
+    "audit/actions.py",
+    "accounts/roles.py",
+]
+
+
+@pytest.mark.parametrize("relative", PURE_MODULES)
+def test_pure_module_imports_only_the_standard_library(relative):
+    tree = ast.parse((PACKAGE / relative).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    outside = {name for name in imported if name not in sys.stdlib_module_names}
+    assert outside <= {"__future__"}, f"{relative} imports {sorted(outside)}"
+
+
+def test_audit_actions_follow_the_grammar():
+    from casework.audit.actions import GRAMMAR, Action
+
+    assert all(GRAMMAR.match(action.value) for action in Action)
