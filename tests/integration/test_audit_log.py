@@ -1,0 +1,182 @@
+"""The audit log on a real database: same-transaction writes, verify, head,
+concurrent writers, and PostgreSQL's refusal to change history."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+
+
+def write_events(count: int, now) -> list[AuditEvent]:
+    """Commit ``count`` events; return them detached, their values loaded."""
+    events = [
+        audit.record(Action.USER_UPDATED, actor=None, now=now, subject_type="user",
+                     subject_id=i, detail={"role": {"before": "lead", "after": "admin"}})
+        for i in range(count)
+    ]
+    db.session.commit()
+    for event in events:
+        db.session.refresh(event)
+    db.session.expunge_all()
+    db.session.rollback()  # end the read transaction (and SQLite's lock) it took
+    return events
+
+
+def tamper(sql: str, **params) -> None:
+    """Change stored events behind the application's back, as an attacker would."""
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(sql), params)
+
+
+def test_events_link_into_one_chain(app, now):
+    events = write_events(3, now)
+    assert events[0].prev_hash == "0" * 64
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert audit.verify_chain().ok
+
+
+def test_event_rolls_back_with_the_change(app, now):
+    write_events(1, now)
+    audit.record(Action.USER_CREATED, actor=None, now=now)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+
+
+def test_verify_command_passes_on_an_intact_chain(app, runner, now):
+    write_events(3, now)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "intact: 3 events" in result.output
+
+
+def test_verify_names_an_edited_event(app, runner, now):
+    events = write_events(4, now)
+    tamper("UPDATE audit_events SET subject_id = '999' WHERE id = :id", id=events[2].id)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"broken at event {events[2].id}" in result.output
+    assert "field was changed" in result.output
+
+
+def test_verify_names_the_event_after_a_deleted_one(app, runner, now):
+    events = write_events(4, now)
+    tamper("DELETE FROM audit_events WHERE id = :id", id=events[1].id)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"broken at event {events[2].id}" in result.output
+
+
+def test_verify_catches_a_reordered_pair(app, runner, now):
+    events = write_events(4, now)
+    first, second = events[1], events[2]
+    columns = ("occurred_at", "subject_id", "request_id", "prev_hash", "hash")
+    rows = {
+        e.id: db.session.execute(
+            select(*[getattr(AuditEvent, c) for c in columns]).where(AuditEvent.id == e.id)
+        ).one()
+        for e in (first, second)
+    }
+    # Swap the two events' contents; unique hashes need a parking value first.
+    tamper("UPDATE audit_events SET prev_hash = 'x', hash = 'y' WHERE id = :id", id=first.id)
+    for target, source in ((second.id, first.id), (first.id, second.id)):
+        values = dict(zip(columns, rows[source], strict=True))
+        tamper(
+            "UPDATE audit_events SET occurred_at = :occurred_at, subject_id = :subject_id, "
+            "request_id = :request_id, prev_hash = :prev_hash, hash = :hash WHERE id = :id",
+            id=target, **values,
+        )
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"broken at event {first.id}" in result.output
+
+
+def test_head_and_anchor(app, runner, now):
+    write_events(3, now)
+    head = runner.invoke(args=["audit", "head"]).output.strip()
+    assert runner.invoke(args=["audit", "verify", "--anchor", head]).exit_code == 0
+    ident = head.split(":")[0]
+    wrong = runner.invoke(args=["audit", "verify", "--anchor", f"{ident}:{'0' * 64}"])
+    assert wrong.exit_code == 1
+    assert "recorded anchor" in wrong.output
+
+
+def test_anchor_catches_events_removed_from_the_end(app, runner, now):
+    events = write_events(3, now)
+    head = runner.invoke(args=["audit", "head"]).output.strip()
+    tamper("DELETE FROM audit_events WHERE id = :id", id=events[-1].id)
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # undetectable alone
+    result = runner.invoke(args=["audit", "verify", "--anchor", head])
+    assert result.exit_code == 1
+    assert "no longer in the chain" in result.output
+
+
+def test_malformed_anchor_is_a_usage_error(app, runner):
+    result = runner.invoke(args=["audit", "verify", "--anchor", "latest"])
+    assert result.exit_code == 2
+    assert "ID:HASH" in result.output
+
+
+def test_head_of_an_empty_log(app, runner):
+    result = runner.invoke(args=["audit", "head"])
+    assert result.exit_code == 1
+    assert "empty" in result.output
+
+
+def test_concurrent_writers_keep_one_total_order(app):
+    writers, per_writer = 6, 15
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(writers)
+
+    def work(n: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                for i in range(per_writer):
+                    audit.record(Action.USER_UPDATED, actor=None, now=datetime.now(UTC),
+                                 subject_type="user", subject_id=f"{n}-{i}")
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    total = writers * per_writer
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == total
+    distinct_prev = db.session.scalar(select(func.count(func.distinct(AuditEvent.prev_hash))))
+    assert distinct_prev == total
+    result = audit.verify_chain()
+    assert result.ok and result.checked == total
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET action = 'auth:login'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ],
+)
+def test_postgres_refuses_to_change_audit_events(app, now, statement):
+    write_events(1, now)
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
