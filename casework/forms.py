@@ -6,6 +6,7 @@ from datetime import date
 
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from wtforms import Field
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
 
@@ -55,3 +56,8 @@ class DateInputField(Field):
         if self.raw_data:
             return " ".join(self.raw_data)
         return self.data.strftime("%d %m %Y") if self.data else ""
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """``(value, label)`` pairs as WTForms choices."""
+    return [SelectChoice(str(value), label) for value, label in pairs]

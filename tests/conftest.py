@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -111,6 +112,26 @@ def _empty_tables(engine) -> None:
             conn.exec_driver_sql("PRAGMA foreign_keys = ON")
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request runs in its own app context and
+    database session, as in production, instead of sharing the test's.
+
+    The test's own session commits first: on SQLite every transaction holds
+    the write lock (BEGIN IMMEDIATE), so a test must not sit in one while the
+    app serves a request.
+    """
+
+    def open(self, *args, **kwargs):
+        from flask import has_app_context
+
+        from casework.extensions import db
+
+        if has_app_context():
+            db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def make_app(migrated) -> Iterator[Callable[..., object]]:
     """``make_app(**config)``: an app on the test database, emptied afterwards."""
@@ -121,6 +142,7 @@ def make_app(migrated) -> Iterator[Callable[..., object]]:
 
     def factory(**overrides):
         app = create_app(base_config(migrated, **overrides))
+        app.test_client_class = RequestClient
         made.append(app)
         return app
 
@@ -179,7 +201,7 @@ def make_user(app):
     return factory
 
 
-CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
 def csrf_token(client, path: str = "/") -> str:

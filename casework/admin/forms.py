@@ -10,8 +10,9 @@ from wtforms import EmailField, PasswordField, RadioField, SelectMultipleField, 
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from casework.accounts.roles import Role
+from casework.forms import choices
 
-ROLE_CHOICES = [(role.value, role.label) for role in Role]
+ROLE_CHOICES = choices((role.value, role.label) for role in Role)
 
 
 class UserDetailsForm(FlaskForm):

@@ -11,11 +11,12 @@ from casework.admin import bp
 from casework.admin.forms import ConfirmForm, NewUserForm, UserDetailsForm
 from casework.database import utcnow
 from casework.extensions import db
+from casework.forms import choices
 
 
 def _with_sites(form):
     sites = services.all_sites()
-    form.sites.choices = [(site.key, site.name) for site in sites]
+    form.sites.choices = choices((site.key, site.name) for site in sites)
     return form
 
 

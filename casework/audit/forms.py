@@ -4,7 +4,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from casework.audit.actions import Action
-from casework.forms import DateInputField
+from casework.forms import DateInputField, choices
 
 
 class AuditFilterForm(FlaskForm):
@@ -17,7 +17,7 @@ class AuditFilterForm(FlaskForm):
     action = SelectField(
         "Action",
         widget=GovSelect(),
-        choices=[("", "Any action")] + [(a.value, a.value) for a in Action],
+        choices=choices([("", "Any action")] + [(a.value, a.value) for a in Action]),
         validators=[Optional()],
     )
     subject_type = StringField(

@@ -11,6 +11,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.audit.forms import AuditFilterForm
 from casework.database import utcnow
+from casework.forms import choices
 
 
 def _int_arg(name: str) -> int | None:
@@ -28,7 +29,7 @@ def events():
     """Admins see every event; leads see the events of their sites."""
     form = AuditFilterForm(request.args or None)
     users = accounts.list_users()
-    form.actor.choices = [("", "Anyone")] + [(str(u.id), u.email) for u in users]
+    form.actor.choices = choices([("", "Anyone")] + [(u.id, u.email) for u in users])
     criteria = audit.AuditFilter()
     if request.args and form.validate():
         criteria = audit.AuditFilter(

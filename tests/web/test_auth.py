@@ -1,0 +1,186 @@
+"""Signing in and out: messages, sessions, idle timeout, throttling, audit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from tests.conftest import PASSWORD, csrf_token, sign_in
+
+
+def actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_pages_need_sign_in(client):
+    response = client.get("/admin/users")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in?next=/admin/users")
+
+
+def test_sign_in_and_out(client, make_user):
+    user = make_user("lead", ("coventry",))
+    response = sign_in(client, user.email.upper())
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert user.display_name in client.get("/").get_data(as_text=True)
+    client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+    assert client.get("/").status_code == 302
+    assert actions()[-2:] == ["auth:login", "auth:logout"]
+
+
+def test_failures_look_the_same_whether_or_not_the_email_exists(client, make_user):
+    user = make_user()
+    wrong_password = sign_in(client, user.email, "not the right password")
+    unknown_email = sign_in(client, "nobody@example.org", PASSWORD)
+    for response in (wrong_password, unknown_email):
+        assert response.status_code == 200
+        assert "Enter a correct email address and password" in response.get_data(as_text=True)
+    assert wrong_password.get_data(as_text=True).count("correct email") == \
+        unknown_email.get_data(as_text=True).count("correct email")
+    assert actions()[-2:] == ["auth:login_failed", "auth:login_failed"]
+
+
+def test_failed_sign_in_keeps_the_email_but_not_the_password(client, make_user):
+    user = make_user()
+    page = sign_in(client, user.email, "not the right password").get_data(as_text=True)
+    assert f'value="{user.email}"' in page
+    assert "not the right password" not in page
+
+
+def test_deactivated_user_cannot_sign_in(client, make_user, now):
+    from casework.accounts import services
+
+    user = make_user()
+    services.deactivate_user(user, actor=None, now=now)
+    db.session.commit()
+    response = sign_in(client, user.email)
+    assert "Enter a correct email address and password" in response.get_data(as_text=True)
+
+
+def test_sign_in_starts_a_new_session(client, make_user):
+    user = make_user()
+    client.get("/sign-in")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    sign_in(client, user.email)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_next_only_goes_to_this_site(client, make_user):
+    user = make_user("admin", ())
+    token = csrf_token(client, "/sign-in")
+    for target, expected in (("/admin/users", "/admin/users"), ("//evil.example/", "/"),
+                             ("https://evil.example/", "/")):
+        client.get("/sign-in")
+        response = client.post(f"/sign-in?next={target}",
+                               data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        assert response.headers["Location"] == expected
+        client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+        token = csrf_token(client, "/sign-in")
+
+
+def test_idle_session_is_signed_out(client, login_as):
+    login_as("caseworker")
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as session:
+        session["last_active"] = time.time() - 31 * 60
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/sign-in"
+    assert "inactive for 30 minutes" in client.get("/sign-in").get_data(as_text=True)
+    assert client.get("/").status_code == 302
+    assert "auth:session_expired" in actions()
+
+
+def test_activity_within_the_timeout_keeps_the_session(client, login_as):
+    login_as("caseworker")
+    with client.session_transaction() as session:
+        session["last_active"] = time.time() - 29 * 60
+    assert client.get("/").status_code == 200
+
+
+def test_deactivation_ends_open_sessions(client, login_as, now):
+    from casework.accounts import services
+
+    user = login_as("caseworker")
+    assert client.get("/").status_code == 200
+    services.deactivate_user(user, actor=None, now=now)
+    db.session.commit()
+    assert client.get("/").status_code == 302
+
+
+@pytest.fixture
+def throttled_app(make_app):
+    app = make_app(LOGIN_RATE_LIMIT="3 per 15 minutes")
+    with app.app_context():
+        yield app
+
+
+def _failed_attempts(app, count, email="victim@example.org"):
+    client = app.test_client()
+    token = csrf_token(client, "/sign-in")
+    return client, [
+        client.post("/sign-in", data={"email": email, "password": "wrong guess here",
+                                      "csrf_token": token}).status_code
+        for _ in range(count)
+    ]
+
+
+def test_repeated_failures_are_throttled(throttled_app):
+    client, codes = _failed_attempts(throttled_app, 5)
+    assert codes == [200, 200, 200, 429, 429]
+    page = client.post("/sign-in", data={"email": "victim@example.org", "password": "x",
+                                         "csrf_token": csrf_token(client, "/sign-in")})
+    assert page.status_code == 429
+    assert "Too many attempts" in page.get_data(as_text=True)
+    assert actions().count("auth:throttled") == 3
+    # Another account from the same address is not locked out by these.
+    other = client.post("/sign-in", data={"email": "other@example.org", "password": "x",
+                                          "csrf_token": csrf_token(client, "/sign-in")})
+    assert other.status_code == 200
+
+
+def test_successful_sign_ins_are_not_counted(throttled_app):
+    from casework.accounts import services
+    from casework.database import utcnow
+
+    services.create_user(email="often@example.org", display_name="Often", role="lead",
+                         sites=services.sites_by_keys(["coventry"]), password=PASSWORD,
+                         actor=None, now=utcnow())
+    db.session.commit()
+    client = throttled_app.test_client()
+    for _ in range(5):
+        assert sign_in(client, "often@example.org").status_code == 302
+        client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+
+
+def _redis_available() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url("redis://127.0.0.1:6379", socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+def test_throttling_shares_state_through_redis(make_app):
+    import uuid
+
+    prefix = f"casework-test-{uuid.uuid4()}"
+    settings = {"LOGIN_RATE_LIMIT": "2 per 15 minutes",
+                "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+                "RATELIMIT_KEY_PREFIX": prefix}
+    first = make_app(**settings)
+    with first.app_context():
+        _, codes = _failed_attempts(first, 2)
+    assert codes == [200, 200]
+    # A second worker (another app on the same Redis) sees the same count.
+    second = make_app(**settings)
+    with second.app_context():
+        _, codes = _failed_attempts(second, 1)
+    assert codes == [429]
