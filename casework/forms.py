@@ -40,7 +40,7 @@ class DateInputField(Field):
         if not (day.isdigit() and month.isdigit() and year.isdigit()):
             raise ValueError(f"{name} must be a real date, written in numbers")
         if len(year) != 4:
-            raise ValueError(f"Year must include 4 numbers")
+            raise ValueError("Year must include 4 numbers")
         try:
             self.data = date(int(year), int(month), int(day))
         except ValueError as error:

@@ -43,4 +43,5 @@ def create_command(email, display_name, role, sites, password) -> None:
         label = "--site" if error.field == "sites" else label
         click.echo(f"{label}: {error.message}", err=True)
         sys.exit(2)
-    click.echo(f"Created {user.role} {user.email} (sites: {', '.join(s.key for s in user.sites) or 'none'})")
+    sites = ", ".join(site.key for site in user.sites) or "none"
+    click.echo(f"Created {user.role} {user.email} (sites: {sites})")

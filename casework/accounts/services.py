@@ -25,13 +25,17 @@ from casework.extensions import db
 
 
 class AccountError(Exception):
-    """A request about an account that cannot be carried out; ``field`` is the
-    form field the message belongs beside."""
+    """A request about an account that cannot be carried out.
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+    ``problems`` maps each form field (or None, for the form as a whole) to
+    the message to show beside it, so every problem is reported at once.
+    """
+
+    def __init__(self, message: str | None = None, field: str | None = None,
+                 *, problems: dict[str | None, str] | None = None):
+        self.problems = dict(problems) if problems else {field: message}
+        self.field, self.message = next(iter(self.problems.items()))
+        super().__init__(self.message)
 
 
 def normalise_email(email: str) -> str:
@@ -46,7 +50,9 @@ def find_user_by_email(email: str) -> User | None:
 
 def sites_by_keys(keys: Iterable[str]) -> list[Site]:
     wanted = {k.strip().lower() for k in keys if k.strip()}
-    sites = db.session.execute(select(Site).where(Site.key.in_(wanted))).scalars().all()
+    sites = db.session.execute(
+        select(Site).where(Site.key.in_(wanted)).order_by(Site.key)
+    ).scalars().all()
     missing = wanted - {s.key for s in sites}
     if missing:
         known = ", ".join(all_site_keys())
@@ -98,15 +104,16 @@ def authenticate(email: str, password: str, *, now: datetime) -> User | None:
     return user
 
 
-def _check_role_and_sites(role: Role, sites: list[Site]) -> None:
+def _site_problem(role: Role, sites: list[Site]) -> str | None:
     if role in SITE_SCOPED_ROLES and not sites:
-        raise AccountError(f"A {role.value} needs at least one site", field="sites")
+        return f"A {role.value} needs at least one site"
+    return None
 
 
-def _check_password(password: str, email: str) -> None:
-    problem = password_problem(password, email=email)
-    if problem:
-        raise AccountError(problem, field="password")
+def _raise_if(problems: dict[str | None, str | None]) -> None:
+    found = {field: message for field, message in problems.items() if message}
+    if found:
+        raise AccountError(problems=found)
 
 
 def _snapshot(user: User) -> dict:
@@ -132,16 +139,19 @@ def create_user(
     """Add a user; emails are unique regardless of case."""
     email = normalise_email(email)
     role = Role(role)
+    email_problem = None
     if not email or "@" not in email:
-        raise AccountError("Enter an email address in the correct format", field="email")
-    if not display_name.strip():
-        raise AccountError("Enter a display name", field="display_name")
-    if db.session.execute(
+        email_problem = "Enter an email address in the correct format"
+    elif db.session.execute(
         select(func.count()).select_from(User).where(User.email == email)
     ).scalar_one():
-        raise AccountError("A user with this email address already exists", field="email")
-    _check_role_and_sites(role, sites)
-    _check_password(password, email)
+        email_problem = "A user with this email address already exists"
+    _raise_if({
+        "email": email_problem,
+        "display_name": None if display_name.strip() else "Enter a display name",
+        "sites": _site_problem(role, sites),
+        "password": password_problem(password, email=email),
+    })
     user = User(
         email=email,
         display_name=display_name.strip(),
@@ -171,11 +181,12 @@ def update_user(
 ) -> User:
     """Change a user's name, role and sites; the audit detail has before and after."""
     role = Role(role)
-    if not display_name.strip():
-        raise AccountError("Enter a display name", field="display_name")
-    _check_role_and_sites(role, sites)
-    if actor is not None and actor.id == user.id and role != user.role:
-        raise AccountError("You cannot change your own role", field="role")
+    own_role = actor is not None and actor.id == user.id and role != user.role
+    _raise_if({
+        "display_name": None if display_name.strip() else "Enter a display name",
+        "role": "You cannot change your own role" if own_role else None,
+        "sites": _site_problem(role, sites),
+    })
     before = _snapshot(user)
     user.display_name = display_name.strip()
     user.role = role
@@ -220,7 +231,7 @@ def reactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
 
 def set_password(user: User, password: str, *, actor: User | None, now: datetime) -> User:
     """Replace a user's password and end their sessions."""
-    _check_password(password, user.email)
+    _raise_if({"password": password_problem(password, email=user.email)})
     user.password_hash = hash_password(password)
     user.end_sessions()
     db.session.flush()

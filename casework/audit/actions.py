@@ -20,7 +20,7 @@ class Action(StrEnum):
     AUTH_LOGOUT = "auth:logout"
     AUTH_SESSION_EXPIRED = "auth:session_expired"
     AUTH_THROTTLED = "auth:throttled"
-    AUTH_PASSWORD_REHASHED = "auth:password_rehashed"
+    AUTH_PASSWORD_REHASHED = "auth:password_rehashed"  # noqa: S105
     # access control
     ACCESS_DENIED = "access:denied"
     # user administration
@@ -28,6 +28,6 @@ class Action(StrEnum):
     USER_UPDATED = "user:updated"
     USER_DEACTIVATED = "user:deactivated"
     USER_REACTIVATED = "user:reactivated"
-    USER_PASSWORD_SET = "user:password_set"
+    USER_PASSWORD_SET = "user:password_set"  # noqa: S105
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"

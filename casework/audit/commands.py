@@ -14,7 +14,9 @@ audit_cli = AppGroup("audit", help="Check the audit log's hash chain.")
 
 
 @audit_cli.command("verify")
-@click.option("--anchor", help="A head recorded earlier, as ID:HASH, that must still be in the chain.")
+@click.option(
+    "--anchor", help="A head recorded earlier, as ID:HASH, that must still be in the chain."
+)
 def verify_command(anchor: str | None) -> None:
     """Walk the chain; exit 0 if intact, 1 naming the first bad event."""
     parsed = None

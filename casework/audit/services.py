@@ -206,10 +206,7 @@ def search(
             stmt.where(AuditEvent.id < events[-1].id).limit(1)
         ).first() is not None
     else:
-        if before is not None:
-            stmt_page = stmt.where(AuditEvent.id < before)
-        else:
-            stmt_page = stmt
+        stmt_page = stmt.where(AuditEvent.id < before) if before is not None else stmt
         rows = db.session.execute(
             stmt_page.order_by(AuditEvent.id.desc()).limit(per_page + 1)
         ).scalars().all()

@@ -176,7 +176,6 @@ def test_concurrent_writers_keep_one_total_order(app):
 )
 def test_postgres_refuses_to_change_audit_events(app, now, statement):
     write_events(1, now)
-    with pytest.raises(DBAPIError, match="append-only"):
-        with db.engine.begin() as conn:
-            conn.execute(text(statement))
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text(statement))
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1

@@ -77,8 +77,10 @@ def test_next_only_goes_to_this_site(client, make_user):
     for target, expected in (("/admin/users", "/admin/users"), ("//evil.example/", "/"),
                              ("https://evil.example/", "/")):
         client.get("/sign-in")
-        response = client.post(f"/sign-in?next={target}",
-                               data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        response = client.post(
+            f"/sign-in?next={target}",
+            data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+        )
         assert response.headers["Location"] == expected
         client.post("/sign-out", data={"csrf_token": csrf_token(client)})
         token = csrf_token(client, "/sign-in")

@@ -1,0 +1,128 @@
+"""Admin pages: add users, change role and sites, deactivate."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from casework.accounts.models import User
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from tests.conftest import PASSWORD, sign_in
+
+GOOD = {
+    "email": "New.Person@Example.org",
+    "display_name": "New Person",
+    "role": "caseworker",
+    "sites": ["coventry", "walsall"],
+    "password": "a sufficiently long passphrase",
+    "confirm": "a sufficiently long passphrase",
+}
+
+
+def last_event(action):
+    return db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc())
+    ).first()
+
+
+def test_admin_adds_a_user_who_can_then_sign_in(client, login_as, post):
+    admin = login_as("admin", ())
+    response = post("/admin/users/new", GOOD)
+    assert response.status_code == 302
+    user = db.session.scalars(select(User).where(User.email == "new.person@example.org")).one()
+    assert sorted(s.key for s in user.sites) == ["coventry", "walsall"]
+    event = last_event("user:created")
+    assert event.actor_id == admin.id and event.subject_id == str(user.id)
+    assert event.detail["role"] == {"before": None, "after": "caseworker"}
+    assert "password" not in str(event.detail)
+    other = client.application.test_client()
+    assert sign_in(other, "new.person@example.org", GOOD["password"]).status_code == 302
+
+
+def test_bad_input_is_explained_beside_the_field_and_kept(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/users/new", {**GOOD, "password": "password1234",
+                                         "confirm": "password1234", "sites": []})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "There is a problem" in page
+    assert "too common" in page
+    assert 'value="New.Person@Example.org"' in page
+    assert 'value="New Person"' in page
+    assert db.session.scalar(select(User).where(User.email == "new.person@example.org")) is None
+
+
+def test_caseworker_needs_a_site(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/users/new", {**GOOD, "sites": []})
+    assert response.status_code == 422
+    assert "needs at least one site" in response.get_data(as_text=True)
+
+
+def test_duplicate_email_regardless_of_case(client, login_as, post, make_user):
+    make_user(email="new.person@example.org")
+    login_as("admin", ())
+    response = post("/admin/users/new", GOOD)
+    assert response.status_code == 422
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_mismatched_confirmation(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/users/new", {**GOOD, "confirm": "something else entirely"})
+    assert "Passwords do not match" in response.get_data(as_text=True)
+
+
+def test_change_role_and_sites_is_audited_with_before_and_after(client, login_as, post,
+                                                                 make_user):
+    target = make_user("caseworker", ("coventry",))
+    login_as("admin", ())
+    response = post(f"/admin/users/{target.id}", {
+        "display_name": target.display_name, "role": "lead",
+        "sites": ["coventry", "wolverhampton"],
+    })
+    assert response.status_code == 302
+    event = last_event("user:updated")
+    assert event.detail == {
+        "role": {"before": "caseworker", "after": "lead"},
+        "sites": {"before": ["coventry"], "after": ["coventry", "wolverhampton"]},
+    }
+
+
+def test_edit_form_shows_current_values(client, login_as, make_user):
+    target = make_user("lead", ("dudley",))
+    login_as("admin", ())
+    page = client.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    checked = set(re.findall(r'value="([a-z]+)"\s+checked', page))
+    assert checked == {"dudley", "lead"}
+
+
+def test_deactivate_ends_the_users_sessions(client, login_as, post, make_user):
+    target = make_user("caseworker", ("coventry",))
+    victim_client = client.application.test_client()
+    sign_in(victim_client, target.email, PASSWORD)
+    assert victim_client.get("/").status_code == 200
+
+    login_as("admin", ())
+    assert post(f"/admin/users/{target.id}/deactivate").status_code == 302
+    assert victim_client.get("/").status_code == 302
+    assert last_event("user:deactivated").subject_id == str(target.id)
+    assert sign_in(victim_client, target.email, PASSWORD).status_code == 200  # refused
+
+    assert post(f"/admin/users/{target.id}/reactivate").status_code == 302
+    assert sign_in(victim_client, target.email, PASSWORD).status_code == 302
+
+
+def test_admin_cannot_deactivate_themselves(client, login_as, post):
+    admin = login_as("admin", ())
+    post(f"/admin/users/{admin.id}/deactivate")
+    assert client.get("/admin/users").status_code == 200
+    db.session.refresh(admin)
+    assert admin.active
+
+
+def test_unknown_user_is_404(client, login_as):
+    login_as("admin", ())
+    assert client.get("/admin/users/999999").status_code == 404
