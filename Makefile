@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
+DEMO_PEOPLE ?= 300
+DEMO_SEED   ?= 1
 
 .PHONY: run test lint install install-test assets bench clean
 
@@ -30,7 +32,7 @@ assets: node_modules/.package-lock.json
 
 run: install
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo
+	$(FLASK) seed-demo --people $(DEMO_PEOPLE) --seed $(DEMO_SEED)
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: install-test

@@ -104,9 +104,10 @@ def register_blueprints(app: Flask) -> None:
     from casework.admin import bp as admin_bp
     from casework.assets import bp as assets_bp
     from casework.audit import bp as audit_bp
+    from casework.intake import bp as intake_bp
     from casework.main import bp as main_bp
 
-    for blueprint in (assets_bp, main_bp, accounts_bp, admin_bp, audit_bp):
+    for blueprint in (assets_bp, main_bp, accounts_bp, intake_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)
 
 

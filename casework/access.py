@@ -101,3 +101,19 @@ def get_in_scope_or_404(model: type[M], ident: Any, *, subject_type: str) -> M:
             site_id=record.site_id,
         )
     return record
+
+
+def get_visible_or_404(visible: Select, model: type[M], ident: Any, *, subject_type: str) -> M:
+    """Like ``get_in_scope_or_404`` for records whose visibility is a query
+    (``visible``, already narrowed to what the user may see)."""
+    record = db.session.scalars(visible.where(model.id == ident)).first()
+    if record is None:
+        hidden = db.session.get(model, ident)
+        deny(
+            404,
+            reason="outside_scope" if hidden is not None else "not_found",
+            subject_type=subject_type,
+            subject_id=ident,
+            site_id=getattr(hidden, "site_id", None),
+        )
+    return record

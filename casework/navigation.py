@@ -23,6 +23,10 @@ class NavItem:
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(
+        "Referrals", "intake.referrals", frozenset({Permission.CASE_READ}),
+        "Record a referral, find people and referrals at your sites.",
+    ),
+    NavItem(
         "Users", "admin.users", frozenset({Permission.USER_MANAGE}),
         "Add users, change their role and sites, deactivate accounts.",
     ),

@@ -29,5 +29,16 @@ class Action(StrEnum):
     USER_DEACTIVATED = "user:deactivated"
     USER_REACTIVATED = "user:reactivated"
     USER_PASSWORD_SET = "user:password_set"  # noqa: S105
+    # people and referrals
+    PERSON_CREATED = "person:created"
+    PERSON_UPDATED = "person:updated"
+    PERSON_VIEWED = "person:viewed"
+    PERSON_LINKED = "person:linked"  # a referral linked to an existing person
+    PERSON_CONFIRMED_NEW = "person:confirmed_new"  # candidates shown and set aside
+    REFERRAL_CREATED = "referral:created"
+    REFERRAL_STATUS_CHANGED = "referral:status_changed"
+    REFERRAL_CLOSED = "referral:closed"
+    REFERRAL_LISTED = "referral:listed"
+    DEMO_SEEDED = "demo:seeded"
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"

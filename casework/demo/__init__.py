@@ -9,6 +9,8 @@ import click
 
 from casework.accounts import services as accounts
 from casework.accounts.roles import Role
+from casework.audit import services as audit
+from casework.audit.actions import Action
 from casework.cli import command_transaction
 from casework.database import utcnow
 
@@ -45,10 +47,26 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
 
 
 @click.command("seed-demo")
-def seed_demo_command() -> None:
-    """Seed demo users (one per role) and print their sign-in details."""
+@click.option("--people", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Synthetic people (with referrals) to add.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Random seed: the same seed gives the same people.")
+def seed_demo_command(people: int, seed: int) -> None:
+    """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
+    from casework.demo.people import people_count, seed_people
+
     with command_transaction("seed-demo"):
-        logins = seed_demo_users(utcnow())
+        now = utcnow()
+        logins = seed_demo_users(now)
+        existing = people_count() if people else 0
+        if people and existing:
+            click.echo(f"The database already holds {existing:,} people; none added.")
+        elif people:
+            added, referrals = seed_people(people, seed, now=now)
+            audit.record(Action.DEMO_SEEDED, actor=None, now=now,
+                         detail={"people": added, "referrals": referrals, "seed": seed})
+            click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "
+                       f"(seed {seed}).")
     click.echo("Demo sign-ins (shown once; run seed-demo again for new passwords):")
     for email, role, password in logins:
         click.echo(f"  {role.value:<11} {email:<30} {password}")

@@ -11,8 +11,8 @@ from casework.extensions import db
 pytestmark = pytest.mark.browser
 
 NAVIGATION = {
-    "caseworker": set(),
-    "lead": {"Audit log"},
+    "caseworker": {"Referrals"},
+    "lead": {"Referrals", "Audit log"},
     "evaluator": set(),
     "admin": {"Users", "Audit log"},
 }

@@ -15,6 +15,8 @@ PURE_MODULES = [
     "audit/chain.py",
     "audit/actions.py",
     "accounts/roles.py",
+    "intake/reference.py",
+    "intake/validation.py",
 ]
 
 

@@ -1,0 +1,171 @@
+"""Synthetic people and referrals for demonstrations and benchmarks.
+
+Faker (en_GB) supplies names and postcodes; a seeded ``random.Random``
+supplies everything else, so the same seed always gives the same data.
+Dates are anchored to a fixed day, not today, for the same reason.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+from faker import Faker
+from sqlalchemy import func, insert, select
+
+from casework.accounts.models import Site
+from casework.extensions import db
+from casework.intake import matching, validation
+from casework.intake.models import Person, Referral
+from casework.intake.reference import CLOSE_REASONS, ETHNICITIES, RISK_INDICATORS, SOURCES
+
+ANCHOR = date(2026, 10, 31)
+BATCH = 5000
+
+SITE_WEIGHTS = {"birmingham": 35, "coventry": 15, "wolverhampton": 12, "sandwell": 10,
+                "walsall": 10, "dudley": 9, "solihull": 9}
+SOURCE_WEIGHTS = {"police": 30, "custody_navigator": 15, "hospital_navigator": 10, "school": 12,
+                  "youth_offending_service": 12, "childrens_social_care": 8, "probation": 5,
+                  "community_or_self": 5, "other": 3}
+GENDER_WEIGHTS = {"male": 82, "female": 16, "non_binary": 1, "not_known": 1}
+ETHNICITY_WEIGHTS = {
+    "white_british": 38, "black_caribbean": 10, "black_african": 8, "black_other": 3,
+    "asian_pakistani": 12, "asian_indian": 4, "asian_bangladeshi": 3, "asian_other": 2,
+    "asian_chinese": 1, "mixed_white_black_caribbean": 8, "mixed_white_black_african": 2,
+    "mixed_white_asian": 1, "mixed_other": 2, "white_other": 2, "white_irish": 1,
+    "white_gypsy_traveller": 1, "white_roma": 1, "other_arab": 1, "other_any": 1, "not_stated": 3,
+}
+assert set(ETHNICITY_WEIGHTS) == set(ETHNICITIES)
+assert set(SOURCE_WEIGHTS) == set(SOURCES)
+STATUS_WEIGHTS = {"received": 55, "in_triage": 20, "closed": 25}
+REASONS = (
+    "Arrested after a fight involving several young people near the town centre.",
+    "Attended A&E with a stab wound; associates known to police.",
+    "School reports carrying a knife and links to an older peer group.",
+    "Intelligence suggests involvement in county lines drug supply.",
+    "Victim of a robbery by a group; family worried about retaliation.",
+    "Repeated missing episodes and found in another city with older males.",
+)
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _age(rng: random.Random) -> int:
+    """Mostly 14 to 24, with a long tail (the oldest CIRV participant was 62)."""
+    roll = rng.random()
+    if roll < 0.04:
+        return rng.randint(10, 13)
+    if roll < 0.88:
+        return rng.randint(14, 24)
+    if roll < 0.97:
+        return rng.randint(25, 35)
+    return rng.randint(36, 62)
+
+
+def _postcode(fake: Faker) -> str | None:
+    try:
+        return validation.normalise_postcode(fake.postcode())
+    except ValueError:
+        return None
+
+
+def _near_duplicate(rng: random.Random, original: dict) -> dict:
+    """The same person as typed again by someone else: a nickname, a swapped
+    date of birth or a surname spelt differently."""
+    copy = dict(original)
+    change = rng.choice(("nickname", "swap", "typo"))
+    if change == "nickname":
+        reverse = {c: n for n, c in matching.NICKNAMES.items()}
+        nickname = reverse.get(matching.first_name_key(copy["first_name"]))
+        copy["first_name"] = nickname.capitalize() if nickname else copy["first_name"]
+    elif change == "swap" and copy["date_of_birth"] and copy["date_of_birth"].day <= 12:
+        copy["date_of_birth"] = matching.swapped(copy["date_of_birth"]) or copy["date_of_birth"]
+    else:
+        last = copy["last_name"]
+        i = rng.randrange(1, max(2, len(last) - 1))
+        copy["last_name"] = last[:i] + last[i + 1:i + 2] + last[i:i + 1] + last[i + 2:]
+    copy["first_name_key"] = matching.first_name_key(copy["first_name"])
+    copy["last_name_key"] = matching.last_name_key(copy["last_name"])
+    copy["pnc_reference"] = None
+    return copy
+
+
+def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int]:
+    """Insert ``count`` synthetic people with their referrals, in batches.
+
+    About one person in fifty is a deliberate near-duplicate of another.
+    Returns (people, referrals) inserted.
+    """
+    rng = random.Random(seed)  # noqa: S311 (synthetic data, reproducible by seed)
+    fake = Faker("en_GB")
+    fake.seed_instance(seed)
+    sites = {site.key: site.id for site in db.session.scalars(select(Site))}
+    site_weights = {key: w for key, w in SITE_WEIGHTS.items() if key in sites}
+    people_done = referrals_done = 0
+    recent: list[dict] = []
+
+    while people_done < count:
+        batch_size = min(BATCH, count - people_done)
+        people, referral_plans = [], []
+        for _ in range(batch_size):
+            site_key = _weighted(rng, site_weights)
+            referral_date = ANCHOR - timedelta(days=rng.randint(0, 730))
+            age = _age(rng)
+            dob = referral_date - timedelta(days=365 * age + rng.randint(1, 360))
+            if recent and rng.random() < 0.02:
+                row = _near_duplicate(rng, rng.choice(recent))
+            else:
+                gender = _weighted(rng, GENDER_WEIGHTS)
+                first = fake.first_name_female() if gender == "female" else fake.first_name_male()
+                last = fake.last_name()
+                row = {
+                    "site_id": sites[site_key], "first_name": first, "last_name": last,
+                    "other_names": None,
+                    "first_name_key": matching.first_name_key(first),
+                    "last_name_key": matching.last_name_key(last),
+                    "date_of_birth": dob if rng.random() > 0.03 else None,
+                    "gender": gender, "ethnicity": _weighted(rng, ETHNICITY_WEIGHTS),
+                    "postcode": _postcode(fake), "local_authority": site_key,
+                    "pnc_reference": (f"{rng.randint(0, 26):02d}/{rng.randint(1, 999999)}"
+                                      f"{rng.choice('ABCDEFGHJKLMNPQRTUVWXYZ')}"
+                                      if rng.random() < 0.4 else None),
+                    "created_at": now, "created_by_id": None,
+                }
+                recent = [*recent, row][-200:]
+            people.append(row)
+            referral_plans.append((referral_date, 2 if rng.random() < 0.1 else 1))
+        ids = db.session.scalars(
+            insert(Person).returning(Person.id, sort_by_parameter_order=True), people
+        ).all()
+        referrals = []
+        for person_id, person, (first_date, how_many) in zip(
+                ids, people, referral_plans, strict=True):
+            for n in range(how_many):
+                referral_date = min(ANCHOR, first_date + timedelta(days=120 * n))
+                status = "closed" if n < how_many - 1 else _weighted(rng, STATUS_WEIGHTS)
+                referrals.append({
+                    "person_id": person_id, "site_id": person["site_id"],
+                    "referral_date": referral_date,
+                    "source": _weighted(rng, SOURCE_WEIGHTS),
+                    "referrer_name": fake.name(),
+                    "referrer_organisation": None,
+                    "reason": rng.choice(REASONS),
+                    "risk_indicators": sorted(rng.sample(list(RISK_INDICATORS),
+                                                         rng.randint(0, 3))),
+                    "status": status,
+                    "closed_reason": rng.choice(list(CLOSE_REASONS)) if status == "closed"
+                    else None,
+                    "closed_at": now if status == "closed" else None,
+                    "created_at": now, "created_by_id": None,
+                })
+        db.session.execute(insert(Referral), referrals)
+        people_done += len(people)
+        referrals_done += len(referrals)
+    db.session.flush()
+    return people_done, referrals_done
+
+
+def people_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Person))

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+from casework.forms import DateInputField, choices
+from casework.intake.reference import (
+    CLOSE_REASONS,
+    ETHNICITIES,
+    GENDERS,
+    LOCAL_AUTHORITIES,
+    RISK_INDICATORS,
+    SOURCES,
+    ReferralStatus,
+    ethnicity_label,
+)
+from casework.intake.services import MAX_REASON_LENGTH, PersonDetails, ReferralDetails
+
+ETHNICITY_CHOICES = choices(
+    [("", "Select an ethnicity")] + [(code, ethnicity_label(code)) for code in ETHNICITIES]
+)
+
+
+class PersonFields(FlaskForm):
+    first_name = StringField(
+        "First name", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter a first name"), Length(max=100)],
+    )
+    last_name = StringField(
+        "Last name", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter a last name"), Length(max=100)],
+    )
+    other_names = StringField(
+        "Other names (optional)", widget=GovTextInput(),
+        description="Aliases, previous names or street names", validators=[Length(max=200)],
+    )
+    date_of_birth = DateInputField(
+        "Date of birth", description="For example, 27 3 2008. Leave blank if not known."
+    )
+    gender = RadioField(
+        "Gender", widget=GovRadioInput(), choices=choices(GENDERS.items()),
+        validators=[InputRequired(message="Select a gender")],
+    )
+    ethnicity = SelectField(
+        "Ethnicity", widget=GovSelect(), choices=ETHNICITY_CHOICES,
+        description="ONS 2021 census categories",
+        validators=[InputRequired(message="Select an ethnicity from the list")],
+    )
+    postcode = StringField(
+        "Postcode (optional)", widget=GovTextInput(), validators=[Length(max=10)]
+    )
+    local_authority = SelectField(
+        "Local authority where the person lives", widget=GovSelect(),
+        choices=choices([("", "Select a local authority"), *LOCAL_AUTHORITIES.items()]),
+        validators=[InputRequired(message="Select the local authority where the person lives")],
+    )
+    pnc_reference = StringField(
+        "PNC reference (optional)", widget=GovTextInput(),
+        description="Police National Computer ID, for example 12/345678A",
+        validators=[Length(max=20)],
+    )
+
+    def person_details(self) -> PersonDetails:
+        return PersonDetails(
+            first_name=self.first_name.data or "", last_name=self.last_name.data or "",
+            other_names=self.other_names.data, date_of_birth=self.date_of_birth.data,
+            gender=self.gender.data or "", ethnicity=self.ethnicity.data or "",
+            local_authority=self.local_authority.data or "", postcode=self.postcode.data,
+            pnc_reference=self.pnc_reference.data,
+        )
+
+
+class PersonForm(PersonFields):
+    submit = SubmitField("Save changes", widget=GovSubmitInput())
+
+
+class ReferralForm(PersonFields):
+    referral_date = DateInputField(
+        "Referral date", description="For example, 14 11 2026",
+        required_message="Enter the referral date",
+    )
+    source = SelectField(
+        "Source", widget=GovSelect(),
+        choices=choices([("", "Select a source"), *SOURCES.items()]),
+        validators=[InputRequired(message="Select where the referral came from")],
+    )
+    referrer_name = StringField(
+        "Referrer's name", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the referrer's name"), Length(max=120)],
+    )
+    referrer_organisation = StringField(
+        "Referrer's organisation (optional)", widget=GovTextInput(),
+        validators=[Length(max=120)],
+    )
+    site = SelectField(
+        "Site", widget=GovSelect(), choices=[],
+        validators=[InputRequired(message="Select a site")],
+    )
+    reason = TextAreaField(
+        "Reason for referral", widget=GovTextArea(),
+        description="What has happened and why the person is at risk. Plain text.",
+        validators=[
+            InputRequired(message="Enter the reason for the referral"),
+            Length(max=MAX_REASON_LENGTH,
+                   message=f"Reason must be {MAX_REASON_LENGTH} characters or fewer"),
+        ],
+    )
+    risk_indicators = SelectMultipleField(
+        "Risk indicators", widget=GovCheckboxesInput(),
+        choices=choices(RISK_INDICATORS.items()), validators=[Optional()],
+        description="Select all that apply",
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+    def referral_details(self) -> ReferralDetails:
+        return ReferralDetails(
+            site_id=int(self.site.data), referral_date=self.referral_date.data,
+            source=self.source.data, referrer_name=self.referrer_name.data or "",
+            referrer_organisation=self.referrer_organisation.data,
+            reason=self.reason.data or "", risk_indicators=list(self.risk_indicators.data or []),
+        )
+
+
+class CloseReferralForm(FlaskForm):
+    reason = RadioField(
+        "Why is this referral being closed?", widget=GovRadioInput(),
+        choices=choices(CLOSE_REASONS.items()),
+        validators=[InputRequired(message="Select why the referral is being closed")],
+    )
+    submit = SubmitField("Close referral", widget=GovSubmitInput())
+
+
+class ReferralFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Name or reference", widget=GovTextInput(), validators=[Length(max=100)])
+    status = SelectField(
+        "Status", widget=GovSelect(), validators=[Optional()],
+        choices=choices([("", "Any status")] + [(s.value, s.label) for s in ReferralStatus]),
+    )
+    site = SelectField("Site", widget=GovSelect(), choices=[], validators=[Optional()])
+    source = SelectField(
+        "Source", widget=GovSelect(), validators=[Optional()],
+        choices=choices([("", "Any source"), *SOURCES.items()]),
+    )
+    date_from = DateInputField("Referred from")
+    date_to = DateInputField("Referred to")
+    sort = SelectField(
+        "Sort by", widget=GovSelect(), validators=[Optional()],
+        choices=choices([("newest", "Newest first"), ("oldest", "Oldest first"),
+                         ("name", "Surname")]),
+    )

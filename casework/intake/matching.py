@@ -1,0 +1,192 @@
+"""Duplicate detection: is an incoming person someone casework already holds?
+
+DESIGN.md "Referral intake": candidates by normalised name (case, accents,
+hyphens and apostrophes, common nicknames) and date of birth (exact, day and
+month swapped, one digit different), and by PNC reference, each with the
+reason it matched. Name similarity uses rapidfuzz's Jaro-Winkler, which suits
+short strings such as surnames with a transposed or mistyped letter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from rapidfuzz.distance import JaroWinkler
+
+SIMILAR_SURNAME = 0.88
+
+# Common English nicknames and spelling variants → one canonical first name.
+_NICKNAME_GROUPS = {
+    "alexander": "alex alec alexandra sandy xander",
+    "andrew": "andy drew",
+    "anthony": "tony antony",
+    "benjamin": "ben benny benji",
+    "charles": "charlie chuck chaz",
+    "christopher": "chris kit",
+    "daniel": "dan danny",
+    "david": "dave davey",
+    "edward": "ed eddie ted teddy",
+    "elizabeth": "liz lizzie beth betty eliza libby",
+    "francis": "frank frankie",
+    "henry": "harry hal",
+    "jacob": "jake",
+    "james": "jim jimmy jamie",
+    "jennifer": "jen jenny",
+    "john": "johnny jack jon",
+    "jonathan": "jonny",
+    "joseph": "joe joey",
+    "joshua": "josh",
+    "katherine": "kate katie kath kathy catherine kathryn cathy",
+    "kenneth": "ken kenny",
+    "lawrence": "larry laurence",
+    "margaret": "maggie meg peggy",
+    "matthew": "matt matty",
+    "michael": "mike mick mickey",
+    "mohammed": "mohammad mohamed muhammad muhammed mohamad mo",
+    "nathaniel": "nathan nate",
+    "nicholas": "nick nicky",
+    "patrick": "pat paddy",
+    "peter": "pete",
+    "rebecca": "becky becca",
+    "richard": "rich rick ricky dick",
+    "robert": "rob robbie bob bobby bert",
+    "ronald": "ron ronnie",
+    "samuel": "sam sammy",
+    "stephen": "steve steven stevie",
+    "thomas": "tom tommy",
+    "timothy": "tim timmy",
+    "victoria": "vicky vikki tori",
+    "william": "will bill billy liam willie",
+    "zachary": "zach zack",
+}
+NICKNAMES: dict[str, str] = {
+    variant: canonical
+    for canonical, variants in _NICKNAME_GROUPS.items()
+    for variant in variants.split()
+}
+
+
+def normalise_name(name: str) -> str:
+    """Lower case, accents removed, apostrophes, hyphens and spaces dropped:
+    "O'Brien-Lée" and "obrien lee" both give "obrienlee"."""
+    decomposed = unicodedata.normalize("NFKD", name or "")
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]", "", plain.casefold())
+
+
+def _first_token(name: str) -> str:
+    parts = (name or "").split()
+    return parts[0] if parts else ""
+
+
+def first_name_key(name: str) -> str:
+    """The normalised first name with nicknames mapped to one form (Bob → robert)."""
+    key = normalise_name(_first_token(name))
+    return NICKNAMES.get(key, key)
+
+
+def last_name_key(name: str) -> str:
+    return normalise_name(name)
+
+
+def swapped(dob: date) -> date | None:
+    """Day and month exchanged, if that is a different real date."""
+    try:
+        other = date(dob.year, dob.day, dob.month)
+    except ValueError:
+        return None
+    return other if other != dob else None
+
+
+def one_digit_away(dob: date) -> set[date]:
+    """Every real date whose YYYYMMDD differs from ``dob``'s in exactly one digit."""
+    digits = dob.strftime("%Y%m%d")
+    found = set()
+    for position in range(8):
+        for replacement in "0123456789":
+            if replacement == digits[position]:
+                continue
+            text = digits[:position] + replacement + digits[position + 1:]
+            try:
+                found.add(date(int(text[:4]), int(text[4:6]), int(text[6:])))
+            except ValueError:
+                continue
+    return found
+
+
+def related_dates(dob: date) -> dict[date, str]:
+    """Dates of birth worth comparing with ``dob``, with how each relates."""
+    related = {d: "one_digit" for d in one_digit_away(dob)}
+    other = swapped(dob)
+    if other is not None:
+        related[other] = "swapped"
+    related[dob] = "exact"
+    return related
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What matching compares: names as typed, date of birth, PNC reference."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    pnc_reference: str | None = None
+
+
+def _dob_reason(new: date | None, old: date | None) -> tuple[str | None, str | None]:
+    """(relation, sentence) for two dates of birth; (None, None) if unrelated."""
+    if new is None or old is None:
+        return "unknown", "Date of birth not known on one record"
+    relation = related_dates(new).get(old)
+    sentences = {
+        "exact": "Same date of birth",
+        "swapped": f"Date of birth with day and month swapped ({new:%d/%m/%Y} and {old:%d/%m/%Y})",
+        "one_digit": f"Date of birth one digit different ({new:%d/%m/%Y} and {old:%d/%m/%Y})",
+    }
+    return (relation, sentences[relation]) if relation else (None, None)
+
+
+def match_reasons(new: Identity, existing: Identity) -> list[str]:
+    """Why ``existing`` may be the same person as ``new``; empty if it is not.
+
+    A candidate is a match when the PNC references agree, or when the dates of
+    birth are related (same, day and month swapped, one digit different) and
+    the names agree: first names equal after nickname mapping and surnames
+    equal or similar. With a date of birth missing on either side, the names
+    must agree exactly after normalisation.
+    """
+    reasons: list[str] = []
+    if new.pnc_reference and existing.pnc_reference \
+            and new.pnc_reference == existing.pnc_reference:
+        reasons.append("Same PNC reference")
+
+    new_first, old_first = first_name_key(new.first_name), first_name_key(existing.first_name)
+    new_last, old_last = last_name_key(new.last_name), last_name_key(existing.last_name)
+    first_same = bool(new_first) and new_first == old_first
+    last_same = bool(new_last) and new_last == old_last
+    last_similar = last_same or JaroWinkler.similarity(new_last, old_last) >= SIMILAR_SURNAME
+
+    relation, dob_sentence = _dob_reason(new.date_of_birth, existing.date_of_birth)
+    names_match = first_same and (last_similar if relation in {"exact", "swapped", "one_digit"}
+                                  else last_same)
+    if relation and names_match:
+        if normalise_name(_first_token(new.first_name)) \
+                == normalise_name(_first_token(existing.first_name)):
+            reasons.append("Same first name")
+        else:
+            reasons.append(
+                f"First names are forms of one name ({existing.first_name} and {new.first_name})"
+            )
+        if last_same:
+            reasons.append("Same surname" if new.last_name.strip().casefold()
+                           == existing.last_name.strip().casefold()
+                           else f"Same surname once accents, hyphens and apostrophes are "
+                                f"ignored ({existing.last_name} and {new.last_name})")
+        else:
+            reasons.append(f"Similar surname ({existing.last_name} and {new.last_name})")
+        reasons.append(dob_sentence)
+    return reasons

@@ -1,0 +1,404 @@
+"""Referral intake: duplicate candidates, recording referrals, people, and
+the referral status workflow. Services flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import contains_eager
+
+from casework.accounts.models import Site, User
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.extensions import db
+from casework.intake import matching, validation
+from casework.intake.models import Person, Referral, parse_reference
+from casework.intake.reference import (
+    CLOSE_REASONS,
+    ETHNICITIES,
+    GENDERS,
+    LOCAL_AUTHORITIES,
+    RISK_INDICATORS,
+    SOURCES,
+    ReferralStatus,
+    transition,
+)
+
+MAX_REASON_LENGTH = 5000
+
+
+class IntakeError(Exception):
+    """Input whose meaning is wrong; ``problems`` maps form fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+@dataclass
+class PersonDetails:
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    gender: str
+    ethnicity: str
+    local_authority: str
+    other_names: str | None = None
+    postcode: str | None = None
+    pnc_reference: str | None = None
+
+    def identity(self) -> matching.Identity:
+        return matching.Identity(
+            self.first_name, self.last_name, self.date_of_birth, self.pnc_reference
+        )
+
+
+@dataclass
+class ReferralDetails:
+    site_id: int
+    referral_date: date
+    source: str
+    referrer_name: str
+    reason: str
+    referrer_organisation: str | None = None
+    risk_indicators: list[str] = field(default_factory=list)
+
+
+def _clean(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
+
+
+def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
+    """Validate and normalise person details; raise IntakeError naming each bad field."""
+    problems: dict[str | None, str] = {}
+    first, last = (details.first_name or "").strip(), (details.last_name or "").strip()
+    if not first:
+        problems["first_name"] = "Enter a first name"
+    if not last:
+        problems["last_name"] = "Enter a last name"
+    dob_problem = validation.date_of_birth_problem(details.date_of_birth, today)
+    if dob_problem:
+        problems["date_of_birth"] = dob_problem
+    if details.gender not in GENDERS:
+        problems["gender"] = "Select a gender"
+    if details.ethnicity not in ETHNICITIES:
+        problems["ethnicity"] = "Select an ethnicity from the list"
+    if details.local_authority not in LOCAL_AUTHORITIES:
+        problems["local_authority"] = "Select the local authority where the person lives"
+    postcode = pnc = None
+    if _clean(details.postcode):
+        try:
+            postcode = validation.normalise_postcode(details.postcode)
+        except ValueError as error:
+            problems["postcode"] = str(error)
+    if _clean(details.pnc_reference):
+        try:
+            pnc = validation.normalise_pnc(details.pnc_reference)
+        except ValueError as error:
+            problems["pnc_reference"] = str(error)
+    if problems:
+        raise IntakeError(problems)
+    return PersonDetails(
+        first_name=first, last_name=last, other_names=_clean(details.other_names),
+        date_of_birth=details.date_of_birth, gender=details.gender,
+        ethnicity=details.ethnicity, local_authority=details.local_authority,
+        postcode=postcode, pnc_reference=pnc,
+    )
+
+
+def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: User,
+                   today: date) -> ReferralDetails:
+    """Validate a referral against its person and the actor's sites."""
+    problems: dict[str | None, str] = {}
+    if actor.is_site_scoped and details.site_id not in actor.site_ids:
+        problems["site"] = "Select one of your sites"
+    elif db.session.get(Site, details.site_id) is None:
+        problems["site"] = "Select a site"
+    date_problem = validation.referral_date_problem(
+        details.referral_date, person.date_of_birth, today
+    )
+    if date_problem:
+        problems["referral_date"] = date_problem
+    if details.source not in SOURCES:
+        problems["source"] = "Select where the referral came from"
+    if not (details.referrer_name or "").strip():
+        problems["referrer_name"] = "Enter the referrer's name"
+    reason = (details.reason or "").strip()
+    if not reason:
+        problems["reason"] = "Enter the reason for the referral"
+    elif len(reason) > MAX_REASON_LENGTH:
+        problems["reason"] = f"Reason must be {MAX_REASON_LENGTH} characters or fewer"
+    unknown = [r for r in details.risk_indicators if r not in RISK_INDICATORS]
+    if unknown:
+        problems["risk_indicators"] = "Select risk indicators from the list"
+    if problems:
+        raise IntakeError(problems)
+    return ReferralDetails(
+        site_id=details.site_id, referral_date=details.referral_date, source=details.source,
+        referrer_name=details.referrer_name.strip(),
+        referrer_organisation=_clean(details.referrer_organisation), reason=reason,
+        risk_indicators=sorted(set(details.risk_indicators), key=list(RISK_INDICATORS).index),
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person: Person
+    reasons: list[str]
+
+
+def visible_people(actor: User) -> Select:
+    """People the actor may see: those of their sites, and those with a
+    referral at one of their sites."""
+    stmt = select(Person)
+    if actor.is_site_scoped:
+        ids = actor.site_ids
+        stmt = stmt.where(or_(
+            Person.site_id.in_(ids),
+            exists().where(and_(Referral.person_id == Person.id, Referral.site_id.in_(ids))),
+        ))
+    return stmt
+
+
+def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
+    """People already held who may be this person, each with why it matched.
+
+    Three index lookups gather the pool (PNC reference; related dates of
+    birth; the same normalised name), then ``matching.match_reasons`` decides.
+    Only people the actor may see are considered.
+    """
+    conditions = [and_(
+        Person.first_name_key == matching.first_name_key(details.first_name),
+        Person.last_name_key == matching.last_name_key(details.last_name),
+    )]
+    if details.pnc_reference:
+        conditions.append(Person.pnc_reference == details.pnc_reference)
+    if details.date_of_birth:
+        conditions.append(Person.date_of_birth.in_(
+            sorted(matching.related_dates(details.date_of_birth))
+        ))
+    pool = db.session.scalars(
+        visible_people(actor).where(or_(*conditions)).limit(500)
+    ).all()
+    new = details.identity()
+    found = []
+    for person in pool:
+        reasons = matching.match_reasons(new, matching.Identity(
+            person.first_name, person.last_name, person.date_of_birth, person.pnc_reference
+        ))
+        if reasons:
+            found.append(Candidate(person, reasons))
+    found.sort(key=lambda c: (-len(c.reasons), c.person.last_name, c.person.id))
+    return found
+
+
+def _person_snapshot(person: Person) -> dict:
+    return {name: getattr(person, name) for name in (
+        "first_name", "last_name", "other_names", "date_of_birth", "gender", "ethnicity",
+        "postcode", "local_authority", "pnc_reference",
+    )}
+
+
+def _apply(person: Person, details: PersonDetails) -> None:
+    for name, value in vars(details).items():
+        setattr(person, name, value)
+    person.first_name_key = matching.first_name_key(details.first_name)
+    person.last_name_key = matching.last_name_key(details.last_name)
+
+
+def record_referral(
+    person_details: PersonDetails,
+    referral_details: ReferralDetails,
+    *,
+    existing_person_id: int | None,
+    actor: User,
+    now: datetime,
+) -> Referral:
+    """Record a referral for an existing person or a new one.
+
+    Validates everything again (the duplicate page re-posts what was typed),
+    re-runs the duplicate check, and audits the caseworker's choice: linking
+    to a person who was a candidate, or creating a new person despite the
+    candidates shown.
+    """
+    today = now.date()
+    person_details = check_person(person_details, today=today)
+    referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
+    candidates = find_candidates(person_details, actor=actor)
+    candidate_ids = [c.person.id for c in candidates]
+
+    if existing_person_id is not None:
+        chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
+        if chosen is None:
+            raise IntakeError({"person": "Choose one of the people listed, or a new person"})
+        person = chosen.person
+    else:
+        person = Person(site_id=referral_details.site_id, created_at=now, created_by_id=actor.id)
+        _apply(person, person_details)
+        db.session.add(person)
+        db.session.flush()
+        audit.record(
+            Action.PERSON_CREATED, actor=actor, now=now, subject_type="person",
+            subject_id=person.id, site_id=person.site_id,
+            detail={"fields": sorted(k for k, v in vars(person_details).items() if v)},
+        )
+
+    referral = Referral(
+        person_id=person.id, status=ReferralStatus.RECEIVED, created_at=now,
+        created_by_id=actor.id, **vars(referral_details),
+    )
+    db.session.add(referral)
+    db.session.flush()
+    audit.record(
+        Action.REFERRAL_CREATED, actor=actor, now=now, subject_type="referral",
+        subject_id=referral.id, site_id=referral.site_id,
+        detail={"person_id": person.id, "status": str(referral.status),
+                "source": referral.source, "risk_indicators": referral.risk_indicators},
+    )
+    if existing_person_id is not None:
+        audit.record(
+            Action.PERSON_LINKED, actor=actor, now=now, subject_type="person",
+            subject_id=person.id, site_id=referral.site_id,
+            detail={"referral_id": referral.id, "candidates": candidate_ids,
+                    "reasons": chosen.reasons},
+        )
+    elif candidates:
+        audit.record(
+            Action.PERSON_CONFIRMED_NEW, actor=actor, now=now, subject_type="person",
+            subject_id=person.id, site_id=referral.site_id,
+            detail={"referral_id": referral.id, "candidates_set_aside": candidate_ids},
+        )
+    return referral
+
+
+def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime) -> Person:
+    """Correct a person's details; the audit detail has each changed field's
+    before and after values."""
+    details = check_person(details, today=now.date())
+    before = _person_snapshot(person)
+    _apply(person, details)
+    db.session.flush()
+    diff = audit.changes(before, _person_snapshot(person))
+    if diff:
+        audit.record(
+            Action.PERSON_UPDATED, actor=actor, now=now, subject_type="person",
+            subject_id=person.id, site_id=person.site_id, detail=diff,
+        )
+    return person
+
+
+def change_status(referral: Referral, target: ReferralStatus, *, actor: User | None,
+                  now: datetime) -> Referral:
+    """Move a referral along the workflow (reference.TRANSITIONS), audited."""
+    before = referral.status
+    referral.status = transition(before, target)
+    db.session.flush()
+    audit.record(
+        Action.REFERRAL_STATUS_CHANGED, actor=actor, now=now, subject_type="referral",
+        subject_id=referral.id, site_id=referral.site_id,
+        detail=audit.changes({"status": str(before)}, {"status": str(target)}),
+    )
+    return referral
+
+
+def close_referral(referral: Referral, reason: str, *, actor: User, now: datetime) -> Referral:
+    """Close a referral with one of the fixed reasons."""
+    if reason not in CLOSE_REASONS:
+        raise IntakeError({"reason": "Select why the referral is being closed"})
+    before = referral.status
+    referral.status = transition(before, ReferralStatus.CLOSED)
+    referral.closed_reason = reason
+    referral.closed_at = now
+    db.session.flush()
+    audit.record(
+        Action.REFERRAL_CLOSED, actor=actor, now=now, subject_type="referral",
+        subject_id=referral.id, site_id=referral.site_id,
+        detail={**audit.changes({"status": str(before)}, {"status": "closed"}),
+                "closed_reason": reason},
+    )
+    return referral
+
+
+def record_person_view(person: Person, *, actor: User, now: datetime) -> None:
+    audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
+                 subject_id=person.id, site_id=person.site_id)
+
+
+def person_in_scope(person_id: int, *, actor: User) -> Person | None:
+    return db.session.scalars(visible_people(actor).where(Person.id == person_id)).first()
+
+
+@dataclass(frozen=True)
+class ReferralQuery:
+    text: str | None = None
+    status: str | None = None
+    site_id: int | None = None
+    source: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "newest"
+
+
+SORTS = {
+    "newest": (Referral.referral_date.desc(), Referral.id.desc()),
+    "oldest": (Referral.referral_date.asc(), Referral.id.asc()),
+    "name": (Person.last_name_key.asc(), Person.first_name_key.asc(), Referral.id.asc()),
+}
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    referrals: list[Referral]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
+                     per_page: int = 25) -> ReferralPage:
+    """Referrals at the actor's sites, filtered, sorted and paginated.
+
+    One query for the page (people joined, not fetched row by row) and one
+    count; the (site, date) and name-key indexes serve both.
+    """
+    stmt = select(Referral).join(Referral.person)
+    if actor.is_site_scoped:
+        stmt = stmt.where(Referral.site_id.in_(actor.site_ids))
+    if query.text:
+        ref_id = parse_reference(query.text)
+        words = query.text.split()
+        if ref_id is not None:
+            stmt = stmt.where(Referral.id == ref_id)
+        else:
+            keys = [matching.normalise_name(w) for w in words if matching.normalise_name(w)]
+            for key in keys:
+                stmt = stmt.where(or_(
+                    Person.last_name_key.startswith(key, autoescape=True),
+                    Person.first_name_key.startswith(
+                        matching.NICKNAMES.get(key, key), autoescape=True),
+                ))
+    if query.status:
+        stmt = stmt.where(Referral.status == query.status)
+    if query.site_id:
+        stmt = stmt.where(Referral.site_id == query.site_id)
+    if query.source:
+        stmt = stmt.where(Referral.source == query.source)
+    if query.date_from:
+        stmt = stmt.where(Referral.referral_date >= query.date_from)
+    if query.date_to:
+        stmt = stmt.where(Referral.referral_date <= query.date_to)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    page = max(1, page)
+    rows = db.session.scalars(
+        stmt.options(contains_eager(Referral.person))
+        .order_by(*SORTS.get(query.sort, SORTS["newest"]))
+        .offset((page - 1) * per_page).limit(per_page)
+    ).unique().all()
+    return ReferralPage(list(rows), total, page, per_page)

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from casework.access import get_in_scope_or_404, get_visible_or_404, require
+from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.database import utcnow
+from casework.forms import choices
+from casework.intake import bp, services
+from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
+from casework.intake.models import Person, Referral
+from casework.intake.reference import CLOSE_REASONS, ReferralStatus
+
+
+def _site_choices(prompt: str):
+    sites = current_user.sites if current_user.is_site_scoped else []
+    return choices([("", prompt)] + [(site.id, site.name) for site in sites])
+
+
+def _show_problems(form, problems: dict) -> None:
+    for name, message in problems.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+@bp.route("/referrals")
+@require(Permission.CASE_READ)
+def referrals():
+    form = ReferralFilterForm(request.args or None)
+    form.site.choices = _site_choices("Any of your sites")
+    query = services.ReferralQuery()
+    if request.args and form.validate():
+        query = services.ReferralQuery(
+            text=(form.q.data or "").strip() or None,
+            status=form.status.data or None,
+            site_id=int(form.site.data) if form.site.data else None,
+            source=form.source.data or None,
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+            sort=form.sort.data or "newest",
+        )
+    page_number = request.args.get("page", "1")
+    page = services.search_referrals(
+        query, actor=current_user, page=int(page_number) if page_number.isdigit() else 1
+    )
+    audit.record(
+        Action.REFERRAL_LISTED, actor=current_user, now=utcnow(),
+        detail={"filters": {k: v for k, v in vars(query).items() if v and k != "text"},
+                "searched": bool(query.text), "page": page.page, "shown": len(page.referrals)},
+    )
+    return render_template("intake/referrals.html", form=form, page=page)
+
+
+@bp.route("/referrals/new", methods=["GET", "POST"])
+@require(Permission.REFERRAL_CREATE)
+def new_referral():
+    form = ReferralForm()
+    form.site.choices = _site_choices("Select a site")
+    if request.method == "GET" and len(current_user.sites) == 1:
+        form.site.data = str(current_user.sites[0].id)
+    if form.validate_on_submit():
+        now = utcnow()
+        choice = request.form.get("person_choice")
+        try:
+            person = services.check_person(form.person_details(), today=now.date())
+            referral = form.referral_details()
+            services.check_referral(referral, person, actor=current_user, today=now.date())
+            if choice is None:
+                candidates = services.find_candidates(person, actor=current_user)
+                if candidates:
+                    return render_template(
+                        "intake/duplicates.html", candidates=candidates, form=None,
+                        carried=_carried_fields(),
+                    )
+            existing = int(choice) if choice and choice.isdigit() else None
+            if choice not in (None, "new") and existing is None:
+                raise services.IntakeError({"person": "Choose a person or a new person"})
+            recorded = services.record_referral(
+                person, referral, existing_person_id=existing, actor=current_user, now=now,
+            )
+        except services.IntakeError as error:
+            _show_problems(form, error.problems)
+        else:
+            flash(f"Referral {recorded.reference} recorded", "success")
+            return redirect(url_for("intake.person", person_id=recorded.person_id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("intake/new_referral.html", form=form), status
+
+
+def _carried_fields() -> list[tuple[str, str]]:
+    """What was typed, to re-post from the duplicate page (nothing is lost)."""
+    return [(name, value) for name, value in request.form.items(multi=True)
+            if name not in {"csrf_token", "person_choice", "submit"}]
+
+
+@bp.route("/people/<int:person_id>")
+@require(Permission.CASE_READ)
+def person(person_id: int):
+    record = get_visible_or_404(
+        services.visible_people(current_user), Person, person_id, subject_type="person"
+    )
+    services.record_person_view(record, actor=current_user, now=utcnow())
+    return render_template("intake/person.html", person=record,
+                           close_reasons=CLOSE_REASONS, ReferralStatus=ReferralStatus)
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@require(Permission.PERSON_EDIT)
+def edit_person(person_id: int):
+    record = get_visible_or_404(
+        services.visible_people(current_user), Person, person_id, subject_type="person"
+    )
+    form = PersonForm(obj=None if request.method == "POST" else record)
+    if form.validate_on_submit():
+        try:
+            services.update_person(record, form.person_details(), actor=current_user,
+                                   now=utcnow())
+        except services.IntakeError as error:
+            _show_problems(form, error.problems)
+        else:
+            flash("Changes saved", "success")
+            return redirect(url_for("intake.person", person_id=record.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("intake/edit_person.html", form=form, person=record), status
+
+
+@bp.route("/referrals/<int:referral_id>/close", methods=["GET", "POST"])
+@require(Permission.REFERRAL_CREATE)
+def close_referral(referral_id: int):
+    referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
+    form = CloseReferralForm()
+    if referral.status == ReferralStatus.CLOSED:
+        flash(f"Referral {referral.reference} is already closed", "info")
+        return redirect(url_for("intake.person", person_id=referral.person_id))
+    if form.validate_on_submit():
+        services.close_referral(referral, form.reason.data, actor=current_user, now=utcnow())
+        flash(f"Referral {referral.reference} closed", "success")
+        return redirect(url_for("intake.person", person_id=referral.person_id))
+    status = 422 if form.errors else 200
+    return render_template("intake/close_referral.html", form=form, referral=referral), status
