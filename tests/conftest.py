@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"
@@ -96,7 +96,10 @@ def migrated(database_url) -> str:
 
 
 def _empty_tables(engine) -> None:
-    names = [n for n in inspect(engine).get_table_names() if n not in KEEP_TABLES]
+    from casework.extensions import db
+
+    # Children before parents, so foreign keys hold throughout.
+    names = [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Append-only triggers guard real data; a test database is wiped
@@ -106,10 +109,8 @@ def _empty_tables(engine) -> None:
                 "TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"
             ))
         else:
-            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
             for name in names:
                 conn.exec_driver_sql(f'DELETE FROM "{name}"')  # noqa: S608 (names from the schema)
-            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
 
 
 class RequestClient(FlaskClient):

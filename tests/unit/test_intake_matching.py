@@ -1,0 +1,103 @@
+"""Duplicate matching rules, each with true matches and non-matches."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from casework.intake.matching import (
+    Identity,
+    first_name_key,
+    match_reasons,
+    normalise_name,
+    one_digit_away,
+    related_dates,
+    swapped,
+)
+
+DOB = date(2008, 3, 14)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("O'Brien", "obrien"), ("Smith-Jones", "smithjones"), ("  ZOË  ", "zoe"),
+     ("José María", "josemaria"), ("D’Souza", "dsouza"), ("mc donald", "mcdonald")],
+)
+def test_normalise_name(raw, expected):
+    assert normalise_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("Bob", "robert"), ("Robert", "robert"), ("bobby", "robert"), ("Mo", "mohammed"),
+     ("Muhammad", "mohammed"), ("Liam", "william"), ("Jamal", "jamal"), ("Kate Louise", "katherine")],
+)
+def test_nicknames_map_to_one_first_name(name, key):
+    assert first_name_key(name) == key
+
+
+def test_swapped_dates():
+    assert swapped(date(2008, 3, 14)) is None  # no 14th month
+    assert swapped(date(2008, 3, 4)) == date(2008, 4, 3)
+    assert swapped(date(2008, 5, 5)) is None  # the same date
+
+
+def test_one_digit_away():
+    near = one_digit_away(date(2008, 3, 14))
+    assert date(2008, 3, 15) in near and date(2009, 3, 14) in near
+    assert date(2008, 3, 16) in near
+    assert date(2008, 3, 14) not in near
+    assert date(2008, 4, 15) not in near  # two digits
+    assert related_dates(date(2008, 3, 4))[date(2008, 4, 3)] == "swapped"
+
+
+def person(first="Jordan", last="Smith", dob=DOB, pnc=None):
+    return Identity(first, last, dob, pnc)
+
+
+@pytest.mark.parametrize(
+    ("new", "expected_reason"),
+    [
+        (person(), "Same date of birth"),
+        (person(dob=date(2008, 3, 15)), "Date of birth one digit different"),
+        (person(last="Smyth"), "Similar surname (Smith and Smyth)"),
+        (person(last="SMITH"), "Same surname"),
+        (person(first="Jordan", last="Smith", dob=None), "Date of birth not known"),
+        (person(first="Zed", last="Other", dob=date(1990, 1, 1), pnc="12/3456A"),
+         "Same PNC reference"),
+    ],
+)
+def test_true_matches_say_why(new, expected_reason):
+    existing = person(pnc="12/3456A")
+    reasons = match_reasons(new, existing)
+    assert any(reason.startswith(expected_reason) for reason in reasons), reasons
+
+
+def test_nickname_match():
+    reasons = match_reasons(person(first="Bob"), person(first="Robert"))
+    assert "First names are forms of one name (Robert and Bob)" in reasons
+
+
+def test_day_and_month_swapped():
+    reasons = match_reasons(person(dob=date(2008, 4, 3)), person(dob=date(2008, 3, 4)))
+    assert any("day and month swapped" in r for r in reasons)
+
+
+def test_hyphen_and_accent_differences_are_the_same_surname():
+    reasons = match_reasons(person(last="Smith Jones"), person(last="Smith-Jones"))
+    assert any(r.startswith("Same surname once accents") for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        person(first="Callum"),                       # different first name
+        person(dob=date(2001, 7, 30)),                # unrelated date of birth
+        person(last="Patel"),                         # dissimilar surname
+        person(last="Smyth", dob=None),               # similar only, and no date to support it
+        person(dob=date(2009, 4, 15)),                # three digits different
+    ],
+)
+def test_non_matches(new):
+    assert match_reasons(new, person()) == []

@@ -1,0 +1,289 @@
+"""Referral intake through the pages: the form, duplicates, the list, the
+person page, edits, closing, scope and audit."""
+
+from __future__ import annotations
+
+import html
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.intake.models import Person, Referral
+
+TODAY = date.today()
+
+
+def form_data(**overrides) -> dict:
+    data = {
+        "first_name": "Jordan", "last_name": "O'Neill", "other_names": "",
+        "date_of_birth": ["14", "3", "2008"], "gender": "male",
+        "ethnicity": "mixed_white_black_caribbean", "postcode": "cv1 5fb",
+        "local_authority": "coventry", "pnc_reference": "",
+        "referral_date": [str(TODAY.day), str(TODAY.month), str(TODAY.year)],
+        "source": "hospital_navigator", "referrer_name": "Sam Navigator",
+        "referrer_organisation": "UHCW", "site": "", "reason": "Stab wound; known associates.",
+        "risk_indicators": ["weapon_carrying", "victim_of_violence"],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def coventry_id():
+    from casework.accounts.services import sites_by_keys
+
+    return sites_by_keys(["coventry"])[0].id
+
+
+@pytest.fixture
+def submit(post, coventry_id):
+    def send(**overrides):
+        data = form_data(site=str(coventry_id), **overrides)
+        return post("/referrals/new", data)
+
+    return send
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
+    login_as("caseworker", ("coventry",))
+    response = submit()
+    assert response.status_code == 302
+    person = db.session.scalars(select(Person)).one()
+    referral = db.session.scalars(select(Referral)).one()
+    assert (person.last_name, person.postcode, person.date_of_birth) == \
+        ("O'Neill", "CV1 5FB", date(2008, 3, 14))
+    assert referral.status == "received" and referral.person_id == person.id
+    assert referral.risk_indicators == ["weapon_carrying", "victim_of_violence"]
+    assert response.headers["Location"] == f"/people/{person.id}"
+    assert actions()[-2:] == ["person:created", "referral:created"]
+    created = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "referral:created")).one()
+    assert "Stab wound" not in str(created.detail)  # free text never in the audit log
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"first_name": ""}, "first_name", "Enter a first name"),
+        ({"last_name": ""}, "last_name", "Enter a last name"),
+        ({"date_of_birth": ["1", "1", str(TODAY.year + 1)]}, "date_of_birth",
+         "Date of birth must be today or in the past"),
+        ({"date_of_birth": ["1", "1", str(TODAY.year - 101)]}, "date_of_birth",
+         "younger than 100"),
+        ({"date_of_birth": ["31", "2", "2008"]}, "date_of_birth",
+         "Date of birth must be a real date"),
+        ({"date_of_birth": ["", "2", "2008"]}, "date_of_birth",
+         "Date of birth must include a day"),
+        ({"gender": ""}, "gender", "Select a gender"),
+        ({"ethnicity": ""}, "ethnicity", "Select an ethnicity"),
+        ({"ethnicity": "martian"}, "ethnicity", "Not a valid choice"),
+        ({"postcode": "CV1 5F"}, "postcode", "Enter a real postcode"),
+        ({"local_authority": ""}, "local_authority", "Select the local authority"),
+        ({"pnc_reference": "12-3456"}, "pnc_reference", "format 12/345678A"),
+        ({"referral_date": ["", "", ""]}, "referral_date", "Enter the referral date"),
+        ({"referral_date": ["1", "1", "2007"]}, "referral_date",
+         "on or after the date of birth"),
+        ({"referral_date": [str((TODAY + timedelta(days=1)).day),
+                            str((TODAY + timedelta(days=1)).month),
+                            str((TODAY + timedelta(days=1)).year)]},
+         "referral_date", "Referral date must be today or in the past"),
+        ({"source": ""}, "source", "Select where the referral came from"),
+        ({"referrer_name": ""}, "referrer_name", "Enter the referrer's name"),
+        ({"reason": ""}, "reason", "Enter the reason for the referral"),
+        ({"reason": "x" * 5001}, "reason", "5000 characters or fewer"),
+        ({"risk_indicators": ["telepathy"]}, "risk_indicators", "not a valid choice"),
+    ],
+)
+def test_each_bad_field_is_explained_beside_it_and_nothing_is_lost(
+        client, login_as, submit, overrides, field, message):
+    login_as("caseworker", ("coventry",))
+    response = submit(**overrides)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "There is a problem" in page
+    assert f'href="#{field}"' in page  # the summary links to the field
+    assert message.lower() in html.unescape(page).lower()
+    assert count(Person) == 0 and count(Referral) == 0
+    # what was typed is still there
+    if field != "referrer_name":
+        assert 'value="Sam Navigator"' in page
+    if field != "reason":
+        assert "Stab wound; known associates." in page
+
+
+def test_site_outside_the_users_sites_is_refused(client, login_as, post):
+    from casework.accounts.services import sites_by_keys
+
+    login_as("caseworker", ("coventry",))
+    dudley = sites_by_keys(["dudley"])[0]
+    response = post("/referrals/new", form_data(site=str(dudley.id)))
+    assert response.status_code == 422
+    assert count(Referral) == 0
+
+
+@pytest.fixture
+def existing_person(client, login_as, submit):
+    login_as("caseworker", ("coventry",))
+    submit(pnc_reference="12/345678A")
+    return db.session.scalars(select(Person)).one()
+
+
+def test_possible_duplicate_is_offered_with_reasons(existing_person, submit):
+    response = submit(first_name="Jordan", last_name="ONeill")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Is this someone already known?" in page
+    assert f'value="{existing_person.id}"' in page
+    assert "Same date of birth" in page and "ignored (O&#39;Neill and ONeill)" in page
+    assert count(Person) == 1 and count(Referral) == 1  # nothing written yet
+    # everything typed travels with the choice
+    assert 'name="reason" value="Stab wound; known associates."' in page
+
+
+def test_linking_to_the_existing_person(existing_person, submit):
+    response = submit(first_name="Jordan", person_choice=str(existing_person.id))
+    assert response.status_code == 302
+    assert count(Person) == 1 and count(Referral) == 2
+    linked = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person:linked")).one()
+    assert linked.subject_id == str(existing_person.id)
+    assert linked.detail["candidates"] == [existing_person.id]
+
+
+def test_confirming_a_new_person_despite_candidates(existing_person, submit):
+    response = submit(person_choice="new")
+    assert response.status_code == 302
+    assert count(Person) == 2
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person:confirmed_new")).one()
+    assert event.detail["candidates_set_aside"] == [existing_person.id]
+
+
+def test_choosing_someone_who_is_not_a_candidate_is_refused(existing_person, submit):
+    response = submit(first_name="Callum", person_choice=str(existing_person.id))
+    assert response.status_code == 422
+    assert "Choose one of the people listed" in response.get_data(as_text=True)
+    assert count(Referral) == 1
+
+
+def test_pnc_reference_alone_finds_the_person(existing_person, submit):
+    page = submit(first_name="Zed", last_name="Other", date_of_birth=["1", "1", "1999"],
+                  pnc_reference="12/0345678a").get_data(as_text=True)
+    assert "Same PNC reference" in page
+
+
+def test_person_page_shows_details_and_referrals_and_is_audited(client, existing_person):
+    page = client.get(f"/people/{existing_person.id}").get_data(as_text=True)
+    assert "Jordan O&#39;Neill" in page and "14 March 2008" in page and "CV1 5FB" in page
+    assert "Stab wound; known associates." in page
+    assert "Weapon carrying" in page
+    assert actions()[-1] == "person:viewed"
+
+
+def test_free_text_is_escaped(client, login_as, submit):
+    login_as("caseworker", ("coventry",))
+    submit(reason="<script>alert(1)</script>")
+    person = db.session.scalars(select(Person)).one()
+    page = client.get(f"/people/{person.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_editing_a_person_records_before_and_after(client, existing_person, post):
+    data = form_data(last_name="O'Neil", postcode="cv2 2dx")
+    response = post(f"/people/{existing_person.id}/edit", data)
+    assert response.status_code == 302
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person:updated")).one()
+    assert event.detail == {
+        "last_name": {"before": "O'Neill", "after": "O'Neil"},
+        "pnc_reference": {"before": "12/345678A", "after": None},
+        "postcode": {"before": "CV1 5FB", "after": "CV2 2DX"},
+    }
+    db.session.refresh(existing_person)
+    assert existing_person.last_name_key == "oneil"
+
+
+def test_editing_with_a_bad_postcode_keeps_the_typing(client, existing_person, post):
+    response = post(f"/people/{existing_person.id}/edit",
+                    form_data(first_name="Jordy", postcode="nonsense"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Enter a real postcode" in page and 'value="Jordy"' in page
+    db.session.refresh(existing_person)
+    assert existing_person.first_name == "Jordan"
+
+
+def test_closing_a_referral_needs_a_reason(client, existing_person, post):
+    referral = existing_person.referrals[0]
+    response = post(f"/referrals/{referral.id}/close", {})
+    assert response.status_code == 422
+    assert "Select why the referral is being closed" in response.get_data(as_text=True)
+    response = post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"})
+    assert response.status_code == 302
+    db.session.refresh(referral)
+    assert (referral.status, referral.closed_reason) == ("closed", "withdrawn")
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "referral:closed")).one()
+    assert event.detail["status"] == {"before": "received", "after": "closed"}
+
+
+def test_status_changes_only_along_the_workflow(existing_person, now):
+    from casework.intake import services
+    from casework.intake.reference import InvalidTransition, ReferralStatus
+
+    referral = existing_person.referrals[0]
+    with pytest.raises(InvalidTransition):
+        services.change_status(referral, ReferralStatus.ELIGIBLE, actor=None, now=now)
+    services.change_status(referral, ReferralStatus.IN_TRIAGE, actor=None, now=now)
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "referral:status_changed")).one()
+    assert event.detail == {"status": {"before": "received", "after": "in_triage"}}
+
+
+def test_other_sites_records_answer_404_and_are_audited(client, make_user, now):
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services
+    from tests.conftest import sign_in
+
+    wolverhampton = sites_by_keys(["wolverhampton"])[0]
+    wolves_worker = make_user("caseworker", ("wolverhampton",))
+    referral = services.record_referral(
+        services.PersonDetails("Ava", "Hidden", date(2009, 5, 5), "female", "white_british",
+                               "wolverhampton"),
+        services.ReferralDetails(wolverhampton.id, TODAY, "police", "PC Plod", "Reason"),
+        existing_person_id=None, actor=wolves_worker, now=now,
+    )
+    person_id, referral_id = referral.person_id, referral.id
+    db.session.commit()
+
+    make_user("caseworker", ("coventry",), email="cov@example.org")
+    sign_in(client, "cov@example.org")
+    for path in (f"/people/{person_id}", f"/people/{person_id}/edit",
+                 f"/referrals/{referral_id}/close"):
+        assert client.get(path).status_code == 404
+    listing = client.get("/referrals?q=Hidden").get_data(as_text=True)
+    assert "0 referrals" in listing and "Hidden, Ava" not in listing
+    denied = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "access:denied")).all()
+    assert len(denied) == 3
+    assert {d.detail["reason"] for d in denied} == {"outside_scope"}
+    assert {d.site_id for d in denied} == {wolverhampton.id}
+
+
+@pytest.mark.parametrize("role", ["evaluator", "admin"])
+def test_roles_without_casework_cannot_see_referrals(client, login_as, role):
+    login_as(role, ())
+    assert client.get("/referrals").status_code == 403
+    assert client.get("/referrals/new").status_code == 403
