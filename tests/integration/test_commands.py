@@ -66,3 +66,73 @@ def test_seed_demo_prints_one_working_login_per_role(runner):
     assert db.session.scalar(select(func.count()).select_from(User)) == 4
     new_password = again.output.splitlines()[1].split()[2]
     assert new_password != logins["caseworker"][1]
+
+
+def _people_snapshot():
+    from casework.intake.models import Person, Referral
+
+    people = db.session.execute(select(
+        Person.first_name, Person.last_name, Person.date_of_birth, Person.postcode,
+        Person.site_id, Person.ethnicity).order_by(Person.id)).all()
+    referrals = db.session.execute(select(
+        Referral.referral_date, Referral.source, Referral.status).order_by(Referral.id)).all()
+    return people, referrals
+
+
+def test_seed_demo_people_are_reproducible_by_seed(app, runner):
+    from sqlalchemy import delete
+
+    from casework.intake.models import Person, Referral
+
+    result = runner.invoke(args=["seed-demo", "--people", "300", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "Added 300 synthetic people" in result.output
+    first = _people_snapshot()
+    assert len(first[0]) == 300 and len(first[1]) >= 300
+
+    again = runner.invoke(args=["seed-demo", "--people", "10"])
+    assert "already holds 300 people; none added" in again.output
+
+    db.session.execute(delete(Referral))
+    db.session.execute(delete(Person))
+    db.session.commit()
+    runner.invoke(args=["seed-demo", "--people", "300", "--seed", "7"])
+    assert _people_snapshot() == first
+    db.session.execute(delete(Referral))
+    db.session.execute(delete(Person))
+    db.session.commit()
+    runner.invoke(args=["seed-demo", "--people", "300", "--seed", "8"])
+    assert _people_snapshot() != first
+
+
+def test_seeded_people_look_like_the_cohort(app, runner):
+    from datetime import date
+
+    from casework.accounts.models import User
+    from casework.intake import services
+    from casework.intake.models import Person, Referral
+    from casework.intake.validation import years_between
+
+    runner.invoke(args=["seed-demo", "--people", "1000", "--seed", "3"])
+    rows = db.session.execute(
+        select(Person.date_of_birth, Referral.referral_date)
+        .join(Referral, Referral.person_id == Person.id)
+        .where(Person.date_of_birth.is_not(None))).all()
+    ages = [years_between(dob, when) for dob, when in rows]
+    share_14_24 = sum(14 <= a <= 24 for a in ages) / len(ages)
+    assert 0.7 < share_14_24 < 0.95
+    assert max(ages) >= 36 and min(ages) >= 10
+    assert all(when <= date(2026, 10, 31) for _, when in rows)
+
+    # The deliberate near-duplicates are found by the duplicate check.
+    lead = db.session.scalars(select(User).where(User.role == "lead")).first()
+    lead_sites = {s.id for s in lead.sites}
+    found = 0
+    for person in db.session.scalars(
+            select(Person).where(Person.site_id.in_(lead_sites)).limit(300)):
+        details = services.PersonDetails(
+            person.first_name, person.last_name, person.date_of_birth, person.gender,
+            person.ethnicity, person.local_authority)
+        found += any(c.person.id != person.id
+                     for c in services.find_candidates(details, actor=lead))
+    assert found >= 1

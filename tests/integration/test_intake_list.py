@@ -1,0 +1,139 @@
+"""The referrals list: search, filters, sorting, paging, scope, and no query per row."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import event
+
+from casework.accounts.services import sites_by_keys
+from casework.extensions import db
+from casework.intake import services
+from casework.intake.reference import ReferralStatus
+
+
+@pytest.fixture
+def referrals(app, make_user, now):
+    coventry, wolverhampton = sites_by_keys(["coventry", "wolverhampton"])
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    rows = [
+        ("Robert", "Smith", date(2007, 1, 2), coventry, date(2026, 10, 1), "police"),
+        ("Amir", "Khan", date(2006, 5, 6), coventry, date(2026, 9, 1), "school"),
+        ("Leah", "Smith-Jones", date(2008, 7, 8), wolverhampton, date(2026, 8, 1), "police"),
+        ("Zara", "Ahmed", date(2005, 9, 10), wolverhampton, date(2026, 7, 1), "probation"),
+    ]
+    made = []
+    for first, last, dob, site, when, source in rows:
+        made.append(services.record_referral(
+            services.PersonDetails(first, last, dob, "female", "not_stated", site.key),
+            services.ReferralDetails(site.id, when, source, "Referrer", "Reason"),
+            existing_person_id=None, actor=lead, now=now,
+        ))
+    services.change_status(made[1], ReferralStatus.IN_TRIAGE, actor=lead, now=now)
+    db.session.commit()
+    return lead, made, coventry, wolverhampton
+
+
+def names(page) -> list[str]:
+    return [r.person.last_name for r in page.referrals]
+
+
+def test_newest_first_by_default(referrals):
+    lead, *_ = referrals
+    assert names(services.search_referrals(services.ReferralQuery(), actor=lead)) == \
+        ["Smith", "Khan", "Smith-Jones", "Ahmed"]
+
+
+def test_sorting(referrals):
+    lead, *_ = referrals
+    oldest = services.search_referrals(services.ReferralQuery(sort="oldest"), actor=lead)
+    by_name = services.search_referrals(services.ReferralQuery(sort="name"), actor=lead)
+    assert names(oldest) == ["Ahmed", "Smith-Jones", "Khan", "Smith"]
+    assert names(by_name) == ["Ahmed", "Khan", "Smith", "Smith-Jones"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (services.ReferralQuery(text="smith"), {"Smith", "Smith-Jones"}),
+        (services.ReferralQuery(text="smithjones"), {"Smith-Jones"}),
+        (services.ReferralQuery(text="Bob Smith"), {"Smith"}),  # nickname of Robert
+        (services.ReferralQuery(text="kha"), {"Khan"}),
+        (services.ReferralQuery(status="in_triage"), {"Khan"}),
+        (services.ReferralQuery(source="police"), {"Smith", "Smith-Jones"}),
+        (services.ReferralQuery(date_from=date(2026, 8, 1), date_to=date(2026, 9, 1)),
+         {"Khan", "Smith-Jones"}),
+        (services.ReferralQuery(text="100%_"), set()),
+    ],
+)
+def test_filters(referrals, query, expected):
+    lead, *_ = referrals
+    assert set(names(services.search_referrals(query, actor=lead))) == expected
+
+
+def test_search_by_reference(referrals):
+    lead, made, *_ = referrals
+    page = services.search_referrals(services.ReferralQuery(text=made[2].reference), actor=lead)
+    assert names(page) == ["Smith-Jones"]
+    lower = services.search_referrals(
+        services.ReferralQuery(text=made[2].reference.lower()), actor=lead)
+    assert names(lower) == ["Smith-Jones"]
+
+
+def test_site_filter_and_scope(referrals, make_user):
+    lead, _, _, wolverhampton = referrals
+    only_wolves = services.search_referrals(
+        services.ReferralQuery(site_id=wolverhampton.id), actor=lead)
+    assert set(names(only_wolves)) == {"Smith-Jones", "Ahmed"}
+    coventry_worker = make_user("caseworker", ("coventry",))
+    mine = services.search_referrals(services.ReferralQuery(), actor=coventry_worker)
+    assert set(names(mine)) == {"Smith", "Khan"}
+    # asking for another site's referrals gives nothing, not them
+    theirs = services.search_referrals(
+        services.ReferralQuery(site_id=wolverhampton.id), actor=coventry_worker)
+    assert theirs.total == 0
+
+
+def test_paging(referrals):
+    lead, *_ = referrals
+    first = services.search_referrals(services.ReferralQuery(), actor=lead, per_page=3)
+    second = services.search_referrals(services.ReferralQuery(), actor=lead, page=2, per_page=3)
+    assert (first.total, first.pages) == (4, 2)
+    assert names(first) + names(second) == ["Smith", "Khan", "Smith-Jones", "Ahmed"]
+
+
+def test_a_page_costs_two_queries_however_many_rows(referrals):
+    from casework.intake.models import Person, Referral
+
+    lead, *_ = referrals
+    assert lead.site_ids  # the signed-in user and their sites are already loaded
+    for obj in list(db.session):
+        if isinstance(obj, Person | Referral):
+            db.session.expunge(obj)
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        page = services.search_referrals(services.ReferralQuery(), actor=lead)
+        rendered = [(r.person.last_name, r.site.name, r.reference) for r in page.referrals]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(rendered) == 4
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, selects  # the count and the page
+
+
+def test_list_page_renders_and_is_audited(referrals, client):
+    from sqlalchemy import select
+
+    from casework.audit.models import AuditEvent
+    from tests.conftest import sign_in
+
+    lead, *_ = referrals
+    sign_in(client, lead.email)
+    page = client.get("/referrals?q=smith&sort=name").get_data(as_text=True)
+    assert "Smith, Robert" in page and "Smith-Jones, Leah" in page and "Khan" not in page
+    event_ = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "referral:listed")).one()
+    assert event_.detail["searched"] is True and "smith" not in str(event_.detail)
