@@ -22,7 +22,8 @@ DOB = date(2008, 3, 14)
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("O'Brien", "obrien"), ("Smith-Jones", "smithjones"), ("  ZOË  ", "zoe"),
-     ("José María", "josemaria"), ("D\N{RIGHT SINGLE QUOTATION MARK}Souza", "dsouza"), ("mc donald", "mcdonald")],
+     ("José María", "josemaria"), ("D\N{RIGHT SINGLE QUOTATION MARK}Souza", "dsouza"),
+     ("mc donald", "mcdonald")],
 )
 def test_normalise_name(raw, expected):
     assert normalise_name(raw) == expected
