@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
@@ -361,29 +361,37 @@ class ReferralPage:
         return max(1, -(-self.total // self.per_page))
 
 
+def _starts_with(column, prefix: str):
+    """A prefix match written as a range, so a plain b-tree index serves it on
+    SQLite and PostgreSQL alike (name keys hold only a-z and 0-9)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
 def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
                      per_page: int = 25) -> ReferralPage:
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
-    One query for the page (people joined, not fetched row by row) and one
-    count; the (site, date) and name-key indexes serve both.
+    Three queries whatever the page size: the count, the page's ids (from the
+    referrals table and its (site, date) index alone, joining people only to
+    search or sort by name), and the page's rows with their people.
     """
-    stmt = select(Referral).join(Referral.person)
+    ref_id = parse_reference(query.text) if query.text else None
+    name_keys = [] if ref_id is not None or not query.text else [
+        key for key in (matching.normalise_name(w) for w in query.text.split()) if key
+    ]
+    stmt = select(Referral.id)
+    if name_keys or query.sort == "name":
+        stmt = stmt.join(Referral.person)
     if actor.is_site_scoped:
         stmt = stmt.where(Referral.site_id.in_(actor.site_ids))
-    if query.text:
-        ref_id = parse_reference(query.text)
-        words = query.text.split()
-        if ref_id is not None:
-            stmt = stmt.where(Referral.id == ref_id)
-        else:
-            keys = [matching.normalise_name(w) for w in words if matching.normalise_name(w)]
-            for key in keys:
-                stmt = stmt.where(or_(
-                    Person.last_name_key.startswith(key, autoescape=True),
-                    Person.first_name_key.startswith(
-                        matching.NICKNAMES.get(key, key), autoescape=True),
-                ))
+    if ref_id is not None:
+        stmt = stmt.where(Referral.id == ref_id)
+    for key in name_keys:
+        stmt = stmt.where(or_(
+            _starts_with(Person.last_name_key, key),
+            _starts_with(Person.first_name_key, matching.NICKNAMES.get(key, key)),
+        ))
     if query.status:
         stmt = stmt.where(Referral.status == query.status)
     if query.site_id:
@@ -394,11 +402,15 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         stmt = stmt.where(Referral.referral_date >= query.date_from)
     if query.date_to:
         stmt = stmt.where(Referral.referral_date <= query.date_to)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = max(1, page)
-    rows = db.session.scalars(
-        stmt.options(contains_eager(Referral.person))
-        .order_by(*SORTS.get(query.sort, SORTS["newest"]))
+    ids = db.session.scalars(
+        stmt.order_by(*SORTS.get(query.sort, SORTS["newest"]))
         .offset((page - 1) * per_page).limit(per_page)
-    ).unique().all()
-    return ReferralPage(list(rows), total, page, per_page)
+    ).all()
+    rows = {
+        r.id: r for r in db.session.scalars(
+            select(Referral).where(Referral.id.in_(ids)).options(joinedload(Referral.person))
+        )
+    } if ids else {}
+    return ReferralPage([rows[i] for i in ids], total, page, per_page)
