@@ -61,3 +61,14 @@ class DateInputField(Field):
 def choices(pairs) -> list[SelectChoice]:
     """``(value, label)`` pairs as WTForms choices."""
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+def show_problems(form, problems: dict) -> None:
+    """Put a service's ``{field: message}`` problems beside the form's fields;
+    problems with no matching field go to the top of the form."""
+    for name, message in problems.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)

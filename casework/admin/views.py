@@ -11,22 +11,13 @@ from casework.admin import bp
 from casework.admin.forms import ConfirmForm, NewUserForm, UserDetailsForm
 from casework.database import utcnow
 from casework.extensions import db
-from casework.forms import choices
+from casework.forms import choices, show_problems
 
 
 def _with_sites(form):
     sites = services.all_sites()
     form.sites.choices = choices((site.key, site.name) for site in sites)
     return form
-
-
-def _show_error(form, error: services.AccountError) -> None:
-    for name, message in error.problems.items():
-        field = getattr(form, name, None) if name else None
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
 
 
 def _get_user(user_id: int) -> User:
@@ -58,7 +49,7 @@ def new_user():
                 now=utcnow(),
             )
         except services.AccountError as error:
-            _show_error(form, error)
+            show_problems(form, error.problems)
         else:
             flash(f"User {user.email} added", "success")
             return redirect(url_for("admin.users"))
@@ -85,7 +76,7 @@ def edit_user(user_id: int):
                 now=utcnow(),
             )
         except services.AccountError as error:
-            _show_error(form, error)
+            show_problems(form, error.problems)
         else:
             flash(f"Changes to {user.email} saved", "success")
             return redirect(url_for("admin.users"))

@@ -8,7 +8,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
-from casework.forms import choices
+from casework.forms import choices, show_problems
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
@@ -18,15 +18,6 @@ from casework.intake.reference import CLOSE_REASONS, ReferralStatus
 def _site_choices(prompt: str):
     sites = current_user.sites if current_user.is_site_scoped else []
     return choices([("", prompt)] + [(site.id, site.name) for site in sites])
-
-
-def _show_problems(form, problems: dict) -> None:
-    for name, message in problems.items():
-        field = getattr(form, name, None) if name else None
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
 
 
 @bp.route("/referrals")
@@ -85,7 +76,7 @@ def new_referral():
                 person, referral, existing_person_id=existing, actor=current_user, now=now,
             )
         except services.IntakeError as error:
-            _show_problems(form, error.problems)
+            show_problems(form, error.problems)
         else:
             flash(f"Referral {recorded.reference} recorded", "success")
             return redirect(url_for("intake.person", person_id=recorded.person_id))
@@ -122,7 +113,7 @@ def edit_person(person_id: int):
             services.update_person(record, form.person_details(), actor=current_user,
                                    now=utcnow())
         except services.IntakeError as error:
-            _show_problems(form, error.problems)
+            show_problems(form, error.problems)
         else:
             flash("Changes saved", "success")
             return redirect(url_for("intake.person", person_id=record.id))
