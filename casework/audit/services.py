@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -174,8 +174,6 @@ def search(
     belong to one of those sites (leads). Keyset pagination keeps each page a
     single index range however long the log grows.
     """
-    from datetime import time
-
     stmt = select(AuditEvent)
     if site_ids is not None:
         stmt = stmt.where(AuditEvent.site_id.in_(site_ids))

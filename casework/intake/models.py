@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.accounts.models import Site, User
+from casework.accounts.models import Site
 from casework.database import UTCDateTime, utcnow
 from casework.extensions import db
 from casework.intake.reference import ReferralStatus
@@ -84,7 +84,6 @@ class Referral(db.Model):
 
     person: Mapped[Person] = relationship(back_populates="referrals")
     site: Mapped[Site] = relationship(lazy="joined")
-    created_by: Mapped[User | None] = relationship()
 
     @property
     def reference(self) -> str:

@@ -150,6 +150,14 @@ class Candidate:
     reasons: list[str]
 
 
+class PossibleDuplicates(Exception):
+    """People already held may be this person: the caseworker must choose."""
+
+    def __init__(self, candidates: list[Candidate]):
+        self.candidates = candidates
+        super().__init__(f"{len(candidates)} possible duplicates")
+
+
 def visible_people(actor: User) -> Select:
     """People the actor may see: those of their sites, and those with a
     referral at one of their sites."""
@@ -216,19 +224,24 @@ def record_referral(
     existing_person_id: int | None,
     actor: User,
     now: datetime,
+    new_person_confirmed: bool = True,
 ) -> Referral:
     """Record a referral for an existing person or a new one.
 
-    Validates everything again (the duplicate page re-posts what was typed),
-    re-runs the duplicate check, and audits the caseworker's choice: linking
-    to a person who was a candidate, or creating a new person despite the
-    candidates shown.
+    Validates everything and runs the duplicate check on every submission
+    (the duplicate page re-posts what was typed). With candidates found and
+    no choice made (no ``existing_person_id`` and ``new_person_confirmed``
+    false), raises ``PossibleDuplicates`` and writes nothing. The choice is
+    audited: linking to a person who was a candidate, or creating a new
+    person despite the candidates shown.
     """
     today = now.date()
     person_details = check_person(person_details, today=today)
     referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
     candidates = find_candidates(person_details, actor=actor)
     candidate_ids = [c.person.id for c in candidates]
+    if candidates and existing_person_id is None and not new_person_confirmed:
+        raise PossibleDuplicates(candidates)
 
     if existing_person_id is not None:
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
@@ -325,10 +338,6 @@ def close_referral(referral: Referral, reason: str, *, actor: User, now: datetim
 def record_person_view(person: Person, *, actor: User, now: datetime) -> None:
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=person.site_id)
-
-
-def person_in_scope(person_id: int, *, actor: User) -> Person | None:
-    return db.session.scalars(visible_people(actor).where(Person.id == person_id)).first()
 
 
 @dataclass(frozen=True)

@@ -56,24 +56,18 @@ def new_referral():
     if request.method == "GET" and len(current_user.sites) == 1:
         form.site.data = str(current_user.sites[0].id)
     if form.validate_on_submit():
-        now = utcnow()
-        choice = request.form.get("person_choice")
+        choice = request.form.get("person_choice", "")
         try:
-            person = services.check_person(form.person_details(), today=now.date())
-            referral = form.referral_details()
-            services.check_referral(referral, person, actor=current_user, today=now.date())
-            if choice is None:
-                candidates = services.find_candidates(person, actor=current_user)
-                if candidates:
-                    return render_template(
-                        "intake/duplicates.html", candidates=candidates, form=None,
-                        carried=_carried_fields(),
-                    )
-            existing = int(choice) if choice and choice.isdigit() else None
-            if choice not in (None, "new") and existing is None:
-                raise services.IntakeError({"person": "Choose a person or a new person"})
             recorded = services.record_referral(
-                person, referral, existing_person_id=existing, actor=current_user, now=now,
+                form.person_details(), form.referral_details(),
+                existing_person_id=int(choice) if choice.isdigit() else None,
+                new_person_confirmed=choice == "new",
+                actor=current_user, now=utcnow(),
+            )
+        except services.PossibleDuplicates as found:
+            return render_template(
+                "intake/duplicates.html", candidates=found.candidates, form=None,
+                carried=_carried_fields(),
             )
         except services.IntakeError as error:
             show_problems(form, error.problems)

@@ -137,3 +137,25 @@ def test_list_page_renders_and_is_audited(referrals, client):
     event_ = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "referral:listed")).one()
     assert event_.detail["searched"] is True and "smith" not in str(event_.detail)
+
+
+def test_an_undecided_duplicate_writes_nothing(referrals, now):
+    from sqlalchemy import func, select
+
+    from casework.audit.models import AuditEvent
+    from casework.intake.models import Person, Referral
+
+    lead, _, coventry, _ = referrals
+    before = [db.session.scalar(select(func.count()).select_from(m))
+              for m in (Person, Referral, AuditEvent)]
+    with pytest.raises(services.PossibleDuplicates) as found:
+        services.record_referral(
+            services.PersonDetails("Bob", "Smith", date(2007, 1, 2), "male", "not_stated",
+                                   "coventry"),
+            services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "R", "Again"),
+            existing_person_id=None, new_person_confirmed=False, actor=lead, now=now,
+        )
+    assert [c.person.last_name for c in found.value.candidates] == ["Smith"]
+    after = [db.session.scalar(select(func.count()).select_from(m))
+             for m in (Person, Referral, AuditEvent)]
+    assert after == before
