@@ -98,17 +98,21 @@ def register_extensions(app: Flask) -> None:
     init_security(app)
 
 
-# Every feature's blueprint, in one explicit list.
-def register_blueprints(app: Flask) -> None:
-    from casework.accounts import bp as accounts_bp
-    from casework.admin import bp as admin_bp
-    from casework.assets import bp as assets_bp
-    from casework.audit import bp as audit_bp
-    from casework.intake import bp as intake_bp
-    from casework.main import bp as main_bp
+# Every feature's blueprint, in one explicit list. Each feature's views
+# module attaches its routes to the blueprint when imported here (not from
+# the package, so a pure module such as trial.sequence imports no Flask code).
+FEATURES = ("assets", "main", "accounts", "intake", "triage", "trial", "admin", "audit")
 
-    for blueprint in (assets_bp, main_bp, accounts_bp, intake_bp, admin_bp, audit_bp):
-        app.register_blueprint(blueprint)
+
+def register_blueprints(app: Flask) -> None:
+    import importlib
+    import importlib.util
+
+    for feature in FEATURES:
+        package = importlib.import_module(f"casework.{feature}")
+        if importlib.util.find_spec(f"casework.{feature}.views"):
+            importlib.import_module(f"casework.{feature}.views")
+        app.register_blueprint(package.bp)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -127,7 +131,11 @@ def register_commands(app: Flask) -> None:
     from casework.accounts.commands import users_cli
     from casework.audit.commands import audit_cli
     from casework.demo import seed_demo_command
+    from casework.eligibility.commands import eligibility_cli
+    from casework.trial.commands import trial_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(eligibility_cli)
+    app.cli.add_command(trial_cli)
     app.cli.add_command(seed_demo_command)

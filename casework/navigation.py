@@ -27,6 +27,18 @@ NAVIGATION: tuple[NavItem, ...] = (
         "Record a referral, find people and referrals at your sites.",
     ),
     NavItem(
+        "Triage queue", "triage.queue", frozenset({Permission.TRIAGE_DECIDE}),
+        "Decide CIRV eligibility, oldest first; an eligible decision randomises.",
+    ),
+    NavItem(
+        "Allocations", "trial.report", frozenset({Permission.ALLOCATION_REPORT}),
+        "Trial allocations by stratum and arm, the balance, and the latest allocations.",
+    ),
+    NavItem(
+        "Trials", "trial.trials", frozenset({Permission.TRIAL_CONFIGURE}),
+        "Configure trials: sites, strata, ratio, method; mark allocations made in error.",
+    ),
+    NavItem(
         "Users", "admin.users", frozenset({Permission.USER_MANAGE}),
         "Add users, change their role and sites, deactivate accounts.",
     ),

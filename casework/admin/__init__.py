@@ -4,4 +4,3 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from casework.admin import views  # noqa: E402,F401

@@ -4,4 +4,3 @@ from flask import Blueprint
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
-from casework.audit import views  # noqa: E402,F401

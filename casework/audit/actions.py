@@ -40,5 +40,17 @@ class Action(StrEnum):
     REFERRAL_CLOSED = "referral:closed"
     REFERRAL_LISTED = "referral:listed"
     DEMO_SEEDED = "demo:seeded"
+    # triage and randomisation
+    TRIAGE_RECORDED = "triage:recorded"
+    TRIAGE_UPDATED = "triage:updated"
+    TRIAGE_DECIDED = "triage:decided"
+    TRIAGE_OVERRIDDEN = "triage:overridden"  # a decision against the computed result
+    TRIAL_CREATED = "trial:created"
+    TRIAL_UPDATED = "trial:updated"
+    TRIAL_ALLOCATION_LIST_UPLOADED = "trial:allocation_list_uploaded"
+    TRIAL_SEQUENCE_PRINTED = "trial:sequence_printed"
+    ALLOCATION_CREATED = "allocation:created"
+    ALLOCATION_MARKED_IN_ERROR = "allocation:marked_in_error"
+    ALLOCATION_REPORT_VIEWED = "allocation:report_viewed"
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 import click
+from flask import current_app
 
 from casework.accounts import services as accounts
 from casework.accounts.roles import Role
@@ -54,10 +55,12 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
 def seed_demo_command(people: int, seed: int) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
     from casework.demo.people import people_count, seed_people
+    from casework.demo.trial import seed_trial, seed_triage
 
     with command_transaction("seed-demo"):
         now = utcnow()
         logins = seed_demo_users(now)
+        seed_trial(now=now)
         existing = people_count() if people else 0
         if people and existing:
             click.echo(f"The database already holds {existing:,} people; none added.")
@@ -67,6 +70,10 @@ def seed_demo_command(people: int, seed: int) -> None:
                          detail={"people": added, "referrals": referrals, "seed": seed})
             click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "
                        f"(seed {seed}).")
+            triaged, randomised = seed_triage(min(60, max(added // 5, 1)), seed,
+                                              key=current_app.config["TRIAL_KEY"], now=now)
+            click.echo(f"Triaged {triaged} referrals at the trial sites; "
+                       f"randomised {randomised}.")
     click.echo("Demo sign-ins (shown once; run seed-demo again for new passwords):")
     for email, role, password in logins:
         click.echo(f"  {role.value:<11} {email:<30} {password}")

@@ -37,7 +37,8 @@ ETHNICITY_WEIGHTS = {
 }
 assert set(ETHNICITY_WEIGHTS) == set(ETHNICITIES)
 assert set(SOURCE_WEIGHTS) == set(SOURCES)
-STATUS_WEIGHTS = {"received": 55, "in_triage": 20, "closed": 25}
+# Triage states come from demo/trial.py, through the services.
+STATUS_WEIGHTS = {"received": 75, "closed": 25}
 REASONS = (
     "Arrested after a fight involving several young people near the town centre.",
     "Attended A&E with a stab wound; associates known to police.",

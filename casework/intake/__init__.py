@@ -4,7 +4,6 @@ from flask import Blueprint
 
 bp = Blueprint("intake", __name__)
 
-from casework.intake import views  # noqa: E402,F401
 
 
 @bp.app_context_processor

@@ -13,6 +13,8 @@ from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
 from casework.intake.reference import CLOSE_REASONS, ReferralStatus
+from casework.trial import services as trial_services
+from casework.triage import services as triage_services
 
 
 def _site_choices(prompt: str):
@@ -91,8 +93,11 @@ def person(person_id: int):
         services.visible_people(current_user), Person, person_id, subject_type="person"
     )
     services.record_person_view(record, actor=current_user, now=utcnow())
-    return render_template("intake/person.html", person=record,
-                           close_reasons=CLOSE_REASONS, ReferralStatus=ReferralStatus)
+    return render_template(
+        "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
+        ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
+        allocations=trial_services.allocations_for_person(record.id),
+    )
 
 
 @bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])

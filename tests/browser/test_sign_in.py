@@ -12,9 +12,9 @@ pytestmark = pytest.mark.browser
 
 NAVIGATION = {
     "caseworker": {"Referrals"},
-    "lead": {"Referrals", "Audit log"},
-    "evaluator": set(),
-    "admin": {"Users", "Audit log"},
+    "lead": {"Referrals", "Triage queue", "Allocations", "Audit log"},
+    "evaluator": {"Allocations"},
+    "admin": {"Trials", "Users", "Audit log"},
 }
 
 

@@ -262,7 +262,7 @@ def test_other_sites_records_answer_404_and_are_audited(client, make_user, now):
     referral = services.record_referral(
         services.PersonDetails("Ava", "Hidden", date(2009, 5, 5), "female", "white_british",
                                "wolverhampton"),
-        services.ReferralDetails(wolverhampton.id, TODAY, "police", "PC Plod", "Reason"),
+        services.ReferralDetails(wolverhampton.id, now.date(), "police", "PC Plod", "Reason"),
         existing_person_id=None, actor=wolves_worker, now=now,
     )
     person_id, referral_id = referral.person_id, referral.id

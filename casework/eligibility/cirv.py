@@ -1,0 +1,176 @@
+"""CIRV eligibility: criteria C1 to C5 (DESIGN.md "Triage: CIRV eligibility").
+
+Pure standard library. ``assess(facts, rules)`` gives one result per
+criterion with a sentence a person can read; ``decision_problem`` says
+whether a lead may record a decision against the computed result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome, Result
+from casework.intake.validation import years_between
+
+SCHEME = "cirv"
+# Change this whenever a criterion's logic or wording changes: decisions
+# store the version they were made under.
+RULESET_VERSION = "cirv-2026.1"
+
+MINIMUM_AGE = 14
+
+CRITERIA: dict[str, str] = {
+    "C1": "Age",
+    "C2": "Trial site",
+    "C3": "Group-related violence",
+    "C4": "Not already randomised",
+    "C5": "No exclusion applies",
+}
+
+# The evidence categories that can support C3.
+EVIDENCE: dict[str, str] = {
+    "recent_violence": "Recent violence offence or arrest",
+    "group_affiliation": "Intelligence of group affiliation",
+    "victim_of_group_violence": "Victim of group violence",
+    "weapon_carrying": "Weapon carrying",
+    "criminal_exploitation": "Criminal exploitation",
+}
+
+# The configured exclusions offered at triage (C5). Facts may name others.
+EXCLUSIONS: dict[str, str] = {
+    "other_focused_deterrence": "Already in another focused-deterrence programme",
+    "long_custodial_sentence": "Serving a custodial sentence that covers the trial period",
+    "mappa_managed": "Managed under MAPPA at level 2 or 3",
+    "safeguarding_plan_conflict": "Safeguarding plan rules out programme contact",
+}
+
+DEFAULT_TRIAL_SITES = {"coventry": "Coventry", "wolverhampton": "Wolverhampton"}
+
+
+@dataclass(frozen=True)
+class CirvFacts:
+    referral_date: date
+    site: str
+    date_of_birth: date | None = None
+    group_violence_evidence: frozenset[str] = frozenset()
+    panel_confirmed: bool | None = None
+    already_randomised: bool = False
+    exclusions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CirvRules:
+    """What the trial configures: its sites (key → name)."""
+
+    trial_sites: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TRIAL_SITES))
+
+
+def _names(labels: list[str]) -> str:
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def age_on(dob: date | None, day: date) -> int | None:
+    return None if dob is None else years_between(dob, day)
+
+
+def _c1_age(facts: CirvFacts) -> CriterionResult:
+    rule = f"CIRV is for people aged {MINIMUM_AGE} or over"
+    age = age_on(facts.date_of_birth, facts.referral_date)
+    if age is None:
+        return CriterionResult("C1", CRITERIA["C1"], Outcome.UNKNOWN,
+                               f"Date of birth not known, so age cannot be checked; {rule}.")
+    outcome = Outcome.PASS if age >= MINIMUM_AGE else Outcome.FAIL
+    return CriterionResult("C1", CRITERIA["C1"], outcome,
+                           f"Aged {age} on the referral date; {rule}.")
+
+
+def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
+    sites = _names(sorted(rules.trial_sites.values())) or "no sites"
+    name = rules.trial_sites.get(facts.site, facts.site.replace("_", " ").title())
+    if facts.site in rules.trial_sites:
+        return CriterionResult("C2", CRITERIA["C2"], Outcome.PASS,
+                               f"Site is {name}; the trial runs in {sites}.")
+    return CriterionResult("C2", CRITERIA["C2"], Outcome.FAIL,
+                           f"Site is {name}; the trial runs only in {sites}.")
+
+
+def _c3_group_violence(facts: CirvFacts) -> CriterionResult:
+    evidence = [EVIDENCE[e] for e in EVIDENCE if e in facts.group_violence_evidence]
+    if not evidence:
+        return CriterionResult(
+            "C3", CRITERIA["C3"], Outcome.FAIL,
+            "No evidence of group-related violence recorded; CIRV needs at least one "
+            "evidence category confirmed by the panel.",
+        )
+    listed = _names([e.lower() for e in evidence]).capitalize()
+    if facts.panel_confirmed is None:
+        return CriterionResult("C3", CRITERIA["C3"], Outcome.UNKNOWN,
+                               f"{listed} recorded; the panel has not yet confirmed it.")
+    if facts.panel_confirmed:
+        return CriterionResult("C3", CRITERIA["C3"], Outcome.PASS,
+                               f"{listed} recorded and confirmed by the panel.")
+    return CriterionResult("C3", CRITERIA["C3"], Outcome.FAIL,
+                           f"{listed} recorded, but the panel did not confirm group-related "
+                           "violence.")
+
+
+def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
+    if facts.already_randomised:
+        return CriterionResult(
+            "C4", CRITERIA["C4"], Outcome.FAIL,
+            "Already randomised in this trial; the person keeps that allocation and is "
+            "never randomised again.",
+        )
+    return CriterionResult("C4", CRITERIA["C4"], Outcome.PASS,
+                           "Not randomised in this trial before.")
+
+
+def _c5_exclusions(facts: CirvFacts) -> CriterionResult:
+    if facts.exclusions:
+        named = _names([EXCLUSIONS.get(e, e).lower() for e in facts.exclusions]).capitalize()
+        return CriterionResult("C5", CRITERIA["C5"], Outcome.FAIL,
+                               f"Excluded: {named}.")
+    return CriterionResult("C5", CRITERIA["C5"], Outcome.PASS, "No exclusion applies.")
+
+
+def assess(facts: CirvFacts, rules: CirvRules | None = None) -> Assessment:
+    """Apply C1 to C5 to ``facts``."""
+    rules = rules or CirvRules()
+    return Assessment(SCHEME, RULESET_VERSION, (
+        _c1_age(facts),
+        _c2_site(facts, rules),
+        _c3_group_violence(facts),
+        _c4_not_randomised(facts),
+        _c5_exclusions(facts),
+    ))
+
+
+# Criteria no lead can decide against: age, and a person already randomised
+# (re-randomising would break the trial). A site outside the trial has no
+# stratum to randomise in, so C2 must pass too.
+LOCKED_CRITERIA = ("C1", "C2", "C4")
+
+
+def decision_problem(assessment: Assessment, decision: Result,
+                     rationale: str | None) -> tuple[str, str] | None:
+    """Why a lead may not record ``decision``, as (field, message), or None.
+
+    A decision against the computed result is an override and needs a
+    rationale (field "rationale"); nobody may decide eligible unless C1, C2
+    and C4 pass (field "decision").
+    """
+    if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
+        return "decision", "Decide eligible or ineligible"
+    if decision == Result.ELIGIBLE:
+        for criterion_id in LOCKED_CRITERIA:
+            criterion = assessment.criterion(criterion_id)
+            if criterion.outcome != Outcome.PASS:
+                return "decision", (f"{criterion_id} ({criterion.title.lower()}) is not met and "
+                                    f"cannot be overridden: {criterion.reason}")
+    if decision != assessment.result and not (rationale or "").strip():
+        return "rationale", (f"The rules give {assessment.result.label.lower()}; give a "
+                             f"rationale to decide {decision.label.lower()}")
+    return None

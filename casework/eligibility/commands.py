@@ -1,0 +1,57 @@
+"""``flask eligibility assess --scheme cirv FILE|-``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from casework.accounts.models import Site
+from casework.eligibility import cirv, schemas
+from casework.extensions import db
+from casework.trial.models import Trial, TrialStatus
+
+eligibility_cli = AppGroup("eligibility", help="Apply eligibility rules to facts.")
+
+SCHEMES = {"cirv": schemas.CirvFactsSchema}
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(2)
+
+
+def _cirv_rules() -> cirv.CirvRules:
+    """The open trials' sites, or the design's defaults if none is configured."""
+    trials = db.session.scalars(select(Trial).where(Trial.status == TrialStatus.OPEN)).all()
+    if not trials:
+        return cirv.CirvRules()
+    return cirv.CirvRules(trial_sites={s.key: s.name for t in trials for s in t.sites})
+
+
+@eligibility_cli.command("assess")
+@click.option("--scheme", required=True, type=click.Choice(sorted(SCHEMES)),
+              help="Which rules to apply.")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def assess_command(scheme: str, source) -> None:
+    """Read facts as JSON from SOURCE (a file, or - for standard input) and
+    print the decision as JSON. Exit 2 naming the field if the facts are bad."""
+    try:
+        raw = json.load(source)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        _fail(f"The facts are not valid JSON: {error}")
+    if not isinstance(raw, dict):
+        _fail("The facts must be a JSON object")
+    try:
+        facts = SCHEMES[scheme]().load(raw)
+    except ValidationError as error:
+        _fail("\n".join(schemas.messages(error)))
+    known_sites = set(db.session.scalars(select(Site.key)))
+    if facts.site not in known_sites:
+        _fail(f"site: Unknown site {facts.site!r}; use one of {', '.join(sorted(known_sites))}.")
+    assessment = cirv.assess(facts, _cirv_rules())
+    click.echo(json.dumps(assessment.to_dict(), indent=2))

@@ -1,0 +1,32 @@
+"""Triage: CIRV facts, recommendations, the lead's queue and decision."""
+
+from flask import Blueprint
+
+bp = Blueprint("triage", __name__)
+
+
+
+@bp.app_context_processor
+def _labels():
+    from casework.eligibility.cirv import CRITERIA
+    from casework.eligibility.outcomes import Outcome, Result
+
+    return {
+        "criterion_titles": CRITERIA,
+        "outcome_label": lambda value: Outcome(value).label,
+        "result_label": lambda value: Result(value).label,
+    }
+
+
+@bp.app_template_filter("evidence_label")
+def _evidence_label(code: str) -> str:
+    from casework.eligibility.cirv import EVIDENCE
+
+    return EVIDENCE.get(code, code)
+
+
+@bp.app_template_filter("exclusion_label")
+def _exclusion_label(code: str) -> str:
+    from casework.eligibility.cirv import EXCLUSIONS
+
+    return EXCLUSIONS.get(code, code)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextArea,
+)
+from wtforms import RadioField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from casework.eligibility import cirv
+from casework.forms import choices
+from casework.triage.services import MAX_TEXT_LENGTH, RECOMMENDATIONS, TriageFacts
+
+PANEL = {"yes": "Yes, the panel confirmed it", "no": "No, the panel did not confirm it",
+         "not_yet": "Not yet considered by the panel"}
+PANEL_VALUES = {"yes": True, "no": False, "not_yet": None}
+
+
+class TriageForm(FlaskForm):
+    group_violence_evidence = SelectMultipleField(
+        "Evidence of group-related violence", widget=GovCheckboxesInput(),
+        choices=choices(cirv.EVIDENCE.items()), validators=[Optional()],
+        description="Select all that apply",
+    )
+    panel_confirmed = RadioField(
+        "Has the triage panel confirmed group-related violence?", widget=GovRadioInput(),
+        choices=choices(PANEL.items()),
+        validators=[InputRequired(message="Select whether the panel has confirmed it")],
+    )
+    exclusions = SelectMultipleField(
+        "Exclusions", widget=GovCheckboxesInput(),
+        choices=choices(cirv.EXCLUSIONS.items()), validators=[Optional()],
+        description="Select any that apply. Leave blank if none do.",
+    )
+    recommendation = RadioField(
+        "Your recommendation", widget=GovRadioInput(), choices=choices(RECOMMENDATIONS.items()),
+        validators=[InputRequired(message="Select your recommendation")],
+    )
+    recommendation_note = TextAreaField(
+        "Notes for the lead (optional)", widget=GovTextArea(),
+        validators=[Length(max=MAX_TEXT_LENGTH,
+                           message=f"The note must be {MAX_TEXT_LENGTH} characters or fewer")],
+    )
+    submit = SubmitField("Save triage", widget=GovSubmitInput())
+
+    def fill_from(self, triage) -> None:
+        self.group_violence_evidence.data = list(triage.group_violence_evidence or [])
+        self.panel_confirmed.data = next(k for k, v in PANEL_VALUES.items()
+                                         if v is triage.panel_confirmed)
+        self.exclusions.data = list(triage.exclusions or [])
+        self.recommendation.data = triage.recommendation
+        self.recommendation_note.data = triage.recommendation_note
+
+    def facts(self) -> TriageFacts:
+        return TriageFacts(
+            group_violence_evidence=list(self.group_violence_evidence.data or []),
+            panel_confirmed=PANEL_VALUES[self.panel_confirmed.data],
+            exclusions=list(self.exclusions.data or []),
+            recommendation=self.recommendation.data or "",
+            recommendation_note=self.recommendation_note.data,
+        )
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField(
+        "Decision", widget=GovRadioInput(),
+        choices=choices([("eligible", "Eligible: randomise now"), ("ineligible", "Ineligible")]),
+        validators=[InputRequired(message="Select eligible or ineligible")],
+    )
+    rationale = TextAreaField(
+        "Rationale", widget=GovTextArea(),
+        description="Needed when your decision differs from the rules' result",
+        validators=[Length(max=MAX_TEXT_LENGTH,
+                           message=f"The rationale must be {MAX_TEXT_LENGTH} characters or fewer")],
+    )
+    submit = SubmitField("Record decision", widget=GovSubmitInput())

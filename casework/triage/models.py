@@ -1,0 +1,69 @@
+"""Triage of a referral for CIRV: facts, a recommendation, and a lead's decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from casework.accounts.models import Site, User
+from casework.database import UTCDateTime, utcnow
+from casework.extensions import db
+from casework.intake.models import Person, Referral
+from casework.trial.models import Allocation, Trial
+
+
+class Triage(db.Model):
+    """One per referral. Facts can change until a lead decides; the decision
+    stores the computed result, the criteria as they stood and the rule-set
+    version, and locks the facts."""
+
+    __tablename__ = "triages"
+    __table_args__ = (
+        # The lead's queue: undecided triages at a site, oldest first.
+        Index("ix_triages_site_id_decided_at_submitted_at", "site_id", "decided_at",
+              "submitted_at"),
+        Index("ix_triages_person_id", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    trial_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"))
+    # facts
+    group_violence_evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    panel_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    exclusions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recommendation: Mapped[str] = mapped_column(String(20))
+    recommendation_note: Mapped[str | None] = mapped_column(Text)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # decision
+    computed_result: Mapped[str | None] = mapped_column(String(20))
+    decision: Mapped[str | None] = mapped_column(String(20))
+    override_rationale: Mapped[str | None] = mapped_column(Text)
+    ruleset_version: Mapped[str | None] = mapped_column(String(40))
+    criteria: Mapped[list[dict] | None] = mapped_column(JSON)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the allocation made by this decision, or the earlier one it was linked to
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"))
+
+    referral: Mapped[Referral] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship()
+    site: Mapped[Site] = relationship()
+    trial: Mapped[Trial | None] = relationship()
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    allocation: Mapped[Allocation | None] = relationship()
+
+    @property
+    def is_decided(self) -> bool:
+        return self.decided_at is not None
+
+    @property
+    def overridden(self) -> bool:
+        return self.is_decided and self.decision != self.computed_result

@@ -1,0 +1,277 @@
+"""Triage: caseworkers record CIRV facts and a recommendation; a lead
+decides, and an eligible decision randomises in the same transaction.
+Services flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
+
+from casework.accounts.models import User
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.database import lock_for_update
+from casework.eligibility import cirv
+from casework.eligibility.outcomes import Assessment, Result
+from casework.extensions import db
+from casework.intake.models import Referral
+from casework.intake.reference import InvalidTransition, ReferralStatus, transition
+from casework.triage.models import Triage
+from casework.trial import services as trials
+from casework.trial.models import Allocation, Trial
+
+MAX_TEXT_LENGTH = 5000
+RECOMMENDATIONS = {"eligible": "Eligible", "ineligible": "Ineligible"}
+
+
+class TriageError(Exception):
+    """A triage request whose meaning is wrong; ``problems`` maps fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+@dataclass
+class TriageFacts:
+    group_violence_evidence: list[str] = field(default_factory=list)
+    panel_confirmed: bool | None = None
+    exclusions: list[str] = field(default_factory=list)
+    recommendation: str = ""
+    recommendation_note: str | None = None
+
+
+def _check_text(problems: dict, name: str, text: str | None, what: str) -> str | None:
+    text = (text or "").strip() or None
+    if text and len(text) > MAX_TEXT_LENGTH:
+        problems[name] = f"{what} must be {MAX_TEXT_LENGTH} characters or fewer"
+    return text
+
+
+def _check_facts(facts: TriageFacts) -> TriageFacts:
+    problems: dict[str | None, str] = {}
+    if any(e not in cirv.EVIDENCE for e in facts.group_violence_evidence):
+        problems["group_violence_evidence"] = "Select evidence from the list"
+    if any(e not in cirv.EXCLUSIONS for e in facts.exclusions):
+        problems["exclusions"] = "Select exclusions from the list"
+    if facts.recommendation not in RECOMMENDATIONS:
+        problems["recommendation"] = "Select your recommendation"
+    note = _check_text(problems, "recommendation_note", facts.recommendation_note, "The note")
+    if problems:
+        raise TriageError(problems)
+    return TriageFacts(
+        group_violence_evidence=[e for e in cirv.EVIDENCE if e in facts.group_violence_evidence],
+        panel_confirmed=facts.panel_confirmed,
+        exclusions=[e for e in cirv.EXCLUSIONS if e in facts.exclusions],
+        recommendation=facts.recommendation, recommendation_note=note,
+    )
+
+
+def _facts_snapshot(triage: Triage) -> dict:
+    return {
+        "group_violence_evidence": list(triage.group_violence_evidence or []),
+        "panel_confirmed": triage.panel_confirmed,
+        "exclusions": list(triage.exclusions or []),
+        "recommendation": triage.recommendation,
+        "recommendation_note_given": bool(triage.recommendation_note),
+    }
+
+
+def triages_by_referral(person_id: int) -> dict[int, Triage]:
+    """A person's triages, keyed by referral id (one query)."""
+    return {t.referral_id: t for t in db.session.scalars(
+        select(Triage).where(Triage.person_id == person_id))}
+
+
+def triage_for(referral: Referral) -> Triage | None:
+    return db.session.scalars(select(Triage).where(Triage.referral_id == referral.id)).first()
+
+
+def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
+                  now: datetime) -> Triage:
+    """Record or change a referral's triage facts and recommendation.
+
+    The first record moves the referral into triage and onto the lead's
+    queue; once a lead has decided, the facts are locked.
+    """
+    facts = _check_facts(facts)
+    triage = triage_for(referral)
+    if triage is not None and triage.is_decided:
+        raise TriageError({None: "A lead has decided this triage; its facts are locked"})
+    if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.IN_TRIAGE):
+        raise TriageError({None: f"A referral that is {referral.status.label.lower()} "
+                                 "cannot be triaged"})
+    creating = triage is None
+    before = {} if creating else _facts_snapshot(triage)
+    if creating:
+        trial = trials.open_trial_for_site(referral.site_id)
+        triage = Triage(referral_id=referral.id, person_id=referral.person_id,
+                        site_id=referral.site_id, trial_id=trial.id if trial else None,
+                        submitted_by_id=actor.id, submitted_at=now)
+        db.session.add(triage)
+    triage.group_violence_evidence = facts.group_violence_evidence
+    triage.panel_confirmed = facts.panel_confirmed
+    triage.exclusions = facts.exclusions
+    triage.recommendation = facts.recommendation
+    triage.recommendation_note = facts.recommendation_note
+    triage.updated_at = now
+    db.session.flush()
+    if creating:
+        audit.record(Action.TRIAGE_RECORDED, actor=actor, now=now, subject_type="triage",
+                     subject_id=triage.id, site_id=triage.site_id,
+                     detail={"referral_id": referral.id, **_facts_snapshot(triage)})
+        if referral.status == ReferralStatus.RECEIVED:
+            referral.status = transition(referral.status, ReferralStatus.IN_TRIAGE)
+            audit.record(Action.REFERRAL_STATUS_CHANGED, actor=actor, now=now,
+                         subject_type="referral", subject_id=referral.id,
+                         site_id=referral.site_id,
+                         detail=audit.changes({"status": "received"}, {"status": "in_triage"}))
+    else:
+        diff = audit.changes(before, _facts_snapshot(triage))
+        if diff:
+            audit.record(Action.TRIAGE_UPDATED, actor=actor, now=now, subject_type="triage",
+                         subject_id=triage.id, site_id=triage.site_id, detail=diff)
+    db.session.flush()
+    return triage
+
+
+def existing_allocation(triage: Triage) -> Allocation | None:
+    """The person's allocation in the triage's trial, if they have one."""
+    trial = _trial(triage)
+    return trials.allocation_for(trial.id, triage.person_id) if trial else None
+
+
+def _trial(triage: Triage) -> Trial | None:
+    """The trial this triage is for: the one recorded when it began, else
+    any open trial covering the site now."""
+    return triage.trial or trials.open_trial_for_site(triage.site_id)
+
+
+def assess(triage: Triage) -> Assessment:
+    """C1 to C5 on the triage's facts as they stand now."""
+    trial = _trial(triage)
+    referral, person = triage.referral, triage.referral.person
+    allocation = existing_allocation(triage)
+    facts = cirv.CirvFacts(
+        referral_date=referral.referral_date,
+        site=referral.site.key,
+        date_of_birth=person.date_of_birth,
+        group_violence_evidence=frozenset(triage.group_violence_evidence or []),
+        panel_confirmed=triage.panel_confirmed,
+        already_randomised=allocation is not None and allocation.id != triage.allocation_id,
+        exclusions=tuple(triage.exclusions or []),
+    )
+    rules = cirv.CirvRules(trial_sites={s.key: s.name for s in trial.sites} if trial else {})
+    return cirv.assess(facts, rules)
+
+
+def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
+           now: datetime, key: bytes | None) -> Triage:
+    """Record a lead's decision; an eligible decision randomises the person
+    in the same transaction (DESIGN.md "Randomisation").
+
+    The triage row is locked first, so of two concurrent decisions on one
+    triage only the first is recorded; the rules are applied under that
+    lock, so "already randomised" (C4) sees every committed allocation.
+    """
+    _lock(triage)
+    if triage.is_decided:
+        raise TriageError({None: f"This triage was already decided "
+                                 f"({triage.decision}) on {triage.decided_at:%-d %B %Y}"})
+    lock_for_update(db.session, f"allocation:trial:person:{triage.person_id}")
+    problems: dict[str | None, str] = {}
+    rationale = _check_text(problems, "rationale", rationale, "The rationale")
+    if problems:
+        raise TriageError(problems)
+    try:
+        chosen = Result(decision)
+    except ValueError:
+        raise TriageError({"decision": "Decide eligible or ineligible"}) from None
+    assessment = assess(triage)
+    problem = cirv.decision_problem(assessment, chosen, rationale)
+    if problem:
+        field_name, message = problem
+        raise TriageError({field_name: message})
+    referral = triage.referral
+    try:
+        referral.status = transition(
+            referral.status,
+            ReferralStatus.ELIGIBLE if chosen == Result.ELIGIBLE else ReferralStatus.INELIGIBLE,
+        )
+    except InvalidTransition as error:
+        raise TriageError({None: str(error)}) from None
+    overridden = chosen != assessment.result
+    triage.computed_result = str(assessment.result)
+    triage.decision = str(chosen)
+    triage.override_rationale = rationale if overridden else None
+    triage.ruleset_version = assessment.ruleset_version
+    triage.criteria = [c.to_dict() for c in assessment.criteria]
+    triage.decided_by_id = actor.id
+    triage.decided_at = now
+    if chosen == Result.ELIGIBLE:
+        trial = _trial(triage)
+        try:
+            allocation = trials.randomise(trial, referral, actor=actor, now=now, key=key)
+        except trials.TrialError as error:
+            raise TriageError(error.problems) from None
+        triage.trial_id = trial.id
+        triage.allocation_id = allocation.id
+    else:
+        earlier = existing_allocation(triage)
+        triage.allocation_id = earlier.id if earlier else None  # a re-referral keeps it
+    db.session.flush()
+    audit.record(
+        Action.TRIAGE_DECIDED, actor=actor, now=now, subject_type="triage",
+        subject_id=triage.id, site_id=triage.site_id,
+        detail={"referral_id": referral.id, "computed_result": triage.computed_result,
+                "decision": triage.decision, "overridden": overridden,
+                "ruleset_version": triage.ruleset_version,
+                "outcomes": {c.id: str(c.outcome) for c in assessment.criteria},
+                "allocation_id": triage.allocation_id},
+    )
+    if overridden:
+        audit.record(
+            Action.TRIAGE_OVERRIDDEN, actor=actor, now=now, subject_type="triage",
+            subject_id=triage.id, site_id=triage.site_id,
+            detail={"computed_result": triage.computed_result, "decision": triage.decision},
+        )
+    audit.record(Action.REFERRAL_STATUS_CHANGED, actor=actor, now=now, subject_type="referral",
+                 subject_id=referral.id, site_id=referral.site_id,
+                 detail=audit.changes({"status": "in_triage"}, {"status": str(referral.status)}))
+    return triage
+
+
+def _lock(triage: Triage) -> None:
+    """Lock the triage row and reload it (PostgreSQL SELECT … FOR UPDATE; on
+    SQLite the transaction already holds the write lock)."""
+    db.session.execute(
+        select(Triage.id).where(Triage.id == triage.id).with_for_update()
+    )
+    db.session.refresh(triage)
+    db.session.refresh(triage.referral)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    triage: Triage
+    age_days: int
+
+
+def queue_query(site_ids: frozenset[int] | None) -> Select:
+    stmt = (select(Triage).where(Triage.decided_at.is_(None))
+            .options(joinedload(Triage.person), joinedload(Triage.submitted_by))
+            .order_by(Triage.submitted_at.asc(), Triage.id.asc()))
+    if site_ids is not None:
+        stmt = stmt.where(Triage.site_id.in_(site_ids))
+    return stmt
+
+
+def triage_queue(site_ids: frozenset[int] | None, *, now: datetime,
+                 limit: int = 200) -> list[QueueItem]:
+    """Undecided triages at ``site_ids``, oldest first, with each one's age
+    in days since its facts were first submitted. One query."""
+    rows = db.session.scalars(queue_query(site_ids).limit(limit)).unique()
+    return [QueueItem(t, (now.date() - t.submitted_at.date()).days) for t in rows]

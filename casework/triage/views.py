@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from casework.access import get_in_scope_or_404, require, visible_site_ids
+from casework.accounts.roles import Permission
+from casework.database import utcnow
+from casework.extensions import db
+from casework.forms import show_problems
+from casework.intake.models import Referral
+from casework.triage import bp, services
+from casework.triage.forms import DecisionForm, TriageForm
+from casework.triage.models import Triage
+
+
+@bp.route("/referrals/<int:referral_id>/triage", methods=["GET", "POST"])
+@require(Permission.TRIAGE_RECORD)
+def record(referral_id: int):
+    referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
+    triage = services.triage_for(referral)
+    if triage is not None and triage.is_decided:
+        return redirect(url_for("triage.show", triage_id=triage.id))
+    form = TriageForm()
+    if triage is not None and not form.is_submitted():
+        form.fill_from(triage)
+    if form.validate_on_submit():
+        try:
+            saved = services.record_triage(referral, form.facts(), actor=current_user,
+                                           now=utcnow())
+        except services.TriageError as error:
+            show_problems(form, error.problems)
+        else:
+            flash("Triage saved and sent to the lead's queue", "success")
+            return redirect(url_for("triage.show", triage_id=saved.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("triage/record.html", form=form, referral=referral,
+                           triage=triage), status
+
+
+@bp.route("/triage")
+@require(Permission.TRIAGE_DECIDE)
+def queue():
+    items = services.triage_queue(visible_site_ids(), now=utcnow())
+    return render_template("triage/queue.html", items=items)
+
+
+def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
+    assessment = None if triage.is_decided else services.assess(triage)
+    return render_template(
+        "triage/show.html", triage=triage, assessment=assessment, form=form,
+        earlier_allocation=None if triage.is_decided else services.existing_allocation(triage),
+    ), status
+
+
+@bp.route("/triage/<int:triage_id>")
+@require(Permission.CASE_READ)
+def show(triage_id: int):
+    triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
+    form = DecisionForm() if current_user.can(Permission.TRIAGE_DECIDE) else None
+    return _show(triage, form)
+
+
+@bp.route("/triage/<int:triage_id>/decision", methods=["POST"])
+@require(Permission.TRIAGE_DECIDE)
+def decide(triage_id: int):
+    triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.decide(triage, form.decision.data, form.rationale.data,
+                            actor=current_user, now=utcnow(),
+                            key=current_app.config["TRIAL_KEY"])
+        except services.TriageError as error:
+            db.session.rollback()  # nothing of a refused decision is kept, even in memory
+            show_problems(form, error.problems)
+        else:
+            flash("Decision recorded", "success")
+            return redirect(url_for("triage.show", triage_id=triage.id))
+    return _show(triage, form, 422)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovFileInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from casework.forms import choices
+from casework.trial.models import AllocationMethod, TrialStatus
+from casework.trial.services import MAX_REASON_LENGTH, TrialSettings
+
+
+def _block_sizes(text: str) -> list[int]:
+    parts = [p for p in (text or "").replace(",", " ").split() if p]
+    if not parts or not all(p.isdigit() and 0 < int(p) <= 100 for p in parts):
+        raise ValueError("Enter block sizes as whole numbers separated by commas, like 2, 4, 6")
+    return [int(p) for p in parts]
+
+
+class TrialForm(FlaskForm):
+    name = StringField("Name", widget=GovTextInput(),
+                       validators=[InputRequired(message="Enter the trial's name"),
+                                   Length(max=120)])
+    key = StringField(
+        "Key", widget=GovTextInput(),
+        description="Lower-case letters, digits and hyphens. It is part of the sequence "
+                    "construction, so it cannot change later.",
+        validators=[Length(max=40)],
+    )
+    sites = SelectMultipleField("Sites", widget=GovCheckboxesInput(), choices=[],
+                                validators=[InputRequired(message="Select at least one site")])
+    stratify_by_age_band = BooleanField(
+        "Also stratify by age band (14 to 17, 18 to 24, 25 and over)", widget=GovCheckboxInput(),
+    )
+    ratio_treatment = IntegerField(
+        "Treatment share of the ratio", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the treatment share, for example 1"),
+                    NumberRange(min=1, max=10, message="Enter a whole number from 1 to 10")],
+    )
+    ratio_control = IntegerField(
+        "Control share of the ratio", widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the control share, for example 1"),
+                    NumberRange(min=1, max=10, message="Enter a whole number from 1 to 10")],
+    )
+    method = RadioField("Allocation method", widget=GovRadioInput(),
+                        choices=choices((m.value, m.label) for m in AllocationMethod),
+                        validators=[InputRequired(message="Select the allocation method")])
+    block_sizes = StringField(
+        "Block sizes", widget=GovTextInput(),
+        description="For permuted blocks: sizes chosen at random for each block, like 2, 4, 6",
+        validators=[Optional()],
+    )
+    status = RadioField("Status", widget=GovRadioInput(),
+                        choices=choices((s.value, s.label) for s in TrialStatus),
+                        validators=[InputRequired(message="Select open or closed")])
+    submit = SubmitField("Save trial", widget=GovSubmitInput())
+
+    def validate_block_sizes(self, field):
+        if self.method.data == AllocationMethod.PERMUTED_BLOCKS:
+            try:
+                _block_sizes(field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
+    def fill_from(self, trial) -> None:
+        self.name.data = trial.name
+        self.key.data = trial.key
+        self.sites.data = [s.key for s in trial.sites]
+        self.stratify_by_age_band.data = trial.stratify_by_age_band
+        self.ratio_treatment.data = trial.ratio_treatment
+        self.ratio_control.data = trial.ratio_control
+        self.method.data = str(trial.method)
+        self.block_sizes.data = ", ".join(map(str, trial.block_sizes or []))
+        self.status.data = str(trial.status)
+
+    def settings(self, existing=None) -> TrialSettings:
+        method = AllocationMethod(self.method.data)
+        if method == AllocationMethod.PERMUTED_BLOCKS:
+            sizes = _block_sizes(self.block_sizes.data)
+        else:
+            sizes = list(existing.block_sizes) if existing else [2, 4, 6]
+        return TrialSettings(
+            name=self.name.data or "", site_keys=list(self.sites.data or []),
+            stratify_by_age_band=bool(self.stratify_by_age_band.data),
+            ratio_treatment=self.ratio_treatment.data, ratio_control=self.ratio_control.data,
+            method=method, block_sizes=sizes, status=TrialStatus(self.status.data),
+            key=(self.key.data or "").strip() if existing is None else None,
+        )
+
+
+class AllocationListForm(FlaskForm):
+    allocation_list = FileField(
+        "Allocation list (CSV)", widget=GovFileInput(),
+        description="Columns stratum, slot, arm. Each stratum's slots run 1, 2, 3…",
+        validators=[FileRequired(message="Choose the allocation list file")],
+    )
+    submit = SubmitField("Upload list", widget=GovSubmitInput())
+
+
+class InErrorForm(FlaskForm):
+    stratum = SelectField("Stratum", widget=GovSelect(), choices=[],
+                          validators=[InputRequired(message="Select the stratum")])
+    slot = IntegerField("Slot", widget=GovTextInput(),
+                        validators=[InputRequired(message="Enter the slot number"),
+                                    NumberRange(min=1, message="Enter a slot number of 1 or more")])
+    reason = TextAreaField(
+        "Why was this allocation made in error?", widget=GovTextArea(),
+        validators=[InputRequired(message="Enter why the allocation was made in error"),
+                    Length(max=MAX_REASON_LENGTH,
+                           message=f"Reason must be {MAX_REASON_LENGTH} characters or fewer")],
+    )
+    submit = SubmitField("Mark as randomised in error", widget=GovSubmitInput())
+
+
+class ReportForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    trial = SelectField("Trial", widget=GovSelect(), choices=[], validators=[Optional()])

@@ -1,0 +1,350 @@
+"""Trial configuration, randomisation and the allocation report.
+
+Services flush, never commit. ``randomise`` is called by the triage
+decision in the same transaction (DESIGN.md "Randomisation").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from casework.accounts.models import Site, User
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.database import lock_for_update
+from casework.extensions import db
+from casework.intake.models import Person, Referral
+from casework.intake.validation import years_between
+from casework.trial import sequence, strata
+from casework.trial.models import (
+    Allocation,
+    AllocationInError,
+    AllocationListEntry,
+    AllocationMethod,
+    Trial,
+    TrialStatus,
+)
+from casework.trial.sequence import Arm
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+MAX_REASON_LENGTH = 2000
+
+
+class TrialError(Exception):
+    """A request the trial's rules refuse; ``problems`` maps form fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+@dataclass
+class TrialSettings:
+    name: str
+    site_keys: list[str]
+    stratify_by_age_band: bool = False
+    ratio_treatment: int = 1
+    ratio_control: int = 1
+    method: AllocationMethod = AllocationMethod.PERMUTED_BLOCKS
+    block_sizes: list[int] = field(default_factory=lambda: [2, 4, 6])
+    status: TrialStatus = TrialStatus.OPEN
+    key: str | None = None  # only when creating
+
+
+def _snapshot(trial: Trial) -> dict:
+    return {
+        "name": trial.name, "status": str(trial.status), "sites": [s.key for s in trial.sites],
+        "stratify_by_age_band": trial.stratify_by_age_band, "ratio": trial.ratio,
+        "method": str(trial.method), "block_sizes": list(trial.block_sizes or []),
+    }
+
+
+def has_allocations(trial: Trial) -> bool:
+    return db.session.scalar(
+        select(func.count()).select_from(Allocation).where(Allocation.trial_id == trial.id)
+    ) > 0
+
+
+def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
+    problems: dict[str | None, str] = {}
+    if not settings.name.strip():
+        problems["name"] = "Enter the trial's name"
+    if trial is None:
+        if not KEY_PATTERN.match(settings.key or ""):
+            problems["key"] = ("Enter a short key of lower-case letters, digits and hyphens, "
+                               "starting with a letter")
+        elif db.session.scalar(select(Trial.id).where(Trial.key == settings.key)):
+            problems["key"] = "Another trial already has this key"
+    sites = list(db.session.scalars(select(Site).where(Site.key.in_(settings.site_keys))))
+    if not sites:
+        problems["sites"] = "Select at least one site"
+    problem = sequence.design_problem((settings.ratio_treatment, settings.ratio_control),
+                                      tuple(settings.block_sizes))
+    if settings.method == AllocationMethod.PERMUTED_BLOCKS and problem:
+        problems["block_sizes"] = problem
+    elif settings.ratio_treatment < 1 or settings.ratio_control < 1:
+        problems["ratio_treatment"] = "Both parts of the ratio must be whole numbers of 1 or more"
+    if trial is not None and has_allocations(trial):
+        # The sequence and strata are fixed by the first allocation.
+        frozen = {
+            "stratify_by_age_band": settings.stratify_by_age_band != trial.stratify_by_age_band,
+            "ratio_treatment": (settings.ratio_treatment, settings.ratio_control)
+            != (trial.ratio_treatment, trial.ratio_control),
+            "method": settings.method != trial.method,
+            "block_sizes": list(settings.block_sizes) != list(trial.block_sizes),
+            "sites": not {s.key for s in trial.sites} <= set(settings.site_keys),
+        }
+        for name, changed in frozen.items():
+            if changed:
+                problems[name] = ("This cannot change once people have been randomised "
+                                  "(sites can be added, not removed)")
+    if problems:
+        raise TrialError(problems)
+    return sites
+
+
+def _open_trial_conflict(trial: Trial) -> None:
+    """At most one open trial per site, so triage knows which trial applies."""
+    if trial.status != TrialStatus.OPEN:
+        return
+    others = db.session.scalars(select(Trial).where(
+        Trial.status == TrialStatus.OPEN, Trial.id != trial.id
+    )).all()
+    site_keys = {s.key for s in trial.sites}
+    for other in others:
+        shared = sorted(s.name for s in other.sites if s.key in site_keys)
+        if shared:
+            raise TrialError({"sites": f"{', '.join(shared)} already has an open trial "
+                                       f"({other.name}); close it first"})
+
+
+def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | None,
+               now: datetime) -> Trial:
+    """Create or change a trial's configuration, audited with before and after."""
+    sites = _check_settings(settings, trial)
+    creating = trial is None
+    before = {} if creating else _snapshot(trial)
+    if creating:
+        trial = Trial(key=settings.key, created_at=now)
+        db.session.add(trial)
+    trial.name = settings.name.strip()
+    trial.sites = sites
+    trial.stratify_by_age_band = settings.stratify_by_age_band
+    trial.ratio_treatment, trial.ratio_control = settings.ratio_treatment, settings.ratio_control
+    trial.method = settings.method
+    trial.block_sizes = sorted(settings.block_sizes)
+    trial.status = settings.status
+    trial.updated_at = now
+    db.session.flush()
+    _open_trial_conflict(trial)
+    audit.record(
+        Action.TRIAL_CREATED if creating else Action.TRIAL_UPDATED, actor=actor, now=now,
+        subject_type="trial", subject_id=trial.id,
+        detail={"key": trial.key, **_snapshot(trial)} if creating
+        else audit.changes(before, _snapshot(trial)),
+    )
+    return trial
+
+
+def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: User,
+                           now: datetime) -> strata.AllocationList:
+    """Store an allocation list (method B) with its SHA-256, replacing any
+    earlier list; refused once anyone has been randomised."""
+    if has_allocations(trial):
+        raise TrialError({"allocation_list": "The allocation list cannot be replaced once "
+                                             "people have been randomised"})
+    try:
+        parsed = strata.parse_allocation_list(
+            data, strata.all_strata([s.key for s in trial.sites],
+                                    by_age_band=trial.stratify_by_age_band))
+    except strata.AllocationListError as error:
+        raise TrialError({"allocation_list": "; ".join(error.problems)}) from None
+    db.session.execute(AllocationListEntry.__table__.delete().where(
+        AllocationListEntry.trial_id == trial.id))
+    db.session.execute(AllocationListEntry.__table__.insert(), [
+        {"trial_id": trial.id, "stratum": stratum, "slot": slot, "arm": arm.value}
+        for stratum, slot, arm in parsed.entries
+    ])
+    trial.allocation_list_sha256 = parsed.sha256
+    trial.allocation_list_filename = filename[:200]
+    trial.allocation_list_uploaded_at = now
+    db.session.flush()
+    audit.record(
+        Action.TRIAL_ALLOCATION_LIST_UPLOADED, actor=actor, now=now, subject_type="trial",
+        subject_id=trial.id,
+        detail={"sha256": parsed.sha256, "rows": len(parsed.entries), "filename": filename[:200]},
+    )
+    return parsed
+
+
+def open_trial_for_site(site_id: int) -> Trial | None:
+    """The open trial that includes ``site_id``, if any."""
+    return db.session.scalars(
+        select(Trial).join(Trial.sites)
+        .where(Trial.status == TrialStatus.OPEN, Site.id == site_id)
+    ).first()
+
+
+def allocations_for_person(person_id: int) -> list[Allocation]:
+    return list(db.session.scalars(select(Allocation).where(
+        Allocation.person_id == person_id).order_by(Allocation.allocated_at)).unique())
+
+
+def allocation_for(trial_id: int, person_id: int) -> Allocation | None:
+    return db.session.scalars(select(Allocation).where(
+        Allocation.trial_id == trial_id, Allocation.person_id == person_id)).first()
+
+
+def stratum_for(trial: Trial, referral: Referral, person: Person) -> str:
+    age = (years_between(person.date_of_birth, referral.referral_date)
+           if person.date_of_birth else None)
+    return strata.stratum_key(referral.site.key, age, by_age_band=trial.stratify_by_age_band)
+
+
+def _arm_for(trial: Trial, stratum: str, slot: int, key: bytes | None) -> tuple[Arm, str]:
+    if trial.method == AllocationMethod.PERMUTED_BLOCKS:
+        if not key:
+            raise TrialError({None: "The trial key is not configured (TRIAL_KEY or "
+                                    "TRIAL_KEY_FILE), so nobody can be randomised"})
+        return sequence.slot(key, trial.key, stratum, slot, trial.design).arm, sequence.VERSION
+    arm = db.session.scalar(select(AllocationListEntry.arm).where(
+        AllocationListEntry.trial_id == trial.id, AllocationListEntry.stratum == stratum,
+        AllocationListEntry.slot == slot))
+    if arm is None:
+        raise TrialError({None: f"The allocation list has no slot {slot} for stratum {stratum}; "
+                                "ask the trial statistician for a longer list"})
+    return Arm(arm), f"list-sha256:{trial.allocation_list_sha256}"
+
+
+def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
+              key: bytes | None) -> Allocation:
+    """Give the referral's person the next slot of their stratum.
+
+    Serialised per person and per stratum (advisory locks on PostgreSQL,
+    the database write lock on SQLite), so two people never share a slot
+    and one person is never allocated twice; unique constraints back both.
+    A person already allocated in this trial keeps that allocation.
+    """
+    if not trial.is_open:
+        raise TrialError({None: f"{trial.name} is closed to new allocations"})
+    person = referral.person
+    lock_for_update(db.session, f"allocation:trial:{trial.id}:person:{person.id}")
+    existing = allocation_for(trial.id, person.id)
+    if existing is not None:
+        return existing
+    stratum = stratum_for(trial, referral, person)
+    lock_for_update(db.session, f"allocation:trial:{trial.id}:stratum:{stratum}")
+    last = db.session.scalar(select(func.max(Allocation.slot)).where(
+        Allocation.trial_id == trial.id, Allocation.stratum == stratum))
+    slot = (last or 0) + 1
+    arm, version = _arm_for(trial, stratum, slot, key)
+    allocation = Allocation(
+        trial_id=trial.id, person_id=person.id, referral_id=referral.id,
+        site_id=referral.site_id, stratum=stratum, slot=slot, arm=arm, method=trial.method,
+        sequence_version=version, allocated_by_id=actor.id if actor else None, allocated_at=now,
+    )
+    db.session.add(allocation)
+    db.session.flush()
+    audit.record(
+        Action.ALLOCATION_CREATED, actor=actor, now=now, subject_type="allocation",
+        subject_id=allocation.id, site_id=allocation.site_id,
+        detail={"trial": trial.key, "person_id": person.id, "referral_id": referral.id,
+                "stratum": stratum, "slot": slot, "arm": str(arm), "method": str(trial.method),
+                "sequence_version": version},
+    )
+    return allocation
+
+
+def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, actor: User,
+                  now: datetime) -> AllocationInError:
+    """Record that an allocation was made in error; the allocation is unchanged."""
+    reason = (reason or "").strip()
+    problems: dict[str | None, str] = {}
+    allocation = None
+    if slot is None:
+        problems["slot"] = "Enter the slot number"
+    else:
+        allocation = db.session.scalars(select(Allocation).where(
+            Allocation.trial_id == trial.id, Allocation.stratum == stratum,
+            Allocation.slot == slot)).first()
+        if allocation is None:
+            problems["slot"] = f"No allocation has slot {slot} in stratum {stratum}"
+        elif allocation.in_error is not None:
+            problems["slot"] = "This allocation is already marked as randomised in error"
+    if not reason:
+        problems["reason"] = "Enter why the allocation was made in error"
+    elif len(reason) > MAX_REASON_LENGTH:
+        problems["reason"] = f"Reason must be {MAX_REASON_LENGTH} characters or fewer"
+    if problems:
+        raise TrialError(problems)
+    record = AllocationInError(allocation_id=allocation.id, reason=reason,
+                               recorded_by_id=actor.id, recorded_at=now)
+    db.session.add(record)
+    db.session.flush()
+    audit.record(
+        Action.ALLOCATION_MARKED_IN_ERROR, actor=actor, now=now, subject_type="allocation",
+        subject_id=allocation.id, site_id=allocation.site_id,
+        detail={"trial": trial.key, "stratum": stratum, "slot": slot},
+    )
+    return record
+
+
+@dataclass(frozen=True)
+class StratumCount:
+    stratum: str
+    treatment: int
+    control: int
+    in_error: int
+
+    @property
+    def total(self) -> int:
+        return self.treatment + self.control
+
+
+@dataclass(frozen=True)
+class AllocationReport:
+    trial: Trial
+    strata: list[StratumCount]
+    recent: list[Allocation]
+
+    def imbalance(self, row: StratumCount) -> int:
+        """Treatment beyond the configured ratio, in people: t*c_r - c*t_r over
+        the smaller ratio part (at 1:1, treatment minus control)."""
+        t_r, c_r = self.trial.ratio_treatment, self.trial.ratio_control
+        return (row.treatment * c_r - row.control * t_r) // min(t_r, c_r)
+
+    @property
+    def totals(self) -> StratumCount:
+        return StratumCount("All strata", sum(s.treatment for s in self.strata),
+                            sum(s.control for s in self.strata),
+                            sum(s.in_error for s in self.strata))
+
+
+def allocation_report(trial: Trial, *, site_ids: frozenset[int] | None,
+                      recent: int = 20) -> AllocationReport:
+    """Counts by stratum and arm, and the latest allocations, within
+    ``site_ids`` (None: every site). Two queries."""
+    counts = (
+        select(Allocation.stratum, Allocation.arm, func.count(Allocation.id),
+               func.count(AllocationInError.id))
+        .outerjoin(AllocationInError, AllocationInError.allocation_id == Allocation.id)
+        .where(Allocation.trial_id == trial.id)
+        .group_by(Allocation.stratum, Allocation.arm)
+    )
+    latest = (select(Allocation).where(Allocation.trial_id == trial.id)
+              .order_by(Allocation.allocated_at.desc(), Allocation.id.desc()).limit(recent))
+    if site_ids is not None:
+        counts = counts.where(Allocation.site_id.in_(site_ids))
+        latest = latest.where(Allocation.site_id.in_(site_ids))
+    by_stratum: dict[str, dict[str, int]] = {}
+    for stratum, arm, number, in_error in db.session.execute(counts):
+        row = by_stratum.setdefault(stratum, {"treatment": 0, "control": 0, "in_error": 0})
+        row[Arm(arm).value] += number
+        row["in_error"] += in_error
+    rows = [StratumCount(s, v["treatment"], v["control"], v["in_error"])
+            for s, v in sorted(by_stratum.items())]
+    return AllocationReport(trial, rows, list(db.session.scalars(latest).unique()))

@@ -1,0 +1,106 @@
+"""Strata and allocation lists: site always, age band when configured.
+
+Pure standard library (DESIGN.md "Randomisation").
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+
+from casework.trial.sequence import Arm
+
+# (label, youngest, oldest); None means no upper limit.
+AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("14-17", 14, 17),
+    ("18-24", 18, 24),
+    ("25+", 25, None),
+)
+
+
+def age_band(age: int) -> str:
+    for label, youngest, oldest in AGE_BANDS:
+        if age >= youngest and (oldest is None or age <= oldest):
+            return label
+    raise ValueError(f"Age {age} is below the youngest band ({AGE_BANDS[0][1]})")
+
+
+def stratum_key(site_key: str, age: int | None, *, by_age_band: bool) -> str:
+    """``coventry``, or ``coventry/18-24`` when strata include the age band."""
+    if not by_age_band:
+        return site_key
+    if age is None:
+        raise ValueError("An age band stratum needs the person's age")
+    return f"{site_key}/{age_band(age)}"
+
+
+def all_strata(site_keys, *, by_age_band: bool) -> list[str]:
+    sites = sorted(site_keys)
+    if not by_age_band:
+        return sites
+    return [f"{site}/{label}" for site in sites for label, _, _ in AGE_BANDS]
+
+
+@dataclass(frozen=True)
+class AllocationList:
+    """An uploaded list: (stratum, slot, arm) rows and the file's SHA-256."""
+
+    entries: tuple[tuple[str, int, Arm], ...]
+    sha256: str
+
+
+class AllocationListError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+MAX_PROBLEMS = 10
+
+
+def parse_allocation_list(data: bytes, valid_strata) -> AllocationList:
+    """Read an allocation list CSV with the header ``stratum,slot,arm``.
+
+    Each stratum's slots must run 1, 2, 3… without gaps or repeats (they are
+    used in order); arms are ``treatment`` or ``control``. Raises
+    AllocationListError naming each bad line (at most ten).
+    """
+    valid_strata = set(valid_strata)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise AllocationListError(["The file must be a CSV saved as UTF-8"]) from None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if header != ["stratum", "slot", "arm"]:
+        raise AllocationListError(["The first line must be the header stratum,slot,arm"])
+    problems: list[str] = []
+    entries: list[tuple[str, int, Arm]] = []
+    expected: dict[str, int] = {}
+    for line_number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 3:
+            problems.append(f"Line {line_number}: expected 3 values, found {len(row)}")
+        else:
+            stratum, slot_text, arm_text = (cell.strip() for cell in row)
+            if stratum not in valid_strata:
+                problems.append(f"Line {line_number}: stratum {stratum!r} is not one of this "
+                                f"trial's strata ({', '.join(sorted(valid_strata))})")
+            elif not slot_text.isdigit() or int(slot_text) != expected.get(stratum, 1):
+                problems.append(f"Line {line_number}: slot must be {expected.get(stratum, 1)} "
+                                f"for stratum {stratum} (slots run 1, 2, 3… in order)")
+            elif arm_text.lower() not in {a.value for a in Arm}:
+                problems.append(f"Line {line_number}: arm must be treatment or control")
+            else:
+                expected[stratum] = int(slot_text) + 1
+                entries.append((stratum, int(slot_text), Arm(arm_text.lower())))
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if not problems and not entries:
+        problems.append("The file has no allocations after the header")
+    if problems:
+        raise AllocationListError(problems)
+    return AllocationList(tuple(entries), hashlib.sha256(data).hexdigest())

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from casework.access import require, visible_site_ids
+from casework.accounts import services as accounts
+from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.database import utcnow
+from casework.extensions import db
+from casework.forms import choices, show_problems
+from casework.trial import bp, services, strata
+from casework.trial.forms import AllocationListForm, InErrorForm, ReportForm, TrialForm
+from casework.trial.models import Allocation, AllocationInError, Trial
+
+
+def _get_trial(trial_id: int) -> Trial:
+    trial = db.session.get(Trial, trial_id)
+    if trial is None:
+        abort(404)
+    return trial
+
+
+def _trial_form(form: TrialForm) -> TrialForm:
+    form.sites.choices = choices((site.key, site.name) for site in accounts.all_sites())
+    return form
+
+
+@bp.route("/admin/trials")
+@require(Permission.TRIAL_CONFIGURE)
+def trials():
+    return render_template("trial/trials.html",
+                           trials=db.session.scalars(select(Trial).order_by(Trial.name)).all())
+
+
+@bp.route("/admin/trials/new", methods=["GET", "POST"])
+@require(Permission.TRIAL_CONFIGURE)
+def new():
+    form = _trial_form(TrialForm())
+    if request.method == "GET":
+        form.ratio_treatment.data = form.ratio_control.data = 1
+        form.block_sizes.data = "2, 4, 6"
+        form.method.data, form.status.data = "permuted_blocks", "open"
+    if form.validate_on_submit():
+        try:
+            trial = services.save_trial(None, form.settings(), actor=current_user, now=utcnow())
+        except services.TrialError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Trial {trial.name} added", "success")
+            return redirect(url_for("trial.edit", trial_id=trial.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("trial/new.html", form=form), status
+
+
+def _render_edit(trial: Trial, form=None, list_form=None, error_form=None, status=200):
+    form = form or _trial_form(TrialForm())
+    if not form.is_submitted():
+        form.fill_from(trial)
+    error_form = error_form or InErrorForm()
+    error_form.stratum.choices = choices(
+        [("", "Select a stratum")] + [(s, s) for s in strata.all_strata(
+            [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)])
+    in_error = db.session.scalars(
+        select(AllocationInError).join(AllocationInError.allocation)
+        .where(Allocation.trial_id == trial.id).order_by(AllocationInError.id.desc())
+    ).all()
+    return render_template(
+        "trial/edit.html", trial=trial, form=form, list_form=list_form or AllocationListForm(),
+        error_form=error_form, in_error=in_error, locked=services.has_allocations(trial),
+    ), status
+
+
+@bp.route("/admin/trials/<int:trial_id>", methods=["GET", "POST"])
+@require(Permission.TRIAL_CONFIGURE)
+def edit(trial_id: int):
+    trial = _get_trial(trial_id)
+    form = _trial_form(TrialForm())
+    if form.validate_on_submit():
+        try:
+            services.save_trial(trial, form.settings(trial), actor=current_user, now=utcnow())
+        except services.TrialError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Trial saved", "success")
+            return redirect(url_for("trial.edit", trial_id=trial.id))
+    if form.is_submitted():
+        return _render_edit(trial, form=form, status=422)
+    return _render_edit(trial)
+
+
+@bp.route("/admin/trials/<int:trial_id>/allocation-list", methods=["POST"])
+@require(Permission.TRIAL_CONFIGURE)
+def upload_list(trial_id: int):
+    trial = _get_trial(trial_id)
+    form = AllocationListForm()
+    if form.validate_on_submit():
+        upload = form.allocation_list.data
+        try:
+            parsed = services.upload_allocation_list(
+                trial, upload.read(), upload.filename or "allocation-list.csv",
+                actor=current_user, now=utcnow())
+        except services.TrialError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Allocation list stored: {len(parsed.entries)} slots, "
+                  f"SHA-256 {parsed.sha256}", "success")
+            return redirect(url_for("trial.edit", trial_id=trial.id))
+    return _render_edit(trial, list_form=form, status=422)
+
+
+@bp.route("/admin/trials/<int:trial_id>/in-error", methods=["POST"])
+@require(Permission.TRIAL_CONFIGURE)
+def mark_in_error(trial_id: int):
+    trial = _get_trial(trial_id)
+    form = InErrorForm()
+    form.stratum.choices = choices((s, s) for s in strata.all_strata(
+        [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band))
+    if form.validate_on_submit():
+        try:
+            services.mark_in_error(trial, form.stratum.data, form.slot.data, form.reason.data,
+                                   actor=current_user, now=utcnow())
+        except services.TrialError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Slot {form.slot.data} of {form.stratum.data} marked as randomised in error",
+                  "success")
+            return redirect(url_for("trial.edit", trial_id=trial.id))
+    return _render_edit(trial, error_form=form, status=422)
+
+
+@bp.route("/allocations")
+@require(Permission.ALLOCATION_REPORT)
+def report():
+    all_trials = db.session.scalars(select(Trial).order_by(Trial.name)).all()
+    form = ReportForm(request.args)
+    form.trial.choices = choices((t.id, t.name) for t in all_trials)
+    chosen = next((t for t in all_trials if str(t.id) == form.trial.data), None)
+    chosen = chosen or (all_trials[0] if all_trials else None)
+    report = services.allocation_report(chosen, site_ids=visible_site_ids()) if chosen else None
+    if chosen:
+        form.trial.data = str(chosen.id)
+        audit.record(Action.ALLOCATION_REPORT_VIEWED, actor=current_user, now=utcnow(),
+                     subject_type="trial", subject_id=chosen.id)
+    return render_template("trial/report.html", form=form, report=report)
