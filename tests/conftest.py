@@ -243,3 +243,74 @@ def post(client):
         return client.post(path, data=data, **kwargs)
 
     return send
+
+
+@pytest.fixture
+def make_referral(app, make_user):
+    """``make_referral(site="coventry", dob=date(2008, 1, 1), person=None, **details)``:
+    a referral (and a new person, unless ``person`` is given), committed."""
+    from datetime import date
+
+    from casework.accounts.services import sites_by_keys
+    from casework.extensions import db
+    from casework.intake import services
+
+    worker = make_user("caseworker", ("coventry", "wolverhampton", "birmingham"),
+                       email="factory-worker@example.org")
+    counter = iter(range(1, 1_000_000))
+
+    def factory(site="coventry", dob=date(2008, 1, 1), person=None, referral_date=None,
+                last_name=None, **details):
+        n = next(counter)
+        site_id = sites_by_keys([site])[0].id
+        first, last = (person.first_name, person.last_name) if person else (
+            f"Test{n}", last_name or f"Person{n}")
+        dob = person.date_of_birth if person else dob
+        referral = services.record_referral(
+            services.PersonDetails(first, last, dob, "male", "white_british", site),
+            services.ReferralDetails(site_id, referral_date or date(2026, 11, 1), "police",
+                                     "PC Referrer", details.get("reason", "Reason")),
+            existing_person_id=person.id if person else None, actor=worker,
+            now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+        )
+        db.session.commit()
+        return referral
+
+    return factory
+
+
+@pytest.fixture
+def make_trial(app):
+    """``make_trial(sites=("coventry", "wolverhampton"), **settings)``: a trial, committed."""
+    from casework.extensions import db
+    from casework.trial import services
+
+    def factory(sites=("coventry", "wolverhampton"), key="cirv", **settings):
+        trial = services.save_trial(None, services.TrialSettings(
+            key=key, name=settings.pop("name", "CIRV trial"), site_keys=list(sites), **settings,
+        ), actor=None, now=datetime(2026, 11, 1, tzinfo=UTC))
+        db.session.commit()
+        return trial
+
+    return factory
+
+
+@pytest.fixture
+def triage_referral(app, make_user):
+    """``triage_referral(referral, **facts)``: record eligible-looking triage facts."""
+    from casework.extensions import db
+    from casework.triage import services
+
+    worker = make_user("caseworker", ("coventry", "wolverhampton", "birmingham"),
+                       email="factory-triager@example.org")
+
+    def factory(referral, **facts):
+        values = {"group_violence_evidence": ["recent_violence"], "panel_confirmed": True,
+                  "exclusions": [], "recommendation": "eligible"}
+        values.update(facts)
+        triage = services.record_triage(referral, services.TriageFacts(**values), actor=worker,
+                                        now=datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+        db.session.commit()
+        return triage
+
+    return factory

@@ -55,7 +55,7 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
 def seed_demo_command(people: int, seed: int) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
     from casework.demo.people import people_count, seed_people
-    from casework.demo.trial import seed_trial, seed_triage
+    from casework.demo.trial import seed_triage, seed_trial
 
     with command_transaction("seed-demo"):
         now = utcnow()

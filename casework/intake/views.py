@@ -13,8 +13,8 @@ from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
 from casework.intake.reference import CLOSE_REASONS, ReferralStatus
-from casework.trial import services as trial_services
 from casework.triage import services as triage_services
+from casework.trial import services as trial_services
 
 
 def _site_choices(prompt: str):

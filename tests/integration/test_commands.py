@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text, func, select
+from sqlalchemy import func, select, text
 
 from casework.accounts.models import User
 from casework.accounts.passwords import verify_password

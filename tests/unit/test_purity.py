@@ -33,9 +33,9 @@ def test_pure_module_imports_only_the_standard_library(relative):
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            if node.module not in PURE_IMPORTS:
-                imported.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.ImportFrom) and node.level == 0
+              and node.module not in PURE_IMPORTS):
+            imported.add(node.module.split(".")[0])
     outside = {name for name in imported if name not in sys.stdlib_module_names}
     assert outside <= {"__future__"}, f"{relative} imports {sorted(outside)}"
 

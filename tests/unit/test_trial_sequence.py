@@ -102,7 +102,7 @@ def test_ten_thousand_allocations_one_to_one(stratum):
     assert abs(treated - n / 2) <= 3
     # each block balanced, sizes drawn evenly from 2, 4 and 6
     blocks = Counter()
-    for index, members in itertools.groupby(drawn, key=lambda e: e.block):
+    for _index, members in itertools.groupby(drawn, key=lambda e: e.block):
         members = list(members)
         blocks[len(members)] += 1
         if members[-1].slot < n:  # a complete block

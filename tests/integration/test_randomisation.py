@@ -1,0 +1,350 @@
+"""Triage decisions and randomisation on a real database: the allocation
+is made in the deciding transaction, follows the sequence, survives
+concurrency, and can never be changed."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.intake.models import Referral
+from casework.trial import sequence
+from casework.trial import services as trials
+from casework.trial.models import Allocation, AllocationInError, TrialStatus
+from casework.trial.sequence import Arm
+from casework.triage import services as triage_services
+from casework.triage.models import Triage
+
+KEY = b"test-trial-key"  # tests/conftest.py base_config
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def lead(make_user):
+    return make_user("lead", ("coventry", "wolverhampton", "birmingham"), email="lead@example.org")
+
+
+def decide(triage, lead, decision="eligible", rationale=None):
+    result = triage_services.decide(db.session.get(Triage, triage.id), decision, rationale,
+                                    actor=lead, now=NOW, key=KEY)
+    db.session.commit()
+    return result
+
+
+def actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_an_eligible_decision_randomises_in_the_same_transaction(
+        make_trial, make_referral, triage_referral, lead):
+    trial = make_trial()
+    referral = make_referral("coventry")
+    decided = decide(triage_referral(referral), lead)
+
+    allocation = decided.allocation
+    expected = sequence.slot(KEY, "cirv", "coventry", 1, trial.design)
+    assert (allocation.stratum, allocation.slot, allocation.arm) == ("coventry", 1, expected.arm)
+    assert allocation.person_id == referral.person_id and allocation.referral_id == referral.id
+    assert allocation.method == "permuted_blocks"
+    assert allocation.sequence_version == sequence.VERSION
+    assert allocation.allocated_by_id == lead.id and allocation.allocated_at == NOW
+    assert decided.decision == decided.computed_result == "eligible"
+    assert [c["outcome"] for c in decided.criteria] == ["pass"] * 5
+    assert db.session.get(Referral, referral.id).status == "eligible"
+    assert actions()[-3:] == ["allocation:created", "triage:decided", "referral:status_changed"]
+
+
+def test_an_ineligible_decision_uses_no_slot(make_trial, make_referral, triage_referral, lead):
+    make_trial()
+    triage = triage_referral(make_referral("coventry"), exclusions=["mappa_managed"])
+    decided = decide(triage, lead, "ineligible")
+    assert decided.allocation_id is None and decided.computed_result == "ineligible"
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 0
+    assert db.session.get(Referral, triage.referral_id).status == "ineligible"
+
+
+def test_an_override_is_recorded_with_its_rationale(make_trial, make_referral, triage_referral,
+                                                     lead):
+    make_trial()
+    triage = triage_referral(make_referral("coventry"), panel_confirmed=None)
+    with pytest.raises(triage_services.TriageError) as refused:
+        decide(triage, lead, "eligible")
+    assert "rationale" in refused.value.problems
+    db.session.rollback()
+    decided = decide(triage, lead, "eligible", "Panel chair confirmed by phone")
+    assert decided.computed_result == "needs_review" and decided.decision == "eligible"
+    assert decided.override_rationale == "Panel chair confirmed by phone"
+    assert decided.allocation is not None
+    assert "triage:overridden" in actions()
+
+
+def test_a_refused_randomisation_keeps_nothing(make_trial, make_referral, triage_referral, lead):
+    trial = make_trial()
+    triage = triage_referral(make_referral("coventry"))
+    trial.status = TrialStatus.CLOSED
+    db.session.commit()
+    with pytest.raises(triage_services.TriageError, match="closed to new allocations"):
+        triage_services.decide(db.session.get(Triage, triage.id), "eligible", None,
+                               actor=lead, now=NOW, key=KEY)
+    db.session.rollback()
+    assert db.session.get(Triage, triage.id).decided_at is None
+    assert db.session.get(Referral, triage.referral_id).status == "in_triage"
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 0
+
+
+def test_without_a_trial_key_nobody_is_randomised(make_trial, make_referral, triage_referral,
+                                                   lead):
+    make_trial()
+    triage = triage_referral(make_referral("coventry"))
+    with pytest.raises(triage_services.TriageError, match="trial key is not configured"):
+        triage_services.decide(db.session.get(Triage, triage.id), "eligible", None,
+                               actor=lead, now=NOW, key=None)
+    db.session.rollback()
+
+
+def test_a_decided_triage_cannot_be_decided_or_changed_again(
+        make_trial, make_referral, triage_referral, lead):
+    make_trial()
+    triage = triage_referral(make_referral("coventry"))
+    decide(triage, lead)
+    with pytest.raises(triage_services.TriageError, match="already decided"):
+        decide(triage, lead, "ineligible", "Changed my mind")
+    db.session.rollback()
+    with pytest.raises(triage_services.TriageError, match="facts are locked"):
+        triage_referral(db.session.get(Referral, triage.referral_id), panel_confirmed=False)
+    db.session.rollback()
+
+
+def test_a_re_referred_person_keeps_their_allocation(make_trial, make_referral, triage_referral,
+                                                     lead):
+    make_trial()
+    first = make_referral("coventry")
+    original = decide(triage_referral(first), lead).allocation
+    again = make_referral("coventry", person=first.person,
+                          referral_date=date(2026, 11, 10))
+    triage = triage_referral(again)
+    assessment = triage_services.assess(triage)
+    assert assessment.criterion("C4").outcome == "fail"
+    assert triage_services.existing_allocation(triage).id == original.id
+    with pytest.raises(triage_services.TriageError, match="cannot be overridden"):
+        decide(triage, lead, "eligible", "Try again")
+    db.session.rollback()
+    decided = decide(triage, lead, "ineligible")
+    assert decided.allocation_id == original.id
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
+
+
+def test_age_band_strata(make_trial, make_referral, triage_referral, lead):
+    make_trial(stratify_by_age_band=True)
+    young = decide(triage_referral(make_referral("coventry", dob=date(2010, 1, 1))), lead)
+    adult = decide(triage_referral(make_referral("coventry", dob=date(1990, 1, 1))), lead)
+    assert young.allocation.stratum == "coventry/14-17"
+    assert adult.allocation.stratum == "coventry/25+"
+    assert young.allocation.slot == adult.allocation.slot == 1
+
+
+def test_an_uploaded_allocation_list_is_used_in_order(make_trial, make_referral,
+                                                      triage_referral, lead):
+    trial = make_trial(method="allocation_list")
+    data = b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\nwolverhampton,1,treatment\n"
+    parsed = trials.upload_allocation_list(trial, data, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    arms = [decide(triage_referral(make_referral("coventry")), lead).allocation
+            for _ in range(2)]
+    assert [(a.slot, a.arm) for a in arms] == [(1, Arm.CONTROL), (2, Arm.CONTROL)]
+    assert arms[0].sequence_version == f"list-sha256:{parsed.sha256}"
+    third = triage_referral(make_referral("coventry"))
+    with pytest.raises(triage_services.TriageError, match="no slot 3 for stratum coventry"):
+        decide(third, lead)
+    db.session.rollback()
+    with pytest.raises(trials.TrialError, match="cannot be replaced"):
+        trials.upload_allocation_list(trial, data, "again.csv", actor=lead, now=NOW)
+    db.session.rollback()
+
+
+def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible"):
+    from casework.accounts.models import User
+
+    try:
+        with app.app_context():
+            actor = db.session.get(User, lead_id)
+            triage = db.session.get(Triage, triage_id)
+            db.session.commit()  # SQLite: do not hold the write lock at the barrier
+            barrier.wait()
+            try:
+                triage_services.decide(triage, decision, None, actor=actor,
+                                       now=datetime.now(UTC), key=KEY)
+                db.session.commit()
+                results.append("ok")
+            except triage_services.TriageError as error:
+                db.session.rollback()
+                results.append(error)
+            finally:
+                db.session.remove()
+    except BaseException as error:  # reported by the test
+        results.append(error)
+
+
+def _run_concurrently(app, triage_ids, lead_id):
+    results: list = []
+    barrier = threading.Barrier(len(triage_ids))
+    threads = [threading.Thread(target=_decide_in_thread,
+                                args=(app, tid, lead_id, results, barrier))
+               for tid in triage_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_fifty_concurrent_randomisations_across_two_strata(
+        app, make_trial, make_referral, triage_referral, lead):
+    trial = make_trial()
+    triage_ids = [triage_referral(make_referral(site)).id
+                  for site in ["coventry", "wolverhampton"] * 25]
+    lead_id, design = lead.id, trial.design
+    db.session.commit()
+
+    results = _run_concurrently(app, triage_ids, lead_id)
+
+    assert results.count("ok") == 50, [r for r in results if r != "ok"]
+    rows = db.session.execute(select(Allocation.stratum, Allocation.slot, Allocation.arm,
+                                     Allocation.person_id).order_by(Allocation.slot)).all()
+    assert len(rows) == 50
+    assert len({(r.stratum, r.slot) for r in rows}) == 50  # no slot used twice
+    assert len({r.person_id for r in rows}) == 50           # nobody allocated twice
+    for stratum in ("coventry", "wolverhampton"):
+        mine = [r for r in rows if r.stratum == stratum]
+        assert [r.slot for r in mine] == list(range(1, 26))   # slots used in order
+        difference = 0
+        for r in mine:
+            assert r.arm == sequence.slot(KEY, "cirv", stratum, r.slot, design).arm
+            difference += 1 if r.arm == Arm.TREATMENT else -1
+            assert abs(difference) <= 3                       # within the block bound
+
+
+def test_twenty_concurrent_decisions_for_one_person_give_one_allocation(
+        app, make_trial, make_referral, triage_referral, lead):
+    make_trial()
+    triage_id = triage_referral(make_referral("coventry")).id
+    lead_id = lead.id
+    db.session.commit()
+
+    results = _run_concurrently(app, [triage_id] * 20, lead_id)
+
+    assert results.count("ok") == 1
+    refusals = [r for r in results if r != "ok"]
+    assert len(refusals) == 19
+    assert all(isinstance(r, triage_services.TriageError) and "already decided" in str(r)
+               for r in refusals)
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
+
+
+def test_twenty_referrals_of_one_person_decided_at_once_give_one_allocation(
+        app, make_trial, make_referral, triage_referral, lead):
+    make_trial()
+    first = make_referral("coventry")
+    triage_ids = [triage_referral(first).id] + [
+        triage_referral(make_referral("coventry", person=first.person)).id for _ in range(19)]
+    lead_id = lead.id
+    db.session.commit()
+
+    results = _run_concurrently(app, triage_ids, lead_id)
+
+    assert results.count("ok") == 1
+    assert all(isinstance(r, triage_services.TriageError) and "C4" in str(r)
+               for r in results if r != "ok")
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
+
+
+def test_marking_an_allocation_in_error_leaves_it_unchanged(
+        make_trial, make_referral, triage_referral, lead, make_user):
+    trial = make_trial()
+    allocation = decide(triage_referral(make_referral("coventry")), lead).allocation
+    before = (allocation.stratum, allocation.slot, allocation.arm, allocation.person_id)
+    admin = make_user("admin", ())
+    with pytest.raises(trials.TrialError) as refused:
+        trials.mark_in_error(trial, "coventry", 9, "", actor=admin, now=NOW)
+    assert set(refused.value.problems) == {"slot", "reason"}
+    db.session.rollback()
+    trials.mark_in_error(trial, "coventry", 1, "Randomised before consent", actor=admin, now=NOW)
+    db.session.commit()
+    record = db.session.scalars(select(AllocationInError)).one()
+    assert record.reason == "Randomised before consent" and record.recorded_by_id == admin.id
+    allocation = db.session.get(Allocation, allocation.id)
+    assert (allocation.stratum, allocation.slot, allocation.arm, allocation.person_id) == before
+    with pytest.raises(trials.TrialError, match="already marked"):
+        trials.mark_in_error(trial, "coventry", 1, "Again", actor=admin, now=NOW)
+    db.session.rollback()
+    assert "allocation:marked_in_error" in actions()
+
+
+def test_the_allocation_report(make_trial, make_referral, triage_referral, lead, make_user):
+    trial = make_trial()
+    for site in ["coventry"] * 5 + ["wolverhampton"] * 2:
+        decide(triage_referral(make_referral(site)), lead)
+    report = trials.allocation_report(trial, site_ids=None)
+    counts = {row.stratum: (row.treatment, row.control) for row in report.strata}
+    expected = {}
+    for stratum, n in (("coventry", 5), ("wolverhampton", 2)):
+        drawn = [sequence.slot(KEY, "cirv", stratum, i, trial.design).arm for i in range(1, n + 1)]
+        expected[stratum] = (drawn.count(Arm.TREATMENT), drawn.count(Arm.CONTROL))
+    assert counts == expected
+    for row in report.strata:
+        assert report.imbalance(row) == row.treatment - row.control
+    assert report.totals.total == 7 and len(report.recent) == 7
+    coventry_only = trials.allocation_report(
+        trial, site_ids=frozenset({make_referral("coventry").site_id}))
+    assert [row.stratum for row in coventry_only.strata] == ["coventry"]
+    assert {a.stratum for a in coventry_only.recent} == {"coventry"}
+
+
+def test_trial_settings_freeze_once_people_are_randomised(make_trial, make_referral,
+                                                          triage_referral, lead):
+    trial = make_trial()
+    decide(triage_referral(make_referral("coventry")), lead)
+    settings = trials.TrialSettings(name="Renamed", site_keys=["coventry", "wolverhampton",
+                                                               "birmingham"],
+                                    block_sizes=[2, 4], status=TrialStatus.CLOSED)
+    with pytest.raises(trials.TrialError) as refused:
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    assert set(refused.value.problems) == {"block_sizes"}
+    db.session.rollback()
+    settings.block_sizes = [2, 4, 6]
+    trials.save_trial(trial, settings, actor=lead, now=NOW)
+    db.session.commit()
+    assert trial.name == "Renamed" and len(trial.sites) == 3 and not trial.is_open
+    settings.site_keys = ["coventry"]
+    with pytest.raises(trials.TrialError, match="can be added, not removed"):
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    db.session.rollback()
+
+
+def test_one_open_trial_per_site(make_trial):
+    make_trial()
+    with pytest.raises(trials.TrialError, match="Coventry already has an open trial"):
+        make_trial(sites=("coventry",), key="second")
+    db.session.rollback()
+    make_trial(sites=("coventry",), key="third", status=TrialStatus.CLOSED)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["allocations", "allocations_in_error"])
+@pytest.mark.parametrize("statement", [
+    "UPDATE {table} SET id = id", "DELETE FROM {table}", "TRUNCATE {table} CASCADE"])
+def test_postgres_refuses_to_change_allocations(make_trial, make_referral, triage_referral, lead,
+                                                make_user, table, statement):
+    trial = make_trial()
+    decide(triage_referral(make_referral("coventry")), lead)
+    trials.mark_in_error(trial, "coventry", 1, "Test", actor=make_user("admin", ()), now=NOW)
+    db.session.commit()
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text(statement.format(table=table)))
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1

@@ -1,0 +1,120 @@
+"""``flask eligibility assess --scheme cirv`` and ``flask trial sequence``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.trial import sequence
+
+FACTS = {
+    "date_of_birth": "2010-03-01", "referral_date": "2026-06-01", "site": "coventry",
+    "group_violence_evidence": ["weapon_carrying"], "panel_confirmed": True,
+    "already_randomised": False, "exclusions": [],
+}
+
+
+def assess(runner, facts, scheme="cirv"):
+    payload = facts if isinstance(facts, str) else json.dumps(facts)
+    return runner.invoke(args=["eligibility", "assess", "--scheme", scheme, "-"], input=payload)
+
+
+def test_assess_prints_the_decision_in_the_stable_shape(runner):
+    result = assess(runner, FACTS)
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert set(decision) == {"scheme", "ruleset_version", "result", "criteria"}
+    assert decision["scheme"] == "cirv" and decision["result"] == "eligible"
+    assert [c["id"] for c in decision["criteria"]] == ["C1", "C2", "C3", "C4", "C5"]
+    assert all(set(c) == {"id", "outcome", "reason"} for c in decision["criteria"])
+
+
+def test_assess_reads_a_file(runner, tmp_path):
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps({**FACTS, "date_of_birth": None}))
+    result = runner.invoke(args=["eligibility", "assess", "--scheme", "cirv", str(path)])
+    decision = json.loads(result.output)
+    assert decision["result"] == "needs_review"
+    assert decision["criteria"][0] == {
+        "id": "C1", "outcome": "unknown",
+        "reason": "Date of birth not known, so age cannot be checked; "
+                  "CIRV is for people aged 14 or over."}
+
+
+def test_assess_uses_the_configured_trial_sites(runner, make_trial):
+    make_trial(sites=("birmingham",))
+    decision = json.loads(assess(runner, {**FACTS, "site": "birmingham"}).output)
+    assert decision["criteria"][1]["outcome"] == "pass"
+    decision = json.loads(assess(runner, FACTS).output)
+    assert decision["criteria"][1]["outcome"] == "fail"
+
+
+@pytest.mark.parametrize(("facts", "message"), [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    ({**FACTS, "shoe_size": 9}, "shoe_size: Unknown field."),
+    ({k: v for k, v in FACTS.items() if k != "referral_date"},
+     "referral_date: Missing data for required field."),
+    ({**FACTS, "date_of_birth": "01/03/2010"}, "date_of_birth: Not a valid date."),
+    ({**FACTS, "panel_confirmed": "yes"}, "panel_confirmed: Must be true or false."),
+    ({**FACTS, "already_randomised": None}, "already_randomised: Field may not be null."),
+    ({**FACTS, "group_violence_evidence": ["rumour"]}, "group_violence_evidence.0: Must be one of"),
+    ({**FACTS, "exclusions": "none"}, "exclusions: Not a valid list."),
+    ({**FACTS, "site": "narnia"}, "site: Unknown site 'narnia'"),
+])
+def test_bad_facts_exit_2_naming_the_field(runner, facts, message):
+    result = assess(runner, facts)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_scheme_and_missing_file_are_usage_errors(runner, tmp_path):
+    result = assess(runner, FACTS, scheme="astrology")
+    assert result.exit_code == 2 and "astrology" in result.output
+    result = runner.invoke(args=["eligibility", "assess", "--scheme", "cirv",
+                                 str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "missing.json" in result.output
+
+
+def test_sequence_prints_the_stratum_and_is_audited(app, runner, make_trial):
+    trial = make_trial()
+    result = runner.invoke(args=["trial", "sequence", "--stratum", "wolverhampton",
+                                 "--count", "10"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "slot,arm,block,block_size" and len(lines) == 11
+    for line in lines[1:]:
+        slot, arm, block, size = line.split(",")
+        expected = sequence.slot(b"test-trial-key", "cirv", "wolverhampton", int(slot),
+                                 trial.design)
+        assert (arm, int(block), int(size)) == (expected.arm, expected.block, expected.block_size)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:sequence_printed")).one()
+    assert event.detail["stratum"] == "wolverhampton" and event.detail["count"] == 10
+    assert "treatment" not in json.dumps(event.detail)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stratum", "dudley", "--count", "5"], "--stratum: 'dudley' is not a stratum"),
+    (["--stratum", "coventry", "--count", "5", "--trial", "nope"], "--trial: no trial"),
+])
+def test_sequence_refuses_bad_options(runner, make_trial, args, message):
+    make_trial()
+    result = runner.invoke(args=["trial", "sequence", *args])
+    assert result.exit_code == 2 and message in result.stderr
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:sequence_printed")).all()
+
+
+def test_sequence_needs_the_key(make_app, make_trial):
+    app = make_app(TRIAL_KEY=None)
+    with app.app_context():
+        make_trial()
+        result = app.test_cli_runner().invoke(args=["trial", "sequence", "--stratum",
+                                                    "coventry", "--count", "3"])
+    assert result.exit_code == 2 and "TRIAL_KEY" in result.stderr
