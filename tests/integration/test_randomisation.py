@@ -14,12 +14,12 @@ from sqlalchemy.exc import DBAPIError
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.intake.models import Referral
+from casework.triage import services as triage_services
+from casework.triage.models import Triage
 from casework.trial import sequence
 from casework.trial import services as trials
 from casework.trial.models import Allocation, AllocationInError, TrialStatus
 from casework.trial.sequence import Arm
-from casework.triage import services as triage_services
-from casework.triage.models import Triage
 
 KEY = b"test-trial-key"  # tests/conftest.py base_config
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -1,0 +1,317 @@
+"""Triage and randomisation through the pages: recording facts, the lead's
+queue and decision, the allocation shown afterwards, scope, the report and
+the trial administration pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.intake.models import Referral
+from casework.triage.models import Triage
+from casework.trial.models import Allocation, AllocationInError, Trial
+
+FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
+         "panel_confirmed": "yes", "exclusions": [], "recommendation": "eligible",
+         "recommendation_note": "Known to the gangs unit."}
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, make_referral):
+    make_trial()
+    referral = make_referral("coventry")
+    login_as("caseworker", ("coventry",))
+    assert client.get(f"/referrals/{referral.id}/triage").status_code == 200
+
+    response = post(f"/referrals/{referral.id}/triage", {"recommendation_note": "Kept text",
+                                                         "group_violence_evidence": ["x"]})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Select whether the panel has confirmed it" in text
+    assert "Select your recommendation" in text
+    assert "Kept text" in text
+    assert count(Triage) == 0
+
+    response = post(f"/referrals/{referral.id}/triage", FACTS)
+    assert response.status_code == 302
+    triage = db.session.scalars(select(Triage)).one()
+    assert response.headers["Location"].endswith(f"/triage/{triage.id}")
+    assert triage.group_violence_evidence == ["recent_violence", "weapon_carrying"]
+    assert triage.panel_confirmed is True
+    assert triage.recommendation_note == "Known to the gangs unit."
+    assert db.session.get(Referral, referral.id).status == "in_triage"
+
+    shown = page_text(client.get(f"/triage/{triage.id}"))
+    assert "The rules give: Eligible" in shown and "Waiting for a lead" in shown
+    assert "Record decision" not in shown
+    response = post(f"/referrals/{referral.id}/triage", {**FACTS, "panel_confirmed": "not_yet"})
+    assert response.status_code == 302
+    assert "The rules give: Needs review" in page_text(client.get(f"/triage/{triage.id}"))
+    events = list(db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.subject_type == "triage")))
+    assert events == ["triage:recorded", "triage:updated"]
+    assert "gangs unit" not in str([e.detail for e in db.session.scalars(select(AuditEvent))])
+
+
+def test_a_caseworker_cannot_decide(client, login_as, post, make_trial, make_referral,
+                                    triage_referral):
+    make_trial()
+    triage = triage_referral(make_referral("coventry"))
+    login_as("caseworker", ("coventry",))
+    assert post(f"/triage/{triage.id}/decision", {"decision": "eligible"}).status_code == 403
+    assert client.get("/triage").status_code == 403
+    assert count(Allocation) == 0
+
+
+def test_the_queue_is_oldest_first_with_ages(client, login_as, make_trial, make_referral,
+                                             triage_referral):
+    make_trial()
+    older = triage_referral(make_referral("coventry", last_name="Older"))
+    newer = triage_referral(make_referral("wolverhampton", last_name="Newer"))
+    elsewhere = triage_referral(make_referral("birmingham", last_name="Elsewhere"))
+    older.submitted_at = datetime.now(UTC) - timedelta(days=9)
+    newer.submitted_at = datetime.now(UTC) - timedelta(days=2)
+    db.session.commit()
+    login_as("lead", ("coventry", "wolverhampton"))
+    text = page_text(client.get("/triage"))
+    assert text.index("Older</a>") < text.index("Newer</a>")
+    assert "Elsewhere" not in text and elsewhere.id
+    ages = re.findall(r'govuk-table__cell--numeric">(\d+)<', text)
+    assert ages == ["9", "2"]
+
+
+def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post, make_trial,
+                                                         make_referral, triage_referral):
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral)
+    lead = login_as("lead", ("coventry",))
+    assert "Record decision" in page_text(client.get(f"/triage/{triage.id}"))
+
+    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 302
+    allocation = db.session.scalars(select(Allocation)).one()
+    assert allocation.allocated_by_id == lead.id
+    shown = page_text(client.get(f"/triage/{triage.id}"))
+    assert "Decision recorded" in shown
+    assert "coventry, slot 1" in shown and allocation.arm.label in shown
+    person_page = page_text(client.get(f"/people/{referral.person_id}"))
+    assert "Trial allocation" in person_page and allocation.arm.label in person_page
+    assert "Decided: eligible" in person_page
+
+
+def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
+        client, login_as, post, make_trial, make_referral, triage_referral):
+    make_trial()
+    review = triage_referral(make_referral("coventry"), panel_confirmed=None)
+    too_young = triage_referral(make_referral("coventry", dob=date(2015, 1, 1)))
+    login_as("lead", ("coventry",))
+
+    response = post(f"/triage/{review.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 422
+    assert "give a rationale to decide eligible" in page_text(response)
+    assert count(Allocation) == 0 and db.session.get(Triage, review.id).decided_at is None
+
+    response = post(f"/triage/{too_young.id}/decision",
+                    {"decision": "eligible", "rationale": "Mature for his age"})
+    assert response.status_code == 422
+    assert "C1 (age) is not met and cannot be overridden" in page_text(response)
+    assert count(Allocation) == 0
+
+    response = post(f"/triage/{review.id}/decision",
+                    {"decision": "eligible", "rationale": "Panel confirmed by phone"})
+    assert response.status_code == 302
+    shown = page_text(client.get(f"/triage/{review.id}"))
+    assert "Override rationale" in shown and "Panel confirmed by phone" in shown
+    assert "triage:overridden" in set(db.session.scalars(select(AuditEvent.action)))
+
+
+def test_other_sites_triage_answers_404(client, login_as, post, make_trial, make_referral,
+                                        triage_referral):
+    make_trial()
+    referral = make_referral("wolverhampton")
+    triage = triage_referral(referral)
+    login_as("lead", ("coventry",))
+    assert client.get(f"/triage/{triage.id}").status_code == 404
+    assert post(f"/triage/{triage.id}/decision", {"decision": "eligible"}).status_code == 404
+    assert client.get(f"/referrals/{referral.id}/triage").status_code == 404
+    assert count(Allocation) == 0
+    denied = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "access:denied")).all()
+    assert len(denied) == 3 and {e.site_id for e in denied} == {referral.site_id}
+
+
+def _strip_tokens(text: str) -> str:
+    text = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", text)
+    text = re.sub(r'nonce="[^"]+"', "", text)
+    return re.sub(r'value="[^"]{20,}"', "", text)
+
+
+def test_no_page_before_the_decision_depends_on_the_next_slot(make_app, make_trial,
+                                                              make_referral, triage_referral):
+    """Two trial keys whose first coventry slot differs render the same pages:
+    nothing shown before a decision can reveal the upcoming allocation."""
+    from casework.trial import sequence
+    from tests.conftest import sign_in
+
+    keys = [b"key-a"] + [b"key-%d" % i for i in range(100)]
+    design = sequence.BlockDesign()
+    first = sequence.slot(keys[0], "cirv", "coventry", 1, design).arm
+    other = next(k for k in keys[1:]
+                 if sequence.slot(k, "cirv", "coventry", 1, design).arm != first)
+    make_trial()
+    triage = triage_referral(make_referral("coventry"))
+    from casework.accounts import services as accounts
+
+    accounts.create_user(email="lead@example.org", display_name="Lead", role="lead",
+                         sites=accounts.sites_by_keys(["coventry"]),
+                         password="correct horse battery staple", actor=None,
+                         now=datetime.now(UTC))
+    db.session.commit()
+    pages = []
+    for key in (keys[0], other):
+        client = make_app(TRIAL_KEY=key).test_client()
+        sign_in(client, "lead@example.org")
+        pages.append([_strip_tokens(page_text(client.get(path))) for path in (
+            f"/triage/{triage.id}", "/triage", f"/people/{triage.person_id}", "/allocations")])
+    assert pages[0] == pages[1]
+
+
+def test_the_report_for_leads_and_evaluators(client, login_as, make_trial, make_referral,
+                                             triage_referral, make_user):
+    from casework.triage import services
+
+    make_trial()
+    referral = make_referral("coventry", last_name="Distinctive")
+    services.decide(triage_referral(referral), "eligible", None,
+                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+    login_as("evaluator", ())
+    text = page_text(client.get("/allocations"))
+    assert "By stratum and arm" in text and "coventry" in text
+    assert "Distinctive" not in text and "/people/" not in text
+    assert db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:report_viewed")).first() is not None
+
+
+def test_the_report_is_refused_to_caseworkers(client, login_as, make_trial):
+    make_trial()
+    login_as("caseworker", ("coventry",))
+    assert client.get("/allocations").status_code == 403
+
+
+def test_a_lead_sees_their_sites_allocations_with_links(client, login_as, make_trial,
+                                                        make_referral, triage_referral,
+                                                        make_user):
+    from casework.triage import services
+
+    make_trial()
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    for site in ("coventry", "wolverhampton"):
+        services.decide(triage_referral(make_referral(site)), "eligible", None, actor=lead,
+                        now=datetime.now(UTC), key=b"test-trial-key")
+    db.session.commit()
+    login_as("lead", ("wolverhampton",))
+    text = page_text(client.get("/allocations"))
+    assert "wolverhampton" in text and ">coventry<" not in text
+    assert text.count("/people/") == 1
+
+
+# trial administration
+
+def test_admin_adds_and_changes_a_trial(client, login_as, post):
+    login_as("admin", ())
+    assert client.get("/admin/trials").status_code == 200
+    response = post("/admin/trials/new", {
+        "name": "", "key": "Bad Key", "sites": [], "ratio_treatment": "1",
+        "ratio_control": "1", "method": "permuted_blocks", "block_sizes": "3, 5",
+        "status": "open"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Enter the trial&#39;s name" in text or "Enter the trial's name" in text
+    assert "Select at least one site" in text
+    assert count(Trial) == 0
+
+    response = post("/admin/trials/new", {
+        "name": "CIRV", "key": "Bad Key", "sites": ["coventry"], "ratio_treatment": "1",
+        "ratio_control": "1", "method": "permuted_blocks", "block_sizes": "3, 5",
+        "status": "open"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Block sizes must be multiples of 2" in text and "short key" in text
+
+    response = post("/admin/trials/new", {
+        "name": "CIRV", "key": "cirv", "sites": ["coventry", "wolverhampton"],
+        "stratify_by_age_band": "y", "ratio_treatment": "1", "ratio_control": "1",
+        "method": "permuted_blocks", "block_sizes": "2, 4", "status": "open"})
+    assert response.status_code == 302
+    trial = db.session.scalars(select(Trial)).one()
+    assert trial.block_sizes == [2, 4] and trial.stratify_by_age_band
+    assert {s.key for s in trial.sites} == {"coventry", "wolverhampton"}
+    edit = page_text(client.get(f"/admin/trials/{trial.id}"))
+    assert "CIRV" in edit and "coventry/18-24" in edit
+    assert "trial:created" in set(db.session.scalars(select(AuditEvent.action)))
+
+
+def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
+    import hashlib
+    import io
+
+    trial = make_trial(method="allocation_list")
+    login_as("admin", ())
+    bad = b"stratum,slot,arm\ncoventry,2,treatment\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(bad), "list.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422 and "Line 2: slot must be 1" in page_text(response)
+    good = b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(good), "list.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    stored = db.session.get(Trial, trial.id).allocation_list_sha256
+    assert stored == hashlib.sha256(good).hexdigest()
+
+
+def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, make_referral,
+                                            triage_referral, make_user):
+    from casework.triage import services
+
+    trial = make_trial()
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+    login_as("admin", ())
+    response = post(f"/admin/trials/{trial.id}/in-error",
+                    {"stratum": "coventry", "slot": "4", "reason": "Wrong person"})
+    assert response.status_code == 422 and "No allocation has slot 4" in page_text(response)
+    response = post(f"/admin/trials/{trial.id}/in-error",
+                    {"stratum": "coventry", "slot": "1", "reason": "Wrong person"})
+    assert response.status_code == 302
+    assert db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.action == "allocation:marked_in_error")).one()
+    assert count(AllocationInError) == 1 and count(Allocation) == 1
+    assert "Wrong person" in page_text(client.get(f"/admin/trials/{trial.id}"))
+
+
+@pytest.mark.parametrize("role", ["caseworker", "lead", "evaluator"])
+def test_only_admins_configure_trials(client, login_as, make_trial, role):
+    trial = make_trial()
+    login_as(role, ("coventry",) if role != "evaluator" else ())
+    for path in ("/admin/trials", "/admin/trials/new", f"/admin/trials/{trial.id}"):
+        assert client.get(path).status_code == 403
