@@ -31,6 +31,14 @@ NAVIGATION: tuple[NavItem, ...] = (
         "Decide CIRV eligibility, oldest first; an eligible decision randomises.",
     ),
     NavItem(
+        "Approvals", "pathways.approvals", frozenset({Permission.DISRUPTION_APPROVE}),
+        "Proposals to move treated people into disruption, waiting for a lead.",
+    ),
+    NavItem(
+        "Pathways", "pathways.summary", frozenset({Permission.CASELOAD_REVIEW}),
+        "Treated people by pathway and site, moves between pathways, protocol deviations.",
+    ),
+    NavItem(
         "Allocations", "trial.report", frozenset({Permission.ALLOCATION_REPORT}),
         "Trial allocations by stratum and arm, the balance, and the latest allocations.",
     ),

@@ -314,3 +314,29 @@ def triage_referral(app, make_user):
         return triage
 
     return factory
+
+
+@pytest.fixture
+def randomised(make_trial, make_referral, triage_referral, make_user):
+    """``randomised(arm, site="coventry", on=datetime)``: a person allocated to
+    ``arm`` (decided eligible through the services until the sequence gives it)."""
+    from casework.extensions import db
+    from casework.triage import services
+    from casework.trial.models import Trial
+
+    lead = make_user("lead", ("coventry", "wolverhampton", "birmingham"),
+                     email="randomising-lead@example.org")
+
+    def factory(arm="treatment", site="coventry", on=datetime(2026, 6, 1, 9, 0, tzinfo=UTC)):
+        if db.session.query(Trial).count() == 0:
+            make_trial()
+        for _ in range(20):
+            referral = make_referral(site)
+            triage = services.decide(triage_referral(referral), "eligible", None, actor=lead,
+                                     now=on, key=b"test-trial-key")
+            db.session.commit()
+            if triage.allocation.arm == arm:
+                return referral.person
+        raise AssertionError(f"no {arm} allocation in 20 tries")
+
+    return factory

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     # lead decisions and oversight
     TRIAGE_DECIDE = "triage:decide"
     DISRUPTION_APPROVE = "disruption:approve"
+    PATHWAY_DECIDE = "pathway:decide"  # lead-only moves: out of disruption, reopening
     CASELOAD_REVIEW = "caseload:review"
     CASE_REASSIGN = "case:reassign"
     DIVERSION_DECIDE = "diversion:decide"
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.LEAD: _CASEWORK | {
         Permission.TRIAGE_DECIDE,
         Permission.DISRUPTION_APPROVE,
+        Permission.PATHWAY_DECIDE,
         Permission.CASELOAD_REVIEW,
         Permission.CASE_REASSIGN,
         Permission.DIVERSION_DECIDE,

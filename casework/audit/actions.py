@@ -52,5 +52,11 @@ class Action(StrEnum):
     ALLOCATION_CREATED = "allocation:created"
     ALLOCATION_MARKED_IN_ERROR = "allocation:marked_in_error"
     ALLOCATION_REPORT_VIEWED = "allocation:report_viewed"
+    # pathways (treatment arm)
+    PATHWAY_PROPOSED = "pathway:proposed"
+    PATHWAY_APPROVED = "pathway:approved"
+    PATHWAY_REJECTED = "pathway:rejected"
+    PATHWAY_CHANGED = "pathway:changed"
+    DEVIATION_RECORDED = "deviation:recorded"  # a protocol deviation
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"

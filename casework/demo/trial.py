@@ -14,11 +14,13 @@ from casework.accounts.models import Site
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Result
 from casework.extensions import db
-from casework.intake.models import Referral
+from casework.intake.models import Person, Referral
 from casework.intake.reference import ReferralStatus
+from casework.pathways import services as pathways
 from casework.triage import services as triage
 from casework.trial import services as trials
 from casework.trial.models import Trial
+from casework.trial.sequence import Arm
 
 DEMO_TRIAL_KEY = "cirv"
 
@@ -47,6 +49,7 @@ def seed_triage(count: int, seed: int, *, key: bytes | None, now: datetime) -> t
         .order_by(Referral.referral_date, Referral.id).limit(count)
     ).all()
     randomised = 0
+    proposed = deviated = False
     for referral in referrals:
         evidence = rng.sample(list(cirv.EVIDENCE), rng.choice([0, 1, 1, 2, 2, 3]))
         facts = triage.TriageFacts(
@@ -58,6 +61,31 @@ def seed_triage(count: int, seed: int, *, key: bytes | None, now: datetime) -> t
         record = triage.record_triage(referral, facts, actor=caseworker, now=now)
         result = triage.assess(record).result
         if result != Result.NEEDS_REVIEW and rng.random() < 0.8:
-            triage.decide(record, str(result), None, actor=lead, now=now, key=key)
+            decided = triage.decide(record, str(result), None, actor=lead, now=now, key=key)
             randomised += result == Result.ELIGIBLE
+            if decided.allocation is not None:
+                proposed, deviated = _demo_pathway(decided.allocation, rng, proposed, deviated,
+                                                   caseworker=caseworker, now=now)
     return len(referrals), randomised
+
+
+def _demo_pathway(allocation, rng: random.Random, proposed: bool, deviated: bool, *,
+                  caseworker, now: datetime) -> tuple[bool, bool]:
+    """Move a newly treated person along (engaged or at-risk monitoring, one
+    disruption proposal), and record one protocol deviation in the control arm."""
+    person = db.session.get(Person, allocation.person_id)
+    today = now.date()
+    if allocation.arm == Arm.CONTROL:
+        if not deviated:
+            pathways.record_deviation(person, today, "Mentor phoned the wrong family member "
+                                      "about a programme session.", actor=caseworker, now=now)
+        return proposed, True
+    target = rng.choice(["engaged", "engaged", "at_risk_monitoring", None])
+    if target:
+        pathways.move(person, pathways.MoveRequest(target, today), actor=caseworker, now=now)
+        if not proposed:
+            pathways.move(person, pathways.MoveRequest(
+                "disruption", today, rationale="Arrested twice this month; refuses contact."),
+                actor=caseworker, now=now)
+            return True, deviated
+    return proposed, deviated

@@ -13,6 +13,7 @@ from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
 from casework.intake.reference import CLOSE_REASONS, ReferralStatus
+from casework.pathways import services as pathway_services
 from casework.triage import services as triage_services
 from casework.trial import services as trial_services
 
@@ -97,6 +98,7 @@ def person(person_id: int):
         "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
         ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
         allocations=trial_services.allocations_for_person(record.id),
+        pathway=pathway_services.person_pathway(record.id),
     )
 
 

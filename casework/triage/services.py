@@ -19,6 +19,7 @@ from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
 from casework.intake.models import Referral
 from casework.intake.reference import InvalidTransition, ReferralStatus, transition
+from casework.pathways import services as pathways
 from casework.triage.models import Triage
 from casework.trial import services as trials
 from casework.trial.models import Allocation, Trial
@@ -219,6 +220,8 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
             raise TriageError(error.problems) from None
         triage.trial_id = trial.id
         triage.allocation_id = allocation.id
+        if allocation.referral_id == referral.id:  # newly allocated, not an earlier one
+            pathways.start_awaiting_offer(allocation, actor=actor, now=now)
     else:
         earlier = existing_allocation(triage)
         triage.allocation_id = earlier.id if earlier else None  # a re-referral keeps it

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 NAVIGATION = {
     "caseworker": {"Referrals"},
-    "lead": {"Referrals", "Triage queue", "Allocations", "Audit log"},
+    "lead": {"Referrals", "Triage queue", "Approvals", "Pathways", "Allocations", "Audit log"},
     "evaluator": {"Allocations"},
     "admin": {"Trials", "Users", "Audit log"},
 }

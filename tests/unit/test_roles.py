@@ -18,6 +18,7 @@ MATRIX = {
     P.DIVERSION_ASSESS:      (1, 1, 0, 0),
     P.TRIAGE_DECIDE:         (0, 1, 0, 0),
     P.DISRUPTION_APPROVE:    (0, 1, 0, 0),
+    P.PATHWAY_DECIDE:        (0, 1, 0, 0),
     P.CASELOAD_REVIEW:       (0, 1, 0, 0),
     P.CASE_REASSIGN:         (0, 1, 0, 0),
     P.DIVERSION_DECIDE:      (0, 1, 0, 0),

@@ -1,0 +1,412 @@
+"""Pathway moves for the treatment arm, disruption proposals and approvals,
+protocol deviations, and the leads' summary. Services flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from casework.accounts.models import Site, User
+from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.database import lock_for_update
+from casework.extensions import db
+from casework.intake.models import Person
+from casework.pathways.models import (
+    PathwayEpisode,
+    PathwayProposal,
+    ProposalStatus,
+    ProtocolDeviation,
+)
+from casework.pathways.states import (
+    EXIT_REASONS,
+    TRANSITIONS,
+    Authority,
+    InvalidTransition,
+    Pathway,
+    date_problem,
+    transition,
+)
+from casework.trial.models import Allocation
+from casework.trial.sequence import Arm
+
+MAX_TEXT_LENGTH = 5000
+
+
+class PathwayError(Exception):
+    """A pathway request that cannot be carried out; ``problems`` maps form
+    fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+def allocation_of(person_id: int) -> Allocation | None:
+    """The person's most recent allocation (a person is in one trial at a time)."""
+    return db.session.scalars(
+        select(Allocation).where(Allocation.person_id == person_id)
+        .order_by(Allocation.allocated_at.desc(), Allocation.id.desc())
+    ).first()
+
+
+def current_episode(person_id: int) -> PathwayEpisode | None:
+    return db.session.scalars(select(PathwayEpisode).where(
+        PathwayEpisode.person_id == person_id, PathwayEpisode.end_date.is_(None))).first()
+
+
+def pending_proposal(person_id: int) -> PathwayProposal | None:
+    return db.session.scalars(select(PathwayProposal).where(
+        PathwayProposal.person_id == person_id,
+        PathwayProposal.status == ProposalStatus.PENDING)).first()
+
+
+def episodes(person_id: int) -> list[PathwayEpisode]:
+    """The person's timeline, newest first (one query)."""
+    return list(db.session.scalars(
+        select(PathwayEpisode).where(PathwayEpisode.person_id == person_id)
+        .options(joinedload(PathwayEpisode.proposed_by), joinedload(PathwayEpisode.approved_by))
+        .order_by(PathwayEpisode.effective_date.desc(), PathwayEpisode.id.desc())
+    ).unique())
+
+
+@dataclass(frozen=True)
+class PersonPathway:
+    """What the person page shows: the arm, the timeline, a pending proposal
+    and the protocol deviations recorded for a control-arm person."""
+
+    allocation: Allocation | None
+    episodes: list[PathwayEpisode]
+    pending: PathwayProposal | None
+    deviations: list[ProtocolDeviation]
+
+    @property
+    def current(self) -> PathwayEpisode | None:
+        return next((e for e in self.episodes if e.end_date is None), None)
+
+
+def person_pathway(person_id: int) -> PersonPathway:
+    allocation = allocation_of(person_id)
+    return PersonPathway(
+        allocation, episodes(person_id), pending_proposal(person_id),
+        list(db.session.scalars(select(ProtocolDeviation).where(
+            ProtocolDeviation.person_id == person_id).order_by(ProtocolDeviation.occurred_on)))
+        if allocation is not None and allocation.arm == Arm.CONTROL else [],
+    )
+
+
+def _treatment_allocation(person: Person) -> Allocation:
+    """The control-arm guard: pathway actions exist only for treated people."""
+    allocation = allocation_of(person.id)
+    if allocation is None:
+        raise PathwayError({None: f"{person.full_name} has not been randomised, so has no "
+                                  "pathway"})
+    if allocation.arm != Arm.TREATMENT:
+        raise PathwayError({None: f"{person.full_name} is in the control arm: no programme "
+                                  "action can be taken. Record any programme contact as a "
+                                  "protocol deviation."})
+    return allocation
+
+
+def pathway_problem(person: Person) -> str | None:
+    """Why no pathway action can be offered for ``person``, or None."""
+    try:
+        _treatment_allocation(person)
+    except PathwayError as error:
+        return str(error)
+    if current_episode(person.id) is None:
+        return f"{person.full_name} has no pathway yet"
+    return None
+
+
+def _new_episode(person: Person, allocation: Allocation, pathway: Pathway, effective: date, *,
+                 previous: PathwayEpisode | None, reason: str | None, exit_reason: str | None,
+                 rationale: str | None, proposed_by: User | None, approved_by: User | None,
+                 actor: User | None, now: datetime) -> PathwayEpisode:
+    if previous is not None:
+        previous.end_date = effective
+        db.session.flush()  # close it before the partial unique index sees the new one
+    episode = PathwayEpisode(
+        person_id=person.id, allocation_id=allocation.id, site_id=person.site_id,
+        pathway=pathway, previous_pathway=previous.pathway if previous else None,
+        effective_date=effective, reason=reason, exit_reason=exit_reason, rationale=rationale,
+        proposed_by_id=proposed_by.id if proposed_by else None,
+        approved_by_id=approved_by.id if approved_by else None, created_at=now,
+    )
+    db.session.add(episode)
+    db.session.flush()
+    audit.record(
+        Action.PATHWAY_CHANGED, actor=actor, now=now, subject_type="person",
+        subject_id=person.id, site_id=person.site_id,
+        detail={"episode_id": episode.id,
+                **audit.changes({"pathway": str(previous.pathway) if previous else None},
+                                {"pathway": str(pathway)}),
+                "effective_date": effective.isoformat(), "reason": reason,
+                "exit_reason": exit_reason, "approved_by": approved_by.id if approved_by else None},
+    )
+    return episode
+
+
+def start_awaiting_offer(allocation: Allocation, *, actor: User | None,
+                         now: datetime) -> PathwayEpisode | None:
+    """A newly treated person starts on "awaiting offer" from the day of
+    randomisation; control allocations get no pathway."""
+    if allocation.arm != Arm.TREATMENT:
+        return None
+    person = db.session.get(Person, allocation.person_id)
+    return _new_episode(person, allocation, Pathway.AWAITING_OFFER, allocation.allocated_at.date(),
+                        previous=None, reason="Randomised to treatment", exit_reason=None,
+                        rationale=None, proposed_by=None, approved_by=None, actor=actor, now=now)
+
+
+@dataclass
+class MoveRequest:
+    target: str
+    effective_date: date | None
+    exit_reason: str | None = None
+    rationale: str | None = None
+
+
+def _clean_text(text: str | None) -> str | None:
+    text = (text or "").strip() or None
+    if text and len(text) > MAX_TEXT_LENGTH:
+        raise PathwayError({"rationale": f"The rationale must be {MAX_TEXT_LENGTH} characters "
+                                         "or fewer"})
+    return text
+
+
+def _check_move(person: Person, request: MoveRequest, *, actor: User, today: date):
+    allocation = _treatment_allocation(person)
+    current = current_episode(person.id)
+    if current is None:
+        raise PathwayError({None: f"{person.full_name} has no pathway yet"})
+    try:
+        target = Pathway(request.target)
+    except ValueError:
+        raise PathwayError({"target": "Select where the person is moving to"}) from None
+    rationale = _clean_text(request.rationale)
+    try:
+        move = transition(current.pathway, target,
+                          is_lead=actor.can(Permission.PATHWAY_DECIDE), rationale=rationale,
+                          exit_reason=request.exit_reason, current_since=current.effective_date,
+                          effective=request.effective_date)
+    except InvalidTransition as error:
+        raise PathwayError({error.field: str(error)}) from None
+    problem = date_problem(request.effective_date, today=today,
+                           randomised_on=allocation.allocated_at.date(),
+                           previous_change=current.effective_date)
+    if problem:
+        raise PathwayError({"effective_date": problem})
+    return allocation, current, target, move, rationale
+
+
+def move(person: Person, request: MoveRequest, *, actor: User,
+         now: datetime) -> PathwayEpisode | PathwayProposal:
+    """Record a pathway move, or propose it when the table needs a lead's
+    approval (entering disruption). Serialised per person."""
+    lock_for_update(db.session, f"pathway:person:{person.id}")
+    allocation, current, target, rule, rationale = _check_move(
+        person, request, actor=actor, today=now.date())
+    if rule.authority == Authority.LEAD_APPROVAL:
+        if pending_proposal(person.id) is not None:
+            raise PathwayError({None: "A proposal for this person is already waiting for a "
+                                      "lead"})
+        proposal = PathwayProposal(
+            person_id=person.id, allocation_id=allocation.id, site_id=person.site_id,
+            from_pathway=current.pathway, to_pathway=target,
+            effective_date=request.effective_date, rationale=rationale,
+            proposed_by_id=actor.id, proposed_at=now,
+        )
+        db.session.add(proposal)
+        db.session.flush()
+        audit.record(Action.PATHWAY_PROPOSED, actor=actor, now=now, subject_type="person",
+                     subject_id=person.id, site_id=person.site_id,
+                     detail={"proposal_id": proposal.id, "from": str(current.pathway),
+                             "to": str(target),
+                             "effective_date": request.effective_date.isoformat()})
+        return proposal
+    return _new_episode(
+        person, allocation, target, request.effective_date, previous=current,
+        reason=EXIT_REASONS[request.exit_reason] if rule.needs_exit_reason else rule.reason,
+        exit_reason=request.exit_reason if rule.needs_exit_reason else None,
+        rationale=rationale, proposed_by=actor, approved_by=None, actor=actor, now=now,
+    )
+
+
+def _lock_pending(proposal: PathwayProposal) -> None:
+    lock_for_update(db.session, f"pathway:person:{proposal.person_id}")
+    db.session.execute(select(PathwayProposal.id).where(PathwayProposal.id == proposal.id)
+                       .with_for_update())
+    db.session.refresh(proposal)
+    if proposal.status != ProposalStatus.PENDING:
+        raise PathwayError({None: f"This proposal was already {proposal.status.value}"})
+
+
+def approve(proposal: PathwayProposal, *, actor: User, now: datetime) -> PathwayEpisode:
+    """A lead approves a proposal: the move takes effect from its date.
+
+    Refused if the person has moved since it was proposed (propose again),
+    and for the lead who proposed it (approval is a second person's check).
+    """
+    _lock_pending(proposal)
+    if proposal.proposed_by_id == actor.id:
+        raise PathwayError({None: "Another lead must approve a proposal you made"})
+    person = proposal.person
+    current = current_episode(person.id)
+    if current is None or current.pathway != proposal.from_pathway \
+            or current.effective_date > proposal.effective_date:
+        raise PathwayError({None: "The person's pathway has changed since this was proposed; "
+                                  "reject it and propose again"})
+    allocation = _treatment_allocation(person)
+    proposal.status = ProposalStatus.APPROVED
+    proposal.decided_by_id, proposal.decided_at = actor.id, now
+    db.session.flush()
+    audit.record(Action.PATHWAY_APPROVED, actor=actor, now=now, subject_type="person",
+                 subject_id=person.id, site_id=person.site_id,
+                 detail={"proposal_id": proposal.id, "to": str(proposal.to_pathway)})
+    rule = TRANSITIONS[(proposal.from_pathway, proposal.to_pathway)]
+    return _new_episode(person, allocation, proposal.to_pathway, proposal.effective_date,
+                        previous=current, reason=rule.reason, exit_reason=None,
+                        rationale=proposal.rationale, proposed_by=proposal.proposed_by,
+                        approved_by=actor, actor=actor, now=now)
+
+
+def reject(proposal: PathwayProposal, note: str | None, *, actor: User,
+           now: datetime) -> PathwayProposal:
+    """A lead rejects a proposal, saying why; the person stays where they are."""
+    note = (note or "").strip()
+    if not note:
+        raise PathwayError({"note": "Say why the proposal is rejected"})
+    if len(note) > MAX_TEXT_LENGTH:
+        raise PathwayError({"note": f"The note must be {MAX_TEXT_LENGTH} characters or fewer"})
+    _lock_pending(proposal)
+    proposal.status = ProposalStatus.REJECTED
+    proposal.decided_by_id, proposal.decided_at = actor.id, now
+    proposal.decision_note = note
+    db.session.flush()
+    audit.record(Action.PATHWAY_REJECTED, actor=actor, now=now, subject_type="person",
+                 subject_id=proposal.person_id, site_id=proposal.site_id,
+                 detail={"proposal_id": proposal.id, "to": str(proposal.to_pathway)})
+    return proposal
+
+
+def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:
+    """Proposals waiting for a lead at ``site_ids``, oldest first (one query)."""
+    stmt = (select(PathwayProposal).where(PathwayProposal.status == ProposalStatus.PENDING)
+            .options(joinedload(PathwayProposal.person), joinedload(PathwayProposal.proposed_by))
+            .order_by(PathwayProposal.proposed_at, PathwayProposal.id))
+    if site_ids is not None:
+        stmt = stmt.where(PathwayProposal.site_id.in_(site_ids))
+    return list(db.session.scalars(stmt).unique())
+
+
+# protocol deviations
+
+DEVIATION_KINDS = {"programme_contact": "Programme contact with a control-arm person"}
+
+
+def record_deviation(person: Person, occurred_on: date | None, description: str | None, *,
+                     actor: User, now: datetime, kind: str = "programme_contact"
+                     ) -> ProtocolDeviation:
+    """Record a programme contact with a control-arm person (a protocol
+    deviation). For anyone else it is not a deviation, and is refused."""
+    allocation = allocation_of(person.id)
+    if allocation is None or allocation.arm != Arm.CONTROL:
+        raise PathwayError({None: "Only contact with a person in the control arm is a "
+                                  "protocol deviation"})
+    problems: dict[str | None, str] = {}
+    if occurred_on is None:
+        problems["occurred_on"] = "Enter the date of the contact"
+    elif occurred_on > now.date():
+        problems["occurred_on"] = "The date cannot be in the future"
+    description = (description or "").strip()
+    if not description:
+        problems["description"] = "Describe the contact"
+    elif len(description) > MAX_TEXT_LENGTH:
+        problems["description"] = f"The description must be {MAX_TEXT_LENGTH} characters or fewer"
+    if kind not in DEVIATION_KINDS:
+        problems["kind"] = "Select the kind of deviation"
+    if problems:
+        raise PathwayError(problems)
+    deviation = ProtocolDeviation(
+        person_id=person.id, allocation_id=allocation.id, site_id=person.site_id, kind=kind,
+        occurred_on=occurred_on, description=description, recorded_by_id=actor.id,
+        recorded_at=now)
+    db.session.add(deviation)
+    db.session.flush()
+    audit.record(Action.DEVIATION_RECORDED, actor=actor, now=now, subject_type="person",
+                 subject_id=person.id, site_id=person.site_id,
+                 detail={"deviation_id": deviation.id, "kind": kind,
+                         "occurred_on": occurred_on.isoformat()})
+    return deviation
+
+
+def deviations(site_ids: frozenset[int] | None, *, limit: int = 200) -> list[ProtocolDeviation]:
+    stmt = (select(ProtocolDeviation).options(joinedload(ProtocolDeviation.person),
+                                              joinedload(ProtocolDeviation.recorded_by))
+            .order_by(ProtocolDeviation.occurred_on.desc(), ProtocolDeviation.id.desc())
+            .limit(limit))
+    if site_ids is not None:
+        stmt = stmt.where(ProtocolDeviation.site_id.in_(site_ids))
+    return list(db.session.scalars(stmt).unique())
+
+
+# the leads' summary
+
+@dataclass(frozen=True)
+class SiteSummary:
+    site: Site
+    now: dict[Pathway, int]
+    deviations: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.now.values())
+
+
+@dataclass(frozen=True)
+class PathwaySummary:
+    sites: list[SiteSummary]
+    moves: dict[tuple[Pathway, Pathway], int]
+    date_from: date
+    date_to: date
+
+    @property
+    def totals(self) -> dict[Pathway, int]:
+        return {p: sum(s.now[p] for s in self.sites) for p in Pathway}
+
+
+def summary(site_ids: frozenset[int] | None, *, date_from: date, date_to: date
+            ) -> PathwaySummary:
+    """Counts now by site and pathway (open episodes), protocol deviations
+    by site, and moves between pathways with effective dates in the range.
+    Four queries whatever the size."""
+    sites_stmt = select(Site).order_by(Site.name)
+    now_stmt = (select(PathwayEpisode.site_id, PathwayEpisode.pathway, func.count())
+                .where(PathwayEpisode.end_date.is_(None))
+                .group_by(PathwayEpisode.site_id, PathwayEpisode.pathway))
+    dev_stmt = (select(ProtocolDeviation.site_id, func.count())
+                .group_by(ProtocolDeviation.site_id))
+    moves_stmt = (select(PathwayEpisode.previous_pathway, PathwayEpisode.pathway, func.count())
+                  .where(PathwayEpisode.previous_pathway.is_not(None),
+                         PathwayEpisode.effective_date >= date_from,
+                         PathwayEpisode.effective_date <= date_to)
+                  .group_by(PathwayEpisode.previous_pathway, PathwayEpisode.pathway))
+    if site_ids is not None:
+        sites_stmt = sites_stmt.where(Site.id.in_(site_ids))
+        now_stmt = now_stmt.where(PathwayEpisode.site_id.in_(site_ids))
+        dev_stmt = dev_stmt.where(ProtocolDeviation.site_id.in_(site_ids))
+        moves_stmt = moves_stmt.where(PathwayEpisode.site_id.in_(site_ids))
+    counts: dict[int, dict[Pathway, int]] = {}
+    for site_id, pathway, number in db.session.execute(now_stmt):
+        counts.setdefault(site_id, {p: 0 for p in Pathway})[Pathway(pathway)] = number
+    deviation_counts = dict(db.session.execute(dev_stmt).all())
+    sites = [SiteSummary(site, counts.get(site.id, {p: 0 for p in Pathway}),
+                         deviation_counts.get(site.id, 0))
+             for site in db.session.scalars(sites_stmt)]
+    moves = {(Pathway(a), Pathway(b)): n for a, b, n in db.session.execute(moves_stmt)}
+    return PathwaySummary(sites, moves, date_from, date_to)

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_site_ids
+from casework.accounts.roles import Permission
+from casework.database import utcnow
+from casework.extensions import db
+from casework.forms import choices, show_problems
+from casework.intake import services as intake
+from casework.intake.models import Person
+from casework.pathways import bp, services
+from casework.pathways.forms import DeviationForm, MoveForm, ProposalDecisionForm, SummaryForm
+from casework.pathways.models import PathwayProposal
+from casework.pathways.states import targets
+
+
+def _person(person_id: int) -> Person:
+    return get_visible_or_404(intake.visible_people(current_user), Person, person_id,
+                              subject_type="person")
+
+
+@bp.route("/people/<int:person_id>/pathway", methods=["GET", "POST"])
+@require(Permission.PATHWAY_MOVE)
+def move(person_id: int):
+    person = _person(person_id)
+    current = services.current_episode(person.id)
+    form = MoveForm()
+    form.target.choices = choices(
+        (p.value, p.label) for p in (targets(current.pathway) if current else []))
+    if form.validate_on_submit():
+        try:
+            done = services.move(person, form.request(), actor=current_user, now=utcnow())
+        except services.PathwayError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            if isinstance(done, PathwayProposal):
+                flash("Proposal sent to a lead for approval", "success")
+            else:
+                flash(f"Moved to {done.pathway.label.lower()}", "success")
+            return redirect(url_for("intake.person", person_id=person.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("pathways/move.html", form=form, person=person, current=current,
+                           pending=services.pending_proposal(person.id),
+                           refusal=services.pathway_problem(person)), status
+
+
+@bp.route("/pathways/approvals")
+@require(Permission.DISRUPTION_APPROVE)
+def approvals():
+    return render_template("pathways/approvals.html",
+                           proposals=services.pending_proposals(visible_site_ids()))
+
+
+@bp.route("/pathways/proposals/<int:proposal_id>", methods=["GET", "POST"])
+@require(Permission.DISRUPTION_APPROVE)
+def proposal(proposal_id: int):
+    record = get_in_scope_or_404(PathwayProposal, proposal_id, subject_type="pathway_proposal")
+    form = ProposalDecisionForm()
+    if form.validate_on_submit():
+        try:
+            if form.decision.data == "approve":
+                services.approve(record, actor=current_user, now=utcnow())
+            else:
+                services.reject(record, form.note.data, actor=current_user, now=utcnow())
+        except services.PathwayError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Proposal approved" if form.decision.data == "approve"
+                  else "Proposal rejected", "success")
+            return redirect(url_for("pathways.approvals"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("pathways/proposal.html", proposal=record, form=form), status
+
+
+@bp.route("/people/<int:person_id>/deviation", methods=["GET", "POST"])
+@require(Permission.PATHWAY_MOVE)
+def deviation(person_id: int):
+    person = _person(person_id)
+    form = DeviationForm()
+    if form.validate_on_submit():
+        try:
+            services.record_deviation(person, form.occurred_on.data, form.description.data,
+                                      actor=current_user, now=utcnow())
+        except services.PathwayError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Protocol deviation recorded", "success")
+            return redirect(url_for("intake.person", person_id=person.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("pathways/deviation.html", form=form, person=person), status
+
+
+@bp.route("/pathways/deviations")
+@require(Permission.CASELOAD_REVIEW)
+def deviations():
+    return render_template("pathways/deviations.html",
+                           deviations=services.deviations(visible_site_ids()))
+
+
+@bp.route("/pathways/summary")
+@require(Permission.CASELOAD_REVIEW)
+def summary():
+    today = utcnow().date()
+    form = SummaryForm(request.args)
+    date_from, date_to = today - timedelta(days=90), today
+    if request.args and form.validate():
+        date_from = form.date_from.data or date_from
+        date_to = form.date_to.data or date_to
+        if date_from > date_to:
+            form.date_to.errors = [*form.date_to.errors, "The end must be on or after the start"]
+            date_from, date_to = date_to, date_from
+    form.date_from.data, form.date_to.data = date_from, date_to
+    result = services.summary(visible_site_ids(), date_from=date_from, date_to=date_to)
+    return render_template("pathways/summary.html", form=form, summary=result)

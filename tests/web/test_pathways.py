@@ -1,0 +1,144 @@
+"""Pathways through the pages: the person page, recording a move, the
+approvals queue, the control-arm guard, deviations and the summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+
+from casework.extensions import db
+from casework.pathways import services
+from casework.pathways.models import PathwayEpisode, PathwayProposal, ProtocolDeviation
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def day(d: date) -> list[str]:
+    return [str(d.day), str(d.month), str(d.year)]
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_person_page_shows_allocation_pathway_and_timeline(client, login_as, randomised):
+    person = randomised("treatment")
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "Trial allocation" in page and "Treatment" in page
+    assert "Now: <strong>Awaiting offer</strong> since 1 June 2026" in page
+    assert "Pathway timeline" in page and "Randomised to treatment" in page
+    assert "Record a pathway move" in page
+
+
+def test_a_caseworker_records_a_move(client, login_as, post, randomised):
+    person = randomised("treatment")
+    login_as("caseworker", ("coventry",))
+    form = text_of(client.get(f"/people/{person.id}/pathway"))
+    assert 'value="engaged"' in form and 'value="disruption"' not in form
+
+    response = post(f"/people/{person.id}/pathway",
+                    {"target": "engaged", "effective_date": ["", "6", "2026"],
+                     "rationale": "Met at the youth centre"})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "must include a day" in page and "Met at the youth centre" in page
+    assert count(PathwayEpisode) == 1
+
+    response = post(f"/people/{person.id}/pathway",
+                    {"target": "engaged", "effective_date": day(date(2026, 6, 3))})
+    assert response.status_code == 302
+    assert services.current_episode(person.id).pathway == "engaged"
+    assert "Moved to engaged" in text_of(client.get(f"/people/{person.id}"))
+
+
+def test_control_arm_is_offered_no_pathway_action(client, login_as, post, randomised):
+    person = randomised("control")
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "Control arm" in page and "Record a pathway move" not in page
+    assert "Record a programme contact (protocol deviation)" in page
+    form = text_of(client.get(f"/people/{person.id}/pathway"))
+    assert "control arm" in form and "Record the move" not in form
+    response = post(f"/people/{person.id}/pathway",
+                    {"target": "engaged", "effective_date": day(date(2026, 6, 3))})
+    assert response.status_code == 422 and "control arm" in text_of(response)
+    assert count(PathwayEpisode) == 0
+
+    response = post(f"/people/{person.id}/deviation",
+                    {"occurred_on": day(date(2026, 7, 1)),
+                     "description": "Mentor called the wrong person"})
+    assert response.status_code == 302
+    assert count(ProtocolDeviation) == 1
+    assert "Mentor called the wrong person" in text_of(client.get(f"/people/{person.id}"))
+
+
+def test_disruption_goes_to_the_lead_queue(client, login_as, post, randomised, make_user):
+    from tests.conftest import sign_in
+
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{person.id}/pathway",
+                    {"target": "disruption", "effective_date": day(date(2026, 7, 1))})
+    assert response.status_code == 422 and "Give a rationale" in text_of(response)
+    response = post(f"/people/{person.id}/pathway",
+                    {"target": "disruption", "effective_date": day(date(2026, 7, 1)),
+                     "rationale": "Arrested twice"})
+    assert response.status_code == 302
+    proposal = db.session.scalars(select(PathwayProposal)).one()
+    assert "waiting for a lead" in text_of(client.get(f"/people/{person.id}"))
+    assert client.get("/pathways/approvals").status_code == 403
+
+    make_user("lead", ("coventry",), email="lead@example.org")
+    post("/sign-out")
+    sign_in(client, "lead@example.org")
+    queue = text_of(client.get("/pathways/approvals"))
+    assert person.full_name in queue and "Engaged to disruption" in queue
+    response = post(f"/pathways/proposals/{proposal.id}", {"decision": "reject"})
+    assert response.status_code == 422 and "Say why the proposal is rejected" in text_of(response)
+    response = post(f"/pathways/proposals/{proposal.id}", {"decision": "approve"})
+    assert response.status_code == 302
+    assert services.current_episode(person.id).pathway == "disruption"
+    assert "No proposals are waiting" in text_of(client.get("/pathways/approvals"))
+
+
+def test_other_sites_proposals_answer_404(client, login_as, post, randomised, make_user):
+    person = randomised("treatment", site="wolverhampton")
+    worker = make_user("caseworker", ("wolverhampton",))
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
+                  now=datetime.now(UTC))
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Active"),
+                             actor=worker, now=datetime.now(UTC))
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert person.full_name not in text_of(client.get("/pathways/approvals"))
+    assert client.get(f"/pathways/proposals/{proposal.id}").status_code == 404
+    assert post(f"/pathways/proposals/{proposal.id}", {"decision": "approve"}).status_code == 404
+    assert client.get(f"/people/{person.id}/pathway").status_code == 404
+    assert db.session.get(PathwayProposal, proposal.id).status == "pending"
+
+
+def test_the_summary_page(client, login_as, post, randomised, make_user):
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    assert client.get("/pathways/summary").status_code == 403
+    post("/sign-out")
+    login_as("lead", ("coventry",))
+    page = text_of(client.get("/pathways/summary?date_from=1&date_from=6&date_from=2026"
+                              "&date_to=30&date_to=6&date_to=2026"))
+    assert "Treated people now, by site" in page and "Coventry" in page
+    assert "Wolverhampton" not in page
+    assert "from 1 June 2026 to 30 June 2026" in page
+    bad = client.get("/pathways/summary?date_from=31&date_from=2&date_from=2026")
+    assert bad.status_code == 200 and "must be a real date" in text_of(bad)
+    assert client.get("/pathways/deviations").status_code == 200
