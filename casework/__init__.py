@@ -101,8 +101,8 @@ def register_extensions(app: Flask) -> None:
 # Every feature's blueprint, in one explicit list. Each feature's views
 # module attaches its routes to the blueprint when imported here (not from
 # the package, so a pure module such as trial.sequence imports no Flask code).
-FEATURES = ("assets", "main", "accounts", "intake", "triage", "trial", "pathways", "admin",
-            "audit")
+FEATURES = ("assets", "main", "accounts", "intake", "triage", "trial", "pathways", "notes",
+            "admin", "audit")
 
 
 def register_blueprints(app: Flask) -> None:

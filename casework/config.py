@@ -98,6 +98,9 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes"),
         "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
+        # Days without an attended contact before a treated person is overdue.
+        "CONTACT_DAYS_ENGAGED": _positive_int(environ, "CONTACT_DAYS_ENGAGED", 14),
+        "CONTACT_DAYS_AT_RISK": _positive_int(environ, "CONTACT_DAYS_AT_RISK", 28),
         "SESSION_COOKIE_SECURE": production,
         "GOVUK_FRONTEND_DIR": environ.get("GOVUK_FRONTEND_DIR"),
     }

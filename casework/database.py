@@ -4,8 +4,9 @@ and the dialect-specific locks that keep concurrent writers correct."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, event, text
+from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, event, text
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -44,6 +45,13 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def str_enum(enum_class: type[StrEnum], name: str) -> Enum:
+    """A StrEnum stored as its values in a VARCHAR with a CHECK constraint
+    (portable; ``name`` names the constraint, so it must be unique per table)."""
+    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=20,
+                values_callable=lambda members: [m.value for m in members])
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
     """Foreign keys on, write-ahead logging, a busy timeout, and BEGIN IMMEDIATE.
 
@@ -78,3 +86,13 @@ def lock_for_update(session: Session, name: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
+# Indexes the migrations create that the models cannot describe portably
+# (PostgreSQL's full-text GIN index); autogenerate and the schema test skip them.
+DATABASE_ONLY_INDEXES = frozenset({"ix_notes_body_fts"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: leave the database-only indexes alone."""
+    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)

@@ -27,6 +27,14 @@ NAVIGATION: tuple[NavItem, ...] = (
         "Record a referral, find people and referrals at your sites.",
     ),
     NavItem(
+        "Notes", "notes.search", frozenset({Permission.CASE_READ}),
+        "Search the notes and contacts on your sites' cases.",
+    ),
+    NavItem(
+        "Overdue contacts", "notes.overdue", frozenset({Permission.CASE_READ}),
+        "Treated people who have gone too long without an attended contact.",
+    ),
+    NavItem(
         "Triage queue", "triage.queue", frozenset({Permission.TRIAGE_DECIDE}),
         "Decide CIRV eligibility, oldest first; an eligible decision randomises.",
     ),

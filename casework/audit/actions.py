@@ -58,5 +58,9 @@ class Action(StrEnum):
     PATHWAY_REJECTED = "pathway:rejected"
     PATHWAY_CHANGED = "pathway:changed"
     DEVIATION_RECORDED = "deviation:recorded"  # a protocol deviation
+    # notes and contacts (bodies never appear in the detail)
+    NOTE_CREATED = "note:created"
+    NOTE_AMENDED = "note:amended"
+    NOTE_VIEWED = "note:viewed"  # restricted notes only
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"

@@ -13,6 +13,8 @@ from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
 from casework.intake.reference import CLOSE_REASONS, ReferralStatus
+from casework.notes import contact_thresholds, timeline
+from casework.notes import services as note_services
 from casework.pathways import services as pathway_services
 from casework.triage import services as triage_services
 from casework.trial import services as trial_services
@@ -94,11 +96,18 @@ def person(person_id: int):
         services.visible_people(current_user), Person, person_id, subject_type="person"
     )
     services.record_person_view(record, actor=current_user, now=utcnow())
+    page_number = request.args.get("page", "1")
     return render_template(
         "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
         ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
         allocations=trial_services.allocations_for_person(record.id),
         pathway=pathway_services.person_pathway(record.id),
+        timeline=timeline.person_timeline(
+            record.id, actor=current_user,
+            page=int(page_number) if page_number.isdigit() else 1),
+        overdue=note_services.person_overdue(record.id, actor=current_user,
+                                             today=utcnow().date(),
+                                             thresholds=contact_thresholds()),
     )
 
 

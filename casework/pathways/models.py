@@ -5,20 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.models import User
-from casework.database import UTCDateTime, utcnow
+from casework.database import UTCDateTime, str_enum, utcnow
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.pathways.states import Pathway
 from casework.trial.models import Allocation
-
-
-def _enum(enum_class: type[StrEnum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=20,
-                values_callable=lambda members: [m.value for m in members])
 
 
 class PathwayEpisode(db.Model):
@@ -42,8 +37,8 @@ class PathwayEpisode(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
-    pathway: Mapped[Pathway] = mapped_column(_enum(Pathway, "pathway"))
-    previous_pathway: Mapped[Pathway | None] = mapped_column(_enum(Pathway, "pathway"))
+    pathway: Mapped[Pathway] = mapped_column(str_enum(Pathway, "pathway"))
+    previous_pathway: Mapped[Pathway | None] = mapped_column(str_enum(Pathway, "previous_pathway"))
     effective_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(String(100))
@@ -80,11 +75,11 @@ class PathwayProposal(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
-    from_pathway: Mapped[Pathway] = mapped_column(_enum(Pathway, "pathway"))
-    to_pathway: Mapped[Pathway] = mapped_column(_enum(Pathway, "pathway"))
+    from_pathway: Mapped[Pathway] = mapped_column(str_enum(Pathway, "from_pathway"))
+    to_pathway: Mapped[Pathway] = mapped_column(str_enum(Pathway, "to_pathway"))
     effective_date: Mapped[date] = mapped_column(Date)
     rationale: Mapped[str] = mapped_column(Text)
-    status: Mapped[ProposalStatus] = mapped_column(_enum(ProposalStatus, "proposal_status"),
+    status: Mapped[ProposalStatus] = mapped_column(str_enum(ProposalStatus, "proposal_status"),
                                                    default=ProposalStatus.PENDING)
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

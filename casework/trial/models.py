@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -21,14 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.models import Site, User
-from casework.database import UTCDateTime, utcnow
+from casework.database import UTCDateTime, str_enum, utcnow
 from casework.extensions import db
 from casework.trial.sequence import Arm, BlockDesign
-
-
-def _enum(enum_class: type[StrEnum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=20,
-                values_callable=lambda members: [m.value for m in members])
 
 
 class TrialStatus(StrEnum):
@@ -67,13 +61,13 @@ class Trial(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    status: Mapped[TrialStatus] = mapped_column(_enum(TrialStatus, "trial_status"),
+    status: Mapped[TrialStatus] = mapped_column(str_enum(TrialStatus, "trial_status"),
                                                 default=TrialStatus.OPEN)
     stratify_by_age_band: Mapped[bool] = mapped_column(Boolean, default=False)
     ratio_treatment: Mapped[int] = mapped_column(Integer, default=1)
     ratio_control: Mapped[int] = mapped_column(Integer, default=1)
     method: Mapped[AllocationMethod] = mapped_column(
-        _enum(AllocationMethod, "allocation_method"), default=AllocationMethod.PERMUTED_BLOCKS
+        str_enum(AllocationMethod, "allocation_method"), default=AllocationMethod.PERMUTED_BLOCKS
     )
     block_sizes: Mapped[list[int]] = mapped_column(JSON, default=lambda: [2, 4, 6])
     allocation_list_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -108,7 +102,7 @@ class AllocationListEntry(db.Model):
     trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"))
     stratum: Mapped[str] = mapped_column(String(60))
     slot: Mapped[int] = mapped_column(Integer)
-    arm: Mapped[Arm] = mapped_column(_enum(Arm, "arm"))
+    arm: Mapped[Arm] = mapped_column(str_enum(Arm, "arm"))
 
 
 class Allocation(db.Model):
@@ -130,8 +124,9 @@ class Allocation(db.Model):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     stratum: Mapped[str] = mapped_column(String(60))
     slot: Mapped[int] = mapped_column(Integer)
-    arm: Mapped[Arm] = mapped_column(_enum(Arm, "arm"))
-    method: Mapped[AllocationMethod] = mapped_column(_enum(AllocationMethod, "allocation_method"))
+    arm: Mapped[Arm] = mapped_column(str_enum(Arm, "arm"))
+    method: Mapped[AllocationMethod] = mapped_column(
+        str_enum(AllocationMethod, "allocation_method"))
     sequence_version: Mapped[str] = mapped_column(String(100))
     allocated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     allocated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

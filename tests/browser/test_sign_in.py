@@ -11,8 +11,9 @@ from casework.extensions import db
 pytestmark = pytest.mark.browser
 
 NAVIGATION = {
-    "caseworker": {"Referrals"},
-    "lead": {"Referrals", "Triage queue", "Approvals", "Pathways", "Allocations", "Audit log"},
+    "caseworker": {"Referrals", "Notes", "Overdue contacts"},
+    "lead": {"Referrals", "Notes", "Overdue contacts", "Triage queue", "Approvals", "Pathways",
+             "Allocations", "Audit log"},
     "evaluator": {"Allocations"},
     "admin": {"Trials", "Users", "Audit log"},
 }

@@ -22,6 +22,7 @@ PURE_MODULES = [
     "trial/sequence.py",
     "trial/strata.py",
     "pathways/states.py",
+    "notes/reference.py",
 ]
 # A pure module may import another pure module, and nothing else of casework.
 PURE_IMPORTS = {"casework." + m.removesuffix(".py").replace("/", ".") for m in PURE_MODULES}

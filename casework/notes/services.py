@@ -1,0 +1,307 @@
+"""Notes and contacts: writing, amending, reading with restriction, search,
+and overdue contacts. Services flush, never commit; note bodies and
+amendment reasons never go into the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, and_, false, func, or_, select, true
+from sqlalchemy.orm import joinedload
+
+from casework.accounts.models import User
+from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.extensions import db
+from casework.intake import services as intake
+from casework.intake.models import Person
+from casework.notes.models import Note, NoteRevision
+from casework.notes.reference import (
+    CONTACT_TYPES,
+    MAX_BODY_LENGTH,
+    MAX_REASON_LENGTH,
+    NoteKind,
+    Overdue,
+    overdue,
+)
+from casework.pathways import services as pathways
+from casework.pathways.models import PathwayEpisode
+from casework.trial.sequence import Arm
+
+
+class NoteError(Exception):
+    """A note request whose meaning is wrong; ``problems`` maps fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+@dataclass(frozen=True)
+class NoteContent:
+    body: str
+    contact_date: date | None = None
+    contact_type: str | None = None
+    attended: bool | None = None
+
+    def fields(self) -> dict:
+        return {"body": self.body, "contact_date": self.contact_date,
+                "contact_type": self.contact_type, "attended": self.attended}
+
+
+def _check(kind: NoteKind, content: NoteContent, *, today: date) -> NoteContent:
+    """Plain text within the length limit; contacts need a date (not in the
+    future), a type, and whether it was attended; other kinds have none."""
+    problems: dict[str | None, str] = {}
+    # NUL is not text (PostgreSQL refuses it); everything else is kept as typed.
+    body = (content.body or "").replace("\x00", "").strip()
+    if not body:
+        problems["body"] = "Enter the note"
+    elif len(body) > MAX_BODY_LENGTH:
+        problems["body"] = (f"The note must be {MAX_BODY_LENGTH:,} characters or fewer; "
+                            f"it is {len(body):,}")
+    if kind == NoteKind.CONTACT:
+        if content.contact_date is None:
+            problems["contact_date"] = "Enter the date of the contact"
+        elif content.contact_date > today:
+            problems["contact_date"] = "The date of the contact cannot be in the future"
+        if content.contact_type not in CONTACT_TYPES:
+            problems["contact_type"] = "Select the type of contact"
+        if content.attended is None:
+            problems["attended"] = "Select whether the person attended"
+    if problems:
+        raise NoteError(problems)
+    if kind != NoteKind.CONTACT:
+        return NoteContent(body)
+    return NoteContent(body, content.contact_date, content.contact_type, content.attended)
+
+
+def can_read_restricted(actor: User) -> bool:
+    return actor.can(Permission.RESTRICTED_NOTE_READ)
+
+
+def can_read(note: Note, actor: User) -> bool:
+    """Restricted notes are for their author and for leads only."""
+    return not note.restricted or note.author_id == actor.id or can_read_restricted(actor)
+
+
+def readable(actor: User):
+    """A condition on Note: what ``actor`` may read of restricted notes."""
+    if can_read_restricted(actor):
+        return true()
+    return or_(Note.restricted.is_(False), Note.author_id == actor.id)
+
+
+def visible_notes(actor: User) -> Select:
+    """Notes on people the actor may see, without restricted notes they may
+    not read: the one query every list, count and search starts from."""
+    people = intake.visible_people(actor).with_only_columns(Person.id)
+    return select(Note).where(Note.person_id.in_(people), readable(actor))
+
+
+def can_see_history(note: Note, actor: User) -> bool:
+    """Every earlier version is visible to leads (and to the note's author)."""
+    return note.author_id == actor.id or actor.can(Permission.CASELOAD_REVIEW)
+
+
+def can_amend(note: Note, actor: User) -> bool:
+    return actor.can(Permission.NOTE_WRITE) and (
+        note.author_id == actor.id or actor.can(Permission.CASELOAD_REVIEW))
+
+
+def _audit_fields(note: Note) -> dict:
+    return {"kind": str(note.kind), "restricted": note.restricted,
+            "contact_date": note.contact_date.isoformat() if note.contact_date else None,
+            "contact_type": note.contact_type, "attended": note.attended}
+
+
+def add_note(person: Person, kind: str, content: NoteContent, *, restricted: bool,
+             actor: User, now: datetime) -> Note:
+    """Write a note, a contact or a decision on a person's case.
+
+    A contact with a person in the control arm is kept, and flagged as a
+    protocol deviation in the same transaction.
+    """
+    try:
+        kind = NoteKind(kind)
+    except ValueError:
+        raise NoteError({"kind": "Select what you are recording"}) from None
+    content = _check(kind, content, today=now.date())
+    note = Note(person_id=person.id, site_id=person.site_id, kind=kind,
+                restricted=bool(restricted), author_id=actor.id, created_at=now,
+                updated_at=now, revision_count=1, **content.fields())
+    db.session.add(note)
+    db.session.flush()
+    db.session.add(NoteRevision(note_id=note.id, number=1, author_id=actor.id, created_at=now,
+                                reason=None, **content.fields()))
+    allocation = pathways.allocation_of(person.id) if kind == NoteKind.CONTACT else None
+    if allocation is not None and allocation.arm == Arm.CONTROL:
+        deviation = pathways.record_deviation(
+            person, content.contact_date,
+            f"{CONTACT_TYPES[content.contact_type]} contact recorded in the case notes "
+            f"({'attended' if content.attended else 'not attended'}).",
+            actor=actor, now=now)
+        note.protocol_deviation_id = deviation.id
+    db.session.flush()
+    audit.record(Action.NOTE_CREATED, actor=actor, now=now, subject_type="note",
+                 subject_id=note.id, site_id=note.site_id,
+                 detail={"person_id": person.id, **_audit_fields(note),
+                         "protocol_deviation_id": note.protocol_deviation_id})
+    return note
+
+
+def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: User,
+               now: datetime) -> NoteRevision:
+    """Correct a note: a new revision with a reason; every earlier one stays."""
+    if not can_amend(note, actor):
+        raise NoteError({None: "Only the note's author or a lead can amend it"})
+    problems: dict[str | None, str] = {}
+    reason = (reason or "").replace("\x00", "").strip()
+    if not reason:
+        problems["reason"] = "Say why the note is being amended"
+    elif len(reason) > MAX_REASON_LENGTH:
+        problems["reason"] = f"The reason must be {MAX_REASON_LENGTH:,} characters or fewer"
+    try:
+        content = _check(note.kind, content, today=now.date())
+    except NoteError as error:
+        problems = {**error.problems, **problems}
+    if problems:
+        raise NoteError(problems)
+    db.session.execute(select(Note.id).where(Note.id == note.id).with_for_update())
+    db.session.refresh(note)
+    before = _audit_fields(note)
+    body_changed = content.body != note.body
+    if content.fields() == {k: getattr(note, k) for k in content.fields()}:
+        raise NoteError({"body": "Nothing has changed: amend the note or cancel"})
+    number = note.revision_count + 1
+    revision = NoteRevision(note_id=note.id, number=number, author_id=actor.id,
+                            created_at=now, reason=reason, **content.fields())
+    db.session.add(revision)
+    for name, value in content.fields().items():
+        setattr(note, name, value)
+    note.revision_count, note.updated_at = number, now
+    db.session.flush()
+    audit.record(Action.NOTE_AMENDED, actor=actor, now=now, subject_type="note",
+                 subject_id=note.id, site_id=note.site_id,
+                 detail={"revision": number, "body_changed": body_changed,
+                         **audit.changes(before, _audit_fields(note))})
+    return revision
+
+
+def record_view(note: Note, *, actor: User, now: datetime) -> None:
+    """Reading a restricted note is audited (``note:viewed``)."""
+    if note.restricted:
+        audit.record(Action.NOTE_VIEWED, actor=actor, now=now, subject_type="note",
+                     subject_id=note.id, site_id=note.site_id)
+
+
+def revisions(note: Note) -> list[NoteRevision]:
+    return list(db.session.scalars(select(NoteRevision).where(
+        NoteRevision.note_id == note.id).order_by(NoteRevision.number.desc())).unique())
+
+
+# search
+
+@dataclass(frozen=True)
+class NotePage:
+    notes: list[Note]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _like(words: list[str]):
+    def escaped(word: str) -> str:
+        return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    return and_(*(Note.body.ilike(f"%{escaped(w)}%", escape="\\") for w in words))
+
+
+def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -> NotePage:
+    """Notes within the actor's scope matching ``text``: PostgreSQL full-text
+    search (English stemming, ranked) on PostgreSQL, every word as a
+    case-insensitive substring on SQLite. Restricted notes the actor may not
+    read are never matched, counted or previewed. Two queries."""
+    words = (text or "").split()[:20]
+    if not words:
+        return NotePage([], 0, 1, per_page)
+    stmt = visible_notes(actor)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = func.plainto_tsquery("english", " ".join(words))
+        vector = func.to_tsvector("english", Note.body)
+        stmt = stmt.where(vector.op("@@")(query))
+        order = (func.ts_rank(vector, query).desc(), Note.created_at.desc(), Note.id.desc())
+    else:
+        stmt = stmt.where(_like(words))
+        order = (Note.created_at.desc(), Note.id.desc())
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = max(1, page)
+    notes = db.session.scalars(
+        stmt.options(joinedload(Note.person)).order_by(*order)
+        .offset((page - 1) * per_page).limit(per_page)
+    ).unique().all()
+    return NotePage(list(notes), total, page, per_page)
+
+
+# overdue contacts
+
+@dataclass(frozen=True)
+class OverdueContact:
+    person: Person
+    episode: PathwayEpisode
+    overdue: Overdue
+
+
+def last_attended_contacts(actor: User):
+    """Per person, the date of the last attended contact the actor can read."""
+    return (select(Note.person_id, func.max(Note.contact_date).label("last_contact"))
+            .where(Note.kind == NoteKind.CONTACT, Note.attended.is_(True), readable(actor))
+            .group_by(Note.person_id).subquery())
+
+
+def overdue_contacts(actor: User, *, today: date, thresholds: dict[str, int],
+                     site_ids: frozenset[int] | None, limit: int = 500) -> list[OverdueContact]:
+    """Treated people whose contact is overdue (reference.overdue), most
+    overdue first. One query: the clock's start is before the cutoff exactly
+    when both the pathway start and the last contact are."""
+    last = last_attended_contacts(actor)
+    conditions = []
+    for pathway, days in thresholds.items():
+        cutoff = today - timedelta(days=days)
+        conditions.append(and_(
+            PathwayEpisode.pathway == pathway, PathwayEpisode.effective_date < cutoff,
+            or_(last.c.last_contact.is_(None), last.c.last_contact < cutoff)))
+    stmt = (select(PathwayEpisode, last.c.last_contact)
+            .outerjoin(last, last.c.person_id == PathwayEpisode.person_id)
+            .where(PathwayEpisode.end_date.is_(None), or_(*conditions) if conditions else false())
+            .options(joinedload(PathwayEpisode.person)).limit(limit))
+    if site_ids is not None:
+        stmt = stmt.where(PathwayEpisode.site_id.in_(site_ids))
+    rows = []
+    for episode, last_contact in db.session.execute(stmt).unique():
+        if isinstance(last_contact, str):  # SQLite returns max() of dates as text
+            last_contact = date.fromisoformat(last_contact)
+        found = overdue(str(episode.pathway), episode.effective_date, last_contact, today,
+                        thresholds)
+        if found is not None:
+            rows.append(OverdueContact(episode.person, episode, found))
+    return sorted(rows, key=lambda r: -r.overdue.days_over)
+
+
+def person_overdue(person_id: int, *, actor: User, today: date,
+                   thresholds: dict[str, int]) -> Overdue | None:
+    episode = pathways.current_episode(person_id)
+    if episode is None:
+        return None
+    last = db.session.scalar(select(func.max(Note.contact_date)).where(
+        Note.person_id == person_id, Note.kind == NoteKind.CONTACT, Note.attended.is_(True),
+        readable(actor)))
+    if isinstance(last, str):
+        last = date.fromisoformat(last)
+    return overdue(str(episode.pathway), episode.effective_date, last, today, thresholds)

@@ -1,0 +1,116 @@
+"""A person's case record in date order: notes and contacts, triage,
+allocation, pathway changes and protocol deviations.
+
+One query pages the merged events (a UNION ALL of each source's dates and
+ids), one counts them, and one more per kind of event loads that page's
+records: at most eight queries however long the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import String, func, literal, select, union_all
+from sqlalchemy.orm import joinedload
+
+from casework.accounts.models import User
+from casework.extensions import db
+from casework.notes.models import Note
+from casework.notes.services import readable
+from casework.pathways.models import PathwayEpisode, ProtocolDeviation
+from casework.triage.models import Triage
+from casework.trial.models import Allocation
+
+KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway", "deviation")
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    kind: str
+    on: date
+    record: object
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    items: list[TimelineItem]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _kind(name: str):
+    return literal(name, String(20)).label("kind")
+
+
+def _events(person_id: int, actor: User):
+    """(kind, id, on, at) for every event of the person's record."""
+    return union_all(
+        select(_kind("note"), Note.id.label("id"),
+               func.coalesce(Note.contact_date, func.date(Note.created_at)).label("event_on"),
+               Note.created_at.label("event_at"))
+        .where(Note.person_id == person_id, readable(actor)),
+        select(_kind("triage_submitted"), Triage.id, func.date(Triage.submitted_at),
+               Triage.submitted_at).where(Triage.person_id == person_id),
+        select(_kind("triage_decided"), Triage.id, func.date(Triage.decided_at),
+               Triage.decided_at)
+        .where(Triage.person_id == person_id, Triage.decided_at.is_not(None)),
+        select(_kind("allocation"), Allocation.id, func.date(Allocation.allocated_at),
+               Allocation.allocated_at).where(Allocation.person_id == person_id),
+        select(_kind("pathway"), PathwayEpisode.id, PathwayEpisode.effective_date,
+               PathwayEpisode.created_at).where(PathwayEpisode.person_id == person_id),
+        select(_kind("deviation"), ProtocolDeviation.id, ProtocolDeviation.occurred_on,
+               ProtocolDeviation.recorded_at).where(ProtocolDeviation.person_id == person_id),
+    ).subquery()
+
+
+LOADERS = {
+    "note": lambda ids: select(Note).where(Note.id.in_(ids)),
+    "triage_submitted": lambda ids: select(Triage).where(Triage.id.in_(ids))
+    .options(joinedload(Triage.submitted_by)),
+    "triage_decided": lambda ids: select(Triage).where(Triage.id.in_(ids))
+    .options(joinedload(Triage.decided_by)),
+    "allocation": lambda ids: select(Allocation).where(Allocation.id.in_(ids)),
+    "pathway": lambda ids: select(PathwayEpisode).where(PathwayEpisode.id.in_(ids))
+    .options(joinedload(PathwayEpisode.proposed_by), joinedload(PathwayEpisode.approved_by)),
+    "deviation": lambda ids: select(ProtocolDeviation).where(ProtocolDeviation.id.in_(ids))
+    .options(joinedload(ProtocolDeviation.recorded_by)),
+}
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):  # SQLite returns date() as text
+        return date.fromisoformat(value[:10])
+    return value
+
+
+def person_timeline(person_id: int, *, actor: User, page: int = 1,
+                    per_page: int = 20) -> TimelinePage:
+    """The person's record, newest first, paginated; restricted notes appear
+    only for those who may read them."""
+    events = _events(person_id, actor)
+    total = db.session.scalar(select(func.count()).select_from(events))
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    rows = db.session.execute(
+        select(events.c.kind, events.c.id, events.c.event_on)
+        .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
+                  events.c.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    wanted: dict[str, list[int]] = {}
+    for kind, ident, _ in rows:
+        wanted.setdefault(kind, []).append(ident)
+    loaded = {
+        (kind, record.id): record
+        for kind, ids in wanted.items()
+        for record in db.session.scalars(LOADERS[kind](ids)).unique()
+    }
+    items = [TimelineItem(kind, _as_date(on), loaded[(kind, ident)]) for kind, ident, on in rows]
+    return TimelinePage(items, total, page, per_page)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from casework.access import deny, get_visible_or_404, require, visible_site_ids
+from casework.accounts.roles import Permission
+from casework.database import utcnow
+from casework.extensions import db
+from casework.forms import show_problems
+from casework.intake import services as intake
+from casework.intake.models import Person
+from casework.notes import bp, contact_thresholds, services
+from casework.notes.forms import AmendForm, NewNoteForm, SearchForm
+from casework.notes.models import Note
+from casework.notes.reference import NoteKind
+
+
+def _person(person_id: int) -> Person:
+    return get_visible_or_404(intake.visible_people(current_user), Person, person_id,
+                              subject_type="person")
+
+
+def _note(note_id: int) -> Note:
+    """A note the user may read; restricted notes answer 404 to everyone else."""
+    return get_visible_or_404(services.visible_notes(current_user), Note, note_id,
+                              subject_type="note")
+
+
+@bp.route("/people/<int:person_id>/notes/new", methods=["GET", "POST"])
+@require(Permission.NOTE_WRITE)
+def new(person_id: int):
+    person = _person(person_id)
+    form = NewNoteForm()
+    if not form.is_submitted():
+        form.kind.data = request.args.get("kind") if request.args.get("kind") in set(
+            NoteKind) else NoteKind.CASE_NOTE.value
+    if form.validate_on_submit():
+        try:
+            note = services.add_note(person, form.kind.data or "", form.content(),
+                                     restricted=form.restricted.data, actor=current_user,
+                                     now=utcnow())
+        except services.NoteError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            message = f"{note.kind.label} saved"
+            if note.protocol_deviation_id:
+                message += ("; this person is in the control arm, so the contact is recorded "
+                            "as a protocol deviation")
+            flash(message, "success")
+            return redirect(url_for("intake.person", person_id=person.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("notes/new.html", form=form, person=person), status
+
+
+@bp.route("/notes/<int:note_id>")
+@require(Permission.CASE_READ)
+def show(note_id: int):
+    note = _note(note_id)
+    services.record_view(note, actor=current_user, now=utcnow())
+    history = services.revisions(note) if services.can_see_history(note, current_user) else []
+    return render_template("notes/show.html", note=note, history=history,
+                           can_amend=services.can_amend(note, current_user))
+
+
+@bp.route("/notes/<int:note_id>/amend", methods=["GET", "POST"])
+@require(Permission.NOTE_WRITE)
+def amend(note_id: int):
+    note = _note(note_id)
+    if not services.can_amend(note, current_user):
+        deny(403, reason="not_author", subject_type="note", subject_id=note.id,
+             site_id=note.site_id)
+    form = AmendForm()
+    if not form.is_submitted():
+        form.fill_from(note)
+    if form.validate_on_submit():
+        try:
+            services.amend_note(note, form.content(), form.reason.data, actor=current_user,
+                                now=utcnow())
+        except services.NoteError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Amendment saved; the earlier version is kept", "success")
+            return redirect(url_for("notes.show", note_id=note.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("notes/amend.html", form=form, note=note), status
+
+
+@bp.route("/notes/search")
+@require(Permission.CASE_READ)
+def search():
+    form = SearchForm(request.args)
+    text = (form.q.data or "").strip() if form.validate() else ""
+    page_number = request.args.get("page", "1")
+    results = services.search_notes(text, actor=current_user,
+                                    page=int(page_number) if page_number.isdigit() else 1)
+    return render_template("notes/search.html", form=form, results=results, text=text)
+
+
+@bp.route("/contacts/overdue")
+@require(Permission.CASE_READ)
+def overdue():
+    rows = services.overdue_contacts(current_user, today=utcnow().date(),
+                                     thresholds=contact_thresholds(),
+                                     site_ids=visible_site_ids())
+    return render_template("notes/overdue.html", rows=rows, thresholds=contact_thresholds())
