@@ -51,6 +51,15 @@ class NoteContent:
                 "contact_type": self.contact_type, "attended": self.attended}
 
 
+def check_content(kind: str, content: NoteContent, *, today: date) -> NoteContent:
+    """Validate a note's content; NoteError names every bad field."""
+    try:
+        kind = NoteKind(kind)
+    except ValueError:
+        raise NoteError({"kind": "Select what you are recording"}) from None
+    return _check(kind, content, today=today)
+
+
 def _check(kind: NoteKind, content: NoteContent, *, today: date) -> NoteContent:
     """Plain text within the length limit; contacts need a date (not in the
     future), a type, and whether it was attended; other kinds have none."""

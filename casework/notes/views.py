@@ -27,6 +27,16 @@ def _note(note_id: int) -> Note:
                               subject_type="note")
 
 
+def _more_problems(form, kind: str) -> None:
+    """When the form's own checks fail, show the service's too, so every
+    problem is listed at once (fields that already have a message keep it)."""
+    try:
+        services.check_content(kind, form.content(), today=utcnow().date())
+    except services.NoteError as error:
+        show_problems(form, {name: message for name, message in error.problems.items()
+                             if not (name and getattr(form, name).errors)})
+
+
 @bp.route("/people/<int:person_id>/notes/new", methods=["GET", "POST"])
 @require(Permission.NOTE_WRITE)
 def new(person_id: int):
@@ -50,6 +60,8 @@ def new(person_id: int):
                             "as a protocol deviation")
             flash(message, "success")
             return redirect(url_for("intake.person", person_id=person.id))
+    elif form.is_submitted():
+        _more_problems(form, form.kind.data or "")
     status = 422 if form.errors or form.form_errors else 200
     return render_template("notes/new.html", form=form, person=person), status
 
@@ -84,6 +96,8 @@ def amend(note_id: int):
         else:
             flash("Amendment saved; the earlier version is kept", "success")
             return redirect(url_for("notes.show", note_id=note.id))
+    elif form.is_submitted():
+        _more_problems(form, note.kind)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("notes/amend.html", form=form, note=note), status
 

@@ -1,0 +1,151 @@
+"""Notes and contacts through the pages: adding, validation, escaping,
+amending, history, restriction by role, search and overdue contacts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.notes import services
+from casework.notes.models import Note, NoteRevision
+from casework.notes.services import NoteContent
+from tests.conftest import sign_in
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def person(make_referral):
+    return make_referral("coventry").person
+
+
+def test_a_caseworker_records_a_contact(client, login_as, post, person):
+    login_as("caseworker", ("coventry",))
+    form = text_of(client.get(f"/people/{person.id}/notes/new?kind=contact"))
+    assert 'value="contact" checked' in form
+
+    response = post(f"/people/{person.id}/notes/new",
+                    {"kind": "contact", "body": "Phoned mum <b>about</b> school",
+                     "contact_date": ["31", "2", "2026"]})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "must be a real date" in page and "Select the type of contact" in page
+    assert "Select whether the person attended" in page
+    assert "Phoned mum &lt;b&gt;about&lt;/b&gt; school" in page  # kept, and escaped
+    assert count(Note) == 0
+
+    response = post(f"/people/{person.id}/notes/new",
+                    {"kind": "contact", "body": "Phoned mum <b>about</b> school\nSecond line",
+                     "contact_date": ["3", "11", "2026"], "contact_type": "family",
+                     "attended": "yes"})
+    assert response.status_code == 302
+    note = db.session.scalars(select(Note)).one()
+    assert (note.contact_type, note.attended, note.contact_date) == ("family", True,
+                                                                     date(2026, 11, 3))
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "Contact saved" in page
+    assert "Phoned mum &lt;b&gt;about&lt;/b&gt; school<br>" in page
+    assert "<b>about</b>" not in page
+
+
+def test_a_too_long_note_says_so_and_keeps_the_text(client, login_as, post, person):
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{person.id}/notes/new", {"kind": "case_note", "body": "x" * 10_001})
+    assert response.status_code == 422
+    assert "The note must be 10,000 characters or fewer" in text_of(response)
+    assert "x" * 10_001 in text_of(response)
+    assert count(Note) == 0
+
+
+def test_amending_keeps_the_history_for_leads(client, login_as, post, person, make_user):
+    author = login_as("caseworker", ("coventry",))
+    post(f"/people/{person.id}/notes/new", {"kind": "case_note", "body": "Met on Tuesday"})
+    note = db.session.scalars(select(Note)).one()
+    response = post(f"/notes/{note.id}/amend", {"body": "Met on Wednesday", "reason": ""})
+    assert response.status_code == 422 and "Say why the note is being amended" in text_of(response)
+    response = post(f"/notes/{note.id}/amend", {"body": "Met on Wednesday", "reason": "Wrong day"})
+    assert response.status_code == 302
+    page = text_of(client.get(f"/notes/{note.id}"))
+    assert "Met on Wednesday" in page and "Every version" in page and "Met on Tuesday" in page
+    assert count(NoteRevision) == 2 and author.id == note.author_id
+
+    make_user("caseworker", ("coventry",), email="colleague@example.org")
+    post("/sign-out")
+    sign_in(client, "colleague@example.org")
+    page = text_of(client.get(f"/notes/{note.id}"))
+    assert "Met on Wednesday" in page and "Met on Tuesday" not in page
+    assert "Amended 1 time" in page
+    assert client.get(f"/notes/{note.id}/amend").status_code == 403
+
+    make_user("lead", ("coventry",), email="lead@example.org")
+    post("/sign-out")
+    sign_in(client, "lead@example.org")
+    page = text_of(client.get(f"/notes/{note.id}"))
+    assert "Met on Tuesday" in page and "Wrong day" in page
+
+
+@pytest.mark.parametrize(("role", "sites", "status"), [
+    ("caseworker", ("coventry",), 404),      # a colleague at the same site
+    ("caseworker", ("wolverhampton",), 404),
+    ("lead", ("coventry",), 200),
+    ("lead", ("wolverhampton",), 404),
+    ("evaluator", (), 403),
+    ("admin", (), 403),
+])
+def test_restricted_notes_by_role(client, login_as, person, make_user, role, sites, status):
+    author = make_user("caseworker", ("coventry",), email="author@example.org")
+    note = services.add_note(person, "case_note", NoteContent("Disclosed abuse at home"),
+                             restricted=True, actor=author, now=datetime.now(UTC))
+    db.session.commit()
+    login_as(role, sites)
+    assert client.get(f"/notes/{note.id}").status_code == status
+    if role in ("caseworker", "lead"):
+        shown = [client.get(f"/people/{person.id}"), client.get("/notes/search?q=abuse")]
+        visible = status == 200
+        for response in shown:
+            assert ("Disclosed abuse" in text_of(response)) == visible or response.status_code == 404
+    actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert ("note:viewed" in actions) == (status == 200)
+    if status == 404:
+        assert "access:denied" in actions
+
+
+def test_the_author_reads_their_restricted_note(client, login_as, post, person):
+    login_as("caseworker", ("coventry",))
+    post(f"/people/{person.id}/notes/new",
+         {"kind": "case_note", "body": "Private worry", "restricted": "y"})
+    note = db.session.scalars(select(Note)).one()
+    assert note.restricted
+    page = text_of(client.get(f"/notes/{note.id}"))
+    assert "Private worry" in page and "Restricted" in page
+
+
+def test_search_page(client, login_as, post, person):
+    login_as("caseworker", ("coventry",))
+    post(f"/people/{person.id}/notes/new", {"kind": "case_note", "body": "Talked about football"})
+    page = text_of(client.get("/notes/search?q=football"))
+    assert "1 note found" in page and person.full_name in page
+    assert "0 notes found" in text_of(client.get("/notes/search?q=cricket"))
+
+
+def test_overdue_page(client, login_as, randomised, make_user):
+    from casework.pathways import services as pathways
+
+    person = randomised("treatment", on=datetime(2026, 1, 5, tzinfo=UTC))
+    pathways.move(person, pathways.MoveRequest("engaged", date(2026, 1, 6)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get("/contacts/overdue"))
+    assert person.full_name in page and "every 14 days" in page
+    assert "Contact overdue by" in text_of(client.get(f"/people/{person.id}"))
