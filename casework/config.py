@@ -67,6 +67,30 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _closing_code(environ: Mapping[str, str]) -> int:
+    raw = environ.get("DIVERSION_CLOSING_CODE") or "22"
+    if raw not in {"22", "23"}:
+        raise ConfigError(f"DIVERSION_CLOSING_CODE must be 22 or 23, not {raw!r}.")
+    return int(raw)
+
+
+def _intensity_table(environ: Mapping[str, str]) -> dict[int, str | None]:
+    """OUTCOME22_INTENSITY, like "1:light,2:light,3:structured,4:intensive,5:none":
+    the least intense activity commensurate with each final gravity score."""
+    raw = environ.get("OUTCOME22_INTENSITY") or "1:light,2:light,3:structured,4:intensive,5:none"
+    table: dict[int, str | None] = {}
+    for part in raw.split(","):
+        score, _, level = part.strip().partition(":")
+        if score not in {"1", "2", "3", "4", "5"} or level not in {
+                "light", "structured", "intensive", "none"}:
+            raise ConfigError("OUTCOME22_INTENSITY must map each score 1 to 5 to light, "
+                              f"structured, intensive or none, like 1:light,...; not {raw!r}.")
+        table[int(score)] = None if level == "none" else level
+    if set(table) != {1, 2, 3, 4, 5}:
+        raise ConfigError("OUTCOME22_INTENSITY must give every score from 1 to 5.")
+    return table
+
+
 def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:
     """Read every setting casework understands from the environment."""
     environ = os.environ if environ is None else environ
@@ -101,6 +125,12 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         # Days without an attended contact before a treated person is overdue.
         "CONTACT_DAYS_ENGAGED": _positive_int(environ, "CONTACT_DAYS_ENGAGED", 14),
         "CONTACT_DAYS_AT_RISK": _positive_int(environ, "CONTACT_DAYS_AT_RISK", 28),
+        # Diversion: weeks to the due date, the closing outcome code, and
+        # Outcome 22's minimum activity intensity by final gravity score.
+        "DIVERSION_WEEKS_CHECKPOINT": _positive_int(environ, "DIVERSION_WEEKS_CHECKPOINT", 16),
+        "DIVERSION_WEEKS_OUTCOME22": _positive_int(environ, "DIVERSION_WEEKS_OUTCOME22", 12),
+        "DIVERSION_CLOSING_CODE": _closing_code(environ),
+        "OUTCOME22_INTENSITY": _intensity_table(environ),
         "SESSION_COOKIE_SECURE": production,
         "GOVUK_FRONTEND_DIR": environ.get("GOVUK_FRONTEND_DIR"),
     }

@@ -35,6 +35,10 @@ NAVIGATION: tuple[NavItem, ...] = (
         "Treated people who have gone too long without an attended contact.",
     ),
     NavItem(
+        "Diversion", "diversion.cases", frozenset({Permission.CASE_READ}),
+        "Checkpoint and Outcome 22 diversion cases: offered, active, overdue, closed.",
+    ),
+    NavItem(
         "Triage queue", "triage.queue", frozenset({Permission.TRIAGE_DECIDE}),
         "Decide CIRV eligibility, oldest first; an eligible decision randomises.",
     ),
@@ -53,6 +57,15 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem(
         "Trials", "trial.trials", frozenset({Permission.TRIAL_CONFIGURE}),
         "Configure trials: sites, strata, ratio, method; mark allocations made in error.",
+    ),
+    NavItem(
+        "Offences", "diversion.offences", frozenset({Permission.RULESET_MANAGE}),
+        "The offence catalogue and outcome codes the diversion rules use.",
+    ),
+    NavItem(
+        "Rules", "diversion.rules",
+        frozenset({Permission.CASE_READ, Permission.RULESET_MANAGE, Permission.AGGREGATE_READ}),
+        "The eligibility rules for CIRV, Checkpoint and Outcome 22, as the service applies them.",
     ),
     NavItem(
         "Users", "admin.users", frozenset({Permission.USER_MANAGE}),

@@ -62,5 +62,16 @@ class Action(StrEnum):
     NOTE_CREATED = "note:created"
     NOTE_AMENDED = "note:amended"
     NOTE_VIEWED = "note:viewed"  # restricted notes only
+    # Checkpoint and Outcome 22
+    OFFENCE_UPDATED = "offence:updated"
+    OUTCOME_CODE_UPDATED = "outcome_code:updated"
+    ASSESSMENT_RECORDED = "assessment:recorded"
+    ASSESSMENT_DECIDED = "assessment:decided"
+    DIVERSION_OFFERED = "diversion:offered"
+    DIVERSION_STARTED = "diversion:started"
+    DIVERSION_COMPLETED = "diversion:completed"
+    DIVERSION_FAILED = "diversion:failed"
+    DIVERSION_WITHDRAWN = "diversion:withdrawn"
+    DIVERSION_OUTCOME_RECORDED = "diversion:outcome_recorded"
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"

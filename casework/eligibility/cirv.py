@@ -20,12 +20,18 @@ RULESET_VERSION = "cirv-2026.1"
 
 MINIMUM_AGE = 14
 
-CRITERIA: dict[str, str] = {
-    "C1": "Age",
-    "C2": "Trial site",
-    "C3": "Group-related violence",
-    "C4": "Not already randomised",
-    "C5": "No exclusion applies",
+# Each criterion's title and what it requires, in words (the rules page).
+CRITERIA: dict[str, tuple[str, str]] = {
+    "C1": ("Age", f"Aged {MINIMUM_AGE} or over on the referral date (no upper limit). An "
+                  "unknown date of birth needs review."),
+    "C2": ("Trial site", "The person lives in, or the violence relates to, a trial site "
+                         "(the open trial's sites: Coventry and Wolverhampton by default)."),
+    "C3": ("Group-related violence", "Involved in, or at high risk of, group-related "
+                                     "violence, with at least one evidence category, "
+                                     "confirmed by the triage panel."),
+    "C4": ("Not already randomised", "Never randomised in this trial before; a person "
+                                     "already in it keeps their allocation."),
+    "C5": ("No exclusion applies", "None of the configured exclusions applies."),
 }
 
 # The evidence categories that can support C3.
@@ -80,10 +86,10 @@ def _c1_age(facts: CirvFacts) -> CriterionResult:
     rule = f"CIRV is for people aged {MINIMUM_AGE} or over"
     age = age_on(facts.date_of_birth, facts.referral_date)
     if age is None:
-        return CriterionResult("C1", CRITERIA["C1"], Outcome.UNKNOWN,
+        return CriterionResult("C1", CRITERIA["C1"][0], Outcome.UNKNOWN,
                                f"Date of birth not known, so age cannot be checked; {rule}.")
     outcome = Outcome.PASS if age >= MINIMUM_AGE else Outcome.FAIL
-    return CriterionResult("C1", CRITERIA["C1"], outcome,
+    return CriterionResult("C1", CRITERIA["C1"][0], outcome,
                            f"Aged {age} on the referral date; {rule}.")
 
 
@@ -91,9 +97,9 @@ def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
     sites = _names(sorted(rules.trial_sites.values())) or "no sites"
     name = rules.trial_sites.get(facts.site, facts.site.replace("_", " ").title())
     if facts.site in rules.trial_sites:
-        return CriterionResult("C2", CRITERIA["C2"], Outcome.PASS,
+        return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
                                f"Site is {name}; the trial runs in {sites}.")
-    return CriterionResult("C2", CRITERIA["C2"], Outcome.FAIL,
+    return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
                            f"Site is {name}; the trial runs only in {sites}.")
 
 
@@ -101,18 +107,18 @@ def _c3_group_violence(facts: CirvFacts) -> CriterionResult:
     evidence = [EVIDENCE[e] for e in EVIDENCE if e in facts.group_violence_evidence]
     if not evidence:
         return CriterionResult(
-            "C3", CRITERIA["C3"], Outcome.FAIL,
+            "C3", CRITERIA["C3"][0], Outcome.FAIL,
             "No evidence of group-related violence recorded; CIRV needs at least one "
             "evidence category confirmed by the panel.",
         )
     listed = _names([e.lower() for e in evidence]).capitalize()
     if facts.panel_confirmed is None:
-        return CriterionResult("C3", CRITERIA["C3"], Outcome.UNKNOWN,
+        return CriterionResult("C3", CRITERIA["C3"][0], Outcome.UNKNOWN,
                                f"{listed} recorded; the panel has not yet confirmed it.")
     if facts.panel_confirmed:
-        return CriterionResult("C3", CRITERIA["C3"], Outcome.PASS,
+        return CriterionResult("C3", CRITERIA["C3"][0], Outcome.PASS,
                                f"{listed} recorded and confirmed by the panel.")
-    return CriterionResult("C3", CRITERIA["C3"], Outcome.FAIL,
+    return CriterionResult("C3", CRITERIA["C3"][0], Outcome.FAIL,
                            f"{listed} recorded, but the panel did not confirm group-related "
                            "violence.")
 
@@ -120,20 +126,20 @@ def _c3_group_violence(facts: CirvFacts) -> CriterionResult:
 def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
     if facts.already_randomised:
         return CriterionResult(
-            "C4", CRITERIA["C4"], Outcome.FAIL,
+            "C4", CRITERIA["C4"][0], Outcome.FAIL,
             "Already randomised in this trial; the person keeps that allocation and is "
             "never randomised again.",
         )
-    return CriterionResult("C4", CRITERIA["C4"], Outcome.PASS,
+    return CriterionResult("C4", CRITERIA["C4"][0], Outcome.PASS,
                            "Not randomised in this trial before.")
 
 
 def _c5_exclusions(facts: CirvFacts) -> CriterionResult:
     if facts.exclusions:
         named = _names([EXCLUSIONS.get(e, e).lower() for e in facts.exclusions]).capitalize()
-        return CriterionResult("C5", CRITERIA["C5"], Outcome.FAIL,
+        return CriterionResult("C5", CRITERIA["C5"][0], Outcome.FAIL,
                                f"Excluded: {named}.")
-    return CriterionResult("C5", CRITERIA["C5"], Outcome.PASS, "No exclusion applies.")
+    return CriterionResult("C5", CRITERIA["C5"][0], Outcome.PASS, "No exclusion applies.")
 
 
 def assess(facts: CirvFacts, rules: CirvRules | None = None) -> Assessment:

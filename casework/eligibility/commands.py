@@ -1,4 +1,4 @@
-"""``flask eligibility assess --scheme cirv FILE|-``."""
+"""``flask eligibility assess --scheme {cirv,checkpoint,outcome22} FILE|-``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import json
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from casework.accounts.models import Site
-from casework.eligibility import cirv, schemas
+from casework.diversion import services as diversion
+from casework.eligibility import checkpoint, cirv, outcome22, schemas
 from casework.extensions import db
 from casework.trial.models import Trial, TrialStatus
 
 eligibility_cli = AppGroup("eligibility", help="Apply eligibility rules to facts.")
 
-SCHEMES = {"cirv": schemas.CirvFactsSchema}
+SCHEMES = {"cirv": schemas.CirvFactsSchema, "checkpoint": schemas.CheckpointFactsSchema,
+           "outcome22": schemas.Outcome22FactsSchema}
 
 
 def _fail(message: str) -> None:
@@ -48,10 +51,18 @@ def assess_command(scheme: str, source) -> None:
         _fail("The facts must be a JSON object")
     try:
         facts = SCHEMES[scheme]().load(raw)
+        if scheme == "checkpoint":
+            assessment = checkpoint.assess(schemas.checkpoint_facts(facts, diversion.catalogue()))
+        elif scheme == "outcome22":
+            assessment = outcome22.assess(
+                schemas.outcome22_facts(facts, diversion.catalogue()),
+                outcome22.Outcome22Rules(current_app.config["OUTCOME22_INTENSITY"]))
+        else:
+            known_sites = set(db.session.scalars(select(Site.key)))
+            if facts.site not in known_sites:
+                raise ValidationError({"site": [f"Unknown site {facts.site!r}; use one of "
+                                                f"{', '.join(sorted(known_sites))}."]})
+            assessment = cirv.assess(facts, _cirv_rules())
     except ValidationError as error:
         _fail("\n".join(schemas.messages(error)))
-    known_sites = set(db.session.scalars(select(Site.key)))
-    if facts.site not in known_sites:
-        _fail(f"site: Unknown site {facts.site!r}; use one of {', '.join(sorted(known_sites))}.")
-    assessment = cirv.assess(facts, _cirv_rules())
     click.echo(json.dumps(assessment.to_dict(), indent=2))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-from casework.eligibility import cirv
+from casework.eligibility import checkpoint, cirv, outcome22
+from casework.eligibility.offences import OUTCOME_CODES, Offence
 
 
 class StrictBoolean(fields.Boolean):
@@ -46,6 +47,93 @@ class CirvFactsSchema(Schema):
             already_randomised=data["already_randomised"],
             exclusions=tuple(data["exclusions"]),
         )
+
+
+class PreviousOutcomeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    offence = fields.String(required=True)
+    outcome_code = fields.Integer(required=True, strict=True, validate=validate.OneOf(
+        list(OUTCOME_CODES), error="Must be a Home Office outcome code from 1 to 23."))
+    date = fields.Date(required=True)
+
+
+class CheckpointFactsSchema(Schema):
+    """Checkpoint facts; ``offence`` keys are checked against the catalogue
+    by ``checkpoint_facts``."""
+
+    class Meta:
+        unknown = RAISE
+
+    date_of_birth = fields.Date(required=True, allow_none=True)
+    offence_date = fields.Date(required=True)
+    offence = fields.String(required=True)
+    aggravating_factors = fields.List(
+        fields.String(validate=validate.OneOf(list(checkpoint.AGGRAVATING_FACTORS))),
+        required=True)
+    previous_outcomes = fields.List(fields.Nested(PreviousOutcomeSchema), required=True)
+    admits_offence = StrictBoolean(required=True, allow_none=True)
+    sufficient_evidence = StrictBoolean(required=True, allow_none=True)
+
+
+class Outcome22FactsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    date_of_birth = fields.Date(required=True, allow_none=True)
+    offence_date = fields.Date(required=True)
+    offence = fields.String(required=True)
+    suspect_identified = StrictBoolean(required=True)
+    variant = fields.String(required=True, validate=validate.OneOf(list(outcome22.VARIANTS)))
+    public_interest_rationale = fields.String(required=True, allow_none=True,
+                                              validate=validate.Length(max=5000))
+    gravity_modifier = fields.Integer(required=True, strict=True,
+                                      validate=validate.OneOf([-1, 0, 1]))
+    planned_activity = fields.String(required=True,
+                                     validate=validate.OneOf(list(outcome22.INTENSITIES)))
+    agrees_to_engage = StrictBoolean(required=True, allow_none=True)
+    parent_or_carer_agrees = StrictBoolean(required=True, allow_none=True)
+    accepts_responsibility = StrictBoolean(required=True, allow_none=True)
+
+
+def _offence(catalogue: dict[str, Offence], key: str, field_name: str) -> Offence:
+    if key not in catalogue:
+        raise ValidationError({field_name: [f"Unknown offence {key!r}; use a key from the "
+                                             "offence catalogue."]})
+    return catalogue[key]
+
+
+def checkpoint_facts(data: dict, catalogue: dict[str, Offence]) -> checkpoint.CheckpointFacts:
+    """Loaded Checkpoint facts as the rules take them, offences from the catalogue."""
+    previous = []
+    for n, item in enumerate(data["previous_outcomes"]):
+        previous.append(checkpoint.PreviousOutcome(
+            _offence(catalogue, item["offence"], f"previous_outcomes.{n}.offence"),
+            item["outcome_code"], item["date"]))
+    return checkpoint.CheckpointFacts(
+        offence_date=data["offence_date"],
+        offence=_offence(catalogue, data["offence"], "offence"),
+        date_of_birth=data["date_of_birth"],
+        aggravating_factors=frozenset(data["aggravating_factors"]),
+        previous_outcomes=tuple(previous),
+        admits_offence=data["admits_offence"],
+        sufficient_evidence=data["sufficient_evidence"],
+    )
+
+
+def outcome22_facts(data: dict, catalogue: dict[str, Offence]) -> outcome22.Outcome22Facts:
+    return outcome22.Outcome22Facts(
+        offence_date=data["offence_date"],
+        offence=_offence(catalogue, data["offence"], "offence"),
+        suspect_identified=data["suspect_identified"], variant=data["variant"],
+        planned_activity=data["planned_activity"], date_of_birth=data["date_of_birth"],
+        public_interest_rationale=data["public_interest_rationale"],
+        gravity_modifier=data["gravity_modifier"],
+        agrees_to_engage=data["agrees_to_engage"],
+        parent_or_carer_agrees=data["parent_or_carer_agrees"],
+        accepts_responsibility=data["accepts_responsibility"],
+    )
 
 
 def messages(error: ValidationError) -> list[str]:

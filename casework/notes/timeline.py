@@ -1,9 +1,11 @@
 """A person's case record in date order: notes and contacts, triage,
-allocation, pathway changes and protocol deviations.
+allocation, pathway changes, protocol deviations, Checkpoint and Outcome 22
+assessments, and diversion steps.
 
 One query pages the merged events (a UNION ALL of each source's dates and
 ids), one counts them, and one more per kind of event loads that page's
-records: at most eight queries however long the record.
+records: the number of queries depends on the kinds of event on the page,
+never on how long the record is.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import String, func, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
+from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from casework.notes.models import Note
 from casework.notes.services import readable
@@ -22,7 +25,8 @@ from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.triage.models import Triage
 from casework.trial.models import Allocation
 
-KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway", "deviation")
+KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway", "deviation",
+         "assessment", "diversion_offered", "diversion_started", "diversion_ended")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,16 @@ def _events(person_id: int, actor: User):
                PathwayEpisode.created_at).where(PathwayEpisode.person_id == person_id),
         select(_kind("deviation"), ProtocolDeviation.id, ProtocolDeviation.occurred_on,
                ProtocolDeviation.recorded_at).where(ProtocolDeviation.person_id == person_id),
+        select(_kind("assessment"), Assessment.id, func.date(Assessment.assessed_at),
+               Assessment.assessed_at).where(Assessment.person_id == person_id),
+        select(_kind("diversion_offered"), DiversionCase.id, func.date(DiversionCase.offered_at),
+               DiversionCase.offered_at).where(DiversionCase.person_id == person_id),
+        select(_kind("diversion_started"), DiversionCase.id, DiversionCase.started_on,
+               DiversionCase.updated_at)
+        .where(DiversionCase.person_id == person_id, DiversionCase.started_on.is_not(None)),
+        select(_kind("diversion_ended"), DiversionCase.id, DiversionCase.ended_on,
+               DiversionCase.updated_at)
+        .where(DiversionCase.person_id == person_id, DiversionCase.ended_on.is_not(None)),
     ).subquery()
 
 
@@ -80,6 +94,10 @@ LOADERS = {
     .options(joinedload(PathwayEpisode.proposed_by), joinedload(PathwayEpisode.approved_by)),
     "deviation": lambda ids: select(ProtocolDeviation).where(ProtocolDeviation.id.in_(ids))
     .options(joinedload(ProtocolDeviation.recorded_by)),
+    "assessment": lambda ids: select(Assessment).where(Assessment.id.in_(ids)),
+    "diversion_offered": lambda ids: select(DiversionCase).where(DiversionCase.id.in_(ids)),
+    "diversion_started": lambda ids: select(DiversionCase).where(DiversionCase.id.in_(ids)),
+    "diversion_ended": lambda ids: select(DiversionCase).where(DiversionCase.id.in_(ids)),
 }
 
 

@@ -12,7 +12,7 @@ def _labels():
     from casework.eligibility.outcomes import Outcome, Result
 
     return {
-        "criterion_titles": CRITERIA,
+        "criterion_titles": {cid: title for cid, (title, _) in CRITERIA.items()},
         "outcome_label": lambda value: Outcome(value).label,
         "result_label": lambda value: Result(value).label,
     }

@@ -11,11 +11,11 @@ from casework.extensions import db
 pytestmark = pytest.mark.browser
 
 NAVIGATION = {
-    "caseworker": {"Referrals", "Notes", "Overdue contacts"},
-    "lead": {"Referrals", "Notes", "Overdue contacts", "Triage queue", "Approvals", "Pathways",
-             "Allocations", "Audit log"},
-    "evaluator": {"Allocations"},
-    "admin": {"Trials", "Users", "Audit log"},
+    "caseworker": {"Referrals", "Notes", "Overdue contacts", "Diversion", "Rules"},
+    "lead": {"Referrals", "Notes", "Overdue contacts", "Diversion", "Triage queue", "Approvals",
+             "Pathways", "Allocations", "Rules", "Audit log"},
+    "evaluator": {"Allocations", "Rules"},
+    "admin": {"Trials", "Offences", "Rules", "Users", "Audit log"},
 }
 
 

@@ -23,6 +23,10 @@ PURE_MODULES = [
     "trial/strata.py",
     "pathways/states.py",
     "notes/reference.py",
+    "eligibility/offences.py",
+    "eligibility/checkpoint.py",
+    "eligibility/outcome22.py",
+    "diversion/states.py",
 ]
 # A pure module may import another pure module, and nothing else of casework.
 PURE_IMPORTS = {"casework." + m.removesuffix(".py").replace("/", ".") for m in PURE_MODULES}

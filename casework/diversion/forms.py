@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    FieldList,
+    FormField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from casework.eligibility import checkpoint, outcome22
+from casework.eligibility.offences import CATEGORIES
+from casework.forms import DateInputField, choices
+
+TRI_STATE = {"yes": "Yes", "no": "No", "not_known": "Not known yet"}
+TRI_VALUES = {"yes": True, "no": False, "not_known": None}
+
+
+def _tri(label: str) -> RadioField:
+    return RadioField(label, widget=GovRadioInput(), choices=choices(TRI_STATE.items()),
+                      validators=[InputRequired(message=f"Answer: {label.lower()}")])
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _common(form, person) -> dict:
+    return {"date_of_birth": _iso(person.date_of_birth),
+            "offence_date": _iso(form.offence_date.data), "offence": form.offence.data}
+
+
+class PreviousOutcomeForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    offence = SelectField("Offence", widget=GovSelect(), choices=[], validators=[Optional()])
+    outcome_code = SelectField("Outcome", widget=GovSelect(), choices=[],
+                               validators=[Optional()])
+    on = DateInputField("Date")
+
+
+class AssessmentFields(FlaskForm):
+    offence_date = DateInputField("Offence date", required_message="Enter the offence date")
+    offence = SelectField("Offence", widget=GovSelect(), choices=[],
+                          validators=[InputRequired(message="Select the offence")])
+
+    def with_catalogue(self, offences, codes):
+        self.offence.choices = choices([("", "Select the offence")]
+                                       + [(o.key, o.title) for o in offences])
+        for entry in getattr(self, "previous_outcomes", []):
+            entry.offence.choices = choices([("", "None")] + [(o.key, o.title) for o in offences])
+            entry.outcome_code.choices = choices([("", "Select")] + [
+                (code, f"{code}: {title}") for code, title in codes.items()])
+        return self
+
+
+class CheckpointForm(AssessmentFields):
+    aggravating_factors = SelectMultipleField(
+        "Aggravating circumstances", widget=GovCheckboxesInput(), validators=[Optional()],
+        choices=choices(checkpoint.AGGRAVATING_FACTORS.items()),
+        description="Select all that apply")
+    previous_outcomes = FieldList(FormField(PreviousOutcomeForm), min_entries=3, max_entries=3)
+    admits_offence = _tri("Does the child admit the offence?")
+    sufficient_evidence = _tri("Is there sufficient evidence to charge?")
+    submit = SubmitField("Assess", widget=GovSubmitInput())
+
+    def facts(self, person) -> dict:
+        """The facts in the shape ``eligibility assess`` reads (schemas.py)."""
+        return {
+            **_common(self, person),
+            "aggravating_factors": list(self.aggravating_factors.data or []),
+            "previous_outcomes": [
+                {"offence": e.offence.data or "",
+                 "outcome_code": int(e.outcome_code.data) if (e.outcome_code.data or "")
+                 .isdigit() else e.outcome_code.data,
+                 "date": _iso(e.on.data)}
+                for e in self.previous_outcomes
+                if e.offence.data or e.outcome_code.data or e.on.data],
+            "admits_offence": TRI_VALUES.get(self.admits_offence.data),
+            "sufficient_evidence": TRI_VALUES.get(self.sufficient_evidence.data),
+        }
+
+
+class Outcome22Form(AssessmentFields):
+    suspect_identified = RadioField(
+        "Is there an identified suspect?", widget=GovRadioInput(),
+        choices=choices([("yes", "Yes"), ("no", "No")]),
+        validators=[InputRequired(message="Answer: is there an identified suspect?")])
+    variant = RadioField("Variant", widget=GovRadioInput(),
+                         choices=choices(outcome22.VARIANTS.items()),
+                         validators=[InputRequired(message="Select the variant")])
+    public_interest_rationale = TextAreaField(
+        "Why further action is not in the public interest", widget=GovTextArea(),
+        description="The decision maker's reasoning. Leave blank if not yet recorded.",
+        validators=[Length(max=5000, message="The rationale must be 5000 characters or fewer")])
+    gravity_modifier = RadioField(
+        "Gravity modifier", widget=GovRadioInput(),
+        choices=choices([("-1", "-1 (mitigating factors)"), ("0", "None"),
+                         ("1", "+1 (aggravating factors)")]),
+        validators=[InputRequired(message="Select the gravity modifier")])
+    planned_activity = RadioField("Planned activity", widget=GovRadioInput(),
+                                  choices=choices(outcome22.INTENSITIES.items()),
+                                  validators=[InputRequired(message="Select the planned "
+                                                                    "activity")])
+    agrees_to_engage = _tri("Does the person agree to engage?")
+    parent_or_carer_agrees = _tri("Does a parent or carer agree? (needed under 16)")
+    accepts_responsibility = _tri("Does the person accept responsibility? (deferred "
+                                  "prosecution)")
+    submit = SubmitField("Assess", widget=GovSubmitInput())
+
+    def facts(self, person) -> dict:
+        return {
+            **_common(self, person),
+            "suspect_identified": self.suspect_identified.data == "yes",
+            "variant": self.variant.data,
+            "public_interest_rationale": (self.public_interest_rationale.data or "").strip()
+            or None,
+            "gravity_modifier": int(self.gravity_modifier.data),
+            "planned_activity": self.planned_activity.data,
+            "agrees_to_engage": TRI_VALUES.get(self.agrees_to_engage.data),
+            "parent_or_carer_agrees": TRI_VALUES.get(self.parent_or_carer_agrees.data),
+            "accepts_responsibility": TRI_VALUES.get(self.accepts_responsibility.data),
+        }
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField("Decision", widget=GovRadioInput(),
+                          choices=choices([("eligible", "Eligible"),
+                                           ("ineligible", "Ineligible")]),
+                          validators=[InputRequired(message="Select eligible or ineligible")])
+    rationale = TextAreaField(
+        "Rationale", widget=GovTextArea(),
+        description="Needed when your decision differs from the rules' result",
+        validators=[Length(max=5000, message="The rationale must be 5000 characters or fewer")])
+    submit = SubmitField("Record decision", widget=GovSubmitInput())
+
+
+class OfferForm(FlaskForm):
+    submit = SubmitField("Offer diversion", widget=GovSubmitInput())
+
+
+class StepForm(FlaskForm):
+    target = RadioField("What happened?", widget=GovRadioInput(), choices=[],
+                        validators=[InputRequired(message="Choose what happened")])
+    on = DateInputField("Date", required_message="Enter the date")
+    reason = TextAreaField("Reason (needed if failed or withdrawn)", widget=GovTextArea(),
+                           validators=[Length(max=5000)])
+    submit = SubmitField("Record", widget=GovSubmitInput())
+
+
+class LaterOutcomeForm(FlaskForm):
+    code = SelectField("Criminal justice outcome", widget=GovSelect(), choices=[],
+                       validators=[InputRequired(message="Select the outcome code")])
+    submit = SubmitField("Record outcome", widget=GovSubmitInput())
+
+
+class OffenceForm(FlaskForm):
+    title = StringField("Title", widget=GovTextInput(),
+                        validators=[InputRequired(message="Enter the offence's title"),
+                                    Length(max=200)])
+    legislation = StringField("Legislation", widget=GovTextInput(),
+                              validators=[InputRequired(message="Enter the legislation"),
+                                          Length(max=200)])
+    category = SelectField("Category", widget=GovSelect(), choices=choices(CATEGORIES.items()))
+    gravity = IntegerField("Gravity (1 to 5)", widget=GovTextInput(),
+                           validators=[InputRequired(message="Enter the gravity"),
+                                       NumberRange(min=1, max=5,
+                                                   message="Gravity must be from 1 to 5")])
+    outcome22_permitted = BooleanField("Outcome 22 permitted", widget=GovCheckboxInput())
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class OutcomeCodeForm(FlaskForm):
+    title = StringField("Title", widget=GovTextInput(),
+                        validators=[InputRequired(message="Enter the title"), Length(max=200)])
+    submit = SubmitField("Save", widget=GovSubmitInput())

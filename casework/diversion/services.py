@@ -1,0 +1,374 @@
+"""Checkpoint and Outcome 22: assessments against the rules, the lead's
+decision, and diversion cases from offer to completion or failure.
+Services flush, never commit; free text never goes into the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from casework.accounts.models import User
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
+from casework.diversion.states import (
+    CaseStatus,
+    InvalidTransition,
+    due_date,
+    is_overdue,
+    transition,
+)
+from casework.eligibility import checkpoint, outcome22, schemas
+from casework.eligibility.offences import CATEGORIES
+from casework.eligibility.offences import Offence as OffenceRule
+from casework.eligibility.outcomes import Result
+from casework.extensions import db
+from casework.intake.models import Person
+
+SCHEMES = {"checkpoint": "Checkpoint", "outcome22": "Outcome 22"}
+MAX_TEXT_LENGTH = 5000
+
+
+class DiversionError(Exception):
+    """A request whose meaning is wrong; ``problems`` maps form fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the deployment configures (casework/config.py)."""
+
+    weeks: dict[str, int]
+    closing_code: int
+    minimum_intensity: dict[int, str | None]
+
+    @classmethod
+    def from_config(cls, config) -> Settings:
+        return cls({"checkpoint": config["DIVERSION_WEEKS_CHECKPOINT"],
+                    "outcome22": config["DIVERSION_WEEKS_OUTCOME22"]},
+                   config["DIVERSION_CLOSING_CODE"], config["OUTCOME22_INTENSITY"])
+
+
+# reference data
+
+def catalogue() -> dict[str, OffenceRule]:
+    """The offence catalogue as the rules take it (one query)."""
+    return {o.key: OffenceRule(o.key, o.title, o.legislation, o.category, o.gravity,
+                               o.outcome22_permitted)
+            for o in db.session.scalars(select(Offence).order_by(Offence.title))}
+
+
+def offences() -> list[Offence]:
+    return list(db.session.scalars(select(Offence).order_by(Offence.title)))
+
+
+def outcome_codes() -> dict[int, str]:
+    return dict(db.session.execute(select(OutcomeCode.code, OutcomeCode.title)
+                                   .order_by(OutcomeCode.code)).all())
+
+
+@dataclass
+class OffenceChange:
+    title: str
+    legislation: str
+    category: str
+    gravity: int | None
+    outcome22_permitted: bool
+
+
+def update_offence(offence: Offence, change: OffenceChange, *, actor: User,
+                   now: datetime) -> Offence:
+    """An admin corrects a catalogue entry; audited with before and after."""
+    problems: dict[str | None, str] = {}
+    if not (change.title or "").strip():
+        problems["title"] = "Enter the offence's title"
+    if not (change.legislation or "").strip():
+        problems["legislation"] = "Enter the legislation"
+    if change.category not in CATEGORIES:
+        problems["category"] = "Select a category"
+    if change.gravity not in (1, 2, 3, 4, 5):
+        problems["gravity"] = "Gravity must be a whole number from 1 to 5"
+    if problems:
+        raise DiversionError(problems)
+
+    def snapshot() -> dict:
+        return {"title": offence.title, "legislation": offence.legislation,
+                "category": offence.category, "gravity": offence.gravity,
+                "outcome22_permitted": offence.outcome22_permitted}
+
+    before = snapshot()
+    offence.title, offence.legislation = change.title.strip(), change.legislation.strip()
+    offence.category, offence.gravity = change.category, change.gravity
+    offence.outcome22_permitted = bool(change.outcome22_permitted)
+    offence.updated_at = now
+    db.session.flush()
+    diff = audit.changes(before, snapshot())
+    if diff:
+        audit.record(Action.OFFENCE_UPDATED, actor=actor, now=now, subject_type="offence",
+                     subject_id=offence.key, detail=diff)
+    return offence
+
+
+def update_outcome_code(code: OutcomeCode, title: str, *, actor: User,
+                        now: datetime) -> OutcomeCode:
+    title = (title or "").strip()
+    if not title:
+        raise DiversionError({"title": "Enter the outcome's title"})
+    before = code.title
+    code.title = title[:200]
+    db.session.flush()
+    if before != code.title:
+        audit.record(Action.OUTCOME_CODE_UPDATED, actor=actor, now=now,
+                     subject_type="outcome_code", subject_id=code.code,
+                     detail=audit.changes({"title": before}, {"title": code.title}))
+    return code
+
+
+# assessments
+
+def _jsonable(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return sorted(_jsonable(v) for v in value) if isinstance(value, (set, frozenset)) \
+            else [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _snapshot(facts) -> dict:
+    """The facts as given, with offences by key, for the assessment record."""
+    data = {}
+    for name, value in vars(facts).items():
+        if isinstance(value, OffenceRule):
+            value = value.key
+        elif name == "previous_outcomes":
+            value = [{"offence": p.offence.key, "outcome_code": p.outcome_code,
+                      "date": p.on.isoformat()} for p in value]
+        data[name] = _jsonable(value)
+    return data
+
+
+def _problems(error: ValidationError) -> dict[str | None, str]:
+    """marshmallow's messages as form problems: nested rows report on their list."""
+    problems: dict[str | None, str] = {}
+    for line in schemas.messages(error):
+        path, _, message = line.partition(": ")
+        parts = path.split(".")
+        if len(parts) > 1 and parts[1].isdigit():
+            message = f"Row {int(parts[1]) + 1}: {message}"
+        problems.setdefault(parts[0], message)
+    return problems
+
+
+def assess_data(person: Person, scheme: str, data: dict, *, actor: User, now: datetime,
+                settings: Settings) -> Assessment:
+    """Validate facts in the shape ``eligibility assess`` reads (the same
+    marshmallow schemas), then assess them."""
+    schema = {"checkpoint": schemas.CheckpointFactsSchema,
+              "outcome22": schemas.Outcome22FactsSchema}.get(scheme)
+    if schema is None:
+        raise DiversionError({"scheme": "Choose Checkpoint or Outcome 22"})
+    try:
+        loaded = schema().load(data)
+        build = schemas.checkpoint_facts if scheme == "checkpoint" else schemas.outcome22_facts
+        facts = build(loaded, catalogue())
+    except ValidationError as error:
+        raise DiversionError(_problems(error)) from None
+    return assess(person, scheme, facts, actor=actor, now=now, settings=settings)
+
+
+def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
+           settings: Settings) -> Assessment:
+    """Apply a scheme's rules to ``facts`` and keep the assessment: the facts,
+    the rule-set version, the result and a reason per criterion."""
+    if scheme == "checkpoint":
+        result = checkpoint.assess(facts)
+    elif scheme == "outcome22":
+        result = outcome22.assess(facts, outcome22.Outcome22Rules(settings.minimum_intensity))
+    else:
+        raise DiversionError({"scheme": "Choose Checkpoint or Outcome 22"})
+    if facts.offence_date > now.date():
+        raise DiversionError({"offence_date": "The offence date cannot be in the future"})
+    assessment = Assessment(
+        person_id=person.id, site_id=person.site_id, scheme=scheme,
+        offence_key=facts.offence.key, offence_date=facts.offence_date,
+        facts=_snapshot(facts), ruleset_version=result.ruleset_version,
+        result=str(result.result), criteria=[c.to_dict() for c in result.criteria],
+        assessed_by_id=actor.id, assessed_at=now,
+    )
+    db.session.add(assessment)
+    db.session.flush()
+    audit.record(Action.ASSESSMENT_RECORDED, actor=actor, now=now, subject_type="assessment",
+                 subject_id=assessment.id, site_id=assessment.site_id,
+                 detail={"person_id": person.id, "scheme": scheme,
+                         "offence": assessment.offence_key,
+                         "ruleset_version": assessment.ruleset_version,
+                         "result": assessment.result,
+                         "outcomes": {c.id: str(c.outcome) for c in result.criteria}})
+    return assessment
+
+
+def decide(assessment: Assessment, decision: str, rationale: str | None, *, actor: User,
+           now: datetime) -> Assessment:
+    """A lead's decision on an assessment. Deciding against the rules' result
+    needs a rationale (an audited override)."""
+    db.session.execute(select(Assessment.id).where(Assessment.id == assessment.id)
+                       .with_for_update())
+    db.session.refresh(assessment)
+    if assessment.decided_at is not None:
+        raise DiversionError({None: "This assessment has already been decided"})
+    if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
+        raise DiversionError({"decision": "Decide eligible or ineligible"})
+    rationale = (rationale or "").strip() or None
+    if rationale and len(rationale) > MAX_TEXT_LENGTH:
+        raise DiversionError({"rationale": f"The rationale must be {MAX_TEXT_LENGTH} "
+                                           "characters or fewer"})
+    overridden = decision != assessment.result
+    if overridden and not rationale:
+        computed = Result(assessment.result).label.lower()
+        raise DiversionError({"rationale": f"The rules give {computed}; give a rationale to "
+                                           f"decide {decision}"})
+    assessment.decision, assessment.decision_rationale = decision, rationale
+    assessment.decided_by_id, assessment.decided_at = actor.id, now
+    db.session.flush()
+    audit.record(Action.ASSESSMENT_DECIDED, actor=actor, now=now, subject_type="assessment",
+                 subject_id=assessment.id, site_id=assessment.site_id,
+                 detail={"result": assessment.result, "decision": decision,
+                         "overridden": overridden, "rationale_given": bool(rationale)})
+    return assessment
+
+
+def assessments_for(person_id: int) -> list[Assessment]:
+    return list(db.session.scalars(
+        select(Assessment).where(Assessment.person_id == person_id)
+        .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at.desc())).unique())
+
+
+# diversion cases
+
+def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCase:
+    """Offer diversion after a lead decided the assessment eligible."""
+    if assessment.decision != Result.ELIGIBLE:
+        raise DiversionError({None: "A diversion can be offered only after a lead decides "
+                                    "the assessment eligible"})
+    if assessment.case is not None:
+        raise DiversionError({None: "A diversion case already exists for this assessment"})
+    case = DiversionCase(assessment_id=assessment.id, person_id=assessment.person_id,
+                         site_id=assessment.site_id, scheme=assessment.scheme,
+                         status=CaseStatus.OFFERED, offered_at=now, offered_by_id=actor.id,
+                         updated_at=now)
+    db.session.add(case)
+    db.session.flush()
+    _audit_step(Action.DIVERSION_OFFERED, case, actor, now)
+    return case
+
+
+def _audit_step(action: Action, case: DiversionCase, actor: User, now: datetime,
+                **detail) -> None:
+    audit.record(action, actor=actor, now=now, subject_type="diversion_case",
+                 subject_id=case.id, site_id=case.site_id,
+                 detail={"scheme": case.scheme, "status": str(case.status), **detail})
+
+
+@dataclass
+class Step:
+    target: str
+    on: date | None
+    reason: str | None = None
+
+
+STEP_ACTIONS = {
+    CaseStatus.ACTIVE: Action.DIVERSION_STARTED,
+    CaseStatus.COMPLETED: Action.DIVERSION_COMPLETED,
+    CaseStatus.FAILED: Action.DIVERSION_FAILED,
+    CaseStatus.WITHDRAWN: Action.DIVERSION_WITHDRAWN,
+}
+
+
+def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
+            settings: Settings) -> DiversionCase:
+    """Move a case along: start it (the due date follows from the scheme's
+    weeks), complete it (closing outcome code), fail it (re-referred to
+    police, with a reason) or withdraw it (with a reason)."""
+    try:
+        target = CaseStatus(step.target)
+        transition(case.status, target)
+    except ValueError:
+        raise DiversionError({"target": "Choose what happened"}) from None
+    except InvalidTransition as error:
+        raise DiversionError({"target": str(error)}) from None
+    problems: dict[str | None, str] = {}
+    if step.on is None:
+        problems["on"] = "Enter the date"
+    elif step.on > now.date():
+        problems["on"] = "The date cannot be in the future"
+    elif case.started_on and step.on < case.started_on:
+        problems["on"] = f"The date cannot be before the start ({case.started_on:%-d %B %Y})"
+    elif step.on < case.offered_at.date():
+        problems["on"] = f"The date cannot be before the offer ({case.offered_at:%-d %B %Y})"
+    reason = (step.reason or "").strip() or None
+    if target in (CaseStatus.FAILED, CaseStatus.WITHDRAWN) and not reason:
+        problems["reason"] = "Say why"
+    elif reason and len(reason) > MAX_TEXT_LENGTH:
+        problems["reason"] = f"The reason must be {MAX_TEXT_LENGTH} characters or fewer"
+    if problems:
+        raise DiversionError(problems)
+    before = case.status
+    case.status = target
+    if target == CaseStatus.ACTIVE:
+        case.started_on = step.on
+        case.due_date = due_date(step.on, settings.weeks[case.scheme])
+    else:
+        case.ended_on, case.end_reason = step.on, reason
+        if target == CaseStatus.COMPLETED:
+            case.outcome_code = settings.closing_code
+    case.updated_at = now
+    db.session.flush()
+    _audit_step(STEP_ACTIONS[target], case, actor, now, previous=str(before),
+                on=step.on.isoformat(),
+                due_date=case.due_date.isoformat() if case.due_date else None,
+                outcome_code=case.outcome_code)
+    return case
+
+
+def record_later_outcome(case: DiversionCase, code: int | None, *, actor: User,
+                         now: datetime) -> DiversionCase:
+    """After a failed case, the criminal justice outcome, when it is known."""
+    if case.status != CaseStatus.FAILED:
+        raise DiversionError({None: "A later outcome is recorded only for a failed case"})
+    if code not in outcome_codes():
+        raise DiversionError({"code": "Select the outcome code"})
+    case.later_outcome_code, case.updated_at = code, now
+    db.session.flush()
+    _audit_step(Action.DIVERSION_OUTCOME_RECORDED, case, actor, now, later_outcome_code=code)
+    return case
+
+
+def cases(site_ids: frozenset[int] | None, *, status: str | None = None,
+          overdue_on: date | None = None, limit: int = 500) -> list[DiversionCase]:
+    """Diversion cases at ``site_ids``; with ``overdue_on``, only active
+    cases past their due date on that day. One query."""
+    stmt = (select(DiversionCase).options(joinedload(DiversionCase.person))
+            .order_by(DiversionCase.due_date.is_(None), DiversionCase.due_date,
+                      DiversionCase.id).limit(limit))
+    if site_ids is not None:
+        stmt = stmt.where(DiversionCase.site_id.in_(site_ids))
+    if status:
+        stmt = stmt.where(DiversionCase.status == status)
+    if overdue_on is not None:
+        stmt = stmt.where(DiversionCase.status == CaseStatus.ACTIVE,
+                          DiversionCase.due_date < overdue_on)
+    return list(db.session.scalars(stmt).unique())
+
+
+def overdue(case: DiversionCase, today: date) -> bool:
+    return is_overdue(case.status, case.due_date, today)

@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_site_ids
+from casework.accounts.roles import Permission
+from casework.database import utcnow
+from casework.diversion import bp, services
+from casework.diversion.forms import (
+    CheckpointForm,
+    DecisionForm,
+    LaterOutcomeForm,
+    OffenceForm,
+    OfferForm,
+    Outcome22Form,
+    OutcomeCodeForm,
+    StepForm,
+)
+from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
+from casework.diversion.states import TRANSITIONS, CaseStatus
+from casework.eligibility import checkpoint, cirv, outcome22
+from casework.eligibility.offences import CATEGORIES
+from casework.extensions import db
+from casework.forms import choices, show_problems
+from casework.intake import services as intake
+from casework.intake.models import Person
+
+FORMS = {"checkpoint": CheckpointForm, "outcome22": Outcome22Form}
+STEP_LABELS = {CaseStatus.ACTIVE: "Started", CaseStatus.COMPLETED: "Completed",
+               CaseStatus.FAILED: "Failed: re-referred to police",
+               CaseStatus.WITHDRAWN: "Withdrawn"}
+
+
+def _settings() -> services.Settings:
+    return services.Settings.from_config(current_app.config)
+
+
+def _person(person_id: int) -> Person:
+    return get_visible_or_404(intake.visible_people(current_user), Person, person_id,
+                              subject_type="person")
+
+
+@bp.route("/people/<int:person_id>/assessments/new/<scheme>", methods=["GET", "POST"])
+@require(Permission.DIVERSION_ASSESS)
+def new(person_id: int, scheme: str):
+    if scheme not in FORMS:
+        abort(404)
+    person = _person(person_id)
+    form = FORMS[scheme]().with_catalogue(services.offences(), services.outcome_codes())
+    if form.validate_on_submit():
+        try:
+            assessment = services.assess_data(person, scheme, form.facts(person),
+                                              actor=current_user, now=utcnow(),
+                                              settings=_settings())
+        except services.DiversionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"{services.SCHEMES[scheme]} assessment recorded", "success")
+            return redirect(url_for("diversion.assessment", assessment_id=assessment.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(f"diversion/new_{scheme}.html", form=form, person=person), status
+
+
+def _render(assessment: Assessment, *, decision_form=None, step_form=None, later_form=None,
+            status: int = 200):
+    case = assessment.case
+    step_form = step_form or StepForm()
+    if case is not None:
+        step_form.target.choices = choices((s.value, STEP_LABELS[s])
+                                           for s in TRANSITIONS[case.status])
+    later_form = later_form or LaterOutcomeForm()
+    codes = services.outcome_codes()
+    later_form.code.choices = choices([("", "Select")] + [(c, f"{c}: {t}")
+                                                          for c, t in codes.items()])
+    return render_template(
+        "diversion/assessment.html", assessment=assessment, case=case,
+        decision_form=decision_form or DecisionForm(), offer_form=OfferForm(),
+        step_form=step_form, later_form=later_form, codes=codes,
+        offences={o.key: o for o in services.offences()},
+        overdue=case is not None and services.overdue(case, utcnow().date()),
+    ), status
+
+
+@bp.route("/assessments/<int:assessment_id>")
+@require(Permission.CASE_READ)
+def assessment(assessment_id: int):
+    return _render(get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment"))
+
+
+@bp.route("/assessments/<int:assessment_id>/decision", methods=["POST"])
+@require(Permission.DIVERSION_DECIDE)
+def decide(assessment_id: int):
+    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.decide(record, form.decision.data, form.rationale.data,
+                            actor=current_user, now=utcnow())
+        except services.DiversionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Decision recorded", "success")
+            return redirect(url_for("diversion.assessment", assessment_id=record.id))
+    return _render(record, decision_form=form, status=422)
+
+
+@bp.route("/assessments/<int:assessment_id>/case", methods=["POST"])
+@require(Permission.DIVERSION_ASSESS)
+def offer(assessment_id: int):
+    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    if OfferForm().validate_on_submit():
+        try:
+            services.offer(record, actor=current_user, now=utcnow())
+        except services.DiversionError as error:
+            flash(next(iter(error.problems.values())), "error")
+        else:
+            flash("Diversion offered", "success")
+    return redirect(url_for("diversion.assessment", assessment_id=record.id))
+
+
+@bp.route("/diversion/<int:case_id>/step", methods=["POST"])
+@require(Permission.DIVERSION_ASSESS)
+def step(case_id: int):
+    case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    form = StepForm()
+    form.target.choices = choices((s.value, STEP_LABELS[s]) for s in TRANSITIONS[case.status])
+    if form.validate_on_submit():
+        try:
+            services.advance(case, services.Step(form.target.data, form.on.data,
+                                                 form.reason.data),
+                             actor=current_user, now=utcnow(), settings=_settings())
+        except services.DiversionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Diversion {STEP_LABELS[CaseStatus(form.target.data)].lower()}", "success")
+            return redirect(url_for("diversion.assessment", assessment_id=case.assessment_id))
+    return _render(case.assessment, step_form=form, status=422)
+
+
+@bp.route("/diversion/<int:case_id>/later-outcome", methods=["POST"])
+@require(Permission.DIVERSION_DECIDE)
+def later_outcome(case_id: int):
+    case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    form = LaterOutcomeForm()
+    form.code.choices = choices([("", "Select")] + [(c, t) for c, t in
+                                                    services.outcome_codes().items()])
+    if form.validate_on_submit():
+        try:
+            services.record_later_outcome(case, int(form.code.data), actor=current_user,
+                                          now=utcnow())
+        except services.DiversionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Outcome recorded", "success")
+            return redirect(url_for("diversion.assessment", assessment_id=case.assessment_id))
+    return _render(case.assessment, later_form=form, status=422)
+
+
+@bp.route("/diversion")
+@require(Permission.CASE_READ)
+def cases():
+    today = utcnow().date()
+    show = request.args.get("show", "open")
+    if show == "overdue":
+        rows = services.cases(visible_site_ids(), overdue_on=today)
+    elif show in {s.value for s in CaseStatus}:
+        rows = services.cases(visible_site_ids(), status=show)
+    else:
+        show = "open"
+        rows = [c for c in services.cases(visible_site_ids())
+                if c.status in (CaseStatus.OFFERED, CaseStatus.ACTIVE)]
+    return render_template("diversion/cases.html", rows=rows, show=show, today=today,
+                           overdue=services.overdue)
+
+
+@bp.route("/rules")
+@require(Permission.CASE_READ, Permission.RULESET_MANAGE, Permission.AGGREGATE_READ)
+def rules():
+    """The eligibility rules as the code holds them: criteria, the Outcome 22
+    intensity table and the offence catalogue, all read from their sources."""
+    return render_template(
+        "diversion/rules.html",
+        schemes=[
+            ("CIRV", cirv.RULESET_VERSION, cirv.CRITERIA),
+            ("Checkpoint", checkpoint.RULESET_VERSION, checkpoint.CRITERIA),
+            ("Outcome 22", outcome22.RULESET_VERSION, outcome22.CRITERIA),
+        ],
+        intensity=_settings().minimum_intensity, intensities=outcome22.INTENSITIES,
+        offences=services.offences(), categories=CATEGORIES, codes=services.outcome_codes(),
+        checkpoint_offences=checkpoint.ELIGIBLE_OFFENCES,
+        settings=_settings(),
+    )
+
+
+# reference data administration
+
+@bp.route("/admin/offences")
+@require(Permission.RULESET_MANAGE)
+def offences():
+    return render_template("diversion/offences.html", offences=services.offences(),
+                           categories=CATEGORIES, codes=services.outcome_codes())
+
+
+@bp.route("/admin/offences/<key>", methods=["GET", "POST"])
+@require(Permission.RULESET_MANAGE)
+def edit_offence(key: str):
+    offence = db.session.query(Offence).filter_by(key=key).one_or_none()
+    if offence is None:
+        abort(404)
+    form = OffenceForm(obj=None if request.method == "POST" else offence)
+    if form.validate_on_submit():
+        try:
+            services.update_offence(offence, services.OffenceChange(
+                form.title.data, form.legislation.data, form.category.data, form.gravity.data,
+                form.outcome22_permitted.data), actor=current_user, now=utcnow())
+        except services.DiversionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"{offence.title} saved", "success")
+            return redirect(url_for("diversion.offences"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("diversion/edit_offence.html", form=form, offence=offence), status
+
+
+@bp.route("/admin/outcome-codes/<int:code>", methods=["GET", "POST"])
+@require(Permission.RULESET_MANAGE)
+def edit_outcome_code(code: int):
+    record = db.session.get(OutcomeCode, code)
+    if record is None:
+        abort(404)
+    form = OutcomeCodeForm(obj=None if request.method == "POST" else record)
+    if form.validate_on_submit():
+        services.update_outcome_code(record, form.title.data, actor=current_user, now=utcnow())
+        flash(f"Outcome {code} saved", "success")
+        return redirect(url_for("diversion.offences"))
+    status = 422 if form.errors else 200
+    return render_template("diversion/edit_outcome_code.html", form=form, code=record), status

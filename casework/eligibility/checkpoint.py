@@ -1,0 +1,142 @@
+"""Checkpoint (deferred prosecution) eligibility: criteria K1 to K6
+(DESIGN.md "Checkpoint and Outcome 22 eligibility"). Pure standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from casework.eligibility.offences import HISTORY_OUTCOMES, SERIOUS_CATEGORIES, Offence
+from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
+from casework.intake.validation import years_between
+
+SCHEME = "checkpoint"
+RULESET_VERSION = "checkpoint-2026.1"
+MINIMUM_AGE, MAXIMUM_AGE = 10, 17
+
+# Possession offences Checkpoint is for, and the weapon offences it excludes.
+ELIGIBLE_OFFENCES = ("bladed_article_s139", "offensive_weapon_s1")
+EXCLUDED_WEAPON_OFFENCES = ("bladed_article_school_s139a", "threatening_with_blade_s139aa",
+                            "threatening_with_offensive_weapon_s1a")
+
+AGGRAVATING_FACTORS: dict[str, str] = {
+    "weapon_used_or_threatened": "Weapon used or threatened",
+    "injury_caused": "Injury caused",
+    "linked_offence": "Linked to another offence such as robbery or supply",
+    "group_context": "Group or gang context",
+    "firearm_or_imitation": "Firearm or imitation firearm",
+    "on_bail_or_order": "On bail or a court order at the time",
+}
+
+# What each criterion requires, in words: the rules page shows these.
+CRITERIA: dict[str, tuple[str, str]] = {
+    "K1": ("Age", f"Aged {MINIMUM_AGE} to {MAXIMUM_AGE} on the offence date."),
+    "K2": ("Offence", "Possession of a bladed or pointed article in a public place "
+                      "(Criminal Justice Act 1988 s139) or of an offensive weapon (Prevention "
+                      "of Crime Act 1953 s1). On school premises (s139A) or threatening with a "
+                      "weapon (s139AA, s1A) is not eligible."),
+    "K3": ("No aggravating circumstances", "None of: " + "; ".join(
+        v.lower() for v in AGGRAVATING_FACTORS.values()) + "."),
+    "K4": ("No previous criminal history", "No previous outcome that records an offence "
+                                           "(charge, caution, penalty notice, community "
+                                           "resolution, diversion). Only very minor "
+                                           "non-violent history needs a decision maker's "
+                                           "review; any violent, weapon, sexual or robbery "
+                                           "outcome is not eligible."),
+    "K5": ("Admits the offence", "The child admits the offence."),
+    "K6": ("Sufficient evidence", "There is sufficient evidence to charge."),
+}
+
+
+@dataclass(frozen=True)
+class PreviousOutcome:
+    offence: Offence
+    outcome_code: int
+    on: date
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    offence_date: date
+    offence: Offence
+    date_of_birth: date | None = None
+    aggravating_factors: frozenset[str] = frozenset()
+    previous_outcomes: tuple[PreviousOutcome, ...] = field(default_factory=tuple)
+    admits_offence: bool | None = None
+    sufficient_evidence: bool | None = None
+
+
+def _result(cid: str, outcome: Outcome, reason: str) -> CriterionResult:
+    return CriterionResult(cid, CRITERIA[cid][0], outcome, reason)
+
+
+def _k1(facts: CheckpointFacts) -> CriterionResult:
+    rule = f"Checkpoint is for ages {MINIMUM_AGE} to {MAXIMUM_AGE}"
+    if facts.date_of_birth is None:
+        return _result("K1", Outcome.UNKNOWN,
+                       f"Date of birth not known, so age on the offence date cannot be checked; "
+                       f"{rule}.")
+    age = years_between(facts.date_of_birth, facts.offence_date)
+    outcome = Outcome.PASS if MINIMUM_AGE <= age <= MAXIMUM_AGE else Outcome.FAIL
+    return _result("K1", outcome, f"Aged {age} on the offence date; {rule}.")
+
+
+def _k2(facts: CheckpointFacts) -> CriterionResult:
+    offence = facts.offence
+    named = f"{offence.title} ({offence.legislation})"
+    if offence.key in ELIGIBLE_OFFENCES:
+        return _result("K2", Outcome.PASS, f"{named} is a Checkpoint offence.")
+    if offence.key in EXCLUDED_WEAPON_OFFENCES:
+        return _result("K2", Outcome.FAIL, f"{named} is excluded from Checkpoint, which is for "
+                                           "simple possession in a public place.")
+    return _result("K2", Outcome.FAIL, f"{named} is not a Checkpoint offence; Checkpoint is "
+                                       "for possession of a bladed article or offensive weapon.")
+
+
+def _k3(facts: CheckpointFacts) -> CriterionResult:
+    present = [label for key, label in AGGRAVATING_FACTORS.items()
+               if key in facts.aggravating_factors]
+    if present:
+        return _result("K3", Outcome.FAIL, "Aggravating circumstances: "
+                       + "; ".join(p.lower() for p in present)
+                       + ". Checkpoint needs none.")
+    return _result("K3", Outcome.PASS, "No aggravating circumstances recorded.")
+
+
+def _k4(facts: CheckpointFacts) -> CriterionResult:
+    history = [p for p in facts.previous_outcomes if p.outcome_code in HISTORY_OUTCOMES]
+    serious = [p for p in history if p.offence.category in SERIOUS_CATEGORIES]
+    if serious:
+        first = serious[0]
+        return _result("K4", Outcome.FAIL,
+                       f"Previous outcome {first.outcome_code} for {first.offence.title.lower()} "
+                       f"on {first.on:%-d %B %Y}; any previous violent, weapon, sexual or robbery "
+                       "outcome rules Checkpoint out.")
+    if history:
+        listed = ", ".join(f"{p.offence.title.lower()} (outcome {p.outcome_code})"
+                           for p in history)
+        return _result("K4", Outcome.UNKNOWN,
+                       f"Previous non-violent history: {listed}; a decision maker must judge "
+                       "whether it is very minor.")
+    return _result("K4", Outcome.PASS, "No previous criminal history.")
+
+
+def _yes_no(cid: str, value: bool | None, yes: str, no: str, unknown: str) -> CriterionResult:
+    if value is None:
+        return _result(cid, Outcome.UNKNOWN, unknown)
+    return _result(cid, Outcome.PASS if value else Outcome.FAIL, yes if value else no)
+
+
+def assess(facts: CheckpointFacts) -> Assessment:
+    """Apply K1 to K6 to ``facts``."""
+    return Assessment(SCHEME, RULESET_VERSION, (
+        _k1(facts), _k2(facts), _k3(facts), _k4(facts),
+        _yes_no("K5", facts.admits_offence, "Admits the offence.",
+                "Does not admit the offence; Checkpoint needs an admission.",
+                "Not yet known whether the child admits the offence."),
+        _yes_no("K6", facts.sufficient_evidence, "There is sufficient evidence to charge.",
+                "There is not sufficient evidence to charge; Checkpoint is an alternative to "
+                "a charge, so it needs enough evidence for one.",
+                "Not yet known whether there is sufficient evidence to charge."),
+    ))

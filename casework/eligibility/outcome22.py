@@ -1,0 +1,156 @@
+"""Outcome 22 eligibility, both variants: criteria O1 to O5 (DESIGN.md
+"Checkpoint and Outcome 22 eligibility"). Pure standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from casework.eligibility.offences import Offence
+from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
+from casework.intake.validation import years_between
+
+SCHEME = "outcome22"
+RULESET_VERSION = "outcome22-2026.1"
+PARENT_CONSENT_UNDER = 16
+
+VARIANTS: dict[str, str] = {
+    "diversion": "Outcome 22 diversion (no admission needed)",
+    "deferred_prosecution": "Outcome 22 deferred prosecution (accepts responsibility)",
+}
+INTENSITIES: dict[str, str] = {
+    "light": "Light", "structured": "Structured", "intensive": "Intensive",
+}
+_RANK = {name: rank for rank, name in enumerate(INTENSITIES)}
+
+# Final gravity score → the least intense activity that is commensurate;
+# None: not eligible at that score. Local configuration (OUTCOME22_INTENSITY).
+DEFAULT_MINIMUM_INTENSITY: dict[int, str | None] = {
+    1: "light", 2: "light", 3: "structured", 4: "intensive", 5: None,
+}
+
+CRITERIA: dict[str, tuple[str, str]] = {
+    "O1": ("Recorded crime with a suspect", "A recorded crime with an identified suspect."),
+    "O2": ("Offence seriousness", "Seriousness up to and including wounding or inflicting "
+                                  "grievous bodily harm (Offences Against the Person Act 1861 "
+                                  "s20); s18 and above are not eligible."),
+    "O3": ("Public interest", "A decision maker records why further action is not in the "
+                              "public interest."),
+    "O4": ("Commensurate activity", "The planned activity is at least as intensive as the "
+                                    "offence's gravity (1 to 5, plus or minus one for "
+                                    "aggravating or mitigating factors) requires."),
+    "O5": ("Agreement to engage", f"The person agrees to engage, with a parent or carer "
+                                  f"under {PARENT_CONSENT_UNDER}; for deferred prosecution "
+                                  "they also accept responsibility."),
+}
+
+
+@dataclass(frozen=True)
+class Outcome22Facts:
+    offence_date: date
+    offence: Offence
+    suspect_identified: bool
+    variant: str
+    planned_activity: str
+    date_of_birth: date | None = None
+    public_interest_rationale: str | None = None
+    gravity_modifier: int = 0
+    agrees_to_engage: bool | None = None
+    parent_or_carer_agrees: bool | None = None
+    accepts_responsibility: bool | None = None
+
+
+@dataclass(frozen=True)
+class Outcome22Rules:
+    minimum_intensity: dict[int, str | None] = field(
+        default_factory=lambda: dict(DEFAULT_MINIMUM_INTENSITY))
+
+
+def final_gravity(offence: Offence, modifier: int) -> int:
+    return min(5, max(1, offence.gravity + modifier))
+
+
+def _result(cid: str, outcome: Outcome, reason: str) -> CriterionResult:
+    return CriterionResult(cid, CRITERIA[cid][0], outcome, reason)
+
+
+def _o1(facts: Outcome22Facts) -> CriterionResult:
+    if facts.suspect_identified:
+        return _result("O1", Outcome.PASS, "A recorded crime with an identified suspect.")
+    return _result("O1", Outcome.FAIL, "No suspect identified; Outcome 22 needs one.")
+
+
+def _o2(facts: Outcome22Facts) -> CriterionResult:
+    named = f"{facts.offence.title} ({facts.offence.legislation})"
+    if facts.offence.outcome22_permitted:
+        return _result("O2", Outcome.PASS, f"{named} is within the seriousness Outcome 22 "
+                                           "allows (up to s20 wounding).")
+    return _result("O2", Outcome.FAIL, f"{named} is too serious for Outcome 22, which allows "
+                                       "offences up to s20 wounding.")
+
+
+def _o3(facts: Outcome22Facts) -> CriterionResult:
+    if (facts.public_interest_rationale or "").strip():
+        return _result("O3", Outcome.PASS,
+                       "A decision maker has recorded why further action is not in the "
+                       "public interest.")
+    return _result("O3", Outcome.UNKNOWN,
+                   "No public-interest rationale recorded yet; a decision maker must record "
+                   "why further action is not in the public interest.")
+
+
+def _o4(facts: Outcome22Facts, rules: Outcome22Rules) -> CriterionResult:
+    score = final_gravity(facts.offence, facts.gravity_modifier)
+    sign = f"{facts.gravity_modifier:+d}" if facts.gravity_modifier else "no"
+    basis = f"Gravity {facts.offence.gravity} with {sign} modifier gives {score}"
+    minimum = rules.minimum_intensity.get(score)
+    if minimum is None:
+        return _result("O4", Outcome.FAIL, f"{basis}; a score of {score} is not eligible for "
+                                           "Outcome 22.")
+    planned = INTENSITIES[facts.planned_activity].lower()
+    if _RANK[facts.planned_activity] >= _RANK[minimum]:
+        return _result("O4", Outcome.PASS, f"{basis}; {planned} activity meets the minimum "
+                                           f"({INTENSITIES[minimum].lower()}).")
+    return _result("O4", Outcome.FAIL, f"{basis}; {planned} activity is below the minimum "
+                                       f"({INTENSITIES[minimum].lower()}).")
+
+
+def _o5(facts: Outcome22Facts) -> CriterionResult:
+    failures, unknowns = [], []
+    if facts.agrees_to_engage is False:
+        failures.append("does not agree to engage")
+    elif facts.agrees_to_engage is None:
+        unknowns.append("whether they agree to engage")
+    age = (years_between(facts.date_of_birth, facts.offence_date)
+           if facts.date_of_birth else None)
+    if age is None or age < PARENT_CONSENT_UNDER:
+        needs = f"aged {age}, so a parent or carer must agree" if age is not None else \
+            "age not known, so a parent or carer's agreement may be needed"
+        if facts.parent_or_carer_agrees is False:
+            failures.append(f"{needs}, and they do not")
+        elif facts.parent_or_carer_agrees is None:
+            unknowns.append(f"the parent or carer's agreement ({needs})")
+    if facts.variant == "deferred_prosecution":
+        if facts.accepts_responsibility is False:
+            failures.append("does not accept responsibility, which deferred prosecution needs")
+        elif facts.accepts_responsibility is None:
+            unknowns.append("whether they accept responsibility (deferred prosecution)")
+    if failures:
+        return _result("O5", Outcome.FAIL, "The person " + "; ".join(failures) + ".")
+    if unknowns:
+        return _result("O5", Outcome.UNKNOWN, "Not yet known: " + "; ".join(unknowns) + ".")
+    agreed = "Agrees to engage"
+    if age is not None and age < PARENT_CONSENT_UNDER:
+        agreed += ", with a parent or carer's agreement"
+    if facts.variant == "deferred_prosecution":
+        agreed += ", and accepts responsibility"
+    return _result("O5", Outcome.PASS, agreed + ".")
+
+
+def assess(facts: Outcome22Facts, rules: Outcome22Rules | None = None) -> Assessment:
+    """Apply O1 to O5 to ``facts``."""
+    rules = rules or Outcome22Rules()
+    return Assessment(SCHEME, RULESET_VERSION, (
+        _o1(facts), _o2(facts), _o3(facts), _o4(facts, rules), _o5(facts),
+    ))

@@ -1,0 +1,254 @@
+"""Checkpoint (K1-K6) and Outcome 22 (O1-O5) at their boundaries, from one
+table of cases, and the diversion case workflow (no app, no database)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from casework.diversion.states import (
+    TRANSITIONS,
+    CaseStatus,
+    InvalidTransition,
+    due_date,
+    is_overdue,
+    transition,
+)
+from casework.eligibility import checkpoint, outcome22
+from casework.eligibility.offences import OFFENCES, OUTCOME_CODES
+from casework.eligibility.outcomes import Outcome, Result
+
+OFFENCE = {o.key: o for o in OFFENCES}
+OFFENCE_DATE = date(2026, 5, 10)
+P, F, U = Outcome.PASS, Outcome.FAIL, Outcome.UNKNOWN
+
+
+def born_aged(age: int, *, day_after: bool = False) -> date:
+    """A date of birth making the person ``age`` on the offence date, their
+    birthday that day; with ``day_after``, born a day later, so one day short
+    of turning ``age``."""
+    dob = date(OFFENCE_DATE.year - age, OFFENCE_DATE.month, OFFENCE_DATE.day)
+    return date(dob.year, dob.month, dob.day + 1) if day_after else dob
+
+
+def cp(**overrides) -> checkpoint.CheckpointFacts:
+    base = checkpoint.CheckpointFacts(
+        offence_date=OFFENCE_DATE, offence=OFFENCE["bladed_article_s139"],
+        date_of_birth=born_aged(15), aggravating_factors=frozenset(), previous_outcomes=(),
+        admits_offence=True, sufficient_evidence=True)
+    return replace(base, **overrides)
+
+
+def prior(offence: str, code: int = 8) -> checkpoint.PreviousOutcome:
+    return checkpoint.PreviousOutcome(OFFENCE[offence], code, date(2025, 1, 1))
+
+
+CHECKPOINT_CASES = [
+    # (description, facts overrides, criterion, outcome, overall result)
+    ("aged 9", {"date_of_birth": born_aged(9)}, "K1", F, Result.INELIGIBLE),
+    ("aged 9, a day before turning 10", {"date_of_birth": born_aged(10, day_after=True)},
+     "K1", F, Result.INELIGIBLE),
+    ("aged 10", {"date_of_birth": born_aged(10)}, "K1", P, Result.ELIGIBLE),
+    ("aged 17", {"date_of_birth": born_aged(17)}, "K1", P, Result.ELIGIBLE),
+    ("aged 17, a day before turning 18", {"date_of_birth": born_aged(18, day_after=True)},
+     "K1", P, Result.ELIGIBLE),
+    ("aged 18", {"date_of_birth": born_aged(18)}, "K1", F, Result.INELIGIBLE),
+    ("date of birth unknown", {"date_of_birth": None}, "K1", U, Result.NEEDS_REVIEW),
+    ("s139 bladed article", {}, "K2", P, Result.ELIGIBLE),
+    ("s1 offensive weapon", {"offence": OFFENCE["offensive_weapon_s1"]}, "K2", P,
+     Result.ELIGIBLE),
+    ("s139A school premises", {"offence": OFFENCE["bladed_article_school_s139a"]}, "K2", F,
+     Result.INELIGIBLE),
+    ("s139AA threatening with a blade", {"offence": OFFENCE["threatening_with_blade_s139aa"]},
+     "K2", F, Result.INELIGIBLE),
+    ("s1A threatening with an offensive weapon",
+     {"offence": OFFENCE["threatening_with_offensive_weapon_s1a"]}, "K2", F, Result.INELIGIBLE),
+    ("robbery is not a Checkpoint offence", {"offence": OFFENCE["robbery"]}, "K2", F,
+     Result.INELIGIBLE),
+    ("common assault is not a Checkpoint offence", {"offence": OFFENCE["common_assault"]},
+     "K2", F, Result.INELIGIBLE),
+    *[(f"aggravating: {factor}", {"aggravating_factors": frozenset({factor})}, "K3", F,
+       Result.INELIGIBLE) for factor in checkpoint.AGGRAVATING_FACTORS],
+    ("no aggravating factors", {}, "K3", P, Result.ELIGIBLE),
+    ("no previous outcomes", {}, "K4", P, Result.ELIGIBLE),
+    ("previous theft community resolution (minor)",
+     {"previous_outcomes": (prior("theft", 8),)}, "K4", U, Result.NEEDS_REVIEW),
+    ("previous public order caution (minor)",
+     {"previous_outcomes": (prior("public_order_s5", 2),)}, "K4", U, Result.NEEDS_REVIEW),
+    ("previous violent outcome", {"previous_outcomes": (prior("battery", 8),)}, "K4", F,
+     Result.INELIGIBLE),
+    ("previous weapon outcome", {"previous_outcomes": (prior("offensive_weapon_s1", 22),)},
+     "K4", F, Result.INELIGIBLE),
+    ("previous robbery charge", {"previous_outcomes": (prior("robbery", 1),)}, "K4", F,
+     Result.INELIGIBLE),
+    ("previous sexual offence caution", {"previous_outcomes": (prior("sexual_assault", 2),)},
+     "K4", F, Result.INELIGIBLE),
+    ("violent allegation with no further action is not history",
+     {"previous_outcomes": (prior("abh_s47", 16),)}, "K4", P, Result.ELIGIBLE),
+    ("minor and violent history together",
+     {"previous_outcomes": (prior("theft", 8), prior("common_assault", 2))}, "K4", F,
+     Result.INELIGIBLE),
+    ("admits", {"admits_offence": True}, "K5", P, Result.ELIGIBLE),
+    ("does not admit", {"admits_offence": False}, "K5", F, Result.INELIGIBLE),
+    ("admission unknown", {"admits_offence": None}, "K5", U, Result.NEEDS_REVIEW),
+    ("sufficient evidence", {"sufficient_evidence": True}, "K6", P, Result.ELIGIBLE),
+    ("insufficient evidence", {"sufficient_evidence": False}, "K6", F, Result.INELIGIBLE),
+    ("evidence unknown", {"sufficient_evidence": None}, "K6", U, Result.NEEDS_REVIEW),
+]
+
+
+@pytest.mark.parametrize(("description", "overrides", "criterion", "outcome", "result"),
+                         CHECKPOINT_CASES, ids=[c[0] for c in CHECKPOINT_CASES])
+def test_checkpoint(description, overrides, criterion, outcome, result):
+    assessment = checkpoint.assess(cp(**overrides))
+    assert assessment.criterion(criterion).outcome == outcome
+    assert assessment.result == result
+
+
+def test_checkpoint_reasons_name_the_fact_and_the_rule():
+    assessment = checkpoint.assess(cp(date_of_birth=born_aged(18)))
+    assert assessment.criterion("K1").reason == (
+        "Aged 18 on the offence date; Checkpoint is for ages 10 to 17.")
+    k2 = checkpoint.assess(cp(offence=OFFENCE["bladed_article_school_s139a"])).criterion("K2")
+    assert "s139A" in k2.reason and "excluded" in k2.reason
+    k3 = checkpoint.assess(cp(aggravating_factors=frozenset({"injury_caused"}))).criterion("K3")
+    assert "injury caused" in k3.reason
+    assert [c.id for c in assessment.criteria] == ["K1", "K2", "K3", "K4", "K5", "K6"]
+    assert assessment.to_dict()["ruleset_version"] == checkpoint.RULESET_VERSION
+
+
+def o22(**overrides) -> outcome22.Outcome22Facts:
+    base = outcome22.Outcome22Facts(
+        offence_date=OFFENCE_DATE, offence=OFFENCE["theft"], suspect_identified=True,
+        variant="diversion", planned_activity="light", date_of_birth=born_aged(16),
+        public_interest_rationale="First offence; restorative work more useful",
+        gravity_modifier=0, agrees_to_engage=True, parent_or_carer_agrees=None,
+        accepts_responsibility=None)
+    return replace(base, **overrides)
+
+
+OUTCOME22_CASES = [
+    ("suspect identified", {}, "O1", P, Result.ELIGIBLE),
+    ("no suspect", {"suspect_identified": False}, "O1", F, Result.INELIGIBLE),
+    ("s20 is within Outcome 22", {"offence": OFFENCE["gbh_s20"],
+                                  "planned_activity": "intensive"}, "O2", P, Result.ELIGIBLE),
+    ("s18 is too serious", {"offence": OFFENCE["gbh_intent_s18"],
+                            "planned_activity": "intensive"}, "O2", F, Result.INELIGIBLE),
+    ("rationale recorded", {}, "O3", P, Result.ELIGIBLE),
+    ("no rationale yet", {"public_interest_rationale": None}, "O3", U, Result.NEEDS_REVIEW),
+    ("blank rationale", {"public_interest_rationale": "  "}, "O3", U, Result.NEEDS_REVIEW),
+    ("gravity 2, light", {}, "O4", P, Result.ELIGIBLE),
+    ("gravity 2 +1 = 3, light is too little", {"gravity_modifier": 1}, "O4", F,
+     Result.INELIGIBLE),
+    ("gravity 2 +1 = 3, structured", {"gravity_modifier": 1, "planned_activity": "structured"},
+     "O4", P, Result.ELIGIBLE),
+    ("gravity 3, structured", {"offence": OFFENCE["burglary"],
+                               "planned_activity": "structured"}, "O4", P, Result.ELIGIBLE),
+    ("gravity 3 -1 = 2, light", {"offence": OFFENCE["burglary"], "gravity_modifier": -1},
+     "O4", P, Result.ELIGIBLE),
+    ("gravity 4, structured is too little", {"offence": OFFENCE["gbh_s20"],
+                                             "planned_activity": "structured"}, "O4", F,
+     Result.INELIGIBLE),
+    ("gravity 4, intensive", {"offence": OFFENCE["gbh_s20"], "planned_activity": "intensive"},
+     "O4", P, Result.ELIGIBLE),
+    ("gravity 4 +1 = 5 is never eligible", {"offence": OFFENCE["gbh_s20"],
+                                            "gravity_modifier": 1,
+                                            "planned_activity": "intensive"}, "O4", F,
+     Result.INELIGIBLE),
+    ("gravity 1 -1 stays 1", {"offence": OFFENCE["public_order_s5"], "gravity_modifier": -1},
+     "O4", P, Result.ELIGIBLE),
+    ("agrees, aged 16: no parent needed", {}, "O5", P, Result.ELIGIBLE),
+    ("does not agree", {"agrees_to_engage": False}, "O5", F, Result.INELIGIBLE),
+    ("agreement unknown", {"agrees_to_engage": None}, "O5", U, Result.NEEDS_REVIEW),
+    ("aged 15 with a parent's agreement", {"date_of_birth": born_aged(15),
+                                           "parent_or_carer_agrees": True}, "O5", P,
+     Result.ELIGIBLE),
+    ("aged 15, parent refuses", {"date_of_birth": born_aged(15),
+                                 "parent_or_carer_agrees": False}, "O5", F, Result.INELIGIBLE),
+    ("aged 15, parent not asked yet", {"date_of_birth": born_aged(15)}, "O5", U,
+     Result.NEEDS_REVIEW),
+    ("a day before 16, parent needed", {"date_of_birth": born_aged(16, day_after=True)}, "O5",
+     U, Result.NEEDS_REVIEW),
+    ("age unknown, parent not asked", {"date_of_birth": None}, "O5", U, Result.NEEDS_REVIEW),
+    ("deferred prosecution, accepts responsibility",
+     {"variant": "deferred_prosecution", "accepts_responsibility": True}, "O5", P,
+     Result.ELIGIBLE),
+    ("deferred prosecution, denies responsibility",
+     {"variant": "deferred_prosecution", "accepts_responsibility": False}, "O5", F,
+     Result.INELIGIBLE),
+    ("deferred prosecution, responsibility unknown", {"variant": "deferred_prosecution"},
+     "O5", U, Result.NEEDS_REVIEW),
+    ("diversion needs no admission", {"accepts_responsibility": False}, "O5", P,
+     Result.ELIGIBLE),
+]
+
+
+@pytest.mark.parametrize(("description", "overrides", "criterion", "outcome", "result"),
+                         OUTCOME22_CASES, ids=[c[0] for c in OUTCOME22_CASES])
+def test_outcome22(description, overrides, criterion, outcome, result):
+    assessment = outcome22.assess(o22(**overrides))
+    assert assessment.criterion(criterion).outcome == outcome
+    assert assessment.result == result
+
+
+def test_there_are_at_least_forty_boundary_cases():
+    assert len(CHECKPOINT_CASES) + len(OUTCOME22_CASES) >= 40
+
+
+def test_the_intensity_table_is_configurable():
+    strict = outcome22.Outcome22Rules({1: "structured", 2: "structured", 3: "intensive",
+                                       4: "intensive", 5: None})
+    result = outcome22.assess(o22(), strict).criterion("O4")
+    assert result.outcome == F and "below the minimum (structured)" in result.reason
+
+
+def test_outcome22_reasons():
+    o4 = outcome22.assess(o22(gravity_modifier=1)).criterion("O4")
+    assert o4.reason == ("Gravity 2 with +1 modifier gives 3; light activity is below the "
+                         "minimum (structured).")
+    o5 = outcome22.assess(o22(date_of_birth=born_aged(14),
+                              parent_or_carer_agrees=False)).criterion("O5")
+    assert "aged 14, so a parent or carer must agree" in o5.reason
+
+
+def test_outcome_codes_run_1_to_23():
+    assert sorted(OUTCOME_CODES) == list(range(1, 24))
+    assert "Diversionary" in OUTCOME_CODES[22]
+
+
+@pytest.mark.parametrize("key", [
+    "common_assault", "battery", "abh_s47", "gbh_s20", "gbh_intent_s18", "bladed_article_s139",
+    "bladed_article_school_s139a", "threatening_with_blade_s139aa", "offensive_weapon_s1",
+    "threatening_with_offensive_weapon_s1a", "robbery", "theft", "burglary", "criminal_damage",
+    "possession_controlled_drug", "possession_with_intent_to_supply", "public_order_s4",
+    "public_order_s4a", "public_order_s5", "harassment", "malicious_communications",
+    "sexual_assault"])
+def test_the_catalogue_has_the_required_offences(key):
+    offence = OFFENCE[key]
+    assert 1 <= offence.gravity <= 5 and offence.legislation
+
+
+# the diversion case workflow
+
+ALLOWED = [(a, b) for a, targets in TRANSITIONS.items() for b in targets]
+
+
+@pytest.mark.parametrize(("current", "target"), [
+    (a, b) for a in CaseStatus for b in CaseStatus])
+def test_case_transitions(current, target):
+    if (current, target) in ALLOWED:
+        assert transition(current, target) == target
+    else:
+        with pytest.raises(InvalidTransition, match=f"that is {current.value}"):
+            transition(current, target)
+
+
+def test_due_dates_and_overdue():
+    assert due_date(date(2026, 1, 1), 16) == date(2026, 4, 23)
+    assert due_date(date(2026, 1, 1), 12) == date(2026, 3, 26)
+    assert not is_overdue(CaseStatus.ACTIVE, date(2026, 3, 26), date(2026, 3, 26))
+    assert is_overdue(CaseStatus.ACTIVE, date(2026, 3, 26), date(2026, 3, 27))
+    assert not is_overdue(CaseStatus.COMPLETED, date(2026, 3, 26), date(2026, 4, 27))
+    assert not is_overdue(CaseStatus.OFFERED, None, date(2026, 4, 27))
