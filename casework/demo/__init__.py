@@ -54,6 +54,7 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
               help="Random seed: the same seed gives the same people.")
 def seed_demo_command(people: int, seed: int) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
+    from casework.demo.diversion import seed_diversion
     from casework.demo.people import people_count, seed_people
     from casework.demo.trial import seed_triage, seed_trial
 
@@ -74,6 +75,8 @@ def seed_demo_command(people: int, seed: int) -> None:
                                               key=current_app.config["TRIAL_KEY"], now=now)
             click.echo(f"Triaged {triaged} referrals at the trial sites; "
                        f"randomised {randomised}.")
+            assessed = seed_diversion(min(12, max(added // 25, 1)), seed, now=now)
+            click.echo(f"Assessed {assessed} children for Checkpoint.")
     click.echo("Demo sign-ins (shown once; run seed-demo again for new passwords):")
     for email, role, password in logins:
         click.echo(f"  {role.value:<11} {email:<30} {password}")

@@ -260,9 +260,11 @@ def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCas
     if assessment.decision != Result.ELIGIBLE:
         raise DiversionError({None: "A diversion can be offered only after a lead decides "
                                     "the assessment eligible"})
-    if assessment.case is not None:
+    existing = db.session.scalar(select(DiversionCase.id).where(
+        DiversionCase.assessment_id == assessment.id))
+    if existing is not None:
         raise DiversionError({None: "A diversion case already exists for this assessment"})
-    case = DiversionCase(assessment_id=assessment.id, person_id=assessment.person_id,
+    case = DiversionCase(assessment=assessment, person_id=assessment.person_id,
                          site_id=assessment.site_id, scheme=assessment.scheme,
                          status=CaseStatus.OFFERED, offered_at=now, offered_by_id=actor.id,
                          updated_at=now)

@@ -1,0 +1,254 @@
+"""Checkpoint and Outcome 22 on a real database: the CLI, assessments and
+decisions, the diversion lifecycle with its due dates, overdue and failure,
+and the catalogue's administration."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.diversion import services
+from casework.diversion.models import Offence
+from casework.extensions import db
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+EARLY = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # assessed and offered
+CHECKPOINT = {
+    "date_of_birth": "2010-03-01", "offence_date": "2026-05-01",
+    "offence": "bladed_article_s139", "aggravating_factors": [],
+    "previous_outcomes": [], "admits_offence": True, "sufficient_evidence": True,
+}
+OUTCOME22 = {
+    "date_of_birth": "2009-01-01", "offence_date": "2026-05-01", "offence": "theft",
+    "suspect_identified": True, "variant": "diversion",
+    "public_interest_rationale": "First offence", "gravity_modifier": 0,
+    "planned_activity": "light", "agrees_to_engage": True, "parent_or_carer_agrees": None,
+    "accepts_responsibility": None,
+}
+SETTINGS = services.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                             {1: "light", 2: "light", 3: "structured", 4: "intensive", 5: None})
+
+
+def assess_cli(runner, scheme, facts):
+    payload = facts if isinstance(facts, str) else json.dumps(facts)
+    return runner.invoke(args=["eligibility", "assess", "--scheme", scheme, "-"], input=payload)
+
+
+@pytest.mark.parametrize(("scheme", "facts", "ids"), [
+    ("checkpoint", CHECKPOINT, ["K1", "K2", "K3", "K4", "K5", "K6"]),
+    ("outcome22", OUTCOME22, ["O1", "O2", "O3", "O4", "O5"]),
+])
+def test_cli_assesses_both_schemes(runner, scheme, facts, ids):
+    result = assess_cli(runner, scheme, facts)
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert decision["scheme"] == scheme and decision["result"] == "eligible"
+    assert [c["id"] for c in decision["criteria"]] == ids
+
+
+def test_cli_reads_the_catalogue_from_the_database(runner):
+    offence = db.session.scalars(select(Offence).where(Offence.key == "theft")).one()
+    offence.outcome22_permitted = False
+    db.session.commit()
+    try:
+        decision = json.loads(assess_cli(runner, "outcome22", OUTCOME22).output)
+        assert decision["criteria"][1]["outcome"] == "fail"
+    finally:
+        offence.outcome22_permitted = True
+        db.session.commit()
+
+
+def test_cli_uses_the_configured_intensity_table(make_app):
+    app = make_app(OUTCOME22_INTENSITY={1: "intensive", 2: "intensive", 3: "intensive",
+                                        4: "intensive", 5: None})
+    with app.app_context():
+        result = assess_cli(app.test_cli_runner(), "outcome22", OUTCOME22)
+    assert json.loads(result.output)["criteria"][3]["outcome"] == "fail"
+
+
+@pytest.mark.parametrize(("scheme", "facts", "message"), [
+    ("checkpoint", "{oops", "not valid JSON"),
+    ("checkpoint", {k: v for k, v in CHECKPOINT.items() if k != "offence"},
+     "offence: Missing data for required field."),
+    ("checkpoint", {**CHECKPOINT, "offence": "jaywalking"}, "offence: Unknown offence"),
+    ("checkpoint", {**CHECKPOINT, "aggravating_factors": ["bad_attitude"]},
+     "aggravating_factors.0: Must be one of"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "outcome_code": 24, "date": "2025-01-01"}]},
+     "previous_outcomes.0.outcome_code: Must be a Home Office outcome code"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "shoplifting", "outcome_code": 8, "date": "2025-01-01"}]},
+     "previous_outcomes.0.offence: Unknown offence"),
+    ("checkpoint", {**CHECKPOINT, "admits_offence": "yes"}, "admits_offence: Must be true"),
+    ("outcome22", {**OUTCOME22, "gravity_modifier": 2}, "gravity_modifier: Must be one of"),
+    ("outcome22", {**OUTCOME22, "variant": "caution"}, "variant: Must be one of"),
+    ("outcome22", {**OUTCOME22, "planned_activity": "none"}, "planned_activity: Must be one"),
+    ("outcome22", {**OUTCOME22, "extra": 1}, "extra: Unknown field."),
+    ("outcome22", {k: v for k, v in OUTCOME22.items() if k != "suspect_identified"},
+     "suspect_identified: Missing data"),
+])
+def test_cli_refuses_bad_facts(runner, scheme, facts, message):
+    result = assess_cli(runner, scheme, facts)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+@pytest.fixture
+def child(make_referral):
+    return make_referral("coventry", dob=date(2010, 3, 1)).person
+
+
+@pytest.fixture
+def worker(make_user):
+    return make_user("caseworker", ("coventry",), email="yos@example.org")
+
+
+@pytest.fixture
+def lead(make_user):
+    return make_user("lead", ("coventry",), email="yoslead@example.org")
+
+
+def eligible_assessment(child, worker, lead, scheme="checkpoint"):
+    data = {**(CHECKPOINT if scheme == "checkpoint" else OUTCOME22), "date_of_birth": "2010-03-01"}
+    assessment = services.assess_data(child, scheme, data, actor=worker, now=EARLY,
+                                      settings=SETTINGS)
+    services.decide(assessment, "eligible", None, actor=lead, now=EARLY)
+    db.session.commit()
+    return assessment
+
+
+def actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_an_assessment_keeps_facts_version_result_and_reasons(child, worker):
+    assessment = services.assess_data(child, "checkpoint",
+                                      {**CHECKPOINT, "admits_offence": None},
+                                      actor=worker, now=NOW, settings=SETTINGS)
+    db.session.commit()
+    assert assessment.result == "needs_review" and assessment.ruleset_version.startswith(
+        "checkpoint-")
+    assert assessment.facts["offence"] == "bladed_article_s139"
+    assert assessment.facts["admits_offence"] is None
+    assert [c["outcome"] for c in assessment.criteria] == ["pass"] * 4 + ["unknown", "pass"]
+    assert "assessment:recorded" in actions()
+
+
+def test_bad_facts_are_refused_naming_the_field(child, worker):
+    with pytest.raises(services.DiversionError) as refused:
+        services.assess_data(child, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
+            {"offence": "theft", "outcome_code": 8, "date": None}]},
+            actor=worker, now=NOW, settings=SETTINGS)
+    assert refused.value.problems == {"previous_outcomes": "Row 1: Field may not be null."}
+    with pytest.raises(services.DiversionError, match="cannot be in the future"):
+        services.assess_data(child, "checkpoint", {**CHECKPOINT, "offence_date": "2026-12-01"},
+                             actor=worker, now=NOW, settings=SETTINGS)
+
+
+def test_a_decision_against_the_rules_needs_a_rationale(child, worker, lead):
+    assessment = services.assess_data(child, "checkpoint", {**CHECKPOINT, "admits_offence": None},
+                                      actor=worker, now=NOW, settings=SETTINGS)
+    with pytest.raises(services.DiversionError, match="give a rationale"):
+        services.decide(assessment, "eligible", "", actor=lead, now=NOW)
+    services.decide(assessment, "eligible", "Admitted in interview", actor=lead, now=NOW)
+    with pytest.raises(services.DiversionError, match="already been decided"):
+        services.decide(assessment, "ineligible", "x", actor=lead, now=NOW)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "assessment:decided")).one()
+    assert event.detail["overridden"] is True and "interview" not in json.dumps(event.detail)
+
+
+def test_the_diversion_lifecycle_to_completion(child, worker, lead):
+    assessment = eligible_assessment(child, worker, lead)
+    case = services.offer(assessment, actor=worker, now=EARLY)
+    with pytest.raises(services.DiversionError, match="already exists"):
+        services.offer(assessment, actor=worker, now=EARLY)
+    with pytest.raises(services.DiversionError, match="cannot be completed"):
+        services.advance(case, services.Step("completed", date(2026, 11, 21)), actor=lead,
+                         now=NOW, settings=SETTINGS)
+    services.advance(case, services.Step("active", date(2026, 7, 1)), actor=worker,
+                     now=datetime(2026, 7, 1, tzinfo=UTC), settings=SETTINGS)
+    assert case.due_date == date(2026, 10, 21)  # 16 weeks for Checkpoint
+    assert services.overdue(case, date(2026, 10, 22)) and not services.overdue(
+        case, date(2026, 10, 21))
+    assert services.cases(None, overdue_on=date(2026, 10, 22)) == [case]
+    assert services.cases(None, overdue_on=date(2026, 10, 21)) == []
+    services.advance(case, services.Step("completed", date(2026, 10, 30)), actor=lead,
+                     now=NOW, settings=SETTINGS)
+    db.session.commit()
+    assert case.status == "completed" and case.outcome_code == 22
+    assert not services.overdue(case, date(2026, 11, 1))
+    assert [a for a in actions() if a.startswith("diversion:")] == [
+        "diversion:offered", "diversion:started", "diversion:completed"]
+
+
+def test_outcome22_is_due_in_twelve_weeks_and_can_close_as_23(child, worker, lead):
+    assessment = eligible_assessment(child, worker, lead, "outcome22")
+    case = services.offer(assessment, actor=worker, now=EARLY)
+    settings_23 = services.Settings(SETTINGS.weeks, 23, SETTINGS.minimum_intensity)
+    services.advance(case, services.Step("active", date(2026, 8, 1)), actor=worker, now=NOW,
+                     settings=settings_23)
+    assert case.due_date == date(2026, 10, 24)
+    services.advance(case, services.Step("completed", date(2026, 10, 20)), actor=lead,
+                     now=NOW, settings=settings_23)
+    assert case.outcome_code == 23
+
+
+def test_a_failed_diversion_is_re_referred_and_its_outcome_recorded(child, worker, lead):
+    case = services.offer(eligible_assessment(child, worker, lead), actor=worker, now=EARLY)
+    services.advance(case, services.Step("active", date(2026, 11, 1)), actor=worker, now=NOW,
+                     settings=SETTINGS)
+    with pytest.raises(services.DiversionError) as refused:
+        services.advance(case, services.Step("failed", date(2026, 10, 31), ""), actor=lead,
+                         now=NOW, settings=SETTINGS)
+    assert set(refused.value.problems) == {"on", "reason"}
+    with pytest.raises(services.DiversionError, match="only for a failed case"):
+        services.record_later_outcome(case, 1, actor=lead, now=NOW)
+    services.advance(case, services.Step("failed", date(2026, 11, 15),
+                                         "Missed four sessions; re-referred to police"),
+                     actor=lead, now=NOW, settings=SETTINGS)
+    assert case.status == "failed" and case.outcome_code is None
+    with pytest.raises(services.DiversionError, match="Select the outcome code"):
+        services.record_later_outcome(case, 99, actor=lead, now=NOW)
+    services.record_later_outcome(case, 1, actor=lead, now=NOW)
+    db.session.commit()
+    assert case.later_outcome_code == 1
+    details = json.dumps([e.detail for e in db.session.scalars(select(AuditEvent))])
+    assert "Missed four sessions" not in details
+    assert "diversion:outcome_recorded" in actions()
+
+
+def test_an_offer_needs_an_eligible_decision_and_can_be_withdrawn(child, worker, lead):
+    assessment = services.assess_data(child, "checkpoint", CHECKPOINT, actor=worker, now=NOW,
+                                      settings=SETTINGS)
+    with pytest.raises(services.DiversionError, match="only after a lead decides"):
+        services.offer(assessment, actor=worker, now=EARLY)
+    services.decide(assessment, "eligible", None, actor=lead, now=NOW)
+    case = services.offer(assessment, actor=worker, now=EARLY)
+    services.advance(case, services.Step("withdrawn", date(2026, 11, 21), "Family moved"),
+                     actor=worker, now=NOW, settings=SETTINGS)
+    assert case.status == "withdrawn" and case.end_reason == "Family moved"
+
+
+def test_admins_edit_the_catalogue_with_an_audit_trail(make_user):
+    admin = make_user("admin", ())
+    offence = db.session.scalars(select(Offence).where(Offence.key == "theft")).one()
+    original = (offence.gravity, offence.title)
+    try:
+        with pytest.raises(services.DiversionError) as refused:
+            services.update_offence(offence, services.OffenceChange("", "Theft Act", "nope", 9,
+                                                                    True), actor=admin, now=NOW)
+        assert set(refused.value.problems) == {"title", "category", "gravity"}
+        services.update_offence(offence, services.OffenceChange(
+            "Theft", "Theft Act 1968 s1", "acquisitive", 3, True), actor=admin, now=NOW)
+        db.session.commit()
+        event = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "offence:updated")).one()
+        assert event.detail == {"gravity": {"before": 2, "after": 3}}
+        assert services.catalogue()["theft"].gravity == 3
+    finally:
+        offence.gravity, offence.title = original
+        db.session.commit()

@@ -1,0 +1,166 @@
+"""Checkpoint and Outcome 22 through the pages: the assessment forms, the
+lead's decision, the diversion steps, the rules page, the catalogue pages,
+and scope."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.diversion.models import Assessment, DiversionCase, Offence
+from casework.eligibility import checkpoint, cirv, outcome22
+from casework.extensions import db
+from tests.conftest import sign_in
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def day(d: date) -> list[str]:
+    return [str(d.day), str(d.month), str(d.year)]
+
+
+@pytest.fixture
+def child(make_referral):
+    return make_referral("coventry", dob=date(2010, 3, 1)).person
+
+
+CHECKPOINT_FORM = {
+    "offence_date": day(date(2026, 10, 1)), "offence": "bladed_article_s139",
+    "admits_offence": "yes", "sufficient_evidence": "yes",
+    "previous_outcomes-0-offence": "", "previous_outcomes-0-outcome_code": "",
+}
+
+
+def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, child,
+                                                        make_user):
+    login_as("caseworker", ("coventry",))
+    form = text_of(client.get(f"/people/{child.id}/assessments/new/checkpoint"))
+    assert "Checkpoint assessment" in form and "Possession of an offensive weapon" in form
+
+    response = post(f"/people/{child.id}/assessments/new/checkpoint",
+                    {**CHECKPOINT_FORM, "offence": "", "admits_offence": "",
+                     "previous_outcomes-0-offence": "theft",
+                     "previous_outcomes-0-outcome_code": "8",
+                     "previous_outcomes-0-on": ["1", "1", "2025"]})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "Select the offence" in page and "does the child admit the offence?" in page
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+    response = post(f"/people/{child.id}/assessments/new/checkpoint",
+                    {**CHECKPOINT_FORM, "aggravating_factors": ["group_context"]})
+    assert response.status_code == 302
+    assessment = db.session.scalars(select(Assessment)).one()
+    page = text_of(client.get(response.headers["Location"]))
+    assert "Ineligible" in page and "group or gang context" in page
+    assert "Waiting for a lead&#39;s decision" in page or "Waiting for a lead's decision" in page
+    assert post(f"/assessments/{assessment.id}/decision",
+                {"decision": "eligible", "rationale": "x"}).status_code == 403
+
+    make_user("lead", ("coventry",), email="lead@example.org")
+    post("/sign-out")
+    sign_in(client, "lead@example.org")
+    response = post(f"/assessments/{assessment.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 422 and "give a rationale" in text_of(response)
+    response = post(f"/assessments/{assessment.id}/decision",
+                    {"decision": "eligible", "rationale": "Group context was peripheral"})
+    assert response.status_code == 302
+    assert post(f"/assessments/{assessment.id}/case", {}).status_code == 302
+    case = db.session.scalars(select(DiversionCase)).one()
+    response = post(f"/diversion/{case.id}/step", {"target": "completed", "on": day(date.today())})
+    assert response.status_code == 422  # an offered case is started before it completes
+    response = post(f"/diversion/{case.id}/step", {"target": "active", "on": day(date.today())})
+    assert response.status_code == 302
+    db.session.expire_all()
+    case = db.session.get(DiversionCase, case.id)
+    assert case.status == "active" and (case.due_date - case.started_on).days == 16 * 7
+    page = text_of(client.get("/diversion"))
+    assert child.full_name in page and "Active" in page
+    assert child.full_name not in text_of(client.get("/diversion?show=overdue"))
+
+
+def test_an_outcome22_assessment(client, login_as, post, child):
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{child.id}/assessments/new/outcome22", {
+        "offence_date": day(date(2026, 10, 1)), "offence": "theft",
+        "suspect_identified": "yes", "variant": "deferred_prosecution",
+        "public_interest_rationale": "", "gravity_modifier": "1",
+        "planned_activity": "structured", "agrees_to_engage": "yes",
+        "parent_or_carer_agrees": "not_known", "accepts_responsibility": "yes"})
+    assert response.status_code == 302
+    assessment = db.session.scalars(select(Assessment)).one()
+    assert assessment.result == "needs_review"
+    assert [c["outcome"] for c in assessment.criteria] == ["pass", "pass", "unknown", "pass",
+                                                           "pass"]
+    assert assessment.facts["gravity_modifier"] == 1
+    page = text_of(client.get(f"/people/{child.id}"))
+    assert "Outcome 22 assessment: the rules give" in page
+
+
+def test_other_sites_assessments_answer_404(client, login_as, post, make_referral, make_user):
+    from datetime import UTC, datetime
+
+    from casework.diversion import services
+
+    person = make_referral("wolverhampton").person
+    worker = make_user("caseworker", ("wolverhampton",))
+    assessment = services.assess_data(person, "checkpoint", {
+        "date_of_birth": "2010-01-01", "offence_date": "2026-10-01",
+        "offence": "bladed_article_s139", "aggravating_factors": [], "previous_outcomes": [],
+        "admits_offence": True, "sufficient_evidence": True},
+        actor=worker, now=datetime.now(UTC),
+        settings=services.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                                   {1: "light", 2: "light", 3: "structured", 4: "intensive",
+                                    5: None}))
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert client.get(f"/assessments/{assessment.id}").status_code == 404
+    assert post(f"/assessments/{assessment.id}/decision",
+                {"decision": "eligible"}).status_code == 404
+    assert client.get(f"/people/{person.id}/assessments/new/checkpoint").status_code == 404
+    assert client.get(f"/people/{person.id}/assessments/new/astrology").status_code == 404
+
+
+def test_the_rules_page_is_generated_from_the_rules(client, login_as):
+    login_as("evaluator", ())
+    page = text_of(client.get("/rules"))
+    for module in (cirv, checkpoint, outcome22):
+        assert module.RULESET_VERSION in page
+        for cid, (title, _rule) in module.CRITERIA.items():
+            assert f"{cid} {title}" in page
+    assert "Not eligible" in page  # gravity 5
+    assert "Possession of an offensive weapon in a public place" in page
+
+
+def test_admins_edit_the_offence_catalogue(client, login_as, post):
+    login_as("admin", ())
+    assert "Offence catalogue" in text_of(client.get("/admin/offences"))
+    offence = db.session.scalars(select(Offence).where(Offence.key == "harassment")).one()
+    original = offence.gravity
+    try:
+        response = post("/admin/offences/harassment", {
+            "title": "Harassment", "legislation": "Protection from Harassment Act 1997 s2",
+            "category": "other", "gravity": "7"})
+        assert response.status_code == 422 and "Gravity must be from 1 to 5" in text_of(response)
+        response = post("/admin/offences/harassment", {
+            "title": "Harassment", "legislation": "Protection from Harassment Act 1997 s2",
+            "category": "other", "gravity": "3", "outcome22_permitted": "y"})
+        assert response.status_code == 302
+        db.session.expire_all()
+        assert db.session.get(Offence, offence.id).gravity == 3
+        assert client.get("/admin/offences/no-such-offence").status_code == 404
+    finally:
+        offence = db.session.get(Offence, offence.id)
+        offence.gravity = original
+        db.session.commit()
+
+
+@pytest.mark.parametrize("role", ["caseworker", "lead", "evaluator"])
+def test_only_admins_edit_reference_data(client, login_as, role):
+    login_as(role, ("coventry",) if role != "evaluator" else ())
+    assert client.get("/admin/offences").status_code == 403
+    assert client.get("/admin/outcome-codes/22").status_code == 403
