@@ -96,3 +96,14 @@ DATABASE_ONLY_INDEXES = frozenset({"ix_notes_body_fts"})
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's filter: leave the database-only indexes alone."""
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
+
+
+class Paged:
+    """For a page of results with ``total`` and ``per_page``: how many pages."""
+
+    total: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.database import Paged
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, parse_reference
@@ -359,15 +360,11 @@ SORTS = {
 
 
 @dataclass(frozen=True)
-class ReferralPage:
+class ReferralPage(Paged):
     referrals: list[Referral]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _starts_with(column, prefix: str):

@@ -14,6 +14,7 @@ from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.database import Paged
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -214,15 +215,11 @@ def revisions(note: Note) -> list[NoteRevision]:
 # search
 
 @dataclass(frozen=True)
-class NotePage:
+class NotePage(Paged):
     notes: list[Note]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _like(words: list[str]):

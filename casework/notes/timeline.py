@@ -17,6 +17,7 @@ from sqlalchemy import String, func, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
+from casework.database import Paged
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from casework.notes.models import Note
@@ -37,15 +38,11 @@ class TimelineItem:
 
 
 @dataclass(frozen=True)
-class TimelinePage:
+class TimelinePage(Paged):
     items: list[TimelineItem]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _kind(name: str):

@@ -8,11 +8,13 @@ bp = Blueprint("triage", __name__)
 
 @bp.app_context_processor
 def _labels():
-    from casework.eligibility.cirv import CRITERIA
+    from casework.eligibility import checkpoint, cirv, outcome22
     from casework.eligibility.outcomes import Outcome, Result
 
     return {
-        "criterion_titles": {cid: title for cid, (title, _) in CRITERIA.items()},
+        # C1.., K1.., O1..: every scheme's criterion titles by id
+        "criterion_titles": {cid: title for scheme in (cirv, checkpoint, outcome22)
+                             for cid, (title, _) in scheme.CRITERIA.items()},
         "outcome_label": lambda value: Outcome(value).label,
         "result_label": lambda value: Result(value).label,
     }

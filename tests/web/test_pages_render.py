@@ -35,8 +35,8 @@ def test_a_lead_opens_every_demo_record(client, login_as, demo_data):
     from casework.diversion.models import Assessment
     from casework.notes.models import Note
     from casework.pathways.models import PathwayProposal
-    from casework.trial.models import Allocation
     from casework.triage.models import Triage
+    from casework.trial.models import Allocation
 
     login_as("lead", ("coventry", "wolverhampton"))
     people = set(db.session.scalars(select(Allocation.person_id)))
