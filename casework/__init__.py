@@ -102,7 +102,7 @@ def register_extensions(app: Flask) -> None:
 # module attaches its routes to the blueprint when imported here (not from
 # the package, so a pure module such as trial.sequence imports no Flask code).
 FEATURES = ("assets", "main", "accounts", "intake", "triage", "trial", "pathways", "notes",
-            "diversion", "admin", "audit")
+            "diversion", "caseload", "admin", "audit")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -23,8 +23,20 @@ class NavItem:
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(
+        "Dashboard", "caseload.dashboard", frozenset({Permission.CASELOAD_REVIEW}),
+        "Your sites at a glance: what needs attention, arms and pathways, referrals per week.",
+    ),
+    NavItem(
         "Referrals", "intake.referrals", frozenset({Permission.CASE_READ}),
         "Record a referral, find people and referrals at your sites.",
+    ),
+    NavItem(
+        "My caseload", "caseload.mine", frozenset({Permission.NOTE_WRITE}),
+        "Your own cases: pathways, overdue contacts, reviews due.",
+    ),
+    NavItem(
+        "Caseloads", "caseload.caseloads", frozenset({Permission.CASELOAD_REVIEW}),
+        "Each caseworker's cases, overdue contacts and last contact; reassign cases.",
     ),
     NavItem(
         "Notes", "notes.search", frozenset({Permission.CASE_READ}),

@@ -62,6 +62,9 @@ class Action(StrEnum):
     NOTE_CREATED = "note:created"
     NOTE_AMENDED = "note:amended"
     NOTE_VIEWED = "note:viewed"  # restricted notes only
+    # caseloads
+    CASE_REASSIGNED = "case:reassigned"
+    CASE_REVIEWED = "case:reviewed"
     # Checkpoint and Outcome 22
     OFFENCE_UPDATED = "offence:updated"
     OUTCOME_CODE_UPDATED = "outcome_code:updated"

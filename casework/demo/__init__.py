@@ -55,7 +55,7 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
 def seed_demo_command(people: int, seed: int) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
     from casework.demo.diversion import seed_diversion
-    from casework.demo.people import people_count, seed_people
+    from casework.demo.people import assign_to, people_count, seed_people
     from casework.demo.trial import seed_triage, seed_trial
 
     with command_transaction("seed-demo"):
@@ -67,6 +67,8 @@ def seed_demo_command(people: int, seed: int) -> None:
             click.echo(f"The database already holds {existing:,} people; none added.")
         elif people:
             added, referrals = seed_people(people, seed, now=now)
+            worker = accounts.find_user_by_email(DEMO_USERS[0][0])
+            assign_to(worker.id, accounts.sites_by_keys(["coventry"])[0].id, now=now)
             audit.record(Action.DEMO_SEEDED, actor=None, now=now,
                          detail={"people": added, "referrals": referrals, "seed": seed})
             click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "

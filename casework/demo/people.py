@@ -11,7 +11,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from faker import Faker
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from casework.accounts.models import Site
 from casework.extensions import db
@@ -166,6 +166,22 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int]:
         referrals_done += len(referrals)
     db.session.flush()
     return people_done, referrals_done
+
+
+def assign_to(caseworker_id: int, site_id: int, *, now: datetime) -> int:
+    """Give every unassigned person of a site to one caseworker, in bulk,
+    with the assignment history rows (demo data only)."""
+    from casework.caseload.models import CaseAssignment
+
+    ids = list(db.session.scalars(select(Person.id).where(
+        Person.site_id == site_id, Person.caseworker_id.is_(None))))
+    if ids:
+        db.session.execute(update(Person).where(Person.id.in_(ids))
+                           .values(caseworker_id=caseworker_id))
+        db.session.execute(insert(CaseAssignment), [
+            {"person_id": i, "from_user_id": None, "to_user_id": caseworker_id,
+             "reason": "Demo data", "assigned_by_id": None, "assigned_at": now} for i in ids])
+    return len(ids)
 
 
 def people_count() -> int:

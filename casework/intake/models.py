@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.accounts.models import Site
+from casework.accounts.models import Site, User
 from casework.database import UTCDateTime, utcnow
 from casework.extensions import db
 from casework.intake.reference import ReferralStatus
@@ -23,6 +23,7 @@ class Person(db.Model):
         Index("ix_people_date_of_birth", "date_of_birth"),
         Index("ix_people_pnc_reference", "pnc_reference"),
         Index("ix_people_site_id", "site_id"),
+        Index("ix_people_caseworker_id_site_id", "caseworker_id", "site_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,8 +42,11 @@ class Person(db.Model):
     pnc_reference: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # who holds the case now (history in case_assignments)
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     site: Mapped[Site] = relationship(lazy="joined")
+    caseworker: Mapped[User | None] = relationship(foreign_keys=[caseworker_id])
     referrals: Mapped[list[Referral]] = relationship(
         back_populates="person", order_by="Referral.referral_date.desc()"
     )

@@ -7,6 +7,7 @@ from casework.access import get_in_scope_or_404, get_visible_or_404, require
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.caseload import services as caseload_services
 from casework.database import utcnow
 from casework.forms import choices, show_problems
 from casework.intake import bp, services
@@ -102,6 +103,7 @@ def person(person_id: int):
         ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
         allocations=trial_services.allocations_for_person(record.id),
         pathway=pathway_services.person_pathway(record.id),
+        reviews=caseload_services.reviews_for(record.id),
         timeline=timeline.person_timeline(
             record.id, actor=current_user,
             page=int(page_number) if page_number.isdigit() else 1),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, false, func, or_, select, true
+from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
@@ -269,6 +269,21 @@ def last_attended_contacts(actor: User):
     return (select(Note.person_id, func.max(Note.contact_date).label("last_contact"))
             .where(Note.kind == NoteKind.CONTACT, Note.attended.is_(True), readable(actor))
             .group_by(Note.person_id).subquery())
+
+
+def overdue_people(actor: User, *, today: date, thresholds: dict[str, int]) -> Select:
+    """(person_id, site_id, started) of every treated person whose contact
+    is overdue, ``started`` being when the clock began: the same rule as
+    reference.overdue, in SQL, for counting and grouping."""
+    last = last_attended_contacts(actor)
+    started = case((last.c.last_contact > PathwayEpisode.effective_date, last.c.last_contact),
+                   else_=PathwayEpisode.effective_date)
+    conditions = [and_(PathwayEpisode.pathway == pathway,
+                       started < today - timedelta(days=days))
+                  for pathway, days in thresholds.items()]
+    return (select(PathwayEpisode.person_id, PathwayEpisode.site_id, started.label("started"))
+            .outerjoin(last, last.c.person_id == PathwayEpisode.person_id)
+            .where(PathwayEpisode.end_date.is_(None), or_(*conditions) if conditions else false()))
 
 
 def overdue_contacts(actor: User, *, today: date, thresholds: dict[str, int],

@@ -11,9 +11,11 @@ from casework.extensions import db
 pytestmark = pytest.mark.browser
 
 NAVIGATION = {
-    "caseworker": {"Referrals", "Notes", "Overdue contacts", "Diversion", "Rules"},
-    "lead": {"Referrals", "Notes", "Overdue contacts", "Diversion", "Triage queue", "Approvals",
-             "Pathways", "Allocations", "Rules", "Audit log"},
+    "caseworker": {"Referrals", "My caseload", "Notes", "Overdue contacts", "Diversion",
+                   "Rules"},
+    "lead": {"Dashboard", "Referrals", "My caseload", "Caseloads", "Notes", "Overdue contacts",
+             "Diversion", "Triage queue", "Approvals", "Pathways", "Allocations", "Rules",
+             "Audit log"},
     "evaluator": {"Allocations", "Rules"},
     "admin": {"Trials", "Offences", "Rules", "Users", "Audit log"},
 }

@@ -84,7 +84,8 @@ def _wipe_people():
     PostgreSQL with the append-only triggers off, as the test teardown does)."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL session_replication_role = replica"))
-    for table in ("note_revisions", "notes", "diversion_cases", "assessments",
+    for table in ("case_assignments", "case_reviews", "note_revisions", "notes",
+                  "diversion_cases", "assessments",
                   "pathway_episodes", "pathway_proposals", "protocol_deviations", "triages",
                   "allocations_in_error", "allocations", "referrals", "people"):
         db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (fixed names)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+)
+from wtforms import RadioField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from casework.caseload.models import REVIEW_OUTCOMES
+from casework.caseload.services import ReviewDetails
+from casework.forms import DateInputField, choices
+
+
+class SiteForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    site = SelectField("Site", widget=GovSelect(), choices=[], validators=[Optional()])
+
+
+class ReassignForm(FlaskForm):
+    """The people come from the case list's checkboxes (name "people")."""
+
+    to_user = SelectField("Reassign the selected cases to", widget=GovSelect(), choices=[],
+                          validators=[Optional()])
+    reason = TextAreaField("Reason", widget=GovTextArea(),
+                           validators=[Length(max=2000, message="The reason must be 2000 "
+                                                                "characters or fewer")])
+    submit = SubmitField("Reassign", widget=GovSubmitInput())
+
+
+class ReviewForm(FlaskForm):
+    reviewed_on = DateInputField("Date of the review", required_message="Enter the date of "
+                                                                        "the review")
+    outcome = RadioField("Outcome", widget=GovRadioInput(),
+                         choices=choices(REVIEW_OUTCOMES.items()),
+                         validators=[InputRequired(message="Select the outcome of the review")])
+    next_review_on = DateInputField("Next review", required_message="Enter the date of the "
+                                                                    "next review")
+    note = TextAreaField("Note (optional)", widget=GovTextArea(),
+                         validators=[Length(max=5000, message="The note must be 5000 "
+                                                              "characters or fewer")])
+    submit = SubmitField("Record review", widget=GovSubmitInput())
+
+    def details(self) -> ReviewDetails:
+        return ReviewDetails(self.reviewed_on.data, self.outcome.data,
+                             self.next_review_on.data, self.note.data)

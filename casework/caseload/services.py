@@ -1,0 +1,433 @@
+"""Caseload oversight: the lead dashboard, caseloads per caseworker, the
+case list behind every figure, reassignment and periodic reviews.
+
+Every function here runs a fixed number of queries whatever the size of
+the data (tests/integration/test_caseload.py counts them). Services flush,
+never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from casework.accounts.models import Site, User, user_sites
+from casework.accounts.roles import Permission, Role
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
+from casework.database import Paged
+from casework.diversion.models import DiversionCase
+from casework.diversion.states import CaseStatus
+from casework.extensions import db
+from casework.intake.models import Person, Referral
+from casework.notes import services as notes
+from casework.pathways.models import (
+    PathwayEpisode,
+    PathwayProposal,
+    ProposalStatus,
+    ProtocolDeviation,
+)
+from casework.pathways.states import Pathway
+from casework.triage.models import Triage
+from casework.trial.models import Allocation
+
+WEEKS = 26
+DUE_SOON_DAYS = 14
+MAX_REASON_LENGTH = 2000
+
+
+class CaseloadError(Exception):
+    """A request whose meaning is wrong; ``problems`` maps form fields to messages."""
+
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+def active():
+    """A person whose case is open: a referral still in play, a treated
+    person not exited, or a diversion offered or under way."""
+    return or_(
+        exists().where(Referral.person_id == Person.id,
+                       Referral.status.in_(("received", "in_triage", "eligible"))),
+        exists().where(PathwayEpisode.person_id == Person.id, PathwayEpisode.end_date.is_(None),
+                       PathwayEpisode.pathway != Pathway.EXITED),
+        exists().where(DiversionCase.person_id == Person.id,
+                       DiversionCase.status.in_((CaseStatus.OFFERED, CaseStatus.ACTIVE))),
+    )
+
+
+def latest_reviews():
+    """Each person's latest recorded review (its next review date counts)."""
+    latest = (select(func.max(CaseReview.id).label("id"))
+              .group_by(CaseReview.person_id).subquery())
+    return (select(CaseReview.person_id, CaseReview.next_review_on)
+            .join(latest, latest.c.id == CaseReview.id).subquery())
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: date
+    treated: dict[Pathway, int]
+    control: int
+    referrals_by_week: list[tuple[date, int]]
+    triage_waiting: int
+    triage_oldest_days: int | None
+    approvals_pending: int
+    overdue_contacts: int
+    diversion_due: int
+    diversion_overdue: int
+    deviations: int
+    reviews_due: int
+    reviews_overdue: int
+
+    @property
+    def treated_total(self) -> int:
+        return sum(self.treated.values())
+
+
+def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
+              thresholds: dict[str, int]) -> Dashboard:
+    """The lead's figures for ``site_ids``: nine queries."""
+    sites = list(site_ids)
+    # people by arm and, for the treated, pathway now
+    arms = db.session.execute(
+        select(Allocation.arm, PathwayEpisode.pathway, func.count())
+        .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
+                                        PathwayEpisode.end_date.is_(None)))
+        .where(Allocation.site_id.in_(sites))
+        .group_by(Allocation.arm, PathwayEpisode.pathway)).all()
+    treated = {p: 0 for p in Pathway}
+    control = 0
+    for arm, pathway, number in arms:
+        if arm == "control":
+            control += number
+        elif pathway is not None:
+            treated[Pathway(pathway)] += number
+    # referrals per week, the last 26 weeks including this one
+    first = _monday(today) - timedelta(weeks=WEEKS - 1)
+    per_day = db.session.execute(
+        select(Referral.referral_date, func.count())
+        .where(Referral.site_id.in_(sites), Referral.referral_date >= first,
+               Referral.referral_date <= today)
+        .group_by(Referral.referral_date)).all()
+    weeks = {first + timedelta(weeks=n): 0 for n in range(WEEKS)}
+    for day, number in per_day:
+        day = date.fromisoformat(day) if isinstance(day, str) else day
+        weeks[_monday(day)] += number
+    waiting, oldest = db.session.execute(
+        select(func.count(), func.min(Triage.submitted_at))
+        .where(Triage.decided_at.is_(None), Triage.site_id.in_(sites))).one()
+    if isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest)
+    approvals = db.session.scalar(
+        select(func.count()).select_from(PathwayProposal)
+        .where(PathwayProposal.status == ProposalStatus.PENDING,
+               PathwayProposal.site_id.in_(sites)))
+    overdue = notes.overdue_people(actor, today=today, thresholds=thresholds).where(
+        PathwayEpisode.site_id.in_(sites)).subquery()
+    overdue_count = db.session.scalar(select(func.count()).select_from(overdue))
+    due, late = db.session.execute(
+        select(func.count(case((DiversionCase.due_date >= today, 1))),
+               func.count(case((DiversionCase.due_date < today, 1))))
+        .where(DiversionCase.status == CaseStatus.ACTIVE, DiversionCase.site_id.in_(sites),
+               DiversionCase.due_date <= today + timedelta(days=DUE_SOON_DAYS))).one()
+    deviations = db.session.scalar(select(func.count()).select_from(ProtocolDeviation)
+                                   .where(ProtocolDeviation.site_id.in_(sites)))
+    reviews = latest_reviews()
+    reviews_due, reviews_late = db.session.execute(
+        select(func.count(case((reviews.c.next_review_on >= today, 1))),
+               func.count(case((reviews.c.next_review_on < today, 1))))
+        .select_from(reviews).join(Person, Person.id == reviews.c.person_id)
+        .where(Person.site_id.in_(sites), active(),
+               reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS))).one()
+    return Dashboard(
+        today=today, treated=treated, control=control,
+        referrals_by_week=sorted(weeks.items()),
+        triage_waiting=waiting,
+        triage_oldest_days=(today - oldest.date()).days if oldest else None,
+        approvals_pending=approvals, overdue_contacts=overdue_count,
+        diversion_due=due, diversion_overdue=late, deviations=deviations,
+        reviews_due=reviews_due, reviews_overdue=reviews_late,
+    )
+
+
+# caseloads per caseworker
+
+@dataclass
+class Caseload:
+    caseworker: User
+    active: int = 0
+    by_pathway: dict[Pathway, int] = field(default_factory=lambda: {p: 0 for p in Pathway})
+    overdue: int = 0
+    oldest_overdue_days: int | None = None
+    last_contact: date | None = None
+
+
+def _as_date(value) -> date | None:
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
+              thresholds: dict[str, int], only: int | None = None) -> list[Caseload]:
+    """One row per caseworker (and lead) of ``site_ids``, for their cases at
+    those sites: five queries. ``only`` narrows it to one user."""
+    sites = list(site_ids)
+    users_stmt = (select(User).join(user_sites, user_sites.c.user_id == User.id)
+                  .where(user_sites.c.site_id.in_(sites), User.active.is_(True),
+                         User.role.in_((Role.CASEWORKER, Role.LEAD)))
+                  .order_by(User.display_name).distinct())
+    if only is not None:
+        users_stmt = users_stmt.where(User.id == only)
+    rows = {u.id: Caseload(u) for u in db.session.scalars(users_stmt)}
+    if not rows:
+        return []
+    ids = list(rows)
+    mine = and_(Person.caseworker_id.in_(ids), Person.site_id.in_(sites))
+    for user_id, number in db.session.execute(
+            select(Person.caseworker_id, func.count()).where(mine, active())
+            .group_by(Person.caseworker_id)):
+        rows[user_id].active = number
+    for user_id, pathway, number in db.session.execute(
+            select(Person.caseworker_id, PathwayEpisode.pathway, func.count())
+            .join(PathwayEpisode, and_(PathwayEpisode.person_id == Person.id,
+                                       PathwayEpisode.end_date.is_(None)))
+            .where(mine).group_by(Person.caseworker_id, PathwayEpisode.pathway)):
+        rows[user_id].by_pathway[Pathway(pathway)] = number
+    overdue = notes.overdue_people(actor, today=today, thresholds=thresholds).subquery()
+    for user_id, number, oldest in db.session.execute(
+            select(Person.caseworker_id, func.count(), func.min(overdue.c.started))
+            .join(overdue, overdue.c.person_id == Person.id).where(mine)
+            .group_by(Person.caseworker_id)):
+        rows[user_id].overdue = number
+        rows[user_id].oldest_overdue_days = (today - _as_date(oldest)).days
+    for user_id, last in db.session.execute(
+            select(Person.caseworker_id, func.max(notes.Note.contact_date))
+            .join(notes.Note, notes.Note.person_id == Person.id)
+            .where(mine, notes.Note.kind == "contact", notes.Note.attended.is_(True),
+                   notes.readable(actor))
+            .group_by(Person.caseworker_id)):
+        rows[user_id].last_contact = _as_date(last)
+    return list(rows.values())
+
+
+# the case list behind every figure
+
+@dataclass(frozen=True)
+class CaseFilter:
+    site_id: int | None = None
+    caseworker_id: int | None = None
+    unassigned: bool = False
+    pathway: str | None = None
+    arm: str | None = None
+    signal: str | None = None  # overdue, review_due, review_overdue
+    include_closed: bool = False
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    person: Person
+    pathway: PathwayEpisode | None
+    last_contact: date | None
+    next_review: date | None
+
+
+@dataclass(frozen=True)
+class CasePage(Paged):
+    rows: list[CaseRow]
+    total: int
+    page: int
+    per_page: int
+
+
+def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: User,
+              today: date, thresholds: dict[str, int], page: int = 1,
+              per_page: int = 50) -> CasePage:
+    """People at ``site_ids`` matching ``filters``, by surname: a count, a
+    page, and three queries for the page's pathways, contacts and reviews."""
+    stmt = select(Person.id)
+    if site_ids is not None:
+        stmt = stmt.where(Person.site_id.in_(site_ids))
+    if filters.site_id:
+        stmt = stmt.where(Person.site_id == filters.site_id)
+    if filters.unassigned:
+        stmt = stmt.where(Person.caseworker_id.is_(None))
+    elif filters.caseworker_id:
+        stmt = stmt.where(Person.caseworker_id == filters.caseworker_id)
+    if not filters.include_closed:
+        stmt = stmt.where(active())
+    if filters.pathway:
+        stmt = stmt.where(exists().where(
+            PathwayEpisode.person_id == Person.id, PathwayEpisode.end_date.is_(None),
+            PathwayEpisode.pathway == filters.pathway))
+    if filters.arm:
+        stmt = stmt.where(exists().where(Allocation.person_id == Person.id,
+                                         Allocation.arm == filters.arm))
+    if filters.signal == "overdue":
+        overdue = notes.overdue_people(actor, today=today, thresholds=thresholds).subquery()
+        stmt = stmt.where(Person.id.in_(select(overdue.c.person_id)))
+    elif filters.signal in ("review_due", "review_overdue"):
+        reviews = latest_reviews()
+        window = (reviews.c.next_review_on < today if filters.signal == "review_overdue"
+                  else and_(reviews.c.next_review_on >= today,
+                            reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS)))
+        stmt = stmt.where(Person.id.in_(select(reviews.c.person_id).where(window)))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = max(1, page)
+    ids = list(db.session.scalars(
+        stmt.order_by(Person.last_name_key, Person.first_name_key, Person.id)
+        .offset((page - 1) * per_page).limit(per_page)))
+    if not ids:
+        return CasePage([], total, page, per_page)
+    people = {p.id: p for p in db.session.scalars(
+        select(Person).where(Person.id.in_(ids)).options(joinedload(Person.caseworker)))}
+    episodes = {e.person_id: e for e in db.session.scalars(select(PathwayEpisode).where(
+        PathwayEpisode.person_id.in_(ids), PathwayEpisode.end_date.is_(None)))}
+    contacts = dict(db.session.execute(
+        select(notes.Note.person_id, func.max(notes.Note.contact_date))
+        .where(notes.Note.person_id.in_(ids), notes.Note.kind == "contact",
+               notes.Note.attended.is_(True), notes.readable(actor))
+        .group_by(notes.Note.person_id)).all())
+    reviews = latest_reviews()
+    next_reviews = dict(db.session.execute(
+        select(reviews.c.person_id, reviews.c.next_review_on)
+        .where(reviews.c.person_id.in_(ids))).all())
+    rows = [CaseRow(people[i], episodes.get(i), _as_date(contacts.get(i)),
+                    _as_date(next_reviews.get(i))) for i in ids]
+    return CasePage(rows, total, page, per_page)
+
+
+# reassignment
+
+def assignable(site_ids: frozenset[int]) -> list[User]:
+    """Active caseworkers and leads of ``site_ids``: who can take a case."""
+    return list(db.session.scalars(
+        select(User).join(user_sites, user_sites.c.user_id == User.id)
+        .where(user_sites.c.site_id.in_(list(site_ids)), User.active.is_(True),
+               User.role.in_((Role.CASEWORKER, Role.LEAD)))
+        .order_by(User.display_name).distinct()))
+
+
+def assign(person: Person, to_user: User, reason: str, *, actor: User | None,
+           now: datetime) -> CaseAssignment:
+    """Give ``person``'s case to ``to_user``; recorded and audited."""
+    assignment = CaseAssignment(person_id=person.id, from_user_id=person.caseworker_id,
+                                to_user_id=to_user.id, reason=reason,
+                                assigned_by_id=actor.id if actor else None, assigned_at=now)
+    db.session.add(assignment)
+    before = person.caseworker_id
+    person.caseworker_id = to_user.id
+    db.session.flush()
+    audit.record(Action.CASE_REASSIGNED, actor=actor, now=now, subject_type="person",
+                 subject_id=person.id, site_id=person.site_id,
+                 detail={**audit.changes({"caseworker_id": before},
+                                         {"caseworker_id": to_user.id}),
+                         "assignment_id": assignment.id})
+    return assignment
+
+
+def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, *,
+             actor: User, now: datetime) -> list[CaseAssignment]:
+    """Reassign one or several cases at the actor's sites to another
+    caseworker of the person's site, with a reason. All or nothing."""
+    problems: dict[str | None, str] = {}
+    reason = (reason or "").strip()
+    if not reason:
+        problems["reason"] = "Say why the cases are being reassigned"
+    elif len(reason) > MAX_REASON_LENGTH:
+        problems["reason"] = f"The reason must be {MAX_REASON_LENGTH} characters or fewer"
+    if not person_ids:
+        problems["people"] = "Select at least one case"
+    to_user = db.session.get(User, to_user_id) if to_user_id else None
+    if to_user is None or not to_user.active or to_user.role not in (Role.CASEWORKER,
+                                                                      Role.LEAD):
+        problems["to_user"] = "Select the caseworker taking the cases"
+    if problems:
+        raise CaseloadError(problems)
+    stmt = select(Person).where(Person.id.in_(person_ids))
+    if actor.is_site_scoped:
+        stmt = stmt.where(Person.site_id.in_(actor.site_ids))
+    people = list(db.session.scalars(stmt))
+    if len(people) != len(set(person_ids)):
+        raise CaseloadError({"people": "Some of the selected cases are not at your sites"})
+    elsewhere = [p.full_name for p in people if p.site_id not in to_user.site_ids]
+    if elsewhere:
+        raise CaseloadError({"to_user": f"{to_user.display_name} does not work at the site of "
+                                        f"{', '.join(elsewhere[:3])}"})
+    already = [p.full_name for p in people if p.caseworker_id == to_user.id]
+    if already:
+        raise CaseloadError({"people": f"{', '.join(already[:3])} already with "
+                                       f"{to_user.display_name}"})
+    return [assign(p, to_user, reason, actor=actor, now=now) for p in people]
+
+
+def assign_if_unassigned(person: Person, actor: User, now: datetime) -> None:
+    """A caseworker who records a referral for an unassigned person takes the case."""
+    if person.caseworker_id is None and actor is not None and actor.role == Role.CASEWORKER:
+        assign(person, actor, "Recorded the referral", actor=actor, now=now)
+
+
+# reviews
+
+@dataclass
+class ReviewDetails:
+    reviewed_on: date | None
+    outcome: str | None
+    next_review_on: date | None
+    note: str | None = None
+
+
+def record_review(person: Person, details: ReviewDetails, *, actor: User,
+                  now: datetime) -> CaseReview:
+    """A lead's periodic review; the next review date sets when it is due."""
+    problems: dict[str | None, str] = {}
+    if details.reviewed_on is None:
+        problems["reviewed_on"] = "Enter the date of the review"
+    elif details.reviewed_on > now.date():
+        problems["reviewed_on"] = "The review date cannot be in the future"
+    if details.outcome not in REVIEW_OUTCOMES:
+        problems["outcome"] = "Select the outcome of the review"
+    if details.next_review_on is None:
+        problems["next_review_on"] = "Enter the date of the next review"
+    elif details.reviewed_on and details.next_review_on <= details.reviewed_on:
+        problems["next_review_on"] = "The next review must be after this one"
+    note = (details.note or "").replace("\x00", "").strip() or None
+    if note and len(note) > 5000:
+        problems["note"] = "The note must be 5000 characters or fewer"
+    if problems:
+        raise CaseloadError(problems)
+    review = CaseReview(person_id=person.id, site_id=person.site_id,
+                        reviewed_on=details.reviewed_on, outcome=details.outcome,
+                        next_review_on=details.next_review_on, note=note,
+                        reviewed_by_id=actor.id, recorded_at=now)
+    db.session.add(review)
+    db.session.flush()
+    audit.record(Action.CASE_REVIEWED, actor=actor, now=now, subject_type="person",
+                 subject_id=person.id, site_id=person.site_id,
+                 detail={"review_id": review.id, "outcome": review.outcome,
+                         "reviewed_on": review.reviewed_on.isoformat(),
+                         "next_review_on": review.next_review_on.isoformat()})
+    return review
+
+
+def reviews_for(person_id: int) -> list[CaseReview]:
+    return list(db.session.scalars(select(CaseReview).where(CaseReview.person_id == person_id)
+                                   .order_by(CaseReview.reviewed_on.desc(),
+                                             CaseReview.id.desc())).unique())
+
+
+def sites_of(actor: User) -> list[Site]:
+    return list(actor.sites) if actor.is_site_scoped else list(
+        db.session.scalars(select(Site).order_by(Site.name)))
+
+
+def can_review(actor: User) -> bool:
+    return actor.can(Permission.CASELOAD_REVIEW)

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from casework.access import get_visible_or_404, require, visible_site_ids
+from casework.accounts.roles import Permission
+from casework.caseload import bp, charts, services
+from casework.caseload.forms import ReassignForm, ReviewForm, SiteForm
+from casework.database import utcnow
+from casework.extensions import db
+from casework.forms import choices, show_problems
+from casework.intake import services as intake
+from casework.intake.models import Person
+from casework.notes import contact_thresholds
+from casework.pathways.states import Pathway
+
+
+def _chosen_sites() -> tuple[SiteForm, frozenset[int]]:
+    """The lead's sites, or the one they chose."""
+    sites = services.sites_of(current_user)
+    form = SiteForm(request.args)
+    form.site.choices = choices([("", "All your sites")] + [(s.id, s.name) for s in sites])
+    ids = frozenset(s.id for s in sites)
+    if form.site.data and form.site.data.isdigit() and int(form.site.data) in ids:
+        return form, frozenset({int(form.site.data)})
+    form.site.data = ""
+    return form, ids
+
+
+@bp.route("/dashboard")
+@require(Permission.CASELOAD_REVIEW)
+def dashboard():
+    form, site_ids = _chosen_sites()
+    figures = services.dashboard(site_ids, actor=current_user, today=utcnow().date(),
+                                 thresholds=contact_thresholds())
+    chart = charts.referrals_per_week(figures.referrals_by_week,
+                                      nonce=getattr(request, "csp_nonce", ""))
+    return render_template("caseload/dashboard.html", form=form, figures=figures,
+                           chart=chart, site=form.site.data or None, week=timedelta(days=6))
+
+
+@bp.route("/caseload")
+@require(Permission.CASELOAD_REVIEW)
+def caseloads():
+    form, site_ids = _chosen_sites()
+    rows = services.caseloads(site_ids, actor=current_user, today=utcnow().date(),
+                              thresholds=contact_thresholds())
+    return render_template("caseload/caseloads.html", form=form, rows=rows,
+                           site=form.site.data or None)
+
+
+def _filters() -> services.CaseFilter:
+    args = request.args
+    number = lambda name: int(args[name]) if args.get(name, "").isdigit() else None  # noqa: E731
+    return services.CaseFilter(
+        site_id=number("site"), caseworker_id=number("caseworker"),
+        unassigned=args.get("caseworker") == "none",
+        pathway=args.get("pathway") if args.get("pathway") in set(Pathway) else None,
+        arm=args.get("arm") if args.get("arm") in ("treatment", "control") else None,
+        signal=args.get("signal") if args.get("signal") in (
+            "overdue", "review_due", "review_overdue") else None,
+        include_closed=args.get("closed") == "1",
+    )
+
+
+def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: bool = False):
+    filters = services.CaseFilter(caseworker_id=current_user.id) if mine else _filters()
+    page_arg = request.args.get("page", "1")
+    page = services.case_list(filters, visible_site_ids(), actor=current_user,
+                              today=utcnow().date(), thresholds=contact_thresholds(),
+                              page=int(page_arg) if page_arg.isdigit() else 1)
+    if form is None and current_user.can(Permission.CASE_REASSIGN):
+        form = ReassignForm()
+    if form is not None:
+        form.to_user.choices = choices([("", "Select a caseworker")] + [
+            (u.id, f"{u.display_name} ({u.role.label.lower()})")
+            for u in services.assignable(frozenset(s.id for s in services.sites_of(
+                current_user)))])
+    own = None
+    if mine:
+        rows = services.caseloads(current_user.site_ids, actor=current_user,
+                                  today=utcnow().date(), thresholds=contact_thresholds(),
+                                  only=current_user.id)
+        own = rows[0] if rows else None
+    return render_template("caseload/cases.html", page=page, filters=filters, form=form,
+                           mine=mine, own=own, selected=set(request.form.getlist("people")),
+                           args=request.args.to_dict()), status
+
+
+@bp.route("/caseload/cases")
+@require(Permission.CASE_READ)
+def cases():
+    return _case_list()
+
+
+@bp.route("/caseload/mine")
+@require(Permission.CASE_READ)
+def mine():
+    return _case_list(mine=True)
+
+
+@bp.route("/caseload/reassign", methods=["POST"])
+@require(Permission.CASE_REASSIGN)
+def reassign():
+    form = ReassignForm()
+    form.to_user.choices = choices([("", "")] + [
+        (u.id, u.display_name) for u in services.assignable(frozenset(
+            s.id for s in services.sites_of(current_user)))])
+    if form.validate_on_submit():
+        ids = [int(v) for v in request.form.getlist("people") if v.isdigit()]
+        try:
+            done = services.reassign(
+                ids, int(form.to_user.data) if (form.to_user.data or "").isdigit() else None,
+                form.reason.data, actor=current_user, now=utcnow())
+        except services.CaseloadError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"{len(done)} case{'s' if len(done) != 1 else ''} reassigned", "success")
+            back = request.form.get("back", "")
+            safe = back.startswith("/caseload/") and "//" not in back and "\\" not in back
+            return redirect(back if safe else url_for("caseload.cases"))
+    return _case_list(form, 422)
+
+
+@bp.route("/people/<int:person_id>/reviews/new", methods=["GET", "POST"])
+@require(Permission.CASELOAD_REVIEW)
+def review(person_id: int):
+    person = get_visible_or_404(intake.visible_people(current_user), Person, person_id,
+                                subject_type="person")
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            services.record_review(person, form.details(), actor=current_user, now=utcnow())
+        except services.CaseloadError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash("Review recorded", "success")
+            return redirect(url_for("intake.person", person_id=person.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("caseload/review.html", form=form, person=person,
+                           reviews=services.reviews_for(person.id)), status

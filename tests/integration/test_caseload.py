@@ -1,0 +1,265 @@
+"""The lead dashboard, caseloads, the case list, reassignment and reviews,
+each figure against hand-computed fixtures, and query counts that do not
+grow with the data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from casework.audit.models import AuditEvent
+from casework.caseload import services
+from casework.caseload.models import CaseAssignment
+from casework.extensions import db
+from casework.notes import services as notes
+from casework.pathways import services as pathways
+from casework.pathways.states import Pathway
+
+TODAY = date(2026, 11, 21)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+THRESHOLDS = {"engaged": 14, "at_risk_monitoring": 28}
+
+
+@pytest.fixture
+def team(make_user):
+    return {
+        "lead": make_user("lead", ("coventry", "wolverhampton"), email="lead@example.org",
+                          display_name="Lee Lead"),
+        "amy": make_user("caseworker", ("coventry",), email="amy@example.org",
+                         display_name="Amy Worker"),
+        "ben": make_user("caseworker", ("coventry",), email="ben@example.org",
+                         display_name="Ben Worker"),
+        "wes": make_user("caseworker", ("wolverhampton",), email="wes@example.org",
+                         display_name="Wes Worker"),
+    }
+
+
+def site_ids(*keys):
+    from casework.accounts.services import sites_by_keys
+
+    return frozenset(s.id for s in sites_by_keys(list(keys)))
+
+
+def test_a_caseworker_who_records_a_referral_holds_the_case(make_referral, team):
+    person = make_referral("coventry").person
+    # the conftest factory's user is a caseworker: the referral gives them the case
+    assert person.caseworker is not None and person.caseworker.role == "caseworker"
+    assert db.session.scalars(select(CaseAssignment)).one().reason == "Recorded the referral"
+
+
+def test_reassigning_cases(make_referral, team):
+    people = [make_referral("coventry").person for _ in range(3)]
+    wolves = make_referral("wolverhampton").person
+    lead, amy, wes = team["lead"], team["amy"], team["wes"]
+    with pytest.raises(services.CaseloadError) as refused:
+        services.reassign([], None, "", actor=lead, now=NOW)
+    assert set(refused.value.problems) == {"reason", "people", "to_user"}
+    with pytest.raises(services.CaseloadError, match="does not work at the site"):
+        services.reassign([people[0].id], wes.id, "Cover", actor=lead, now=NOW)
+    only_coventry = team["amy"]
+    with pytest.raises(services.CaseloadError, match="not at your sites"):
+        services.reassign([wolves.id], amy.id, "Cover", actor=only_coventry, now=NOW)
+    done = services.reassign([p.id for p in people[:2]], amy.id, "Ben is on leave",
+                             actor=lead, now=NOW)
+    db.session.commit()
+    assert len(done) == 2 and {p.caseworker_id for p in people[:2]} == {amy.id}
+    assert people[2].caseworker_id != amy.id
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reassigned", AuditEvent.actor_id == lead.id)).all()
+    assert len(events) == 2
+    assert events[0].detail["caseworker_id"]["after"] == amy.id
+    with pytest.raises(services.CaseloadError, match="already with Amy"):
+        services.reassign([people[0].id], amy.id, "Again", actor=lead, now=NOW)
+
+
+def _treated(randomised, caseworker, worker, pathway=None, on=date(2026, 9, 1)):
+    person = randomised("treatment", on=datetime(2026, 8, 1, tzinfo=UTC))
+    services.assign(person, caseworker, "Test", actor=None, now=NOW)
+    if pathway:
+        pathways.move(person, pathways.MoveRequest(pathway, on), actor=worker, now=NOW)
+    db.session.commit()
+    return person
+
+
+def contact(person, author, on):
+    notes.add_note(person, "contact", notes.NoteContent("Seen", on, "phone", True),
+                   restricted=False, actor=author, now=NOW)
+    db.session.commit()
+
+
+def test_the_dashboard_against_hand_counts(randomised, make_referral, triage_referral, team,
+                                           make_user):
+    amy, lead = team["amy"], team["lead"]
+    engaged_overdue = _treated(randomised, amy, amy, "engaged")          # no contact: overdue
+    engaged_seen = _treated(randomised, amy, amy, "engaged")
+    contact(engaged_seen, amy, TODAY - timedelta(days=3))
+    _treated(randomised, amy, amy, "at_risk_monitoring", on=TODAY - timedelta(days=10))
+    _treated(randomised, amy, amy)                                         # awaiting offer
+    control = randomised("control")
+    pathways.record_deviation(control, date(2026, 9, 9), "Visit", actor=amy, now=NOW)
+    proposal_person = _treated(randomised, amy, amy, "engaged")
+    contact(proposal_person, amy, TODAY)
+    pathways.move(proposal_person, pathways.MoveRequest("disruption", TODAY, rationale="x"),
+                  actor=amy, now=NOW)
+    waiting = triage_referral(make_referral("coventry"))
+    waiting.submitted_at = NOW - timedelta(days=6)
+    services.record_review(engaged_seen, services.ReviewDetails(
+        TODAY - timedelta(days=40), "continue", TODAY - timedelta(days=2)), actor=lead, now=NOW)
+    services.record_review(engaged_overdue, services.ReviewDetails(
+        TODAY - timedelta(days=20), "continue", TODAY + timedelta(days=5)), actor=lead, now=NOW)
+    db.session.commit()
+
+    figures = services.dashboard(site_ids("coventry"), actor=lead, today=TODAY,
+                                 thresholds=THRESHOLDS)
+    assert figures.treated == {Pathway.AWAITING_OFFER: 1, Pathway.ENGAGED: 3,
+                               Pathway.AT_RISK_MONITORING: 1, Pathway.DISRUPTION: 0,
+                               Pathway.EXITED: 0}
+    assert figures.control >= 1
+    assert figures.overdue_contacts == 1
+    assert figures.approvals_pending == 1
+    assert figures.deviations == 1
+    assert figures.triage_waiting == 1 and figures.triage_oldest_days == 6
+    assert (figures.reviews_due, figures.reviews_overdue) == (1, 1)
+    assert len(figures.referrals_by_week) == 26
+    assert figures.referrals_by_week[-1][0] == date(2026, 11, 16)  # this week's Monday
+    elsewhere = services.dashboard(site_ids("wolverhampton"), actor=lead, today=TODAY,
+                                   thresholds=THRESHOLDS)
+    assert elsewhere.treated_total == 0 and elsewhere.overdue_contacts == 0
+
+
+def test_referrals_per_week(make_referral, team):
+    for days_ago in (1, 2, 7, 8, 9, 200):
+        make_referral("coventry", referral_date=TODAY - timedelta(days=days_ago))
+    make_referral("wolverhampton", referral_date=TODAY - timedelta(days=1))
+    weeks = dict(services.dashboard(site_ids("coventry"), actor=team["lead"], today=TODAY,
+                                    thresholds=THRESHOLDS).referrals_by_week)
+    # 21 Nov 2026 is a Saturday: its week began on Monday 16 November
+    assert weeks[date(2026, 11, 16)] == 2
+    assert weeks[date(2026, 11, 9)] == 3
+    assert sum(weeks.values()) == 5  # 200 days ago is outside the 26 weeks
+
+
+def test_diversion_figures(make_referral, team):
+    from casework.diversion import services as diversion
+
+    settings = diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                                  {1: "light", 2: "light", 3: "structured", 4: "intensive",
+                                   5: None})
+    for started in (date(2026, 6, 1), date(2026, 8, 1), date(2026, 10, 1)):
+        person = make_referral("coventry", dob=date(2010, 1, 1)).person
+        assessment = diversion.assess_data(person, "checkpoint", {
+            "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
+            "offence": "bladed_article_s139", "aggravating_factors": [],
+            "previous_outcomes": [], "admits_offence": True, "sufficient_evidence": True},
+            actor=team["amy"], now=datetime(2026, 5, 20, tzinfo=UTC), settings=settings)
+        diversion.decide(assessment, "eligible", None, actor=team["lead"],
+                         now=datetime(2026, 5, 20, tzinfo=UTC))
+        case = diversion.offer(assessment, actor=team["amy"],
+                               now=datetime(2026, 5, 20, tzinfo=UTC))
+        diversion.advance(case, diversion.Step("active", started), actor=team["amy"], now=NOW,
+                          settings=settings)
+    db.session.commit()
+    # due: 21 Sep (overdue), 21 Nov (today: due), 21 Jan (not yet within 14 days)
+    figures = services.dashboard(site_ids("coventry"), actor=team["lead"], today=TODAY,
+                                 thresholds=THRESHOLDS)
+    assert (figures.diversion_overdue, figures.diversion_due) == (1, 1)
+
+
+def test_caseloads_by_caseworker(randomised, team):
+    amy, ben = team["amy"], team["ben"]
+    a1 = _treated(randomised, amy, amy, "engaged")
+    contact(a1, amy, date(2026, 11, 1))
+    _treated(randomised, amy, amy, "engaged")  # overdue since 1 Sep
+    _treated(randomised, ben, ben, "at_risk_monitoring", on=TODAY)
+    rows = {r.caseworker.display_name: r for r in services.caseloads(
+        site_ids("coventry"), actor=team["lead"], today=TODAY, thresholds=THRESHOLDS)}
+    assert set(rows) >= {"Amy Worker", "Ben Worker", "Lee Lead"}
+    amy_row, ben_row = rows["Amy Worker"], rows["Ben Worker"]
+    assert amy_row.active == 2 and amy_row.by_pathway[Pathway.ENGAGED] == 2
+    assert amy_row.overdue == 2  # a1's last contact 1 Nov is 20 days ago
+    assert amy_row.oldest_overdue_days == (TODAY - date(2026, 9, 1)).days
+    assert amy_row.last_contact == date(2026, 11, 1)
+    assert (ben_row.active, ben_row.overdue, ben_row.last_contact) == (1, 0, None)
+    assert ben_row.by_pathway[Pathway.AT_RISK_MONITORING] == 1
+    assert "Wes Worker" not in rows
+
+
+def test_the_case_list_filters(randomised, make_referral, team):
+    amy = team["amy"]
+    engaged = _treated(randomised, amy, amy, "engaged")
+    awaiting = _treated(randomised, team["ben"], amy)
+    lead = team["lead"]
+
+    def names(**filters):
+        page = services.case_list(services.CaseFilter(**filters), site_ids("coventry"),
+                                  actor=lead, today=TODAY, thresholds=THRESHOLDS)
+        return {row.person.id for row in page.rows}
+
+    assert names(caseworker_id=amy.id) >= {engaged.id}
+    assert awaiting.id not in names(caseworker_id=amy.id)
+    assert names(pathway="engaged") == {engaged.id}
+    assert names(signal="overdue") == {engaged.id}
+    assert engaged.id in names(arm="treatment") and engaged.id not in names(arm="control")
+    unassigned = make_referral("coventry").person
+    unassigned.caseworker_id = None
+    db.session.commit()
+    assert names(unassigned=True) == {unassigned.id}
+
+
+def test_reviews(make_referral, team):
+    person = make_referral("coventry").person
+    with pytest.raises(services.CaseloadError) as refused:
+        services.record_review(person, services.ReviewDetails(TODAY, "ponder", TODAY),
+                               actor=team["lead"], now=NOW)
+    assert set(refused.value.problems) == {"outcome", "next_review_on"}
+    services.record_review(person, services.ReviewDetails(
+        TODAY, "escalate", TODAY + timedelta(days=28), "Partner meeting booked"),
+        actor=team["lead"], now=NOW)
+    db.session.commit()
+    event_ = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reviewed")).one()
+    assert event_.detail["outcome"] == "escalate" and "Partner" not in str(event_.detail)
+
+
+def _count(fn) -> int:
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return len(statements)
+
+
+def test_queries_do_not_grow_with_the_data(runner, team):
+    lead = team["lead"]
+    sites = site_ids("coventry", "wolverhampton")
+
+    def measure() -> list[int]:
+        db.session.expire_all()
+        lead.site_ids  # noqa: B018 (loaded outside the measured calls)
+        return [
+            _count(lambda: services.dashboard(sites, actor=lead, today=TODAY,
+                                              thresholds=THRESHOLDS)),
+            _count(lambda: services.caseloads(sites, actor=lead, today=TODAY,
+                                              thresholds=THRESHOLDS)),
+            _count(lambda: services.case_list(services.CaseFilter(), sites, actor=lead,
+                                              today=TODAY, thresholds=THRESHOLDS)),
+        ]
+
+    assert runner.invoke(args=["seed-demo", "--people", "60", "--seed", "2"]).exit_code == 0
+    db.session.commit()
+    small = measure()
+    from casework.demo.people import seed_people
+
+    seed_people(600, 3, now=NOW)  # ten times the people
+    db.session.commit()
+    large = measure()
+    assert small == large, (small, large)
+    assert max(large) <= 12

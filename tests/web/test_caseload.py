@@ -1,0 +1,114 @@
+"""The dashboard, caseloads, the case list, reassignment and reviews through
+the pages, and scope."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.caseload.models import CaseReview
+from casework.extensions import db
+from casework.intake.models import Person
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def day(d: date) -> list[str]:
+    return [str(d.day), str(d.month), str(d.year)]
+
+
+def test_the_dashboard_links_every_figure(client, login_as, make_referral):
+    make_referral("coventry")
+    login_as("lead", ("coventry", "wolverhampton"))
+    response = client.get("/dashboard")
+    page = text_of(response)
+    for label in ("waiting for a triage decision", "disruption proposals waiting",
+                  "contact overdue", "protocol deviations", "diversions past their due date",
+                  "case reviews overdue", "People by arm and pathway now",
+                  "Referrals per week, last 26 weeks"):
+        assert label in page
+    assert '<svg role="img" aria-label="Bar chart of referrals per week' in page
+    assert "<script" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]
+    # the chart's style carries this response's nonce, so the CSP lets it apply
+    nonce = page.split('<style nonce="', 1)[1].split('"', 1)[0]
+    assert nonce and f"'nonce-{nonce}'" in response.headers["Content-Security-Policy"]
+    assert "Referrals per week as a table" in page
+    assert 'href="/caseload/cases?signal=overdue"' in page
+
+
+def test_the_dashboard_is_for_leads_and_their_sites(client, login_as, make_referral):
+    login_as("caseworker", ("coventry",))
+    assert client.get("/dashboard").status_code == 403
+    assert client.get("/caseload").status_code == 403
+
+
+def test_a_lead_only_sees_their_sites(client, login_as, make_referral):
+    wolves = make_referral("wolverhampton", last_name="Faraway").person
+    login_as("lead", ("coventry",))
+    page = text_of(client.get(f"/dashboard?site={wolves.site_id}"))
+    assert "All your sites" in page  # a site outside theirs falls back to their own
+    cases = text_of(client.get("/caseload/cases?closed=1"))
+    assert "Faraway" not in cases
+
+
+def test_caseloads_and_reassignment(client, login_as, post, make_referral, make_user):
+    amy = make_user("caseworker", ("coventry",), email="amy@example.org", display_name="Amy")
+    people = [make_referral("coventry", last_name=f"Case{n}").person for n in range(3)]
+    login_as("lead", ("coventry",))
+    table = text_of(client.get("/caseload"))
+    assert "Amy" in table and "factory-worker" in table
+
+    response = post("/caseload/reassign", {"people": [str(people[0].id)], "to_user": "",
+                                           "reason": ""})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "Say why the cases are being reassigned" in page
+    assert "Select the caseworker taking the cases" in page
+    response = post("/caseload/reassign", {
+        "people": [str(p.id) for p in people[:2]], "to_user": str(amy.id),
+        "reason": "Rebalancing caseloads", "back": "/caseload/cases?caseworker=" + str(amy.id)})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/caseload/cases?caseworker={amy.id}")
+    db.session.expire_all()
+    assert [db.session.get(Person, p.id).caseworker_id for p in people] == [
+        amy.id, amy.id, people[2].caseworker_id]
+    mine = text_of(client.get(f"/caseload/cases?caseworker={amy.id}"))
+    assert "Case0" in mine and "Case1" in mine and "Case2" not in mine
+    assert len(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reassigned")).all()) >= 2
+    evil = post("/caseload/reassign", {"people": [str(people[2].id)], "to_user": str(amy.id),
+                                       "reason": "x", "back": "https://evil.example/"})
+    assert evil.headers["Location"].endswith("/caseload/cases")
+
+
+def test_caseworkers_cannot_reassign(client, login_as, post, make_referral, make_user):
+    person = make_referral("coventry").person
+    other = make_user("caseworker", ("coventry",))
+    login_as("caseworker", ("coventry",))
+    assert post("/caseload/reassign", {"people": [str(person.id)], "to_user": str(other.id),
+                                       "reason": "mine"}).status_code == 403
+    page = text_of(client.get("/caseload/mine"))
+    assert "My caseload" in page and "Reassign the selected cases" not in page
+
+
+def test_a_lead_records_a_review(client, login_as, post, make_referral):
+    person = make_referral("coventry").person
+    login_as("lead", ("coventry",))
+    today = date.today()
+    response = post(f"/people/{person.id}/reviews/new", {
+        "reviewed_on": day(today), "outcome": "continue", "next_review_on": day(today)})
+    assert response.status_code == 422
+    assert "The next review must be after this one" in text_of(response)
+    response = post(f"/people/{person.id}/reviews/new", {
+        "reviewed_on": day(today), "outcome": "continue",
+        "next_review_on": day(today + timedelta(days=10)), "note": "Going well"})
+    assert response.status_code == 302
+    assert db.session.scalars(select(CaseReview)).one().note == "Going well"
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "Last reviewed" in page
+    due = text_of(client.get("/caseload/cases?signal=review_due"))
+    assert person.last_name in due
