@@ -102,7 +102,7 @@ def register_extensions(app: Flask) -> None:
 # module attaches its routes to the blueprint when imported here (not from
 # the package, so a pure module such as trial.sequence imports no Flask code).
 FEATURES = ("assets", "main", "accounts", "intake", "triage", "trial", "pathways", "notes",
-            "diversion", "caseload", "admin", "audit")
+            "diversion", "caseload", "extracts", "admin", "audit")
 
 
 def register_blueprints(app: Flask) -> None:
@@ -133,10 +133,12 @@ def register_commands(app: Flask) -> None:
     from casework.audit.commands import audit_cli
     from casework.demo import seed_demo_command
     from casework.eligibility.commands import eligibility_cli
+    from casework.extracts.commands import export_cli
     from casework.trial.commands import trial_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(eligibility_cli)
     app.cli.add_command(trial_cli)
+    app.cli.add_command(export_cli)
     app.cli.add_command(seed_demo_command)

@@ -67,6 +67,14 @@ NAVIGATION: tuple[NavItem, ...] = (
         "Trial allocations by stratum and arm, the balance, and the latest allocations.",
     ),
     NavItem(
+        "Extracts", "extracts.extract", frozenset({Permission.EXTRACT_EXPORT}),
+        "Anonymised cohort extracts with their k-anonymity, and the data dictionary.",
+    ),
+    NavItem(
+        "Aggregates", "extracts.aggregates", frozenset({Permission.AGGREGATE_READ}),
+        "Suppressed aggregate tables and the trial's CONSORT flow diagram.",
+    ),
+    NavItem(
         "Trials", "trial.trials", frozenset({Permission.TRIAL_CONFIGURE}),
         "Configure trials: sites, strata, ratio, method; mark allocations made in error.",
     ),

@@ -63,7 +63,9 @@ class Action(StrEnum):
     NOTE_AMENDED = "note:amended"
     NOTE_VIEWED = "note:viewed"  # restricted notes only
     # caseloads
+    CASE_ASSIGNED = "case:assigned"
     CASE_REASSIGNED = "case:reassigned"
+    EXTRACT_EXPORTED = "extract:exported"
     CASE_REVIEWED = "case:reviewed"
     # Checkpoint and Outcome 22
     OFFENCE_UPDATED = "offence:updated"

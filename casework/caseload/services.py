@@ -288,7 +288,9 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
     if not ids:
         return CasePage([], total, page, per_page)
     people = {p.id: p for p in db.session.scalars(
-        select(Person).where(Person.id.in_(ids)).options(joinedload(Person.caseworker)))}
+        select(Person).where(Person.id.in_(ids))
+        # the caseworker's name only: not their sites (a query more whenever a row has one)
+        .options(joinedload(Person.caseworker).lazyload(User.sites)))}
     episodes = {e.person_id: e for e in db.session.scalars(select(PathwayEpisode).where(
         PathwayEpisode.person_id.in_(ids), PathwayEpisode.end_date.is_(None)))}
     contacts = dict(db.session.execute(
@@ -318,7 +320,8 @@ def assignable(site_ids: frozenset[int]) -> list[User]:
 
 def assign(person: Person, to_user: User, reason: str, *, actor: User | None,
            now: datetime) -> CaseAssignment:
-    """Give ``person``'s case to ``to_user``; recorded and audited."""
+    """Give ``person``'s case to ``to_user``; recorded and audited
+    (``case:assigned`` the first time, ``case:reassigned`` after)."""
     assignment = CaseAssignment(person_id=person.id, from_user_id=person.caseworker_id,
                                 to_user_id=to_user.id, reason=reason,
                                 assigned_by_id=actor.id if actor else None, assigned_at=now)
@@ -326,7 +329,8 @@ def assign(person: Person, to_user: User, reason: str, *, actor: User | None,
     before = person.caseworker_id
     person.caseworker_id = to_user.id
     db.session.flush()
-    audit.record(Action.CASE_REASSIGNED, actor=actor, now=now, subject_type="person",
+    action = Action.CASE_ASSIGNED if before is None else Action.CASE_REASSIGNED
+    audit.record(action, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=person.site_id,
                  detail={**audit.changes({"caseworker_id": before},
                                          {"caseworker_id": to_user.id}),

@@ -260,10 +260,6 @@ def record_referral(
             detail={"fields": sorted(k for k, v in vars(person_details).items() if v)},
         )
 
-    # The caseload package builds on intake, so it is imported here, not at the top.
-    from casework.caseload.services import assign_if_unassigned
-
-    assign_if_unassigned(person, actor, now)
     referral = Referral(
         person_id=person.id, status=ReferralStatus.RECEIVED, created_at=now,
         created_by_id=actor.id, **vars(referral_details),
@@ -289,6 +285,10 @@ def record_referral(
             subject_id=person.id, site_id=referral.site_id,
             detail={"referral_id": referral.id, "candidates_set_aside": candidate_ids},
         )
+    # The caseload package builds on intake, so it is imported here, not at the top.
+    from casework.caseload.services import assign_if_unassigned
+
+    assign_if_unassigned(person, actor, now)
     return referral
 
 

@@ -16,7 +16,7 @@ NAVIGATION = {
     "lead": {"Dashboard", "Referrals", "My caseload", "Caseloads", "Notes", "Overdue contacts",
              "Diversion", "Triage queue", "Approvals", "Pathways", "Allocations", "Rules",
              "Audit log"},
-    "evaluator": {"Allocations", "Rules"},
+    "evaluator": {"Allocations", "Extracts", "Aggregates", "Rules"},
     "admin": {"Trials", "Offences", "Rules", "Users", "Audit log"},
 }
 

@@ -66,7 +66,8 @@ def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
     assert referral.status == "received" and referral.person_id == person.id
     assert referral.risk_indicators == ["weapon_carrying", "victim_of_violence"]
     assert response.headers["Location"] == f"/people/{person.id}"
-    assert actions()[-2:] == ["person:created", "referral:created"]
+    assert [a for a in actions() if not a.startswith("case:")][-2:] == [
+        "person:created", "referral:created"]
     created = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "referral:created")).one()
     assert "Stab wound" not in str(created.detail)  # free text never in the audit log

@@ -1,0 +1,113 @@
+"""``flask export cohort``, ``export dictionary`` and ``export consort``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from casework.cli import command_transaction
+from casework.database import utcnow
+from casework.extensions import db
+from casework.extracts import consort, services
+from casework.trial.models import Allocation, Trial
+
+export_cli = AppGroup("export", help="Anonymised outputs for the trial's evaluators.")
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(2)
+
+
+def _trial(key: str | None) -> Trial:
+    trials = db.session.scalars(select(Trial).order_by(Trial.key)).all()
+    if key:
+        trial = next((t for t in trials if t.key == key), None)
+        if trial is None:
+            _fail(f"--trial: no trial has the key {key!r}.")
+        return trial
+    if len(trials) != 1:
+        _fail(f"--trial: give the trial's key; there are {len(trials)} trials.")
+    return trials[0]
+
+
+@export_cli.command("cohort")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The file to write.")
+@click.option("--format", "fmt", type=click.Choice(sorted(services.FORMATS)), default="csv",
+              show_default=True)
+@click.option("--unit", type=click.Choice(services.UNITS), default="person", show_default=True)
+@click.option("--level", type=click.IntRange(0, 2), default=1, show_default=True,
+              help="Generalisation: 0 most detail, 2 least.")
+@click.option("--per-extract-key", is_flag=True,
+              help="Pseudonyms under a one-off key, linking to no other extract.")
+@click.option("--trial", "trial_key", help="The trial's key (needed if there are several).")
+def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
+    """Write the cohort extract, streamed in constant memory, and audit it."""
+    trial = _trial(trial_key)
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, format=fmt, level=level,
+                                  per_extract_key=per_extract_key)
+    try:
+        req.check()
+        key = services.choose_key(req, current_app.config.get("PSEUDONYM_KEY"))
+    except services.ExtractError as error:
+        _fail("; ".join(error.problems.values()))
+    total = db.session.scalar(select(func.count()).select_from(Allocation)
+                              .where(Allocation.trial_id == trial.id)) if unit == "person" \
+        else None
+    outcome = {}
+
+    def finished(rows: int, sha256: str, complete: bool) -> None:
+        outcome.update(rows=rows, sha256=sha256, complete=complete)
+
+    with open(out, "wb") as handle, click.progressbar(
+            length=total or 0, label="Writing", file=sys.stderr) as bar:
+        for chunk in services.serialise(req, key, on_done=finished):
+            handle.write(chunk)
+            if total:
+                bar.update(chunk.count(b"\n"))
+    with command_transaction("export-cohort"):
+        services.record_extract(req, key=key, rows_written=outcome["rows"],
+                                sha256=outcome["sha256"], complete=outcome["complete"],
+                                actor=None, now=utcnow())
+    click.echo(f"Wrote {outcome['rows']:,} rows to {out}; SHA-256 {outcome['sha256']}")
+
+
+@export_cli.command("dictionary")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="The folder for dictionary.csv and dictionary.md.")
+def dictionary_command(out) -> None:
+    """Write the data dictionary, generated from the extract schemas."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
+        (folder / "dictionary.csv").write_text(services.dictionary_csv(), encoding="utf-8")
+        bar.update(1)
+        (folder / "dictionary.md").write_text(services.dictionary_markdown(), encoding="utf-8")
+        bar.update(1)
+    click.echo(f"Wrote {folder / 'dictionary.csv'} and {folder / 'dictionary.md'}")
+
+
+@export_cli.command("consort")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The SVG to write; its counts go beside it as .json.")
+@click.option("--trial", "trial_key", help="The trial's key (needed if there are several).")
+def consort_command(out, trial_key) -> None:
+    """Write the CONSORT flow diagram (SVG) and its counts (JSON)."""
+    if not out.endswith(".svg"):
+        _fail("--out: give a file name ending in .svg")
+    trial = _trial(trial_key)
+    with click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
+        flow = services.flow(trial)
+        Path(out).write_text(consort.svg(flow, title=trial.name), encoding="utf-8")
+        bar.update(1)
+        Path(out[:-4] + ".json").write_text(
+            json.dumps({"trial": trial.key, **flow.counts()}, indent=2), encoding="utf-8")
+        bar.update(1)
+    click.echo(f"Wrote {out} and {out[:-4]}.json")

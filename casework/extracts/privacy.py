@@ -1,0 +1,180 @@
+"""The disclosure controls behind every evaluator output (DESIGN.md
+"Anonymised extracts"). Pure standard library.
+
+- pseudonyms: HMAC-SHA256 under a key held outside the database;
+- the generalisation ladder for quasi-identifiers;
+- k-anonymity of a set of quasi-identifier tuples;
+- small-number suppression with secondary suppression, so that no hidden
+  cell can be worked back from row and column totals;
+- neutralising spreadsheet formulas in CSV cells.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+# pseudonyms
+
+
+def pseudonym(key: bytes, kind: str, ident: int) -> str:
+    """A stable identifier for one record under one key; without the key it
+    cannot be linked back, and under another key it is unrelated."""
+    digest = hmac.new(key, f"casework/pseudonym/1|{kind}|{ident}".encode(), hashlib.sha256)
+    return f"{kind[0].upper()}{digest.hexdigest()[:20]}"
+
+
+def key_id(key: bytes) -> str:
+    """Names a key in the audit log without revealing it."""
+    return hashlib.sha256(b"casework/key-id/1|" + key).hexdigest()[:16]
+
+
+# generalisation ladder: level 0 is the most detailed an extract ever holds
+
+LEVELS = (0, 1, 2)
+
+
+def age_band(age: int | None, level: int) -> str:
+    if age is None:
+        return "unknown"
+    if level == 0:
+        bands = ((10, 13), (14, 15), (16, 17), (18, 20), (21, 24), (25, 29), (30, 39))
+        for low, high in bands:
+            if low <= age <= high:
+                return f"{low}-{high}"
+        return "40+" if age >= 40 else "under 10"
+    if level == 1:
+        return "under 18" if age < 18 else "18-24" if age <= 24 else "25+"
+    return "under 25" if age < 25 else "25+"
+
+
+def period(day: date | None, level: int) -> str:
+    if day is None:
+        return "unknown"
+    if level == 0:
+        return f"{day.year}-{day.month:02d}"
+    if level == 1:
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return str(day.year)
+
+
+def ethnicity(code: str | None, group: str | None, level: int) -> str:
+    """ONS 2021 category at level 0, its broad group at 1, nothing beyond."""
+    if level == 0:
+        return code or "not_stated"
+    if level == 1:
+        return group or "not_stated"
+    return "*"
+
+
+# k-anonymity
+
+@dataclass(frozen=True)
+class KReport:
+    rows: int
+    classes: int
+    k: int                 # the smallest class (0 for no rows)
+    rows_below: int        # rows in classes smaller than ``threshold``
+    threshold: int
+
+    @property
+    def meets(self) -> bool:
+        return self.rows == 0 or self.k >= self.threshold
+
+
+def k_anonymity(tuples: Iterable[tuple], threshold: int = 5) -> KReport:
+    """k is the size of the smallest group of rows sharing every
+    quasi-identifier value."""
+    sizes = Counter(tuples)
+    rows = sum(sizes.values())
+    small = sum(n for n in sizes.values() if n < threshold)
+    return KReport(rows, len(sizes), min(sizes.values(), default=0), small, threshold)
+
+
+# small-number suppression
+
+SUPPRESSED = None
+
+
+def suppress(table: list[list[int]], threshold: int = 5) -> list[list[int | None]]:
+    """Hide counts from 1 to ``threshold - 1`` (primary), then more cells
+    (secondary) until no hidden cell can be worked back from the row and
+    column totals, which are published in full.
+
+    A hidden cell is determined by the totals exactly when it is a bridge in
+    the bipartite graph whose edges are the hidden cells (rows and columns
+    as nodes): on a cycle its value can move up and down around the cycle
+    without changing any total. Secondary suppression adds the smallest
+    cells that put every hidden cell on a cycle.
+    """
+    hidden = {(r, c) for r, row in enumerate(table) for c, v in enumerate(row)
+              if 0 < v < threshold}
+    n_rows, n_cols = len(table), len(table[0]) if table else 0
+    while True:
+        bridge = next((cell for cell in sorted(hidden) if _is_bridge(cell, hidden)), None)
+        if bridge is None:
+            break
+        extra = _cheapest_cycle(bridge, hidden, table, n_rows, n_cols)
+        if not extra:  # a single row or column, now wholly hidden
+            break
+        hidden |= extra
+    return [[SUPPRESSED if (r, c) in hidden else v for c, v in enumerate(row)]
+            for r, row in enumerate(table)]
+
+
+def _neighbours(hidden: set[tuple[int, int]]):
+    graph: dict[tuple[str, int], set[tuple[str, int]]] = defaultdict(set)
+    for r, c in hidden:
+        graph[("r", r)].add(("c", c))
+        graph[("c", c)].add(("r", r))
+    return graph
+
+
+def _is_bridge(cell: tuple[int, int], hidden: set[tuple[int, int]]) -> bool:
+    """True if removing ``cell`` disconnects its row from its column."""
+    graph = _neighbours(hidden - {cell})
+    start, goal = ("r", cell[0]), ("c", cell[1])
+    seen, stack = {start}, [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return False
+        for nxt in graph[node] - seen:
+            seen.add(nxt)
+            stack.append(nxt)
+    return True
+
+
+def _cheapest_cycle(cell, hidden, table, n_rows, n_cols) -> set[tuple[int, int]]:
+    """The fewest, smallest extra cells that put ``cell`` on a rectangle
+    (r, c) (r, c2) (r2, c2) (r2, c) with cells already hidden."""
+    r, c = cell
+    best = None
+    for r2 in range(n_rows):
+        for c2 in range(n_cols):
+            if r2 == r or c2 == c:
+                continue
+            extra = {(r, c2), (r2, c2), (r2, c)} - hidden
+            cost = (len(extra), sum(table[x][y] for x, y in extra))
+            if best is None or cost < best[0]:
+                best = (cost, extra)
+    if best is None:  # a single row or column: hide the whole line
+        return {(x, y) for x in range(n_rows) for y in range(n_cols)} - hidden
+    return best[1]
+
+
+# CSV cells a spreadsheet would run as formulas
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """Prefix text that a spreadsheet would treat as a formula with an
+    apostrophe (OWASP's advice); numbers and other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

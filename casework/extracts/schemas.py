@@ -1,0 +1,103 @@
+"""What an extract row holds, one marshmallow schema per output, every
+field listed explicitly with its description, transformation and allowed
+values: the data dictionary is generated from these.
+
+Nothing identifiable is ever a field: no name, date of birth, address,
+PNC reference or free text.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from casework.intake.reference import ETHNIC_GROUPS, RISK_INDICATORS, SOURCES
+from casework.pathways.states import Pathway
+
+
+def _field(kind, description: str, transformation: str, allowed: str = "", **kwargs):
+    return kind(metadata={"description": description, "transformation": transformation,
+                          "allowed": allowed}, **kwargs)
+
+
+AGE_BANDS = ("10-13, 14-15, 16-17, 18-20, 21-24, 25-29, 30-39, 40+ (level 0); under 18, 18-24, "
+             "25+ (level 1); under 25, 25+ (level 2); unknown")
+PERIODS = "YYYY-MM (level 0), YYYY-Qn (level 1), YYYY (level 2); unknown"
+
+
+class PersonRowSchema(Schema):
+    """One row per randomised person."""
+
+    class Meta:
+        ordered = True
+
+    person = _field(fields.String, "The person's pseudonym",
+                    "HMAC-SHA256 of the internal id under the extract's key", "P + 20 hex")
+    site = _field(fields.String, "Trial site (stratum site)", "none", "site keys")
+    stratum = _field(fields.String, "Randomisation stratum", "none",
+                     "site, or site/age band when strata include age")
+    arm = _field(fields.String, "Allocated arm", "none", "treatment, control")
+    randomised_period = _field(fields.String, "When randomised", "generalised date", PERIODS)
+    randomised_in_error = _field(fields.Boolean, "An admin marked the allocation made in error",
+                                 "none", "true, false")
+    age_band = _field(fields.String, "Age on the referral date", "generalised age", AGE_BANDS)
+    gender = _field(fields.String, "Gender as recorded", "none at levels 0-1; * at level 2",
+                    "female, male, non_binary, other, not_stated, *")
+    ethnicity = _field(fields.String, "Ethnicity", "ONS 2021 category (level 0), broad group "
+                       "(level 1), * (level 2)", ", ".join(ETHNIC_GROUPS) + ", category codes, *")
+    referral_source = _field(fields.String, "Source of the randomised referral", "none",
+                             ", ".join(SOURCES))
+    referrals = _field(fields.Integer, "Referrals of this person in the trial's sites", "count",
+                       "0 or more")
+    pathway = _field(fields.String, "Pathway now (treatment arm)", "none",
+                     ", ".join(p.value for p in Pathway) + ", empty for control")
+    engaged_ever = _field(fields.Boolean, "Engaged at some point", "derived", "true, false")
+    pathway_changes = _field(fields.Integer, "Pathway changes after randomisation", "count",
+                             "0 or more")
+    protocol_deviations = _field(fields.Integer, "Protocol deviations recorded", "count",
+                                 "0 or more")
+    contacts_attended = _field(fields.Integer, "Attended contacts recorded", "count",
+                               "0 or more")
+
+
+class ReferralRowSchema(Schema):
+    """One row per referral at the trial's sites."""
+
+    class Meta:
+        ordered = True
+
+    referral = _field(fields.String, "The referral's pseudonym",
+                      "HMAC-SHA256 of the internal id under the extract's key", "R + 20 hex")
+    person = _field(fields.String, "The person's pseudonym (links referrals of one person)",
+                    "HMAC-SHA256 of the internal id under the extract's key", "P + 20 hex")
+    site = _field(fields.String, "Site of the referral", "none", "site keys")
+    referral_period = _field(fields.String, "Referral date", "generalised date", PERIODS)
+    age_band = _field(fields.String, "Age on the referral date", "generalised age", AGE_BANDS)
+    source = _field(fields.String, "Where the referral came from", "none", ", ".join(SOURCES))
+    risk_indicators = _field(fields.String, "Risk indicators ticked", "codes joined by ;",
+                             ", ".join(RISK_INDICATORS))
+    status = _field(fields.String, "Referral status", "none",
+                    "received, in_triage, eligible, ineligible, closed")
+    triage_result = _field(fields.String, "The rules' result at the decision", "none",
+                           "eligible, ineligible, needs_review, empty")
+    triage_decision = _field(fields.String, "The lead's decision", "none",
+                             "eligible, ineligible, empty")
+    arm = _field(fields.String, "Arm, if this referral was randomised", "none",
+                 "treatment, control, empty")
+
+
+SCHEMAS = {"person": PersonRowSchema, "referral": ReferralRowSchema}
+
+
+def dictionary_rows() -> list[dict]:
+    """The data dictionary: one row per field of each output."""
+    rows = []
+    for unit, schema in SCHEMAS.items():
+        for name, field in schema().fields.items():
+            rows.append({
+                "output": unit, "field": name,
+                "type": type(field).__name__.lower(),
+                "description": field.metadata["description"],
+                "transformation": field.metadata["transformation"],
+                "allowed_values": field.metadata["allowed"],
+            })
+    return rows

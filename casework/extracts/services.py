@@ -1,0 +1,393 @@
+"""Evaluator outputs: cohort extracts streamed in constant memory, their
+k-anonymity report, suppressed aggregate tables and the CONSORT flow.
+
+Rows are read in keyset-paged batches of ``BATCH`` with a fixed number of
+queries per batch, so memory does not grow with the cohort.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, distinct, func, select
+
+from casework.accounts.models import Site, User
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.extensions import db
+from casework.extracts import consort, privacy
+from casework.extracts.schemas import SCHEMAS, dictionary_rows
+from casework.intake.models import Person, Referral
+from casework.intake.reference import ETHNICITIES, SOURCES
+from casework.intake.validation import years_between
+from casework.notes.models import Note
+from casework.pathways.models import PathwayEpisode, ProtocolDeviation
+from casework.pathways.states import Pathway
+from casework.triage.models import Triage
+from casework.trial.models import Allocation, AllocationInError, Trial
+
+BATCH = 1000
+FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+UNITS = ("person", "referral")
+
+
+class ExtractError(Exception):
+    def __init__(self, problems: dict[str | None, str]):
+        self.problems = problems
+        super().__init__("; ".join(problems.values()))
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    trial_id: int
+    site_ids: tuple[int, ...] = ()      # empty: all the trial's sites
+    date_from: date | None = None
+    date_to: date | None = None
+    unit: str = "person"
+    format: str = "csv"
+    level: int = 1                       # generalisation ladder level
+    per_extract_key: bool = False
+
+    def check(self) -> ExtractRequest:
+        problems: dict[str | None, str] = {}
+        if db.session.get(Trial, self.trial_id) is None:
+            problems["trial"] = "Select a trial"
+        if self.unit not in UNITS:
+            problems["unit"] = "Select person or referral rows"
+        if self.format not in FORMATS:
+            problems["format"] = "Select CSV or JSON Lines"
+        if self.level not in privacy.LEVELS:
+            problems["level"] = "Select a level of detail"
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            problems["date_to"] = "The end must be on or after the start"
+        if problems:
+            raise ExtractError(problems)
+        return self
+
+    def parameters(self) -> dict:
+        data = asdict(self)
+        data["date_from"] = self.date_from.isoformat() if self.date_from else None
+        data["date_to"] = self.date_to.isoformat() if self.date_to else None
+        data["site_ids"] = list(self.site_ids)
+        return data
+
+
+def _site_filter(req: ExtractRequest, column):
+    trial = db.session.get(Trial, req.trial_id)
+    trial_sites = [s.id for s in trial.sites]
+    wanted = [s for s in req.site_ids if s in trial_sites] if req.site_ids else trial_sites
+    return column.in_(wanted)
+
+
+def _date_range(req: ExtractRequest, column, *, timestamp: bool):
+    conditions = []
+    if req.date_from:
+        conditions.append(column >= (datetime.combine(req.date_from, datetime.min.time())
+                                     if timestamp else req.date_from))
+    if req.date_to:
+        end = req.date_to + timedelta(days=1)
+        conditions.append(column < (datetime.combine(end, datetime.min.time())
+                                    if timestamp else end))
+    return and_(*conditions) if conditions else True
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _batches(stmt, id_column) -> Iterator[list]:
+    """Keyset pages of ``stmt`` ordered by ``id_column``: constant memory."""
+    last = 0
+    while True:
+        rows = db.session.execute(stmt.where(id_column > last).order_by(id_column)
+                                  .limit(BATCH)).all()
+        if not rows:
+            return
+        yield rows  # plain rows, not ORM objects: the session keeps nothing
+        last = rows[-1][0]
+
+
+def _ethnic_group(code: str | None) -> str | None:
+    return ETHNICITIES.get(code, ("not_stated", ""))[0] if code else None
+
+
+def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    stmt = (select(Allocation.id, Allocation.person_id, Allocation.stratum, Allocation.arm,
+                   Allocation.allocated_at, Site.key, Person.date_of_birth, Person.gender,
+                   Person.ethnicity, Referral.referral_date, Referral.source,
+                   AllocationInError.id)
+            .join(Site, Site.id == Allocation.site_id)
+            .join(Person, Person.id == Allocation.person_id)
+            .join(Referral, Referral.id == Allocation.referral_id)
+            .outerjoin(AllocationInError, AllocationInError.allocation_id == Allocation.id)
+            .where(Allocation.trial_id == req.trial_id, _site_filter(req, Allocation.site_id),
+                   _date_range(req, Allocation.allocated_at, timestamp=True)))
+    for batch in _batches(stmt, Allocation.id):
+        ids = [row[1] for row in batch]
+        referrals = dict(db.session.execute(
+            select(Referral.person_id, func.count()).where(Referral.person_id.in_(ids))
+            .group_by(Referral.person_id)).all())
+        current = dict(db.session.execute(
+            select(PathwayEpisode.person_id, PathwayEpisode.pathway)
+            .where(PathwayEpisode.person_id.in_(ids), PathwayEpisode.end_date.is_(None))).all())
+        engaged = set(db.session.scalars(
+            select(PathwayEpisode.person_id).distinct()
+            .where(PathwayEpisode.person_id.in_(ids),
+                   PathwayEpisode.pathway == Pathway.ENGAGED)))
+        changes = dict(db.session.execute(
+            select(PathwayEpisode.person_id, func.count())
+            .where(PathwayEpisode.person_id.in_(ids),
+                   PathwayEpisode.previous_pathway.is_not(None))
+            .group_by(PathwayEpisode.person_id)).all())
+        deviations = dict(db.session.execute(
+            select(ProtocolDeviation.person_id, func.count())
+            .where(ProtocolDeviation.person_id.in_(ids))
+            .group_by(ProtocolDeviation.person_id)).all())
+        contacts = dict(db.session.execute(
+            select(Note.person_id, func.count())
+            .where(Note.person_id.in_(ids), Note.kind == "contact", Note.attended.is_(True))
+            .group_by(Note.person_id)).all())
+        for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
+             referral_date, source, in_error) in batch:
+            age = years_between(dob, referral_date) if dob else None
+            yield {
+                "person": privacy.pseudonym(key, "person", person_id),
+                "site": site, "stratum": stratum, "arm": str(arm),
+                "randomised_period": privacy.period(_aware(allocated_at).date(), req.level),
+                "randomised_in_error": in_error is not None,
+                "age_band": privacy.age_band(age, req.level),
+                "gender": gender if req.level < 2 else "*",
+                "ethnicity": privacy.ethnicity(ethnicity, _ethnic_group(ethnicity), req.level),
+                "referral_source": source,
+                "referrals": referrals.get(person_id, 0),
+                "pathway": str(current[person_id]) if person_id in current else "",
+                "engaged_ever": person_id in engaged,
+                "pathway_changes": changes.get(person_id, 0),
+                "protocol_deviations": deviations.get(person_id, 0),
+                "contacts_attended": contacts.get(person_id, 0),
+            }
+
+
+def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    stmt = (select(Referral.id, Referral.person_id, Site.key, Referral.referral_date,
+                   Referral.source, Referral.risk_indicators, Referral.status,
+                   Person.date_of_birth, Triage.computed_result, Triage.decision,
+                   Allocation.arm)
+            .join(Site, Site.id == Referral.site_id)
+            .join(Person, Person.id == Referral.person_id)
+            .outerjoin(Triage, Triage.referral_id == Referral.id)
+            .outerjoin(Allocation, and_(Allocation.referral_id == Referral.id,
+                                        Allocation.trial_id == req.trial_id))
+            .where(_site_filter(req, Referral.site_id),
+                   _date_range(req, Referral.referral_date, timestamp=False)))
+    for batch in _batches(stmt, Referral.id):
+        for (referral_id, person_id, site, referral_date, source, risks, status, dob,
+             computed, decision, arm) in batch:
+            age = years_between(dob, referral_date) if dob else None
+            yield {
+                "referral": privacy.pseudonym(key, "referral", referral_id),
+                "person": privacy.pseudonym(key, "person", person_id),
+                "site": site, "referral_period": privacy.period(referral_date, req.level),
+                "age_band": privacy.age_band(age, req.level), "source": source,
+                "risk_indicators": ";".join(risks or []), "status": str(status),
+                "triage_result": computed or "", "triage_decision": decision or "",
+                "arm": str(arm) if arm else "",
+            }
+
+
+def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    """The extract's rows, each dumped through its output's schema."""
+    schema = SCHEMAS[req.unit]()
+    source = _person_rows if req.unit == "person" else _referral_rows
+    for row in source(req, key):
+        yield schema.dump(row)
+
+
+QUASI_IDENTIFIERS = {
+    "person": ("site", "age_band", "gender", "ethnicity", "randomised_period"),
+    "referral": ("site", "age_band", "referral_period"),
+}
+
+
+def k_report(req: ExtractRequest, key: bytes, threshold: int = 5) -> privacy.KReport:
+    """k-anonymity over the output's quasi-identifiers, before downloading."""
+    quasi = QUASI_IDENTIFIERS[req.unit]
+    return privacy.k_anonymity((tuple(r[q] for q in quasi) for r in rows(req, key)), threshold)
+
+
+def choose_key(req: ExtractRequest, project_key: bytes | None) -> bytes:
+    """The project's pseudonym key, or a one-off key that is never stored
+    (pseudonyms then link to no other extract)."""
+    if req.per_extract_key:
+        return secrets.token_bytes(32)
+    if not project_key:
+        raise ExtractError({None: "The pseudonym key is not configured (PSEUDONYM_KEY or "
+                                  "PSEUDONYM_KEY_FILE)"})
+    return project_key
+
+
+def serialise(req: ExtractRequest, key: bytes, *,
+              on_done: Callable[[int, str, bool], None]) -> Iterator[bytes]:
+    """The extract file, chunk by chunk; ``on_done(rows, sha256, complete)``
+    runs at the end, or when the reader stops early."""
+    digest, count, complete = hashlib.sha256(), 0, False
+    fields = list(SCHEMAS[req.unit]().fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    try:
+        if req.format == "csv":
+            writer.writerow(fields)
+        for row in rows(req, key):
+            if req.format == "csv":
+                writer.writerow([privacy.csv_safe(row[f]) for f in fields])
+            else:
+                buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+            if buffer.tell() > 64_000:
+                chunk = buffer.getvalue().encode("utf-8")
+                digest.update(chunk)
+                yield chunk
+                buffer.seek(0)
+                buffer.truncate()
+        chunk = buffer.getvalue().encode("utf-8")
+        digest.update(chunk)
+        yield chunk
+        complete = True
+    finally:
+        on_done(count, digest.hexdigest(), complete)
+
+
+def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256: str,
+                   complete: bool, actor: User | None, now: datetime) -> None:
+    audit.record(Action.EXTRACT_EXPORTED, actor=actor, now=now, subject_type="trial",
+                 subject_id=req.trial_id,
+                 detail={"parameters": req.parameters(), "rows": rows_written,
+                         "sha256": sha256, "key_id": privacy.key_id(key),
+                         "complete": complete})
+
+
+# data dictionary
+
+def dictionary_csv() -> str:
+    out = io.StringIO()
+    rows_ = dictionary_rows()
+    writer = csv.DictWriter(out, fieldnames=list(rows_[0]))
+    writer.writeheader()
+    writer.writerows(rows_)
+    return out.getvalue()
+
+
+def dictionary_markdown() -> str:
+    lines = ["# casework extract data dictionary", ""]
+    for unit, schema in SCHEMAS.items():
+        lines += [f"## {unit} rows", "", (schema.__doc__ or "").strip(), "",
+                  "| field | type | description | transformation | allowed values |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['field']} | {r['type']} | {r['description']} | {r['transformation']} "
+                  f"| {r['allowed_values']} |" for r in dictionary_rows() if r["output"] == unit]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# aggregates and CONSORT
+
+@dataclass(frozen=True)
+class Aggregate:
+    title: str
+    row_labels: list[str]
+    column_labels: list[str]
+    cells: list[list[int | None]]   # None: suppressed
+    row_totals: list[int]
+    column_totals: list[int]
+    total: int
+
+
+def _table(title, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:
+    raw = [[counts.get((r, c), 0) for c in col_keys] for r in row_keys]
+    return Aggregate(
+        title, [row_names.get(r, r) for r in row_keys], [col_names.get(c, c) for c in col_keys],
+        privacy.suppress(raw), [sum(row) for row in raw],
+        [sum(raw[i][j] for i in range(len(raw))) for j in range(len(col_keys))],
+        sum(map(sum, raw)))
+
+
+def aggregates(trial: Trial) -> list[Aggregate]:
+    """Arm by pathway, site by arm, and referral source by triage result,
+    with small numbers suppressed (four queries)."""
+    site_ids = [s.id for s in trial.sites]
+    arm_pathway = dict(((arm, pathway or "none"), n) for arm, pathway, n in db.session.execute(
+        select(Allocation.arm, PathwayEpisode.pathway, func.count())
+        .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
+                                        PathwayEpisode.end_date.is_(None)))
+        .where(Allocation.trial_id == trial.id)
+        .group_by(Allocation.arm, PathwayEpisode.pathway)))
+    site_arm = dict(((site, arm), n) for site, arm, n in db.session.execute(
+        select(Site.key, Allocation.arm, func.count()).join(Site, Site.id == Allocation.site_id)
+        .where(Allocation.trial_id == trial.id).group_by(Site.key, Allocation.arm)))
+    source_result = dict(((source, result or "not_decided"), n)
+                         for source, result, n in db.session.execute(
+        select(Referral.source, Triage.decision, func.count())
+        .outerjoin(Triage, Triage.referral_id == Referral.id)
+        .where(Referral.site_id.in_(site_ids)).group_by(Referral.source, Triage.decision)))
+    arms = ["treatment", "control"]
+    pathways = [p.value for p in Pathway] + ["none"]
+    path_names = {p.value: p.label for p in Pathway} | {"none": "No pathway (control)"}
+    arm_names = {"treatment": "Treatment", "control": "Control"}
+    sites = sorted(s.key for s in trial.sites)
+    site_names = {s.key: s.name for s in trial.sites}
+    results = ["eligible", "ineligible", "not_decided"]
+    result_names = {"eligible": "Eligible", "ineligible": "Ineligible",
+                    "not_decided": "Not triaged or not decided"}
+    return [
+        _table("Arm by pathway now", arms, pathways, arm_pathway, arm_names, path_names),
+        _table("Site by arm", sites, arms, site_arm, site_names, arm_names),
+        _table("Referral source by triage decision", list(SOURCES), results, source_result,
+               SOURCES, result_names),
+    ]
+
+
+def flow(trial: Trial) -> consort.Flow:
+    """The CONSORT counts for a trial (seven queries)."""
+    site_ids = [s.id for s in trial.sites]
+    referred = db.session.scalar(select(func.count()).select_from(Referral)
+                                 .where(Referral.site_id.in_(site_ids)))
+    triaged, waiting, ineligible = db.session.execute(
+        select(func.count(), func.count(Triage.id).filter(Triage.decided_at.is_(None)),
+               func.count(Triage.id).filter(Triage.decision == "ineligible"))
+        .select_from(Triage).join(Referral, Referral.id == Triage.referral_id)
+        .where(Referral.site_id.in_(site_ids))).one()
+    by_arm = dict(db.session.execute(select(Allocation.arm, func.count())
+                                     .where(Allocation.trial_id == trial.id)
+                                     .group_by(Allocation.arm)).all())
+    in_error = dict(db.session.execute(
+        select(Allocation.arm, func.count()).join(AllocationInError,
+                                                  AllocationInError.allocation_id == Allocation.id)
+        .where(Allocation.trial_id == trial.id).group_by(Allocation.arm)).all())
+    engaged = db.session.scalar(
+        select(func.count(distinct(PathwayEpisode.person_id)))
+        .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
+        .where(Allocation.trial_id == trial.id, PathwayEpisode.pathway == Pathway.ENGAGED))
+    exited = db.session.scalar(
+        select(func.count()).select_from(PathwayEpisode)
+        .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
+        .where(Allocation.trial_id == trial.id, PathwayEpisode.end_date.is_(None),
+               PathwayEpisode.pathway == Pathway.EXITED))
+    deviations = db.session.scalar(
+        select(func.count(distinct(ProtocolDeviation.person_id)))
+        .join(Allocation, Allocation.id == ProtocolDeviation.allocation_id)
+        .where(Allocation.trial_id == trial.id, Allocation.arm == "control"))
+    return consort.Flow(
+        referred=referred, triaged=triaged, awaiting_decision=waiting, ineligible=ineligible,
+        randomised=sum(by_arm.values()), treatment=by_arm.get("treatment", 0),
+        control=by_arm.get("control", 0), treatment_in_error=in_error.get("treatment", 0),
+        control_in_error=in_error.get("control", 0), treatment_engaged_ever=engaged,
+        treatment_exited=exited, control_deviations=deviations)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
+from sqlalchemy import select
+
+from casework.access import require
+from casework.accounts.roles import Permission
+from casework.database import utcnow
+from casework.extensions import db
+from casework.extracts import bp, consort, services
+from casework.extracts.forms import ExtractForm
+from casework.forms import choices, show_problems
+from casework.trial.models import Trial
+
+
+def _trials() -> list[Trial]:
+    return list(db.session.scalars(select(Trial).order_by(Trial.name)))
+
+
+def _form(formdata=None) -> ExtractForm:
+    """Posted with CSRF for the download; read from the query string (a GET
+    that changes nothing) for the preview."""
+    form = ExtractForm(formdata, meta={"csrf": False}) if formdata is not None else ExtractForm()
+    trials = _trials()
+    form.trial.choices = choices((t.id, t.name) for t in trials)
+    chosen = next((t for t in trials if str(t.id) == form.trial.data), trials[0] if trials
+                  else None)
+    form.sites.choices = choices((s.id, s.name) for s in chosen.sites) if chosen else []
+    return form
+
+
+@bp.route("/extracts")
+@require(Permission.EXTRACT_EXPORT)
+def extract():
+    """Choose an extract and see its k-anonymity before downloading."""
+    previewing = "unit" in request.args
+    form = _form(request.args if previewing else None)
+    if not previewing:
+        form.unit.data, form.level.data, form.format.data, form.key.data = (
+            "person", "1", "csv", "project")
+    report = None
+    if previewing and form.validate():
+        try:
+            req = form.request().check()
+            report = services.k_report(req, current_app.config["PSEUDONYM_KEY"] or b"preview")
+        except services.ExtractError as error:
+            show_problems(form, error.problems)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("extracts/extract.html", form=form, report=report,
+                           trials=_trials()), status
+
+
+@bp.route("/extracts/download", methods=["POST"])
+@require(Permission.EXTRACT_EXPORT)
+def download():
+    form = _form()
+    if not form.validate_on_submit():
+        return render_template("extracts/extract.html", form=form, report=None,
+                               trials=_trials()), 422
+    try:
+        req = form.request().check()
+        key = services.choose_key(req, current_app.config["PSEUDONYM_KEY"])
+    except services.ExtractError as error:
+        show_problems(form, error.problems)
+        return render_template("extracts/extract.html", form=form, report=None,
+                               trials=_trials()), 422
+    actor_id = current_user.id
+
+    def finished(rows: int, sha256: str, complete: bool) -> None:
+        from casework.accounts.models import User
+
+        services.record_extract(req, key=key, rows_written=rows, sha256=sha256,
+                                complete=complete, actor=db.session.get(User, actor_id),
+                                now=utcnow())
+        db.session.commit()
+
+    name = f"cohort-{req.unit}-{utcnow():%Y%m%d-%H%M%S}.{req.format}"
+    return Response(stream_with_context(services.serialise(req, key, on_done=finished)),
+                    mimetype=services.FORMATS[req.format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _trial() -> Trial | None:
+    trials = _trials()
+    wanted = request.args.get("trial", "")
+    return next((t for t in trials if str(t.id) == wanted), trials[0] if trials else None)
+
+
+@bp.route("/extracts/aggregates")
+@require(Permission.AGGREGATE_READ)
+def aggregates():
+    trial = _trial()
+    return render_template("extracts/aggregates.html", trial=trial, trials=_trials(),
+                           tables=services.aggregates(trial) if trial else [],
+                           flow=services.flow(trial) if trial else None)
+
+
+@bp.route("/extracts/consort.svg")
+@require(Permission.AGGREGATE_READ)
+def consort_svg():
+    trial = _trial()
+    if trial is None:
+        return Response("No trial is configured", status=404, mimetype="text/plain")
+    return Response(consort.svg(services.flow(trial), title=trial.name),
+                    mimetype="image/svg+xml")
+
+
+@bp.route("/extracts/consort.json")
+@require(Permission.AGGREGATE_READ)
+def consort_json():
+    trial = _trial()
+    if trial is None:
+        return Response("No trial is configured", status=404, mimetype="text/plain")
+    return Response(json.dumps({"trial": trial.key, **services.flow(trial).counts()}, indent=2),
+                    mimetype="application/json")
+
+
+@bp.route("/extracts/dictionary.<fmt>")
+@require(Permission.EXTRACT_EXPORT, Permission.AGGREGATE_READ)
+def dictionary(fmt: str):
+    if fmt == "csv":
+        return Response(services.dictionary_csv(), mimetype="text/csv")
+    if fmt == "md":
+        return Response(services.dictionary_markdown(), mimetype="text/markdown")
+    return Response("Use dictionary.csv or dictionary.md", status=404, mimetype="text/plain")

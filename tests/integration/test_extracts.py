@@ -1,0 +1,160 @@
+"""Evaluator outputs on a real database: no identifiable value in any file,
+pseudonyms, the audit of every extract, CONSORT counts by hand, and the
+commands."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.extracts import privacy, services
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+CANARIES = ["Zebedee", "Quillfeather", "Xanthippe", "Mortlake-Vane", "CV99 9ZZ", "CV999ZZ",
+            "07/1234567Q", "7/1234567Q", "Grapefruit-Lighthouse", "Sapphire-Umbrella",
+            "2009-07-13", "13/07/2009", "13 July 2009"]
+
+
+@pytest.fixture
+def cohort(make_trial, make_user):
+    """Randomised people with distinctive, identifying values everywhere."""
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services as intake
+    from casework.notes import services as notes
+    from casework.triage import services as triage
+
+    trial = make_trial()
+    worker = make_user("caseworker", ("coventry",), email="canary-worker@example.org")
+    lead = make_user("lead", ("coventry",), email="canary-lead@example.org")
+    coventry = sites_by_keys(["coventry"])[0]
+    people = []
+    for n, (first, last) in enumerate([("Zebedee", "Quillfeather"),
+                                       ("Xanthippe", "Mortlake-Vane")]):
+        referral = intake.record_referral(
+            intake.PersonDetails(first, last, date(2009, 7, 13), "male", "white_british",
+                                 "coventry", postcode="CV99 9ZZ" if n == 0 else None,
+                                 pnc_reference="07/1234567Q" if n == 0 else None),
+            intake.ReferralDetails(coventry.id, date(2026, 6, 1), "police", "PC Canary",
+                                   "Grapefruit-Lighthouse incident"),
+            existing_person_id=None, actor=worker, now=NOW, new_person_confirmed=True)
+        record = triage.record_triage(referral, triage.TriageFacts(
+            ["recent_violence"], True, [], "eligible", "Sapphire-Umbrella note"), actor=worker,
+            now=NOW)
+        triage.decide(record, "eligible", None, actor=lead, now=NOW, key=b"test-trial-key")
+        notes.add_note(referral.person, "contact", notes.NoteContent(
+            "Sapphire-Umbrella conversation", date(2026, 7, 1), "phone", True),
+            restricted=False, actor=worker, now=NOW)
+        people.append(referral.person)
+    db.session.commit()
+    return trial, people
+
+
+def extract(trial, *, unit="person", fmt="csv", key=b"project-key", level=0):
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, format=fmt, level=level)
+    done = {}
+    body = b"".join(services.serialise(req, key, on_done=lambda r, s, c: done.update(
+        rows=r, sha256=s, complete=c)))
+    return body, done
+
+
+def test_no_identifiable_value_reaches_any_output(cohort, runner, tmp_path):
+    trial, _ = cohort
+    outputs = []
+    for unit in ("person", "referral"):
+        for fmt in ("csv", "jsonl"):
+            for level in (0, 1, 2):
+                outputs.append(extract(trial, unit=unit, fmt=fmt, level=level)[0])
+    outputs.append(services.dictionary_csv().encode())
+    outputs.append(services.dictionary_markdown().encode())
+    from casework.extracts import consort
+
+    outputs.append(consort.svg(services.flow(trial), title=trial.name).encode())
+    outputs.append(json.dumps([a.__dict__ for a in services.aggregates(trial)]).encode())
+    for command in (["export", "cohort", "--out", str(tmp_path / "c.csv")],
+                    ["export", "cohort", "--out", str(tmp_path / "c.jsonl"), "--format",
+                     "jsonl", "--unit", "referral", "--level", "0"],
+                    ["export", "dictionary", "--out", str(tmp_path / "dict")],
+                    ["export", "consort", "--out", str(tmp_path / "flow.svg")]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+    outputs += [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(outputs) > 15
+    for output in outputs:
+        for canary in CANARIES:
+            assert canary.encode() not in output, canary
+
+
+def test_rows_hold_pseudonyms_and_generalised_values(cohort):
+    trial, people = cohort
+    body, done = extract(trial, level=0)
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert done == {"rows": 2, "sha256": hashlib.sha256(body).hexdigest(), "complete": True}
+    assert {r["person"] for r in rows} == {privacy.pseudonym(b"project-key", "person", p.id)
+                                           for p in people}
+    assert {r["age_band"] for r in rows} == {"16-17"}
+    assert {r["randomised_period"] for r in rows} == {"2026-11"}
+    assert {r["contacts_attended"] for r in rows} == {"1"}
+    other, _ = extract(trial, level=0, key=b"another-key")
+    assert not {r["person"] for r in rows} & {r["person"] for r in
+                                              csv.DictReader(io.StringIO(other.decode()))}
+    lines = extract(trial, fmt="jsonl")[0].decode().splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["arm"] in ("treatment", "control")
+
+
+def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
+    trial, _ = cohort
+    monkeypatch.setattr(services, "rows", lambda req, key: iter(
+        [{**dict.fromkeys(services.SCHEMAS["person"]().fields, ""),
+          "site": "=HYPERLINK(\"http://evil\")"}]))
+    body, _ = extract(trial)
+    assert "'=HYPERLINK" in body.decode() and ",=HYPERLINK" not in body.decode()
+
+
+def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(cohort, runner, tmp_path):
+    out = tmp_path / "cohort.csv"
+    result = runner.invoke(args=["export", "cohort", "--out", str(out), "--per-extract-key"])
+    assert result.exit_code == 0, result.output
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "extract:exported")).one()
+    assert event.detail["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert event.detail["rows"] == 2 and event.detail["complete"] is True
+    assert event.detail["parameters"]["per_extract_key"] is True
+    assert len(event.detail["key_id"]) == 16
+    project = privacy.key_id(b"test-pseudonym-key")
+    assert event.detail["key_id"] != project  # a one-off key
+
+
+def test_k_report(cohort):
+    trial, _ = cohort
+    req = services.ExtractRequest(trial_id=trial.id, level=0)
+    report = services.k_report(req, b"k")
+    assert report.rows == 2 and report.k in (1, 2) and not report.meets
+
+
+def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral):
+    trial, _ = cohort
+    make_referral("coventry")                                  # referred, not triaged
+    triage_referral(make_referral("wolverhampton"))            # triaged, waiting
+    flow = services.flow(trial)
+    assert (flow.referred, flow.triaged, flow.awaiting_decision, flow.ineligible) == (4, 3, 1, 0)
+    assert flow.randomised == 2 == flow.treatment + flow.control
+    assert flow.not_triaged == 1
+
+
+def test_commands_refuse_bad_options(cohort, runner, tmp_path):
+    result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "flow.png")])
+    assert result.exit_code == 2 and "ending in .svg" in result.stderr
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "x"),
+                                 "--trial", "nope"])
+    assert result.exit_code == 2 and "no trial" in result.stderr
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "x"),
+                                 "--format", "xlsx"])
+    assert result.exit_code == 2

@@ -1,0 +1,135 @@
+"""Pseudonyms, the generalisation ladder, k-anonymity, small-number
+suppression (a property: no hidden cell can be worked back from the totals),
+formula neutralising and the CONSORT drawing (no app, no database)."""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from casework.extracts import consort, privacy
+
+
+def test_pseudonyms_are_stable_under_one_key_and_unrelated_under_another():
+    a = privacy.pseudonym(b"key one", "person", 42)
+    assert a == privacy.pseudonym(b"key one", "person", 42)
+    assert a != privacy.pseudonym(b"key two", "person", 42)
+    assert a != privacy.pseudonym(b"key one", "person", 43)
+    assert a != privacy.pseudonym(b"key one", "referral", 42)
+    assert a.startswith("P") and len(a) == 21 and "42" not in a[1:3]
+    assert privacy.key_id(b"key one") != privacy.key_id(b"key two")
+    assert "key one" not in privacy.key_id(b"key one")
+
+
+def test_the_generalisation_ladder():
+    assert [privacy.age_band(15, level) for level in (0, 1, 2)] == ["14-15", "under 18",
+                                                                     "under 25"]
+    assert [privacy.age_band(26, level) for level in (0, 1, 2)] == ["25-29", "25+", "25+"]
+    assert privacy.age_band(None, 0) == "unknown"
+    day = date(2026, 5, 17)
+    assert [privacy.period(day, level) for level in (0, 1, 2)] == ["2026-05", "2026-Q2", "2026"]
+    assert [privacy.ethnicity("black_caribbean", "black", level) for level in (0, 1, 2)] == [
+        "black_caribbean", "black", "*"]
+
+
+def test_k_anonymity_on_hand_made_data():
+    rows = [("cov", "14-15"), ("cov", "14-15"), ("cov", "14-15"), ("wol", "16-17"),
+            ("wol", "16-17"), ("cov", "18-20")]
+    report = privacy.k_anonymity(rows, threshold=3)
+    assert (report.rows, report.classes, report.k, report.rows_below) == (6, 3, 1, 3)
+    assert not report.meets
+    assert privacy.k_anonymity([("a",)] * 5, threshold=5).meets
+    assert privacy.k_anonymity([], threshold=5).k == 0
+
+
+def test_formulas_are_neutralised():
+    for text in ("=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=x", "\r=x"):
+        assert privacy.csv_safe(text) == "'" + text
+    assert privacy.csv_safe("coventry") == "coventry"
+    assert privacy.csv_safe(5) == 5
+
+
+def determined(cells: list[list[int | None]], row_totals, col_totals) -> set[tuple[int, int]]:
+    """Hidden cells whose value follows from the totals: by exact Gaussian
+    elimination over the hidden unknowns (an independent check)."""
+    hidden = [(r, c) for r, row in enumerate(cells) for c, v in enumerate(row) if v is None]
+    index = {cell: i for i, cell in enumerate(hidden)}
+    equations = []
+    for r, row in enumerate(cells):
+        coeffs = [Fraction(0)] * len(hidden)
+        for c, v in enumerate(row):
+            if v is None:
+                coeffs[index[(r, c)]] = Fraction(1)
+        equations.append(coeffs)
+    for c in range(len(cells[0]) if cells else 0):
+        coeffs = [Fraction(0)] * len(hidden)
+        for r in range(len(cells)):
+            if cells[r][c] is None:
+                coeffs[index[(r, c)]] = Fraction(1)
+        equations.append(coeffs)
+    # row-reduce; a unknown is determined iff its unit vector is in the row space
+    rows = [e[:] for e in equations if any(e)]
+    basis = []
+    for vec in rows:
+        for pivot_col, b in basis:
+            if vec[pivot_col]:
+                factor = vec[pivot_col] / b[pivot_col]
+                vec = [x - factor * y for x, y in zip(vec, b, strict=True)]
+        pivot = next((i for i, x in enumerate(vec) if x), None)
+        if pivot is not None:
+            for k, (pc, b) in enumerate(basis):
+                if b[pivot]:
+                    factor = b[pivot] / vec[pivot]
+                    basis[k] = (pc, [x - factor * y for x, y in zip(b, vec, strict=True)])
+            basis.append((pivot, vec))
+    found = set()
+    for i, cell in enumerate(hidden):
+        target = [Fraction(1 if j == i else 0) for j in range(len(hidden))]
+        for pivot_col, b in basis:
+            if target[pivot_col]:
+                factor = target[pivot_col] / b[pivot_col]
+                target = [x - factor * y for x, y in zip(target, b, strict=True)]
+        if not any(target):
+            found.add(cell)
+    return found
+
+
+tables = st.integers(2, 5).flatmap(lambda rows: st.integers(2, 5).flatmap(
+    lambda cols: st.lists(st.lists(st.integers(0, 12), min_size=cols, max_size=cols),
+                          min_size=rows, max_size=rows)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables)
+def test_suppressed_cells_cannot_be_worked_back_from_the_totals(table):
+    shown = privacy.suppress(table, threshold=5)
+    for r, row in enumerate(table):
+        for c, value in enumerate(row):
+            if 0 < value < 5:
+                assert shown[r][c] is None            # every small count is hidden
+            elif shown[r][c] is not None:
+                assert shown[r][c] == value           # shown cells are exact
+    row_totals = [sum(row) for row in table]
+    col_totals = [sum(col) for col in zip(*table, strict=True)]
+    assert determined(shown, row_totals, col_totals) == set()
+
+
+def test_a_lone_small_cell_takes_others_with_it():
+    shown = privacy.suppress([[3, 10, 12], [20, 30, 40]])
+    hidden = {(r, c) for r, row in enumerate(shown) for c, v in enumerate(row) if v is None}
+    assert (0, 0) in hidden and len(hidden) == 4   # the cheapest rectangle
+
+
+def test_the_consort_diagram_shows_its_counts():
+    flow = consort.Flow(referred=120, triaged=100, awaiting_decision=7, ineligible=40,
+                        randomised=53, treatment=27, control=26, treatment_in_error=1,
+                        control_in_error=0, treatment_engaged_ever=15, treatment_exited=4,
+                        control_deviations=2)
+    svg = consort.svg(flow, title="CIRV <trial>")
+    for text in ("Referred: 120", "Not yet triaged: 20", "Randomised", "Analysed",
+                 "CIRV &lt;trial&gt;"):
+        assert text in svg
+    assert flow.counts()["treatment_analysed"] == 26

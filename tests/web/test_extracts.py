@@ -1,0 +1,108 @@
+"""Evaluator pages: the k-anonymity preview, the streamed download and its
+audit, aggregates and CONSORT; only evaluators download, and no evaluator
+route reaches identifiable data."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from tests.integration.test_extracts import CANARIES, cohort  # noqa: F401 (fixture)
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+PREVIEW = "unit=person&level=0&format=csv&key=project"
+
+
+def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
+    trial, _ = cohort
+    login_as("evaluator", ())
+    page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
+    assert "k (the smallest group)" in page and "k is below 5" in page
+    # the page's own download form, as a browser would send it
+    form = page.split('action="/extracts/download"', 1)[1].split("</form>", 1)[0]
+    fields = re.findall(r'name="([^"]+)" value="([^"]*)"', form)
+    data = {}
+    for name, value in fields:
+        data.setdefault(name, []).append(value)
+    assert "csrf_token" in data
+    response = client.post("/extracts/download", data=data)
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="cohort-')
+    body = response.get_data()
+    assert body.count(b"\n") == 3  # header and two people
+    db.session.expire_all()
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "extract:exported")).one()
+    assert event.detail["sha256"] == hashlib.sha256(body).hexdigest()
+    assert event.detail["rows"] == 2 and event.detail["parameters"]["level"] == 0
+
+
+def test_bad_choices_are_explained(client, login_as, cohort):  # noqa: F811
+    trial, _ = cohort
+    login_as("evaluator", ())
+    response = client.get(f"/extracts?trial={trial.id}&unit=person&level=7&format=csv"
+                          "&key=project&date_from=31&date_from=2&date_from=2026")
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "must be a real date" in page and "Not a valid choice" in page
+
+
+@pytest.mark.parametrize("role", ["caseworker", "lead", "admin"])
+def test_only_evaluators_download(client, login_as, post, cohort, role):  # noqa: F811
+    trial, _ = cohort
+    login_as(role, ("coventry",) if role != "admin" else ())
+    assert client.get("/extracts").status_code == 403
+    assert post("/extracts/download", {"trial": str(trial.id), "unit": "person",
+                                       "level": "1", "format": "csv",
+                                       "key": "project"}).status_code == 403
+
+
+def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
+    trial, _ = cohort
+    login_as("evaluator", ())
+    page = text_of(client.get("/extracts/aggregates"))
+    assert "Arm by pathway now" in page and "*" in page  # two people: small numbers hidden
+    svg = client.get("/extracts/consort.svg")
+    assert svg.mimetype == "image/svg+xml" and b"Randomised" in svg.get_data()
+    assert client.get("/extracts/consort.json").get_json()["randomised"] == 2
+    assert b"person" in client.get("/extracts/dictionary.csv").get_data()
+
+
+def _fill(rule: str, ids: dict[str, int]) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids.get(m.group(1), 1)), rule)
+
+
+def test_no_evaluator_route_reaches_identifiable_data(app, client, login_as, cohort):  # noqa: F811
+    """Every GET route, with the ids of real records filled in."""
+    trial, people = cohort
+    from casework.intake.models import Referral
+    from casework.notes.models import Note
+    from casework.triage.models import Triage
+
+    ids = {"person_id": people[0].id, "trial_id": trial.id,
+           "referral_id": db.session.scalars(select(Referral.id)).first(),
+           "triage_id": db.session.scalars(select(Triage.id)).first(),
+           "note_id": db.session.scalars(select(Note.id)).first(), "fmt": 0, "scheme": 0,
+           "key": 0, "code": 22}
+    login_as("evaluator", ())
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in {"static", "assets.serve"}:
+            continue
+        path = _fill(rule.rule, ids).replace("dictionary.0", "dictionary.csv")
+        response = client.get(path)
+        assert response.status_code < 500, path
+        body = response.get_data()
+        for canary in CANARIES:
+            assert canary.encode() not in body, (path, canary)
+        checked += 1
+    assert checked > 40
