@@ -341,3 +341,22 @@ def randomised(make_trial, make_referral, triage_referral, make_user):
         raise AssertionError(f"no {arm} allocation in 20 tries")
 
     return factory
+
+
+def count_queries(fn) -> int:
+    """How many SQL statements ``fn()`` sends to the database."""
+    from sqlalchemy import event
+
+    from casework.extensions import db
+
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return len(statements)

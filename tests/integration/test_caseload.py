@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from casework.audit.models import AuditEvent
 from casework.caseload import services
@@ -16,6 +16,7 @@ from casework.extensions import db
 from casework.notes import services as notes
 from casework.pathways import services as pathways
 from casework.pathways.states import Pathway
+from tests.conftest import count_queries
 
 TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -223,20 +224,6 @@ def test_reviews(make_referral, team):
     assert event_.detail["outcome"] == "escalate" and "Partner" not in str(event_.detail)
 
 
-def _count(fn) -> int:
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
-
-
 def test_queries_do_not_grow_with_the_data(runner, team):
     lead = team["lead"]
     sites = site_ids("coventry", "wolverhampton")
@@ -245,11 +232,11 @@ def test_queries_do_not_grow_with_the_data(runner, team):
         db.session.expire_all()
         lead.site_ids  # noqa: B018 (loaded outside the measured calls)
         return [
-            _count(lambda: services.dashboard(sites, actor=lead, today=TODAY,
+            count_queries(lambda: services.dashboard(sites, actor=lead, today=TODAY,
                                               thresholds=THRESHOLDS)),
-            _count(lambda: services.caseloads(sites, actor=lead, today=TODAY,
+            count_queries(lambda: services.caseloads(sites, actor=lead, today=TODAY,
                                               thresholds=THRESHOLDS)),
-            _count(lambda: services.case_list(services.CaseFilter(), sites, actor=lead,
+            count_queries(lambda: services.case_list(services.CaseFilter(), sites, actor=lead,
                                               today=TODAY, thresholds=THRESHOLDS)),
         ]
 

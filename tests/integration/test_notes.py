@@ -17,7 +17,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from casework.audit.models import AuditEvent
@@ -28,6 +28,7 @@ from casework.notes.services import NoteContent
 from casework.notes.timeline import person_timeline
 from casework.pathways import services as pathways
 from casework.pathways.models import ProtocolDeviation
+from tests.conftest import count_queries
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 THRESHOLDS = {"engaged": 14, "at_risk_monitoring": 28}
@@ -271,20 +272,6 @@ def test_the_timeline_merges_everything_in_date_order(randomised, users, make_us
     assert [i.record.id for i in page2.items] == [i.record.id for i in timeline.items[3:6]]
 
 
-def _count_queries(fn) -> int:
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
-
-
 def test_the_timeline_runs_a_bounded_number_of_queries(randomised, users):
     """A count, a page of ids, and one query per kind of event on the page."""
     person = randomised("treatment")
@@ -293,7 +280,7 @@ def test_the_timeline_runs_a_bounded_number_of_queries(randomised, users):
     def timeline_queries() -> int:
         db.session.expire_all()
         actor.site_ids  # noqa: B018 (load the actor first: not the timeline's queries)
-        return _count_queries(lambda: person_timeline(person_id, actor=actor, per_page=200))
+        return count_queries(lambda: person_timeline(person_id, actor=actor, per_page=200))
 
     for day in range(4):
         contact(person, actor, date(2026, 7, 1) + timedelta(days=day))

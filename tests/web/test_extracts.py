@@ -67,8 +67,7 @@ def test_only_evaluators_download(client, login_as, post, cohort, role):  # noqa
 
 
 def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
-    trial, _ = cohort
-    login_as("evaluator", ())
+    login_as("evaluator", ())  # the cohort fixture made the records
     page = text_of(client.get("/extracts/aggregates"))
     assert "Arm by pathway now" in page and "*" in page  # two people: small numbers hidden
     svg = client.get("/extracts/consort.svg")
