@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from wtforms import Field
 from wtforms.fields.choices import SelectChoice
@@ -72,3 +73,20 @@ def show_problems(form, problems: dict) -> None:
             field.errors = [*field.errors, message]
         else:
             form.form_errors.append(message)
+
+
+def _without_nul(value):
+    """NUL is never text a person typed, and PostgreSQL refuses it."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class Form(FlaskForm):
+    """Every casework form: FlaskForm (CSRF) whose text fields drop NUL
+    characters, so no input can make the database refuse a write."""
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            filters = tuple(unbound_field.kwargs.get("filters", ()))
+            if _without_nul not in filters:  # the unbound field is shared: add it once
+                unbound_field.kwargs["filters"] = (*filters, _without_nul)
+            return super().bind_field(form, unbound_field, options)

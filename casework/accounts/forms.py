@@ -1,10 +1,11 @@
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import InputRequired, Length
 
+from casework.forms import Form
 
-class LoginForm(FlaskForm):
+
+class LoginForm(Form):
     email = EmailField(
         "Email address",
         widget=GovTextInput(),
@@ -18,5 +19,5 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in", widget=GovSubmitInput())
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     submit = SubmitField("Sign out", widget=GovSubmitInput())

@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovPasswordInput,
@@ -17,12 +16,12 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from casework.accounts.roles import Role
-from casework.forms import choices
+from casework.forms import Form, choices
 
 ROLE_CHOICES = choices((role.value, role.label) for role in Role)
 
 
-class UserDetailsForm(FlaskForm):
+class UserDetailsForm(Form):
     display_name = StringField(
         "Display name", widget=GovTextInput(),
         validators=[InputRequired(message="Enter a display name"), Length(max=120)],
@@ -58,5 +57,5 @@ class NewUserForm(UserDetailsForm):
     submit = SubmitField("Add user", widget=GovSubmitInput())
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     submit = SubmitField("Confirm", widget=GovSubmitInput())

@@ -1,13 +1,12 @@
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from casework.audit.actions import Action
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Filters arrive in the query string (GET), so there is no CSRF token."""
 
     class Meta:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
@@ -12,17 +11,17 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from casework.caseload.models import REVIEW_OUTCOMES
 from casework.caseload.services import ReviewDetails
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 
 
-class SiteForm(FlaskForm):
+class SiteForm(Form):
     class Meta:
         csrf = False
 
     site = SelectField("Site", widget=GovSelect(), choices=[], validators=[Optional()])
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(Form):
     """The people come from the case list's checkboxes (name "people")."""
 
     to_user = SelectField("Reassign the selected cases to", widget=GovSelect(), choices=[],
@@ -33,7 +32,7 @@ class ReassignForm(FlaskForm):
     submit = SubmitField("Reassign", widget=GovSubmitInput())
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     reviewed_on = DateInputField("Date of the review", required_message="Enter the date of "
                                                                         "the review")
     outcome = RadioField("Outcome", widget=GovRadioInput(),

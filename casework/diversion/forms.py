@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovCheckboxInput,
@@ -26,7 +25,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.offences import CATEGORIES
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 
 TRI_STATE = {"yes": "Yes", "no": "No", "not_known": "Not known yet"}
 TRI_VALUES = {"yes": True, "no": False, "not_known": None}
@@ -46,7 +45,7 @@ def _common(form, person) -> dict:
             "offence_date": _iso(form.offence_date.data), "offence": form.offence.data}
 
 
-class PreviousOutcomeForm(FlaskForm):
+class PreviousOutcomeForm(Form):
     class Meta:
         csrf = False
 
@@ -56,7 +55,7 @@ class PreviousOutcomeForm(FlaskForm):
     on = DateInputField("Date")
 
 
-class AssessmentFields(FlaskForm):
+class AssessmentFields(Form):
     offence_date = DateInputField("Offence date", required_message="Enter the offence date")
     offence = SelectField("Offence", widget=GovSelect(), choices=[],
                           validators=[InputRequired(message="Select the offence")])
@@ -140,7 +139,7 @@ class Outcome22Form(AssessmentFields):
         }
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision = RadioField("Decision", widget=GovRadioInput(),
                           choices=choices([("eligible", "Eligible"),
                                            ("ineligible", "Ineligible")]),
@@ -152,11 +151,11 @@ class DecisionForm(FlaskForm):
     submit = SubmitField("Record decision", widget=GovSubmitInput())
 
 
-class OfferForm(FlaskForm):
+class OfferForm(Form):
     submit = SubmitField("Offer diversion", widget=GovSubmitInput())
 
 
-class StepForm(FlaskForm):
+class StepForm(Form):
     target = RadioField("What happened?", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Choose what happened")])
     on = DateInputField("Date", required_message="Enter the date")
@@ -165,13 +164,13 @@ class StepForm(FlaskForm):
     submit = SubmitField("Record", widget=GovSubmitInput())
 
 
-class LaterOutcomeForm(FlaskForm):
+class LaterOutcomeForm(Form):
     code = SelectField("Criminal justice outcome", widget=GovSelect(), choices=[],
                        validators=[InputRequired(message="Select the outcome code")])
     submit = SubmitField("Record outcome", widget=GovSubmitInput())
 
 
-class OffenceForm(FlaskForm):
+class OffenceForm(Form):
     title = StringField("Title", widget=GovTextInput(),
                         validators=[InputRequired(message="Enter the offence's title"),
                                     Length(max=200)])
@@ -187,7 +186,7 @@ class OffenceForm(FlaskForm):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
-class OutcomeCodeForm(FlaskForm):
+class OutcomeCodeForm(Form):
     title = StringField("Title", widget=GovTextInput(),
                         validators=[InputRequired(message="Enter the title"), Length(max=200)])
     submit = SubmitField("Save", widget=GovSubmitInput())

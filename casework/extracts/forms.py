@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovRadioInput,
@@ -11,14 +10,14 @@ from wtforms import RadioField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import InputRequired, Optional
 
 from casework.extracts.services import ExtractRequest
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 
 LEVELS = {"0": "Most detail: month, narrow age bands, ethnicity category",
           "1": "Less: quarter, under 18 / 18-24 / 25+, ethnic group",
           "2": "Least: year, under 25 / 25+, no gender or ethnicity"}
 
 
-class ExtractForm(FlaskForm):
+class ExtractForm(Form):
     """Read from the query string for the preview and posted (with CSRF)
     for the download."""
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovRadioInput,
@@ -19,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 from casework.intake.reference import (
     CLOSE_REASONS,
     ETHNICITIES,
@@ -37,7 +36,7 @@ ETHNICITY_CHOICES = choices(
 )
 
 
-class PersonFields(FlaskForm):
+class PersonFields(Form):
     first_name = StringField(
         "First name", widget=GovTextInput(),
         validators=[InputRequired(message="Enter a first name"), Length(max=100)],
@@ -137,7 +136,7 @@ class ReferralForm(PersonFields):
         )
 
 
-class CloseReferralForm(FlaskForm):
+class CloseReferralForm(Form):
     reason = RadioField(
         "Why is this referral being closed?", widget=GovRadioInput(),
         choices=choices(CLOSE_REASONS.items()),
@@ -146,7 +145,7 @@ class CloseReferralForm(FlaskForm):
     submit = SubmitField("Close referral", widget=GovSubmitInput())
 
 
-class ReferralFilterForm(FlaskForm):
+class ReferralFilterForm(Form):
     class Meta:
         csrf = False
 

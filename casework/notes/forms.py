@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
     GovRadioInput,
@@ -11,14 +10,14 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 from casework.notes.reference import CONTACT_TYPES, MAX_BODY_LENGTH, MAX_REASON_LENGTH, NoteKind
 from casework.notes.services import NoteContent
 
 ATTENDED = {"yes": "Yes", "no": "No, did not attend"}
 
 
-class NoteFields(FlaskForm):
+class NoteFields(Form):
     body = TextAreaField(
         "Note", widget=GovTextArea(),
         description=f"Plain text, up to {MAX_BODY_LENGTH:,} characters",
@@ -65,7 +64,7 @@ class AmendForm(NoteFields):
     submit = SubmitField("Save amendment", widget=GovSubmitInput())
 
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     class Meta:
         csrf = False
 

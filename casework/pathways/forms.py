@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
@@ -10,12 +9,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, choices
+from casework.forms import DateInputField, Form, choices
 from casework.pathways.services import MAX_TEXT_LENGTH, MoveRequest
 from casework.pathways.states import EXIT_REASONS
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     target = RadioField("Move to", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Select where the person is moving to")])
     effective_date = DateInputField("Date the move took effect",
@@ -39,7 +38,7 @@ class MoveForm(FlaskForm):
                            rationale=self.rationale.data)
 
 
-class ProposalDecisionForm(FlaskForm):
+class ProposalDecisionForm(Form):
     decision = RadioField("Decision", widget=GovRadioInput(),
                           choices=choices([("approve", "Approve"), ("reject", "Reject")]),
                           validators=[InputRequired(message="Select approve or reject")])
@@ -51,7 +50,7 @@ class ProposalDecisionForm(FlaskForm):
     submit = SubmitField("Record decision", widget=GovSubmitInput())
 
 
-class DeviationForm(FlaskForm):
+class DeviationForm(Form):
     occurred_on = DateInputField("Date of the contact", required_message="Enter the date of the "
                                                                          "contact")
     description = TextAreaField(
@@ -64,7 +63,7 @@ class DeviationForm(FlaskForm):
     submit = SubmitField("Record protocol deviation", widget=GovSubmitInput())
 
 
-class SummaryForm(FlaskForm):
+class SummaryForm(Form):
     class Meta:
         csrf = False
 

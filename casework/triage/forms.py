@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovRadioInput,
@@ -11,7 +10,7 @@ from wtforms import RadioField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from casework.eligibility import cirv
-from casework.forms import choices
+from casework.forms import Form, choices
 from casework.triage.services import MAX_TEXT_LENGTH, RECOMMENDATIONS, TriageFacts
 
 PANEL = {"yes": "Yes, the panel confirmed it", "no": "No, the panel did not confirm it",
@@ -19,7 +18,7 @@ PANEL = {"yes": "Yes, the panel confirmed it", "no": "No, the panel did not conf
 PANEL_VALUES = {"yes": True, "no": False, "not_yet": None}
 
 
-class TriageForm(FlaskForm):
+class TriageForm(Form):
     group_violence_evidence = SelectMultipleField(
         "Evidence of group-related violence", widget=GovCheckboxesInput(),
         choices=choices(cirv.EVIDENCE.items()), validators=[Optional()],
@@ -64,7 +63,7 @@ class TriageForm(FlaskForm):
         )
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision = RadioField(
         "Decision", widget=GovRadioInput(),
         choices=choices([("eligible", "Eligible: randomise now"), ("ineligible", "Ineligible")]),

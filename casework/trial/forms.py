@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
@@ -24,7 +23,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from casework.forms import choices
+from casework.forms import Form, choices
 from casework.trial.models import AllocationMethod, TrialStatus
 from casework.trial.services import MAX_REASON_LENGTH, TrialSettings
 
@@ -36,7 +35,7 @@ def _block_sizes(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-class TrialForm(FlaskForm):
+class TrialForm(Form):
     name = StringField("Name", widget=GovTextInput(),
                        validators=[InputRequired(message="Enter the trial's name"),
                                    Length(max=120)])
@@ -107,7 +106,7 @@ class TrialForm(FlaskForm):
         )
 
 
-class AllocationListForm(FlaskForm):
+class AllocationListForm(Form):
     allocation_list = FileField(
         "Allocation list (CSV)", widget=GovFileInput(),
         description="Columns stratum, slot, arm. Each stratum's slots run 1, 2, 3…",
@@ -116,7 +115,7 @@ class AllocationListForm(FlaskForm):
     submit = SubmitField("Upload list", widget=GovSubmitInput())
 
 
-class InErrorForm(FlaskForm):
+class InErrorForm(Form):
     stratum = SelectField("Stratum", widget=GovSelect(), choices=[],
                           validators=[InputRequired(message="Select the stratum")])
     slot = IntegerField("Slot", widget=GovTextInput(),
@@ -131,7 +130,7 @@ class InErrorForm(FlaskForm):
     submit = SubmitField("Mark as randomised in error", widget=GovSubmitInput())
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     class Meta:
         csrf = False
 
