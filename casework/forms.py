@@ -6,7 +6,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import Field
+from wtforms import Field, FieldList, FormField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
@@ -86,6 +86,9 @@ class Form(FlaskForm):
 
     class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
+            if issubclass(unbound_field.field_class, FieldList | FormField):
+                # lists of fields take no filters; their own fields get one
+                return super().bind_field(form, unbound_field, options)
             filters = tuple(unbound_field.kwargs.get("filters", ()))
             if _without_nul not in filters:  # the unbound field is shared: add it once
                 unbound_field.kwargs["filters"] = (*filters, _without_nul)
