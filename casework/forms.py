@@ -59,6 +59,16 @@ class DateInputField(Field):
         return self.data.strftime("%d %m %Y") if self.data else ""
 
 
+def whole_number(text: str | None, *, maximum: int = 1_000_000) -> int | None:
+    """``text`` as a whole number from 0 to ``maximum``, or None. ASCII
+    digits only: "²".isdigit() is true, but int("²") fails."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
 def choices(pairs) -> list[SelectChoice]:
     """``(value, label)`` pairs as WTForms choices."""
     return [SelectChoice(str(value), label) for value, label in pairs]

@@ -80,3 +80,16 @@ class Action(StrEnum):
     DIVERSION_OUTCOME_RECORDED = "diversion:outcome_recorded"
     # the audit log itself
     AUDIT_VIEWED = "audit:viewed"
+    # views of identifiable pages (DESIGN.md "Audit log"); never search text
+    TRIAGE_VIEWED = "triage:viewed"
+    TRIAGE_LISTED = "triage:listed"
+    NOTE_SEARCHED = "note:searched"
+    ASSESSMENT_VIEWED = "assessment:viewed"
+    DIVERSION_LISTED = "diversion:listed"
+    CASE_LISTED = "case:listed"
+    CASELOAD_VIEWED = "caseload:viewed"
+    DASHBOARD_VIEWED = "dashboard:viewed"
+    PATHWAY_PROPOSAL_VIEWED = "pathway:proposal_viewed"
+    PATHWAY_APPROVALS_LISTED = "pathway:approvals_listed"
+    DEVIATION_LISTED = "deviation:listed"
+    CONTACT_OVERDUE_LISTED = "contact:overdue_listed"

@@ -73,7 +73,7 @@ class Anchor:
     def parse(cls, text: str) -> Anchor:
         """Parse ``ID:HASH``; raise ValueError with a readable message otherwise."""
         ident, sep, digest = text.partition(":")
-        if not sep or not ident.isdigit() or len(digest) != 64:
+        if not sep or not (ident.isascii() and ident.isdigit()) or len(digest) != 64:
             raise ValueError("an anchor looks like ID:HASH, for example 1042:3fa9… (64 hex digits)")
         try:
             int(digest, 16)

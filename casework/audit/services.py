@@ -62,6 +62,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def viewed(action: Action, *, subject_type: str | None = None, subject_id=None,
+           site_id: int | None = None, **detail) -> None:
+    """Record that the signed-in user viewed an identifiable page."""
+    from flask_login import current_user
+
+    from casework.database import utcnow
+
+    record(action, actor=current_user, now=utcnow(), subject_type=subject_type,
+           subject_id=subject_id, site_id=site_id, detail=detail or None)
+
+
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{field: {"before": old, "after": new}}`` for the fields that differ."""
     return {

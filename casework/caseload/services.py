@@ -23,6 +23,7 @@ from casework.database import Paged
 from casework.diversion.models import DiversionCase
 from casework.diversion.states import CaseStatus
 from casework.extensions import db
+from casework.intake import services as intake
 from casework.intake.models import Person, Referral
 from casework.notes import services as notes
 from casework.pathways.models import (
@@ -124,8 +125,9 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         day = date.fromisoformat(day) if isinstance(day, str) else day
         weeks[_monday(day)] += number
     waiting, oldest = db.session.execute(
-        select(func.count(), func.min(Triage.submitted_at))
-        .where(Triage.decided_at.is_(None), Triage.site_id.in_(sites))).one()
+        select(func.count(), func.min(Triage.submitted_at)).join(Triage.referral)
+        .where(Triage.decided_at.is_(None), Triage.site_id.in_(sites),
+               Referral.status == "in_triage")).one()
     if isinstance(oldest, str):
         oldest = datetime.fromisoformat(oldest)
     approvals = db.session.scalar(
@@ -281,7 +283,7 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
                             reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS)))
         stmt = stmt.where(Person.id.in_(select(reviews.c.person_id).where(window)))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = max(1, page)
+    page = min(max(1, page), max(1, -(-total // per_page)))
     ids = list(db.session.scalars(
         stmt.order_by(Person.last_name_key, Person.first_name_key, Person.id)
         .offset((page - 1) * per_page).limit(per_page)))
@@ -408,7 +410,7 @@ def record_review(person: Person, details: ReviewDetails, *, actor: User,
         problems["note"] = "The note must be 5000 characters or fewer"
     if problems:
         raise CaseloadError(problems)
-    review = CaseReview(person_id=person.id, site_id=person.site_id,
+    review = CaseReview(person_id=person.id, site_id=intake.working_site(person, actor),
                         reviewed_on=details.reviewed_on, outcome=details.outcome,
                         next_review_on=details.next_review_on, note=note,
                         reviewed_by_id=actor.id, recorded_at=now)

@@ -7,11 +7,13 @@ from flask_login import current_user
 
 from casework.access import get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
 from casework.caseload import bp, charts, services
 from casework.caseload.forms import ReassignForm, ReviewForm, SiteForm
 from casework.database import utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems
+from casework.forms import choices, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import contact_thresholds
@@ -24,8 +26,9 @@ def _chosen_sites() -> tuple[SiteForm, frozenset[int]]:
     form = SiteForm(request.args)
     form.site.choices = choices([("", "All your sites")] + [(s.id, s.name) for s in sites])
     ids = frozenset(s.id for s in sites)
-    if form.site.data and form.site.data.isdigit() and int(form.site.data) in ids:
-        return form, frozenset({int(form.site.data)})
+    chosen = whole_number(form.site.data)
+    if chosen in ids:
+        return form, frozenset({chosen})
     form.site.data = ""
     return form, ids
 
@@ -36,6 +39,7 @@ def dashboard():
     form, site_ids = _chosen_sites()
     figures = services.dashboard(site_ids, actor=current_user, today=utcnow().date(),
                                  thresholds=contact_thresholds())
+    audit.viewed(Action.DASHBOARD_VIEWED, sites=sorted(site_ids))
     chart = charts.referrals_per_week(figures.referrals_by_week,
                                       nonce=getattr(request, "csp_nonce", ""))
     return render_template("caseload/dashboard.html", form=form, figures=figures,
@@ -48,13 +52,14 @@ def caseloads():
     form, site_ids = _chosen_sites()
     rows = services.caseloads(site_ids, actor=current_user, today=utcnow().date(),
                               thresholds=contact_thresholds())
+    audit.viewed(Action.CASELOAD_VIEWED, sites=sorted(site_ids))
     return render_template("caseload/caseloads.html", form=form, rows=rows,
                            site=form.site.data or None)
 
 
 def _filters() -> services.CaseFilter:
     args = request.args
-    number = lambda name: int(args[name]) if args.get(name, "").isdigit() else None  # noqa: E731
+    number = lambda name: whole_number(args.get(name))  # noqa: E731
     return services.CaseFilter(
         site_id=number("site"), caseworker_id=number("caseworker"),
         unassigned=args.get("caseworker") == "none",
@@ -71,7 +76,9 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     page_arg = request.args.get("page", "1")
     page = services.case_list(filters, visible_site_ids(), actor=current_user,
                               today=utcnow().date(), thresholds=contact_thresholds(),
-                              page=int(page_arg) if page_arg.isdigit() else 1)
+                              page=whole_number(page_arg) or 1)
+    audit.viewed(Action.CASE_LISTED, filters={k: v for k, v in vars(filters).items() if v},
+                 page=page.page, shown=len(page.rows))
     if form is None and current_user.can(Permission.CASE_REASSIGN):
         form = ReassignForm()
     if form is not None:
@@ -110,10 +117,10 @@ def reassign():
         (u.id, u.display_name) for u in services.assignable(frozenset(
             s.id for s in services.sites_of(current_user)))])
     if form.validate_on_submit():
-        ids = [int(v) for v in request.form.getlist("people") if v.isdigit()]
+        ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
         try:
             done = services.reassign(
-                ids, int(form.to_user.data) if (form.to_user.data or "").isdigit() else None,
+                ids, whole_number(form.to_user.data),
                 form.reason.data, actor=current_user, now=utcnow())
         except services.CaseloadError as error:
             db.session.rollback()

@@ -25,7 +25,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.offences import CATEGORIES
-from casework.forms import DateInputField, Form, choices
+from casework.forms import DateInputField, Form, choices, whole_number
 
 TRI_STATE = {"yes": "Yes", "no": "No", "not_known": "Not known yet"}
 TRI_VALUES = {"yes": True, "no": False, "not_known": None}
@@ -87,8 +87,8 @@ class CheckpointForm(AssessmentFields):
             "aggravating_factors": list(self.aggravating_factors.data or []),
             "previous_outcomes": [
                 {"offence": e.offence.data or "",
-                 "outcome_code": int(e.outcome_code.data) if (e.outcome_code.data or "")
-                 .isdigit() else e.outcome_code.data,
+                 "outcome_code": whole_number(e.outcome_code.data, maximum=999)
+                 if whole_number(e.outcome_code.data) is not None else e.outcome_code.data,
                  "date": _iso(e.on.data)}
                 for e in self.previous_outcomes
                 if e.offence.data or e.outcome_code.data or e.on.data],

@@ -27,6 +27,7 @@ from casework.eligibility.offences import CATEGORIES
 from casework.eligibility.offences import Offence as OffenceRule
 from casework.eligibility.outcomes import Result
 from casework.extensions import db
+from casework.intake import services as intake
 from casework.intake.models import Person
 
 SCHEMES = {"checkpoint": "Checkpoint", "outcome22": "Outcome 22"}
@@ -199,7 +200,7 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
     if facts.offence_date > now.date():
         raise DiversionError({"offence_date": "The offence date cannot be in the future"})
     assessment = Assessment(
-        person_id=person.id, site_id=person.site_id, scheme=scheme,
+        person_id=person.id, site_id=intake.working_site(person, actor), scheme=scheme,
         offence_key=facts.offence.key, offence_date=facts.offence_date,
         facts=_snapshot(facts), ruleset_version=result.ruleset_version,
         result=str(result.result), criteria=[c.to_dict() for c in result.criteria],
@@ -221,9 +222,7 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
            now: datetime) -> Assessment:
     """A lead's decision on an assessment. Deciding against the rules' result
     needs a rationale (an audited override)."""
-    db.session.execute(select(Assessment.id).where(Assessment.id == assessment.id)
-                       .with_for_update())
-    db.session.refresh(assessment)
+    _lock(Assessment, assessment)
     if assessment.decided_at is not None:
         raise DiversionError({None: "This assessment has already been decided"})
     if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
@@ -255,8 +254,16 @@ def assessments_for(person_id: int) -> list[Assessment]:
 
 # diversion cases
 
+def _lock(model, record) -> None:
+    """SELECT ... FOR UPDATE on PostgreSQL (SQLite already holds the write
+    lock), then reload: concurrent steps on one record run one after another."""
+    db.session.execute(select(model.id).where(model.id == record.id).with_for_update())
+    db.session.refresh(record)
+
+
 def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCase:
     """Offer diversion after a lead decided the assessment eligible."""
+    _lock(Assessment, assessment)
     if assessment.decision != Result.ELIGIBLE:
         raise DiversionError({None: "A diversion can be offered only after a lead decides "
                                     "the assessment eligible"})
@@ -301,6 +308,7 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
     """Move a case along: start it (the due date follows from the scheme's
     weeks), complete it (closing outcome code), fail it (re-referred to
     police, with a reason) or withdraw it (with a reason)."""
+    _lock(DiversionCase, case)
     try:
         target = CaseStatus(step.target)
         transition(case.status, target)
@@ -345,6 +353,7 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
 def record_later_outcome(case: DiversionCase, code: int | None, *, actor: User,
                          now: datetime) -> DiversionCase:
     """After a failed case, the criminal justice outcome, when it is known."""
+    _lock(DiversionCase, case)
     if case.status != CaseStatus.FAILED:
         raise DiversionError({None: "A later outcome is recorded only for a failed case"})
     if code not in outcome_codes():

@@ -5,6 +5,8 @@ from flask_login import current_user
 
 from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.diversion import bp, services
 from casework.diversion.forms import (
@@ -86,7 +88,10 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
 @bp.route("/assessments/<int:assessment_id>")
 @require(Permission.CASE_READ)
 def assessment(assessment_id: int):
-    return _render(get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment"))
+    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    audit.viewed(Action.ASSESSMENT_VIEWED, subject_type="assessment", subject_id=record.id,
+                 site_id=record.site_id)
+    return _render(record)
 
 
 @bp.route("/assessments/<int:assessment_id>/decision", methods=["POST"])
@@ -174,6 +179,7 @@ def cases():
         show = "open"
         rows = [c for c in services.cases(visible_site_ids())
                 if c.status in (CaseStatus.OFFERED, CaseStatus.ACTIVE)]
+    audit.viewed(Action.DIVERSION_LISTED, show=show, shown=len(rows))
     return render_template("diversion/cases.html", rows=rows, show=show, today=today,
                            overdue=services.overdue)
 
@@ -236,8 +242,14 @@ def edit_outcome_code(code: int):
         abort(404)
     form = OutcomeCodeForm(obj=None if request.method == "POST" else record)
     if form.validate_on_submit():
-        services.update_outcome_code(record, form.title.data, actor=current_user, now=utcnow())
-        flash(f"Outcome {code} saved", "success")
-        return redirect(url_for("diversion.offences"))
-    status = 422 if form.errors else 200
+        try:
+            services.update_outcome_code(record, form.title.data, actor=current_user,
+                                         now=utcnow())
+        except services.DiversionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Outcome {code} saved", "success")
+            return redirect(url_for("diversion.offences"))
+    status = 422 if form.errors or form.form_errors else 200
     return render_template("diversion/edit_outcome_code.html", form=form, code=record), status

@@ -98,4 +98,5 @@ class Referral(db.Model):
 def parse_reference(text: str) -> int | None:
     """The referral id in "R0000123" (or "123"); None if it is not one."""
     cleaned = (text or "").strip().upper().removeprefix("R")
-    return int(cleaned) if cleaned.isdigit() and len(cleaned) <= 12 else None
+    return int(cleaned) if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 12 \
+        else None

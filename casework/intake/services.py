@@ -172,6 +172,19 @@ def visible_people(actor: User) -> Select:
     return stmt
 
 
+def working_site(person: Person, actor: User) -> int:
+    """The site a record about ``person`` made by ``actor`` belongs to: the
+    person's own site if the actor works there, otherwise the actor's site
+    where the person was most recently referred (how the actor sees them)."""
+    if not actor.is_site_scoped or person.site_id in actor.site_ids:
+        return person.site_id
+    site_id = db.session.scalar(
+        select(Referral.site_id).where(Referral.person_id == person.id,
+                                       Referral.site_id.in_(actor.site_ids))
+        .order_by(Referral.referral_date.desc(), Referral.id.desc()).limit(1))
+    return site_id if site_id is not None else person.site_id
+
+
 def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     """People already held who may be this person, each with why it matched.
 
@@ -413,7 +426,7 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     if query.date_to:
         stmt = stmt.where(Referral.referral_date <= query.date_to)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = max(1, page)
+    page = min(max(1, page), max(1, -(-total // per_page)))
     ids = db.session.scalars(
         stmt.order_by(*SORTS.get(query.sort, SORTS["newest"]))
         .offset((page - 1) * per_page).limit(per_page)

@@ -9,7 +9,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
 from casework.database import utcnow
-from casework.forms import choices, show_problems
+from casework.forms import choices, show_problems, whole_number
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
@@ -44,7 +44,7 @@ def referrals():
         )
     page_number = request.args.get("page", "1")
     page = services.search_referrals(
-        query, actor=current_user, page=int(page_number) if page_number.isdigit() else 1
+        query, actor=current_user, page=whole_number(page_number) or 1
     )
     audit.record(
         Action.REFERRAL_LISTED, actor=current_user, now=utcnow(),
@@ -66,7 +66,7 @@ def new_referral():
         try:
             recorded = services.record_referral(
                 form.person_details(), form.referral_details(),
-                existing_person_id=int(choice) if choice.isdigit() else None,
+                existing_person_id=whole_number(choice, maximum=2**62),
                 new_person_confirmed=choice == "new",
                 actor=current_user, now=utcnow(),
             )
@@ -106,7 +106,7 @@ def person(person_id: int):
         reviews=caseload_services.reviews_for(record.id),
         timeline=timeline.person_timeline(
             record.id, actor=current_user,
-            page=int(page_number) if page_number.isdigit() else 1),
+            page=whole_number(page_number) or 1),
         overdue=note_services.person_overdue(record.id, actor=current_user,
                                              today=utcnow().date(),
                                              thresholds=contact_thresholds()),

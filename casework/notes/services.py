@@ -139,7 +139,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
     except ValueError:
         raise NoteError({"kind": "Select what you are recording"}) from None
     content = _check(kind, content, today=now.date())
-    note = Note(person_id=person.id, site_id=person.site_id, kind=kind,
+    note = Note(person_id=person.id, site_id=intake.working_site(person, actor), kind=kind,
                 restricted=bool(restricted), author_id=actor.id, created_at=now,
                 updated_at=now, revision_count=1, **content.fields())
     db.session.add(note)
@@ -148,10 +148,9 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
                                 reason=None, **content.fields()))
     allocation = pathways.allocation_of(person.id) if kind == NoteKind.CONTACT else None
     if allocation is not None and allocation.arm == Arm.CONTROL:
+        # Neutral words: the note itself may be restricted.
         deviation = pathways.record_deviation(
-            person, content.contact_date,
-            f"{CONTACT_TYPES[content.contact_type]} contact recorded in the case notes "
-            f"({'attended' if content.attended else 'not attended'}).",
+            person, content.contact_date, "Programme contact recorded in the case notes.",
             actor=actor, now=now)
         note.protocol_deviation_id = deviation.id
     db.session.flush()
@@ -201,10 +200,10 @@ def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: U
 
 
 def record_view(note: Note, *, actor: User, now: datetime) -> None:
-    """Reading a restricted note is audited (``note:viewed``)."""
-    if note.restricted:
-        audit.record(Action.NOTE_VIEWED, actor=actor, now=now, subject_type="note",
-                     subject_id=note.id, site_id=note.site_id)
+    """Reading a note is audited (``note:viewed``), restricted ones flagged."""
+    audit.record(Action.NOTE_VIEWED, actor=actor, now=now, subject_type="note",
+                 subject_id=note.id, site_id=note.site_id,
+                 detail={"restricted": note.restricted})
 
 
 def revisions(note: Note) -> list[NoteRevision]:
@@ -247,7 +246,7 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
         stmt = stmt.where(_like(words))
         order = (Note.created_at.desc(), Note.id.desc())
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = max(1, page)
+    page = min(max(1, page), max(1, -(-total // per_page)))
     notes = db.session.scalars(
         stmt.options(joinedload(Note.person)).order_by(*order)
         .offset((page - 1) * per_page).limit(per_page)

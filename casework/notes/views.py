@@ -5,9 +5,11 @@ from flask_login import current_user
 
 from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db
-from casework.forms import show_problems
+from casework.forms import show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import bp, contact_thresholds, services
@@ -109,7 +111,9 @@ def search():
     text = (form.q.data or "").strip() if form.validate() else ""
     page_number = request.args.get("page", "1")
     results = services.search_notes(text, actor=current_user,
-                                    page=int(page_number) if page_number.isdigit() else 1)
+                                    page=whole_number(page_number) or 1)
+    if text:  # the words searched for stay out of the log
+        audit.viewed(Action.NOTE_SEARCHED, found=results.total, page=results.page)
     return render_template("notes/search.html", form=form, results=results, text=text)
 
 
@@ -119,4 +123,5 @@ def overdue():
     rows = services.overdue_contacts(current_user, today=utcnow().date(),
                                      thresholds=contact_thresholds(),
                                      site_ids=visible_site_ids())
+    audit.viewed(Action.CONTACT_OVERDUE_LISTED, shown=len(rows))
     return render_template("notes/overdue.html", rows=rows, thresholds=contact_thresholds())

@@ -131,7 +131,7 @@ def _new_episode(person: Person, allocation: Allocation, pathway: Pathway, effec
         previous.end_date = effective
         db.session.flush()  # close it before the partial unique index sees the new one
     episode = PathwayEpisode(
-        person_id=person.id, allocation_id=allocation.id, site_id=person.site_id,
+        person_id=person.id, allocation_id=allocation.id, site_id=allocation.site_id,
         pathway=pathway, previous_pathway=previous.pathway if previous else None,
         effective_date=effective, reason=reason, exit_reason=exit_reason, rationale=rationale,
         proposed_by_id=proposed_by.id if proposed_by else None,
@@ -141,7 +141,7 @@ def _new_episode(person: Person, allocation: Allocation, pathway: Pathway, effec
     db.session.flush()
     audit.record(
         Action.PATHWAY_CHANGED, actor=actor, now=now, subject_type="person",
-        subject_id=person.id, site_id=person.site_id,
+        subject_id=person.id, site_id=allocation.site_id,
         detail={"episode_id": episode.id,
                 **audit.changes({"pathway": str(previous.pathway) if previous else None},
                                 {"pathway": str(pathway)}),
@@ -216,7 +216,7 @@ def move(person: Person, request: MoveRequest, *, actor: User,
             raise PathwayError({None: "A proposal for this person is already waiting for a "
                                       "lead"})
         proposal = PathwayProposal(
-            person_id=person.id, allocation_id=allocation.id, site_id=person.site_id,
+            person_id=person.id, allocation_id=allocation.id, site_id=allocation.site_id,
             from_pathway=current.pathway, to_pathway=target,
             effective_date=request.effective_date, rationale=rationale,
             proposed_by_id=actor.id, proposed_at=now,
@@ -224,7 +224,7 @@ def move(person: Person, request: MoveRequest, *, actor: User,
         db.session.add(proposal)
         db.session.flush()
         audit.record(Action.PATHWAY_PROPOSED, actor=actor, now=now, subject_type="person",
-                     subject_id=person.id, site_id=person.site_id,
+                     subject_id=person.id, site_id=allocation.site_id,
                      detail={"proposal_id": proposal.id, "from": str(current.pathway),
                              "to": str(target),
                              "effective_date": request.effective_date.isoformat()})
@@ -266,7 +266,7 @@ def approve(proposal: PathwayProposal, *, actor: User, now: datetime) -> Pathway
     proposal.decided_by_id, proposal.decided_at = actor.id, now
     db.session.flush()
     audit.record(Action.PATHWAY_APPROVED, actor=actor, now=now, subject_type="person",
-                 subject_id=person.id, site_id=person.site_id,
+                 subject_id=person.id, site_id=proposal.site_id,
                  detail={"proposal_id": proposal.id, "to": str(proposal.to_pathway)})
     rule = TRANSITIONS[(proposal.from_pathway, proposal.to_pathway)]
     return _new_episode(person, allocation, proposal.to_pathway, proposal.effective_date,
@@ -333,13 +333,13 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
     if problems:
         raise PathwayError(problems)
     deviation = ProtocolDeviation(
-        person_id=person.id, allocation_id=allocation.id, site_id=person.site_id, kind=kind,
+        person_id=person.id, allocation_id=allocation.id, site_id=allocation.site_id, kind=kind,
         occurred_on=occurred_on, description=description, recorded_by_id=actor.id,
         recorded_at=now)
     db.session.add(deviation)
     db.session.flush()
     audit.record(Action.DEVIATION_RECORDED, actor=actor, now=now, subject_type="person",
-                 subject_id=person.id, site_id=person.site_id,
+                 subject_id=person.id, site_id=allocation.site_id,
                  detail={"deviation_id": deviation.id, "kind": kind,
                          "occurred_on": occurred_on.isoformat()})
     return deviation

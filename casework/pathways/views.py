@@ -7,6 +7,8 @@ from flask_login import current_user
 
 from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db
 from casework.forms import choices, show_problems
@@ -52,14 +54,18 @@ def move(person_id: int):
 @bp.route("/pathways/approvals")
 @require(Permission.DISRUPTION_APPROVE)
 def approvals():
-    return render_template("pathways/approvals.html",
-                           proposals=services.pending_proposals(visible_site_ids()))
+    proposals = services.pending_proposals(visible_site_ids())
+    audit.viewed(Action.PATHWAY_APPROVALS_LISTED, shown=len(proposals))
+    return render_template("pathways/approvals.html", proposals=proposals)
 
 
 @bp.route("/pathways/proposals/<int:proposal_id>", methods=["GET", "POST"])
 @require(Permission.DISRUPTION_APPROVE)
 def proposal(proposal_id: int):
     record = get_in_scope_or_404(PathwayProposal, proposal_id, subject_type="pathway_proposal")
+    if request.method == "GET":
+        audit.viewed(Action.PATHWAY_PROPOSAL_VIEWED, subject_type="pathway_proposal",
+                     subject_id=record.id, site_id=record.site_id)
     form = ProposalDecisionForm()
     if form.validate_on_submit():
         try:
@@ -100,8 +106,9 @@ def deviation(person_id: int):
 @bp.route("/pathways/deviations")
 @require(Permission.CASELOAD_REVIEW)
 def deviations():
-    return render_template("pathways/deviations.html",
-                           deviations=services.deviations(visible_site_ids()))
+    rows = services.deviations(visible_site_ids())
+    audit.viewed(Action.DEVIATION_LISTED, shown=len(rows))
+    return render_template("pathways/deviations.html", deviations=rows)
 
 
 @bp.route("/pathways/summary")

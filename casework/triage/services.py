@@ -264,7 +264,8 @@ class QueueItem:
 
 
 def queue_query(site_ids: frozenset[int] | None) -> Select:
-    stmt = (select(Triage).where(Triage.decided_at.is_(None))
+    stmt = (select(Triage).join(Triage.referral)
+            .where(Triage.decided_at.is_(None), Referral.status == ReferralStatus.IN_TRIAGE)
             .options(joinedload(Triage.person), joinedload(Triage.submitted_by))
             .order_by(Triage.submitted_at.asc(), Triage.id.asc()))
     if site_ids is not None:

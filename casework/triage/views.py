@@ -5,6 +5,8 @@ from flask_login import current_user
 
 from casework.access import get_in_scope_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
+from casework.audit import services as audit
+from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db
 from casework.forms import show_problems
@@ -42,6 +44,7 @@ def record(referral_id: int):
 @require(Permission.TRIAGE_DECIDE)
 def queue():
     items = services.triage_queue(visible_site_ids(), now=utcnow())
+    audit.viewed(Action.TRIAGE_LISTED, shown=len(items))
     return render_template("triage/queue.html", items=items)
 
 
@@ -57,6 +60,8 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
 @require(Permission.CASE_READ)
 def show(triage_id: int):
     triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
+    audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
+                 site_id=triage.site_id)
     form = DecisionForm() if current_user.can(Permission.TRIAGE_DECIDE) else None
     return _show(triage, form)
 

@@ -30,7 +30,7 @@ from casework.trial.services import MAX_REASON_LENGTH, TrialSettings
 
 def _block_sizes(text: str) -> list[int]:
     parts = [p for p in (text or "").replace(",", " ").split() if p]
-    if not parts or not all(p.isdigit() and 0 < int(p) <= 100 for p in parts):
+    if not parts or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 100 for p in parts):
         raise ValueError("Enter block sizes as whole numbers separated by commas, like 2, 4, 6")
     return [int(p) for p in parts]
 
@@ -66,7 +66,6 @@ class TrialForm(Form):
     block_sizes = StringField(
         "Block sizes", widget=GovTextInput(),
         description="For permuted blocks: sizes chosen at random for each block, like 2, 4, 6",
-        validators=[Optional()],
     )
     status = RadioField("Status", widget=GovRadioInput(),
                         choices=choices((s.value, s.label) for s in TrialStatus),

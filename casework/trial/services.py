@@ -176,7 +176,7 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     audit.record(
         Action.TRIAL_ALLOCATION_LIST_UPLOADED, actor=actor, now=now, subject_type="trial",
         subject_id=trial.id,
-        detail={"sha256": parsed.sha256, "rows": len(parsed.entries), "filename": filename[:200]},
+        detail={"sha256": parsed.sha256, "rows": len(parsed.entries)},
     )
     return parsed
 

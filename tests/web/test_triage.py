@@ -60,8 +60,10 @@ def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, m
     assert response.status_code == 302
     assert "The rules give: Needs review" in page_text(client.get(f"/triage/{triage.id}"))
     events = list(db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.subject_type == "triage")))
+        AuditEvent.subject_type == "triage", AuditEvent.action != "triage:viewed")
+        .order_by(AuditEvent.id)))
     assert events == ["triage:recorded", "triage:updated"]
+    assert "triage:viewed" in set(db.session.scalars(select(AuditEvent.action)))
     assert "gangs unit" not in str([e.detail for e in db.session.scalars(select(AuditEvent))])
 
 

@@ -1,0 +1,53 @@
+"""Odd input in query strings and forms gets a page or a clear message,
+never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from casework.forms import whole_number
+
+
+def test_whole_numbers_are_ascii_digits_only():
+    assert whole_number("12") == 12 and whole_number(" 7 ") == 7
+    for text in ("²", "١٢", "-1", "1.5", "", None, "9" * 13, "99999999"):
+        assert whole_number(text) is None
+
+
+@pytest.mark.parametrize("path", [
+    "/referrals?page=²", "/referrals?page=99999999999999999999", "/referrals?q=R²",
+    "/notes/search?q=a&page=²", "/notes/search?q=a&page=99999999999999999999",
+    "/caseload/cases?caseworker=²&site=²&page=99999999999999999999",
+    "/dashboard?site=²", "/caseload?site=%00", "/audit/?actor=²",
+])
+def test_query_strings(client, login_as, make_referral, path):
+    person = make_referral("coventry").person
+    login_as("lead", ("coventry",))
+    assert client.get(path).status_code in (200, 400)
+    assert client.get(f"/people/{person.id}?page=²").status_code == 200
+
+
+def test_a_trial_without_block_sizes_is_explained(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/trials/new", {
+        "name": "CIRV", "key": "cirv", "sites": ["coventry"], "ratio_treatment": "1",
+        "ratio_control": "1", "method": "permuted_blocks", "block_sizes": "",
+        "status": "open"})
+    assert response.status_code == 422
+    assert "Enter block sizes as whole numbers" in response.get_data(as_text=True)
+
+
+def test_a_blank_outcome_title_is_explained(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/outcome-codes/22", {"title": "   "})
+    assert response.status_code == 422
+    assert "Enter the" in response.get_data(as_text=True)
+
+
+def test_reassigning_with_odd_ids(client, login_as, post, make_referral, make_user):
+    person = make_referral("coventry").person
+    make_user("caseworker", ("coventry",))
+    login_as("lead", ("coventry",))
+    response = post("/caseload/reassign", {"people": ["²", str(person.id)], "to_user": "²",
+                                           "reason": "x"})
+    assert response.status_code == 422
