@@ -131,6 +131,8 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "DIVERSION_WEEKS_OUTCOME22": _positive_int(environ, "DIVERSION_WEEKS_OUTCOME22", 12),
         "DIVERSION_CLOSING_CODE": _closing_code(environ),
         "OUTCOME22_INTENSITY": _intensity_table(environ),
+        # Extracts are generalised until every quasi-identifier group has this many.
+        "EXTRACT_MIN_K": _positive_int(environ, "EXTRACT_MIN_K", 5),
         "SESSION_COOKIE_SECURE": production,
         "GOVUK_FRONTEND_DIR": environ.get("GOVUK_FRONTEND_DIR"),
     }

@@ -61,6 +61,7 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     total = db.session.scalar(select(func.count()).select_from(Allocation)
                               .where(Allocation.trial_id == trial.id)) if unit == "person" \
         else None
+    chosen = services.plan(req, key, current_app.config["EXTRACT_MIN_K"])
     outcome = {}
 
     def finished(rows: int, sha256: str, complete: bool) -> None:
@@ -68,15 +69,18 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
 
     with open(out, "wb") as handle, click.progressbar(
             length=total or 0, label="Writing", file=sys.stderr) as bar:
-        for chunk in services.serialise(req, key, on_done=finished):
+        for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
             handle.write(chunk)
             if total:
                 bar.update(chunk.count(b"\n"))
     with command_transaction("export-cohort"):
         services.record_extract(req, key=key, rows_written=outcome["rows"],
                                 sha256=outcome["sha256"], complete=outcome["complete"],
-                                actor=None, now=utcnow())
-    click.echo(f"Wrote {outcome['rows']:,} rows to {out}; SHA-256 {outcome['sha256']}")
+                                actor=None, now=utcnow(), chosen=chosen)
+    click.echo(f"Wrote {outcome['rows']:,} rows to {out} at detail level {chosen.level} "
+               f"(k {chosen.report.k}, target {chosen.target}; "
+               f"{len(chosen.small_groups)} groups' quasi-identifiers hidden); "
+               f"SHA-256 {outcome['sha256']}")
 
 
 @export_cli.command("dictionary")

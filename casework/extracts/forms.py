@@ -12,7 +12,7 @@ from wtforms.validators import InputRequired, Optional
 from casework.extracts.services import ExtractRequest
 from casework.forms import DateInputField, Form, choices
 
-LEVELS = {"0": "Most detail: month, narrow age bands, ethnicity category",
+LEVELS = {"0": "Most detail: month, narrow age bands, ethnic group",
           "1": "Less: quarter, under 18 / 18-24 / 25+, ethnic group",
           "2": "Least: year, under 25 / 25+, no gender or ethnicity"}
 

@@ -62,13 +62,9 @@ def period(day: date | None, level: int) -> str:
     return str(day.year)
 
 
-def ethnicity(code: str | None, group: str | None, level: int) -> str:
-    """ONS 2021 category at level 0, its broad group at 1, nothing beyond."""
-    if level == 0:
-        return code or "not_stated"
-    if level == 1:
-        return group or "not_stated"
-    return "*"
+def ethnicity(group: str | None, level: int) -> str:
+    """The five top-level ONS 2021 groups (DESIGN.md), hidden at level 2."""
+    return (group or "not_stated") if level < 2 else "*"
 
 
 # k-anonymity
@@ -98,12 +94,29 @@ def k_anonymity(tuples: Iterable[tuple], threshold: int = 5) -> KReport:
 # small-number suppression
 
 SUPPRESSED = None
+SUPPRESS_BELOW = 10   # counts under 10 are hidden (DESIGN.md)
+ROUND_TO = 5          # and the rest rounded to 5
 
 
-def suppress(table: list[list[int]], threshold: int = 5) -> list[list[int | None]]:
+def round_to(value: int, base: int = ROUND_TO) -> int:
+    return base * round(value / base)
+
+
+def publish(table: list[list[int]]) -> tuple[list[list[int | None]], list[int], list[int], int]:
+    """A count table ready to publish: suppressed (``suppress``), the shown
+    cells and all totals rounded to 5. Returns cells, row totals, column
+    totals and the grand total."""
+    cells = [[None if v is None else round_to(v) for v in row] for row in suppress(table)]
+    rows = [round_to(sum(row)) for row in table]
+    cols = [round_to(sum(col)) for col in zip(*table, strict=True)] if table else []
+    return cells, rows, cols, round_to(sum(map(sum, table)))
+
+
+def suppress(table: list[list[int]], threshold: int = SUPPRESS_BELOW
+             ) -> list[list[int | None]]:
     """Hide counts from 1 to ``threshold - 1`` (primary), then more cells
     (secondary) until no hidden cell can be worked back from the row and
-    column totals, which are published in full.
+    column totals, even were those published exactly.
 
     A hidden cell is determined by the totals exactly when it is a bridge in
     the bipartite graph whose edges are the hidden cells (rows and columns

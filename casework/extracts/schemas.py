@@ -42,8 +42,8 @@ class PersonRowSchema(Schema):
     age_band = _field(fields.String, "Age on the referral date", "generalised age", AGE_BANDS)
     gender = _field(fields.String, "Gender as recorded", "none at levels 0-1; * at level 2",
                     "female, male, non_binary, other, not_stated, *")
-    ethnicity = _field(fields.String, "Ethnicity", "ONS 2021 category (level 0), broad group "
-                       "(level 1), * (level 2)", ", ".join(ETHNIC_GROUPS) + ", category codes, *")
+    ethnicity = _field(fields.String, "Ethnicity group", "the five top-level ONS 2021 groups "
+                       "(levels 0-1), * (level 2)", ", ".join(ETHNIC_GROUPS) + ", *")
     referral_source = _field(fields.String, "Source of the randomised referral", "none",
                              ", ".join(SOURCES))
     referrals = _field(fields.Integer, "Referrals of this person in the trial's sites", "count",

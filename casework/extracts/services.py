@@ -12,8 +12,9 @@ import hashlib
 import io
 import json
 import secrets
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, distinct, func, select
@@ -166,7 +167,7 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "randomised_in_error": in_error is not None,
                 "age_band": privacy.age_band(age, req.level),
                 "gender": gender if req.level < 2 else "*",
-                "ethnicity": privacy.ethnicity(ethnicity, _ethnic_group(ethnicity), req.level),
+                "ethnicity": privacy.ethnicity(_ethnic_group(ethnicity), req.level),
                 "referral_source": source,
                 "referrals": referrals.get(person_id, 0),
                 "pathway": str(current[person_id]) if person_id in current else "",
@@ -212,16 +213,68 @@ def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
         yield schema.dump(row)
 
 
+# DESIGN.md: age band, gender, ethnicity group, site, randomisation period.
 QUASI_IDENTIFIERS = {
     "person": ("site", "age_band", "gender", "ethnicity", "randomised_period"),
     "referral": ("site", "age_band", "referral_period"),
 }
 
 
+def _quasi(req: ExtractRequest, row: dict) -> tuple:
+    return tuple(row[q] for q in QUASI_IDENTIFIERS[req.unit])
+
+
 def k_report(req: ExtractRequest, key: bytes, threshold: int = 5) -> privacy.KReport:
-    """k-anonymity over the output's quasi-identifiers, before downloading."""
-    quasi = QUASI_IDENTIFIERS[req.unit]
-    return privacy.k_anonymity((tuple(r[q] for q in quasi) for r in rows(req, key)), threshold)
+    """k-anonymity over the output's quasi-identifiers at the request's level."""
+    return privacy.k_anonymity((_quasi(req, r) for r in rows(req, key)), threshold)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How an extract reaches k: the level of the ladder it is written at,
+    the report at each level tried, and (when even the coarsest level falls
+    short) the quasi-identifier groups whose rows are written with those
+    values replaced by *."""
+
+    requested: int
+    level: int
+    reports: dict[int, privacy.KReport]
+    small_groups: frozenset[tuple]
+    target: int
+
+    @property
+    def report(self) -> privacy.KReport:
+        return self.reports[self.level]
+
+
+def plan(req: ExtractRequest, key: bytes, target: int = 5) -> Plan:
+    """Generalise up the ladder from the requested level until k reaches
+    ``target``; at the top, hide the quasi-identifiers of the rows in groups
+    still too small (local suppression). One pass per level tried."""
+    reports = {}
+    for level in range(req.level, max(privacy.LEVELS) + 1):
+        attempt = replace(req, level=level)
+        sizes = Counter(_quasi(attempt, r) for r in rows(attempt, key))
+        rows_ = sum(sizes.values())
+        reports[level] = privacy.KReport(
+            rows_, len(sizes), min(sizes.values(), default=0),
+            sum(n for n in sizes.values() if n < target), target)
+        if reports[level].meets:
+            return Plan(req.level, level, reports, frozenset(), target)
+    small = frozenset(group for group, n in sizes.items() if n < target)
+    return Plan(req.level, max(privacy.LEVELS), reports, small, target)
+
+
+def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Iterator[dict]:
+    if chosen is None:
+        yield from rows(req, key)
+        return
+    final = replace(req, level=chosen.level)
+    hide = [q for q in QUASI_IDENTIFIERS[req.unit] if q != "site"]
+    for row in rows(final, key):
+        if chosen.small_groups and _quasi(final, row) in chosen.small_groups:
+            row = {**row, **dict.fromkeys(hide, "*")}
+        yield row
 
 
 def choose_key(req: ExtractRequest, project_key: bytes | None) -> bytes:
@@ -236,9 +289,11 @@ def choose_key(req: ExtractRequest, project_key: bytes | None) -> bytes:
 
 
 def serialise(req: ExtractRequest, key: bytes, *,
-              on_done: Callable[[int, str, bool], None]) -> Iterator[bytes]:
-    """The extract file, chunk by chunk; ``on_done(rows, sha256, complete)``
-    runs at the end, or when the reader stops early."""
+              on_done: Callable[[int, str, bool], None],
+              chosen: Plan | None = None) -> Iterator[bytes]:
+    """The extract file, chunk by chunk, written as ``chosen`` plans (the
+    request's own level if None); ``on_done(rows, sha256, complete)`` runs
+    at the end, or when the reader stops early."""
     digest, count, complete = hashlib.sha256(), 0, False
     fields = list(SCHEMAS[req.unit]().fields)
     buffer = io.StringIO()
@@ -246,7 +301,7 @@ def serialise(req: ExtractRequest, key: bytes, *,
     try:
         if req.format == "csv":
             writer.writerow(fields)
-        for row in rows(req, key):
+        for row in _planned_rows(req, key, chosen):
             if req.format == "csv":
                 writer.writerow([privacy.csv_safe(row[f]) for f in fields])
             else:
@@ -267,12 +322,15 @@ def serialise(req: ExtractRequest, key: bytes, *,
 
 
 def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256: str,
-                   complete: bool, actor: User | None, now: datetime) -> None:
+                   complete: bool, actor: User | None, now: datetime,
+                   chosen: Plan | None = None) -> None:
+    detail = {"parameters": req.parameters(), "rows": rows_written, "sha256": sha256,
+              "key_id": privacy.key_id(key), "complete": complete}
+    if chosen is not None:
+        detail.update(level_written=chosen.level, k=chosen.report.k, target_k=chosen.target,
+                      groups_suppressed=len(chosen.small_groups))
     audit.record(Action.EXTRACT_EXPORTED, actor=actor, now=now, subject_type="trial",
-                 subject_id=req.trial_id,
-                 detail={"parameters": req.parameters(), "rows": rows_written,
-                         "sha256": sha256, "key_id": privacy.key_id(key),
-                         "complete": complete})
+                 subject_id=req.trial_id, detail=detail)
 
 
 # data dictionary
@@ -313,11 +371,10 @@ class Aggregate:
 
 def _table(title, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:
     raw = [[counts.get((r, c), 0) for c in col_keys] for r in row_keys]
-    return Aggregate(
-        title, [row_names.get(r, r) for r in row_keys], [col_names.get(c, c) for c in col_keys],
-        privacy.suppress(raw), [sum(row) for row in raw],
-        [sum(raw[i][j] for i in range(len(raw))) for j in range(len(col_keys))],
-        sum(map(sum, raw)))
+    cells, row_totals, column_totals, total = privacy.publish(raw)
+    return Aggregate(title, [row_names.get(r, r) for r in row_keys],
+                     [col_names.get(c, c) for c in col_keys], cells, row_totals, column_totals,
+                     total)
 
 
 def aggregates(trial: Trial) -> list[Aggregate]:

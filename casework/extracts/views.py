@@ -41,15 +41,16 @@ def extract():
     if not previewing:
         form.unit.data, form.level.data, form.format.data, form.key.data = (
             "person", "1", "csv", "project")
-    report = None
+    chosen = None
     if previewing and form.validate():
         try:
             req = form.request().check()
-            report = services.k_report(req, current_app.config["PSEUDONYM_KEY"] or b"preview")
+            # k depends only on the generalised values, not on the pseudonyms
+            chosen = services.plan(req, b"preview", current_app.config["EXTRACT_MIN_K"])
         except services.ExtractError as error:
             show_problems(form, error.problems)
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("extracts/extract.html", form=form, report=report,
+    return render_template("extracts/extract.html", form=form, plan=chosen,
                            trials=_trials()), status
 
 
@@ -58,15 +59,16 @@ def extract():
 def download():
     form = _form()
     if not form.validate_on_submit():
-        return render_template("extracts/extract.html", form=form, report=None,
+        return render_template("extracts/extract.html", form=form, plan=None,
                                trials=_trials()), 422
     try:
         req = form.request().check()
         key = services.choose_key(req, current_app.config["PSEUDONYM_KEY"])
     except services.ExtractError as error:
         show_problems(form, error.problems)
-        return render_template("extracts/extract.html", form=form, report=None,
+        return render_template("extracts/extract.html", form=form, plan=None,
                                trials=_trials()), 422
+    chosen = services.plan(req, key, current_app.config["EXTRACT_MIN_K"])
     actor_id = current_user.id
 
     def finished(rows: int, sha256: str, complete: bool) -> None:
@@ -74,11 +76,12 @@ def download():
 
         services.record_extract(req, key=key, rows_written=rows, sha256=sha256,
                                 complete=complete, actor=db.session.get(User, actor_id),
-                                now=utcnow())
+                                now=utcnow(), chosen=chosen)
         db.session.commit()
 
     name = f"cohort-{req.unit}-{utcnow():%Y%m%d-%H%M%S}.{req.format}"
-    return Response(stream_with_context(services.serialise(req, key, on_done=finished)),
+    return Response(stream_with_context(services.serialise(req, key, on_done=finished,
+                                                           chosen=chosen)),
                     mimetype=services.FORMATS[req.format],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

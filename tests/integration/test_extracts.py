@@ -139,6 +139,23 @@ def test_k_report(cohort):
     assert report.rows == 2 and report.k in (1, 2) and not report.meets
 
 
+def test_extracts_generalise_until_k_is_reached(cohort, make_referral, triage_referral,
+                                               make_user):
+    trial, _ = cohort
+    req = services.ExtractRequest(trial_id=trial.id, level=0)
+    two = services.plan(req, b"k", target=2)
+    # two 17-year-old white British boys randomised the same month share every value
+    assert two.level == 0 and not two.small_groups and two.report.k == 2
+    five = services.plan(req, b"k", target=5)
+    assert five.level == 2 and set(five.reports) == {0, 1, 2} and five.small_groups
+    done = {}
+    body = b"".join(services.serialise(req, b"k", chosen=five,
+                                       on_done=lambda r, s, c: done.update(rows=r)))
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert {(r["age_band"], r["gender"], r["ethnicity"]) for r in rows} == {("*", "*", "*")}
+    assert {r["site"] for r in rows} == {"coventry"}
+
+
 def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral):
     trial, _ = cohort
     make_referral("coventry")                                  # referred, not triaged

@@ -26,7 +26,8 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
     trial, _ = cohort
     login_as("evaluator", ())
     page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
-    assert "k (the smallest group)" in page and "k is below 5" in page
+    assert "k (the smallest group)" in page and "(written)" in page
+    assert "their age band, gender, ethnicity and period are written as *" in page
     # the page's own download form, as a browser would send it
     form = page.split('action="/extracts/download"', 1)[1].split("</form>", 1)[0]
     fields = re.findall(r'name="([^"]+)" value="([^"]*)"', form)
@@ -44,6 +45,8 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
         AuditEvent.action == "extract:exported")).one()
     assert event.detail["sha256"] == hashlib.sha256(body).hexdigest()
     assert event.detail["rows"] == 2 and event.detail["parameters"]["level"] == 0
+    assert event.detail["level_written"] == 2 and event.detail["groups_suppressed"] >= 1
+    assert b"*" in body
 
 
 def test_bad_choices_are_explained(client, login_as, cohort):  # noqa: F811
