@@ -55,8 +55,51 @@ class PersonRowSchema(Schema):
                              "0 or more")
     protocol_deviations = _field(fields.Integer, "Protocol deviations recorded", "count",
                                  "0 or more")
+    caseworker = _field(fields.String, "The caseworker's pseudonym",
+                        "HMAC-SHA256 of the staff id under the extract's key",
+                        "C + 20 hex, empty if none")
+    local_authority = _field(fields.String, "Local authority where the person lives", "none",
+                             "local authority keys")
+    days_referral_to_randomisation = _field(
+        fields.Integer, "Days from the randomised referral to randomisation", "date difference",
+        "0 or more")
+    pathway_episodes = _field(
+        fields.String, "Each pathway episode as pathway@day, days from randomisation",
+        "dates as day offsets, joined by ;", "e.g. awaiting_offer@0;engaged@12")
+    days_awaiting_offer = _field(fields.Integer, "Days spent awaiting an offer", "sum of "
+                                 "episode lengths to the extract date", "0 or more")
+    days_engaged = _field(fields.Integer, "Days spent engaged", "as above", "0 or more")
+    days_at_risk_monitoring = _field(fields.Integer, "Days on at-risk monitoring", "as above",
+                                     "0 or more")
+    days_disruption = _field(fields.Integer, "Days in disruption", "as above", "0 or more")
     contacts_attended = _field(fields.Integer, "Attended contacts recorded", "count",
                                "0 or more")
+    contacts_face_to_face = _field(fields.Integer, "Attended face-to-face contacts", "count",
+                                   "0 or more")
+    contacts_phone = _field(fields.Integer, "Attended phone contacts", "count", "0 or more")
+    contacts_video = _field(fields.Integer, "Attended video contacts", "count", "0 or more")
+    contacts_family = _field(fields.Integer, "Attended family contacts", "count", "0 or more")
+    contacts_careers = _field(fields.Integer, "Attended careers contacts", "count", "0 or more")
+    contacts_mentoring = _field(fields.Integer, "Attended mentoring contacts", "count",
+                                "0 or more")
+    contacts_first_90_days = _field(fields.Integer, "Attended contacts in the 90 days after "
+                                    "randomisation", "count", "0 or more")
+    contacts_after_90_days = _field(fields.Integer, "Attended contacts after those 90 days",
+                                    "count", "0 or more")
+    diversion_scheme = _field(fields.String, "Latest Checkpoint or Outcome 22 assessment",
+                              "none", "checkpoint, outcome22, empty")
+    diversion_eligibility = _field(fields.String, "Its result under the rules", "none",
+                                   "eligible, ineligible, needs_review, empty")
+    diversion_decision = _field(fields.String, "The lead's decision", "none",
+                                "eligible, ineligible, empty")
+    diversion_status = _field(fields.String, "The diversion case's status", "none",
+                              "offered, active, completed, failed, withdrawn, empty")
+    diversion_outcome_code = _field(fields.Integer, "Outcome code closing the diversion "
+                                    "(or the later outcome after a failure)", "none",
+                                    "1 to 23, empty", allow_none=True)
+    diversion_outcome_day = _field(fields.Integer, "Day the diversion ended, from "
+                                   "randomisation", "date as a day offset", "a number, empty",
+                                   allow_none=True)
 
 
 class ReferralRowSchema(Schema):

@@ -12,16 +12,18 @@ import hashlib
 import io
 import json
 import secrets
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.diversion.models import Assessment
 from casework.extensions import db
 from casework.extracts import consort, privacy
 from casework.extracts.schemas import SCHEMAS, dictionary_rows
@@ -29,6 +31,7 @@ from casework.intake.models import Person, Referral
 from casework.intake.reference import ETHNICITIES, SOURCES
 from casework.intake.validation import years_between
 from casework.notes.models import Note
+from casework.notes.reference import CONTACT_TYPES
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.pathways.states import Pathway
 from casework.triage.models import Triage
@@ -100,9 +103,11 @@ def _date_range(req: ExtractRequest, column, *, timestamp: bool):
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _as_date(value) -> date | None:
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
 def _batches(stmt, id_column) -> Iterator[list]:
@@ -122,10 +127,11 @@ def _ethnic_group(code: str | None) -> str | None:
 
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    today = datetime.now(UTC).date()
     stmt = (select(Allocation.id, Allocation.person_id, Allocation.stratum, Allocation.arm,
                    Allocation.allocated_at, Site.key, Person.date_of_birth, Person.gender,
                    Person.ethnicity, Referral.referral_date, Referral.source,
-                   AllocationInError.id)
+                   AllocationInError.id, Person.local_authority, Person.caseworker_id)
             .join(Site, Site.id == Allocation.site_id)
             .join(Person, Person.id == Allocation.person_id)
             .join(Referral, Referral.id == Allocation.referral_id)
@@ -153,13 +159,32 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             select(ProtocolDeviation.person_id, func.count())
             .where(ProtocolDeviation.person_id.in_(ids))
             .group_by(ProtocolDeviation.person_id)).all())
-        contacts = dict(db.session.execute(
-            select(Note.person_id, func.count())
-            .where(Note.person_id.in_(ids), Note.kind == "contact", Note.attended.is_(True))
-            .group_by(Note.person_id)).all())
+        contacts: dict[int, list[tuple[str, date]]] = defaultdict(list)
+        for person_id, kind, on in db.session.execute(
+                select(Note.person_id, Note.contact_type, Note.contact_date)
+                .where(Note.person_id.in_(ids), Note.kind == "contact",
+                       Note.attended.is_(True))):
+            contacts[person_id].append((kind, _as_date(on)))
+        spells: dict[int, list[tuple[str, date, date | None]]] = defaultdict(list)
+        for person_id, pathway, start, end in db.session.execute(
+                select(PathwayEpisode.person_id, PathwayEpisode.pathway,
+                       PathwayEpisode.effective_date, PathwayEpisode.end_date)
+                .where(PathwayEpisode.person_id.in_(ids))
+                .order_by(PathwayEpisode.effective_date, PathwayEpisode.id)):
+            spells[person_id].append((str(pathway), _as_date(start), _as_date(end)))
+        diversion = {a.person_id: a for a in db.session.scalars(
+            select(Assessment).where(Assessment.person_id.in_(ids))
+            .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
-             referral_date, source, in_error) in batch:
+             referral_date, source, in_error, local_authority, caseworker_id) in batch:
             age = years_between(dob, referral_date) if dob else None
+            randomised_on = _aware(allocated_at).date()
+            mine = contacts.get(person_id, [])
+            days = {p.value: 0 for p in Pathway}
+            for pathway, start, end in spells.get(person_id, []):
+                days[pathway] += ((end or today) - start).days
+            latest = diversion.get(person_id)
+            case = latest.case if latest else None
             yield {
                 "person": privacy.pseudonym(key, "person", person_id),
                 "site": site, "stratum": stratum, "arm": str(arm),
@@ -174,7 +199,30 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "engaged_ever": person_id in engaged,
                 "pathway_changes": changes.get(person_id, 0),
                 "protocol_deviations": deviations.get(person_id, 0),
-                "contacts_attended": contacts.get(person_id, 0),
+                "caseworker": privacy.pseudonym(key, "caseworker", caseworker_id)
+                if caseworker_id else "",
+                "local_authority": local_authority,
+                "days_referral_to_randomisation": (randomised_on - referral_date).days,
+                "pathway_episodes": ";".join(f"{p}@{(start - randomised_on).days}"
+                                             for p, start, _ in spells.get(person_id, [])),
+                "days_awaiting_offer": days["awaiting_offer"], "days_engaged": days["engaged"],
+                "days_at_risk_monitoring": days["at_risk_monitoring"],
+                "days_disruption": days["disruption"],
+                "contacts_attended": len(mine),
+                **{f"contacts_{kind}": sum(1 for k, _ in mine if k == kind)
+                   for kind in CONTACT_TYPES},
+                "contacts_first_90_days": sum(1 for _, on in mine
+                                              if (on - randomised_on).days <= 90),
+                "contacts_after_90_days": sum(1 for _, on in mine
+                                              if (on - randomised_on).days > 90),
+                "diversion_scheme": latest.scheme if latest else "",
+                "diversion_eligibility": latest.result if latest else "",
+                "diversion_decision": (latest.decision or "") if latest else "",
+                "diversion_status": str(case.status) if case else "",
+                "diversion_outcome_code": (case.outcome_code or case.later_outcome_code)
+                if case else None,
+                "diversion_outcome_day": (case.ended_on - randomised_on).days
+                if case and case.ended_on else None,
             }
 
 

@@ -20,7 +20,8 @@ from casework.extracts import privacy, services
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CANARIES = ["Zebedee", "Quillfeather", "Xanthippe", "Mortlake-Vane", "CV99 9ZZ", "CV999ZZ",
             "07/1234567Q", "7/1234567Q", "Grapefruit-Lighthouse", "Sapphire-Umbrella",
-            "2009-07-13", "13/07/2009", "13 July 2009"]
+            "2009-07-13", "13/07/2009", "13 July 2009",
+            "canary-worker", "canary-lead"]  # staff names (display names from the emails)
 
 
 @pytest.fixture
@@ -102,6 +103,12 @@ def test_rows_hold_pseudonyms_and_generalised_values(cohort):
     assert {r["age_band"] for r in rows} == {"16-17"}
     assert {r["randomised_period"] for r in rows} == {"2026-11"}
     assert {r["contacts_attended"] for r in rows} == {"1"}
+    assert {r["contacts_phone"] for r in rows} == {"1"}
+    assert {r["days_referral_to_randomisation"] for r in rows} == {"173"}  # 1 Jun to 21 Nov
+    assert {r["local_authority"] for r in rows} == {"coventry"}
+    assert all(r["caseworker"].startswith("C") and len(r["caseworker"]) == 21 for r in rows)
+    treated = [r for r in rows if r["arm"] == "treatment"]
+    assert all(r["pathway_episodes"].startswith("awaiting_offer@0") for r in treated)
     other, _ = extract(trial, level=0, key=b"another-key")
     assert not {r["person"] for r in rows} & {r["person"] for r in
                                               csv.DictReader(io.StringIO(other.decode()))}
