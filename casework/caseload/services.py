@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User, user_sites
-from casework.accounts.roles import Permission, Role
+from casework.accounts.roles import Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
@@ -122,14 +122,11 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         .group_by(Referral.referral_date)).all()
     weeks = {first + timedelta(weeks=n): 0 for n in range(WEEKS)}
     for day, number in per_day:
-        day = date.fromisoformat(day) if isinstance(day, str) else day
         weeks[_monday(day)] += number
     waiting, oldest = db.session.execute(
         select(func.count(), func.min(Triage.submitted_at)).join(Triage.referral)
         .where(Triage.decided_at.is_(None), Triage.site_id.in_(sites),
                Referral.status == "in_triage")).one()
-    if isinstance(oldest, str):
-        oldest = datetime.fromisoformat(oldest)
     approvals = db.session.scalar(
         select(func.count()).select_from(PathwayProposal)
         .where(PathwayProposal.status == ProposalStatus.PENDING,
@@ -174,10 +171,6 @@ class Caseload:
     last_contact: date | None = None
 
 
-def _as_date(value) -> date | None:
-    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
-
-
 def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
               thresholds: dict[str, int], only: int | None = None) -> list[Caseload]:
     """One row per caseworker (and lead) of ``site_ids``, for their cases at
@@ -210,14 +203,14 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
             .join(overdue, overdue.c.person_id == Person.id).where(mine)
             .group_by(Person.caseworker_id)):
         rows[user_id].overdue = number
-        rows[user_id].oldest_overdue_days = (today - _as_date(oldest)).days
+        rows[user_id].oldest_overdue_days = (today - oldest).days
     for user_id, last in db.session.execute(
             select(Person.caseworker_id, func.max(notes.Note.contact_date))
             .join(notes.Note, notes.Note.person_id == Person.id)
             .where(mine, notes.Note.kind == "contact", notes.Note.attended.is_(True),
                    notes.readable(actor))
             .group_by(Person.caseworker_id)):
-        rows[user_id].last_contact = _as_date(last)
+        rows[user_id].last_contact = last
     return list(rows.values())
 
 
@@ -304,8 +297,8 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
     next_reviews = dict(db.session.execute(
         select(reviews.c.person_id, reviews.c.next_review_on)
         .where(reviews.c.person_id.in_(ids))).all())
-    rows = [CaseRow(people[i], episodes.get(i), _as_date(contacts.get(i)),
-                    _as_date(next_reviews.get(i))) for i in ids]
+    rows = [CaseRow(people[i], episodes.get(i), contacts.get(i), next_reviews.get(i))
+            for i in ids]
     return CasePage(rows, total, page, per_page)
 
 
@@ -434,6 +427,3 @@ def sites_of(actor: User) -> list[Site]:
     return list(actor.sites) if actor.is_site_scoped else list(
         db.session.scalars(select(Site).order_by(Site.name)))
 
-
-def can_review(actor: User) -> bool:
-    return actor.can(Permission.CASELOAD_REVIEW)

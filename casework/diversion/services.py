@@ -246,12 +246,6 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
     return assessment
 
 
-def assessments_for(person_id: int) -> list[Assessment]:
-    return list(db.session.scalars(
-        select(Assessment).where(Assessment.person_id == person_id)
-        .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at.desc())).unique())
-
-
 # diversion cases
 
 def _lock(model, record) -> None:

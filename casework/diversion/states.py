@@ -31,13 +31,6 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.WITHDRAWN: frozenset(),
 }
 
-VERBS = {CaseStatus.ACTIVE: "start", CaseStatus.COMPLETED: "complete",
-         CaseStatus.FAILED: "fail", CaseStatus.WITHDRAWN: "withdraw"}
-
-# Weeks from the start of the activity to its due date, by scheme (defaults;
-# configurable as DIVERSION_WEEKS_CHECKPOINT and DIVERSION_WEEKS_OUTCOME22).
-DEFAULT_WEEKS = {"checkpoint": 16, "outcome22": 12}
-
 
 class InvalidTransition(Exception):
     """A step the diversion workflow does not allow."""

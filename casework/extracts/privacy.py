@@ -85,7 +85,11 @@ class KReport:
 def k_anonymity(tuples: Iterable[tuple], threshold: int = 5) -> KReport:
     """k is the size of the smallest group of rows sharing every
     quasi-identifier value."""
-    sizes = Counter(tuples)
+    return k_report(Counter(tuples), threshold)
+
+
+def k_report(sizes: Counter, threshold: int = 5) -> KReport:
+    """The report for groups already counted (group → rows)."""
     rows = sum(sizes.values())
     small = sum(n for n in sizes.values() if n < threshold)
     return KReport(rows, len(sizes), min(sizes.values(), default=0), small, threshold)

@@ -106,9 +106,6 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _as_date(value) -> date | None:
-    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
-
 
 def _batches(stmt, id_column) -> Iterator[list]:
     """Keyset pages of ``stmt`` ordered by ``id_column``: constant memory."""
@@ -164,14 +161,14 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 select(Note.person_id, Note.contact_type, Note.contact_date)
                 .where(Note.person_id.in_(ids), Note.kind == "contact",
                        Note.attended.is_(True))):
-            contacts[person_id].append((kind, _as_date(on)))
+            contacts[person_id].append((kind, on))
         spells: dict[int, list[tuple[str, date, date | None]]] = defaultdict(list)
         for person_id, pathway, start, end in db.session.execute(
                 select(PathwayEpisode.person_id, PathwayEpisode.pathway,
                        PathwayEpisode.effective_date, PathwayEpisode.end_date)
                 .where(PathwayEpisode.person_id.in_(ids))
                 .order_by(PathwayEpisode.effective_date, PathwayEpisode.id)):
-            spells[person_id].append((str(pathway), _as_date(start), _as_date(end)))
+            spells[person_id].append((str(pathway), start, end))
         diversion = {a.person_id: a for a in db.session.scalars(
             select(Assessment).where(Assessment.person_id.in_(ids))
             .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
@@ -272,11 +269,6 @@ def _quasi(req: ExtractRequest, row: dict) -> tuple:
     return tuple(row[q] for q in QUASI_IDENTIFIERS[req.unit])
 
 
-def k_report(req: ExtractRequest, key: bytes, threshold: int = 5) -> privacy.KReport:
-    """k-anonymity over the output's quasi-identifiers at the request's level."""
-    return privacy.k_anonymity((_quasi(req, r) for r in rows(req, key)), threshold)
-
-
 @dataclass(frozen=True)
 class Plan:
     """How an extract reaches k: the level of the ladder it is written at,
@@ -303,10 +295,7 @@ def plan(req: ExtractRequest, key: bytes, target: int = 5) -> Plan:
     for level in range(req.level, max(privacy.LEVELS) + 1):
         attempt = replace(req, level=level)
         sizes = Counter(_quasi(attempt, r) for r in rows(attempt, key))
-        rows_ = sum(sizes.values())
-        reports[level] = privacy.KReport(
-            rows_, len(sizes), min(sizes.values(), default=0),
-            sum(n for n in sizes.values() if n < target), target)
+        reports[level] = privacy.k_report(sizes, target)
         if reports[level].meets:
             return Plan(req.level, level, reports, frozenset(), target)
     small = frozenset(group for group, n in sizes.items() if n < target)

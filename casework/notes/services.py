@@ -271,45 +271,36 @@ def last_attended_contacts(actor: User):
 
 
 def overdue_people(actor: User, *, today: date, thresholds: dict[str, int]) -> Select:
-    """(person_id, site_id, started) of every treated person whose contact
-    is overdue, ``started`` being when the clock began: the same rule as
-    reference.overdue, in SQL, for counting and grouping."""
+    """(person_id, site_id, started, last_contact) of every treated person
+    whose contact is overdue, ``started`` being when the clock began: the
+    rule of reference.overdue in SQL, for listing, counting and grouping."""
     last = last_attended_contacts(actor)
     started = case((last.c.last_contact > PathwayEpisode.effective_date, last.c.last_contact),
                    else_=PathwayEpisode.effective_date)
     conditions = [and_(PathwayEpisode.pathway == pathway,
                        started < today - timedelta(days=days))
                   for pathway, days in thresholds.items()]
-    return (select(PathwayEpisode.person_id, PathwayEpisode.site_id, started.label("started"))
+    return (select(PathwayEpisode.person_id, PathwayEpisode.site_id, started.label("started"),
+                   last.c.last_contact)
             .outerjoin(last, last.c.person_id == PathwayEpisode.person_id)
             .where(PathwayEpisode.end_date.is_(None), or_(*conditions) if conditions else false()))
 
 
 def overdue_contacts(actor: User, *, today: date, thresholds: dict[str, int],
                      site_ids: frozenset[int] | None, limit: int = 500) -> list[OverdueContact]:
-    """Treated people whose contact is overdue (reference.overdue), most
-    overdue first. One query: the clock's start is before the cutoff exactly
-    when both the pathway start and the last contact are."""
-    last = last_attended_contacts(actor)
-    conditions = []
-    for pathway, days in thresholds.items():
-        cutoff = today - timedelta(days=days)
-        conditions.append(and_(
-            PathwayEpisode.pathway == pathway, PathwayEpisode.effective_date < cutoff,
-            or_(last.c.last_contact.is_(None), last.c.last_contact < cutoff)))
-    stmt = (select(PathwayEpisode, last.c.last_contact)
-            .outerjoin(last, last.c.person_id == PathwayEpisode.person_id)
-            .where(PathwayEpisode.end_date.is_(None), or_(*conditions) if conditions else false())
-            .options(joinedload(PathwayEpisode.person)).limit(limit))
+    """Treated people whose contact is overdue, most overdue first: one
+    query (``overdue_people`` with the episodes and their people)."""
+    stmt = (overdue_people(actor, today=today, thresholds=thresholds)
+            .add_columns(PathwayEpisode).options(joinedload(PathwayEpisode.person))
+            .order_by("started").limit(limit))
     if site_ids is not None:
         stmt = stmt.where(PathwayEpisode.site_id.in_(site_ids))
     rows = []
-    for episode, last_contact in db.session.execute(stmt).unique():
-        if isinstance(last_contact, str):  # SQLite returns max() of dates as text
-            last_contact = date.fromisoformat(last_contact)
-        found = overdue(str(episode.pathway), episode.effective_date, last_contact, today,
+    for row in db.session.execute(stmt).unique():
+        episode = row.PathwayEpisode
+        found = overdue(str(episode.pathway), episode.effective_date, row.last_contact, today,
                         thresholds)
-        if found is not None:
+        if found is not None:  # always, by the same rule; the numbers come from here
             rows.append(OverdueContact(episode.person, episode, found))
     return sorted(rows, key=lambda r: -r.overdue.days_over)
 
@@ -322,6 +313,4 @@ def person_overdue(person_id: int, *, actor: User, today: date,
     last = db.session.scalar(select(func.max(Note.contact_date)).where(
         Note.person_id == person_id, Note.kind == NoteKind.CONTACT, Note.attended.is_(True),
         readable(actor)))
-    if isinstance(last, str):
-        last = date.fromisoformat(last)
     return overdue(str(episode.pathway), episode.effective_date, last, today, thresholds)

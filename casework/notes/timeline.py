@@ -11,9 +11,9 @@ never on how long the record is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import String, func, literal, select, union_all
+from sqlalchemy import Date, String, func, literal, select, type_coerce, union_all
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
@@ -52,8 +52,10 @@ def _kind(name: str):
 def _events(person_id: int, actor: User):
     """(kind, id, on, at) for every event of the person's record."""
     return union_all(
+        # the union's columns take their types from this first select
         select(_kind("note"), Note.id.label("id"),
-               func.coalesce(Note.contact_date, func.date(Note.created_at)).label("event_on"),
+               type_coerce(func.coalesce(Note.contact_date, func.date(Note.created_at)),
+                           Date).label("event_on"),
                Note.created_at.label("event_at"))
         .where(Note.person_id == person_id, readable(actor)),
         select(_kind("triage_submitted"), Triage.id, func.date(Triage.submitted_at),
@@ -98,14 +100,6 @@ LOADERS = {
 }
 
 
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, str):  # SQLite returns date() as text
-        return date.fromisoformat(value[:10])
-    return value
-
-
 def person_timeline(person_id: int, *, actor: User, page: int = 1,
                     per_page: int = 20) -> TimelinePage:
     """The person's record, newest first, paginated; restricted notes appear
@@ -127,5 +121,5 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
         for kind, ids in wanted.items()
         for record in db.session.scalars(LOADERS[kind](ids)).unique()
     }
-    items = [TimelineItem(kind, _as_date(on), loaded[(kind, ident)]) for kind, ident, on in rows]
+    items = [TimelineItem(kind, on, loaded[(kind, ident)]) for kind, ident, on in rows]
     return TimelinePage(items, total, page, per_page)

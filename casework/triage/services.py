@@ -135,7 +135,6 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
         if diff:
             audit.record(Action.TRIAGE_UPDATED, actor=actor, now=now, subject_type="triage",
                          subject_id=triage.id, site_id=triage.site_id, detail=diff)
-    db.session.flush()
     return triage
 
 
