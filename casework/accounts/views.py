@@ -77,6 +77,10 @@ def logout():
         user = current_user._get_current_object()
         audit.record(Action.AUTH_LOGOUT, actor=user, now=utcnow(),
                      subject_type="user", subject_id=user.id)
+        # The session cookie is signed, not stored: a copy kept from before
+        # signing out would still be valid unless its token is replaced. This
+        # ends the user's other sessions too (other browsers, other devices).
+        user.end_sessions()
         db.session.commit()
         logout_user()
         session.clear()

@@ -32,6 +32,25 @@ def test_sign_in_and_out(client, make_user):
     assert actions()[-2:] == ["auth:login", "auth:logout"]
 
 
+def test_a_session_cookie_replayed_after_sign_out_is_refused(app, client, make_user):
+    user = make_user("lead", ("coventry",))
+    sign_in(client, user.email)
+    assert client.get("/").status_code == 200
+    stolen = client.get_cookie("casework_session").value
+    other_device = app.test_client()
+    sign_in(other_device, user.email)
+    client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+
+    attacker = app.test_client()
+    attacker.set_cookie("casework_session", stolen)
+    response = attacker.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+    # Signing out ends the user's other sessions as well.
+    assert other_device.get("/").status_code == 302
+    sign_in(client, user.email)
+    assert client.get("/").status_code == 200
+
+
 def test_failures_look_the_same_whether_or_not_the_email_exists(client, make_user):
     user = make_user()
     wrong_password = sign_in(client, user.email, "not the right password")
