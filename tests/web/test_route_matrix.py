@@ -1,0 +1,240 @@
+"""The security matrix: every route, every role, a record inside and
+outside the user's sites → the status the table below says.
+
+One row per (endpoint, method) of ``app.url_map``; a route added without a
+row fails ``test_every_route_has_a_row``. POSTs here carry a valid CSRF
+token and no other fields, so an allowed user meets the form's own
+validation (422, or a redirect with a message) and nothing else.
+
+The same walk checks, on every response, the security headers and cookie
+flags, and that no GET changes the database (the only rows a GET may add
+are audit events recording that something was viewed or refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.conftest import csrf_token, sign_in
+from tests.web.conftest import ROLES, audit_since, fingerprint, last_audit_id
+
+CASEWORK = frozenset({"caseworker", "lead"})
+LEAD = frozenset({"lead"})
+ADMIN = frozenset({"admin"})
+EVALUATOR = frozenset({"evaluator"})
+EVERYONE = frozenset(ROLES)
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str  # formatted with World.ids(scope)
+    roles: frozenset[str]  # roles allowed; every other signed-in role gets 403
+    ok: int = 200  # the status an allowed user gets for a record in scope
+    scoped: bool = False  # the path names a record that belongs to a site
+    anonymous: int = 302  # sent to sign in
+    # (role, scope) -> status, where the usual rule does not give it
+    exceptions: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def expected(self, role: str, scope: str) -> int:
+        if (role, scope) in self.exceptions:
+            return self.exceptions[(role, scope)]
+        if role == ANONYMOUS:
+            return self.anonymous
+        if role not in self.roles:
+            return 403
+        if self.scoped and scope == "outside":
+            return 404
+        return self.ok
+
+
+GET, POST = "GET", "POST"
+
+TABLE: dict[tuple[str, str], Row] = {
+    # public
+    ("main.health", GET): Row("/health", EVERYONE, anonymous=200),
+    ("assets.serve", GET): Row("/assets/govuk-frontend.min.css", EVERYONE, anonymous=200),
+    ("auth.login", GET): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
+    ("auth.login", POST): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
+    ("auth.logout", POST): Row("/sign-out", EVERYONE, ok=302),
+    ("main.index", GET): Row("/", EVERYONE),
+    ("diversion.rules", GET): Row("/rules", EVERYONE),
+    # casework lists
+    ("intake.referrals", GET): Row("/referrals", CASEWORK),
+    ("intake.new_referral", GET): Row("/referrals/new", CASEWORK),
+    ("intake.new_referral", POST): Row("/referrals/new", CASEWORK, ok=422),
+    ("caseload.cases", GET): Row("/caseload/cases", CASEWORK),
+    ("caseload.mine", GET): Row("/caseload/mine", CASEWORK),
+    ("notes.overdue", GET): Row("/contacts/overdue", CASEWORK),
+    ("notes.search", GET): Row("/notes/search?q=week", CASEWORK),
+    ("diversion.cases", GET): Row("/diversion", CASEWORK),
+    # one person's records
+    ("intake.person", GET): Row("/people/{person}", CASEWORK, scoped=True),
+    ("intake.edit_person", GET): Row("/people/{person}/edit", CASEWORK, scoped=True),
+    ("intake.edit_person", POST): Row("/people/{person}/edit", CASEWORK, ok=422, scoped=True),
+    ("intake.close_referral", GET): Row("/referrals/{referral}/close", CASEWORK, scoped=True),
+    ("intake.close_referral", POST): Row("/referrals/{referral}/close", CASEWORK, ok=422,
+                                         scoped=True),
+    ("triage.record", GET): Row("/referrals/{referral}/triage", CASEWORK, scoped=True),
+    ("triage.record", POST): Row("/referrals/{referral}/triage", CASEWORK, ok=422, scoped=True),
+    ("triage.show", GET): Row("/triage/{triage}", CASEWORK, scoped=True),
+    ("notes.new", GET): Row("/people/{person}/notes/new", CASEWORK, scoped=True),
+    ("notes.new", POST): Row("/people/{person}/notes/new", CASEWORK, ok=422, scoped=True),
+    ("notes.show", GET): Row("/notes/{note}", CASEWORK, scoped=True),
+    # Only the author (the caseworker) and leads may amend a note.
+    ("notes.amend", GET): Row("/notes/{note}/amend", CASEWORK, scoped=True),
+    ("notes.amend", POST): Row("/notes/{note}/amend", CASEWORK, ok=422, scoped=True),
+    ("pathways.move", GET): Row("/people/{person}/pathway", CASEWORK, scoped=True),
+    ("pathways.move", POST): Row("/people/{person}/pathway", CASEWORK, ok=422, scoped=True),
+    ("pathways.deviation", GET): Row("/people/{person}/deviation", CASEWORK, scoped=True),
+    ("pathways.deviation", POST): Row("/people/{person}/deviation", CASEWORK, ok=422,
+                                      scoped=True),
+    ("diversion.new", GET): Row("/people/{person}/assessments/new/checkpoint", CASEWORK,
+                                scoped=True),
+    ("diversion.new", POST): Row("/people/{person}/assessments/new/checkpoint", CASEWORK,
+                                 ok=422, scoped=True),
+    ("diversion.assessment", GET): Row("/assessments/{assessment}", CASEWORK, scoped=True),
+    # The case was offered when the world was built: offering again is refused.
+    ("diversion.offer", POST): Row("/assessments/{assessment}/case", CASEWORK, ok=302,
+                                   scoped=True),
+    ("diversion.step", POST): Row("/diversion/{diversion_case}/step", CASEWORK, ok=422,
+                                  scoped=True),
+    # lead decisions and oversight
+    ("triage.queue", GET): Row("/triage", LEAD),
+    ("triage.decide", POST): Row("/triage/{triage}/decision", LEAD, ok=422, scoped=True),
+    ("diversion.decide", POST): Row("/assessments/{assessment}/decision", LEAD, ok=422,
+                                    scoped=True),
+    ("diversion.later_outcome", POST): Row("/diversion/{diversion_case}/later-outcome", LEAD,
+                                           ok=422, scoped=True),
+    ("pathways.approvals", GET): Row("/pathways/approvals", LEAD),
+    ("pathways.proposal", GET): Row("/pathways/proposals/{proposal}", LEAD, scoped=True),
+    ("pathways.proposal", POST): Row("/pathways/proposals/{proposal}", LEAD, ok=422,
+                                     scoped=True),
+    ("pathways.deviations", GET): Row("/pathways/deviations", LEAD),
+    ("pathways.summary", GET): Row("/pathways/summary", LEAD),
+    ("caseload.dashboard", GET): Row("/dashboard", LEAD),
+    ("caseload.caseloads", GET): Row("/caseload", LEAD),
+    ("caseload.reassign", POST): Row("/caseload/reassign", LEAD, ok=422),
+    ("caseload.review", GET): Row("/people/{person}/reviews/new", LEAD, scoped=True),
+    ("caseload.review", POST): Row("/people/{person}/reviews/new", LEAD, ok=422, scoped=True),
+    ("audit.events", GET): Row("/audit/", LEAD | ADMIN),
+    # anonymised outputs
+    ("trial.report", GET): Row("/allocations", LEAD | EVALUATOR),
+    ("extracts.extract", GET): Row("/extracts", EVALUATOR),
+    ("extracts.download", POST): Row("/extracts/download", EVALUATOR, ok=422),
+    ("extracts.aggregates", GET): Row("/extracts/aggregates", EVALUATOR),
+    ("extracts.consort_svg", GET): Row("/extracts/consort.svg", EVALUATOR),
+    ("extracts.consort_json", GET): Row("/extracts/consort.json", EVALUATOR),
+    ("extracts.dictionary", GET): Row("/extracts/dictionary.csv", EVALUATOR),
+    # administration
+    ("admin.users", GET): Row("/admin/users", ADMIN),
+    ("admin.new_user", GET): Row("/admin/users/new", ADMIN),
+    ("admin.new_user", POST): Row("/admin/users/new", ADMIN, ok=422),
+    ("admin.edit_user", GET): Row("/admin/users/{user}", ADMIN),
+    ("admin.edit_user", POST): Row("/admin/users/{user}", ADMIN, ok=422),
+    ("admin.deactivate_user", POST): Row("/admin/users/{user}/deactivate", ADMIN, ok=302),
+    ("admin.reactivate_user", POST): Row("/admin/users/{user}/reactivate", ADMIN, ok=302),
+    ("trial.trials", GET): Row("/admin/trials", ADMIN),
+    ("trial.new", GET): Row("/admin/trials/new", ADMIN),
+    ("trial.new", POST): Row("/admin/trials/new", ADMIN, ok=422),
+    ("trial.edit", GET): Row("/admin/trials/{trial}", ADMIN),
+    ("trial.edit", POST): Row("/admin/trials/{trial}", ADMIN, ok=422),
+    ("trial.upload_list", POST): Row("/admin/trials/{trial}/allocation-list", ADMIN, ok=422),
+    ("trial.mark_in_error", POST): Row("/admin/trials/{trial}/in-error", ADMIN, ok=422),
+    ("diversion.offences", GET): Row("/admin/offences", ADMIN),
+    ("diversion.edit_offence", GET): Row("/admin/offences/{offence}", ADMIN),
+    ("diversion.edit_offence", POST): Row("/admin/offences/{offence}", ADMIN, ok=422),
+    ("diversion.edit_outcome_code", GET): Row("/admin/outcome-codes/{outcome_code}", ADMIN),
+    ("diversion.edit_outcome_code", POST): Row("/admin/outcome-codes/{outcome_code}", ADMIN,
+                                               ok=422),
+}
+
+# Audit events a GET may write: it was viewed, listed, searched or refused.
+READ_ACTION_VERBS = ("viewed", "listed", "searched", "denied")
+
+
+def routes(app) -> set[tuple[str, str]]:
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_has_a_row(app):
+    assert routes(app) - set(TABLE) == set(), "add a row to TABLE for each new route"
+    assert set(TABLE) - routes(app) == set(), "a row for a route that no longer exists"
+
+
+def check_headers(response, *, signed_in: bool) -> list[str]:
+    """What is missing from a response's security headers and cookies.
+
+    GOV.UK Frontend's own files may be cached; nothing else a signed-in user
+    receives may be. Cookies that are only being deleted (Flask-Login
+    clearing a remember-me cookie casework never sets) carry no value."""
+    problems = []
+    headers = response.headers
+    csp = headers.get("Content-Security-Policy", "")
+    if "default-src 'self'" not in csp or "frame-ancestors 'none'" not in csp \
+            or "'unsafe-inline'" in csp:
+        problems.append(f"Content-Security-Policy {csp!r}")
+    for name, value in (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                        ("Referrer-Policy", "strict-origin-when-cross-origin")):
+        if headers.get(name) != value:
+            problems.append(f"{name} {headers.get(name)!r}")
+    if signed_in and response.status_code == 200 and headers.get("Cache-Control") != "no-store" \
+            and not response.mimetype.startswith(("text/css", "application/javascript",
+                                                  "text/javascript")):
+        problems.append(f"Cache-Control {headers.get('Cache-Control')!r}")
+    for cookie in headers.getlist("Set-Cookie"):
+        if "=;" in cookie and "Max-Age=0" in cookie:
+            continue
+        if "HttpOnly" not in cookie or "SameSite=Lax" not in cookie:
+            problems.append(f"cookie {cookie.split('=')[0]} flags")
+    return problems
+
+
+def walk(app, world, role: str) -> list[str]:
+    """Every row for ``role`` in both scopes; what differs from the table."""
+    client = app.test_client()
+    if role != ANONYMOUS:
+        assert sign_in(client, world.users[role].email).status_code == 302
+    token = csrf_token(client)
+    mismatches = []
+    # GETs first: the POSTs may change records later rows rely on.
+    for (endpoint, method), row in sorted(TABLE.items(), key=lambda item: item[0][1]):
+        for scope in ("inside", "outside") if row.scoped else ("inside",):
+            path = row.path.format(**world.ids(scope))
+            where = f"{role} {method} {path} ({scope}, {endpoint})"
+            if method == GET:
+                before, last = fingerprint(), last_audit_id()
+                response = client.get(path)
+                if fingerprint() != before:
+                    mismatches.append(f"{where}: the GET changed the database")
+                written = [a for a in audit_since(last)
+                           if not a.split(":")[1].endswith(READ_ACTION_VERBS)]
+                if written:
+                    mismatches.append(f"{where}: the GET wrote audit events {written}")
+            else:
+                response = client.post(path, data={"csrf_token": token})
+            expected = row.expected(role, scope)
+            if response.status_code != expected:
+                mismatches.append(f"{where}: {response.status_code}, expected {expected}")
+            if role == ANONYMOUS and response.status_code == 302 \
+                    and not response.headers["Location"].startswith("/sign-in"):
+                mismatches.append(f"{where}: redirected to {response.headers['Location']}")
+            mismatches += [f"{where}: {problem}" for problem in
+                           check_headers(response, signed_in=role != ANONYMOUS)]
+            response.close()
+            if endpoint == "auth.logout" and role != ANONYMOUS:
+                sign_in(client, world.users[role].email)
+                token = csrf_token(client)
+    return mismatches
+
+
+@pytest.mark.parametrize("role", [*ROLES, ANONYMOUS])
+def test_route_matrix(app, world, role):
+    mismatches = walk(app, world, role)
+    assert mismatches == [], "\n".join(mismatches)
