@@ -9,12 +9,14 @@ class LoginForm(Form):
     email = EmailField(
         "Email address",
         widget=GovTextInput(),
-        validators=[InputRequired(message="Enter your email address"), Length(max=254)],
+        validators=[InputRequired(message="Enter your email address"),
+                    Length(max=254, message="Email address must be 254 characters or fewer")],
     )
     password = PasswordField(
         "Password",
         widget=GovPasswordInput(),
-        validators=[InputRequired(message="Enter your password"), Length(max=256)],
+        validators=[InputRequired(message="Enter your password"),
+                    Length(max=256, message="Password must be 256 characters or fewer")],
     )
     submit = SubmitField("Sign in", widget=GovSubmitInput())
 

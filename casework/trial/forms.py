@@ -119,7 +119,9 @@ class InErrorForm(Form):
                           validators=[InputRequired(message="Select the stratum")])
     slot = IntegerField("Slot", widget=GovTextInput(),
                         validators=[InputRequired(message="Enter the slot number"),
-                                    NumberRange(min=1, message="Enter a slot number of 1 or more")])
+                                    NumberRange(min=1, max=10_000_000,
+                                                message="Enter a slot number from 1 to "
+                                                        "10,000,000")])
     reason = TextAreaField(
         "Why was this allocation made in error?", widget=GovTextArea(),
         validators=[InputRequired(message="Enter why the allocation was made in error"),

@@ -51,3 +51,23 @@ def test_reassigning_with_odd_ids(client, login_as, post, make_referral, make_us
     response = post("/caseload/reassign", {"people": ["²", str(person.id)], "to_user": "²",
                                            "reason": "x"})
     assert response.status_code == 422
+
+
+def test_a_huge_slot_number_is_explained(client, login_as, post, make_trial):
+    trial = make_trial()
+    login_as("admin", ())
+    response = post(f"/admin/trials/{trial.id}/in-error", {
+        "stratum": "coventry", "slot": "7" * 40, "reason": "Entered twice"})
+    assert response.status_code == 422
+    assert "Enter a slot number from 1 to 10,000,000" in response.get_data(as_text=True)
+
+
+def test_an_overlong_sign_in_is_explained(client):
+    from tests.conftest import csrf_token
+
+    response = client.post("/sign-in", data={"email": "a" * 300 + "@example.org",
+                                             "password": "x" * 300,
+                                             "csrf_token": csrf_token(client, "/sign-in")})
+    body = response.get_data(as_text=True)
+    assert "Email address must be 254 characters or fewer" in body
+    assert "Password must be 256 characters or fewer" in body
