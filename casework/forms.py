@@ -6,7 +6,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import Field, FieldList, FormField
+from wtforms import Field, FieldList, FormField, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
@@ -67,6 +67,29 @@ def whole_number(text: str | None, *, maximum: int = 1_000_000) -> int | None:
         return None
     value = int(text)
     return value if value <= maximum else None
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField that takes ASCII digits only, at most 12 of them.
+
+    WTForms' own accepts any length, and NumberRange then fails on numbers
+    too large for a float (a 500); this refuses them as not a number, with
+    the field's ``message``."""
+
+    def __init__(self, label=None, validators=None, *, message: str, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = str(valuelist[0]).strip()
+        if not text:
+            self.data = None
+            return
+        self.data = whole_number(text, maximum=10**12)
+        if self.data is None:
+            raise ValueError(self.message)
 
 
 def choices(pairs) -> list[SelectChoice]:

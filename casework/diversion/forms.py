@@ -13,7 +13,6 @@ from wtforms import (
     BooleanField,
     FieldList,
     FormField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -25,7 +24,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.offences import CATEGORIES
-from casework.forms import DateInputField, Form, choices, whole_number
+from casework.forms import DateInputField, Form, WholeNumberField, choices, whole_number
 
 TRI_STATE = {"yes": "Yes", "no": "No", "not_known": "Not known yet"}
 TRI_VALUES = {"yes": True, "no": False, "not_known": None}
@@ -178,10 +177,11 @@ class OffenceForm(Form):
                               validators=[InputRequired(message="Enter the legislation"),
                                           Length(max=200)])
     category = SelectField("Category", widget=GovSelect(), choices=choices(CATEGORIES.items()))
-    gravity = IntegerField("Gravity (1 to 5)", widget=GovTextInput(),
-                           validators=[InputRequired(message="Enter the gravity"),
-                                       NumberRange(min=1, max=5,
-                                                   message="Gravity must be from 1 to 5")])
+    gravity = WholeNumberField("Gravity (1 to 5)", message="Gravity must be from 1 to 5",
+                               widget=GovTextInput(),
+                               validators=[InputRequired(message="Enter the gravity"),
+                                           NumberRange(min=1, max=5,
+                                                       message="Gravity must be from 1 to 5")])
     outcome22_permitted = BooleanField("Outcome 22 permitted", widget=GovCheckboxInput())
     submit = SubmitField("Save", widget=GovSubmitInput())
 

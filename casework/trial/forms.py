@@ -13,7 +13,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -23,9 +22,12 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from casework.forms import Form, choices
+from casework.forms import Form, WholeNumberField, choices
 from casework.trial.models import AllocationMethod, TrialStatus
 from casework.trial.services import MAX_REASON_LENGTH, TrialSettings
+
+RATIO_MESSAGE = "Enter a whole number from 1 to 10"
+SLOT_MESSAGE = "Enter a slot number from 1 to 10,000,000"
 
 
 def _block_sizes(text: str) -> list[int]:
@@ -50,15 +52,15 @@ class TrialForm(Form):
     stratify_by_age_band = BooleanField(
         "Also stratify by age band (14 to 17, 18 to 24, 25 and over)", widget=GovCheckboxInput(),
     )
-    ratio_treatment = IntegerField(
-        "Treatment share of the ratio", widget=GovTextInput(),
+    ratio_treatment = WholeNumberField(
+        "Treatment share of the ratio", message=RATIO_MESSAGE, widget=GovTextInput(),
         validators=[InputRequired(message="Enter the treatment share, for example 1"),
-                    NumberRange(min=1, max=10, message="Enter a whole number from 1 to 10")],
+                    NumberRange(min=1, max=10, message=RATIO_MESSAGE)],
     )
-    ratio_control = IntegerField(
-        "Control share of the ratio", widget=GovTextInput(),
+    ratio_control = WholeNumberField(
+        "Control share of the ratio", message=RATIO_MESSAGE, widget=GovTextInput(),
         validators=[InputRequired(message="Enter the control share, for example 1"),
-                    NumberRange(min=1, max=10, message="Enter a whole number from 1 to 10")],
+                    NumberRange(min=1, max=10, message=RATIO_MESSAGE)],
     )
     method = RadioField("Allocation method", widget=GovRadioInput(),
                         choices=choices((m.value, m.label) for m in AllocationMethod),
@@ -117,11 +119,10 @@ class AllocationListForm(Form):
 class InErrorForm(Form):
     stratum = SelectField("Stratum", widget=GovSelect(), choices=[],
                           validators=[InputRequired(message="Select the stratum")])
-    slot = IntegerField("Slot", widget=GovTextInput(),
-                        validators=[InputRequired(message="Enter the slot number"),
-                                    NumberRange(min=1, max=10_000_000,
-                                                message="Enter a slot number from 1 to "
-                                                        "10,000,000")])
+    slot = WholeNumberField("Slot", message=SLOT_MESSAGE, widget=GovTextInput(),
+                            validators=[InputRequired(message="Enter the slot number"),
+                                        NumberRange(min=1, max=10_000_000,
+                                                    message=SLOT_MESSAGE)])
     reason = TextAreaField(
         "Why was this allocation made in error?", widget=GovTextArea(),
         validators=[InputRequired(message="Enter why the allocation was made in error"),

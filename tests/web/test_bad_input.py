@@ -53,13 +53,25 @@ def test_reassigning_with_odd_ids(client, login_as, post, make_referral, make_us
     assert response.status_code == 422
 
 
-def test_a_huge_slot_number_is_explained(client, login_as, post, make_trial):
+@pytest.mark.parametrize("number", ["7" * 40, "7" * 1000, "-3", "1.5", "١٢"])
+def test_huge_or_odd_numbers_are_explained(client, login_as, post, make_trial, number):
     trial = make_trial()
     login_as("admin", ())
     response = post(f"/admin/trials/{trial.id}/in-error", {
-        "stratum": "coventry", "slot": "7" * 40, "reason": "Entered twice"})
+        "stratum": "coventry", "slot": number, "reason": "Entered twice"})
     assert response.status_code == 422
     assert "Enter a slot number from 1 to 10,000,000" in response.get_data(as_text=True)
+    response = post("/admin/trials/new", {"name": "T", "key": "t", "sites": ["birmingham"],
+                                          "ratio_treatment": "1", "ratio_control": number,
+                                          "method": "permuted_blocks", "block_sizes": "2",
+                                          "status": "open"})
+    assert response.status_code == 422
+    assert "Enter a whole number from 1 to 10" in response.get_data(as_text=True)
+    response = post("/admin/offences/bladed_article_s139", {
+        "title": "Bladed article", "legislation": "s139", "category": "weapon",
+        "gravity": number})
+    assert response.status_code == 422
+    assert "Gravity must be from 1 to 5" in response.get_data(as_text=True)
 
 
 def test_an_overlong_sign_in_is_explained(client):

@@ -23,7 +23,8 @@ from tests.web.forms import FormField, PageForm, forms_for
 TYPED = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 LONG = st.builds(lambda ch, n: ch * n, st.sampled_from("a7 é€\U0001f600<'\""),
                  st.integers(1_000, 40_000))
-NUMBERS = st.integers(-10, 100_000).map(str)
+NUMBERS = st.one_of(st.integers(-10, 100_000).map(str),
+                    st.integers(13, 2_000).map(lambda digits: "9" * digits))
 
 
 def values_for(form_field: FormField) -> st.SearchStrategy[list[str]]:
