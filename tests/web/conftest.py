@@ -27,6 +27,7 @@ class SiteRecords:
     proposal: int
     assessment: int
     diversion_case: int
+    names: tuple[str, ...]  # the surnames of everyone the records are about
 
 
 @dataclass
@@ -40,7 +41,8 @@ class World:
 
     def ids(self, scope: str) -> dict[str, object]:
         records = self.sites[scope]
-        return {**vars(records), "user": self.user, "trial": self.trial,
+        ids = {k: v for k, v in vars(records).items() if k != "names"}
+        return {**ids, "user": self.user, "trial": self.trial,
                 "offence": self.offence, "outcome_code": self.outcome_code}
 
 
@@ -72,9 +74,10 @@ def _site_records(site, lead_user, worker, author, randomised, make_referral, tr
     diversion.decide(assessment, "eligible", None, actor=lead_user, now=NOW)
     case = diversion.offer(assessment, actor=worker, now=NOW)
     db.session.commit()
+    names = tuple(p.last_name for p in (treated, waiting.person, triage.referral.person, child))
     return SiteRecords(person=treated.id, referral=waiting.id, triage=triage.id, note=note.id,
                        proposal=proposal.id, assessment=assessment.id,
-                       diversion_case=case.id)
+                       diversion_case=case.id, names=names)
 
 
 @pytest.fixture

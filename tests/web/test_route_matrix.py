@@ -7,12 +7,14 @@ token and no other fields, so an allowed user meets the form's own
 validation (422, or a redirect with a message) and nothing else.
 
 The same walk checks, on every response, the security headers and cookie
-flags, and that no GET changes the database (the only rows a GET may add
+flags, that no page shows the name of anyone at the other site,
+and that no GET changes the database (the only rows a GET may add
 are audit events recording that something was viewed or refused).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -202,6 +204,8 @@ def walk(app, world, role: str) -> list[str]:
     if role != ANONYMOUS:
         assert sign_in(client, world.users[role].email).status_code == 302
     token = csrf_token(client)
+    outside_names, inside_names = world.sites["outside"].names, world.sites["inside"].names
+    inside_seen: set[str] = set()
     mismatches = []
     # GETs first: the POSTs may change records later rows rely on.
     for (endpoint, method), row in sorted(TABLE.items(), key=lambda item: item[0][1]):
@@ -227,10 +231,20 @@ def walk(app, world, role: str) -> list[str]:
                 mismatches.append(f"{where}: redirected to {response.headers['Location']}")
             mismatches += [f"{where}: {problem}" for problem in
                            check_headers(response, signed_in=role != ANONYMOUS)]
+            if role != ANONYMOUS and response.mimetype in ("text/html", "text/csv",
+                                                            "application/json"):
+                body = response.get_data(as_text=True)
+                shown = [name for name in outside_names
+                         if re.search(rf"\b{re.escape(name)}\b", body)]
+                if shown:
+                    mismatches.append(f"{where}: shows {shown} from another site")
+                inside_seen.update(name for name in inside_names if name in body)
             response.close()
             if endpoint == "auth.logout" and role != ANONYMOUS:
                 sign_in(client, world.users[role].email)
                 token = csrf_token(client)
+    if role in CASEWORK and inside_seen != set(inside_names):  # the name check can see names
+        mismatches.append(f"{role}: never saw {set(inside_names) - inside_seen} of their site")
     return mismatches
 
 
