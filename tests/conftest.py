@@ -49,6 +49,22 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(request, monkeypatch):
+    """argon2id at the service's cost (64 MiB, 3 passes) takes a tenth of a
+    second or more per hash and per sign-in; tests that are not about hashing
+    use the same algorithm at its lowest cost. tests/unit/test_passwords.py
+    and tests marked ``real_password_cost`` check the real parameters."""
+    if request.node.path.name == "test_passwords.py" or "real_password_cost" in request.keywords:
+        return
+    from argon2 import PasswordHasher
+
+    from casework.accounts import passwords
+
+    monkeypatch.setattr(passwords, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     if TEST_DATABASE_URL:

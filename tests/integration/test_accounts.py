@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
@@ -11,6 +12,7 @@ from casework.extensions import db
 from tests.conftest import PASSWORD
 
 
+@pytest.mark.real_password_cost
 def test_sign_in_rehashes_a_password_made_with_old_parameters(app, make_user, now):
     user = make_user("lead")
     old = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, literal, select, text, union_all
 
 from casework.extensions import db
 
@@ -121,6 +121,17 @@ def fingerprint(*, exclude: frozenset[str] = frozenset({"audit_events"})) -> dic
         digests[table.name] = digest.hexdigest()
     db.session.commit()
     return digests
+
+
+def row_counts() -> tuple:
+    """How many rows each table holds, in one query: a cheap check, between
+    full fingerprints, that a request inserted or deleted nothing."""
+    query = union_all(*(
+        select(literal(t.name), func.count()).select_from(t)
+        for t in db.metadata.sorted_tables if t.name != "audit_events"))
+    counts = tuple(sorted(db.session.execute(query).all()))
+    db.session.commit()
+    return counts
 
 
 def audit_since(last_id: int) -> list[str]:
