@@ -106,7 +106,7 @@ def fuzz(app, world, role: str, examples: int) -> None:
 
 
 @pytest.mark.parametrize(("role", "examples"), [
-    ("caseworker", 150), ("lead", 120), ("admin", 120), ("evaluator", 30),
+    ("caseworker", 120), ("lead", 90), ("admin", 90), ("evaluator", 25),
 ])
 def test_no_form_fails_or_half_writes(app, world, reference_data_kept, role, examples):
     fuzz(app, world, role, examples)
