@@ -306,8 +306,11 @@ def overdue_contacts(actor: User, *, today: date, thresholds: dict[str, int],
 
 
 def person_overdue(person_id: int, *, actor: User, today: date,
-                   thresholds: dict[str, int]) -> Overdue | None:
-    episode = pathways.current_episode(person_id)
+                   thresholds: dict[str, int],
+                   pathway: pathways.PersonPathway | None = None) -> Overdue | None:
+    """Whether the person's contact is overdue; ``pathway``, when the caller
+    has loaded it, gives the current episode without another query."""
+    episode = pathway.current if pathway is not None else pathways.current_episode(person_id)
     if episode is None:
         return None
     last = db.session.scalar(select(func.max(Note.contact_date)).where(
