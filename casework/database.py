@@ -55,7 +55,7 @@ def str_enum(enum_class: type[StrEnum], name: str) -> Enum:
 
 
 @contextmanager
-def bulk_load(cache_mib: int = 1024) -> Iterator[None]:
+def bulk_load(cache_mib: int = 4096) -> Iterator[None]:
     """SQLite: a large page cache for a bulk load in one transaction.
 
     With SQLite's default 2 MB cache, a transaction that inserts millions of

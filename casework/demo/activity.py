@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import heapq
 import json
+import queue
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -72,20 +74,52 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class _Writer:
-    """Rows straight to the database driver, in batches (``executemany``),
-    with the column conversions SQLAlchemy's types would make: at millions
-    of rows, its per-row processing is most of the cost."""
+class _Background:
+    """One thread that writes the batches, in order, while the main thread
+    builds (and hashes) the next ones: the database works on one core while
+    Python works on another. Nothing else uses the connection meanwhile."""
 
-    def __init__(self, table: str, columns: tuple[str, ...], json_columns=()) -> None:
+    def __init__(self) -> None:
+        self.jobs: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="seed-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as error:  # re-raised in the main thread
+                    self.error = error
+
+    def submit(self, job) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(job)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+class _Writer:
+    """Rows straight to the database driver, in batches, with the column
+    conversions SQLAlchemy's types would make (at millions of rows, its
+    per-row processing is most of the cost): ``executemany`` on SQLite,
+    ``COPY`` on PostgreSQL."""
+
+    def __init__(self, table: str, columns: tuple[str, ...], background: _Background) -> None:
         connection = db.session.connection()
-        self.connection = connection
+        self.dbapi = connection.connection.dbapi_connection
+        self.background = background
         self.sqlite = connection.dialect.name == "sqlite"
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        marks = [mark if self.sqlite or c not in json_columns else f"CAST({mark} AS JSON)"
-                 for c in columns]
-        self.sql = (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 (fixed names)
-                    f"VALUES ({', '.join(marks)})")
+        names = ", ".join(columns)
+        self.sql = (f"INSERT INTO {table} ({names}) "  # noqa: S608 (fixed names)
+                    f"VALUES ({', '.join('?' for _ in columns)})" if self.sqlite
+                    else f"COPY {table} ({names}) FROM STDIN")
         self.rows: list[tuple] = []
         self.written = 0
 
@@ -103,9 +137,21 @@ class _Writer:
 
     def flush(self) -> None:
         if self.rows:
-            self.connection.exec_driver_sql(self.sql, self.rows)
+            self.background.submit(lambda rows=self.rows: self._write(rows))
             self.written += len(self.rows)
             self.rows = []
+
+    def _write(self, rows: list[tuple]) -> None:
+        cursor = self.dbapi.cursor()
+        try:
+            if self.sqlite:
+                cursor.executemany(self.sql, rows)
+            else:
+                with cursor.copy(self.sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        finally:
+            cursor.close()
 
 
 NOTE_COLUMNS = ("id", "person_id", "site_id", "kind", "restricted", "author_id", "created_at",
@@ -121,14 +167,14 @@ EVENT_COLUMNS = ("id", "occurred_at", "actor_id", "actor_role", "action", "subje
 class _Chain:
     """Appends events to the stored chain in bulk, hashed as the services do."""
 
-    def __init__(self) -> None:
+    def __init__(self, background: _Background) -> None:
         lock_for_update(db.session, _CHAIN_LOCK)
         last = db.session.execute(
             select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
         ).first()
         self.next_id = (last.id + 1) if last else 1
         self.prev = last.hash if last else chain.GENESIS
-        self.writer = _Writer("audit_events", EVENT_COLUMNS, json_columns=("detail",))
+        self.writer = _Writer("audit_events", EVENT_COLUMNS, background)
 
     def add(self, occurred_at: datetime, action: Action, *, actor_id, actor_role, subject_type,
             subject_id, site_id, detail, request_id, client_addr) -> None:
@@ -216,10 +262,11 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
                           rng.choices(contact_types, contact_weights)[0]))
     plans.sort(key=lambda plan: (plan[0], plan[2]))
 
-    log = _Chain()
+    background = _Background()
+    log = _Chain(background)
     note_id, revision_id = _next_id(Note), _next_id(NoteRevision)
-    notes = _Writer("notes", NOTE_COLUMNS)
-    revisions = _Writer("note_revisions", REVISION_COLUMNS)
+    notes = _Writer("notes", NOTE_COLUMNS, background)
+    revisions = _Writer("note_revisions", REVISION_COLUMNS, background)
     import_origin = f"cli-seed-demo-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
 
     events: Iterator = heapq.merge(intake_events, plans, key=lambda item: (item[0], item[1]))
@@ -282,5 +329,6 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
     notes.flush()
     revisions.flush()
     log.writer.flush()
+    background.close()
     _reset_sequences()
     return written_notes, log.writer.written
