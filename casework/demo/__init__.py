@@ -7,6 +7,7 @@ import secrets
 
 import click
 from flask import current_app
+from sqlalchemy import text
 
 from casework.accounts import services as accounts
 from casework.accounts.roles import Role
@@ -14,6 +15,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.cli import command_transaction
 from casework.database import bulk_load, utcnow
+from casework.extensions import db
 
 DEMO_USERS = (
     ("caseworker@casework.example", "Casey Worker", Role.CASEWORKER, ("coventry",)),
@@ -84,6 +86,10 @@ def seed_demo_command(people: int, seed: int) -> None:
                        f"randomised {randomised}.")
             assessed = seed_diversion(min(12, max(added // 25, 1)), seed, now=now)
             click.echo(f"Assessed {assessed} children for Checkpoint.")
+            # Fresh planner statistics after a bulk load: without them SQLite
+            # sorts every referral of a lead's sites for the first page of the
+            # list instead of reading the date index backwards.
+            db.session.execute(text("ANALYZE"))
     click.echo("Demo sign-ins (shown once; run seed-demo again for new passwords):")
     for email, role, password in logins:
         click.echo(f"  {role.value:<11} {email:<30} {password}")
