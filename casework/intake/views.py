@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from casework.access import get_in_scope_or_404, get_visible_or_404, require
 from casework.accounts.roles import Permission
@@ -95,7 +95,7 @@ def _carried_fields() -> list[tuple[str, str]]:
 @require(Permission.CASE_READ)
 def person(person_id: int):
     record = get_visible_or_404(
-        services.visible_people(current_user).options(selectinload(Person.referrals)),
+        services.visible_people(current_user).options(joinedload(Person.referrals)),
         Person, person_id, subject_type="person"
     )
     services.record_person_view(record, actor=current_user, now=utcnow())
