@@ -1,12 +1,15 @@
 # casework: two commands for a fresh clone.
 #   make run   - install, migrate the SQLite database, seed demo data, serve on :5000
 #   make test  - install the test dependencies and run the whole suite
+#   make bench - benchmarks at national scale (BENCH_PEOPLE, BENCH_DATABASE_URL)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 DEMO_PEOPLE ?= 300
 DEMO_SEED   ?= 1
+BENCH_PEOPLE  ?= 100000
+BENCH_SECONDS ?= 20
 
 .PHONY: run test lint install install-test assets bench clean
 
@@ -26,6 +29,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@touch $@
+
 install: $(VENV)/.installed assets
 install-test: $(VENV)/.installed-test assets
 assets: node_modules/.package-lock.json
@@ -38,6 +45,12 @@ run: install
 test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Seeds bench/data/casework-$(BENCH_PEOPLE).db (or BENCH_DATABASE_URL) if it is
+# not there yet, runs every benchmark and adds the figures to bench/results.md.
+bench: $(VENV)/.installed-bench assets
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	$(BIN)/python bench/run.py --people $(BENCH_PEOPLE) --seconds $(BENCH_SECONDS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -67,6 +67,7 @@ def register_extensions(app: Flask) -> None:
 
     from casework.database import configure_sqlite
     from casework.extensions import csrf, db, limiter, login_manager, migrate
+    from casework.forms import cache_field_renders
     from casework.security import init_security
 
     db.init_app(app)
@@ -78,6 +79,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     WTFormsHelpers(app)
+    cache_field_renders()
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -88,12 +90,15 @@ def register_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(token: str):
         from sqlalchemy import select
+        from sqlalchemy.orm import joinedload
 
         from casework.accounts.models import User
 
+        # The user and their sites in one query: every page needs both.
         return db.session.execute(
-            select(User).where(User.session_token == token, User.active.is_(True))
-        ).scalar_one_or_none()
+            select(User).options(joinedload(User.sites))
+            .where(User.session_token == token, User.active.is_(True))
+        ).unique().scalar_one_or_none()
 
     init_security(app)
 

@@ -106,7 +106,8 @@ def get_in_scope_or_404(model: type[M], ident: Any, *, subject_type: str) -> M:
 def get_visible_or_404(visible: Select, model: type[M], ident: Any, *, subject_type: str) -> M:
     """Like ``get_in_scope_or_404`` for records whose visibility is a query
     (``visible``, already narrowed to what the user may see)."""
-    record = db.session.scalars(visible.where(model.id == ident)).first()
+    # every row: the caller may join a collection eagerly (one record at most)
+    record = db.session.scalars(visible.where(model.id == ident)).unique().one_or_none()
     if record is None:
         hidden = db.session.get(model, ident)
         deny(

@@ -126,3 +126,46 @@ class Form(FlaskForm):
             if _without_nul not in filters:  # the unbound field is shared: add it once
                 unbound_field.kwargs["filters"] = (*filters, _without_nul)
             return super().bind_field(form, unbound_field, options)
+
+
+# govuk-frontend-wtf renders every form field as a template of its own, through
+# Flask's render_template (every context processor included), and the GOV.UK
+# macros behind it are slow: on the referrals list the filter form took most
+# of the request. The HTML depends on the field's parameters alone, so the
+# latest renders are kept, per process, keyed by the template and parameters.
+FIELD_RENDER_CACHE_SIZE = 2048
+_field_renders: dict[tuple, str] = {}
+
+
+def _frozen(value):
+    """A hashable key for a widget's parameters. Markup and str stay apart
+    (one is inserted as it is, the other escaped)."""
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("l", tuple(_frozen(v) for v in value))
+    if value is None or isinstance(value, bool | int | float | str | date):
+        return (type(value).__name__, value)
+    return (type(value).__name__, repr(value))
+
+
+def cache_field_renders() -> None:
+    """Wrap govuk-frontend-wtf's field rendering with the cache above (once)."""
+    from govuk_frontend_wtf.gov_form_base import GovFormBase
+
+    render = GovFormBase.render
+    if getattr(render, "cached", False):
+        return
+
+    def cached_render(self, params):
+        key = (self.template, _frozen(params))
+        html = _field_renders.get(key)
+        if html is None:
+            html = render(self, params)
+            if len(_field_renders) >= FIELD_RENDER_CACHE_SIZE:
+                _field_renders.clear()
+            _field_renders[key] = html
+        return html
+
+    cached_render.cached = True
+    GovFormBase.render = cached_render

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,14 +91,21 @@ class Verification:
     problem: str | None = None
 
 
-def verify(events: Iterable[StoredEvent], anchor: Anchor | None = None) -> Verification:
+def matches(event: StoredEvent) -> bool:
+    """Whether the event's stored hash is the hash of its contents."""
+    return event_hash(event.prev_hash, event.fields) == event.hash
+
+
+def verify(events: Iterable[StoredEvent], anchor: Anchor | None = None, *,
+           check: Callable[[StoredEvent], bool] = matches) -> Verification:
     """Walk the chain in order; stop at the first event that does not match.
 
     An event is bad when its ``prev_hash`` is not the previous event's hash
     (an event was deleted or the order changed) or when its own hash does not
     match its contents (a field was edited). With an ``anchor``, the anchored
     event must still be in the chain with the recorded hash, which also catches
-    events removed from the end.
+    events removed from the end. ``check`` may be a faster equivalent of
+    ``matches`` (it must say False only when ``matches`` would).
     """
     previous = GENESIS
     checked = 0
@@ -111,7 +118,7 @@ def verify(events: Iterable[StoredEvent], anchor: Anchor | None = None) -> Verif
                 "its previous hash does not match the event before it "
                 "(an event was removed or the order changed)",
             )
-        if event_hash(event.prev_hash, event.fields) != event.hash:
+        if not check(event):
             return Verification(
                 False, checked, _head(last), event.id,
                 "its contents do not match its hash (a field was changed)",

@@ -6,11 +6,14 @@ same transaction as the change: if the change rolls back, so does its event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import select
 
 from casework.audit import chain
@@ -125,25 +128,78 @@ def record(
     return event
 
 
-def stored_events(batch_size: int = 5000) -> Iterator[chain.StoredEvent]:
-    """Every event in chain order, streamed in batches so memory stays flat."""
+def _verify_query(dialect: str) -> str:
+    """The events in chain order, as the driver returns them: the time as
+    ISO text in UTC and the detail as JSON text (SQLite stores both as text;
+    PostgreSQL is asked for text), so no per-row type processing is needed."""
+    if dialect == "postgresql":
+        occurred = ("to_char(occurred_at AT TIME ZONE 'UTC', "
+                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        detail, mark = "detail::text", "%s"
+    else:
+        # SQLAlchemy stores SQLite DATETIME as 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC)
+        occurred = "substr(occurred_at, 1, 10) || 'T' || substr(occurred_at, 12) || 'Z'"
+        detail, mark = "detail", "?"
+    return (f"SELECT id, prev_hash, hash, {occurred}, actor_id, actor_role, action, "  # noqa: S608
+            f"subject_type, subject_id, site_id, {detail}, request_id, client_addr "
+            f"FROM audit_events WHERE id > {mark} ORDER BY id LIMIT {mark}")
+
+
+def stored_events(batch_size: int = 20_000) -> Iterator[chain.StoredEvent]:
+    """Every event in chain order, streamed in keyset batches so memory stays
+    flat. Read through the driver, not the ORM: verifying millions of events
+    is all per-row work, and SQLAlchemy's result processing was most of it."""
+    connection = db.session.connection()
+    sql = _verify_query(connection.dialect.name)
+    cursor = connection.connection.dbapi_connection.cursor()
     last_id = 0
     while True:
-        batch = db.session.execute(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id)
-            .limit(batch_size)
-        ).scalars().all()
+        cursor.execute(sql, (last_id, batch_size))
+        batch = cursor.fetchall()
         if not batch:
             return
-        for event in batch:
-            yield chain.StoredEvent(event.id, event.prev_hash, event.hash, hashed_fields(event))
-        last_id = batch[-1].id
-        db.session.expunge_all()
+        for (ident, prev_hash, digest, occurred_at, actor_id, actor_role, action,
+             subject_type, subject_id, site_id, detail, request_id, client_addr) in batch:
+            yield chain.StoredEvent(ident, prev_hash, digest, {
+                "occurred_at": occurred_at, "actor_id": actor_id,
+                "actor_role": actor_role, "action": action, "subject_type": subject_type,
+                "subject_id": subject_id, "site_id": site_id,
+                "detail": None if detail is None else _loads(detail),
+                "request_id": request_id, "client_addr": client_addr,
+            })
+        last_id = batch[-1][0]
+
+
+def _loads(text: str):
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits: the standard parser
+        return json.loads(text)
+
+
+def _fast_check(event: chain.StoredEvent) -> bool:
+    """``chain.matches``, about ten times faster for the events casework writes.
+
+    orjson writes the same bytes as ``chain.canonical_json`` (sorted keys, no
+    spaces, UTF-8) for them. A hash that matches orjson's bytes proves those
+    were the bytes hashed when the event was written, so the event is intact;
+    anything else (a mismatch, or a value orjson will not encode) is judged
+    by the definition itself, so no tampering can pass that would not have.
+    """
+    try:
+        payload = orjson.dumps(event.fields, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        payload = None
+    if (payload is not None and len(event.fields) == len(chain.HASHED_FIELDS)
+            and hashlib.sha256(event.prev_hash.encode("ascii") + payload).hexdigest()
+            == event.hash):
+        return True
+    return chain.matches(event)
 
 
 def verify_chain(anchor: chain.Anchor | None = None) -> chain.Verification:
     """Check the whole stored chain (and the anchor, if given)."""
-    return chain.verify(stored_events(), anchor)
+    return chain.verify(stored_events(), anchor, check=_fast_check)
 
 
 def head() -> chain.Anchor | None:

@@ -7,13 +7,15 @@ import secrets
 
 import click
 from flask import current_app
+from sqlalchemy import text
 
 from casework.accounts import services as accounts
 from casework.accounts.roles import Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.cli import command_transaction
-from casework.database import utcnow
+from casework.database import bulk_load, utcnow
+from casework.extensions import db
 
 DEMO_USERS = (
     ("caseworker@casework.example", "Casey Worker", Role.CASEWORKER, ("coventry",)),
@@ -54,11 +56,12 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
               help="Random seed: the same seed gives the same people.")
 def seed_demo_command(people: int, seed: int) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
+    from casework.demo.activity import seed_activity
     from casework.demo.diversion import seed_diversion
     from casework.demo.people import assign_to, people_count, seed_people
     from casework.demo.trial import seed_triage, seed_trial
 
-    with command_transaction("seed-demo"):
+    with command_transaction("seed-demo"), bulk_load():
         now = utcnow()
         logins = seed_demo_users(now)
         seed_trial(now=now)
@@ -66,19 +69,27 @@ def seed_demo_command(people: int, seed: int) -> None:
         if people and existing:
             click.echo(f"The database already holds {existing:,} people; none added.")
         elif people:
-            added, referrals = seed_people(people, seed, now=now)
+            added, referrals, person_ids = seed_people(people, seed, now=now)
             worker = accounts.find_user_by_email(DEMO_USERS[0][0])
             assign_to(worker.id, accounts.sites_by_keys(["coventry"])[0].id, now=now)
+            notes, events = seed_activity(person_ids, seed, caseworker=worker,
+                                          lead=accounts.find_user_by_email(DEMO_USERS[1][0]),
+                                          now=now)
             audit.record(Action.DEMO_SEEDED, actor=None, now=now,
                          detail={"people": added, "referrals": referrals, "seed": seed})
             click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "
-                       f"(seed {seed}).")
+                       f"(seed {seed}), {notes:,} notes and contacts and {events:,} "
+                       "audit events of their history.")
             triaged, randomised = seed_triage(min(60, max(added // 5, 1)), seed,
                                               key=current_app.config["TRIAL_KEY"], now=now)
             click.echo(f"Triaged {triaged} referrals at the trial sites; "
                        f"randomised {randomised}.")
             assessed = seed_diversion(min(12, max(added // 25, 1)), seed, now=now)
             click.echo(f"Assessed {assessed} children for Checkpoint.")
+            # Fresh planner statistics after a bulk load: without them SQLite
+            # sorts every referral of a lead's sites for the first page of the
+            # list instead of reading the date index backwards.
+            db.session.execute(text("ANALYZE"))
     click.echo("Demo sign-ins (shown once; run seed-demo again for new passwords):")
     for email, role, password in logins:
         click.echo(f"  {role.value:<11} {email:<30} {password}")

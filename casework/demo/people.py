@@ -11,7 +11,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from faker import Faker
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from casework.accounts.models import Site
 from casework.extensions import db
@@ -93,11 +93,11 @@ def _near_duplicate(rng: random.Random, original: dict) -> dict:
     return copy
 
 
-def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int]:
+def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list[int]]:
     """Insert ``count`` synthetic people with their referrals, in batches.
 
     About one person in fifty is a deliberate near-duplicate of another.
-    Returns (people, referrals) inserted.
+    Returns (people, referrals, the new people's ids) inserted.
     """
     rng = random.Random(seed)  # noqa: S311 (synthetic data, reproducible by seed)
     fake = Faker("en_GB")
@@ -105,6 +105,7 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int]:
     sites = {site.key: site.id for site in db.session.scalars(select(Site))}
     site_weights = {key: w for key, w in SITE_WEIGHTS.items() if key in sites}
     people_done = referrals_done = 0
+    person_ids: list[int] = []
     recent: list[dict] = []
 
     while people_done < count:
@@ -137,9 +138,14 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int]:
                 recent = [*recent, row][-200:]
             people.append(row)
             referral_plans.append((referral_date, 2 if rng.random() < 0.1 else 1))
-        ids = db.session.scalars(
-            insert(Person).returning(Person.id, sort_by_parameter_order=True), people
-        ).all()
+        # Ids chosen here (the seed runs in one transaction) rather than
+        # returned by the insert: RETURNING in bulk is far slower at scale.
+        first_id = (db.session.scalar(select(func.max(Person.id))) or 0) + 1
+        ids = list(range(first_id, first_id + len(people)))
+        for person_id, row in zip(ids, people, strict=True):
+            row["id"] = person_id
+        db.session.connection().execute(insert(Person.__table__), people)
+        person_ids.extend(ids)
         referrals = []
         for person_id, person, (first_date, how_many) in zip(
                 ids, people, referral_plans, strict=True):
@@ -161,11 +167,20 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int]:
                     "closed_at": now if status == "closed" else None,
                     "created_at": now, "created_by_id": None,
                 })
-        db.session.execute(insert(Referral), referrals)
+        db.session.connection().execute(insert(Referral.__table__), referrals)
         people_done += len(people)
         referrals_done += len(referrals)
+    _reset_sequence("people")
     db.session.flush()
-    return people_done, referrals_done
+    return people_done, referrals_done, person_ids
+
+
+def _reset_sequence(table: str) -> None:
+    """PostgreSQL: move a table's id sequence past the ids chosen here."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (fixed names)
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
 
 
 def assign_to(caseworker_id: int, site_id: int, *, now: datetime) -> int:

@@ -404,17 +404,20 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         key for key in (matching.normalise_name(w) for w in query.text.split()) if key
     ]
     stmt = select(Referral.id)
-    if name_keys or query.sort == "name":
+    if query.sort == "name":
         stmt = stmt.join(Referral.person)
     if actor.is_site_scoped:
         stmt = stmt.where(Referral.site_id.in_(actor.site_ids))
     if ref_id is not None:
         stmt = stmt.where(Referral.id == ref_id)
     for key in name_keys:
-        stmt = stmt.where(or_(
+        # The matching people first (the two name-key indexes), then their
+        # referrals: driving from the referrals would look up the person of
+        # every referral at the user's sites.
+        stmt = stmt.where(Referral.person_id.in_(select(Person.id).where(or_(
             _starts_with(Person.last_name_key, key),
             _starts_with(Person.first_name_key, matching.NICKNAMES.get(key, key)),
-        ))
+        ))))
     if query.status:
         stmt = stmt.where(Referral.status == query.status)
     if query.site_id:

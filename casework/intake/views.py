@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from casework.access import get_in_scope_or_404, get_visible_or_404, require
 from casework.accounts.roles import Permission
@@ -94,22 +95,25 @@ def _carried_fields() -> list[tuple[str, str]]:
 @require(Permission.CASE_READ)
 def person(person_id: int):
     record = get_visible_or_404(
-        services.visible_people(current_user), Person, person_id, subject_type="person"
+        services.visible_people(current_user).options(joinedload(Person.referrals)),
+        Person, person_id, subject_type="person"
     )
     services.record_person_view(record, actor=current_user, now=utcnow())
     page_number = request.args.get("page", "1")
+    allocations = trial_services.allocations_for_person(record.id)
+    pathway = pathway_services.person_pathway(record.id, allocations)
     return render_template(
         "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
         ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
-        allocations=trial_services.allocations_for_person(record.id),
-        pathway=pathway_services.person_pathway(record.id),
+        allocations=allocations, pathway=pathway,
         reviews=caseload_services.reviews_for(record.id),
         timeline=timeline.person_timeline(
             record.id, actor=current_user,
             page=whole_number(page_number) or 1),
         overdue=note_services.person_overdue(record.id, actor=current_user,
                                              today=utcnow().date(),
-                                             thresholds=contact_thresholds()),
+                                             thresholds=contact_thresholds(),
+                                             pathway=pathway),
     )
 
 

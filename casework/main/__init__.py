@@ -1,6 +1,6 @@
 """The signed-in home page and the health check."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, g, render_template
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -24,4 +24,8 @@ def health():
 
 @bp.app_context_processor
 def _navigation():
-    return {"nav_items": items_for(current_user)}
+    # Context processors run for every template rendered, and every form
+    # field is its own template (govuk-frontend-wtf): work the list out once.
+    if "nav_items" not in g:
+        g.nav_items = items_for(current_user)
+    return {"nav_items": g.nav_items}

@@ -263,26 +263,25 @@ class OverdueContact:
     overdue: Overdue
 
 
-def last_attended_contacts(actor: User):
-    """Per person, the date of the last attended contact the actor can read."""
-    return (select(Note.person_id, func.max(Note.contact_date).label("last_contact"))
-            .where(Note.kind == NoteKind.CONTACT, Note.attended.is_(True), readable(actor))
-            .group_by(Note.person_id).subquery())
-
-
 def overdue_people(actor: User, *, today: date, thresholds: dict[str, int]) -> Select:
     """(person_id, site_id, started, last_contact) of every treated person
     whose contact is overdue, ``started`` being when the clock began: the
     rule of reference.overdue in SQL, for listing, counting and grouping."""
-    last = last_attended_contacts(actor)
-    started = case((last.c.last_contact > PathwayEpisode.effective_date, last.c.last_contact),
+    # Per open episode, its person's last attended contact: one seek in the
+    # (person, kind, attended, contact date) index, rather than grouping
+    # every note of every person (a million of them nationally) first.
+    last_contact = (select(func.max(Note.contact_date))
+                    .where(Note.person_id == PathwayEpisode.person_id,
+                           Note.kind == NoteKind.CONTACT, Note.attended.is_(True),
+                           readable(actor))
+                    .correlate(PathwayEpisode).scalar_subquery())
+    started = case((last_contact > PathwayEpisode.effective_date, last_contact),
                    else_=PathwayEpisode.effective_date)
     conditions = [and_(PathwayEpisode.pathway == pathway,
                        started < today - timedelta(days=days))
                   for pathway, days in thresholds.items()]
     return (select(PathwayEpisode.person_id, PathwayEpisode.site_id, started.label("started"),
-                   last.c.last_contact)
-            .outerjoin(last, last.c.person_id == PathwayEpisode.person_id)
+                   last_contact.label("last_contact"))
             .where(PathwayEpisode.end_date.is_(None), or_(*conditions) if conditions else false()))
 
 
@@ -306,8 +305,11 @@ def overdue_contacts(actor: User, *, today: date, thresholds: dict[str, int],
 
 
 def person_overdue(person_id: int, *, actor: User, today: date,
-                   thresholds: dict[str, int]) -> Overdue | None:
-    episode = pathways.current_episode(person_id)
+                   thresholds: dict[str, int],
+                   pathway: pathways.PersonPathway | None = None) -> Overdue | None:
+    """Whether the person's contact is overdue; ``pathway``, when the caller
+    has loaded it, gives the current episode without another query."""
+    episode = pathway.current if pathway is not None else pathways.current_episode(person_id)
     if episode is None:
         return None
     last = db.session.scalar(select(func.max(Note.contact_date)).where(

@@ -3,9 +3,9 @@ allocation, pathway changes, protocol deviations, Checkpoint and Outcome 22
 assessments, and diversion steps.
 
 One query pages the merged events (a UNION ALL of each source's dates and
-ids), one counts them, and one more per kind of event loads that page's
-records: the number of queries depends on the kinds of event on the page,
-never on how long the record is.
+ids) and counts them in the same pass (a window count), and one more per
+kind of event loads that page's records: the number of queries depends on
+the kinds of event on the page, never on how long the record is.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def _events(person_id: int, actor: User):
 
 
 LOADERS = {
-    "note": lambda ids: select(Note).where(Note.id.in_(ids)),
+    # the authors' own sites are not shown: not loaded (User.sites is eager)
+    "note": lambda ids: select(Note).where(Note.id.in_(ids))
+    .options(joinedload(Note.author).lazyload(User.sites)),
     "triage_submitted": lambda ids: select(Triage).where(Triage.id.in_(ids))
     .options(joinedload(Triage.submitted_by)),
     "triage_decided": lambda ids: select(Triage).where(Triage.id.in_(ids))
@@ -105,14 +107,27 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
     """The person's record, newest first, paginated; restricted notes appear
     only for those who may read them."""
     events = _events(person_id, actor)
-    total = db.session.scalar(select(func.count()).select_from(events))
-    page = max(1, min(page, max(1, -(-total // per_page))))
-    rows = db.session.execute(
-        select(events.c.kind, events.c.id, events.c.event_on)
-        .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
-                  events.c.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ).all()
+
+    def page_rows(number: int):
+        return db.session.execute(
+            select(events.c.kind, events.c.id, events.c.event_on,
+                   func.count().over().label("total"))
+            .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
+                      events.c.id.desc())
+            .offset((number - 1) * per_page).limit(per_page)
+        ).all()
+
+    page = max(1, page)
+    rows = page_rows(page)
+    if rows:
+        total = rows[0].total
+    else:  # an empty record, or a page past the end: count, and show the last page
+        total = db.session.scalar(select(func.count()).select_from(events))
+        last = max(1, -(-total // per_page))
+        if page > last:
+            page = last
+            rows = page_rows(page) if total else []
+    rows = [(kind, ident, on) for kind, ident, on, _ in rows]
     wanted: dict[str, list[int]] = {}
     for kind, ident, _ in rows:
         wanted.setdefault(kind, []).append(ident)

@@ -89,8 +89,18 @@ class PersonPathway:
         return next((e for e in self.episodes if e.end_date is None), None)
 
 
-def person_pathway(person_id: int) -> PersonPathway:
-    allocation = allocation_of(person_id)
+def person_pathway(person_id: int,
+                   allocations: list[Allocation] | None = None) -> PersonPathway:
+    """The person page's pathway panel. ``allocations``, the person's
+    allocations when the caller has them already, saves a query; a person
+    never randomised has no episodes or proposals (both belong to an
+    allocation), so none are looked for."""
+    if allocations is None:
+        allocation = allocation_of(person_id)
+    else:
+        allocation = max(allocations, key=lambda a: (a.allocated_at, a.id), default=None)
+    if allocation is None:
+        return PersonPathway(None, [], None, [])
     return PersonPathway(
         allocation, episodes(person_id), pending_proposal(person_id),
         list(db.session.scalars(select(ProtocolDeviation).where(

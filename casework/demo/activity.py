@@ -1,0 +1,342 @@
+"""Synthetic case activity at scale: notes, contacts and the audit trail of
+the work that produced them, written in bulk for demonstrations and
+benchmarks.
+
+The rows go into the tables the services write (``notes`` with their first
+``note_revisions`` row, ``audit_events``) with the same columns and audit
+details the services would give them (``person:created``,
+``referral:created``, ``person:viewed``, ``note:created``), and each event
+is chained exactly as ``casework.audit.chain`` computes, so ``audit verify``
+and every page work on them. Events and notes are written in time order
+(the history runs from each person's first referral to ``ANCHOR``), so ids
+and timestamps rise together as they would have in real use.
+
+Speed comes from bulk inserts with ids chosen here (under the audit chain
+lock, in the seeding transaction), not from skipping anything: a note costs
+one row, its first revision and two chained events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import queue
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+
+import orjson
+from sqlalchemy import func, select, text
+
+from casework.audit import chain
+from casework.audit.actions import Action
+from casework.audit.models import AuditEvent
+from casework.audit.services import _CHAIN_LOCK, SYSTEM_ROLE
+from casework.database import lock_for_update
+from casework.demo.people import ANCHOR
+from casework.extensions import db
+from casework.intake.models import Person, Referral
+from casework.notes.models import Note, NoteRevision
+from casework.notes.reference import CONTACT_TYPES, NoteKind
+
+BATCH = 5000
+# Most people have a handful of notes; about one in a hundred is a long-running
+# case with 150 to 300 (a person page with a long timeline).
+HEAVY_SHARE = 0.01
+CONTACT_WEIGHTS = {"face_to_face": 40, "phone": 30, "video": 5, "family": 10, "careers": 5,
+                   "mentoring": 10}
+assert set(CONTACT_WEIGHTS) == set(CONTACT_TYPES)
+NOTE_BODIES = {
+    NoteKind.CASE_NOTE: (
+        "Spoke with school about attendance; agreed a weekly check-in.",
+        "Mother reports he has been staying out late with older peers.",
+        "Referred to the local boxing club; he seemed interested.",
+        "Housing officer confirmed the family's move is delayed.",
+        "Discussed safety planning after the incident last weekend.",
+    ),
+    NoteKind.CONTACT: (
+        "Met at the youth centre; talked about college options.",
+        "Phone call to arrange next week's session.",
+        "Home visit with a parent present; reviewed the support plan.",
+        "Mentoring session in town; he arrived on time.",
+        "Did not attend the planned meeting; left a message.",
+    ),
+    NoteKind.DECISION: (
+        "Case discussed at panel; continue at the current level of support.",
+        "Agreed with the lead to increase contact to twice a week.",
+    ),
+}
+KIND_WEIGHTS = {NoteKind.CONTACT: 55, NoteKind.CASE_NOTE: 40, NoteKind.DECISION: 5}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Background:
+    """One thread that writes the batches, in order, while the main thread
+    builds (and hashes) the next ones: the database works on one core while
+    Python works on another. Nothing else uses the connection meanwhile."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="seed-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as error:  # re-raised in the main thread
+                    self.error = error
+
+    def submit(self, job) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(job)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+class _Writer:
+    """Rows straight to the database driver, in batches, with the column
+    conversions SQLAlchemy's types would make (at millions of rows, its
+    per-row processing is most of the cost): ``executemany`` on SQLite,
+    ``COPY`` on PostgreSQL."""
+
+    def __init__(self, table: str, columns: tuple[str, ...], background: _Background) -> None:
+        connection = db.session.connection()
+        self.dbapi = connection.connection.dbapi_connection
+        self.background = background
+        self.sqlite = connection.dialect.name == "sqlite"
+        names = ", ".join(columns)
+        self.sql = (f"INSERT INTO {table} ({names}) "  # noqa: S608 (fixed names)
+                    f"VALUES ({', '.join('?' for _ in columns)})" if self.sqlite
+                    else f"COPY {table} ({names}) FROM STDIN")
+        self.rows: list[tuple] = []
+        self.written = 0
+
+    def moment(self, value: datetime):
+        # SQLAlchemy's SQLite DATETIME storage format (naive UTC, see UTCDateTime)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else value
+
+    def day(self, value):
+        return value.isoformat() if self.sqlite and value is not None else value
+
+    def add(self, row: tuple) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.background.submit(lambda rows=self.rows: self._write(rows))
+            self.written += len(self.rows)
+            self.rows = []
+
+    def _write(self, rows: list[tuple]) -> None:
+        cursor = self.dbapi.cursor()
+        try:
+            if self.sqlite:
+                cursor.executemany(self.sql, rows)
+            else:
+                with cursor.copy(self.sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        finally:
+            cursor.close()
+
+
+NOTE_COLUMNS = ("id", "person_id", "site_id", "kind", "restricted", "author_id", "created_at",
+                "body", "contact_date", "contact_type", "attended", "revision_count",
+                "updated_at", "protocol_deviation_id")
+REVISION_COLUMNS = ("id", "note_id", "number", "body", "contact_date", "contact_type",
+                    "attended", "reason", "author_id", "created_at")
+EVENT_COLUMNS = ("id", "occurred_at", "actor_id", "actor_role", "action", "subject_type",
+                 "subject_id", "site_id", "detail", "request_id", "client_addr", "prev_hash",
+                 "hash")
+
+
+class _Chain:
+    """Appends events to the stored chain in bulk, hashed as the services do."""
+
+    def __init__(self, background: _Background) -> None:
+        lock_for_update(db.session, _CHAIN_LOCK)
+        last = db.session.execute(
+            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        ).first()
+        self.next_id = (last.id + 1) if last else 1
+        self.prev = last.hash if last else chain.GENESIS
+        self.writer = _Writer("audit_events", EVENT_COLUMNS, background)
+
+    def add(self, occurred_at: datetime, action: Action, *, actor_id, actor_role, subject_type,
+            subject_id, site_id, detail, request_id, client_addr) -> None:
+        fields = {"occurred_at": _iso(occurred_at), "actor_id": actor_id,
+                  "actor_role": actor_role, "action": str(action),
+                  "subject_type": subject_type, "subject_id": subject_id, "site_id": site_id,
+                  "detail": detail, "request_id": request_id, "client_addr": client_addr}
+        # chain.event_hash, with the canonical JSON written by orjson: the same
+        # bytes for these values (strings, integers, booleans, None, lists and
+        # objects of them; tests/unit/test_audit_chain.py checks it) and ten
+        # times faster.
+        digest = hashlib.sha256(
+            self.prev.encode("ascii") + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+        self.writer.add((self.next_id, self.writer.moment(occurred_at), actor_id, actor_role,
+                         fields["action"], subject_type, subject_id, site_id, json.dumps(detail),
+                         request_id, client_addr, self.prev, digest))
+        self.prev = digest
+        self.next_id += 1
+
+
+def _next_id(model) -> int:
+    return (db.session.scalar(select(func.max(model.id))) or 0) + 1
+
+
+def _reset_sequences() -> None:
+    """PostgreSQL: move the id sequences past the ids chosen here."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for table in ("notes", "note_revisions", "audit_events"):
+        db.session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (fixed names)
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
+
+
+def _moment(rng: random.Random, day) -> datetime:
+    """A working-hours moment on ``day``, to the second, in UTC."""
+    return datetime.combine(day, time(8), UTC) + timedelta(seconds=rng.randrange(11 * 3600))
+
+
+def _web_origin(rng: random.Random) -> tuple[str, str]:
+    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return request_id, f"10.{rng.randrange(8)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
+def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
+                  now: datetime) -> tuple[int, int]:
+    """Notes and contacts for ``person_ids`` (and their referrals), with the
+    audit events of their creation and of the views and notes, in time order.
+
+    Returns (notes, audit events) written.
+    """
+    rng = random.Random(seed * 7919 + 17)  # noqa: S311 (synthetic data, reproducible by seed)
+    if not person_ids:
+        return 0, 0
+    wanted = set(person_ids)
+    people = {row.id: row for row in db.session.execute(
+        select(Person.id, Person.site_id, Person.caseworker_id).where(Person.id >= min(wanted)))
+        if row.id in wanted}
+    referrals = [row for row in db.session.execute(
+        select(Referral.id, Referral.person_id, Referral.site_id, Referral.referral_date,
+               Referral.source, Referral.risk_indicators)
+        .where(Referral.person_id >= min(wanted)).order_by(Referral.id))
+        if row.person_id in people]
+    first_referral = {}
+    for referral in referrals:
+        first_referral.setdefault(referral.person_id, referral.referral_date)
+
+    # The intake history: each person imported with their referrals (by the
+    # system, as their rows say: created_by_id is empty).
+    intake_events = []
+    for referral in referrals:
+        at = _moment(rng, referral.referral_date)
+        intake_events.append((at, 0, referral.id, referral))
+
+    # The casework: for each note, the author opens the person's page, then writes.
+    plans = []
+    kinds, kind_weights = list(KIND_WEIGHTS), list(KIND_WEIGHTS.values())
+    contact_types, contact_weights = list(CONTACT_WEIGHTS), list(CONTACT_WEIGHTS.values())
+    for person_id in sorted(people):
+        start = first_referral.get(person_id)
+        if start is None:
+            continue
+        count = (rng.randint(150, 300) if rng.random() < HEAVY_SHARE
+                 else rng.randint(0, 17))
+        span = max(0, (ANCHOR - start).days)
+        for _ in range(count):
+            day = start + timedelta(days=rng.randint(0, span))
+            plans.append((_moment(rng, day) + timedelta(minutes=1), 1, person_id,
+                          rng.choices(kinds, kind_weights)[0], rng.random(),
+                          rng.choices(contact_types, contact_weights)[0]))
+    plans.sort(key=lambda plan: (plan[0], plan[2]))
+
+    background = _Background()
+    log = _Chain(background)
+    note_id, revision_id = _next_id(Note), _next_id(NoteRevision)
+    notes = _Writer("notes", NOTE_COLUMNS, background)
+    revisions = _Writer("note_revisions", REVISION_COLUMNS, background)
+    import_origin = f"cli-seed-demo-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+
+    events: Iterator = heapq.merge(intake_events, plans, key=lambda item: (item[0], item[1]))
+    seen_people: set[int] = set()
+    written_notes = 0
+    for item in events:
+        if item[1] == 0:
+            at, _, referral_id, referral = item
+            person = people[referral.person_id]
+            if referral.person_id not in seen_people:
+                seen_people.add(referral.person_id)
+                log.add(at, Action.PERSON_CREATED, actor_id=None, actor_role=SYSTEM_ROLE,
+                        subject_type="person", subject_id=str(referral.person_id),
+                        site_id=person.site_id,
+                        detail={"fields": ["date_of_birth", "ethnicity", "first_name",
+                                           "gender", "last_name", "local_authority",
+                                           "postcode"]},
+                        request_id=import_origin, client_addr="cli")
+            log.add(at, Action.REFERRAL_CREATED, actor_id=None, actor_role=SYSTEM_ROLE,
+                    subject_type="referral", subject_id=str(referral_id),
+                    site_id=referral.site_id,
+                    detail={"person_id": referral.person_id, "status": "received",
+                            "source": referral.source,
+                            "risk_indicators": list(referral.risk_indicators or [])},
+                    request_id=import_origin, client_addr="cli")
+            continue
+        at, _, person_id, kind, roll, contact_type = item
+        person = people[person_id]
+        author = (caseworker if person.caseworker_id == caseworker.id and roll > 0.15
+                  else lead)
+        restricted = roll > 0.97
+        request_id, client_addr = _web_origin(rng)
+        log.add(at - timedelta(seconds=50), Action.PERSON_VIEWED, actor_id=author.id,
+                actor_role=str(author.role), subject_type="person", subject_id=str(person_id),
+                site_id=person.site_id, detail={}, request_id=request_id,
+                client_addr=client_addr)
+        contact = kind == NoteKind.CONTACT
+        contact_date = (at.date() - timedelta(days=int(roll * 3))) if contact else None
+        attended = (roll < 0.85) if contact else None
+        content = {"body": NOTE_BODIES[kind][int(roll * 1000) % len(NOTE_BODIES[kind])],
+                   "contact_date": contact_date,
+                   "contact_type": contact_type if contact else None, "attended": attended}
+        stamp, on = notes.moment(at), notes.day(contact_date)
+        notes.add((note_id, person_id, person.site_id, str(kind), restricted, author.id, stamp,
+                   content["body"], on, content["contact_type"], attended, 1, stamp, None))
+        revisions.add((revision_id, note_id, 1, content["body"], on, content["contact_type"],
+                       attended, None, author.id, stamp))
+        request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))  # the POST
+        log.add(at, Action.NOTE_CREATED, actor_id=author.id, actor_role=str(author.role),
+                subject_type="note", subject_id=str(note_id), site_id=person.site_id,
+                detail={"person_id": person_id, "kind": str(kind), "restricted": restricted,
+                        "contact_date": contact_date.isoformat() if contact_date else None,
+                        "contact_type": content["contact_type"], "attended": attended,
+                        "protocol_deviation_id": None},
+                request_id=request_id, client_addr=client_addr)
+        note_id += 1
+        revision_id += 1
+        written_notes += 1
+    # notes before their revisions (foreign key), both before the events' last batch
+    notes.flush()
+    revisions.flush()
+    log.writer.flush()
+    background.close()
+    _reset_sequences()
+    return written_notes, log.writer.written
