@@ -67,7 +67,6 @@ def register_extensions(app: Flask) -> None:
 
     from casework.database import configure_sqlite
     from casework.extensions import csrf, db, limiter, login_manager, migrate
-    from casework.forms import cache_field_renders
     from casework.security import init_security
 
     db.init_app(app)
@@ -79,7 +78,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     WTFormsHelpers(app)
-    cache_field_renders()
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
