@@ -7,8 +7,10 @@ so tests can pass their own dict instead and never touch ``os.environ``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,8 +51,17 @@ def _development_secret(instance_path: Path, filename: str) -> bytes:
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / filename
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        # Written whole under another name, then linked into place: two
+        # processes starting at once agree on one secret, and neither reads
+        # a file the other has only begun to write.
+        descriptor, draft = tempfile.mkstemp(dir=instance_path, prefix=f".{filename}.")
+        try:
+            with os.fdopen(descriptor, "w") as file:  # mkstemp: readable by us alone
+                file.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
     return path.read_text().strip().encode()
 
 

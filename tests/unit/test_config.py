@@ -15,6 +15,19 @@ def test_defaults_use_sqlite_under_instance_and_memory_rate_limits(tmp_path):
     assert (tmp_path / "secret_key").exists() and config["TRIAL_KEY"]
 
 
+def test_generated_secrets_are_private_kept_and_agreed_by_concurrent_starts(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        configs = list(pool.map(lambda _: load_config(tmp_path, environ={}), range(16)))
+    assert len({c["SECRET_KEY"] for c in configs}) == 1
+    assert len({c["TRIAL_KEY"] for c in configs}) == 1 and len(configs[0]["TRIAL_KEY"]) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pseudonym.key", "secret_key",
+                                                          "trial.key"]  # no drafts left
+    assert load_config(tmp_path, environ={})["SECRET_KEY"] == configs[0]["SECRET_KEY"]
+
+
 def test_keys_come_from_variables_or_files(tmp_path):
     key_file = tmp_path / "trial.key"
     key_file.write_text("from-a-file\n")
