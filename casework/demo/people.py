@@ -179,7 +179,7 @@ def _reset_sequence(table: str) -> None:
     """PostgreSQL: move a table's id sequence past the ids chosen here."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (fixed names)
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
             f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
 
 
