@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, event, text
+from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, event, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -71,6 +71,23 @@ def bulk_load(cache_mib: int = 4096) -> Iterator[None]:
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(text(f"PRAGMA cache_size = -{int(cache_mib) * 1024}"))
     yield
+
+
+def next_id(session: Session, table) -> int:
+    """The id after the highest in ``table``: a bulk load choosing its own ids
+    (in one transaction) rather than asking the insert to return them."""
+    return (session.scalar(select(func.max(table.c.id))) or 0) + 1
+
+
+def reset_id_sequences(session: Session, *tables: str) -> None:
+    """PostgreSQL: move each table's id sequence past ids a bulk load chose."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for table in tables:
+        # Table names are the caller's constants, never input.
+        session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:

@@ -178,6 +178,16 @@ def _loads(text: str):
         return json.loads(text)
 
 
+def fast_event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """``chain.event_hash`` with the canonical JSON written by orjson: the same
+    bytes for the values casework writes (strings, integers, booleans, None,
+    lists and objects of them; tests/unit/test_audit_chain.py checks it), and
+    about ten times faster. Raises TypeError for a value orjson will not write."""
+    return hashlib.sha256(
+        prev_hash.encode("ascii") + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+
+
 def _fast_check(event: chain.StoredEvent) -> bool:
     """``chain.matches``, about ten times faster for the events casework writes.
 
@@ -188,12 +198,10 @@ def _fast_check(event: chain.StoredEvent) -> bool:
     by the definition itself, so no tampering can pass that would not have.
     """
     try:
-        payload = orjson.dumps(event.fields, option=orjson.OPT_SORT_KEYS)
+        fast = fast_event_hash(event.prev_hash, event.fields)
     except (TypeError, orjson.JSONEncodeError):
-        payload = None
-    if (payload is not None and len(event.fields) == len(chain.HASHED_FIELDS)
-            and hashlib.sha256(event.prev_hash.encode("ascii") + payload).hexdigest()
-            == event.hash):
+        fast = None
+    if len(event.fields) == len(chain.HASHED_FIELDS) and fast == event.hash:
         return True
     return chain.matches(event)
 

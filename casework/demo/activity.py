@@ -18,7 +18,6 @@ one row, its first revision and two chained events.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import queue
@@ -28,14 +27,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
-import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from casework.audit import chain
 from casework.audit.actions import Action
 from casework.audit.models import AuditEvent
-from casework.audit.services import _CHAIN_LOCK, SYSTEM_ROLE
-from casework.database import lock_for_update
+from casework.audit.services import _CHAIN_LOCK, SYSTEM_ROLE, fast_event_hash
+from casework.database import lock_for_update, next_id, reset_id_sequences
 from casework.demo.people import ANCHOR
 from casework.extensions import db
 from casework.intake.models import Person, Referral
@@ -185,32 +183,12 @@ class _Chain:
                   "actor_role": actor_role, "action": str(action),
                   "subject_type": subject_type, "subject_id": subject_id, "site_id": site_id,
                   "detail": detail, "request_id": request_id, "client_addr": client_addr}
-        # chain.event_hash, with the canonical JSON written by orjson: the same
-        # bytes for these values (strings, integers, booleans, None, lists and
-        # objects of them; tests/unit/test_audit_chain.py checks it) and ten
-        # times faster.
-        digest = hashlib.sha256(
-            self.prev.encode("ascii") + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()
+        digest = fast_event_hash(self.prev, fields)
         self.writer.add((self.next_id, self.writer.moment(occurred_at), actor_id, actor_role,
                          fields["action"], subject_type, subject_id, site_id, json.dumps(detail),
                          request_id, client_addr, self.prev, digest))
         self.prev = digest
         self.next_id += 1
-
-
-def _next_id(model) -> int:
-    return (db.session.scalar(select(func.max(model.id))) or 0) + 1
-
-
-def _reset_sequences() -> None:
-    """PostgreSQL: move the id sequences past the ids chosen here."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    for table in ("notes", "note_revisions", "audit_events"):
-        db.session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
-            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
 
 
 def _moment(rng: random.Random, day) -> datetime:
@@ -273,7 +251,8 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
 
     background = _Background()
     log = _Chain(background)
-    note_id, revision_id = _next_id(Note), _next_id(NoteRevision)
+    note_id = next_id(db.session, Note.__table__)
+    revision_id = next_id(db.session, NoteRevision.__table__)
     notes = _Writer("notes", NOTE_COLUMNS, background)
     revisions = _Writer("note_revisions", REVISION_COLUMNS, background)
     import_origin = f"cli-seed-demo-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
@@ -339,5 +318,5 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
     revisions.flush()
     log.writer.flush()
     background.close()
-    _reset_sequences()
+    reset_id_sequences(db.session, "notes", "note_revisions", "audit_events")
     return written_notes, log.writer.written

@@ -11,9 +11,10 @@ import random
 from datetime import date, datetime, timedelta
 
 from faker import Faker
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 
 from casework.accounts.models import Site
+from casework.database import next_id, reset_id_sequences
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral
@@ -140,7 +141,7 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
             referral_plans.append((referral_date, 2 if rng.random() < 0.1 else 1))
         # Ids chosen here (the seed runs in one transaction) rather than
         # returned by the insert: RETURNING in bulk is far slower at scale.
-        first_id = (db.session.scalar(select(func.max(Person.id))) or 0) + 1
+        first_id = next_id(db.session, Person.__table__)
         ids = list(range(first_id, first_id + len(people)))
         for person_id, row in zip(ids, people, strict=True):
             row["id"] = person_id
@@ -170,17 +171,9 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
         db.session.connection().execute(insert(Referral.__table__), referrals)
         people_done += len(people)
         referrals_done += len(referrals)
-    _reset_sequence("people")
+    reset_id_sequences(db.session, "people")
     db.session.flush()
     return people_done, referrals_done, person_ids
-
-
-def _reset_sequence(table: str) -> None:
-    """PostgreSQL: move a table's id sequence past the ids chosen here."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608  # nosec B608
-            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
 
 
 def assign_to(caseworker_id: int, site_id: int, *, now: datetime) -> int:

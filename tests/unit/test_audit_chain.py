@@ -151,3 +151,6 @@ def test_orjson_writes_the_canonical_json_byte_for_byte(fields):
     except orjson.JSONEncodeError:  # e.g. lone surrogates: verify falls back to the definition
         return
     assert fast == chain.canonical_json(fields)
+    from casework.audit.services import fast_event_hash
+
+    assert fast_event_hash(chain.GENESIS, fields) == chain.event_hash(chain.GENESIS, fields)
