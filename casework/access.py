@@ -48,7 +48,7 @@ def deny(
         site_id=site_id,
         detail={"reason": reason, "endpoint": request.endpoint, "method": request.method, **extra},
     )
-    db.session.commit()
+    audit.commit()
     abort(status)
 
 

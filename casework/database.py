@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -90,12 +91,62 @@ def reset_id_sequences(session: Session, *tables: str) -> None:
             f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
 
 
+# Whether the current request only reads (GET and HEAD): its transaction takes
+# no write lock, and the audit events it records (views, lists, refusals) are
+# chained in a short transaction of their own once the page is rendered
+# (casework.audit.services.commit).
+_reading: ContextVar[bool] = ContextVar("casework_reading", default=False)
+
+
+def reading() -> bool:
+    """Whether the code runs in a read-only request."""
+    return _reading.get()
+
+
+def set_reading(value: bool) -> Token[bool]:
+    """Mark what follows (a request) as read-only or not; returns the token
+    for ``reset_reading``."""
+    return _reading.set(value)
+
+
+def reset_reading(token: Token[bool]) -> None:
+    _reading.reset(token)
+
+
+@contextmanager
+def read_only(value: bool = True) -> Iterator[None]:
+    """Run the block as a read-only request (or, with False, as a writer)."""
+    token = _reading.set(value)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only request tried to change a row other than through the audit log."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_while_reading(session: Session, _context, _instances) -> None:
+    """A flush of real changes in a read-only request is an error, so a GET
+    that writes fails loudly in tests rather than racing writers in service."""
+    if not reading():
+        return
+    changed = [*session.new, *session.deleted,
+               *(obj for obj in session.dirty if session.is_modified(obj))]
+    if changed:
+        raise ReadOnlyViolation(f"a read-only request tried to write {type(changed[0]).__name__}")
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
     """Foreign keys on, write-ahead logging, a busy timeout, and BEGIN IMMEDIATE.
 
     BEGIN IMMEDIATE takes SQLite's single write lock when a transaction starts,
     so two requests never both read the audit chain head (or a randomisation
     slot) and then race to write: the second waits for the first to commit.
+    A read-only request begins a plain (deferred) transaction instead: it
+    reads a snapshot while others write, and writes nothing itself.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -113,7 +164,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reading() else "BEGIN IMMEDIATE")
 
 
 def lock_for_update(session: Session, name: str) -> None:

@@ -1,5 +1,6 @@
 """Per-request plumbing: where the request came from, one transaction per
-request, sign-in required by default, and the idle timeout."""
+request (read-only for GET and HEAD), sign-in required by default, and the
+idle timeout."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.audit.context import Origin, reset_origin, set_origin
-from casework.database import utcnow
+from casework.database import reset_reading, set_reading, utcnow
 from casework.extensions import db
 
 # Endpoints anyone may reach without signing in.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health"})
+# Requests that change nothing but the audit log (the route matrix checks it).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
 def init_request_hooks(app: Flask) -> None:
@@ -29,6 +32,8 @@ def init_request_hooks(app: Flask) -> None:
     def _origin():
         g.request_id = str(uuid.uuid4())
         g.origin_token = set_origin(Origin(g.request_id, request.remote_addr))
+        # Set before anything reads the database, so the whole request is one.
+        g.reading_token = set_reading(request.method in READ_ONLY_METHODS)
 
     @app.before_request
     def _require_sign_in():
@@ -51,7 +56,7 @@ def init_request_hooks(app: Flask) -> None:
                 Action.AUTH_SESSION_EXPIRED, actor=user, now=utcnow(),
                 subject_type="user", subject_id=user.id,
             )
-            db.session.commit()
+            audit.commit()
             logout_user()
             session.clear()
             flash("You were signed out because you were inactive for "
@@ -66,7 +71,7 @@ def init_request_hooks(app: Flask) -> None:
         # One commit per request: successful responses keep their writes,
         # anything else (a form with errors, a refusal) keeps none.
         if response.status_code < 400:
-            db.session.commit()
+            audit.commit()
         else:
             db.session.rollback()
         response.headers["X-Request-Id"] = g.get("request_id", "")
@@ -77,3 +82,6 @@ def init_request_hooks(app: Flask) -> None:
         token = g.pop("origin_token", None)
         if token is not None:
             reset_origin(token)
+        reading = g.pop("reading_token", None)
+        if reading is not None:
+            reset_reading(reading)

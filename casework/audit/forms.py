@@ -1,9 +1,9 @@
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from casework.audit.actions import Action
 from casework.forms import DateInputField, Form, choices
+from casework.widgets import FilterDateInput, FilterSelect, FilterTextInput
 
 
 class AuditFilterForm(Form):
@@ -12,18 +12,18 @@ class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
-    actor = SelectField("Who", widget=GovSelect(), choices=[], validators=[Optional()])
+    actor = SelectField("Who", widget=FilterSelect(), choices=[], validators=[Optional()])
     action = SelectField(
         "Action",
-        widget=GovSelect(),
+        widget=FilterSelect(),
         choices=choices([("", "Any action")] + [(a.value, a.value) for a in Action]),
         validators=[Optional()],
     )
     subject_type = StringField(
-        "Subject type", widget=GovTextInput(), validators=[Optional(), Length(max=40)]
+        "Subject type", widget=FilterTextInput(), validators=[Optional(), Length(max=40)]
     )
     subject_id = StringField(
-        "Subject id", widget=GovTextInput(), validators=[Optional(), Length(max=64)]
+        "Subject id", widget=FilterTextInput(), validators=[Optional(), Length(max=64)]
     )
-    date_from = DateInputField("From")
-    date_to = DateInputField("To")
+    date_from = DateInputField("From", widget=FilterDateInput())
+    date_to = DateInputField("To", widget=FilterDateInput())

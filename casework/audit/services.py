@@ -6,21 +6,25 @@ same transaction as the change: if the change rolls back, so does its event.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from casework.audit import chain
 from casework.audit.actions import Action
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent
-from casework.database import lock_for_update
+from casework.database import lock_for_update, read_only, reading
 from casework.extensions import db
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 SYSTEM_ROLE = "system"
 _CHAIN_LOCK = "audit_events.chain"
+_PENDING = "casework.audit.pending"
 
 
 def _iso(moment: datetime) -> str:
@@ -101,13 +106,14 @@ def record(
     transactions already hold its write lock), so concurrent writers queue and
     each links to the event committed before it. The detail must hold field
     names and values only, never free text.
+
+    In a read-only request (a GET: a page viewed, a list shown, a refusal) the
+    event is held until ``commit``, which chains it in a short transaction of
+    its own once the page is rendered, so readers never queue on the chain
+    lock for the whole of their request. If the request fails, it is dropped
+    with the rest of the request's work, as a writer's would be.
     """
     action = Action(action)
-    session = db.session
-    lock_for_update(session, _CHAIN_LOCK)
-    prev_hash = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none() or chain.GENESIS
     origin = current_origin()
     event = AuditEvent(
         occurred_at=now.astimezone(UTC),
@@ -120,12 +126,56 @@ def record(
         detail=_jsonable(dict(detail or {})),
         request_id=origin.request_id,
         client_addr=origin.client_addr,
-        prev_hash=prev_hash,
     )
+    if reading():
+        # Held with the session's transaction (begun if need be), so a
+        # rollback of the request drops it (see _discard_pending).
+        session = db.session()
+        if not session.in_transaction():
+            session.begin()
+        session.info.setdefault(_PENDING, []).append(event)
+    else:
+        _append(event)
+    return event
+
+
+def _append(event: AuditEvent) -> None:
+    session = db.session
+    lock_for_update(session, _CHAIN_LOCK)
+    prev_hash = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none() or chain.GENESIS
+    event.prev_hash = prev_hash
     event.hash = chain.event_hash(prev_hash, hashed_fields(event))
     session.add(event)
     session.flush()
-    return event
+
+
+def commit() -> None:
+    """Commit the request's transaction, then chain and commit the events a
+    read-only request recorded, in a write transaction of their own. If that
+    fails the error propagates, so a page is never sent unaudited."""
+    db.session.commit()
+    pending = db.session.info.pop(_PENDING, None)
+    if pending:
+        with read_only(False):
+            try:
+                for event in pending:
+                    _append(event)
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()
+                raise
+
+
+def pending() -> list[AuditEvent]:
+    """The events a read-only request has recorded and not yet chained."""
+    return list(db.session.info.get(_PENDING, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _discard_pending(session: Session, _previous_transaction) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def _verify_query(dialect: str) -> str:
@@ -149,16 +199,11 @@ def _verify_query(dialect: str) -> str:
 def stored_events(batch_size: int = 20_000) -> Iterator[chain.StoredEvent]:
     """Every event in chain order, streamed in keyset batches so memory stays
     flat. Read through the driver, not the ORM: verifying millions of events
-    is all per-row work, and SQLAlchemy's result processing was most of it."""
-    connection = db.session.connection()
-    sql = _verify_query(connection.dialect.name)
-    cursor = connection.connection.dbapi_connection.cursor()
-    last_id = 0
-    while True:
-        cursor.execute(sql, (last_id, batch_size))
-        batch = cursor.fetchall()
-        if not batch:
-            return
+    is all per-row work, and SQLAlchemy's result processing was most of it.
+    The next batch is fetched on a thread of its own while this one is
+    checked (the drivers let go of the GIL while the database works), so the
+    database's time and the hashing overlap."""
+    for batch in _prefetched(db.session.connection(), batch_size):
         for (ident, prev_hash, digest, occurred_at, actor_id, actor_role, action,
              subject_type, subject_id, site_id, detail, request_id, client_addr) in batch:
             yield chain.StoredEvent(ident, prev_hash, digest, {
@@ -168,7 +213,46 @@ def stored_events(batch_size: int = 20_000) -> Iterator[chain.StoredEvent]:
                 "detail": None if detail is None else _loads(detail),
                 "request_id": request_id, "client_addr": client_addr,
             })
-        last_id = batch[-1][0]
+
+
+def _prefetched(connection, batch_size: int) -> Iterator[list[tuple]]:
+    """The batches of ``_verify_query``, read one ahead on a second thread.
+    Only that thread touches the cursor until it has finished; stopping early
+    (a broken chain) tells it to stop and waits for it."""
+    sql = _verify_query(connection.dialect.name)
+    cursor = connection.connection.dbapi_connection.cursor()
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        last_id = 0
+        try:
+            while not stop.is_set():
+                cursor.execute(sql, (last_id, batch_size))
+                batch = cursor.fetchall()
+                ready.put(batch)
+                if not batch:
+                    return
+                last_id = batch[-1][0]
+        except BaseException as error:  # handed to the reader, raised there
+            ready.put(error)
+
+    worker = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            batch = ready.get()
+            if isinstance(batch, BaseException):
+                raise batch
+            if not batch:
+                return
+            yield batch
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)  # let a blocked put finish
+        worker.join()
 
 
 def _loads(text: str):

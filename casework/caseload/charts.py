@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 import pygal
 from markupsafe import Markup
@@ -33,16 +34,26 @@ def _inline(svg: str, *, label: str, nonce: str) -> Markup:
 
 
 def referrals_per_week(weeks: list[tuple[date, int]], *, nonce: str) -> Markup:
+    labels = tuple(monday.strftime("%-d %b") for monday, _ in weeks)
+    counts = tuple(count for _, count in weeks)
+    return _inline(_bar_chart(labels, counts),
+                   label=f"Bar chart of referrals per week over {len(weeks)} weeks, "
+                         f"{sum(counts)} in all; the table below gives each week",
+                   nonce=nonce)
+
+
+@lru_cache(maxsize=128)
+def _bar_chart(labels: tuple[str, ...], counts: tuple[int, ...]) -> str:
+    """The SVG of weekly counts. Drawing it was most of the dashboard's time,
+    and the figures change far less often than the page is opened, so the
+    drawings of the latest figures are kept (counts and week labels only,
+    nothing about a person; the page's nonce is added per request)."""
     chart = pygal.Bar(
         style=STYLE, js=[], disable_xml_declaration=True, show_legend=False, width=900,
         height=320, x_label_rotation=-45, show_minor_x_labels=False, print_values=False,
         explicit_size=False, margin=10, y_title="Referrals", title=None,
     )
-    chart.x_labels = [monday.strftime("%-d %b") for monday, _ in weeks]
+    chart.x_labels = list(labels)
     chart.x_labels_major = chart.x_labels[::4]
-    chart.add("Referrals", [count for _, count in weeks])
-    total = sum(count for _, count in weeks)
-    return _inline(chart.render(is_unicode=True),
-                   label=f"Bar chart of referrals per week over {len(weeks)} weeks, "
-                         f"{total} in all; the table below gives each week",
-                   nonce=nonce)
+    chart.add("Referrals", list(counts))
+    return chart.render(is_unicode=True)

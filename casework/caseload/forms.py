@@ -12,13 +12,14 @@ from wtforms.validators import InputRequired, Length, Optional
 from casework.caseload.models import REVIEW_OUTCOMES
 from casework.caseload.services import ReviewDetails
 from casework.forms import DateInputField, Form, choices
+from casework.widgets import FilterSelect
 
 
 class SiteForm(Form):
     class Meta:
         csrf = False
 
-    site = SelectField("Site", widget=GovSelect(), choices=[], validators=[Optional()])
+    site = SelectField("Site", widget=FilterSelect(), choices=[], validators=[Optional()])
 
 
 class ReassignForm(Form):

@@ -61,7 +61,7 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     total = db.session.scalar(select(func.count()).select_from(Allocation)
                               .where(Allocation.trial_id == trial.id)) if unit == "person" \
         else None
-    chosen = services.plan(req, key, current_app.config["EXTRACT_MIN_K"])
+    chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
     outcome = {}
 
     def finished(rows: int, sha256: str, complete: bool) -> None:

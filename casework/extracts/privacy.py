@@ -24,8 +24,8 @@ from datetime import date
 def pseudonym(key: bytes, kind: str, ident: int) -> str:
     """A stable identifier for one record under one key; without the key it
     cannot be linked back, and under another key it is unrelated."""
-    digest = hmac.new(key, f"casework/pseudonym/1|{kind}|{ident}".encode(), hashlib.sha256)
-    return f"{kind[0].upper()}{digest.hexdigest()[:20]}"
+    digest = hmac.digest(key, f"casework/pseudonym/1|{kind}|{ident}".encode(), "sha256")
+    return f"{kind[0].upper()}{digest.hex()[:20]}"
 
 
 def key_id(key: bytes) -> str:

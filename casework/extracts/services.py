@@ -26,7 +26,7 @@ from casework.audit.actions import Action
 from casework.diversion.models import Assessment
 from casework.extensions import db
 from casework.extracts import consort, privacy
-from casework.extracts.schemas import SCHEMAS, dictionary_rows
+from casework.extracts.schemas import SCHEMAS, dictionary_rows, dumper
 from casework.intake.models import Person, Referral
 from casework.intake.reference import ETHNICITIES, SOURCES
 from casework.intake.validation import years_between
@@ -123,9 +123,8 @@ def _ethnic_group(code: str | None) -> str | None:
     return ETHNICITIES.get(code, ("not_stated", ""))[0] if code else None
 
 
-def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
-    today = datetime.now(UTC).date()
-    stmt = (select(Allocation.id, Allocation.person_id, Allocation.stratum, Allocation.arm,
+def _person_stmt(req: ExtractRequest):
+    return (select(Allocation.id, Allocation.person_id, Allocation.stratum, Allocation.arm,
                    Allocation.allocated_at, Site.key, Person.date_of_birth, Person.gender,
                    Person.ethnicity, Referral.referral_date, Referral.source,
                    AllocationInError.id, Person.local_authority, Person.caseworker_id)
@@ -135,7 +134,20 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             .outerjoin(AllocationInError, AllocationInError.allocation_id == Allocation.id)
             .where(Allocation.trial_id == req.trial_id, _site_filter(req, Allocation.site_id),
                    _date_range(req, Allocation.allocated_at, timestamp=True)))
-    for batch in _batches(stmt, Allocation.id):
+
+
+def _person_quasi(level: int, site: str, dob: date | None, referral_date: date,
+                  gender: str, ethnicity: str | None, allocated_at: datetime) -> tuple:
+    """A person row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS order."""
+    age = years_between(dob, referral_date) if dob else None
+    return (site, privacy.age_band(age, level), gender if level < 2 else "*",
+            privacy.ethnicity(_ethnic_group(ethnicity), level),
+            privacy.period(_aware(allocated_at).date(), level))
+
+
+def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    today = datetime.now(UTC).date()
+    for batch in _batches(_person_stmt(req), Allocation.id):
         ids = [row[1] for row in batch]
         referrals = dict(db.session.execute(
             select(Referral.person_id, func.count()).where(Referral.person_id.in_(ids))
@@ -174,7 +186,8 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
-            age = years_between(dob, referral_date) if dob else None
+            _, band, shown_gender, group, period = _person_quasi(
+                req.level, site, dob, referral_date, gender, ethnicity, allocated_at)
             randomised_on = _aware(allocated_at).date()
             mine = contacts.get(person_id, [])
             days = {p.value: 0 for p in Pathway}
@@ -185,11 +198,9 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             yield {
                 "person": privacy.pseudonym(key, "person", person_id),
                 "site": site, "stratum": stratum, "arm": str(arm),
-                "randomised_period": privacy.period(_aware(allocated_at).date(), req.level),
+                "randomised_period": period,
                 "randomised_in_error": in_error is not None,
-                "age_band": privacy.age_band(age, req.level),
-                "gender": gender if req.level < 2 else "*",
-                "ethnicity": privacy.ethnicity(_ethnic_group(ethnicity), req.level),
+                "age_band": band, "gender": shown_gender, "ethnicity": group,
                 "referral_source": source,
                 "referrals": referrals.get(person_id, 0),
                 "pathway": str(current[person_id]) if person_id in current else "",
@@ -223,8 +234,14 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             }
 
 
-def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
-    stmt = (select(Referral.id, Referral.person_id, Site.key, Referral.referral_date,
+def _referral_quasi(level: int, site: str, dob: date | None, referral_date: date) -> tuple:
+    """A referral row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS order."""
+    age = years_between(dob, referral_date) if dob else None
+    return (site, privacy.age_band(age, level), privacy.period(referral_date, level))
+
+
+def _referral_stmt(req: ExtractRequest):
+    return (select(Referral.id, Referral.person_id, Site.key, Referral.referral_date,
                    Referral.source, Referral.risk_indicators, Referral.status,
                    Person.date_of_birth, Triage.computed_result, Triage.decision,
                    Allocation.arm)
@@ -235,15 +252,18 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                                         Allocation.trial_id == req.trial_id))
             .where(_site_filter(req, Referral.site_id),
                    _date_range(req, Referral.referral_date, timestamp=False)))
-    for batch in _batches(stmt, Referral.id):
+
+
+def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    for batch in _batches(_referral_stmt(req), Referral.id):
         for (referral_id, person_id, site, referral_date, source, risks, status, dob,
              computed, decision, arm) in batch:
-            age = years_between(dob, referral_date) if dob else None
+            _, band, period = _referral_quasi(req.level, site, dob, referral_date)
             yield {
                 "referral": privacy.pseudonym(key, "referral", referral_id),
                 "person": privacy.pseudonym(key, "person", person_id),
-                "site": site, "referral_period": privacy.period(referral_date, req.level),
-                "age_band": privacy.age_band(age, req.level), "source": source,
+                "site": site, "referral_period": period,
+                "age_band": band, "source": source,
                 "risk_indicators": ";".join(risks or []), "status": str(status),
                 "triage_result": computed or "", "triage_decision": decision or "",
                 "arm": str(arm) if arm else "",
@@ -252,10 +272,10 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
 
 def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     """The extract's rows, each dumped through its output's schema."""
-    schema = SCHEMAS[req.unit]()
+    dump = dumper(SCHEMAS[req.unit]())
     source = _person_rows if req.unit == "person" else _referral_rows
     for row in source(req, key):
-        yield schema.dump(row)
+        yield dump(row)
 
 
 # DESIGN.md: age band, gender, ethnicity group, site, randomisation period.
@@ -287,18 +307,43 @@ class Plan:
         return self.reports[self.level]
 
 
-def plan(req: ExtractRequest, key: bytes, target: int = 5) -> Plan:
+def _quasi_at_levels(req: ExtractRequest, levels: range) -> Iterator[list[tuple]]:
+    """For every row the extract would hold, its quasi-identifiers at each of
+    ``levels``: the same functions the rows themselves use, without the
+    pseudonyms, the per-person counts or the schema (none of them is a
+    quasi-identifier)."""
+    # The rows' own statements (same joins, same filters), reading only the
+    # columns the quasi-identifiers come from.
+    if req.unit == "person":
+        stmt = _person_stmt(req).with_only_columns(
+            Allocation.id, Site.key, Person.date_of_birth, Referral.referral_date,
+            Person.gender, Person.ethnicity, Allocation.allocated_at)
+        for batch in _batches(stmt, Allocation.id):
+            for _, *values in batch:
+                yield [_person_quasi(level, *values) for level in levels]
+    else:
+        stmt = _referral_stmt(req).with_only_columns(
+            Referral.id, Site.key, Person.date_of_birth, Referral.referral_date)
+        for batch in _batches(stmt, Referral.id):
+            for _, site, dob, referral_date in batch:
+                yield [_referral_quasi(level, site, dob, referral_date) for level in levels]
+
+
+def plan(req: ExtractRequest, target: int = 5) -> Plan:
     """Generalise up the ladder from the requested level until k reaches
     ``target``; at the top, hide the quasi-identifiers of the rows in groups
-    still too small (local suppression). One pass per level tried."""
+    still too small (local suppression). One pass counts every level."""
+    levels = range(req.level, max(privacy.LEVELS) + 1)
+    sizes: list[Counter] = [Counter() for _ in levels]
+    for groups in _quasi_at_levels(req, levels):
+        for counter, group in zip(sizes, groups, strict=True):
+            counter[group] += 1
     reports = {}
-    for level in range(req.level, max(privacy.LEVELS) + 1):
-        attempt = replace(req, level=level)
-        sizes = Counter(_quasi(attempt, r) for r in rows(attempt, key))
-        reports[level] = privacy.k_report(sizes, target)
+    for level, counted in zip(levels, sizes, strict=True):
+        reports[level] = privacy.k_report(counted, target)
         if reports[level].meets:
             return Plan(req.level, level, reports, frozenset(), target)
-    small = frozenset(group for group, n in sizes.items() if n < target)
+    small = frozenset(group for group, n in sizes[-1].items() if n < target)
     return Plan(req.level, max(privacy.LEVELS), reports, small, target)
 
 

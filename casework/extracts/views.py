@@ -46,7 +46,7 @@ def extract():
         try:
             req = form.request().check()
             # k depends only on the generalised values, not on the pseudonyms
-            chosen = services.plan(req, b"preview", current_app.config["EXTRACT_MIN_K"])
+            chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
         except services.ExtractError as error:
             show_problems(form, error.problems)
     status = 422 if form.errors or form.form_errors else 200
@@ -68,7 +68,7 @@ def download():
         show_problems(form, error.problems)
         return render_template("extracts/extract.html", form=form, plan=None,
                                trials=_trials()), 422
-    chosen = services.plan(req, key, current_app.config["EXTRACT_MIN_K"])
+    chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
     actor_id = current_user.id
 
     def finished(rows: int, sha256: str, complete: bool) -> None:

@@ -30,6 +30,7 @@ from casework.intake.reference import (
     ethnicity_label,
 )
 from casework.intake.services import MAX_REASON_LENGTH, PersonDetails, ReferralDetails
+from casework.widgets import FilterDateInput, FilterSelect, FilterTextInput
 
 ETHNICITY_CHOICES = choices(
     [("", "Select an ethnicity")] + [(code, ethnicity_label(code)) for code in ETHNICITIES]
@@ -149,20 +150,20 @@ class ReferralFilterForm(Form):
     class Meta:
         csrf = False
 
-    q = StringField("Name or reference", widget=GovTextInput(), validators=[Length(max=100)])
+    q = StringField("Name or reference", widget=FilterTextInput(), validators=[Length(max=100)])
     status = SelectField(
-        "Status", widget=GovSelect(), validators=[Optional()],
+        "Status", widget=FilterSelect(), validators=[Optional()],
         choices=choices([("", "Any status")] + [(s.value, s.label) for s in ReferralStatus]),
     )
-    site = SelectField("Site", widget=GovSelect(), choices=[], validators=[Optional()])
+    site = SelectField("Site", widget=FilterSelect(), choices=[], validators=[Optional()])
     source = SelectField(
-        "Source", widget=GovSelect(), validators=[Optional()],
+        "Source", widget=FilterSelect(), validators=[Optional()],
         choices=choices([("", "Any source"), *SOURCES.items()]),
     )
-    date_from = DateInputField("Referred from")
-    date_to = DateInputField("Referred to")
+    date_from = DateInputField("Referred from", widget=FilterDateInput())
+    date_to = DateInputField("Referred to", widget=FilterDateInput())
     sort = SelectField(
-        "Sort by", widget=GovSelect(), validators=[Optional()],
+        "Sort by", widget=FilterSelect(), validators=[Optional()],
         choices=choices([("newest", "Newest first"), ("oldest", "Oldest first"),
                          ("name", "Surname")]),
     )

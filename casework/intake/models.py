@@ -63,6 +63,8 @@ class Referral(db.Model):
         Index("ix_referrals_site_id_status", "site_id", "status"),
         Index("ix_referrals_person_id_site_id", "person_id", "site_id"),
         Index("ix_referrals_referral_date", "referral_date", "id"),
+        # covers the dashboard's referrals per week (a date range, counted by site)
+        Index("ix_referrals_referral_date_site_id", "referral_date", "site_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSubmitInput,
     GovTextArea,
-    GovTextInput,
 )
 from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
@@ -13,6 +12,7 @@ from wtforms.validators import Length, Optional
 from casework.forms import DateInputField, Form, choices
 from casework.notes.reference import CONTACT_TYPES, MAX_BODY_LENGTH, MAX_REASON_LENGTH, NoteKind
 from casework.notes.services import NoteContent
+from casework.widgets import FilterTextInput
 
 ATTENDED = {"yes": "Yes", "no": "No, did not attend"}
 
@@ -68,4 +68,4 @@ class SearchForm(Form):
     class Meta:
         csrf = False
 
-    q = StringField("Search notes", widget=GovTextInput(), validators=[Length(max=200)])
+    q = StringField("Search notes", widget=FilterTextInput(), validators=[Length(max=200)])

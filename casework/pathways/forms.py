@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from casework.forms import DateInputField, Form, choices
 from casework.pathways.services import MAX_TEXT_LENGTH, MoveRequest
 from casework.pathways.states import EXIT_REASONS
+from casework.widgets import FilterDateInput
 
 
 class MoveForm(Form):
@@ -67,5 +68,5 @@ class SummaryForm(Form):
     class Meta:
         csrf = False
 
-    date_from = DateInputField("Moves from")
-    date_to = DateInputField("Moves to")
+    date_from = DateInputField("Moves from", widget=FilterDateInput())
+    date_to = DateInputField("Moves to", widget=FilterDateInput())

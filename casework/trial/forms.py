@@ -25,6 +25,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from casework.forms import Form, WholeNumberField, choices
 from casework.trial.models import AllocationMethod, TrialStatus
 from casework.trial.services import MAX_REASON_LENGTH, TrialSettings
+from casework.widgets import FilterSelect
 
 RATIO_MESSAGE = "Enter a whole number from 1 to 10"
 SLOT_MESSAGE = "Enter a slot number from 1 to 10,000,000"
@@ -136,4 +137,4 @@ class ReportForm(Form):
     class Meta:
         csrf = False
 
-    trial = SelectField("Trial", widget=GovSelect(), choices=[], validators=[Optional()])
+    trial = SelectField("Trial", widget=FilterSelect(), choices=[], validators=[Optional()])

@@ -54,6 +54,27 @@ def test_event_rolls_back_with_the_change(app, now):
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
 
 
+def test_events_are_read_in_order_across_batches_and_reading_can_stop_early(app, now):
+    events = write_events(7, now)
+    read = [e.id for e in audit.stored_events(batch_size=2)]
+    assert read == [e.id for e in events]
+    for _ in range(3):  # stop after one event, with the next batches being fetched
+        first = next(iter(audit.stored_events(batch_size=1)))
+        assert first.id == events[0].id
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 7
+
+
+def test_a_database_error_while_reading_ahead_reaches_the_reader(app, now, monkeypatch):
+    write_events(2, now)
+    monkeypatch.setattr(audit, "_verify_query", lambda dialect: "SELECT no_such_column "
+                        "FROM audit_events WHERE id > %s LIMIT %s" if dialect == "postgresql"
+                        else "SELECT no_such_column FROM audit_events WHERE id > ? LIMIT ?")
+    with pytest.raises(Exception, match="no_such_column"):
+        list(audit.stored_events())
+    db.session.rollback()
+
+
 def test_verify_command_passes_on_an_intact_chain(app, runner, now):
     write_events(3, now)
     result = runner.invoke(args=["audit", "verify"])

@@ -142,7 +142,7 @@ def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(cohort, runner,
 def test_k_report(cohort):
     trial, _ = cohort
     req = services.ExtractRequest(trial_id=trial.id, level=0)
-    report = services.plan(req, b"k", target=5).reports[0]  # the requested level
+    report = services.plan(req, target=5).reports[0]  # the requested level
     assert report.rows == 2 and report.k in (1, 2) and not report.meets
 
 
@@ -150,10 +150,10 @@ def test_extracts_generalise_until_k_is_reached(cohort, make_referral, triage_re
                                                make_user):
     trial, _ = cohort
     req = services.ExtractRequest(trial_id=trial.id, level=0)
-    two = services.plan(req, b"k", target=2)
+    two = services.plan(req, target=2)
     # two 17-year-old white British boys randomised the same month share every value
     assert two.level == 0 and not two.small_groups and two.report.k == 2
-    five = services.plan(req, b"k", target=5)
+    five = services.plan(req, target=5)
     assert five.level == 2 and set(five.reports) == {0, 1, 2} and five.small_groups
     done = {}
     body = b"".join(services.serialise(req, b"k", chosen=five,
@@ -161,6 +161,58 @@ def test_extracts_generalise_until_k_is_reached(cohort, make_referral, triage_re
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert {(r["age_band"], r["gender"], r["ethnicity"]) for r in rows} == {("*", "*", "*")}
     assert {r["site"] for r in rows} == {"coventry"}
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_the_fast_dump_is_marshmallows_dump(cohort, unit):
+    from casework.extracts.schemas import SCHEMAS, dumper
+
+    trial, _ = cohort
+    schema = SCHEMAS[unit]()
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0)
+    source = services._person_rows if unit == "person" else services._referral_rows
+    made = list(source(req, b"k"))
+    assert made
+    # and values of every kind a field may be given: None, text, numbers, enums, booleans
+    from casework.pathways.states import Pathway
+    for value in (None, "", "x", 0, 7, True, False, Pathway.ENGAGED):
+        made.append({name: value for name in schema.fields})
+    dump = dumper(schema)
+    compared = 0
+    for row in made:
+        try:
+            slow = schema.dump(row)
+        except (TypeError, ValueError) as error:  # e.g. "x" for a number: both refuse
+            with pytest.raises(type(error)):
+                dump(row)
+            continue
+        fast = dump(row)
+        assert fast == slow and list(fast) == list(slow)
+        assert [type(v) for v in fast.values()] == [type(v) for v in slow.values()]
+        compared += 1
+    assert compared >= len(made) - 3
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_the_plan_counts_the_groups_the_rows_hold(cohort, make_referral, unit):
+    """The plan counts quasi-identifiers in a lean pass; they must be the
+    groups of the rows the extract then writes, at every level."""
+    from collections import Counter
+
+    trial, _ = cohort
+    for n in range(6):
+        make_referral("coventry" if n % 2 else "wolverhampton", dob=date(1990 + 3 * n, 5, 1),
+                      referral_date=date(2026, 1 + n, 10))
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0)
+    planned = services.plan(req, target=1000)  # never met: every level is counted
+    assert set(planned.reports) == {0, 1, 2}
+    for level in (0, 1, 2):
+        at = services.ExtractRequest(trial_id=trial.id, unit=unit, level=level)
+        groups = Counter(services._quasi(at, row) for row in services.rows(at, b"k"))
+        assert planned.reports[level] == privacy.k_report(groups, 1000)
+    top = services.ExtractRequest(trial_id=trial.id, unit=unit, level=2)
+    groups = Counter(services._quasi(top, row) for row in services.rows(top, b"k"))
+    assert planned.small_groups == frozenset(g for g, n in groups.items() if n < 1000)
 
 
 def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral):

@@ -4,6 +4,8 @@ formula neutralising and the CONSORT drawing (no app, no database)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from fractions import Fraction
 
@@ -22,6 +24,12 @@ def test_pseudonyms_are_stable_under_one_key_and_unrelated_under_another():
     assert a.startswith("P") and len(a) == 21 and "42" not in a[1:3]
     assert privacy.key_id(b"key one") != privacy.key_id(b"key two")
     assert "key one" not in privacy.key_id(b"key one")
+
+
+def test_a_pseudonym_is_hmac_sha256_of_its_label():
+    # Pseudonyms must not change between releases: extracts are linked by them.
+    assert privacy.pseudonym(b"key one", "person", 42) == "P" + hmac.new(
+        b"key one", b"casework/pseudonym/1|person|42", hashlib.sha256).hexdigest()[:20]
 
 
 def test_the_generalisation_ladder():

@@ -1,0 +1,189 @@
+"""GET and HEAD requests only read: they take no write lock while they work,
+and the audit events they record (a page viewed, a list shown, a refusal) are
+chained in a short transaction of their own after the page is rendered; a page
+whose audit event cannot be written is never sent (issue #10: readers must
+not queue behind one another)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import date
+
+import pytest
+from flask import template_rendered
+from sqlalchemy import event, func, select, text
+
+from casework.audit import services as audit
+from casework.audit.actions import Action
+from casework.audit.models import AuditEvent
+from casework.database import ReadOnlyViolation, read_only
+from casework.extensions import db
+from casework.intake.models import Person
+from tests.conftest import PASSWORD, csrf_token, sign_in
+
+LOCKS = ("BEGIN IMMEDIATE", "PG_ADVISORY_XACT_LOCK")
+
+
+def _events() -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def _statements_around_rendering(app, client, path: str) -> tuple[list[str], list[str]]:
+    """The SQL a request sends before its page is rendered, and after."""
+    before: list[str] = []
+    after: list[str] = []
+    rendered: list[bool] = []
+
+    def on_sql(_conn, _cursor, statement, *_args):
+        (after if rendered else before).append(statement.strip().upper())
+
+    def on_render(_sender, template, **_extra):
+        rendered.append(True)
+
+    event.listen(db.engine, "before_cursor_execute", on_sql)
+    template_rendered.connect(on_render, app)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_sql)
+        template_rendered.disconnect(on_render, app)
+    assert response.status_code == 200, response.status_code
+    return before, after
+
+
+def test_a_page_takes_the_chain_lock_only_after_it_is_rendered(app, client, login_as,
+                                                               make_referral):
+    login_as("caseworker")
+    person_id = make_referral().person_id
+    before, after = _statements_around_rendering(app, client, f"/people/{person_id}")
+
+    assert not [s for s in before if s.startswith(LOCKS) or "ADVISORY" in s]
+    assert not [s for s in before if s.startswith("INSERT")]
+    assert any(s.startswith("INSERT INTO AUDIT_EVENTS") for s in after)
+    locks = [s for s in after if s.startswith(LOCKS) or "PG_ADVISORY_XACT_LOCK" in s]
+    assert locks, after  # the audit write itself is still serialised
+    assert audit.verify_chain().ok
+
+
+def test_a_post_still_takes_the_write_lock_first(app, client, make_user, is_postgres):
+    if is_postgres:
+        pytest.skip("SQLite's BEGIN IMMEDIATE; PostgreSQL locks rows and the chain as it goes")
+    user = make_user("lead")
+    data = {"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(client, "/sign-in")}
+    db.session.rollback()
+    statements: list[str] = []
+
+    def on_sql(_conn, _cursor, statement, *_args):
+        statements.append(statement.strip().upper())
+
+    event.listen(db.engine, "before_cursor_execute", on_sql)
+    try:
+        assert client.post("/sign-in", data=data).status_code == 302
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_sql)
+    assert statements[0] == "BEGIN IMMEDIATE", statements[:3]
+
+
+def test_readers_are_not_held_up_by_a_writer(app, login_as, make_referral, is_postgres):
+    """While another connection holds the write lock (SQLite) or the audit
+    chain's lock (PostgreSQL), a caseworker's page is still read and rendered;
+    only its audit event waits for the lock, and is then written."""
+    login_as("caseworker")
+    person_id = make_referral().person_id
+    client = app.test_client()
+    worker = login_as("caseworker", email="reader@example.org")
+    assert sign_in(client, worker.email).status_code == 302
+    db.session.commit()
+    events_before = _events()
+    db.session.rollback()
+
+    rendered = threading.Event()
+
+    def on_render(_sender, template, **_extra):
+        rendered.set()
+
+    result: dict[str, object] = {}
+
+    def read_page():
+        result["status"] = client.get(f"/people/{person_id}").status_code
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    template_rendered.connect(on_render, app)
+    if is_postgres:
+        holder = db.engine.connect()
+        holder.execute(text("SELECT pg_advisory_lock(hashtext('audit_events.chain'))"))
+    else:
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    reader = threading.Thread(target=read_page)
+    try:
+        reader.start()
+        assert rendered.wait(timeout=15), "the page waited for the writer's lock"
+        assert "status" not in result  # its audit event waits for the lock
+    finally:
+        if is_postgres:
+            holder.execute(text("SELECT pg_advisory_unlock(hashtext('audit_events.chain'))"))
+            holder.close()
+        else:
+            holder.execute("ROLLBACK")
+            holder.close()
+        template_rendered.disconnect(on_render, app)
+        reader.join(timeout=60)
+    assert result["status"] == 200
+    assert _events() == events_before + 1
+    assert audit.verify_chain().ok
+
+
+def test_a_page_whose_audit_event_cannot_be_written_is_not_sent(app, client, login_as,
+                                                                make_referral, monkeypatch):
+    login_as("caseworker")
+    referral = make_referral(last_name="Unsendable")
+    events_before = _events()
+
+    def broken(_event):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(audit, "_append", broken)
+    response = client.get(f"/people/{referral.person_id}")
+    assert response.status_code == 500
+    assert "Unsendable" not in response.get_data(as_text=True)
+    monkeypatch.undo()
+    db.session.rollback()
+    assert _events() == events_before
+
+
+def test_a_read_only_request_cannot_write(app):
+    with read_only():
+        db.session.add(Person(first_name="Never", last_name="Written",
+                              date_of_birth=date(2008, 1, 1)))
+        with pytest.raises(ReadOnlyViolation):
+            db.session.flush()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+def test_events_of_a_read_wait_for_the_commit_and_chain_after_writers(app, now):
+    with read_only():
+        viewed = audit.record(Action.PERSON_VIEWED, actor=None, now=now, subject_type="person",
+                              subject_id=1)
+        assert audit.pending() == [viewed] and viewed.hash is None
+        assert _events() == 0
+        # a writer elsewhere commits meanwhile
+        with read_only(False):
+            written = audit.record(Action.USER_CREATED, actor=None, now=now)
+            db.session.commit()
+        audit.commit()
+    assert audit.pending() == []
+    assert viewed.prev_hash == written.hash
+    assert audit.verify_chain().ok
+
+
+def test_a_rolled_back_read_keeps_none_of_its_events(app, now):
+    with read_only():
+        audit.record(Action.PERSON_VIEWED, actor=None, now=now, subject_type="person",
+                     subject_id=1)
+        db.session.rollback()
+        assert audit.pending() == []
+        audit.commit()
+    assert _events() == 0
