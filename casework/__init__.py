@@ -30,6 +30,11 @@ def create_app(config: dict | None = None) -> Flask:
         settings = load_config(Path(app.instance_path), environ={"CASEWORK_ENV": "test"})
         settings.update(config)
     app.config.update(settings)
+    replica = app.config.get("REPLICA_DATABASE_URL")
+    if replica:
+        from casework.database import REPLICA
+
+        app.config["SQLALCHEMY_BINDS"] = {REPLICA: {"url": replica, **_engine_options(replica)}}
     app.config.update(
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
         SESSION_COOKIE_HTTPONLY=True,
@@ -71,7 +76,8 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_sqlite(db.engine)
+        for engine in db.engines.values():  # the database, and any read replica
+            configure_sqlite(engine)
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True
     )

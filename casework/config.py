@@ -128,6 +128,8 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "CASEWORK_ENV": env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A read replica of it for dashboards and extracts (optional).
+        "REPLICA_DATABASE_URL": environ.get("REPLICA_DATABASE_URL") or None,
         "TRIAL_KEY": trial_key,
         "PSEUDONYM_KEY": pseudonym_key,
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),

@@ -8,8 +8,21 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import wraps
 
-from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, event, func, select, text
+import flask_sqlalchemy.session
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Enum,
+    Integer,
+    Select,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -121,6 +134,56 @@ def read_only(value: bool = True) -> Iterator[None]:
         yield
     finally:
         _reading.reset(token)
+
+
+# Whether reads may go to the read replica (REPLICA_DATABASE_URL), for the
+# dashboards and extracts: heavy reads a few seconds' replication lag cannot
+# mislead. Writes, locks and the audit chain's head always use the primary.
+REPLICA = "replica"
+_replica: ContextVar[bool] = ContextVar("casework_replica", default=False)
+
+
+@contextmanager
+def from_replica(value: bool = True) -> Iterator[None]:
+    """Send the block's plain SELECTs to the read replica, if one is
+    configured (or, with False, keep them on the primary)."""
+    token = _replica.set(value)
+    try:
+        yield
+    finally:
+        _replica.reset(token)
+
+
+def replica_reads(view):
+    """A view whose reads may come from the read replica."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        with from_replica():
+            return view(*args, **kwargs)
+
+    return wrapped
+
+
+def streamed_from_replica(chunks: Iterator) -> Iterator:
+    """A streamed response whose reads (made as it is sent) may come from the
+    read replica."""
+    with from_replica():
+        yield from chunks
+
+
+class RoutingSession(flask_sqlalchemy.session.Session):
+    """Flask-SQLAlchemy's session, sending plain SELECTs to the replica inside
+    ``from_replica``. Flushes (every INSERT, UPDATE and DELETE), locking
+    SELECTs and text statements (advisory locks) stay on the primary."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and _replica.get() and isinstance(clause, Select) \
+                and clause._for_update_arg is None:
+            engine = self._db.engines.get(REPLICA)
+            if engine is not None:
+                return engine
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
 class ReadOnlyViolation(RuntimeError):

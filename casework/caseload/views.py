@@ -11,7 +11,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload import bp, charts, services
 from casework.caseload.forms import ReassignForm, ReviewForm, SiteForm
-from casework.database import utcnow
+from casework.database import replica_reads, utcnow
 from casework.extensions import db
 from casework.forms import choices, show_problems, whole_number
 from casework.intake import services as intake
@@ -35,6 +35,7 @@ def _chosen_sites() -> tuple[SiteForm, frozenset[int]]:
 
 @bp.route("/dashboard")
 @require(Permission.CASELOAD_REVIEW)
+@replica_reads
 def dashboard():
     form, site_ids = _chosen_sites()
     figures = services.dashboard(site_ids, actor=current_user, today=utcnow().date(),
@@ -48,6 +49,7 @@ def dashboard():
 
 @bp.route("/caseload")
 @require(Permission.CASELOAD_REVIEW)
+@replica_reads
 def caseloads():
     form, site_ids = _chosen_sites()
     rows = services.caseloads(site_ids, actor=current_user, today=utcnow().date(),

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from casework.cli import command_transaction
-from casework.database import utcnow
+from casework.database import from_replica, utcnow
 from casework.extensions import db
 from casework.extracts import consort, services
 from casework.trial.models import Allocation, Trial
@@ -61,14 +61,15 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     total = db.session.scalar(select(func.count()).select_from(Allocation)
                               .where(Allocation.trial_id == trial.id)) if unit == "person" \
         else None
-    chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
     outcome = {}
 
     def finished(rows: int, sha256: str, complete: bool) -> None:
         outcome.update(rows=rows, sha256=sha256, complete=complete)
 
-    with open(out, "wb") as handle, click.progressbar(
+    # The passes over the cohort read from the replica, if there is one.
+    with from_replica(), open(out, "wb") as handle, click.progressbar(
             length=total or 0, label="Writing", file=sys.stderr) as bar:
+        chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
         for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
             handle.write(chunk)
             if total:

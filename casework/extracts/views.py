@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from casework.access import require
 from casework.accounts.roles import Permission
-from casework.database import utcnow
+from casework.database import from_replica, replica_reads, streamed_from_replica, utcnow
 from casework.extensions import db
 from casework.extracts import bp, consort, services
 from casework.extracts.forms import ExtractForm
@@ -34,6 +34,7 @@ def _form(formdata=None) -> ExtractForm:
 
 @bp.route("/extracts")
 @require(Permission.EXTRACT_EXPORT)
+@replica_reads
 def extract():
     """Choose an extract and see its k-anonymity before downloading."""
     previewing = "unit" in request.args
@@ -68,7 +69,8 @@ def download():
         show_problems(form, error.problems)
         return render_template("extracts/extract.html", form=form, plan=None,
                                trials=_trials()), 422
-    chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
+    with from_replica():
+        chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
     actor_id = current_user.id
 
     def finished(rows: int, sha256: str, complete: bool) -> None:
@@ -80,8 +82,8 @@ def download():
         db.session.commit()
 
     name = f"cohort-{req.unit}-{utcnow():%Y%m%d-%H%M%S}.{req.format}"
-    return Response(stream_with_context(services.serialise(req, key, on_done=finished,
-                                                           chosen=chosen)),
+    rows = services.serialise(req, key, on_done=finished, chosen=chosen)
+    return Response(stream_with_context(streamed_from_replica(rows)),
                     mimetype=services.FORMATS[req.format],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -94,6 +96,7 @@ def _trial() -> Trial | None:
 
 @bp.route("/extracts/aggregates")
 @require(Permission.AGGREGATE_READ)
+@replica_reads
 def aggregates():
     trial = _trial()
     return render_template("extracts/aggregates.html", trial=trial, trials=_trials(),
@@ -103,6 +106,7 @@ def aggregates():
 
 @bp.route("/extracts/consort.svg")
 @require(Permission.AGGREGATE_READ)
+@replica_reads
 def consort_svg():
     trial = _trial()
     if trial is None:
@@ -113,6 +117,7 @@ def consort_svg():
 
 @bp.route("/extracts/consort.json")
 @require(Permission.AGGREGATE_READ)
+@replica_reads
 def consort_json():
     trial = _trial()
     if trial is None:

@@ -15,6 +15,13 @@ def test_defaults_use_sqlite_under_instance_and_memory_rate_limits(tmp_path):
     assert (tmp_path / "secret_key").exists() and config["TRIAL_KEY"]
 
 
+def test_a_read_replica_is_optional(tmp_path):
+    assert load_config(tmp_path, environ={})["REPLICA_DATABASE_URL"] is None
+    url = "postgresql+psycopg://reader@replica.internal:5432/casework"
+    assert load_config(tmp_path, environ={"REPLICA_DATABASE_URL": url})[
+        "REPLICA_DATABASE_URL"] == url
+
+
 def test_generated_secrets_are_private_kept_and_agreed_by_concurrent_starts(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
