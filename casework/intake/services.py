@@ -376,12 +376,20 @@ SORTS = {
 }
 
 
+# Referrals are counted up to this many: counting every referral of a
+# national service on each list page would read them all (a seq scan of a
+# million rows); past it the list says "more than" and pages on by "Next".
+COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True)
 class ReferralPage(Paged):
     referrals: list[Referral]
     total: int
     page: int
     per_page: int
+    capped: bool = False  # more than ``total`` match
+    has_next: bool = False
 
 
 def _starts_with(column, prefix: str):
@@ -395,7 +403,8 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
                      per_page: int = 25) -> ReferralPage:
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
-    Three queries whatever the page size: the count, the page's ids (from the
+    Three queries whatever the page size: the count (up to COUNT_CAP), the
+    page's ids (from the
     referrals table and its (site, date) index alone, joining people only to
     search or sort by name), and the page's rows with their people.
     """
@@ -428,15 +437,23 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         stmt = stmt.where(Referral.referral_date >= query.date_from)
     if query.date_to:
         stmt = stmt.where(Referral.referral_date <= query.date_to)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    total = db.session.scalar(select(func.count()).select_from(
+        stmt.limit(COUNT_CAP + 1).subquery()))
+    capped = total > COUNT_CAP
+    if capped:
+        total = COUNT_CAP
+        page = max(1, page)
+    else:
+        page = min(max(1, page), max(1, -(-total // per_page)))
     ids = db.session.scalars(
         stmt.order_by(*SORTS.get(query.sort, SORTS["newest"]))
-        .offset((page - 1) * per_page).limit(per_page)
+        .offset((page - 1) * per_page).limit(per_page + 1)  # one more: is there a next page?
     ).all()
+    has_next = len(ids) > per_page
+    ids = ids[:per_page]
     rows = {
         r.id: r for r in db.session.scalars(
             select(Referral).where(Referral.id.in_(ids)).options(joinedload(Referral.person))
         )
     } if ids else {}
-    return ReferralPage([rows[i] for i in ids], total, page, per_page)
+    return ReferralPage([rows[i] for i in ids], total, page, per_page, capped, has_next)

@@ -103,6 +103,34 @@ def test_paging(referrals):
     assert names(first) + names(second) == ["Smith", "Khan", "Smith-Jones", "Ahmed"]
 
 
+def test_counting_stops_at_the_cap_and_paging_goes_on(referrals, monkeypatch):
+    lead, *_ = referrals
+    monkeypatch.setattr(services, "COUNT_CAP", 2)
+    first = services.search_referrals(services.ReferralQuery(), actor=lead, per_page=1)
+    assert (first.total, first.capped, first.has_next) == (2, True, True)
+    pages = [services.search_referrals(services.ReferralQuery(), actor=lead, page=n,
+                                       per_page=1) for n in range(1, 6)]
+    assert [names(p) for p in pages] == [["Smith"], ["Khan"], ["Smith-Jones"], ["Ahmed"], []]
+    assert [p.has_next for p in pages] == [True, True, True, False, False]
+    assert [p.page for p in pages] == [1, 2, 3, 4, 5]  # beyond the count, not sent back to 2
+    monkeypatch.setattr(services, "COUNT_CAP", 4)  # exactly the cap: counted, not capped
+    exact = services.search_referrals(services.ReferralQuery(), actor=lead, per_page=3)
+    assert (exact.total, exact.capped, exact.pages) == (4, False, 2)
+
+
+def test_the_list_says_more_than_when_capped(referrals, client, monkeypatch):
+    from tests.conftest import sign_in
+
+    lead, *_ = referrals
+    assert sign_in(client, lead.email).status_code == 302
+    monkeypatch.setattr(services, "COUNT_CAP", 3)
+    page = client.get("/referrals").get_data(as_text=True)
+    assert "More than 3 referrals" in page and "Page 1 of more than 1" in page
+    monkeypatch.setattr(services, "COUNT_CAP", 10_000)
+    page = client.get("/referrals").get_data(as_text=True)
+    assert "4 referrals" in page and "Page 1 of 1" in page and "More than" not in page
+
+
 def test_a_page_costs_three_queries_however_many_rows(referrals):
     from casework.intake.models import Person, Referral
 
