@@ -11,8 +11,9 @@ a value typed into it (a name searched for, a date) or an error is drawn
 afresh every time and never kept, so nothing a user typed stays in memory
 beyond their request.
 
-Only for filter forms whose options are not people: a select or radio list
-whose options carried personal data would keep them in the memo.
+Only for the filter forms of list pages (forms that search, never forms that
+record something about a person), and only where the options are not people:
+a select whose options carried personal data would keep them in the memo.
 """
 
 from __future__ import annotations
@@ -69,11 +70,14 @@ class FilterTextInput(_KeepBlank, GovTextInput):
 
 
 class FilterSelect(_KeepBlank, GovSelect):
-    """A select of fixed options (statuses, sites, sort orders): the chosen
-    option is one of them, so a select is kept whatever is chosen."""
+    """A select of fixed options (statuses, sites, sort orders), kept while
+    nothing is chosen or only its empty "any" option: which option someone
+    chose (the member of staff whose actions they are looking into, say)
+    is theirs, and is not kept."""
 
     def is_blank(self, params: dict) -> bool:
-        return not params.get("errorMessage")
+        return not params.get("errorMessage") and not any(
+            item.get("selected") and item.get("value") for item in params.get("items") or ())
 
 
 class FilterDateInput(_KeepBlank, GovDateInput):

@@ -25,7 +25,6 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.offences import CATEGORIES
 from casework.forms import DateInputField, Form, WholeNumberField, choices, whole_number
-from casework.widgets import FilterDateInput, FilterSelect
 
 TRI_STATE = {"yes": "Yes", "no": "No", "not_known": "Not known yet"}
 TRI_VALUES = {"yes": True, "no": False, "not_known": None}
@@ -49,10 +48,10 @@ class PreviousOutcomeForm(Form):
     class Meta:
         csrf = False
 
-    offence = SelectField("Offence", widget=FilterSelect(), choices=[], validators=[Optional()])
-    outcome_code = SelectField("Outcome", widget=FilterSelect(), choices=[],
+    offence = SelectField("Offence", widget=GovSelect(), choices=[], validators=[Optional()])
+    outcome_code = SelectField("Outcome", widget=GovSelect(), choices=[],
                                validators=[Optional()])
-    on = DateInputField("Date", widget=FilterDateInput())
+    on = DateInputField("Date")
 
 
 class AssessmentFields(Form):

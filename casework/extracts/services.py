@@ -23,6 +23,7 @@ from sqlalchemy.orm import joinedload
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.database import from_replica
 from casework.diversion.models import Assessment
 from casework.extensions import db
 from casework.extracts import consort, privacy
@@ -84,7 +85,8 @@ class ExtractRequest:
 
 
 def _site_filter(req: ExtractRequest, column):
-    trial = db.session.get(Trial, req.trial_id)
+    with from_replica(False):  # the trial as it is now, even if a replica lags
+        trial = db.session.get(Trial, req.trial_id)
     trial_sites = [s.id for s in trial.sites]
     wanted = [s for s in req.site_ids if s in trial_sites] if req.site_ids else trial_sites
     return column.in_(wanted)

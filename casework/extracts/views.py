@@ -76,10 +76,11 @@ def download():
     def finished(rows: int, sha256: str, complete: bool) -> None:
         from casework.accounts.models import User
 
-        services.record_extract(req, key=key, rows_written=rows, sha256=sha256,
-                                complete=complete, actor=db.session.get(User, actor_id),
-                                now=utcnow(), chosen=chosen)
-        db.session.commit()
+        with from_replica(False):  # who downloaded it, as the primary knows them
+            services.record_extract(req, key=key, rows_written=rows, sha256=sha256,
+                                    complete=complete, actor=db.session.get(User, actor_id),
+                                    now=utcnow(), chosen=chosen)
+            db.session.commit()
 
     name = f"cohort-{req.unit}-{utcnow():%Y%m%d-%H%M%S}.{req.format}"
     rows = services.serialise(req, key, on_done=finished, chosen=chosen)

@@ -100,6 +100,25 @@ def test_the_cli_extract_reads_the_replica_and_is_recorded_on_the_primary(
     assert audit.verify_chain().ok
 
 
+def test_a_download_is_recorded_against_its_user_as_the_primary_knows_them(
+        app, client, login_as, post, randomised, replica_url):
+    """The replica has no trial and no such user yet (a new account, a lagging
+    replica): the rows come from the replica, but the trial's sites and the
+    person who downloaded are read on the primary."""
+    randomised("treatment")
+    trial_id = db.session.execute(text("SELECT id FROM trials")).scalar_one()
+    evaluator = login_as("evaluator", ())
+    response = post("/extracts/download", {"trial": str(trial_id), "unit": "person",
+                                           "level": "1", "format": "csv", "key": "project"})
+    assert response.status_code == 200
+    assert response.get_data().count(b"\n") == 1  # the header: the replica has no rows yet
+    db.session.expire_all()
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "extract:exported")).one()
+    assert (event.actor_id, event.actor_role) == (evaluator.id, "evaluator")
+    assert audit.verify_chain().ok
+
+
 def test_writes_and_the_chain_head_never_go_to_the_replica(app, now, replica_url):
     with from_replica():
         first = audit.record(Action.USER_CREATED, actor=None, now=now).hash

@@ -76,6 +76,15 @@ def test_blank_fields_are_drawn_once(app, memo, monkeypatch):
     assert memo.memo_size() == 1
 
 
+def test_a_chosen_option_is_not_kept(app, memo):
+    with app.test_request_context("/"):
+        chosen = Kept(MultiDict({"status": "closed"}))
+        assert 'value="closed" selected' in str(chosen.status())
+        assert not memo.memo_holds('value="closed" selected')
+        Kept(MultiDict({"status": ""})).status()  # "any" is as good as blank
+        assert memo.memo_size() == 1
+
+
 def test_a_value_typed_or_an_error_is_never_kept(app, memo, client, login_as):
     login_as("caseworker")
     page = client.get("/referrals?q=Zebedee&date_from=7&date_from=8&date_from=2026")
