@@ -202,6 +202,17 @@ def _refuse_writes_while_reading(session: Session, _context, _instances) -> None
         raise ReadOnlyViolation(f"a read-only request tried to write {type(changed[0]).__name__}")
 
 
+_WRITING_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP",
+                       "TRUNCATE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_write_statements(_conn, _cursor, statement: str, *_args) -> None:
+    """The same for statements written without the ORM, on any engine."""
+    if reading() and statement.lstrip()[:10].upper().startswith(_WRITING_STATEMENTS):
+        raise ReadOnlyViolation(f"a read-only request tried to run {statement.split()[0]}")
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
     """Foreign keys on, write-ahead logging, a busy timeout, and BEGIN IMMEDIATE.
 

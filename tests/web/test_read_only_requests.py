@@ -163,6 +163,18 @@ def test_a_read_only_request_cannot_write(app):
     assert db.session.scalar(select(func.count()).select_from(Person)) == 0
 
 
+def test_a_read_only_request_cannot_write_without_the_orm_either(app):
+    with read_only():
+        with pytest.raises(ReadOnlyViolation):
+            db.session.execute(text("UPDATE sites SET name = name"))
+        db.session.rollback()
+        with pytest.raises(ReadOnlyViolation):
+            db.session.execute(text("  delete from notes"))
+        db.session.rollback()
+        assert db.session.execute(text("SELECT count(*) FROM sites")).scalar_one() > 0
+    db.session.rollback()
+
+
 def test_events_of_a_read_wait_for_the_commit_and_chain_after_writers(app, now):
     with read_only():
         viewed = audit.record(Action.PERSON_VIEWED, actor=None, now=now, subject_type="person",
