@@ -4,7 +4,7 @@ and the dialect-specific locks that keep concurrent writers correct."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -127,13 +127,17 @@ def reset_reading(token: Token[bool]) -> None:
 
 
 @contextmanager
-def read_only(value: bool = True) -> Iterator[None]:
-    """Run the block as a read-only request (or, with False, as a writer)."""
-    token = _reading.set(value)
+def _flag(var: ContextVar[bool], value: bool) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _reading.reset(token)
+        var.reset(token)
+
+
+def read_only(value: bool = True) -> AbstractContextManager[None]:
+    """Run the block as a read-only request (or, with False, as a writer)."""
+    return _flag(_reading, value)
 
 
 # Whether reads may go to the read replica (REPLICA_DATABASE_URL), for the
@@ -143,15 +147,10 @@ REPLICA = "replica"
 _replica: ContextVar[bool] = ContextVar("casework_replica", default=False)
 
 
-@contextmanager
-def from_replica(value: bool = True) -> Iterator[None]:
+def from_replica(value: bool = True) -> AbstractContextManager[None]:
     """Send the block's plain SELECTs to the read replica, if one is
     configured (or, with False, keep them on the primary)."""
-    token = _replica.set(value)
-    try:
-        yield
-    finally:
-        _replica.reset(token)
+    return _flag(_replica, value)
 
 
 def replica_reads(view):
@@ -190,25 +189,15 @@ class ReadOnlyViolation(RuntimeError):
     """A read-only request tried to change a row other than through the audit log."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_while_reading(session: Session, _context, _instances) -> None:
-    """A flush of real changes in a read-only request is an error, so a GET
-    that writes fails loudly in tests rather than racing writers in service."""
-    if not reading():
-        return
-    changed = [*session.new, *session.deleted,
-               *(obj for obj in session.dirty if session.is_modified(obj))]
-    if changed:
-        raise ReadOnlyViolation(f"a read-only request tried to write {type(changed[0]).__name__}")
-
-
 _WRITING_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP",
                        "TRUNCATE")
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _refuse_write_statements(_conn, _cursor, statement: str, *_args) -> None:
-    """The same for statements written without the ORM, on any engine."""
+    """A read-only request that writes (an ORM flush or a statement of its
+    own, on any engine) fails loudly in tests rather than racing writers in
+    service."""
     if reading() and statement.lstrip()[:10].upper().startswith(_WRITING_STATEMENTS):
         raise ReadOnlyViolation(f"a read-only request tried to run {statement.split()[0]}")
 

@@ -231,24 +231,19 @@ def _in_turn(connection, batch_size: int) -> Iterator[list[tuple]]:
 
 
 def _prefetched(connection, batch_size: int) -> Iterator[list[tuple]]:
-    """The batches of ``_verify_query``, read one ahead on a second thread.
-    Only that thread touches the cursor until it has finished; stopping early
-    (a broken chain) tells it to stop and waits for it."""
-    sql = _verify_query(connection.dialect.name)
-    cursor = connection.connection.dbapi_connection.cursor()
+    """``_in_turn``, read one batch ahead on a second thread. Only that thread
+    touches the cursor until it has finished; stopping early (a broken chain)
+    tells it to stop and waits for it."""
     ready: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
     def fetch() -> None:
-        last_id = 0
         try:
-            while not stop.is_set():
-                cursor.execute(sql, (last_id, batch_size))
-                batch = cursor.fetchall()
-                ready.put(batch)
-                if not batch:
+            for batch in _in_turn(connection, batch_size):
+                if stop.is_set():
                     return
-                last_id = batch[-1][0]
+                ready.put(batch)
+            ready.put([])  # the end
         except BaseException as error:  # handed to the reader, raised there
             ready.put(error)
 
