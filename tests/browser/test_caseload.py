@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from casework.accounts import services as accounts
 from casework.accounts.services import find_user_by_email, sites_by_keys
@@ -39,19 +40,19 @@ def team_and_case(app):
 def test_lead_opens_the_dashboard_and_reassigns_a_case(live_server, page, team_and_case):
     sign_in(page, live_server, *team_and_case["lead"])
     page.get_by_role("link", name="Dashboard").first.click()
-    assert page.get_by_role("heading", name="Needs attention").is_visible()
-    assert page.locator('svg[role="img"]').first.is_visible()
+    expect(page.get_by_role("heading", name="Needs attention")).to_be_visible()
+    expect(page.locator('svg[role="img"]').first).to_be_visible()
     page.get_by_role("link", name="Caseloads by caseworker").click()
     page.get_by_role("link", name="Casey Worker").click()
-    assert page.get_by_role("link", name="Okafor, Leah").is_visible()
+    expect(page.get_by_role("link", name="Okafor, Leah")).to_be_visible()
     page.get_by_label("Select Leah Okafor").check()
     page.get_by_label("Reassign the selected cases to").select_option(label="Robin Newcomer "
                                                                             "(caseworker)")
     page.get_by_label("Reason").fill("Casey is on leave for a month")
     page.get_by_role("button", name="Reassign").click()
-    assert page.get_by_text("1 case reassigned").is_visible()
+    expect(page.get_by_text("1 case reassigned")).to_be_visible()
     assert page.get_by_role("link", name="Okafor, Leah").count() == 0  # no longer Casey's
     page.get_by_role("link", name="Caseloads").first.click()
     page.get_by_role("link", name="Robin Newcomer").click()
     page.get_by_role("link", name="Okafor, Leah").click()
-    assert page.get_by_text("Robin Newcomer").is_visible()
+    expect(page.get_by_text("Robin Newcomer")).to_be_visible()

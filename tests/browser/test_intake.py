@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from casework.accounts.services import sites_by_keys
 from casework.database import utcnow
@@ -68,22 +69,22 @@ def test_referral_with_a_mistake_then_a_duplicate(live_server, page,
 
     summary = page.locator(".govuk-error-summary")
     assert "Enter a real postcode" in summary.inner_text()
-    assert page.locator("#postcode-error").is_visible()
+    expect(page.locator("#postcode-error")).to_be_visible()
     assert page.get_by_label("First name").input_value() == "Bob"
     assert page.get_by_label("Reason for referral").input_value() == "Brought a knife to school."
-    assert page.get_by_label("Weapon carrying").is_checked()
+    expect(page.get_by_label("Weapon carrying")).to_be_checked()
 
     summary.get_by_role("link", name="Enter a real postcode").click()
     page.get_by_label("Postcode (optional)").fill("CV1 5FB")
     page.get_by_role("button", name="Continue").click()
 
-    assert page.get_by_role("heading", name="Is this someone already known?").is_visible()
+    expect(page.get_by_role("heading", name="Is this someone already known?")).to_be_visible()
     reasons = page.locator(".casework-match-reasons").inner_text()
     assert "First names are forms of one name (Robert and Bob)" in reasons
     assert "Same date of birth" in reasons
     page.get_by_label("Same person as Robert Kowalski", exact=False).check()
     page.get_by_role("button", name="Record referral").click()
 
-    assert page.get_by_role("heading", name="Robert Kowalski").is_visible()
-    assert page.get_by_text("Brought a knife to school.").is_visible()
-    assert page.get_by_text("Earlier").is_visible()
+    expect(page.get_by_role("heading", name="Robert Kowalski")).to_be_visible()
+    expect(page.get_by_text("Brought a knife to school.")).to_be_visible()
+    expect(page.get_by_text("Earlier")).to_be_visible()

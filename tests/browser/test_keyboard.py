@@ -60,7 +60,7 @@ def test_a_referral_with_the_keyboard_only(live_server, page, caseworker):
     type_into(page, "date_of_birth-year", "2008")
     tab_to(page, "gender")  # the first radio: arrow keys choose within the group
     page.keyboard.press("ArrowDown")  # female -> male
-    assert page.get_by_label("Male", exact=True).is_checked()
+    expect(page.get_by_label("Male", exact=True)).to_be_checked()
     tab_to(page, "ethnicity")
     page.keyboard.type("White British")
     tab_to(page, "local_authority")
@@ -74,7 +74,7 @@ def test_a_referral_with_the_keyboard_only(live_server, page, caseworker):
     # The reason is left out on purpose: the error must be reachable too.
     tab_to(page, "risk_indicators")
     page.keyboard.press("Space")
-    assert page.locator("#risk_indicators").is_checked()
+    expect(page.locator("#risk_indicators")).to_be_checked()
     tab_to(page, "submit")
     page.keyboard.press("Enter")
 
@@ -91,5 +91,6 @@ def test_a_referral_with_the_keyboard_only(live_server, page, caseworker):
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", name="Jayden Whitlock")).to_be_visible()
-    assert page.get_by_text("Threatened another pupil with a knife outside school.").is_visible()
-    assert page.get_by_text("14 February 2008").first.is_visible()
+    expect(page.get_by_text(
+        "Threatened another pupil with a knife outside school.")).to_be_visible()
+    expect(page.get_by_text("14 February 2008").first).to_be_visible()

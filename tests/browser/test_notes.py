@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from casework.accounts.services import find_user_by_email, sites_by_keys
 from casework.database import utcnow
@@ -45,15 +46,15 @@ def test_caseworker_records_a_contact_and_amends_it(live_server, page, person_an
     page.get_by_label("Family").check()
     page.get_by_label("Yes", exact=True).check()
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_text("Contact saved").is_visible()
-    assert page.get_by_text("Met Kai and his mum at home.").is_visible()
+    expect(page.get_by_text("Contact saved")).to_be_visible()
+    expect(page.get_by_text("Met Kai and his mum at home.")).to_be_visible()
 
     page.get_by_role("link", name="Open contact of 10 November 2026").click()
     page.get_by_role("link", name="Amend this contact").click()
     page.get_by_label("Note", exact=True).fill("Met Kai and his dad at home.")
     page.get_by_label("Why are you amending it?").fill("It was his dad, not his mum")
     page.get_by_role("button", name="Save amendment").click()
-    assert page.get_by_text("Amendment saved; the earlier version is kept").is_visible()
-    assert page.get_by_role("heading", name="Every version").is_visible()
-    assert page.get_by_text("Met Kai and his mum at home.").is_visible()
-    assert page.get_by_text("It was his dad, not his mum").is_visible()
+    expect(page.get_by_text("Amendment saved; the earlier version is kept")).to_be_visible()
+    expect(page.get_by_role("heading", name="Every version")).to_be_visible()
+    expect(page.get_by_text("Met Kai and his mum at home.")).to_be_visible()
+    expect(page.get_by_text("It was his dad, not his mum")).to_be_visible()

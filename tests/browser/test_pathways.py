@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from playwright.sync_api import expect
 
 from casework.accounts.services import find_user_by_email
 from casework.database import utcnow
@@ -33,7 +34,7 @@ def test_caseworker_proposes_disruption_and_lead_approves(live_server, page, eng
     person_id, name, logins = engaged_person
     sign_in(page, live_server, *logins["caseworker"])
     page.goto(f"{live_server}/people/{person_id}")
-    assert page.get_by_text("Now: Engaged").is_visible()
+    expect(page.get_by_text("Now: Engaged")).to_be_visible()
     page.get_by_role("link", name="Record a pathway move").click()
     page.get_by_label("Disruption").check()
     when = page.locator("#effective_date-day").locator("xpath=ancestor::fieldset")
@@ -42,17 +43,17 @@ def test_caseworker_proposes_disruption_and_lead_approves(live_server, page, eng
     when.get_by_label("Year").fill("2026")
     page.get_by_label("Rationale").fill("Two arrests for robbery; refuses every contact")
     page.get_by_role("button", name="Record the move").click()
-    assert page.get_by_text("Proposal sent to a lead for approval").is_visible()
-    assert page.get_by_text("waiting for a lead's approval").is_visible()
+    expect(page.get_by_text("Proposal sent to a lead for approval")).to_be_visible()
+    expect(page.get_by_text("waiting for a lead's approval")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
     sign_in(page, live_server, *logins["lead"])
     page.get_by_role("link", name="Approvals").first.click()
     page.get_by_role("link", name=name).click()
-    assert page.get_by_text("Two arrests for robbery").is_visible()
+    expect(page.get_by_text("Two arrests for robbery")).to_be_visible()
     page.get_by_label("Approve").check()
     page.get_by_role("button", name="Record decision").click()
-    assert page.get_by_text("Proposal approved").is_visible()
+    expect(page.get_by_text("Proposal approved")).to_be_visible()
     page.goto(f"{live_server}/people/{person_id}")
-    assert page.get_by_text("Now: Disruption since 2 October 2026").is_visible()
-    assert page.get_by_role("cell", name="approved by Lee Lead", exact=False).is_visible()
+    expect(page.get_by_text("Now: Disruption since 2 October 2026")).to_be_visible()
+    expect(page.get_by_role("cell", name="approved by Lee Lead", exact=False)).to_be_visible()

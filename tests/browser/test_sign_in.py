@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from casework.database import utcnow
 from casework.demo import seed_demo_users
@@ -46,7 +47,7 @@ def test_demo_role_sees_its_navigation(live_server, page, demo_logins, role):
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server}/sign-in")
-    assert page.get_by_text("You have signed out").is_visible()
+    expect(page.get_by_text("You have signed out")).to_be_visible()
 
 
 def test_wrong_password_shows_the_error_summary(live_server, page, demo_logins):
@@ -56,6 +57,6 @@ def test_wrong_password_shows_the_error_summary(live_server, page, demo_logins):
     page.get_by_label("Password", exact=True).fill("not the password at all")
     page.get_by_role("button", name="Sign in").click()
     summary = page.locator(".govuk-error-summary")
-    assert summary.is_visible()
+    expect(summary).to_be_visible()
     assert "Enter a correct email address and password" in summary.inner_text()
     assert page.get_by_label("Email address").input_value() == email

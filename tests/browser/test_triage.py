@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from casework.accounts.services import find_user_by_email, sites_by_keys
 from casework.database import utcnow
@@ -52,21 +53,21 @@ def test_caseworker_triages_and_lead_decides_eligible(live_server, page, referra
     page.get_by_label("Yes, the panel confirmed it").check()
     page.get_by_label("Eligible", exact=True).check()
     page.get_by_role("button", name="Save triage").click()
-    assert page.get_by_role("heading", name="The rules give: Eligible").is_visible()
-    assert page.get_by_text("Waiting for a lead's decision").is_visible()
+    expect(page.get_by_role("heading", name="The rules give: Eligible")).to_be_visible()
+    expect(page.get_by_text("Waiting for a lead's decision")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
     sign_in(page, live_server, *logins["lead"])
     page.get_by_role("link", name="Triage queue").first.click()
     page.get_by_role("link", name="Tariq Mahmood").click()
-    assert page.get_by_role("heading", name="The rules give: Eligible").is_visible()
+    expect(page.get_by_role("heading", name="The rules give: Eligible")).to_be_visible()
     page.get_by_label("Eligible: randomise now").check()
     page.get_by_role("button", name="Record decision").click()
 
-    assert page.get_by_text("Decision recorded").is_visible()
-    assert page.get_by_role("heading", name="Allocation").is_visible()
+    expect(page.get_by_text("Decision recorded")).to_be_visible()
+    expect(page.get_by_role("heading", name="Allocation")).to_be_visible()
     arm = page.locator(".govuk-summary-list__row", has_text="Arm").inner_text()
     assert "Treatment" in arm or "Control" in arm
-    assert page.get_by_text("coventry, slot 1").is_visible()
+    expect(page.get_by_text("coventry, slot 1")).to_be_visible()
     page.get_by_role("link", name="Allocations").first.click()
-    assert page.get_by_role("cell", name="1").first.is_visible()
+    expect(page.get_by_role("cell", name="1").first).to_be_visible()
