@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
+    from casework.widgets import kept
 
     app = Flask(
         __name__,
@@ -52,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
             "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
         }),
     ])
+    app.add_template_global(kept, "kept")
 
     register_extensions(app)
     register_blueprints(app)

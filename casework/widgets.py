@@ -1,5 +1,6 @@
-"""GOV.UK widgets for the filter forms of list pages, whose blank fields are
-drawn once and then kept.
+"""GOV.UK drawings kept once drawn: the blank fields of list pages' filter
+forms, and the page's own furniture (header, navigation, footer, status tags,
+buttons).
 
 govuk-frontend-wtf draws every field through the GOV.UK Frontend macros, and
 on a list page the filter form was most of the page's time (a date input is
@@ -14,6 +15,17 @@ beyond their request.
 Only for the filter forms of list pages (forms that search, never forms that
 record something about a person), and only where the options are not people:
 a select whose options carried personal data would keep them in the memo.
+
+``kept(component, params)`` (a template global) does the same for a GOV.UK
+Frontend component drawn with parameters the code makes: the header, the
+phase banner, the footer, the service navigation (its links and which one
+is current), status tags and buttons to fixed pages. Every page drew them
+through macros several templates deep, a fifth of its time. What varies per
+user is passed as ``slots`` and drawn afresh each time, never kept: the
+navigation keeps its drawing with a marker where the signed-in user's name
+and sign-out form go. Never for parameters holding a person's details or
+anything a user typed (a summary list of a person, a pagination link with a
+searched name in it).
 """
 
 from __future__ import annotations
@@ -22,8 +34,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from flask import current_app
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 MEMO_SIZE = 256
 _memo: OrderedDict[tuple, Markup] = OrderedDict()
@@ -40,6 +53,22 @@ def _frozen(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
+def _keep(key: tuple, draw) -> Markup:
+    """The drawing kept under ``key``, or ``draw()`` kept (least recently used
+    drawings go first past MEMO_SIZE)."""
+    with _lock:
+        html = _memo.get(key)
+        if html is not None:
+            _memo.move_to_end(key)
+            return html
+    html = draw()
+    with _lock:
+        _memo[key] = html
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return html
+
+
 class _KeepBlank:
     """Mixed into a GOV.UK widget: ``render`` through the memo when blank."""
 
@@ -52,17 +81,7 @@ class _KeepBlank:
         if not self.is_blank(params):
             return super().render(params)  # type: ignore[misc]
         key = (type(self).__name__, self.template, _frozen(params))
-        with _lock:
-            html = _memo.get(key)
-            if html is not None:
-                _memo.move_to_end(key)
-                return html
-        html = super().render(params)  # type: ignore[misc]
-        with _lock:
-            _memo[key] = html
-            while len(_memo) > MEMO_SIZE:
-                _memo.popitem(last=False)
-        return html
+        return _keep(key, lambda: super(_KeepBlank, self).render(params))
 
 
 class FilterTextInput(_KeepBlank, GovTextInput):
@@ -84,6 +103,44 @@ class FilterDateInput(_KeepBlank, GovDateInput):
     def is_blank(self, params: dict) -> bool:
         return super().is_blank(params) and not any(
             item.get("value") for item in params.get("items") or ())
+
+
+# The components ``kept`` draws, by their GOV.UK Frontend folder; each is
+# used with parameters the code makes (see the module's docstring).
+KEPT_COMPONENTS = {
+    "button": "govukButton",
+    "footer": "govukFooter",
+    "header": "govukHeader",
+    "phase-banner": "govukPhaseBanner",
+    "service-navigation": "govukServiceNavigation",
+    "tag": "govukTag",
+}
+
+
+def _slot_marker(name: str) -> Markup:
+    return Markup("<!--casework-slot:{}-->").format(name)
+
+
+def kept(component: str, params: dict, slots: dict[str, Any] | None = None) -> Markup:
+    """GOV.UK Frontend's ``component`` drawn with ``params``, kept once drawn.
+
+    ``slots`` (the service navigation's ``navigationEnd``, say) are drawn
+    into the page afresh and are not kept: the kept drawing holds a marker
+    in their place."""
+    macro_name = KEPT_COMPONENTS[component]
+    slots = {name: value for name, value in (slots or {}).items() if value}
+    if slots:
+        params = {**params, "slots": {name: _slot_marker(name) for name in slots}}
+
+    def draw() -> Markup:
+        template = current_app.jinja_env.get_template(
+            f"govuk_frontend_jinja/components/{component}/macro.html")
+        return getattr(template.module, macro_name)(params)  # Markup: autoescaped
+
+    html = _keep(("component", component, _frozen(params)), draw)
+    for name, value in slots.items():
+        html = html.replace(_slot_marker(name), escape(value))
+    return html
 
 
 def memo_size() -> int:

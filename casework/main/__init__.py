@@ -27,5 +27,5 @@ def _navigation():
     # Context processors run for every template rendered, and every form
     # field is its own template (govuk-frontend-wtf): work the list out once.
     if "nav_items" not in g:
-        g.nav_items = items_for(current_user)
+        g.nav_items = items_for(current_user._get_current_object())
     return {"nav_items": g.nav_items}

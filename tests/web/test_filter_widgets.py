@@ -1,11 +1,15 @@
-"""Filter forms keep the drawings of their blank fields (casework.widgets):
-the markup is exactly GOV.UK Frontend's, a value someone typed is never kept,
-and the memo stays bounded."""
+"""Filter forms keep the drawings of their blank fields, and pages their
+GOV.UK furniture (casework.widgets): the markup is exactly GOV.UK Frontend's,
+a value someone typed or the signed-in user's name is never kept, and the
+memo stays bounded."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectField, StringField
 
@@ -108,3 +112,75 @@ def test_the_memo_is_bounded(app, memo, monkeypatch):
     assert memo.memo_size() == 5
     assert memo.memo_holds("Status 19:") and memo.memo_holds("Status 15:")
     assert not memo.memo_holds("Status 14:") and not memo.memo_holds("Status 0:")
+
+
+# the page's furniture: kept("header", {...}) and the like
+
+COMPONENTS = [
+    ("header", "govukHeader", {"homepageUrl": "/"}),
+    ("footer", "govukFooter", {"meta": {"items": [], "text": "casework"}}),
+    ("phase-banner", "govukPhaseBanner", {"tag": {"text": "Beta"}, "html": "New <b>service</b>"}),
+    ("tag", "govukTag", {"text": "Closed", "classes": "govuk-tag--grey"}),
+    ("tag", "govukTag", {"text": "Fish & chips"}),
+    ("button", "govukButton", {"text": "Add a user", "href": "/admin/users/new"}),
+    ("button", "govukButton", {"text": "Apply", "classes": "govuk-button--secondary"}),
+    ("service-navigation", "govukServiceNavigation", {
+        "serviceName": "casework", "serviceUrl": "/",
+        "navigation": [{"href": "/referrals", "text": "Referrals", "active": True},
+                       {"href": "/audit", "text": "Audit log", "active": False}]}),
+]
+
+
+def _macro(app, component: str, macro: str, params: dict) -> str:
+    template = app.jinja_env.from_string(
+        f'{{% from "govuk_frontend_jinja/components/{component}/macro.html" import {macro} %}}'
+        f"{{{{ {macro}(params) }}}}")
+    return template.render(params=params)
+
+
+@pytest.mark.parametrize(("component", "macro", "params"), COMPONENTS)
+def test_a_kept_component_is_govuk_frontends_own_drawing(app, memo, component, macro, params):
+    with app.test_request_context("/"):
+        expected = _macro(app, component, macro, params)
+        assert str(widgets.kept(component, params)) == expected
+        assert str(widgets.kept(component, params)) == expected  # from the memo
+    assert memo.memo_size() == 1
+
+
+def test_slots_are_drawn_each_time_and_never_kept(app, memo):
+    params = dict(COMPONENTS[-1][2])
+    with app.test_request_context("/"):
+        for name in ("Ada Lovelace", "Grace <Hopper>"):
+            slot = Markup("<li>{}</li>").format(name)
+            expected = _macro(app, "service-navigation", "govukServiceNavigation",
+                              {**params, "slots": {"navigationEnd": slot}})
+            assert str(widgets.kept("service-navigation", params,
+                                    slots={"navigationEnd": slot})) == expected
+        assert "Grace &lt;Hopper&gt;" in expected
+        # not signed in: no slot at all, as the macro draws an empty one
+        assert str(widgets.kept("service-navigation", params, slots={"navigationEnd": ""})) == \
+            _macro(app, "service-navigation", "govukServiceNavigation",
+                   {**params, "slots": {"navigationEnd": ""}})
+        # a slot given as plain text is escaped, not trusted
+        plain = widgets.kept("service-navigation", params, slots={"navigationEnd": "<script>"})
+        assert "<script>" not in str(plain) and "&lt;script&gt;" in str(plain)
+    assert memo.memo_size() == 2  # with and without the slot's marker
+    assert not memo.memo_holds("Lovelace") and not memo.memo_holds("Hopper")
+
+
+def test_only_the_listed_components_are_kept(app, memo):
+    with app.test_request_context("/"), pytest.raises(KeyError):
+        widgets.kept("summary-list", {"rows": []})
+
+
+def test_a_page_keeps_its_furniture_not_its_user(app, memo, client, login_as):
+    login_as("lead", display_name="Zephaniah Quill")
+    page = client.get("/referrals").get_data(as_text=True)
+    assert "Zephaniah Quill (lead)" in page
+    assert 'class="govuk-header' in page and 'class="govuk-footer' in page
+    assert memo.memo_holds('class="govuk-header') and memo.memo_holds("Sign out") is False
+    assert not memo.memo_holds("Zephaniah") and not memo.memo_holds("csrf_token")
+    assert re.search(r'active-fallback">\s*Referrals', page)
+    other = client.get("/audit/").get_data(as_text=True)  # the current link moves
+    assert re.search(r'active-fallback">\s*Audit log', other)
+    assert not re.search(r'active-fallback">\s*Referrals', other)
