@@ -65,7 +65,8 @@ def _development_secret(instance_path: Path, filename: str) -> bytes:
     return path.read_text().strip().encode()
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(environ: Mapping[str, str], name: str, default: int,
+                  minimum: int = 1) -> int:
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
@@ -73,8 +74,9 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as error:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from error
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than zero.")
+    if value < minimum:
+        raise ConfigError(f"{name} must be greater than zero." if minimum == 1
+                          else f"{name} must be {minimum} or more.")
     return value
 
 
@@ -135,6 +137,10 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes"),
         "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
+        # How long a lead dashboard's figures are kept before being worked out
+        # again (0: every time); the page says when they were worked out.
+        "DASHBOARD_FIGURES_SECONDS": _positive_int(environ, "DASHBOARD_FIGURES_SECONDS", 30,
+                                                   minimum=0),
         # Days without an attended contact before a treated person is overdue.
         "CONTACT_DAYS_ENGAGED": _positive_int(environ, "CONTACT_DAYS_ENGAGED", 14),
         "CONTACT_DAYS_AT_RISK": _positive_int(environ, "CONTACT_DAYS_AT_RISK", 28),

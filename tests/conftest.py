@@ -85,6 +85,8 @@ def base_config(database_url: str, **overrides) -> dict:
         "PSEUDONYM_KEY": b"test-pseudonym-key",
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
+        # figures worked out afresh on every load (tests change data between loads)
+        "DASHBOARD_FIGURES_SECONDS": 0,
     }
     config.update(overrides)
     return config

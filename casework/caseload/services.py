@@ -8,9 +8,12 @@ never commit.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from cachetools import TTLCache
+from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -19,7 +22,7 @@ from casework.accounts.roles import Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
-from casework.database import Paged
+from casework.database import Paged, utcnow
 from casework.diversion.models import DiversionCase
 from casework.diversion.states import CaseStatus
 from casework.extensions import db
@@ -77,6 +80,7 @@ def _monday(day: date) -> date:
 @dataclass(frozen=True)
 class Dashboard:
     today: date
+    worked_out_at: datetime
     treated: dict[Pathway, int]
     control: int
     referrals_by_week: list[tuple[date, int]]
@@ -151,7 +155,7 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         .where(Person.site_id.in_(sites), active(),
                reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS))).one()
     return Dashboard(
-        today=today, treated=treated, control=control,
+        today=today, worked_out_at=utcnow(), treated=treated, control=control,
         referrals_by_week=sorted(weeks.items()),
         triage_waiting=waiting,
         triage_oldest_days=(today - oldest.date()).days if oldest else None,
@@ -159,6 +163,37 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         diversion_due=due, diversion_overdue=late, deviations=deviations,
         reviews_due=reviews_due, reviews_overdue=reviews_late,
     )
+
+
+_KEPT = "casework.dashboard_figures"
+_kept_lock = threading.Lock()
+
+
+def kept_dashboard(site_ids: frozenset[int], *, actor: User, today: date,
+                   thresholds: dict[str, int]) -> Dashboard:
+    """``dashboard``'s figures, kept for DASHBOARD_FIGURES_SECONDS (0: never
+    kept) for everyone who would get the same figures: the same sites, day
+    and thresholds, and the same reach into restricted notes (the overdue
+    count reads contacts). They are counts only, no one's details; the page
+    says when they were worked out. A dashboard is opened again and again,
+    and its six queries read every referral of the last half year and the
+    last contact of every open episode; kept, a load costs a lookup."""
+    seconds = current_app.config["DASHBOARD_FIGURES_SECONDS"]
+    if not seconds:
+        return dashboard(site_ids, actor=actor, today=today, thresholds=thresholds)
+    reach = "all" if notes.can_read_restricted(actor) else actor.id
+    key = (site_ids, today, tuple(sorted(thresholds.items())), reach)
+    kept = current_app.extensions.get(_KEPT)
+    if kept is None:
+        with _kept_lock:
+            kept = current_app.extensions.setdefault(_KEPT, TTLCache(maxsize=1024, ttl=seconds))
+    with _kept_lock:
+        figures = kept.get(key)
+    if figures is None:
+        figures = dashboard(site_ids, actor=actor, today=today, thresholds=thresholds)
+        with _kept_lock:
+            kept[key] = figures
+    return figures
 
 
 # caseloads per caseworker

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.access import get_visible_or_404, require, visible_site_ids
@@ -38,13 +38,14 @@ def _chosen_sites() -> tuple[SiteForm, frozenset[int]]:
 @replica_reads
 def dashboard():
     form, site_ids = _chosen_sites()
-    figures = services.dashboard(site_ids, actor=current_user, today=utcnow().date(),
-                                 thresholds=contact_thresholds())
+    figures = services.kept_dashboard(site_ids, actor=current_user._get_current_object(),
+                                      today=utcnow().date(), thresholds=contact_thresholds())
     audit.viewed(Action.DASHBOARD_VIEWED, sites=sorted(site_ids))
     chart = charts.referrals_per_week(figures.referrals_by_week,
                                       nonce=getattr(request, "csp_nonce", ""))
     return render_template("caseload/dashboard.html", form=form, figures=figures,
-                           chart=chart, site=form.site.data or None, week=timedelta(days=6))
+                           chart=chart, site=form.site.data or None, week=timedelta(days=6),
+                           keep_seconds=current_app.config["DASHBOARD_FIGURES_SECONDS"])
 
 
 @bp.route("/caseload")

@@ -15,6 +15,12 @@ def test_defaults_use_sqlite_under_instance_and_memory_rate_limits(tmp_path):
     assert (tmp_path / "secret_key").exists() and config["TRIAL_KEY"]
 
 
+def test_dashboard_figures_are_kept_30_seconds_unless_set(tmp_path):
+    assert load_config(tmp_path, environ={})["DASHBOARD_FIGURES_SECONDS"] == 30
+    environ = {"DASHBOARD_FIGURES_SECONDS": "0"}
+    assert load_config(tmp_path, environ=environ)["DASHBOARD_FIGURES_SECONDS"] == 0
+
+
 def test_a_read_replica_is_optional(tmp_path):
     assert load_config(tmp_path, environ={})["REPLICA_DATABASE_URL"] is None
     url = "postgresql+psycopg://reader@replica.internal:5432/casework"
@@ -59,6 +65,8 @@ def test_keys_come_from_variables_or_files(tmp_path):
         ({"TRIAL_KEY_FILE": "/nonexistent/key"}, "cannot read"),
         ({"IDLE_TIMEOUT_MINUTES": "soon"}, "whole number"),
         ({"IDLE_TIMEOUT_MINUTES": "0"}, "greater than zero"),
+        ({"DASHBOARD_FIGURES_SECONDS": "-1"}, "DASHBOARD_FIGURES_SECONDS must be 0 or more"),
+        ({"DASHBOARD_FIGURES_SECONDS": "half a minute"}, "whole number"),
     ],
 )
 def test_bad_settings_name_the_variable(tmp_path, environ, message):

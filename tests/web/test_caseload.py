@@ -3,6 +3,7 @@ the pages, and scope."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from casework.audit.models import AuditEvent
 from casework.caseload.models import CaseReview
 from casework.extensions import db
 from casework.intake.models import Person
+from tests.conftest import sign_in
 
 
 def text_of(response) -> str:
@@ -112,3 +114,51 @@ def test_a_lead_records_a_review(client, login_as, post, make_referral):
     assert "Last reviewed" in page
     due = text_of(client.get("/caseload/cases?signal=review_due"))
     assert person.last_name in due
+
+
+def _referrals_in_chart(page: str) -> int:
+    return int(re.search(r"<figcaption[^>]*>(\d+) referrals from", page).group(1))
+
+
+def test_dashboard_figures_are_kept_for_a_while_for_the_same_sites(app, client, login_as,
+                                                                   make_referral, make_user):
+    from casework.caseload import services
+
+    app.config["DASHBOARD_FIGURES_SECONDS"] = 30
+    make_referral("coventry")
+    login_as("lead", ("coventry",))
+    first = text_of(client.get("/dashboard"))
+    assert _referrals_in_chart(first) == 1
+    assert "worked out again at most every 30 seconds" in first
+    stamp = re.search(r'data-testid="worked-out-at">Figures as at ([\d:]+) UTC', first).group(1)
+
+    make_referral("coventry")
+    again = text_of(client.get("/dashboard"))
+    assert _referrals_in_chart(again) == 1  # kept: the same figures, the same time
+    assert f"Figures as at {stamp} UTC" in again
+    assert app.extensions[services._KEPT].ttl == 30
+
+    # a lead of other sites gets their own figures, not these
+    wolves = make_user("lead", ("coventry", "wolverhampton"))
+    make_referral("wolverhampton")
+    other = app.test_client()
+    assert sign_in(other, wolves.email).status_code == 302
+    assert _referrals_in_chart(text_of(other.get("/dashboard"))) == 3
+
+    # once they are no longer kept, they are worked out again
+    app.extensions[services._KEPT].clear()
+    assert _referrals_in_chart(text_of(client.get("/dashboard"))) == 2
+
+
+def test_dashboard_figures_are_worked_out_every_time_when_not_kept(app, client, login_as,
+                                                                   make_referral):
+    from casework.caseload import services
+
+    assert app.config["DASHBOARD_FIGURES_SECONDS"] == 0
+    login_as("lead", ("coventry",))
+    make_referral("coventry")
+    page = text_of(client.get("/dashboard"))
+    assert _referrals_in_chart(page) == 1 and "worked out again" not in page
+    make_referral("coventry")
+    assert _referrals_in_chart(text_of(client.get("/dashboard"))) == 2
+    assert services._KEPT not in app.extensions
