@@ -75,7 +75,9 @@ class _KeepBlank:
     template: str
 
     def is_blank(self, params: dict) -> bool:
-        return not params.get("value") and not params.get("errorMessage")
+        # A date input left empty in a submitted filter form has the value
+        # "  " (its three empty boxes joined): blank too, and keyed as such.
+        return not str(params.get("value") or "").strip() and not params.get("errorMessage")
 
     def render(self, params: dict) -> Markup:
         if not self.is_blank(params):

@@ -80,6 +80,26 @@ def test_blank_fields_are_drawn_once(app, memo, monkeypatch):
     assert memo.memo_size() == 1
 
 
+def test_a_date_left_empty_in_a_submitted_form_is_kept(app, memo, monkeypatch):
+    with app.test_request_context("/"):
+        plain = str(Plain(MultiDict()).since())
+    drawn = []
+    original = GovDateInput.render
+
+    def counting(self, params):
+        drawn.append(params["name"])
+        return original(self, params)
+
+    monkeypatch.setattr(GovDateInput, "render", counting)
+    with app.test_request_context("/"):
+        for _ in range(3):  # a name searched for; the dates left empty
+            form = Kept(MultiDict({"q": "Zebedee"}))
+            form.validate()
+            assert str(form.since()) == plain
+    assert drawn == ["since"]
+    assert not memo.memo_holds("Zebedee")
+
+
 def test_a_chosen_option_is_not_kept(app, memo):
     with app.test_request_context("/"):
         chosen = Kept(MultiDict({"status": "closed"}))
