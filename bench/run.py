@@ -482,6 +482,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk); `make bench` installs it")
+    if not (BIN / "gunicorn").exists():
+        sys.exit("gunicorn is not installed in .venv (the `bench` extra); `make bench` installs it")
 
     url = os.environ.get("BENCH_DATABASE_URL") or \
         f"sqlite:///{ROOT / 'bench' / 'data' / f'casework-{args.people}.db'}"
