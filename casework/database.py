@@ -241,13 +241,17 @@ def lock_for_update(session: Session, name: str) -> None:
 
 
 # Indexes the migrations create that the models cannot describe portably
-# (PostgreSQL's full-text GIN index); autogenerate and the schema test skip them.
+# (PostgreSQL's full-text GIN index, SQLite's FTS5 index of the notes and the
+# tables FTS5 keeps it in); autogenerate and the schema test skip them.
 DATABASE_ONLY_INDEXES = frozenset({"ix_notes_body_fts"})
+DATABASE_ONLY_TABLES = frozenset({"notes_fts", "notes_fts_data", "notes_fts_idx",
+                                  "notes_fts_docsize", "notes_fts_config"})
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's filter: leave the database-only indexes alone."""
-    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
+    """Alembic's filter: leave the database-only indexes and tables alone."""
+    return not ((type_ == "index" and name in DATABASE_ONLY_INDEXES)
+                or (type_ == "table" and name in DATABASE_ONLY_TABLES))
 
 
 class Paged:

@@ -211,10 +211,49 @@ def test_search_is_scoped(people, users):
     assert services.search_notes("100%_", actor=users["author"]).total == 0
 
 
-@pytest.mark.postgres
-def test_postgres_search_stems_words(people, users):
+def test_search_stems_words_on_both_databases(people, users):
     add(people[0], users["author"], "He was arrested for robbery")
+    add(people[0], users["author"], "Arrest warrant")
     assert services.search_notes("arrest robberies", actor=users["author"]).total == 1
+    assert services.search_notes("ARRESTING", actor=users["author"]).total == 2
+    assert services.search_notes("rob", actor=users["author"]).total == 0  # words, not parts
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("NEAR(arrested robbery)", 0), ("body:arrested", 0), ("arrest*", 1), ('"', 0),
+    ('"arrested', 1), ("%_", 0), ("-arrested", 1), ("(", 0), ("^arrested", 1),
+    ("arrested)", 1), ("robbery:", 1),
+])
+def test_search_syntax_is_only_text(people, users, text, found):
+    """FTS5's and PostgreSQL's query syntax in a search is taken as words."""
+    add(people[0], users["author"], "He was arrested for robbery")
+    assert services.search_notes(text, actor=users["author"]).total == found
+
+
+def test_an_amended_note_is_found_by_its_new_words_only(people, users):
+    note = add(people[0], users["author"], "Seen at the bus station")
+    services.amend_note(note, NoteContent("Seen at the railway station"), "Wrong place",
+                        actor=users["author"], now=NOW)
+    db.session.commit()
+    assert services.search_notes("railway", actor=users["author"]).total == 1
+    assert services.search_notes("bus", actor=users["author"]).total == 0
+
+
+def test_search_counts_up_to_a_cap_and_shows_the_newest_first(people, users, monkeypatch):
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 3)
+    notes = [add(people[0], users["author"], f"Football practice {n}") for n in range(5)]
+    newest_first = [n.id for n in reversed(notes)]
+    many = services.search_notes("football", actor=users["author"], per_page=2)
+    assert (many.total, many.capped, many.pages) == (3, True, 2)
+    assert [n.id for n in many.notes] == newest_first[:2]
+    assert [n.id for n in services.search_notes("football", actor=users["author"], per_page=2,
+                                                page=2).notes] == newest_first[2:4]
+    few = services.search_notes("practice 3", actor=users["author"])
+    assert (few.total, few.capped, [n.id for n in few.notes]) == (1, False, [notes[3].id])
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 10)
+    every = services.search_notes("football", actor=users["author"])
+    assert (every.total, every.capped) == (5, False)
+    assert [n.id for n in every.notes] == newest_first
 
 
 def test_overdue_contacts(randomised, users, make_user):

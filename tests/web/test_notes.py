@@ -137,6 +137,19 @@ def test_search_page(client, login_as, post, person):
     assert "0 notes found" in text_of(client.get("/notes/search?q=cricket"))
 
 
+def test_search_page_says_more_than_past_its_cap(client, login_as, post, person, monkeypatch):
+    from casework.notes import services
+
+    monkeypatch.setattr(services, "SEARCH_COUNT_CAP", 2)
+    login_as("caseworker", ("coventry",))
+    for n in range(3):
+        post(f"/people/{person.id}/notes/new", {"kind": "case_note", "body": f"Football {n}"})
+    page = text_of(client.get("/notes/search?q=football"))
+    assert "More than 2 notes found. Add words to narrow the search." in page
+    assert page.index("Football 2") < page.index("Football 1") < page.index("Football 0")
+    assert "1 note found" in text_of(client.get("/notes/search?q=football+1"))
+
+
 def test_overdue_page(client, login_as, randomised, make_user):
     from casework.pathways import services as pathways
 
