@@ -263,3 +263,18 @@ class Paged:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+# Lists count their matches up to this many; past it they say "more than".
+COUNT_CAP = 10_000
+
+
+def count_up_to(session: Session, stmt: Select, cap: int, page: int,
+                per_page: int) -> tuple[int, bool, int]:
+    """Count what ``stmt`` selects, reading no more than ``cap`` + 1 rows:
+    (the count, at most ``cap``; whether there are more; ``page`` brought
+    within the pages counted, or only above 1 when there are more)."""
+    found = session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery()))
+    if found > cap:
+        return cap, True, max(1, page)
+    return found, False, min(max(1, page), max(1, -(-found // per_page)))

@@ -22,7 +22,7 @@ from casework.accounts.roles import Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
-from casework.database import Paged, utcnow
+from casework.database import COUNT_CAP, Paged, count_up_to, utcnow
 from casework.diversion.models import DiversionCase
 from casework.diversion.states import CaseStatus
 from casework.extensions import db
@@ -278,13 +278,16 @@ class CasePage(Paged):
     total: int
     page: int
     per_page: int
+    capped: bool = False  # more than ``total`` match (counted up to COUNT_CAP)
+    has_next: bool = False
 
 
 def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: User,
               today: date, thresholds: dict[str, int], page: int = 1,
               per_page: int = 50) -> CasePage:
-    """People at ``site_ids`` matching ``filters``, by surname: a count, a
-    page, and three queries for the page's pathways, contacts and reviews."""
+    """People at ``site_ids`` matching ``filters``, by surname: a count (up
+    to COUNT_CAP), a page, and three queries for the page's pathways,
+    contacts and reviews."""
     stmt = select(Person.id)
     if site_ids is not None:
         stmt = stmt.where(Person.site_id.in_(site_ids))
@@ -312,13 +315,14 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
                   else and_(reviews.c.next_review_on >= today,
                             reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS)))
         stmt = stmt.where(Person.id.in_(select(reviews.c.person_id).where(window)))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    total, capped, page = count_up_to(db.session, stmt, COUNT_CAP, page, per_page)
     ids = list(db.session.scalars(
         stmt.order_by(Person.last_name_key, Person.first_name_key, Person.id)
-        .offset((page - 1) * per_page).limit(per_page)))
+        .offset((page - 1) * per_page).limit(per_page + 1)))  # one more: is there a next page?
+    has_next = len(ids) > per_page
+    ids = ids[:per_page]
     if not ids:
-        return CasePage([], total, page, per_page)
+        return CasePage([], total, page, per_page, capped)
     people = {p.id: p for p in db.session.scalars(
         select(Person).where(Person.id.in_(ids))
         # the caseworker's name only: not their sites (a query more whenever a row has one)
@@ -336,7 +340,7 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
         .where(reviews.c.person_id.in_(ids))).all())
     rows = [CaseRow(people[i], episodes.get(i), contacts.get(i), next_reviews.get(i))
             for i in ids]
-    return CasePage(rows, total, page, per_page)
+    return CasePage(rows, total, page, per_page, capped, has_next)
 
 
 # reassignment

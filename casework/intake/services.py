@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged
+from casework.database import COUNT_CAP, Paged, count_up_to
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, parse_reference
@@ -379,9 +379,6 @@ SORTS = {
 # Referrals are counted up to this many: counting every referral of a
 # national service on each list page would read them all (a seq scan of a
 # million rows); past it the list says "more than" and pages on by "Next".
-COUNT_CAP = 10_000
-
-
 @dataclass(frozen=True)
 class ReferralPage(Paged):
     referrals: list[Referral]
@@ -437,14 +434,7 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         stmt = stmt.where(Referral.referral_date >= query.date_from)
     if query.date_to:
         stmt = stmt.where(Referral.referral_date <= query.date_to)
-    total = db.session.scalar(select(func.count()).select_from(
-        stmt.limit(COUNT_CAP + 1).subquery()))
-    capped = total > COUNT_CAP
-    if capped:
-        total = COUNT_CAP
-        page = max(1, page)
-    else:
-        page = min(max(1, page), max(1, -(-total // per_page)))
+    total, capped, page = count_up_to(db.session, stmt, COUNT_CAP, page, per_page)
     ids = db.session.scalars(
         stmt.order_by(*SORTS.get(query.sort, SORTS["newest"]))
         .offset((page - 1) * per_page).limit(per_page + 1)  # one more: is there a next page?

@@ -26,7 +26,7 @@ from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged
+from casework.database import Paged, count_up_to
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -269,11 +269,10 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
         stmt = stmt.where(func.to_tsvector("english", Note.body).op("@@")(query))
     else:
         stmt = stmt.where(_fts_match(words))
-    total = db.session.scalar(select(func.count()).select_from(
-        stmt.with_only_columns(Note.id).limit(SEARCH_COUNT_CAP + 1).subquery()))
-    capped = total > SEARCH_COUNT_CAP
-    total = min(total, SEARCH_COUNT_CAP)
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    total, capped, page = count_up_to(db.session, stmt.with_only_columns(Note.id),
+                                      SEARCH_COUNT_CAP, page, per_page)
+    if capped:  # the pages the count reaches
+        page = min(page, -(-total // per_page))
     if not capped:
         # Few matches: take them all from the index first (the LIMIT keeps
         # PostgreSQL from walking every note newest first, looking for them).

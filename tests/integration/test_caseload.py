@@ -209,6 +209,26 @@ def test_the_case_list_filters(randomised, make_referral, team):
     assert names(unassigned=True) == {unassigned.id}
 
 
+def test_the_case_list_counts_up_to_a_cap(make_referral, team, monkeypatch):
+    people = sorted((make_referral("coventry", last_name=f"Capped{n}").person for n in range(5)),
+                    key=lambda p: (p.last_name_key, p.first_name_key, p.id))
+
+    def listed(page):
+        return services.case_list(services.CaseFilter(), site_ids("coventry"), actor=team["lead"],
+                                  today=TODAY, thresholds=THRESHOLDS, page=page, per_page=2)
+
+    monkeypatch.setattr(services, "COUNT_CAP", 3)
+    first = listed(1)
+    assert (first.total, first.capped, first.has_next) == (3, True, True)
+    assert [r.person.id for r in first.rows] == [p.id for p in people[:2]]
+    last = listed(3)  # past the pages counted: there are more, so the page stands
+    assert (last.page, last.has_next, [r.person.id for r in last.rows]) == \
+        (3, False, [people[4].id])
+    monkeypatch.setattr(services, "COUNT_CAP", 5)  # exactly the cap: counted, not capped
+    exact = listed(9)
+    assert (exact.total, exact.capped, exact.page) == (5, False, 3)
+
+
 def test_reviews(make_referral, team):
     person = make_referral("coventry").person
     with pytest.raises(services.CaseloadError) as refused:

@@ -162,3 +162,17 @@ def test_dashboard_figures_are_worked_out_every_time_when_not_kept(app, client, 
     make_referral("coventry")
     assert _referrals_in_chart(text_of(client.get("/dashboard"))) == 2
     assert services._KEPT not in app.extensions
+
+
+def test_the_case_list_says_more_than_past_its_cap(client, login_as, make_referral,
+                                                   monkeypatch):
+    from casework.caseload import services
+
+    for n in range(3):
+        make_referral("coventry", last_name=f"Capped{n}")
+    monkeypatch.setattr(services, "COUNT_CAP", 2)
+    login_as("lead", ("coventry",))
+    page = text_of(client.get("/caseload/cases"))
+    assert "More than 2 cases" in page and "Capped2" in page
+    monkeypatch.setattr(services, "COUNT_CAP", 10_000)
+    assert "3 cases" in text_of(client.get("/caseload/cases"))
