@@ -176,3 +176,23 @@ def test_the_case_list_says_more_than_past_its_cap(client, login_as, make_referr
     assert "More than 2 cases" in page and "Capped2" in page
     monkeypatch.setattr(services, "COUNT_CAP", 10_000)
     assert "3 cases" in text_of(client.get("/caseload/cases"))
+
+
+def test_each_week_links_to_its_referrals(app, client, login_as, make_referral):
+    from datetime import timedelta as days
+
+    from flask import url_for
+
+    referral = make_referral("coventry")
+    login_as("lead", ("coventry",))
+    for site in (None, referral.site_id):
+        page = text_of(client.get("/dashboard" + (f"?site={site}" if site else "")))
+        monday = referral.referral_date - days(days=referral.referral_date.weekday())
+        sunday = monday + days(days=6)
+        with app.test_request_context("/"):
+            href = url_for("intake.referrals", site=site,
+                           date_from=[monday.day, monday.month, monday.year],
+                           date_to=[sunday.day, sunday.month, sunday.year])
+        assert f'href="{href.replace("&", "&amp;")}">1</a>' in page
+        listed = text_of(client.get(href))
+        assert referral.reference in listed and "1 referral" in listed
