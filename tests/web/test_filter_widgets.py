@@ -64,15 +64,27 @@ def test_the_markup_is_govuk_frontends_own(app, memo, data):
         assert _draw(kept) == _draw(plain)  # drawn again, from the memo where blank
 
 
-def test_blank_fields_are_drawn_once(app, memo, monkeypatch):
-    drawn = []
-    original = GovTextInput.render
+@pytest.fixture
+def drawings(monkeypatch):
+    """``drawings(GovTextInput)``: the names of the fields that widget class
+    draws (rather than takes from the memo) from now on."""
 
-    def counting(self, params):
-        drawn.append(params["name"])
-        return original(self, params)
+    def watch(widget_class) -> list[str]:
+        drawn = []
+        original = widget_class.render
 
-    monkeypatch.setattr(GovTextInput, "render", counting)
+        def counting(self, params):
+            drawn.append(params["name"])
+            return original(self, params)
+
+        monkeypatch.setattr(widget_class, "render", counting)
+        return drawn
+
+    return watch
+
+
+def test_blank_fields_are_drawn_once(app, memo, drawings):
+    drawn = drawings(GovTextInput)
     with app.test_request_context("/"):
         for _ in range(3):
             Kept(MultiDict()).q()
@@ -80,17 +92,10 @@ def test_blank_fields_are_drawn_once(app, memo, monkeypatch):
     assert memo.memo_size() == 1
 
 
-def test_a_date_left_empty_in_a_submitted_form_is_kept(app, memo, monkeypatch):
+def test_a_date_left_empty_in_a_submitted_form_is_kept(app, memo, drawings):
     with app.test_request_context("/"):
         plain = str(Plain(MultiDict()).since())
-    drawn = []
-    original = GovDateInput.render
-
-    def counting(self, params):
-        drawn.append(params["name"])
-        return original(self, params)
-
-    monkeypatch.setattr(GovDateInput, "render", counting)
+    drawn = drawings(GovDateInput)
     with app.test_request_context("/"):
         for _ in range(3):  # a name searched for; the dates left empty
             form = Kept(MultiDict({"q": "Zebedee"}))
