@@ -376,7 +376,7 @@ SORTS = {
 }
 
 
-# Referrals are counted up to this many: counting every referral of a
+# Referrals are counted up to COUNT_CAP: counting every referral of a
 # national service on each list page would read them all (a seq scan of a
 # million rows); past it the list says "more than" and pages on by "Next".
 @dataclass(frozen=True)

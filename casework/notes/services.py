@@ -255,7 +255,8 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
     (Porter stemming), most recently recorded first. Restricted notes the
     actor may not read are never matched, counted or previewed. Matches are
     counted up to SEARCH_COUNT_CAP. Two queries."""
-    words = (text or "").split()[:20]
+    # NUL ends a string for SQLite's FTS5 (the form already drops it)
+    words = (text or "").replace("\x00", "").split()[:20]
     if not words:
         return NotePage([], 0, 1, per_page)
     # Each match's person checked in turn (one seek), rather than listing
@@ -272,7 +273,7 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
     total, capped, page = count_up_to(db.session, stmt.with_only_columns(Note.id),
                                       SEARCH_COUNT_CAP, page, per_page)
     if capped:  # the pages the count reaches
-        page = min(page, -(-total // per_page))
+        page = max(1, min(page, -(-total // per_page)))
     if not capped:
         # Few matches: take them all from the index first (the LIMIT keeps
         # PostgreSQL from walking every note newest first, looking for them).

@@ -113,7 +113,8 @@ def search():
     results = services.search_notes(text, actor=current_user,
                                     page=whole_number(page_number) or 1)
     if text:  # the words searched for stay out of the log
-        audit.viewed(Action.NOTE_SEARCHED, found=results.total, page=results.page)
+        audit.viewed(Action.NOTE_SEARCHED, found=results.total, more=results.capped,
+                     page=results.page)
     return render_template("notes/search.html", form=form, results=results, text=text)
 
 

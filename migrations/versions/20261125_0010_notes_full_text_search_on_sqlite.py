@@ -5,8 +5,15 @@ body) (migration 0006). SQLite had no index for it, so a search read the body
 of every note (4.4 s at a million notes). Here SQLite gets the same: an FTS5
 index of the notes' bodies (words stemmed by the Porter stemmer, as
 PostgreSQL's English configuration stems them), kept in step with the notes
-by triggers, including when a note is amended. The index holds no copy of
-the text (an external-content table reading notes.body).
+by triggers, including when a note is amended. The index holds the stemmed
+words of every note and their positions (as PostgreSQL's GIN index does),
+not a second copy of the text: it is an external-content table reading
+notes.body.
+
+A later migration that rebuilds the notes table on SQLite (a batch
+operation that recreates it) drops these triggers with the old table and
+must create them again; tests/integration/test_migrations.py checks they
+are there at head.
 
 casework.database.DATABASE_ONLY_TABLES keeps autogenerate from dropping it.
 

@@ -230,6 +230,12 @@ def test_search_syntax_is_only_text(people, users, text, found):
     assert services.search_notes(text, actor=users["author"]).total == found
 
 
+def test_a_nul_in_a_search_is_dropped(people, users):
+    add(people[0], users["author"], "He was arrested for robbery")
+    assert services.search_notes("arre\x00sted", actor=users["author"]).total == 1
+    assert services.search_notes("\x00", actor=users["author"]).total == 0
+
+
 def test_an_amended_note_is_found_by_its_new_words_only(people, users):
     note = add(people[0], users["author"], "Seen at the bus station")
     services.amend_note(note, NoteContent("Seen at the railway station"), "Wrong place",

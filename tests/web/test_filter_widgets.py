@@ -105,6 +105,16 @@ def test_a_date_left_empty_in_a_submitted_form_is_kept(app, memo, drawings):
     assert not memo.memo_holds("Zebedee")
 
 
+
+def test_a_typed_space_is_not_kept(app, memo):
+    with app.test_request_context("/"):
+        for spaces in (" ", "  ", "   "):
+            form = Kept(MultiDict({"q": spaces}))
+            form.validate()
+            form.q()
+    assert memo.memo_size() == 0  # each drawn afresh: no one fills the memo with spaces
+
+
 def test_a_chosen_option_is_not_kept(app, memo):
     with app.test_request_context("/"):
         chosen = Kept(MultiDict({"status": "closed"}))

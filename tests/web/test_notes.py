@@ -148,6 +148,15 @@ def test_search_page_says_more_than_past_its_cap(client, login_as, post, person,
     assert "More than 2 notes found. Add words to narrow the search." in page
     assert page.index("Football 2") < page.index("Football 1") < page.index("Football 0")
     assert "1 note found" in text_of(client.get("/notes/search?q=football+1"))
+    from sqlalchemy import select
+
+    from casework.audit.models import AuditEvent
+    from casework.extensions import db
+
+    searches = db.session.scalars(select(AuditEvent.detail).where(
+        AuditEvent.action == "note:searched").order_by(AuditEvent.id)).all()
+    assert searches[-2:] == [{"found": 2, "more": True, "page": 1},
+                             {"found": 1, "more": False, "page": 1}]
 
 
 def test_overdue_page(client, login_as, randomised, make_user):
