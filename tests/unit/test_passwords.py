@@ -37,6 +37,23 @@ def test_missing_hash_never_verifies():
     assert not passwords.verify_password(None, "casework-timing-equaliser")
 
 
+def test_the_unknown_account_check_costs_what_a_real_one_does(monkeypatch):
+    # the stored dummy has today's parameters, so verifying it costs as much
+    # as verifying a real password's hash
+    assert passwords._dummy_hash() == passwords._DUMMY_HASH
+    assert not passwords.needs_rehash(passwords._DUMMY_HASH)
+    assert PasswordHasher().verify(passwords._DUMMY_HASH, "casework-timing-equaliser")
+    # with other parameters, a fresh dummy is made with them
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
+                                                             parallelism=1))
+    passwords._dummy_hash.cache_clear()
+    try:
+        fresh = passwords._dummy_hash()
+        assert fresh != passwords._DUMMY_HASH and "m=8,t=1,p=1" in fresh
+    finally:
+        passwords._dummy_hash.cache_clear()
+
+
 def test_rehash_needed_when_parameters_change():
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("a long password!")
     assert passwords.needs_rehash(weak)
