@@ -54,7 +54,7 @@ class DateInputField(Field):
             raise StopValidation(self.required_message)
 
     def _value(self):
-        if self.raw_data:
+        if any(self.raw_data or ()):  # three empty boxes are no value at all
             return " ".join(self.raw_data)
         return self.data.strftime("%d %m %Y") if self.data else ""
 

@@ -100,19 +100,9 @@ class FilterSelect(_KeepBlank, GovSelect):
 
 
 class FilterDateInput(_KeepBlank, GovDateInput):
-    """Blank when its three boxes are. GOV.UK's date input draws only its
-    items' values, never the field's own (which, left empty in a submitted
-    form, is the three empty boxes joined: "  "), so that is left out of
-    the key and one drawing serves."""
-
     def is_blank(self, params: dict) -> bool:
-        return not params.get("errorMessage") and not any(
+        return super().is_blank(params) and not any(
             item.get("value") for item in params.get("items") or ())
-
-    def render(self, params: dict) -> Markup:
-        if self.is_blank(params):
-            params = {**params, "value": None}
-        return super().render(params)
 
 
 # The components ``kept`` draws, by their GOV.UK Frontend folder; each is

@@ -272,9 +272,9 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
         stmt = stmt.where(_fts_match(words))
     total, capped, page = count_up_to(db.session, stmt.with_only_columns(Note.id),
                                       SEARCH_COUNT_CAP, page, per_page)
-    if capped:  # the pages the count reaches
+    if capped:  # only the pages the count reaches (the page links go no further)
         page = max(1, min(page, -(-total // per_page)))
-    if not capped:
+    else:
         # Few matches: take them all from the index first (the LIMIT keeps
         # PostgreSQL from walking every note newest first, looking for them).
         stmt = select(Note).where(Note.id.in_(
