@@ -95,16 +95,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(token: str):
-        from sqlalchemy import select
-        from sqlalchemy.orm import joinedload
+        from casework.accounts.services import user_by_session_token
 
-        from casework.accounts.models import User
-
-        # The user and their sites in one query: every page needs both.
-        return db.session.execute(
-            select(User).options(joinedload(User.sites))
-            .where(User.session_token == token, User.active.is_(True))
-        ).unique().scalar_one_or_none()
+        return user_by_session_token(token)
 
     init_security(app)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
 from casework.accounts.passwords import (
@@ -46,6 +48,21 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.execute(
         select(User).where(User.email == normalise_email(email))
     ).scalar_one_or_none()
+
+
+@cache
+def _by_session_token():
+    # Built once: every request runs it, and building it cost as much as running it.
+    return (select(User).options(joinedload(User.sites))
+            .where(User.session_token == bindparam("token"), User.active.is_(True)))
+
+
+def user_by_session_token(token: str) -> User | None:
+    """The signed-in user of a session, with their sites (every page needs
+    both, so in one query); None once the account is deactivated or its
+    sessions ended."""
+    return db.session.execute(_by_session_token(), {"token": token}) \
+        .unique().scalar_one_or_none()
 
 
 def sites_by_keys(keys: Iterable[str]) -> list[Site]:

@@ -139,34 +139,66 @@ def record(
     return event
 
 
-def _append(event: AuditEvent) -> None:
-    session = db.session
+def _head(session) -> str:
+    """The chain's head, as the primary has it: call under the chain lock."""
     lock_for_update(session, _CHAIN_LOCK)
-    with from_replica(False):  # the head as the primary has it, under the lock
-        prev_hash = session.execute(
+    with from_replica(False):
+        return session.execute(
             select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
         ).scalar_one_or_none() or chain.GENESIS
+
+
+def _link(event: AuditEvent, prev_hash: str) -> str:
     event.prev_hash = prev_hash
     event.hash = chain.event_hash(prev_hash, hashed_fields(event))
+    return event.hash
+
+
+def _append(event: AuditEvent) -> None:
+    session = db.session
+    _link(event, _head(session))
     session.add(event)
     session.flush()
+
+
+_STORED = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
+
+
+def _append_held(session, events: list[AuditEvent]) -> None:
+    """Chain a read-only request's held events and write them in one INSERT
+    (the table's own, not the ORM's unit of work: the events are not needed
+    as objects again)."""
+    head = _head(session)
+    for held in events:
+        head = _link(held, head)
+    session.execute(AuditEvent.__table__.insert(),
+                    [{name: getattr(held, name) for name in _STORED} for held in events])
 
 
 def commit() -> None:
     """Commit the request's transaction, then chain and commit the events a
     read-only request recorded, in a write transaction of their own. If that
-    fails the error propagates, so a page is never sent unaudited."""
-    db.session.commit()
-    pending = db.session.info.pop(_PENDING, None)
-    if pending:
-        with read_only(False):
-            try:
-                for event in pending:
-                    _append(event)
-                db.session.commit()
-            except BaseException:
-                db.session.rollback()
-                raise
+    fails the error propagates, so a page is never sent unaudited.
+
+    A read-only request's objects are not expired when its transaction ends:
+    its page is drawn, and whatever reads on (a streamed extract) begins a
+    new transaction of its own."""
+    session = db.session()
+    drawn = reading() and not (session.new or session.dirty or session.deleted)
+    session.expire_on_commit = not drawn
+    try:
+        session.commit()
+        held = session.info.pop(_PENDING, None)
+        if held:
+            with read_only(False):
+                try:
+                    _append_held(session, held)
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+    finally:
+        session.expire_on_commit = True
 
 
 def pending() -> list[AuditEvent]:

@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 from flask import template_rendered
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, inspect, select, text
 
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -141,10 +141,10 @@ def test_a_page_whose_audit_event_cannot_be_written_is_not_sent(app, client, log
     referral = make_referral(last_name="Unsendable")
     events_before = _events()
 
-    def broken(_event):
+    def broken(_session, _events):
         raise RuntimeError("the audit log is unavailable")
 
-    monkeypatch.setattr(audit, "_append", broken)
+    monkeypatch.setattr(audit, "_append_held", broken)
     response = client.get(f"/people/{referral.person_id}")
     assert response.status_code == 500
     assert "Unsendable" not in response.get_data(as_text=True)
@@ -189,6 +189,36 @@ def test_events_of_a_read_wait_for_the_commit_and_chain_after_writers(app, now):
     assert audit.pending() == []
     assert viewed.prev_hash == written.hash
     assert audit.verify_chain().ok
+
+
+def test_several_events_of_a_read_are_chained_in_the_order_recorded(app, now):
+    with read_only():
+        held = [audit.record(Action.PERSON_VIEWED, actor=None, now=now, subject_type="person",
+                             subject_id=n) for n in (1, 2, 3)]
+        audit.commit()
+    stored = db.session.execute(select(AuditEvent.subject_id, AuditEvent.prev_hash,
+                                       AuditEvent.hash).order_by(AuditEvent.id)).all()
+    assert [(e.subject_id, e.prev_hash, e.hash) for e in held] == [tuple(r) for r in stored]
+    assert stored[1].prev_hash == stored[0].hash and stored[2].prev_hash == stored[1].hash
+    assert audit.verify_chain().ok
+
+
+def test_a_read_leaves_what_it_loaded_as_it_was_and_a_write_expires_it(app, now,
+                                                                       make_referral):
+    """The end of a read-only request's transaction does not expire the
+    objects its page was drawn from (work for nothing); a writer's commit
+    does, so what it reads next is fresh."""
+    person = db.session.get(Person, make_referral(last_name="Read").person_id)
+    db.session.commit()
+    with read_only():
+        assert person.last_name == "Read"
+        audit.record(Action.PERSON_VIEWED, actor=None, now=now, subject_type="person",
+                     subject_id=person.id)
+        audit.commit()
+        assert not inspect(person).expired_attributes
+    assert person.last_name == "Read"
+    audit.commit()
+    assert "last_name" in inspect(person).expired_attributes
 
 
 def test_a_rolled_back_read_keeps_none_of_its_events(app, now):
