@@ -237,7 +237,10 @@ def lock_for_update(session: Session, name: str) -> None:
     because every transaction already holds the database write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        session.execute(_ADVISORY_LOCK, {"name": name})
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")
 
 
 # Indexes the migrations create that the models cannot describe portably

@@ -139,13 +139,14 @@ def record(
     return event
 
 
+_HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+
+
 def _head(session) -> str:
-    """The chain's head, as the primary has it: call under the chain lock."""
+    """The chain's head, as the primary has it, under the chain lock."""
     lock_for_update(session, _CHAIN_LOCK)
     with from_replica(False):
-        return session.execute(
-            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-        ).scalar_one_or_none() or chain.GENESIS
+        return session.execute(_HEAD).scalar_one_or_none() or chain.GENESIS
 
 
 def _link(event: AuditEvent, prev_hash: str) -> str:

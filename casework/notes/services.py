@@ -113,7 +113,13 @@ def readable(actor: User):
     """A condition on Note: what ``actor`` may read of restricted notes."""
     if can_read_restricted(actor):
         return true()
-    return or_(Note.restricted.is_(False), Note.author_id == actor.id)
+    return readable_by(actor.id)
+
+
+def readable_by(author_id):
+    """A condition on Note: unrestricted, or written by ``author_id`` (a
+    value, or a bound parameter in a statement built once)."""
+    return or_(Note.restricted.is_(False), Note.author_id == author_id)
 
 
 def visible_notes(actor: User) -> Select:

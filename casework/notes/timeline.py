@@ -12,8 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
-from sqlalchemy import Date, String, func, literal, select, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
@@ -21,7 +33,7 @@ from casework.database import Paged
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from casework.notes.models import Note
-from casework.notes.services import readable
+from casework.notes.services import can_read_restricted, readable_by
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.triage.models import Triage
 from casework.trial.models import Allocation
@@ -49,15 +61,19 @@ def _kind(name: str):
     return literal(name, String(20)).label("kind")
 
 
-def _events(person_id: int, actor: User):
-    """(kind, id, on, at) for every event of the person's record."""
+def _events(every_note: bool):
+    """(kind, id, on, at) for every event of the person ``:person_id``'s
+    record; with only the restricted notes ``:actor_id`` wrote, unless
+    ``every_note``."""
+    person_id = bindparam("person_id")
+    notes = true() if every_note else readable_by(bindparam("actor_id"))
     return union_all(
         # the union's columns take their types from this first select
         select(_kind("note"), Note.id.label("id"),
                type_coerce(func.coalesce(Note.contact_date, func.date(Note.created_at)),
                            Date).label("event_on"),
                Note.created_at.label("event_at"))
-        .where(Note.person_id == person_id, readable(actor)),
+        .where(Note.person_id == person_id, notes),
         select(_kind("triage_submitted"), Triage.id, func.date(Triage.submitted_at),
                Triage.submitted_at).where(Triage.person_id == person_id),
         select(_kind("triage_decided"), Triage.id, func.date(Triage.decided_at),
@@ -80,6 +96,22 @@ def _events(person_id: int, actor: User):
                DiversionCase.updated_at)
         .where(DiversionCase.person_id == person_id, DiversionCase.ended_on.is_not(None)),
     ).subquery()
+
+
+@cache
+def _statements(every_note: bool):
+    """The page of events (counting them all in the same pass) and the bare
+    count, built once for each reader's view of the notes: the record's
+    page is the costliest statement a page builds, and only its parameters
+    change."""
+    events = _events(every_note)
+    page = (select(events.c.kind, events.c.id, events.c.event_on,
+                   func.count().over().label("total"))
+            .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
+                      events.c.id.desc())
+            .offset(bindparam("skip", type_=BigInteger))
+            .limit(bindparam("take", type_=BigInteger)))
+    return page, select(func.count()).select_from(events)
 
 
 LOADERS = {
@@ -106,23 +138,21 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
                     per_page: int = 20) -> TimelinePage:
     """The person's record, newest first, paginated; restricted notes appear
     only for those who may read them."""
-    events = _events(person_id, actor)
+    every_note = can_read_restricted(actor)
+    page_stmt, count_stmt = _statements(every_note)
+    params = {"person_id": person_id} if every_note else {"person_id": person_id,
+                                                          "actor_id": actor.id}
 
     def page_rows(number: int):
         return db.session.execute(
-            select(events.c.kind, events.c.id, events.c.event_on,
-                   func.count().over().label("total"))
-            .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
-                      events.c.id.desc())
-            .offset((number - 1) * per_page).limit(per_page)
-        ).all()
+            page_stmt, {**params, "skip": (number - 1) * per_page, "take": per_page}).all()
 
     page = max(1, page)
     rows = page_rows(page)
     if rows:
         total = rows[0].total
     else:  # an empty record, or a page past the end: count, and show the last page
-        total = db.session.scalar(select(func.count()).select_from(events))
+        total = db.session.scalar(count_stmt, params)
         last = max(1, -(-total // per_page))
         if page > last:
             page = last
