@@ -230,6 +230,9 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
         connection.exec_driver_sql("BEGIN" if reading() else "BEGIN IMMEDIATE")
 
 
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")
+
+
 def lock_for_update(session: Session, name: str) -> None:
     """Serialise writers on one named resource until the transaction ends.
 
@@ -238,9 +241,6 @@ def lock_for_update(session: Session, name: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_ADVISORY_LOCK, {"name": name})
-
-
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")
 
 
 # Indexes the migrations create that the models cannot describe portably

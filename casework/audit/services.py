@@ -185,8 +185,8 @@ def commit() -> None:
     its page is drawn, and whatever reads on (a streamed extract) begins a
     new transaction of its own."""
     session = db.session()
-    drawn = reading() and not (session.new or session.dirty or session.deleted)
-    session.expire_on_commit = not drawn
+    expire = session.expire_on_commit
+    session.expire_on_commit = expire and not reading()
     try:
         session.commit()
         held = session.info.pop(_PENDING, None)
@@ -199,7 +199,7 @@ def commit() -> None:
                     session.rollback()
                     raise
     finally:
-        session.expire_on_commit = True
+        session.expire_on_commit = expire
 
 
 def pending() -> list[AuditEvent]:
