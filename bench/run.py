@@ -7,7 +7,8 @@ One run, against one database (SQLite by default, or BENCH_DATABASE_URL):
 2. count the SQL queries of each page (in process, signed in for real);
 3. start the app under gunicorn (2 workers) and load each page with wrk at
    16 connections: /health as the ceiling, the referrals list, a person page
-   with about 200 timeline items, the lead dashboard, a search by name;
+   with about 200 timeline items, the lead dashboard, a search by name, and
+   the lead's caseloads by caseworker (not one of the issue's pages);
 4. time the cohort extract (rows per second, peak memory) against a raw dump
    of the same columns (sqlite3 CSV mode or psql COPY);
 5. time ``audit verify`` (events per second);
@@ -502,6 +503,7 @@ def main() -> None:
         PageResult(f"person page ({notes} notes)", f"/people/{person_id}"),
         PageResult("lead dashboard", "/dashboard"),
         PageResult("search by name", f"/referrals?{urlencode({'q': surname})}"),
+        PageResult("caseloads by caseworker", "/caseload"),
     ]
     log("Counting queries...")
     count_queries(env, password, run.pages)

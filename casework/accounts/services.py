@@ -6,7 +6,9 @@ transaction.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
@@ -23,6 +25,7 @@ from casework.accounts.passwords import (
 from casework.accounts.roles import SITE_SCOPED_ROLES, Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.database import Paged
 from casework.extensions import db
 
 
@@ -187,6 +190,42 @@ def create_user(
     return user
 
 
+
+def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,
+                        sites: list[Site], now: datetime) -> list[User]:
+    """Add users, each (email, display name), whom nobody can sign in as until
+    an admin sets a password: they hold the argon2 hash of a random secret
+    that is never kept or shown. For synthetic staff in demo data: argon2 is
+    slow by design, so the one hash is shared (a national service's
+    caseworkers, hashed one by one, would take minutes). Audited as
+    ``create_user`` is."""
+    role = Role(role)
+    emails = [normalise_email(email) for email, _ in accounts]
+    taken = db.session.scalar(select(func.count()).select_from(User)
+                              .where(User.email.in_(emails)))
+    email_problem = None
+    if not all("@" in email for email in emails):
+        email_problem = "Enter email addresses in the correct format"
+    elif taken or len(set(emails)) != len(emails):
+        email_problem = "A user with one of these email addresses already exists"
+    _raise_if({
+        "email": email_problem,
+        "display_name": None if all(name.strip() for _, name in accounts)
+        else "Enter a display name",
+        "sites": _site_problem(role, sites),
+    })
+    locked = hash_password(secrets.token_urlsafe(32))
+    users = [User(email=email, display_name=name.strip(), role=role, sites=list(sites),
+                  password_hash=locked, active=True, created_at=now)
+             for email, (_, name) in zip(emails, accounts, strict=True)]
+    db.session.add_all(users)
+    db.session.flush()
+    for user in users:
+        audit.record(Action.USER_CREATED, actor=None, now=now, subject_type="user",
+                     subject_id=user.id, detail=audit.changes({}, _snapshot(user)))
+    return users
+
+
 def update_user(
     user: User,
     *,
@@ -260,3 +299,24 @@ def set_password(user: User, password: str, *, actor: User | None, now: datetime
 
 def list_users() -> list[User]:
     return list(db.session.execute(select(User).order_by(User.email)).scalars())
+
+
+USERS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class UserPage(Paged):
+    users: list[User]
+    total: int
+    page: int
+    per_page: int
+
+
+def users_page(page: int, per_page: int = USERS_PER_PAGE) -> UserPage:
+    """A page of users by email (a national service has thousands): two
+    queries and their sites."""
+    total = db.session.scalar(select(func.count()).select_from(User))
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    users = db.session.scalars(select(User).order_by(User.email)
+                               .offset((page - 1) * per_page).limit(per_page)).all()
+    return UserPage(list(users), total, page, per_page)

@@ -11,7 +11,7 @@ from casework.admin import bp
 from casework.admin.forms import ConfirmForm, NewUserForm, UserDetailsForm
 from casework.database import utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems
+from casework.forms import choices, show_problems, whole_number
 
 
 def _with_sites(form):
@@ -30,7 +30,9 @@ def _get_user(user_id: int) -> User:
 @bp.route("/users")
 @require(Permission.USER_MANAGE)
 def users():
-    return render_template("admin/users.html", users=services.list_users())
+    page = services.users_page(whole_number(request.args.get("page", "1")) or 1,
+                               per_page=services.USERS_PER_PAGE)
+    return render_template("admin/users.html", page=page)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

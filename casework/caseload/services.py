@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from casework.accounts.models import Site, User, user_sites
 from casework.accounts.roles import Role
@@ -208,20 +208,39 @@ class Caseload:
     last_contact: date | None = None
 
 
+CASEWORKERS_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class CaseloadPage(Paged):
+    rows: list[Caseload]
+    total: int
+    page: int
+    per_page: int
+
+
 def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
-              thresholds: dict[str, int], only: int | None = None) -> list[Caseload]:
-    """One row per caseworker (and lead) of ``site_ids``, for their cases at
-    those sites: five queries. ``only`` narrows it to one user."""
+              thresholds: dict[str, int], only: int | None = None, page: int = 1,
+              per_page: int = CASEWORKERS_PER_PAGE) -> CaseloadPage:
+    """A page of caseworkers (and leads) of ``site_ids`` by name, with their
+    cases at those sites: six queries whatever the number of caseworkers or
+    cases, each reading the cases of the page's caseworkers only (a national
+    service has thousands of caseworkers). ``only`` narrows it to one user."""
     sites = list(site_ids)
-    users_stmt = (select(User).join(user_sites, user_sites.c.user_id == User.id)
+    users_stmt = (select(User.id).join(user_sites, user_sites.c.user_id == User.id)
                   .where(user_sites.c.site_id.in_(sites), User.active.is_(True),
                          User.role.in_((Role.CASEWORKER, Role.LEAD)))
-                  .order_by(User.display_name).distinct())
+                  .distinct())
     if only is not None:
         users_stmt = users_stmt.where(User.id == only)
-    rows = {u.id: Caseload(u) for u in db.session.scalars(users_stmt)}
-    if not rows:
-        return []
+    total = db.session.scalar(select(func.count()).select_from(users_stmt.subquery()))
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    if not total:
+        return CaseloadPage([], 0, page, per_page)
+    rows = {u.id: Caseload(u) for u in db.session.scalars(
+        select(User).where(User.id.in_(users_stmt)).order_by(User.display_name, User.id)
+        .offset((page - 1) * per_page).limit(per_page)
+        .options(lazyload(User.sites)))}
     ids = list(rows)
     mine = and_(Person.caseworker_id.in_(ids), Person.site_id.in_(sites))
     for user_id, number in db.session.execute(
@@ -248,7 +267,7 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
                    notes.readable(actor))
             .group_by(Person.caseworker_id)):
         rows[user_id].last_contact = last
-    return list(rows.values())
+    return CaseloadPage(list(rows.values()), total, page, per_page)
 
 
 # the case list behind every figure
@@ -352,6 +371,12 @@ def assignable(site_ids: frozenset[int]) -> list[User]:
         .where(user_sites.c.site_id.in_(list(site_ids)), User.active.is_(True),
                User.role.in_((Role.CASEWORKER, Role.LEAD)))
         .order_by(User.display_name).distinct()))
+
+
+def sites_of_people(person_ids: list[int]) -> set[int]:
+    """The sites of ``person_ids`` (those that exist)."""
+    return set(db.session.scalars(select(Person.site_id).where(Person.id.in_(person_ids))
+                                  .distinct()))
 
 
 def assign(person: Person, to_user: User, reason: str, *, actor: User | None,

@@ -70,10 +70,13 @@ def _weeks(figures: services.Dashboard, site: str | None) -> list[tuple]:
 @replica_reads
 def caseloads():
     form, site_ids = _chosen_sites()
-    rows = services.caseloads(site_ids, actor=current_user, today=utcnow().date(),
-                              thresholds=contact_thresholds())
-    audit.viewed(Action.CASELOAD_VIEWED, sites=sorted(site_ids))
-    return render_template("caseload/caseloads.html", form=form, rows=rows,
+    page = services.caseloads(site_ids, actor=current_user, today=utcnow().date(),
+                              thresholds=contact_thresholds(),
+                              page=whole_number(request.args.get("page", "1")) or 1,
+                              per_page=services.CASEWORKERS_PER_PAGE)
+    audit.viewed(Action.CASELOAD_VIEWED, sites=sorted(site_ids), page=page.page,
+                 shown=len(page.rows))
+    return render_template("caseload/caseloads.html", form=form, page=page,
                            site=form.site.data or None)
 
 
@@ -102,19 +105,33 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     if form is None and current_user.can(Permission.CASE_REASSIGN):
         form = ReassignForm()
     if form is not None:
+        # who can take the cases shown: the caseworkers of their sites, not
+        # every caseworker of the user's (thousands, for a national lead)
         form.to_user.choices = choices([("", "Select a caseworker")] + [
             (u.id, f"{u.display_name} ({u.role.label.lower()})")
-            for u in services.assignable(frozenset(s.id for s in services.sites_of(
-                current_user)))])
+            for u in _assignable({row.person.site_id for row in page.rows}
+                                 | _posted_people_sites())])
     own = None
     if mine:
         rows = services.caseloads(current_user.site_ids, actor=current_user,
                                   today=utcnow().date(), thresholds=contact_thresholds(),
-                                  only=current_user.id)
+                                  only=current_user.id).rows
         own = rows[0] if rows else None
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,
                            mine=mine, own=own, selected=set(request.form.getlist("people")),
                            args=request.args.to_dict()), status
+
+
+def _posted_people_sites() -> set[int]:
+    """The sites of the people a reassignment form was sent with."""
+    ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
+    return services.sites_of_people(ids) if ids else set()
+
+
+def _assignable(site_ids: set[int]) -> list:
+    """Caseworkers and leads of those of ``site_ids`` that are the user's."""
+    mine = frozenset(s.id for s in services.sites_of(current_user))
+    return services.assignable(mine & frozenset(site_ids))
 
 
 @bp.route("/caseload/cases")
@@ -134,8 +151,7 @@ def mine():
 def reassign():
     form = ReassignForm()
     form.to_user.choices = choices([("", "")] + [
-        (u.id, u.display_name) for u in services.assignable(frozenset(
-            s.id for s in services.sites_of(current_user)))])
+        (u.id, u.display_name) for u in _assignable(_posted_people_sites())])
     if form.validate_on_submit():
         ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
         try:

@@ -58,7 +58,7 @@ def seed_demo_command(people: int, seed: int) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
     from casework.demo.activity import seed_activity
     from casework.demo.diversion import seed_diversion
-    from casework.demo.people import assign_to, people_count, seed_people
+    from casework.demo.people import people_count, seed_people, share_out
     from casework.demo.trial import seed_triage, seed_trial
 
     with command_transaction("seed-demo"), bulk_load():
@@ -70,16 +70,18 @@ def seed_demo_command(people: int, seed: int) -> None:
             click.echo(f"The database already holds {existing:,} people; none added.")
         elif people:
             added, referrals, person_ids = seed_people(people, seed, now=now)
-            worker = accounts.find_user_by_email(DEMO_USERS[0][0])
-            assign_to(worker.id, accounts.sites_by_keys(["coventry"])[0].id, now=now)
-            notes, events = seed_activity(person_ids, seed, caseworker=worker,
+            caseworkers = share_out(accounts.find_user_by_email(DEMO_USERS[0][0]), seed,
+                                    now=now)
+            notes, events = seed_activity(person_ids, seed,
                                           lead=accounts.find_user_by_email(DEMO_USERS[1][0]),
                                           now=now)
             audit.record(Action.DEMO_SEEDED, actor=None, now=now,
-                         detail={"people": added, "referrals": referrals, "seed": seed})
+                         detail={"people": added, "referrals": referrals, "seed": seed,
+                                 "caseworkers_added": caseworkers})
             click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "
                        f"(seed {seed}), {notes:,} notes and contacts and {events:,} "
-                       "audit events of their history.")
+                       f"audit events of their history; {caseworkers:,} synthetic caseworkers "
+                       "(nobody can sign in as them) share the cases.")
             triaged, randomised = seed_triage(min(60, max(added // 5, 1)), seed,
                                               key=current_app.config["TRIAL_KEY"], now=now)
             click.echo(f"Triaged {triaged} referrals at the trial sites; "

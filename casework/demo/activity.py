@@ -29,6 +29,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from casework.accounts.models import User
 from casework.audit import chain
 from casework.audit.actions import Action
 from casework.audit.models import AuditEvent
@@ -201,10 +202,11 @@ def _web_origin(rng: random.Random) -> tuple[str, str]:
     return request_id, f"10.{rng.randrange(8)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
-def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
+def seed_activity(person_ids: list[int], seed: int, *, lead,
                   now: datetime) -> tuple[int, int]:
     """Notes and contacts for ``person_ids`` (and their referrals), with the
     audit events of their creation and of the views and notes, in time order.
+    Most notes are written by the person's caseworker, the rest by ``lead``.
 
     Returns (notes, audit events) written.
     """
@@ -220,6 +222,9 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
                Referral.source, Referral.risk_indicators)
         .where(Referral.person_id >= min(wanted)).order_by(Referral.id))
         if row.person_id in people]
+    roles = {row.id: str(row.role) for row in db.session.execute(
+        select(User.id, User.role).where(User.id.in_(
+            select(Person.caseworker_id).where(Person.id >= min(wanted)).distinct())))}
     first_referral = {}
     for referral in referrals:
         first_referral.setdefault(referral.person_id, referral.referral_date)
@@ -283,12 +288,14 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
             continue
         at, _, person_id, kind, roll, contact_type = item
         person = people[person_id]
-        author = (caseworker if person.caseworker_id == caseworker.id and roll > 0.15
-                  else lead)
+        if person.caseworker_id is not None and roll > 0.15:
+            author_id, author_role = person.caseworker_id, roles[person.caseworker_id]
+        else:
+            author_id, author_role = lead.id, str(lead.role)
         restricted = roll > 0.97
         request_id, client_addr = _web_origin(rng)
-        log.add(at - timedelta(seconds=50), Action.PERSON_VIEWED, actor_id=author.id,
-                actor_role=str(author.role), subject_type="person", subject_id=str(person_id),
+        log.add(at - timedelta(seconds=50), Action.PERSON_VIEWED, actor_id=author_id,
+                actor_role=author_role, subject_type="person", subject_id=str(person_id),
                 site_id=person.site_id, detail={}, request_id=request_id,
                 client_addr=client_addr)
         contact = kind == NoteKind.CONTACT
@@ -298,12 +305,12 @@ def seed_activity(person_ids: list[int], seed: int, *, caseworker, lead,
                    "contact_date": contact_date,
                    "contact_type": contact_type if contact else None, "attended": attended}
         stamp, on = notes.moment(at), notes.day(contact_date)
-        notes.add((note_id, person_id, person.site_id, str(kind), restricted, author.id, stamp,
+        notes.add((note_id, person_id, person.site_id, str(kind), restricted, author_id, stamp,
                    content["body"], on, content["contact_type"], attended, 1, stamp, None))
         revisions.add((revision_id, note_id, 1, content["body"], on, content["contact_type"],
-                       attended, None, author.id, stamp))
+                       attended, None, author_id, stamp))
         request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))  # the POST
-        log.add(at, Action.NOTE_CREATED, actor_id=author.id, actor_role=str(author.role),
+        log.add(at, Action.NOTE_CREATED, actor_id=author_id, actor_role=author_role,
                 subject_type="note", subject_id=str(note_id), site_id=person.site_id,
                 detail={"person_id": person_id, "kind": str(kind), "restricted": restricted,
                         "contact_date": contact_date.isoformat() if contact_date else None,

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from faker import Faker
 from sqlalchemy import func, insert, select, update
 
-from casework.accounts.models import Site
+from casework.accounts.models import Site, User
+from casework.accounts.roles import Role
 from casework.database import next_id, reset_id_sequences
 from casework.extensions import db
 from casework.intake import matching, validation
@@ -176,20 +177,52 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
     return people_done, referrals_done, person_ids
 
 
-def assign_to(caseworker_id: int, site_id: int, *, now: datetime) -> int:
-    """Give every unassigned person of a site to one caseworker, in bulk,
-    with the assignment history rows (demo data only)."""
+# A caseworker's share of a site's people: their open cases (about three in
+# four of the synthetic people have one) and those they held before.
+PEOPLE_PER_CASEWORKER = 50
+
+
+def share_out(worker: User, seed: int, *, now: datetime) -> int:
+    """Give each site's unassigned people to caseworkers of that site, at most
+    PEOPLE_PER_CASEWORKER each, in order of id, with the assignment history
+    rows: ``worker`` (the demo caseworker) takes the first at their first
+    site, and synthetic caseworkers, whom nobody can sign in as, the rest. A
+    national service has thousands of caseworkers with dozens of cases each,
+    not one with a whole site's. Returns the number of caseworkers added."""
+    from casework.accounts import services as accounts
     from casework.caseload.models import CaseAssignment
 
-    ids = list(db.session.scalars(select(Person.id).where(
-        Person.site_id == site_id, Person.caseworker_id.is_(None))))
-    if ids:
-        db.session.execute(update(Person).where(Person.id.in_(ids))
-                           .values(caseworker_id=caseworker_id))
-        db.session.execute(insert(CaseAssignment), [
-            {"person_id": i, "from_user_id": None, "to_user_id": caseworker_id,
-             "reason": "Demo data", "assigned_by_id": None, "assigned_at": now} for i in ids])
-    return len(ids)
+    fake = Faker("en_GB")
+    fake.seed_instance(seed + 1)
+    home = min(worker.site_ids) if worker.site_ids else None
+    added = 0
+    for site in db.session.scalars(select(Site).order_by(Site.id)).all():
+        ids = list(db.session.scalars(select(Person.id).where(
+            Person.site_id == site.id, Person.caseworker_id.is_(None)).order_by(Person.id)))
+        shares = [ids[n:n + PEOPLE_PER_CASEWORKER]
+                  for n in range(0, len(ids), PEOPLE_PER_CASEWORKER)]
+        workers = [worker] if site.id == home and shares else []
+        wanted = [(f"caseworker-{site.key}-{n:04d}@casework.example",
+                   f"{fake.first_name()} {fake.last_name()}")
+                  for n in range(1, len(shares) - len(workers) + 1)]
+        # those an earlier seed added stay (and take their share again)
+        existing = {user.email: user for user in db.session.scalars(
+            select(User).where(User.email.in_([email for email, _ in wanted])))}
+        new = [(email, name) for email, name in wanted if email not in existing]
+        created = iter(accounts.create_locked_users(new, role=Role.CASEWORKER, sites=[site],
+                                                    now=now) if new else [])
+        workers += [existing.get(email) or next(created) for email, _ in wanted]
+        added += len(new)
+        rows = []
+        for holder, share in zip(workers, shares, strict=True):
+            db.session.execute(update(Person).where(Person.id.in_(share))
+                               .values(caseworker_id=holder.id))
+            rows += [{"person_id": i, "from_user_id": None, "to_user_id": holder.id,
+                      "reason": "Demo data", "assigned_by_id": None, "assigned_at": now}
+                     for i in share]
+        if rows:
+            db.session.execute(insert(CaseAssignment), rows)
+    return added
 
 
 def people_count() -> int:

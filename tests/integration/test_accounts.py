@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casework.accounts import services
+from casework.accounts.models import User
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from tests.conftest import PASSWORD
@@ -39,3 +40,45 @@ def test_failed_sign_in_records_why_without_the_attempted_email(app, make_user, 
     assert [e.detail["reason"] for e in events] == ["wrong_password", "unknown_account"]
     assert events[0].actor_id == user.id and events[1].actor_id is None
     assert "ghost" not in str(events[1].detail)
+
+
+def test_locked_users_are_audited_and_cannot_sign_in_until_given_a_password(app, now):
+    coventry = services.sites_by_keys(["coventry"])
+    users = services.create_locked_users(
+        [("One@Example.org", "Una One"), ("two@example.org", " Tom Two ")],
+        role="caseworker", sites=coventry, now=now)
+    db.session.commit()
+    assert [(u.email, u.display_name, [s.key for s in u.sites]) for u in users] == [
+        ("one@example.org", "Una One", ["coventry"]), ("two@example.org", "Tom Two", ["coventry"])]
+    created = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "user:created").order_by(AuditEvent.id)).all()[-2:]
+    assert [e.subject_id for e in created] == [str(u.id) for u in users]
+    assert created[0].detail["role"] == {"before": None, "after": "caseworker"}
+    for guess in ("", PASSWORD, users[0].password_hash):
+        assert services.authenticate("one@example.org", guess, now=now) is None
+    services.set_password(users[0], PASSWORD, actor=None, now=now)
+    assert services.authenticate("one@example.org", PASSWORD, now=now) is not None
+
+
+@pytest.mark.parametrize("accounts, sites, field", [
+    ([("one@example.org", "Una"), ("ONE@example.org", "Again")], ["coventry"], "email"),
+    ([("no-at-sign", "Una")], ["coventry"], "email"),
+    ([("new@example.org", "  ")], ["coventry"], "display_name"),
+    ([("new@example.org", "Una")], [], "sites"),
+])
+def test_locked_users_are_refused_whole_when_any_is_wrong(app, now, accounts, sites, field):
+    before = db.session.scalar(select(func.count()).select_from(User))
+    with pytest.raises(services.AccountError) as refused:
+        services.create_locked_users(accounts, role="caseworker",
+                                     sites=services.sites_by_keys(sites), now=now)
+    assert field in refused.value.problems
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_a_locked_users_email_must_be_new(app, make_user, now):
+    taken = make_user("caseworker", email="taken@example.org")
+    with pytest.raises(services.AccountError) as refused:
+        services.create_locked_users([("fresh@example.org", "Fresh"), (taken.email, "Dup")],
+                                     role="caseworker",
+                                     sites=services.sites_by_keys(["coventry"]), now=now)
+    assert "already exists" in refused.value.problems["email"]

@@ -175,7 +175,7 @@ def test_caseloads_by_caseworker(randomised, team):
     _treated(randomised, amy, amy, "engaged")  # overdue since 1 Sep
     _treated(randomised, ben, ben, "at_risk_monitoring", on=TODAY)
     rows = {r.caseworker.display_name: r for r in services.caseloads(
-        site_ids("coventry"), actor=team["lead"], today=TODAY, thresholds=THRESHOLDS)}
+        site_ids("coventry"), actor=team["lead"], today=TODAY, thresholds=THRESHOLDS).rows}
     assert set(rows) >= {"Amy Worker", "Ben Worker", "Lee Lead"}
     amy_row, ben_row = rows["Amy Worker"], rows["Ben Worker"]
     assert amy_row.active == 2 and amy_row.by_pathway[Pathway.ENGAGED] == 2
@@ -185,6 +185,34 @@ def test_caseloads_by_caseworker(randomised, team):
     assert (ben_row.active, ben_row.overdue, ben_row.last_contact) == (1, 0, None)
     assert ben_row.by_pathway[Pathway.AT_RISK_MONITORING] == 1
     assert "Wes Worker" not in rows
+
+
+
+def test_caseloads_come_a_page_of_caseworkers_at_a_time(randomised, team):
+    amy, ben = team["amy"], team["ben"]
+    _treated(randomised, amy, amy, "engaged")
+    _treated(randomised, ben, ben, "engaged")
+    _treated(randomised, ben, ben, "at_risk_monitoring", on=TODAY)
+
+    def listed(page):
+        return services.caseloads(site_ids("coventry"), actor=team["lead"], today=TODAY,
+                                  thresholds=THRESHOLDS, page=page, per_page=2)
+
+    everyone = services.caseloads(site_ids("coventry"), actor=team["lead"], today=TODAY,
+                                  thresholds=THRESHOLDS)
+    names = [r.caseworker.display_name for r in everyone.rows]
+    assert names == sorted(names) and {"Amy Worker", "Ben Worker"} <= set(names)
+    count = -(-everyone.total // 2)
+    pages = [listed(n) for n in range(1, count + 2)]  # and one past the end
+    assert count >= 2 and all(p.total == everyone.total and p.pages == count for p in pages)
+    seen = [r.caseworker.display_name for p in pages[:count] for r in p.rows]
+    assert seen == names  # every caseworker once, in order, across the pages
+    assert pages[-1].page == count and [r.caseworker.id for r in pages[-1].rows] == \
+        [r.caseworker.id for r in pages[count - 1].rows]  # past the end: the last page
+    by_name = {r.caseworker.display_name: r for p in pages for r in p.rows}
+    assert (by_name["Amy Worker"].active, by_name["Ben Worker"].active) == (1, 2)
+    assert services.caseloads(site_ids("coventry"), actor=team["lead"], today=TODAY,
+                              thresholds=THRESHOLDS, only=ben.id).rows[0].active == 2
 
 
 def test_the_case_list_filters(randomised, make_referral, team):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select, text
 
 from casework.accounts.models import User
@@ -141,3 +143,42 @@ def test_seeded_people_look_like_the_cohort(app, runner):
         found += any(c.person.id != person.id
                      for c in services.find_candidates(details, actor=lead))
     assert found >= 1
+
+
+def test_seeded_cases_are_shared_among_caseworkers_of_each_site(app, runner, monkeypatch):
+    from casework.accounts.models import User
+    from casework.demo import people as demo_people
+    from casework.intake.models import Person
+    from casework.notes.models import Note
+
+    monkeypatch.setattr(demo_people, "PEOPLE_PER_CASEWORKER", 20)
+    result = runner.invoke(args=["seed-demo", "--people", "300", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    holders = db.session.execute(
+        select(Person.caseworker_id, func.count(), func.min(Person.site_id),
+               func.max(Person.site_id)).group_by(Person.caseworker_id)).all()
+    assert None not in {h.caseworker_id for h in holders}  # every person has a caseworker
+    assert all(h.count <= 20 and h[2] == h[3] for h in holders)  # at most 20, one site
+    users = {u.id: u for u in db.session.scalars(select(User))}
+    for holder in holders:
+        user = users[holder.caseworker_id]
+        assert user.role == "caseworker" and [s.id for s in user.sites] == [holder[2]]
+    casey = next(u for u in users.values() if u.email == "caseworker@casework.example")
+    assert dict((h.caseworker_id, h.count) for h in holders)[casey.id] == 20
+    added = int(re.search(r"([\d,]+) synthetic caseworkers", result.output).group(1))
+    assert added == len(holders) - 1 > 7
+    # most notes are their caseworker's, the rest the demo lead's
+    authors = db.session.execute(select(Note.author_id, Person.caseworker_id)
+                                 .join(Person, Person.id == Note.person_id)).all()
+    lead = next(u.id for u in users.values() if u.email == "lead@casework.example")
+    assert all(a in (c, lead) for a, c in authors)
+    assert sum(a == c for a, c in authors) > len(authors) * 0.7
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    # seeded again from nothing, the same caseworkers take their shares again
+    _wipe_people()
+    again = runner.invoke(args=["seed-demo", "--people", "300", "--seed", "5"])
+    assert again.exit_code == 0, again.output
+    assert "; 0 synthetic caseworkers" in again.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == len(users)
+    assert db.session.scalar(select(func.count()).select_from(Person)
+                             .where(Person.caseworker_id.is_(None))) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from casework.accounts.models import User
 from casework.audit.models import AuditEvent
@@ -126,3 +126,24 @@ def test_admin_cannot_deactivate_themselves(client, login_as, post):
 def test_unknown_user_is_404(client, login_as):
     login_as("admin", ())
     assert client.get("/admin/users/999999").status_code == 404
+
+
+def test_users_come_a_page_at_a_time_by_email(client, login_as, make_user, monkeypatch):
+    from casework.accounts import services
+
+    for name in ("ann", "bob", "cat", "dan"):
+        make_user("caseworker", ("coventry",), email=f"{name}@paged.example")
+    login_as("admin", ())
+    monkeypatch.setattr(services, "USERS_PER_PAGE", 2)
+    total = db.session.scalar(select(func.count()).select_from(User))
+    pages = -(-total // 2)
+    seen = []
+    for n in range(1, pages + 1):
+        html = client.get(f"/admin/users?page={n}").get_data(as_text=True)
+        assert f"{total} users, page {n} of {pages}" in html
+        seen += re.findall(r'href="/admin/users/\d+">([^<]+)</a>', html)
+        assert ('rel="next"' in html) == (n < pages) and ('rel="prev"' in html) == (n > 1)
+    # every user once, in the database's order of emails
+    assert seen == db.session.scalars(select(User.email).order_by(User.email)).all()
+    assert f"page {pages} of {pages}" in client.get("/admin/users?page=99").get_data(as_text=True)
+    assert client.get("/admin/users?page=-1").status_code == 200

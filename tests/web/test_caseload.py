@@ -57,6 +57,33 @@ def test_a_lead_only_sees_their_sites(client, login_as, make_referral):
     assert "Faraway" not in cases
 
 
+
+def test_caseloads_page_through_the_caseworkers(client, login_as, make_user, monkeypatch):
+    from casework.caseload import services as caseload
+
+    for name in ("Ada", "Bea", "Cy"):
+        make_user("caseworker", ("coventry",), email=f"{name.lower()}@example.org",
+                  display_name=f"{name} Paged")
+    login_as("lead", ("coventry",))
+    monkeypatch.setattr(caseload, "CASEWORKERS_PER_PAGE", 2)
+    first = client.get("/caseload")
+    total = int(re.search(r"([\d,]+) caseworkers", text_of(first)).group(1))
+    assert total >= 4  # the three and the lead
+    pages = -(-total // 2)
+    seen = []
+    for n in range(1, pages + 1):
+        html = client.get(f"/caseload?page={n}").get_data(as_text=True)
+        assert f"page {n} of {pages}" in text_of(client.get(f"/caseload?page={n}"))
+        seen += re.findall(r'<th scope="row" class="govuk-table__header"><a[^>]*>([^<]+)</a>', html)
+        assert ('rel="next"' in html) == (n < pages) and ('rel="prev"' in html) == (n > 1)
+    assert len(seen) == total and {"Ada Paged", "Bea Paged", "Cy Paged"} <= set(seen)
+    assert client.get("/caseload?page=abc").status_code == 200
+    assert f"page {pages} of {pages}" in text_of(client.get("/caseload?page=999"))
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "caseload:viewed").order_by(AuditEvent.id.desc())).first()
+    assert event.detail["page"] == pages and event.detail["shown"] == total - 2 * (pages - 1)
+
+
 def test_caseloads_and_reassignment(client, login_as, post, make_referral, make_user):
     amy = make_user("caseworker", ("coventry",), email="amy@example.org", display_name="Amy")
     people = [make_referral("coventry", last_name=f"Case{n}").person for n in range(3)]
@@ -85,6 +112,39 @@ def test_caseloads_and_reassignment(client, login_as, post, make_referral, make_
     evil = post("/caseload/reassign", {"people": [str(people[2].id)], "to_user": str(amy.id),
                                        "reason": "x", "back": "https://evil.example/"})
     assert evil.headers["Location"].endswith("/caseload/cases")
+
+
+
+def test_the_reassign_list_holds_the_caseworkers_of_the_cases_shown(
+        client, login_as, post, make_referral, make_user):
+    make_user("caseworker", ("coventry",), email="cora@example.org", display_name="Cora Cov")
+    wendy = make_user("caseworker", ("wolverhampton",), email="wendy@example.org",
+                      display_name="Wendy Wolves")
+    coventry = make_referral("coventry", last_name="Covcase").person
+    wolves = make_referral("wolverhampton", last_name="Wolvcase").person
+    login_as("lead", ("coventry", "wolverhampton"))
+
+    def options(path):
+        html = client.get(path).get_data(as_text=True)
+        select_ = html[html.index('name="to_user"'):]
+        return re.findall(r"<option [^>]*>([^<]+)</option>", select_[:select_.index("</select>")])
+
+    assert {"Cora Cov (caseworker)", "Wendy Wolves (caseworker)"} <= set(
+        options("/caseload/cases"))  # cases at both sites shown
+    only_coventry = options(f"/caseload/cases?site={coventry.site_id}")
+    assert "Cora Cov (caseworker)" in only_coventry
+    assert "Wendy Wolves (caseworker)" not in only_coventry
+    assert "Wendy Wolves (caseworker)" in options(f"/caseload/cases?site={wolves.site_id}")
+    # a Coventry case cannot go to a Wolverhampton caseworker: not a choice
+    refused = post("/caseload/reassign", {"people": [str(coventry.id)], "to_user": str(wendy.id),
+                                          "reason": "Closer to home"})
+    assert refused.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Person, coventry.id).caseworker_id != wendy.id
+    assert post("/caseload/reassign", {"people": [str(wolves.id)], "to_user": str(wendy.id),
+                                       "reason": "Closer to home"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Person, wolves.id).caseworker_id == wendy.id
 
 
 def test_caseworkers_cannot_reassign(client, login_as, post, make_referral, make_user):
