@@ -297,8 +297,11 @@ def set_password(user: User, password: str, *, actor: User | None, now: datetime
     return user
 
 
-def list_users() -> list[User]:
-    return list(db.session.execute(select(User).order_by(User.email)).scalars())
+def emails_of(user_ids: Iterable[int]) -> dict[int, str]:
+    """The email address of each of ``user_ids``."""
+    ids = list(user_ids)
+    return {row.id: row.email for row in db.session.execute(
+        select(User.id, User.email).where(User.id.in_(ids)))} if ids else {}
 
 
 USERS_PER_PAGE = 50

@@ -12,7 +12,9 @@ class AuditFilterForm(Form):
     class Meta:
         csrf = False
 
-    actor = SelectField("Who", widget=FilterSelect(), choices=[], validators=[Optional()])
+    # an email address, not a list of every user: a national service has thousands
+    actor = StringField("Who (email address)", widget=FilterTextInput(),
+                        validators=[Optional(), Length(max=254)])
     action = SelectField(
         "Action",
         widget=FilterSelect(),

@@ -11,7 +11,6 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.audit.forms import AuditFilterForm
 from casework.database import utcnow
-from casework.forms import choices
 
 
 def _int_arg(name: str) -> int | None:
@@ -28,18 +27,20 @@ def _int_arg(name: str) -> int | None:
 def events():
     """Admins see every event; leads see the events of their sites."""
     form = AuditFilterForm(request.args or None)
-    users = accounts.list_users()
-    form.actor.choices = choices([("", "Anyone")] + [(u.id, u.email) for u in users])
     criteria = audit.AuditFilter()
     if request.args and form.validate():
-        criteria = audit.AuditFilter(
-            actor_id=int(form.actor.data) if form.actor.data else None,
-            action=form.action.data or None,
-            subject_type=(form.subject_type.data or "").strip() or None,
-            subject_id=(form.subject_id.data or "").strip() or None,
-            date_from=form.date_from.data,
-            date_to=form.date_to.data,
-        )
+        actor = accounts.find_user_by_email(form.actor.data) if form.actor.data else None
+        if form.actor.data and actor is None:
+            form.actor.errors = [*form.actor.errors, "No user has this email address"]
+        else:
+            criteria = audit.AuditFilter(
+                actor_id=actor.id if actor else None,
+                action=form.action.data or None,
+                subject_type=(form.subject_type.data or "").strip() or None,
+                subject_id=(form.subject_id.data or "").strip() or None,
+                date_from=form.date_from.data,
+                date_to=form.date_to.data,
+            )
     site_ids = None if current_user.can(Permission.AUDIT_READ_ALL) else current_user.site_ids
     page = audit.search(
         criteria, site_ids=site_ids, before=_int_arg("before"), after=_int_arg("after")
@@ -48,5 +49,5 @@ def events():
         Action.AUDIT_VIEWED, actor=current_user, now=utcnow(),
         detail={k: v for k, v in vars(criteria).items() if v is not None},
     )
-    names = {u.id: u.email for u in users}
+    names = accounts.emails_of({e.actor_id for e in page.events if e.actor_id is not None})
     return render_template("audit/events.html", form=form, page=page, names=names)

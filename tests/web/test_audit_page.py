@@ -72,3 +72,29 @@ def test_viewing_the_log_is_audited(client, login_as):
         select(AuditEvent).where(AuditEvent.action == "audit:viewed")
     ).one()
     assert event.detail == {"action": "auth:login"}
+
+
+def test_events_by_one_user_found_by_email(client, login_as, make_user, now):
+    seed_site_events(now)
+    other = make_user("caseworker", ("coventry",), email="Someone@Example.org")
+    login_as("admin", ())
+    html = client.get("/audit/").get_data(as_text=True)
+    assert "someone@example.org" in html  # their user:created event names its actor
+    assert "<option" not in html.split('name="action"')[0]  # no list of every user
+    theirs = client.get("/audit/?actor=SOMEONE@example.org").get_data(as_text=True)
+    assert "<code>user:created</code>" not in theirs  # they created no one
+    assert "cov-0" not in theirs and "No events match" in theirs
+    from sqlalchemy import select
+
+    from casework.audit.models import AuditEvent
+
+    audit.record(Action.USER_UPDATED, actor=other, now=now, subject_type="user",
+                 subject_id="by-someone")
+    db.session.commit()
+    theirs = client.get("/audit/?actor=someone@example.org").get_data(as_text=True)
+    assert "by-someone" in theirs and "cov-0" not in theirs
+    unknown = client.get("/audit/?actor=nobody@example.org").get_data(as_text=True)
+    assert "No user has this email address" in unknown and 'value="nobody@example.org"' in unknown
+    viewed = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "audit:viewed").order_by(AuditEvent.id.desc())).first()
+    assert not viewed.detail  # the unknown address filtered nothing, and is not recorded
