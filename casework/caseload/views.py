@@ -102,15 +102,17 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
                               page=whole_number(page_arg) or 1)
     audit.viewed(Action.CASE_LISTED, filters={k: v for k, v in vars(filters).items() if v},
                  page=page.page, shown=len(page.rows))
+    # A case goes to a caseworker of its own site, so cases are reassigned
+    # from a list of one site's: the choice is that site's caseworkers, not
+    # every caseworker the lead oversees (thousands, nationally).
+    shown = {row.person.site_id for row in page.rows} | _posted_people_sites()
+    choose_site = False
     if form is None and current_user.can(Permission.CASE_REASSIGN):
-        form = ReassignForm()
+        choose_site = len(shown) > 1
+        form = None if choose_site else ReassignForm()
     if form is not None:
-        # who can take the cases shown: the caseworkers of their sites, not
-        # every caseworker of the user's (thousands, for a national lead)
         form.to_user.choices = choices([("", "Select a caseworker")] + [
-            (u.id, f"{u.display_name} ({u.role.label.lower()})")
-            for u in _assignable({row.person.site_id for row in page.rows}
-                                 | _posted_people_sites())])
+            (u.id, f"{u.display_name} ({u.role.label.lower()})") for u in _assignable(shown)])
     own = None
     if mine:
         rows = services.caseloads(current_user.site_ids, actor=current_user,
@@ -119,6 +121,7 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
         own = rows[0] if rows else None
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,
                            mine=mine, own=own, selected=set(request.form.getlist("people")),
+                           choose_site=choose_site,
                            args=request.args.to_dict()), status
 
 

@@ -298,3 +298,36 @@ def test_queries_do_not_grow_with_the_data(runner, team):
     large = measure()
     assert small == large, (small, large)
     assert max(large) <= 12
+
+
+def test_a_case_is_open_while_any_of_its_three_sources_is(make_referral, randomised, team):
+    from casework.diversion import services as diversion
+    from casework.intake import services as intake
+    from casework.intake.models import Person
+
+    def closed_referral(**kwargs):
+        referral = make_referral("coventry", **kwargs)
+        intake.close_referral(referral, "withdrawn", actor=team["lead"], now=NOW)
+        return referral.person
+
+    waiting = make_referral("coventry").person  # a referral still in play
+    closed = closed_referral()
+    settings = diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                                  {1: "light", 2: "light", 3: "structured", 4: "intensive",
+                                   5: None})
+    offered = closed_referral(dob=date(2010, 1, 1))
+    assessment = diversion.assess_data(offered, "checkpoint", {
+        "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
+        "offence": "bladed_article_s139", "aggravating_factors": [],
+        "previous_outcomes": [], "admits_offence": True, "sufficient_evidence": True},
+        actor=team["amy"], now=datetime(2026, 5, 20, tzinfo=UTC), settings=settings)
+    diversion.decide(assessment, "eligible", None, actor=team["lead"],
+                     now=datetime(2026, 5, 20, tzinfo=UTC))
+    diversion.offer(assessment, actor=team["amy"], now=datetime(2026, 5, 20, tzinfo=UTC))
+    treated = _treated(randomised, team["amy"], team["amy"], "engaged")
+    for referral in treated.referrals:  # open through the pathway alone
+        referral.status = "closed"
+    db.session.commit()
+    found = set(db.session.scalars(select(Person.id).where(services.active(), Person.id.in_(
+        [waiting.id, closed.id, offered.id, treated.id]))))
+    assert found == {waiting.id, offered.id, treated.id}
