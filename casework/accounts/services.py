@@ -13,9 +13,9 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager
 
-from casework.accounts.models import Site, User
+from casework.accounts.models import Site, User, user_sites
 from casework.accounts.passwords import (
     hash_password,
     needs_rehash,
@@ -56,8 +56,15 @@ def find_user_by_email(email: str) -> User | None:
 @cache
 def _by_session_token():
     # Built once: every request runs it, and building it cost as much as running it.
-    return (select(User).options(joinedload(User.sites))
-            .where(User.session_token == bindparam("token"), User.active.is_(True)))
+    # Joined flat (users, then their user_sites rows by the (user, site) key,
+    # then sites), not as joinedload's nested (user_sites JOIN sites), which
+    # SQLite builds in full, for every user, on every request.
+    return (select(User)
+            .outerjoin(user_sites, user_sites.c.user_id == User.id)
+            .outerjoin(Site, Site.id == user_sites.c.site_id)
+            .options(contains_eager(User.sites))
+            .where(User.session_token == bindparam("token"), User.active.is_(True))
+            .order_by(Site.name))
 
 
 def user_by_session_token(token: str) -> User | None:

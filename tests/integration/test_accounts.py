@@ -82,3 +82,18 @@ def test_a_locked_users_email_must_be_new(app, make_user, now):
                                      role="caseworker",
                                      sites=services.sites_by_keys(["coventry"]), now=now)
     assert "already exists" in refused.value.problems["email"]
+
+
+def test_the_signed_in_user_comes_with_their_sites_in_order(app, make_user):
+    lead = make_user("lead", ("wolverhampton", "coventry", "dudley"))
+    admin = make_user("admin", ())
+    db.session.commit()
+    tokens = lead.session_token, admin.session_token
+    db.session.expunge_all()
+    found = services.user_by_session_token(tokens[0])
+    assert [s.name for s in found.sites] == ["Coventry", "Dudley", "Wolverhampton"]
+    assert services.user_by_session_token(tokens[1]).sites == []
+    assert services.user_by_session_token("no-such-token") is None
+    found.active = False
+    db.session.commit()
+    assert services.user_by_session_token(tokens[0]) is None
