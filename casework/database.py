@@ -268,6 +268,11 @@ class Paged:
         return max(1, -(-self.total // self.per_page))
 
 
+def page_within(page: int, total: int, per_page: int) -> int:
+    """``page`` brought within the pages ``total`` items fill (at least 1)."""
+    return min(max(1, page), max(1, -(-total // per_page)))
+
+
 # Lists count their matches up to this many; past it they say "more than".
 COUNT_CAP = 10_000
 
@@ -280,4 +285,4 @@ def count_up_to(session: Session, stmt: Select, cap: int, page: int,
     found = session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery()))
     if found > cap:
         return cap, True, max(1, page)
-    return found, False, min(max(1, page), max(1, -(-found // per_page)))
+    return found, False, page_within(page, found, per_page)

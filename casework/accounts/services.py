@@ -25,7 +25,7 @@ from casework.accounts.passwords import (
 from casework.accounts.roles import SITE_SCOPED_ROLES, Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged
+from casework.database import Paged, page_within
 from casework.extensions import db
 
 
@@ -326,7 +326,7 @@ def users_page(page: int, per_page: int = USERS_PER_PAGE) -> UserPage:
     """A page of users by email (a national service has thousands): two
     queries and their sites."""
     total = db.session.scalar(select(func.count()).select_from(User))
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    page = page_within(page, total, per_page)
     users = db.session.scalars(select(User).order_by(User.email)
                                .offset((page - 1) * per_page).limit(per_page)).all()
     return UserPage(list(users), total, page, per_page)

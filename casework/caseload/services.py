@@ -22,7 +22,7 @@ from casework.accounts.roles import Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
-from casework.database import COUNT_CAP, Paged, count_up_to, utcnow
+from casework.database import COUNT_CAP, Paged, count_up_to, page_within, utcnow
 from casework.diversion.models import DiversionCase
 from casework.diversion.states import CaseStatus
 from casework.extensions import db
@@ -241,7 +241,7 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
     if only is not None:
         users_stmt = users_stmt.where(User.id == only)
     total = db.session.scalar(select(func.count()).select_from(users_stmt.subquery()))
-    page = min(max(1, page), max(1, -(-total // per_page)))
+    page = page_within(page, total, per_page)
     if not total:
         return CaseloadPage([], 0, page, per_page)
     rows = {u.id: Caseload(u) for u in db.session.scalars(

@@ -142,25 +142,35 @@ def test_referrals_per_week(make_referral, team):
     assert sum(weeks.values()) == 5  # 200 days ago is outside the 26 weeks
 
 
+def _diversion_settings():
+    from casework.diversion import services as diversion
+
+    return diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                              {1: "light", 2: "light", 3: "structured", 4: "intensive",
+                               5: None})
+
+
+def _offered_checkpoint(person, team):
+    """An eligible Checkpoint assessment of ``person`` (born 1 Jan 2010), offered."""
+    from casework.diversion import services as diversion
+
+    may = datetime(2026, 5, 20, tzinfo=UTC)
+    assessment = diversion.assess_data(person, "checkpoint", {
+        "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
+        "offence": "bladed_article_s139", "aggravating_factors": [],
+        "previous_outcomes": [], "admits_offence": True, "sufficient_evidence": True},
+        actor=team["amy"], now=may, settings=_diversion_settings())
+    diversion.decide(assessment, "eligible", None, actor=team["lead"], now=may)
+    return diversion.offer(assessment, actor=team["amy"], now=may)
+
+
 def test_diversion_figures(make_referral, team):
     from casework.diversion import services as diversion
 
-    settings = diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
-                                  {1: "light", 2: "light", 3: "structured", 4: "intensive",
-                                   5: None})
     for started in (date(2026, 6, 1), date(2026, 8, 1), date(2026, 10, 1)):
-        person = make_referral("coventry", dob=date(2010, 1, 1)).person
-        assessment = diversion.assess_data(person, "checkpoint", {
-            "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
-            "offence": "bladed_article_s139", "aggravating_factors": [],
-            "previous_outcomes": [], "admits_offence": True, "sufficient_evidence": True},
-            actor=team["amy"], now=datetime(2026, 5, 20, tzinfo=UTC), settings=settings)
-        diversion.decide(assessment, "eligible", None, actor=team["lead"],
-                         now=datetime(2026, 5, 20, tzinfo=UTC))
-        case = diversion.offer(assessment, actor=team["amy"],
-                               now=datetime(2026, 5, 20, tzinfo=UTC))
+        case = _offered_checkpoint(make_referral("coventry", dob=date(2010, 1, 1)).person, team)
         diversion.advance(case, diversion.Step("active", started), actor=team["amy"], now=NOW,
-                          settings=settings)
+                          settings=_diversion_settings())
     db.session.commit()
     # due: 21 Sep (overdue), 21 Nov (today: due), 21 Jan (not yet within 14 days)
     figures = services.dashboard(site_ids("coventry"), actor=team["lead"], today=TODAY,
@@ -301,7 +311,6 @@ def test_queries_do_not_grow_with_the_data(runner, team):
 
 
 def test_a_case_is_open_while_any_of_its_three_sources_is(make_referral, randomised, team):
-    from casework.diversion import services as diversion
     from casework.intake import services as intake
     from casework.intake.models import Person
 
@@ -312,18 +321,8 @@ def test_a_case_is_open_while_any_of_its_three_sources_is(make_referral, randomi
 
     waiting = make_referral("coventry").person  # a referral still in play
     closed = closed_referral()
-    settings = diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
-                                  {1: "light", 2: "light", 3: "structured", 4: "intensive",
-                                   5: None})
     offered = closed_referral(dob=date(2010, 1, 1))
-    assessment = diversion.assess_data(offered, "checkpoint", {
-        "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
-        "offence": "bladed_article_s139", "aggravating_factors": [],
-        "previous_outcomes": [], "admits_offence": True, "sufficient_evidence": True},
-        actor=team["amy"], now=datetime(2026, 5, 20, tzinfo=UTC), settings=settings)
-    diversion.decide(assessment, "eligible", None, actor=team["lead"],
-                     now=datetime(2026, 5, 20, tzinfo=UTC))
-    diversion.offer(assessment, actor=team["amy"], now=datetime(2026, 5, 20, tzinfo=UTC))
+    _offered_checkpoint(offered, team)
     treated = _treated(randomised, team["amy"], team["amy"], "engaged")
     for referral in treated.referrals:  # open through the pathway alone
         referral.status = "closed"
