@@ -443,7 +443,9 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     ids = ids[:per_page]
     rows = {
         r.id: r for r in db.session.scalars(
-            select(Referral).where(Referral.id.in_(ids)).options(joinedload(Referral.person))
+            # the list shows the referral's site, not the person's: one site a row
+            select(Referral).where(Referral.id.in_(ids))
+            .options(joinedload(Referral.person).lazyload(Person.site))
         )
     } if ids else {}
     return ReferralPage([rows[i] for i in ids], total, page, per_page, capped, has_next)
