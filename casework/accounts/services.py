@@ -197,7 +197,6 @@ def create_user(
     return user
 
 
-
 def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,
                         sites: list[Site], now: datetime) -> list[User]:
     """Add users, each (email, display name), whom nobody can sign in as until

@@ -29,8 +29,9 @@ def events():
     form = AuditFilterForm(request.args or None)
     criteria = audit.AuditFilter()
     if request.args and form.validate():
-        actor = accounts.find_user_by_email(form.actor.data) if form.actor.data else None
-        if form.actor.data and actor is None:
+        who = (form.actor.data or "").strip()
+        actor = accounts.find_user_by_email(who) if who else None
+        if who and actor is None:
             form.actor.errors = [*form.actor.errors, "No user has this email address"]
         else:
             criteria = audit.AuditFilter(

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from casework.access import get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
@@ -80,8 +81,7 @@ def caseloads():
                            site=form.site.data or None)
 
 
-def _filters() -> services.CaseFilter:
-    args = request.args
+def _filters(args) -> services.CaseFilter:
     number = lambda name: whole_number(args.get(name))  # noqa: E731
     return services.CaseFilter(
         site_id=number("site"), caseworker_id=number("caseworker"),
@@ -94,9 +94,14 @@ def _filters() -> services.CaseFilter:
     )
 
 
-def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: bool = False):
-    filters = services.CaseFilter(caseworker_id=current_user.id) if mine else _filters()
-    page_arg = request.args.get("page", "1")
+def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: bool = False,
+               back: str | None = None):
+    """The case list (or "My caseload"); ``back``, after a reassignment that
+    failed, is the list it was sent from, shown again as it was."""
+    args = MultiDict(parse_qsl(urlsplit(back).query, keep_blank_values=True)) if back \
+        else request.args
+    filters = services.CaseFilter(caseworker_id=current_user.id) if mine else _filters(args)
+    page_arg = args.get("page", "1")
     page = services.case_list(filters, visible_site_ids(), actor=current_user,
                               today=utcnow().date(), thresholds=contact_thresholds(),
                               page=whole_number(page_arg) or 1)
@@ -121,8 +126,17 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
         own = rows[0] if rows else None
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,
                            mine=mine, own=own, selected=set(request.form.getlist("people")),
-                           choose_site=choose_site,
-                           args=request.args.to_dict()), status
+                           choose_site=choose_site, back=back or request.full_path,
+                           args=args.to_dict()), status
+
+
+def _back() -> str | None:
+    """The list a reassignment form was sent from (its ``back`` field), if it
+    is one of the case lists."""
+    back = request.form.get("back", "")
+    safe = back.startswith("/caseload/") and "//" not in back and "\\" not in back
+    return back if safe and urlsplit(back).path in (url_for("caseload.cases"),
+                                                    url_for("caseload.mine")) else None
 
 
 def _posted_people_sites() -> set[int]:
@@ -166,10 +180,10 @@ def reassign():
             show_problems(form, error.problems)
         else:
             flash(f"{len(done)} case{'s' if len(done) != 1 else ''} reassigned", "success")
-            back = request.form.get("back", "")
-            safe = back.startswith("/caseload/") and "//" not in back and "\\" not in back
-            return redirect(back if safe else url_for("caseload.cases"))
-    return _case_list(form, 422)
+            return redirect(_back() or url_for("caseload.cases"))
+    back = _back()
+    return _case_list(form, 422, back=back,
+                      mine=bool(back) and urlsplit(back).path == url_for("caseload.mine"))
 
 
 @bp.route("/people/<int:person_id>/reviews/new", methods=["GET", "POST"])

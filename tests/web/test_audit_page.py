@@ -93,6 +93,7 @@ def test_events_by_one_user_found_by_email(client, login_as, make_user, now):
     db.session.commit()
     theirs = client.get("/audit/?actor=someone@example.org").get_data(as_text=True)
     assert "by-someone" in theirs and "cov-0" not in theirs
+    assert "No user has" not in client.get("/audit/?actor=+++").get_data(as_text=True)
     unknown = client.get("/audit/?actor=nobody@example.org").get_data(as_text=True)
     assert "No user has this email address" in unknown and 'value="nobody@example.org"' in unknown
     viewed = db.session.scalars(select(AuditEvent).where(

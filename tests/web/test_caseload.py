@@ -149,6 +149,28 @@ def test_cases_are_reassigned_from_one_sites_list_to_its_caseworkers(
     assert db.session.get(Person, wolves.id).caseworker_id == wendy.id
 
 
+
+def test_a_reassignment_that_fails_shows_the_list_it_was_sent_from(
+        client, login_as, post, make_referral, make_user):
+    wendy = make_user("caseworker", ("wolverhampton",), email="wendy@example.org",
+                      display_name="Wendy Wolves")
+    make_referral("coventry", last_name="Covcase")
+    wolves = make_referral("wolverhampton", last_name="Wolvcase").person
+    login_as("lead", ("coventry", "wolverhampton"))
+    back = f"/caseload/cases?site={wolves.site_id}"
+    failed = post("/caseload/reassign", {"people": [str(wolves.id)], "to_user": str(wendy.id),
+                                         "reason": "", "back": back})
+    assert failed.status_code == 422
+    html = failed.get_data(as_text=True)
+    assert "Wolvcase" in html and "Covcase" not in html  # the Wolverhampton list again
+    assert f'value="{wolves.id}" checked' in html  # the selection kept
+    assert f'name="back" value="{back.replace("?", "?")}"' in html.replace("&amp;", "&")
+    assert "Wendy Wolves (caseworker)" in html  # its site's caseworkers to choose from
+    done = post("/caseload/reassign", {"people": [str(wolves.id)], "to_user": str(wendy.id),
+                                       "reason": "Closer to home", "back": back})
+    assert done.status_code == 302 and done.headers["Location"].endswith(back)
+
+
 def test_caseworkers_cannot_reassign(client, login_as, post, make_referral, make_user):
     person = make_referral("coventry").person
     other = make_user("caseworker", ("coventry",))
