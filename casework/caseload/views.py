@@ -95,9 +95,10 @@ def _filters(args) -> services.CaseFilter:
 
 
 def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: bool = False,
-               back: str | None = None):
-    """The case list (or "My caseload"); ``back``, after a reassignment that
-    failed, is the list it was sent from, shown again as it was."""
+               back: str | None = None, posted: frozenset[int] = frozenset()):
+    """The case list (or "My caseload"). After a reassignment that failed,
+    ``back`` is the list it was sent from, shown again as it was, and
+    ``posted`` the sites of the cases it was sent with."""
     args = MultiDict(parse_qsl(urlsplit(back).query, keep_blank_values=True)) if back \
         else request.args
     filters = services.CaseFilter(caseworker_id=current_user.id) if mine else _filters(args)
@@ -110,7 +111,7 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     # A case goes to a caseworker of its own site, so cases are reassigned
     # from a list of one site's: the choice is that site's caseworkers, not
     # every caseworker the lead oversees (thousands, nationally).
-    shown = {row.person.site_id for row in page.rows} | _posted_people_sites()
+    shown = frozenset(row.person.site_id for row in page.rows) | posted
     choose_site = False
     if form is None and current_user.can(Permission.CASE_REASSIGN):
         choose_site = len(shown) > 1
@@ -139,16 +140,16 @@ def _back() -> str | None:
                                                     url_for("caseload.mine")) else None
 
 
-def _posted_people_sites() -> set[int]:
+def _posted_people_sites() -> frozenset[int]:
     """The sites of the people a reassignment form was sent with."""
     ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
-    return services.sites_of_people(ids) if ids else set()
+    return frozenset(services.sites_of_people(ids)) if ids else frozenset()
 
 
-def _assignable(site_ids: set[int]) -> list:
+def _assignable(site_ids: frozenset[int]) -> list:
     """Caseworkers and leads of those of ``site_ids`` that are the user's."""
     mine = frozenset(s.id for s in services.sites_of(current_user))
-    return services.assignable(mine & frozenset(site_ids))
+    return services.assignable(mine & site_ids)
 
 
 @bp.route("/caseload/cases")
@@ -167,8 +168,9 @@ def mine():
 @require(Permission.CASE_REASSIGN)
 def reassign():
     form = ReassignForm()
+    posted = _posted_people_sites()
     form.to_user.choices = choices([("", "")] + [
-        (u.id, u.display_name) for u in _assignable(_posted_people_sites())])
+        (u.id, u.display_name) for u in _assignable(posted)])
     if form.validate_on_submit():
         ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
         try:
@@ -182,7 +184,7 @@ def reassign():
             flash(f"{len(done)} case{'s' if len(done) != 1 else ''} reassigned", "success")
             return redirect(_back() or url_for("caseload.cases"))
     back = _back()
-    return _case_list(form, 422, back=back,
+    return _case_list(form, 422, back=back, posted=posted,
                       mine=bool(back) and urlsplit(back).path == url_for("caseload.mine"))
 
 
