@@ -288,7 +288,8 @@ def wrk(port: int, path: str, cookie: str | None, seconds: int) -> dict:
 def load_pages(run: Run, env: dict, password: str, seconds: int) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--workers", "2",
+         "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
     try:
         for _ in range(100):
@@ -408,9 +409,9 @@ def write_results(run: Run, label: str) -> str:
     lines = [f"## {run.started:%Y-%m-%d %H:%M} UTC, {database_label(run.url)}, "
              f"{run.people:,} people{': ' + label if label else ''}", "",
              f"Machine: {machine()}; load average at the start "
-             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}. gunicorn 2 sync workers, "
-             f"wrk 2 threads, {CONNECTIONS} connections, app, database and load generator on "
-             "the same machine.", ""]
+             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}. gunicorn 2 sync workers "
+             f"(gunicorn.conf.py), wrk 2 threads, {CONNECTIONS} connections, app, database "
+             "and load generator on the same machine.", ""]
     if run.seed.get("reused"):
         lines.append(f"Database reused ({run.seed['people']:,} people).")
     else:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
-    from casework.widgets import kept
+    from casework.widgets import kept, service_navigation
 
     app = Flask(
         __name__,
@@ -42,6 +42,9 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="casework_session",
         PERMANENT_SESSION_LIFETIME=app.config["IDLE_TIMEOUT_MINUTES"] * 60,
+        # The cookie is sent again when the session changes (its activity is
+        # recorded at most once a minute: casework.web), not on every response.
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_DURATION=0,
         WTF_CSRF_TIME_LIMIT=None,  # the session's idle timeout bounds the token
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
@@ -54,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
         }),
     ])
     app.add_template_global(kept, "kept")
+    app.add_template_global(service_navigation, "service_navigation")
 
     register_extensions(app)
     register_blueprints(app)

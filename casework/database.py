@@ -239,8 +239,9 @@ def lock_for_update(session: Session, name: str) -> None:
     PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do,
     because every transaction already holds the database write lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_ADVISORY_LOCK, {"name": name})
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_ADVISORY_LOCK, {"name": name})
 
 
 # Indexes the migrations create that the models cannot describe portably

@@ -17,6 +17,12 @@ from casework.audit.context import Origin, reset_origin, set_origin
 from casework.database import reset_reading, set_reading, utcnow
 from casework.extensions import db
 
+# The session records when it was last used at most this often. Re-signing
+# and re-sending the cookie on every request cost a twentieth of a small
+# page; the idle timeout is counted from the last time it was recorded, so a
+# session may end up to this long before the full timeout, never after it.
+ACTIVITY_RECORDED_EVERY_SECONDS = 60
+
 # Endpoints anyone may reach without signing in.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health"})
 # Requests that change nothing but the audit log (the route matrix checks it).
@@ -62,8 +68,9 @@ def init_request_hooks(app: Flask) -> None:
             flash("You were signed out because you were inactive for "
                   f"{app.config['IDLE_TIMEOUT_MINUTES']} minutes", "info")
             return redirect(url_for("auth.login"))
-        session.permanent = True
-        session["last_active"] = now
+        if last is None or now - last >= ACTIVITY_RECORDED_EVERY_SECONDS:
+            session.permanent = True
+            session["last_active"] = now
         return None
 
     @app.after_request

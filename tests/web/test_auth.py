@@ -124,6 +124,25 @@ def test_activity_within_the_timeout_keeps_the_session(client, login_as):
     assert client.get("/").status_code == 200
 
 
+def test_activity_is_recorded_at_most_once_a_minute(client, login_as):
+    # Re-signing the cookie on every request was a twentieth of a small page:
+    # within a minute of the last record the session is left as it is.
+    login_as("caseworker")
+    client.get("/")
+    recorded = time.time() - 30
+    with client.session_transaction() as session:
+        session["last_active"] = recorded
+    response = client.get("/")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    with client.session_transaction() as session:
+        assert session["last_active"] == recorded
+        session["last_active"] = time.time() - 90
+    response = client.get("/")
+    assert "casework_session=" in response.headers["Set-Cookie"]
+    with client.session_transaction() as session:
+        assert time.time() - session["last_active"] < 5
+
+
 def test_deactivation_ends_open_sessions(client, login_as, now):
     from casework.accounts import services
 

@@ -219,3 +219,28 @@ def test_a_page_keeps_its_furniture_not_its_user(app, memo, client, login_as):
     other = client.get("/audit/").get_data(as_text=True)  # the current link moves
     assert re.search(r'active-fallback">\s*Audit log', other)
     assert not re.search(r'active-fallback">\s*Referrals', other)
+
+
+def test_the_service_navigation_is_govuk_frontends_drawing_of_the_users_links(app, memo):
+    from casework.navigation import NAVIGATION
+
+    items = [item for item in NAVIGATION if item.endpoint in ("intake.referrals", "audit.events")]
+    slot = Markup("<li>Ada Lovelace (lead)</li>")
+    with app.test_request_context("/"):
+        for endpoint, current in (("intake.person", "Referrals"), ("audit.events", "Audit log"),
+                                  (None, None)):
+            expected = _macro(app, "service-navigation", "govukServiceNavigation", {
+                "serviceName": "casework", "serviceUrl": "/",
+                "navigation": [{"href": "/referrals", "text": "Referrals",
+                                "active": current == "Referrals"},
+                               {"href": "/audit/", "text": "Audit log",
+                                "active": current == "Audit log"}],
+                "navigationClasses": "casework-navigation",
+                "slots": {"navigationEnd": slot}})
+            drawn = widgets.service_navigation(items, endpoint, slot)
+            assert str(drawn) == expected
+            assert str(widgets.service_navigation(items, endpoint, slot)) == expected  # kept
+        # another role's links are drawn and kept apart
+        assert "Audit log" not in widgets.service_navigation(items[:1], "intake.person")
+    assert memo.memo_size() == 4
+    assert not memo.memo_holds("Lovelace")
