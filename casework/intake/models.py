@@ -93,8 +93,12 @@ class Referral(db.Model):
 
     @property
     def reference(self) -> str:
-        """The number people quote: R followed by the id, zero-padded."""
-        return f"R{self.id:07d}"
+        return format_reference(self.id)
+
+
+def format_reference(referral_id: int) -> str:
+    """The number people quote: R followed by the id, zero-padded."""
+    return f"R{referral_id:07d}"
 
 
 def parse_reference(text: str) -> int | None:
