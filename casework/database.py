@@ -106,8 +106,7 @@ def reset_id_sequences(session: Session, *tables: str) -> None:
 
 # Whether the current request only reads (GET and HEAD): its transaction takes
 # no write lock, and the audit events it records (views, lists, refusals) are
-# chained in a short transaction of their own once the page is rendered
-# (casework.audit.services.commit).
+# chained once the page is rendered (casework.audit.services.commit).
 _reading: ContextVar[bool] = ContextVar("casework_reading", default=False)
 
 

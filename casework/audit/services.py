@@ -108,9 +108,9 @@ def record(
     names and values only, never free text.
 
     In a read-only request (a GET: a page viewed, a list shown, a refusal) the
-    event is held until ``commit``, which chains it in a short transaction of
-    its own once the page is rendered, so readers never queue on the chain
-    lock for the whole of their request. If the request fails, it is dropped
+    event is held until ``commit``, which chains it once the page is
+    rendered, so readers never queue on the chain lock for the whole of
+    their request. If the request fails, it is dropped
     with the rest of the request's work, as a writer's would be.
     """
     action = Action(action)
@@ -182,9 +182,18 @@ def _append_held(session, events: list[AuditEvent]) -> None:
 
 
 def commit() -> None:
-    """Commit the request's transaction, then chain and commit the events a
-    read-only request recorded, in a write transaction of their own. If that
-    fails the error propagates, so a page is never sent unaudited.
+    """Commit the request's transaction with the events a read-only request
+    recorded, chained once its page is drawn. If that fails the error
+    propagates, so a page is never sent unaudited.
+
+    On SQLite the events are written in a write transaction of their own,
+    after the request's read (a snapshot that cannot become a writer once
+    another has committed). On PostgreSQL they join the request's own
+    transaction: the chain lock is still taken only now, at its end, and
+    the head read under it sees every event committed before (each
+    statement reads what is committed when it starts); a transaction of
+    their own cost three more round trips (the commit, a new connection
+    from the pool with its liveness check, its BEGIN) on every page.
 
     A read-only request's objects are not expired when its transaction ends:
     its page is drawn, and whatever reads on (a streamed extract) begins a
@@ -193,7 +202,8 @@ def commit() -> None:
     expire = session.expire_on_commit
     session.expire_on_commit = expire and not reading()
     try:
-        session.commit()
+        if not (session.info.get(_PENDING) and _chain_in_the_same_transaction(session)):
+            session.commit()
         held = session.info.pop(_PENDING, None)
         if held:
             with read_only(False):
@@ -205,6 +215,10 @@ def commit() -> None:
                     raise
     finally:
         session.expire_on_commit = expire
+
+
+def _chain_in_the_same_transaction(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def pending() -> list[AuditEvent]:

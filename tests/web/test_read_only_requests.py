@@ -1,6 +1,7 @@
 """GET and HEAD requests only read: they take no write lock while they work,
 and the audit events they record (a page viewed, a list shown, a refusal) are
-chained in a short transaction of their own after the page is rendered; a page
+chained after the page is rendered (on SQLite in a short transaction of their
+own, on PostgreSQL at the end of the request's own); a page
 whose audit event cannot be written is never sent (issue #10: readers must
 not queue behind one another)."""
 
@@ -64,6 +65,31 @@ def test_a_page_takes_the_chain_lock_only_after_it_is_rendered(app, client, logi
     locks = [s for s in after if s.startswith(LOCKS) or "PG_ADVISORY_XACT_LOCK" in s]
     assert locks, after  # the audit write itself is still serialised
     assert audit.verify_chain().ok
+
+
+def test_a_page_view_commits_once_on_postgresql_and_twice_on_sqlite(app, client, login_as,
+                                                                    make_referral, is_postgres):
+    # SQLite: the read's snapshot cannot become a writer, so the event has a
+    # transaction of its own. PostgreSQL: the event joins the request's own
+    # transaction (each of its statements reads what is committed when it
+    # starts), saving a commit, a pool checkout and a BEGIN on every page.
+    login_as("caseworker")
+    person_id = make_referral().person_id
+    client.get(f"/people/{person_id}")
+    events = _events()
+    db.session.commit()
+    commits: list[bool] = []
+
+    def on_commit(_conn):
+        commits.append(True)
+
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        assert client.get(f"/people/{person_id}").status_code == 200
+    finally:
+        event.remove(db.engine, "commit", on_commit)
+    assert len(commits) == (1 if is_postgres else 2)
+    assert _events() == events + 1 and audit.verify_chain().ok
 
 
 def test_a_post_still_takes_the_write_lock_first(app, client, make_user, is_postgres):
