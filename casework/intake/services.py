@@ -375,9 +375,6 @@ SORTS = {
 }
 
 
-# Referrals are counted up to COUNT_CAP: counting every referral of a
-# national service on each list page would read them all (a seq scan of a
-# million rows); past it the list says "more than" and pages on by "Next".
 @dataclass(frozen=True, slots=True)
 class ListedReferral:
     """A row of the referrals list, read as plain values: building the page's
@@ -398,6 +395,9 @@ class ListedReferral:
         return format_reference(self.id)
 
 
+# Referrals are counted up to COUNT_CAP: counting every referral of a
+# national service on each list page would read them all (a seq scan of a
+# million rows); past it the list says "more than" and pages on by "Next".
 @dataclass(frozen=True)
 class ReferralPage(Paged):
     referrals: list[ListedReferral]
