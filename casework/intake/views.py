@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from casework.access import get_in_scope_or_404, get_visible_or_404, require
+from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -95,7 +96,10 @@ def _carried_fields() -> list[tuple[str, str]]:
 @require(Permission.CASE_READ)
 def person(person_id: int):
     record = get_visible_or_404(
-        services.visible_people(current_user).options(joinedload(Person.referrals)),
+        # the caseworker with the person: the page names them (their own
+        # sites are not shown, so not loaded: User.sites is eager)
+        services.visible_people(current_user).options(
+            joinedload(Person.referrals), joinedload(Person.caseworker).lazyload(User.sites)),
         Person, person_id, subject_type="person"
     )
     services.record_person_view(record, actor=current_user, now=utcnow())

@@ -33,6 +33,7 @@ from casework.database import Paged
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from casework.notes.models import Note
+from casework.notes.reference import NoteKind
 from casework.notes.services import can_read_restricted, readable_by
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.triage.models import Triage
@@ -47,6 +48,26 @@ class TimelineItem:
     kind: str
     on: date
     record: object
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineNote:
+    """A note on the record, read as plain values with its author's name:
+    the page's notes and their authors built as Note and User objects were
+    a twelfth of the person page. Has what a note's heading line
+    (notes/_summary.html) and the record show."""
+
+    id: int
+    kind: NoteKind
+    contact_type: str | None
+    attended: bool | None
+    restricted: bool
+    revision_count: int
+    protocol_deviation_id: int | None
+    body: str
+    author_name: str
+
+    is_amended = Note.is_amended
 
 
 @dataclass(frozen=True)
@@ -114,24 +135,39 @@ def _statements(every_note: bool):
     return page, select(func.count()).select_from(events)
 
 
+def _notes(ids: list[int]) -> list[TimelineNote]:
+    return [TimelineNote(*row) for row in db.session.execute(
+        select(Note.id, Note.kind, Note.contact_type, Note.attended, Note.restricted,
+               Note.revision_count, Note.protocol_deviation_id, Note.body, User.display_name)
+        .join(User, User.id == Note.author_id)
+        .where(Note.id.in_(ids)))]
+
+
+# The statements of the records of each kind other than notes (a few on any
+# record, loaded as objects; the users' own sites are not shown, so not
+# loaded: User.sites is eager).
 LOADERS = {
-    # the authors' own sites are not shown: not loaded (User.sites is eager)
-    "note": lambda ids: select(Note).where(Note.id.in_(ids))
-    .options(joinedload(Note.author).lazyload(User.sites)),
     "triage_submitted": lambda ids: select(Triage).where(Triage.id.in_(ids))
-    .options(joinedload(Triage.submitted_by)),
+    .options(joinedload(Triage.submitted_by).lazyload(User.sites)),
     "triage_decided": lambda ids: select(Triage).where(Triage.id.in_(ids))
-    .options(joinedload(Triage.decided_by)),
+    .options(joinedload(Triage.decided_by).lazyload(User.sites)),
     "allocation": lambda ids: select(Allocation).where(Allocation.id.in_(ids)),
     "pathway": lambda ids: select(PathwayEpisode).where(PathwayEpisode.id.in_(ids))
-    .options(joinedload(PathwayEpisode.proposed_by), joinedload(PathwayEpisode.approved_by)),
+    .options(joinedload(PathwayEpisode.proposed_by).lazyload(User.sites),
+             joinedload(PathwayEpisode.approved_by).lazyload(User.sites)),
     "deviation": lambda ids: select(ProtocolDeviation).where(ProtocolDeviation.id.in_(ids))
-    .options(joinedload(ProtocolDeviation.recorded_by)),
+    .options(joinedload(ProtocolDeviation.recorded_by).lazyload(User.sites)),
     "assessment": lambda ids: select(Assessment).where(Assessment.id.in_(ids)),
     "diversion_offered": lambda ids: select(DiversionCase).where(DiversionCase.id.in_(ids)),
     "diversion_started": lambda ids: select(DiversionCase).where(DiversionCase.id.in_(ids)),
     "diversion_ended": lambda ids: select(DiversionCase).where(DiversionCase.id.in_(ids)),
 }
+
+
+def _load(kind: str, ids: list[int]):
+    if kind == "note":
+        return _notes(ids)
+    return db.session.scalars(LOADERS[kind](ids)).unique()
 
 
 def person_timeline(person_id: int, *, actor: User, page: int = 1,
@@ -164,7 +200,7 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
     loaded = {
         (kind, record.id): record
         for kind, ids in wanted.items()
-        for record in db.session.scalars(LOADERS[kind](ids)).unique()
+        for record in _load(kind, ids)
     }
     items = [TimelineItem(kind, on, loaded[(kind, ident)]) for kind, ident, on in rows]
     return TimelinePage(items, total, page, per_page)

@@ -30,7 +30,7 @@ def person(make_referral):
 
 
 def test_a_caseworker_records_a_contact(client, login_as, post, person):
-    login_as("caseworker", ("coventry",))
+    author = login_as("caseworker", ("coventry",))
     form = text_of(client.get(f"/people/{person.id}/notes/new?kind=contact"))
     assert 'value="contact" checked' in form
 
@@ -56,6 +56,8 @@ def test_a_caseworker_records_a_contact(client, login_as, post, person):
     assert "Contact saved" in page
     assert "Phoned mum &lt;b&gt;about&lt;/b&gt; school<br>" in page
     assert "<b>about</b>" not in page
+    assert "<strong>Contact</strong>: family, attended" in page
+    assert f"by {author.display_name}." in page and "Amended</strong>" not in page
 
 
 def test_a_too_long_note_says_so_and_keeps_the_text(client, login_as, post, person):
@@ -78,6 +80,10 @@ def test_amending_keeps_the_history_for_leads(client, login_as, post, person, ma
     page = text_of(client.get(f"/notes/{note.id}"))
     assert "Met on Wednesday" in page and "Every version" in page and "Met on Tuesday" in page
     assert count(NoteRevision) == 2 and author.id == note.author_id
+    # the person's record: the note's heading line, its author, the Amended tag
+    record = text_of(client.get(f"/people/{person.id}"))
+    assert "<strong>Case note</strong>" in record and f"by {author.display_name}." in record
+    assert 'govuk-tag--grey">Amended</strong>' in record and "Met on Wednesday" in record
 
     make_user("caseworker", ("coventry",), email="colleague@example.org")
     post("/sign-out")
