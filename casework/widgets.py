@@ -1,16 +1,19 @@
-"""GOV.UK drawings kept once drawn: the blank fields of list pages' filter
-forms, and the page's own furniture (header, navigation, footer, status tags,
+"""GOV.UK drawings kept once drawn: the fields of list pages' filter forms,
+and the page's own furniture (header, navigation, footer, status tags,
 buttons).
 
 govuk-frontend-wtf draws every field through the GOV.UK Frontend macros, and
 on a list page the filter form was most of the page's time (a date input is
 three inputs, each several macros deep). What a widget draws depends on its
-parameters alone, so the drawing of a filter field *left blank* (no value
-typed, no error) is kept in a small bounded memo, keyed by those parameters:
-labels, hints and options, all defined by the code or the sites. A field with
-a value typed into it (a name searched for, a date) or an error is drawn
-afresh every time and never kept, so nothing a user typed stays in memory
-beyond their request.
+parameters alone, so the drawing of a filter field is kept in a small
+bounded memo, keyed by those parameters: labels, hints and options, all
+defined by the code or the sites. A value typed into a field (a name
+searched for, a date) is never part of the key or the kept drawing: the
+field is drawn once with a marker where a value goes, and each page puts
+its own value, escaped as the macro would, in the marker's place. So
+nothing a user typed stays in memory beyond their request, and a search
+costs no more to draw than an empty form. A field with an error, or a
+select with an option chosen, is drawn afresh every time and never kept.
 
 Only for the filter forms of list pages (forms that search, never forms that
 record something about a person), and only where the options are not people:
@@ -30,6 +33,7 @@ searched name in it).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -73,40 +77,74 @@ def _keep(key: tuple, draw) -> Markup:
     return html
 
 
-class _KeepBlank:
-    """Mixed into a GOV.UK widget: ``render`` through the memo when blank."""
+_TYPED = re.compile(r"casework-typed-(\d+)")
+
+
+def _typed_marker(n: int) -> str:
+    return f"casework-typed-{n}"
+
+
+class _KeepDrawing:
+    """Mixed into a GOV.UK widget: ``render`` through the memo, with markers
+    for the values typed (see the module's docstring)."""
 
     template: str
 
-    def is_blank(self, params: dict) -> bool:
-        return not params.get("value") and not params.get("errorMessage")
+    def keepable(self, params: dict) -> bool:
+        return not params.get("errorMessage")
+
+    def typed(self, params: dict) -> tuple[dict, list]:
+        """``params`` with each value typed replaced by a marker, and the
+        values in the markers' order."""
+        if not params.get("value"):
+            return params, []
+        return {**params, "value": _typed_marker(0)}, [params["value"]]
 
     def render(self, params: dict) -> Markup:
-        if not self.is_blank(params):
+        if not self.keepable(params):
             return super().render(params)  # type: ignore[misc]
-        key = (type(self).__name__, self.template, _frozen(params))
-        return _keep(key, lambda: super(_KeepBlank, self).render(params))
+        marked, values = self.typed(params)
+        key = (type(self).__name__, self.template, _frozen(marked))
+        html = _keep(key, lambda: super(_KeepDrawing, self).render(marked))
+        if not values:
+            return html
+        # The macro's autoescaped drawing, with each marker replaced by its
+        # value escaped; in one pass, so a value that looks like a marker is
+        # left as typed.
+        filled = _TYPED.sub(lambda m: str(escape(values[int(m.group(1))])), html)
+        return Markup(filled)  # noqa: S704  # nosec B704
 
 
-class FilterTextInput(_KeepBlank, GovTextInput):
+class FilterTextInput(_KeepDrawing, GovTextInput):
     pass
 
 
-class FilterSelect(_KeepBlank, GovSelect):
+class FilterSelect(_KeepDrawing, GovSelect):
     """A select of fixed options (statuses, sites, sort orders), kept while
     nothing is chosen or only its empty "any" option: which option someone
     chose (the member of staff whose actions they are looking into, say)
     is theirs, and is not kept."""
 
-    def is_blank(self, params: dict) -> bool:
-        return not params.get("errorMessage") and not any(
+    def keepable(self, params: dict) -> bool:
+        return super().keepable(params) and not any(
             item.get("selected") and item.get("value") for item in params.get("items") or ())
 
+    def typed(self, params: dict) -> tuple[dict, list]:
+        return params, []
 
-class FilterDateInput(_KeepBlank, GovDateInput):
-    def is_blank(self, params: dict) -> bool:
-        return super().is_blank(params) and not any(
-            item.get("value") for item in params.get("items") or ())
+
+class FilterDateInput(_KeepDrawing, GovDateInput):
+    def typed(self, params: dict) -> tuple[dict, list]:
+        # the whole date as typed (which GOV.UK's macro does not draw), then
+        # each of its inputs
+        params, values = super().typed(params)
+        items = []
+        for item in params.get("items") or ():
+            if item.get("value"):
+                values.append(item["value"])
+                item = {**item, "value": _typed_marker(len(values) - 1)}
+            items.append(item)
+        return ({**params, "items": items} if values else params), values
 
 
 # The components ``kept`` draws, by their GOV.UK Frontend folder; each is
