@@ -108,6 +108,12 @@ def get_visible_or_404(visible: Select, model: type[M], ident: Any, *, subject_t
     (``visible``, already narrowed to what the user may see)."""
     # every row: the caller may join a collection eagerly (one record at most)
     record = db.session.scalars(visible.where(model.id == ident)).unique().one_or_none()
+    return visible_or_404(record, model, ident, subject_type=subject_type)
+
+
+def visible_or_404(record: M | None, model: type[M], ident: Any, *, subject_type: str) -> M:
+    """``record``, found by a query narrowed to what the user may see, or a
+    404 recorded as ``get_visible_or_404`` does when it was not found."""
     if record is None:
         hidden = db.session.get(model, ident)
         deny(

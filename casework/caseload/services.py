@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from cachetools import TTLCache
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, select, union_all
+from sqlalchemy import and_, bindparam, case, exists, func, literal, select, union_all
 from sqlalchemy.orm import joinedload, lazyload
 
 from casework.accounts.models import Site, User, user_sites
@@ -493,10 +494,24 @@ def record_review(person: Person, details: ReviewDetails, *, actor: User,
     return review
 
 
+def latest_review(person_id: int) -> CaseReview | None:
+    """A person's latest case review (the person page shows it, not who made it)."""
+    return db.session.scalars(_latest_review(), {"person_id": person_id}).first()
+
+
+def _reviews():
+    return (select(CaseReview).where(CaseReview.person_id == bindparam("person_id"))
+            .order_by(CaseReview.reviewed_on.desc(), CaseReview.id.desc()))
+
+
+@cache
+def _latest_review():
+    # built once: the person page runs it on every view
+    return _reviews().options(lazyload(CaseReview.reviewed_by)).limit(1)
+
+
 def reviews_for(person_id: int) -> list[CaseReview]:
-    return list(db.session.scalars(select(CaseReview).where(CaseReview.person_id == person_id)
-                                   .order_by(CaseReview.reviewed_on.desc(),
-                                             CaseReview.id.desc())).unique())
+    return list(db.session.scalars(_reviews(), {"person_id": person_id}).unique())
 
 
 def sites_of(actor: User) -> list[Site]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
+from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
@@ -163,12 +165,38 @@ def visible_people(actor: User) -> Select:
     referral at one of their sites."""
     stmt = select(Person)
     if actor.is_site_scoped:
-        ids = actor.site_ids
-        stmt = stmt.where(or_(
-            Person.site_id.in_(ids),
-            exists().where(and_(Referral.person_id == Person.id, Referral.site_id.in_(ids))),
-        ))
+        stmt = stmt.where(_at_sites(actor.site_ids))
     return stmt
+
+
+def _at_sites(ids):
+    """The people a reader of the sites ``ids`` may see (a collection of ids,
+    or an expanding parameter)."""
+    return or_(Person.site_id.in_(ids),
+               exists().where(and_(Referral.person_id == Person.id, Referral.site_id.in_(ids))))
+
+
+@cache
+def _person_page(site_scoped: bool) -> Select:
+    # Built once for each kind of reader, as visible_people would narrow it:
+    # building it was a twentieth of the person page.
+    stmt = (select(Person).where(Person.id == bindparam("person_id"))
+            # the caseworker with the person: the page names them (their own
+            # sites are not shown, so not loaded: User.sites is eager)
+            .options(joinedload(Person.referrals),
+                     joinedload(Person.caseworker).lazyload(User.sites)))
+    return stmt.where(_at_sites(bindparam("site_ids", expanding=True))) if site_scoped \
+        else stmt
+
+
+def person_for_page(actor: User, person_id: int) -> Person | None:
+    """The person, with their referrals and caseworker, if ``actor`` may see
+    them (``visible_people``)."""
+    params: dict = {"person_id": person_id}
+    if actor.is_site_scoped:
+        params["site_ids"] = sorted(actor.site_ids)
+    return db.session.scalars(_person_page(actor.is_site_scoped), params).unique() \
+        .one_or_none()
 
 
 def working_site(person: Person, actor: User) -> int:

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
-from casework.access import get_in_scope_or_404, get_visible_or_404, require
-from casework.accounts.models import User
+from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_or_404
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -95,13 +93,8 @@ def _carried_fields() -> list[tuple[str, str]]:
 @bp.route("/people/<int:person_id>")
 @require(Permission.CASE_READ)
 def person(person_id: int):
-    record = get_visible_or_404(
-        # the caseworker with the person: the page names them (their own
-        # sites are not shown, so not loaded: User.sites is eager)
-        services.visible_people(current_user).options(
-            joinedload(Person.referrals), joinedload(Person.caseworker).lazyload(User.sites)),
-        Person, person_id, subject_type="person"
-    )
+    record = visible_or_404(services.person_for_page(current_user, person_id), Person,
+                            person_id, subject_type="person")
     services.record_person_view(record, actor=current_user, now=utcnow())
     page_number = request.args.get("page", "1")
     allocations = trial_services.allocations_for_person(record.id)
@@ -110,7 +103,7 @@ def person(person_id: int):
         "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
         ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
         allocations=allocations, pathway=pathway,
-        reviews=caseload_services.reviews_for(record.id),
+        review=caseload_services.latest_review(record.id),
         timeline=timeline.person_timeline(
             record.id, actor=current_user,
             page=whole_number(page_number) or 1),

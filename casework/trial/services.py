@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
@@ -189,9 +190,16 @@ def open_trial_for_site(site_id: int) -> Trial | None:
     ).first()
 
 
+@cache
+def _allocations_of_person():
+    # built once: the person page runs it on every view
+    return (select(Allocation).where(Allocation.person_id == bindparam("person_id"))
+            .order_by(Allocation.allocated_at))
+
+
 def allocations_for_person(person_id: int) -> list[Allocation]:
-    return list(db.session.scalars(select(Allocation).where(
-        Allocation.person_id == person_id).order_by(Allocation.allocated_at)).unique())
+    return list(db.session.scalars(_allocations_of_person(),
+                                   {"person_id": person_id}).unique())
 
 
 def allocation_for(trial_id: int, person_id: int) -> Allocation | None:

@@ -282,6 +282,23 @@ def test_other_sites_records_answer_404_and_are_audited(client, make_user, now):
     assert {d.detail["reason"] for d in denied} == {"outside_scope"}
     assert {d.site_id for d in denied} == {wolverhampton.id}
 
+    # Referred at Coventry too (by someone of both sites): Coventry's staff
+    # now see the person, with both referrals.
+    coventry = sites_by_keys(["coventry"])[0]
+    both = make_user("caseworker", ("coventry", "wolverhampton"), email="both@example.org")
+    services.record_referral(
+        services.PersonDetails("Ava", "Hidden", date(2009, 5, 5), "female", "white_british",
+                               "wolverhampton"),
+        services.ReferralDetails(coventry.id, now.date(), "police", "PC Plod", "Reason"),
+        existing_person_id=person_id, actor=both, now=now,
+    )
+    db.session.commit()
+    page = client.get(f"/people/{person_id}")
+    assert page.status_code == 200
+    assert page.get_data(as_text=True).count('class="govuk-summary-card"') == 2
+    sign_in(client, "both@example.org")
+    assert client.get(f"/people/{person_id}").status_code == 200
+
 
 @pytest.mark.parametrize("role", ["evaluator", "admin"])
 def test_roles_without_casework_cannot_see_referrals(client, login_as, role):
