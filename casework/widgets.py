@@ -51,14 +51,12 @@ _memo: OrderedDict[tuple, Markup] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _frozen(value: Any) -> Any:
-    """``value`` (dicts, lists, strings, numbers) as a hashable key; Markup
-    and plain strings are kept apart, since they are drawn differently."""
-    if isinstance(value, dict):
-        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
-    return (type(value).__name__, value)
+def _frozen(value: Any) -> str:
+    """``value`` (dicts, lists, strings, numbers) as a key: its ``repr``,
+    made in C, which tells Markup from a plain string (they are drawn
+    differently). Dicts are taken in their order, which each caller keeps
+    (a different order would only be a drawing kept twice)."""
+    return repr(value)
 
 
 def _keep(key: tuple, draw) -> Markup:
