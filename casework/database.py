@@ -285,7 +285,16 @@ def count_up_to(session: Session, stmt: Select, cap: int, page: int,
     """Count what ``stmt`` selects, reading no more than ``cap`` + 1 rows:
     (the count, at most ``cap``; whether there are more; ``page`` brought
     within the pages counted, or only above 1 when there are more)."""
-    found = session.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery()))
+    return counted(session.scalar(capped_count(stmt, cap)), cap, page, per_page)
+
+
+def capped_count(stmt: Select, cap: int) -> Select:
+    """Counts what ``stmt`` selects, reading no more than ``cap`` + 1 rows."""
+    return select(func.count()).select_from(stmt.limit(cap + 1).subquery())
+
+
+def counted(found: int, cap: int, page: int, per_page: int) -> tuple[int, bool, int]:
+    """``count_up_to``'s answer from ``capped_count``'s count."""
     if found > cap:
         return cap, True, max(1, page)
     return found, False, page_within(page, found, per_page)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 
-from sqlalchemy import Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import COUNT_CAP, Paged, count_up_to
+from casework.database import COUNT_CAP, Paged, capped_count, counted
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, format_reference, parse_reference
@@ -436,11 +436,67 @@ class ReferralPage(Paged):
     has_next: bool = False
 
 
-def _starts_with(column, prefix: str):
-    """A prefix match written as a range, so a plain b-tree index serves it on
-    SQLite and PostgreSQL alike (name keys hold only a-z and 0-9)."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return and_(column >= prefix, column < upper)
+def _after(prefix: str) -> str:
+    """The first key past every key starting with ``prefix``: a prefix match
+    is written as a range, so a plain b-tree index serves it on SQLite and
+    PostgreSQL alike (name keys hold only a-z and 0-9)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _starts_with(column, name: str):
+    """``column`` starts with the parameters ``name`` (see ``_after``)."""
+    return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+
+
+# The filters a query may have, each comparing with the parameter of its name.
+_FILTERS = {
+    "status": Referral.status == bindparam("status"),
+    "site_id": Referral.site_id == bindparam("site_id"),
+    "source": Referral.source == bindparam("source"),
+    "date_from": Referral.referral_date >= bindparam("date_from"),
+    "date_to": Referral.referral_date <= bindparam("date_to"),
+}
+
+
+@lru_cache(maxsize=256)
+def _list_statements(site_scoped: bool, by_reference: bool, names: int,
+                     filters: tuple[str, ...], sort: str, cap: int) -> tuple[Select, Select]:
+    """The count and the page of ids of each shape of query (whether it is
+    scoped to sites, which filters it has, how many names it searches for),
+    its values left as parameters: built once for each shape, as building
+    them was a twentieth of the list.
+
+    The page's ids come from the referrals table and its (site, date) index
+    alone, joining people only to search or sort by name."""
+    stmt = select(Referral.id)
+    if sort == "name":
+        stmt = stmt.join(Referral.person)
+    if site_scoped:
+        stmt = stmt.where(Referral.site_id.in_(bindparam("site_ids", expanding=True)))
+    if by_reference:
+        stmt = stmt.where(Referral.id == bindparam("ref_id"))
+    for n in range(names):
+        # The matching people first (the two name-key indexes), then their
+        # referrals: driving from the referrals would look up the person of
+        # every referral at the user's sites.
+        stmt = stmt.where(Referral.person_id.in_(select(Person.id).where(or_(
+            _starts_with(Person.last_name_key, f"last{n}"),
+            _starts_with(Person.first_name_key, f"first{n}"),
+        ))))
+    stmt = stmt.where(*(_FILTERS[name] for name in filters))
+    page = (stmt.order_by(*SORTS.get(sort, SORTS["newest"]))
+            .offset(bindparam("skip", type_=Integer)).limit(bindparam("take", type_=Integer)))
+    return capped_count(stmt, cap), page
+
+
+@cache
+def _listed_rows() -> Select:
+    # the list shows the referral's site, not the person's: one site a row
+    return (select(Referral.id, Referral.person_id, Person.first_name, Person.last_name,
+                   Referral.referral_date, Site.name, Referral.source, Referral.status)
+            .join(Person, Person.id == Referral.person_id)
+            .join(Site, Site.id == Referral.site_id)
+            .where(Referral.id.in_(bindparam("ids", expanding=True))))
 
 
 def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
@@ -448,54 +504,31 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
     Three queries whatever the page size: the count (up to COUNT_CAP), the
-    page's ids (from the
-    referrals table and its (site, date) index alone, joining people only to
-    search or sort by name), and the page's rows with their people.
+    page's ids, and the page's rows with their people.
     """
     ref_id = parse_reference(query.text) if query.text else None
     name_keys = [] if ref_id is not None or not query.text else [
         key for key in (matching.normalise_name(w) for w in query.text.split()) if key
     ]
-    stmt = select(Referral.id)
-    if query.sort == "name":
-        stmt = stmt.join(Referral.person)
+    params: dict = {}
     if actor.is_site_scoped:
-        stmt = stmt.where(Referral.site_id.in_(actor.site_ids))
+        params["site_ids"] = sorted(actor.site_ids)
     if ref_id is not None:
-        stmt = stmt.where(Referral.id == ref_id)
-    for key in name_keys:
-        # The matching people first (the two name-key indexes), then their
-        # referrals: driving from the referrals would look up the person of
-        # every referral at the user's sites.
-        stmt = stmt.where(Referral.person_id.in_(select(Person.id).where(or_(
-            _starts_with(Person.last_name_key, key),
-            _starts_with(Person.first_name_key, matching.NICKNAMES.get(key, key)),
-        ))))
-    if query.status:
-        stmt = stmt.where(Referral.status == query.status)
-    if query.site_id:
-        stmt = stmt.where(Referral.site_id == query.site_id)
-    if query.source:
-        stmt = stmt.where(Referral.source == query.source)
-    if query.date_from:
-        stmt = stmt.where(Referral.referral_date >= query.date_from)
-    if query.date_to:
-        stmt = stmt.where(Referral.referral_date <= query.date_to)
-    total, capped, page = count_up_to(db.session, stmt, COUNT_CAP, page, per_page)
-    ids = db.session.scalars(
-        stmt.order_by(*SORTS.get(query.sort, SORTS["newest"]))
-        .offset((page - 1) * per_page).limit(per_page + 1)  # one more: is there a next page?
-    ).all()
+        params["ref_id"] = ref_id
+    for n, key in enumerate(name_keys):
+        first = matching.NICKNAMES.get(key, key)
+        params.update({f"last{n}_from": key, f"last{n}_to": _after(key),
+                       f"first{n}_from": first, f"first{n}_to": _after(first)})
+    filters = tuple(name for name in _FILTERS if getattr(query, name))
+    params.update({name: getattr(query, name) for name in filters})
+    count_stmt, page_stmt = _list_statements(actor.is_site_scoped, ref_id is not None,
+                                             len(name_keys), filters, query.sort, COUNT_CAP)
+    total, capped, page = counted(db.session.scalar(count_stmt, params), COUNT_CAP, page,
+                                  per_page)
+    ids = db.session.scalars(page_stmt, {**params, "skip": (page - 1) * per_page,
+                                         "take": per_page + 1}).all()  # one more: a next page?
     has_next = len(ids) > per_page
     ids = ids[:per_page]
-    rows = {
-        row.id: ListedReferral(*row) for row in db.session.execute(
-            # the list shows the referral's site, not the person's: one site a row
-            select(Referral.id, Referral.person_id, Person.first_name, Person.last_name,
-                   Referral.referral_date, Site.name, Referral.source, Referral.status)
-            .join(Person, Person.id == Referral.person_id)
-            .join(Site, Site.id == Referral.site_id)
-            .where(Referral.id.in_(ids))
-        )
-    } if ids else {}
+    rows = {row.id: ListedReferral(*row)
+            for row in db.session.execute(_listed_rows(), {"ids": ids})} if ids else {}
     return ReferralPage([rows[i] for i in ids], total, page, per_page, capped, has_next)
