@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import logging
+from collections import ChainMap
 from pathlib import Path
 
 from flask import Flask
+from flask.templating import Environment
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger(__name__)
+
+
+class _Globals(ChainMap):
+    """A template's globals (its own over the environment's), whose keys come
+    as a set, made in C. Each ``{% from ... import ... %}`` a page runs asks
+    which of the page's globals the imported template lacks (the page's keys
+    less these); with ChainMap's own key view that set difference ran in
+    Python, key by key, for every import of every page (a thirtieth of a
+    small page)."""
+
+    def keys(self):  # type: ignore[override]
+        return set().union(*self.maps)
+
+
+class _Environment(Environment):
+    def make_globals(self, d):
+        return _Globals(d or {}, self.globals)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -24,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=None,
         static_folder=None,
     )
+    app.jinja_environment = _Environment
     if config is None:
         settings = load_config(Path(app.instance_path))
     else:
