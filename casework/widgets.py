@@ -37,6 +37,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, request, url_for
@@ -173,24 +174,26 @@ def kept(component: str, params: dict, slots: dict[str, Any] | None = None) -> M
 def _kept(component: str, key: tuple, make_params: Callable[[], dict],
           slots: dict[str, Any] | None) -> Markup:
     """``component`` kept under ``key``; ``make_params`` is called only to
-    draw it."""
-    macro_name = KEPT_COMPONENTS[component]
-    slots = {name: value for name, value in (slots or {}).items() if value}
+    draw it. (A status tag on every row of a list comes here: nothing is
+    made for a drawing already kept beyond its key.)"""
+    if slots:
+        slots = {name: value for name, value in slots.items() if value}
     if slots:
         key = (*key, "slots", tuple(slots))
-
-    def draw() -> Markup:
-        params = make_params()
-        if slots:
-            params = {**params, "slots": {name: _slot_marker(name) for name in slots}}
-        template = current_app.jinja_env.get_template(
-            f"govuk_frontend_jinja/components/{component}/macro.html")
-        return getattr(template.module, macro_name)(params)  # Markup: autoescaped
-
-    html = _keep(key, draw)
-    for name, value in slots.items():
+    html = _keep(key, partial(_draw, component, make_params, slots))
+    for name, value in (slots or {}).items():
         html = html.replace(_slot_marker(name), escape(value))
     return html
+
+
+def _draw(component: str, make_params: Callable[[], dict],
+          slots: dict[str, Any] | None) -> Markup:
+    params = make_params()
+    if slots:
+        params = {**params, "slots": {name: _slot_marker(name) for name in slots}}
+    template = current_app.jinja_env.get_template(
+        f"govuk_frontend_jinja/components/{component}/macro.html")
+    return getattr(template.module, KEPT_COMPONENTS[component])(params)  # Markup: autoescaped
 
 
 def service_navigation(items: Sequence[NavItem], endpoint: str | None,
