@@ -31,6 +31,8 @@ class PathwayEpisode(db.Model):
         Index("ix_pathway_episodes_site_id_end_date", "site_id", "end_date", "pathway"),
         Index("ix_pathway_episodes_person_id_effective_date", "person_id", "effective_date"),
         Index("ix_pathway_episodes_effective_date", "effective_date"),
+        # an allocation's episodes (the caseload figures join them to allocations)
+        Index("ix_pathway_episodes_allocation_id", "allocation_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,7 +100,9 @@ class ProtocolDeviation(db.Model):
 
     __tablename__ = "protocol_deviations"
     __table_args__ = (Index("ix_protocol_deviations_site_id_occurred_on", "site_id",
-                            "occurred_on"),)
+                            "occurred_on"),
+                      # a person's deviations: their record, their pathway, the extract
+                      Index("ix_protocol_deviations_person_id", "person_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))

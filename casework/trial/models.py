@@ -115,6 +115,8 @@ class Allocation(db.Model):
         UniqueConstraint("trial_id", "stratum", "slot"),
         Index("ix_allocations_site_id_allocated_at", "site_id", "allocated_at"),
         Index("ix_allocations_person_id", "person_id"),
+        # a referral's allocation (the referral extract joins every referral to it)
+        Index("ix_allocations_referral_id", "referral_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

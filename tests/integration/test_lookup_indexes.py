@@ -1,0 +1,43 @@
+"""The lookups pages and extracts make by a foreign key have an index to
+make them by (migration 0011), and SQLite's plans use it: without one, each
+was a read of the whole table (a person's record read every protocol
+deviation; the referral extract read every allocation for each referral)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from casework.extensions import db
+
+LOOKUPS = [
+    ("allocations", "referral_id"),
+    ("protocol_deviations", "person_id"),
+    ("pathway_episodes", "allocation_id"),
+]
+
+
+@pytest.mark.parametrize(("table", "column"), LOOKUPS)
+def test_each_lookup_has_an_index_leading_with_its_column(app, table, column):
+    indexes = inspect(db.engine).get_indexes(table)
+    assert any(index["column_names"][:1] == [column] for index in indexes), indexes
+
+
+def _plan(statement) -> str:
+    sql = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    return "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+
+
+def test_the_plans_use_them(app, is_postgres, make_trial):
+    if is_postgres:
+        pytest.skip("SQLite's plans; PostgreSQL chooses by the tables' statistics")
+    from casework.extracts import services as extracts
+    from casework.intake.models import Referral
+    from casework.notes import timeline
+
+    req = extracts.ExtractRequest(trial_id=make_trial().id, unit="referral")
+    batch = extracts._referral_stmt(req).where(Referral.id > 0).order_by(Referral.id).limit(10)
+    assert "USING INDEX ix_allocations_referral_id" in _plan(batch)
+    page, _ = timeline._statements(True)
+    assert "USING INDEX ix_protocol_deviations_person_id" in _plan(
+        page.params(person_id=1, skip=0, take=20))
