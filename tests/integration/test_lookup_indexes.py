@@ -6,7 +6,7 @@ deviation; the referral extract read every allocation for each referral)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 
 from casework.extensions import db
 
@@ -23,21 +23,25 @@ def test_each_lookup_has_an_index_leading_with_its_column(app, table, column):
     assert any(index["column_names"][:1] == [column] for index in indexes), indexes
 
 
-def _plan(statement) -> str:
-    sql = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-    return "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+def _plan(engine, statement) -> str:
+    sql = statement.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        return "\n".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
 
 
-def test_the_plans_use_them(app, is_postgres, make_trial):
-    if is_postgres:
-        pytest.skip("SQLite's plans; PostgreSQL chooses by the tables' statistics")
+def test_the_plans_use_them(app, make_trial):
+    """SQLite's plans on the models' own schema, without the statistics a
+    test database may hold (with them SQLite rightly scans a table of a few
+    rows)."""
     from casework.extracts import services as extracts
     from casework.intake.models import Referral
     from casework.notes import timeline
 
     req = extracts.ExtractRequest(trial_id=make_trial().id, unit="referral")
     batch = extracts._referral_stmt(req).where(Referral.id > 0).order_by(Referral.id).limit(10)
-    assert "USING INDEX ix_allocations_referral_id" in _plan(batch)
     page, _ = timeline._statements(True)
+    engine = create_engine("sqlite://")
+    db.metadata.create_all(engine)
+    assert "USING INDEX ix_allocations_referral_id" in _plan(engine, batch)
     assert "USING INDEX ix_protocol_deviations_person_id" in _plan(
-        page.params(person_id=1, skip=0, take=20))
+        engine, page.params(person_id=1, skip=0, take=20))
