@@ -14,7 +14,7 @@ from casework.accounts.roles import Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.cli import command_transaction
-from casework.database import bulk_load, utcnow
+from casework.database import bulk_load, utcnow, vacuum_after_bulk_load
 from casework.extensions import db
 
 DEMO_USERS = (
@@ -92,6 +92,8 @@ def seed_demo_command(people: int, seed: int) -> None:
             # sorts every referral of a lead's sites for the first page of the
             # list instead of reading the date index backwards.
             db.session.execute(text("ANALYZE"))
+    if people and not existing:
+        vacuum_after_bulk_load(db.engine)
     click.echo("Demo sign-ins (shown once; run seed-demo again for new passwords):")
     for email, role, password in logins:
         click.echo(f"  {role.value:<11} {email:<30} {password}")
