@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from flask.templating import Environment
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,16 @@ class _Globals(ChainMap):
 
     def keys(self):  # type: ignore[override]
         return set().union(*self.maps)
+
+
+class _RecordId(IntegerConverter):
+    """``<int:...>`` in every route: a whole number a record's id can be
+    (SQLite's integers are 64-bit; a larger one in a path was a 500, now it
+    is not a route, so a 404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 class _Environment(Environment):
@@ -44,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=None,
     )
     app.jinja_environment = _Environment
+    app.url_map.converters["int"] = _RecordId  # before any route is added
     if config is None:
         settings = load_config(Path(app.instance_path))
     else:
