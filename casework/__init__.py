@@ -29,13 +29,15 @@ class _Globals(ChainMap):
 
 
 class _RecordId(IntegerConverter):
-    """``<int:...>`` in every route: a whole number a record's id can be.
-    Ids are INTEGER columns, 32-bit on PostgreSQL; a larger number in a path
-    was a 500 (out of range there, and past 64 bits on SQLite), now it is not
-    a route, so a 404."""
+    """``<int:...>`` in every route: a whole number a record's id can be
+    (``database.MAX_ID``). A larger number in a path was a 500 (out of range
+    on PostgreSQL, and past 64 bits on SQLite); now it is not a route, so a
+    404."""
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        from casework.database import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
 

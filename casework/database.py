@@ -87,6 +87,11 @@ def bulk_load(cache_mib: int = 4096) -> Iterator[None]:
     yield
 
 
+# The largest id a record can have: ids are INTEGER columns, 32-bit on
+# PostgreSQL (a larger number compared with one is an error there, not a miss).
+MAX_ID = 2**31 - 1
+
+
 def vacuum_after_bulk_load(engine: Engine) -> None:
     """PostgreSQL: VACUUM (ANALYZE) once a bulk load has committed. A table
     that was never vacuumed has no visibility map, so every index-only scan

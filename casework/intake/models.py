@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.models import Site, User
-from casework.database import UTCDateTime, utcnow
+from casework.database import MAX_ID, UTCDateTime, utcnow
 from casework.extensions import db
 from casework.intake.reference import ReferralStatus
 
@@ -104,5 +104,6 @@ def format_reference(referral_id: int) -> str:
 def parse_reference(text: str) -> int | None:
     """The referral id in "R0000123" (or "123"); None if it is not one."""
     cleaned = (text or "").strip().upper().removeprefix("R")
-    return int(cleaned) if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 12 \
-        else None
+    if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 12):
+        return None
+    return int(cleaned) if int(cleaned) <= MAX_ID else None

@@ -19,6 +19,9 @@ def test_whole_numbers_are_ascii_digits_only():
     "/notes/search?q=a&page=²", "/notes/search?q=a&page=99999999999999999999",
     "/caseload/cases?caseworker=²&site=²&page=99999999999999999999",
     "/dashboard?site=²", "/caseload?site=%00", "/audit/?actor=²",
+    # numbers past PostgreSQL's INTEGER ids: a reference searched for, a site
+    "/referrals?q=R99999999999", "/referrals?site=99999999999",
+    "/caseload/cases?caseworker=99999999999&site=99999999999",
 ])
 def test_query_strings(client, login_as, make_referral, path):
     person = make_referral("coventry").person
