@@ -76,6 +76,14 @@ def _keep(key: tuple, draw) -> Markup:
     return html
 
 
+def _filled(html: Markup, marker: re.Pattern, values: dict[str, Any]) -> Markup:
+    """``html`` (a kept drawing, autoescaped by its macro) with each
+    ``marker`` replaced by the value its group names, escaped (Markup as it
+    is); in one pass, so a value that looks like a marker stays as it is."""
+    filled = marker.sub(lambda m: str(escape(values[m.group(1)])), html)
+    return Markup(filled)  # noqa: S704  # nosec B704
+
+
 _TYPED = re.compile(r"casework-typed-(\d+)")
 
 
@@ -107,11 +115,7 @@ class _KeepDrawing:
         html = _keep(key, lambda: super(_KeepDrawing, self).render(marked))
         if not values:
             return html
-        # The macro's autoescaped drawing, with each marker replaced by its
-        # value escaped; in one pass, so a value that looks like a marker is
-        # left as typed.
-        filled = _TYPED.sub(lambda m: str(escape(values[int(m.group(1))])), html)
-        return Markup(filled)  # noqa: S704  # nosec B704
+        return _filled(html, _TYPED, {str(n): value for n, value in enumerate(values)})
 
 
 class FilterTextInput(_KeepDrawing, GovTextInput):
@@ -158,6 +162,9 @@ KEPT_COMPONENTS = {
 }
 
 
+_SLOT = re.compile(r"<!--casework-slot:(\w+)-->")
+
+
 def _slot_marker(name: str) -> Markup:
     return Markup("<!--casework-slot:{}-->").format(name)
 
@@ -181,9 +188,7 @@ def _kept(component: str, key: tuple, make_params: Callable[[], dict],
     if slots:
         key = (*key, "slots", tuple(slots))
     html = _keep(key, partial(_draw, component, make_params, slots))
-    for name, value in (slots or {}).items():
-        html = html.replace(_slot_marker(name), escape(value))
-    return html
+    return _filled(html, _SLOT, slots) if slots else html
 
 
 def _draw(component: str, make_params: Callable[[], dict],
