@@ -104,6 +104,6 @@ def format_reference(referral_id: int) -> str:
 def parse_reference(text: str) -> int | None:
     """The referral id in "R0000123" (or "123"); None if it is not one."""
     cleaned = (text or "").strip().upper().removeprefix("R")
-    if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 12):
-        return None
-    return int(cleaned) if int(cleaned) <= MAX_ID else None
+    ident = int(cleaned) if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 12 \
+        else None
+    return ident if ident is not None and ident <= MAX_ID else None
