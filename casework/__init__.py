@@ -103,9 +103,12 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _engine_options(url: str) -> dict:
+    from casework.database import load_json
+
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30, "check_same_thread": False},
+                "json_deserializer": load_json}
+    return {"pool_pre_ping": True, "json_deserializer": load_json}
 
 
 def register_extensions(app: Flask) -> None:

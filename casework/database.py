@@ -3,6 +3,7 @@ and the dialect-specific locks that keep concurrent writers correct."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
@@ -11,6 +12,7 @@ from enum import StrEnum
 from functools import wraps
 
 import flask_sqlalchemy.session
+import orjson
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -217,6 +219,17 @@ def _refuse_write_statements(_conn, _cursor, statement: str, *_args) -> None:
     service."""
     if reading() and statement.lstrip()[:10].upper().startswith(_WRITING_STATEMENTS):
         raise ReadOnlyViolation(f"a read-only request tried to run {statement.split()[0]}")
+
+
+def load_json(text: str | bytes):
+    """``json.loads``, by orjson where it can (several times faster; the same
+    values for the JSON casework writes), by the standard parser where orjson
+    refuses (an integer beyond 64 bits, NaN). The engines read JSON columns
+    with it (a referral's risk indicators, an event's detail)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import queue
 import threading
 from collections.abc import Iterator, Mapping
@@ -24,7 +23,7 @@ from casework.audit import chain
 from casework.audit.actions import Action
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent
-from casework.database import lock_for_update, read_only, reading
+from casework.database import load_json, lock_for_update, read_only, reading
 from casework.extensions import db
 
 if TYPE_CHECKING:
@@ -267,7 +266,7 @@ def stored_events(batch_size: int = 20_000) -> Iterator[chain.StoredEvent]:
                 "occurred_at": occurred_at, "actor_id": actor_id,
                 "actor_role": actor_role, "action": action, "subject_type": subject_type,
                 "subject_id": subject_id, "site_id": site_id,
-                "detail": None if detail is None else _loads(detail),
+                "detail": None if detail is None else load_json(detail),
                 "request_id": request_id, "client_addr": client_addr,
             })
 
@@ -315,13 +314,6 @@ def _prefetched(connection, batch_size: int) -> Iterator[list[tuple]]:
             with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.1)  # let a blocked put finish
         worker.join()
-
-
-def _loads(text: str):
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits: the standard parser
-        return json.loads(text)
 
 
 def fast_event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:

@@ -113,8 +113,8 @@ def _batches(stmt, id_column) -> Iterator[list]:
     """Keyset pages of ``stmt`` ordered by ``id_column``: constant memory."""
     last = 0
     while True:
-        rows = db.session.execute(stmt.where(id_column > last).order_by(id_column)
-                                  .limit(BATCH)).all()
+        page = stmt.where(id_column > last).order_by(id_column).limit(BATCH)
+        rows = db.session.connection(bind_arguments={"clause": page}).execute(page).all()
         if not rows:
             return
         yield rows  # plain rows, not ORM objects: the session keeps nothing
@@ -138,16 +138,21 @@ def _person_stmt(req: ExtractRequest):
                    _date_range(req, Allocation.allocated_at, timestamp=True)))
 
 
-def _person_quasi(level: int, site: str, dob: date | None, referral_date: date,
-                  gender: str, ethnicity: str | None, allocated_at: datetime) -> tuple:
-    """A person row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS order."""
-    age = years_between(dob, referral_date) if dob else None
+def _age(dob: date | None, on: date) -> int | None:
+    return years_between(dob, on) if dob else None
+
+
+def _person_quasi(level: int, site: str, age: int | None, gender: str,
+                  ethnicity: str | None, randomised_on: date) -> tuple:
+    """A person row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS
+    order (its age on the referral date, and the day it was randomised)."""
     return (site, privacy.age_band(age, level), gender if level < 2 else "*",
             privacy.ethnicity(_ethnic_group(ethnicity), level),
-            privacy.period(_aware(allocated_at).date(), level))
+            privacy.period(randomised_on, level))
 
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    pseudonym = privacy.Pseudonyms(key)
     today = datetime.now(UTC).date()
     for batch in _batches(_person_stmt(req), Allocation.id):
         ids = [row[1] for row in batch]
@@ -188,9 +193,9 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
-            _, band, shown_gender, group, period = _person_quasi(
-                req.level, site, dob, referral_date, gender, ethnicity, allocated_at)
             randomised_on = _aware(allocated_at).date()
+            _, band, shown_gender, group, period = _person_quasi(
+                req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on)
             mine = contacts.get(person_id, [])
             days = {p.value: 0 for p in Pathway}
             for pathway, start, end in spells.get(person_id, []):
@@ -198,7 +203,7 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             latest = diversion.get(person_id)
             case = latest.case if latest else None
             yield {
-                "person": privacy.pseudonym(key, "person", person_id),
+                "person": pseudonym("person", person_id),
                 "site": site, "stratum": stratum, "arm": str(arm),
                 "randomised_period": period,
                 "randomised_in_error": in_error is not None,
@@ -209,7 +214,7 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "engaged_ever": person_id in engaged,
                 "pathway_changes": changes.get(person_id, 0),
                 "protocol_deviations": deviations.get(person_id, 0),
-                "caseworker": privacy.pseudonym(key, "caseworker", caseworker_id)
+                "caseworker": pseudonym("caseworker", caseworker_id)
                 if caseworker_id else "",
                 "local_authority": local_authority,
                 "days_referral_to_randomisation": (randomised_on - referral_date).days,
@@ -236,9 +241,9 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             }
 
 
-def _referral_quasi(level: int, site: str, dob: date | None, referral_date: date) -> tuple:
-    """A referral row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS order."""
-    age = years_between(dob, referral_date) if dob else None
+def _referral_quasi(level: int, site: str, age: int | None, referral_date: date) -> tuple:
+    """A referral row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS
+    order (its age on the referral date)."""
     return (site, privacy.age_band(age, level), privacy.period(referral_date, level))
 
 
@@ -257,13 +262,15 @@ def _referral_stmt(req: ExtractRequest):
 
 
 def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+    pseudonym = privacy.Pseudonyms(key)
     for batch in _batches(_referral_stmt(req), Referral.id):
         for (referral_id, person_id, site, referral_date, source, risks, status, dob,
              computed, decision, arm) in batch:
-            _, band, period = _referral_quasi(req.level, site, dob, referral_date)
+            _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),
+                                              referral_date)
             yield {
-                "referral": privacy.pseudonym(key, "referral", referral_id),
-                "person": privacy.pseudonym(key, "person", person_id),
+                "referral": pseudonym("referral", referral_id),
+                "person": pseudonym("person", person_id),
                 "site": site, "referral_period": period,
                 "age_band": band, "source": source,
                 "risk_indicators": ";".join(risks or []), "status": str(status),
@@ -309,37 +316,45 @@ class Plan:
         return self.reports[self.level]
 
 
-def _quasi_at_levels(req: ExtractRequest, levels: range) -> Iterator[list[tuple]]:
-    """For every row the extract would hold, its quasi-identifiers at each of
-    ``levels``: the same functions the rows themselves use, without the
-    pseudonyms, the per-person counts or the schema (none of them is a
-    quasi-identifier)."""
-    # The rows' own statements (same joins, same filters), reading only the
-    # columns the quasi-identifiers come from.
+def _quasi_values(req: ExtractRequest) -> Counter:
+    """What the quasi-identifiers of the extract's rows are made from (the
+    arguments of ``_person_quasi`` or ``_referral_quasi`` after the level),
+    counted: each distinct combination once, with its number of rows. The
+    rows' own statements (same joins, same filters) read only the columns
+    they come from; nothing else a row holds is a quasi-identifier. A date
+    is counted by its month (its first day), the finest a period ever is
+    (``privacy.period``), so the combinations are few and each is
+    generalised once per level, not once per row."""
+    counted: Counter = Counter()
     if req.unit == "person":
         stmt = _person_stmt(req).with_only_columns(
             Allocation.id, Site.key, Person.date_of_birth, Referral.referral_date,
             Person.gender, Person.ethnicity, Allocation.allocated_at)
         for batch in _batches(stmt, Allocation.id):
-            for _, *values in batch:
-                yield [_person_quasi(level, *values) for level in levels]
+            counted.update((site, _age(dob, referral_date), gender, ethnicity,
+                            _aware(allocated_at).date().replace(day=1))
+                           for _, site, dob, referral_date, gender, ethnicity, allocated_at
+                           in batch)
     else:
         stmt = _referral_stmt(req).with_only_columns(
             Referral.id, Site.key, Person.date_of_birth, Referral.referral_date)
         for batch in _batches(stmt, Referral.id):
-            for _, site, dob, referral_date in batch:
-                yield [_referral_quasi(level, site, dob, referral_date) for level in levels]
+            counted.update((site, _age(dob, referral_date), referral_date.replace(day=1))
+                           for _, site, dob, referral_date in batch)
+    return counted
 
 
 def plan(req: ExtractRequest, target: int = 5) -> Plan:
     """Generalise up the ladder from the requested level until k reaches
     ``target``; at the top, hide the quasi-identifiers of the rows in groups
-    still too small (local suppression). One pass counts every level."""
+    still too small (local suppression). One pass counts every level, with
+    the same functions the rows are written with."""
     levels = range(req.level, max(privacy.LEVELS) + 1)
+    quasi = _person_quasi if req.unit == "person" else _referral_quasi
     sizes: list[Counter] = [Counter() for _ in levels]
-    for groups in _quasi_at_levels(req, levels):
-        for counter, group in zip(sizes, groups, strict=True):
-            counter[group] += 1
+    for values, rows_ in _quasi_values(req).items():
+        for level, counter in zip(levels, sizes, strict=True):
+            counter[quasi(level, *values)] += rows_
     reports = {}
     for level, counted in zip(levels, sizes, strict=True):
         reports[level] = privacy.k_report(counted, target)
@@ -387,7 +402,7 @@ def serialise(req: ExtractRequest, key: bytes, *,
             writer.writerow(fields)
         for row in _planned_rows(req, key, chosen):
             if req.format == "csv":
-                writer.writerow([privacy.csv_safe(row[f]) for f in fields])
+                writer.writerow(privacy.csv_cells(map(row.__getitem__, fields)))
             else:
                 buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

@@ -200,3 +200,26 @@ def test_postgres_refuses_to_change_audit_events(app, now, statement):
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(text(statement))
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+
+
+def test_json_columns_are_read_by_the_fast_parser_with_the_standard_ones_values(app, now):
+    """Both engines read JSON columns with ``database.load_json`` (orjson,
+    falling back to the standard parser): what is read back is what was
+    written, an integer past 64 bits included, which orjson refuses."""
+    import json
+
+    from casework.database import load_json
+
+    assert db.engine.dialect._json_deserializer is load_json
+    detail = {"count": 2**70, "negative": -(2**64), "text": "é ✓ \"quoted\"",
+              "nested": {"list": [1, 2.5, None, True, False, ""]}}
+    event = audit.record(Action.USER_UPDATED, actor=None, now=now, subject_type="user",
+                         subject_id=1, detail=detail)
+    db.session.commit()
+    ident = event.id
+    db.session.expunge_all()
+    assert db.session.get(AuditEvent, ident).detail == detail
+    for text_ in ('{"a": [1, "x", null]}', str(2**70), "NaN", '"\\ud800"'):
+        expected, got = json.loads(text_), load_json(text_)
+        assert got == expected or (got != got and expected != expected)  # NaN
+        assert load_json(text_.encode()) == got or got != got
