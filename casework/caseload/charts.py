@@ -56,4 +56,6 @@ def _bar_chart(labels: tuple[str, ...], counts: tuple[int, ...]) -> str:
     chart.x_labels = list(labels)
     chart.x_labels_major = chart.x_labels[::4]
     chart.add("Referrals", list(counts))
-    return chart.render(is_unicode=True)
+    # Its one non-ASCII character (pygal's © in a comment) as a reference,
+    # so the pages it is drawn on stay plain ASCII.
+    return chart.render(is_unicode=True).encode("ascii", "xmlcharrefreplace").decode("ascii")

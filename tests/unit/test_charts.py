@@ -27,3 +27,10 @@ def test_other_figures_are_drawn_afresh():
     after = charts.referrals_per_week(changed, nonce="n")
     assert before != after
     assert "51 in all" in after and "50 in all" in before
+
+
+def test_the_drawing_is_plain_ascii():
+    """A page that is ASCII throughout is kept and encoded byte for byte;
+    pygal writes a © in its comment."""
+    drawn = charts.referrals_per_week(WEEKS, nonce="n")
+    assert drawn.isascii() and "&#169;Kozea" in drawn

@@ -240,6 +240,20 @@ def test_a_page_keeps_its_furniture_not_its_user(app, memo, client, login_as):
     assert not re.search(r'active-fallback">\s*Referrals', other)
 
 
+def test_pages_are_plain_ascii_when_their_data_is(app, client, login_as):
+    """The furniture's own characters (the title's dash, the footer's
+    copyright sign and separator) are written as references, so a page is
+    ASCII throughout unless a record's own text is not: Python then keeps
+    and encodes it byte for byte. Each says what it said before."""
+    login_as("lead", display_name="Zephaniah Quill")
+    for path in ("/referrals", "/dashboard", "/caseload", "/audit/"):
+        page = client.get(path).get_data(as_text=True)
+        assert page.isascii(), (path, {ch for ch in page if not ch.isascii()})
+    assert "&ndash; casework</title>" in page
+    assert "&copy; Crown copyright" in page
+    assert "casework &middot; West Midlands Violence Reduction Partnership" in page
+
+
 def test_the_service_navigation_is_govuk_frontends_drawing_of_the_users_links(app, memo):
     from casework.navigation import NAVIGATION
 
