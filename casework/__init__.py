@@ -77,6 +77,7 @@ class _Environment(Environment):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
+    from casework.web import record_links
     from casework.widgets import kept, service_navigation
 
     app = Flask(
@@ -121,6 +122,7 @@ def create_app(config: dict | None = None) -> Flask:
     ])
     app.add_template_global(kept, "kept")
     app.add_template_global(service_navigation, "service_navigation")
+    app.add_template_global(record_links, "record_links")
 
     register_extensions(app)
     register_blueprints(app)

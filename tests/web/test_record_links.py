@@ -1,0 +1,71 @@
+"""A page's links to its many records (casework.web.record_links) are the
+links ``url_for`` builds, built once a page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import url_for
+
+from casework.database import MAX_ID
+from casework.web import record_links
+
+
+@pytest.mark.parametrize(("endpoint", "name"), [("intake.person", "person_id"),
+                                                ("notes.show", "note_id"),
+                                                ("triage.show", "triage_id")])
+def test_the_links_are_url_fors(app, endpoint, name):
+    for script_root in ("", "/casework"):
+        with app.test_request_context("/", base_url=f"http://localhost{script_root}/"):
+            link = record_links(endpoint, name)
+            for ident in (0, 1, 7, 42, 2147, 8262, 99999, MAX_ID - 1, MAX_ID):
+                assert link(ident) == url_for(endpoint, **{name: ident})
+            assert link(8262).startswith(script_root + "/")
+
+
+def test_an_id_no_record_has_goes_to_url_for(app):
+    from werkzeug.routing import BuildError
+
+    with app.test_request_context("/"):
+        link = record_links("intake.person", "person_id")
+        for odd in (-1, MAX_ID + 1, "12", True):
+            try:
+                expected = url_for("intake.person", person_id=odd)
+            except (BuildError, ValueError) as error:
+                with pytest.raises(type(error)):
+                    link(odd)
+            else:
+                assert link(odd) == expected
+
+
+def test_an_id_in_the_query_string_is_as_url_for_puts_it(app):
+    with app.test_request_context("/"):
+        link = record_links("intake.referrals", "page")
+        assert link(3) == url_for("intake.referrals", page=3) == "/referrals?page=3"
+
+
+def test_a_link_that_would_not_hold_the_id_once_is_refused(app, monkeypatch):
+    from werkzeug.routing import BuildError
+
+    import casework.web
+
+    with app.test_request_context("/"):
+        with pytest.raises(BuildError):
+            record_links("intake.person", "person_id_typo")
+        for built in ("/people", f"/people/{MAX_ID}/{MAX_ID}"):
+            monkeypatch.setattr(casework.web, "url_for", lambda *_a, _b=built, **_k: _b)
+            with pytest.raises(ValueError, match="does not put"):
+                record_links("intake.person", "person_id")
+
+
+def test_the_referrals_list_and_the_timeline_link_their_records(app, client, login_as,
+                                                               make_referral):
+    login_as("lead")
+    referral = make_referral("coventry")
+    page = client.get("/referrals").get_data(as_text=True)
+    assert f'href="/people/{referral.person_id}"' in page
+    record = client.get(f"/people/{referral.person_id}").get_data(as_text=True)
+    notes = re.findall(r'href="(/notes/[^"]+)"', record)
+    assert notes, "the person's timeline holds a note with its link"
+    assert all(client.get(href).status_code == 200 for href in notes)
