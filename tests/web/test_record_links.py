@@ -69,3 +69,29 @@ def test_the_referrals_list_and_the_timeline_link_their_records(app, client, log
     notes = re.findall(r'href="(/notes/[^"]+)"', record)
     assert notes, "the person's timeline holds a note with its link"
     assert all(client.get(href).status_code == 200 for href in notes)
+
+
+def test_the_other_lists_link_their_records(app, client, login_as, post, make_referral):
+    """The case list, the notes search and the users list: every link to a
+    record opens that record."""
+    referral = make_referral("coventry")
+    login_as("lead", ("coventry",))
+    post(f"/people/{referral.person_id}/notes/new",
+         {"kind": "case_note", "body": "Talked about football"})
+    pages = {"/caseload/cases": r'href="(/people/\d+)"',
+             "/notes/search?q=football": r'href="(/notes/\d+)"'}
+    for path, pattern in pages.items():
+        links = re.findall(pattern, client.get(path).get_data(as_text=True))
+        assert links, path
+        assert all(client.get(href).status_code == 200 for href in links), path
+    assert f'href="/people/{referral.person_id}"' in client.get("/caseload/cases").get_data(
+        as_text=True)
+
+
+def test_the_users_list_links_its_users(app, client, login_as, make_user):
+    make_user("caseworker", ("coventry",), email="listed@example.org")
+    login_as("admin", ())
+    links = re.findall(r'href="(/admin/users/\d+)"', client.get("/admin/users").get_data(
+        as_text=True))
+    assert len(links) >= 2
+    assert all(client.get(href).status_code == 200 for href in links)
