@@ -57,7 +57,7 @@ class _Environment(Environment):
         then looked up the key (and for a key not given, caught a KeyError
         too): hundreds of exceptions a page. A dict's own attributes
         (``items``, ``get``...) are still its methods, as before."""
-        if obj.__class__ is dict and attribute not in _DICT_ATTRIBUTES:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:  # not a proxy's __class__
             value = obj.get(attribute, _MISSING)
             if value is _MISSING:
                 return self.undefined(obj=obj, name=attribute)

@@ -4,6 +4,7 @@ and the dialect-specific locks that keep concurrent writers correct."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
@@ -221,15 +222,26 @@ def _refuse_write_statements(_conn, _cursor, statement: str, *_args) -> None:
         raise ReadOnlyViolation(f"a read-only request tried to run {statement.split()[0]}")
 
 
+# A run of 19 or more digits may be an integer past 64 bits, which orjson
+# reads as a float (silently: 2**70 + 1 comes back rounded).
+_LONG_NUMBER = re.compile(r"\d{19}")
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+
+
 def load_json(text: str | bytes):
-    """``json.loads``, by orjson where it can (several times faster; the same
-    values for the JSON casework writes), by the standard parser where orjson
-    refuses (an integer beyond 64 bits, NaN). The engines read JSON columns
-    with it (a referral's risk indicators, an event's detail)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+    """``json.loads``, by orjson where that gives the same values (several
+    times faster): the standard parser reads any text holding a run of 19 or
+    more digits (an integer past 64 bits, which orjson would round to a
+    float), and whatever orjson refuses (NaN, a lone surrogate). The engines
+    read JSON columns with it (a referral's risk indicators, an event's
+    detail), and ``audit verify`` each event's detail."""
+    long_number = (_LONG_NUMBER_BYTES if isinstance(text, bytes) else _LONG_NUMBER).search(text)
+    if long_number is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:

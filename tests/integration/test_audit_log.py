@@ -211,15 +211,21 @@ def test_json_columns_are_read_by_the_fast_parser_with_the_standard_ones_values(
     from casework.database import load_json
 
     assert db.engine.dialect._json_deserializer is load_json
-    detail = {"count": 2**70, "negative": -(2**64), "text": "é ✓ \"quoted\"",
+    detail = {"count": 2**70 + 1, "negative": -(2**64) - 1, "edge": 2**64 - 1,
+              "floaty": 12345678901234567890.5, "text": "é ✓ \"quoted\"",
               "nested": {"list": [1, 2.5, None, True, False, ""]}}
     event = audit.record(Action.USER_UPDATED, actor=None, now=now, subject_type="user",
                          subject_id=1, detail=detail)
     db.session.commit()
     ident = event.id
     db.session.expunge_all()
-    assert db.session.get(AuditEvent, ident).detail == detail
-    for text_ in ('{"a": [1, "x", null]}', str(2**70), "NaN", '"\\ud800"'):
+    read = db.session.get(AuditEvent, ident).detail
+    assert read == detail and type(read["count"]) is int and type(read["negative"]) is int
+    assert audit.verify_chain().ok  # the chain's hash is of the exact integers
+    for text_ in ('{"a": [1, "x", null]}', str(2**70 + 1), str(-(2**63) - 1), str(2**64),
+                  "[18446744073709551615, -9223372036854775808]", "1e400", "NaN",
+                  '"\\ud800"', '{"a": 1, "a": 2}', '"12345678901234567890"'):
         expected, got = json.loads(text_), load_json(text_)
         assert got == expected or (got != got and expected != expected)  # NaN
+        assert type(got) is type(expected)
         assert load_json(text_.encode()) == got or got != got

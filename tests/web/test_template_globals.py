@@ -55,6 +55,12 @@ def test_attributes_read_in_templates_are_jinjas_own(app):
             assert got == expected  # the same bound method
         else:
             assert got == expected and type(got) is type(expected)
+    from werkzeug.local import LocalProxy
+
+    proxied = LocalProxy(lambda: {"text": "a"})  # says its __class__ is dict
+    assert ours.getattr(proxied, "text") == "a"
+    assert ours.getattr(proxied, "_get_current_object") == plain.getattr(
+        proxied, "_get_current_object")
     page = ours.from_string("{{ d.text }}|{{ d.missing is defined }}|{{ d.items is callable }}"
                             "|{{ d['items'] }}")
     assert page.render(d={"text": "<b>", "items": "kept"}) == "&lt;b&gt;|False|True|kept"
