@@ -24,15 +24,15 @@ from datetime import date
 def pseudonym(key: bytes, kind: str, ident: int) -> str:
     """A stable identifier for one record under one key; without the key it
     cannot be linked back, and under another key it is unrelated."""
-    digest = hmac.digest(key, f"casework/pseudonym/1|{kind}|{ident}".encode(), "sha256")
-    return f"{kind[0].upper()}{digest.hex()[:20]}"
+    return Pseudonyms(key)(kind, ident)
 
 
 class Pseudonyms:
     """``pseudonym(key, kind, ident)`` for the many records of one extract:
     the key is set into an HMAC once and that state copied for each record
-    (the same pseudonyms; each one no longer starts the HMAC from the key,
-    which was most of its cost)."""
+    (starting each HMAC from the key was most of a pseudonym's cost). The
+    pseudonym is HMAC-SHA256 of "casework/pseudonym/1|kind|id", the kind's
+    initial and 20 hex digits of it."""
 
     def __init__(self, key: bytes):
         self._keyed = hmac.new(key, digestmod="sha256")
@@ -207,16 +207,15 @@ def _cheapest_cycle(cell, hidden, table, n_rows, n_cols) -> set[tuple[int, int]]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_safe(value):
-    """Prefix text that a spreadsheet would treat as a formula with an
-    apostrophe (OWASP's advice); numbers and other values pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def csv_cells(values: Iterable) -> list:
-    """``csv_safe`` of each value, for a whole row at a time (inline, without
-    a call for every cell of every row of an extract)."""
+    """A row's cells, each text a spreadsheet would treat as a formula
+    prefixed with an apostrophe (OWASP's advice); numbers and other values
+    pass unchanged. A whole row at a time, without a call for every cell of
+    every row of an extract."""
     return ["'" + value if isinstance(value, str) and value.startswith(_FORMULA_START)
             else value for value in values]
+
+
+def csv_safe(value):
+    """One cell, as ``csv_cells`` makes it."""
+    return csv_cells((value,))[0]

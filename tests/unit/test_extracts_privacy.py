@@ -64,6 +64,8 @@ def test_a_row_of_cells_is_neutralised_as_each_cell_is():
 
     row = ["=1+1", "coventry", 5, None, True, "", "-", Pathway.ENGAGED, "+cmd", "a=b"]
     assert privacy.csv_cells(row) == [privacy.csv_safe(value) for value in row]
+    assert privacy.csv_cells(row) == ["'=1+1", "coventry", 5, None, True, "", "'-",
+                                      Pathway.ENGAGED, "'+cmd", "a=b"]
     assert privacy.csv_cells(iter(row))[0] == "'=1+1"
 
 
@@ -72,6 +74,9 @@ def test_pseudonyms_under_one_key_are_the_single_pseudonym():
     for kind, ident in [("person", 42), ("referral", 42), ("caseworker", 7), ("person", 0),
                         ("person", 2**31 - 1), ("person", 42)]:
         assert many(kind, ident) == privacy.pseudonym(b"key one", kind, ident)
+        assert many(kind, ident) == kind[0].upper() + hmac.new(
+            b"key one", f"casework/pseudonym/1|{kind}|{ident}".encode(),
+            hashlib.sha256).hexdigest()[:20]
     assert privacy.Pseudonyms(b"key two")("person", 42) != many("person", 42)
 
 
