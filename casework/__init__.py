@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections import ChainMap
 from pathlib import Path
+from types import BuiltinFunctionType, FunctionType, MethodType
 
 from flask import Flask
 from flask.templating import Environment
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from jinja2.runtime import Context, Macro
 from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +43,47 @@ class _RecordId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+def _takes_no_context(obj) -> bool:
+    """Whether Jinja would call ``obj`` as it is: a callable that cannot be
+    marked to take the context, eval context or environment (a function or
+    method without ``jinja_pass_arg``, a builtin)."""
+    kind = type(obj)  # not __class__, which a proxy reports as its object's
+    if kind is FunctionType:
+        return "jinja_pass_arg" not in obj.__dict__
+    if kind is MethodType:
+        func = obj.__func__
+        return type(func) is FunctionType and "jinja_pass_arg" not in func.__dict__
+    return kind is BuiltinFunctionType
+
+
+class _Context(Context):
+    def call(__self, __obj, *args, **kwargs):
+        """A call in a template (``url_for(...)``, ``date.strftime(...)``, a
+        macro): Jinja's own, with its search for a ``jinja_pass_arg`` marker
+        (two failed attribute lookups and a bound ``__call__`` made for each
+        call, most of a call's cost) skipped for callables that cannot carry
+        one. A macro takes the eval context (``Macro.__call__`` is marked so),
+        given here as Jinja gives it. A person page makes about 130 calls."""
+        if type(__obj) is Macro:
+            args = (__self.eval_ctx, *args)
+        elif not _takes_no_context(__obj):
+            return super().call(__obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception")
+
+
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 _MISSING = object()
 
 
 class _Environment(Environment):
+    context_class = _Context
+
     def make_globals(self, d):
         return _Globals(d or {}, self.globals)
 
@@ -78,7 +116,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
     from casework.web import record_links
-    from casework.widgets import kept, service_navigation
+    from casework.widgets import kept, service_navigation, summary_list
 
     app = Flask(
         __name__,
@@ -122,6 +160,7 @@ def create_app(config: dict | None = None) -> Flask:
     ])
     app.add_template_global(kept, "kept")
     app.add_template_global(service_navigation, "service_navigation")
+    app.add_template_global(summary_list, "summary_list")
     app.add_template_global(record_links, "record_links")
 
     register_extensions(app)

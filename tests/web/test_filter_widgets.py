@@ -224,7 +224,9 @@ def test_slots_are_drawn_each_time_and_never_kept(app, memo):
 
 def test_only_the_listed_components_are_kept(app, memo):
     with app.test_request_context("/"), pytest.raises(KeyError):
-        widgets.kept("summary-list", {"rows": []})
+        widgets.kept("summary-list", {"rows": []})  # only through summary_list
+    with app.test_request_context("/"), pytest.raises(KeyError):
+        widgets.kept("table", {"rows": []})
 
 
 def test_a_page_keeps_its_furniture_not_its_user(app, memo, client, login_as):
@@ -277,3 +279,77 @@ def test_the_service_navigation_is_govuk_frontends_drawing_of_the_users_links(ap
         assert "Audit log" not in widgets.service_navigation(items[:1], "intake.person")
     assert memo.memo_size() == 4
     assert not memo.memo_holds("Lovelace")
+
+
+# summary lists: kept by their shape, every value a slot
+
+SUMMARY_LISTS = [
+    {"rows": []},
+    {"rows": [{"key": {"text": "Name"}, "value": {"text": "Ada Lovelace"}}]},
+    {"rows": [  # values escaped as the macro escapes text, trusted as html
+        {"key": {"text": "Name"}, "value": {"text": "\"<O'Neil & Sons>\""}},
+        {"key": {"text": "Safe"}, "value": {"text": Markup("<b>already</b> safe")}},
+        {"key": {"text": "Arm"},
+         "value": {"html": Markup("<strong class=\"tag\">Treatment</strong>")}},
+        {"key": {"text": "Lines"}, "value": {"text": "first\nsecond"}},
+        {"key": {"text": "Block"}, "value": {"html": "  <p>one</p>\n<p>two</p>\n\n<p>three</p>  "}},
+        {"key": {"text": "Empty"}, "value": {"text": ""}},
+        {"key": {"text": "Missing"}, "value": {}},
+        {"key": {"text": "Falls back"}, "value": {"html": "", "text": "to text"}},
+        {"key": {"text": "Classes"}, "value": {"text": "x", "classes": "extra"}, "classes": "row"},
+        {"key": {"text": "Marker"}, "value": {"text": "<!--casework-slot:v0-->"}},
+        None,
+    ]},
+    {"rows": [  # rows with actions and without (which the macro marks)
+        {"key": {"text": "Review"}, "value": {"text": "Not reviewed yet"},
+         "actions": {"items": [{"href": "/people/7/review?a=1&b=2", "text": "Record a review",
+                                "visuallyHiddenText": "for Grace <Hopper>"}]}},
+        {"key": {"text": "Name"}, "value": {"text": "Grace Hopper"}},
+        {"key": {"text": "Two"}, "value": {"text": "actions"},
+         "actions": {"items": [{"href": "/a", "text": "Change"},
+                               {"href": "/b", "text": "Remove",
+                                "visuallyHiddenText": Markup("for <i>her</i>")}]}},
+        {"key": {"text": "None"}, "value": {"text": "listed"}, "actions": {"items": []}},
+    ], "classes": "govuk-summary-list--no-border"},
+]
+
+
+@pytest.mark.parametrize("params", SUMMARY_LISTS)
+def test_a_summary_list_is_govuk_frontends_own_drawing(app, memo, params):
+    with app.test_request_context("/"):
+        expected = _macro(app, "summary-list", "govukSummaryList", params)
+        assert str(widgets.summary_list(params)) == expected
+        assert str(widgets.summary_list(params)) == expected  # from the memo
+    assert memo.memo_size() == 1
+
+
+def test_a_summary_lists_values_are_never_kept(app, memo):
+    def details(name: str, review: bool) -> dict:
+        actions = {"items": [{"href": f"/people/{len(name)}/review", "text": "Record a review",
+                              "visuallyHiddenText": f"for {name}"}]} if review else {"items": []}
+        return {"rows": [{"key": {"text": "Name"}, "value": {"text": name}},
+                         {"key": {"text": "Review"}, "value": {"text": "Not yet"},
+                          "actions": actions}]}
+
+    with app.test_request_context("/"):
+        for name in ("Zephaniah Quill", "Ottoline Brackenbury", "Peregrine Fitch"):
+            for review in (True, False):
+                expected = _macro(app, "summary-list", "govukSummaryList", details(name, review))
+                assert str(widgets.summary_list(details(name, review))) == expected
+                assert name in expected
+    assert memo.memo_size() == 2  # one drawing for each shape, not for each person
+    for part in ("Zephaniah", "Ottoline", "Peregrine", "/people/"):
+        assert not memo.memo_holds(part)
+    assert memo.memo_holds("Record a review") and memo.memo_holds("Review")
+
+
+def test_the_person_page_keeps_no_details_of_the_person(app, memo, client, login_as,
+                                                      make_referral):
+    referral = make_referral(last_name="Brackenbury", reason="Seen near Quillfeather Court")
+    login_as("lead")
+    page = client.get(f"/people/{referral.person_id}").get_data(as_text=True)
+    assert "Brackenbury" in page and "Quillfeather Court" in page and "PC Referrer" in page
+    assert page.count('class="govuk-summary-list__key"') >= 10
+    assert memo.memo_holds('class="govuk-summary-list__key"')
+    for part in ("Brackenbury", "Quillfeather", "PC Referrer", f"/people/{referral.person_id}"):
+        assert not memo.memo_holds(part), part

@@ -64,3 +64,89 @@ def test_attributes_read_in_templates_are_jinjas_own(app):
     page = ours.from_string("{{ d.text }}|{{ d.missing is defined }}|{{ d.items is callable }}"
                             "|{{ d['items'] }}")
     assert page.render(d={"text": "<b>", "items": "kept"}) == "&lt;b&gt;|False|True|kept"
+
+
+def test_the_lines_filter_escapes_and_breaks_as_each_line_escaped_and_joined(app):
+    """``lines`` escapes the text once and splits it: the same markup as each
+    of ``str.splitlines``' lines escaped and joined with a break."""
+    from markupsafe import Markup, escape
+
+    lines = app.jinja_env.filters["lines"]
+    texts = ["", "one line", "a\nb", "a\r\nb\rc", "trailing\n", "\n\nblank lines\n\n",
+             "<b>bold</b> & 'quoted' \"too\"\nnext", "para\u2028sep\x85nel\x0bvt\x0cff\x1cfs",
+             Markup("<em>already safe</em>\nline")]
+    for text in texts:
+        expected = Markup("<br>\n").join(escape(line) for line in text.splitlines())
+        assert lines(text) == expected
+        assert isinstance(lines(text), Markup)
+    assert lines(None) == Markup("")
+    assert lines("<i>x</i>\ny") == Markup("&lt;i&gt;x&lt;/i&gt;<br>\ny")
+
+
+def test_calls_in_templates_are_jinjas_own(app):
+    """casework's context calls a callable that cannot take the context
+    directly; whatever a template calls gives what Jinja's own gives, and a
+    callable marked to take the context, eval context or environment still
+    gets it."""
+    from datetime import date
+
+    from jinja2 import Environment, pass_context, pass_environment, pass_eval_context
+    from jinja2.runtime import Macro
+    from jinja2.utils import _PassArg
+
+    from casework import _Context
+
+    @pass_context
+    def whose(context, suffix=""):
+        return f"{context.name}{suffix}"
+
+    @pass_environment
+    def env_kind(environment):
+        return type(environment).__name__
+
+    @pass_eval_context
+    def autoescaping(eval_ctx):
+        return eval_ctx.autoescape
+
+    class Caller:
+        @pass_context
+        def __call__(self, context):
+            return f"called in {context.name}"
+
+    class Plain:
+        def __call__(self, n):
+            return n * 2
+
+        def method(self, n):
+            return n + 1
+
+        @pass_context
+        def marked(self, context):
+            return f"marked in {context.name}"
+
+    def stops():
+        raise StopIteration
+
+    source = ("{% macro m(x) %}<{{ x }}>{% endmacro %}"
+              "{{ whose() }}|{{ whose('!') }}|{{ env_kind() }}|{{ autoescaping() }}|{{ caller() }}|"
+              "{{ plain(3) }}|{{ plain.method(3) }}|{{ plain.marked() }}|{{ d.strftime('%Y') }}|"
+              "{{ {'a': 1}.get('a') }}|{{ m('<y>') }}|{{ stops() is defined }}|{{ len('abc') }}|"
+              "{% for i in [1] %}{{ whose(i | string) }}{% endfor %}|"
+              "{% set v = 5 %}{{ whose() }}|"
+              "{% set ns = namespace() %}{% autoescape false %}{% set ns.r = m('<z>') %}"
+              "{% endautoescape %}{{ ns.r }}")
+    values = {"whose": whose, "env_kind": env_kind, "autoescaping": autoescaping,
+              "caller": Caller(), "plain": Plain(), "d": date(2026, 11, 26), "stops": stops,
+              "len": len}
+    ours = app.jinja_env.from_string(source).render(values)
+    theirs = Environment(autoescape=True).from_string(source).render(values)
+    assert ours == theirs.replace("Environment", type(app.jinja_env).__name__)
+    assert ours.split("|")[:4] == ["None", "None!", type(app.jinja_env).__name__, "True"]
+    assert "|<&lt;y&gt;>|" in ours  # the macro's markup, its argument escaped
+    assert ours.split("|")[11] == "False"  # StopIteration gives an undefined
+    assert app.jinja_env.context_class is _Context
+    # a macro called where nothing is escaped gives plain text, escaped once shown
+    assert ours.endswith("|&lt;&amp;lt;z&amp;gt;&gt;")
+    # What the shortcut takes on trust: a macro takes the eval context alone.
+    assert not hasattr(Macro, "jinja_pass_arg")
+    assert Macro.__call__.jinja_pass_arg is _PassArg.eval_context
