@@ -18,8 +18,11 @@ class Person(db.Model):
 
     __tablename__ = "people"
     __table_args__ = (
-        Index("ix_people_name_keys", "last_name_key", "first_name_key"),
-        Index("ix_people_first_name_key", "first_name_key"),
+        # the id too (SQLite's indexes hold it already): a search by name
+        # finds its people from the index alone
+        Index("ix_people_name_keys", "last_name_key", "first_name_key",
+              postgresql_include=["id"]),
+        Index("ix_people_first_name_key", "first_name_key", postgresql_include=["id"]),
         Index("ix_people_date_of_birth", "date_of_birth"),
         Index("ix_people_pnc_reference", "pnc_reference"),
         Index("ix_people_site_id", "site_id"),
@@ -61,7 +64,10 @@ class Referral(db.Model):
     __table_args__ = (
         Index("ix_referrals_site_id_referral_date", "site_id", "referral_date", "id"),
         Index("ix_referrals_site_id_status", "site_id", "status"),
-        Index("ix_referrals_person_id_site_id", "person_id", "site_id"),
+        # and the date and id, so the people found by a search by name give
+        # their referrals' page in date order from the index alone
+        Index("ix_referrals_person_id_site_id_referral_date", "person_id", "site_id",
+              "referral_date", postgresql_include=["id"]),
         Index("ix_referrals_referral_date", "referral_date", "id"),
         # covers the dashboard's referrals per week (a date range, counted by site)
         Index("ix_referrals_referral_date_site_id", "referral_date", "site_id"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
@@ -478,11 +478,14 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
     for n in range(names):
         # The matching people first (the two name-key indexes), then their
         # referrals: driving from the referrals would look up the person of
-        # every referral at the user's sites.
-        stmt = stmt.where(Referral.person_id.in_(select(Person.id).where(or_(
-            _starts_with(Person.last_name_key, f"last{n}"),
-            _starts_with(Person.first_name_key, f"first{n}"),
-        ))))
+        # every referral at the user's sites. Each name key's people from
+        # its own index alone (the indexes hold the id: migration 0012), the
+        # two lists appended: as one OR, PostgreSQL read every matching
+        # person's row from the table to check the condition again.
+        stmt = stmt.where(Referral.person_id.in_(union_all(
+            select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}")),
+            select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}")),
+        )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
     page = (stmt.order_by(*SORTS.get(sort, SORTS["newest"]))
             .offset(bindparam("skip", type_=Integer)).limit(bindparam("take", type_=Integer)))

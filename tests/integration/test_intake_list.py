@@ -60,6 +60,8 @@ def test_sorting(referrals):
         (services.ReferralQuery(text="smithjones"), {"Smith-Jones"}),
         (services.ReferralQuery(text="Bob Smith"), {"Smith"}),  # nickname of Robert
         (services.ReferralQuery(text="kha"), {"Khan"}),
+        (services.ReferralQuery(text="amir"), {"Khan"}),  # a first name
+        (services.ReferralQuery(text="ahmed zara"), {"Ahmed"}),  # each word, either name
         (services.ReferralQuery(status="in_triage"), {"Khan"}),
         (services.ReferralQuery(source="police"), {"Smith", "Smith-Jones"}),
         (services.ReferralQuery(date_from=date(2026, 8, 1), date_to=date(2026, 9, 1)),
@@ -70,6 +72,18 @@ def test_sorting(referrals):
 def test_filters(referrals, query, expected):
     lead, *_ = referrals
     assert set(names(services.search_referrals(query, actor=lead))) == expected
+
+
+def test_a_person_matching_by_both_names_is_listed_and_counted_once(referrals, now):
+    lead, _, coventry, _ = referrals
+    services.record_referral(
+        services.PersonDetails("Kim", "Kimber", date(2007, 3, 4), "female", "not_stated",
+                               coventry.key),
+        services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "Referrer", "Reason"),
+        existing_person_id=None, actor=lead, now=now)
+    db.session.commit()
+    page = services.search_referrals(services.ReferralQuery(text="kim"), actor=lead)
+    assert names(page) == ["Kimber"] and page.total == 1
 
 
 def test_search_by_reference(referrals):
