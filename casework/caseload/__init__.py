@@ -5,8 +5,9 @@ from flask import Blueprint
 bp = Blueprint("caseload", __name__)
 
 
-@bp.app_context_processor
-def _reference():
+@bp.record_once
+def _reference(state):
+    # Reference data: a template global, set once (see casework.main)
     from casework.caseload.models import REVIEW_OUTCOMES
 
-    return {"review_outcomes": REVIEW_OUTCOMES}
+    state.app.add_template_global(REVIEW_OUTCOMES, "review_outcomes")

@@ -6,8 +6,9 @@ from flask import Blueprint
 bp = Blueprint("diversion", __name__)
 
 
-@bp.app_context_processor
-def _reference():
+@bp.record_once
+def _reference(state):
+    # Reference data: a template global, set once (see casework.main)
     from casework.diversion.services import SCHEMES
 
-    return {"diversion_schemes": SCHEMES}
+    state.app.add_template_global(SCHEMES, "diversion_schemes")

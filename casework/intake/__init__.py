@@ -6,16 +6,15 @@ bp = Blueprint("intake", __name__)
 
 
 
-@bp.app_context_processor
-def _reference_data():
+@bp.record_once
+def _reference_data(state):
+    # Reference data: template globals, set once (see casework.main)
     from casework.intake.reference import GENDERS, LOCAL_AUTHORITIES, SOURCES, ethnicity_label
 
-    return {
-        "sources": SOURCES,
-        "genders": GENDERS,
-        "local_authorities": LOCAL_AUTHORITIES,
-        "ethnicity_label": ethnicity_label,
-    }
+    for name, value in (("sources", SOURCES), ("genders", GENDERS),
+                        ("local_authorities", LOCAL_AUTHORITIES),
+                        ("ethnicity_label", ethnicity_label)):
+        state.app.add_template_global(value, name)
 
 
 @bp.app_template_filter("risk_label")

@@ -26,6 +26,9 @@ def health():
 def _navigation():
     # Context processors run for every template rendered, and every form
     # field is its own template (govuk-frontend-wtf): work the list out once.
+    # Only what depends on the request belongs here: each feature's
+    # reference data (labels, codes) is a template global, set once when its
+    # blueprint is registered, not gathered again for every template drawn.
     if "nav_items" not in g:
         g.nav_items = items_for(current_user._get_current_object())
     return {"nav_items": g.nav_items}

@@ -12,11 +12,12 @@ def contact_thresholds() -> dict[str, int]:
             "at_risk_monitoring": current_app.config["CONTACT_DAYS_AT_RISK"]}
 
 
-@bp.app_context_processor
-def _reference():
+@bp.record_once
+def _reference(state):
+    # Reference data: a template global, set once (see casework.main)
     from casework.notes.reference import CONTACT_TYPES
 
-    return {"contact_types": CONTACT_TYPES}
+    state.app.add_template_global(CONTACT_TYPES, "contact_types")
 
 
 @bp.app_template_filter("lines")

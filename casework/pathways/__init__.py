@@ -12,9 +12,11 @@ def _pathway_label(value) -> str:
     return Pathway(value).label if value else ""
 
 
-@bp.app_context_processor
-def _reference():
+@bp.record_once
+def _reference(state):
+    # Reference data: template globals, set once (see casework.main)
     from casework.pathways.services import DEVIATION_KINDS
     from casework.pathways.states import Pathway
 
-    return {"pathways": list(Pathway), "deviation_kinds": DEVIATION_KINDS}
+    state.app.add_template_global(tuple(Pathway), "pathways")
+    state.app.add_template_global(DEVIATION_KINDS, "deviation_kinds")

@@ -6,18 +6,18 @@ bp = Blueprint("triage", __name__)
 
 
 
-@bp.app_context_processor
-def _labels():
+@bp.record_once
+def _labels(state):
+    # Reference data: template globals, set once (see casework.main)
     from casework.eligibility import checkpoint, cirv, outcome22
     from casework.eligibility.outcomes import Outcome, Result
 
-    return {
-        # C1.., K1.., O1..: every scheme's criterion titles by id
-        "criterion_titles": {cid: title for scheme in (cirv, checkpoint, outcome22)
-                             for cid, (title, _) in scheme.CRITERIA.items()},
-        "outcome_label": lambda value: Outcome(value).label,
-        "result_label": lambda value: Result(value).label,
-    }
+    # C1.., K1.., O1..: every scheme's criterion titles by id
+    state.app.add_template_global({cid: title for scheme in (cirv, checkpoint, outcome22)
+                                   for cid, (title, _) in scheme.CRITERIA.items()},
+                                  "criterion_titles")
+    state.app.add_template_global(lambda value: Outcome(value).label, "outcome_label")
+    state.app.add_template_global(lambda value: Result(value).label, "result_label")
 
 
 @bp.app_template_filter("evidence_label")

@@ -150,3 +150,30 @@ def test_calls_in_templates_are_jinjas_own(app):
     # What the shortcut takes on trust: a macro takes the eval context alone.
     assert not hasattr(Macro, "jinja_pass_arg")
     assert Macro.__call__.jinja_pass_arg is _PassArg.eval_context
+
+
+def test_reference_data_is_a_global_of_every_template(app):
+    """Each feature's labels and codes are template globals, set once (not
+    gathered by a context processor for every template drawn): a template
+    drawn outside any request, or a macro imported without context, reads
+    them too."""
+    from casework.caseload.models import REVIEW_OUTCOMES
+    from casework.diversion.services import SCHEMES
+    from casework.intake.reference import GENDERS, LOCAL_AUTHORITIES, SOURCES
+    from casework.notes.reference import CONTACT_TYPES
+    from casework.pathways.services import DEVIATION_KINDS
+    from casework.pathways.states import Pathway
+
+    expected = {"contact_types": CONTACT_TYPES, "diversion_schemes": SCHEMES,
+                "review_outcomes": REVIEW_OUTCOMES, "deviation_kinds": DEVIATION_KINDS,
+                "pathways": tuple(Pathway), "genders": GENDERS,
+                "local_authorities": LOCAL_AUTHORITIES, "sources": SOURCES}
+    for name, value in expected.items():
+        assert app.jinja_env.globals[name] == value, name
+    page = app.jinja_env.from_string(
+        "{% macro m() %}{{ result_label('eligible') }}/{{ outcome_label(outcome) }}/"
+        "{{ criterion_titles['C1'] }}/{{ ethnicity_label('white_british') }}{% endmacro %}"
+        "{{ m() }}").render(outcome="pass")
+    assert page.startswith("Eligible/Met/") and "Undefined" not in page and "//" not in page
+    processors = [f.__module__ for f in app.template_context_processors[None]]
+    assert not [m for m in processors if m.startswith("casework.") and m != "casework.main"]
