@@ -8,8 +8,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-from flask import Flask, flash, g, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casework.audit import services as audit
@@ -52,6 +53,25 @@ def record_links(endpoint: str, name: str) -> Callable[[int], str]:
     return link
 
 
+def record_activity(now: float | None = None) -> None:
+    """Mark the session used now: the idle timeout counts from here."""
+    session.permanent = True
+    session["last_active"] = time.time() if now is None else now
+
+
+def start_session() -> None:
+    """A signed-in session whole from its first cookie: its activity, and a
+    CSRF token of its own (every page's sign-out form has one; the token of
+    the form signed in with went with the old session, though Flask-WTF
+    keeps it for the rest of the request in ``g``). The pages that follow
+    then send no new cookie until the activity is next recorded: a client
+    that kept the first cookie (a load generator) was sent a newly signed
+    one with every page."""
+    record_activity()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    generate_csrf()
+
+
 def init_request_hooks(app: Flask) -> None:
     proxies = app.config.get("TRUSTED_PROXIES", 0)
     if proxies:
@@ -92,8 +112,7 @@ def init_request_hooks(app: Flask) -> None:
                   f"{app.config['IDLE_TIMEOUT_MINUTES']} minutes", "info")
             return redirect(url_for("auth.login"))
         if last is None or now - last >= ACTIVITY_RECORDED_EVERY_SECONDS:
-            session.permanent = True
-            session["last_active"] = now
+            record_activity(now)
         return None
 
     @app.after_request

@@ -11,6 +11,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db, limiter
+from casework.web import start_session
 
 SIGN_IN_FAILED = "Enter a correct email address and password"
 
@@ -62,7 +63,7 @@ def login():
             next_url = _safe_next(request.args.get("next"))
             session.clear()  # a new session on sign-in: no fixation
             login_user(user)
-            session.permanent = True
+            start_session()
             return redirect(next_url)
         db.session.commit()  # keep the auth:login_failed event
         form.email.errors.append(SIGN_IN_FAILED)

@@ -143,6 +143,25 @@ def test_activity_is_recorded_at_most_once_a_minute(client, login_as):
         assert time.time() - session["last_active"] < 5
 
 
+def test_the_cookie_sent_at_sign_in_needs_no_new_one_on_the_pages_after(client, make_user):
+    """The sign-in's cookie holds the session's activity and CSRF token, so a
+    client that keeps sending it (as a load generator does) is not sent a
+    newly signed cookie with every page: each page drew a sign-out form
+    (a CSRF token) and recorded activity into a session that had neither."""
+    user = make_user("lead")
+    sign_in(client, user.email)
+    with client.session_transaction() as session:
+        first = dict(session)
+    assert time.time() - first["last_active"] < 5 and first["csrf_token"]
+    for path in ("/", "/referrals", "/dashboard"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path
+        assert 'name="csrf_token"' in response.get_data(as_text=True)  # the sign-out form
+    with client.session_transaction() as session:
+        assert dict(session) == first
+
+
 def test_deactivation_ends_open_sessions(client, login_as, now):
     from casework.accounts import services
 
