@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import wraps
+from typing import Any
 
 import flask_sqlalchemy.session
 import orjson
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Enum,
     Integer,
+    Result,
     Select,
     event,
     func,
@@ -203,6 +205,22 @@ class RoutingSession(flask_sqlalchemy.session.Session):
             if engine is not None:
                 return engine
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def column_rows(statement, params: Mapping[str, Any] | None = None) -> Result:
+    """The rows of a statement selecting columns (not ORM objects), run on
+    the session's connection for it (the replica's inside ``from_replica``)
+    in the session's transaction, after flushing what the session holds, as
+    ``session.execute`` does, but without the ORM's layers, which such a
+    statement does not use: a third of its cost (37 of 103 microseconds for
+    a timeline's 20 notes), and a page runs several."""
+    from casework.extensions import db  # which imports this module
+
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection(bind_arguments={"clause": statement}).execute(statement,
+                                                                           params or {})
 
 
 class ReadOnlyViolation(RuntimeError):

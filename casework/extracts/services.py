@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import from_replica
+from casework.database import column_rows, from_replica
 from casework.diversion.models import Assessment
 from casework.extensions import db
 from casework.extracts import consort, privacy
@@ -114,7 +114,7 @@ def _batches(stmt, id_column) -> Iterator[list]:
     last = 0
     while True:
         page = stmt.where(id_column > last).order_by(id_column).limit(BATCH)
-        rows = db.session.connection(bind_arguments={"clause": page}).execute(page).all()
+        rows = column_rows(page).all()
         if not rows:
             return
         yield rows  # plain rows, not ORM objects: the session keeps nothing

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import COUNT_CAP, Paged, capped_count, counted
+from casework.database import COUNT_CAP, Paged, capped_count, column_rows, counted
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, format_reference, parse_reference
@@ -526,12 +526,12 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     params.update({name: getattr(query, name) for name in filters})
     count_stmt, page_stmt = _list_statements(actor.is_site_scoped, ref_id is not None,
                                              len(name_keys), filters, query.sort, COUNT_CAP)
-    total, capped, page = counted(db.session.scalar(count_stmt, params), COUNT_CAP, page,
+    total, capped, page = counted(column_rows(count_stmt, params).scalar(), COUNT_CAP, page,
                                   per_page)
-    ids = db.session.scalars(page_stmt, {**params, "skip": (page - 1) * per_page,
-                                         "take": per_page + 1}).all()  # one more: a next page?
+    ids = column_rows(page_stmt, {**params, "skip": (page - 1) * per_page,
+                                  "take": per_page + 1}).scalars().all()  # one more: a next page?
     has_next = len(ids) > per_page
     ids = ids[:per_page]
     rows = {row.id: ListedReferral(*row)
-            for row in db.session.execute(_listed_rows(), {"ids": ids})} if ids else {}
+            for row in column_rows(_listed_rows(), {"ids": ids})} if ids else {}
     return ReferralPage([rows[i] for i in ids], total, page, per_page, capped, has_next)

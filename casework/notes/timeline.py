@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
-from casework.database import Paged
+from casework.database import Paged, column_rows
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from casework.notes.models import Note
@@ -147,7 +147,7 @@ def _notes_statement():
 
 
 def _notes(ids: list[int]) -> list[TimelineNote]:
-    return [TimelineNote(*row) for row in db.session.execute(_notes_statement(), {"ids": ids})]
+    return [TimelineNote(*row) for row in column_rows(_notes_statement(), {"ids": ids})]
 
 
 # The statements of the records of each kind other than notes (a few on any
@@ -187,7 +187,7 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
                                                           "actor_id": actor.id}
 
     def page_rows(number: int):
-        return db.session.execute(
+        return column_rows(
             page_stmt, {**params, "skip": (number - 1) * per_page, "take": per_page}).all()
 
     page = max(1, page)
@@ -195,7 +195,7 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
     if rows:
         total = rows[0].total
     else:  # an empty record, or a page past the end: count, and show the last page
-        total = db.session.scalar(count_stmt, params)
+        total = column_rows(count_stmt, params).scalar()
         last = max(1, -(-total // per_page))
         if page > last:
             page = last

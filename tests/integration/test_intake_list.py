@@ -201,3 +201,26 @@ def test_an_undecided_duplicate_writes_nothing(referrals, now):
     after = [db.session.scalar(select(func.count()).select_from(m))
              for m in (Person, Referral, AuditEvent)]
     assert after == before
+
+
+def test_rows_of_columns_see_what_the_session_holds(referrals, now):
+    """``column_rows`` flushes the session first, as ``session.execute`` does:
+    a referral recorded in the same transaction is counted."""
+    from sqlalchemy import func, select
+
+    from casework.database import column_rows
+    from casework.intake.models import Referral
+
+    _, made, coventry, _ = referrals
+    count = select(func.count()).select_from(Referral)
+    before = column_rows(count).scalar()
+    db.session.add(Referral(person_id=made[0].person_id, site_id=coventry.id,
+                            referral_date=date(2026, 11, 3), source="police",
+                            referrer_name="Referrer", reason="Reason", risk_indicators=[],
+                            status="received", created_at=now))
+    assert column_rows(count).scalar() == before + 1
+    db.session.rollback()
+    assert column_rows(count).scalar() == before
+    rows = column_rows(select(Referral.id, Referral.referral_date).order_by(Referral.id)).all()
+    assert rows == db.session.execute(
+        select(Referral.id, Referral.referral_date).order_by(Referral.id)).all()

@@ -131,3 +131,16 @@ def test_writes_and_the_chain_head_never_go_to_the_replica(app, now, replica_url
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 2
     assert _on_replica(replica_url, "SELECT count(*) FROM audit_events") == 0
     assert audit.verify_chain().ok
+
+
+def test_rows_of_columns_are_read_where_the_session_would_read_them(app, make_referral):
+    """``column_rows`` (a page's statements of columns, run without the ORM's
+    layers) reads the replica inside ``from_replica`` and the primary outside
+    it, as ``session.execute`` does."""
+    from casework.database import column_rows
+
+    make_referral(referral_date=date(2026, 11, 2))
+    count = select(func.count()).select_from(Referral)
+    assert column_rows(count).scalar() == db.session.execute(count).scalar() == 1
+    with from_replica():
+        assert column_rows(count).scalar() == db.session.execute(count).scalar() == 0
