@@ -115,6 +115,7 @@ class _Environment(Environment):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
+    from casework.dates import date_time, long_date, short_date
     from casework.web import record_links
     from casework.widgets import kept, service_navigation, summary_list
 
@@ -162,6 +163,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_template_global(service_navigation, "service_navigation")
     app.add_template_global(summary_list, "summary_list")
     app.add_template_global(record_links, "record_links")
+    for date_filter in (long_date, short_date, date_time):
+        app.add_template_filter(date_filter)
 
     register_extensions(app)
     register_blueprints(app)
