@@ -30,7 +30,12 @@ class Note(db.Model):
 
     __tablename__ = "notes"
     __table_args__ = (
-        Index("ix_notes_person_id_created_at", "person_id", "created_at"),
+        # a person's notes in order, with what their record's timeline reads
+        # of each (its date, and whether the reader may see it), so the
+        # timeline is read from the index alone, not from every note's row
+        # (and its id, which SQLite's indexes hold already)
+        Index("ix_notes_person_timeline", "person_id", "created_at", "contact_date",
+              "restricted", "author_id", postgresql_include=["id"]),
         # last attended contact per person, for overdue contacts
         Index("ix_notes_person_id_kind_contact_date", "person_id", "kind", "attended",
               "contact_date"),

@@ -45,3 +45,28 @@ def test_the_plans_use_them(app, make_trial):
     assert "USING INDEX ix_allocations_referral_id" in _plan(engine, batch)
     assert "USING INDEX ix_protocol_deviations_person_id" in _plan(
         engine, page.params(person_id=1, skip=0, take=20))
+
+
+def test_a_timeline_and_a_search_by_name_read_indexes_alone(app):
+    """The person page's record reads its notes from the person's notes
+    index alone (migration 0013), and a search by name its people and their
+    referrals from theirs (migration 0012): none reads a row of the table
+    (SQLite's plans, on the models' own schema, for a reader of every note
+    and for one who may not read others' restricted notes)."""
+    from casework.intake.services import _list_statements
+    from casework.notes import timeline
+
+    engine = create_engine("sqlite://")
+    db.metadata.create_all(engine)
+    for every_note in (True, False):
+        page, _ = timeline._statements(every_note)
+        plan = _plan(engine, page.params(person_id=1, actor_id=2, skip=0, take=20))
+        assert "SEARCH notes USING COVERING INDEX ix_notes_person_timeline" in plan, plan
+    count, ids = _list_statements(True, False, 1, (), "newest", 10_000)
+    params = {"site_ids": [1, 2], "last0_from": "smith", "last0_to": "smiti",
+              "first0_from": "smith", "first0_to": "smiti", "skip": 0, "take": 26}
+    for statement in (count, ids):
+        plan = _plan(engine, statement.params(**params))
+        assert "SEARCH people USING COVERING INDEX ix_people_name_keys" in plan, plan
+        assert "SEARCH people USING COVERING INDEX ix_people_first_name_key" in plan, plan
+        assert "SEARCH referrals USING COVERING INDEX" in plan, plan
