@@ -161,8 +161,10 @@ KEPT_COMPONENTS = {
     "service-navigation": "govukServiceNavigation",
     "tag": "govukTag",
 }
-# and the summary list, kept only by ``summary_list``, whose values are slots
-_MACROS = {**KEPT_COMPONENTS, "summary-list": "govukSummaryList"}
+# and the summary list and pagination, kept only by ``summary_list`` and
+# ``pagination``, whose values and links are slots
+_MACROS = {**KEPT_COMPONENTS, "summary-list": "govukSummaryList",
+           "pagination": "govukPagination"}
 
 
 _SLOT = re.compile(r"<!--casework-slot:(\w+)-->")
@@ -243,6 +245,31 @@ def summary_list(params: dict) -> Markup:
     shape = {**params, "rows": rows}
     key = ("component", "summary-list", _frozen(shape))
     html = _keep(key, partial(_draw, "summary-list", lambda: shape, None))
+    return _filled(html, _SLOT, slots) if slots else html
+
+
+def pagination(params: dict) -> Markup:
+    """GOV.UK Frontend's pagination (``govukPagination``), kept by its shape
+    (which links it has, their labels); each link's address goes in as a
+    slot, never kept, as it carries what a list was searched for. The macro
+    was a fiftieth of a list page."""
+    slots: dict[str, Any] = {}
+    shape = dict(params)
+    for name in ("previous", "next"):
+        link = params.get(name)
+        if link and link.get("href"):
+            slots[name] = link["href"]
+            shape[name] = {**link, "href": _slot_marker(name)}
+    if params.get("items"):
+        items = []
+        for n, item in enumerate(params["items"]):
+            if item and item.get("href"):
+                slots[f"i{n}"] = item["href"]
+                item = {**item, "href": _slot_marker(f"i{n}")}
+            items.append(item)
+        shape["items"] = items
+    html = _keep(("component", "pagination", _frozen(shape)),
+                 partial(_draw, "pagination", lambda: shape, None))
     return _filled(html, _SLOT, slots) if slots else html
 
 

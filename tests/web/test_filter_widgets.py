@@ -353,3 +353,35 @@ def test_the_person_page_keeps_no_details_of_the_person(app, memo, client, login
     assert memo.memo_holds('class="govuk-summary-list__key"')
     for part in ("Brackenbury", "Quillfeather", "PC Referrer", f"/people/{referral.person_id}"):
         assert not memo.memo_holds(part), part
+
+
+PAGINATIONS = [
+    {"previous": None, "next": None},
+    {"previous": None, "next": {"href": "/referrals?page=2&q=O%27Neil+%3Cb%3E"}},
+    {"previous": {"href": "/referrals?page=1"}, "next": {"href": "/referrals?page=3&a=1&b=2"}},
+    {"previous": {"href": "/audit/?page=4", "text": "Newer"}, "next": {"href": ""},
+     "landmarkLabel": "Events"},
+    {"items": [{"number": 1, "href": "/x?page=1"}, {"ellipsis": True},
+               {"number": 5, "href": "/x?page=5", "current": True}],
+     "next": {"href": "/x?page=6", "labelText": "6 of 9"}},
+]
+
+
+@pytest.mark.parametrize("params", PAGINATIONS)
+def test_a_pagination_is_govuk_frontends_own_drawing(app, memo, params):
+    with app.test_request_context("/"):
+        expected = _macro(app, "pagination", "govukPagination", params)
+        assert str(widgets.pagination(params)) == expected
+        assert str(widgets.pagination(params)) == expected  # from the memo
+    assert memo.memo_size() == 1
+
+
+def test_a_paginations_links_are_never_kept(app, memo):
+    with app.test_request_context("/"):
+        for name in ("Quillfeather", "Brackenbury"):
+            params = {"previous": {"href": f"/referrals?page=1&q={name}"},
+                      "next": {"href": f"/referrals?page=3&q={name}"}}
+            assert str(widgets.pagination(params)) == _macro(app, "pagination",
+                                                             "govukPagination", params)
+    assert memo.memo_size() == 1
+    assert not memo.memo_holds("Quillfeather") and not memo.memo_holds("/referrals")
