@@ -27,8 +27,13 @@ through macros several templates deep, a fifth of its time. What varies per
 user is passed as ``slots`` and drawn afresh each time, never kept: the
 navigation keeps its drawing with a marker where the signed-in user's name
 and sign-out form go. Never for parameters holding a person's details or
-anything a user typed (a summary list of a person, a pagination link with a
-searched name in it).
+anything a user typed.
+
+``summary_list(params)`` and ``pagination(params)`` keep GOV.UK's summary
+list and pagination the same way, by their shape (the labels, which rows
+have actions, which links there are), with every value and every link's
+address a slot: a person's details and a searched-for name are drawn into
+the page each time and never kept.
 """
 
 from __future__ import annotations
