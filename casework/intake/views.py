@@ -93,17 +93,20 @@ def _carried_fields() -> list[tuple[str, str]]:
 @bp.route("/people/<int:person_id>")
 @require(Permission.CASE_READ)
 def person(person_id: int):
-    record = visible_or_404(services.person_for_page(current_user, person_id), Person,
-                            person_id, subject_type="person")
+    found = services.person_for_page(current_user, person_id)
+    record = visible_or_404(found and found.person, Person, person_id, subject_type="person")
     services.record_person_view(record, actor=current_user, now=utcnow())
     page_number = request.args.get("page", "1")
-    allocations = trial_services.allocations_for_person(record.id)
+    # each read only if the person has any (most have none of these)
+    allocations = (trial_services.allocations_for_person(record.id)
+                   if "allocations" in found.has else [])
     pathway = pathway_services.person_pathway(record.id, allocations)
     return render_template(
         "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
-        ReferralStatus=ReferralStatus, triages=triage_services.triages_by_referral(record.id),
+        ReferralStatus=ReferralStatus,
+        triages=triage_services.triages_by_referral(record.id) if "triages" in found.has else {},
         allocations=allocations, pathway=pathway,
-        review=caseload_services.latest_review(record.id),
+        review=caseload_services.latest_review(record.id) if "reviews" in found.has else None,
         timeline=timeline.person_timeline(
             record.id, actor=current_user,
             page=whole_number(page_number) or 1),

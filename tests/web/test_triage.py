@@ -15,6 +15,7 @@ from casework.extensions import db
 from casework.intake.models import Referral
 from casework.triage.models import Triage
 from casework.trial.models import Allocation, AllocationInError, Trial
+from tests.conftest import csrf_token
 
 FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
          "panel_confirmed": "yes", "exclusions": [], "recommendation": "eligible",
@@ -317,3 +318,43 @@ def test_only_admins_configure_trials(client, login_as, make_trial, role):
     login_as(role, ("coventry",) if role != "evaluator" else ())
     for path in ("/admin/trials", "/admin/trials/new", f"/admin/trials/{trial.id}"):
         assert client.get(path).status_code == 403
+
+
+def test_the_person_page_reads_triages_and_allocations_only_for_a_person_with_them(
+        app, client, login_as, make_trial, make_referral, triage_referral):
+    """The person's own query says which of their triages, allocations and
+    case reviews exist; the page reads only those (most people have none),
+    and shows each once it exists."""
+    from sqlalchemy import event
+
+    make_trial()
+    referral = make_referral("coventry")
+    login_as("lead", ("coventry",))
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def tables_read() -> set[str]:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            page = page_text(client.get(f"/people/{referral.person_id}"))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        # a statement reading the table's records (the person's own query
+        # only asks whether any exist)
+        read = {table for table in ("triages", "allocations", "case_reviews")
+                if any(s.lstrip().startswith(f"SELECT {table}.") for s in statements)}
+        return read, page
+
+    read, page = tables_read()
+    assert read == set() and "Not started" in page and "Not randomised" in page
+    triage = triage_referral(referral)
+    read, page = tables_read()
+    assert read == {"triages"} and "Waiting for a lead" in page
+    client.post(f"/triage/{triage.id}/decision",
+                data={"decision": "eligible", "csrf_token": csrf_token(client)})
+    read, page = tables_read()
+    assert read == {"triages", "allocations"}
+    assert "Decided: eligible" in page and "Trial allocation" in page
