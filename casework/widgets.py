@@ -222,7 +222,7 @@ def summary_list(params: dict) -> Markup:
     name>"). A person page drew three lists through the macro, a twentieth
     of its time; the kept drawing holds no one's details.
 
-    The same markup as the macro's (tests/web/test_widgets.py compares
+    The same markup as the macro's (tests/web/test_filter_widgets.py compares
     them): a value given as ``html`` is trimmed and indented as the macro
     does, one given as ``text`` is escaped as it would be."""
     slots: dict[str, Any] = {}
@@ -247,10 +247,7 @@ def summary_list(params: dict) -> Markup:
                 items.append(item)
             shaped["actions"] = {**actions, "items": items}
         rows.append(shaped)
-    shape = {**params, "rows": rows}
-    key = ("component", "summary-list", _frozen(shape))
-    html = _keep(key, partial(_draw, "summary-list", lambda: shape, None))
-    return _filled(html, _SLOT, slots) if slots else html
+    return _kept_by_shape("summary-list", {**params, "rows": rows}, slots)
 
 
 def pagination(params: dict) -> Markup:
@@ -273,8 +270,15 @@ def pagination(params: dict) -> Markup:
                 item = {**item, "href": _slot_marker(f"i{n}")}
             items.append(item)
         shape["items"] = items
-    html = _keep(("component", "pagination", _frozen(shape)),
-                 partial(_draw, "pagination", lambda: shape, None))
+    return _kept_by_shape("pagination", shape, slots)
+
+
+def _kept_by_shape(component: str, shape: dict, slots: dict[str, Any]) -> Markup:
+    """``component`` drawn with ``shape`` (its parameters with a slot marker
+    in place of each value) and kept under it; each slot's value, including
+    an empty one, filled in afresh."""
+    html = _keep(("component", component, _frozen(shape)),
+                 partial(_draw, component, lambda: shape, None))
     return _filled(html, _SLOT, slots) if slots else html
 
 

@@ -178,7 +178,7 @@ def _at_sites(ids):
 
 # What else of the person's case their page shows, each asked for only if
 # the person has any: most people referred have no triage, allocation or
-# review, and three queries that found nothing were a twentieth of the page.
+# review, and three queries that found nothing were a twelfth of the page.
 # Each is an index seek, in the person's own query.
 _RECORD_KINDS = ("allocations", "triages", "reviews")
 
