@@ -10,13 +10,14 @@ import contextlib
 import hashlib
 import queue
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from casework.audit import chain
@@ -138,10 +139,10 @@ def record(
     return event
 
 
-# Every page view reads the head and writes its event, so both go straight
-# to the session's connection (Core), not through the ORM's layers, which
-# were most of their time.
-_HEAD = text("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1")
+# Every page view reads the head and writes its event, so both are sent as
+# the driver's own statements on the session's connection, not through the
+# ORM's or Core's layers, which were most of their time.
+_HEAD = "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1"
 
 
 def _head(session) -> str:
@@ -149,7 +150,7 @@ def _head(session) -> str:
     lock_for_update(session, _CHAIN_LOCK)
     # the session's connection is the primary's (only SELECT statements
     # handed to the session go to a replica)
-    return session.connection().execute(_HEAD).scalar_one_or_none() or chain.GENESIS
+    return session.connection().exec_driver_sql(_HEAD).scalar() or chain.GENESIS
 
 
 def _link(event: AuditEvent, prev_hash: str) -> str:
@@ -166,18 +167,57 @@ def _append(event: AuditEvent) -> None:
 
 
 _STORED = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
-_INSERT = AuditEvent.__table__.insert()
+_INSERT = AuditEvent.__table__.insert().inline()
+
+
+@dataclass(frozen=True)
+class _Written:
+    """How a dialect is sent held events: the table's INSERT compiled once,
+    its parameters' names in order, and the bind processors their columns'
+    types apply (SQLite's naive UTC text for a timestamp, the detail's JSON),
+    as SQLAlchemy would apply them."""
+
+    sql: str
+    positional: bool
+    names: tuple[str, ...]
+    processors: tuple[Any, ...]
+
+    def parameters(self, event: AuditEvent) -> tuple | dict[str, Any]:
+        values = [getattr(event, name) if process is None else process(getattr(event, name))
+                  for name, process in zip(self.names, self.processors, strict=True)]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+_WRITTEN: weakref.WeakKeyDictionary[Any, _Written] = weakref.WeakKeyDictionary()
+
+
+def _written(dialect) -> _Written:
+    written = _WRITTEN.get(dialect)
+    if written is None:
+        compiled = _INSERT.compile(dialect=dialect, column_keys=list(_STORED))
+        names = tuple(compiled.positiontup) if compiled.positional else _STORED
+        columns = AuditEvent.__table__.columns
+        written = _WRITTEN[dialect] = _Written(
+            str(compiled), compiled.positional, names,
+            tuple(columns[name].type.dialect_impl(dialect).bind_processor(dialect)
+                  for name in names))
+    return written
 
 
 def _append_held(session, events: list[AuditEvent]) -> None:
-    """Chain a read-only request's held events and write them in one INSERT
-    (the table's own, not the ORM's unit of work: the events are not needed
-    as objects again)."""
+    """Chain a read-only request's held events and write them, sent as the
+    driver's own statements on the request's connection (no ORM, no
+    compiling: on every page, those layers were most of the write's cost).
+    They still pass through the engine's events (the query counts, the
+    read-only guard)."""
     head = _head(session)
+    connection = session.connection()
+    written = _written(connection.dialect)
+    rows = []
     for held in events:
         head = _link(held, head)
-    session.connection().execute(_INSERT, [{name: getattr(held, name) for name in _STORED}
-                                           for held in events])
+        rows.append(written.parameters(held))
+    connection.exec_driver_sql(written.sql, rows if len(rows) > 1 else rows[0])
 
 
 def commit() -> None:
@@ -187,12 +227,12 @@ def commit() -> None:
 
     On SQLite the events are written in a write transaction of their own,
     after the request's read (a snapshot that cannot become a writer once
-    another has committed). On PostgreSQL they join the request's own
-    transaction: the chain lock is still taken only now, at its end, and
-    the head read under it sees every event committed before (each
-    statement reads what is committed when it starts); a transaction of
-    their own cost three more round trips (the commit, a new connection
-    from the pool with its liveness check, its BEGIN) on every page.
+    another has committed): the read is ended and the write begun on the
+    same connection. On PostgreSQL they join the request's own transaction:
+    the chain lock is still taken only now, at its end, and the head read
+    under it sees every event committed before (each statement reads what
+    is committed when it starts). Either way the request commits once
+    through the session.
 
     A read-only request's objects are not expired when its transaction ends:
     its page is drawn, and whatever reads on (a streamed extract) begins a
@@ -201,23 +241,23 @@ def commit() -> None:
     expire = session.expire_on_commit
     session.expire_on_commit = expire and not reading()
     try:
-        if not (session.info.get(_PENDING) and _chain_in_the_same_transaction(session)):
-            session.commit()
         held = session.info.pop(_PENDING, None)
         if held:
-            with read_only(False):
-                try:
+            try:
+                with read_only(False):
+                    connection = session.connection()
+                    if connection.dialect.name == "sqlite":
+                        connection.exec_driver_sql("COMMIT")
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")
                     _append_held(session, held)
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        else:
+            session.commit()
     finally:
         session.expire_on_commit = expire
-
-
-def _chain_in_the_same_transaction(session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def pending() -> list[AuditEvent]:
