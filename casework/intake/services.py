@@ -487,11 +487,12 @@ _FILTERS = {
 
 @lru_cache(maxsize=256)
 def _list_statements(site_scoped: bool, by_reference: bool, names: int,
-                     filters: tuple[str, ...], sort: str, cap: int) -> tuple[Select, Select]:
-    """The count and the page of ids of each shape of query (whether it is
-    scoped to sites, which filters it has, how many names it searches for),
-    its values left as parameters: built once for each shape, as building
-    them was a twentieth of the list.
+                     filters: tuple[str, ...], sort: str,
+                     cap: int) -> tuple[Select, Select, Select]:
+    """The count, the page of ids, and the first ``cap`` + 1 ids in order, of
+    each shape of query (whether it is scoped to sites, which filters it
+    has, how many names it searches for), its values left as parameters:
+    built once for each shape, as building them was a twentieth of the list.
 
     The page's ids come from the referrals table and its (site, date) index
     alone, joining people only to search or sort by name."""
@@ -514,9 +515,10 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
             select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}")),
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
-    page = (stmt.order_by(*SORTS.get(sort, SORTS["newest"]))
-            .offset(bindparam("skip", type_=Integer)).limit(bindparam("take", type_=Integer)))
-    return capped_count(stmt, cap), page
+    ordered = stmt.order_by(*SORTS.get(sort, SORTS["newest"]))
+    page = (ordered.offset(bindparam("skip", type_=Integer))
+            .limit(bindparam("take", type_=Integer)))
+    return capped_count(stmt, cap), page, ordered.limit(cap + 1)
 
 
 @cache
@@ -534,7 +536,8 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
     Three queries whatever the page size: the count (up to COUNT_CAP), the
-    page's ids, and the page's rows with their people.
+    page's ids, and the page's rows with their people; a search by name or
+    reference two (its ids, in order, counted as they are read).
     """
     ref_id = parse_reference(query.text) if query.text else None
     name_keys = [] if ref_id is not None or not query.text else [
@@ -551,12 +554,24 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
                        f"first{n}_from": first, f"first{n}_to": _after(first)})
     filters = tuple(name for name in _FILTERS if getattr(query, name))
     params.update({name: getattr(query, name) for name in filters})
-    count_stmt, page_stmt = _list_statements(actor.is_site_scoped, ref_id is not None,
-                                             len(name_keys), filters, query.sort, COUNT_CAP)
-    total, capped, page = counted(column_rows(count_stmt, params).scalar(), COUNT_CAP, page,
-                                  per_page)
-    ids = column_rows(page_stmt, {**params, "skip": (page - 1) * per_page,
-                                  "take": per_page + 1}).scalars().all()  # one more: a next page?
+    count_stmt, page_stmt, first_stmt = _list_statements(
+        actor.is_site_scoped, ref_id is not None, len(name_keys), filters, query.sort, COUNT_CAP)
+    take = per_page + 1  # one more: a next page?
+    if ref_id is not None or name_keys:
+        # A search matches few referrals (those of the people it names):
+        # their ids in order, up to the cap, are the count and the page at
+        # once. Only a page past the cap, of a search matching more, needs
+        # a query of its own.
+        found = column_rows(first_stmt, params).scalars().all()
+        total, capped, page = counted(len(found), COUNT_CAP, page, per_page)
+        skip = (page - 1) * per_page
+        ids = found[skip:skip + take] if skip + take <= len(found) or not capped else \
+            column_rows(page_stmt, {**params, "skip": skip, "take": take}).scalars().all()
+    else:
+        total, capped, page = counted(column_rows(count_stmt, params).scalar(), COUNT_CAP,
+                                      page, per_page)
+        skip = (page - 1) * per_page
+        ids = column_rows(page_stmt, {**params, "skip": skip, "take": take}).scalars().all()
     has_next = len(ids) > per_page
     ids = ids[:per_page]
     rows = {row.id: ListedReferral(*row)

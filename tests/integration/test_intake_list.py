@@ -132,6 +132,34 @@ def test_counting_stops_at_the_cap_and_paging_goes_on(referrals, monkeypatch):
     assert (exact.total, exact.capped, exact.pages) == (4, False, 2)
 
 
+def test_a_search_is_counted_and_paged_from_its_ids_in_order(referrals, monkeypatch):
+    """A search reads its matches' ids in order, up to the cap, and counts and
+    pages them at once; a page past the cap is read on its own."""
+    lead, *_ = referrals
+    smith = {"text": "smith"}
+    assert names(services.search_referrals(services.ReferralQuery(**smith), actor=lead)) == \
+        ["Smith", "Smith-Jones"]
+    assert names(services.search_referrals(services.ReferralQuery(**smith, sort="oldest"),
+                                           actor=lead)) == ["Smith-Jones", "Smith"]
+    monkeypatch.setattr(services, "COUNT_CAP", 1)
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        pages = []
+        for n in range(1, 4):
+            statements.clear()
+            pages.append((services.search_referrals(services.ReferralQuery(**smith), actor=lead,
+                                                    page=n, per_page=1), len(statements)))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert [names(p) for p, _ in pages] == [["Smith"], ["Smith-Jones"], []]
+    assert [(p.total, p.capped, p.has_next) for p, _ in pages] == \
+        [(1, True, True), (1, True, False), (1, True, False)]
+    # the ids and the rows; past the cap, the page's ids too (and no rows when empty)
+    assert [queries for _, queries in pages] == [2, 3, 2]
+
+
 def test_the_list_says_more_than_when_capped(referrals, client, monkeypatch):
     from tests.conftest import sign_in
 
@@ -145,7 +173,7 @@ def test_the_list_says_more_than_when_capped(referrals, client, monkeypatch):
     assert "4 referrals" in page and "Page 1 of 1" in page and "More than" not in page
 
 
-def test_a_page_costs_three_queries_however_many_rows(referrals):
+def test_a_page_costs_three_queries_and_a_search_two_however_many_rows(referrals):
     from casework.intake.models import Person, Referral
 
     lead, *_ = referrals
@@ -164,6 +192,14 @@ def test_a_page_costs_three_queries_however_many_rows(referrals):
     assert len(rendered) == 4
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 3, selects  # the count, the page's ids, the page's rows
+    statements.clear()
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        page = services.search_referrals(services.ReferralQuery(text="smith"), actor=lead)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert names(page) == ["Smith", "Smith-Jones"] and page.total == 2
+    assert len(statements) == 2, statements  # a search: its ids, counted; the page's rows
 
 
 def test_list_page_renders_and_is_audited(referrals, client):
