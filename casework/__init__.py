@@ -169,10 +169,26 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    _check_rate_limits_in_limited_views_only(app)
     register_request_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def _check_rate_limits_in_limited_views_only(app: Flask) -> None:
+    """Flask-Limiter checks every request against the app's limits before its
+    view runs; casework has none app-wide, only on the views it decorates
+    (`@limiter.limit`: the sign-in), which check their own limits when
+    called. That check found nothing to do on every page (3% of a page's
+    work), so it is left out, unless an app-wide, default or blueprint
+    limit is ever set (in code or by RATELIMIT_* settings)."""
+    from casework.extensions import limiter
+
+    limits = limiter.limit_manager
+    if not (limits.application_limits or limits.default_limits
+            or any(limits.blueprint_limits(app, name) for name in app.blueprints)):
+        app.before_request_funcs[None].remove(limiter._check_request_limit)
 
 
 def _engine_options(url: str) -> dict:

@@ -217,6 +217,24 @@ def test_successful_sign_ins_are_not_counted(throttled_app):
         client.post("/sign-out", data={"csrf_token": csrf_token(client)})
 
 
+def test_an_app_wide_limit_keeps_the_limiters_check_of_every_request(make_app):
+    """Only the views that carry a limit check one (the sign-in, above); an
+    app-wide or default limit, if ever set, still applies to every page."""
+    from casework.extensions import limiter
+
+    assert limiter._check_request_limit not in make_app().before_request_funcs[None]
+    try:
+        limited = make_app(RATELIMIT_DEFAULT="2 per minute")
+        assert limiter._check_request_limit in limited.before_request_funcs[None]
+        client = limited.test_client()
+        assert [client.get("/health").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        # the limiter is one for every app made here (as in a worker): no
+        # other test is to inherit the default
+        limiter.limit_manager.set_default_limits([])
+    assert limiter._check_request_limit not in make_app().before_request_funcs[None]
+
+
 def _redis_available() -> bool:
     import redis
 
