@@ -15,6 +15,8 @@ from wtforms import SelectField, StringField
 
 from casework import widgets
 from casework.forms import DateInputField, Form, choices
+from casework.intake import referral_status_tag
+from casework.intake.reference import ReferralStatus
 
 
 class Plain(Form):
@@ -199,6 +201,14 @@ def test_a_kept_component_is_govuk_frontends_own_drawing(app, memo, component, m
         assert str(widgets.kept(component, params)) == expected
         assert str(widgets.kept(component, params)) == expected  # from the memo
     assert memo.memo_size() == 1
+
+
+@pytest.mark.parametrize("status", list(ReferralStatus))
+def test_a_referrals_status_tag_is_govuk_frontends_own_drawing(app, memo, status):
+    params = {"text": status.label, "classes": "govuk-tag--grey" if status == "closed" else ""}
+    with app.test_request_context("/"):
+        assert str(referral_status_tag(status)) == _macro(app, "tag", "govukTag", params)
+        assert referral_status_tag(status) is referral_status_tag(status)
 
 
 def test_slots_are_drawn_each_time_and_never_kept(app, memo):
