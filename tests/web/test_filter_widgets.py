@@ -211,6 +211,14 @@ def test_a_referrals_status_tag_is_govuk_frontends_own_drawing(app, memo, status
         assert referral_status_tag(status) is referral_status_tag(status)
 
 
+def test_a_slots_marker_is_made_once_and_only_of_a_slot_name():
+    assert widgets._slot_marker("v0") == Markup("<!--casework-slot:v0-->")
+    assert widgets._slot_marker("h2_0") is widgets._slot_marker("h2_0")
+    for name in ("", "v0-->", "<b>", "v 0"):
+        with pytest.raises(ValueError, match="not a slot name"):
+            widgets._slot_marker(name)
+
+
 def test_slots_are_drawn_each_time_and_never_kept(app, memo):
     params = dict(COMPONENTS[-1][2])
     with app.test_request_context("/"):
