@@ -485,17 +485,29 @@ _FILTERS = {
 }
 
 
+_LISTED = (Referral.id, Referral.person_id, Person.first_name, Person.last_name,
+           Referral.referral_date, Site.name, Referral.source, Referral.status)
+
+
+@dataclass(frozen=True)
+class _ListStatements:
+    """The statements of one shape of query (whether it is scoped to sites,
+    which filters it has, how many names it searches for), its values left
+    as parameters: built once for each shape, as building them was a
+    twentieth of the list."""
+
+    count: Select  # how many match, up to the cap
+    page: Select  # a page's ids (skip, take)
+    listed: Select  # a page's rows (skip, take), each with the count
+    first: Select  # the first cap + 1 ids, in order
+
+
 @lru_cache(maxsize=256)
 def _list_statements(site_scoped: bool, by_reference: bool, names: int,
-                     filters: tuple[str, ...], sort: str,
-                     cap: int) -> tuple[Select, Select, Select]:
-    """The count, the page of ids, and the first ``cap`` + 1 ids in order, of
-    each shape of query (whether it is scoped to sites, which filters it
-    has, how many names it searches for), its values left as parameters:
-    built once for each shape, as building them was a twentieth of the list.
-
-    The page's ids come from the referrals table and its (site, date) index
-    alone, joining people only to search or sort by name."""
+                     filters: tuple[str, ...], sort: str, cap: int) -> _ListStatements:
+    """The page's ids come from the referrals table and its (site, date) index
+    alone, joining people only to search or sort by name; the page's rows
+    join their people and sites to those ids alone."""
     stmt = select(Referral.id)
     if sort == "name":
         stmt = stmt.join(Referral.person)
@@ -515,17 +527,28 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
             select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}")),
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
-    ordered = stmt.order_by(*SORTS.get(sort, SORTS["newest"]))
+    sorts = SORTS.get(sort, SORTS["newest"])
+    ordered = stmt.order_by(*sorts)
     page = (ordered.offset(bindparam("skip", type_=Integer))
             .limit(bindparam("take", type_=Integer)))
-    return capped_count(stmt, cap), page, ordered.limit(cap + 1)
+    count = capped_count(stmt, cap)
+    # One statement for a page of the list: the count (a subquery the
+    # database runs once), the page's ids, and their rows, in the page's
+    # order. (The count is no row's: correlated with nothing.)
+    ids = page.subquery("listed")
+    listed = (select(*_LISTED, count.scalar_subquery().correlate(None).label("total"))
+              .select_from(ids)
+              .join(Referral, Referral.id == ids.c.id)
+              .join(Person, Person.id == Referral.person_id)
+              .join(Site, Site.id == Referral.site_id)
+              .order_by(*sorts))
+    return _ListStatements(count, page, listed, ordered.limit(cap + 1))
 
 
 @cache
 def _listed_rows() -> Select:
     # the list shows the referral's site, not the person's: one site a row
-    return (select(Referral.id, Referral.person_id, Person.first_name, Person.last_name,
-                   Referral.referral_date, Site.name, Referral.source, Referral.status)
+    return (select(*_LISTED)
             .join(Person, Person.id == Referral.person_id)
             .join(Site, Site.id == Referral.site_id)
             .where(Referral.id.in_(bindparam("ids", expanding=True))))
@@ -535,9 +558,10 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
                      per_page: int = 25) -> ReferralPage:
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
-    Three queries whatever the page size: the count (up to COUNT_CAP), the
-    page's ids, and the page's rows with their people; a search by name or
-    reference two (its ids, in order, counted as they are read).
+    One query for a page of the list whatever its size (its rows, each with
+    the count up to COUNT_CAP; a page past the end counts on its own), and
+    two for a search by name or reference (its ids, in order, counted as
+    they are read; the page's rows).
     """
     ref_id = parse_reference(query.text) if query.text else None
     name_keys = [] if ref_id is not None or not query.text else [
@@ -554,26 +578,34 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
                        f"first{n}_from": first, f"first{n}_to": _after(first)})
     filters = tuple(name for name in _FILTERS if getattr(query, name))
     params.update({name: getattr(query, name) for name in filters})
-    count_stmt, page_stmt, first_stmt = _list_statements(
-        actor.is_site_scoped, ref_id is not None, len(name_keys), filters, query.sort, COUNT_CAP)
+    statements = _list_statements(actor.is_site_scoped, ref_id is not None, len(name_keys),
+                                  filters, query.sort, COUNT_CAP)
     take = per_page + 1  # one more: a next page?
     if ref_id is not None or name_keys:
         # A search matches few referrals (those of the people it names):
         # their ids in order, up to the cap, are the count and the page at
         # once. Only a page past the cap, of a search matching more, needs
         # a query of its own.
-        found = column_rows(first_stmt, params).scalars().all()
+        found = column_rows(statements.first, params).scalars().all()
         total, capped, page = counted(len(found), COUNT_CAP, page, per_page)
         skip = (page - 1) * per_page
         ids = found[skip:skip + take] if skip + take <= len(found) or not capped else \
-            column_rows(page_stmt, {**params, "skip": skip, "take": take}).scalars().all()
+            column_rows(statements.page, {**params, "skip": skip, "take": take}).scalars().all()
+        has_next, ids = len(ids) > per_page, ids[:per_page]
+        rows = {row.id: ListedReferral(*row)
+                for row in column_rows(_listed_rows(), {"ids": ids})} if ids else {}
+        listed = [rows[i] for i in ids]
     else:
-        total, capped, page = counted(column_rows(count_stmt, params).scalar(), COUNT_CAP,
-                                      page, per_page)
-        skip = (page - 1) * per_page
-        ids = column_rows(page_stmt, {**params, "skip": skip, "take": take}).scalars().all()
-    has_next = len(ids) > per_page
-    ids = ids[:per_page]
-    rows = {row.id: ListedReferral(*row)
-            for row in column_rows(_listed_rows(), {"ids": ids})} if ids else {}
-    return ReferralPage([rows[i] for i in ids], total, page, per_page, capped, has_next)
+        def page_of(number: int) -> list:
+            return column_rows(statements.listed, {
+                **params, "skip": (number - 1) * per_page, "take": take}).all()
+
+        found_rows = page_of(page)
+        found = found_rows[0].total if found_rows else \
+            column_rows(statements.count, params).scalar()
+        total, capped, within = counted(found, COUNT_CAP, page, per_page)
+        if within != page:  # past the end: the last page
+            page, found_rows = within, page_of(within)
+        has_next = len(found_rows) > per_page
+        listed = [ListedReferral(*row[:-1]) for row in found_rows[:per_page]]
+    return ReferralPage(listed, total, page, per_page, capped, has_next)

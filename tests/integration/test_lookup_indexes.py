@@ -62,11 +62,19 @@ def test_a_timeline_and_a_search_by_name_read_indexes_alone(app):
         page, _ = timeline._statements(every_note)
         plan = _plan(engine, page.params(person_id=1, actor_id=2, skip=0, take=20))
         assert "SEARCH notes USING COVERING INDEX ix_notes_person_timeline" in plan, plan
-    count, ids = _list_statements(True, False, 1, (), "newest", 10_000)
+    search = _list_statements(True, False, 1, (), "newest", 10_000)
     params = {"site_ids": [1, 2], "last0_from": "smith", "last0_to": "smiti",
               "first0_from": "smith", "first0_to": "smiti", "skip": 0, "take": 26}
-    for statement in (count, ids):
+    for statement in (search.first, search.page):
         plan = _plan(engine, statement.params(**params))
         assert "SEARCH people USING COVERING INDEX ix_people_name_keys" in plan, plan
         assert "SEARCH people USING COVERING INDEX ix_people_first_name_key" in plan, plan
         assert "SEARCH referrals USING COVERING INDEX" in plan, plan
+    # a page of the list: its ids from the (site, date) index, then each
+    # row's referral, person and site by key; the count from the index too
+    plan = _plan(engine, _list_statements(True, False, 0, (), "newest", 10_000).listed.params(
+        site_ids=[1, 2], skip=0, take=26))
+    assert plan.count("SEARCH referrals USING COVERING INDEX ix_referrals_site_id_referral_date") \
+        == 2, plan
+    for table in ("referrals", "people", "sites"):
+        assert f"SEARCH {table} USING INTEGER PRIMARY KEY" in plan, plan
