@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from casework.accounts.models import User
 
 SYSTEM_ROLE = "system"
+# The chain's lock (PostgreSQL: a transaction's advisory lock on its
+# hashtext), taken by casework_audit_chain_head() (migration 0014) and by a
+# bulk load of events (casework.demo)
+_CHAIN_LOCK = "audit_events.chain"
 _PENDING = "casework.audit.pending"
 
 
@@ -141,9 +145,8 @@ def record(
 # Every page view reads the head and writes its event, so both are sent as
 # the driver's own statements on the session's connection, not through the
 # ORM's or Core's layers, which were most of their time. On PostgreSQL one
-# function takes the chain lock (the transaction's advisory lock on
-# hashtext('audit_events.chain')) and reads the head (migration 0014): one
-# round trip, not two.
+# function takes the chain lock (_CHAIN_LOCK) and reads the head (migration
+# 0014): one round trip, not two.
 _HEAD = {
     "postgresql": "SELECT casework_audit_chain_head()",
     "sqlite": "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1",

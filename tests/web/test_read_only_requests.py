@@ -146,7 +146,8 @@ def test_readers_are_not_held_up_by_a_writer(app, login_as, make_referral, is_po
     template_rendered.connect(on_render, app)
     if is_postgres:
         holder = db.engine.connect()
-        holder.execute(text("SELECT pg_advisory_lock(hashtext('audit_events.chain'))"))
+        # the key the bulk loads take (casework.demo), and migration 0014's function
+        holder.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": audit._CHAIN_LOCK})
     else:
         holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
@@ -157,7 +158,8 @@ def test_readers_are_not_held_up_by_a_writer(app, login_as, make_referral, is_po
         assert "status" not in result  # its audit event waits for the lock
     finally:
         if is_postgres:
-            holder.execute(text("SELECT pg_advisory_unlock(hashtext('audit_events.chain'))"))
+            holder.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"),
+                           {"key": audit._CHAIN_LOCK})
             holder.close()
         else:
             holder.execute("ROLLBACK")
