@@ -3,9 +3,10 @@ allocation, pathway changes, protocol deviations, Checkpoint and Outcome 22
 assessments, and diversion steps.
 
 One query pages the merged events (a UNION ALL of each source's dates and
-ids) and counts them in the same pass (a window count), and one more per
-kind of event loads that page's records: the number of queries depends on
-the kinds of event on the page, never on how long the record is.
+ids), counts them in the same pass (a window count) and joins the page's
+notes to their columns and authors; one more per other kind of event loads
+that page's records: the number of queries depends on the kinds of event on
+the page, never on how long the record is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     String,
+    and_,
     bindparam,
     func,
     literal,
@@ -119,35 +121,32 @@ def _events(every_note: bool):
     ).subquery()
 
 
+# A note's columns the record shows (TimelineNote's, after its id)
+_NOTE_COLUMNS = (Note.kind, Note.contact_type, Note.attended, Note.restricted,
+                 Note.revision_count, Note.protocol_deviation_id, Note.body, User.display_name)
+
+
 @cache
 def _statements(every_note: bool):
-    """The page of events (counting them all in the same pass) and the bare
-    count, built once for each reader's view of the notes: the record's
-    page is the costliest statement a page builds, and only its parameters
-    change."""
+    """The page of events (counting them all in the same pass, and joining
+    each note on it to its columns and author) and the bare count, built
+    once for each reader's view of the notes: the record's page is the
+    costliest statement a page builds, and only its parameters change."""
     events = _events(every_note)
-    page = (select(events.c.kind, events.c.id, events.c.event_on,
-                   func.count().over().label("total"))
-            .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
-                      events.c.id.desc())
-            .offset(bindparam("skip", type_=BigInteger))
-            .limit(bindparam("take", type_=BigInteger)))
+    paged = (select(events.c.kind, events.c.id, events.c.event_on, events.c.event_at,
+                    func.count().over().label("total"))
+             .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
+                       events.c.id.desc())
+             .offset(bindparam("skip", type_=BigInteger))
+             .limit(bindparam("take", type_=BigInteger))
+             .subquery("paged"))
+    page = (select(paged.c.kind, paged.c.id, paged.c.event_on, paged.c.total, *_NOTE_COLUMNS)
+            .select_from(paged)
+            .outerjoin(Note, and_(paged.c.kind == "note", Note.id == paged.c.id))
+            .outerjoin(User, User.id == Note.author_id)
+            .order_by(paged.c.event_on.desc(), paged.c.event_at.desc(), paged.c.kind,
+                      paged.c.id.desc()))
     return page, select(func.count()).select_from(events)
-
-
-@cache
-def _notes_statement():
-    # built once, like the page's own statement: building it was a twentieth
-    # of the page
-    return (select(Note.id, Note.kind, Note.contact_type, Note.attended, Note.restricted,
-                   Note.revision_count, Note.protocol_deviation_id, Note.body,
-                   User.display_name)
-            .join(User, User.id == Note.author_id)
-            .where(Note.id.in_(bindparam("ids", expanding=True))))
-
-
-def _notes(ids: list[int]) -> list[TimelineNote]:
-    return [TimelineNote(*row) for row in column_rows(_notes_statement(), {"ids": ids})]
 
 
 # The statements of the records of each kind other than notes (a few on any
@@ -172,8 +171,6 @@ LOADERS = {
 
 
 def _load(kind: str, ids: list[int]):
-    if kind == "note":
-        return _notes(ids)
     return db.session.scalars(LOADERS[kind](ids)).unique()
 
 
@@ -200,14 +197,17 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
         if page > last:
             page = last
             rows = page_rows(page) if total else []
-    rows = [(kind, ident, on) for kind, ident, on, _ in rows]
+    # a note comes with its page's row; other kinds, a query for each kind
+    # on the page
+    loaded: dict[tuple[str, int], object] = {}
     wanted: dict[str, list[int]] = {}
-    for kind, ident, _ in rows:
-        wanted.setdefault(kind, []).append(ident)
-    loaded = {
-        (kind, record.id): record
-        for kind, ids in wanted.items()
-        for record in _load(kind, ids)
-    }
-    items = [TimelineItem(kind, on, loaded[(kind, ident)]) for kind, ident, on in rows]
+    for kind, ident, _on, _total, *note in rows:
+        if kind == "note":
+            loaded[(kind, ident)] = TimelineNote(ident, *note)
+        else:
+            wanted.setdefault(kind, []).append(ident)
+    for kind, ids in wanted.items():
+        for record in _load(kind, ids):
+            loaded[(kind, record.id)] = record
+    items = [TimelineItem(row.kind, row.event_on, loaded[(row.kind, row.id)]) for row in rows]
     return TimelinePage(items, total, page, per_page)
