@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, or_, select, union_all
+from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, union_all
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql import operators
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
@@ -494,12 +495,12 @@ class _ListStatements:
     """The statements of one shape of query (whether it is scoped to sites,
     which filters it has, how many names it searches for), its values left
     as parameters: built once for each shape, as building them was a
-    twentieth of the list."""
+    twentieth of the list. Each page statement gives a page's rows (skip,
+    take), each with the count of what matches, up to the cap."""
 
     count: Select  # how many match, up to the cap
-    page: Select  # a page's ids (skip, take)
-    listed: Select  # a page's rows (skip, take), each with the count
-    first: Select  # the first cap + 1 ids, in order
+    listed: Select  # any page
+    searched: Select  # a page within the first cap + 1 (a search's)
 
 
 @lru_cache(maxsize=256)
@@ -528,40 +529,44 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
     sorts = SORTS.get(sort, SORTS["newest"])
-    ordered = stmt.order_by(*sorts)
-    page = (ordered.offset(bindparam("skip", type_=Integer))
-            .limit(bindparam("take", type_=Integer)))
     count = capped_count(stmt, cap)
-    # One statement for a page of the list: the count (a subquery the
-    # database runs once), the page's ids, and their rows, in the page's
-    # order. (The count is no row's: correlated with nothing.)
-    ids = page.subquery("listed")
-    listed = (select(*_LISTED, count.scalar_subquery().correlate(None).label("total"))
-              .select_from(ids)
-              .join(Referral, Referral.id == ids.c.id)
-              .join(Person, Person.id == Referral.person_id)
-              .join(Site, Site.id == Referral.site_id)
-              .order_by(*sorts))
-    return _ListStatements(count, page, listed, ordered.limit(cap + 1))
+    skip, take = bindparam("skip", type_=Integer), bindparam("take", type_=Integer)
+    # A page of the list: the count (a subquery the database runs once), the
+    # page's ids, and their rows, in the page's order, in one statement.
+    # (The count is no row's: correlated with nothing.)
+    listed = _rows_of(stmt.order_by(*sorts).offset(skip).limit(take).subquery("listed"),
+                      count.scalar_subquery().correlate(None), sorts)
+    # A search matches few referrals (those of the people it names): the
+    # first cap + 1 in order, found once (a common table expression, which
+    # both databases read twice but run once), are its count and its page.
+    keys = [sort.element.label(f"key{n}") for n, sort in enumerate(sorts)]
+    found = stmt.add_columns(*keys).order_by(*sorts).limit(cap + 1).cte("found")
+    in_found = [found.c[key.name].desc() if sort.modifier is operators.desc_op
+                else found.c[key.name].asc() for key, sort in zip(keys, sorts, strict=True)]
+    searched = _rows_of(
+        select(found.c.id).order_by(*in_found).offset(skip).limit(take).subquery("listed"),
+        select(func.count()).select_from(found).scalar_subquery(), sorts)
+    return _ListStatements(count, listed, searched)
 
 
-@cache
-def _listed_rows() -> Select:
-    # the list shows the referral's site, not the person's: one site a row
-    return (select(*_LISTED)
+def _rows_of(ids, total, sorts) -> Select:
+    """The rows of the referrals ``ids`` (a subquery of them), in order, each
+    with ``total``. The list shows the referral's site, not the person's:
+    one site a row."""
+    return (select(*_LISTED, total.label("total"))
+            .select_from(ids)
+            .join(Referral, Referral.id == ids.c.id)
             .join(Person, Person.id == Referral.person_id)
             .join(Site, Site.id == Referral.site_id)
-            .where(Referral.id.in_(bindparam("ids", expanding=True))))
+            .order_by(*sorts))
 
 
 def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
                      per_page: int = 25) -> ReferralPage:
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
-    One query for a page of the list whatever its size (its rows, each with
-    the count up to COUNT_CAP; a page past the end counts on its own), and
-    two for a search by name or reference (its ids, in order, counted as
-    they are read; the page's rows).
+    One query a page whatever its size: its rows, each with the count up to
+    COUNT_CAP (a page past the end counts on its own, and shows the last).
     """
     ref_id = parse_reference(query.text) if query.text else None
     name_keys = [] if ref_id is not None or not query.text else [
@@ -581,31 +586,21 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     statements = _list_statements(actor.is_site_scoped, ref_id is not None, len(name_keys),
                                   filters, query.sort, COUNT_CAP)
     take = per_page + 1  # one more: a next page?
-    if ref_id is not None or name_keys:
-        # A search matches few referrals (those of the people it names):
-        # their ids in order, up to the cap, are the count and the page at
-        # once. Only a page past the cap, of a search matching more, needs
-        # a query of its own.
-        found = column_rows(statements.first, params).scalars().all()
-        total, capped, page = counted(len(found), COUNT_CAP, page, per_page)
-        skip = (page - 1) * per_page
-        ids = found[skip:skip + take] if skip + take <= len(found) or not capped else \
-            column_rows(statements.page, {**params, "skip": skip, "take": take}).scalars().all()
-        has_next, ids = len(ids) > per_page, ids[:per_page]
-        rows = {row.id: ListedReferral(*row)
-                for row in column_rows(_listed_rows(), {"ids": ids})} if ids else {}
-        listed = [rows[i] for i in ids]
-    else:
-        def page_of(number: int) -> list:
-            return column_rows(statements.listed, {
-                **params, "skip": (number - 1) * per_page, "take": take}).all()
+    searching = ref_id is not None or bool(name_keys)
 
-        found_rows = page_of(page)
-        found = found_rows[0].total if found_rows else \
-            column_rows(statements.count, params).scalar()
-        total, capped, within = counted(found, COUNT_CAP, page, per_page)
-        if within != page:  # past the end: the last page
-            page, found_rows = within, page_of(within)
-        has_next = len(found_rows) > per_page
-        listed = [ListedReferral(*row[:-1]) for row in found_rows[:per_page]]
+    def page_of(number: int) -> list:
+        skip = (number - 1) * per_page
+        # a search's page past its first cap + 1 (a search matching more
+        # than the cap) is read as a page of the list
+        statement = statements.searched if searching and skip + take <= COUNT_CAP + 1 \
+            else statements.listed
+        return column_rows(statement, {**params, "skip": skip, "take": take}).all()
+
+    rows = page_of(page)
+    found = rows[0].total if rows else column_rows(statements.count, params).scalar()
+    total, capped, within = counted(found, COUNT_CAP, page, per_page)
+    if within != page:  # past the end: the last page
+        page, rows = within, page_of(within)
+    has_next = len(rows) > per_page
+    listed = [ListedReferral(*row[:-1]) for row in rows[:per_page]]
     return ReferralPage(listed, total, page, per_page, capped, has_next)

@@ -65,7 +65,7 @@ def test_a_timeline_and_a_search_by_name_read_indexes_alone(app):
     search = _list_statements(True, False, 1, (), "newest", 10_000)
     params = {"site_ids": [1, 2], "last0_from": "smith", "last0_to": "smiti",
               "first0_from": "smith", "first0_to": "smiti", "skip": 0, "take": 26}
-    for statement in (search.first, search.page):
+    for statement in (search.searched, search.listed):
         plan = _plan(engine, statement.params(**params))
         assert "SEARCH people USING COVERING INDEX ix_people_name_keys" in plan, plan
         assert "SEARCH people USING COVERING INDEX ix_people_first_name_key" in plan, plan
