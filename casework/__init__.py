@@ -181,14 +181,18 @@ def _check_rate_limits_in_limited_views_only(app: Flask) -> None:
     view runs; casework has none app-wide, only on the views it decorates
     (`@limiter.limit`: the sign-in), which check their own limits when
     called. That check found nothing to do on every page (3% of a page's
-    work), so it is left out, unless an app-wide, default or blueprint
-    limit is ever set (in code or by RATELIMIT_* settings)."""
+    work), so it is left out, unless an app-wide, default, meta or
+    blueprint limit is ever set (in code or by RATELIMIT_* settings). With
+    rate limiting turned off (RATELIMIT_ENABLED) there is no check to leave
+    out."""
     from casework.extensions import limiter
 
+    check = limiter._check_request_limit
     limits = limiter.limit_manager
-    if not (limits.application_limits or limits.default_limits
+    if check in app.before_request_funcs.get(None, []) and not (
+            limits.application_limits or limits.default_limits or limiter._meta_limits
             or any(limits.blueprint_limits(app, name) for name in app.blueprints)):
-        app.before_request_funcs[None].remove(limiter._check_request_limit)
+        app.before_request_funcs[None].remove(check)
 
 
 def _engine_options(url: str) -> dict:

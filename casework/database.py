@@ -262,6 +262,10 @@ def load_json(text: str | bytes):
     return json.loads(text)
 
 
+# Whether a SQLite connection's transaction began as a read (a plain BEGIN)
+SQLITE_READ_BEGUN = "casework.sqlite_read_begun"
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
     """Foreign keys on, write-ahead logging, a busy timeout, and BEGIN IMMEDIATE.
 
@@ -287,7 +291,10 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN" if reading() else "BEGIN IMMEDIATE")
+        deferred = reading()
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        # casework.audit.services.commit: a read's events need a writer's
+        connection.info[SQLITE_READ_BEGUN] = deferred
 
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")

@@ -24,7 +24,7 @@ from casework.audit import chain
 from casework.audit.actions import Action
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent
-from casework.database import load_json, read_only, reading
+from casework.database import SQLITE_READ_BEGUN, load_json, read_only, reading
 from casework.extensions import db
 
 if TYPE_CHECKING:
@@ -256,9 +256,11 @@ def commit() -> None:
             try:
                 with read_only(False):
                     connection = session.connection()
-                    if connection.dialect.name == "sqlite":
+                    if connection.info.get(SQLITE_READ_BEGUN):
+                        # the read's snapshot cannot become a writer
                         connection.exec_driver_sql("COMMIT")
                         connection.exec_driver_sql("BEGIN IMMEDIATE")
+                        connection.info[SQLITE_READ_BEGUN] = False
                     _append_held(session, held)
                 session.commit()
             except BaseException:

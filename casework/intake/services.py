@@ -568,6 +568,7 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     One query a page whatever its size: its rows, each with the count up to
     COUNT_CAP (a page past the end counts on its own, and shows the last).
     """
+    page = max(1, page)
     ref_id = parse_reference(query.text) if query.text else None
     name_keys = [] if ref_id is not None or not query.text else [
         key for key in (matching.normalise_name(w) for w in query.text.split()) if key

@@ -119,6 +119,9 @@ def test_paging(referrals):
     # a page past the end (an old link) shows the last page
     past = services.search_referrals(services.ReferralQuery(), actor=lead, page=9, per_page=3)
     assert (past.page, past.total, names(past), past.has_next) == (2, 4, ["Ahmed"], False)
+    for number in (0, -3):  # no page before the first
+        assert services.search_referrals(services.ReferralQuery(), actor=lead,
+                                         page=number).page == 1
     nothing = services.search_referrals(services.ReferralQuery(status="eligible"), actor=lead,
                                         page=3)
     assert (nothing.page, nothing.total, nothing.referrals) == (1, 0, [])

@@ -235,6 +235,18 @@ def test_an_app_wide_limit_keeps_the_limiters_check_of_every_request(make_app):
     assert limiter._check_request_limit not in make_app().before_request_funcs[None]
 
 
+def test_an_app_with_rate_limiting_turned_off_starts(make_app):
+    from casework.extensions import limiter
+
+    try:
+        client = make_app(RATELIMIT_ENABLED=False).test_client()
+        assert client.get("/health").status_code == 200
+    finally:
+        # the limiter keeps the setting for the apps made after (one limiter)
+        make_app(RATELIMIT_ENABLED=True)
+    assert limiter.enabled
+
+
 def _redis_available() -> bool:
     import redis
 
