@@ -263,7 +263,7 @@ def load_json(text: str | bytes):
 
 
 # Whether a SQLite connection's transaction began as a read (a plain BEGIN)
-SQLITE_READ_BEGUN = "casework.sqlite_read_begun"
+_READ_BEGUN = "casework.sqlite_read_begun"
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
@@ -293,8 +293,20 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
     def _on_begin(connection):
         deferred = reading()
         connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
-        # casework.audit.services.commit: a read's events need a writer's
-        connection.info[SQLITE_READ_BEGUN] = deferred
+        connection.info[_READ_BEGUN] = deferred  # see begin_writing
+
+
+def begin_writing(connection) -> None:
+    """Make ``connection``'s transaction a writer's, for a read-only request's
+    audit events. SQLite: a transaction begun as a read is a snapshot that
+    cannot write once another connection has committed, so it is ended and
+    BEGIN IMMEDIATE taken on the same connection; one begun as a writer's is
+    left as it is. PostgreSQL: nothing to do (each statement reads what is
+    committed when it starts)."""
+    if connection.info.get(_READ_BEGUN):
+        connection.exec_driver_sql("COMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info[_READ_BEGUN] = False
 
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")

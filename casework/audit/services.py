@@ -24,7 +24,7 @@ from casework.audit import chain
 from casework.audit.actions import Action
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent
-from casework.database import SQLITE_READ_BEGUN, load_json, read_only, reading
+from casework.database import begin_writing, load_json, read_only, reading
 from casework.extensions import db
 
 if TYPE_CHECKING:
@@ -153,12 +153,11 @@ _HEAD = {
 }
 
 
-def _head(session) -> str:
+def _head(connection) -> str:
     """The chain's head, as the primary has it, under the chain lock (on
-    SQLite, the write transaction the caller holds)."""
-    # the session's connection is the primary's (only SELECT statements
-    # handed to the session go to a replica)
-    connection = session.connection()
+    SQLite, the write transaction the caller holds). ``connection`` is the
+    session's own (the primary's: only SELECT statements handed to the
+    session go to a replica)."""
     return connection.exec_driver_sql(_HEAD[connection.dialect.name]).scalar() \
         or chain.GENESIS
 
@@ -171,7 +170,7 @@ def _link(event: AuditEvent, prev_hash: str) -> str:
 
 def _append(event: AuditEvent) -> None:
     session = db.session
-    _link(event, _head(session))
+    _link(event, _head(session.connection()))
     session.add(event)
     session.flush()
 
@@ -214,14 +213,13 @@ def _written(dialect) -> _Written:
     return written
 
 
-def _append_held(session, events: list[AuditEvent]) -> None:
+def _append_held(connection, events: list[AuditEvent]) -> None:
     """Chain a read-only request's held events and write them, sent as the
     driver's own statements on the request's connection (no ORM, no
     compiling: on every page, those layers were most of the write's cost).
     They still pass through the engine's events (the query counts, the
     read-only guard)."""
-    head = _head(session)
-    connection = session.connection()
+    head = _head(connection)
     written = _written(connection.dialect)
     rows = []
     for held in events:
@@ -256,12 +254,8 @@ def commit() -> None:
             try:
                 with read_only(False):
                     connection = session.connection()
-                    if connection.info.get(SQLITE_READ_BEGUN):
-                        # the read's snapshot cannot become a writer
-                        connection.exec_driver_sql("COMMIT")
-                        connection.exec_driver_sql("BEGIN IMMEDIATE")
-                        connection.info[SQLITE_READ_BEGUN] = False
-                    _append_held(session, held)
+                    begin_writing(connection)
+                    _append_held(connection, held)
                 session.commit()
             except BaseException:
                 session.rollback()

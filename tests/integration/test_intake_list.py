@@ -11,6 +11,7 @@ from casework.accounts.services import sites_by_keys
 from casework.extensions import db
 from casework.intake import services
 from casework.intake.reference import ReferralStatus
+from tests.conftest import count_queries
 
 
 @pytest.fixture
@@ -153,17 +154,12 @@ def test_a_search_is_counted_and_paged_from_its_ids_in_order(referrals, monkeypa
     assert names(services.search_referrals(services.ReferralQuery(**smith, sort="oldest"),
                                            actor=lead)) == ["Smith-Jones", "Smith"]
     monkeypatch.setattr(services, "COUNT_CAP", 1)
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        pages = []
-        for n in range(1, 4):
-            statements.clear()
-            pages.append((services.search_referrals(services.ReferralQuery(**smith), actor=lead,
-                                                    page=n, per_page=1), len(statements)))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
+    pages = []
+    for n in range(1, 4):
+        found = []
+        queries = count_queries(lambda n=n, found=found: found.append(services.search_referrals(
+            services.ReferralQuery(**smith), actor=lead, page=n, per_page=1)))
+        pages.append((found[0], queries))
     assert [names(p) for p, _ in pages] == [["Smith"], ["Smith-Jones"], []]
     assert [(p.total, p.capped, p.has_next) for p, _ in pages] == \
         [(1, True, True), (1, True, False), (1, True, False)]
@@ -203,14 +199,11 @@ def test_a_page_and_a_search_cost_one_query_however_many_rows(referrals):
     assert len(rendered) == 4
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, selects  # the page's rows, each with the count
-    statements.clear()
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        page = services.search_referrals(services.ReferralQuery(text="smith"), actor=lead)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    assert names(page) == ["Smith", "Smith-Jones"] and page.total == 2
-    assert len(statements) == 1, statements
+    searched = []
+    queries = count_queries(lambda: searched.append(
+        services.search_referrals(services.ReferralQuery(text="smith"), actor=lead)))
+    assert names(searched[0]) == ["Smith", "Smith-Jones"] and searched[0].total == 2
+    assert queries == 1
 
 
 def test_list_page_renders_and_is_audited(referrals, client):

@@ -177,7 +177,7 @@ def test_a_page_whose_audit_event_cannot_be_written_is_not_sent(app, client, log
     referral = make_referral(last_name="Unsendable")
     events_before = _events()
 
-    def broken(_session, _events):
+    def broken(_connection, _events):
         raise RuntimeError("the audit log is unavailable")
 
     monkeypatch.setattr(audit, "_append_held", broken)
