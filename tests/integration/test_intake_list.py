@@ -264,3 +264,34 @@ def test_rows_of_columns_see_what_the_session_holds(referrals, now):
     rows = column_rows(select(Referral.id, Referral.referral_date).order_by(Referral.id)).all()
     assert rows == db.session.execute(
         select(Referral.id, Referral.referral_date).order_by(Referral.id)).all()
+
+
+def _sent(fn) -> list[str]:
+    """The statements reading referrals that ``fn()`` sends, as sent."""
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return [s for s in statements if "FROM referrals" in s]
+
+
+def test_the_unfiltered_list_is_sent_with_its_bounds_written_in(referrals, monkeypatch):
+    """So PostgreSQL can plan it once for every request (see row_bound: on
+    the bench's data it then did, where it planned every page afresh); a
+    filtered list and a search keep theirs as parameters, planned for their
+    values."""
+    lead, *_ = referrals
+    monkeypatch.setattr(services, "COUNT_CAP", 3)
+    first, second = (_sent(lambda page=page: services.search_referrals(
+        services.ReferralQuery(), actor=lead, page=page, per_page=2)) for page in (1, 2))
+    assert "LIMIT 4" in first[0] and "LIMIT 3 OFFSET 0" in first[0]
+    assert "LIMIT 4" in second[0] and "LIMIT 3 OFFSET 2" in second[0]
+    for query in (services.ReferralQuery(status=ReferralStatus.RECEIVED),
+                  services.ReferralQuery(text="smith")):
+        sent = _sent(lambda query=query: services.search_referrals(query, actor=lead,
+                                                                   per_page=2))
+        assert len(sent) == 1 and not any(f"LIMIT {n}" in sent[0] for n in (3, 4)), sent
+
