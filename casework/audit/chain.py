@@ -107,38 +107,79 @@ def verify(events: Iterable[StoredEvent], anchor: Anchor | None = None, *,
     events removed from the end. ``check`` may be a faster equivalent of
     ``matches`` (it must say False only when ``matches`` would).
     """
-    previous = GENESIS
+    return combine([verify_stretch(events, GENESIS, anchor, check=check)], anchor)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The check of consecutive events of the chain on their own (see
+    ``verify_stretch``), and whether the anchor was among them."""
+
+    verification: Verification
+    anchor_seen: bool
+
+
+def verify_stretch(events: Iterable[StoredEvent], previous: str,
+                   anchor: Anchor | None = None, *,
+                   check: Callable[[StoredEvent], bool] = matches) -> Stretch:
+    """``verify`` for consecutive events of the chain, the first of which
+    must link to ``previous``: the stored hash of the event before them
+    (``GENESIS`` for the chain's first). Each event is checked against the
+    stored hash of the one before it, exactly as a walk of the whole chain
+    checks it, so stretches that cover the chain, checked apart (in
+    parallel) and joined in order by ``combine``, judge it as ``verify``
+    does. Whether the anchored event is missing can only be said of the
+    whole chain: ``combine`` says it."""
     checked = 0
     last: StoredEvent | None = None
-    anchor_seen = anchor is None
+    anchor_seen = False
     for event in events:
         if event.prev_hash != previous:
-            return Verification(
+            return Stretch(Verification(
                 False, checked, _head(last), event.id,
                 "its previous hash does not match the event before it "
                 "(an event was removed or the order changed)",
-            )
+            ), anchor_seen)
         if not check(event):
-            return Verification(
+            return Stretch(Verification(
                 False, checked, _head(last), event.id,
                 "its contents do not match its hash (a field was changed)",
-            )
+            ), anchor_seen)
         if anchor is not None and event.id == anchor.id:
             if event.hash != anchor.hash:
-                return Verification(
+                return Stretch(Verification(
                     False, checked, _head(last), event.id,
                     "its hash differs from the recorded anchor",
-                )
+                ), anchor_seen)
             anchor_seen = True
         previous = event.hash
         last = event
         checked += 1
-    if not anchor_seen:
+    return Stretch(Verification(True, checked, _head(last)), anchor_seen)
+
+
+def combine(stretches: Iterable[Stretch], anchor: Anchor | None = None) -> Verification:
+    """The whole chain's verification from its stretches' (in chain order,
+    covering it): the first bad event of the first stretch with one, the
+    events before it counted across the stretches before; then the anchor,
+    which must have been seen in one of them."""
+    checked = 0
+    head: Anchor | None = None
+    seen = anchor is None
+    for stretch in stretches:
+        found = stretch.verification
+        if not found.ok:
+            return Verification(False, checked + found.checked, found.head or head,
+                                found.bad_event_id, found.problem)
+        checked += found.checked
+        head = found.head or head
+        seen = seen or stretch.anchor_seen
+    if not seen:
         return Verification(
-            False, checked, _head(last), anchor.id,
+            False, checked, head, anchor.id,
             "the anchored event is no longer in the chain",
         )
-    return Verification(True, checked, _head(last))
+    return Verification(True, checked, head)
 
 
 def _head(event: StoredEvent | None) -> Anchor | None:

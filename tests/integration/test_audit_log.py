@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from casework.audit import chain
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.audit.models import AuditEvent
@@ -69,11 +70,84 @@ def test_events_are_read_in_order_across_batches_and_reading_can_stop_early(app,
 def test_a_database_error_while_reading_ahead_reaches_the_reader(app, now, monkeypatch):
     write_events(2, now)
     monkeypatch.setattr(audit, "_verify_query", lambda dialect: "SELECT no_such_column "
-                        "FROM audit_events WHERE id > %s LIMIT %s" if dialect == "postgresql"
-                        else "SELECT no_such_column FROM audit_events WHERE id > ? LIMIT ?")
+                        "FROM audit_events WHERE id > %s AND id <= %s LIMIT %s"
+                        if dialect == "postgresql" else "SELECT no_such_column "
+                        "FROM audit_events WHERE id > ? AND id <= ? LIMIT ?")
     with pytest.raises(Exception, match="no_such_column"):
         list(audit.stored_events())
     db.session.rollback()
+
+
+@pytest.mark.parametrize("damage", [
+    "none", "edit in the second stretch", "delete the first of the second stretch",
+    "delete the last of the first stretch", "edit in the first stretch and the last",
+    "delete the last event",
+])
+def test_a_chain_checked_in_stretches_at_once_is_judged_as_one_walk(app, now, monkeypatch,
+                                                                    damage):
+    """Nine events in three stretches of three (PARALLEL_FROM lowered), two
+    of them checked by forked processes: whatever was done to the chain,
+    with or without an anchor, the verdict is the single walk's."""
+    events = write_events(9, now)
+    ids = [e.id for e in events]
+    edit = "UPDATE audit_events SET subject_id = 'x' WHERE id = :id"
+    delete = "DELETE FROM audit_events WHERE id = :id"
+    for sql, index in {
+        "none": [],
+        "edit in the second stretch": [(edit, 4)],
+        "delete the first of the second stretch": [(delete, 3)],
+        "delete the last of the first stretch": [(delete, 2)],
+        "edit in the first stretch and the last": [(edit, 1), (edit, 7)],
+        "delete the last event": [(delete, 8)],
+    }[damage]:
+        tamper(sql, id=ids[index])
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
+    parallel = []
+    in_parallel = audit._in_parallel
+    monkeypatch.setattr(audit, "_in_parallel", lambda *args: parallel.append(args[1])
+                        or in_parallel(*args))
+    for anchor in (None, chain.Anchor(ids[7], events[7].hash),
+                   chain.Anchor(ids[8], events[8].hash), chain.Anchor(ids[4], "0" * 64)):
+        one_walk = audit.verify_chain(anchor)
+        db.session.rollback()
+        at_once = audit.verify_chain(anchor, processes=3)
+        db.session.rollback()
+        assert at_once == one_walk, (damage, anchor)
+    assert parallel and len(parallel[-1]) == 3  # three stretches
+    assert (one_walk.ok, at_once.checked) == (False, {
+        "none": 4, "edit in the second stretch": 4, "delete the first of the second stretch": 3,
+        "delete the last of the first stretch": 2, "edit in the first stretch and the last": 1,
+        "delete the last event": 4}[damage])
+
+
+def test_verify_reads_without_stopping_writers(app, now):
+    """On SQLite a writer's transaction would hold the write lock for the
+    whole check; verify's transactions are readers', on PostgreSQL too."""
+    write_events(3, now)
+    assert audit.verify_chain().ok
+    assert db.session().in_transaction()  # its transaction still open
+    from sqlalchemy import create_engine
+
+    other = create_engine(db.engine.url, connect_args={"timeout": 0.2}
+                          if db.engine.dialect.name == "sqlite" else {})
+    try:
+        with other.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # fails while a writer holds the lock
+            conn.execute(text("UPDATE users SET display_name = display_name WHERE id < 0"))
+    finally:
+        other.dispose()
+    db.session.rollback()
+
+
+def test_verify_command_checks_in_stretches_when_asked(app, runner, now, monkeypatch):
+    write_events(6, now)
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
+    result = runner.invoke(args=["audit", "verify", "--processes", "2"])
+    assert result.exit_code == 0, result.output
+    assert "intact: 6 events" in result.output
+    refused = runner.invoke(args=["audit", "verify", "--processes", "0"])
+    assert refused.exit_code == 2 and "--processes" in refused.output
 
 
 def test_verify_command_passes_on_an_intact_chain(app, runner, now):
