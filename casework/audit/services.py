@@ -417,14 +417,16 @@ def verify_chain(anchor: chain.Anchor | None = None, *,
 
     With ``processes`` > 1 a long chain is cut by id into that many
     stretches, checked at once: this process checks the first, and a
-    process forked from it (each on a connection of its own) each of the
-    others, each from the stored hash of the event before its stretch
+    process forked from it each of the others (every one on a connection
+    opened after the fork; the session's transaction is ended first),
+    each from the stored hash of the event before its stretch
     (``chain.verify_stretch``). Joined in order (``chain.combine``) they
     judge the chain as one walk does, event for event. Each is all
     per-event work (parsing, encoding, hashing) and the CPUs share it:
     2,379,219 events on SQLite took 28 s on one CPU of a slow machine.
-    Only committed events are read by the other processes, so the caller's
-    transaction must hold no unwritten ones (the command's holds none).
+    Every stretch reads what is committed: the session's transaction is
+    ended (rolled back) before the fork, so the caller must have nothing
+    unsaved in it (the command has nothing).
 
     Every transaction it begins is a reader's: on SQLite a writer's would
     hold the database's write lock for the whole check (half a minute at
@@ -435,16 +437,26 @@ def verify_chain(anchor: chain.Anchor | None = None, *,
         if len(cuts) < 2:
             return chain.verify(stored_events(connection=connection), anchor,
                                 check=_fast_check)
-        return _in_parallel(connection, cuts, anchor)
+        engine = connection.engine
+    # No connection of this process may be open when it forks: SQLite keeps
+    # a file's locks per process, so a forked process would believe it held
+    # the locks of this one's open connection and read unguarded. So the
+    # session's transaction ends (it read nothing but the ids' span) and the
+    # pool is emptied; every stretch is then read on a connection opened
+    # after the fork.
+    db.session.close()
+    engine.dispose()
+    return _in_parallel(engine, cuts, anchor)
 
 
-def _in_parallel(connection, cuts: list[int], anchor: chain.Anchor | None) -> chain.Verification:
+def _in_parallel(engine, cuts: list[int], anchor: chain.Anchor | None) -> chain.Verification:
     bounds = list(zip(cuts, [*cuts[1:], LAST_ID], strict=True))
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(bounds) - 1, mp_context=context,
-                             initializer=_adopt_engine, initargs=(connection.engine,)) as pool:
+                             initializer=_adopt_engine, initargs=(engine,)) as pool:
         others = [pool.submit(_check_stretch, after, upto, anchor) for after, upto in bounds[1:]]
-        first = _stretch(connection, *bounds[0], anchor)
+        with read_only(), engine.connect() as connection:
+            first = _stretch(connection, *bounds[0], anchor)
         if not first.verification.ok:
             for other in others:
                 other.cancel()
@@ -484,9 +496,10 @@ _FORKED: dict[str, Any] = {}
 
 def _adopt_engine(engine) -> None:
     """In a forked process: the engine's pool is this process's own from now
-    on. The connections it was forked with are the parent's: kept, never
-    used or closed (closing psycopg's would end the parent's session; the
-    process ends by os._exit, so nothing finalises them)."""
+    on. Any connection it was forked with (one checked out elsewhere in the
+    parent: a test's) is the parent's: kept, never used or closed (closing
+    psycopg's would end the parent's session; the process ends by os._exit,
+    so nothing finalises them)."""
     _FORKED["inherited"] = engine.pool
     engine.dispose(close=False)
     _FORKED["engine"] = engine

@@ -104,8 +104,8 @@ def test_a_chain_checked_in_stretches_at_once_is_judged_as_one_walk(app, now, mo
     monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
     parallel = []
     in_parallel = audit._in_parallel
-    monkeypatch.setattr(audit, "_in_parallel", lambda *args: parallel.append(args[1])
-                        or in_parallel(*args))
+    monkeypatch.setattr(audit, "_in_parallel", lambda *args: parallel.append(
+        (args[1], args[0].pool.checkedout())) or in_parallel(*args))
     for anchor in (None, chain.Anchor(ids[7], events[7].hash),
                    chain.Anchor(ids[8], events[8].hash), chain.Anchor(ids[4], "0" * 64)):
         one_walk = audit.verify_chain(anchor)
@@ -113,7 +113,9 @@ def test_a_chain_checked_in_stretches_at_once_is_judged_as_one_walk(app, now, mo
         at_once = audit.verify_chain(anchor, processes=3)
         db.session.rollback()
         assert at_once == one_walk, (damage, anchor)
-    assert parallel and len(parallel[-1]) == 3  # three stretches
+    cuts, open_connections = parallel[-1]
+    assert len(cuts) == 3  # three stretches
+    assert open_connections == 0  # none carried across the fork (SQLite's locks)
     assert (one_walk.ok, at_once.checked) == (False, {
         "none": 4, "edit in the second stretch": 4, "delete the first of the second stretch": 3,
         "delete the last of the first stretch": 2, "edit in the first stretch and the last": 1,
