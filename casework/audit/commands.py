@@ -18,7 +18,7 @@ audit_cli = AppGroup("audit", help="Check the audit log's hash chain.")
     "--anchor", help="A head recorded earlier, as ID:HASH, that must still be in the chain."
 )
 @click.option(
-    "--processes", type=click.IntRange(1, 64), default=None,
+    "--processes", type=click.IntRange(1, audit.PROCESSES_LIMIT), default=None,
     help="Check a long chain in this many stretches at once (default: one a CPU, up to "
          f"{audit.MAX_PROCESSES}).",
 )

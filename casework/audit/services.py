@@ -279,7 +279,10 @@ def _discard_pending(session: Session, _previous_transaction) -> None:
     session.info.pop(_PENDING, None)
 
 
-# Past every event's id (a 64-bit key): the upper bound of the last stretch.
+# The first and last ids a 64-bit key can hold: a walk of the chain reads
+# every stored event between them, so none is left unchecked, whatever its id
+# (a row forged with an id of 0 or below comes first, and breaks the chain).
+FIRST_ID = -(2**63)
 LAST_ID = 2**63 - 1
 
 
@@ -298,13 +301,13 @@ def _verify_query(dialect: str) -> str:
     # Fixed SQL text: only the two dialects' spellings above are put in it.
     return (f"SELECT id, prev_hash, hash, {occurred}, actor_id, actor_role, action, "  # noqa: S608  # nosec B608
             f"subject_type, subject_id, site_id, {detail}, request_id, client_addr "
-            f"FROM audit_events WHERE id > {mark} AND id <= {mark} ORDER BY id LIMIT {mark}")
+            f"FROM audit_events WHERE id >= {mark} AND id <= {mark} ORDER BY id LIMIT {mark}")
 
 
-def stored_events(batch_size: int = 20_000, *, after: int = 0, upto: int = LAST_ID,
+def stored_events(batch_size: int = 20_000, *, first: int = FIRST_ID, last: int = LAST_ID,
                   connection=None) -> Iterator[chain.StoredEvent]:
-    """Every event in chain order (those with ids after ``after`` up to
-    ``upto``), streamed in keyset batches so memory stays flat, on
+    """Every event in chain order (those with ids from ``first`` to ``last``),
+    streamed in keyset batches so memory stays flat, on
     ``connection`` (the session's by default). Read through the driver, not
     the ORM: verifying millions of events is all per-row work, and
     SQLAlchemy's result processing was most of it. On PostgreSQL the next
@@ -315,7 +318,7 @@ def stored_events(batch_size: int = 20_000, *, after: int = 0, upto: int = LAST_
     there the batches are read in turn."""
     connection = connection or db.session.connection()
     read = _prefetched if connection.dialect.name == "postgresql" else _in_turn
-    for batch in read(connection, batch_size, after, upto):
+    for batch in read(connection, batch_size, first, last):
         for (ident, prev_hash, digest, occurred_at, actor_id, actor_role, action,
              subject_type, subject_id, site_id, detail, request_id, client_addr) in batch:
             yield chain.StoredEvent(ident, prev_hash, digest, {
@@ -327,17 +330,16 @@ def stored_events(batch_size: int = 20_000, *, after: int = 0, upto: int = LAST_
             })
 
 
-def _in_turn(connection, batch_size: int, after: int, upto: int) -> Iterator[list[tuple]]:
+def _in_turn(connection, batch_size: int, first: int, last: int) -> Iterator[list[tuple]]:
     """The batches of ``_verify_query``, one after the other."""
     sql = _verify_query(connection.dialect.name)
     cursor = connection.connection.dbapi_connection.cursor()
-    last_id = after
-    while batch := cursor.execute(sql, (last_id, upto, batch_size)).fetchall():
+    while first <= last and (batch := cursor.execute(sql, (first, last, batch_size)).fetchall()):
         yield batch
-        last_id = batch[-1][0]
+        first = batch[-1][0] + 1
 
 
-def _prefetched(connection, batch_size: int, after: int, upto: int) -> Iterator[list[tuple]]:
+def _prefetched(connection, batch_size: int, first: int, last: int) -> Iterator[list[tuple]]:
     """``_in_turn``, read one batch ahead on a second thread. Only that thread
     touches the cursor until it has finished; stopping early (a broken chain)
     tells it to stop and waits for it."""
@@ -346,7 +348,7 @@ def _prefetched(connection, batch_size: int, after: int, upto: int) -> Iterator[
 
     def fetch() -> None:
         try:
-            for batch in _in_turn(connection, batch_size, after, upto):
+            for batch in _in_turn(connection, batch_size, first, last):
                 if stop.is_set():
                     return
                 ready.put(batch)
@@ -403,23 +405,30 @@ def _fast_check(event: chain.StoredEvent) -> bool:
 # A chain of at least this many events (by their ids' span) is checked in
 # stretches, in parallel, when more than one process is asked for.
 PARALLEL_FROM = 200_000
-# How many processes `audit verify` uses by default: one a CPU, up to this.
+# How many processes `audit verify` uses by default: one a CPU, up to this;
+# and the most it will use when asked.
 MAX_PROCESSES = 4
+PROCESSES_LIMIT = 64
 
 
 def default_processes() -> int:
-    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES))
+    """One a CPU this process may run on (up to MAX_PROCESSES)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_PROCESSES))
 
 
 def verify_chain(anchor: chain.Anchor | None = None, *,
                  processes: int = 1) -> chain.Verification:
     """Check the whole stored chain (and the anchor, if given).
 
-    With ``processes`` > 1 a long chain is cut by id into that many
-    stretches, checked at once: this process checks the first, and a
-    process forked from it each of the others (every one on a connection
-    opened after the fork; the session's transaction is ended first),
-    each from the stored hash of the event before its stretch
+    With ``processes`` > 1 (up to PROCESSES_LIMIT) a long chain is cut by
+    id into that many stretches, checked at once: this process checks the
+    first, and a process forked from it each of the others (every one on a
+    connection opened after the fork; the session's transaction is ended
+    first), each from the stored hash of the event before its stretch
     (``chain.verify_stretch``). Joined in order (``chain.combine``) they
     judge the chain as one walk does, event for event. Each is all
     per-event work (parsing, encoding, hashing) and the CPUs share it:
@@ -433,8 +442,8 @@ def verify_chain(anchor: chain.Anchor | None = None, *,
     two million events), stopping every page view's audit event."""
     with read_only():
         connection = db.session.connection()
-        cuts = _stretch_cuts(connection, processes)
-        if len(cuts) < 2:
+        bounds = _stretch_bounds(connection, min(processes, PROCESSES_LIMIT))
+        if len(bounds) < 2:
             return chain.verify(stored_events(connection=connection), anchor,
                                 check=_fast_check)
         engine = connection.engine
@@ -446,48 +455,56 @@ def verify_chain(anchor: chain.Anchor | None = None, *,
     # after the fork.
     db.session.close()
     engine.dispose()
-    return _in_parallel(engine, cuts, anchor)
+    return _in_parallel(engine, bounds, anchor)
 
 
-def _in_parallel(engine, cuts: list[int], anchor: chain.Anchor | None) -> chain.Verification:
-    bounds = list(zip(cuts, [*cuts[1:], LAST_ID], strict=True))
+def _in_parallel(engine, bounds: list[tuple[int, int]],
+                 anchor: chain.Anchor | None) -> chain.Verification:
+    """The stretches checked at once, their verdicts read in chain order up
+    to the first bad one: what comes after it (even a stretch that could
+    not be read) is never judged, as one walk would never reach it. (The
+    other processes are still waited for: a broken chain is the rare case.)"""
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(bounds) - 1, mp_context=context,
                              initializer=_adopt_engine, initargs=(engine,)) as pool:
-        others = [pool.submit(_check_stretch, after, upto, anchor) for after, upto in bounds[1:]]
+        others = [pool.submit(_check_stretch, first, last, anchor)
+                  for first, last in bounds[1:]]
         with read_only(), engine.connect() as connection:
-            first = _stretch(connection, *bounds[0], anchor)
-        if not first.verification.ok:
-            for other in others:
-                other.cancel()
-        stretches = [first, *(other.result() for other in others)] \
-            if first.verification.ok else [first]
+            stretches = [_stretch(connection, *bounds[0], anchor)]
+        for other in others:
+            if not stretches[-1].verification.ok:
+                break
+            stretches.append(other.result())
     return chain.combine(stretches, anchor)
 
 
-def _stretch_cuts(connection, processes: int) -> list[int]:
-    """Where the stretches begin (each takes the ids after its cut): one cut,
-    0, when the chain is short, or another process cannot be forked, or
-    could not open the database (an in-memory SQLite database)."""
-    in_memory = connection.dialect.name == "sqlite" \
-        and connection.engine.url.database in (None, "", ":memory:")
+def _stretch_bounds(connection, processes: int) -> list[tuple[int, int]]:
+    """The stretches' first and last ids, in order, covering every id: the
+    whole chain as one when it is short, or another process cannot be
+    forked, or could not open the database (SQLite in memory)."""
+    whole = [(FIRST_ID, LAST_ID)]
+    url = connection.engine.url
+    in_memory = connection.dialect.name == "sqlite" and (
+        url.database in (None, "", ":memory:") or "memory" in url.database
+        or url.query.get("mode") == "memory")
     if processes < 2 or in_memory or "fork" not in multiprocessing.get_all_start_methods():
-        return [0]
+        return whole
     low, high = connection.execute(
         select(func.min(AuditEvent.id), func.max(AuditEvent.id))).one()
     if low is None or high - low + 1 < PARALLEL_FROM:
-        return [0]
+        return whole
     span = high - low + 1
-    return [0, *(low - 1 + span * n // processes for n in range(1, processes))]
+    ends = [low - 1 + span * n // processes for n in range(1, processes)]
+    return list(zip([FIRST_ID, *(end + 1 for end in ends)], [*ends, LAST_ID], strict=True))
 
 
-def _stretch(connection, after: int, upto: int, anchor: chain.Anchor | None) -> chain.Stretch:
-    """The events after ``after`` up to ``upto`` checked, from the stored hash
-    of the event before them."""
+def _stretch(connection, first: int, last: int, anchor: chain.Anchor | None) -> chain.Stretch:
+    """The events from ``first`` to ``last`` checked, from the stored hash of
+    the event before them."""
     previous = connection.execute(
-        select(AuditEvent.hash).where(AuditEvent.id <= after)
+        select(AuditEvent.hash).where(AuditEvent.id < first)
         .order_by(AuditEvent.id.desc()).limit(1)).scalar() or chain.GENESIS
-    return chain.verify_stretch(stored_events(after=after, upto=upto, connection=connection),
+    return chain.verify_stretch(stored_events(first=first, last=last, connection=connection),
                                 previous, anchor, check=_fast_check)
 
 
@@ -505,13 +522,13 @@ def _adopt_engine(engine) -> None:
     _FORKED["engine"] = engine
 
 
-def _check_stretch(after: int, upto: int, anchor: chain.Anchor | None) -> chain.Stretch:
+def _check_stretch(first: int, last: int, anchor: chain.Anchor | None) -> chain.Stretch:
     """A stretch checked in a forked process, on a connection of its own,
     closed when done."""
     engine = _FORKED["engine"]
     try:
         with read_only(), engine.connect() as connection:
-            return _stretch(connection, after, upto, anchor)
+            return _stretch(connection, first, last, anchor)
     finally:
         engine.dispose()
 

@@ -70,9 +70,9 @@ def test_events_are_read_in_order_across_batches_and_reading_can_stop_early(app,
 def test_a_database_error_while_reading_ahead_reaches_the_reader(app, now, monkeypatch):
     write_events(2, now)
     monkeypatch.setattr(audit, "_verify_query", lambda dialect: "SELECT no_such_column "
-                        "FROM audit_events WHERE id > %s AND id <= %s LIMIT %s"
+                        "FROM audit_events WHERE id >= %s AND id <= %s LIMIT %s"
                         if dialect == "postgresql" else "SELECT no_such_column "
-                        "FROM audit_events WHERE id > ? AND id <= ? LIMIT ?")
+                        "FROM audit_events WHERE id >= ? AND id <= ? LIMIT ?")
     with pytest.raises(Exception, match="no_such_column"):
         list(audit.stored_events())
     db.session.rollback()
@@ -104,8 +104,9 @@ def test_a_chain_checked_in_stretches_at_once_is_judged_as_one_walk(app, now, mo
     monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
     parallel = []
     in_parallel = audit._in_parallel
-    monkeypatch.setattr(audit, "_in_parallel", lambda *args: parallel.append(
-        (args[1], args[0].pool.checkedout())) or in_parallel(*args))
+    monkeypatch.setattr(audit, "_in_parallel", lambda engine, *args: parallel.append(
+        (args[0], db.session().in_transaction(), engine.pool.checkedout(),
+         engine.pool.checkedin())) or in_parallel(engine, *args))
     for anchor in (None, chain.Anchor(ids[7], events[7].hash),
                    chain.Anchor(ids[8], events[8].hash), chain.Anchor(ids[4], "0" * 64)):
         one_walk = audit.verify_chain(anchor)
@@ -113,13 +114,47 @@ def test_a_chain_checked_in_stretches_at_once_is_judged_as_one_walk(app, now, mo
         at_once = audit.verify_chain(anchor, processes=3)
         db.session.rollback()
         assert at_once == one_walk, (damage, anchor)
-    cuts, open_connections = parallel[-1]
-    assert len(cuts) == 3  # three stretches
-    assert open_connections == 0  # none carried across the fork (SQLite's locks)
+    bounds, in_transaction, checked_out, idle = parallel[-1]
+    assert len(bounds) == 3  # three stretches
+    # no connection carried across the fork (SQLite's locks are per process)
+    assert (in_transaction, checked_out, idle) == (False, 0, 0)
     assert (one_walk.ok, at_once.checked) == (False, {
         "none": 4, "edit in the second stretch": 4, "delete the first of the second stretch": 3,
         "delete the last of the first stretch": 2, "edit in the first stretch and the last": 1,
         "delete the last event": 4}[damage])
+
+
+def test_what_follows_a_bad_stretch_is_never_judged(app, now, monkeypatch):
+    """A walk stops at the first bad event; so must the stretches: a later
+    one that cannot even be read does not hide the earlier verdict."""
+    events = write_events(9, now)
+    tamper("UPDATE audit_events SET subject_id = 'x' WHERE id = :id", id=events[4].id)
+    if db.engine.dialect.name == "sqlite":
+        tamper("UPDATE audit_events SET detail = 'not json' WHERE id = :id", id=events[7].id)
+    else:  # a JSON text PostgreSQL keeps, which Python cannot encode to check
+        tamper("UPDATE audit_events SET detail = CAST(:detail AS json) WHERE id = :id",
+               id=events[7].id, detail='{"a": "\\ud800"}')
+    one_walk = audit.verify_chain()
+    db.session.rollback()
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
+    assert audit.verify_chain(processes=3) == one_walk
+    assert (one_walk.ok, one_walk.bad_event_id, one_walk.checked) == (False, events[4].id, 4)
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+def test_an_event_forged_with_an_id_below_the_first_is_caught(app, now, monkeypatch,
+                                                             processes):
+    """Every stored row is walked, whatever its id: one placed before the
+    chain's first event breaks it there."""
+    write_events(9, now)
+    tamper("INSERT INTO audit_events (id, occurred_at, actor_role, action, detail, "
+           "request_id, prev_hash, hash) SELECT -1, occurred_at, actor_role, action, detail, "
+           "request_id, :prev, :digest FROM audit_events ORDER BY id LIMIT 1",
+           prev="f" * 64, digest="e" * 64)
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 1)
+    result = audit.verify_chain(processes=processes)
+    db.session.rollback()
+    assert (result.ok, result.bad_event_id, result.checked) == (False, -1, 0)
 
 
 def test_verify_reads_without_stopping_writers(app, now):
