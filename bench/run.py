@@ -6,9 +6,11 @@ One run, against one database (SQLite by default, or BENCH_DATABASE_URL):
    (timed, with ``audit verify`` after), or reuse it;
 2. count the SQL queries of each page (in process, signed in for real);
 3. start the app under gunicorn (2 workers) and load each page with wrk at
-   16 connections: /health as the ceiling, the referrals list, a person page
-   with about 200 timeline items, the lead dashboard, a search by name, and
-   the lead's caseloads by caseworker (not one of the issue's pages);
+   16 connections: /health as the ceiling (measured before each page and
+   after the last, each page compared with the runs either side of it), the
+   referrals list, a person page with about 200 timeline items, the lead
+   dashboard, a search by name, and the lead's caseloads by caseworker (not
+   one of the issue's pages);
 4. time the cohort extract (rows per second, peak memory) against a raw dump
    of the same columns (sqlite3 CSV mode or psql COPY);
 5. time ``audit verify`` (events per second);
@@ -62,6 +64,12 @@ class PageResult:
     requests: int = 0
     non2xx: int = 0
     errors: int = 0
+    # the ceiling's req/s measured just before and just after this page
+    ceilings: list[float] = field(default_factory=list)
+
+    @property
+    def ceiling(self) -> float:
+        return sum(self.ceilings) / len(self.ceilings) if self.ceilings else 0.0
 
 
 @dataclass
@@ -304,6 +312,21 @@ def wrk(port: int, path: str, cookie: str | None, seconds: int) -> dict:
     return {k: float(v) for k, v in values.items()}
 
 
+def measure(port: int, item: PageResult, cookie: str | None, seconds: int, *,
+            warm: int) -> float:
+    """Load ``item`` with wrk (after ``warm`` seconds to warm both workers);
+    its figures go into ``item``; returns its req/s."""
+    wrk(port, item.path, cookie, warm)
+    figures = wrk(port, item.path, cookie, seconds)
+    item.requests = int(figures["requests"])
+    item.rps = figures["requests"] / (figures["duration_us"] / 1e6)
+    item.p50, item.p95, item.p99 = figures["p50"], figures["p95"], figures["p99"]
+    item.non2xx, item.errors = int(figures["non2xx"]), int(figures["errors"])
+    log(f"  {item.name:<34} {item.rps:8.1f} req/s  p50 {item.p50:6.1f} ms  "
+        f"p95 {item.p95:6.1f} ms  non-2xx {item.non2xx}")
+    return item.rps
+
+
 def load_pages(run: Run, env: dict, password: str, seconds: int) -> None:
     port = free_port()
     server = subprocess.Popen(
@@ -317,17 +340,22 @@ def load_pages(run: Run, env: dict, password: str, seconds: int) -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        for item in run.pages:
+        ceiling, pages = run.pages[0], run.pages[1:]
+        # The ceiling is measured before every page and after the last: a
+        # shared machine's speed drifts by a quarter within minutes, so each
+        # page is compared with the ceiling measured either side of it.
+        ceilings = [measure(port, ceiling, None, seconds, warm=3)]
+        for item in pages:
             # A fresh session for each page, so the idle timeout never ends it.
-            cookie = sign_in(port, password) if item.path != "/health" else None
-            wrk(port, item.path, cookie, 3)  # warm up both workers
-            figures = wrk(port, item.path, cookie, seconds)
-            item.requests = int(figures["requests"])
-            item.rps = figures["requests"] / (figures["duration_us"] / 1e6)
-            item.p50, item.p95, item.p99 = figures["p50"], figures["p95"], figures["p99"]
-            item.non2xx, item.errors = int(figures["non2xx"]), int(figures["errors"])
-            log(f"  {item.name:<34} {item.rps:8.1f} req/s  p50 {item.p50:6.1f} ms  "
-                f"p95 {item.p95:6.1f} ms  non-2xx {item.non2xx}")
+            measure(port, item, sign_in(port, password), seconds, warm=3)
+            ceilings.append(measure(port, PageResult(ceiling.name, ceiling.path), None,
+                                    seconds, warm=1))
+            item.ceilings = ceilings[-2:]
+        ceiling.ceilings = ceilings
+        first = ceiling.rps
+        ceiling.rps = sum(ceilings) / len(ceilings)
+        log(f"  ceiling runs {', '.join(f'{x:.0f}' for x in ceilings)} req/s "
+            f"(the first {first:.0f}; its p50 and p95 are the first run's)")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -455,10 +483,15 @@ def write_results(run: Run, label: str) -> str:
                      f"{run.seed['cpu']:.0f} s of CPU in the command, the database's own "
                      "work not counted); "
                      f"`audit verify` afterwards exited {run.seed['verify_exit']}.")
-    lines += ["", "| page | SQL queries | req/s | p50 ms | p95 ms | share of ceiling | "
+    lines += ["", f"The ceiling (`/health`) was measured before each page and after the last "
+              f"({', '.join(f'{x:,.0f}' for x in ceiling.ceilings)} req/s; its row gives "
+              "their mean, with the first run's latencies), and each page's share is of the "
+              "mean of the two runs either side of it.",
+              "", "| page | SQL queries | req/s | p50 ms | p95 ms | share of ceiling | "
               "non-2xx | targets |", "|---|---|---|---|---|---|---|---|"]
     for p in run.pages:
-        share = p.rps / ceiling.rps if ceiling.rps else 0
+        beside = ceiling.rps if p is ceiling else p.ceiling
+        share = p.rps / beside if beside else 0
         if p is ceiling:
             verdict = "ceiling"
         else:
