@@ -17,14 +17,12 @@ import flask_sqlalchemy.session
 import orjson
 from sqlalchemy import (
     BigInteger,
-    BindParameter,
     DateTime,
     Engine,
     Enum,
     Integer,
     Result,
     Select,
-    bindparam,
     event,
     func,
     literal,
@@ -372,26 +370,19 @@ def count_up_to(session: Session, stmt: Select, cap: int, page: int,
 
 
 def capped_count(stmt: Select, cap: int, *, written: bool = False) -> Select:
-    """Counts what ``stmt`` selects, reading no more than ``cap`` + 1 rows
-    (that bound ``written`` into the SQL if asked: see ``row_bound``)."""
+    """Counts what ``stmt`` selects, reading no more than ``cap`` + 1 rows.
+
+    ``written``: the bound is written into the SQL sent (SQLAlchemy's
+    ``literal_execute``; it still compiles the statement once), not sent as a
+    parameter. PostgreSQL plans a statement it has prepared once for all its
+    parameters only if that plan looks no dearer than planning afresh, and a
+    LIMIT it cannot see is costed as a tenth of the table: the referrals
+    list was planned afresh on every request (0.9 ms of the server's time),
+    where its plan for all is the same plan. Only for a statement whose one
+    right plan does not depend on its parameters' values."""
     return select(func.count()).select_from(
-        stmt.limit(row_bound(cap + 1) if written else cap + 1).subquery())
-
-
-def row_bound(value: int | str) -> BindParameter:
-    """A LIMIT or OFFSET (a number, or the name of a parameter given when
-    the statement runs) written into the SQL sent, not sent as a parameter:
-    PostgreSQL plans a statement it has prepared once for all its
-    parameters (a generic plan) only if that plan looks no dearer than
-    planning afresh, and a LIMIT it cannot see looked like a tenth of the
-    table (a referrals list page: planned afresh every time, 0.9 ms of the
-    server's time, where its generic plan is the same plan). Only for a
-    statement whose one right plan does not depend on its parameters'
-    values: planned once for all, a rare value may be read the slow way.
-    SQLAlchemy still compiles the statement once and caches it."""
-    if isinstance(value, str):
-        return bindparam(value, type_=Integer, literal_execute=True)
-    return literal(value, Integer, literal_execute=True)
+        stmt.limit(literal(cap + 1, Integer, literal_execute=True) if written else cap + 1)
+        .subquery())
 
 
 def counted(found: int, cap: int, page: int, per_page: int) -> tuple[int, bool, int]:

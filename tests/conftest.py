@@ -366,8 +366,8 @@ def randomised(make_trial, make_referral, triage_referral, make_user):
     return factory
 
 
-def count_queries(fn) -> int:
-    """How many SQL statements ``fn()`` sends to the database."""
+def statements_sent(fn) -> list[str]:
+    """The SQL statements ``fn()`` sends to the database, as sent."""
     from sqlalchemy import event
 
     from casework.extensions import db
@@ -382,4 +382,9 @@ def count_queries(fn) -> int:
         fn()
     finally:
         event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
+    return statements
+
+
+def count_queries(fn) -> int:
+    """How many SQL statements ``fn()`` sends to the database."""
+    return len(statements_sent(fn))

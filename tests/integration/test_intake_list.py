@@ -11,7 +11,7 @@ from casework.accounts.services import sites_by_keys
 from casework.extensions import db
 from casework.intake import services
 from casework.intake.reference import ReferralStatus
-from tests.conftest import count_queries
+from tests.conftest import count_queries, statements_sent
 
 
 @pytest.fixture
@@ -268,18 +268,11 @@ def test_rows_of_columns_see_what_the_session_holds(referrals, now):
 
 def _sent(fn) -> list[str]:
     """The statements reading referrals that ``fn()`` sends, as sent."""
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return [s for s in statements if "FROM referrals" in s]
+    return [s for s in statements_sent(fn) if "FROM referrals" in s]
 
 
 def test_the_unfiltered_list_is_sent_with_its_bounds_written_in(referrals, monkeypatch):
-    """So PostgreSQL can plan it once for every request (see row_bound: on
+    """So PostgreSQL can plan it once for every request (see capped_count: on
     the bench's data it then did, where it planned every page afresh); a
     filtered list and a search keep theirs as parameters, planned for their
     values."""
@@ -294,4 +287,3 @@ def test_the_unfiltered_list_is_sent_with_its_bounds_written_in(referrals, monke
         sent = _sent(lambda query=query: services.search_referrals(query, actor=lead,
                                                                    per_page=2))
         assert len(sent) == 1 and not any(f"LIMIT {n}" in sent[0] for n in (3, 4)), sent
-
