@@ -440,12 +440,19 @@ def verify_chain(anchor: chain.Anchor | None = None, *,
     Every transaction it begins is a reader's: on SQLite a writer's would
     hold the database's write lock for the whole check (half a minute at
     two million events), stopping every page view's audit event."""
+    began = not db.session().in_transaction()
     with read_only():
         connection = db.session.connection()
         bounds = _stretch_bounds(connection, min(processes, PROCESSES_LIMIT))
         if len(bounds) < 2:
-            return chain.verify(stored_events(connection=connection), anchor,
-                                check=_fast_check)
+            try:
+                return chain.verify(stored_events(connection=connection), anchor,
+                                    check=_fast_check)
+            finally:
+                # A reader's transaction this began ends here: left open on
+                # SQLite, a caller's next write would have to upgrade it.
+                if began:
+                    db.session.rollback()
         engine = connection.engine
     # No connection of this process may be open when it forks: SQLite keeps
     # a file's locks per process, so a forked process would believe it held
