@@ -235,18 +235,21 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
     cases, each reading the cases of the page's caseworkers only (a national
     service has thousands of caseworkers). ``only`` narrows it to one user."""
     sites = list(site_ids)
-    users_stmt = (select(User.id).join(user_sites, user_sites.c.user_id == User.id)
-                  .where(user_sites.c.site_id.in_(sites), User.active.is_(True),
-                         User.role.in_((Role.CASEWORKER, Role.LEAD)))
-                  .distinct())
+    # Each user checked once against the sites' members (a list SQLite and
+    # PostgreSQL build once), not joined to their sites and made distinct:
+    # that probed every (user, site) pair, 14,000 probes for 2,000 users
+    # and seven sites, twice a page.
+    working = [User.active.is_(True), User.role.in_((Role.CASEWORKER, Role.LEAD)),
+               User.id.in_(select(user_sites.c.user_id)
+                           .where(user_sites.c.site_id.in_(sites)))]
     if only is not None:
-        users_stmt = users_stmt.where(User.id == only)
-    total = db.session.scalar(select(func.count()).select_from(users_stmt.subquery()))
+        working.append(User.id == only)
+    total = db.session.scalar(select(func.count()).select_from(User).where(*working))
     page = page_within(page, total, per_page)
     if not total:
         return CaseloadPage([], 0, page, per_page)
     rows = {u.id: Caseload(u) for u in db.session.scalars(
-        select(User).where(User.id.in_(users_stmt)).order_by(User.display_name, User.id)
+        select(User).where(*working).order_by(User.display_name, User.id)
         .offset((page - 1) * per_page).limit(per_page)
         .options(lazyload(User.sites)))}
     ids = list(rows)

@@ -198,6 +198,24 @@ def test_caseloads_by_caseworker(randomised, team):
 
 
 
+def test_caseloads_list_each_caseworker_of_the_sites_once(team, make_user):
+    """A member of several of the sites is one row; evaluators and people
+    no longer active are not caseworkers; a site not chosen adds no one."""
+    make_user("evaluator", ("coventry",), display_name="Eve Evaluator")
+    gone = make_user("caseworker", ("coventry",), display_name="Gus Gone")
+    gone.active = False
+    make_user("caseworker", ("walsall",), display_name="Wal Worker")
+    db.session.commit()
+    page = services.caseloads(site_ids("coventry", "wolverhampton"), actor=team["lead"],
+                              today=TODAY, thresholds=THRESHOLDS)
+    assert [r.caseworker.display_name for r in page.rows] == \
+        ["Amy Worker", "Ben Worker", "Lee Lead", "Wes Worker"]
+    assert page.total == 4
+    only = services.caseloads(site_ids("coventry", "wolverhampton"), actor=team["lead"],
+                              today=TODAY, thresholds=THRESHOLDS, only=team["lead"].id)
+    assert [r.caseworker.display_name for r in only.rows] == ["Lee Lead"] and only.total == 1
+
+
 def test_caseloads_come_a_page_of_caseworkers_at_a_time(randomised, team):
     amy, ben = team["amy"], team["ben"]
     _treated(randomised, amy, amy, "engaged")
