@@ -255,8 +255,9 @@ def count_queries(env: dict, password: str, pages: list[PageResult]) -> None:
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
-        # transaction control (SQLite's BEGIN IMMEDIATE) is not a query
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+        # transaction control (SQLite's BEGIN IMMEDIATE) is not a query, nor
+        # is a setting (the plan of a search on PostgreSQL, set around it)
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SET ")):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)

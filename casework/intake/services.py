@@ -14,7 +14,14 @@ from sqlalchemy.sql import operators
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import COUNT_CAP, Paged, capped_count, column_rows, counted
+from casework.database import (
+    COUNT_CAP,
+    Paged,
+    capped_count,
+    column_rows,
+    counted,
+    one_plan_rows,
+)
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, format_reference, parse_reference
@@ -606,7 +613,16 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         # than the cap) is read as a page of the list
         statement = statements.searched if searching and skip + take <= COUNT_CAP + 1 \
             else statements.listed
-        return column_rows(statement, {**params, "skip": skip, "take": take}).all()
+        bound = {**params, "skip": skip, "take": take}
+        if statement is statements.searched and not filters:
+            # A search alone has the same best plan whatever the name or
+            # reference (the name-key indexes, then each person's referrals:
+            # checked on the bench's data for rare and common names, one name
+            # or two, scoped to sites or not), so PostgreSQL need not plan it
+            # for each search (see one_plan_rows). With a filter as well (a
+            # range of dates, say) the best plan may depend on the values.
+            return one_plan_rows(statement, bound)
+        return column_rows(statement, bound).all()
 
     rows = page_of(page)
     found = rows[0].total if rows else column_rows(statements.count, params).scalar()

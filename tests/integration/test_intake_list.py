@@ -274,8 +274,9 @@ def _sent(fn) -> list[str]:
 def test_the_unfiltered_list_is_sent_with_its_bounds_written_in(referrals, monkeypatch):
     """So PostgreSQL can plan it once for every request (see capped_count: on
     the bench's data it then did, where it planned every page afresh); a
-    filtered list and a search keep theirs as parameters, planned for their
-    values."""
+    filtered list and a search keep theirs as parameters (a filtered list is
+    planned for its values; a search alone is planned once, by setting, see
+    the next test)."""
     lead, *_ = referrals
     monkeypatch.setattr(services, "COUNT_CAP", 3)
     first, second = (_sent(lambda page=page: services.search_referrals(
@@ -287,3 +288,30 @@ def test_the_unfiltered_list_is_sent_with_its_bounds_written_in(referrals, monke
         sent = _sent(lambda query=query: services.search_referrals(query, actor=lead,
                                                                    per_page=2))
         assert len(sent) == 1 and not any(f"LIMIT {n}" in sent[0] for n in (3, 4)), sent
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_a_search_once_and_a_filtered_list_for_its_values(referrals):
+    """psycopg prepares a statement on its sixth run on a connection; from
+    then on PostgreSQL would plan a search for each name (its estimate for a
+    narrow range of names is far below its general one, however alike the
+    plans). A search alone runs with ``plan_cache_mode`` forcing the one
+    plan, set for that statement only; a filtered list is still planned for
+    its values."""
+    from sqlalchemy import text
+
+    lead, *_ = referrals
+    searches = [services.ReferralQuery(text=name) for name in ("smith", "khan", "ahmed")] * 3
+    for query in searches:  # nine runs, on the session's one connection
+        assert services.search_referrals(query, actor=lead).total >= 1
+        services.search_referrals(services.ReferralQuery(status=ReferralStatus.RECEIVED),
+                                  actor=lead)
+    plans = {" ".join(statement.split())[:30]: (generic, custom)
+             for statement, generic, custom in db.session.execute(text(
+                 "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+                 "WHERE statement LIKE '%FROM referrals%'"))}
+    search = next(v for k, v in plans.items() if k.startswith("WITH found"))
+    assert search[0] >= 1 and search[1] == 0, plans
+    listed = next(v for k, v in plans.items() if k.startswith("SELECT referrals.id"))
+    assert listed[1] >= 1, plans  # planned for the status it names
+    assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"  # as it was
