@@ -245,10 +245,11 @@ def one_plan_rows(statement, params: Mapping[str, Any] | None = None) -> list:
     if connection.dialect.name != "postgresql":
         return column_rows(statement, params).all()
     connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    try:
-        return column_rows(statement, params).all()
-    finally:
-        connection.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+    rows = column_rows(statement, params).all()
+    # (Not in a ``finally``: a statement that fails aborts the transaction,
+    # which then takes nothing but its rollback, and that ends the setting.)
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+    return rows
 
 
 class ReadOnlyViolation(RuntimeError):
