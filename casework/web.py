@@ -31,24 +31,25 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health"})
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
-def record_links(endpoint: str, name: str) -> Callable[[int], str]:
-    """``url_for(endpoint, name=ident)`` for the many records of one page
-    (a list's people, a timeline's notes): the URL is built once, with a
+def record_links(endpoint: str, name: str, **fixed) -> Callable[[int], str]:
+    """``url_for(endpoint, name=ident, **fixed)`` for the many records of one
+    page (a list's people, a timeline's notes, a caseworker's cases, the same
+    ``fixed`` arguments for each): the URL is built once, with a
     marker (the largest id) in place of the id, and each record's id put in
     its place: the same links (tests/web/test_record_links.py compares them),
     where a ``url_for`` for each row was a twentieth of a list page. An id
     that is not a record's (not a whole number in range) goes to ``url_for``
     itself, as does every id when the marker is not in the URL exactly once
     (the app mounted under a path holding those digits, say)."""
-    built = url_for(endpoint, **{name: MAX_ID})
+    built = url_for(endpoint, **fixed, **{name: MAX_ID})
     if built.count(str(MAX_ID)) != 1:
-        return lambda ident: url_for(endpoint, **{name: ident})
+        return lambda ident: url_for(endpoint, **fixed, **{name: ident})
     head, _, tail = built.partition(str(MAX_ID))
 
     def link(ident: int) -> str:
         if ident.__class__ is int and 0 <= ident <= MAX_ID:
             return f"{head}{ident}{tail}"
-        return url_for(endpoint, **{name: ident})
+        return url_for(endpoint, **fixed, **{name: ident})
 
     return link
 

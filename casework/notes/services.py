@@ -308,19 +308,25 @@ def overdue_people(actor: User, *, today: date, thresholds: dict[str, int]) -> S
     """(person_id, site_id, started, last_contact) of every treated person
     whose contact is overdue, ``started`` being when the clock began: the
     rule of reference.overdue in SQL, for listing, counting and grouping."""
+    return overdue_before(readable(actor), {pathway: today - timedelta(days=days)
+                                            for pathway, days in thresholds.items()})
+
+
+def overdue_before(reads, cutoffs: dict) -> Select:
+    """``overdue_people``, for a reader's view of notes (``readable``) and,
+    for each pathway, the day before which a clock started is overdue
+    (values, or bound parameters in a statement built once)."""
     # Per open episode, its person's last attended contact: one seek in the
     # (person, kind, attended, contact date) index, rather than grouping
     # every note of every person (a million of them nationally) first.
     last_contact = (select(func.max(Note.contact_date))
                     .where(Note.person_id == PathwayEpisode.person_id,
-                           Note.kind == NoteKind.CONTACT, Note.attended.is_(True),
-                           readable(actor))
+                           Note.kind == NoteKind.CONTACT, Note.attended.is_(True), reads)
                     .correlate(PathwayEpisode).scalar_subquery())
     started = case((last_contact > PathwayEpisode.effective_date, last_contact),
                    else_=PathwayEpisode.effective_date)
-    conditions = [and_(PathwayEpisode.pathway == pathway,
-                       started < today - timedelta(days=days))
-                  for pathway, days in thresholds.items()]
+    conditions = [and_(PathwayEpisode.pathway == pathway, started < cutoff)
+                  for pathway, cutoff in cutoffs.items()]
     return (select(PathwayEpisode.person_id, PathwayEpisode.site_id, started.label("started"),
                    last_contact.label("last_contact"))
             .where(PathwayEpisode.end_date.is_(None), or_(*conditions) if conditions else false()))

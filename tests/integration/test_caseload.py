@@ -198,6 +198,27 @@ def test_caseloads_by_caseworker(randomised, team):
 
 
 
+def test_caseloads_count_a_restricted_contact_for_those_who_may_read_it(randomised, team):
+    """The figures follow the reader's view of restricted notes, reader after
+    reader (the statements are built once, the reader a parameter)."""
+    amy, ben, lead = team["amy"], team["ben"], team["lead"]
+    seen = _treated(randomised, amy, amy, "engaged")
+    contact(seen, amy, date(2026, 10, 1))
+    notes.add_note(seen, "contact", notes.NoteContent("Seen", date(2026, 11, 20), "phone", True),
+                   restricted=True, actor=amy, now=NOW)
+    db.session.commit()
+
+    def amys_row(reader):
+        return next(r for r in services.caseloads(
+            site_ids("coventry"), actor=reader, today=TODAY, thresholds=THRESHOLDS).rows
+            if r.caseworker.id == amy.id)
+
+    for reader, last, overdue in [(lead, date(2026, 11, 20), 0), (ben, date(2026, 10, 1), 1),
+                                  (amy, date(2026, 11, 20), 0), (ben, date(2026, 10, 1), 1)]:
+        row = amys_row(reader)
+        assert (row.last_contact, row.overdue) == (last, overdue), reader.display_name
+
+
 def test_caseloads_list_each_caseworker_of_the_sites_once(team, make_user):
     """A member of several of the sites is one row; evaluators and people
     no longer active are not caseworkers; a site not chosen adds no one."""

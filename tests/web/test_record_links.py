@@ -96,3 +96,21 @@ def test_the_users_list_links_its_users(app, client, login_as, make_user):
         as_text=True))
     assert len(links) >= 2
     assert all(client.get(href).status_code == 200 for href in links)
+
+
+@pytest.mark.parametrize("fixed", [{}, {"site": None}, {"site": "coventry"},
+                                   {"site": "coventry", "signal": "overdue"},
+                                   {"signal": "overdue", "site": "a&b=c"}])
+def test_links_with_the_same_arguments_for_each_record_are_url_fors(app, fixed):
+    """A caseworker's cases: the id a query argument, beside others the same
+    for every row (the chosen site, the signal), which may need escaping."""
+    from urllib.parse import parse_qs, urlsplit
+
+    with app.test_request_context("/"):
+        link = record_links("caseload.cases", "caseworker", **fixed)
+        for ident in (0, 1, 42, 8262, MAX_ID):
+            built = link(ident)
+            expected = url_for("caseload.cases", **fixed, caseworker=ident)
+            assert urlsplit(built).path == urlsplit(expected).path
+            assert parse_qs(urlsplit(built).query) == parse_qs(urlsplit(expected).query)
+            assert parse_qs(urlsplit(built).query)["caseworker"] == [str(ident)]
