@@ -138,9 +138,11 @@ def create_app(config: dict | None = None) -> Flask:
     if replica:
         from casework.database import REPLICA
 
-        app.config["SQLALCHEMY_BINDS"] = {REPLICA: {"url": replica, **_engine_options(replica)}}
+        app.config["SQLALCHEMY_BINDS"] = {REPLICA: {
+            "url": replica, **_engine_options(replica, app.config["DATABASE_PREPARE_THRESHOLD"])}}
     app.config.update(
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                  app.config["DATABASE_PREPARE_THRESHOLD"]),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="casework_session",
@@ -195,13 +197,14 @@ def _check_rate_limits_in_limited_views_only(app: Flask) -> None:
         app.before_request_funcs[None].remove(check)
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, prepare_threshold: int | None = 5) -> dict:
     from casework.database import load_json
 
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
                 "json_deserializer": load_json}
-    return {"pool_pre_ping": True, "json_deserializer": load_json}
+    return {"pool_pre_ping": True, "json_deserializer": load_json,
+            "connect_args": {"prepare_threshold": prepare_threshold}}
 
 
 def register_extensions(app: Flask) -> None:

@@ -80,6 +80,26 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int,
     return value
 
 
+def _prepare_threshold(environ: Mapping[str, str]) -> int | None:
+    """How many runs of a statement on a connection before psycopg prepares
+    it on the PostgreSQL server (psycopg's own default, 5), or ``off``: never
+    (for a PgBouncer older than 1.21 in transaction pooling mode, which
+    cannot follow a statement prepared on one server connection to the next)."""
+    raw = (environ.get("DATABASE_PREPARE_THRESHOLD") or "").strip()
+    if not raw:
+        return 5
+    if raw.lower() == "off":
+        return None
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ConfigError("DATABASE_PREPARE_THRESHOLD must be a whole number or off, "
+                          f"not {raw!r}.") from error
+    if value < 0:
+        raise ConfigError("DATABASE_PREPARE_THRESHOLD must be 0 or more, or off.")
+    return value
+
+
 def _closing_code(environ: Mapping[str, str]) -> int:
     raw = environ.get("DIVERSION_CLOSING_CODE") or "22"
     if raw not in {"22", "23"}:
@@ -132,6 +152,7 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "SQLALCHEMY_DATABASE_URI": database_url,
         # A read replica of it for dashboards and extracts (optional).
         "REPLICA_DATABASE_URL": environ.get("REPLICA_DATABASE_URL") or None,
+        "DATABASE_PREPARE_THRESHOLD": _prepare_threshold(environ),
         "TRIAL_KEY": trial_key,
         "PSEUDONYM_KEY": pseudonym_key,
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),

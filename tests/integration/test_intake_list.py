@@ -315,3 +315,28 @@ def test_postgresql_plans_a_search_once_and_a_filtered_list_for_its_values(refer
     listed = next(v for k, v in plans.items() if k.startswith("SELECT referrals.id"))
     assert listed[1] >= 1, plans  # planned for the status it names
     assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"  # as it was
+
+
+@pytest.mark.postgres
+def test_with_statements_never_prepared_a_search_is_planned_for_each_name(make_app, referrals):
+    """DATABASE_PREPARE_THRESHOLD=off (for a PgBouncer older than 1.21 in
+    transaction pooling mode): nothing is prepared on the server, and
+    searches and lists answer as before (planned each time)."""
+    from sqlalchemy import text
+
+    from casework.accounts.models import User
+
+    lead_id = referrals[0].id
+    db.session.commit()
+    unprepared = make_app(DATABASE_PREPARE_THRESHOLD=None)
+    with unprepared.app_context():
+        lead = db.session.get(User, lead_id)
+        for _ in range(3):
+            for name, expected in (("smith", ["Smith", "Smith-Jones"]), ("khan", ["Khan"])):
+                assert names(services.search_referrals(services.ReferralQuery(text=name),
+                                                       actor=lead)) == expected
+            assert len(services.search_referrals(services.ReferralQuery(), actor=lead)
+                       .referrals) == 4
+        assert db.session.connection().connection.driver_connection.prepare_threshold is None
+        assert db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements")) == 0
+        db.session.rollback()

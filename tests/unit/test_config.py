@@ -21,6 +21,16 @@ def test_dashboard_figures_are_kept_30_seconds_unless_set(tmp_path):
     assert load_config(tmp_path, environ=environ)["DASHBOARD_FIGURES_SECONDS"] == 0
 
 
+def test_statements_are_prepared_after_five_runs_unless_set(tmp_path):
+    def threshold(raw=None):
+        environ = {} if raw is None else {"DATABASE_PREPARE_THRESHOLD": raw}
+        return load_config(tmp_path, environ=environ)["DATABASE_PREPARE_THRESHOLD"]
+
+    assert threshold() == 5 and threshold("") == 5
+    assert threshold("0") == 0 and threshold("20") == 20
+    assert threshold("off") is None and threshold(" OFF ") is None
+
+
 def test_a_read_replica_is_optional(tmp_path):
     assert load_config(tmp_path, environ={})["REPLICA_DATABASE_URL"] is None
     url = "postgresql+psycopg://reader@replica.internal:5432/casework"
@@ -67,6 +77,10 @@ def test_keys_come_from_variables_or_files(tmp_path):
         ({"IDLE_TIMEOUT_MINUTES": "0"}, "greater than zero"),
         ({"DASHBOARD_FIGURES_SECONDS": "-1"}, "DASHBOARD_FIGURES_SECONDS must be 0 or more"),
         ({"DASHBOARD_FIGURES_SECONDS": "half a minute"}, "whole number"),
+        ({"DATABASE_PREPARE_THRESHOLD": "never"},
+         "DATABASE_PREPARE_THRESHOLD must be a whole number or off, not 'never'"),
+        ({"DATABASE_PREPARE_THRESHOLD": "-1"},
+         "DATABASE_PREPARE_THRESHOLD must be 0 or more, or off"),
     ],
 )
 def test_bad_settings_name_the_variable(tmp_path, environ, message):
