@@ -198,13 +198,17 @@ def _check_rate_limits_in_limited_views_only(app: Flask) -> None:
 
 
 def _engine_options(url: str, prepare_threshold: int | None = 5) -> dict:
+    from sqlalchemy.engine import make_url
+
     from casework.database import load_json
 
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
                 "json_deserializer": load_json}
-    return {"pool_pre_ping": True, "json_deserializer": load_json,
-            "connect_args": {"prepare_threshold": prepare_threshold}}
+    options = {"pool_pre_ping": True, "json_deserializer": load_json}
+    if make_url(url).get_driver_name() == "psycopg":  # its own option, no other driver's
+        options["connect_args"] = {"prepare_threshold": prepare_threshold}
+    return options
 
 
 def register_extensions(app: Flask) -> None:

@@ -224,6 +224,13 @@ def column_rows(statement, params: Mapping[str, Any] | None = None) -> Result:
                                                                            params or {})
 
 
+# Read what plan_cache_mode is (the subquery, kept apart by OFFSET 0, is
+# read before the row's set_config runs), and set it for the transaction.
+_FORCE_ONE_PLAN = ("SELECT was.value, set_config('plan_cache_mode', 'force_generic_plan', true)"
+                   " FROM (SELECT current_setting('plan_cache_mode') AS value OFFSET 0) AS was")
+_PUT_PLAN_BACK = "SELECT set_config('plan_cache_mode', %(was)s, true)"
+
+
 def one_plan_rows(statement, params: Mapping[str, Any] | None = None) -> list:
     """``column_rows(statement, params).all()``, with PostgreSQL told to use
     its one plan for the statement, whatever the parameters (SQLite plans
@@ -235,21 +242,32 @@ def one_plan_rows(statement, params: Mapping[str, Any] | None = None) -> list:
     estimate for the statement in general, however alike the plans (a
     search by name: a narrow range of name keys is estimated at one person,
     any range at 500, and planning it took a millisecond of its two). The
-    setting holds for this statement alone (``SET LOCAL``, then back to the
-    session's own: two round trips of a few hundredths of a millisecond);
-    it counts once psycopg has prepared the statement, from its sixth run on
-    a connection."""
+    setting holds for this statement alone: it is read and set for the
+    transaction in one round trip, and put back as it was in another (both
+    a few hundredths of a millisecond). It counts once psycopg has prepared
+    the statement, from its sixth run on a connection."""
     from casework.extensions import db
 
     connection = db.session().connection(bind_arguments={"clause": statement})
     if connection.dialect.name != "postgresql":
         return column_rows(statement, params).all()
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    rows = column_rows(statement, params).all()
-    # (Not in a ``finally``: a statement that fails aborts the transaction,
-    # which then takes nothing but its rollback, and that ends the setting.)
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
-    return rows
+    from psycopg.pq import TransactionStatus  # the PostgreSQL driver, loaded only for it
+
+    was = connection.exec_driver_sql(_FORCE_ONE_PLAN).scalar()
+    try:
+        return column_rows(statement, params).all()
+    finally:
+        # Put back whatever happened, unless the transaction has failed: it
+        # then takes nothing but its rollback, which ends the setting too.
+        if connection.connection.driver_connection.info.transaction_status \
+                != TransactionStatus.INERROR:
+            connection.exec_driver_sql(_PUT_PLAN_BACK, {"was": was})
+
+
+def is_plan_setting(statement: str) -> bool:
+    """Whether ``statement`` is one of one_plan_rows's two around its
+    statement (which read no data: query counts leave them out)."""
+    return statement in (_FORCE_ONE_PLAN, _PUT_PLAN_BACK)
 
 
 class ReadOnlyViolation(RuntimeError):

@@ -186,6 +186,12 @@ def test_verify_reads_without_stopping_writers(app, now, monkeypatch):
     assert audit.verify_chain().ok
     assert wrote == [True]
     assert not db.session().in_transaction()
+    # a caller's own transaction is the caller's: left open, what it holds kept
+    monkeypatch.setattr(chain, "verify", walk)
+    audit.record(Action.USER_UPDATED, actor=None, now=now, subject_type="user", subject_id=9)
+    assert audit.verify_chain().ok and db.session().in_transaction()
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 4
 
 
 def test_verify_command_checks_in_stretches_when_asked(app, runner, now, monkeypatch):

@@ -318,6 +318,31 @@ def test_postgresql_plans_a_search_once_and_a_filtered_list_for_its_values(refer
 
 
 @pytest.mark.postgres
+def test_a_search_sets_its_plan_and_puts_back_what_was_set(referrals):
+    """Two statements around the search, and afterwards plan_cache_mode is
+    what it was, even when the session had set its own."""
+    from sqlalchemy import text
+
+    from casework.database import is_plan_setting
+
+    lead, *_ = referrals
+    db.session.execute(text("SET plan_cache_mode = force_custom_plan"))
+    try:
+        sent = statements_sent(lambda: services.search_referrals(
+            services.ReferralQuery(text="smith"), actor=lead))
+        around = [n for n, statement in enumerate(sent) if is_plan_setting(statement)]
+        assert len(around) == 2 and around[1] == around[0] + 2, sent
+        assert sent[around[0] + 1].startswith("WITH found"), sent
+        assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        services.search_referrals(services.ReferralQuery(text="smith"), actor=lead)
+        assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
+    finally:
+        db.session.execute(text("RESET plan_cache_mode"))
+        db.session.rollback()
+
+
+@pytest.mark.postgres
 def test_with_statements_never_prepared_a_search_is_planned_for_each_name(make_app, referrals):
     """DATABASE_PREPARE_THRESHOLD=off (for a PgBouncer older than 1.21 in
     transaction pooling mode): nothing is prepared on the server, and

@@ -31,6 +31,21 @@ def test_statements_are_prepared_after_five_runs_unless_set(tmp_path):
     assert threshold("off") is None and threshold(" OFF ") is None
 
 
+def test_only_psycopg_connections_are_given_its_prepare_threshold():
+    from casework import _engine_options
+
+    assert _engine_options("postgresql+psycopg://u@h/db", None)["connect_args"] == \
+        {"prepare_threshold": None}
+    assert _engine_options("postgresql+psycopg://u@h/db")["connect_args"] == \
+        {"prepare_threshold": 5}
+    # (SQLAlchemy 2.1 reads a plain postgresql:// as psycopg)
+    assert _engine_options("postgresql://u@h/db", None)["connect_args"] == \
+        {"prepare_threshold": None}
+    for other in ("postgresql+psycopg2://u@h/db", "postgresql+pg8000://u@h/db"):
+        assert "connect_args" not in _engine_options(other, None)
+    assert "prepare_threshold" not in _engine_options("sqlite:///x.db")["connect_args"]
+
+
 def test_a_read_replica_is_optional(tmp_path):
     assert load_config(tmp_path, environ={})["REPLICA_DATABASE_URL"] is None
     url = "postgresql+psycopg://reader@replica.internal:5432/casework"

@@ -110,7 +110,5 @@ def test_links_with_the_same_arguments_for_each_record_are_url_fors(app, fixed):
         link = record_links("caseload.cases", "caseworker", **fixed)
         for ident in (0, 1, 42, 8262, MAX_ID):
             built = link(ident)
-            expected = url_for("caseload.cases", **fixed, caseworker=ident)
-            assert urlsplit(built).path == urlsplit(expected).path
-            assert parse_qs(urlsplit(built).query) == parse_qs(urlsplit(expected).query)
+            assert built == url_for("caseload.cases", **fixed, caseworker=ident)
             assert parse_qs(urlsplit(built).query)["caseworker"] == [str(ident)]
