@@ -215,13 +215,19 @@ def column_rows(statement, params: Mapping[str, Any] | None = None) -> Result:
     ``session.execute`` does, but without the ORM's layers, which such a
     statement does not use: a third of its cost (37 of 103 microseconds for
     a timeline's 20 notes), and a page runs several."""
+    return _connection_for(statement).execute(statement, params or {})
+
+
+def _connection_for(statement):
+    """The session's connection for ``statement`` (the replica's inside
+    ``from_replica``), in its transaction, after flushing what the session
+    holds, as ``session.execute`` does."""
     from casework.extensions import db  # which imports this module
 
     session = db.session()
     if session.autoflush:
         session.flush()
-    return session.connection(bind_arguments={"clause": statement}).execute(statement,
-                                                                           params or {})
+    return session.connection(bind_arguments={"clause": statement})
 
 
 # Read what plan_cache_mode is (the subquery, kept apart by OFFSET 0, is
@@ -246,16 +252,14 @@ def one_plan_rows(statement, params: Mapping[str, Any] | None = None) -> list:
     transaction in one round trip, and put back as it was in another (both
     a few hundredths of a millisecond). It counts once psycopg has prepared
     the statement, from its sixth run on a connection."""
-    from casework.extensions import db
-
-    connection = db.session().connection(bind_arguments={"clause": statement})
+    connection = _connection_for(statement)
     if connection.dialect.name != "postgresql":
-        return column_rows(statement, params).all()
+        return connection.execute(statement, params or {}).all()
     from psycopg.pq import TransactionStatus  # the PostgreSQL driver, loaded only for it
 
     was = connection.exec_driver_sql(_FORCE_ONE_PLAN).scalar()
     try:
-        return column_rows(statement, params).all()
+        return connection.execute(statement, params or {}).all()
     finally:
         # Put back whatever happened, unless the transaction has failed: it
         # then takes nothing but its rollback, which ends the setting too.

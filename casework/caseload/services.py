@@ -301,12 +301,8 @@ def _caseload_statements(only: bool, reads_all: bool,
     reads = true() if reads_all else notes.readable_by(bindparam("reader"))
     overdue = notes.overdue_before(reads, {pathway: bindparam(f"due_{pathway}", type_=Date)
                                            for pathway in pathways}).subquery()
-    # each person's last contact is one seek in the (person, kind, attended,
-    # contact date) index, not a read of all their contacts
-    last_contact = (select(func.max(notes.Note.contact_date))
-                    .where(notes.Note.person_id == Person.id, notes.Note.kind == "contact",
-                           notes.Note.attended.is_(True), reads)
-                    .scalar_subquery())
+    # each person's last contact is one seek, not a read of all their contacts
+    last_contact = notes.last_contact_of(Person.id, reads).scalar_subquery()
     return _CaseloadStatements(
         count=select(func.count()).select_from(User).where(*working),
         users=(select(User).where(*working).order_by(User.display_name, User.id)

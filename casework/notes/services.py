@@ -312,16 +312,24 @@ def overdue_people(actor: User, *, today: date, thresholds: dict[str, int]) -> S
                                             for pathway, days in thresholds.items()})
 
 
+def last_contact_of(person_id, reads) -> Select:
+    """The date of the last attended contact with ``person_id`` (a value, or
+    a column to correlate with) in the notes ``reads`` lets the reader see
+    (``readable``): one seek in the (person, kind, attended, contact date)
+    index."""
+    return select(func.max(Note.contact_date)).where(
+        Note.person_id == person_id, Note.kind == NoteKind.CONTACT, Note.attended.is_(True),
+        reads)
+
+
 def overdue_before(reads, cutoffs: dict) -> Select:
     """``overdue_people``, for a reader's view of notes (``readable``) and,
     for each pathway, the day before which a clock started is overdue
     (values, or bound parameters in a statement built once)."""
-    # Per open episode, its person's last attended contact: one seek in the
-    # (person, kind, attended, contact date) index, rather than grouping
-    # every note of every person (a million of them nationally) first.
-    last_contact = (select(func.max(Note.contact_date))
-                    .where(Note.person_id == PathwayEpisode.person_id,
-                           Note.kind == NoteKind.CONTACT, Note.attended.is_(True), reads)
+    # Per open episode, its person's last attended contact (one seek),
+    # rather than grouping every note of every person (a million of them
+    # nationally) first.
+    last_contact = (last_contact_of(PathwayEpisode.person_id, reads)
                     .correlate(PathwayEpisode).scalar_subquery())
     started = case((last_contact > PathwayEpisode.effective_date, last_contact),
                    else_=PathwayEpisode.effective_date)
@@ -359,7 +367,5 @@ def person_overdue(person_id: int, *, actor: User, today: date,
     episode = pathway.current if pathway is not None else pathways.current_episode(person_id)
     if episode is None:
         return None
-    last = db.session.scalar(select(func.max(Note.contact_date)).where(
-        Note.person_id == person_id, Note.kind == NoteKind.CONTACT, Note.attended.is_(True),
-        readable(actor)))
+    last = db.session.scalar(last_contact_of(person_id, readable(actor)))
     return overdue(str(episode.pathway), episode.effective_date, last, today, thresholds)
