@@ -238,7 +238,6 @@ def count_queries(env: dict, password: str, pages: list[PageResult]) -> None:
     from sqlalchemy import event
 
     from casework import create_app
-    from casework.database import is_plan_setting
     from casework.extensions import db
 
     app = create_app()
@@ -256,10 +255,8 @@ def count_queries(env: dict, password: str, pages: list[PageResult]) -> None:
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
-        # transaction control (SQLite's BEGIN IMMEDIATE) is not a query, nor
-        # is the setting of a search's plan on PostgreSQL, and putting it back
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")) \
-                and not is_plan_setting(statement):
+        # transaction control (SQLite's BEGIN IMMEDIATE) is not a query
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)

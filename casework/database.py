@@ -215,63 +215,13 @@ def column_rows(statement, params: Mapping[str, Any] | None = None) -> Result:
     ``session.execute`` does, but without the ORM's layers, which such a
     statement does not use: a third of its cost (37 of 103 microseconds for
     a timeline's 20 notes), and a page runs several."""
-    return _connection_for(statement).execute(statement, params or {})
-
-
-def _connection_for(statement):
-    """The session's connection for ``statement`` (the replica's inside
-    ``from_replica``), in its transaction, after flushing what the session
-    holds, as ``session.execute`` does."""
     from casework.extensions import db  # which imports this module
 
     session = db.session()
     if session.autoflush:
         session.flush()
-    return session.connection(bind_arguments={"clause": statement})
-
-
-# Read what plan_cache_mode is (the subquery, kept apart by OFFSET 0, is
-# read before the row's set_config runs), and set it for the transaction.
-_FORCE_ONE_PLAN = ("SELECT was.value, set_config('plan_cache_mode', 'force_generic_plan', true)"
-                   " FROM (SELECT current_setting('plan_cache_mode') AS value OFFSET 0) AS was")
-_PUT_PLAN_BACK = "SELECT set_config('plan_cache_mode', %(was)s, true)"
-
-
-def one_plan_rows(statement, params: Mapping[str, Any] | None = None) -> list:
-    """``column_rows(statement, params).all()``, with PostgreSQL told to use
-    its one plan for the statement, whatever the parameters (SQLite plans
-    every statement once anyway).
-
-    For a statement whose best plan is the same for any values, but which
-    PostgreSQL would plan afresh on every run: it keeps planning a prepared
-    statement for its values when its estimate for them is far below its
-    estimate for the statement in general, however alike the plans (a
-    search by name: a narrow range of name keys is estimated at one person,
-    any range at 500, and planning it took a millisecond of its two). The
-    setting holds for this statement alone: it is read and set for the
-    transaction in one round trip, and put back as it was in another (both
-    a few hundredths of a millisecond). It counts once psycopg has prepared
-    the statement, from its sixth run on a connection."""
-    connection = _connection_for(statement)
-    if connection.dialect.name != "postgresql":
-        return connection.execute(statement, params or {}).all()
-    from psycopg.pq import TransactionStatus  # the PostgreSQL driver, loaded only for it
-
-    was = connection.exec_driver_sql(_FORCE_ONE_PLAN).scalar()
-    try:
-        return connection.execute(statement, params or {}).all()
-    finally:
-        # Put back whatever happened, unless the transaction has failed: it
-        # then takes nothing but its rollback, which ends the setting too.
-        if connection.connection.driver_connection.info.transaction_status \
-                != TransactionStatus.INERROR:
-            connection.exec_driver_sql(_PUT_PLAN_BACK, {"was": was})
-
-
-def is_plan_setting(statement: str) -> bool:
-    """Whether ``statement`` is one of one_plan_rows's two around its
-    statement (which read no data: query counts leave them out)."""
-    return statement in (_FORCE_ONE_PLAN, _PUT_PLAN_BACK)
+    return session.connection(bind_arguments={"clause": statement}).execute(statement,
+                                                                           params or {})
 
 
 class ReadOnlyViolation(RuntimeError):

@@ -386,9 +386,5 @@ def statements_sent(fn) -> list[str]:
 
 
 def count_queries(fn) -> int:
-    """How many SQL statements ``fn()`` sends to the database, apart from
-    the two that set PostgreSQL's plan for a search and put it back (they
-    read no data: database.one_plan_rows, whose test counts them)."""
-    from casework.database import is_plan_setting
-
-    return sum(1 for s in statements_sent(fn) if not is_plan_setting(s))
+    """How many SQL statements ``fn()`` sends to the database."""
+    return len(statements_sent(fn))

@@ -20,7 +20,6 @@ from casework.database import (
     capped_count,
     column_rows,
     counted,
-    one_plan_rows,
 )
 from casework.extensions import db
 from casework.intake import matching, validation
@@ -479,8 +478,24 @@ def _after(prefix: str) -> str:
 
 
 def _starts_with(column, name: str):
-    """``column`` starts with the parameters ``name`` (see ``_after``)."""
-    return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+    """``column`` starts with the parameters ``name`` (see ``_after``), each
+    bound read as a one-row subquery.
+
+    A search has the same best plan whatever the name (the name-key indexes,
+    then each person's referrals: checked on the bench's data for rare and
+    common names, one name or two, scoped to sites or not). But PostgreSQL,
+    given the bounds themselves, estimated a narrow range of keys at one
+    person and any range at 500, so once psycopg had prepared the search it
+    still planned it afresh for every name (its plan for any name never
+    looked as cheap), and planning was most of a millisecond of its two. A
+    subquery's value is not known when the statement is planned, for one
+    name or any: every plan is estimated alike (500 people), and from its
+    sixth run PostgreSQL keeps the one plan. (SQLite reads the subqueries
+    once, and uses its index on the range just the same.) Filters keep
+    their values in view: with a range of dates, say, the best plan may
+    depend on them."""
+    return and_(column >= select(bindparam(f"{name}_from")).scalar_subquery(),
+                column < select(bindparam(f"{name}_to")).scalar_subquery())
 
 
 # The filters a query may have, each comparing with the parameter of its name.
@@ -613,16 +628,7 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         # than the cap) is read as a page of the list
         statement = statements.searched if searching and skip + take <= COUNT_CAP + 1 \
             else statements.listed
-        bound = {**params, "skip": skip, "take": take}
-        if statement is statements.searched and not filters:
-            # A search alone has the same best plan whatever the name or
-            # reference (the name-key indexes, then each person's referrals:
-            # checked on the bench's data for rare and common names, one name
-            # or two, scoped to sites or not), so PostgreSQL need not plan it
-            # for each search (see one_plan_rows). With a filter as well (a
-            # range of dates, say) the best plan may depend on the values.
-            return one_plan_rows(statement, bound)
-        return column_rows(statement, bound).all()
+        return column_rows(statement, {**params, "skip": skip, "take": take}).all()
 
     rows = page_of(page)
     found = rows[0].total if rows else column_rows(statements.count, params).scalar()
