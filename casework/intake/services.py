@@ -494,8 +494,10 @@ def _starts_with(column, name: str):
     once, and uses its index on the range just the same.) Filters keep
     their values in view: with a range of dates, say, the best plan may
     depend on them."""
-    return and_(column >= select(bindparam(f"{name}_from")).scalar_subquery(),
-                column < select(bindparam(f"{name}_to")).scalar_subquery())
+    def bound(end: str):
+        return select(bindparam(f"{name}_{end}", type_=column.type)).scalar_subquery()
+
+    return and_(column >= bound("from"), column < bound("to"))
 
 
 # The filters a query may have, each comparing with the parameter of its name.
