@@ -489,11 +489,13 @@ def _starts_with(column, name: str):
     still planned it afresh for every name (its plan for any name never
     looked as cheap), and planning was most of a millisecond of its two. A
     subquery's value is not known when the statement is planned, for one
-    name or any: every plan is estimated alike (500 people), and from its
-    sixth run PostgreSQL keeps the one plan. (SQLite reads the subqueries
-    once, and uses its index on the range just the same.) Filters keep
-    their values in view: with a range of dates, say, the best plan may
-    depend on them."""
+    name or any: every plan is estimated alike (500 people), so once the
+    search is prepared PostgreSQL plans it for its values the five times it
+    always does, and from then on keeps the one plan (as it does for a
+    search by reference, a key whatever its value). SQLite reads the
+    subqueries once, and uses its index on the range just the same. Filters
+    keep their values in view: with a range of dates, say, the best plan
+    may depend on them."""
     def bound(end: str):
         return select(bindparam(f"{name}_{end}", type_=column.type)).scalar_subquery()
 
