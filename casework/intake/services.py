@@ -477,25 +477,32 @@ def _after(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _starts_with(column, name: str):
-    """``column`` starts with the parameters ``name`` (see ``_after``), each
-    bound read as a one-row subquery.
+def _starts_with(column, name: str, *, planned_once: bool):
+    """``column`` starts with the parameters ``name`` (see ``_after``); if
+    ``planned_once``, each bound is read as a one-row subquery.
 
-    A search has the same best plan whatever the name (the name-key indexes,
-    then each person's referrals: checked on the bench's data for rare and
-    common names, one name or two, scoped to sites or not). But PostgreSQL,
-    given the bounds themselves, estimated a narrow range of keys at one
-    person and any range at 500, so once psycopg had prepared the search it
-    still planned it afresh for every name (its plan for any name never
-    looked as cheap), and planning was most of a millisecond of its two. A
-    subquery's value is not known when the statement is planned, for one
-    name or any: every plan is estimated alike (500 people), so once the
-    search is prepared PostgreSQL plans it for its values the five times it
-    always does, and from then on keeps the one plan (as it does for a
+    A search alone has the same best plan whatever the name (the name-key
+    indexes, then each person's referrals: checked on the bench's data for
+    rare and common names, one name or two, scoped to sites or not). But
+    PostgreSQL, given the bounds themselves, estimated a narrow range of
+    keys at one person and any range at 500, so once psycopg had prepared
+    the search it still planned it afresh for every name (its plan for any
+    name never looked as cheap), and planning was most of a millisecond of
+    its two. A subquery's value is not known when the statement is planned,
+    for one name or any: every plan is estimated alike (500 people), so once
+    the search is prepared PostgreSQL plans it for its values the five times
+    it always does, and from then on keeps the one plan (as it does for a
     search by reference, a key whatever its value). SQLite reads the
-    subqueries once, and uses its index on the range just the same. Filters
-    keep their values in view: with a range of dates, say, the best plan
-    may depend on them."""
+    subqueries once, and uses its index on the range just the same.
+
+    Not for a search with a filter as well: every plan of it would then be
+    estimated alike too, and PostgreSQL would keep one plan for every
+    filter's values, where the best plan depends on them (a name and a rare
+    status, or a day's dates: 2-4 times slower with the one plan). So it
+    keeps its bounds in view, and is planned for its values."""
+    if not planned_once:
+        return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+
     def bound(end: str):
         return select(bindparam(f"{name}_{end}", type_=column.type)).scalar_subquery()
 
@@ -550,8 +557,10 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
         # two lists appended: as one OR, PostgreSQL read every matching
         # person's row from the table to check the condition again.
         stmt = stmt.where(Referral.person_id.in_(union_all(
-            select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}")),
-            select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}")),
+            select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}",
+                                                 planned_once=not filters)),
+            select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}",
+                                                 planned_once=not filters)),
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
     sorts = SORTS.get(sort, SORTS["newest"])
