@@ -549,6 +549,7 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
         stmt = stmt.where(Referral.site_id.in_(bindparam("site_ids", expanding=True)))
     if by_reference:
         stmt = stmt.where(Referral.id == bindparam("ref_id"))
+    planned_once = not filters  # see _starts_with
     for n in range(names):
         # The matching people first (the two name-key indexes), then their
         # referrals: driving from the referrals would look up the person of
@@ -558,9 +559,9 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
         # person's row from the table to check the condition again.
         stmt = stmt.where(Referral.person_id.in_(union_all(
             select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}",
-                                                 planned_once=not filters)),
+                                                 planned_once=planned_once)),
             select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}",
-                                                 planned_once=not filters)),
+                                                 planned_once=planned_once)),
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
     sorts = SORTS.get(sort, SORTS["newest"])

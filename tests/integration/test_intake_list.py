@@ -290,17 +290,6 @@ def test_the_unfiltered_list_is_sent_with_its_bounds_written_in(referrals, monke
         assert len(sent) == 1 and not any(f"LIMIT {n}" in sent[0] for n in (3, 4)), sent
 
 
-def _plans(pattern: str) -> dict[str, tuple[int, int]]:
-    """PostgreSQL's generic and custom plans so far of each statement the
-    session's connection has prepared whose text is like ``pattern``."""
-    from sqlalchemy import text
-
-    return {" ".join(statement.split())[:30]: (generic, custom)
-            for statement, generic, custom in db.session.execute(text(
-                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
-                "WHERE statement LIKE :pattern"), {"pattern": pattern})}
-
-
 @pytest.mark.postgres
 def test_postgresql_keeps_one_plan_for_a_search_and_plans_a_filtered_one_for_its_values(
         app, make_user, now):
