@@ -20,7 +20,16 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import event, func, select
+from sqlalchemy import (
+    LargeBinary,
+    String,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from casework.audit import chain
@@ -149,7 +158,8 @@ def record(
 # the driver's own statements on the session's connection, not through the
 # ORM's or Core's layers, which were most of their time. On PostgreSQL one
 # function takes the chain lock (_CHAIN_LOCK) and reads the head (migration
-# 0014): one round trip, not two.
+# 0014): one round trip, not two; a page view's event is written in the same
+# statement (_chained_insert).
 _HEAD = {
     "postgresql": "SELECT casework_audit_chain_head()",
     "sqlite": "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1",
@@ -180,19 +190,48 @@ def _append(event: AuditEvent) -> None:
 
 _STORED = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
 _INSERT = AuditEvent.__table__.insert().inline()
+# What a PostgreSQL connection is given of an event: its stored fields but its
+# link, which the database works out (_chained_insert)
+_GIVEN = tuple(name for name in _STORED if name not in {"prev_hash", "hash"})
+
+
+def _chained_insert(dialect) -> str:
+    """PostgreSQL: one statement takes the chain's lock, reads its head and
+    appends the event linked to it (``chain.event_hash``: sha256 of the head's
+    text and the event's canonical JSON, which the caller sends as
+    ``payload``), returning its link. A page's event was two round trips, the
+    head and then the row, each holding the lock while the other writer
+    waited: the lock is now held for one fewer."""
+    table = AuditEvent.__table__
+    head = select(func.coalesce(func.casework_audit_chain_head(),
+                                literal_column(f"'{chain.GENESIS}'", String))
+                  .label("head")).cte("chain")
+    # each value cast to its column's type (the dialect writes the casts)
+    given = [bindparam(name, type_=table.c[name].type) for name in _GIVEN]
+    text_of_head = func.convert_to(head.c.head, literal_column("'UTF8'"), type_=LargeBinary)
+    link = func.encode(
+        func.sha256(text_of_head.op("||", return_type=LargeBinary)(
+            bindparam("payload", type_=LargeBinary)), type_=LargeBinary),
+        literal_column("'hex'"), type_=String)
+    statement = (insert(table)
+                 .from_select([*_GIVEN, "prev_hash", "hash"], select(*given, head.c.head, link))
+                 .returning(table.c.prev_hash, table.c.hash))
+    return str(statement.compile(dialect=dialect))
 
 
 @dataclass(frozen=True)
 class _Written:
-    """How a dialect is sent held events: the table's INSERT compiled once,
-    its parameters' names in order, and the bind processors their columns'
-    types apply (SQLite's naive UTC text for a timestamp, the detail's JSON),
-    as SQLAlchemy would apply them."""
+    """How a dialect is sent held events: the table's INSERT compiled once
+    (PostgreSQL: _chained_insert), its parameters' names in order, and the
+    bind processors their columns' types apply (SQLite's naive UTC text for a
+    timestamp, the detail's JSON), as SQLAlchemy would apply them."""
 
     sql: str
     positional: bool
     names: tuple[str, ...]
     processors: tuple[Any, ...]
+    # whether the database links each event (PostgreSQL: _chained_insert)
+    chained: bool = False
 
     def parameters(self, event: AuditEvent) -> tuple | dict[str, Any]:
         values = [getattr(event, name) if process is None else process(getattr(event, name))
@@ -206,13 +245,17 @@ _WRITTEN: weakref.WeakKeyDictionary[Any, _Written] = weakref.WeakKeyDictionary()
 def _written(dialect) -> _Written:
     written = _WRITTEN.get(dialect)
     if written is None:
-        compiled = _INSERT.compile(dialect=dialect, column_keys=list(_STORED))
-        names = tuple(compiled.positiontup) if compiled.positional else _STORED
+        if dialect.name == "postgresql":
+            sql, positional, names, chained = _chained_insert(dialect), False, _GIVEN, True
+        else:
+            compiled = _INSERT.compile(dialect=dialect, column_keys=list(_STORED))
+            sql, positional, chained = str(compiled), compiled.positional, False
+            names = tuple(compiled.positiontup) if compiled.positional else _STORED
         columns = AuditEvent.__table__.columns
         written = _WRITTEN[dialect] = _Written(
-            str(compiled), compiled.positional, names,
+            sql, positional, names,
             tuple(columns[name].type.dialect_impl(dialect).bind_processor(dialect)
-                  for name in names))
+                  for name in names), chained)
     return written
 
 
@@ -221,9 +264,16 @@ def _append_held(connection, events: list[AuditEvent]) -> None:
     driver's own statements on the request's connection (no ORM, no
     compiling: on every page, those layers were most of the write's cost).
     They still pass through the engine's events (the query counts, the
-    read-only guard)."""
-    head = _head(connection)
+    read-only guard). On PostgreSQL the database links each event as it
+    writes it, one round trip an event (``_chained_insert``)."""
     written = _written(connection.dialect)
+    if written.chained:
+        for held in events:
+            values = written.parameters(held)
+            values["payload"] = chain.canonical_json(hashed_fields(held))
+            held.prev_hash, held.hash = connection.exec_driver_sql(written.sql, values).one()
+        return
+    head = _head(connection)
     rows = []
     for held in events:
         head = _link(held, head)

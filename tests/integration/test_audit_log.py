@@ -393,3 +393,27 @@ def test_a_page_views_event_chains_after_a_writer_that_committed_while_it_was_re
         audit.commit()
     assert viewed.prev_hash == written[0]
     assert audit.verify_chain().ok
+
+
+def test_page_views_events_are_linked_as_the_chain_defines(app, now):
+    """A page view's event is linked when the request commits: on PostgreSQL
+    by the database, in the one statement that takes the chain's lock, reads
+    its head and writes the row; on SQLite by the application. Either way
+    the link is ``chain.event_hash`` of the head and the event's canonical
+    JSON (UTF-8, past ASCII included), the first event of an empty log
+    follows the genesis hash, and a request's second event follows its
+    first."""
+    detail = {"q": "Zoë O'Brien ✓ \"quoted\"", "count": 2**70, "pages": [1, 2.5, None]}
+    with read_only():
+        first = audit.record(Action.REFERRAL_LISTED, actor=None, now=now, detail=detail)
+        second = audit.record(Action.PERSON_VIEWED, actor=None, now=now,
+                              subject_type="person", subject_id="Ł-1")
+        audit.commit()
+    assert first.prev_hash == chain.GENESIS and second.prev_hash == first.hash
+    for event in (first, second):
+        assert event.hash == chain.event_hash(event.prev_hash, audit.hashed_fields(event))
+    stored = db.session.execute(
+        select(AuditEvent.prev_hash, AuditEvent.hash).order_by(AuditEvent.id)).all()
+    assert [tuple(row) for row in stored] == [(first.prev_hash, first.hash),
+                                              (second.prev_hash, second.hash)]
+    assert audit.verify_chain().ok

@@ -61,8 +61,8 @@ def test_a_page_takes_the_chain_lock_only_after_it_is_rendered(app, client, logi
     before, after = _statements_around_rendering(app, client, f"/people/{person_id}")
 
     assert not [s for s in before if any(lock in s for lock in LOCKS)]
-    assert not [s for s in before if s.startswith("INSERT")]
-    assert any(s.startswith("INSERT INTO AUDIT_EVENTS") for s in after)
+    assert not [s for s in before if "INSERT" in s]
+    assert any("INSERT INTO AUDIT_EVENTS" in s for s in after)
     locks = [s for s in after if any(lock in s for lock in LOCKS)]
     assert locks, after  # the audit write itself is still serialised
     assert audit.verify_chain().ok
@@ -93,8 +93,8 @@ def test_a_page_view_commits_once_and_on_sqlite_writes_its_event_in_a_transactio
     assert len(commits) == 1
     written = [s.split()[0] if not s.startswith("BEGIN") else s for s in after]
     if is_postgres:
-        assert written == ["SELECT", "INSERT"], after  # lock and head, event
-        assert "CASEWORK_AUDIT_CHAIN_HEAD" in after[0]
+        assert written == ["WITH"], after  # lock, head and event in one statement
+        assert "CASEWORK_AUDIT_CHAIN_HEAD" in after[0] and "INSERT INTO AUDIT_EVENTS" in after[0]
     else:
         assert written == ["COMMIT", "BEGIN IMMEDIATE", "SELECT", "INSERT"], after
     assert _events() == events + 1 and audit.verify_chain().ok
