@@ -230,6 +230,11 @@ class ReadOnlyViolation(RuntimeError):
 
 _WRITING_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP",
                        "TRUNCATE")
+# A statement that opens with common table expressions writes if what
+# follows them, or one of them, does (PostgreSQL's data-modifying WITH; the
+# audit log's own chained insert is one). Values are bound, never in the text.
+_WRITING_AFTER_WITH = re.compile(
+    r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|MERGE\s+INTO)\b", re.IGNORECASE)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -237,7 +242,11 @@ def _refuse_write_statements(_conn, _cursor, statement: str, *_args) -> None:
     """A read-only request that writes (an ORM flush or a statement of its
     own, on any engine) fails loudly in tests rather than racing writers in
     service."""
-    if reading() and statement.lstrip()[:10].upper().startswith(_WRITING_STATEMENTS):
+    if not reading():
+        return
+    opening = statement.lstrip()[:10].upper()
+    if opening.startswith(_WRITING_STATEMENTS) or (
+            opening.startswith("WITH") and _WRITING_AFTER_WITH.search(statement)):
         raise ReadOnlyViolation(f"a read-only request tried to run {statement.split()[0]}")
 
 

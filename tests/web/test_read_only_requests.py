@@ -207,6 +207,21 @@ def test_a_read_only_request_cannot_write_without_the_orm_either(app):
         with pytest.raises(ReadOnlyViolation):
             db.session.execute(text("  delete from notes"))
         db.session.rollback()
+        # a write after common table expressions (PostgreSQL's data-modifying
+        # WITH; on SQLite a WITH before an INSERT), as the audit log's own
+        # chained insert is one
+        with pytest.raises(ReadOnlyViolation):
+            db.session.execute(text("WITH named AS (SELECT 'x' AS name) "
+                                    "UPDATE sites SET name = name WHERE id IN (SELECT 0)"))
+        db.session.rollback()
+        with pytest.raises(ReadOnlyViolation):
+            db.session.execute(text("with chain as (select 1 as n)\n"
+                                    "insert into notes_never (n) select n from chain"))
+        db.session.rollback()
+        # reading through common table expressions is still a read
+        assert db.session.execute(text(
+            "WITH updated_sites AS (SELECT id FROM sites) "
+            "SELECT count(*) FROM updated_sites")).scalar_one() > 0
         assert db.session.execute(text("SELECT count(*) FROM sites")).scalar_one() > 0
     db.session.rollback()
 
