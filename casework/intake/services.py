@@ -8,7 +8,7 @@ from datetime import date, datetime
 from functools import cache, lru_cache
 
 from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, union_all
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import operators
 
 from casework.accounts.models import Site, User
@@ -190,33 +190,99 @@ def _at_sites(ids):
 _RECORD_KINDS = ("allocations", "triages", "reviews")
 
 
+@dataclass(frozen=True, slots=True)
+class ReferralOnPage:
+    """A referral as the person's page shows it, with its site's name."""
+
+    id: int
+    site_id: int
+    site_name: str
+    referral_date: date
+    source: str
+    referrer_name: str
+    referrer_organisation: str | None
+    reason: str
+    risk_indicators: list[str]
+    status: ReferralStatus
+    closed_reason: str | None
+    closed_at: datetime | None
+
+    reference = Referral.reference
+
+
+@dataclass(frozen=True, slots=True)
+class PersonOnPage:
+    """The person as their page shows them: their details, their site's and
+    caseworker's names and their referrals, newest first, read as plain
+    values in one statement. Built as ORM objects (the person, their site,
+    referrals, the referrals' sites and the caseworker) they cost 0.36 ms
+    beyond the user's load, against 0.12 ms for the same statement's rows."""
+
+    id: int
+    site_id: int
+    site_name: str
+    first_name: str
+    last_name: str
+    other_names: str | None
+    date_of_birth: date | None
+    gender: str
+    ethnicity: str
+    postcode: str | None
+    local_authority: str
+    pnc_reference: str | None
+    caseworker_name: str | None
+    referrals: tuple[ReferralOnPage, ...]
+
+    full_name = Person.full_name
+
+
+_PERSON_COLUMNS = tuple(name for name in PersonOnPage.__slots__
+                        if name not in {"site_name", "caseworker_name", "referrals"})
+_REFERRAL_COLUMNS = tuple(name for name in ReferralOnPage.__slots__ if name != "site_name")
+
+
 @cache
 def _person_page(site_scoped: bool) -> Select:
     # Built once for each kind of reader, as visible_people would narrow it:
-    # building it was a twentieth of the person page.
+    # building it was a twentieth of the person page. A row for each of the
+    # person's referrals (one with none if they have none), each with the
+    # person's columns, which of their other records exist, and the names
+    # the page shows.
     from casework.caseload.models import CaseReview
     from casework.triage.models import Triage
     from casework.trial.models import Allocation
 
     kinds = {"allocations": Allocation, "triages": Triage, "reviews": CaseReview}
-    stmt = (select(Person, *(exists().where(kinds[kind].person_id == Person.id)
-                             .label(f"has_{kind}") for kind in _RECORD_KINDS))
+    person_site, referral_site = aliased(Site), aliased(Site)
+    caseworker = aliased(User)
+    # an alias, so that the visibility test's own referrals (_at_sites) are
+    # not taken for these
+    referral = aliased(Referral)
+    stmt = (select(*(getattr(Person, name) for name in _PERSON_COLUMNS),
+                   person_site.name.label("site_name"),
+                   caseworker.display_name.label("caseworker_name"),
+                   *(exists().where(kinds[kind].person_id == Person.id).label(f"has_{kind}")
+                     for kind in _RECORD_KINDS),
+                   *(getattr(referral, name).label(f"referral_{name}")
+                     for name in _REFERRAL_COLUMNS),
+                   referral_site.name.label("referral_site_name"))
+            .join(person_site, person_site.id == Person.site_id)
+            .outerjoin(caseworker, caseworker.id == Person.caseworker_id)
+            .outerjoin(referral, referral.person_id == Person.id)
+            .outerjoin(referral_site, referral_site.id == referral.site_id)
             .where(Person.id == bindparam("person_id"))
-            # the caseworker with the person: the page names them (their own
-            # sites are not shown, so not loaded: User.sites is eager)
-            .options(joinedload(Person.referrals),
-                     joinedload(Person.caseworker).lazyload(User.sites)))
+            .order_by(referral.referral_date.desc(), referral.id.desc()))
     return stmt.where(_at_sites(bindparam("site_ids", expanding=True))) if site_scoped \
         else stmt
 
 
 @dataclass(frozen=True)
 class PersonPage:
-    """The person, with their referrals and caseworker, and which other
-    records of their case exist (``"allocations"``, ``"triages"``,
+    """The person, with their referrals and caseworker's name, and which
+    other records of their case exist (``"allocations"``, ``"triages"``,
     ``"reviews"``)."""
 
-    person: Person
+    person: PersonOnPage
     has: frozenset[str]
 
 
@@ -225,12 +291,19 @@ def person_for_page(actor: User, person_id: int) -> PersonPage | None:
     params: dict = {"person_id": person_id}
     if actor.is_site_scoped:
         params["site_ids"] = sorted(actor.site_ids)
-    row = db.session.execute(_person_page(actor.is_site_scoped), params).unique().one_or_none()
-    if row is None:
+    rows = column_rows(_person_page(actor.is_site_scoped), params).mappings().all()
+    if not rows:
         return None
-    person, *flags = row
-    return PersonPage(person, frozenset(kind for kind, flag in zip(_RECORD_KINDS, flags,
-                                                                   strict=True) if flag))
+    first = rows[0]
+    referrals = tuple(
+        ReferralOnPage(site_name=row["referral_site_name"],
+                       **{name: row[f"referral_{name}"] for name in _REFERRAL_COLUMNS})
+        for row in rows if row["referral_id"] is not None)
+    person = PersonOnPage(site_name=first["site_name"], caseworker_name=first["caseworker_name"],
+                          referrals=referrals,
+                          **{name: first[name] for name in _PERSON_COLUMNS})
+    return PersonPage(person, frozenset(kind for kind in _RECORD_KINDS
+                                        if first[f"has_{kind}"]))
 
 
 def working_site(person: Person, actor: User) -> int:
@@ -414,7 +487,7 @@ def close_referral(referral: Referral, reason: str, *, actor: User, now: datetim
     return referral
 
 
-def record_person_view(person: Person, *, actor: User, now: datetime) -> None:
+def record_person_view(person: Person | PersonOnPage, *, actor: User, now: datetime) -> None:
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=person.site_id)
 

@@ -4,7 +4,7 @@ person page, edits, closing, scope and audit."""
 from __future__ import annotations
 
 import html
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -190,6 +190,53 @@ def test_person_page_shows_details_and_referrals_and_is_audited(client, existing
     assert "Stab wound; known associates." in page
     assert "Weapon carrying" in page
     assert actions()[-1] == "person:viewed"
+
+
+def test_person_page_names_the_sites_and_caseworker_and_lists_referrals_newest_first(
+        client, login_as, make_referral):
+    """The page's person, referrals and names are read as plain values in one
+    statement: the person's site, their caseworker (or none), and each
+    referral under its own site, newest first, a closed one with why."""
+    from bs4 import BeautifulSoup
+
+    from casework.accounts.models import User
+    from casework.intake import services
+    from casework.intake.reference import CLOSE_REASONS
+
+    older = make_referral("coventry", referral_date=date(2026, 10, 1), reason="Older reason")
+    person = db.session.get(Person, older.person_id)
+    newer = make_referral("wolverhampton", person=person, referral_date=date(2026, 11, 5),
+                          reason="Newer reason")
+    lead = login_as("lead", ("coventry", "wolverhampton"))
+    services.close_referral(db.session.get(Referral, older.id), "moved_away", actor=lead,
+                            now=datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+    db.session.commit()
+
+    def shown() -> tuple[str, str, list[tuple[str, dict[str, str]]]]:
+        soup = BeautifulSoup(client.get(f"/people/{person.id}").get_data(as_text=True),
+                             "html.parser")
+        details = {row.dt.get_text(strip=True): row.dd.get_text(" ", strip=True)
+                   for row in soup.select("dl")[0].select(".govuk-summary-list__row")}
+        cards = [(card.select_one(".govuk-summary-card__title").get_text(" ", strip=True),
+                  {row.dt.get_text(strip=True): row.dd.get_text(" ", strip=True)
+                   for row in card.select(".govuk-summary-list__row")})
+                 for card in soup.select(".govuk-summary-card")]
+        return soup.select_one(".govuk-caption-l").get_text(strip=True), \
+            details["Caseworker"], cards
+
+    caption, caseworker, cards = shown()
+    assigned = db.session.get(User, db.session.get(Person, person.id).caseworker_id)
+    assert caption == "Coventry"
+    assert assigned is not None and caseworker == assigned.display_name
+    assert [title.split(",")[0] for title, _rows in cards] == [newer.reference, older.reference]
+    assert [rows["Site"] for _title, rows in cards] == ["Wolverhampton", "Coventry"]
+    assert [rows["Reason"] for _title, rows in cards] == ["Newer reason", "Older reason"]
+    assert "Closed" not in cards[0][1]
+    assert cards[1][1]["Closed"].startswith(CLOSE_REASONS["moved_away"] + ", 21 November 2026")
+
+    db.session.get(Person, person.id).caseworker_id = None
+    db.session.commit()
+    assert shown()[1] == "None assigned"
 
 
 def test_free_text_is_escaped(client, login_as, submit):
