@@ -488,7 +488,7 @@ def close_referral(referral: Referral, reason: str, *, actor: User, now: datetim
     return referral
 
 
-def record_person_view(person: Person | PersonOnPage, *, actor: User, now: datetime) -> None:
+def record_person_view(person: PersonOnPage, *, actor: User, now: datetime) -> None:
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=person.site_id)
 

@@ -7,11 +7,15 @@ import html
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
+from casework.accounts.models import User
 from casework.audit.models import AuditEvent
 from casework.extensions import db
+from casework.intake import services
 from casework.intake.models import Person, Referral
+from casework.intake.reference import CLOSE_REASONS
 
 TODAY = date.today()
 
@@ -197,12 +201,6 @@ def test_person_page_names_the_sites_and_caseworker_and_lists_referrals_newest_f
     """The page's person, referrals and names are read as plain values in one
     statement: the person's site, their caseworker (or none), and each
     referral under its own site, newest first, a closed one with why."""
-    from bs4 import BeautifulSoup
-
-    from casework.accounts.models import User
-    from casework.intake import services
-    from casework.intake.reference import CLOSE_REASONS
-
     older = make_referral("coventry", referral_date=date(2026, 10, 1), reason="Older reason")
     person = db.session.get(Person, older.person_id)
     newer = make_referral("wolverhampton", person=person, referral_date=date(2026, 11, 5),
@@ -288,7 +286,6 @@ def test_closing_a_referral_needs_a_reason(client, existing_person, post):
 
 
 def test_status_changes_only_along_the_workflow(existing_person, now):
-    from casework.intake import services
     from casework.intake.reference import InvalidTransition, ReferralStatus
 
     referral = existing_person.referrals[0]
