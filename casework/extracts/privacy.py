@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from casework.trial import strata
+
 # pseudonyms
 
 
@@ -78,6 +80,19 @@ def period(day: date | None, level: int) -> str:
     if level == 1:
         return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
     return str(day.year)
+
+
+def stratum(label: str, level: int) -> str:
+    """A randomisation stratum no finer than the row's age band at ``level``:
+    ``coventry/14-17`` and ``coventry/18-24`` both read ``coventry/under 25``
+    at level 2, where the age band does, so the stratum cannot give back the
+    age that generalisation hid. Levels 0 and 1 bands are as fine as the
+    strata's, and a site-only stratum is the site column again."""
+    site, _, band = label.partition("/")
+    if not band or level < 2:
+        return label
+    youngest = next((low for name, low, _ in strata.AGE_BANDS if name == band), None)
+    return f"{site}/{age_band(youngest, level) if youngest is not None else '*'}"
 
 
 def ethnicity(group: str | None, level: int) -> str:

@@ -36,8 +36,10 @@ class PersonRowSchema(Schema):
     person = _field(fields.String, "The person's pseudonym",
                     "HMAC-SHA256 of the internal id under the extract's key", "P + 20 hex")
     site = _field(fields.String, "Trial site (stratum site)", "none", "site keys")
-    stratum = _field(fields.String, "Randomisation stratum", "none",
-                     "site, or site/age band when strata include age")
+    stratum = _field(fields.String, "Randomisation stratum",
+                     "its age band generalised as age_band is (level 2: under 25 or 25+); "
+                     "* where its quasi-identifier group is suppressed",
+                     "site, or site/age band when strata include age; *")
     arm = _field(fields.String, "Allocated arm", "none", "treatment, control")
     randomised_period = _field(fields.String, "When randomised", "generalised date", PERIODS)
     randomised_in_error = _field(fields.Boolean, "An admin marked the allocation made in error",

@@ -143,12 +143,13 @@ def _age(dob: date | None, on: date) -> int | None:
 
 
 def _person_quasi(level: int, site: str, age: int | None, gender: str,
-                  ethnicity: str | None, randomised_on: date) -> tuple:
+                  ethnicity: str | None, randomised_on: date, stratum: str) -> tuple:
     """A person row's quasi-identifiers at ``level``, in QUASI_IDENTIFIERS
-    order (its age on the referral date, and the day it was randomised)."""
+    order (its age on the referral date, the day it was randomised, and its
+    stratum, which holds an age band when strata include age)."""
     return (site, privacy.age_band(age, level), gender if level < 2 else "*",
             privacy.ethnicity(_ethnic_group(ethnicity), level),
-            privacy.period(randomised_on, level))
+            privacy.period(randomised_on, level), privacy.stratum(stratum, level))
 
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
@@ -194,8 +195,9 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
             randomised_on = _aware(allocated_at).date()
-            _, band, shown_gender, group, period = _person_quasi(
-                req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on)
+            _, band, shown_gender, group, period, shown_stratum = _person_quasi(
+                req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on,
+                stratum)
             mine = contacts.get(person_id, [])
             days = {p.value: 0 for p in Pathway}
             for pathway, start, end in spells.get(person_id, []):
@@ -204,7 +206,7 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             case = latest.case if latest else None
             yield {
                 "person": pseudonym("person", person_id),
-                "site": site, "stratum": stratum, "arm": str(arm),
+                "site": site, "stratum": shown_stratum, "arm": str(arm),
                 "randomised_period": period,
                 "randomised_in_error": in_error is not None,
                 "age_band": band, "gender": shown_gender, "ethnicity": group,
@@ -287,9 +289,10 @@ def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
         yield dump(row)
 
 
-# DESIGN.md: age band, gender, ethnicity group, site, randomisation period.
+# DESIGN.md: age band, gender, ethnicity group, site, randomisation period;
+# and the stratum, which names an age band when strata include age.
 QUASI_IDENTIFIERS = {
-    "person": ("site", "age_band", "gender", "ethnicity", "randomised_period"),
+    "person": ("site", "age_band", "gender", "ethnicity", "randomised_period", "stratum"),
     "referral": ("site", "age_band", "referral_period"),
 }
 
@@ -329,12 +332,12 @@ def _quasi_values(req: ExtractRequest) -> Counter:
     if req.unit == "person":
         stmt = _person_stmt(req).with_only_columns(
             Allocation.id, Site.key, Person.date_of_birth, Referral.referral_date,
-            Person.gender, Person.ethnicity, Allocation.allocated_at)
+            Person.gender, Person.ethnicity, Allocation.allocated_at, Allocation.stratum)
         for batch in _batches(stmt, Allocation.id):
             counted.update((site, _age(dob, referral_date), gender, ethnicity,
-                            _aware(allocated_at).date().replace(day=1))
-                           for _, site, dob, referral_date, gender, ethnicity, allocated_at
-                           in batch)
+                            _aware(allocated_at).date().replace(day=1), stratum)
+                           for (_, site, dob, referral_date, gender, ethnicity, allocated_at,
+                                stratum) in batch)
     else:
         stmt = _referral_stmt(req).with_only_columns(
             Referral.id, Site.key, Person.date_of_birth, Referral.referral_date)

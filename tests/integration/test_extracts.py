@@ -163,6 +163,35 @@ def test_extracts_generalise_until_k_is_reached(cohort, make_referral, triage_re
     assert {r["site"] for r in rows} == {"coventry"}
 
 
+def test_an_age_stratum_is_generalised_and_suppressed_with_the_age_band(
+        make_trial, make_referral, triage_referral, make_user):
+    """A trial stratified by age: its strata name the age band, so they must
+    hide what the age band hides (found by review: coventry/18-24 was
+    written beside an age band of "under 25", and beside "*")."""
+    from casework.triage import services as triage
+
+    trial = make_trial(stratify_by_age_band=True)
+    lead = make_user("lead", ("coventry",), email="strata-lead@example.org")
+    for dob in (date(2010, 3, 1), date(2010, 4, 1), date(2004, 3, 1), date(2004, 4, 1)):
+        referral = make_referral("coventry", dob=dob)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=NOW,
+                      key=b"test-trial-key")
+        db.session.commit()
+
+    def written(level, target):
+        req = services.ExtractRequest(trial_id=trial.id, level=level)
+        chosen = services.plan(req, target=target)
+        body = b"".join(services.serialise(req, b"k", chosen=chosen, on_done=lambda *a: None))
+        return [(r["age_band"], r["stratum"])
+                for r in csv.DictReader(io.StringIO(body.decode()))]
+
+    assert sorted(written(1, 1)) == [("18-24", "coventry/18-24")] * 2 + [
+        ("under 18", "coventry/14-17")] * 2
+    assert written(2, 1) == [("under 25", "coventry/under 25")] * 4
+    # a group too small even at level 2: its stratum is hidden with its age band
+    assert written(2, 5) == [("*", "*")] * 4
+
+
 @pytest.mark.parametrize("unit", ["person", "referral"])
 def test_the_fast_dump_is_marshmallows_dump(cohort, unit):
     from casework.extracts.schemas import SCHEMAS, dumper

@@ -42,6 +42,15 @@ def test_the_generalisation_ladder():
     assert [privacy.ethnicity("black", level) for level in (0, 1, 2)] == ["black", "black", "*"]
 
 
+def test_a_stratum_is_no_finer_than_the_age_band_at_its_level():
+    assert [privacy.stratum("coventry/14-17", level) for level in (0, 1, 2)] == [
+        "coventry/14-17", "coventry/14-17", "coventry/under 25"]
+    assert privacy.stratum("coventry/18-24", 2) == "coventry/under 25"
+    assert privacy.stratum("wolverhampton/25+", 2) == "wolverhampton/25+"
+    assert privacy.stratum("coventry", 2) == "coventry"     # a site-only stratum
+    assert privacy.stratum("coventry/unheard-of", 2) == "coventry/*"
+
+
 def test_k_anonymity_on_hand_made_data():
     rows = [("cov", "14-15"), ("cov", "14-15"), ("cov", "14-15"), ("wol", "16-17"),
             ("wol", "16-17"), ("cov", "18-20")]
