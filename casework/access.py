@@ -36,8 +36,10 @@ def deny(
     **extra: Any,
 ):
     """Record ``access:denied`` (committed on its own: nothing else in this
-    request is kept) and abort with ``status``."""
+    request is kept, nor any view it recorded: its page is not sent) and
+    abort with ``status``."""
     db.session.rollback()
+    audit.forget_shown()
     actor = current_user if current_user.is_authenticated else None
     audit.record(
         Action.ACCESS_DENIED,

@@ -119,11 +119,14 @@ def init_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish_transaction(response):
         # One commit per request: successful responses keep their writes,
-        # anything else (a form with errors, a refusal) keeps none.
+        # anything else (a form with errors, a refusal) keeps none; but a
+        # page sent back with its errors is still audited as shown.
         if response.status_code < 400:
             audit.commit()
         else:
             db.session.rollback()
+            if response.status_code < 500:
+                audit.record_shown_again()
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 

@@ -93,3 +93,11 @@ class Action(StrEnum):
     PATHWAY_APPROVALS_LISTED = "pathway:approvals_listed"
     DEVIATION_LISTED = "deviation:listed"
     CONTACT_OVERDUE_LISTED = "contact:overdue_listed"
+
+
+def shows_a_page(action: Action) -> bool:
+    """Whether ``action`` records what a page showed (a record viewed, a list
+    or search shown) rather than a change: such an event stands even when
+    the request's changes are refused, if its page is still sent (a form
+    returned with its errors shows the record it is about)."""
+    return action.value.partition(":")[2].endswith(("viewed", "listed", "searched"))

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from flask import g, has_request_context
 from sqlalchemy import (
     LargeBinary,
     String,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from casework.audit import chain
-from casework.audit.actions import Action
+from casework.audit.actions import Action, shows_a_page
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent
 from casework.database import begin_writing, load_json, read_only, reading
@@ -125,8 +126,10 @@ def record(
     In a read-only request (a GET: a page viewed, a list shown, a refusal) the
     event is held until ``commit``, which chains it once the page is
     rendered, so readers never queue on the chain lock for the whole of
-    their request. If the request fails, it is dropped
-    with the rest of the request's work, as a writer's would be.
+    their request. If the request fails, it is dropped with the rest of the
+    request's work, as a writer's would be; but an event of what a page
+    showed is recorded again if the page is still sent
+    (``record_shown_again``).
     """
     action = Action(action)
     origin = current_origin()
@@ -142,6 +145,13 @@ def record(
         request_id=origin.request_id,
         client_addr=origin.client_addr,
     )
+    if shows_a_page(action) and has_request_context():
+        g.setdefault(_SHOWN, []).append({name: getattr(event, name) for name in _FIELDS})
+    _enter(event)
+    return event
+
+
+def _enter(event: AuditEvent) -> None:
     if reading():
         # Held with the session's transaction (begun if need be), so a
         # rollback of the request drops it (see _discard_pending).
@@ -151,7 +161,30 @@ def record(
         session.info.setdefault(_PENDING, []).append(event)
     else:
         _append(event)
-    return event
+
+
+_SHOWN = "casework_audit_shown"  # on flask.g: this request's events of pages shown
+_FIELDS = ("occurred_at", "actor_id", "actor_role", "action", "subject_type", "subject_id",
+           "site_id", "detail", "request_id", "client_addr")
+
+
+def record_shown_again() -> None:
+    """After a request's work is rolled back, record again (and commit) the
+    events of what its response still shows: a form sent back with its
+    errors (422) shows the record it is about, which DESIGN.md audits like
+    any view. Nothing else of the request is kept."""
+    shown = g.pop(_SHOWN, None)
+    if shown:
+        for fields in shown:
+            _enter(AuditEvent(**fields))
+        commit()
+
+
+def forget_shown() -> None:
+    """The request's page will not be sent (a refusal): its views are not
+    recorded again."""
+    if has_request_context():
+        g.pop(_SHOWN, None)
 
 
 # Every page view reads the head and writes its event, so both are sent as
@@ -315,6 +348,7 @@ def commit() -> None:
                 raise
         else:
             session.commit()
+        forget_shown()  # recorded for good
     finally:
         session.expire_on_commit = expire
 

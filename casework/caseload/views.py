@@ -204,5 +204,6 @@ def review(person_id: int):
             flash("Review recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
+    intake.person_shown(person, page=request.endpoint)
     return render_template("caseload/review.html", form=form, person=person,
                            reviews=services.reviews_for(person.id)), status

@@ -62,11 +62,16 @@ def new(person_id: int, scheme: str):
             flash(f"{services.SCHEMES[scheme]} assessment recorded", "success")
             return redirect(url_for("diversion.assessment", assessment_id=assessment.id))
     status = 422 if form.errors or form.form_errors else 200
+    intake.person_shown(person, page=request.endpoint)
     return render_template(f"diversion/new_{scheme}.html", form=form, person=person), status
 
 
 def _render(assessment: Assessment, *, decision_form=None, step_form=None, later_form=None,
             status: int = 200):
+    """The assessment page (also sent back, 422, with a form's errors): each
+    drawing of it is audited as a view."""
+    audit.viewed(Action.ASSESSMENT_VIEWED, subject_type="assessment", subject_id=assessment.id,
+                 site_id=assessment.site_id)
     case = assessment.case
     step_form = step_form or StepForm()
     if case is not None:
@@ -89,8 +94,6 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
 @require(Permission.CASE_READ)
 def assessment(assessment_id: int):
     record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
-    audit.viewed(Action.ASSESSMENT_VIEWED, subject_type="assessment", subject_id=record.id,
-                 site_id=record.site_id)
     return _render(record)
 
 

@@ -71,6 +71,8 @@ def new_referral():
                 actor=current_user, now=utcnow(),
             )
         except services.PossibleDuplicates as found:
+            for candidate in found.candidates:
+                services.person_shown(candidate.person, page=request.endpoint)
             return render_template(
                 "intake/duplicates.html", candidates=found.candidates, form=None,
                 carried=_carried_fields(),
@@ -134,6 +136,7 @@ def edit_person(person_id: int):
             flash("Changes saved", "success")
             return redirect(url_for("intake.person", person_id=record.id))
     status = 422 if form.errors or form.form_errors else 200
+    services.person_shown(record, page=request.endpoint)
     return render_template("intake/edit_person.html", form=form, person=record), status
 
 
@@ -150,4 +153,5 @@ def close_referral(referral_id: int):
         flash(f"Referral {referral.reference} closed", "success")
         return redirect(url_for("intake.person", person_id=referral.person_id))
     status = 422 if form.errors else 200
+    services.person_shown(referral.person, page=request.endpoint)
     return render_template("intake/close_referral.html", form=form, referral=referral), status

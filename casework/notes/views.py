@@ -65,6 +65,7 @@ def new(person_id: int):
     elif form.is_submitted():
         _more_problems(form, form.kind.data or "")
     status = 422 if form.errors or form.form_errors else 200
+    intake.person_shown(person, page=request.endpoint)
     return render_template("notes/new.html", form=form, person=person), status
 
 
@@ -101,6 +102,7 @@ def amend(note_id: int):
     elif form.is_submitted():
         _more_problems(form, note.kind)
     status = 422 if form.errors or form.form_errors else 200
+    services.record_view(note, actor=current_user, now=utcnow())  # its body, in the form
     return render_template("notes/amend.html", form=form, note=note), status
 
 

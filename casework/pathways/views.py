@@ -46,6 +46,7 @@ def move(person_id: int):
                 flash(f"Moved to {done.pathway.label.lower()}", "success")
             return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
+    intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
                            pending=services.pending_proposal(person.id),
                            refusal=services.pathway_problem(person)), status
@@ -63,9 +64,6 @@ def approvals():
 @require(Permission.DISRUPTION_APPROVE)
 def proposal(proposal_id: int):
     record = get_in_scope_or_404(PathwayProposal, proposal_id, subject_type="pathway_proposal")
-    if request.method == "GET":
-        audit.viewed(Action.PATHWAY_PROPOSAL_VIEWED, subject_type="pathway_proposal",
-                     subject_id=record.id, site_id=record.site_id)
     form = ProposalDecisionForm()
     if form.validate_on_submit():
         try:
@@ -81,6 +79,8 @@ def proposal(proposal_id: int):
                   else "Proposal rejected", "success")
             return redirect(url_for("pathways.approvals"))
     status = 422 if form.errors or form.form_errors else 200
+    audit.viewed(Action.PATHWAY_PROPOSAL_VIEWED, subject_type="pathway_proposal",
+                 subject_id=record.id, site_id=record.site_id)
     return render_template("pathways/proposal.html", proposal=record, form=form), status
 
 
@@ -100,6 +100,7 @@ def deviation(person_id: int):
             flash("Protocol deviation recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
+    intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/deviation.html", form=form, person=person), status
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.access import get_in_scope_or_404, require, visible_site_ids
@@ -10,6 +10,7 @@ from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db
 from casework.forms import show_problems
+from casework.intake import services as intake
 from casework.intake.models import Referral
 from casework.triage import bp, services
 from casework.triage.forms import DecisionForm, TriageForm
@@ -36,6 +37,7 @@ def record(referral_id: int):
             flash("Triage saved and sent to the lead's queue", "success")
             return redirect(url_for("triage.show", triage_id=saved.id))
     status = 422 if form.errors or form.form_errors else 200
+    intake.person_shown(referral.person, page=request.endpoint)
     return render_template("triage/record.html", form=form, referral=referral,
                            triage=triage), status
 
@@ -49,6 +51,10 @@ def queue():
 
 
 def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
+    """The triage page (also sent back, 422, with a decision's errors): each
+    drawing of it is audited as a view."""
+    audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
+                 site_id=triage.site_id)
     assessment = None if triage.is_decided else services.assess(triage)
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
@@ -60,8 +66,6 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
 @require(Permission.CASE_READ)
 def show(triage_id: int):
     triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
-    audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
-                 site_id=triage.site_id)
     form = DecisionForm() if current_user.can(Permission.TRIAGE_DECIDE) else None
     return _show(triage, form)
 

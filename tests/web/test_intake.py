@@ -152,6 +152,10 @@ def test_possible_duplicate_is_offered_with_reasons(existing_person, submit):
     assert f'value="{existing_person.id}"' in page
     assert "Same date of birth" in page and "ignored (O&#39;Neill and ONeill)" in page
     assert count(Person) == 1 and count(Referral) == 1  # nothing written yet
+    # the candidates' details were shown: each is audited as a view of them
+    shown = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (shown.action, shown.subject_id, shown.detail) == (
+        "person:viewed", str(existing_person.id), {"page": "intake.new_referral"})
     # everything typed travels with the choice
     assert 'name="reason" value="Stab wound; known associates."' in page
 
@@ -262,6 +266,7 @@ def test_editing_a_person_records_before_and_after(client, existing_person, post
 
 
 def test_editing_with_a_bad_postcode_keeps_the_typing(client, existing_person, post):
+    before = actions()
     response = post(f"/people/{existing_person.id}/edit",
                     form_data(first_name="Jordy", postcode="nonsense"))
     page = response.get_data(as_text=True)
@@ -269,6 +274,11 @@ def test_editing_with_a_bad_postcode_keeps_the_typing(client, existing_person, p
     assert "Enter a real postcode" in page and 'value="Jordy"' in page
     db.session.refresh(existing_person)
     assert existing_person.first_name == "Jordan"
+    # nothing of the refused edit is kept but the view of the page sent back, once
+    last = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (last.action, last.subject_id, last.detail) == (
+        "person:viewed", str(existing_person.id), {"page": "intake.edit_person"})
+    assert actions()[len(before):] == ["person:viewed"]
 
 
 def test_closing_a_referral_needs_a_reason(client, existing_person, post):

@@ -155,6 +155,8 @@ TABLE: dict[tuple[str, str], Row] = {
 
 # Audit events a GET may write: it was viewed, listed, searched or refused.
 READ_ACTION_VERBS = ("viewed", "listed", "searched", "denied")
+# Those that record what a page showed.
+SHOWN_VERBS = ("viewed", "listed", "searched")
 
 
 def routes(app) -> set[tuple[str, str]]:
@@ -213,8 +215,9 @@ def walk(app, world, role: str) -> list[str]:
         for scope in ("inside", "outside") if row.scoped else ("inside",):
             path = row.path.format(**world.ids(scope))
             where = f"{role} {method} {path} ({scope}, {endpoint})"
+            last = last_audit_id()
             if method == GET:
-                before, last = row_counts(), last_audit_id()
+                before = row_counts()
                 response = client.get(path)
                 if row_counts() != before:
                     mismatches.append(f"{where}: the GET added or deleted rows")
@@ -244,7 +247,13 @@ def walk(app, world, role: str) -> list[str]:
                          if re.search(rf"\b{re.escape(name)}\b", body)]
                 if shown:
                     mismatches.append(f"{where}: shows {shown} from another site")
-                inside_seen.update(name for name in inside_names if name in body)
+                shows = [name for name in inside_names if name in body]
+                inside_seen.update(shows)
+                # DESIGN.md: every view of an identifiable page is an event,
+                # a form sent back with its errors (422) included
+                if shows and not any(a.split(":")[1].endswith(SHOWN_VERBS)
+                                     for a in audit_since(last)):
+                    mismatches.append(f"{where}: shows {shows} and recorded no view")
             response.close()
             if endpoint == "auth.logout" and role != ANONYMOUS:
                 sign_in(client, world.users[role].email)
