@@ -15,7 +15,7 @@ from casework.extensions import db
 from casework.intake.models import Referral
 from casework.triage.models import Triage
 from casework.trial.models import Allocation, AllocationInError, Trial
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, sign_in
 
 FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
          "panel_confirmed": "yes", "exclusions": [], "recommendation": "eligible",
@@ -167,7 +167,6 @@ def test_no_page_before_the_decision_depends_on_the_next_slot(make_app, make_tri
     """Two trial keys whose first coventry slot differs render the same pages:
     nothing shown before a decision can reveal the upcoming allocation."""
     from casework.trial import sequence
-    from tests.conftest import sign_in
 
     keys = [b"key-a"] + [b"key-%d" % i for i in range(100)]
     design = sequence.BlockDesign()
@@ -192,20 +191,27 @@ def test_no_page_before_the_decision_depends_on_the_next_slot(make_app, make_tri
     assert pages[0] == pages[1]
 
 
-def test_the_report_for_leads_and_evaluators(client, login_as, make_trial, make_referral,
+def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, make_referral,
                                              triage_referral, make_user):
+    from casework.dates import long_date, month_year
     from casework.triage import services
 
     make_trial()
     referral = make_referral("coventry", last_name="Distinctive")
+    on = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
     services.decide(triage_referral(referral), "eligible", None,
-                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
-                    key=b"test-trial-key")
+                    actor=make_user("lead", ("coventry",)), now=on, key=b"test-trial-key")
     db.session.commit()
     login_as("evaluator", ())
     text = page_text(client.get("/allocations"))
     assert "By stratum and arm" in text and "coventry" in text
     assert "Distinctive" not in text and "/people/" not in text
+    # the month, as an extract's finest period, never the day (found by review)
+    assert month_year(on) == "June 2026" and "June 2026" in text
+    assert long_date(on) not in text
+    lead = app.test_client()
+    sign_in(lead, make_user("lead", ("coventry",), email="report-lead@example.org").email)
+    assert long_date(on) in page_text(lead.get("/allocations"))
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "allocation:report_viewed")).first() is not None
 
