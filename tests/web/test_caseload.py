@@ -280,3 +280,23 @@ def test_each_week_links_to_its_referrals(app, client, login_as, make_referral):
         assert f'href="{href.replace("&", "&amp;")}">1</a>' in page
         listed = text_of(client.get(href))
         assert referral.reference in listed and "1 referral" in listed
+
+
+def test_the_case_lists_page_links_carry_only_its_own_arguments(client, login_as, make_referral,
+                                                                monkeypatch):
+    """Every argument of the list's address went into url_for for its page
+    links, so ?_scheme=javascript&_external=1 made them javascript: links
+    (found by review)."""
+    from functools import partial
+
+    from casework.caseload import services as caseload
+
+    for _ in range(3):
+        make_referral("coventry")
+    login_as("lead", ("coventry",))
+    monkeypatch.setattr(caseload, "case_list", partial(caseload.case_list, per_page=1))
+    html = client.get("/caseload/cases?arm=&closed=1&_scheme=javascript&_external=1"
+                      "&_anchor=x&page=2").get_data(as_text=True)
+    links = re.findall(r'class="govuk-link govuk-pagination__link" href="([^"]+)"', html)
+    assert sorted(links) == ["/caseload/cases?arm=&amp;closed=1&amp;page=1",
+                             "/caseload/cases?arm=&amp;closed=1&amp;page=3"]
