@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from casework.trial import strata
+from casework.trial.strata import AGE_BANDS
 
 # pseudonyms
 
@@ -91,7 +91,7 @@ def stratum(label: str, level: int) -> str:
     site, _, band = label.partition("/")
     if not band or level < 2:
         return label
-    youngest = next((low for name, low, _ in strata.AGE_BANDS if name == band), None)
+    youngest = next((low for name, low, _ in AGE_BANDS if name == band), None)
     return f"{site}/{age_band(youngest, level) if youngest is not None else '*'}"
 
 
