@@ -214,7 +214,7 @@ def _engine_options(url: str, prepare_threshold: int | None = 5) -> dict:
 def register_extensions(app: Flask) -> None:
     from govuk_frontend_wtf.main import WTFormsHelpers
 
-    from casework.database import configure_sqlite
+    from casework.database import configure_postgresql, configure_sqlite
     from casework.extensions import csrf, db, limiter, login_manager, migrate
     from casework.security import init_security
 
@@ -222,6 +222,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():  # the database, and any read replica
             configure_sqlite(engine)
+            configure_postgresql(engine)
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True
     )

@@ -306,17 +306,73 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30_000) -> None:
         connection.info[_READ_BEGUN] = deferred  # see begin_writing
 
 
-def begin_writing(connection) -> None:
+# Set on a pooled PostgreSQL connection that a read put in autocommit
+_READ_AUTOCOMMIT = "casework.read_autocommit"
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """A read-only request's statements each run on their own (psycopg's
+    autocommit): no BEGIN and no COMMIT sent, two round trips of a page's
+    six or seven. Its reads lose nothing by it: at PostgreSQL's READ
+    COMMITTED each statement reads what is committed when it starts, in a
+    transaction or not. A page view's audit event is one statement
+    (casework.audit.services._chained_insert), so it is written, under the
+    chain's lock, atomically all the same; several are written in one
+    transaction (``begin_writing``). Writers' transactions are as before."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        # No transaction is open when one begins, so psycopg lets it change.
+        # Only what this set is put back: a connection given an isolation
+        # level by its caller (AUTOCOMMIT for VACUUM after a bulk load) keeps it.
+        pooled = connection.connection
+        if reading():
+            if not pooled.dbapi_connection.autocommit \
+                    and "isolation_level" not in connection.get_execution_options():
+                pooled.dbapi_connection.autocommit = True
+                pooled.info[_READ_AUTOCOMMIT] = True
+        else:
+            in_transactions(connection)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, record):
+        # Back in the pool in transactions, as any other connection is (it is
+        # idle: the pool has rolled it back). Were that refused, the mark
+        # stays, and the next transaction to begin on it tries again.
+        if record.info.get(_READ_AUTOCOMMIT) and dbapi_connection is not None \
+                and not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
+            del record.info[_READ_AUTOCOMMIT]
+
+
+def in_transactions(connection) -> None:
+    """End a read's autocommit on ``connection`` (PostgreSQL): what follows
+    runs in a transaction. Writers' code calls it before taking a lock or
+    the chain's head (``lock_for_update``, the audit log's append), should it
+    ever run on a connection a read began: in autocommit the lock would end
+    with its statement and a rollback would undo nothing. The connection is
+    idle between autocommitted statements, so psycopg lets it change."""
+    pooled = connection.connection
+    if pooled.info.pop(_READ_AUTOCOMMIT, False):
+        pooled.dbapi_connection.autocommit = False
+
+
+def begin_writing(connection, events: int = 1) -> None:
     """Make ``connection``'s transaction a writer's, for a read-only request's
-    audit events. SQLite: a transaction begun as a read is a snapshot that
-    cannot write once another connection has committed, so it is ended and
-    BEGIN IMMEDIATE taken on the same connection; one begun as a writer's is
-    left as it is. PostgreSQL: nothing to do (each statement reads what is
-    committed when it starts)."""
+    ``events`` audit events. SQLite: a transaction begun as a read is a
+    snapshot that cannot write once another connection has committed, so it
+    is ended and BEGIN IMMEDIATE taken on the same connection; one begun as
+    a writer's is left as it is. PostgreSQL: one event is one statement,
+    atomic on its own; several are written in one transaction (each
+    statement reads what is committed when it starts, so nothing else)."""
     if connection.info.get(_READ_BEGUN):
         connection.exec_driver_sql("COMMIT")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         connection.info[_READ_BEGUN] = False
+    elif events > 1:
+        in_transactions(connection)  # the session's commit then ends it
 
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")
@@ -330,6 +386,7 @@ def lock_for_update(session: Session, name: str) -> None:
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        in_transactions(connection)
         connection.execute(_ADVISORY_LOCK, {"name": name})
 
 

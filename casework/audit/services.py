@@ -37,7 +37,7 @@ from casework.audit import chain
 from casework.audit.actions import Action, shows_a_page
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent
-from casework.database import begin_writing, load_json, read_only, reading
+from casework.database import begin_writing, in_transactions, load_json, read_only, reading
 from casework.extensions import db
 
 if TYPE_CHECKING:
@@ -216,7 +216,9 @@ def _link(event: AuditEvent, prev_hash: str) -> str:
 
 def _append(event: AuditEvent) -> None:
     session = db.session
-    _link(event, _head(session.connection()))
+    connection = session.connection()
+    in_transactions(connection)  # the lock held to the commit, the event rolled back with it
+    _link(event, _head(connection))
     session.add(event)
     session.flush()
 
@@ -322,11 +324,12 @@ def commit() -> None:
     On SQLite the events are written in a write transaction of their own,
     after the request's read (a snapshot that cannot become a writer once
     another has committed): the read is ended and the write begun on the
-    same connection. On PostgreSQL they join the request's own transaction:
-    the chain lock is still taken only now, at its end, and the head read
-    under it sees every event committed before (each statement reads what
-    is committed when it starts). Either way the request commits once
-    through the session.
+    same connection. On PostgreSQL a read-only request's statements run on
+    their own (``database.configure_postgresql``): one event is one
+    statement, which takes the chain lock, reads the head (every event
+    committed before) and writes the event linked to it, atomically;
+    several are written in one transaction. Either way the request commits
+    once through the session.
 
     A read-only request's objects are not expired when its transaction ends:
     its page is drawn, and whatever reads on (a streamed extract) begins a
@@ -340,7 +343,7 @@ def commit() -> None:
             try:
                 with read_only(False):
                     connection = session.connection()
-                    begin_writing(connection)
+                    begin_writing(connection, len(held))
                     _append_held(connection, held)
                 session.commit()
             except BaseException:

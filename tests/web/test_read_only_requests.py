@@ -1,8 +1,9 @@
 """GET and HEAD requests only read: they take no write lock while they work,
 and the audit events they record (a page viewed, a list shown, a refusal) are
 chained after the page is rendered (on SQLite in a short transaction of their
-own, on PostgreSQL at the end of the request's own); a page
-whose audit event cannot be written is never sent (issue #10: readers must
+own, on PostgreSQL each one statement, as the read's own statements are run
+without a transaction); a page whose audit event cannot be written is never
+sent (issue #10: readers must
 not queue behind one another)."""
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def test_a_page_view_commits_once_and_on_sqlite_writes_its_event_in_a_transactio
         app, client, login_as, make_referral, is_postgres):
     # SQLite: the read's snapshot cannot become a writer, so the event is
     # written in a transaction of its own, begun on the same connection once
-    # the read is ended. PostgreSQL: the event joins the request's own
-    # transaction (each of its statements reads what is committed when it
-    # starts). Either way the session commits once: no second checkout.
+    # the read is ended. PostgreSQL: the event is one statement, run on its
+    # own as the read's are (each reads what is committed when it starts).
+    # Either way the session commits once: no second checkout.
     login_as("caseworker")
     person_id = make_referral().person_id
     client.get(f"/people/{person_id}")
@@ -232,13 +233,23 @@ def test_events_of_a_read_wait_for_the_commit_and_chain_after_writers(app, now):
                               subject_id=1)
         assert audit.pending() == [viewed] and viewed.hash is None
         assert _events() == 0
-        # a writer elsewhere commits meanwhile
-        with read_only(False):
-            written = audit.record(Action.USER_CREATED, actor=None, now=now)
-            db.session.commit()
+        # a writer elsewhere (its own thread, session and connection)
+        # commits meanwhile
+        written = []
+
+        def writer():
+            with app.app_context():
+                written.append(audit.record(Action.USER_CREATED, actor=None, now=now))
+                db.session.commit()
+                written.append(written[0].hash)
+                db.session.remove()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        thread.join()
         audit.commit()
     assert audit.pending() == []
-    assert viewed.prev_hash == written.hash
+    assert len(written) == 2 and viewed.prev_hash == written[1]
     assert audit.verify_chain().ok
 
 
@@ -308,3 +319,115 @@ def test_a_held_event_is_stored_as_the_orm_stores_a_writers(app, now, make_user)
     assert len(rows) == 3
     assert rows[0] == rows[1] == rows[2]
     assert audit.verify_chain().ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_read_runs_its_statements_on_their_own_and_a_write_in_a_transaction(
+        app, client, login_as, make_referral, post):
+    """A read-only request's statements run in autocommit (no BEGIN or
+    COMMIT sent: two round trips a page); its event is one statement, atomic
+    on its own. A writer's statements run in a transaction, as before, on
+    the same pooled connections."""
+    login_as("caseworker")
+    person_id = make_referral().person_id
+    seen: list[tuple[str, bool]] = []
+
+    def on_sql(conn, _cursor, statement, *_args):
+        seen.append((statement.split()[0].upper(), conn.connection.dbapi_connection.autocommit))
+
+    events = _events()
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", on_sql)
+    try:
+        assert client.get(f"/people/{person_id}").status_code == 200
+        read, seen[:] = list(seen), []
+        response = post(f"/people/{person_id}/notes/new", {
+            "kind": "case_note", "body": "Met at school", "restricted": ""})
+        assert response.status_code == 302
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_sql)
+    assert read and all(autocommit for _, autocommit in read), read
+    assert ("WITH", True) in read  # the page view's event
+    assert _events() == events + 2  # the view, and the note's
+    written = [s for s in seen if s[0] in ("INSERT", "UPDATE")]
+    assert written and not any(autocommit for _, autocommit in written), seen
+    assert audit.verify_chain().ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_several_events_of_a_read_are_written_all_or_none(app, now):
+    """One event is one statement; several are written in one transaction,
+    so a failure part way keeps none of them."""
+    sent: list[str] = []
+
+    def fail_the_second(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("WITH"):
+            sent.append(statement)
+            if len(sent) == 2:
+                raise RuntimeError("the second event cannot be written")
+
+    before = _events()
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", fail_the_second)
+    try:
+        with read_only():
+            db.session.execute(text("SELECT 1"))  # a read's connection, as a page's
+            assert db.session.connection().connection.dbapi_connection.autocommit
+            for n in (1, 2):
+                audit.record(Action.PERSON_VIEWED, actor=None, now=now, subject_type="person",
+                             subject_id=n)
+            with pytest.raises(RuntimeError):
+                audit.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail_the_second)
+    assert len(sent) == 2 and _events() == before
+    assert audit.verify_chain().ok
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_writer_after_a_read_on_its_connection_runs_in_a_transaction(app, now):
+    """Nothing does this in service (a request is a reader or a writer), but
+    should writers' code run on a connection a read put in autocommit, its
+    locks last to the commit and a rollback undoes its event (found by
+    review: the chain's lock ended with its statement)."""
+    from casework.database import lock_for_update
+
+    before = _events()
+    db.session.commit()
+    with read_only():
+        db.session.execute(text("SELECT 1"))
+        assert db.session.connection().connection.dbapi_connection.autocommit
+        with read_only(False):
+            lock_for_update(db.session, "test:resource")
+            audit.record(Action.USER_CREATED, actor=None, now=now)
+            locks = db.session.scalar(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"))
+    assert locks == 2  # the resource's and the chain's, held
+    db.session.rollback()
+    assert _events() == before
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_read_gives_its_connection_back_to_the_pool_in_transactions(app):
+    from sqlalchemy import create_engine
+
+    from casework.database import configure_postgresql
+
+    engine = create_engine(db.engine.url, pool_size=1, max_overflow=0)
+    configure_postgresql(engine)
+    try:
+        with read_only(), engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            assert connection.connection.dbapi_connection.autocommit
+        raw = engine.raw_connection()  # the same connection, no transaction begun on it
+        try:
+            assert raw.dbapi_connection.autocommit is False
+        finally:
+            raw.close()
+        with engine.connect() as connection:  # a writer's begins in a transaction
+            connection.execute(text("SELECT 1"))
+            assert connection.connection.dbapi_connection.autocommit is False
+            assert connection.connection.dbapi_connection.info.transaction_status != 0
+    finally:
+        engine.dispose()
