@@ -205,8 +205,11 @@ def _engine_options(url: str, prepare_threshold: int | None = 5) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
                 "json_deserializer": load_json}
-    options = {"pool_pre_ping": True, "json_deserializer": load_json}
-    if make_url(url).get_driver_name() == "psycopg":  # its own option, no other driver's
+    psycopg = make_url(url).get_driver_name() == "psycopg"
+    # With psycopg a dead connection is found at checkout without a round
+    # trip (casework.database.server_hung_up); another driver pings first.
+    options = {"pool_pre_ping": not psycopg, "json_deserializer": load_json}
+    if psycopg:  # its own option, no other driver's
         options["connect_args"] = {"prepare_threshold": prepare_threshold}
     return options
 

@@ -43,6 +43,9 @@ def test_only_psycopg_connections_are_given_its_prepare_threshold():
         {"prepare_threshold": None}
     for other in ("postgresql+psycopg2://u@h/db", "postgresql+pg8000://u@h/db"):
         assert "connect_args" not in _engine_options(other, None)
+        assert _engine_options(other, None)["pool_pre_ping"]  # no check of their own
+    # psycopg's connections are checked at checkout without a round trip
+    assert not _engine_options("postgresql+psycopg://u@h/db")["pool_pre_ping"]
     assert "prepare_threshold" not in _engine_options("sqlite:///x.db")["connect_args"]
 
 
