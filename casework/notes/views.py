@@ -114,9 +114,10 @@ def search():
     page_number = request.args.get("page", "1")
     results = services.search_notes(text, actor=current_user,
                                     page=whole_number(page_number) or 1)
-    if text:  # the words searched for stay out of the log
+    if text:  # the words searched for stay out of the log; the notes shown go in
         audit.viewed(Action.NOTE_SEARCHED, found=results.total, more=results.capped,
-                     page=results.page)
+                     page=results.page, notes=[note.id for note in results.notes],
+                     people=sorted({note.person_id for note in results.notes}))
     return render_template("notes/search.html", form=form, results=results, text=text)
 
 

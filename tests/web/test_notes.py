@@ -158,11 +158,17 @@ def test_search_page_says_more_than_past_its_cap(client, login_as, post, person,
 
     from casework.audit.models import AuditEvent
     from casework.extensions import db
+    from casework.notes.models import Note
 
+    ids = {n.body: n.id for n in db.session.scalars(select(Note))}
     searches = db.session.scalars(select(AuditEvent.detail).where(
         AuditEvent.action == "note:searched").order_by(AuditEvent.id)).all()
-    assert searches[-2:] == [{"found": 2, "more": True, "page": 1},
-                             {"found": 1, "more": False, "page": 1}]
+    # which notes (and whose) each search showed, never the words searched for
+    assert searches[-2:] == [
+        {"found": 2, "more": True, "page": 1, "notes": [ids[f"Football {n}"] for n in (2, 1, 0)],
+         "people": [person.id]},
+        {"found": 1, "more": False, "page": 1, "notes": [ids["Football 1"]],
+         "people": [person.id]}]
 
 
 def test_overdue_page(client, login_as, randomised, make_user):
