@@ -27,7 +27,12 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
     login_as("evaluator", ())
     page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
     assert "k (the smallest group)" in page and "(written)" in page
-    assert "their age band, gender, ethnicity and period are written as *" in page
+    assert "site, age band, gender, ethnicity group, period and stratum." in page
+    assert "their age band, gender, ethnicity, period and stratum are written as *" in page
+    referrals = text_of(client.get(f"/extracts?trial={trial.id}&"
+                                   + PREVIEW.replace("unit=person", "unit=referral")))
+    assert "Quasi-identifiers: site, age band and period." in referrals
+    assert "their age band and period are written as *" in referrals
     # the page's own download form, as a browser would send it
     form = page.split('action="/extracts/download"', 1)[1].split("</form>", 1)[0]
     fields = re.findall(r'name="([^"]+)" value="([^"]*)"', form)
