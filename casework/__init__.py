@@ -117,7 +117,7 @@ def create_app(config: dict | None = None) -> Flask:
     from casework.config import load_config
     from casework.dates import date_time, long_date, month_year, short_date
     from casework.web import record_links
-    from casework.widgets import kept, pagination, service_navigation, summary_list
+    from casework.widgets import kept, list_query, pagination, service_navigation, summary_list
 
     app = Flask(
         __name__,
@@ -165,6 +165,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_template_global(service_navigation, "service_navigation")
     app.add_template_global(summary_list, "summary_list")
     app.add_template_global(pagination, "pagination")
+    app.add_template_global(list_query, "list_query")
     app.add_template_global(record_links, "record_links")
     for date_filter in (long_date, short_date, date_time, month_year):
         app.add_template_filter(date_filter)

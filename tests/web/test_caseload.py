@@ -285,8 +285,8 @@ def test_each_week_links_to_its_referrals(app, client, login_as, make_referral):
 def test_the_case_lists_page_links_carry_only_its_own_arguments(client, login_as, make_referral,
                                                                 monkeypatch):
     """Every argument of the list's address went into url_for for its page
-    links, so ?_scheme=javascript&_external=1 made them javascript: links
-    (found by review)."""
+    links, so ?_external=1&_anchor=x made them absolute links with an
+    anchor chosen by whoever wrote the address (found by review)."""
     from functools import partial
 
     from casework.caseload import services as caseload

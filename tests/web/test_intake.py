@@ -359,3 +359,25 @@ def test_roles_without_casework_cannot_see_referrals(client, login_as, role):
     login_as(role, ())
     assert client.get("/referrals").status_code == 403
     assert client.get("/referrals/new").status_code == 403
+
+
+def test_the_lists_page_links_carry_no_options_of_url_for(client, login_as, make_referral,
+                                                         monkeypatch):
+    """?_method=POST made the list's page links unbuildable (a 500), and
+    ?_external and ?_anchor changed them (found by review)."""
+    import re
+
+    from casework.intake import services
+
+    for _ in range(3):
+        make_referral("coventry")
+    login_as("caseworker", ("coventry",))
+    original = services.search_referrals
+    monkeypatch.setattr(services, "search_referrals",
+                        lambda *a, **k: original(*a, **{**k, "per_page": 1}))
+    response = client.get("/referrals?status=&_method=POST&_external=1&_anchor=x"
+                          "&endpoint=y&page=2")
+    assert response.status_code == 200
+    links = re.findall(r'class="govuk-link govuk-pagination__link" href="([^"]+)"',
+                       response.get_data(as_text=True))
+    assert sorted(links) == ["/referrals?page=1&amp;status=", "/referrals?page=3&amp;status="]
