@@ -8,6 +8,7 @@ from flask import Flask, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from casework.audit import services as audit
 from casework.extensions import db
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         db.session.rollback()
+        audit.forget_shown()  # an error page is sent, not the page viewed
         return render_template(
             "errors/400.html",
             message="Your form could not be sent because the page had expired. "
@@ -40,6 +42,7 @@ def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         db.session.rollback()
+        audit.forget_shown()  # an error page is sent, not the page viewed
         code = error.code or 500
         template = PAGES.get(code, "errors/500.html" if code >= 500 else "errors/400.html")
         return render_template(template), code

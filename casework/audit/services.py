@@ -172,9 +172,12 @@ def record_shown_again() -> None:
     """After a request's work is rolled back, record again (and commit) the
     events of what its response still shows: a form sent back with its
     errors (422) shows the record it is about, which DESIGN.md audits like
-    any view. Nothing else of the request is kept."""
+    any view. Nothing else of the request is kept. (Events already
+    committed are not among them; events held by a read are dropped first,
+    should the rollback have had no transaction to end.)"""
     shown = g.pop(_SHOWN, None)
     if shown:
+        db.session.info.pop(_PENDING, None)
         for fields in shown:
             _enter(AuditEvent(**fields))
         commit()
@@ -364,6 +367,14 @@ def pending() -> list[AuditEvent]:
 @event.listens_for(Session, "after_soft_rollback")
 def _discard_pending(session: Session, _previous_transaction) -> None:
     session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _shown_for_good(session: Session) -> None:
+    """A writer's events were in what committed (a read's stay held until
+    ``commit`` chains them): none is to be recorded again."""
+    if not reading() and not session.info.get(_PENDING):
+        forget_shown()
 
 
 # The first and last ids a 64-bit key can hold: a walk of the chain reads

@@ -431,3 +431,54 @@ def test_on_postgresql_a_read_gives_its_connection_back_to_the_pool_in_transacti
             assert connection.connection.dbapi_connection.info.transaction_status != 0
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def viewing_routes(app):
+    """Routes that record a view and then fail in the ways a page can."""
+    from flask import abort
+
+    def view_then_abort():
+        audit.viewed(Action.DASHBOARD_VIEWED)
+        abort(400)  # an error page is sent, not the page viewed
+
+    def view_commit_then_422():
+        audit.viewed(Action.DASHBOARD_VIEWED)
+        db.session.commit()
+        return "sent back with its errors", 422
+
+    def view_then_422():
+        audit.viewed(Action.DASHBOARD_VIEWED)
+        return "sent back with its errors", 422
+
+    for view in (view_then_abort, view_commit_then_422, view_then_422):
+        app.add_url_rule(f"/test/{view.__name__}", view.__name__, view,
+                         methods=["GET", "POST"])
+
+
+def _views_recorded(client, method: str, path: str) -> list[str]:
+    token = csrf_token(client)
+    last = db.session.scalar(select(func.max(AuditEvent.id))) or 0
+    db.session.commit()
+    if method == "GET":
+        client.get(path)
+    else:
+        client.post(path, data={"csrf_token": token})
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.id > last)).all()
+    db.session.commit()
+    return list(actions)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_what_a_page_showed_is_recorded_once_if_that_page_is_sent(
+        viewing_routes, client, login_as, method):
+    """A page sent back with its errors (4xx) is audited as viewed, once,
+    even if the request had committed before; an error page drawn instead
+    of the page records no view (found by review: a 400 or a 413 raised
+    after a view wrote it)."""
+    login_as("lead", ("coventry",))
+    assert _views_recorded(client, method, "/test/view_then_422") == ["dashboard:viewed"]
+    assert _views_recorded(client, method, "/test/view_commit_then_422") == [
+        "dashboard:viewed"]
+    assert _views_recorded(client, method, "/test/view_then_abort") == []
+    assert audit.verify_chain().ok
