@@ -115,7 +115,7 @@ class _Environment(Environment):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
-    from casework.dates import date_time, long_date, month_year, short_date
+    from casework.dates import date_time, long_date, short_date
     from casework.web import record_links
     from casework.widgets import kept, list_query, pagination, service_navigation, summary_list
 
@@ -167,7 +167,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_template_global(pagination, "pagination")
     app.add_template_global(list_query, "list_query")
     app.add_template_global(record_links, "record_links")
-    for date_filter in (long_date, short_date, date_time, month_year):
+    for date_filter in (long_date, short_date, date_time):
         app.add_template_filter(date_filter)
 
     register_extensions(app)

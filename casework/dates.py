@@ -24,12 +24,6 @@ def short_date(value: date) -> str:
     return f"{value.day} {MONTHS[value.month - 1][:3]} {value.year}"
 
 
-def month_year(value: date) -> str:
-    """``November 2026``: the finest an evaluator is shown when something
-    happened (an extract's most detailed period is its month)."""
-    return f"{MONTHS[value.month - 1]} {value.year}"
-
-
 def date_time(value: datetime) -> str:
     """``26 November 2026 at 09:05`` (the time as it stands: the caller says
     which zone)."""

@@ -7,7 +7,7 @@ decision in the same transaction (DESIGN.md "Randomisation").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 
@@ -18,6 +18,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import lock_for_update
 from casework.extensions import db
+from casework.extracts import privacy
 from casework.intake.models import Person, Referral
 from casework.intake.validation import years_between
 from casework.trial import sequence, strata
@@ -314,10 +315,30 @@ class StratumCount:
 
 
 @dataclass(frozen=True)
+class AllocationSeen:
+    """A recent allocation as an evaluator sees it: its stratum and when it
+    was made at an extract's least detail (``coventry/under 25``, the
+    year), so that the list, which runs in the order an extract's rows do,
+    cannot give back the age band or the month an extract generalised."""
+    when: str
+    stratum: str
+    slot: int
+    arm: Arm
+    in_error: bool
+
+
+@dataclass(frozen=True)
 class AllocationReport:
     trial: Trial
     strata: list[StratumCount]
-    recent: list[Allocation]
+    recent: list[Allocation] | list[AllocationSeen]
+
+    def for_evaluators(self) -> AllocationReport:
+        coarsest = max(privacy.LEVELS)
+        return replace(self, recent=[
+            AllocationSeen(privacy.period(a.allocated_at, coarsest),
+                           privacy.stratum(a.stratum, coarsest), a.slot, Arm(a.arm),
+                           a.in_error is not None) for a in self.recent])
 
     def imbalance(self, row: StratumCount) -> int:
         """Treatment beyond the configured ratio, in people: t*c_r - c*t_r over

@@ -145,6 +145,8 @@ def report():
     chosen = next((t for t in all_trials if str(t.id) == form.trial.data), None)
     chosen = chosen or (all_trials[0] if all_trials else None)
     report = services.allocation_report(chosen, site_ids=visible_site_ids()) if chosen else None
+    if report and not current_user.can(Permission.CASE_READ):
+        report = report.for_evaluators()
     if chosen:
         form.trial.data = str(chosen.id)
         audit.record(Action.ALLOCATION_REPORT_VIEWED, actor=current_user, now=utcnow(),

@@ -193,25 +193,33 @@ def test_no_page_before_the_decision_depends_on_the_next_slot(make_app, make_tri
 
 def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, make_referral,
                                              triage_referral, make_user):
-    from casework.dates import long_date, month_year
+    import re
+
+    from casework.dates import long_date
     from casework.triage import services
 
-    make_trial()
-    referral = make_referral("coventry", last_name="Distinctive")
+    make_trial(stratify_by_age_band=True)
+    referral = make_referral("coventry", last_name="Distinctive", dob=date(2009, 1, 1))
     on = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
     services.decide(triage_referral(referral), "eligible", None,
                     actor=make_user("lead", ("coventry",)), now=on, key=b"test-trial-key")
     db.session.commit()
     login_as("evaluator", ())
+    html = client.get("/allocations").get_data(as_text=True)
     text = page_text(client.get("/allocations"))
     assert "By stratum and arm" in text and "coventry" in text
     assert "Distinctive" not in text and "/people/" not in text
-    # the month, as an extract's finest period, never the day (found by review)
-    assert month_year(on) == "June 2026" and "June 2026" in text
-    assert long_date(on) not in text
+    # recent allocations at an extract's least detail: the year and the
+    # stratum's age as "under 25", never the day, the month or 14-17, which
+    # the list, in an extract's row order, would give back (found by review)
+    recent = html.split("Recent allocations", 1)[1]
+    cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', recent)
+    assert cells[:2] == ["2026", "coventry/under 25"], cells
+    assert long_date(on) not in text and "June 2026" not in text
     lead = app.test_client()
     sign_in(lead, make_user("lead", ("coventry",), email="report-lead@example.org").email)
-    assert long_date(on) in page_text(lead.get("/allocations"))
+    seen = lead.get("/allocations").get_data(as_text=True).split("Recent allocations", 1)[1]
+    assert long_date(on) in seen and "coventry/14-17" in seen
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "allocation:report_viewed")).first() is not None
 
