@@ -300,3 +300,23 @@ def test_the_case_lists_page_links_carry_only_its_own_arguments(client, login_as
     links = re.findall(r'class="govuk-link govuk-pagination__link" href="([^"]+)"', html)
     assert sorted(links) == ["/caseload/cases?arm=&amp;closed=1&amp;page=1",
                              "/caseload/cases?arm=&amp;closed=1&amp;page=3"]
+
+
+def test_a_failed_reassignment_shows_the_list_with_its_own_page_links(
+        client, login_as, post, make_referral, monkeypatch):
+    """The list sent back with a reassignment's errors built its page links
+    for the reassign address, which only takes a POST (a 405)."""
+    from functools import partial
+
+    from casework.caseload import services as caseload
+
+    people = [make_referral("coventry").person for _ in range(3)]
+    login_as("lead", ("coventry",))
+    monkeypatch.setattr(caseload, "case_list", partial(caseload.case_list, per_page=1))
+    response = post("/caseload/reassign", {"people": [str(people[0].id)], "to_user": "",
+                                           "reason": "", "back": "/caseload/cases?arm=&page=2"})
+    assert response.status_code == 422
+    links = re.findall(r'class="govuk-link govuk-pagination__link" href="([^"]+)"',
+                       response.get_data(as_text=True))
+    assert sorted(links) == ["/caseload/cases?arm=&amp;page=1", "/caseload/cases?arm=&amp;page=3"]
+    assert all(client.get(link.replace("&amp;", "&")).status_code == 200 for link in links)
