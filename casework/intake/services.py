@@ -493,12 +493,14 @@ def record_person_view(person: PersonOnPage, *, actor: User, now: datetime) -> N
                  subject_id=person.id, site_id=person.site_id)
 
 
-def person_shown(person: Person, *, page: str | None) -> None:
+def person_shown(person: Person, *, page: str | None, site_id: int | None = None) -> None:
     """A page other than the person's record showed their details (a form
     about them, or a possible duplicate): audited as a view of the person,
-    naming the page (its endpoint)."""
+    naming the page (its endpoint), under ``site_id`` when the page is about
+    a record of another site than the person's (a referral), so that site's
+    leads see it."""
     audit.viewed(Action.PERSON_VIEWED, subject_type="person", subject_id=person.id,
-                 site_id=person.site_id, page=page)
+                 site_id=site_id or person.site_id, page=page)
 
 
 @dataclass(frozen=True)

@@ -153,5 +153,5 @@ def close_referral(referral_id: int):
         flash(f"Referral {referral.reference} closed", "success")
         return redirect(url_for("intake.person", person_id=referral.person_id))
     status = 422 if form.errors else 200
-    services.person_shown(referral.person, page=request.endpoint)
+    services.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("intake/close_referral.html", form=form, referral=referral), status

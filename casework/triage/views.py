@@ -37,7 +37,7 @@ def record(referral_id: int):
             flash("Triage saved and sent to the lead's queue", "success")
             return redirect(url_for("triage.show", triage_id=saved.id))
     status = 422 if form.errors or form.form_errors else 200
-    intake.person_shown(referral.person, page=request.endpoint)
+    intake.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("triage/record.html", form=form, referral=referral,
                            triage=triage), status
 

@@ -381,3 +381,21 @@ def test_the_lists_page_links_carry_no_options_of_url_for(client, login_as, make
     links = re.findall(r'class="govuk-link govuk-pagination__link" href="([^"]+)"',
                        response.get_data(as_text=True))
     assert sorted(links) == ["/referrals?page=1&amp;status=", "/referrals?page=3&amp;status="]
+
+
+def test_a_referrals_page_records_its_view_under_the_referrals_site(client, login_as,
+                                                                    make_referral):
+    """A person of one site referred at another: the close and triage pages
+    of that referral are the second site's work, so the view is recorded
+    under it and that site's leads see it in their audit log."""
+    from casework.accounts.services import sites_by_keys
+
+    person = make_referral("coventry").person
+    referral = make_referral("wolverhampton", person=person)
+    login_as("caseworker", ("wolverhampton",))
+    wolverhampton = sites_by_keys(["wolverhampton"])[0].id
+    for page in (f"/referrals/{referral.id}/close", f"/referrals/{referral.id}/triage"):
+        assert client.get(page).status_code == 200
+        shown = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (shown.action, shown.subject_id, shown.site_id) == (
+            "person:viewed", str(person.id), wolverhampton), page
