@@ -280,13 +280,14 @@ def pagination(params: dict) -> Markup:
     return _kept_by_shape("pagination", shape, slots)
 
 
-def list_query(*without: str) -> dict[str, str]:
-    """The current address's query, for a list's page links to carry as
+def list_query(*without: str, query=None) -> dict[str, str]:
+    """The current address's query (or ``query``: a list shown again from
+    another address), for a list's page links to carry as
     ``url_for(endpoint, **list_query("page"), page=n)``: without the names
     given, and without any that would reach url_for as its own options
     (``_external``, ``_anchor``, ``_method``…; ``?_method=POST`` made the
     links unbuildable: a 500) or its first argument (``endpoint``)."""
-    return {name: value for name, value in request.args.items()
+    return {name: value for name, value in (request.args if query is None else query).items()
             if name not in without and not name.startswith("_") and name != "endpoint"}
 
 

@@ -20,6 +20,7 @@ from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import contact_thresholds
 from casework.pathways.states import Pathway
+from casework.widgets import list_query
 
 
 def _chosen_sites() -> tuple[SiteForm, frozenset[int]]:
@@ -81,12 +82,6 @@ def caseloads():
                            site=form.site.data or None)
 
 
-# The case list's own arguments: its page links carry these and no others (any
-# argument would reach url_for, where _scheme or _external would make them
-# links elsewhere).
-LIST_ARGS = ("site", "caseworker", "pathway", "arm", "signal", "closed")
-
-
 def _filters(args) -> services.CaseFilter:
     number = lambda name: whole_number(args.get(name))  # noqa: E731
     return services.CaseFilter(
@@ -131,11 +126,10 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
                                   today=utcnow().date(), thresholds=contact_thresholds(),
                                   only=current_user.id).rows
         own = rows[0] if rows else None
-    own_args = {k: v for k, v in args.to_dict().items() if k in LIST_ARGS}
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,
                            mine=mine, own=own, selected=set(request.form.getlist("people")),
                            choose_site=choose_site, back=back or request.full_path,
-                           args=own_args), status
+                           args=list_query("page", query=args)), status
 
 
 def _back() -> str | None:
