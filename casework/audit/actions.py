@@ -66,6 +66,7 @@ class Action(StrEnum):
     CASE_ASSIGNED = "case:assigned"
     CASE_REASSIGNED = "case:reassigned"
     EXTRACT_EXPORTED = "extract:exported"
+    CONSORT_EXPORTED = "consort:exported"
     CASE_REVIEWED = "case:reviewed"
     # Checkpoint and Outcome 22
     OFFENCE_UPDATED = "offence:updated"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from sqlalchemy import func, select
 from casework.cli import command_transaction
 from casework.database import from_replica, utcnow
 from casework.extensions import db
-from casework.extracts import consort, services
+from casework.extracts import services
 from casework.trial.models import Allocation, Trial
 
 export_cli = AppGroup("export", help="Anonymised outputs for the trial's evaluators.")
@@ -108,11 +107,12 @@ def consort_command(out, trial_key) -> None:
     if not out.endswith(".svg"):
         _fail("--out: give a file name ending in .svg")
     trial = _trial(trial_key)
+    outputs = services.consort_outputs(trial)
     with click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
-        flow = services.flow(trial)
-        Path(out).write_text(consort.svg(flow, title=trial.name), encoding="utf-8")
+        Path(out).write_bytes(outputs["svg"])
         bar.update(1)
-        Path(out[:-4] + ".json").write_text(
-            json.dumps({"trial": trial.key, **flow.counts()}, indent=2), encoding="utf-8")
+        Path(out[:-4] + ".json").write_bytes(outputs["json"])
         bar.update(1)
+    with command_transaction("export-consort"):
+        services.record_consort_export(trial, outputs, actor=None, now=utcnow())
     click.echo(f"Wrote {out} and {out[:-4]}.json")

@@ -435,6 +435,24 @@ def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256
                  subject_id=req.trial_id, detail=detail)
 
 
+def consort_outputs(trial: Trial) -> dict[str, bytes]:
+    """The trial's CONSORT flow diagram (SVG) and its counts (JSON)."""
+    counts = flow(trial)
+    return {"svg": consort.svg(counts, title=trial.name).encode(),
+            "json": json.dumps({"trial": trial.key, **counts.counts()}, indent=2).encode()}
+
+
+def record_consort_export(trial: Trial, outputs: dict[str, bytes], *, actor: User | None,
+                          now: datetime) -> None:
+    """Every export is an event: the CONSORT outputs' formats and SHA-256 each
+    (their counts are the trial's, aggregated, so the detail holds no person)."""
+    audit.record(Action.CONSORT_EXPORTED, actor=actor, now=now, subject_type="trial",
+                 subject_id=trial.id,
+                 detail={"trial": trial.key,
+                         "sha256": {fmt: hashlib.sha256(body).hexdigest()
+                                    for fmt, body in outputs.items()}})
+
+
 # data dictionary
 
 def dictionary_csv() -> str:

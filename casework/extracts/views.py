@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, render_template, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import select
@@ -10,7 +8,7 @@ from casework.access import require
 from casework.accounts.roles import Permission
 from casework.database import from_replica, replica_reads, streamed_from_replica, utcnow
 from casework.extensions import db
-from casework.extracts import bp, consort, services
+from casework.extracts import bp, services
 from casework.extracts.forms import ExtractForm
 from casework.forms import choices, show_problems
 from casework.trial.models import Trial
@@ -112,8 +110,7 @@ def consort_svg():
     trial = _trial()
     if trial is None:
         return Response("No trial is configured", status=404, mimetype="text/plain")
-    return Response(consort.svg(services.flow(trial), title=trial.name),
-                    mimetype="image/svg+xml")
+    return _consort(trial, "svg", "image/svg+xml")
 
 
 @bp.route("/extracts/consort.json")
@@ -123,8 +120,13 @@ def consort_json():
     trial = _trial()
     if trial is None:
         return Response("No trial is configured", status=404, mimetype="text/plain")
-    return Response(json.dumps({"trial": trial.key, **services.flow(trial).counts()}, indent=2),
-                    mimetype="application/json")
+    return _consort(trial, "json", "application/json")
+
+
+def _consort(trial: Trial, fmt: str, mimetype: str) -> Response:
+    body = services.consort_outputs(trial)[fmt]
+    services.record_consort_export(trial, {fmt: body}, actor=current_user, now=utcnow())
+    return Response(body, mimetype=mimetype)
 
 
 @bp.route("/extracts/dictionary.<fmt>")

@@ -254,6 +254,18 @@ def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral
     assert flow.not_triaged == 1
 
 
+def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
+    trial, _ = cohort
+    result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "flow.svg")])
+    assert result.exit_code == 0, result.output
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "consort:exported")).one()
+    assert event.subject_id == str(trial.id) and event.actor_id is None
+    assert event.detail == {"trial": trial.key, "sha256": {
+        fmt: hashlib.sha256((tmp_path / f"flow.{fmt}").read_bytes()).hexdigest()
+        for fmt in ("svg", "json")}}
+
+
 def test_commands_refuse_bad_options(cohort, runner, tmp_path):
     result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "flow.png")])
     assert result.exit_code == 2 and "ending in .svg" in result.stderr

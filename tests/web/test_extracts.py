@@ -80,8 +80,17 @@ def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
     assert "Arm by pathway now" in page and "*" in page  # two people: small numbers hidden
     svg = client.get("/extracts/consort.svg")
     assert svg.mimetype == "image/svg+xml" and b"Randomised" in svg.get_data()
-    assert client.get("/extracts/consort.json").get_json()["randomised"] == 2
+    consort_json = client.get("/extracts/consort.json")
+    assert consort_json.get_json()["randomised"] == 2
     assert b"person" in client.get("/extracts/dictionary.csv").get_data()
+    # every export is an event: each download, with what it was
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "consort:exported").order_by(AuditEvent.id)).all()
+    assert [(e.actor_role, e.subject_id, e.detail["sha256"]) for e in events] == [
+        ("evaluator", str(cohort[0].id), {"svg": hashlib.sha256(svg.get_data()).hexdigest()}),
+        ("evaluator", str(cohort[0].id),
+         {"json": hashlib.sha256(consort_json.get_data()).hexdigest()}),
+    ]
 
 
 def _fill(rule: str, ids: dict[str, int]) -> str:
