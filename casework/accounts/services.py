@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, defer
 
 from casework.accounts.models import Site, User, user_sites
 from casework.accounts.passwords import (
@@ -62,7 +62,8 @@ def _by_session_token():
     return (select(User)
             .outerjoin(user_sites, user_sites.c.user_id == User.id)
             .outerjoin(Site, Site.id == user_sites.c.site_id)
-            .options(contains_eager(User.sites))
+            .options(contains_eager(User.sites),
+                     defer(User.password_hash), defer(User.created_at), defer(User.last_login_at))
             .where(User.session_token == bindparam("token"), User.active.is_(True))
             .order_by(Site.name))
 
