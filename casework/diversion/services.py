@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
+from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
 from casework.diversion.states import (
+    TRANSITIONS,
     CaseStatus,
     InvalidTransition,
     due_date,
@@ -29,6 +31,7 @@ from casework.eligibility.outcomes import Result
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
+from casework.intake.validation import years_between
 
 SCHEMES = {"checkpoint": "Checkpoint", "outcome22": "Outcome 22"}
 MAX_TEXT_LENGTH = 5000
@@ -289,6 +292,34 @@ class Step:
     reason: str | None = None
 
 
+ADULT_AGE = 18
+
+# How a case ends is a lead's decision (DESIGN: leads "decide diversion
+# outcomes"); caseworkers offer and start cases.
+ENDINGS = frozenset({CaseStatus.COMPLETED, CaseStatus.FAILED, CaseStatus.WITHDRAWN})
+
+
+def steps_for(case: DiversionCase, actor: User) -> list[CaseStatus]:
+    """The steps ``actor`` may take on ``case`` now, in the workflow's order."""
+    decides = actor.can(Permission.DIVERSION_DECIDE)
+    return [status for status in CaseStatus
+            if status in TRANSITIONS[case.status] and (decides or status not in ENDINGS)]
+
+
+def closing_code(assessment: Assessment, settings: Settings) -> int:
+    """The outcome code a completed case closes with: Outcome 22, or the
+    configured Outcome 23 (children's deferred prosecution) for a child's
+    deferred prosecution only: Checkpoint, or the Outcome 22 deferred
+    prosecution variant for someone under 18 on the offence date. An Outcome
+    22 diversion, or an adult's, closes as 22 whatever is configured."""
+    facts = assessment.facts
+    deferred = assessment.scheme == "checkpoint" or facts.get("variant") == "deferred_prosecution"
+    born = facts.get("date_of_birth")  # not known: not known to be a child
+    child = born is not None and years_between(date.fromisoformat(born),
+                                               assessment.offence_date) < ADULT_AGE
+    return settings.closing_code if deferred and child else 22
+
+
 STEP_ACTIONS = {
     CaseStatus.ACTIVE: Action.DIVERSION_STARTED,
     CaseStatus.COMPLETED: Action.DIVERSION_COMPLETED,
@@ -310,6 +341,8 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
         raise DiversionError({"target": "Choose what happened"}) from None
     except InvalidTransition as error:
         raise DiversionError({"target": str(error)}) from None
+    if target in ENDINGS and not actor.can(Permission.DIVERSION_DECIDE):
+        raise DiversionError({"target": "A lead decides how a diversion ends"})
     problems: dict[str | None, str] = {}
     if step.on is None:
         problems["on"] = "Enter the date"
@@ -334,7 +367,7 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
     else:
         case.ended_on, case.end_reason = step.on, reason
         if target == CaseStatus.COMPLETED:
-            case.outcome_code = settings.closing_code
+            case.outcome_code = closing_code(case.assessment, settings)
     case.updated_at = now
     db.session.flush()
     _audit_step(STEP_ACTIONS[target], case, actor, now, previous=str(before),

@@ -3,7 +3,13 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_site_ids
+from casework.access import (
+    deny,
+    get_in_scope_or_404,
+    get_visible_or_404,
+    require,
+    visible_site_ids,
+)
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -20,7 +26,7 @@ from casework.diversion.forms import (
     StepForm,
 )
 from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
-from casework.diversion.states import TRANSITIONS, CaseStatus
+from casework.diversion.states import CaseStatus
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import CATEGORIES
 from casework.extensions import db
@@ -75,8 +81,7 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
     case = assessment.case
     step_form = step_form or StepForm()
     if case is not None:
-        step_form.target.choices = choices((s.value, STEP_LABELS[s])
-                                           for s in TRANSITIONS[case.status])
+        step_form.target.choices = _step_choices(case)
     later_form = later_form or LaterOutcomeForm()
     codes = services.outcome_codes()
     later_form.code.choices = choices([("", "Select")] + [(c, f"{c}: {t}")
@@ -129,12 +134,20 @@ def offer(assessment_id: int):
     return redirect(url_for("diversion.assessment", assessment_id=record.id))
 
 
+def _step_choices(case: DiversionCase) -> list:
+    return choices((s.value, STEP_LABELS[s]) for s in services.steps_for(case, current_user))
+
+
 @bp.route("/diversion/<int:case_id>/step", methods=["POST"])
 @require(Permission.DIVERSION_ASSESS)
 def step(case_id: int):
     case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    if request.form.get("target") in services.ENDINGS \
+            and not current_user.can(Permission.DIVERSION_DECIDE):
+        deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
+             subject_type="diversion_case", subject_id=case.id, site_id=case.site_id)
     form = StepForm()
-    form.target.choices = choices((s.value, STEP_LABELS[s]) for s in TRANSITIONS[case.status])
+    form.target.choices = _step_choices(case)
     if form.validate_on_submit():
         try:
             services.advance(case, services.Step(form.target.data, form.on.data,

@@ -185,16 +185,53 @@ def test_the_diversion_lifecycle_to_completion(child, worker, lead):
         "diversion:offered", "diversion:started", "diversion:completed"]
 
 
-def test_outcome22_is_due_in_twelve_weeks_and_can_close_as_23(child, worker, lead):
-    assessment = eligible_assessment(child, worker, lead, "outcome22")
+DEFERRED = {"variant": "deferred_prosecution", "accepts_responsibility": True}
+
+
+@pytest.mark.parametrize(("scheme", "facts", "configured", "closes_as"), [
+    ("outcome22", DEFERRED, 23, 23),  # a child's deferred prosecution
+    ("checkpoint", {}, 23, 23),  # Checkpoint is one
+    ("outcome22", {}, 23, 22),  # an Outcome 22 diversion is not
+    ("outcome22", {**DEFERRED, "date_of_birth": "2008-05-01"}, 23, 22),  # 18 at the offence
+    ("outcome22", {**DEFERRED, "date_of_birth": "2008-05-02"}, 23, 23),  # 17 at the offence
+    ("outcome22", DEFERRED, 22, 22),
+    ("checkpoint", {}, 22, 22),
+])
+def test_outcome_23_closes_only_a_childs_deferred_prosecution(child, worker, lead, scheme,
+                                                              facts, configured, closes_as):
+    data = {**(CHECKPOINT if scheme == "checkpoint" else OUTCOME22),
+            "date_of_birth": "2010-03-01", **facts}
+    assessment = services.assess_data(child, scheme, data, actor=worker, now=EARLY,
+                                      settings=SETTINGS)
+    services.decide(assessment, "eligible", None if assessment.result == "eligible" else "x",
+                    actor=lead, now=EARLY)
     case = services.offer(assessment, actor=worker, now=EARLY)
-    settings_23 = services.Settings(SETTINGS.weeks, 23, SETTINGS.minimum_intensity)
+    settings = services.Settings(SETTINGS.weeks, configured, SETTINGS.minimum_intensity)
     services.advance(case, services.Step("active", date(2026, 8, 1)), actor=worker, now=NOW,
-                     settings=settings_23)
-    assert case.due_date == date(2026, 10, 24)
+                     settings=settings)
+    assert case.due_date == (date(2026, 10, 24) if scheme == "outcome22"
+                             else date(2026, 11, 21))  # 12 weeks, or 16 for Checkpoint
     services.advance(case, services.Step("completed", date(2026, 10, 20)), actor=lead,
-                     now=NOW, settings=settings_23)
-    assert case.outcome_code == 23
+                     now=NOW, settings=settings)
+    assert case.outcome_code == closes_as
+
+
+@pytest.mark.parametrize("ending", ["completed", "failed", "withdrawn"])
+def test_a_lead_decides_how_a_diversion_ends(child, worker, lead, ending):
+    case = services.offer(eligible_assessment(child, worker, lead), actor=worker, now=EARLY)
+    assert services.steps_for(case, worker) == ["active"]
+    assert services.steps_for(case, lead) == ["active", "withdrawn"]
+    services.advance(case, services.Step("active", date(2026, 8, 1)), actor=worker, now=NOW,
+                     settings=SETTINGS)
+    assert services.steps_for(case, worker) == []
+    assert services.steps_for(case, lead) == ["completed", "failed", "withdrawn"]
+    with pytest.raises(services.DiversionError, match="A lead decides how a diversion ends"):
+        services.advance(case, services.Step(ending, date(2026, 10, 20), "A reason"),
+                         actor=worker, now=NOW, settings=SETTINGS)
+    assert case.status == "active"
+    services.advance(case, services.Step(ending, date(2026, 10, 20), "A reason"), actor=lead,
+                     now=NOW, settings=SETTINGS)
+    assert case.status == ending
 
 
 def test_a_failed_diversion_is_re_referred_and_its_outcome_recorded(child, worker, lead):
@@ -229,7 +266,7 @@ def test_an_offer_needs_an_eligible_decision_and_can_be_withdrawn(child, worker,
     services.decide(assessment, "eligible", None, actor=lead, now=NOW)
     case = services.offer(assessment, actor=worker, now=EARLY)
     services.advance(case, services.Step("withdrawn", date(2026, 11, 21), "Family moved"),
-                     actor=worker, now=NOW, settings=SETTINGS)
+                     actor=lead, now=NOW, settings=SETTINGS)
     assert case.status == "withdrawn" and case.end_reason == "Family moved"
 
 

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from casework.audit.models import AuditEvent
 from casework.diversion.models import Assessment, DiversionCase, Offence
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.extensions import db
@@ -81,6 +82,24 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
     page = text_of(client.get("/diversion"))
     assert child.full_name in page and "Active" in page
     assert child.full_name not in text_of(client.get("/diversion?show=overdue"))
+
+    # how it ends is the lead's decision: the caseworker is offered no ending
+    make_user("caseworker", ("coventry",), email="worker2@example.org")
+    post("/sign-out")
+    sign_in(client, "worker2@example.org")
+    page = text_of(client.get(f"/assessments/{assessment.id}"))
+    assert "A lead records how this diversion ends" in page and "What happened?" not in page
+    for ending in ("completed", "failed", "withdrawn"):
+        response = post(f"/diversion/{case.id}/step", {"target": ending, "reason": "x",
+                                                       "on": day(date.today())})
+        assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(DiversionCase, case.id).status == "active"
+    denied = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "access:denied",
+        AuditEvent.subject_type == "diversion_case")).all()
+    assert [(e.subject_id, e.detail["permission"]) for e in denied] == [
+        (str(case.id), "diversion:decide")] * 3
 
 
 def test_an_outcome22_assessment(client, login_as, post, child):

@@ -153,8 +153,9 @@ TABLE: dict[tuple[str, str], Row] = {
                                                ok=422),
 }
 
-# Audit events a GET may write: it was viewed, listed, searched or refused.
-READ_ACTION_VERBS = ("viewed", "listed", "searched", "denied")
+# Audit events a GET may write: it was viewed, listed, searched, exported
+# (a download of aggregate counts) or refused.
+READ_ACTION_VERBS = ("viewed", "listed", "searched", "exported", "denied")
 # Those that record what a page showed.
 SHOWN_VERBS = ("viewed", "listed", "searched")
 
