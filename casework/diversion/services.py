@@ -27,7 +27,7 @@ from casework.diversion.states import (
 from casework.eligibility import checkpoint, outcome22, schemas
 from casework.eligibility.offences import CATEGORIES
 from casework.eligibility.offences import Offence as OffenceRule
-from casework.eligibility.outcomes import Result
+from casework.eligibility.outcomes import Outcome, Result
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -35,6 +35,10 @@ from casework.intake.validation import years_between
 
 SCHEMES = {"checkpoint": "Checkpoint", "outcome22": "Outcome 22"}
 MAX_TEXT_LENGTH = 5000
+ADULT_AGE = 18
+# What no decision can override, by scheme (see the rule modules).
+LOCKED_CRITERIA = {checkpoint.SCHEME: checkpoint.LOCKED_CRITERIA,
+                   outcome22.SCHEME: outcome22.LOCKED_CRITERIA}
 
 
 class DiversionError(Exception):
@@ -234,6 +238,13 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
     if rationale and len(rationale) > MAX_TEXT_LENGTH:
         raise DiversionError({"rationale": f"The rationale must be {MAX_TEXT_LENGTH} "
                                            "characters or fewer"})
+    if decision == Result.ELIGIBLE:
+        for criterion in assessment.criteria:
+            if criterion["id"] in LOCKED_CRITERIA[assessment.scheme] \
+                    and criterion["outcome"] != Outcome.PASS:
+                raise DiversionError({"decision": (
+                    f"{criterion['id']} is not met and cannot be overridden: "
+                    f"{criterion['reason']}")})
     overridden = decision != assessment.result
     if overridden and not rationale:
         computed = Result(assessment.result).label.lower()
@@ -292,7 +303,6 @@ class Step:
     reason: str | None = None
 
 
-ADULT_AGE = 18
 
 # How a case ends is a lead's decision (DESIGN: leads "decide diversion
 # outcomes"); caseworkers offer and start cases.

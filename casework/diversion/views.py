@@ -208,9 +208,11 @@ def rules():
     return render_template(
         "diversion/rules.html",
         schemes=[
-            ("CIRV", cirv.RULESET_VERSION, cirv.CRITERIA),
-            ("Checkpoint", checkpoint.RULESET_VERSION, checkpoint.CRITERIA),
-            ("Outcome 22", outcome22.RULESET_VERSION, outcome22.CRITERIA),
+            ("CIRV", cirv.RULESET_VERSION, cirv.CRITERIA, cirv.LOCKED_CRITERIA),
+            ("Checkpoint", checkpoint.RULESET_VERSION, checkpoint.CRITERIA,
+             checkpoint.LOCKED_CRITERIA),
+            ("Outcome 22", outcome22.RULESET_VERSION, outcome22.CRITERIA,
+             outcome22.LOCKED_CRITERIA),
         ],
         intensity=_settings().minimum_intensity, intensities=outcome22.INTENSITIES,
         offences=services.offences(), categories=CATEGORIES, codes=services.outcome_codes(),

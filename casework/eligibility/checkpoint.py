@@ -48,6 +48,11 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "K6": ("Sufficient evidence", "There is sufficient evidence to charge."),
 }
 
+# Criteria that define the scheme in law: no lead can decide a person
+# eligible unless they are met. The others (aggravation, history, admission,
+# evidence) can be decided against, with a rationale.
+LOCKED_CRITERIA = ("K1", "K2")
+
 
 @dataclass(frozen=True)
 class PreviousOutcome:

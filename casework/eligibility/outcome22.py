@@ -45,6 +45,10 @@ CRITERIA: dict[str, tuple[str, str]] = {
                                   "they also accept responsibility."),
 }
 
+# Criteria that define Outcome 22 in law: no lead can decide a person
+# eligible unless they are met (a crime with a suspect; nothing above s20).
+LOCKED_CRITERIA = ("O1", "O2")
+
 
 @dataclass(frozen=True)
 class Outcome22Facts:

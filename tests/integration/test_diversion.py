@@ -161,6 +161,38 @@ def test_a_decision_against_the_rules_needs_a_rationale(child, worker, lead):
     assert event.detail["overridden"] is True and "interview" not in json.dumps(event.detail)
 
 
+@pytest.mark.parametrize(("scheme", "facts", "criterion"), [
+    ("checkpoint", {"offence_date": "2028-03-01"}, "K1"),  # 18 on the offence date
+    ("checkpoint", {"offence": "bladed_article_school_s139a"}, "K2"),
+    ("outcome22", {"suspect_identified": False}, "O1"),
+    ("outcome22", {"offence": "gbh_intent_s18"}, "O2"),
+])
+def test_no_decision_overrides_what_defines_the_scheme(child, worker, lead, scheme, facts,
+                                                       criterion):
+    data = {**(CHECKPOINT if scheme == "checkpoint" else OUTCOME22),
+            "date_of_birth": "2010-03-01", **facts}
+    now = datetime(2028, 6, 1, tzinfo=UTC)
+    assessment = services.assess_data(child, scheme, data, actor=worker, now=now,
+                                      settings=SETTINGS)
+    assert assessment.result == "ineligible"
+    with pytest.raises(services.DiversionError, match=f"{criterion} is not met and cannot be "
+                                                      "overridden"):
+        services.decide(assessment, "eligible", "The lead says so", actor=lead, now=now)
+    assert assessment.decided_at is None
+    services.decide(assessment, "ineligible", None, actor=lead, now=now)
+
+
+def test_a_lead_may_decide_against_the_other_criteria(child, worker, lead):
+    # K3 to K6 and O3 to O5 are judgements a lead may make, with a rationale
+    assessment = services.assess_data(
+        child, "checkpoint", {**CHECKPOINT, "aggravating_factors": ["group_context"],
+                              "admits_offence": False, "sufficient_evidence": False},
+        actor=worker, now=NOW, settings=SETTINGS)
+    assert assessment.result == "ineligible"
+    services.decide(assessment, "eligible", "Peripheral; admitted later", actor=lead, now=NOW)
+    assert assessment.decision == "eligible"
+
+
 def test_the_diversion_lifecycle_to_completion(child, worker, lead):
     assessment = eligible_assessment(child, worker, lead)
     case = services.offer(assessment, actor=worker, now=EARLY)

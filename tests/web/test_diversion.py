@@ -151,6 +151,9 @@ def test_the_rules_page_is_generated_from_the_rules(client, login_as):
         assert module.RULESET_VERSION in page
         for cid, (title, _rule) in module.CRITERIA.items():
             assert f"{cid} {title}" in page
+            # each criterion's row says whether a lead may decide against it
+            row = page.split(f"{cid} {title}", 1)[1].split("</div>", 1)[0]
+            assert ("Cannot be overridden" in row) == (cid in module.LOCKED_CRITERIA)
     assert "Not eligible" in page  # gravity 5
     assert "Possession of an offensive weapon in a public place" in page
 
