@@ -16,7 +16,7 @@ from casework.intake.validation import years_between
 SCHEME = "cirv"
 # Change this whenever a criterion's logic or wording changes: decisions
 # store the version they were made under.
-RULESET_VERSION = "cirv-2026.1"
+RULESET_VERSION = "cirv-2026.2"
 
 MINIMUM_AGE = 14
 
@@ -29,8 +29,8 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "C3": ("Group-related violence", "Involved in, or at high risk of, group-related "
                                      "violence, with at least one evidence category, "
                                      "confirmed by the triage panel."),
-    "C4": ("Not already randomised", "Never randomised in this trial before; a person "
-                                     "already in it keeps their allocation."),
+    "C4": ("Not already randomised", "Never randomised before, in this trial or another; "
+                                     "a person already randomised keeps their allocation."),
     "C5": ("No exclusion applies", "None of the configured exclusions applies."),
 }
 
@@ -94,8 +94,11 @@ def _c1_age(facts: CirvFacts) -> CriterionResult:
 
 
 def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
-    sites = _names(sorted(rules.trial_sites.values())) or "no sites"
     name = rules.trial_sites.get(facts.site, facts.site.replace("_", " ").title())
+    if not rules.trial_sites:
+        return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
+                               f"Site is {name}; no trial is open.")
+    sites = _names(sorted(rules.trial_sites.values()))
     if facts.site in rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
                                f"Site is {name}; the trial runs in {sites}.")
@@ -127,11 +130,11 @@ def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
     if facts.already_randomised:
         return CriterionResult(
             "C4", CRITERIA["C4"][0], Outcome.FAIL,
-            "Already randomised in this trial; the person keeps that allocation and is "
-            "never randomised again.",
+            "Already randomised; the person keeps that allocation and is never "
+            "randomised again.",
         )
     return CriterionResult("C4", CRITERIA["C4"][0], Outcome.PASS,
-                           "Not randomised in this trial before.")
+                           "Never randomised before.")
 
 
 def _c5_exclusions(facts: CirvFacts) -> CriterionResult:

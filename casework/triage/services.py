@@ -148,9 +148,13 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
 
 
 def existing_allocation(triage: Triage) -> Allocation | None:
-    """The person's allocation in the triage's trial, if they have one."""
+    """The person's allocation, if they have one: in the triage's trial, else
+    their first in any trial. A person is randomised once (C4), so a
+    re-referral at a site outside that trial, or after it closed, is linked
+    to it too."""
     trial = _trial(triage)
-    return trials.allocation_for(trial.id, triage.person_id) if trial else None
+    return (trial and trials.allocation_for(trial.id, triage.person_id)) \
+        or trials.first_allocation_of(triage.person_id)
 
 
 def _trial(triage: Triage) -> Trial | None:

@@ -208,6 +208,12 @@ def allocation_for(trial_id: int, person_id: int) -> Allocation | None:
         Allocation.trial_id == trial_id, Allocation.person_id == person_id)).first()
 
 
+def first_allocation_of(person_id: int) -> Allocation | None:
+    """The person's first allocation in any trial."""
+    return db.session.scalars(select(Allocation).where(Allocation.person_id == person_id)
+                              .order_by(Allocation.id).limit(1)).first()
+
+
 def stratum_for(trial: Trial, referral: Referral, person: Person) -> str:
     age = (years_between(person.date_of_birth, referral.referral_date)
            if person.date_of_birth else None)

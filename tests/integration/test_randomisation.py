@@ -140,6 +140,34 @@ def test_a_re_referred_person_keeps_their_allocation(make_trial, make_referral, 
     assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
 
 
+@pytest.mark.parametrize("elsewhere", ["outside_any_trial", "in_another_trial"])
+def test_a_person_is_randomised_once_whatever_the_trial(make_trial, make_referral,
+                                                        triage_referral, lead, elsewhere):
+    make_trial()
+    if elsewhere == "in_another_trial":
+        make_trial(sites=("birmingham",), key="cirv-b", name="A second trial")
+    first = make_referral("coventry")
+    original = decide(triage_referral(first), lead).allocation
+    again = make_referral("birmingham", person=first.person, referral_date=date(2026, 11, 10))
+    triage = triage_referral(again)
+    c4 = triage_services.assess(triage).criterion("C4")
+    assert (c4.outcome, c4.reason) == (
+        "fail", "Already randomised; the person keeps that allocation and is never "
+                "randomised again.")
+    assert triage_services.existing_allocation(triage).id == original.id
+    with pytest.raises(triage_services.TriageError, match="cannot be overridden"):
+        decide(triage, lead, "eligible", "Try again")
+    db.session.rollback()
+    decided = decide(triage, lead, "ineligible")
+    assert decided.allocation_id == original.id  # the re-referral is linked to it
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
+
+
+def test_without_an_open_trial_c2_says_so(make_referral, triage_referral):
+    c2 = triage_services.assess(triage_referral(make_referral("coventry"))).criterion("C2")
+    assert (c2.outcome, c2.reason) == ("fail", "Site is Coventry; no trial is open.")
+
+
 def test_age_band_strata(make_trial, make_referral, triage_referral, lead):
     make_trial(stratify_by_age_band=True)
     young = decide(triage_referral(make_referral("coventry", dob=date(2010, 1, 1))), lead)
