@@ -3,7 +3,7 @@ Pure standard library."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from xml.sax.saxutils import escape
 
 
@@ -21,6 +21,14 @@ class Flow:
     treatment_engaged_ever: int  # received the intervention (engaged at some point)
     treatment_exited: int
     control_deviations: int      # control people with a protocol deviation
+    # Exclusions with their reasons: each criterion not met (a referral may
+    # fail several) and decisions against the rules, by label.
+    ineligible_reasons: dict[str, int] = field(default_factory=dict)
+    # The intervention received: treated people ever on each pathway, by label.
+    treatment_pathways: dict[str, int] = field(default_factory=dict)
+    treatment_completed: int = 0  # exited having completed the programme
+    # Lost to follow-up or withdrawn: the other exits, by reason.
+    treatment_lost: dict[str, int] = field(default_factory=dict)
 
     @property
     def not_triaged(self) -> int:
@@ -36,18 +44,25 @@ class Flow:
 
     def counts(self) -> dict:
         return {**asdict(self), "not_triaged": self.not_triaged,
+                "treatment_lost_or_withdrawn": sum(self.treatment_lost.values()),
                 "treatment_analysed": self.treatment_analysed,
                 "control_analysed": self.control_analysed}
 
 
+LINE, PAD = 18, 22
+
+
+def _height(lines: list[str]) -> int:
+    return PAD + LINE * len(lines)
+
+
 def _box(x: int, y: int, w: int, lines: list[str], *, bold: bool = False) -> str:
-    h = 22 + 18 * len(lines)
     heavy = ' font-weight="bold"'
     text = "".join(
-        f'<text x="{x + w // 2}" y="{y + 26 + 18 * i}" text-anchor="middle" '
+        f'<text x="{x + w // 2}" y="{y + 26 + LINE * i}" text-anchor="middle" '
         f'font-size="14"{heavy if bold and i == 0 else ""}>{escape(line)}</text>'
         for i, line in enumerate(lines))
-    return (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#ffffff" '
+    return (f'<rect x="{x}" y="{y}" width="{w}" height="{_height(lines)}" fill="#ffffff" '
             f'stroke="#0b0c0c" stroke-width="2"/>{text}')
 
 
@@ -56,35 +71,59 @@ def _arrow(x1: int, y1: int, x2: int, y2: int) -> str:
             f'stroke-width="2" marker-end="url(#arrow)"/>')
 
 
+def _itemised(counts: dict[str, int]) -> list[str]:
+    return [f"{label}: {n}" for label, n in counts.items()]
+
+
 def svg(flow: Flow, *, title: str) -> str:
-    """The diagram: enrolment, allocation, follow-up and analysis."""
+    """The diagram: enrolment, exclusions with their reasons, allocation, the
+    intervention received by pathway, follow-up (completed, lost or
+    withdrawn) and analysis. Each row of boxes is as tall as its tallest."""
+    enrolment = ["Enrolment", f"Referred: {flow.referred}",
+                 f"Assessed for eligibility: {flow.triaged}"]
+    excluded = ["Excluded", f"Ineligible: {flow.ineligible}",
+                *_itemised(flow.ineligible_reasons),
+                f"Awaiting a decision: {flow.awaiting_decision}",
+                f"Not yet triaged: {flow.not_triaged}"]
+    treatment = ["Allocated to treatment", f"{flow.treatment}",
+                 "Received the intervention:" if flow.treatment_pathways else
+                 f"Engaged at some point: {flow.treatment_engaged_ever}",
+                 *_itemised(flow.treatment_pathways)]
+    control = ["Allocated to control", f"{flow.control}",
+               f"Protocol deviations: {flow.control_deviations}"]
+    lost = sum(flow.treatment_lost.values())
+    treatment_follow_up = ["Follow-up", f"Exited the programme: {flow.treatment_exited}",
+                           f"Completed: {flow.treatment_completed}",
+                           f"Lost or withdrawn: {lost}", *_itemised(flow.treatment_lost),
+                           f"Randomised in error: {flow.treatment_in_error}"]
+    control_follow_up = ["Follow-up", f"Randomised in error: {flow.control_in_error}"]
+
     parts = [
         '<defs><marker id="arrow" markerWidth="10" markerHeight="10" refX="9" refY="3" '
         'orient="auto"><path d="M0,0 L0,6 L9,3 z" fill="#0b0c0c"/></marker></defs>',
         f'<text x="450" y="28" text-anchor="middle" font-size="18" font-weight="bold">'
         f'{escape(title)}</text>',
-        _box(300, 50, 300, ["Enrolment", f"Referred: {flow.referred}",
-                            f"Assessed for eligibility: {flow.triaged}"], bold=True),
-        _arrow(600, 90, 640, 90),
-        _box(640, 50, 250, ["Excluded", f"Ineligible: {flow.ineligible}",
-                            f"Awaiting a decision: {flow.awaiting_decision}",
-                            f"Not yet triaged: {flow.not_triaged}"], bold=True),
-        _arrow(450, 112, 450, 160),
-        _box(300, 160, 300, ["Randomised", f"{flow.randomised}"], bold=True),
-        _arrow(400, 218, 225, 260), _arrow(500, 218, 675, 260),
-        _box(75, 260, 300, ["Allocated to treatment", f"{flow.treatment}",
-                            f"Engaged at some point: {flow.treatment_engaged_ever}"], bold=True),
-        _box(525, 260, 300, ["Allocated to control", f"{flow.control}",
-                             f"Protocol deviations: {flow.control_deviations}"], bold=True),
-        _arrow(225, 336, 225, 380), _arrow(675, 336, 675, 380),
-        _box(75, 380, 300, ["Follow-up", f"Exited the programme: {flow.treatment_exited}",
-                            f"Randomised in error: {flow.treatment_in_error}"], bold=True),
-        _box(525, 380, 300, ["Follow-up", f"Randomised in error: {flow.control_in_error}"],
-             bold=True),
-        _arrow(225, 456, 225, 490), _arrow(675, 438, 675, 490),
-        _box(75, 490, 300, ["Analysed", f"{flow.treatment_analysed}"], bold=True),
-        _box(525, 490, 300, ["Analysed", f"{flow.control_analysed}"], bold=True),
     ]
-    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 560" role="img" '
+    y = 50
+    parts += [_box(300, y, 300, enrolment, bold=True), _arrow(600, y + 40, 625, y + 40),
+              _box(625, y, 270, excluded, bold=True)]
+    below = y + max(_height(enrolment) + 48, _height(excluded) + 20)
+    parts.append(_arrow(450, y + _height(enrolment), 450, below))
+    y = below
+    randomised = ["Randomised", f"{flow.randomised}"]
+    parts.append(_box(300, y, 300, randomised, bold=True))
+    y += _height(randomised)
+    parts += [_arrow(400, y, 225, y + 42), _arrow(500, y, 675, y + 42)]
+    for left, right in ((treatment, control), (treatment_follow_up, control_follow_up),
+                        (["Analysed", f"{flow.treatment_analysed}"],
+                         ["Analysed", f"{flow.control_analysed}"])):
+        y += 42
+        parts += [_box(75, y, 300, left, bold=True), _box(525, y, 300, right, bold=True)]
+        if left[0] != "Analysed":
+            parts += [_arrow(225, y + _height(left), 225, y + _height(left) + 42),
+                      _arrow(675, y + _height(right), 675, y + _height(left) + 42)]
+        y += _height(left)  # the left box is the taller in every row
+    height = y + 30
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 {height}" role="img" '
             f'aria-label="{escape(title)}: CONSORT flow diagram" '
             'font-family="arial, sans-serif">' + "".join(parts) + "</svg>")

@@ -25,6 +25,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import column_rows, from_replica
 from casework.diversion.models import Assessment
+from casework.eligibility import cirv
 from casework.extensions import db
 from casework.extracts import consort, privacy
 from casework.extracts.schemas import SCHEMAS, dictionary_rows, dumper
@@ -34,7 +35,7 @@ from casework.intake.validation import years_between
 from casework.notes.models import Note
 from casework.notes.reference import CONTACT_TYPES
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
-from casework.pathways.states import Pathway
+from casework.pathways.states import EXIT_REASONS, Pathway
 from casework.triage.models import Triage
 from casework.trial.models import Allocation, AllocationInError, Trial
 
@@ -533,7 +534,7 @@ def aggregates(trial: Trial) -> list[Aggregate]:
 
 
 def flow(trial: Trial) -> consort.Flow:
-    """The CONSORT counts for a trial (seven queries)."""
+    """The CONSORT counts for a trial (ten queries, whatever its size)."""
     site_ids = [s.id for s in trial.sites]
     referred = db.session.scalar(select(func.count()).select_from(Referral)
                                  .where(Referral.site_id.in_(site_ids)))
@@ -562,9 +563,51 @@ def flow(trial: Trial) -> consort.Flow:
         select(func.count(distinct(ProtocolDeviation.person_id)))
         .join(Allocation, Allocation.id == ProtocolDeviation.allocation_id)
         .where(Allocation.trial_id == trial.id, Allocation.arm == "control"))
+    on_pathway = dict(db.session.execute(
+        select(PathwayEpisode.pathway, func.count(distinct(PathwayEpisode.person_id)))
+        .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
+        .where(Allocation.trial_id == trial.id, Allocation.arm == "treatment",
+               PathwayEpisode.pathway.in_(RECEIVED))
+        .group_by(PathwayEpisode.pathway)).all())
+    exits = dict(db.session.execute(
+        select(PathwayEpisode.exit_reason, func.count()).select_from(PathwayEpisode)
+        .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
+        .where(Allocation.trial_id == trial.id, PathwayEpisode.end_date.is_(None),
+               PathwayEpisode.pathway == Pathway.EXITED)
+        .group_by(PathwayEpisode.exit_reason)).all())
     return consort.Flow(
         referred=referred, triaged=triaged, awaiting_decision=waiting, ineligible=ineligible,
         randomised=sum(by_arm.values()), treatment=by_arm.get("treatment", 0),
         control=by_arm.get("control", 0), treatment_in_error=in_error.get("treatment", 0),
         control_in_error=in_error.get("control", 0), treatment_engaged_ever=engaged,
-        treatment_exited=exited, control_deviations=deviations)
+        treatment_exited=exited, control_deviations=deviations,
+        ineligible_reasons=_exclusions(site_ids),
+        treatment_pathways={Pathway(p).label: on_pathway.get(p, 0) for p in RECEIVED},
+        treatment_completed=exits.get("completed", 0),
+        treatment_lost={label: exits[reason] for reason, label in EXIT_REASONS.items()
+                        if reason != "completed" and exits.get(reason)})
+
+
+# The pathways of the intervention received, in the diagram's order.
+RECEIVED = (Pathway.ENGAGED, Pathway.AT_RISK_MONITORING, Pathway.DISRUPTION)
+
+
+def _exclusions(site_ids: list[int]) -> dict[str, int]:
+    """Ineligible decisions at the sites by reason: each criterion not met
+    (read from the criteria each decision recorded; one referral may fail
+    several), then decisions against the rules (none failed)."""
+    failed: Counter[str] = Counter()
+    against = 0
+    for criteria, computed in db.session.execute(
+            select(Triage.criteria, Triage.computed_result)
+            .join(Referral, Referral.id == Triage.referral_id)
+            .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible")
+            .execution_options(yield_per=1000)):
+        not_met = [c["id"] for c in criteria or () if c.get("outcome") == "fail"]
+        failed.update(not_met)
+        against += computed != "ineligible"
+    reasons = {f"{cid} not met ({title.lower()})": failed[cid]
+               for cid, (title, _rule) in cirv.CRITERIA.items() if failed[cid]}
+    if against:
+        reasons["Decided against the rules"] = against
+    return reasons

@@ -252,6 +252,63 @@ def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral
     assert (flow.referred, flow.triaged, flow.awaiting_decision, flow.ineligible) == (4, 3, 1, 0)
     assert flow.randomised == 2 == flow.treatment + flow.control
     assert flow.not_triaged == 1
+    assert flow.ineligible_reasons == {} and flow.treatment_lost == {}
+
+
+def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage_referral,
+                                                   make_user):
+    from casework.intake.models import Person
+    from casework.pathways import services as pathways
+    from casework.triage import services as triage_services
+
+    trial, _ = cohort
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    decided, now = datetime(2026, 5, 2, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+
+    def decide(referral, decision, rationale=None, **facts):
+        triage = triage_referral(referral, **facts)
+        triage_services.decide(triage, decision, rationale, actor=lead, now=decided,
+                               key=b"test-trial-key")
+        return triage
+
+    def referred(site):
+        return make_referral(site, referral_date=date(2026, 5, 1))
+
+    # excluded: C3 and C5 not met; C3 alone; eligible by the rules but decided against
+    decide(referred("coventry"), "ineligible", panel_confirmed=False,
+           exclusions=["mappa_managed"])
+    decide(referred("coventry"), "ineligible", panel_confirmed=False)
+    decide(referred("wolverhampton"), "ineligible", "Panel thought otherwise")
+    # treated people: one engaged then exited as completed, one exited having moved away
+    treated = []
+    while len(treated) < 2:
+        triage = decide(referred("coventry"), "eligible")
+        if triage.allocation.arm == "treatment":
+            treated.append(triage.allocation)
+    for allocation, reason in zip(treated, ("completed", "moved_away"), strict=True):
+        for request in (pathways.MoveRequest("engaged", date(2026, 6, 1)),
+                        pathways.MoveRequest("exited", date(2026, 11, 1), reason)):
+            pathways.move(db.session.get(Person, allocation.person_id), request, actor=lead,
+                          now=now)
+    db.session.commit()
+
+    flow = services.flow(trial)
+    assert flow.ineligible == 3
+    assert flow.ineligible_reasons == {"C3 not met (group-related violence)": 2,
+                                       "C5 not met (no exclusion applies)": 1,
+                                       "Decided against the rules": 1}
+    assert flow.treatment_pathways["Engaged"] == flow.treatment_engaged_ever >= 2
+    assert (flow.treatment_completed, flow.treatment_lost) == (1, {"Moved away": 1})
+    counts = flow.counts()
+    assert counts["treatment_lost_or_withdrawn"] == 1
+    assert json.loads(json.dumps(counts)) == counts  # the JSON export holds every figure
+    from casework.extracts import consort
+
+    drawn = consort.svg(flow, title=trial.name)
+    for text in ("C3 not met (group-related violence): 2", "Decided against the rules: 1",
+                 "Received the intervention:", "Completed: 1", "Lost or withdrawn: 1",
+                 "Moved away: 1"):
+        assert text in drawn
 
 
 def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
