@@ -92,6 +92,10 @@ NAVIGATION: tuple[NavItem, ...] = (
         "Add users, change their role and sites, deactivate accounts.",
     ),
     NavItem(
+        "Sites", "admin.sites", frozenset({Permission.SITE_MANAGE}),
+        "Add the sites (youth offending services' areas) users work at, and rename them.",
+    ),
+    NavItem(
         "Audit log", "audit.events",
         frozenset({Permission.AUDIT_READ_ALL, Permission.AUDIT_READ_SITES}),
         "Who did what, when: every change, view, export and sign-in.",

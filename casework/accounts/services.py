@@ -6,6 +6,7 @@ transaction.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -88,6 +89,75 @@ def sites_by_keys(keys: Iterable[str]) -> list[Site]:
             f"Unknown site {', '.join(sorted(missing))}; choose from {known}", field="sites"
         )
     return list(sites)
+
+
+SITE_KEY = re.compile(r"[a-z][a-z0-9_]{1,39}")
+
+
+@dataclass(frozen=True)
+class SitesPage(Paged):
+    sites: list[tuple[Site, int]]
+    total: int
+    page: int
+    per_page: int
+
+
+def sites_page(page: int, *, per_page: int = 50) -> SitesPage:
+    """A page of sites by name, each with how many active users work there."""
+    total = db.session.scalar(select(func.count()).select_from(Site))
+    page = page_within(page, total, per_page)
+    staff = (select(func.count()).select_from(user_sites)
+             .join(User, User.id == user_sites.c.user_id)
+             .where(user_sites.c.site_id == Site.id, User.active.is_(True))
+             .correlate(Site).scalar_subquery())
+    rows = db.session.execute(select(Site, staff).order_by(Site.name, Site.id)
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return SitesPage([(site, users) for site, users in rows], total, page, per_page)
+
+
+def _site_name_problem(name: str, site: Site | None) -> str | None:
+    if not name:
+        return "Enter the site's name"
+    if len(name) > 100:
+        return "The name must be 100 characters or fewer"
+    clash = select(func.count()).select_from(Site).where(func.lower(Site.name) == name.lower())
+    if site is not None:
+        clash = clash.where(Site.id != site.id)
+    if db.session.scalar(clash):
+        return "A site with this name already exists"
+    return None
+
+
+def create_site(key: str, name: str, *, actor: User, now: datetime) -> Site:
+    """Add a site (a youth offending service's area). Its key names it in
+    trials' strata, extracts and commands, so it never changes."""
+    key, name = (key or "").strip().lower(), " ".join((name or "").split())
+    key_problem = None
+    if not SITE_KEY.fullmatch(key):
+        key_problem = ("Enter a key of 2 to 40 characters: lower-case letters, digits and "
+                       "underscores, starting with a letter")
+    elif db.session.scalar(select(func.count()).select_from(Site).where(Site.key == key)):
+        key_problem = "A site with this key already exists"
+    _raise_if({"key": key_problem, "name": _site_name_problem(name, None)})
+    site = Site(key=key, name=name, is_trial_site=False)
+    db.session.add(site)
+    db.session.flush()
+    audit.record(Action.SITE_CREATED, actor=actor, now=now, subject_type="site",
+                 subject_id=site.id, site_id=site.id,
+                 detail=audit.changes({}, {"key": key, "name": name}))
+    return site
+
+
+def rename_site(site: Site, name: str, *, actor: User, now: datetime) -> Site:
+    name = " ".join((name or "").split())
+    _raise_if({"name": _site_name_problem(name, site)})
+    diff = audit.changes({"name": site.name}, {"name": name})
+    site.name = name
+    db.session.flush()
+    if diff:
+        audit.record(Action.SITE_UPDATED, actor=actor, now=now, subject_type="site",
+                     subject_id=site.id, site_id=site.id, detail=diff)
+    return site
 
 
 def all_sites() -> list[Site]:

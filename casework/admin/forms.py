@@ -59,3 +59,23 @@ class NewUserForm(UserDetailsForm):
 
 class ConfirmForm(Form):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class SiteForm(Form):
+    name = StringField(
+        "Name", widget=GovTextInput(),
+        description="As users know it, for example the local authority: Coventry.",
+        validators=[InputRequired(message="Enter the site's name"), Length(max=100)],
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class NewSiteForm(SiteForm):
+    key = StringField(
+        "Key", widget=GovTextInput(),
+        description="Lower-case letters, digits and underscores, for example coventry. It "
+                    "names the site in trial strata, extracts and commands, and cannot be "
+                    "changed later.",
+        validators=[InputRequired(message="Enter a key"), Length(max=40)],
+    )
+    submit = SubmitField("Add site", widget=GovSubmitInput())

@@ -5,10 +5,10 @@ from flask_login import current_user
 
 from casework.access import require
 from casework.accounts import services
-from casework.accounts.models import User
+from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.admin import bp
-from casework.admin.forms import ConfirmForm, NewUserForm, UserDetailsForm
+from casework.admin.forms import ConfirmForm, NewSiteForm, NewUserForm, SiteForm, UserDetailsForm
 from casework.database import utcnow
 from casework.extensions import db
 from casework.forms import choices, show_problems, whole_number
@@ -114,6 +114,50 @@ def _set_active(user_id: int, *, active: bool):
         return redirect(url_for("admin.edit_user", user_id=user.id))
     flash(f"{user.email} {'reactivated' if active else 'deactivated'}", "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/sites")
+@require(Permission.SITE_MANAGE)
+def sites():
+    page = services.sites_page(whole_number(request.args.get("page", "1")) or 1)
+    return render_template("admin/sites.html", page=page)
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+@require(Permission.SITE_MANAGE)
+def new_site():
+    form = NewSiteForm()
+    if form.validate_on_submit():
+        try:
+            site = services.create_site(form.key.data, form.name.data, actor=current_user,
+                                        now=utcnow())
+        except services.AccountError as error:
+            show_problems(form, error.problems)
+        else:
+            flash(f"Site {site.name} added", "success")
+            return redirect(url_for("admin.sites"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/new_site.html", form=form), status
+
+
+@bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
+@require(Permission.SITE_MANAGE)
+def edit_site(site_id: int):
+    site = db.session.get(Site, site_id)
+    if site is None:
+        abort(404)
+    form = SiteForm(obj=None if _posted() else site)
+    if form.validate_on_submit():
+        try:
+            services.rename_site(site, form.name.data, actor=current_user, now=utcnow())
+        except services.AccountError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Site {site.name} saved", "success")
+            return redirect(url_for("admin.sites"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/edit_site.html", form=form, site=site), status
 
 
 def _posted() -> bool:

@@ -29,6 +29,8 @@ class Action(StrEnum):
     USER_DEACTIVATED = "user:deactivated"
     USER_REACTIVATED = "user:reactivated"
     USER_PASSWORD_SET = "user:password_set"  # noqa: S105
+    SITE_CREATED = "site:created"
+    SITE_UPDATED = "site:updated"
     # people and referrals
     PERSON_CREATED = "person:created"
     PERSON_UPDATED = "person:updated"

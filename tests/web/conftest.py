@@ -35,6 +35,7 @@ class World:
     users: dict[str, object]  # role -> the signed-in user, working at Coventry
     sites: dict[str, SiteRecords]  # "inside" / "outside"
     user: int  # a user for the administration pages to act on
+    site: int  # a site for them to act on
     trial: int
     offence: str
     outcome_code: int
@@ -42,7 +43,7 @@ class World:
     def ids(self, scope: str) -> dict[str, object]:
         records = self.sites[scope]
         ids = {k: v for k, v in vars(records).items() if k != "names"}
-        return {**ids, "user": self.user, "trial": self.trial,
+        return {**ids, "user": self.user, "site": self.site, "trial": self.trial,
                 "offence": self.offence, "outcome_code": self.outcome_code}
 
 
@@ -82,7 +83,7 @@ def _site_records(site, lead_user, worker, author, randomised, make_referral, tr
 
 @pytest.fixture
 def world(app, make_user, randomised, make_referral, triage_referral) -> World:
-    from casework.accounts.models import User
+    from casework.accounts.models import Site, User
     from casework.trial.models import Trial
 
     users = {role: make_user(role, (INSIDE,) if role in ("caseworker", "lead") else (),
@@ -99,7 +100,8 @@ def world(app, make_user, randomised, make_referral, triage_referral) -> World:
     trial = db.session.scalars(select(Trial.id)).one()
     db.session.commit()
     assert db.session.get(User, target.id) is not None
-    return World(users=users, sites=sites, user=target.id, trial=trial,
+    site = db.session.scalars(select(Site.id).where(Site.key == INSIDE)).one()
+    return World(users=users, sites=sites, user=target.id, site=site, trial=trial,
                  offence="bladed_article_s139", outcome_code=22)
 
 
