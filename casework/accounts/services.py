@@ -26,7 +26,7 @@ from casework.accounts.passwords import (
 from casework.accounts.roles import SITE_SCOPED_ROLES, Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged, page_within
+from casework.database import Paged, lock_for_update, page_within
 from casework.extensions import db
 
 
@@ -132,6 +132,9 @@ def create_site(key: str, name: str, *, actor: User, now: datetime) -> Site:
     """Add a site (a youth offending service's area). Its key names it in
     trials' strata, extracts and commands, so it never changes."""
     key, name = (key or "").strip().lower(), " ".join((name or "").split())
+    # one admin at a time adds or renames a site, so two cannot both find a
+    # key or name free and then collide
+    lock_for_update(db.session, "sites")
     key_problem = None
     if not SITE_KEY.fullmatch(key):
         key_problem = ("Enter a key of 2 to 40 characters: lower-case letters, digits and "
@@ -150,6 +153,7 @@ def create_site(key: str, name: str, *, actor: User, now: datetime) -> Site:
 
 def rename_site(site: Site, name: str, *, actor: User, now: datetime) -> Site:
     name = " ".join((name or "").split())
+    lock_for_update(db.session, "sites")
     _raise_if({"name": _site_name_problem(name, site)})
     diff = audit.changes({"name": site.name}, {"name": name})
     site.name = name
