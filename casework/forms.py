@@ -6,7 +6,8 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
-from wtforms import Field, FieldList, FormField, IntegerField
+from werkzeug.datastructures import MultiDict
+from wtforms import Field, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
@@ -44,7 +45,7 @@ class DateInputField(Field):
             raise ValueError("Year must include 4 numbers")
         try:
             self.data = date(int(year), int(month), int(day))
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:  # 30 February; a 20-digit day
             raise ValueError(f"{name} must be a real date") from error
 
     def pre_validate(self, form):
@@ -108,21 +109,21 @@ def show_problems(form, problems: dict) -> None:
             form.form_errors.append(message)
 
 
-def _without_nul(value):
-    """NUL is never text a person typed, and PostgreSQL refuses it."""
-    return value.replace("\x00", "") if isinstance(value, str) else value
+def _without_nul(formdata):
+    """The submitted values with NUL characters taken out (files as they
+    are): NUL is never text a person typed, and PostgreSQL refuses it.
+    Taken out before the fields see the values, so a required field sent
+    only a NUL is missing, as it looks."""
+    return MultiDict([(key, value.replace("\x00", "") if isinstance(value, str) else value)
+                      for key, value in formdata.items(multi=True)])
 
 
 class Form(FlaskForm):
-    """Every casework form: FlaskForm (CSRF) whose text fields drop NUL
-    characters, so no input can make the database refuse a write."""
+    """Every casework form: FlaskForm (CSRF) whose submitted values lose any
+    NUL character before the fields read them, so no input can make the
+    database refuse a write."""
 
     class Meta(FlaskForm.Meta):
-        def bind_field(self, form, unbound_field, options):
-            if issubclass(unbound_field.field_class, FieldList | FormField):
-                # lists of fields take no filters; their own fields get one
-                return super().bind_field(form, unbound_field, options)
-            filters = tuple(unbound_field.kwargs.get("filters", ()))
-            if _without_nul not in filters:  # the unbound field is shared: add it once
-                unbound_field.kwargs["filters"] = (*filters, _without_nul)
-            return super().bind_field(form, unbound_field, options)
+        def wrap_formdata(self, form, formdata):
+            formdata = super().wrap_formdata(form, formdata)
+            return None if formdata is None else _without_nul(formdata)

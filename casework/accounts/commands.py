@@ -13,6 +13,8 @@ from casework.cli import command_transaction
 from casework.database import utcnow
 
 users_cli = AppGroup("users", help="Manage user accounts.")
+# A service's field names as the command's options
+OPTIONS = {"display_name": "--name", "sites": "--site"}
 
 
 @users_cli.command("create")
@@ -39,9 +41,9 @@ def create_command(email, display_name, role, sites, password) -> None:
                 now=utcnow(),
             )
     except services.AccountError as error:
-        label = f"--{error.field}" if error.field else "error"
-        label = "--site" if error.field == "sites" else label
-        click.echo(f"{label}: {error.message}", err=True)
+        for field, message in error.problems.items():
+            click.echo(f"{OPTIONS.get(field, f'--{field}') if field else 'error'}: {message}",
+                       err=True)
         sys.exit(2)
     sites = ", ".join(site.key for site in user.sites) or "none"
     click.echo(f"Created {user.role} {user.email} (sites: {sites})")

@@ -45,7 +45,7 @@ class AccountError(Exception):
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    return email.replace("\x00", "").strip().lower()  # NUL: never typed, refused by PostgreSQL
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -212,6 +212,17 @@ def _site_problem(role: Role, sites: list[Site]) -> str | None:
     return None
 
 
+MAX_EMAIL_LENGTH, MAX_NAME_LENGTH = 254, 120  # the columns' lengths
+
+
+def _display_name_problem(display_name: str) -> str | None:
+    if not display_name.strip():
+        return "Enter a display name"
+    if len(display_name.strip()) > MAX_NAME_LENGTH:
+        return f"The display name must be {MAX_NAME_LENGTH} characters or fewer"
+    return None
+
+
 def _raise_if(problems: dict[str | None, str | None]) -> None:
     found = {field: message for field, message in problems.items() if message}
     if found:
@@ -244,13 +255,15 @@ def create_user(
     email_problem = None
     if not email or "@" not in email:
         email_problem = "Enter an email address in the correct format"
+    elif len(email) > MAX_EMAIL_LENGTH:
+        email_problem = f"The email address must be {MAX_EMAIL_LENGTH} characters or fewer"
     elif db.session.execute(
         select(func.count()).select_from(User).where(User.email == email)
     ).scalar_one():
         email_problem = "A user with this email address already exists"
     _raise_if({
         "email": email_problem,
-        "display_name": None if display_name.strip() else "Enter a display name",
+        "display_name": _display_name_problem(display_name),
         "sites": _site_problem(role, sites),
         "password": password_problem(password, email=email),
     })
@@ -320,7 +333,7 @@ def update_user(
     role = Role(role)
     own_role = actor is not None and actor.id == user.id and role != user.role
     _raise_if({
-        "display_name": None if display_name.strip() else "Enter a display name",
+        "display_name": _display_name_problem(display_name),
         "role": "You cannot change your own role" if own_role else None,
         "sites": _site_problem(role, sites),
     })

@@ -55,6 +55,7 @@ from casework.trial.models import Allocation
 WEEKS = 26
 DUE_SOON_DAYS = 14
 MAX_REASON_LENGTH = 2000
+MAX_CASES_AT_ONCE = 200  # a reassignment's people (a case list's page is 50)
 
 
 class CaseloadError(Exception):
@@ -461,8 +462,11 @@ def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, 
         problems["reason"] = "Say why the cases are being reassigned"
     elif len(reason) > MAX_REASON_LENGTH:
         problems["reason"] = f"The reason must be {MAX_REASON_LENGTH} characters or fewer"
+    person_ids = list(dict.fromkeys(person_ids))
     if not person_ids:
         problems["people"] = "Select at least one case"
+    elif len(person_ids) > MAX_CASES_AT_ONCE:
+        problems["people"] = f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time"
     to_user = db.session.get(User, to_user_id) if to_user_id else None
     if to_user is None or not to_user.active or to_user.role not in (Role.CASEWORKER,
                                                                       Role.LEAD):
@@ -473,7 +477,7 @@ def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, 
     if actor.is_site_scoped:
         stmt = stmt.where(Person.site_id.in_(actor.site_ids))
     people = list(db.session.scalars(stmt))
-    if len(people) != len(set(person_ids)):
+    if len(people) != len(person_ids):
         raise CaseloadError({"people": "Some of the selected cases are not at your sites"})
     elsewhere = [p.full_name for p in people if p.site_id not in to_user.site_ids]
     if elsewhere:

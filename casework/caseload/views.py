@@ -141,10 +141,19 @@ def _back() -> str | None:
                                                     url_for("caseload.mine")) else None
 
 
+def _posted_people() -> list[int]:
+    """The people a reassignment form was sent with, each once."""
+    return list(dict.fromkeys(n for n in map(whole_number, request.form.getlist("people"))
+                              if n is not None))
+
+
 def _posted_people_sites() -> frozenset[int]:
-    """The sites of the people a reassignment form was sent with."""
-    ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
-    return frozenset(services.sites_of_people(ids)) if ids else frozenset()
+    """The sites of the people a reassignment form was sent with (none for
+    more than may be reassigned at once: the reassignment says so)."""
+    ids = _posted_people()
+    if not ids or len(ids) > services.MAX_CASES_AT_ONCE:
+        return frozenset()
+    return frozenset(services.sites_of_people(ids))
 
 
 def _assignable(site_ids: frozenset[int]) -> list:
@@ -172,11 +181,13 @@ def reassign():
     posted = _posted_people_sites()
     form.to_user.choices = choices([("", "")] + [
         (u.id, u.display_name) for u in _assignable(posted)])
-    if form.validate_on_submit():
-        ids = [n for n in map(whole_number, request.form.getlist("people")) if n is not None]
+    if len(_posted_people()) > services.MAX_CASES_AT_ONCE:
+        show_problems(form, {"people": f"Reassign at most {services.MAX_CASES_AT_ONCE} cases "
+                                       "at a time"})
+    elif form.validate_on_submit():
         try:
             done = services.reassign(
-                ids, whole_number(form.to_user.data),
+                _posted_people(), whole_number(form.to_user.data),
                 form.reason.data, actor=current_user, now=utcnow())
         except services.CaseloadError as error:
             db.session.rollback()

@@ -45,7 +45,9 @@ def assess_command(scheme: str, source) -> None:
     print the decision as JSON. Exit 2 naming the field if the facts are bad."""
     try:
         raw = json.load(source)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except RecursionError:
+        _fail("The facts are not valid JSON: they are nested too deeply")
+    except ValueError as error:  # bad JSON or encoding; a number of thousands of digits
         _fail(f"The facts are not valid JSON: {error}")
     if not isinstance(raw, dict):
         _fail("The facts must be a JSON object")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 import click
 from flask import current_app
@@ -22,6 +27,31 @@ export_cli = AppGroup("export", help="Anonymised outputs for the trial's evaluat
 def _fail(message: str) -> None:
     click.echo(message, err=True)
     sys.exit(2)
+
+
+@contextmanager
+def _whole(path: Path) -> Iterator[IO[bytes]]:
+    """``path`` written whole or not at all: written beside it under a
+    temporary name and renamed onto it once the block ends without an
+    error (anything else leaves ``path`` as it was). A path that cannot be
+    written is refused, naming --out (exit 2)."""
+    if path.is_dir():
+        _fail(f"--out: {path} is a folder")
+    if not path.parent.is_dir():
+        _fail(f"--out: the folder {path.parent} does not exist")
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
+            "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False)
+    except OSError as error:
+        _fail(f"--out: cannot write to {path.parent}: {error.strerror or error}")
+    try:
+        with handle:
+            yield handle
+        os.replace(handle.name, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(handle.name)
+        raise
 
 
 def _trial(key: str | None) -> Trial:
@@ -65,18 +95,20 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     def finished(rows: int, sha256: str, complete: bool) -> None:
         outcome.update(rows=rows, sha256=sha256, complete=complete)
 
-    # The passes over the cohort read from the replica, if there is one.
-    with from_replica(), open(out, "wb") as handle, click.progressbar(
-            length=total or 0, label="Writing", file=sys.stderr) as bar:
-        chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
-        for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
-            handle.write(chunk)
-            if total:
-                bar.update(chunk.count(b"\n"))
-    with command_transaction("export-cohort"):
-        services.record_extract(req, key=key, rows_written=outcome["rows"],
-                                sha256=outcome["sha256"], complete=outcome["complete"],
-                                actor=None, now=utcnow(), chosen=chosen)
+    # The file appears under its name only once it is whole and audited.
+    with _whole(Path(out)) as handle:
+        # The passes over the cohort read from the replica, if there is one.
+        with from_replica(), click.progressbar(length=total or 0, label="Writing",
+                                               file=sys.stderr) as bar:
+            chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
+            for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
+                handle.write(chunk)
+                if total:
+                    bar.update(chunk.count(b"\n"))
+        with command_transaction("export-cohort"):
+            services.record_extract(req, key=key, rows_written=outcome["rows"],
+                                    sha256=outcome["sha256"], complete=outcome["complete"],
+                                    actor=None, now=utcnow(), chosen=chosen)
     click.echo(f"Wrote {outcome['rows']:,} rows to {out} at detail level {chosen.level} "
                f"(k {chosen.report.k}, target {chosen.target}; "
                f"{len(chosen.small_groups)} groups' quasi-identifiers hidden); "
@@ -89,12 +121,17 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
 def dictionary_command(out) -> None:
     """Write the data dictionary, generated from the extract schemas."""
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _fail(f"--out: cannot make the folder {folder}: {error.strerror or error}")
+    outputs = {"dictionary.csv": services.dictionary_csv(),
+               "dictionary.md": services.dictionary_markdown()}
     with click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
-        (folder / "dictionary.csv").write_text(services.dictionary_csv(), encoding="utf-8")
-        bar.update(1)
-        (folder / "dictionary.md").write_text(services.dictionary_markdown(), encoding="utf-8")
-        bar.update(1)
+        for name, text in outputs.items():
+            with _whole(folder / name) as handle:
+                handle.write(text.encode())
+            bar.update(1)
     click.echo(f"Wrote {folder / 'dictionary.csv'} and {folder / 'dictionary.md'}")
 
 
@@ -108,11 +145,13 @@ def consort_command(out, trial_key) -> None:
         _fail("--out: give a file name ending in .svg")
     trial = _trial(trial_key)
     outputs = services.consort_outputs(trial)
-    with click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
-        Path(out).write_bytes(outputs["svg"])
+    # both files appear only once both are written and the export audited
+    with _whole(Path(out)) as svg, _whole(Path(out[:-4] + ".json")) as counts, \
+            click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
+        svg.write(outputs["svg"])
         bar.update(1)
-        Path(out[:-4] + ".json").write_bytes(outputs["json"])
+        counts.write(outputs["json"])
         bar.update(1)
-    with command_transaction("export-consort"):
-        services.record_consort_export(trial, outputs, actor=None, now=utcnow())
+        with command_transaction("export-consort"):
+            services.record_consort_export(trial, outputs, actor=None, now=utcnow())
     click.echo(f"Wrote {out} and {out[:-4]}.json")

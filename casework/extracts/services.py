@@ -15,7 +15,7 @@ import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import joinedload
@@ -94,14 +94,18 @@ def _site_filter(req: ExtractRequest, column):
 
 
 def _date_range(req: ExtractRequest, column, *, timestamp: bool):
+    """Rows from ``date_from`` to ``date_to``, both whole days (UTC): a
+    timestamp column is compared with the start of the first day and before
+    the start of the day after the last (none after 31 December 9999)."""
     conditions = []
     if req.date_from:
-        conditions.append(column >= (datetime.combine(req.date_from, datetime.min.time())
+        conditions.append(column >= (datetime.combine(req.date_from, time.min, tzinfo=UTC)
                                      if timestamp else req.date_from))
-    if req.date_to:
-        end = req.date_to + timedelta(days=1)
-        conditions.append(column < (datetime.combine(end, datetime.min.time())
-                                    if timestamp else end))
+    if req.date_to and not timestamp:
+        conditions.append(column <= req.date_to)
+    elif req.date_to and req.date_to < date.max:
+        end = datetime.combine(req.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        conditions.append(column < end)
     return and_(*conditions) if conditions else True
 
 

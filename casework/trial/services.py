@@ -172,7 +172,7 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
         for stratum, slot, arm in parsed.entries
     ])
     trial.allocation_list_sha256 = parsed.sha256
-    trial.allocation_list_filename = filename[:200]
+    trial.allocation_list_filename = filename.replace("\x00", "")[:200]
     trial.allocation_list_uploaded_at = now
     db.session.flush()
     audit.record(

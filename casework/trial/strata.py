@@ -72,7 +72,14 @@ def parse_allocation_list(data: bytes, valid_strata) -> AllocationList:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AllocationListError(["The file must be a CSV saved as UTF-8"]) from None
-    reader = csv.reader(io.StringIO(text))
+    try:
+        return _parse_rows(csv.reader(io.StringIO(text)), valid_strata, data)
+    except csv.Error as error:  # a field past the csv module's limit, say
+        raise AllocationListError([f"The file is not a CSV this service can read "
+                                   f"({error})"]) from None
+
+
+def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
     header = [h.strip().lower() for h in next(reader, [])]
     if header != ["stratum", "slot", "arm"]:
         raise AllocationListError(["The first line must be the header stratum,slot,arm"])
@@ -89,7 +96,8 @@ def parse_allocation_list(data: bytes, valid_strata) -> AllocationList:
             if stratum not in valid_strata:
                 problems.append(f"Line {line_number}: stratum {stratum!r} is not one of this "
                                 f"trial's strata ({', '.join(sorted(valid_strata))})")
-            elif not slot_text.isdigit() or int(slot_text) != expected.get(stratum, 1):
+            elif not (slot_text.isascii() and slot_text.isdigit() and len(slot_text) <= 9) \
+                    or int(slot_text) != expected.get(stratum, 1):
                 problems.append(f"Line {line_number}: slot must be {expected.get(stratum, 1)} "
                                 f"for stratum {stratum} (slots run 1, 2, 3… in order)")
             elif arm_text.lower() not in {a.value for a in Arm}:

@@ -32,6 +32,15 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
         (["--site", "atlantis"], "--site: Unknown site atlantis", "a long enough passphrase"),
         ([], "--site: A caseworker needs at least one site", "a long enough passphrase"),
         (["--site", "coventry"], "--password: Password must be 12 characters", "short"),
+        # longer than the columns: PostgreSQL refused with a traceback, SQLite kept them
+        (["--site", "coventry", "--name", "N" * 121],
+         "--name: The display name must be 120 characters or fewer",
+         "a long enough passphrase"),
+        (["--site", "coventry", "--name", " "], "--name: Enter a display name",
+         "a long enough passphrase"),
+        (["--site", "coventry", "--email", "a" * 250 + "@example.org"],
+         "--email: The email address must be 254 characters or fewer",
+         "a long enough passphrase"),
     ]
     for extra, message, password in cases:
         result = runner.invoke(

@@ -323,6 +323,61 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
         for fmt in ("svg", "json")}}
 
 
+@pytest.mark.parametrize("command", [
+    ["export", "cohort", "--out", "{missing}/c.csv"],
+    ["export", "consort", "--out", "{missing}/c.svg"],
+    ["export", "dictionary", "--out", "{file}/sub"],
+    ["export", "consort", "--out", "{tmp}/d.svg"],  # d.json is a folder
+    ["export", "cohort", "--out", "{tmp}"],
+])
+def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, command):
+    (tmp_path / "d.json").mkdir()
+    (tmp_path / "file").write_text("x")
+    paths = {"missing": tmp_path / "missing", "file": tmp_path / "file", "tmp": tmp_path}
+    result = runner.invoke(args=[part.format(**paths) for part in command])
+    assert result.exit_code == 2, result.output
+    assert "--out" in result.stderr and "Traceback" not in result.output
+    # nothing written, nothing half-written, nothing audited
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "file"]
+    assert db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.action.like("%:exported"))).all() == []
+
+
+def test_an_extract_appears_only_once_whole_and_audited(cohort, runner, tmp_path,
+                                                        monkeypatch):
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("the audit could not be written")
+
+    monkeypatch.setattr(services, "record_extract", fail)
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its partial copy
+    monkeypatch.undo()
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["c.csv"]
+
+
+@pytest.mark.parametrize(("unit", "date_from", "date_to", "rows"), [
+    # people by the day they were randomised (21 November 2026), referrals by
+    # their date (1 June 2026); both ends are whole days
+    ("person", date(2026, 11, 21), date(2026, 11, 21), 2),
+    ("person", date(2026, 11, 22), None, 0),
+    ("person", None, date(2026, 11, 20), 0),
+    ("person", date(2020, 1, 1), date(9999, 12, 31), 2),  # the last day there is
+    ("referral", date(2026, 6, 1), date(2026, 6, 1), 2),
+    ("referral", date(2026, 6, 2), date(9999, 12, 31), 0),
+    ("referral", None, date(9999, 12, 31), 2),
+])
+def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
+    # a person row's filter compared a naive datetime with an aware column
+    # (an error), and the last day of 9999 overflowed: both were 500s
+    trial, _ = cohort
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0, date_from=date_from,
+                                  date_to=date_to)
+    assert len(list(services.rows(req, b"k"))) == rows
+
+
 def test_commands_refuse_bad_options(cohort, runner, tmp_path):
     result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "flow.png")])
     assert result.exit_code == 2 and "ending in .svg" in result.stderr

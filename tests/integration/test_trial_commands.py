@@ -56,6 +56,9 @@ def test_assess_uses_the_configured_trial_sites(runner, make_trial):
 @pytest.mark.parametrize(("facts", "message"), [
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must be a JSON object"),
+    # a traceback before (exit 1): a number past Python's digit limit, deep nesting
+    ('{"referral_date": ' + "1" * 5000 + "}", "not valid JSON: Exceeds the limit"),
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ({**FACTS, "shoe_size": 9}, "shoe_size: Unknown field."),
     ({k: v for k, v in FACTS.items() if k != "referral_date"},
      "referral_date: Missing data for required field."),

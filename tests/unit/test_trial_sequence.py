@@ -183,6 +183,10 @@ def test_allocation_list_parses_with_its_checksum():
     (b"stratum,slot,arm\ncoventry,1,placebo\n", "Line 2: arm must be treatment or control"),
     (b"stratum,slot,arm\ncoventry,1\n", "Line 2: expected 3 values"),
     (b"\xff\xfe\x00", "UTF-8"),
+    # odd numbers and oversized fields (each raised past the checks before)
+    ("stratum,slot,arm\ncoventry,\u00b2,control\n".encode(), "Line 2: slot must be 1"),
+    (b"stratum,slot,arm\ncoventry," + b"1" * 5000 + b",control\n", "Line 2: slot must be 1"),
+    (b"stratum,slot,arm\ncoventry,1," + b"x" * 200_000 + b"\n", "not a CSV this service"),
 ])
 def test_bad_allocation_lists_name_the_line(data, message):
     with pytest.raises(strata.AllocationListError) as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from casework.extensions import db
 from casework.forms import whole_number
 
 
@@ -100,3 +101,82 @@ def test_an_overlong_sign_in_is_explained(client):
     body = response.get_data(as_text=True)
     assert "Email address must be 254 characters or fewer" in body
     assert "Password must be 256 characters or fewer" in body
+
+
+BIG = "9" * 20  # past a C long: Python's date() overflowed rather than refusing
+
+
+def test_a_date_with_a_huge_day_or_month_is_explained(client, login_as, post, make_referral):
+    person = make_referral("coventry").person
+    login_as("lead", ("coventry",))
+    for parts in ([BIG, "1", "2026"], ["1", BIG, "2026"]):
+        response = post(f"/people/{person.id}/edit", {
+            "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": parts,
+            "gender": "female", "ethnicity": "white_british", "local_authority": "coventry"})
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        assert "Date of birth must be a real date" in page and BIG in page  # kept as typed
+        assert client.get(f"/referrals?date_from={parts[0]}&date_from={parts[1]}"
+                          f"&date_from={parts[2]}").status_code == 200
+
+
+def test_a_required_choice_sent_only_a_nul_is_missing(client, login_as, post):
+    login_as("caseworker", ("coventry",))
+    response = post("/referrals/new", {
+        "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": ["1", "2", "2009"],
+        "gender": "female", "ethnicity": "white_british", "local_authority": "coventry",
+        "site": "\x00", "referral_date": ["1", "11", "2026"], "source": "police",
+        "referrer_name": "PC Ada", "reason": "Concern"})
+    assert response.status_code == 422  # a 500 before: the NUL passed as a choice
+    page = response.get_data(as_text=True)
+    assert "Select a site" in page and "Lovelace" in page
+
+
+def test_reassigning_more_cases_than_allowed_at_once(client, login_as, post, make_referral,
+                                                     make_user):
+    from casework.caseload.services import MAX_CASES_AT_ONCE
+
+    person = make_referral("coventry").person
+    to = make_user("caseworker", ("coventry",))
+    login_as("lead", ("coventry",))
+    many = [str(n) for n in range(1, 70_001)]  # past PostgreSQL's 65,535 parameters
+    # each person counts once: 201 different people, sent 206 times
+    for people in (many, [str(person.id)] * 6 + many[1000:1000 + MAX_CASES_AT_ONCE]):
+        response = post("/caseload/reassign", {"people": people, "to_user": str(to.id),
+                                               "reason": "x"})
+        assert response.status_code == 422
+        assert response.get_data(as_text=True).count(
+            f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time") == 1
+    response = post("/caseload/reassign", {"people": [str(person.id)] * 6, "reason": "x",
+                                           "to_user": str(to.id)})
+    assert response.status_code == 302  # six times one person is one case
+
+
+def test_an_upload_named_with_a_nul_is_stored_without_it(client, login_as, post, make_trial):
+    import io
+
+    from casework.trial.models import Trial
+
+    trial = make_trial(method="allocation_list")
+    login_as("admin", ())
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(b"stratum,slot,arm\ncoventry,1,control\n"),
+                                         "list\x00.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Trial, trial.id).allocation_list_filename == "list.csv"
+
+
+def test_throttled_sign_in_with_a_nul_in_the_email(make_app):
+    from tests.conftest import csrf_token
+
+    app = make_app(LOGIN_RATE_LIMIT="2 per 15 minutes")
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/sign-in")
+        codes = [client.post("/sign-in", data={"email": "lead\x00@example.org",
+                                               "password": "wrong guess here",
+                                               "csrf_token": token}).status_code
+                 for _ in range(4)]
+    assert codes == [200, 200, 429, 429]

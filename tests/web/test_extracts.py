@@ -74,6 +74,16 @@ def test_only_evaluators_download(client, login_as, post, cohort, role):  # noqa
                                        "key": "project"}).status_code == 403
 
 
+def test_the_extract_page_with_dates(client, login_as, cohort):  # noqa: F811
+    trial, _ = cohort
+    login_as("evaluator", ())
+    for unit in ("person", "referral"):
+        page = client.get(f"/extracts?trial={trial.id}&unit={unit}&level=1&format=csv"
+                          "&key=project&date_from=1&date_from=1&date_from=2020"
+                          "&date_to=31&date_to=12&date_to=9999")
+        assert page.status_code == 200 and "(written)" in text_of(page)
+
+
 def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
     login_as("evaluator", ())  # the cohort fixture made the records
     page = text_of(client.get("/extracts/aggregates"))
