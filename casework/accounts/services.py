@@ -215,10 +215,16 @@ def _site_problem(role: Role, sites: list[Site]) -> str | None:
 MAX_EMAIL_LENGTH, MAX_NAME_LENGTH = 254, 120  # the columns' lengths
 
 
+def _clean_name(display_name: str) -> str:
+    """A display name as stored: without NUL (never typed; PostgreSQL refuses
+    it: the command line passes what it is given) or surrounding spaces."""
+    return display_name.replace("\x00", "").strip()
+
+
 def _display_name_problem(display_name: str) -> str | None:
-    if not display_name.strip():
+    if not _clean_name(display_name):
         return "Enter a display name"
-    if len(display_name.strip()) > MAX_NAME_LENGTH:
+    if len(_clean_name(display_name)) > MAX_NAME_LENGTH:
         return f"The display name must be {MAX_NAME_LENGTH} characters or fewer"
     return None
 
@@ -269,7 +275,7 @@ def create_user(
     })
     user = User(
         email=email,
-        display_name=display_name.strip(),
+        display_name=_clean_name(display_name),
         role=role,
         sites=list(sites),
         password_hash=hash_password(password),
@@ -338,7 +344,7 @@ def update_user(
         "sites": _site_problem(role, sites),
     })
     before = _snapshot(user)
-    user.display_name = display_name.strip()
+    user.display_name = _clean_name(display_name)
     user.role = role
     user.sites = list(sites)
     db.session.flush()

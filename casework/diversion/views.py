@@ -142,11 +142,10 @@ def _step_choices(case: DiversionCase) -> list:
 @require(Permission.DIVERSION_ASSESS)
 def step(case_id: int):
     case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
-    if request.form.get("target") in services.ENDINGS \
-            and not current_user.can(Permission.DIVERSION_DECIDE):
+    form = StepForm()  # (its values as the fields read them: without NUL)
+    if form.target.data in services.ENDINGS and not current_user.can(Permission.DIVERSION_DECIDE):
         deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
              subject_type="diversion_case", subject_id=case.id, site_id=case.site_id)
-    form = StepForm()
     form.target.choices = _step_choices(case)
     if form.validate_on_submit():
         try:

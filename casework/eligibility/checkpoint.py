@@ -12,7 +12,7 @@ from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
 from casework.intake.validation import years_between
 
 SCHEME = "checkpoint"
-RULESET_VERSION = "checkpoint-2026.1"
+RULESET_VERSION = "checkpoint-2026.2"
 MINIMUM_AGE, MAXIMUM_AGE = 10, 17
 
 # Possession offences Checkpoint is for, and the weapon offences it excludes.

@@ -15,7 +15,7 @@ from casework.accounts.models import Site
 from casework.diversion import services as diversion
 from casework.eligibility import checkpoint, cirv, outcome22, schemas
 from casework.extensions import db
-from casework.trial.models import Trial, TrialStatus
+from casework.trial import services as trials
 
 eligibility_cli = AppGroup("eligibility", help="Apply eligibility rules to facts.")
 
@@ -30,10 +30,8 @@ def _fail(message: str) -> None:
 
 def _cirv_rules() -> cirv.CirvRules:
     """The open trials' sites, or the design's defaults if none is configured."""
-    trials = db.session.scalars(select(Trial).where(Trial.status == TrialStatus.OPEN)).all()
-    if not trials:
-        return cirv.CirvRules()
-    return cirv.CirvRules(trial_sites={s.key: s.name for t in trials for s in t.sites})
+    sites = trials.open_trial_sites()
+    return cirv.CirvRules(trial_sites=sites) if sites else cirv.CirvRules()
 
 
 @eligibility_cli.command("assess")

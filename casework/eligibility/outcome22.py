@@ -12,7 +12,7 @@ from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
 from casework.intake.validation import years_between
 
 SCHEME = "outcome22"
-RULESET_VERSION = "outcome22-2026.1"
+RULESET_VERSION = "outcome22-2026.2"
 PARENT_CONSENT_UNDER = 16
 
 VARIANTS: dict[str, str] = {

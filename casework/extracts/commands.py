@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -32,11 +33,21 @@ def _fail(message: str) -> None:
 @contextmanager
 def _whole(path: Path) -> Iterator[IO[bytes]]:
     """``path`` written whole or not at all: written beside it under a
-    temporary name and renamed onto it once the block ends without an
-    error (anything else leaves ``path`` as it was). A path that cannot be
-    written is refused, naming --out (exit 2)."""
+    temporary name and renamed onto it once the block ends without an error
+    (anything else leaves ``path`` as it was), with the mode a new file would
+    have (or the one it had). A link is followed to the file it names; a
+    path that is no regular file (a pipe, /dev/stdout) is written directly.
+    A path that cannot be written is refused, naming --out (exit 2)."""
+    path = Path(os.path.realpath(path))
     if path.is_dir():
         _fail(f"--out: {path} is a folder")
+    if path.exists() and not path.is_file():
+        try:
+            with open(path, "wb") as handle:
+                yield handle
+            return
+        except OSError as error:
+            _fail(f"--out: cannot write to {path}: {error.strerror or error}")
     if not path.parent.is_dir():
         _fail(f"--out: the folder {path.parent} does not exist")
     try:
@@ -47,11 +58,19 @@ def _whole(path: Path) -> Iterator[IO[bytes]]:
     try:
         with handle:
             yield handle
+        os.chmod(handle.name, stat.S_IMODE(path.stat().st_mode) if path.exists()
+                 else 0o666 & ~_umask())
         os.replace(handle.name, path)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(handle.name)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it (the only way), then put it back
+    os.umask(mask)
+    return mask
 
 
 def _trial(key: str | None) -> Trial:

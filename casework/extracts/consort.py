@@ -29,6 +29,8 @@ class Flow:
     treatment_completed: int = 0  # exited having completed the programme
     # Lost to follow-up or withdrawn: the other exits, by reason.
     treatment_lost: dict[str, int] = field(default_factory=dict)
+    # Referred again after randomisation: in the trial already, not excluded.
+    rereferred_randomised: int = 0
 
     @property
     def not_triaged(self) -> int:
@@ -84,7 +86,8 @@ def svg(flow: Flow, *, title: str) -> str:
     excluded = ["Excluded", f"Ineligible: {flow.ineligible}",
                 *_itemised(flow.ineligible_reasons),
                 f"Awaiting a decision: {flow.awaiting_decision}",
-                f"Not yet triaged: {flow.not_triaged}"]
+                f"Not yet triaged: {flow.not_triaged}",
+                f"Referred again, already randomised: {flow.rereferred_randomised}"]
     treatment = ["Allocated to treatment", f"{flow.treatment}",
                  "Received the intervention:" if flow.treatment_pathways else
                  f"Engaged at some point: {flow.treatment_engaged_ever}",
@@ -105,15 +108,15 @@ def svg(flow: Flow, *, title: str) -> str:
         f'{escape(title)}</text>',
     ]
     y = 50
-    parts += [_box(300, y, 300, enrolment, bold=True), _arrow(600, y + 40, 625, y + 40),
-              _box(625, y, 270, excluded, bold=True)]
+    parts += [_box(250, y, 300, enrolment, bold=True), _arrow(550, y + 40, 590, y + 40),
+              _box(590, y, 305, excluded, bold=True)]
     below = y + max(_height(enrolment) + 48, _height(excluded) + 20)
-    parts.append(_arrow(450, y + _height(enrolment), 450, below))
+    parts.append(_arrow(400, y + _height(enrolment), 400, below))
     y = below
     randomised = ["Randomised", f"{flow.randomised}"]
-    parts.append(_box(300, y, 300, randomised, bold=True))
+    parts.append(_box(250, y, 300, randomised, bold=True))
     y += _height(randomised)
-    parts += [_arrow(400, y, 225, y + 42), _arrow(500, y, 675, y + 42)]
+    parts += [_arrow(350, y, 225, y + 42), _arrow(450, y, 675, y + 42)]
     for left, right in ((treatment, control), (treatment_follow_up, control_follow_up),
                         (["Analysed", f"{flow.treatment_analysed}"],
                          ["Analysed", f"{flow.control_analysed}"])):

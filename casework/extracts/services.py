@@ -542,9 +542,13 @@ def flow(trial: Trial) -> consort.Flow:
     site_ids = [s.id for s in trial.sites]
     referred = db.session.scalar(select(func.count()).select_from(Referral)
                                  .where(Referral.site_id.in_(site_ids)))
-    triaged, waiting, ineligible = db.session.execute(
+    # A referral of someone already randomised is decided ineligible and
+    # linked to their allocation: not an exclusion, as they are in the trial.
+    rereferred = Triage.allocation_id.is_not(None)
+    triaged, waiting, ineligible, already = db.session.execute(
         select(func.count(), func.count(Triage.id).filter(Triage.decided_at.is_(None)),
-               func.count(Triage.id).filter(Triage.decision == "ineligible"))
+               func.count(Triage.id).filter(Triage.decision == "ineligible", ~rereferred),
+               func.count(Triage.id).filter(Triage.decision == "ineligible", rereferred))
         .select_from(Triage).join(Referral, Referral.id == Triage.referral_id)
         .where(Referral.site_id.in_(site_ids))).one()
     by_arm = dict(db.session.execute(select(Allocation.arm, func.count())
@@ -585,7 +589,7 @@ def flow(trial: Trial) -> consort.Flow:
         control=by_arm.get("control", 0), treatment_in_error=in_error.get("treatment", 0),
         control_in_error=in_error.get("control", 0), treatment_engaged_ever=engaged,
         treatment_exited=exited, control_deviations=deviations,
-        ineligible_reasons=_exclusions(site_ids),
+        ineligible_reasons=_exclusions(site_ids), rereferred_randomised=already,
         treatment_pathways={Pathway(p).label: on_pathway.get(p, 0) for p in RECEIVED},
         treatment_completed=exits.get("completed", 0),
         treatment_lost={label: exits[reason] for reason, label in EXIT_REASONS.items()
@@ -597,21 +601,24 @@ RECEIVED = (Pathway.ENGAGED, Pathway.AT_RISK_MONITORING, Pathway.DISRUPTION)
 
 
 def _exclusions(site_ids: list[int]) -> dict[str, int]:
-    """Ineligible decisions at the sites by reason: each criterion not met
-    (read from the criteria each decision recorded; one referral may fail
-    several), then decisions against the rules (none failed)."""
+    """Ineligible decisions at the sites (people already randomised apart)
+    by reason: each criterion not met (read from the criteria each decision
+    recorded; one referral may fail several), then those a lead decided on
+    review (a criterion not known), then decisions against the rules (the
+    rules gave eligible)."""
     failed: Counter[str] = Counter()
-    against = 0
     for criteria, computed in db.session.execute(
             select(Triage.criteria, Triage.computed_result)
             .join(Referral, Referral.id == Triage.referral_id)
-            .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible")
+            .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible",
+                   Triage.allocation_id.is_(None))
             .execution_options(yield_per=1000)):
-        not_met = [c["id"] for c in criteria or () if c.get("outcome") == "fail"]
-        failed.update(not_met)
-        against += computed != "ineligible"
+        failed.update(c["id"] for c in criteria or () if c.get("outcome") == "fail")
+        failed[computed] += computed != "ineligible"
     reasons = {f"{cid} not met ({title.lower()})": failed[cid]
                for cid, (title, _rule) in cirv.CRITERIA.items() if failed[cid]}
-    if against:
-        reasons["Decided against the rules"] = against
+    for computed, label in (("needs_review", "Decided on review"),
+                            ("eligible", "Decided against the rules")):
+        if failed[computed]:
+            reasons[label] = failed[computed]
     return reasons

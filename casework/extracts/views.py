@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from flask import Response, current_app, render_template, request, stream_with_context
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from casework.access import require
 from casework.accounts.roles import Permission
 from casework.database import from_replica, replica_reads, streamed_from_replica, utcnow
 from casework.extensions import db
-from casework.extracts import bp, services
+from casework.extracts import bp, consort, services
 from casework.extracts.forms import ExtractForm
 from casework.forms import choices, show_problems
 from casework.trial.models import Trial
@@ -98,9 +99,12 @@ def _trial() -> Trial | None:
 @replica_reads
 def aggregates():
     trial = _trial()
+    flow = services.flow(trial) if trial else None
+    # consort.svg escapes every text it draws
+    diagram = Markup(consort.svg(flow, title=trial.name)) if trial else None  # noqa: S704  # nosec B704
     return render_template("extracts/aggregates.html", trial=trial, trials=_trials(),
-                           tables=services.aggregates(trial) if trial else [],
-                           flow=services.flow(trial) if trial else None)
+                           tables=services.aggregates(trial) if trial else [], flow=flow,
+                           diagram=diagram)
 
 
 @bp.route("/extracts/consort.svg")

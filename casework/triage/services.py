@@ -177,7 +177,10 @@ def assess(triage: Triage) -> Assessment:
         already_randomised=allocation is not None and allocation.id != triage.allocation_id,
         exclusions=tuple(triage.exclusions or []),
     )
-    rules = cirv.CirvRules(trial_sites={s.key: s.name for s in trial.sites} if trial else {})
+    # the sites of the referral's trial; with none at this site, of the
+    # trials open elsewhere, so C2 names them (or says none is open)
+    rules = cirv.CirvRules(trial_sites={s.key: s.name for s in trial.sites} if trial
+                           else trials.open_trial_sites())
     return cirv.assess(facts, rules)
 
 

@@ -183,6 +183,13 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     return parsed
 
 
+def open_trial_sites() -> dict[str, str]:
+    """The sites of every open trial, key: name."""
+    return dict(db.session.execute(
+        select(Site.key, Site.name).join(Trial.sites)
+        .where(Trial.status == TrialStatus.OPEN).order_by(Site.name).distinct()).all())
+
+
 def open_trial_for_site(site_id: int) -> Trial | None:
     """The open trial that includes ``site_id``, if any."""
     return db.session.scalars(

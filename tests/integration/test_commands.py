@@ -53,6 +53,16 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
+def test_users_create_drops_nul_from_the_name(runner):
+    result = runner.invoke(
+        args=["users", "create", "--email", "ada@example.org", "--role", "admin",
+              "--name", "Ada\x00 Lovelace"],
+        input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 0, result.output  # a traceback on PostgreSQL before
+    user = db.session.scalars(select(User).where(User.email == "ada@example.org")).one()
+    assert user.display_name == "Ada Lovelace"
+
+
 def test_users_create_rejects_an_unknown_role(runner):
     result = runner.invoke(args=["users", "create", "--email", "x@example.org", "--role", "boss"],
                            input="a long enough passphrase\na long enough passphrase\n")

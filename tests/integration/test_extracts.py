@@ -274,11 +274,13 @@ def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage
     def referred(site):
         return make_referral(site, referral_date=date(2026, 5, 1))
 
-    # excluded: C3 and C5 not met; C3 alone; eligible by the rules but decided against
+    # excluded: C3 and C5 not met; C3 alone; eligible by the rules but decided
+    # against; C3 not known (the panel not asked), decided on review
     decide(referred("coventry"), "ineligible", panel_confirmed=False,
            exclusions=["mappa_managed"])
     decide(referred("coventry"), "ineligible", panel_confirmed=False)
     decide(referred("wolverhampton"), "ineligible", "Panel thought otherwise")
+    decide(referred("wolverhampton"), "ineligible", "On review", panel_confirmed=None)
     # treated people: one engaged then exited as completed, one exited having moved away
     treated = []
     while len(treated) < 2:
@@ -290,12 +292,17 @@ def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage
                         pathways.MoveRequest("exited", date(2026, 11, 1), reason)):
             pathways.move(db.session.get(Person, allocation.person_id), request, actor=lead,
                           now=now)
+    # someone randomised, referred again: in the trial already, not excluded
+    again = make_referral("coventry", person=db.session.get(Person, treated[0].person_id),
+                          referral_date=date(2026, 5, 1))
+    decide(again, "ineligible")
     db.session.commit()
 
     flow = services.flow(trial)
-    assert flow.ineligible == 3
+    assert (flow.ineligible, flow.rereferred_randomised) == (4, 1)
     assert flow.ineligible_reasons == {"C3 not met (group-related violence)": 2,
                                        "C5 not met (no exclusion applies)": 1,
+                                       "Decided on review": 1,
                                        "Decided against the rules": 1}
     assert flow.treatment_pathways["Engaged"] == flow.treatment_engaged_ever >= 2
     assert (flow.treatment_completed, flow.treatment_lost) == (1, {"Moved away": 1})
@@ -306,6 +313,7 @@ def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage
 
     drawn = consort.svg(flow, title=trial.name)
     for text in ("C3 not met (group-related violence): 2", "Decided against the rules: 1",
+                 "Referred again, already randomised: 1",
                  "Received the intervention:", "Completed: 1", "Lost or withdrawn: 1",
                  "Moved away: 1"):
         assert text in drawn
@@ -376,6 +384,30 @@ def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
     req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0, date_from=date_from,
                                   date_to=date_to)
     assert len(list(services.rows(req, b"k"))) == rows
+
+
+def test_an_export_takes_the_usual_mode_and_follows_a_link(cohort, runner, tmp_path):
+    import os
+    import stat
+
+    previous = os.umask(0o027)
+    try:
+        assert runner.invoke(args=["export", "consort", "--out",
+                                   str(tmp_path / "f.svg")]).exit_code == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "f.svg").stat().st_mode) == 0o640  # not 0600
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "c.csv").write_text("old")
+    (real / "c.csv").chmod(0o604)
+    (tmp_path / "c.csv").symlink_to(real / "c.csv")
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.csv").is_symlink()  # the link stays; its file is written
+    assert (real / "c.csv").read_text().startswith("person,site,")
+    assert stat.S_IMODE((real / "c.csv").stat().st_mode) == 0o604
+    assert sorted(p.name for p in real.iterdir()) == ["c.csv"]
 
 
 def test_commands_refuse_bad_options(cohort, runner, tmp_path):

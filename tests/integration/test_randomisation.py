@@ -163,9 +163,13 @@ def test_a_person_is_randomised_once_whatever_the_trial(make_trial, make_referra
     assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
 
 
-def test_without_an_open_trial_c2_says_so(make_referral, triage_referral):
+def test_without_an_open_trial_c2_says_so(make_trial, make_referral, triage_referral):
     c2 = triage_services.assess(triage_referral(make_referral("coventry"))).criterion("C2")
     assert (c2.outcome, c2.reason) == ("fail", "Site is Coventry; no trial is open.")
+    make_trial()  # at Coventry and Wolverhampton, not Birmingham
+    c2 = triage_services.assess(triage_referral(make_referral("birmingham"))).criterion("C2")
+    assert (c2.outcome, c2.reason) == (
+        "fail", "Site is Birmingham; the trial runs only in Coventry and Wolverhampton.")
 
 
 def test_age_band_strata(make_trial, make_referral, triage_referral, lead):

@@ -89,7 +89,7 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
     sign_in(client, "worker2@example.org")
     page = text_of(client.get(f"/assessments/{assessment.id}"))
     assert "A lead records how this diversion ends" in page and "What happened?" not in page
-    for ending in ("completed", "failed", "withdrawn"):
+    for ending in ("completed", "failed", "withdrawn", "completed\x00"):
         response = post(f"/diversion/{case.id}/step", {"target": ending, "reason": "x",
                                                        "on": day(date.today())})
         assert response.status_code == 403
@@ -99,7 +99,7 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
         AuditEvent.action == "access:denied",
         AuditEvent.subject_type == "diversion_case")).all()
     assert [(e.subject_id, e.detail["permission"]) for e in denied] == [
-        (str(case.id), "diversion:decide")] * 3
+        (str(case.id), "diversion:decide")] * 4
 
 
 def test_an_outcome22_assessment(client, login_as, post, child):

@@ -88,6 +88,12 @@ def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
     login_as("evaluator", ())  # the cohort fixture made the records
     page = text_of(client.get("/extracts/aggregates"))
     assert "Arm by pathway now" in page and "*" in page  # two people: small numbers hidden
+    # the diagram is drawn in the page: viewing it is not a download
+    diagram = page.split('data-testid="consort-diagram">', 1)[1].split("</div>", 1)[0]
+    assert diagram.startswith("<svg") and "Randomised" in diagram
+    assert 'src="/extracts/consort.svg' not in page
+    assert db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "consort:exported")).all() == []
     svg = client.get("/extracts/consort.svg")
     assert svg.mimetype == "image/svg+xml" and b"Randomised" in svg.get_data()
     consort_json = client.get("/extracts/consort.json")
