@@ -538,7 +538,8 @@ def aggregates(trial: Trial) -> list[Aggregate]:
 
 
 def flow(trial: Trial) -> consort.Flow:
-    """The CONSORT counts for a trial (ten queries, whatever its size)."""
+    """The CONSORT counts for a trial: ten queries, and one more for each
+    thousand referrals excluded."""
     site_ids = [s.id for s in trial.sites]
     referred = db.session.scalar(select(func.count()).select_from(Referral)
                                  .where(Referral.site_id.in_(site_ids)))
@@ -607,14 +608,19 @@ def _exclusions(site_ids: list[int]) -> dict[str, int]:
     review (a criterion not known), then decisions against the rules (the
     rules gave eligible)."""
     failed: Counter[str] = Counter()
-    for criteria, computed in db.session.execute(
-            select(Triage.criteria, Triage.computed_result)
-            .join(Referral, Referral.id == Triage.referral_id)
-            .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible",
-                   Triage.allocation_id.is_(None))
-            .execution_options(yield_per=1000)):
-        failed.update(c["id"] for c in criteria or () if c.get("outcome") == "fail")
-        failed[computed] += computed != "ineligible"
+    statement = (select(Triage.id, Triage.criteria, Triage.computed_result)
+                 .join(Referral, Referral.id == Triage.referral_id)
+                 .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible",
+                        Triage.allocation_id.is_(None))
+                 .order_by(Triage.id).limit(BATCH))
+    after = 0
+    # read in keyset batches, as the extract is (a server-side cursor would
+    # need a transaction, and a page's reads on PostgreSQL have none)
+    while batch := db.session.execute(statement.where(Triage.id > after)).all():
+        for _id, criteria, computed in batch:
+            failed.update(c["id"] for c in criteria or () if c.get("outcome") == "fail")
+            failed[computed] += computed != "ineligible"
+        after = batch[-1].id
     reasons = {f"{cid} not met ({title.lower()})": failed[cid]
                for cid, (title, _rule) in cirv.CRITERIA.items() if failed[cid]}
     for computed, label in (("needs_review", "Decided on review"),
