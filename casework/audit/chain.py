@@ -62,6 +62,10 @@ class StoredEvent:
     fields: Mapping[str, Any]
 
 
+# No database keeps a larger id (SQLite's INTEGER; PostgreSQL's BIGINT).
+MAX_EVENT_ID = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Anchor:
     """A head recorded outside the database: event ``id`` had hash ``hash``."""
@@ -75,6 +79,8 @@ class Anchor:
         ident, sep, digest = text.partition(":")
         if not sep or not (ident.isascii() and ident.isdigit()) or len(digest) != 64:
             raise ValueError("an anchor looks like ID:HASH, for example 1042:3fa9… (64 hex digits)")
+        if int(ident) > MAX_EVENT_ID:  # a mistyped id, not an event the chain lost
+            raise ValueError(f"no event can have the id {ident} (ids go up to {MAX_EVENT_ID:,})")
         try:
             int(digest, 16)
         except ValueError as error:

@@ -108,7 +108,8 @@ def test_truncated_tail_is_caught_by_anchor():
     assert "no longer" in result.problem
 
 
-@pytest.mark.parametrize("text", ["", "12", "x:" + "a" * 64, "12:abc", "12:" + "g" * 64])
+@pytest.mark.parametrize("text", ["", "12", "x:" + "a" * 64, "12:abc", "12:" + "g" * 64,
+                                  "9" * 20 + ":" + "a" * 64])
 def test_anchor_parse_rejects_malformed(text):
     with pytest.raises(ValueError):
         chain.Anchor.parse(text)
