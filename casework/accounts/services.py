@@ -222,9 +222,10 @@ def _clean_name(display_name: str) -> str:
 
 
 def _display_name_problem(display_name: str) -> str | None:
-    if not _clean_name(display_name):
+    name = _clean_name(display_name)
+    if not name:
         return "Enter a display name"
-    if len(_clean_name(display_name)) > MAX_NAME_LENGTH:
+    if len(name) > MAX_NAME_LENGTH:
         return f"The display name must be {MAX_NAME_LENGTH} characters or fewer"
     return None
 

@@ -56,6 +56,7 @@ WEEKS = 26
 DUE_SOON_DAYS = 14
 MAX_REASON_LENGTH = 2000
 MAX_CASES_AT_ONCE = 200  # a reassignment's people (a case list's page is 50)
+TOO_MANY_CASES = f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time"
 
 
 class CaseloadError(Exception):
@@ -466,7 +467,7 @@ def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, 
     if not person_ids:
         problems["people"] = "Select at least one case"
     elif len(person_ids) > MAX_CASES_AT_ONCE:
-        problems["people"] = f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time"
+        problems["people"] = TOO_MANY_CASES
     to_user = db.session.get(User, to_user_id) if to_user_id else None
     if to_user is None or not to_user.active or to_user.role not in (Role.CASEWORKER,
                                                                       Role.LEAD):

@@ -147,13 +147,12 @@ def _posted_people() -> list[int]:
                               if n is not None))
 
 
-def _posted_people_sites() -> frozenset[int]:
+def _sites_of(people: list[int]) -> frozenset[int]:
     """The sites of the people a reassignment form was sent with (none for
     more than may be reassigned at once: the reassignment says so)."""
-    ids = _posted_people()
-    if not ids or len(ids) > services.MAX_CASES_AT_ONCE:
+    if not people or len(people) > services.MAX_CASES_AT_ONCE:
         return frozenset()
-    return frozenset(services.sites_of_people(ids))
+    return frozenset(services.sites_of_people(people))
 
 
 def _assignable(site_ids: frozenset[int]) -> list:
@@ -178,16 +177,16 @@ def mine():
 @require(Permission.CASE_REASSIGN)
 def reassign():
     form = ReassignForm()
-    posted = _posted_people_sites()
+    people = _posted_people()
+    posted = _sites_of(people)
     form.to_user.choices = choices([("", "")] + [
         (u.id, u.display_name) for u in _assignable(posted)])
-    if len(_posted_people()) > services.MAX_CASES_AT_ONCE:
-        show_problems(form, {"people": f"Reassign at most {services.MAX_CASES_AT_ONCE} cases "
-                                       "at a time"})
+    if len(people) > services.MAX_CASES_AT_ONCE:  # before the choices, which it empties
+        show_problems(form, {"people": services.TOO_MANY_CASES})
     elif form.validate_on_submit():
         try:
             done = services.reassign(
-                _posted_people(), whole_number(form.to_user.data),
+                people, whole_number(form.to_user.data),
                 form.reason.data, actor=current_user, now=utcnow())
         except services.CaseloadError as error:
             db.session.rollback()

@@ -303,7 +303,6 @@ class Step:
     reason: str | None = None
 
 
-
 # How a case ends is a lead's decision (DESIGN: leads "decide diversion
 # outcomes"); caseworkers offer and start cases.
 ENDINGS = frozenset({CaseStatus.COMPLETED, CaseStatus.FAILED, CaseStatus.WITHDRAWN})

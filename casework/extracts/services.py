@@ -538,7 +538,7 @@ def aggregates(trial: Trial) -> list[Aggregate]:
 
 
 def flow(trial: Trial) -> consort.Flow:
-    """The CONSORT counts for a trial: ten queries, and one more for each
+    """The CONSORT counts for a trial: eight queries, and one more for each
     thousand referrals excluded."""
     site_ids = [s.id for s in trial.sites]
     referred = db.session.scalar(select(func.count()).select_from(Referral)
@@ -559,25 +559,18 @@ def flow(trial: Trial) -> consort.Flow:
         select(Allocation.arm, func.count()).join(AllocationInError,
                                                   AllocationInError.allocation_id == Allocation.id)
         .where(Allocation.trial_id == trial.id).group_by(Allocation.arm)).all())
-    engaged = db.session.scalar(
-        select(func.count(distinct(PathwayEpisode.person_id)))
-        .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
-        .where(Allocation.trial_id == trial.id, PathwayEpisode.pathway == Pathway.ENGAGED))
-    exited = db.session.scalar(
-        select(func.count()).select_from(PathwayEpisode)
-        .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
-        .where(Allocation.trial_id == trial.id, PathwayEpisode.end_date.is_(None),
-               PathwayEpisode.pathway == Pathway.EXITED))
     deviations = db.session.scalar(
         select(func.count(distinct(ProtocolDeviation.person_id)))
         .join(Allocation, Allocation.id == ProtocolDeviation.allocation_id)
         .where(Allocation.trial_id == trial.id, Allocation.arm == "control"))
+    # treated people ever on each pathway (engaged: received the intervention)
     on_pathway = dict(db.session.execute(
         select(PathwayEpisode.pathway, func.count(distinct(PathwayEpisode.person_id)))
         .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
         .where(Allocation.trial_id == trial.id, Allocation.arm == "treatment",
                PathwayEpisode.pathway.in_(RECEIVED))
         .group_by(PathwayEpisode.pathway)).all())
+    # people exited now, by reason
     exits = dict(db.session.execute(
         select(PathwayEpisode.exit_reason, func.count()).select_from(PathwayEpisode)
         .join(Allocation, Allocation.id == PathwayEpisode.allocation_id)
@@ -588,8 +581,9 @@ def flow(trial: Trial) -> consort.Flow:
         referred=referred, triaged=triaged, awaiting_decision=waiting, ineligible=ineligible,
         randomised=sum(by_arm.values()), treatment=by_arm.get("treatment", 0),
         control=by_arm.get("control", 0), treatment_in_error=in_error.get("treatment", 0),
-        control_in_error=in_error.get("control", 0), treatment_engaged_ever=engaged,
-        treatment_exited=exited, control_deviations=deviations,
+        control_in_error=in_error.get("control", 0),
+        treatment_engaged_ever=on_pathway.get(Pathway.ENGAGED, 0),
+        treatment_exited=sum(exits.values()), control_deviations=deviations,
         ineligible_reasons=_exclusions(site_ids), rereferred_randomised=already,
         treatment_pathways={Pathway(p).label: on_pathway.get(p, 0) for p in RECEIVED},
         treatment_completed=exits.get("completed", 0),
