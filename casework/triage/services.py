@@ -153,8 +153,7 @@ def existing_allocation(triage: Triage) -> Allocation | None:
     re-referral at a site outside that trial, or after it closed, is linked
     to it too."""
     trial = _trial(triage)
-    return (trial and trials.allocation_for(trial.id, triage.person_id)) \
-        or trials.first_allocation_of(triage.person_id)
+    return trials.allocation_of_person(triage.person_id, preferring=trial.id if trial else None)
 
 
 def _trial(triage: Triage) -> Trial | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
@@ -215,10 +215,13 @@ def allocation_for(trial_id: int, person_id: int) -> Allocation | None:
         Allocation.trial_id == trial_id, Allocation.person_id == person_id)).first()
 
 
-def first_allocation_of(person_id: int) -> Allocation | None:
-    """The person's first allocation in any trial."""
-    return db.session.scalars(select(Allocation).where(Allocation.person_id == person_id)
-                              .order_by(Allocation.id).limit(1)).first()
+def allocation_of_person(person_id: int, *, preferring: int | None = None) -> Allocation | None:
+    """The person's allocation: in trial ``preferring`` if they have one
+    there, else their first in any trial (one query)."""
+    stmt = select(Allocation).where(Allocation.person_id == person_id)
+    if preferring is not None:
+        stmt = stmt.order_by(case((Allocation.trial_id == preferring, 0), else_=1))
+    return db.session.scalars(stmt.order_by(Allocation.id).limit(1)).first()
 
 
 def stratum_for(trial: Trial, referral: Referral, person: Person) -> str:
