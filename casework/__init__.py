@@ -116,6 +116,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
     from casework.dates import date_time, long_date, short_date
+    from casework.forms import error_summary
     from casework.web import record_links
     from casework.widgets import kept, list_query, pagination, service_navigation, summary_list
 
@@ -167,6 +168,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_template_global(pagination, "pagination")
     app.add_template_global(list_query, "list_query")
     app.add_template_global(record_links, "record_links")
+    app.add_template_global(error_summary, "error_summary")
     for date_filter in (long_date, short_date, date_time):
         app.add_template_filter(date_filter)
 
@@ -216,8 +218,6 @@ def _engine_options(url: str, prepare_threshold: int | None = 5) -> dict:
 
 
 def register_extensions(app: Flask) -> None:
-    from govuk_frontend_wtf.main import WTFormsHelpers
-
     from casework.database import configure_postgresql, configure_sqlite
     from casework.extensions import csrf, db, limiter, login_manager, migrate
     from casework.security import init_security
@@ -232,7 +232,6 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
-    WTFormsHelpers(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -7,7 +7,7 @@ from datetime import date
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from werkzeug.datastructures import MultiDict
-from wtforms import Field, IntegerField
+from wtforms import Field, FieldList, FormField, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
@@ -59,6 +59,17 @@ class DateInputField(Field):
             return " ".join(self.raw_data)
         return self.data.strftime("%d %m %Y") if self.data else ""
 
+    @property
+    def focus_id(self) -> str:
+        """The box an error message about this date leads to: the first one
+        left empty (GOV.UK: "Date of birth must include a month" goes to
+        the month), else the day. The field's own id is the boxes' wrapper,
+        which takes no focus."""
+        parts = list(self.raw_data or ()) + [""] * 3
+        empty = [name for name, value in zip(("day", "month", "year"), parts, strict=False)
+                 if not value]
+        return f"{self.id}-{empty[0] if empty and len(empty) < 3 else 'day'}"
+
 
 def whole_number(text: str | None, *, maximum: int = 1_000_000) -> int | None:
     """``text`` as a whole number from 0 to ``maximum``, or None. ASCII
@@ -109,6 +120,58 @@ def show_problems(form, problems: dict) -> None:
             form.form_errors.append(message)
 
 
+def refused(form, problem: str | None) -> bool:
+    """Whether ``problem`` (why what ``form`` asks cannot be done now: it was
+    decided, ended or fixed since the page was drawn) stops it. A form sent
+    despite it gets the problem at its top, in place of its fields' own
+    checks, which would point at fields the page no longer shows."""
+    if problem and form.is_submitted():
+        form.form_errors.append(problem)
+    return problem is not None
+
+
+def error_summary(forms) -> list[dict]:
+    """The GOV.UK error summary's items for every form of a page: each
+    field's first error, linked to the input it is about (nested forms'
+    fields too), then each form's own errors, linked to nothing."""
+    items: list[dict] = []
+    for form in forms:
+        if form:
+            items += _problems(form)
+    return items
+
+
+def _problems(form) -> list[dict]:
+    items = []
+    for field in form:
+        if isinstance(field, FieldList):
+            items += [{"text": message, "href": f"#{_first_input(field)}"}
+                      for message in field.errors if isinstance(message, str)][:1]
+            for entry in field:
+                items += (_problems(entry.form) if isinstance(entry, FormField)
+                          else _field_problem(entry))
+        elif isinstance(field, FormField):
+            items += _problems(field.form)
+        else:
+            items += _field_problem(field)
+    return items + [{"text": message} for message in form.form_errors]
+
+
+def _field_problem(field) -> list[dict]:
+    if not field.errors:
+        return []
+    return [{"text": field.errors[0], "href": f"#{_first_input(field)}"}]
+
+
+def _first_input(field) -> str:
+    """The id of the input a message about ``field`` leads to."""
+    if isinstance(field, FieldList):
+        return _first_input(field.entries[0]) if field.entries else field.id
+    if isinstance(field, FormField):
+        return _first_input(next(iter(field.form)))
+    return getattr(field, "focus_id", field.id)
+
+
 def _without_nul(formdata):
     """The submitted values with NUL characters taken out (files as they
     are): NUL is never text a person typed, and PostgreSQL refuses it.
@@ -121,9 +184,22 @@ def _without_nul(formdata):
 class Form(FlaskForm):
     """Every casework form: FlaskForm (CSRF) whose submitted values lose any
     NUL character before the fields read them, so no input can make the
-    database refuse a write."""
+    database refuse a write.
+
+    A form drawn on a page beside another sets ``Meta.id_prefix``: its
+    fields' ids (and so their labels' and the error summary's links) then
+    differ from the other form's, whose CSRF token and button share their
+    names. The names sent are unchanged."""
 
     class Meta(FlaskForm.Meta):
+        id_prefix = ""
+
+        def bind_field(self, form, unbound_field, options):
+            if self.id_prefix:
+                options = {**options,
+                           "id": f"{self.id_prefix}{options.get('prefix', '')}{options['name']}"}
+            return super().bind_field(form, unbound_field, options)
+
         def wrap_formdata(self, form, formdata):
             formdata = super().wrap_formdata(form, formdata)
             return None if formdata is None else _without_nul(formdata)

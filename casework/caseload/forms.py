@@ -6,7 +6,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovSubmitInput,
     GovTextArea,
 )
-from wtforms import RadioField, SelectField, SubmitField, TextAreaField
+from wtforms import RadioField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from casework.caseload.models import REVIEW_OUTCOMES
@@ -23,8 +23,12 @@ class SiteForm(Form):
 
 
 class ReassignForm(Form):
-    """The people come from the case list's checkboxes (name "people")."""
+    """The people come from the case list's checkboxes (name "people"),
+    drawn by the list, the first with this field's id; the field holds their
+    problems ("Select at least one case"), which the view reads the people
+    for itself."""
 
+    people = SelectMultipleField("Cases", choices=[], validate_choice=False)
     to_user = SelectField("Reassign the selected cases to", widget=GovSelect(), choices=[],
                           validators=[Optional()])
     reason = TextAreaField("Reason", widget=GovTextArea(),

@@ -57,6 +57,7 @@ DUE_SOON_DAYS = 14
 MAX_REASON_LENGTH = 2000
 MAX_CASES_AT_ONCE = 200  # a reassignment's people (a case list's page is 50)
 TOO_MANY_CASES = f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time"
+NO_CASES = "Select at least one case"
 
 
 class CaseloadError(Exception):
@@ -465,7 +466,7 @@ def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, 
         problems["reason"] = f"The reason must be {MAX_REASON_LENGTH} characters or fewer"
     person_ids = list(dict.fromkeys(person_ids))
     if not person_ids:
-        problems["people"] = "Select at least one case"
+        problems["people"] = NO_CASES
     elif len(person_ids) > MAX_CASES_AT_ONCE:
         problems["people"] = TOO_MANY_CASES
     to_user = db.session.get(User, to_user_id) if to_user_id else None

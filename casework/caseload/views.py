@@ -181,8 +181,11 @@ def reassign():
     posted = _sites_of(people)
     form.to_user.choices = choices([("", "")] + [
         (u.id, u.display_name) for u in _assignable(posted)])
-    if len(people) > services.MAX_CASES_AT_ONCE:  # before the choices, which it empties
-        show_problems(form, {"people": services.TOO_MANY_CASES})
+    # Before the fields: the caseworkers offered are those of the cases' sites,
+    # so with no cases (or too many: none are read) every choice is "not valid".
+    if not people or len(people) > services.MAX_CASES_AT_ONCE:
+        show_problems(form, {"people": services.TOO_MANY_CASES if people
+                             else services.NO_CASES})
     elif form.validate_on_submit():
         try:
             done = services.reassign(

@@ -225,13 +225,18 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
     return assessment
 
 
+def decision_refusal(assessment: Assessment) -> str | None:
+    """Why ``assessment`` cannot be decided now, or None."""
+    return "This assessment has already been decided" if assessment.decided_at else None
+
+
 def decide(assessment: Assessment, decision: str, rationale: str | None, *, actor: User,
            now: datetime) -> Assessment:
     """A lead's decision on an assessment. Deciding against the rules' result
     needs a rationale (an audited override)."""
     _lock(Assessment, assessment)
-    if assessment.decided_at is not None:
-        raise DiversionError({None: "This assessment has already been decided"})
+    if (refusal := decision_refusal(assessment)) is not None:
+        raise DiversionError({None: refusal})
     if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
         raise DiversionError({"decision": "Decide eligible or ineligible"})
     rationale = (rationale or "").strip() or None
@@ -315,6 +320,15 @@ def steps_for(case: DiversionCase, actor: User) -> list[CaseStatus]:
             if status in TRANSITIONS[case.status] and (decides or status not in ENDINGS)]
 
 
+def step_refusal(case: DiversionCase, actor: User) -> str | None:
+    """Why ``actor`` can take no step on ``case`` now, or None."""
+    if not TRANSITIONS[case.status]:
+        return f"This diversion has ended ({case.status.label.lower()})"
+    if not steps_for(case, actor):
+        return "A lead records how this diversion ends"
+    return None
+
+
 def closing_code(assessment: Assessment, settings: Settings) -> int:
     """The outcome code a completed case closes with: Outcome 22, or the
     configured Outcome 23 (children's deferred prosecution) for a child's
@@ -386,12 +400,23 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
     return case
 
 
+def later_outcome_refusal(case: DiversionCase) -> str | None:
+    """Why a later outcome cannot be recorded for ``case`` now, or None. It
+    is recorded once: the page offers no second (a page left open while
+    someone else recorded it would otherwise replace theirs)."""
+    if case.status != CaseStatus.FAILED:
+        return "A later outcome is recorded only for a failed case"
+    if case.later_outcome_code is not None:
+        return "The later outcome has already been recorded"
+    return None
+
+
 def record_later_outcome(case: DiversionCase, code: int | None, *, actor: User,
                          now: datetime) -> DiversionCase:
     """After a failed case, the criminal justice outcome, when it is known."""
     _lock(DiversionCase, case)
-    if case.status != CaseStatus.FAILED:
-        raise DiversionError({None: "A later outcome is recorded only for a failed case"})
+    if (refusal := later_outcome_refusal(case)) is not None:
+        raise DiversionError({None: refusal})
     if code not in outcome_codes():
         raise DiversionError({"code": "Select the outcome code"})
     case.later_outcome_code, case.updated_at = code, now

@@ -30,7 +30,7 @@ from casework.diversion.states import CaseStatus
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import CATEGORIES
 from casework.extensions import db
-from casework.forms import choices, show_problems
+from casework.forms import choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 
@@ -107,7 +107,7 @@ def assessment(assessment_id: int):
 def decide(assessment_id: int):
     record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
     form = DecisionForm()
-    if form.validate_on_submit():
+    if not refused(form, services.decision_refusal(record)) and form.validate_on_submit():
         try:
             services.decide(record, form.decision.data, form.rationale.data,
                             actor=current_user, now=utcnow())
@@ -147,7 +147,8 @@ def step(case_id: int):
         deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
              subject_type="diversion_case", subject_id=case.id, site_id=case.site_id)
     form.target.choices = _step_choices(case)
-    if form.validate_on_submit():
+    if not refused(form, services.step_refusal(case, current_user)) \
+            and form.validate_on_submit():
         try:
             services.advance(case, services.Step(form.target.data, form.on.data,
                                                  form.reason.data),
@@ -168,7 +169,7 @@ def later_outcome(case_id: int):
     form = LaterOutcomeForm()
     form.code.choices = choices([("", "Select")] + [(c, t) for c, t in
                                                     services.outcome_codes().items()])
-    if form.validate_on_submit():
+    if not refused(form, services.later_outcome_refusal(case)) and form.validate_on_submit():
         try:
             services.record_later_outcome(case, int(form.code.data), actor=current_user,
                                           now=utcnow())

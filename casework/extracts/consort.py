@@ -77,30 +77,62 @@ def _itemised(counts: dict[str, int]) -> list[str]:
     return [f"{label}: {n}" for label, n in counts.items()]
 
 
-def svg(flow: Flow, *, title: str) -> str:
-    """The diagram: enrolment, exclusions with their reasons, allocation, the
-    intervention received by pathway, follow-up (completed, lost or
-    withdrawn) and analysis. Each row of boxes is as tall as its tallest."""
-    enrolment = ["Enrolment", f"Referred: {flow.referred}",
-                 f"Assessed for eligibility: {flow.triaged}"]
-    excluded = ["Excluded", f"Ineligible: {flow.ineligible}",
-                *_itemised(flow.ineligible_reasons),
-                f"Awaiting a decision: {flow.awaiting_decision}",
-                f"Not yet triaged: {flow.not_triaged}",
-                f"Referred again, already randomised: {flow.rereferred_randomised}"]
-    treatment = ["Allocated to treatment", f"{flow.treatment}",
-                 "Received the intervention:" if flow.treatment_pathways else
-                 f"Engaged at some point: {flow.treatment_engaged_ever}",
-                 *_itemised(flow.treatment_pathways)]
-    control = ["Allocated to control", f"{flow.control}",
-               f"Protocol deviations: {flow.control_deviations}"]
-    lost = sum(flow.treatment_lost.values())
-    treatment_follow_up = ["Follow-up", f"Exited the programme: {flow.treatment_exited}",
-                           f"Completed: {flow.treatment_completed}",
-                           f"Lost or withdrawn: {lost}", *_itemised(flow.treatment_lost),
-                           f"Randomised in error: {flow.treatment_in_error}"]
-    control_follow_up = ["Follow-up", f"Randomised in error: {flow.control_in_error}"]
+@dataclass(frozen=True)
+class Boxes:
+    """The diagram's boxes, each a list of lines (its heading first)."""
 
+    enrolment: list[str]
+    excluded: list[str]
+    randomised: list[str]
+    treatment: list[str]
+    control: list[str]
+    treatment_follow_up: list[str]
+    control_follow_up: list[str]
+    treatment_analysed: list[str]
+    control_analysed: list[str]
+
+    def in_order(self) -> list[list[str]]:
+        """The boxes as the diagram is read: down, and left before right."""
+        return [self.enrolment, self.excluded, self.randomised, self.treatment, self.control,
+                self.treatment_follow_up, self.control_follow_up, self.treatment_analysed,
+                self.control_analysed]
+
+
+def boxes(flow: Flow) -> Boxes:
+    """What each box of the diagram says: enrolment, exclusions with their
+    reasons, allocation, the intervention received by pathway, follow-up
+    (completed, lost or withdrawn) and analysis. The page also lists them as
+    text, for anyone who cannot see the drawing."""
+    lost = sum(flow.treatment_lost.values())
+    return Boxes(
+        enrolment=["Enrolment", f"Referred: {flow.referred}",
+                   f"Assessed for eligibility: {flow.triaged}"],
+        excluded=["Excluded", f"Ineligible: {flow.ineligible}",
+                  *_itemised(flow.ineligible_reasons),
+                  f"Awaiting a decision: {flow.awaiting_decision}",
+                  f"Not yet triaged: {flow.not_triaged}",
+                  f"Referred again, already randomised: {flow.rereferred_randomised}"],
+        randomised=["Randomised", f"{flow.randomised}"],
+        treatment=["Allocated to treatment", f"{flow.treatment}",
+                   "Received the intervention:" if flow.treatment_pathways else
+                   f"Engaged at some point: {flow.treatment_engaged_ever}",
+                   *_itemised(flow.treatment_pathways)],
+        control=["Allocated to control", f"{flow.control}",
+                 f"Protocol deviations: {flow.control_deviations}"],
+        treatment_follow_up=["Follow-up", f"Exited the programme: {flow.treatment_exited}",
+                             f"Completed: {flow.treatment_completed}",
+                             f"Lost or withdrawn: {lost}", *_itemised(flow.treatment_lost),
+                             f"Randomised in error: {flow.treatment_in_error}"],
+        control_follow_up=["Follow-up", f"Randomised in error: {flow.control_in_error}"],
+        treatment_analysed=["Analysed", f"{flow.treatment_analysed}"],
+        control_analysed=["Analysed", f"{flow.control_analysed}"],
+    )
+
+
+def svg(flow: Flow, *, title: str) -> str:
+    """The diagram of ``boxes(flow)``. Each row of boxes is as tall as its
+    tallest."""
+    b = boxes(flow)
     parts = [
         '<defs><marker id="arrow" markerWidth="10" markerHeight="10" refX="9" refY="3" '
         'orient="auto"><path d="M0,0 L0,6 L9,3 z" fill="#0b0c0c"/></marker></defs>',
@@ -108,18 +140,16 @@ def svg(flow: Flow, *, title: str) -> str:
         f'{escape(title)}</text>',
     ]
     y = 50
-    parts += [_box(250, y, 300, enrolment, bold=True), _arrow(550, y + 40, 590, y + 40),
-              _box(590, y, 305, excluded, bold=True)]
-    below = y + max(_height(enrolment) + 48, _height(excluded) + 20)
-    parts.append(_arrow(400, y + _height(enrolment), 400, below))
+    parts += [_box(250, y, 300, b.enrolment, bold=True), _arrow(550, y + 40, 590, y + 40),
+              _box(590, y, 305, b.excluded, bold=True)]
+    below = y + max(_height(b.enrolment) + 48, _height(b.excluded) + 20)
+    parts.append(_arrow(400, y + _height(b.enrolment), 400, below))
     y = below
-    randomised = ["Randomised", f"{flow.randomised}"]
-    parts.append(_box(250, y, 300, randomised, bold=True))
-    y += _height(randomised)
+    parts.append(_box(250, y, 300, b.randomised, bold=True))
+    y += _height(b.randomised)
     parts += [_arrow(350, y, 225, y + 42), _arrow(450, y, 675, y + 42)]
-    for left, right in ((treatment, control), (treatment_follow_up, control_follow_up),
-                        (["Analysed", f"{flow.treatment_analysed}"],
-                         ["Analysed", f"{flow.control_analysed}"])):
+    for left, right in ((b.treatment, b.control), (b.treatment_follow_up, b.control_follow_up),
+                        (b.treatment_analysed, b.control_analysed)):
         y += 42
         parts += [_box(75, y, 300, left, bold=True), _box(525, y, 300, right, bold=True)]
         if left[0] != "Analysed":

@@ -486,6 +486,7 @@ def dictionary_markdown() -> str:
 @dataclass(frozen=True)
 class Aggregate:
     title: str
+    row_heading: str   # what the rows are ("Arm"): the heading above their labels
     row_labels: list[str]
     column_labels: list[str]
     cells: list[list[int | None]]   # None: suppressed
@@ -494,10 +495,10 @@ class Aggregate:
     total: int
 
 
-def _table(title, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:
+def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:
     raw = [[counts.get((r, c), 0) for c in col_keys] for r in row_keys]
     cells, row_totals, column_totals, total = privacy.publish(raw)
-    return Aggregate(title, [row_names.get(r, r) for r in row_keys],
+    return Aggregate(title, row_heading, [row_names.get(r, r) for r in row_keys],
                      [col_names.get(c, c) for c in col_keys], cells, row_totals, column_totals,
                      total)
 
@@ -530,10 +531,10 @@ def aggregates(trial: Trial) -> list[Aggregate]:
     result_names = {"eligible": "Eligible", "ineligible": "Ineligible",
                     "not_decided": "Not triaged or not decided"}
     return [
-        _table("Arm by pathway now", arms, pathways, arm_pathway, arm_names, path_names),
-        _table("Site by arm", sites, arms, site_arm, site_names, arm_names),
-        _table("Referral source by triage decision", list(SOURCES), results, source_result,
-               SOURCES, result_names),
+        _table("Arm by pathway now", "Arm", arms, pathways, arm_pathway, arm_names, path_names),
+        _table("Site by arm", "Site", sites, arms, site_arm, site_names, arm_names),
+        _table("Referral source by triage decision", "Referral source", list(SOURCES), results,
+               source_result, SOURCES, result_names),
     ]
 
 

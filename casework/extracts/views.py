@@ -103,7 +103,8 @@ def aggregates():
     # consort.svg escapes every text it draws
     diagram = Markup(consort.svg(flow, title=trial.name)) if trial else None  # noqa: S704  # nosec B704
     return render_template("extracts/aggregates.html", trial=trial, trials=_trials(),
-                           tables=services.aggregates(trial) if trial else [], diagram=diagram)
+                           tables=services.aggregates(trial) if trial else [], diagram=diagram,
+                           boxes=consort.boxes(flow).in_order() if trial else [])
 
 
 @bp.route("/extracts/consort.svg")

@@ -11,7 +11,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems
+from casework.forms import choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways import bp, services
@@ -33,7 +33,11 @@ def move(person_id: int):
     form = MoveForm()
     form.target.choices = choices(
         (p.value, p.label) for p in (targets(current.pathway) if current else []))
-    if form.validate_on_submit():
+    refusal = services.pathway_problem(person)
+    pending = services.pending_proposal(person.id) if refusal is None else None
+    waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
+               "is waiting for a lead") if pending else None
+    if not refused(form, refusal or waiting) and form.validate_on_submit():
         try:
             done = services.move(person, form.request(), actor=current_user, now=utcnow())
         except services.PathwayError as error:
@@ -48,8 +52,7 @@ def move(person_id: int):
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
-                           pending=services.pending_proposal(person.id),
-                           refusal=services.pathway_problem(person)), status
+                           pending=pending, refusal=refusal), status
 
 
 @bp.route("/pathways/approvals")

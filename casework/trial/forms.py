@@ -109,6 +109,9 @@ class TrialForm(Form):
 
 
 class AllocationListForm(Form):
+    class Meta:
+        id_prefix = "list-"  # drawn beside the trial's own form and InErrorForm
+
     allocation_list = FileField(
         "Allocation list (CSV)", widget=GovFileInput(),
         description="Columns stratum, slot, arm. Each stratum's slots run 1, 2, 3…",
@@ -118,6 +121,9 @@ class AllocationListForm(Form):
 
 
 class InErrorForm(Form):
+    class Meta:
+        id_prefix = "in-error-"  # drawn beside the trial's own form and AllocationListForm
+
     stratum = SelectField("Stratum", widget=GovSelect(), choices=[],
                           validators=[InputRequired(message="Select the stratum")])
     slot = WholeNumberField("Slot", message=SLOT_MESSAGE, widget=GovTextInput(),

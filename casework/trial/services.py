@@ -152,13 +152,19 @@ def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | No
     return trial
 
 
+def list_refusal(trial: Trial) -> str | None:
+    """Why ``trial``'s allocation list cannot be uploaded now, or None."""
+    if has_allocations(trial):
+        return "The allocation list cannot be replaced once people have been randomised"
+    return None
+
+
 def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: User,
                            now: datetime) -> strata.AllocationList:
     """Store an allocation list (method B) with its SHA-256, replacing any
     earlier list; refused once anyone has been randomised."""
-    if has_allocations(trial):
-        raise TrialError({"allocation_list": "The allocation list cannot be replaced once "
-                                             "people have been randomised"})
+    if (refusal := list_refusal(trial)) is not None:
+        raise TrialError({"allocation_list": refusal})
     try:
         parsed = strata.parse_allocation_list(
             data, strata.all_strata([s.key for s in trial.sites],

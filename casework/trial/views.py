@@ -11,7 +11,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems
+from casework.forms import choices, refused, show_problems
 from casework.trial import bp, services, strata
 from casework.trial.forms import AllocationListForm, InErrorForm, ReportForm, TrialForm
 from casework.trial.models import Allocation, AllocationInError, Trial
@@ -99,7 +99,7 @@ def edit(trial_id: int):
 def upload_list(trial_id: int):
     trial = _get_trial(trial_id)
     form = AllocationListForm()
-    if form.validate_on_submit():
+    if not refused(form, services.list_refusal(trial)) and form.validate_on_submit():
         upload = form.allocation_list.data
         try:
             parsed = services.upload_allocation_list(

@@ -145,8 +145,10 @@ def test_reassigning_more_cases_than_allowed_at_once(client, login_as, post, mak
         response = post("/caseload/reassign", {"people": people, "to_user": str(to.id),
                                                "reason": "x"})
         assert response.status_code == 422
-        assert response.get_data(as_text=True).count(
-            f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time") == 1
+        page = response.get_data(as_text=True)
+        # in the summary, linked to the first case's box, and beside the boxes
+        assert page.count(f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time") == 2
+        assert 'href="#people"' in page and 'id="people"' in page
     response = post("/caseload/reassign", {"people": [str(person.id)] * 6, "reason": "x",
                                            "to_user": str(to.id)})
     assert response.status_code == 302  # six times one person is one case

@@ -117,7 +117,10 @@ def test_each_bad_field_is_explained_beside_it_and_nothing_is_lost(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "There is a problem" in page
-    assert f'href="#{field}"' in page  # the summary links to the field
+    # the summary links to the field: a date to its day box (its first, and
+    # the first left empty), which takes focus, where its wrapper would not
+    anchor = f"{field}-day" if field in ("date_of_birth", "referral_date") else field
+    assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
     assert message.lower() in html.unescape(page).lower()
     assert count(Person) == 0 and count(Referral) == 0
     # what was typed is still there

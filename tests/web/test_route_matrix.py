@@ -206,6 +206,25 @@ def check_headers(response, *, signed_in: bool) -> list[str]:
     return problems
 
 
+def check_page(response) -> list[str]:
+    """What is wrong with an HTML page's own structure: an id used twice; an
+    error summary's link to no element (or, for a date, to its wrapper,
+    which takes no focus: the link goes to a box); a form sent back with
+    its errors (422) with no summary or no "Error: " in its title."""
+    body = response.get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    problems = [f"id {i!r} used twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    summary = body.split('class="govuk-error-summary"', 1)[1].split("</ul>", 1)[0] \
+        if 'class="govuk-error-summary"' in body else ""
+    for target in re.findall(r'href="#([^"]+)"', summary):
+        element = re.search(rf'<(\w+)[^>]*\sid="{re.escape(target)}"[^>]*>', body)
+        if element is None or "govuk-date-input\"" in element.group(0):
+            problems.append(f"the error summary links to #{target}, which takes no focus")
+    if response.status_code == 422 and not (summary and "<title>Error: " in body):
+        problems.append("sent back with errors (422) but no error summary and title")
+    return problems
+
+
 def walk(app, world, role: str) -> list[str]:
     """Every row for ``role`` in both scopes; what differs from the table."""
     client = app.test_client()
@@ -246,6 +265,8 @@ def walk(app, world, role: str) -> list[str]:
                 mismatches.append(f"{where}: redirected to {response.headers['Location']}")
             mismatches += [f"{where}: {problem}" for problem in
                            check_headers(response, signed_in=role != ANONYMOUS)]
+            if response.mimetype == "text/html":
+                mismatches += [f"{where}: {problem}" for problem in check_page(response)]
             if role != ANONYMOUS and response.mimetype in ("text/html", "text/csv",
                                                             "application/json"):
                 body = response.get_data(as_text=True)
