@@ -1,5 +1,11 @@
 """The WSGI entry point: ``flask --app wsgi ...`` and production servers."""
 
-from casework import create_app
+import sys
 
-app = create_app()
+from casework import create_app
+from casework.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as error:  # a setting's own message, not a traceback
+    sys.exit(f"casework cannot start: {error}")

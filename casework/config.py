@@ -124,6 +124,20 @@ def _intensity_table(environ: Mapping[str, str]) -> dict[int, str | None]:
     return table
 
 
+def _rate_limit(environ: Mapping[str, str]) -> str:
+    """LOGIN_RATE_LIMIT, checked: Flask-Limiter ignores a limit it cannot
+    read, which would leave sign-in unthrottled."""
+    from limits import parse_many
+
+    raw = environ.get("LOGIN_RATE_LIMIT") or "5 per 15 minutes"
+    try:
+        parse_many(raw)
+    except ValueError as error:
+        raise ConfigError("LOGIN_RATE_LIMIT must be a limit such as '5 per 15 minutes', "
+                          f"not {raw!r}.") from error
+    return raw
+
+
 def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:
     """Read every setting casework understands from the environment."""
     environ = os.environ if environ is None else environ
@@ -140,7 +154,11 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
 
     trial_key = _read_key(environ, "TRIAL_KEY")
     pseudonym_key = _read_key(environ, "PSEUDONYM_KEY")
-    if not production:
+    if production:
+        for name, key in (("TRIAL_KEY", trial_key), ("PSEUDONYM_KEY", pseudonym_key)):
+            if not key:
+                raise ConfigError(f"{name} (or {name}_FILE) must be set in production.")
+    else:
         trial_key = trial_key or _development_secret(instance_path, "trial.key")
         pseudonym_key = pseudonym_key or _development_secret(instance_path, "pseudonym.key")
 
@@ -156,7 +174,7 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "TRIAL_KEY": trial_key,
         "PSEUDONYM_KEY": pseudonym_key,
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_RATE_LIMIT": environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes"),
+        "LOGIN_RATE_LIMIT": _rate_limit(environ),
         "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
         # How long a lead dashboard's figures are kept before being worked out
         # again (0: every time); the page says when they were worked out.
@@ -174,5 +192,9 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         # Extracts are generalised until every quasi-identifier group has this many.
         "EXTRACT_MIN_K": _positive_int(environ, "EXTRACT_MIN_K", 5),
         "SESSION_COOKIE_SECURE": production,
+        # Reverse proxies in front of the app whose X-Forwarded-For and
+        # -Proto are trusted (the client's address for the sign-in throttle
+        # and the audit log): 0 when the app is reached directly.
+        "TRUSTED_PROXIES": _positive_int(environ, "TRUSTED_PROXIES", 0, minimum=0),
         "GOVUK_FRONTEND_DIR": environ.get("GOVUK_FRONTEND_DIR"),
     }

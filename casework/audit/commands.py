@@ -23,9 +23,10 @@ audit_cli = AppGroup("audit", help="Check the audit log's hash chain.")
          f"{audit.MAX_PROCESSES}).",
 )
 def verify_command(anchor: str | None, processes: int | None) -> None:
-    """Walk the chain; exit 0 if intact, 1 naming the first bad event."""
+    """Walk the chain; exit 0 if intact, 1 naming the first bad event, 2 for
+    an --anchor that is not ID:HASH (an empty one included)."""
     parsed = None
-    if anchor:
+    if anchor is not None:  # "" too: `--anchor "$(cat head.txt)"` with the file lost
         try:
             parsed = chain.Anchor.parse(anchor)
         except ValueError as error:

@@ -4,6 +4,7 @@ people, reproducible by seed. For demonstrations and development only."""
 from __future__ import annotations
 
 import secrets
+import sys
 
 import click
 from flask import current_app
@@ -54,8 +55,18 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
               help="Synthetic people (with referrals) to add.")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Random seed: the same seed gives the same people.")
-def seed_demo_command(people: int, seed: int) -> None:
+@click.option("--not-live", is_flag=True,
+              help="With CASEWORK_ENV=production: this database is not a live service's "
+                   "(a benchmark's, say), so demo users may be made.")
+def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
     """Seed demo users (one per role), and synthetic people, and print the sign-ins."""
+    if current_app.config["CASEWORK_ENV"] == "production" and not not_live:
+        # Demo users are administrators and leads whose passwords are printed:
+        # on a live service they would be a way in.
+        click.echo("seed-demo makes demo users whose passwords it prints, so it does not run "
+                   "with CASEWORK_ENV=production unless given --not-live (for a database "
+                   "that is not a live service's, such as a benchmark's).", err=True)
+        sys.exit(2)
     from casework.demo.activity import seed_activity
     from casework.demo.diversion import seed_diversion
     from casework.demo.people import people_count, seed_people, share_out

@@ -272,8 +272,11 @@ def test_anchor_catches_events_removed_from_the_end(app, runner, now):
     assert "no longer in the chain" in result.output
 
 
-def test_malformed_anchor_is_a_usage_error(app, runner):
-    result = runner.invoke(args=["audit", "verify", "--anchor", "latest"])
+@pytest.mark.parametrize("anchor", ["latest", "", " "])
+def test_malformed_anchor_is_a_usage_error(app, runner, anchor):
+    # an empty one too: `--anchor "$(cat head.txt)"` with the file lost once
+    # reported the chain intact, having checked no anchor
+    result = runner.invoke(args=["audit", "verify", "--anchor", anchor])
     assert result.exit_code == 2
     assert "ID:HASH" in result.output
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from sqlalchemy import event, func, select, text
 
@@ -87,6 +91,19 @@ def test_seed_demo_prints_one_working_login_per_role(runner):
     assert db.session.scalar(select(func.count()).select_from(User)) == 4
     new_password = again.output.splitlines()[1].split()[2]
     assert new_password != logins["caseworker"][1]
+
+
+def test_seed_demo_refuses_a_production_database_unless_told_it_is_not_live(make_app):
+    app = make_app(CASEWORK_ENV="production")
+    with app.app_context():
+        runner = app.test_cli_runner()
+        refused = runner.invoke(args=["seed-demo"])
+        assert refused.exit_code == 2 and "--not-live" in refused.output
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        done = runner.invoke(args=["seed-demo", "--not-live"])
+        assert done.exit_code == 0, done.output
+        assert db.session.scalar(select(func.count()).select_from(User)) == 4
 
 
 def _people_snapshot():
@@ -226,3 +243,14 @@ def test_seeded_cases_are_shared_among_caseworkers_of_each_site(app, runner, mon
     assert db.session.scalar(select(func.count()).select_from(User)) == len(users)
     assert db.session.scalar(select(func.count()).select_from(Person)
                              .where(Person.caseworker_id.is_(None))) == 0
+
+
+def test_a_bad_setting_stops_every_command_with_its_message_not_a_traceback(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CASEWORK_ENV": "test", "IDLE_TIMEOUT_MINUTES": "soon",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "audit", "head"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "casework cannot start: IDLE_TIMEOUT_MINUTES must be a whole number" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

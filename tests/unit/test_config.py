@@ -107,7 +107,35 @@ def test_bad_settings_name_the_variable(tmp_path, environ, message):
 
 
 def test_production_has_secure_cookies_and_no_generated_keys(tmp_path):
-    config = load_config(tmp_path, environ={"CASEWORK_ENV": "production", "SECRET_KEY": "s"})
+    keys = {"TRIAL_KEY": "t", "PSEUDONYM_KEY": "p"}
+    config = load_config(tmp_path, environ={"CASEWORK_ENV": "production", "SECRET_KEY": "s",
+                                            **keys})
     assert config["SESSION_COOKIE_SECURE"] is True
-    assert config["TRIAL_KEY"] is None and config["PSEUDONYM_KEY"] is None
-    assert not (tmp_path / "trial.key").exists()
+    assert (config["TRIAL_KEY"], config["PSEUDONYM_KEY"]) == (b"t", b"p")
+    # without a key, production does not start (and generates none): before,
+    # it started, and randomisation or an extract failed on first use
+    for missing in keys:
+        environ = {"CASEWORK_ENV": "production", "SECRET_KEY": "s", **keys}
+        del environ[missing]
+        with pytest.raises(ConfigError, match=f"{missing} \\(or {missing}_FILE\\) must be set"):
+            load_config(tmp_path, environ=environ)
+    assert not (tmp_path / "trial.key").exists() and not (tmp_path / "pseudonym.key").exists()
+
+
+def test_the_sign_in_limit_is_read_or_refused(tmp_path):
+    def limit(raw):
+        return load_config(tmp_path, environ={"LOGIN_RATE_LIMIT": raw})["LOGIN_RATE_LIMIT"]
+
+    assert limit("") == "5 per 15 minutes" and limit("10 per hour") == "10 per hour"
+    for bad in ("abc", "5 every 15 minutes", "five per minute"):
+        # Flask-Limiter would ignore it, and sign-in would not be throttled at all
+        with pytest.raises(ConfigError, match="LOGIN_RATE_LIMIT must be a limit"):
+            limit(bad)
+
+
+def test_trusted_proxies_is_read(tmp_path):
+    assert load_config(tmp_path, environ={})["TRUSTED_PROXIES"] == 0
+    assert load_config(tmp_path, environ={"TRUSTED_PROXIES": "1"})["TRUSTED_PROXIES"] == 1
+    for bad in ("-1", "yes"):
+        with pytest.raises(ConfigError, match="TRUSTED_PROXIES must be"):
+            load_config(tmp_path, environ={"TRUSTED_PROXIES": bad})

@@ -203,6 +203,38 @@ def test_repeated_failures_are_throttled(throttled_app):
     assert other.status_code == 200
 
 
+def test_behind_a_trusted_proxy_the_client_is_its_forwarded_address(make_app, migrated,
+                                                                    monkeypatch):
+    from sqlalchemy import select
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from casework import create_app
+    from casework.audit.models import AuditEvent
+
+    # read from the environment, as the README's deployment sets it (it was not)
+    monkeypatch.setenv("CASEWORK_ENV", "test")
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    assert isinstance(create_app().wsgi_app, ProxyFix)
+
+    app = make_app(LOGIN_RATE_LIMIT="3 per 15 minutes", TRUSTED_PROXIES=1)
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/sign-in")
+        codes = [client.post("/sign-in", headers={"X-Forwarded-For": f"198.51.100.{n % 2}"},
+                             data={"email": "victim@example.org", "password": "wrong guess",
+                                   "csrf_token": token}).status_code for n in range(6)]
+        # each address has its own three attempts: one address cannot lock
+        # everyone else behind the proxy out of the account
+        assert codes == [200, 200, 200, 200, 200, 200]
+        assert client.post("/sign-in", headers={"X-Forwarded-For": "198.51.100.0"},
+                           data={"email": "victim@example.org", "password": "wrong guess",
+                                 "csrf_token": token}).status_code == 429
+        addresses = set(db.session.scalars(select(AuditEvent.client_addr).where(
+            AuditEvent.action == "auth:login_failed")))
+        assert addresses == {"198.51.100.0", "198.51.100.1"}
+
+
 def test_successful_sign_ins_are_not_counted(throttled_app):
     from casework.accounts import services
     from casework.database import utcnow
