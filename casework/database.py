@@ -420,6 +420,21 @@ def lock_for_update(session: Session, name: str) -> None:
         connection.execute(_ADVISORY_LOCK, {"name": name})
 
 
+def lock_row(session: Session, record, *, shared: bool = False) -> None:
+    """Lock ``record``'s row until the transaction ends, then reload it, so
+    a check made next sees what others committed meanwhile (the page's copy
+    may be older). PostgreSQL: SELECT ... FOR UPDATE (FOR SHARE with
+    ``shared``: writers wait, other sharers do not). SQLite: the reload
+    only, the transaction already holding the database write lock."""
+    model = type(record)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        in_transactions(connection)
+    session.execute(select(model.id).where(model.id == record.id)
+                    .with_for_update(read=shared))
+    session.refresh(record)
+
+
 # Indexes the migrations create that the models cannot describe portably
 # (PostgreSQL's full-text GIN index, SQLite's FTS5 index of the notes and the
 # tables FTS5 keeps it in); autogenerate and the schema test skip them.

@@ -15,6 +15,7 @@ from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.database import lock_row
 from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
 from casework.diversion.states import (
     TRANSITIONS,
@@ -268,10 +269,9 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
 # diversion cases
 
 def _lock(model, record) -> None:
-    """SELECT ... FOR UPDATE on PostgreSQL (SQLite already holds the write
-    lock), then reload: concurrent steps on one record run one after another."""
-    db.session.execute(select(model.id).where(model.id == record.id).with_for_update())
-    db.session.refresh(record)
+    """Concurrent steps on one record run one after another, each on the
+    record as the one before left it."""
+    lock_row(db.session, record)
 
 
 def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCase:

@@ -20,6 +20,7 @@ from casework.database import (
     capped_count,
     column_rows,
     counted,
+    lock_row,
 )
 from casework.extensions import db
 from casework.intake import matching, validation
@@ -31,6 +32,7 @@ from casework.intake.reference import (
     LOCAL_AUTHORITIES,
     RISK_INDICATORS,
     SOURCES,
+    InvalidTransition,
     ReferralStatus,
     transition,
 )
@@ -474,8 +476,16 @@ def close_referral(referral: Referral, reason: str, *, actor: User, now: datetim
     """Close a referral with one of the fixed reasons."""
     if reason not in CLOSE_REASONS:
         raise IntakeError({"reason": "Select why the referral is being closed"})
+    # Under the row's lock, as it is now: closed by a colleague (or the same
+    # click twice) meanwhile, or gone into triage, is not closed again.
+    lock_row(db.session, referral)
     before = referral.status
-    referral.status = transition(before, ReferralStatus.CLOSED)
+    if before == ReferralStatus.CLOSED:
+        raise IntakeError({None: f"Referral {referral.reference} is already closed"})
+    try:
+        referral.status = transition(before, ReferralStatus.CLOSED)
+    except InvalidTransition as error:
+        raise IntakeError({None: str(error)}) from None
     referral.closed_reason = reason
     referral.closed_at = now
     db.session.flush()

@@ -9,6 +9,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
 from casework.database import utcnow
+from casework.extensions import db
 from casework.forms import choices, show_problems, whole_number
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
@@ -149,9 +150,15 @@ def close_referral(referral_id: int):
         flash(f"Referral {referral.reference} is already closed", "info")
         return redirect(url_for("intake.person", person_id=referral.person_id))
     if form.validate_on_submit():
-        services.close_referral(referral, form.reason.data, actor=current_user, now=utcnow())
-        flash(f"Referral {referral.reference} closed", "success")
-        return redirect(url_for("intake.person", person_id=referral.person_id))
+        try:
+            services.close_referral(referral, form.reason.data, actor=current_user,
+                                    now=utcnow())
+        except services.IntakeError as error:  # closed or triaged meanwhile
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"Referral {referral.reference} closed", "success")
+            return redirect(url_for("intake.person", person_id=referral.person_id))
     status = 422 if form.errors else 200
     services.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("intake/close_referral.html", form=form, referral=referral), status

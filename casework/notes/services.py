@@ -26,7 +26,7 @@ from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged, count_up_to
+from casework.database import Paged, count_up_to, lock_row
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -196,8 +196,7 @@ def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: U
         problems = {**error.problems, **problems}
     if problems:
         raise NoteError(problems)
-    db.session.execute(select(Note.id).where(Note.id == note.id).with_for_update())
-    db.session.refresh(note)
+    lock_row(db.session, note)
     before = _audit_fields(note)
     body_changed = content.body != note.body
     if content.fields() == {k: getattr(note, k) for k in content.fields()}:

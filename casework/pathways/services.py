@@ -13,7 +13,7 @@ from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_for_update
+from casework.database import lock_for_update, lock_row
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.pathways.models import (
@@ -249,9 +249,7 @@ def move(person: Person, request: MoveRequest, *, actor: User,
 
 def _lock_pending(proposal: PathwayProposal) -> None:
     lock_for_update(db.session, f"pathway:person:{proposal.person_id}")
-    db.session.execute(select(PathwayProposal.id).where(PathwayProposal.id == proposal.id)
-                       .with_for_update())
-    db.session.refresh(proposal)
+    lock_row(db.session, proposal)
     if proposal.status != ProposalStatus.PENDING:
         raise PathwayError({None: f"This proposal was already {proposal.status.value}"})
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from casework.accounts.models import User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_for_update
+from casework.database import lock_for_update, lock_row
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
@@ -108,7 +108,14 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     queue; once a lead has decided, the facts are locked.
     """
     facts = _check_facts(facts)
+    # The referral's row, then its triage's (the order decide() takes them):
+    # as they are now, not as the page found them. A lead's decision or a
+    # colleague's close committed meanwhile is seen; a second click of the
+    # first save waits for the first, then changes the triage it made.
+    lock_row(db.session, referral)
     triage = triage_for(referral)
+    if triage is not None:
+        lock_row(db.session, triage)
     if triage is not None and triage.is_decided:
         raise TriageError({None: "A lead has decided this triage; its facts are locked"})
     if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.IN_TRIAGE):
@@ -262,13 +269,11 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
 
 
 def _lock(triage: Triage) -> None:
-    """Lock the triage row and reload it (PostgreSQL SELECT … FOR UPDATE; on
-    SQLite the transaction already holds the write lock)."""
-    db.session.execute(
-        select(Triage.id).where(Triage.id == triage.id).with_for_update()
-    )
-    db.session.refresh(triage)
-    db.session.refresh(triage.referral)
+    """Lock the referral's row, then the triage's, and reload both
+    (PostgreSQL SELECT … FOR UPDATE; on SQLite the transaction already holds
+    the write lock). record_triage takes them in the same order."""
+    lock_row(db.session, triage.referral)
+    lock_row(db.session, triage)
 
 
 @dataclass(frozen=True)

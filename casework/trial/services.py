@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, func, select
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_for_update
+from casework.database import lock_for_update, lock_row
 from casework.extensions import db
 from casework.extracts import privacy
 from casework.intake.models import Person, Referral
@@ -126,7 +126,15 @@ def _open_trial_conflict(trial: Trial) -> None:
 
 def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | None,
                now: datetime) -> Trial:
-    """Create or change a trial's configuration, audited with before and after."""
+    """Create or change a trial's configuration, audited with before and after.
+
+    Trials are configured one at a time (so two cannot both open at one
+    site), and a trial's row is locked first: a randomisation in progress,
+    which holds it shared, is waited for, so "fixed once people have been
+    randomised" sees its allocation."""
+    lock_for_update(db.session, "trials:configure")
+    if trial is not None:
+        lock_row(db.session, trial)
     sites = _check_settings(settings, trial)
     creating = trial is None
     before = {} if creating else _snapshot(trial)
@@ -162,7 +170,9 @@ def list_refusal(trial: Trial) -> str | None:
 def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: User,
                            now: datetime) -> strata.AllocationList:
     """Store an allocation list (method B) with its SHA-256, replacing any
-    earlier list; refused once anyone has been randomised."""
+    earlier list; refused once anyone has been randomised (under the trial's
+    row lock, so a randomisation in progress is waited for)."""
+    lock_row(db.session, trial)
     if (refusal := list_refusal(trial)) is not None:
         raise TrialError({"allocation_list": refusal})
     try:
@@ -260,6 +270,9 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
     and one person is never allocated twice; unique constraints back both.
     A person already allocated in this trial keeps that allocation.
     """
+    # Shared: randomisations do not wait for each other, but a change to the
+    # trial's design or allocation list waits for this one to commit.
+    lock_row(db.session, trial, shared=True)
     if not trial.is_open:
         raise TrialError({None: f"{trial.name} is closed to new allocations"})
     person = referral.person
