@@ -7,9 +7,11 @@ from datetime import date
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from werkzeug.datastructures import MultiDict
-from wtforms import Field, FieldList, FormField, IntegerField
+from wtforms import Field, FieldList, FormField, HiddenField, IntegerField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
+
+from casework.submissions import new_key
 
 
 class DateInputField(Field):
@@ -69,6 +71,15 @@ class DateInputField(Field):
         empty = [name for name, value in zip(("day", "month", "year"), parts, strict=False)
                  if not value]
         return f"{self.id}-{empty[0] if empty and len(empty) < 3 else 'day'}"
+
+
+class SubmissionField(HiddenField):
+    """The key that makes a form which creates a record act once, however
+    often it is sent (casework.submissions): new when the form is first
+    drawn, then kept in it, through its errors and the duplicates page."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default=new_key, **kwargs)
 
 
 def whole_number(text: str | None, *, maximum: int = 1_000_000) -> int | None:

@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, Form, choices
+from casework.forms import DateInputField, Form, SubmissionField, choices
 from casework.intake.reference import (
     CLOSE_REASONS,
     ETHNICITIES,
@@ -91,6 +91,7 @@ class PersonForm(PersonFields):
 
 
 class ReferralForm(PersonFields):
+    submission = SubmissionField()  # a double click records one referral
     referral_date = DateInputField(
         "Referral date", description="For example, 14 11 2026",
         required_message="Enter the referral date",

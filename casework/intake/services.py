@@ -11,6 +11,7 @@ from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, sele
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import operators
 
+from casework import submissions
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -376,6 +377,7 @@ def record_referral(
     actor: User,
     now: datetime,
     new_person_confirmed: bool = True,
+    submission: str | None = None,
 ) -> Referral:
     """Record a referral for an existing person or a new one.
 
@@ -384,8 +386,12 @@ def record_referral(
     no choice made (no ``existing_person_id`` and ``new_person_confirmed``
     false), raises ``PossibleDuplicates`` and writes nothing. The choice is
     audited: linking to a person who was a candidate, or creating a new
-    person despite the candidates shown.
+    person despite the candidates shown. The form sent again (a double
+    click, or the duplicates page's choice twice: its ``submission`` key
+    already claimed) raises submissions.AlreadySubmitted, before the
+    duplicate check would offer the person it made.
     """
+    submissions.check_earlier(submission, actor=actor)
     today = now.date()
     person_details = check_person(person_details, today=today)
     referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
@@ -398,6 +404,8 @@ def record_referral(
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
+    submissions.claim(submission, actor=actor, now=now)  # waits for the same form in flight
+    if existing_person_id is not None:
         person = chosen.person
     else:
         person = Person(site_id=referral_details.site_id, created_at=now, created_by_id=actor.id)
@@ -416,6 +424,7 @@ def record_referral(
     )
     db.session.add(referral)
     db.session.flush()
+    submissions.settle(submission, "referral", referral.id)
     audit.record(
         Action.REFERRAL_CREATED, actor=actor, now=now, subject_type="referral",
         subject_id=referral.id, site_id=referral.site_id,

@@ -18,6 +18,7 @@ from casework.intake.reference import CLOSE_REASONS, ReferralStatus
 from casework.notes import contact_thresholds, timeline
 from casework.notes import services as note_services
 from casework.pathways import services as pathway_services
+from casework.submissions import AlreadySubmitted
 from casework.triage import services as triage_services
 from casework.trial import services as trial_services
 
@@ -69,8 +70,11 @@ def new_referral():
                 form.person_details(), form.referral_details(),
                 existing_person_id=whole_number(choice, maximum=2**62),
                 new_person_confirmed=choice == "new",
-                actor=current_user, now=utcnow(),
+                actor=current_user, now=utcnow(), submission=form.submission.data,
             )
+        except AlreadySubmitted as sent:  # a double click: the first recorded it
+            db.session.rollback()
+            return _already_recorded(sent.earlier)
         except services.PossibleDuplicates as found:
             for candidate in found.candidates:
                 services.person_shown(candidate.person, page=request.endpoint)
@@ -85,6 +89,17 @@ def new_referral():
             return redirect(url_for("intake.person", person_id=recorded.person_id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("intake/new_referral.html", form=form), status
+
+
+def _already_recorded(earlier):
+    """The answer to a referral form sent again: the referral it recorded
+    (someone else's key: the list, and nothing about theirs)."""
+    referral = db.session.get(Referral, earlier.subject_id) if earlier.subject_id else None
+    if referral is None:
+        flash("This form was already sent", "info")
+        return redirect(url_for("intake.referrals"))
+    flash(f"Referral {referral.reference} was already recorded: it is recorded once", "info")
+    return redirect(url_for("intake.person", person_id=referral.person_id))
 
 
 def _carried_fields() -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from casework.forms import DateInputField, Form, choices
+from casework.forms import DateInputField, Form, SubmissionField, choices
 from casework.notes.reference import CONTACT_TYPES, MAX_BODY_LENGTH, MAX_REASON_LENGTH, NoteKind
 from casework.notes.services import NoteContent
 from casework.widgets import FilterTextInput
@@ -45,6 +45,7 @@ class NoteFields(Form):
 
 
 class NewNoteForm(NoteFields):
+    submission = SubmissionField()  # a double click records one note or contact
     kind = RadioField("What are you recording?", widget=GovRadioInput(),
                       choices=choices((k.value, k.label) for k in NoteKind),
                       validators=[Optional()])

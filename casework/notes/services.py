@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import joinedload
 
+from casework import submissions
 from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
@@ -146,17 +147,19 @@ def _audit_fields(note: Note) -> dict:
 
 
 def add_note(person: Person, kind: str, content: NoteContent, *, restricted: bool,
-             actor: User, now: datetime) -> Note:
+             actor: User, now: datetime, submission: str | None = None) -> Note:
     """Write a note, a contact or a decision on a person's case.
 
     A contact with a person in the control arm is kept, and flagged as a
-    protocol deviation in the same transaction.
+    protocol deviation in the same transaction. A form sent again (its
+    ``submission`` key claimed) raises submissions.AlreadySubmitted.
     """
     try:
         kind = NoteKind(kind)
     except ValueError:
         raise NoteError({"kind": "Select what you are recording"}) from None
     content = _check(kind, content, today=now.date())
+    submissions.claim(submission, actor=actor, now=now)
     note = Note(person_id=person.id, site_id=intake.working_site(person, actor), kind=kind,
                 restricted=bool(restricted), author_id=actor.id, created_at=now,
                 updated_at=now, revision_count=1, **content.fields())
@@ -172,6 +175,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
             actor=actor, now=now)
         note.protocol_deviation_id = deviation.id
     db.session.flush()
+    submissions.settle(submission, "note", note.id)
     audit.record(Action.NOTE_CREATED, actor=actor, now=now, subject_type="note",
                  subject_id=note.id, site_id=note.site_id,
                  detail={"person_id": person.id, **_audit_fields(note),

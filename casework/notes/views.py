@@ -16,6 +16,7 @@ from casework.notes import bp, contact_thresholds, services
 from casework.notes.forms import AmendForm, NewNoteForm, SearchForm
 from casework.notes.models import Note
 from casework.notes.reference import NoteKind
+from casework.submissions import AlreadySubmitted
 
 
 def _person(person_id: int) -> Person:
@@ -51,10 +52,14 @@ def new(person_id: int):
         try:
             note = services.add_note(person, form.kind.data or "", form.content(),
                                      restricted=form.restricted.data, actor=current_user,
-                                     now=utcnow())
+                                     now=utcnow(), submission=form.submission.data)
         except services.NoteError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except AlreadySubmitted:  # a double click: the first made the note
+            db.session.rollback()
+            flash("This was already saved: it is recorded once", "info")
+            return redirect(url_for("intake.person", person_id=person.id))
         else:
             message = f"{note.kind.label} saved"
             if note.protocol_deviation_id:
