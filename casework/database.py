@@ -3,6 +3,7 @@ and the dialect-specific locks that keep concurrent writers correct."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import select as sockets
@@ -433,6 +434,41 @@ def lock_row(session: Session, record, *, shared: bool = False) -> None:
     session.execute(select(model.id).where(model.id == record.id)
                     .with_for_update(read=shared))
     session.refresh(record)
+
+
+class ChangedMeanwhile(Exception):
+    """A record's edit form was drawn from values someone else has since
+    replaced: saved as it is, it would put theirs back unseen. ``version``
+    is the record's now, for the form drawn again with what was typed (saving
+    that replaces theirs, knowingly)."""
+
+    def __init__(self, version: str, differs: list[str]):
+        self.version = version
+        message = "Someone else saved changes here since you opened this page."
+        if differs:
+            message += (" Saved now, and different from this form: "
+                        f"{', '.join(name.replace('_', ' ') for name in differs)}.")
+        super().__init__(f"{message} Check, then save again to keep what is below.")
+
+
+def row_version(values: dict) -> str:
+    """A fingerprint of a record's editable values, drawn into its edit form
+    (forms.VersionField) and compared under the row's lock when it is saved."""
+    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def check_unchanged(based_on: str | None, saved: dict, typed: dict | None = None) -> None:
+    """Raise ChangedMeanwhile unless ``saved`` (the record's editable values,
+    read under its lock) are what the form ``based_on`` was drawn from. A
+    form sent without a version (an older page) is not checked."""
+    if not based_on:
+        return
+    version = row_version(saved)
+    if based_on != version:
+        typed = typed or {}
+        raise ChangedMeanwhile(version, [name for name in saved
+                                         if name in typed and typed[name] != saved[name]])
 
 
 # Indexes the migrations create that the models cannot describe portably

@@ -82,6 +82,21 @@ class SubmissionField(HiddenField):
         super().__init__(default=new_key, **kwargs)
 
 
+class VersionField(HiddenField):
+    """What the record was (database.row_version of its editable values)
+    when its edit form was drawn; the save is refused if it has changed
+    since (database.ChangedMeanwhile), so nobody's change is put back
+    unseen from a page opened before it."""
+
+
+def changed_meanwhile(form, error) -> None:
+    """Draw ``form`` again after a ChangedMeanwhile: what was typed kept,
+    the problem at its top, and the record's version now (so saving again
+    replaces the other change knowingly)."""
+    form.version.data = error.version
+    form.form_errors.append(str(error))
+
+
 def whole_number(text: str | None, *, maximum: int = 1_000_000) -> int | None:
     """``text`` as a whole number from 0 to ``maximum``, or None. ASCII
     digits only: "²".isdigit() is true, but int("²") fails."""

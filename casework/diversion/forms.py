@@ -24,7 +24,14 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.offences import CATEGORIES
-from casework.forms import DateInputField, Form, WholeNumberField, choices, whole_number
+from casework.forms import (
+    DateInputField,
+    Form,
+    VersionField,
+    WholeNumberField,
+    choices,
+    whole_number,
+)
 
 TRI_STATE = {"yes": "Yes", "no": "No", "not_known": "Not known yet"}
 TRI_VALUES = {"yes": True, "no": False, "not_known": None}
@@ -170,6 +177,7 @@ class LaterOutcomeForm(Form):
 
 
 class OffenceForm(Form):
+    version = VersionField()  # the entry it was drawn from
     title = StringField("Title", widget=GovTextInput(),
                         validators=[InputRequired(message="Enter the offence's title"),
                                     Length(max=200)])

@@ -15,7 +15,7 @@ from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_row
+from casework.database import check_unchanged, lock_row, row_version
 from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
 from casework.diversion.states import (
     TRANSITIONS,
@@ -92,9 +92,22 @@ class OffenceChange:
     outcome22_permitted: bool
 
 
+def _offence_snapshot(offence: Offence) -> dict:
+    return {"title": offence.title, "legislation": offence.legislation,
+            "category": offence.category, "gravity": offence.gravity,
+            "outcome22_permitted": offence.outcome22_permitted}
+
+
+def offence_version(offence: Offence) -> str:
+    """The version of a catalogue entry its edit form is drawn from."""
+    return row_version(_offence_snapshot(offence))
+
+
 def update_offence(offence: Offence, change: OffenceChange, *, actor: User,
-                   now: datetime) -> Offence:
-    """An admin corrects a catalogue entry; audited with before and after."""
+                   now: datetime, based_on: str | None = None) -> Offence:
+    """An admin corrects a catalogue entry; audited with before and after.
+    Refused (ChangedMeanwhile) if it is no longer the version ``based_on``
+    the form was drawn from."""
     problems: dict[str | None, str] = {}
     if not (change.title or "").strip():
         problems["title"] = "Enter the offence's title"
@@ -106,19 +119,17 @@ def update_offence(offence: Offence, change: OffenceChange, *, actor: User,
         problems["gravity"] = "Gravity must be a whole number from 1 to 5"
     if problems:
         raise DiversionError(problems)
-
-    def snapshot() -> dict:
-        return {"title": offence.title, "legislation": offence.legislation,
-                "category": offence.category, "gravity": offence.gravity,
-                "outcome22_permitted": offence.outcome22_permitted}
-
-    before = snapshot()
-    offence.title, offence.legislation = change.title.strip(), change.legislation.strip()
-    offence.category, offence.gravity = change.category, change.gravity
-    offence.outcome22_permitted = bool(change.outcome22_permitted)
+    typed = {"title": change.title.strip(), "legislation": change.legislation.strip(),
+             "category": change.category, "gravity": change.gravity,
+             "outcome22_permitted": bool(change.outcome22_permitted)}
+    lock_row(db.session, offence)
+    check_unchanged(based_on, _offence_snapshot(offence), typed)
+    before = _offence_snapshot(offence)
+    for name, value in typed.items():
+        setattr(offence, name, value)
     offence.updated_at = now
     db.session.flush()
-    diff = audit.changes(before, snapshot())
+    diff = audit.changes(before, _offence_snapshot(offence))
     if diff:
         audit.record(Action.OFFENCE_UPDATED, actor=actor, now=now, subject_type="offence",
                      subject_id=offence.key, detail=diff)

@@ -13,7 +13,7 @@ from casework.access import (
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.diversion import bp, services
 from casework.diversion.forms import (
     CheckpointForm,
@@ -30,7 +30,7 @@ from casework.diversion.states import CaseStatus
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import CATEGORIES
 from casework.extensions import db
-from casework.forms import choices, refused, show_problems
+from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 
@@ -237,14 +237,20 @@ def edit_offence(key: str):
     if offence is None:
         abort(404)
     form = OffenceForm(obj=None if request.method == "POST" else offence)
+    if not form.is_submitted():
+        form.version.data = services.offence_version(offence)
     if form.validate_on_submit():
         try:
             services.update_offence(offence, services.OffenceChange(
                 form.title.data, form.legislation.data, form.category.data, form.gravity.data,
-                form.outcome22_permitted.data), actor=current_user, now=utcnow())
+                form.outcome22_permitted.data), actor=current_user, now=utcnow(),
+                based_on=form.version.data)
         except services.DiversionError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash(f"{offence.title} saved", "success")
             return redirect(url_for("diversion.offences"))

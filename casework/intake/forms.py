@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, Form, SubmissionField, choices
+from casework.forms import DateInputField, Form, SubmissionField, VersionField, choices
 from casework.intake.reference import (
     CLOSE_REASONS,
     ETHNICITIES,
@@ -87,6 +87,7 @@ class PersonFields(Form):
 
 
 class PersonForm(PersonFields):
+    version = VersionField()  # the details it was drawn from
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
 

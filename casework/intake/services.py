@@ -19,9 +19,11 @@ from casework.database import (
     COUNT_CAP,
     Paged,
     capped_count,
+    check_unchanged,
     column_rows,
     counted,
     lock_row,
+    row_version,
 )
 from casework.extensions import db
 from casework.intake import matching, validation
@@ -451,10 +453,20 @@ def record_referral(
     return referral
 
 
-def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime) -> Person:
+def person_version(person: Person) -> str:
+    """The version of a person's details an edit form is drawn from."""
+    return row_version(_person_snapshot(person))
+
+
+def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
+                  based_on: str | None = None) -> Person:
     """Correct a person's details; the audit detail has each changed field's
-    before and after values."""
+    before and after values. Refused (ChangedMeanwhile) if they are no longer
+    the version ``based_on`` the form was drawn from: a date of birth
+    corrected meanwhile (it decides C1 and the age stratum) is not put back."""
     details = check_person(details, today=now.date())
+    lock_row(db.session, person)
+    check_unchanged(based_on, _person_snapshot(person), vars(details))
     before = _person_snapshot(person)
     _apply(person, details)
     db.session.flush()

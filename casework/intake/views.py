@@ -8,9 +8,9 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems, whole_number
+from casework.forms import changed_meanwhile, choices, show_problems, whole_number
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
@@ -142,12 +142,17 @@ def edit_person(person_id: int):
         services.visible_people(current_user), Person, person_id, subject_type="person"
     )
     form = PersonForm(obj=None if request.method == "POST" else record)
+    if not form.is_submitted():
+        form.version.data = services.person_version(record)
     if form.validate_on_submit():
         try:
             services.update_person(record, form.person_details(), actor=current_user,
-                                   now=utcnow())
+                                   now=utcnow(), based_on=form.version.data)
         except services.IntakeError as error:
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash("Changes saved", "success")
             return redirect(url_for("intake.person", person_id=record.id))

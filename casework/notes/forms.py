@@ -9,7 +9,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from casework.forms import DateInputField, Form, SubmissionField, choices
+from casework.forms import DateInputField, Form, SubmissionField, VersionField, choices
 from casework.notes.reference import CONTACT_TYPES, MAX_BODY_LENGTH, MAX_REASON_LENGTH, NoteKind
 from casework.notes.services import NoteContent
 from casework.widgets import FilterTextInput
@@ -56,6 +56,7 @@ class NewNoteForm(NoteFields):
 
 
 class AmendForm(NoteFields):
+    version = VersionField()  # the revision it was drawn from
     reason = TextAreaField(
         "Why are you amending it?", widget=GovTextArea(),
         validators=[Length(max=MAX_REASON_LENGTH,

@@ -27,7 +27,7 @@ from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged, count_up_to, lock_row
+from casework.database import Paged, check_unchanged, count_up_to, lock_row, row_version
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -183,9 +183,16 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
     return note
 
 
+def note_version(note: Note) -> str:
+    """The version of a note its amend form is drawn from: its revision."""
+    return row_version({"revision": note.revision_count})
+
+
 def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: User,
-               now: datetime) -> NoteRevision:
-    """Correct a note: a new revision with a reason; every earlier one stays."""
+               now: datetime, based_on: str | None = None) -> NoteRevision:
+    """Correct a note: a new revision with a reason; every earlier one stays.
+    Refused (ChangedMeanwhile) if it was amended since the revision
+    ``based_on`` the form was drawn from: that amendment is not undone unseen."""
     if not can_amend(note, actor):
         raise NoteError({None: "Only the note's author or a lead can amend it"})
     problems: dict[str | None, str] = {}
@@ -201,6 +208,7 @@ def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: U
     if problems:
         raise NoteError(problems)
     lock_row(db.session, note)
+    check_unchanged(based_on, {"revision": note.revision_count})
     before = _audit_fields(note)
     body_changed = content.body != note.body
     if content.fields() == {k: getattr(note, k) for k in content.fields()}:

@@ -7,9 +7,9 @@ from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import show_problems, whole_number
+from casework.forms import changed_meanwhile, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import bp, contact_thresholds, services
@@ -94,13 +94,17 @@ def amend(note_id: int):
     form = AmendForm()
     if not form.is_submitted():
         form.fill_from(note)
+        form.version.data = services.note_version(note)
     if form.validate_on_submit():
         try:
             services.amend_note(note, form.content(), form.reason.data, actor=current_user,
-                                now=utcnow())
+                                now=utcnow(), based_on=form.version.data)
         except services.NoteError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash("Amendment saved; the earlier version is kept", "success")
             return redirect(url_for("notes.show", note_id=note.id))

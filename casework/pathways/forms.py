@@ -9,13 +9,14 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, Form, choices
+from casework.forms import DateInputField, Form, VersionField, choices
 from casework.pathways.services import MAX_TEXT_LENGTH, MoveRequest
 from casework.pathways.states import EXIT_REASONS
 from casework.widgets import FilterDateInput
 
 
 class MoveForm(Form):
+    version = VersionField()  # the pathway it was drawn from
     target = RadioField("Move to", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Select where the person is moving to")])
     effective_date = DateInputField("Date the move took effect",
@@ -36,7 +37,7 @@ class MoveForm(Form):
     def request(self) -> MoveRequest:
         return MoveRequest(target=self.target.data, effective_date=self.effective_date.data,
                            exit_reason=self.exit_reason.data or None,
-                           rationale=self.rationale.data)
+                           rationale=self.rationale.data, based_on=self.version.data)
 
 
 class ProposalDecisionForm(Form):

@@ -13,7 +13,7 @@ from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_for_update, lock_row
+from casework.database import check_unchanged, lock_for_update, lock_row, row_version
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.pathways.models import (
@@ -179,6 +179,13 @@ class MoveRequest:
     effective_date: date | None
     exit_reason: str | None = None
     rationale: str | None = None
+    based_on: str | None = None  # pathway_version of the episode the page showed
+
+
+def pathway_version(current: PathwayEpisode | None) -> str:
+    """The version of a person's pathway a move form is drawn from: the
+    episode it moves from."""
+    return row_version({"episode": current.id if current else None})
 
 
 def _clean_text(text: str | None) -> str | None:
@@ -194,6 +201,9 @@ def _check_move(person: Person, request: MoveRequest, *, actor: User, today: dat
     current = current_episode(person.id)
     if current is None:
         raise PathwayError({None: f"{person.full_name} has no pathway yet"})
+    # moved by someone else since the page was drawn: this move was chosen
+    # from a pathway the person is no longer on
+    check_unchanged(request.based_on, {"episode": current.id})
     try:
         target = Pathway(request.target)
     except ValueError:

@@ -9,9 +9,9 @@ from casework.access import get_in_scope_or_404, get_visible_or_404, require, vi
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import choices, refused, show_problems
+from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways import bp, services
@@ -31,6 +31,8 @@ def move(person_id: int):
     person = _person(person_id)
     current = services.current_episode(person.id)
     form = MoveForm()
+    if not form.is_submitted():
+        form.version.data = services.pathway_version(current)
     form.target.choices = choices(
         (p.value, p.label) for p in (targets(current.pathway) if current else []))
     refusal = services.pathway_problem(person)
@@ -43,6 +45,11 @@ def move(person_id: int):
         except services.PathwayError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
+            current = services.current_episode(person.id)  # "Now:" as it is
+            form.target.choices = choices((p.value, p.label) for p in targets(current.pathway))
         else:
             if isinstance(done, PathwayProposal):
                 flash("Proposal sent to a lead for approval", "success")
