@@ -479,7 +479,7 @@ def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, 
     # cases cannot deadlock) and read as they are now: a handover recorded
     # from the caseworker who holds the case, not the one the page showed.
     stmt = (select(Person).where(Person.id.in_(person_ids)).order_by(Person.id)
-            .with_for_update().execution_options(populate_existing=True))
+            .with_for_update(of=Person).execution_options(populate_existing=True))
     if actor.is_site_scoped:
         stmt = stmt.where(Person.site_id.in_(actor.site_ids))
     people = list(db.session.scalars(stmt))

@@ -106,6 +106,8 @@ def test_triage_facts_cannot_change_after_the_decision(app, make_trial, make_ref
         decided.set()
 
     _, errors = _run(caseworker_saves, lead_decides)
+    # the save is refused (the lead's decision is seen); the decision stands
+    assert {i: type(e).__name__ for i, e in errors.items()} == {0: "TriageError"}, errors
     db.session.expire_all()
     triage = db.session.get(Triage, triage_id)
     assert triage.is_decided and triage.allocation_id is not None
@@ -152,6 +154,7 @@ def test_a_closed_referral_is_never_triaged(app, make_trial, make_referral, lead
         closed.set()
 
     _, errors = _run(caseworker_triages, colleague_closes)
+    assert {i: type(e).__name__ for i, e in errors.items()} == {0: "TriageError"}, errors
     db.session.expire_all()
     status = db.session.get(Referral, referral.id).status
     triage = triage_services.triage_for(db.session.get(Referral, referral.id))
@@ -198,6 +201,7 @@ def test_the_design_cannot_change_once_someone_is_randomised(
         db.session.commit()
 
     _, errors = _run(lead_decides, admin_saves)
+    assert {i: type(e).__name__ for i, e in errors.items()} == {1: "TrialError"}, errors
     db.session.expire_all()
     t = db.session.get(Trial, trial.id)
     allocation = db.session.scalars(select(Allocation)).one()
@@ -244,6 +248,7 @@ def test_the_allocation_list_cannot_be_replaced_once_someone_is_randomised(
         db.session.commit()
 
     _, errors = _run(lead_decides, admin_uploads)
+    assert {i: type(e).__name__ for i, e in errors.items()} == {1: "TrialError"}, errors
     db.session.expire_all()
     t = db.session.get(Trial, trial.id)
     allocation = db.session.scalars(select(Allocation)).one()
@@ -279,6 +284,7 @@ def test_one_open_trial_per_site_under_concurrency(app, make_user):
         return run
 
     _, errors = _run(create("first", True), create("second", False))
+    assert {i: type(e).__name__ for i, e in errors.items()} == {1: "TrialError"}, errors
     open_for_coventry = db.session.scalars(select(Trial.key).where(
         Trial.status == TrialStatus.OPEN)).all()
     assert len(open_for_coventry) == 1, (open_for_coventry, errors)
@@ -338,11 +344,13 @@ def test_a_double_clicked_close_is_recorded_once(app, make_referral, make_user):
     from casework.intake.reference import CLOSE_REASONS
     reasons = list(CLOSE_REASONS)[:2]
     results, errors = _run(*(close(c, t, r) for (c, t), r in zip(clients, reasons, strict=True)))
+    assert not errors, errors
     closed = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "referral:closed", AuditEvent.subject_id == str(referral.id)))
     assert closed == 1, (results, errors, closed)
-    # the second is told it is closed already, not given a server error
-    assert sorted(results.values()) == [302, 422], results
+    # the second is told it is closed already (422 if it met the first under the
+    # row's lock, a redirect saying so if the first had committed), not a 500
+    assert sorted(results.values()) in ([302, 302], [302, 422]), results
 
 
 # 11. Two leads reassign one case at once -----------------------------------------
@@ -385,6 +393,8 @@ def test_concurrent_reassignments_keep_a_true_history(app, make_referral, make_u
                                  .order_by(CaseAssignment.id)).all()
     tos = [to for _, to in history]
     froms = [fr for fr, _ in history]
+    assert not errors, errors
+    assert len(history) == 3  # recorded with the referral, then both handovers
     assert all(froms[i + 1] == tos[i] for i in range(len(history) - 1)), (
         f"history (from, to) {history}: a handover from someone who no longer held the "
         f"case; errors {errors}")
