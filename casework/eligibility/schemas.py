@@ -5,10 +5,43 @@ Unknown fields and bad values are refused with messages naming the field.
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from datetime import date
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import OUTCOME_CODES, Offence
+
+# Dates a case can hold: a date of birth of 9999-12-31 or 0001-01-01 is a
+# typing slip ("aged 7989"), not a fact, and is refused, as the forms do.
+EARLIEST, LATEST = date(1900, 1, 1), date(2099, 12, 31)
+
+
+def _date(**kwargs) -> fields.Date:
+    return fields.Date(validate=validate.Range(
+        min=EARLIEST, max=LATEST, error="Must be a date from 1900 to 2099."), **kwargs)
+
+
+class BornBefore:
+    """A schema mixin: the date of birth is not after the date the facts are
+    about (``event``: the referral's or the offence's)."""
+
+    event = ""
+
+    @validates_schema
+    def _born_before(self, data, **kwargs):
+        born, on = data.get("date_of_birth"), data.get(self.event)
+        if born and on and born > on:
+            raise ValidationError(f"Must be on or before the {self.event.replace('_', ' ')}.",
+                                  "date_of_birth")
 
 
 class StrictBoolean(fields.Boolean):
@@ -22,12 +55,14 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class CirvFactsSchema(Schema):
+class CirvFactsSchema(BornBefore, Schema):
+    event = "referral_date"
+
     class Meta:
         unknown = RAISE
 
-    date_of_birth = fields.Date(required=True, allow_none=True)
-    referral_date = fields.Date(required=True)
+    date_of_birth = _date(required=True, allow_none=True)
+    referral_date = _date(required=True)
     site = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z][a-z_]*$", error="Must be a site key such as coventry."))
     group_violence_evidence = fields.List(
@@ -56,18 +91,20 @@ class PreviousOutcomeSchema(Schema):
     offence = fields.String(required=True)
     outcome_code = fields.Integer(required=True, strict=True, validate=validate.OneOf(
         list(OUTCOME_CODES), error="Must be a Home Office outcome code from 1 to 23."))
-    date = fields.Date(required=True)
+    date = _date(required=True)
 
 
-class CheckpointFactsSchema(Schema):
+class CheckpointFactsSchema(BornBefore, Schema):
     """Checkpoint facts; ``offence`` keys are checked against the catalogue
     by ``checkpoint_facts``."""
+
+    event = "offence_date"
 
     class Meta:
         unknown = RAISE
 
-    date_of_birth = fields.Date(required=True, allow_none=True)
-    offence_date = fields.Date(required=True)
+    date_of_birth = _date(required=True, allow_none=True)
+    offence_date = _date(required=True)
     offence = fields.String(required=True)
     aggravating_factors = fields.List(
         fields.String(validate=validate.OneOf(list(checkpoint.AGGRAVATING_FACTORS))),
@@ -77,12 +114,14 @@ class CheckpointFactsSchema(Schema):
     sufficient_evidence = StrictBoolean(required=True, allow_none=True)
 
 
-class Outcome22FactsSchema(Schema):
+class Outcome22FactsSchema(BornBefore, Schema):
+    event = "offence_date"
+
     class Meta:
         unknown = RAISE
 
-    date_of_birth = fields.Date(required=True, allow_none=True)
-    offence_date = fields.Date(required=True)
+    date_of_birth = _date(required=True, allow_none=True)
+    offence_date = _date(required=True)
     offence = fields.String(required=True)
     suspect_identified = StrictBoolean(required=True)
     variant = fields.String(required=True, validate=validate.OneOf(list(outcome22.VARIANTS)))

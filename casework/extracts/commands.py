@@ -139,6 +139,8 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
               help="The folder for dictionary.csv and dictionary.md.")
 def dictionary_command(out) -> None:
     """Write the data dictionary, generated from the extract schemas."""
+    if not out.strip():
+        _fail("--out: give the folder to write to")
     folder = Path(out)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,10 +148,12 @@ def dictionary_command(out) -> None:
         _fail(f"--out: cannot make the folder {folder}: {error.strerror or error}")
     outputs = {"dictionary.csv": services.dictionary_csv(),
                "dictionary.md": services.dictionary_markdown()}
-    with click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
-        for name, text in outputs.items():
-            with _whole(folder / name) as handle:
-                handle.write(text.encode())
+    # both files, or neither: each appears only once both are written
+    with _whole(folder / "dictionary.csv") as csv_file, \
+            _whole(folder / "dictionary.md") as md_file, \
+            click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
+        for handle, name in ((csv_file, "dictionary.csv"), (md_file, "dictionary.md")):
+            handle.write(outputs[name].encode())
             bar.update(1)
     click.echo(f"Wrote {folder / 'dictionary.csv'} and {folder / 'dictionary.md'}")
 
@@ -160,7 +164,8 @@ def dictionary_command(out) -> None:
 @click.option("--trial", "trial_key", help="The trial's key (needed if there are several).")
 def consort_command(out, trial_key) -> None:
     """Write the CONSORT flow diagram (SVG) and its counts (JSON)."""
-    if not out.endswith(".svg"):
+    name = Path(out).name
+    if not name.endswith(".svg") or not name[:-4].strip():  # ".svg" alone: a hidden file
         _fail("--out: give a file name ending in .svg")
     trial = _trial(trial_key)
     outputs = services.consort_outputs(trial)

@@ -90,6 +90,13 @@ def test_cli_uses_the_configured_intensity_table(make_app):
     ("outcome22", {**OUTCOME22, "extra": 1}, "extra: Unknown field."),
     ("outcome22", {k: v for k, v in OUTCOME22.items() if k != "suspect_identified"},
      "suspect_identified: Missing data"),
+    ("checkpoint", {**CHECKPOINT, "date_of_birth": "2026-05-02"},
+     "date_of_birth: Must be on or before the offence date."),
+    ("outcome22", {**OUTCOME22, "offence_date": "2200-01-01"},
+     "offence_date: Must be a date from 1900 to 2099."),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "outcome_code": 8, "date": "1066-10-14"}]},
+     "previous_outcomes.0.date: Must be a date from 1900 to 2099."),
 ])
 def test_cli_refuses_bad_facts(runner, scheme, facts, message):
     result = assess_cli(runner, scheme, facts)

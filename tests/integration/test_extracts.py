@@ -338,6 +338,8 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     ["export", "dictionary", "--out", "{file}/sub"],
     ["export", "consort", "--out", "{tmp}/d.svg"],  # d.json is a folder
     ["export", "cohort", "--out", "{tmp}"],
+    ["export", "consort", "--out", "{tmp}/.svg"],  # a hidden file, and its .json
+    ["export", "dictionary", "--out", ""],  # the folder it is run in
 ])
 def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, command):
     (tmp_path / "d.json").mkdir()
@@ -350,6 +352,13 @@ def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, comm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "file"]
     assert db.session.scalars(select(AuditEvent.action).where(
         AuditEvent.action.like("%:exported"))).all() == []
+
+
+def test_the_dictionary_is_written_both_files_or_neither(cohort, runner, tmp_path):
+    (tmp_path / "dictionary.md").mkdir()  # the second cannot be written
+    result = runner.invoke(args=["export", "dictionary", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--out" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["dictionary.md"]  # no dictionary.csv
 
 
 def test_an_extract_appears_only_once_whole_and_audited(cohort, runner, tmp_path,

@@ -68,6 +68,11 @@ def test_assess_uses_the_configured_trial_sites(runner, make_trial):
     ({**FACTS, "group_violence_evidence": ["rumour"]}, "group_violence_evidence.0: Must be one of"),
     ({**FACTS, "exclusions": "none"}, "exclusions: Not a valid list."),
     ({**FACTS, "site": "narnia"}, "site: Unknown site 'narnia'"),
+    # typing slips, not facts ("aged 7989, eligible" before)
+    ({**FACTS, "referral_date": "9999-12-31"}, "referral_date: Must be a date from 1900 to 2099."),
+    ({**FACTS, "date_of_birth": "0001-01-01"}, "date_of_birth: Must be a date from 1900 to 2099."),
+    ({**FACTS, "date_of_birth": "2026-06-02"},
+     "date_of_birth: Must be on or before the referral date."),
 ])
 def test_bad_facts_exit_2_naming_the_field(runner, facts, message):
     result = assess(runner, facts)
