@@ -78,12 +78,15 @@ def init_request_hooks(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
-    @app.before_request
     def _origin():
         g.request_id = str(uuid.uuid4())
         g.origin_token = set_origin(Origin(g.request_id, request.remote_addr))
         # Set before anything reads the database, so the whole request is one.
         g.reading_token = set_reading(request.method in READ_ONLY_METHODS)
+
+    # First of all: before the extensions' own checks (Flask-WTF's CSRF check
+    # answers 400 from its hook), so every response carries its request id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _origin)
 
     @app.before_request
     def _require_sign_in():

@@ -47,3 +47,13 @@ def test_posts_without_a_valid_token_change_nothing(app, world, role):
     assert refused, "no POST route for this role"
     if role == "caseworker":  # the forms were found, not just the routes
         assert sum(found for _endpoint, found in refused) >= 10, refused
+
+
+def test_a_refused_post_still_carries_its_request_id(client):
+    """The id is set before Flask-WTF's check answers 400 (it was blank), so
+    a user reporting the error page can be matched with the server's log."""
+    import uuid
+
+    response = client.post("/sign-in", data={"email": "a@example.org", "password": "x"})
+    assert response.status_code == 400
+    assert uuid.UUID(response.headers["X-Request-Id"]).version == 4
