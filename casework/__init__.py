@@ -286,9 +286,10 @@ def register_commands(app: Flask) -> None:
     from casework.extracts.commands import export_cli
     from casework.trial.commands import trial_cli
 
-    app.cli.add_command(users_cli)
-    app.cli.add_command(audit_cli)
-    app.cli.add_command(eligibility_cli)
-    app.cli.add_command(trial_cli)
-    app.cli.add_command(export_cli)
-    app.cli.add_command(seed_demo_command)
+    from casework.cli import needs_schema
+
+    for group in (users_cli, audit_cli, eligibility_cli, trial_cli, export_cli):
+        for command in group.commands.values():
+            needs_schema(command)
+        app.cli.add_command(group)
+    app.cli.add_command(needs_schema(seed_demo_command))
