@@ -281,12 +281,11 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from casework.accounts.commands import users_cli
     from casework.audit.commands import audit_cli
+    from casework.cli import needs_schema
     from casework.demo import seed_demo_command
     from casework.eligibility.commands import eligibility_cli
     from casework.extracts.commands import export_cli
     from casework.trial.commands import trial_cli
-
-    from casework.cli import needs_schema
 
     for group in (users_cli, audit_cli, eligibility_cli, trial_cli, export_cli):
         for command in group.commands.values():
