@@ -174,6 +174,9 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "TRIAL_KEY": trial_key,
         "PSEUDONYM_KEY": pseudonym_key,
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # With its storage (Redis) unreachable, each worker throttles sign-in
+        # on its own until it is back, rather than answering every sign-in 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "LOGIN_RATE_LIMIT": _rate_limit(environ),
         "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
         # How long a lead dashboard's figures are kept before being worked out

@@ -235,6 +235,23 @@ def test_behind_a_trusted_proxy_the_client_is_its_forwarded_address(make_app, mi
         assert addresses == {"198.51.100.0", "198.51.100.1"}
 
 
+def test_with_redis_unreachable_each_worker_throttles_on_its_own(make_app):
+    # nothing listens on this port: every sign-in answered 500 before
+    from casework.extensions import limiter
+
+    app = make_app(LOGIN_RATE_LIMIT="3 per 15 minutes",
+                   RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    try:
+        with app.app_context():
+            _, codes = _failed_attempts(app, 5)
+            assert codes == [200, 200, 200, 429, 429]
+    finally:
+        # The limiter is one object that every test's app shares; in service
+        # each process has one app, whose limiter goes back to Redis once it
+        # answers. The next test's app starts with its storage alive.
+        limiter._storage_dead = False
+
+
 def test_successful_sign_ins_are_not_counted(throttled_app):
     from casework.accounts import services
     from casework.database import utcnow
