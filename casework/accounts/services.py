@@ -26,7 +26,14 @@ from casework.accounts.passwords import (
 from casework.accounts.roles import SITE_SCOPED_ROLES, Role
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import Paged, lock_for_update, page_within
+from casework.database import (
+    Paged,
+    check_unchanged,
+    lock_for_update,
+    lock_row,
+    page_within,
+    row_version,
+)
 from casework.extensions import db
 
 
@@ -246,6 +253,16 @@ def _snapshot(user: User) -> dict:
     }
 
 
+def _editable(user: User) -> dict:
+    return {"display_name": user.display_name, "role": str(user.role),
+            "sites": sorted(site.key for site in user.sites)}
+
+
+def user_version(user: User) -> str:
+    """The version of a user's details their edit form is drawn from."""
+    return row_version(_editable(user))
+
+
 def create_user(
     *,
     email: str,
@@ -335,8 +352,11 @@ def update_user(
     sites: list[Site],
     actor: User | None,
     now: datetime,
+    based_on: str | None = None,
 ) -> User:
-    """Change a user's name, role and sites; the audit detail has before and after."""
+    """Change a user's name, role and sites; the audit detail has before and
+    after. Refused (ChangedMeanwhile) if they are no longer the version
+    ``based_on`` the form was drawn from."""
     role = Role(role)
     own_role = actor is not None and actor.id == user.id and role != user.role
     _raise_if({
@@ -344,6 +364,10 @@ def update_user(
         "role": "You cannot change your own role" if own_role else None,
         "sites": _site_problem(role, sites),
     })
+    lock_row(db.session, user)
+    check_unchanged(based_on, _editable(user), {
+        "display_name": _clean_name(display_name), "role": str(role),
+        "sites": sorted(site.key for site in sites)})
     before = _snapshot(user)
     user.display_name = _clean_name(display_name)
     user.role = role

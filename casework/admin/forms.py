@@ -16,12 +16,13 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from casework.accounts.roles import Role
-from casework.forms import Form, choices
+from casework.forms import Form, VersionField, choices
 
 ROLE_CHOICES = choices((role.value, role.label) for role in Role)
 
 
 class UserDetailsForm(Form):
+    version = VersionField()  # the details it was drawn from
     display_name = StringField(
         "Display name", widget=GovTextInput(),
         validators=[InputRequired(message="Enter a display name"), Length(max=120)],

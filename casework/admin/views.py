@@ -9,9 +9,9 @@ from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.admin import bp
 from casework.admin.forms import ConfirmForm, NewSiteForm, NewUserForm, SiteForm, UserDetailsForm
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems, whole_number
+from casework.forms import changed_meanwhile, choices, show_problems, whole_number
 
 
 def _with_sites(form):
@@ -67,6 +67,7 @@ def edit_user(user_id: int):
     if not _posted():
         form.role.data = str(user.role)
         form.sites.data = [site.key for site in user.sites]
+        form.version.data = services.user_version(user)
     if form.validate_on_submit():
         try:
             services.update_user(
@@ -76,9 +77,13 @@ def edit_user(user_id: int):
                 sites=services.sites_by_keys(form.sites.data or []),
                 actor=current_user,
                 now=utcnow(),
+                based_on=form.version.data,
             )
         except services.AccountError as error:
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash(f"Changes to {user.email} saved", "success")
             return redirect(url_for("admin.users"))

@@ -22,7 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from casework.forms import Form, WholeNumberField, choices
+from casework.forms import Form, VersionField, WholeNumberField, choices
 from casework.trial.models import AllocationMethod, TrialStatus
 from casework.trial.services import MAX_REASON_LENGTH, TrialSettings
 from casework.widgets import FilterSelect
@@ -39,6 +39,7 @@ def _block_sizes(text: str) -> list[int]:
 
 
 class TrialForm(Form):
+    version = VersionField()  # the settings an edit was drawn from
     name = StringField("Name", widget=GovTextInput(),
                        validators=[InputRequired(message="Enter the trial's name"),
                                    Length(max=120)])

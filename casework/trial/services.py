@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, func, select
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_for_update, lock_row
+from casework.database import check_unchanged, lock_for_update, lock_row, row_version
 from casework.extensions import db
 from casework.extracts import privacy
 from casework.intake.models import Person, Referral
@@ -124,17 +124,33 @@ def _open_trial_conflict(trial: Trial) -> None:
                                        f"({other.name}); close it first"})
 
 
+def _editable(trial: Trial) -> dict:
+    return {**_snapshot(trial), "sites": sorted(s.key for s in trial.sites)}
+
+
+def trial_version(trial: Trial) -> str:
+    """The version of a trial's settings its edit form is drawn from."""
+    return row_version(_editable(trial))
+
+
 def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | None,
-               now: datetime) -> Trial:
+               now: datetime, based_on: str | None = None) -> Trial:
     """Create or change a trial's configuration, audited with before and after.
 
     Trials are configured one at a time (so two cannot both open at one
     site), and a trial's row is locked first: a randomisation in progress,
     which holds it shared, is waited for, so "fixed once people have been
-    randomised" sees its allocation."""
+    randomised" sees its allocation. An edit is refused (ChangedMeanwhile)
+    if the trial is no longer the version ``based_on`` its form was drawn from."""
     lock_for_update(db.session, "trials:configure")
     if trial is not None:
         lock_row(db.session, trial)
+        check_unchanged(based_on, _editable(trial), {
+            "name": settings.name.strip(), "status": str(settings.status),
+            "sites": sorted(settings.site_keys),
+            "stratify_by_age_band": settings.stratify_by_age_band,
+            "ratio": f"{settings.ratio_treatment}:{settings.ratio_control}",
+            "method": str(settings.method), "block_sizes": sorted(settings.block_sizes)})
     sites = _check_settings(settings, trial)
     creating = trial is None
     before = {} if creating else _snapshot(trial)

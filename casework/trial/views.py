@@ -9,9 +9,9 @@ from casework.accounts import services as accounts
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import choices, refused, show_problems
+from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.trial import bp, services, strata
 from casework.trial.forms import AllocationListForm, InErrorForm, ReportForm, TrialForm
 from casework.trial.models import Allocation, AllocationInError, Trial
@@ -61,6 +61,7 @@ def _render_edit(trial: Trial, form=None, list_form=None, error_form=None, statu
     form = form or _trial_form(TrialForm())
     if not form.is_submitted():
         form.fill_from(trial)
+        form.version.data = services.trial_version(trial)
     error_form = error_form or InErrorForm()
     error_form.stratum.choices = choices(
         [("", "Select a stratum")] + [(s, s) for s in strata.all_strata(
@@ -82,10 +83,14 @@ def edit(trial_id: int):
     form = _trial_form(TrialForm())
     if form.validate_on_submit():
         try:
-            services.save_trial(trial, form.settings(trial), actor=current_user, now=utcnow())
+            services.save_trial(trial, form.settings(trial), actor=current_user, now=utcnow(),
+                                based_on=form.version.data)
         except services.TrialError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash("Trial saved", "success")
             return redirect(url_for("trial.edit", trial_id=trial.id))

@@ -134,3 +134,88 @@ def test_a_pathway_move_chosen_from_a_pathway_since_left(app, randomised, make_u
     changes = db.session.scalars(select(AuditEvent.id).where(
         AuditEvent.action == "pathway:changed", AuditEvent.subject_id == str(person.id))).all()
     assert len(changes) == len(episodes)  # one a move made, none for the refused one
+
+
+def test_a_user_edit_from_a_page_opened_before_anothers_save(app, make_user):
+    from casework.accounts.models import User
+
+    target = make_user("caseworker", ("coventry",), email="target@example.org")
+    a, b = two_signed_in(app, make_user, "admin", sites=())
+    path = f"/admin/users/{target.id}"
+    va, vb = version_in(a.get(path)), version_in(b.get(path))
+    form = {"display_name": target.display_name, "role": "caseworker", "sites": ["coventry"]}
+    assert a.post(path, data={**form, "sites": ["coventry", "walsall"], "version": va,
+                              "csrf_token": csrf_token(a, path)}).status_code == 302
+    stale = b.post(path, data={**form, "display_name": "Renamed", "version": vb,
+                               "csrf_token": csrf_token(b, path)})
+    assert stale.status_code == 422
+    assert "different from this form: display name, sites" in html.unescape(
+        stale.get_data(as_text=True))
+    db.session.expire_all()
+    user = db.session.get(User, target.id)
+    assert (user.display_name, sorted(s.key for s in user.sites)) == (
+        target.display_name, ["coventry", "walsall"])
+
+
+def test_a_trial_edit_from_a_page_opened_before_anothers_save(app, make_user, make_trial):
+    from casework.trial.models import Trial
+
+    trial = make_trial()
+    a, b = two_signed_in(app, make_user, "admin", sites=())
+    path = f"/admin/trials/{trial.id}"
+    va, vb = version_in(a.get(path)), version_in(b.get(path))
+    form = {"name": trial.name, "sites": ["coventry", "wolverhampton"], "ratio_treatment": "1",
+            "ratio_control": "1", "method": "permuted_blocks", "block_sizes": "2, 4, 6",
+            "status": "open"}
+    assert a.post(path, data={**form, "status": "closed", "version": va,
+                              "csrf_token": csrf_token(a, path)}).status_code == 302
+    stale = b.post(path, data={**form, "name": "CIRV, renamed", "version": vb,
+                               "csrf_token": csrf_token(b, path)})
+    assert stale.status_code == 422
+    assert "different from this form: name, status" in html.unescape(
+        stale.get_data(as_text=True))
+    db.session.expire_all()
+    assert (db.session.get(Trial, trial.id).status, db.session.get(Trial, trial.id).name) == (
+        "closed", trial.name)
+
+
+def test_a_form_saved_with_nobody_else_changing_anything_is_never_stale(
+        app, randomised, make_user):
+    """Each versioned form, opened and sent back as the page drew it (with
+    what a save needs typed in), meets no ChangedMeanwhile: the version drawn
+    and the one compared are the same for an unchanged record."""
+    from casework.diversion.models import Offence
+    from casework.notes import services as notes
+    from casework.trial.models import Trial
+    from tests.web.forms import forms_on
+
+    person = randomised("treatment")
+    author = make_user("lead", ("coventry", "wolverhampton"), email="all@example.org")
+    note = notes.add_note(person, "case_note", notes.NoteContent(body="Met."),
+                          restricted=False, actor=author, now=datetime.now(UTC))
+    target = make_user("caseworker", ("coventry",), email="t@example.org")
+    db.session.commit()
+    trial = db.session.scalars(select(Trial)).one()
+    offence = db.session.scalars(select(Offence).order_by(Offence.key)).first()
+    pages = {
+        "lead": [(f"/people/{person.id}/edit", {}),
+                 (f"/notes/{note.id}/amend", {"body": "Met at school.", "reason": "Where"}),
+                 (f"/people/{person.id}/pathway", {"target": "engaged",
+                                                   "effective_date": ["3", "11", "2026"]})],
+        "admin": [(f"/admin/offences/{offence.key}", {}), (f"/admin/users/{target.id}", {}),
+                  (f"/admin/trials/{trial.id}", {})],
+    }
+    for role, paths in pages.items():
+        client = app.test_client()
+        sign_in(client, (author if role == "lead" else make_user(
+            "admin", (), email="adm@example.org")).email, PASSWORD)
+        for path, typed in paths:
+            (form,) = [f for f in forms_on(client.get(path).get_data(as_text=True), path)
+                       if "version" in f.fields]
+            data: dict = {}
+            for name, value in form.submitted():
+                data.setdefault(name, []).append(value)
+            data.update(typed)
+            response = client.post(form.action or path, data=data)
+            assert response.status_code == 302, (path, html.unescape(
+                response.get_data(as_text=True)).split("There is a problem")[-1][:400])
