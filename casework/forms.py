@@ -215,7 +215,9 @@ class Form(FlaskForm):
     A form drawn on a page beside another sets ``Meta.id_prefix``: its
     fields' ids (and so their labels' and the error summary's links) then
     differ from the other form's, whose CSRF token and button share their
-    names. The names sent are unchanged."""
+    names. The names sent are unchanged. (govuk-frontend-wtf draws radios',
+    checkboxes' and date boxes' ids from the field's name, not its id: a form
+    with those takes no prefix.)"""
 
     class Meta(FlaskForm.Meta):
         id_prefix = ""

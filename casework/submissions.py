@@ -43,7 +43,8 @@ class FormSubmission(db.Model):
 
 class AlreadySubmitted(Exception):
     """This form was sent before: ``earlier`` is the record it made (its
-    ``subject_id`` None if it belongs to someone else, who is told nothing)."""
+    ``subject_id`` None if the key is someone else's, or another kind of
+    form's: nothing of theirs is told)."""
 
     def __init__(self, earlier: FormSubmission):
         super().__init__("This form was already sent")
@@ -61,7 +62,7 @@ def valid(key: str | None) -> str | None:
     return key if key and _KEY.fullmatch(key) else None
 
 
-def check_earlier(key: str | None, *, actor) -> None:
+def check_earlier(key: str | None, kind: str, *, actor) -> None:
     """Raise AlreadySubmitted if ``key`` was claimed and its record is
     written (committed). Before anything else is checked: a resent referral
     would otherwise meet its own person as a possible duplicate."""
@@ -70,13 +71,14 @@ def check_earlier(key: str | None, *, actor) -> None:
         return
     earlier = db.session.get(FormSubmission, key)
     if earlier is not None:
-        raise AlreadySubmitted(_as_seen_by(earlier, actor))
+        raise AlreadySubmitted(_as_seen_by(earlier, kind, actor))
 
 
-def claim(key: str | None, *, actor, now: datetime) -> None:
-    """Claim ``key`` for the write about to happen in this transaction, or
-    raise AlreadySubmitted. A claim made by a transaction still running is
-    waited for on PostgreSQL (SQLite's writers already take turns)."""
+def claim(key: str | None, kind: str, *, actor, now: datetime) -> None:
+    """Claim ``key`` for the ``kind`` of record ("referral", "note") about to
+    be written in this transaction, or raise AlreadySubmitted. A claim made
+    by a transaction still running is waited for on PostgreSQL (SQLite's
+    writers already take turns)."""
     key = valid(key)
     if key is None:
         return
@@ -84,25 +86,28 @@ def claim(key: str | None, *, actor, now: datetime) -> None:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     claimed = db.session.execute(
-        insert(FormSubmission).values(key=key, user_id=actor.id, created_at=now)
+        insert(FormSubmission).values(key=key, user_id=actor.id, subject_type=kind,
+                                      created_at=now)
         .on_conflict_do_nothing(index_elements=["key"]).returning(FormSubmission.key)
     ).scalar()
     if claimed is None:
         earlier = db.session.scalars(select(FormSubmission).where(FormSubmission.key == key)
                                      .execution_options(populate_existing=True)).one()
-        raise AlreadySubmitted(_as_seen_by(earlier, actor))
+        raise AlreadySubmitted(_as_seen_by(earlier, kind, actor))
 
 
-def settle(key: str | None, subject_type: str, subject_id: int) -> None:
+def settle(key: str | None, subject_id: int) -> None:
     """Name the record the claim of ``key`` made."""
     key = valid(key)
     if key is not None:
         db.session.execute(FormSubmission.__table__.update()
-                           .where(FormSubmission.key == key)
-                           .values(subject_type=subject_type, subject_id=subject_id))
+                           .where(FormSubmission.key == key).values(subject_id=subject_id))
 
 
-def _as_seen_by(earlier: FormSubmission, actor) -> FormSubmission:
-    if earlier.user_id != actor.id:
-        return FormSubmission(key=earlier.key, user_id=earlier.user_id)
+def _as_seen_by(earlier: FormSubmission, kind: str, actor) -> FormSubmission:
+    """``earlier`` as the one who sent the form again may see it: nothing of
+    it if the key is someone else's, or was claimed by another kind of form
+    (a key copied between forms by hand)."""
+    if earlier.user_id != actor.id or earlier.subject_type != kind:
+        return FormSubmission(key=earlier.key)
     return earlier

@@ -393,7 +393,7 @@ def record_referral(
     already claimed) raises submissions.AlreadySubmitted, before the
     duplicate check would offer the person it made.
     """
-    submissions.check_earlier(submission, actor=actor)
+    submissions.check_earlier(submission, "referral", actor=actor)
     today = now.date()
     person_details = check_person(person_details, today=today)
     referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
@@ -406,7 +406,8 @@ def record_referral(
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
-    submissions.claim(submission, actor=actor, now=now)  # waits for the same form in flight
+    # waits for the same form in flight
+    submissions.claim(submission, "referral", actor=actor, now=now)
     if existing_person_id is not None:
         person = chosen.person
     else:
@@ -426,7 +427,7 @@ def record_referral(
     )
     db.session.add(referral)
     db.session.flush()
-    submissions.settle(submission, "referral", referral.id)
+    submissions.settle(submission, referral.id)
     audit.record(
         Action.REFERRAL_CREATED, actor=actor, now=now, subject_type="referral",
         subject_id=referral.id, site_id=referral.site_id,

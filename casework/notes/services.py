@@ -159,7 +159,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
     except ValueError:
         raise NoteError({"kind": "Select what you are recording"}) from None
     content = _check(kind, content, today=now.date())
-    submissions.claim(submission, actor=actor, now=now)
+    submissions.claim(submission, "note", actor=actor, now=now)
     note = Note(person_id=person.id, site_id=intake.working_site(person, actor), kind=kind,
                 restricted=bool(restricted), author_id=actor.id, created_at=now,
                 updated_at=now, revision_count=1, **content.fields())
@@ -175,7 +175,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
             actor=actor, now=now)
         note.protocol_deviation_id = deviation.id
     db.session.flush()
-    submissions.settle(submission, "note", note.id)
+    submissions.settle(submission, note.id)
     audit.record(Action.NOTE_CREATED, actor=actor, now=now, subject_type="note",
                  subject_id=note.id, site_id=note.site_id,
                  detail={"person_id": person.id, **_audit_fields(note),

@@ -58,8 +58,8 @@ def new():
 
 
 def _render_edit(trial: Trial, form=None, list_form=None, error_form=None, status=200):
-    form = form or _trial_form(TrialForm())
-    if not form.is_submitted():
+    if form is None:  # the trial's form as saved (not read from another form's POST)
+        form = _trial_form(TrialForm(formdata=None))
         form.fill_from(trial)
         form.version.data = services.trial_version(trial)
     error_form = error_form or InErrorForm()

@@ -3,6 +3,8 @@ check that decides whether a write may happen reads the row as it is under
 its lock, not as the request first found it. On SQLite every writer holds
 the database write lock, so these races cannot happen there.
 
+Each test's docstring tells what happened before the fix it keeps.
+
 Where two requests must overlap at one point, each thread runs what the
 view runs (the same service calls, in its own app context and session) and
 a threading.Event holds one of them where a slow request would be; nothing
@@ -20,6 +22,7 @@ from sqlalchemy import func, select
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.intake.models import Referral
+from casework.intake.reference import CLOSE_REASONS
 from casework.triage import services as triage_services
 from casework.triage.models import Triage
 from casework.trial import sequence
@@ -290,30 +293,37 @@ def test_one_open_trial_per_site_under_concurrency(app, make_user):
     assert len(open_for_coventry) == 1, (open_for_coventry, errors)
 
 
+def _sent_at_once(app, email, path, *forms):
+    """Each form posted to ``path`` at the same moment, each from its own
+    client signed in as ``email`` (a double click, or two tabs)."""
+    sent = []
+    for form in forms:
+        client = app.test_client()
+        sign_in(client, email, PASSWORD)
+        sent.append((client, {**form, "csrf_token": csrf_token(client, path)}))
+    barrier = threading.Barrier(len(sent))
+
+    def post(client, data):
+        def go():
+            barrier.wait()
+            return client.post(path, data=data).status_code
+        return go
+
+    return _run(*(post(client, data) for client, data in sent))
+
+
 # 7. Double-clicked first triage save -------------------------------------------
 
 def test_double_clicked_triage_save_is_not_a_server_error(app, make_referral, make_user):
-    """Two POSTs of the first triage for one referral: the second hits the
-    unique index on triages.referral_id and answers 500."""
+    """Two POSTs of the first triage for one referral: the second met the
+    unique index on triages.referral_id and answered 500; it now waits for
+    the first (the referral's row lock) and changes the triage it made."""
     worker = make_user("caseworker", ("coventry",), email="tw3@example.org")
     referral = make_referral("coventry")
-    clients = []
-    for _ in range(2):
-        c = app.test_client()
-        sign_in(c, worker.email, PASSWORD)
-        clients.append((c, csrf_token(c, f"/referrals/{referral.id}/triage")))
-    barrier = threading.Barrier(2)
     form = {"group_violence_evidence": ["recent_violence"], "panel_confirmed": "yes",
             "recommendation": "eligible"}
-
-    def save(c, token):
-        def go():
-            barrier.wait()
-            return c.post(f"/referrals/{referral.id}/triage",
-                          data={**form, "csrf_token": token}).status_code
-        return go
-
-    results, errors = _run(*(save(c, t) for c, t in clients))
+    results, errors = _sent_at_once(app, worker.email, f"/referrals/{referral.id}/triage",
+                                    form, form)
     assert not errors
     assert 500 not in results.values(), results
 
@@ -322,28 +332,12 @@ def test_double_clicked_triage_save_is_not_a_server_error(app, make_referral, ma
 
 def test_a_double_clicked_close_is_recorded_once(app, make_referral, make_user):
     """Two POSTs of /referrals/<id>/close at once: both read 'received', both
-    pass transition(received, closed), the second overwrites the first's
-    reason and time, and the log says the referral was closed twice (the
-    second 'received -> closed' from a closed referral)."""
+    passed transition(received, closed), the second overwrote the first's
+    reason and time, and the log said the referral was closed twice."""
     worker = make_user("caseworker", ("coventry",), email="close@example.org")
     referral = make_referral("coventry")
-    clients = []
-    for _ in range(2):
-        c = app.test_client()
-        sign_in(c, worker.email, PASSWORD)
-        clients.append((c, csrf_token(c, f"/referrals/{referral.id}/close")))
-    barrier = threading.Barrier(2)
-
-    def close(c, token, reason):
-        def go():
-            barrier.wait()
-            return c.post(f"/referrals/{referral.id}/close",
-                          data={"reason": reason, "csrf_token": token}).status_code
-        return go
-
-    from casework.intake.reference import CLOSE_REASONS
-    reasons = list(CLOSE_REASONS)[:2]
-    results, errors = _run(*(close(c, t, r) for (c, t), r in zip(clients, reasons, strict=True)))
+    results, errors = _sent_at_once(app, worker.email, f"/referrals/{referral.id}/close",
+                                    *({"reason": reason} for reason in list(CLOSE_REASONS)[:2]))
     assert not errors, errors
     closed = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "referral:closed", AuditEvent.subject_id == str(referral.id)))

@@ -183,8 +183,10 @@ def test_every_form_of_a_page_has_its_errors_summarised(client, login_as, post, 
     assert set(links) == {"#in-error-stratum", "#in-error-slot", "#in-error-reason"}
     for href in links:
         assert f'id="{href[1:]}"' in page
-    # the trial's own form, beside it, keeps its ids
+    # the trial's own form, beside it, keeps its ids, and shows the trial as
+    # saved (it read the other form's POST, and was drawn blank)
     assert 'id="name"' in page and 'id="list-allocation_list"' in page
+    assert f'name="name" type="text" value="{trial.name}"' in page
 
 
 def test_a_flashed_problem_puts_error_in_the_title(client, post, make_referral, make_user):

@@ -37,18 +37,26 @@ def two_signed_in(app, make_user, role, sites=("coventry",)):
     return clients
 
 
+def saved_then_stale(a, b, path, form, first, second):
+    """``a`` and ``b`` open ``path``; ``a`` saves ``form`` with ``first``
+    changed; then ``b``, from the page it opened before, with ``second``:
+    ``b``'s response."""
+    va, vb = version_in(a.get(path)), version_in(b.get(path))
+    assert a.post(path, data={**form, **first, "version": va,
+                              "csrf_token": csrf_token(a, path)}).status_code == 302
+    return b.post(path, data={**form, **second, "version": vb,
+                              "csrf_token": csrf_token(b, path)})
+
+
 def test_a_person_edit_from_a_page_opened_before_anothers_save(app, make_referral, make_user):
     person = make_referral("coventry", dob=date(2008, 1, 1)).person
     a, b = two_signed_in(app, make_user, "caseworker")
     path = f"/people/{person.id}/edit"
-    va, vb = version_in(a.get(path)), version_in(b.get(path))
     base = {"first_name": person.first_name, "last_name": person.last_name,
             "date_of_birth": ["1", "1", "2008"], "gender": "male",
             "ethnicity": "white_british", "local_authority": "coventry"}
-    assert a.post(path, data={**base, "date_of_birth": ["1", "1", "2006"], "version": va,
-                              "csrf_token": csrf_token(a, path)}).status_code == 302
-    stale = b.post(path, data={**base, "postcode": "CV1 5FB", "version": vb,
-                               "csrf_token": csrf_token(b, path)})
+    stale = saved_then_stale(a, b, path, base, {"date_of_birth": ["1", "1", "2006"]},
+                             {"postcode": "CV1 5FB"})
     assert stale.status_code == 422
     page = html.unescape(stale.get_data(as_text=True))
     assert STALE in page and "different from this form: date of birth, postcode" in page
@@ -71,16 +79,13 @@ def test_an_offence_edit_from_a_page_opened_before_anothers_save(app, make_user)
     offence = db.session.scalars(select(Offence).order_by(Offence.key)).first()
     a, b = two_signed_in(app, make_user, "admin", sites=())
     path = f"/admin/offences/{offence.key}"
-    va, vb = version_in(a.get(path)), version_in(b.get(path))
     form = {"title": offence.title, "legislation": offence.legislation,
             "category": offence.category, "gravity": str(offence.gravity)}
     if offence.outcome22_permitted:
         form["outcome22_permitted"] = "y"
     new_gravity = 5 if offence.gravity != 5 else 4
-    assert a.post(path, data={**form, "gravity": str(new_gravity), "version": va,
-                              "csrf_token": csrf_token(a, path)}).status_code == 302
-    stale = b.post(path, data={**form, "title": offence.title + " (corrected)", "version": vb,
-                               "csrf_token": csrf_token(b, path)})
+    stale = saved_then_stale(a, b, path, form, {"gravity": str(new_gravity)},
+                             {"title": offence.title + " (corrected)"})
     assert stale.status_code == 422 and STALE in html.unescape(stale.get_data(as_text=True))
     db.session.expire_all()
     assert db.session.get(Offence, offence.id).gravity == new_gravity
@@ -99,13 +104,10 @@ def test_a_note_amended_meanwhile_is_not_undone(app, make_referral, make_user):
     path = f"/notes/{note.id}/amend"
     ca, cl = app.test_client(), app.test_client()
     sign_in(ca, author.email, PASSWORD), sign_in(cl, lead.email, PASSWORD)
-    va, vl = version_in(ca.get(path)), version_in(cl.get(path))
-    assert ca.post(path, data={"body": "Met at the youth centre, not school.",
-                               "reason": "Wrong place", "version": va,
-                               "csrf_token": csrf_token(ca, path)}).status_code == 302
-    stale = cl.post(path, data={"body": "Met at school. Mother present.",
-                                "reason": "Who was there", "version": vl,
-                                "csrf_token": csrf_token(cl, path)})
+    stale = saved_then_stale(ca, cl, path, {},
+                             {"body": "Met at the youth centre, not school.",
+                              "reason": "Wrong place"},
+                             {"body": "Met at school. Mother present.", "reason": "Who was there"})
     assert stale.status_code == 422
     assert "Mother present" in stale.get_data(as_text=True)
     db.session.expire_all()
@@ -119,12 +121,8 @@ def test_a_pathway_move_chosen_from_a_pathway_since_left(app, randomised, make_u
     person = randomised("treatment")
     a, b = two_signed_in(app, make_user, "caseworker")
     path = f"/people/{person.id}/pathway"
-    va, vb = version_in(a.get(path)), version_in(b.get(path))
-    day = ["3", "11", "2026"]
-    assert a.post(path, data={"target": "engaged", "effective_date": day, "version": va,
-                              "csrf_token": csrf_token(a, path)}).status_code == 302
-    stale = b.post(path, data={"target": "at_risk_monitoring", "effective_date": day,
-                               "version": vb, "csrf_token": csrf_token(b, path)})
+    stale = saved_then_stale(a, b, path, {"effective_date": ["3", "11", "2026"]},
+                             {"target": "engaged"}, {"target": "at_risk_monitoring"})
     assert stale.status_code == 422
     page = stale.get_data(as_text=True)
     assert STALE in html.unescape(page) and "<strong>Engaged</strong>" in page
@@ -141,13 +139,9 @@ def test_a_user_edit_from_a_page_opened_before_anothers_save(app, make_user):
 
     target = make_user("caseworker", ("coventry",), email="target@example.org")
     a, b = two_signed_in(app, make_user, "admin", sites=())
-    path = f"/admin/users/{target.id}"
-    va, vb = version_in(a.get(path)), version_in(b.get(path))
     form = {"display_name": target.display_name, "role": "caseworker", "sites": ["coventry"]}
-    assert a.post(path, data={**form, "sites": ["coventry", "walsall"], "version": va,
-                              "csrf_token": csrf_token(a, path)}).status_code == 302
-    stale = b.post(path, data={**form, "display_name": "Renamed", "version": vb,
-                               "csrf_token": csrf_token(b, path)})
+    stale = saved_then_stale(a, b, f"/admin/users/{target.id}", form,
+                             {"sites": ["coventry", "walsall"]}, {"display_name": "Renamed"})
     assert stale.status_code == 422
     assert "different from this form: display name, sites" in html.unescape(
         stale.get_data(as_text=True))
@@ -162,15 +156,11 @@ def test_a_trial_edit_from_a_page_opened_before_anothers_save(app, make_user, ma
 
     trial = make_trial()
     a, b = two_signed_in(app, make_user, "admin", sites=())
-    path = f"/admin/trials/{trial.id}"
-    va, vb = version_in(a.get(path)), version_in(b.get(path))
     form = {"name": trial.name, "sites": ["coventry", "wolverhampton"], "ratio_treatment": "1",
             "ratio_control": "1", "method": "permuted_blocks", "block_sizes": "2, 4, 6",
             "status": "open"}
-    assert a.post(path, data={**form, "status": "closed", "version": va,
-                              "csrf_token": csrf_token(a, path)}).status_code == 302
-    stale = b.post(path, data={**form, "name": "CIRV, renamed", "version": vb,
-                               "csrf_token": csrf_token(b, path)})
+    stale = saved_then_stale(a, b, f"/admin/trials/{trial.id}", form, {"status": "closed"},
+                             {"name": "CIRV, renamed"})
     assert stale.status_code == 422
     assert "different from this form: name, status" in html.unescape(
         stale.get_data(as_text=True))

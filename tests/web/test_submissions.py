@@ -116,6 +116,22 @@ def test_someone_elses_key_tells_nothing_of_their_record(client, login_as, post,
     assert count(Referral) == 1
 
 
+def test_a_key_claimed_by_another_kind_of_form_tells_nothing(client, login_as, post, make_user,
+                                                             make_referral, coventry_id):
+    elsewhere = make_referral("wolverhampton")
+    login_as("caseworker", ("coventry",))
+    person = make_referral("coventry").person
+    key = key_in(client.get(f"/people/{person.id}/notes/new").get_data(as_text=True))
+    assert post(f"/people/{person.id}/notes/new",
+                {"kind": "case_note", "body": "Met.", "submission": key}).status_code == 302
+    # the note's key, copied by hand into the referral form
+    response = post("/referrals/new", referral_form(coventry_id, submission=key))
+    assert response.status_code == 302 and response.headers["Location"] == "/referrals"
+    page = client.get("/referrals").get_data(as_text=True)
+    assert "This form was already sent" in page and elsewhere.reference not in page
+    assert count(Referral) == 2  # (the referral typed is not recorded)
+
+
 def test_a_key_not_of_ours_is_no_key(client, login_as, post, coventry_id):
     login_as("caseworker", ("coventry",))
     for n, key in enumerate(("x" * 33, "not a key", "")):
@@ -132,9 +148,9 @@ def test_claims_are_kept_a_day(app, make_user):
     user = make_user("caseworker", ("coventry",))
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     old, recent = submissions.new_key(), submissions.new_key()
-    submissions.claim(old, actor=user, now=now - timedelta(days=1, seconds=1))
-    submissions.claim(recent, actor=user, now=now - timedelta(hours=23))
-    submissions.claim(submissions.new_key(), actor=user, now=now)
+    submissions.claim(old, "note", actor=user, now=now - timedelta(days=1, seconds=1))
+    submissions.claim(recent, "note", actor=user, now=now - timedelta(hours=23))
+    submissions.claim(submissions.new_key(), "note", actor=user, now=now)
     db.session.commit()
     assert set(db.session.scalars(select(FormSubmission.key))) >= {recent}
     assert db.session.get(FormSubmission, old) is None
