@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from casework.accounts.models import User
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.intake.models import Referral
@@ -78,8 +79,6 @@ def test_triage_facts_cannot_change_after_the_decision(app, make_trial, make_ref
     and then record_triage re-reads it from the session's identity map, so
     the save is applied on top of the decision: a decided, randomised triage
     whose facts now say 'excluded, panel did not confirm'."""
-    from casework.accounts.models import User
-
     make_trial()
     referral = make_referral("coventry")
     triage_id = triage_referral(referral).id
@@ -128,7 +127,6 @@ def test_a_closed_referral_is_never_triaged(app, make_trial, make_referral, lead
     referral. record_triage checks the status it loaded before the close
     committed, then writes in_triage over closed (a transition the workflow
     forbids); the lead can then decide it and randomise a closed referral."""
-    from casework.accounts.models import User
     from casework.intake import services as intake
 
     make_trial()
@@ -168,6 +166,28 @@ def test_a_closed_referral_is_never_triaged(app, make_trial, make_referral, lead
 
 # 4. The trial's design changes after its first allocation ---------------------
 
+def _while_a_randomisation_is_uncommitted(triage_id: int, lead_id: int, act) -> dict:
+    """The lead decides ``triage_id`` eligible (randomising it); before that
+    commits, ``act()`` runs in another thread (an admin's change to the
+    trial), then commits. The errors, by thread (0 the lead's, 1 the act's)."""
+    allocated, go_on = threading.Event(), threading.Event()
+
+    def lead_decides():
+        triage_services.decide(db.session.get(Triage, triage_id), "eligible", None,
+                               actor=db.session.get(User, lead_id), now=NOW, key=KEY)
+        allocated.set()  # allocated and audited, about to commit
+        go_on.wait(30)
+        db.session.commit()
+
+    def then_act():
+        allocated.wait(30)
+        threading.Timer(1.0, go_on.set).start()  # the act waits on the lead's locks
+        act()
+        db.session.commit()
+
+    return _run(lead_decides, then_act)[1]
+
+
 def test_the_design_cannot_change_once_someone_is_randomised(
         app, make_trial, make_referral, triage_referral, lead, make_user):
     """An admin saves new trial settings (ratio 2:1, blocks 3, 6) while the
@@ -177,33 +197,18 @@ def test_the_design_cannot_change_once_someone_is_randomised(
     The statistician's regenerated sequence (flask trial sequence) no longer
     matches the stored allocation for some keys, and every later slot in the
     stratum follows a different design from the first."""
-    from casework.accounts.models import User
-
     trial = make_trial(sites=("coventry",))
     triage_id = triage_referral(make_referral("coventry")).id
     admin = make_user("admin", (), email="admin@example.org")
-    ids = dict(admin=admin.id, lead=lead.id, trial=trial.id)
-    allocated, admin_waiting = threading.Event(), threading.Event()
-
-    def lead_decides():
-        actor = db.session.get(User, ids["lead"])
-        triage_services.decide(db.session.get(Triage, triage_id), "eligible", None,
-                               actor=actor, now=NOW, key=KEY)
-        allocated.set()  # allocated and audited, about to commit
-        admin_waiting.wait(30)
-        db.session.commit()
+    ids = dict(admin=admin.id, trial=trial.id)
 
     def admin_saves():
-        allocated.wait(30)
-        actor = db.session.get(User, ids["admin"])
         t = db.session.get(Trial, ids["trial"])
-        threading.Timer(1.0, admin_waiting.set).start()
         trials.save_trial(t, trials.TrialSettings(
             name=t.name, site_keys=["coventry"], ratio_treatment=2, ratio_control=1,
-            block_sizes=[3, 6]), actor=actor, now=NOW)
-        db.session.commit()
+            block_sizes=[3, 6]), actor=db.session.get(User, ids["admin"]), now=NOW)
 
-    _, errors = _run(lead_decides, admin_saves)
+    errors = _while_a_randomisation_is_uncommitted(triage_id, lead.id, admin_saves)
     assert {i: type(e).__name__ for i, e in errors.items()} == {1: "TrialError"}, errors
     db.session.expire_all()
     t = db.session.get(Trial, trial.id)
@@ -221,7 +226,6 @@ def test_the_allocation_list_cannot_be_replaced_once_someone_is_randomised(
     decision is recorded. The allocation is taken from the old list
     (sequence_version names its SHA-256), and the old list's rows are then
     deleted: the database no longer holds the list the allocation came from."""
-    from casework.accounts.models import User
     from casework.trial.models import AllocationMethod
 
     trial = make_trial(sites=("coventry",), method=AllocationMethod.ALLOCATION_LIST)
@@ -230,27 +234,15 @@ def test_the_allocation_list_cannot_be_replaced_once_someone_is_randomised(
                                   b"coventry,2,control\n", "one.csv", actor=admin, now=NOW)
     db.session.commit()
     triage_id = triage_referral(make_referral("coventry")).id
-    ids = dict(admin=admin.id, lead=lead.id, trial=trial.id)
-    allocated, admin_waiting = threading.Event(), threading.Event()
-
-    def lead_decides():
-        actor = db.session.get(User, ids["lead"])
-        triage_services.decide(db.session.get(Triage, triage_id), "eligible", None,
-                               actor=actor, now=NOW, key=KEY)
-        allocated.set()
-        admin_waiting.wait(30)
-        db.session.commit()
+    ids = dict(admin=admin.id, trial=trial.id)
 
     def admin_uploads():
-        allocated.wait(30)
-        actor = db.session.get(User, ids["admin"])
-        threading.Timer(1.0, admin_waiting.set).start()
         trials.upload_allocation_list(db.session.get(Trial, ids["trial"]),
                                       b"stratum,slot,arm\ncoventry,1,control\n"
-                                      b"coventry,2,treatment\n", "two.csv", actor=actor, now=NOW)
-        db.session.commit()
+                                      b"coventry,2,treatment\n", "two.csv",
+                                      actor=db.session.get(User, ids["admin"]), now=NOW)
 
-    _, errors = _run(lead_decides, admin_uploads)
+    errors = _while_a_randomisation_is_uncommitted(triage_id, lead.id, admin_uploads)
     assert {i: type(e).__name__ for i, e in errors.items()} == {1: "TrialError"}, errors
     db.session.expire_all()
     t = db.session.get(Trial, trial.id)
@@ -266,8 +258,6 @@ def test_the_allocation_list_cannot_be_replaced_once_someone_is_randomised(
 def test_one_open_trial_per_site_under_concurrency(app, make_user):
     """Two admins each create an open trial for Coventry at once: both pass
     _open_trial_conflict (each checks before the other commits)."""
-    from casework.accounts.models import User
-
     admin = make_user("admin", (), email="admin3@example.org")
     ids = dict(admin=admin.id)
     first_flushed, go_on = threading.Event(), threading.Event()
@@ -355,7 +345,6 @@ def test_concurrent_reassignments_keep_a_true_history(app, make_referral, make_u
     'from X' although U1 held the case, and A's handover is silently
     overwritten: the assignment history and the audit log both say the case
     went from X twice."""
-    from casework.accounts.models import User
     from casework.caseload import services as caseload
     from casework.caseload.models import CaseAssignment
 
