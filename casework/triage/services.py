@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from casework.accounts.models import User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import lock_for_update, lock_row
+from casework.database import check_unchanged, lock_for_update, lock_row, row_version
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
@@ -82,6 +82,19 @@ def _facts_snapshot(triage: Triage) -> dict:
     }
 
 
+def _editable(triage: Triage) -> dict:
+    return {"group_violence_evidence": sorted(triage.group_violence_evidence or []),
+            "panel_confirmed": triage.panel_confirmed,
+            "exclusions": sorted(triage.exclusions or []),
+            "recommendation": triage.recommendation,
+            "recommendation_note": triage.recommendation_note}
+
+
+def triage_version(triage: Triage) -> str:
+    """The version of a triage's facts their form is drawn from."""
+    return row_version(_editable(triage))
+
+
 def triages_by_referral(person_id: int) -> dict[int, Triage]:
     """A person's triages, keyed by referral id (one query). Their referrals
     are not joined in again: a page that wants them has them already."""
@@ -101,11 +114,13 @@ def triage_for(referral: Referral) -> Triage | None:
 
 
 def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
-                  now: datetime) -> Triage:
+                  now: datetime, based_on: str | None = None) -> Triage:
     """Record or change a referral's triage facts and recommendation.
 
     The first record moves the referral into triage and onto the lead's
-    queue; once a lead has decided, the facts are locked.
+    queue; once a lead has decided, the facts are locked. A change is
+    refused (ChangedMeanwhile) if the facts are no longer the version
+    ``based_on`` its form was drawn from.
     """
     facts = _check_facts(facts)
     # The referral's row, then its triage's (the order decide() takes them):
@@ -118,6 +133,12 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
         lock_row(db.session, triage)
     if triage is not None and triage.is_decided:
         raise TriageError({None: "A lead has decided this triage; its facts are locked"})
+    if triage is not None:
+        check_unchanged(based_on, _editable(triage), {
+            "group_violence_evidence": sorted(facts.group_violence_evidence),
+            "panel_confirmed": facts.panel_confirmed, "exclusions": sorted(facts.exclusions),
+            "recommendation": facts.recommendation,
+            "recommendation_note": facts.recommendation_note})
     if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.IN_TRIAGE):
         raise TriageError({None: f"A referral that is {referral.status.label.lower()} "
                                  "cannot be triaged"})

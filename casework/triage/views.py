@@ -7,9 +7,9 @@ from casework.access import get_in_scope_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import utcnow
+from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import show_problems
+from casework.forms import changed_meanwhile, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Referral
 from casework.triage import bp, services
@@ -27,12 +27,16 @@ def record(referral_id: int):
     form = TriageForm()
     if triage is not None and not form.is_submitted():
         form.fill_from(triage)
+        form.version.data = services.triage_version(triage)
     if form.validate_on_submit():
         try:
             saved = services.record_triage(referral, form.facts(), actor=current_user,
-                                           now=utcnow())
+                                           now=utcnow(), based_on=form.version.data)
         except services.TriageError as error:
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash("Triage saved and sent to the lead's queue", "success")
             return redirect(url_for("triage.show", triage_id=saved.id))

@@ -169,8 +169,29 @@ def test_a_trial_edit_from_a_page_opened_before_anothers_save(app, make_user, ma
         "closed", trial.name)
 
 
+def test_triage_facts_changed_meanwhile_are_not_put_back(app, make_referral, make_user,
+                                                        triage_referral):
+    from casework.triage.models import Triage
+
+    referral = make_referral("coventry")
+    triage = triage_referral(referral)
+    a, b = two_signed_in(app, make_user, "caseworker")
+    form = {"group_violence_evidence": ["recent_violence"], "panel_confirmed": "yes",
+            "recommendation": "eligible"}
+    stale = saved_then_stale(a, b, f"/referrals/{referral.id}/triage", form,
+                             {"exclusions": ["other_focused_deterrence"],
+                              "recommendation": "ineligible"},
+                             {"recommendation_note": "Seen with the group twice"})
+    assert stale.status_code == 422
+    assert "different from this form: exclusions, recommendation" in html.unescape(
+        stale.get_data(as_text=True))
+    db.session.expire_all()
+    saved = db.session.get(Triage, triage.id)
+    assert (saved.exclusions, saved.recommendation_note) == (["other_focused_deterrence"], None)
+
+
 def test_a_form_saved_with_nobody_else_changing_anything_is_never_stale(
-        app, randomised, make_user):
+        app, randomised, make_user, make_referral, triage_referral):
     """Each versioned form, opened and sent back as the page drew it (with
     what a save needs typed in), meets no ChangedMeanwhile: the version drawn
     and the one compared are the same for an unchanged record."""
@@ -186,12 +207,15 @@ def test_a_form_saved_with_nobody_else_changing_anything_is_never_stale(
     target = make_user("caseworker", ("coventry",), email="t@example.org")
     db.session.commit()
     trial = db.session.scalars(select(Trial)).one()
+    referral = make_referral("coventry")
+    triage_referral(referral, recommendation_note="Panel on Monday")
     offence = db.session.scalars(select(Offence).order_by(Offence.key)).first()
     pages = {
         "lead": [(f"/people/{person.id}/edit", {}),
                  (f"/notes/{note.id}/amend", {"body": "Met at school.", "reason": "Where"}),
                  (f"/people/{person.id}/pathway", {"target": "engaged",
-                                                   "effective_date": ["3", "11", "2026"]})],
+                                                   "effective_date": ["3", "11", "2026"]}),
+                 (f"/referrals/{referral.id}/triage", {})],
         "admin": [(f"/admin/offences/{offence.key}", {}), (f"/admin/users/{target.id}", {}),
                   (f"/admin/trials/{trial.id}", {})],
     }
