@@ -427,13 +427,12 @@ def lock_row(session: Session, record, *, shared: bool = False) -> None:
     may be older). PostgreSQL: SELECT ... FOR UPDATE (FOR SHARE with
     ``shared``: writers wait, other sharers do not). SQLite: the reload
     only, the transaction already holding the database write lock."""
-    model = type(record)
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         in_transactions(connection)
-    session.execute(select(model.id).where(model.id == record.id)
-                    .with_for_update(read=shared))
-    session.refresh(record)
+    # one statement: the reload takes the lock (of the record's own table
+    # only: PostgreSQL locks no row of an outer join's nullable side)
+    session.refresh(record, with_for_update={"read": shared, "of": type(record)})
 
 
 class ChangedMeanwhile(Exception):

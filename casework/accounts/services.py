@@ -253,14 +253,9 @@ def _snapshot(user: User) -> dict:
     }
 
 
-def _editable(user: User) -> dict:
-    return {"display_name": user.display_name, "role": str(user.role),
-            "sites": sorted(site.key for site in user.sites)}
-
-
 def user_version(user: User) -> str:
     """The version of a user's details their edit form is drawn from."""
-    return row_version(_editable(user))
+    return row_version(_snapshot(user))
 
 
 def create_user(
@@ -365,10 +360,10 @@ def update_user(
         "sites": _site_problem(role, sites),
     })
     lock_row(db.session, user)
-    check_unchanged(based_on, _editable(user), {
+    before = _snapshot(user)
+    check_unchanged(based_on, before, {
         "display_name": _clean_name(display_name), "role": str(role),
         "sites": sorted(site.key for site in sites)})
-    before = _snapshot(user)
     user.display_name = _clean_name(display_name)
     user.role = role
     user.sites = list(sites)

@@ -123,8 +123,8 @@ def update_offence(offence: Offence, change: OffenceChange, *, actor: User,
              "category": change.category, "gravity": change.gravity,
              "outcome22_permitted": bool(change.outcome22_permitted)}
     lock_row(db.session, offence)
-    check_unchanged(based_on, _offence_snapshot(offence), typed)
     before = _offence_snapshot(offence)
+    check_unchanged(based_on, before, typed)
     for name, value in typed.items():
         setattr(offence, name, value)
     offence.updated_at = now

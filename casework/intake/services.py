@@ -402,13 +402,15 @@ def record_referral(
     if candidates and existing_person_id is None and not new_person_confirmed:
         raise PossibleDuplicates(candidates)
 
+    chosen = None
     if existing_person_id is not None:
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
-    # waits for the same form in flight
+    # Every check passed: claimed just before the writes (it waits for the
+    # same form in flight), so a refused form leaves no claim.
     submissions.claim(submission, "referral", actor=actor, now=now)
-    if existing_person_id is not None:
+    if chosen is not None:
         person = chosen.person
     else:
         person = Person(site_id=referral_details.site_id, created_at=now, created_by_id=actor.id)
@@ -467,8 +469,8 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     corrected meanwhile (it decides C1 and the age stratum) is not put back."""
     details = check_person(details, today=now.date())
     lock_row(db.session, person)
-    check_unchanged(based_on, _person_snapshot(person), vars(details))
     before = _person_snapshot(person)
+    check_unchanged(based_on, before, vars(details))
     _apply(person, details)
     db.session.flush()
     diff = audit.changes(before, _person_snapshot(person))

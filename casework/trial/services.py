@@ -59,7 +59,8 @@ class TrialSettings:
 
 def _snapshot(trial: Trial) -> dict:
     return {
-        "name": trial.name, "status": str(trial.status), "sites": [s.key for s in trial.sites],
+        "name": trial.name, "status": str(trial.status),
+        "sites": sorted(s.key for s in trial.sites),
         "stratify_by_age_band": trial.stratify_by_age_band, "ratio": trial.ratio,
         "method": str(trial.method), "block_sizes": list(trial.block_sizes or []),
     }
@@ -124,13 +125,9 @@ def _open_trial_conflict(trial: Trial) -> None:
                                        f"({other.name}); close it first"})
 
 
-def _editable(trial: Trial) -> dict:
-    return {**_snapshot(trial), "sites": sorted(s.key for s in trial.sites)}
-
-
 def trial_version(trial: Trial) -> str:
     """The version of a trial's settings its edit form is drawn from."""
-    return row_version(_editable(trial))
+    return row_version(_snapshot(trial))
 
 
 def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | None,
@@ -145,7 +142,7 @@ def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | No
     lock_for_update(db.session, "trials:configure")
     if trial is not None:
         lock_row(db.session, trial)
-        check_unchanged(based_on, _editable(trial), {
+        check_unchanged(based_on, _snapshot(trial), {
             "name": settings.name.strip(), "status": str(settings.status),
             "sites": sorted(settings.site_keys),
             "stratify_by_age_band": settings.stratify_by_age_band,
