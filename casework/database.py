@@ -10,7 +10,7 @@ import select as sockets
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar, Token
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import wraps
 from typing import Any
@@ -35,6 +35,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from casework.dates import local_date
+
 # BIGINT identities on PostgreSQL (hundreds of millions of audit events);
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -42,6 +44,11 @@ BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_today() -> date:
+    """Today in England (``dates.local_date``), for a view to hand a service."""
+    return local_date(utcnow())
 
 
 class UTCDateTime(TypeDecorator):

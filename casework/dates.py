@@ -8,7 +8,13 @@ record)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+# The partnership works in England: "today", and the day a moment fell on,
+# are England's, not UTC's (from midnight to 01:00 in summer time UTC's date
+# is still yesterday's, so today's date was refused as in the future).
+LOCAL_ZONE = ZoneInfo("Europe/London")
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
@@ -28,3 +34,11 @@ def date_time(value: datetime) -> str:
     """``26 November 2026 at 09:05`` (the time as it stands: the caller says
     which zone)."""
     return f"{long_date(value)} at {value.hour:02d}:{value.minute:02d}"
+
+
+def local_date(moment: datetime) -> date:
+    """The day ``moment`` fell on in England (a naive moment is UTC, as
+    SQLite gives them back)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_ZONE).date()

@@ -36,6 +36,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
 from casework.database import COUNT_CAP, Paged, count_up_to, page_within, utcnow
+from casework.dates import local_date
 from casework.diversion.models import DiversionCase
 from casework.diversion.states import CaseStatus
 from casework.extensions import db
@@ -181,7 +182,7 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         today=today, worked_out_at=utcnow(), treated=treated, control=control,
         referrals_by_week=sorted(weeks.items()),
         triage_waiting=waiting,
-        triage_oldest_days=(today - oldest.date()).days if oldest else None,
+        triage_oldest_days=(today - local_date(oldest)).days if oldest else None,
         approvals_pending=approvals, overdue_contacts=overdue_count,
         diversion_due=due, diversion_overdue=late, deviations=deviations,
         reviews_due=reviews_due, reviews_overdue=reviews_late,
@@ -518,7 +519,7 @@ def record_review(person: Person, details: ReviewDetails, *, actor: User,
     problems: dict[str | None, str] = {}
     if details.reviewed_on is None:
         problems["reviewed_on"] = "Enter the date of the review"
-    elif details.reviewed_on > now.date():
+    elif details.reviewed_on > local_date(now):
         problems["reviewed_on"] = "The review date cannot be in the future"
     if details.outcome not in REVIEW_OUTCOMES:
         problems["outcome"] = "Select the outcome of the review"

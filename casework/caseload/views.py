@@ -13,7 +13,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload import bp, charts, services
 from casework.caseload.forms import ReassignForm, ReviewForm, SiteForm
-from casework.database import replica_reads, utcnow
+from casework.database import local_today, replica_reads, utcnow
 from casework.extensions import db
 from casework.forms import choices, show_problems, whole_number
 from casework.intake import services as intake
@@ -42,7 +42,7 @@ def _chosen_sites() -> tuple[SiteForm, frozenset[int]]:
 def dashboard():
     form, site_ids = _chosen_sites()
     figures = services.kept_dashboard(site_ids, actor=current_user._get_current_object(),
-                                      today=utcnow().date(), thresholds=contact_thresholds())
+                                      today=local_today(), thresholds=contact_thresholds())
     audit.viewed(Action.DASHBOARD_VIEWED, sites=sorted(site_ids))
     chart = charts.referrals_per_week(figures.referrals_by_week,
                                       nonce=getattr(request, "csp_nonce", ""))
@@ -72,7 +72,7 @@ def _weeks(figures: services.Dashboard, site: str | None) -> list[tuple]:
 @replica_reads
 def caseloads():
     form, site_ids = _chosen_sites()
-    page = services.caseloads(site_ids, actor=current_user, today=utcnow().date(),
+    page = services.caseloads(site_ids, actor=current_user, today=local_today(),
                               thresholds=contact_thresholds(),
                               page=whole_number(request.args.get("page", "1")) or 1,
                               per_page=services.CASEWORKERS_PER_PAGE)
@@ -105,7 +105,7 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     filters = services.CaseFilter(caseworker_id=current_user.id) if mine else _filters(args)
     page_arg = args.get("page", "1")
     page = services.case_list(filters, visible_site_ids(), actor=current_user,
-                              today=utcnow().date(), thresholds=contact_thresholds(),
+                              today=local_today(), thresholds=contact_thresholds(),
                               page=whole_number(page_arg) or 1)
     audit.viewed(Action.CASE_LISTED, filters={k: v for k, v in vars(filters).items() if v},
                  page=page.page, shown=len(page.rows))
@@ -123,7 +123,7 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     own = None
     if mine:
         rows = services.caseloads(current_user.site_ids, actor=current_user,
-                                  today=utcnow().date(), thresholds=contact_thresholds(),
+                                  today=local_today(), thresholds=contact_thresholds(),
                                   only=current_user.id).rows
         own = rows[0] if rows else None
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,

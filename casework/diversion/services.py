@@ -16,6 +16,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_row, row_version
+from casework.dates import local_date
 from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
 from casework.diversion.states import (
     TRANSITIONS,
@@ -216,7 +217,7 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
         result = outcome22.assess(facts, outcome22.Outcome22Rules(settings.minimum_intensity))
     else:
         raise DiversionError({"scheme": "Choose Checkpoint or Outcome 22"})
-    if facts.offence_date > now.date():
+    if facts.offence_date > local_date(now):
         raise DiversionError({"offence_date": "The offence date cannot be in the future"})
     assessment = Assessment(
         person_id=person.id, site_id=intake.working_site(person, actor), scheme=scheme,
@@ -380,11 +381,11 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
     problems: dict[str | None, str] = {}
     if step.on is None:
         problems["on"] = "Enter the date"
-    elif step.on > now.date():
+    elif step.on > local_date(now):
         problems["on"] = "The date cannot be in the future"
     elif case.started_on and step.on < case.started_on:
         problems["on"] = f"The date cannot be before the start ({case.started_on:%-d %B %Y})"
-    elif step.on < case.offered_at.date():
+    elif step.on < local_date(case.offered_at):
         problems["on"] = f"The date cannot be before the offer ({case.offered_at:%-d %B %Y})"
     reason = (step.reason or "").strip() or None
     if target in (CaseStatus.FAILED, CaseStatus.WITHDRAWN) and not reason:

@@ -13,7 +13,7 @@ from casework.access import (
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import ChangedMeanwhile, utcnow
+from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.diversion import bp, services
 from casework.diversion.forms import (
     CheckpointForm,
@@ -91,7 +91,7 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
         decision_form=decision_form or DecisionForm(), offer_form=OfferForm(),
         step_form=step_form, later_form=later_form, codes=codes,
         offences={o.key: o for o in services.offences()},
-        overdue=case is not None and services.overdue(case, utcnow().date()),
+        overdue=case is not None and services.overdue(case, local_today()),
     ), status
 
 
@@ -185,7 +185,7 @@ def later_outcome(case_id: int):
 @bp.route("/diversion")
 @require(Permission.CASE_READ)
 def cases():
-    today = utcnow().date()
+    today = local_today()
     show = request.args.get("show", "open")
     if show == "overdue":
         rows = services.cases(visible_site_ids(), overdue_on=today)

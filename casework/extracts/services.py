@@ -24,6 +24,7 @@ from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import column_rows, from_replica
+from casework.dates import LOCAL_ZONE, local_date
 from casework.diversion.models import Assessment
 from casework.eligibility import cirv
 from casework.extensions import db
@@ -94,23 +95,20 @@ def _site_filter(req: ExtractRequest, column):
 
 
 def _date_range(req: ExtractRequest, column, *, timestamp: bool):
-    """Rows from ``date_from`` to ``date_to``, both whole days (UTC): a
+    """Rows from ``date_from`` to ``date_to``, both whole days in England: a
     timestamp column is compared with the start of the first day and before
     the start of the day after the last (none after 31 December 9999)."""
     conditions = []
     if req.date_from:
-        conditions.append(column >= (datetime.combine(req.date_from, time.min, tzinfo=UTC)
+        conditions.append(column >= (datetime.combine(req.date_from, time.min, tzinfo=LOCAL_ZONE)
                                      if timestamp else req.date_from))
     if req.date_to and not timestamp:
         conditions.append(column <= req.date_to)
     elif req.date_to and req.date_to < date.max:
-        end = datetime.combine(req.date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        end = datetime.combine(req.date_to + timedelta(days=1), time.min,
+                               tzinfo=LOCAL_ZONE)
         conditions.append(column < end)
     return and_(*conditions) if conditions else True
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 
@@ -159,7 +157,7 @@ def _person_quasi(level: int, site: str, age: int | None, gender: str,
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
-    today = datetime.now(UTC).date()
+    today = local_date(datetime.now(UTC))
     for batch in _batches(_person_stmt(req), Allocation.id):
         ids = [row[1] for row in batch]
         referrals = dict(db.session.execute(
@@ -199,7 +197,7 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
-            randomised_on = _aware(allocated_at).date()
+            randomised_on = local_date(allocated_at)
             _, band, shown_gender, group, period, shown_stratum = _person_quasi(
                 req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on,
                 stratum)
@@ -340,7 +338,7 @@ def _quasi_values(req: ExtractRequest) -> Counter:
             Person.gender, Person.ethnicity, Allocation.allocated_at, Allocation.stratum)
         for batch in _batches(stmt, Allocation.id):
             counted.update((site, _age(dob, referral_date), gender, ethnicity,
-                            _aware(allocated_at).date().replace(day=1), stratum)
+                            local_date(allocated_at).replace(day=1), stratum)
                            for (_, site, dob, referral_date, gender, ethnicity, allocated_at,
                                 stratum) in batch)
     else:

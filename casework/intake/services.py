@@ -25,6 +25,7 @@ from casework.database import (
     lock_row,
     row_version,
 )
+from casework.dates import local_date
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, format_reference, parse_reference
@@ -394,7 +395,7 @@ def record_referral(
     duplicate check would offer the person it made.
     """
     submissions.check_earlier(submission, "referral", actor=actor)
-    today = now.date()
+    today = local_date(now)
     person_details = check_person(person_details, today=today)
     referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
     candidates = find_candidates(person_details, actor=actor)
@@ -467,7 +468,7 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
     corrected meanwhile (it decides C1 and the age stratum) is not put back."""
-    details = check_person(details, today=now.date())
+    details = check_person(details, today=local_date(now))
     lock_row(db.session, person)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))

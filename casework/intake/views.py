@@ -8,7 +8,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
-from casework.database import ChangedMeanwhile, utcnow
+from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, show_problems, whole_number
 from casework.intake import bp, services
@@ -129,7 +129,7 @@ def person(person_id: int):
             record.id, actor=current_user,
             page=whole_number(page_number) or 1),
         overdue=note_services.person_overdue(record.id, actor=current_user,
-                                             today=utcnow().date(),
+                                             today=local_today(),
                                              thresholds=contact_thresholds(),
                                              pathway=pathway),
     )

@@ -28,6 +28,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import Paged, check_unchanged, count_up_to, lock_row, row_version
+from casework.dates import local_date
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -158,7 +159,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
         kind = NoteKind(kind)
     except ValueError:
         raise NoteError({"kind": "Select what you are recording"}) from None
-    content = _check(kind, content, today=now.date())
+    content = _check(kind, content, today=local_date(now))
     submissions.claim(submission, "note", actor=actor, now=now)
     note = Note(person_id=person.id, site_id=intake.working_site(person, actor), kind=kind,
                 restricted=bool(restricted), author_id=actor.id, created_at=now,
@@ -202,7 +203,7 @@ def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: U
     elif len(reason) > MAX_REASON_LENGTH:
         problems["reason"] = f"The reason must be {MAX_REASON_LENGTH:,} characters or fewer"
     try:
-        content = _check(note.kind, content, today=now.date())
+        content = _check(note.kind, content, today=local_date(now))
     except NoteError as error:
         problems = {**error.problems, **problems}
     if problems:

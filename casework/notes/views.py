@@ -7,7 +7,7 @@ from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import ChangedMeanwhile, utcnow
+from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, show_problems, whole_number
 from casework.intake import services as intake
@@ -34,7 +34,7 @@ def _more_problems(form, kind: str) -> None:
     """When the form's own checks fail, show the service's too, so every
     problem is listed at once (fields that already have a message keep it)."""
     try:
-        services.check_content(kind, form.content(), today=utcnow().date())
+        services.check_content(kind, form.content(), today=local_today())
     except services.NoteError as error:
         show_problems(form, {name: message for name, message in error.problems.items()
                              if not (name and getattr(form, name).errors)})
@@ -133,7 +133,7 @@ def search():
 @bp.route("/contacts/overdue")
 @require(Permission.CASE_READ)
 def overdue():
-    rows = services.overdue_contacts(current_user, today=utcnow().date(),
+    rows = services.overdue_contacts(current_user, today=local_today(),
                                      thresholds=contact_thresholds(),
                                      site_ids=visible_site_ids())
     audit.viewed(Action.CONTACT_OVERDUE_LISTED, shown=len(rows))

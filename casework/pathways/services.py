@@ -14,6 +14,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
+from casework.dates import local_date
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.pathways.models import (
@@ -168,7 +169,8 @@ def start_awaiting_offer(allocation: Allocation, *, actor: User | None,
     if allocation.arm != Arm.TREATMENT:
         return None
     person = db.session.get(Person, allocation.person_id)
-    return _new_episode(person, allocation, Pathway.AWAITING_OFFER, allocation.allocated_at.date(),
+    return _new_episode(person, allocation, Pathway.AWAITING_OFFER,
+                        local_date(allocation.allocated_at),
                         previous=None, reason="Randomised to treatment", exit_reason=None,
                         rationale=None, proposed_by=None, approved_by=None, actor=actor, now=now)
 
@@ -217,7 +219,7 @@ def _check_move(person: Person, request: MoveRequest, *, actor: User, today: dat
     except InvalidTransition as error:
         raise PathwayError({error.field: str(error)}) from None
     problem = date_problem(request.effective_date, today=today,
-                           randomised_on=allocation.allocated_at.date(),
+                           randomised_on=local_date(allocation.allocated_at),
                            previous_change=current.effective_date)
     if problem:
         raise PathwayError({"effective_date": problem})
@@ -230,7 +232,7 @@ def move(person: Person, request: MoveRequest, *, actor: User,
     approval (entering disruption). Serialised per person."""
     lock_for_update(db.session, f"pathway:person:{person.id}")
     allocation, current, target, rule, rationale = _check_move(
-        person, request, actor=actor, today=now.date())
+        person, request, actor=actor, today=local_date(now))
     if rule.authority == Authority.LEAD_APPROVAL:
         if pending_proposal(person.id) is not None:
             raise PathwayError({None: "A proposal for this person is already waiting for a "
@@ -339,7 +341,7 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
     problems: dict[str | None, str] = {}
     if occurred_on is None:
         problems["occurred_on"] = "Enter the date of the contact"
-    elif occurred_on > now.date():
+    elif occurred_on > local_date(now):
         problems["occurred_on"] = "The date cannot be in the future"
     description = (description or "").strip()
     if not description:

@@ -9,7 +9,7 @@ from casework.access import get_in_scope_or_404, get_visible_or_404, require, vi
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import ChangedMeanwhile, utcnow
+from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
@@ -125,7 +125,7 @@ def deviations():
 @bp.route("/pathways/summary")
 @require(Permission.CASELOAD_REVIEW)
 def summary():
-    today = utcnow().date()
+    today = local_today()
     form = SummaryForm(request.args)
     date_from, date_to = today - timedelta(days=90), today
     if request.args and form.validate():

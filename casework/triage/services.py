@@ -15,6 +15,7 @@ from casework.accounts.models import User
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
+from casework.dates import local_date
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
@@ -318,4 +319,4 @@ def triage_queue(site_ids: frozenset[int] | None, *, now: datetime,
     """Undecided triages at ``site_ids``, oldest first, with each one's age
     in days since its facts were first submitted. One query."""
     rows = db.session.scalars(queue_query(site_ids).limit(limit)).unique()
-    return [QueueItem(t, (now.date() - t.submitted_at.date()).days) for t in rows]
+    return [QueueItem(t, (local_date(now) - local_date(t.submitted_at)).days) for t in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from casework.dates import date_time, long_date, short_date
+from casework.dates import date_time, local_date, long_date, short_date
 
 
 def test_every_day_reads_as_strftime_in_english():
@@ -26,3 +26,12 @@ def test_explicit_dates():
     assert date_time(datetime(2026, 1, 2, 23, 0)) == "2 January 2026 at 23:00"
     moment = datetime(2026, 7, 4, 14, 30, 59)
     assert date_time(moment) == moment.strftime("%-d %B %Y at %H:%M")
+
+
+def test_the_local_date_is_englands():
+    # summer time: 23:30 UTC is 00:30 the next day in England
+    assert local_date(datetime(2026, 7, 14, 23, 30, tzinfo=UTC)) == date(2026, 7, 15)
+    # winter: England is on UTC
+    assert local_date(datetime(2026, 12, 14, 23, 30, tzinfo=UTC)) == date(2026, 12, 14)
+    # a naive moment (as SQLite gives it back) is UTC
+    assert local_date(datetime(2026, 7, 14, 23, 30)) == date(2026, 7, 15)
