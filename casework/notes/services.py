@@ -168,13 +168,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
     db.session.flush()
     db.session.add(NoteRevision(note_id=note.id, number=1, author_id=actor.id, created_at=now,
                                 reason=None, **content.fields()))
-    allocation = pathways.allocation_of(person.id) if kind == NoteKind.CONTACT else None
-    if allocation is not None and allocation.arm == Arm.CONTROL:
-        # Neutral words: the note itself may be restricted.
-        deviation = pathways.record_deviation(
-            person, content.contact_date, "Programme contact recorded in the case notes.",
-            actor=actor, now=now)
-        note.protocol_deviation_id = deviation.id
+    _flag_deviation(note, actor=actor, now=now)
     db.session.flush()
     submissions.settle(submission, note.id)
     audit.record(Action.NOTE_CREATED, actor=actor, now=now, subject_type="note",
@@ -182,6 +176,24 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
                  detail={"person_id": person.id, **_audit_fields(note),
                          "protocol_deviation_id": note.protocol_deviation_id})
     return note
+
+
+def _flag_deviation(note: Note, *, actor: User, now: datetime) -> None:
+    """A contact with a person in the control arm, on or after the day they
+    were randomised, is a protocol deviation, recorded in the same
+    transaction (once a note). Before that day they were in no arm, so a
+    contact then (at triage, say) is none."""
+    if note.kind != NoteKind.CONTACT or note.protocol_deviation_id is not None:
+        return
+    allocation = pathways.allocation_of(note.person_id)
+    if (allocation is None or allocation.arm != Arm.CONTROL
+            or note.contact_date < local_date(allocation.allocated_at)):
+        return
+    # Neutral words: the note itself may be restricted.
+    deviation = pathways.record_deviation(
+        note.person, note.contact_date, "Programme contact recorded in the case notes.",
+        actor=actor, now=now)
+    note.protocol_deviation_id = deviation.id
 
 
 def note_version(note: Note) -> str:
@@ -221,6 +233,9 @@ def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: U
     for name, value in content.fields().items():
         setattr(note, name, value)
     note.revision_count, note.updated_at = number, now
+    # a contact's date corrected to after the randomisation: a deviation now
+    # (one recorded for an earlier date stays: deviations are append-only)
+    _flag_deviation(note, actor=actor, now=now)
     db.session.flush()
     audit.record(Action.NOTE_AMENDED, actor=actor, now=now, subject_type="note",
                  subject_id=note.id, site_id=note.site_id,

@@ -14,7 +14,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
-from casework.dates import local_date
+from casework.dates import local_date, long_date
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.pathways.models import (
@@ -343,6 +343,9 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
         problems["occurred_on"] = "Enter the date of the contact"
     elif occurred_on > local_date(now):
         problems["occurred_on"] = "The date cannot be in the future"
+    elif occurred_on < (randomised_on := local_date(allocation.allocated_at)):
+        problems["occurred_on"] = (f"The date cannot be before {long_date(randomised_on)}, when "
+                                   "they were randomised: before that they were in no arm")
     description = (description or "").strip()
     if not description:
         problems["description"] = "Describe the contact"

@@ -306,6 +306,21 @@ def test_a_contact_with_a_control_person_is_a_deviation(randomised, users):
     assert db.session.scalar(select(func.count()).select_from(ProtocolDeviation)) == 1
 
 
+def test_a_contact_before_the_randomisation_is_no_deviation(randomised, users):
+    # randomised on 1 June 2026: a contact at triage, before, was with a
+    # person in no arm; corrected to a date after, it is one
+    person = randomised("control")
+    note = contact(person, users["author"], date(2026, 5, 1))
+    assert note.protocol_deviation_id is None
+    assert db.session.scalar(select(func.count()).select_from(ProtocolDeviation)) == 0
+    services.amend_note(note, NoteContent("Contact.", date(2026, 6, 2), "phone", True),
+                        "Wrong date", actor=users["author"], now=NOW)
+    db.session.commit()
+    deviation = db.session.scalars(select(ProtocolDeviation)).one()
+    assert note.protocol_deviation_id == deviation.id
+    assert deviation.occurred_on == date(2026, 6, 2)
+
+
 def test_the_timeline_merges_everything_in_date_order(randomised, users, make_user):
     person = randomised("treatment", on=datetime(2026, 6, 1, 9, tzinfo=UTC))
     pathways.move(person, pathways.MoveRequest("engaged", date(2026, 6, 15)),

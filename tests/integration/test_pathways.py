@@ -199,6 +199,16 @@ def test_contact_with_a_control_person_is_a_protocol_deviation(randomised, worke
     assert services.person_pathway(control.id).deviations == [deviation]
 
 
+def test_a_deviation_cannot_be_dated_before_the_randomisation(randomised, worker):
+    # randomised on 1 June 2026 (the fixture's day): before it they were in no arm
+    control = randomised("control")
+    with pytest.raises(services.PathwayError) as refused:
+        services.record_deviation(control, date(2026, 5, 31), "Visit", actor=worker, now=NOW)
+    assert "before 1 June 2026, when they were randomised" in refused.value.problems["occurred_on"]
+    db.session.rollback()
+    services.record_deviation(control, date(2026, 6, 1), "Visit", actor=worker, now=NOW)
+
+
 def test_the_summary_counts_by_hand(randomised, worker, leads):
     people = [randomised("treatment") for _ in range(4)]
     wolves = randomised("treatment", site="wolverhampton")
