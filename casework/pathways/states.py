@@ -1,5 +1,6 @@
 """Pathways for the treatment arm: the states and the one transition table
-(DESIGN.md "Pathways (treatment arm only)"). Pure standard library.
+(DESIGN.md "Pathways (treatment arm only)"). Pure: the standard library and
+dateutil's calendar arithmetic.
 
 Each allowed move names who may make it, what it needs, and the reasons
 that may be given. Anything not in the table is refused with a sentence a
@@ -11,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from dateutil.relativedelta import relativedelta
+
+from casework.dates import long_date
 
 
 class Pathway(StrEnum):
@@ -46,7 +51,11 @@ EXIT_REASONS: dict[str, str] = {
 }
 
 # Completion follows 3 to 6 months of support; earlier is not a completion.
-COMPLETION_MINIMUM_DAYS = 91
+# Calendar months: engaged on 1 February, completing on 1 May (89 days)
+# follows 3 months; engaged on 1 July, completing on 30 September (91 days)
+# does not. Engaged on 30 November, 3 months on is 28 February (a shorter
+# month's last day).
+COMPLETION_MINIMUM = relativedelta(months=3)
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,10 @@ def transition(current: Pathway, target: Pathway, *, is_lead: bool,
             if current != Pathway.ENGAGED:
                 raise InvalidTransition("Only an engaged person can complete the programme",
                                         "exit_reason")
-            if current_since and effective and (
-                    (effective - current_since).days < COMPLETION_MINIMUM_DAYS):
+            if current_since and effective and effective < current_since + COMPLETION_MINIMUM:
                 raise InvalidTransition(
                     f"Completion follows at least 3 months of support; engaged since "
-                    f"{current_since:%-d %B %Y}", "exit_reason")
+                    f"{long_date(current_since)}", "exit_reason")
     return move
 
 

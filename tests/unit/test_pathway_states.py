@@ -4,7 +4,7 @@ who may make it, what it needs, and the date rules (no app, no database)."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -102,6 +102,22 @@ def test_completion_only_after_three_months_engaged():
     with pytest.raises(InvalidTransition, match="Only an engaged person"):
         transition(Pathway.AT_RISK_MONITORING, Pathway.EXITED, is_lead=False,
                    exit_reason="completed")
+
+
+@pytest.mark.parametrize(("since", "earliest"), [
+    (date(2026, 2, 1), date(2026, 5, 1)),     # 89 days
+    (date(2026, 7, 1), date(2026, 10, 1)),    # 92 days
+    (date(2026, 11, 30), date(2027, 2, 28)),  # a shorter month's last day
+    (date(2027, 11, 30), date(2028, 2, 29)),  # a leap year's
+])
+def test_three_months_are_calendar_months(since, earliest):
+    def complete(on):
+        transition(Pathway.ENGAGED, Pathway.EXITED, is_lead=False, exit_reason="completed",
+                   current_since=since, effective=on)
+
+    complete(earliest)
+    with pytest.raises(InvalidTransition, match=f"engaged since {since.day} "):
+        complete(earliest - timedelta(days=1))
 
 
 def test_staying_put_is_not_a_move():
