@@ -165,16 +165,30 @@ def _jsonable(value):
     return value
 
 
-def _snapshot(facts) -> dict:
-    """The facts as given, with offences by key, for the assessment record."""
+def _snapshot(facts, intensity: dict[int, str | None] | None) -> dict:
+    """The facts as given, with offences by key, for the assessment record;
+    and, under ``reference_data``, what the rules read besides the facts as
+    it stood: each offence's catalogue entry (an admin may correct its
+    gravity or category later) and, for Outcome 22, the configured table of
+    minimum intensities. The rule-set version names the rules' code; these
+    name their data, so an assessment can be explained after either changes."""
     data = {}
+    offences = {}
     for name, value in vars(facts).items():
         if isinstance(value, OffenceRule):
+            offences[value.key] = value
             value = value.key
         elif name == "previous_outcomes":
+            offences.update((p.offence.key, p.offence) for p in value)
             value = [{"offence": p.offence.key, "outcome_code": p.outcome_code,
                       "date": p.on.isoformat()} for p in value]
         data[name] = _jsonable(value)
+    reference = {"offences": {key: {"key": key, **_offence_snapshot(offence)}
+                              for key, offence in sorted(offences.items())}}
+    if intensity is not None:
+        reference["minimum_intensity"] = {str(score): level
+                                          for score, level in sorted(intensity.items())}
+    data["reference_data"] = reference
     return data
 
 
@@ -222,7 +236,8 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
     assessment = Assessment(
         person_id=person.id, site_id=intake.working_site(person, actor), scheme=scheme,
         offence_key=facts.offence.key, offence_date=facts.offence_date,
-        facts=_snapshot(facts), ruleset_version=result.ruleset_version,
+        facts=_snapshot(facts, settings.minimum_intensity if scheme == "outcome22" else None),
+        ruleset_version=result.ruleset_version,
         result=str(result.result), criteria=[c.to_dict() for c in result.criteria],
         assessed_by_id=actor.id, assessed_at=now,
     )

@@ -328,3 +328,34 @@ def test_admins_edit_the_catalogue_with_an_audit_trail(make_user):
     finally:
         offence.gravity, offence.title = original
         db.session.commit()
+
+
+def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, make_user):
+    """The same facts give another result once an admin corrects the
+    catalogue: each assessment keeps the entry (and Outcome 22's intensity
+    table) as it stood, so its result can be explained afterwards."""
+    admin = make_user("admin", ())
+    offence = db.session.scalars(select(Offence).where(Offence.key == "theft")).one()
+    original = offence.gravity
+    try:
+        before = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
+                                      settings=SETTINGS)
+        services.update_offence(offence, services.OffenceChange(
+            offence.title, offence.legislation, offence.category, 4, True), actor=admin, now=NOW)
+        after = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
+                                     settings=SETTINGS)
+        db.session.commit()
+        assert (before.result, after.result) == ("eligible", "ineligible")
+        assert before.facts["reference_data"]["offences"]["theft"]["gravity"] == original
+        assert after.facts["reference_data"]["offences"]["theft"]["gravity"] == 4
+        assert before.facts["reference_data"]["minimum_intensity"] == {
+            "1": "light", "2": "light", "3": "structured", "4": "intensive", "5": None}
+    finally:
+        offence.gravity = original
+        db.session.commit()
+    checkpoint = services.assess_data(
+        child, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
+            {"offence": "theft", "outcome_code": 1, "date": "2025-01-01"}]},
+        actor=worker, now=NOW, settings=SETTINGS)
+    assert set(checkpoint.facts["reference_data"]["offences"]) == {"bladed_article_s139", "theft"}
+    assert "minimum_intensity" not in checkpoint.facts["reference_data"]
