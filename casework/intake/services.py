@@ -3,6 +3,7 @@ the referral status workflow. Services flush, never commit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
@@ -523,9 +524,18 @@ def close_referral(referral: Referral, reason: str, *, actor: User, now: datetim
     return referral
 
 
-def record_person_view(person: PersonOnPage, *, actor: User, now: datetime) -> None:
+def record_person_view(person: PersonOnPage, shown: Iterable, *, actor: User,
+                       now: datetime) -> None:
+    """The person page was read: the event names the notes its record
+    showed (their words are on it, up to 400 characters each), the
+    restricted ones apart, as the notes search's event does; a note opened
+    on its own page is ``note:viewed``."""
+    notes = [item.record for item in shown if item.kind == "note"]
+    detail = {"notes": [note.id for note in notes],
+              "restricted_notes": [note.id for note in notes if note.restricted]}
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
-                 subject_id=person.id, site_id=person.site_id)
+                 subject_id=person.id, site_id=person.site_id,
+                 detail={name: ids for name, ids in detail.items() if ids} or None)
 
 
 def person_shown(person: Person, *, page: str | None, site_id: int | None = None) -> None:

@@ -113,21 +113,21 @@ def _carried_fields() -> list[tuple[str, str]]:
 def person(person_id: int):
     found = services.person_for_page(current_user, person_id)
     record = visible_or_404(found and found.person, Person, person_id, subject_type="person")
-    services.record_person_view(record, actor=current_user, now=utcnow())
     page_number = request.args.get("page", "1")
     # each read only if the person has any (most have none of these)
     allocations = (trial_services.allocations_for_person(record.id)
                    if "allocations" in found.has else [])
     pathway = pathway_services.person_pathway(record.id, allocations)
+    record_page = timeline.person_timeline(record.id, actor=current_user,
+                                           page=whole_number(page_number) or 1)
+    services.record_person_view(record, record_page.items, actor=current_user, now=utcnow())
     return render_template(
         "intake/person.html", person=record, close_reasons=CLOSE_REASONS,
         ReferralStatus=ReferralStatus,
         triages=triage_services.triages_by_referral(record.id) if "triages" in found.has else {},
         allocations=allocations, pathway=pathway,
         review=caseload_services.latest_review(record.id) if "reviews" in found.has else None,
-        timeline=timeline.person_timeline(
-            record.id, actor=current_user,
-            page=whole_number(page_number) or 1),
+        timeline=record_page,
         overdue=note_services.person_overdue(record.id, actor=current_user,
                                              today=local_today(),
                                              thresholds=contact_thresholds(),

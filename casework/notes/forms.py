@@ -21,8 +21,7 @@ class NoteFields(Form):
     body = TextAreaField(
         "Note", widget=GovTextArea(),
         description=f"Plain text, up to {MAX_BODY_LENGTH:,} characters",
-        validators=[Length(max=MAX_BODY_LENGTH,
-                           message=f"The note must be {MAX_BODY_LENGTH:,} characters or fewer")],
+        # its length is checked by the service, whose message says how long it is
     )
     contact_date = DateInputField("Date of the contact (contacts only)")
     contact_type = RadioField("Type of contact (contacts only)", widget=GovRadioInput(),

@@ -64,7 +64,7 @@ def test_a_too_long_note_says_so_and_keeps_the_text(client, login_as, post, pers
     login_as("caseworker", ("coventry",))
     response = post(f"/people/{person.id}/notes/new", {"kind": "case_note", "body": "x" * 10_001})
     assert response.status_code == 422
-    assert "The note must be 10,000 characters or fewer" in text_of(response)
+    assert "The note must be 10,000 characters or fewer; it is 10,001" in text_of(response)
     assert "x" * 10_001 in text_of(response)
     assert count(Note) == 0
 
@@ -123,6 +123,26 @@ def test_restricted_notes_by_role(client, login_as, person, make_user, role, sit
     assert ("note:viewed" in actions) == (status == 200)
     if status == 404:
         assert "access:denied" in actions
+
+
+def test_the_person_pages_event_names_the_notes_it_showed(client, login_as, person,
+                                                          make_user):
+    """The person page shows each note's words (up to 400 characters): its
+    view event names them, the restricted ones apart, as a search's does."""
+    author = make_user("caseworker", ("coventry",), email="author@example.org")
+    notes = [services.add_note(person, "case_note", NoteContent(body), restricted=restricted,
+                               actor=author, now=datetime.now(UTC))
+             for body, restricted in (("Went to school", False),
+                                      ("Disclosed abuse at home", True))]
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert "Disclosed abuse" in text_of(client.get(f"/people/{person.id}"))
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "person:viewed")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert event.subject_id == str(person.id)
+    assert sorted(event.detail["notes"]) == sorted(note.id for note in notes)
+    assert event.detail["restricted_notes"] == [notes[1].id]
+    assert "Disclosed" not in str(event.detail)
 
 
 def test_the_author_reads_their_restricted_note(client, login_as, post, person):
