@@ -9,11 +9,19 @@ of it again (85 ms each at 100,000 people, stalling every request queued
 behind it). Once the app is loaded it is frozen out of the collector's
 reach, and the youngest generation is collected after 10,000 allocations
 rather than 700, since a page makes and drops thousands of objects.
+
+The access log: an address's query can hold a name searched for, or a note
+search's words, and the Referer the page before's address; each line logs
+the path without its query, and no Referer.
 """
 
 import gc
 
 GC_THRESHOLDS = (10_000, 20, 20)
+
+# gunicorn's default less the query (%(r)s is the request line with it, %(U)s
+# the path without) and the Referer (%(f)s)
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(L)s'
 
 
 def post_worker_init(worker):

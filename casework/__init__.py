@@ -205,13 +205,17 @@ def _engine_options(url: str, prepare_threshold: int | None = 5) -> dict:
 
     from casework.database import load_json
 
+    # A database error's message leaves out the statement's values: they are
+    # names, dates of birth and note bodies, and the message goes into the
+    # operators' log (errors.py logs every unexpected error).
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False},
-                "json_deserializer": load_json}
+                "json_deserializer": load_json, "hide_parameters": True}
     psycopg = make_url(url).get_driver_name() == "psycopg"
     # With psycopg a dead connection is found at checkout without a round
     # trip (casework.database.server_hung_up); another driver pings first.
-    options = {"pool_pre_ping": not psycopg, "json_deserializer": load_json}
+    options = {"pool_pre_ping": not psycopg, "json_deserializer": load_json,
+               "hide_parameters": True}
     if psycopg:  # its own option, no other driver's
         options["connect_args"] = {"prepare_threshold": prepare_threshold}
     return options

@@ -31,7 +31,10 @@ def init_security(app: Flask) -> None:
         # style-src too: server-drawn SVG charts carry their <style> with the nonce
         content_security_policy_nonce_in=["script-src", "style-src"],
         frame_options="DENY",
-        referrer_policy="strict-origin-when-cross-origin",
+        # only the origin, even to the service's own pages: an address can
+        # hold a name or a note search's words (Flask-WTF's HTTPS referrer
+        # check needs only the origin)
+        referrer_policy="strict-origin",
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
         session_cookie_http_only=True,
         session_cookie_samesite="Lax",

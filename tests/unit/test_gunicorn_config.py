@@ -18,3 +18,12 @@ def test_a_worker_freezes_what_it_loaded_and_collects_less_often():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_the_access_log_leaves_out_queries_and_referers():
+    """A query can hold a name searched for or a note search's words."""
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    logged = settings["access_log_format"]
+    assert "%(U)s" in logged
+    assert not {"%(r)s", "%(q)s", "%(f)s", "%({referer}i)s"} & {
+        part for part in logged.replace('"', " ").split()}

@@ -15,7 +15,7 @@ def test_security_headers_on_every_page(client):
         assert directive in csp
     assert "'unsafe-inline'" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert response.headers["Referrer-Policy"] == "strict-origin"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "Strict-Transport-Security" not in response.headers  # plain HTTP
 
@@ -83,6 +83,15 @@ def exploding_app(make_app):
     def explode():
         raise RuntimeError("secret internals: postgresql://user:hunter2@db")
 
+    @app.route("/explode-in-the-database")
+    def explode_in_the_database():
+        from sqlalchemy import text
+
+        from casework.extensions import db
+
+        db.session.execute(text("SELECT * FROM no_such_table WHERE name = :name"),
+                           {"name": "Jordan Secretname"})
+
     with app.app_context():
         yield app
 
@@ -105,3 +114,23 @@ def test_500_page_leaks_nothing(exploding_app, caplog):
     assert "Sorry, there is a problem with the service" in body
     assert "hunter2" not in body and "Traceback" not in body
     assert "secret internals" in caplog.text  # logged for operators instead
+
+
+def test_a_database_errors_log_leaves_out_the_statements_values(exploding_app, caplog):
+    """The values a statement was sent with are people's names, dates of
+    birth and note bodies: the operators' log gets the statement, not them."""
+    from casework.accounts import services
+    from casework.database import utcnow
+    from casework.extensions import db
+    from tests.conftest import sign_in
+
+    services.create_user(email="e@example.org", display_name="E", role="lead",
+                         sites=services.sites_by_keys(["coventry"]), password=PASSWORD,
+                         actor=None, now=utcnow())
+    db.session.commit()
+    client = exploding_app.test_client()
+    sign_in(client, "e@example.org")
+    assert client.get("/explode-in-the-database").status_code == 500
+    assert "no_such_table" in caplog.text
+    assert "Secretname" not in caplog.text
+
