@@ -16,7 +16,7 @@ from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_row, row_version
-from casework.dates import local_date
+from casework.dates import local_date, long_date
 from casework.diversion.models import Assessment, DiversionCase, Offence, OutcomeCode
 from casework.diversion.states import (
     TRANSITIONS,
@@ -399,9 +399,9 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
     elif step.on > local_date(now):
         problems["on"] = "The date cannot be in the future"
     elif case.started_on and step.on < case.started_on:
-        problems["on"] = f"The date cannot be before the start ({case.started_on:%-d %B %Y})"
-    elif step.on < local_date(case.offered_at):
-        problems["on"] = f"The date cannot be before the offer ({case.offered_at:%-d %B %Y})"
+        problems["on"] = f"The date cannot be before the start ({long_date(case.started_on)})"
+    elif step.on < (offered_on := local_date(case.offered_at)):
+        problems["on"] = f"The date cannot be before the offer ({long_date(offered_on)})"
     reason = (step.reason or "").strip() or None
     if target in (CaseStatus.FAILED, CaseStatus.WITHDRAWN) and not reason:
         problems["reason"] = "Say why"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from casework.dates import long_date
 from casework.eligibility.offences import HISTORY_OUTCOMES, SERIOUS_CATEGORIES, Offence
 from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
 from casework.intake.validation import years_between
@@ -116,7 +117,7 @@ def _k4(facts: CheckpointFacts) -> CriterionResult:
         first = serious[0]
         return _result("K4", Outcome.FAIL,
                        f"Previous outcome {first.outcome_code} for {first.offence.title.lower()} "
-                       f"on {first.on:%-d %B %Y}; any previous violent, weapon, sexual or robbery "
+                       f"on {long_date(first.on)}; any previous violent, weapon, sexual or robbery "
                        "outcome rules Checkpoint out.")
     if history:
         listed = ", ".join(f"{p.offence.title.lower()} (outcome {p.outcome_code})"

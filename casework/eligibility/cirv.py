@@ -78,6 +78,14 @@ def _names(labels: list[str]) -> str:
     return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+def _sentence_start(labels: list[str]) -> str:
+    """Labels as one sentence's start: "Weapon carrying and victim of group
+    violence". Only each label's first letter changes case: str.capitalize
+    lowered the rest, so "MAPPA" read "mappa"."""
+    named = _names([label[:1].lower() + label[1:] for label in labels])
+    return named[:1].upper() + named[1:]
+
+
 def age_on(dob: date | None, day: date) -> int | None:
     return None if dob is None else years_between(dob, day)
 
@@ -114,7 +122,7 @@ def _c3_group_violence(facts: CirvFacts) -> CriterionResult:
             "No evidence of group-related violence recorded; CIRV needs at least one "
             "evidence category confirmed by the panel.",
         )
-    listed = _names([e.lower() for e in evidence]).capitalize()
+    listed = _sentence_start(evidence)
     if facts.panel_confirmed is None:
         return CriterionResult("C3", CRITERIA["C3"][0], Outcome.UNKNOWN,
                                f"{listed} recorded; the panel has not yet confirmed it.")
@@ -139,7 +147,7 @@ def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
 
 def _c5_exclusions(facts: CirvFacts) -> CriterionResult:
     if facts.exclusions:
-        named = _names([EXCLUSIONS.get(e, e).lower() for e in facts.exclusions]).capitalize()
+        named = _sentence_start([EXCLUSIONS.get(e, e) for e in facts.exclusions])
         return CriterionResult("C5", CRITERIA["C5"][0], Outcome.FAIL,
                                f"Excluded: {named}.")
     return CriterionResult("C5", CRITERIA["C5"][0], Outcome.PASS, "No exclusion applies.")

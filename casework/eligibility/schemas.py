@@ -113,6 +113,16 @@ class CheckpointFactsSchema(BornBefore, Schema):
     admits_offence = StrictBoolean(required=True, allow_none=True)
     sufficient_evidence = StrictBoolean(required=True, allow_none=True)
 
+    @validates_schema
+    def _previous_before_the_offence(self, data, **kwargs):
+        """K4 is about previous history: an outcome dated after the offence
+        is not (it was counted as history)."""
+        on = data.get("offence_date")
+        for n, item in enumerate(data.get("previous_outcomes") or []):
+            if on and item.get("date") and item["date"] > on:
+                raise ValidationError("Must be before the offence date: only earlier outcomes "
+                                      "are previous history.", f"previous_outcomes.{n}.date")
+
 
 class Outcome22FactsSchema(BornBefore, Schema):
     event = "offence_date"

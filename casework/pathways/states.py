@@ -160,8 +160,8 @@ def date_problem(effective: date | None, *, today: date, randomised_on: date,
     if effective > today:
         return "The date cannot be in the future"
     if effective < randomised_on:
-        return f"The date cannot be before randomisation ({randomised_on:%-d %B %Y})"
+        return f"The date cannot be before randomisation ({long_date(randomised_on)})"
     if previous_change and effective < previous_change:
-        return f"The date cannot be before the previous change ({previous_change:%-d %B %Y})"
+        return f"The date cannot be before the previous change ({long_date(previous_change)})"
     return None
 

@@ -97,6 +97,10 @@ def test_cli_uses_the_configured_intensity_table(make_app):
     ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
         {"offence": "theft", "outcome_code": 8, "date": "1066-10-14"}]},
      "previous_outcomes.0.date: Must be a date from 1900 to 2099."),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "outcome_code": 8, "date": "2025-01-01"},
+        {"offence": "theft", "outcome_code": 8, "date": "2026-05-02"}]},
+     "previous_outcomes.1.date: Must be before the offence date"),
 ])
 def test_cli_refuses_bad_facts(runner, scheme, facts, message):
     result = assess_cli(runner, scheme, facts)

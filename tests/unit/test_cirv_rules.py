@@ -114,6 +114,18 @@ def test_c5_exclusions_name_themselves():
     assert outcome("C5").outcome == Outcome.PASS
 
 
+def test_reasons_keep_the_labels_capitals():
+    assert outcome("C5", exclusions=("mappa_managed",)).reason == (
+        "Excluded: Managed under MAPPA at level 2 or 3.")
+    assert outcome("C5", exclusions=("safeguarding_plan_conflict", "mappa_managed")).reason == (
+        "Excluded: Safeguarding plan rules out programme contact and managed under MAPPA at "
+        "level 2 or 3.")
+    assert outcome("C3", group_violence_evidence=("weapon_carrying", "group_affiliation"),
+                   panel_confirmed=True).reason.startswith(
+        "Intelligence of group affiliation and weapon carrying recorded")
+    assert "Coventry and Wolverhampton" in outcome("C2", site="dudley").reason
+
+
 def test_any_fail_beats_unknown():
     assessment = cirv.assess(facts(date_of_birth=None, site="dudley"))
     assert assessment.result == Result.INELIGIBLE
