@@ -120,6 +120,23 @@ def test_an_outcome22_assessment(client, login_as, post, child):
     assert "Outcome 22 assessment: the rules give" in page
 
 
+
+def test_the_lead_deciding_reads_why_action_is_not_in_the_public_interest(client, login_as,
+                                                                          post, child):
+    login_as("caseworker", ("coventry",))
+    post(f"/people/{child.id}/assessments/new/outcome22", {
+        "offence_date": day(date(2026, 10, 1)), "offence": "theft",
+        "suspect_identified": "yes", "variant": "diversion",
+        "public_interest_rationale": "First offence; the shop asked for a diversion",
+        "gravity_modifier": "0", "planned_activity": "light", "agrees_to_engage": "yes",
+        "parent_or_carer_agrees": "not_known", "accepts_responsibility": "yes"})
+    assessment = db.session.scalars(select(Assessment)).one()
+    login_as("lead", ("coventry",))
+    page = text_of(client.get(f"/assessments/{assessment.id}"))
+    assert "Why further action is not in the public interest" in page
+    assert "the shop asked for a diversion" in page
+
+
 def test_other_sites_assessments_answer_404(client, login_as, post, make_referral, make_user):
     from datetime import UTC, datetime
 
