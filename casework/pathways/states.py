@@ -101,9 +101,11 @@ class InvalidTransition(Exception):
         super().__init__(message)
 
 
-def targets(current: Pathway) -> list[Pathway]:
-    """Where a person on ``current`` may move, in the table's order."""
-    return [to for (frm, to) in TRANSITIONS if frm == current]
+def targets(current: Pathway, *, is_lead: bool = True) -> list[Pathway]:
+    """Where a person on ``current`` may move, in the table's order; for
+    someone not a lead, without the moves only a lead makes."""
+    return [to for (frm, to), move in TRANSITIONS.items()
+            if frm == current and (is_lead or move.authority != Authority.LEAD)]
 
 
 def transition(current: Pathway, target: Pathway, *, is_lead: bool,

@@ -33,9 +33,18 @@ def move(person_id: int):
     form = MoveForm()
     if not form.is_submitted():
         form.version.data = services.pathway_version(current)
-    form.target.choices = choices(
-        (p.value, p.label) for p in (targets(current.pathway) if current else []))
+
+    def offered(current) -> list:
+        """The moves this user may make or propose from ``current``."""
+        return choices((p.value, p.label) for p in (
+            targets(current.pathway, is_lead=current_user.can(Permission.PATHWAY_DECIDE))
+            if current else []))
+
+    form.target.choices = offered(current)
     refusal = services.pathway_problem(person)
+    if refusal is None and current and not form.target.choices:  # exited: a lead reopens
+        refusal = (f"Only a lead can move {person.full_name} on from "
+                   f"{current.pathway.label.lower()}")
     pending = services.pending_proposal(person.id) if refusal is None else None
     waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
                "is waiting for a lead") if pending else None
@@ -49,7 +58,7 @@ def move(person_id: int):
             db.session.rollback()
             changed_meanwhile(form, error)
             current = services.current_episode(person.id)  # "Now:" as it is
-            form.target.choices = choices((p.value, p.label) for p in targets(current.pathway))
+            form.target.choices = offered(current)
         else:
             if isinstance(done, PathwayProposal):
                 flash("Proposal sent to a lead for approval", "success")

@@ -55,6 +55,29 @@ def test_a_caseworker_records_a_move(client, login_as, post, randomised):
     assert "Moved to engaged" in text_of(client.get(f"/people/{person.id}"))
 
 
+def test_a_caseworker_is_offered_only_the_moves_they_may_make(client, login_as, post,
+                                                             randomised, make_user):
+    """Out of disruption to at-risk monitoring, and reopening, are a lead's:
+    a caseworker is not offered them only to be refused on sending."""
+    person = randomised("treatment")
+    lead = make_user("lead", ("coventry",), email="pathway-lead@example.org")
+    services.move(person, services.MoveRequest("exited", date(2026, 6, 3), "moved_away"),
+                  actor=lead, now=datetime(2026, 11, 21, tzinfo=UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}/pathway"))
+    assert f"Only a lead can move {person.full_name} on from exited" in page
+    assert 'name="target"' not in page
+    response = post(f"/people/{person.id}/pathway",
+                    {"target": "engaged", "effective_date": day(date(2026, 6, 4)),
+                     "rationale": "Back"})
+    assert response.status_code == 422 and count(PathwayEpisode) == 2
+    post("/sign-out", {})
+    login_as("lead", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}/pathway"))
+    assert 'value="engaged"' in page and 'value="at_risk_monitoring"' in page
+
+
 def test_control_arm_is_offered_no_pathway_action(client, login_as, post, randomised):
     person = randomised("control")
     login_as("caseworker", ("coventry",))
