@@ -191,7 +191,7 @@ def check_headers(response, *, signed_in: bool) -> list[str]:
             or "'unsafe-inline'" in csp:
         problems.append(f"Content-Security-Policy {csp!r}")
     for name, value in (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                        ("Referrer-Policy", "strict-origin-when-cross-origin")):
+                        ("Referrer-Policy", "strict-origin")):
         if headers.get(name) != value:
             problems.append(f"{name} {headers.get(name)!r}")
     if signed_in and response.status_code == 200 and headers.get("Cache-Control") != "no-store" \
