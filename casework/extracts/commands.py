@@ -128,9 +128,12 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
             services.record_extract(req, key=key, rows_written=outcome["rows"],
                                     sha256=outcome["sha256"], complete=outcome["complete"],
                                     actor=None, now=utcnow(), chosen=chosen)
+    written = chosen.written
+    reached = (f"k {written.k}, target {chosen.target} reached" if written.rows
+               else f"no group reached k {chosen.target}")
     click.echo(f"Wrote {outcome['rows']:,} rows to {out} at detail level {chosen.level} "
-               f"(k {chosen.report.k}, target {chosen.target}; "
-               f"{len(chosen.small_groups)} groups' quasi-identifiers hidden); "
+               f"({reached}; {len(chosen.small_groups)} groups hidden as *; "
+               f"{chosen.rows_left_out:,} rows left out as under k even hidden); "
                f"SHA-256 {outcome['sha256']}")
 
 

@@ -3,7 +3,8 @@
 
 - pseudonyms: HMAC-SHA256 under a key held outside the database;
 - the generalisation ladder for quasi-identifiers;
-- k-anonymity of a set of quasi-identifier tuples;
+- k-anonymity of a set of quasi-identifier tuples, and the suppression of
+  groups too small even at the coarsest level;
 - small-number suppression with secondary suppression, so that no hidden
   cell can be worked back from row and column totals;
 - neutralising spreadsheet formulas in CSV cells.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -126,6 +127,27 @@ def k_report(sizes: Counter, threshold: int = 5) -> KReport:
     rows = sum(sizes.values())
     small = sum(n for n in sizes.values() if n < threshold)
     return KReport(rows, len(sizes), min(sizes.values(), default=0), small, threshold)
+
+
+def suppress_groups(sizes: Counter, threshold: int, hide: Callable[[tuple], tuple]
+                    ) -> tuple[frozenset, Counter]:
+    """Local, then record suppression, for groups still under ``threshold``
+    at the coarsest level: each such group is written as ``hide`` makes it
+    (its quasi-identifiers as *), and where even those hidden groups, pooled,
+    hold fewer than ``threshold`` rows, their rows are left out of the file.
+    Hiding values alone is not enough: a hidden group of one is still a
+    group of one (the one adult among children, at a site of their own).
+
+    Returns the groups written hidden, and the groups the file holds with
+    their sizes, each at least ``threshold``: a group absent from it is left
+    out."""
+    written: Counter = Counter()
+    for group, n in sizes.items():
+        written[group if n >= threshold else hide(group)] += n
+    kept = Counter({group: n for group, n in written.items() if n >= threshold})
+    hidden = frozenset(group for group, n in sizes.items()
+                       if n < threshold and hide(group) in kept)
+    return hidden, kept
 
 
 # small-number suppression

@@ -307,19 +307,29 @@ def _quasi(req: ExtractRequest, row: dict) -> tuple:
 @dataclass(frozen=True)
 class Plan:
     """How an extract reaches k: the level of the ladder it is written at,
-    the report at each level tried, and (when even the coarsest level falls
-    short) the quasi-identifier groups whose rows are written with those
-    values replaced by *."""
+    the report at each level tried and, when even the coarsest level falls
+    short, the quasi-identifier groups whose rows are written with those
+    values (all but the site) replaced by *, and the rows left out because
+    even then their group would hold fewer than k. ``groups`` are the groups
+    the file holds, each of at least ``target`` rows; a row of any other
+    group (one randomised since the plan was made, say) is not written."""
 
     requested: int
     level: int
     reports: dict[int, privacy.KReport]
     small_groups: frozenset[tuple]
     target: int
+    groups: Counter
+    rows_left_out: int = 0
 
     @property
     def report(self) -> privacy.KReport:
         return self.reports[self.level]
+
+    @property
+    def written(self) -> privacy.KReport:
+        """The k of the file as written: at least ``target``, or no rows."""
+        return privacy.k_report(self.groups, self.target)
 
 
 def _quasi_values(req: ExtractRequest) -> Counter:
@@ -353,8 +363,10 @@ def _quasi_values(req: ExtractRequest) -> Counter:
 def plan(req: ExtractRequest, target: int = 5) -> Plan:
     """Generalise up the ladder from the requested level until k reaches
     ``target``; at the top, hide the quasi-identifiers of the rows in groups
-    still too small (local suppression). One pass counts every level, with
-    the same functions the rows are written with."""
+    still too small (local suppression), and leave out the rows that even
+    hidden would be in a group under ``target`` (record suppression). The
+    site stays: sites are strata, evaluated each on its own. One pass counts
+    every level, with the same functions the rows are written with."""
     levels = range(req.level, max(privacy.LEVELS) + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
     sizes: list[Counter] = [Counter() for _ in levels]
@@ -365,9 +377,15 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
     for level, counted in zip(levels, sizes, strict=True):
         reports[level] = privacy.k_report(counted, target)
         if reports[level].meets:
-            return Plan(req.level, level, reports, frozenset(), target)
-    small = frozenset(group for group, n in sizes[-1].items() if n < target)
-    return Plan(req.level, max(privacy.LEVELS), reports, small, target)
+            return Plan(req.level, level, reports, frozenset(), target, counted)
+    small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
+    return Plan(req.level, max(privacy.LEVELS), reports, small, target, kept,
+                reports[max(privacy.LEVELS)].rows - sum(kept.values()))
+
+
+def _hidden(group: tuple) -> tuple:
+    """A group's quasi-identifiers written as *, but for its site (the first)."""
+    return (group[0],) + ("*",) * (len(group) - 1)
 
 
 def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Iterator[dict]:
@@ -377,9 +395,11 @@ def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Itera
     final = replace(req, level=chosen.level)
     hide = [q for q in QUASI_IDENTIFIERS[req.unit] if q != "site"]
     for row in rows(final, key):
-        if chosen.small_groups and _quasi(final, row) in chosen.small_groups:
-            row = {**row, **dict.fromkeys(hide, "*")}
-        yield row
+        group = _quasi(final, row)
+        if group in chosen.small_groups:
+            row, group = {**row, **dict.fromkeys(hide, "*")}, _hidden(group)
+        if group in chosen.groups:
+            yield row
 
 
 def choose_key(req: ExtractRequest, project_key: bytes | None) -> bytes:
@@ -432,8 +452,10 @@ def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256
     detail = {"parameters": req.parameters(), "rows": rows_written, "sha256": sha256,
               "key_id": privacy.key_id(key), "complete": complete}
     if chosen is not None:
-        detail.update(level_written=chosen.level, k=chosen.report.k, target_k=chosen.target,
-                      groups_suppressed=len(chosen.small_groups))
+        detail.update(level_written=chosen.level, k=chosen.written.k, target_k=chosen.target,
+                      k_reached=chosen.written.meets,
+                      groups_suppressed=len(chosen.small_groups),
+                      rows_suppressed=chosen.rows_left_out)
     audit.record(Action.EXTRACT_EXPORTED, actor=actor, now=now, subject_type="trial",
                  subject_id=req.trial_id, detail=detail)
 

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
@@ -125,7 +126,9 @@ def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
     assert "'=HYPERLINK" in body.decode() and ",=HYPERLINK" not in body.decode()
 
 
-def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(cohort, runner, tmp_path):
+def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(app, cohort, runner,
+                                                                 tmp_path):
+    app.config["EXTRACT_MIN_K"] = 2  # the cohort's two people share every value
     out = tmp_path / "cohort.csv"
     result = runner.invoke(args=["export", "cohort", "--out", str(out), "--per-extract-key"])
     assert result.exit_code == 0, result.output
@@ -154,13 +157,14 @@ def test_extracts_generalise_until_k_is_reached(cohort, make_referral, triage_re
     # two 17-year-old white British boys randomised the same month share every value
     assert two.level == 0 and not two.small_groups and two.report.k == 2
     five = services.plan(req, target=5)
-    assert five.level == 2 and set(five.reports) == {0, 1, 2} and five.small_groups
+    assert five.level == 2 and set(five.reports) == {0, 1, 2}
+    # two people make no group of five, even with their values written as *:
+    # both are left out, and the file holds no group smaller than five
+    assert (five.rows_left_out, five.written.rows, five.written.meets) == (2, 0, True)
     done = {}
     body = b"".join(services.serialise(req, b"k", chosen=five,
                                        on_done=lambda r, s, c: done.update(rows=r)))
-    rows = list(csv.DictReader(io.StringIO(body.decode())))
-    assert {(r["age_band"], r["gender"], r["ethnicity"]) for r in rows} == {("*", "*", "*")}
-    assert {r["site"] for r in rows} == {"coventry"}
+    assert body.decode().splitlines()[1:] == [] and done == {"rows": 0}
 
 
 def test_an_age_stratum_is_generalised_and_suppressed_with_the_age_band(
@@ -188,8 +192,64 @@ def test_an_age_stratum_is_generalised_and_suppressed_with_the_age_band(
     assert sorted(written(1, 1)) == [("18-24", "coventry/18-24")] * 2 + [
         ("under 18", "coventry/14-17")] * 2
     assert written(2, 1) == [("under 25", "coventry/under 25")] * 4
-    # a group too small even at level 2: its stratum is hidden with its age band
-    assert written(2, 5) == [("*", "*")] * 4
+    # a group too small even at level 2, with no others at its site to be
+    # hidden among: left out (test_k_holds_in_the_file_written hides strata)
+    assert written(2, 5) == []
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_k_holds_in_the_file_written(app, make_trial, make_referral, triage_referral, make_user,
+                                     runner, tmp_path, unit):
+    """Found by review: a group under k even at the least detail had its
+    values written as * but kept its site, so the one adult among children
+    at a site was a group of one there (the audit said k 1). Groups hidden
+    as * are now pooled at their site, and rows whose pooled group is still
+    under k are left out of the file."""
+    from casework.triage import services as triage
+
+    trial = make_trial(stratify_by_age_band=True)
+    lead = make_user("lead", ("coventry", "wolverhampton"), email="k-lead@example.org")
+    later = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
+
+    def randomise(dob, site="coventry", referred=date(2026, 11, 1), on=NOW):
+        referral = make_referral(site, dob=dob, referral_date=referred)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=on,
+                      key=b"test-trial-key")
+        db.session.commit()
+
+    for _ in range(3):
+        randomise(date(2010, 3, 1))                    # three children, alike
+    randomise(date(1990, 3, 1))                        # three others, each alone even at
+    randomise(date(1990, 3, 1), referred=date(2025, 12, 1), on=later)  # the least detail,
+    randomise(date(2010, 3, 1), referred=date(2025, 12, 1), on=later)  # make three hidden
+    randomise(date(1990, 3, 1), site="wolverhampton")  # alone at their site: left out
+
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=1)
+    chosen = services.plan(req, target=3)
+    body = b"".join(services.serialise(req, b"k", chosen=chosen, on_done=lambda *a: None))
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    groups = Counter(tuple(r[q] for q in services.QUASI_IDENTIFIERS[unit]) for r in rows)
+    assert min(groups.values()) >= 3, groups
+    assert len(rows) == 6 and {r["site"] for r in rows} == {"coventry"}
+    assert (chosen.level, len(chosen.small_groups), chosen.rows_left_out) == (2, 3, 1)
+    assert groups == chosen.groups
+    hidden = [r for r in rows if r["age_band"] == "*"]
+    assert len(hidden) == 3 and all(set(r.values()) >= {"*"} for r in hidden)
+    if unit == "person":
+        assert {r["stratum"] for r in hidden} == {"*"}
+        assert {r["stratum"] for r in rows} - {"*"} == {"coventry/under 25"}
+
+    app.config["EXTRACT_MIN_K"] = 3
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv"),
+                                 "--unit", unit, "--level", "1"])
+    assert result.exit_code == 0, result.output
+    assert "k 3, target 3 reached; 3 groups hidden as *; 1 rows left out" in result.output
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "extract:exported")).one()
+    assert {name: event.detail[name] for name in ("rows", "k", "target_k", "k_reached",
+                                                  "groups_suppressed", "rows_suppressed")} \
+        == {"rows": 6, "k": 3, "target_k": 3, "k_reached": True, "groups_suppressed": 3,
+            "rows_suppressed": 1}
 
 
 @pytest.mark.parametrize("unit", ["person", "referral"])
@@ -226,8 +286,6 @@ def test_the_fast_dump_is_marshmallows_dump(cohort, unit):
 def test_the_plan_counts_the_groups_the_rows_hold(cohort, make_referral, unit):
     """The plan counts quasi-identifiers in a lean pass; they must be the
     groups of the rows the extract then writes, at every level."""
-    from collections import Counter
-
     trial, _ = cohort
     for n in range(6):
         make_referral("coventry" if n % 2 else "wolverhampton", dob=date(1990 + 3 * n, 5, 1),
@@ -239,9 +297,9 @@ def test_the_plan_counts_the_groups_the_rows_hold(cohort, make_referral, unit):
         at = services.ExtractRequest(trial_id=trial.id, unit=unit, level=level)
         groups = Counter(services._quasi(at, row) for row in services.rows(at, b"k"))
         assert planned.reports[level] == privacy.k_report(groups, 1000)
-    top = services.ExtractRequest(trial_id=trial.id, unit=unit, level=2)
-    groups = Counter(services._quasi(top, row) for row in services.rows(top, b"k"))
-    assert planned.small_groups == frozenset(g for g, n in groups.items() if n < 1000)
+    # no group of a thousand, even hidden: every row is left out
+    assert (planned.small_groups, planned.rows_left_out) == (frozenset(), planned.reports[2].rows)
+    assert planned.written.rows == 0
 
 
 def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral):

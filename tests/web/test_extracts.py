@@ -28,11 +28,14 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
     page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
     assert "k (the smallest group)" in page and "(written)" in page
     assert "site, age band, gender, ethnicity group, period and stratum." in page
-    assert "their age band, gender, ethnicity, period and stratum are written as *" in page
+    # two people make no group of five, even hidden as *: both left out
+    assert "2 rows are left out of the file: even written as *, their group would hold " \
+           "fewer than 5." in page
+    assert "The file will hold no rows: no group reaches k of 5." in page
     referrals = text_of(client.get(f"/extracts?trial={trial.id}&"
                                    + PREVIEW.replace("unit=person", "unit=referral")))
     assert "Quasi-identifiers: site, age band and period." in referrals
-    assert "their age band and period are written as *" in referrals
+    assert "2 rows are left out of the file" in referrals
     # the page's own download form, as a browser would send it
     form = page.split('action="/extracts/download"', 1)[1].split("</form>", 1)[0]
     fields = re.findall(r'name="([^"]+)" value="([^"]*)"', form)
@@ -44,14 +47,14 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith('attachment; filename="cohort-')
     body = response.get_data()
-    assert body.count(b"\n") == 3  # header and two people
+    assert body.count(b"\n") == 1  # the header: both people left out
     db.session.expire_all()
     event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "extract:exported")).one()
     assert event.detail["sha256"] == hashlib.sha256(body).hexdigest()
-    assert event.detail["rows"] == 2 and event.detail["parameters"]["level"] == 0
-    assert event.detail["level_written"] == 2 and event.detail["groups_suppressed"] >= 1
-    assert b"*" in body
+    assert event.detail["rows"] == 0 and event.detail["parameters"]["level"] == 0
+    assert event.detail["level_written"] == 2 and event.detail["rows_suppressed"] == 2
+    assert (event.detail["k_reached"], event.detail["target_k"]) == (True, 5)
 
 
 def test_bad_choices_are_explained(client, login_as, cohort):  # noqa: F811
