@@ -510,9 +510,9 @@ class Aggregate:
     row_labels: list[str]
     column_labels: list[str]
     cells: list[list[int | None]]   # None: suppressed
-    row_totals: list[int]
-    column_totals: list[int]
-    total: int
+    row_totals: list[int | None]    # totals under 10 suppressed too
+    column_totals: list[int | None]
+    total: int | None
 
 
 def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:

@@ -302,6 +302,25 @@ def test_the_plan_counts_the_groups_the_rows_hold(cohort, make_referral, unit):
     assert planned.written.rows == 0
 
 
+def test_aggregates_hide_small_totals(make_trial, make_referral, triage_referral, make_user):
+    """Found by review: totals were rounded but never hidden, so one site's
+    seven people were published as a total of 5, and in a one-row table
+    each hidden cell was its column's total."""
+    from casework.triage import services as triage
+
+    trial = make_trial(sites=("coventry",))
+    lead = make_user("lead", ("coventry",), email="agg-lead@example.org")
+    for _ in range(7):
+        triage.decide(triage_referral(make_referral("coventry")), "eligible", None, actor=lead,
+                      now=NOW, key=b"test-trial-key")
+        db.session.commit()
+    site_by_arm = services.aggregates(trial)[1]
+    assert site_by_arm.title == "Site by arm"
+    assert site_by_arm.cells == [[None, None]]
+    assert (site_by_arm.row_totals, site_by_arm.column_totals, site_by_arm.total) == (
+        [None], [None, None], None)
+
+
 def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral):
     trial, _ = cohort
     make_referral("coventry")                                  # referred, not triaged
