@@ -88,9 +88,12 @@ class PersonRowSchema(Schema):
     contacts_mentoring = _field(fields.Integer, "Attended mentoring contacts", "count",
                                 "0 or more")
     contacts_first_90_days = _field(fields.Integer, "Attended contacts in the 90 days after "
-                                    "randomisation", "count", "0 or more")
+                                    "randomisation", "count of those dated 0 to 90 days from "
+                                    "randomisation (one before it is in neither period)",
+                                    "0 or more")
     contacts_after_90_days = _field(fields.Integer, "Attended contacts after those 90 days",
-                                    "count", "0 or more")
+                                    "count of those dated 91 days or more from randomisation",
+                                    "0 or more")
     diversion_scheme = _field(fields.String, "Latest Checkpoint or Outcome 22 assessment",
                               "none", "checkpoint, outcome22, empty")
     diversion_eligibility = _field(fields.String, "Its result under the rules", "none",

@@ -231,8 +231,10 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "contacts_attended": len(mine),
                 **{f"contacts_{kind}": sum(1 for k, _ in mine if k == kind)
                    for kind in CONTACT_TYPES},
+                # from the day of randomisation: a contact before it (a
+                # referral's first meeting) is in neither period
                 "contacts_first_90_days": sum(1 for _, on in mine
-                                              if (on - randomised_on).days <= 90),
+                                              if 0 <= (on - randomised_on).days <= 90),
                 "contacts_after_90_days": sum(1 for _, on in mine
                                               if (on - randomised_on).days > 90),
                 "diversion_scheme": latest.scheme if latest else "",

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
+from casework.accounts.models import User
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.extracts import privacy, services
@@ -115,6 +116,27 @@ def test_rows_hold_pseudonyms_and_generalised_values(cohort):
                                               csv.DictReader(io.StringIO(other.decode()))}
     lines = extract(trial, fmt="jsonl")[0].decode().splitlines()
     assert len(lines) == 2 and json.loads(lines[0])["arm"] in ("treatment", "control")
+
+
+def test_contacts_count_in_a_period_from_randomisation_only(cohort):
+    """Found by review: a contact before randomisation (day -143) was
+    counted in the first 90 days. Days 0 and 90 are in the first period,
+    day 91 after it, and one before randomisation in neither."""
+    from casework.notes import services as notes
+
+    trial, people = cohort
+    worker = db.session.scalars(select(User).where(
+        User.email == "canary-worker@example.org")).one()
+    for day in (date(2026, 11, 21), date(2027, 2, 19), date(2027, 2, 20)):  # 0, 90, 91
+        notes.add_note(people[0], "contact", notes.NoteContent("Met", day, "phone", True),
+                       restricted=False, actor=worker, now=datetime(2027, 3, 1, tzinfo=UTC))
+    db.session.commit()
+    body, _ = extract(trial)
+    rows = {r["person"]: r for r in csv.DictReader(io.StringIO(body.decode()))}
+    counts = {p.id: tuple(rows[privacy.pseudonym(b"project-key", "person", p.id)][field]
+                          for field in ("contacts_attended", "contacts_first_90_days",
+                                        "contacts_after_90_days")) for p in people}
+    assert counts == {people[0].id: ("4", "2", "1"), people[1].id: ("1", "0", "0")}
 
 
 def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
