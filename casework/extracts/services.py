@@ -86,10 +86,14 @@ class ExtractRequest:
         return data
 
 
-def _site_filter(req: ExtractRequest, column):
+def _trial_sites(req: ExtractRequest) -> list[int]:
     with from_replica(False):  # the trial as it is now, even if a replica lags
         trial = db.session.get(Trial, req.trial_id)
-    trial_sites = [s.id for s in trial.sites]
+    return [s.id for s in trial.sites]
+
+
+def _site_filter(req: ExtractRequest, column):
+    trial_sites = _trial_sites(req)
     wanted = [s for s in req.site_ids if s in trial_sites] if req.site_ids else trial_sites
     return column.in_(wanted)
 
@@ -158,10 +162,14 @@ def _person_quasi(level: int, site: str, age: int | None, gender: str,
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
     today = local_date(datetime.now(UTC))
+    trial_sites = _trial_sites(req)
     for batch in _batches(_person_stmt(req), Allocation.id):
         ids = [row[1] for row in batch]
+        # at the trial's sites only, as the dictionary says: a referral
+        # elsewhere is outside the trial (and would tell where else they live)
         referrals = dict(db.session.execute(
-            select(Referral.person_id, func.count()).where(Referral.person_id.in_(ids))
+            select(Referral.person_id, func.count())
+            .where(Referral.person_id.in_(ids), Referral.site_id.in_(trial_sites))
             .group_by(Referral.person_id)).all())
         current = dict(db.session.execute(
             select(PathwayEpisode.person_id, PathwayEpisode.pathway)

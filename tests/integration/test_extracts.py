@@ -139,6 +139,18 @@ def test_contacts_count_in_a_period_from_randomisation_only(cohort):
     assert counts == {people[0].id: ("4", "2", "1"), people[1].id: ("1", "0", "0")}
 
 
+def test_referrals_are_counted_at_the_trials_sites(cohort, make_referral):
+    """Found by review: the referrals column counted a person's referrals
+    at every site, where the dictionary says the trial's sites."""
+    trial, people = cohort                             # at Coventry and Wolverhampton
+    make_referral("birmingham", person=people[0])      # outside the trial
+    make_referral("wolverhampton", person=people[1])   # another of the trial's sites
+    body, _ = extract(trial)
+    rows = {r["person"]: r["referrals"] for r in csv.DictReader(io.StringIO(body.decode()))}
+    assert rows == {privacy.pseudonym(b"project-key", "person", people[0].id): "1",
+                    privacy.pseudonym(b"project-key", "person", people[1].id): "2"}
+
+
 def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
     trial, _ = cohort
     monkeypatch.setattr(services, "rows", lambda req, key: iter(
