@@ -29,7 +29,7 @@ from casework.diversion.models import Assessment
 from casework.eligibility import cirv
 from casework.extensions import db
 from casework.extracts import consort, privacy
-from casework.extracts.schemas import SCHEMAS, dictionary_rows, dumper
+from casework.extracts.schemas import SCHEMAS, csv_values, dictionary_rows, dumper
 from casework.intake.models import Person, Referral
 from casework.intake.reference import ETHNICITIES, SOURCES
 from casework.intake.validation import years_between
@@ -430,15 +430,16 @@ def serialise(req: ExtractRequest, key: bytes, *,
     request's own level if None); ``on_done(rows, sha256, complete)`` runs
     at the end, or when the reader stops early."""
     digest, count, complete = hashlib.sha256(), 0, False
-    fields = list(SCHEMAS[req.unit]().fields)
+    schema = SCHEMAS[req.unit]()
+    values = csv_values(schema)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     try:
         if req.format == "csv":
-            writer.writerow(fields)
+            writer.writerow(schema.fields)
         for row in _planned_rows(req, key, chosen):
             if req.format == "csv":
-                writer.writerow(privacy.csv_cells(map(row.__getitem__, fields)))
+                writer.writerow(privacy.csv_cells(values(row)))
             else:
                 buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

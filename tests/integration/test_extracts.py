@@ -151,6 +151,56 @@ def test_referrals_are_counted_at_the_trials_sites(cohort, make_referral):
                     privacy.pseudonym(b"project-key", "person", people[1].id): "2"}
 
 
+def test_every_value_written_is_among_the_dictionarys(cohort, make_referral, triage_referral,
+                                                     make_user):
+    """Found by review: the dictionary listed not_stated for gender, where
+    intake records not_known, and true and false for booleans the CSV wrote
+    True and False. Every value of every enumerated column, in files of
+    both units at every level (with and without groups hidden as *), is
+    among the values the dictionary lists."""
+    from casework.extracts.schemas import SCHEMAS, dictionary_rows
+    from casework.intake.models import Person
+    from casework.intake.reference import GENDERS
+    from casework.triage import services as triage
+
+    trial, _ = cohort
+    lead = make_user("lead", ("coventry",), email="values-lead@example.org")
+    later = datetime(2027, 1, 5, tzinfo=UTC)
+    for gender, dob, referred, on in [*((g, date(2004, 1, 1), None, NOW) for g in GENDERS),
+                                      # each alone even at the least detail: hidden as *
+                                      ("male", date(1990, 1, 1), None, NOW),
+                                      ("male", date(2010, 1, 1), date(2025, 12, 1), later)]:
+        referral = make_referral("coventry", dob=dob, referral_date=referred)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=on,
+                      key=b"test-trial-key")
+        db.session.get(Person, referral.person_id).gender = gender
+    make_referral("wolverhampton", dob=date(2012, 1, 1))  # not triaged
+    db.session.commit()
+    listed = {(r["output"], r["field"]): r["allowed_values"] for r in dictionary_rows()}
+    assert "not_known" in listed["person", "gender"]
+    assert "not_stated" not in listed["person", "gender"]
+    checked = Counter()
+    for unit, schema in SCHEMAS.items():
+        enumerated = {name: field.metadata for name, field in schema().fields.items()
+                      if field.metadata.get("values")}
+        for name, metadata in enumerated.items():  # the dictionary lists them all
+            assert all((value or "empty") in listed[unit, name] for value in metadata["values"])
+        for level in privacy.LEVELS:
+            req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=level)
+            for chosen in (None, services.plan(req, target=2)):
+                body = b"".join(services.serialise(req, b"k", chosen=chosen,
+                                                   on_done=lambda *a: None))
+                for row in csv.DictReader(io.StringIO(body.decode())):
+                    for name, metadata in enumerated.items():
+                        parts = row[name].split(metadata["separator"]) \
+                            if metadata["separator"] and row[name] else [row[name]]
+                        assert set(parts) <= set(metadata["values"]), (unit, name, row[name])
+                        checked[unit, name, row[name]] += 1
+    assert {value for (unit, name, value) in checked if name == "gender"} == {*GENDERS, "*"}
+    assert {value for (unit, name, value) in checked if name == "engaged_ever"} == {"false"}
+    assert ("person", "age_band", "*") in checked and ("referral", "age_band", "*") in checked
+
+
 def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
     trial, _ = cohort
     monkeypatch.setattr(services, "rows", lambda req, key: iter(
