@@ -138,11 +138,13 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
 
 
 @export_cli.command("dictionary")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "out", default=".", show_default=True, type=click.Path(file_okay=False),
               help="The folder for dictionary.csv and dictionary.md.")
 def dictionary_command(out) -> None:
-    """Write the data dictionary, generated from the extract schemas."""
-    if not out.strip():
+    """Write the data dictionary, generated from the extract schemas (DESIGN's
+    ``export dictionary`` takes no options: by default into the folder it is
+    run in)."""
+    if not out.strip():  # given, but empty: a slip, not a choice of this folder
         _fail("--out: give the folder to write to")
     folder = Path(out)
     try:

@@ -515,6 +515,17 @@ def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, comm
         AuditEvent.action.like("%:exported"))).all() == []
 
 
+def test_the_dictionary_is_written_where_the_command_runs(cohort, runner, tmp_path,
+                                                          monkeypatch):
+    """DESIGN's stable interface is ``export dictionary``, with no options; it
+    failed 'Missing option --out' (found by review)."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=["export", "dictionary"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dictionary.csv", "dictionary.md"]
+    assert (tmp_path / "dictionary.csv").read_bytes() == services.dictionary_csv().encode()
+
+
 def test_the_dictionary_is_written_both_files_or_neither(cohort, runner, tmp_path):
     (tmp_path / "dictionary.md").mkdir()  # the second cannot be written
     result = runner.invoke(args=["export", "dictionary", "--out", str(tmp_path)])
