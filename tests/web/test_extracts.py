@@ -82,9 +82,35 @@ def test_the_extract_page_with_dates(client, login_as, cohort):  # noqa: F811
     login_as("evaluator", ())
     for unit in ("person", "referral"):
         page = client.get(f"/extracts?trial={trial.id}&unit={unit}&level=1&format=csv"
-                          "&key=project&date_from=1&date_from=1&date_from=2020"
+                          "&key=one_off&date_from=1&date_from=1&date_from=2020"
                           "&date_to=31&date_to=12&date_to=9999")
         assert page.status_code == 200 and "(written)" in text_of(page)
+
+
+def test_a_date_range_needs_a_one_off_key(client, login_as, post, cohort):  # noqa: F811
+    """Found by review: a one-day extract under the project key, matched with
+    a whole one, dated each person's randomisation. Refused beside the
+    dates, on the preview and the download, with what was typed kept."""
+    trial, _ = cohort
+    login_as("evaluator", ())
+    dates = {"date_from": ["21", "11", "2026"], "date_to": ["21", "11", "2026"]}
+    chosen = {"trial": str(trial.id), "unit": "person", "level": "2", "format": "csv", **dates}
+    preview = client.get("/extracts", query_string={**chosen, "key": "project"})
+    download = post("/extracts/download", {**chosen, "key": "project"})
+    for response in (preview, download):
+        assert response.status_code == 422
+        page = text_of(response)
+        error = page.split('id="date_from-error"', 1)[1].split("</p>", 1)[0]
+        assert "Choose a one-off key for a date range, or clear the dates" in error
+        assert 'href="#date_from' in page  # the error summary links to the field
+        assert 'value="21"' in page and 'value="2026"' in page
+        assert re.search(r'value="project"\s+checked', page) or \
+            re.search(r'checked[^>]*value="project"', page)
+    assert "k (the smallest group)" not in text_of(preview)
+    assert db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "extract:exported")).all() == []
+    response = post("/extracts/download", {**chosen, "key": "one_off"})
+    assert response.status_code == 200 and response.headers["Content-Disposition"]
 
 
 def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
