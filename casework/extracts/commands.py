@@ -128,18 +128,23 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
             services.record_extract(req, key=key, rows_written=outcome["rows"],
                                     sha256=outcome["sha256"], complete=outcome["complete"],
                                     actor=None, now=utcnow(), chosen=chosen)
+    written = chosen.written
+    reached = (f"k {written.k}, target {chosen.target} reached" if written.rows
+               else f"no group reached k {chosen.target}")
     click.echo(f"Wrote {outcome['rows']:,} rows to {out} at detail level {chosen.level} "
-               f"(k {chosen.report.k}, target {chosen.target}; "
-               f"{len(chosen.small_groups)} groups' quasi-identifiers hidden); "
+               f"({reached}; {len(chosen.small_groups)} groups hidden as *; "
+               f"{chosen.rows_left_out:,} rows left out as under k even hidden); "
                f"SHA-256 {outcome['sha256']}")
 
 
 @export_cli.command("dictionary")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "out", default=".", show_default=True, type=click.Path(file_okay=False),
               help="The folder for dictionary.csv and dictionary.md.")
 def dictionary_command(out) -> None:
-    """Write the data dictionary, generated from the extract schemas."""
-    if not out.strip():
+    """Write the data dictionary, generated from the extract schemas (DESIGN's
+    ``export dictionary`` takes no options: by default into the folder it is
+    run in)."""
+    if not out.strip():  # given, but empty: a slip, not a choice of this folder
         _fail("--out: give the folder to write to")
     folder = Path(out)
     try:

@@ -3,9 +3,10 @@
 
 - pseudonyms: HMAC-SHA256 under a key held outside the database;
 - the generalisation ladder for quasi-identifiers;
-- k-anonymity of a set of quasi-identifier tuples;
-- small-number suppression with secondary suppression, so that no hidden
-  cell can be worked back from row and column totals;
+- k-anonymity of a set of quasi-identifier tuples, and the suppression of
+  groups too small even at the coarsest level;
+- small-number suppression of cells and totals, with secondary suppression,
+  so that no hidden figure can be worked back from those shown;
 - neutralising spreadsheet formulas in CSV cells.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -128,6 +129,27 @@ def k_report(sizes: Counter, threshold: int = 5) -> KReport:
     return KReport(rows, len(sizes), min(sizes.values(), default=0), small, threshold)
 
 
+def suppress_groups(sizes: Counter, threshold: int, hide: Callable[[tuple], tuple]
+                    ) -> tuple[frozenset, Counter]:
+    """Local, then record suppression, for groups still under ``threshold``
+    at the coarsest level: each such group is written as ``hide`` makes it
+    (its quasi-identifiers as *), and where even those hidden groups, pooled,
+    hold fewer than ``threshold`` rows, their rows are left out of the file.
+    Hiding values alone is not enough: a hidden group of one is still a
+    group of one (the one adult among children, at a site of their own).
+
+    Returns the groups written hidden, and the groups the file holds with
+    their sizes, each at least ``threshold``: a group absent from it is left
+    out."""
+    written: Counter = Counter()
+    for group, n in sizes.items():
+        written[group if n >= threshold else hide(group)] += n
+    kept = Counter({group: n for group, n in written.items() if n >= threshold})
+    hidden = frozenset(group for group, n in sizes.items()
+                       if n < threshold and hide(group) in kept)
+    return hidden, kept
+
+
 # small-number suppression
 
 SUPPRESSED = None
@@ -139,41 +161,51 @@ def round_to(value: int, base: int = ROUND_TO) -> int:
     return base * round(value / base)
 
 
-def publish(table: list[list[int]]) -> tuple[list[list[int | None]], list[int], list[int], int]:
-    """A count table ready to publish: suppressed (``suppress``), the shown
-    cells and all totals rounded to 5. Returns cells, row totals, column
-    totals and the grand total."""
-    cells = [[None if v is None else round_to(v) for v in row] for row in suppress(table)]
-    rows = [round_to(sum(row)) for row in table]
-    cols = [round_to(sum(col)) for col in zip(*table, strict=True)] if table else []
-    return cells, rows, cols, round_to(sum(map(sum, table)))
+Published = tuple[list[list[int | None]], list[int | None], list[int | None], int | None]
 
 
-def suppress(table: list[list[int]], threshold: int = SUPPRESS_BELOW
-             ) -> list[list[int | None]]:
-    """Hide counts from 1 to ``threshold - 1`` (primary), then more cells
-    (secondary) until no hidden cell can be worked back from the row and
-    column totals, even were those published exactly.
+def publish(table: list[list[int]]) -> Published:
+    """A count table ready to publish: suppressed with its totals
+    (``suppress``), every figure shown rounded to 5. Returns cells, row
+    totals, column totals and the grand total, None where hidden."""
+    cells, rows, cols, total = suppress(table)
 
-    A hidden cell is determined by the totals exactly when it is a bridge in
-    the bipartite graph whose edges are the hidden cells (rows and columns
-    as nodes): on a cycle its value can move up and down around the cycle
-    without changing any total. Secondary suppression adds the smallest
-    cells that put every hidden cell on a cycle.
+    def shown(value: int | None) -> int | None:
+        return None if value is None else round_to(value)
+
+    return ([[shown(v) for v in row] for row in cells], [shown(v) for v in rows],
+            [shown(v) for v in cols], shown(total))
+
+
+def suppress(table: list[list[int]], threshold: int = SUPPRESS_BELOW) -> Published:
+    """Hide counts from 1 to ``threshold - 1``, cells and totals alike
+    (primary: a total of 5 tells as much as a cell of 5), then more figures
+    (secondary) until no hidden one can be worked back from those shown,
+    even were they published exactly. Returns the cells, row totals, column
+    totals and grand total, None where hidden.
+
+    The table with its totals is one table whose every line sums to nothing
+    (each row's total, negated, at its end; each column's under it; the
+    grand total in the corner). A hidden figure follows from those shown
+    exactly when it is a bridge in the bipartite graph whose edges are the
+    hidden figures (lines as nodes): on a cycle its value can move up and
+    down around the cycle without changing any line's sum. Secondary
+    suppression adds the cheapest figures that put every hidden one on a
+    cycle. A one-row table is no exception: its one hidden cell takes
+    another with it, and both cells' column totals (equal to them); a
+    hidden total takes its line's cells or another total with it.
     """
-    hidden = {(r, c) for r, row in enumerate(table) for c, v in enumerate(row)
+    rows = [sum(row) for row in table]
+    cols = [sum(col) for col in zip(*table, strict=True)] if table else []
+    full = [[*row, total] for row, total in zip(table, rows, strict=True)] + [[*cols, sum(rows)]]
+    hidden = {(r, c) for r, row in enumerate(full) for c, v in enumerate(row)
               if 0 < v < threshold}
-    n_rows, n_cols = len(table), len(table[0]) if table else 0
-    while True:
-        bridge = next((cell for cell in sorted(hidden) if _is_bridge(cell, hidden)), None)
-        if bridge is None:
-            break
-        extra = _cheapest_cycle(bridge, hidden, table, n_rows, n_cols)
-        if not extra:  # a single row or column, now wholly hidden
-            break
-        hidden |= extra
-    return [[SUPPRESSED if (r, c) in hidden else v for c, v in enumerate(row)]
-            for r, row in enumerate(table)]
+    while bridge := next((cell for cell in sorted(hidden) if _is_bridge(cell, hidden)), None):
+        hidden |= _cheapest_cycle(bridge, hidden, full)
+    shown = [[SUPPRESSED if (r, c) in hidden else v for c, v in enumerate(row)]
+             for r, row in enumerate(full)]
+    return [row[:-1] for row in shown[:-1]], [row[-1] for row in shown[:-1]], shown[-1][:-1], \
+        shown[-1][-1]
 
 
 def _neighbours(hidden: set[tuple[int, int]]):
@@ -199,21 +231,24 @@ def _is_bridge(cell: tuple[int, int], hidden: set[tuple[int, int]]) -> bool:
     return True
 
 
-def _cheapest_cycle(cell, hidden, table, n_rows, n_cols) -> set[tuple[int, int]]:
-    """The fewest, smallest extra cells that put ``cell`` on a rectangle
-    (r, c) (r, c2) (r2, c2) (r2, c) with cells already hidden."""
+def _cheapest_cycle(cell, hidden, full) -> set[tuple[int, int]]:
+    """The extra figures that put ``cell`` on a rectangle (r, c) (r, c2)
+    (r2, c2) (r2, c) with figures already hidden: the fewest zeros first (a
+    hidden zero beside a total shown may be known to be zero, and then
+    protects nothing), then the fewest figures, then the smallest. ``full``
+    (the table with its totals) has at least two lines each way, so there
+    is always one."""
     r, c = cell
     best = None
-    for r2 in range(n_rows):
-        for c2 in range(n_cols):
+    for r2 in range(len(full)):
+        for c2 in range(len(full[0])):
             if r2 == r or c2 == c:
                 continue
             extra = {(r, c2), (r2, c2), (r2, c)} - hidden
-            cost = (len(extra), sum(table[x][y] for x, y in extra))
+            values = [full[x][y] for x, y in extra]
+            cost = (values.count(0), len(extra), sum(values))
             if best is None or cost < best[0]:
                 best = (cost, extra)
-    if best is None:  # a single row or column: hide the whole line
-        return {(x, y) for x in range(n_rows) for y in range(n_cols)} - hidden
     return best[1]
 
 

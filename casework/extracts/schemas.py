@@ -8,23 +8,60 @@ PNC reference or free text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from marshmallow import Schema, fields
 from marshmallow.utils import ensure_text_type
 
-from casework.intake.reference import ETHNIC_GROUPS, RISK_INDICATORS, SOURCES
+from casework.diversion.states import CaseStatus
+from casework.eligibility import checkpoint, outcome22
+from casework.eligibility.outcomes import Result
+from casework.extracts import privacy
+from casework.intake.reference import (
+    ETHNIC_GROUPS,
+    GENDERS,
+    LOCAL_AUTHORITIES,
+    RISK_INDICATORS,
+    SOURCES,
+    ReferralStatus,
+)
 from casework.pathways.states import Pathway
+from casework.trial.sequence import Arm
 
 
-def _field(kind, description: str, transformation: str, allowed: str = "", **kwargs):
+def _field(kind, description: str, transformation: str, allowed: str = "", *,
+           values: Iterable[str] = (), note: str = "", separator: str = "", **kwargs):
+    """A field and its dictionary entry. ``values``, for a field whose every
+    value can be listed, are those values as the CSV file writes them ("" for
+    empty), read from the lists the values come from (never a copy of them,
+    which would drift: the dictionary once listed a gender intake never
+    offered and missed one it did); unless ``allowed`` says them otherwise,
+    the allowed values are then those values listed, and ``note``. A field
+    of several, joined by ``separator``, has each of them among the values.
+    A test writes extracts and finds every value among them."""
+    values = tuple(str(value) for value in values)
+    if values and not allowed:
+        allowed = ", ".join(value or "empty" for value in values)
+        allowed += f" ({note})" if note else ""
     return kind(metadata={"description": description, "transformation": transformation,
-                          "allowed": allowed}, **kwargs)
+                          "allowed": allowed, "values": values, "separator": separator},
+                **kwargs)
 
 
-AGE_BANDS = ("10-13, 14-15, 16-17, 18-20, 21-24, 25-29, 30-39, 40+ (level 0); under 18, 18-24, "
-             "25+ (level 1); under 25, 25+ (level 2); unknown")
-PERIODS = "YYYY-MM (level 0), YYYY-Qn (level 1), YYYY (level 2); unknown"
+def _age_bands(level: int) -> tuple[str, ...]:
+    """Every age band ``privacy.age_band`` gives at ``level``, youngest first."""
+    return tuple(dict.fromkeys(privacy.age_band(age, level) for age in range(0, 120)))
+
+
+# booleans as CSV writes them (services.serialise), as JSON does
+BOOLEAN = ("true", "false")
+HIDDEN = "*"   # a quasi-identifier of a group too small even at the least detail
+AGE_BANDS = tuple(dict.fromkeys(band for level in privacy.LEVELS for band in _age_bands(level)))
+AGE_BAND_NOTE = "; ".join(f"{', '.join(_age_bands(level))} (level {level})"
+                          for level in privacy.LEVELS) + "; unknown; * where suppressed"
+PERIODS = "YYYY-MM (level 0), YYYY-Qn (level 1), YYYY (level 2); unknown; * where suppressed"
+ARMS = tuple(Arm)
+DECISIONS = (Result.ELIGIBLE, Result.INELIGIBLE)
 
 
 class PersonRowSchema(Schema):
@@ -40,22 +77,23 @@ class PersonRowSchema(Schema):
                      "its age band generalised as age_band is (level 2: under 25 or 25+); "
                      "* where its quasi-identifier group is suppressed",
                      "site, or site/age band when strata include age; *")
-    arm = _field(fields.String, "Allocated arm", "none", "treatment, control")
+    arm = _field(fields.String, "Allocated arm", "none", values=ARMS)
     randomised_period = _field(fields.String, "When randomised", "generalised date", PERIODS)
     randomised_in_error = _field(fields.Boolean, "An admin marked the allocation made in error",
-                                 "none", "true, false")
-    age_band = _field(fields.String, "Age on the referral date", "generalised age", AGE_BANDS)
+                                 "none", values=BOOLEAN)
+    age_band = _field(fields.String, "Age on the referral date", "generalised age",
+                      AGE_BAND_NOTE, values=(*AGE_BANDS, "unknown", HIDDEN))
     gender = _field(fields.String, "Gender as recorded", "none at levels 0-1; * at level 2",
-                    "female, male, non_binary, other, not_stated, *")
+                    values=(*GENDERS, HIDDEN))
     ethnicity = _field(fields.String, "Ethnicity group", "the five top-level ONS 2021 groups "
-                       "(levels 0-1), * (level 2)", ", ".join(ETHNIC_GROUPS) + ", *")
+                       "(levels 0-1), * (level 2)", values=(*ETHNIC_GROUPS, HIDDEN))
     referral_source = _field(fields.String, "Source of the randomised referral", "none",
-                             ", ".join(SOURCES))
+                             values=SOURCES)
     referrals = _field(fields.Integer, "Referrals of this person in the trial's sites", "count",
                        "0 or more")
     pathway = _field(fields.String, "Pathway now (treatment arm)", "none",
-                     ", ".join(p.value for p in Pathway) + ", empty for control")
-    engaged_ever = _field(fields.Boolean, "Engaged at some point", "derived", "true, false")
+                     values=(*Pathway, ""), note="empty for control")
+    engaged_ever = _field(fields.Boolean, "Engaged at some point", "derived", values=BOOLEAN)
     pathway_changes = _field(fields.Integer, "Pathway changes after randomisation", "count",
                              "0 or more")
     protocol_deviations = _field(fields.Integer, "Protocol deviations recorded", "count",
@@ -64,7 +102,7 @@ class PersonRowSchema(Schema):
                         "HMAC-SHA256 of the staff id under the extract's key",
                         "C + 20 hex, empty if none")
     local_authority = _field(fields.String, "Local authority where the person lives", "none",
-                             "local authority keys")
+                             values=LOCAL_AUTHORITIES)
     days_referral_to_randomisation = _field(
         fields.Integer, "Days from the randomised referral to randomisation", "date difference",
         "0 or more")
@@ -88,17 +126,20 @@ class PersonRowSchema(Schema):
     contacts_mentoring = _field(fields.Integer, "Attended mentoring contacts", "count",
                                 "0 or more")
     contacts_first_90_days = _field(fields.Integer, "Attended contacts in the 90 days after "
-                                    "randomisation", "count", "0 or more")
+                                    "randomisation", "count of those dated 0 to 90 days from "
+                                    "randomisation (one before it is in neither period)",
+                                    "0 or more")
     contacts_after_90_days = _field(fields.Integer, "Attended contacts after those 90 days",
-                                    "count", "0 or more")
+                                    "count of those dated 91 days or more from randomisation",
+                                    "0 or more")
     diversion_scheme = _field(fields.String, "Latest Checkpoint or Outcome 22 assessment",
-                              "none", "checkpoint, outcome22, empty")
+                              "none", values=(checkpoint.SCHEME, outcome22.SCHEME, ""))
     diversion_eligibility = _field(fields.String, "Its result under the rules", "none",
-                                   "eligible, ineligible, needs_review, empty")
+                                   values=(*Result, ""))
     diversion_decision = _field(fields.String, "The lead's decision", "none",
-                                "eligible, ineligible, empty")
+                                values=(*DECISIONS, ""))
     diversion_status = _field(fields.String, "The diversion case's status", "none",
-                              "offered, active, completed, failed, withdrawn, empty")
+                              values=(*CaseStatus, ""))
     diversion_outcome_code = _field(fields.Integer, "Outcome code closing the diversion "
                                     "(or the later outcome after a failure)", "none",
                                     "1 to 23, empty", allow_none=True)
@@ -119,18 +160,19 @@ class ReferralRowSchema(Schema):
                     "HMAC-SHA256 of the internal id under the extract's key", "P + 20 hex")
     site = _field(fields.String, "Site of the referral", "none", "site keys")
     referral_period = _field(fields.String, "Referral date", "generalised date", PERIODS)
-    age_band = _field(fields.String, "Age on the referral date", "generalised age", AGE_BANDS)
-    source = _field(fields.String, "Where the referral came from", "none", ", ".join(SOURCES))
+    age_band = _field(fields.String, "Age on the referral date", "generalised age",
+                      AGE_BAND_NOTE, values=(*AGE_BANDS, "unknown", HIDDEN))
+    source = _field(fields.String, "Where the referral came from", "none", values=SOURCES)
     risk_indicators = _field(fields.String, "Risk indicators ticked", "codes joined by ;",
-                             ", ".join(RISK_INDICATORS))
-    status = _field(fields.String, "Referral status", "none",
-                    "received, in_triage, eligible, ineligible, closed")
+                             values=(*RISK_INDICATORS, ""), note="those ticked, joined by ;",
+                             separator=";")
+    status = _field(fields.String, "Referral status", "none", values=ReferralStatus)
     triage_result = _field(fields.String, "The rules' result at the decision", "none",
-                           "eligible, ineligible, needs_review, empty")
+                           values=(*Result, ""))
     triage_decision = _field(fields.String, "The lead's decision", "none",
-                             "eligible, ineligible, empty")
+                             values=(*DECISIONS, ""))
     arm = _field(fields.String, "Arm, if this referral was randomised", "none",
-                 "treatment, control, empty")
+                 values=(*ARMS, ""))
 
 
 SCHEMAS = {"person": PersonRowSchema, "referral": ReferralRowSchema}
@@ -172,6 +214,24 @@ def dumper(schema: Schema) -> Callable[[dict], dict]:
         return {name: convert(row[source]) for name, source, convert in steps}
 
     return dump
+
+
+def csv_values(schema: Schema) -> Callable[[dict], list]:
+    """A dumped row's values in the schema's order, as the CSV file writes
+    them: a boolean as true or false, as JSON writes it and the dictionary
+    lists it (the csv module would write True and False)."""
+    names = list(schema.fields)
+    flags = [i for i, field in enumerate(schema.fields.values())
+             if isinstance(field, fields.Boolean)]
+
+    def values(row: dict) -> list:
+        cells = list(map(row.__getitem__, names))
+        for i in flags:
+            if cells[i] is True or cells[i] is False:
+                cells[i] = "true" if cells[i] else "false"
+        return cells
+
+    return values
 
 
 def dictionary_rows() -> list[dict]:

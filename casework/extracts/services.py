@@ -29,7 +29,7 @@ from casework.diversion.models import Assessment
 from casework.eligibility import cirv
 from casework.extensions import db
 from casework.extracts import consort, privacy
-from casework.extracts.schemas import SCHEMAS, dictionary_rows, dumper
+from casework.extracts.schemas import SCHEMAS, csv_values, dictionary_rows, dumper
 from casework.intake.models import Person, Referral
 from casework.intake.reference import ETHNICITIES, SOURCES
 from casework.intake.validation import years_between
@@ -43,6 +43,15 @@ from casework.trial.models import Allocation, AllocationInError, Trial
 BATCH = 1000
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 UNITS = ("person", "referral")
+
+
+# Under the project key a person has one pseudonym in every extract, so an
+# extract narrowed to a day, matched with a whole one, dates each pseudonym
+# in it (found by review): narrowing takes a key of its own.
+NARROWED_NEEDS_ONE_OFF_KEY = (
+    "Choose a one-off key for a date range, or clear the dates: under the project key, "
+    "an extract of a few days would show the day each person in it was randomised "
+    "(or referred) in every other extract")
 
 
 class ExtractError(Exception):
@@ -74,9 +83,22 @@ class ExtractRequest:
             problems["level"] = "Select a level of detail"
         if self.date_from and self.date_to and self.date_from > self.date_to:
             problems["date_to"] = "The end must be on or after the start"
+        problems.update(self.linkable_problem())
         if problems:
             raise ExtractError(problems)
         return self
+
+    @property
+    def narrowed(self) -> bool:
+        """Rows chosen by date (the day randomised, or referred)."""
+        return bool(self.date_from or self.date_to)
+
+    def linkable_problem(self) -> dict[str, str]:
+        """A narrowed extract under the project key: its pseudonyms link to
+        every other extract's, and its dates would date them there."""
+        if self.narrowed and not self.per_extract_key:
+            return {"date_from" if self.date_from else "date_to": NARROWED_NEEDS_ONE_OFF_KEY}
+        return {}
 
     def parameters(self) -> dict:
         data = asdict(self)
@@ -86,10 +108,14 @@ class ExtractRequest:
         return data
 
 
-def _site_filter(req: ExtractRequest, column):
+def _trial_sites(req: ExtractRequest) -> list[int]:
     with from_replica(False):  # the trial as it is now, even if a replica lags
         trial = db.session.get(Trial, req.trial_id)
-    trial_sites = [s.id for s in trial.sites]
+    return [s.id for s in trial.sites]
+
+
+def _site_filter(req: ExtractRequest, column):
+    trial_sites = _trial_sites(req)
     wanted = [s for s in req.site_ids if s in trial_sites] if req.site_ids else trial_sites
     return column.in_(wanted)
 
@@ -158,10 +184,14 @@ def _person_quasi(level: int, site: str, age: int | None, gender: str,
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
     today = local_date(datetime.now(UTC))
+    trial_sites = _trial_sites(req)
     for batch in _batches(_person_stmt(req), Allocation.id):
         ids = [row[1] for row in batch]
+        # at the trial's sites only, as the dictionary says: a referral
+        # elsewhere is outside the trial (and would tell where else they live)
         referrals = dict(db.session.execute(
-            select(Referral.person_id, func.count()).where(Referral.person_id.in_(ids))
+            select(Referral.person_id, func.count())
+            .where(Referral.person_id.in_(ids), Referral.site_id.in_(trial_sites))
             .group_by(Referral.person_id)).all())
         current = dict(db.session.execute(
             select(PathwayEpisode.person_id, PathwayEpisode.pathway)
@@ -231,8 +261,10 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "contacts_attended": len(mine),
                 **{f"contacts_{kind}": sum(1 for k, _ in mine if k == kind)
                    for kind in CONTACT_TYPES},
+                # from the day of randomisation: a contact before it (a
+                # referral's first meeting) is in neither period
                 "contacts_first_90_days": sum(1 for _, on in mine
-                                              if (on - randomised_on).days <= 90),
+                                              if 0 <= (on - randomised_on).days <= 90),
                 "contacts_after_90_days": sum(1 for _, on in mine
                                               if (on - randomised_on).days > 90),
                 "diversion_scheme": latest.scheme if latest else "",
@@ -285,7 +317,11 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
 
 
 def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
-    """The extract's rows, each dumped through its output's schema."""
+    """The extract's rows, each dumped through its output's schema. A
+    request narrowed by date under the project key is refused here too,
+    whoever asks (``ExtractRequest.linkable_problem``)."""
+    if problem := req.linkable_problem():
+        raise ExtractError(problem)
     dump = dumper(SCHEMAS[req.unit]())
     source = _person_rows if req.unit == "person" else _referral_rows
     for row in source(req, key):
@@ -307,19 +343,29 @@ def _quasi(req: ExtractRequest, row: dict) -> tuple:
 @dataclass(frozen=True)
 class Plan:
     """How an extract reaches k: the level of the ladder it is written at,
-    the report at each level tried, and (when even the coarsest level falls
-    short) the quasi-identifier groups whose rows are written with those
-    values replaced by *."""
+    the report at each level tried and, when even the coarsest level falls
+    short, the quasi-identifier groups whose rows are written with those
+    values (all but the site) replaced by *, and the rows left out because
+    even then their group would hold fewer than k. ``groups`` are the groups
+    the file holds, each of at least ``target`` rows; a row of any other
+    group (one randomised since the plan was made, say) is not written."""
 
     requested: int
     level: int
     reports: dict[int, privacy.KReport]
     small_groups: frozenset[tuple]
     target: int
+    groups: Counter
+    rows_left_out: int = 0
 
     @property
     def report(self) -> privacy.KReport:
         return self.reports[self.level]
+
+    @property
+    def written(self) -> privacy.KReport:
+        """The k of the file as written: at least ``target``, or no rows."""
+        return privacy.k_report(self.groups, self.target)
 
 
 def _quasi_values(req: ExtractRequest) -> Counter:
@@ -353,8 +399,10 @@ def _quasi_values(req: ExtractRequest) -> Counter:
 def plan(req: ExtractRequest, target: int = 5) -> Plan:
     """Generalise up the ladder from the requested level until k reaches
     ``target``; at the top, hide the quasi-identifiers of the rows in groups
-    still too small (local suppression). One pass counts every level, with
-    the same functions the rows are written with."""
+    still too small (local suppression), and leave out the rows that even
+    hidden would be in a group under ``target`` (record suppression). The
+    site stays: sites are strata, evaluated each on its own. One pass counts
+    every level, with the same functions the rows are written with."""
     levels = range(req.level, max(privacy.LEVELS) + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
     sizes: list[Counter] = [Counter() for _ in levels]
@@ -365,9 +413,15 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
     for level, counted in zip(levels, sizes, strict=True):
         reports[level] = privacy.k_report(counted, target)
         if reports[level].meets:
-            return Plan(req.level, level, reports, frozenset(), target)
-    small = frozenset(group for group, n in sizes[-1].items() if n < target)
-    return Plan(req.level, max(privacy.LEVELS), reports, small, target)
+            return Plan(req.level, level, reports, frozenset(), target, counted)
+    small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
+    return Plan(req.level, max(privacy.LEVELS), reports, small, target, kept,
+                reports[max(privacy.LEVELS)].rows - sum(kept.values()))
+
+
+def _hidden(group: tuple) -> tuple:
+    """A group's quasi-identifiers written as *, but for its site (the first)."""
+    return (group[0],) + ("*",) * (len(group) - 1)
 
 
 def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Iterator[dict]:
@@ -377,9 +431,11 @@ def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Itera
     final = replace(req, level=chosen.level)
     hide = [q for q in QUASI_IDENTIFIERS[req.unit] if q != "site"]
     for row in rows(final, key):
-        if chosen.small_groups and _quasi(final, row) in chosen.small_groups:
-            row = {**row, **dict.fromkeys(hide, "*")}
-        yield row
+        group = _quasi(final, row)
+        if group in chosen.small_groups:
+            row, group = {**row, **dict.fromkeys(hide, "*")}, _hidden(group)
+        if group in chosen.groups:
+            yield row
 
 
 def choose_key(req: ExtractRequest, project_key: bytes | None) -> bytes:
@@ -400,15 +456,16 @@ def serialise(req: ExtractRequest, key: bytes, *,
     request's own level if None); ``on_done(rows, sha256, complete)`` runs
     at the end, or when the reader stops early."""
     digest, count, complete = hashlib.sha256(), 0, False
-    fields = list(SCHEMAS[req.unit]().fields)
+    schema = SCHEMAS[req.unit]()
+    values = csv_values(schema)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     try:
         if req.format == "csv":
-            writer.writerow(fields)
+            writer.writerow(schema.fields)
         for row in _planned_rows(req, key, chosen):
             if req.format == "csv":
-                writer.writerow(privacy.csv_cells(map(row.__getitem__, fields)))
+                writer.writerow(privacy.csv_cells(values(row)))
             else:
                 buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
@@ -432,8 +489,10 @@ def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256
     detail = {"parameters": req.parameters(), "rows": rows_written, "sha256": sha256,
               "key_id": privacy.key_id(key), "complete": complete}
     if chosen is not None:
-        detail.update(level_written=chosen.level, k=chosen.report.k, target_k=chosen.target,
-                      groups_suppressed=len(chosen.small_groups))
+        detail.update(level_written=chosen.level, k=chosen.written.k, target_k=chosen.target,
+                      k_reached=chosen.written.meets,
+                      groups_suppressed=len(chosen.small_groups),
+                      rows_suppressed=chosen.rows_left_out)
     audit.record(Action.EXTRACT_EXPORTED, actor=actor, now=now, subject_type="trial",
                  subject_id=req.trial_id, detail=detail)
 
@@ -488,9 +547,9 @@ class Aggregate:
     row_labels: list[str]
     column_labels: list[str]
     cells: list[list[int | None]]   # None: suppressed
-    row_totals: list[int]
-    column_totals: list[int]
-    total: int
+    row_totals: list[int | None]    # totals under 10 suppressed too
+    column_totals: list[int | None]
+    total: int | None
 
 
 def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:

@@ -8,11 +8,13 @@ import csv
 import hashlib
 import io
 import json
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
+from casework.accounts.models import User
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.extracts import privacy, services
@@ -116,6 +118,89 @@ def test_rows_hold_pseudonyms_and_generalised_values(cohort):
     assert len(lines) == 2 and json.loads(lines[0])["arm"] in ("treatment", "control")
 
 
+def test_contacts_count_in_a_period_from_randomisation_only(cohort):
+    """Found by review: a contact before randomisation (day -143) was
+    counted in the first 90 days. Days 0 and 90 are in the first period,
+    day 91 after it, and one before randomisation in neither."""
+    from casework.notes import services as notes
+
+    trial, people = cohort
+    worker = db.session.scalars(select(User).where(
+        User.email == "canary-worker@example.org")).one()
+    for day in (date(2026, 11, 21), date(2027, 2, 19), date(2027, 2, 20)):  # 0, 90, 91
+        notes.add_note(people[0], "contact", notes.NoteContent("Met", day, "phone", True),
+                       restricted=False, actor=worker, now=datetime(2027, 3, 1, tzinfo=UTC))
+    db.session.commit()
+    body, _ = extract(trial)
+    rows = {r["person"]: r for r in csv.DictReader(io.StringIO(body.decode()))}
+    counts = {p.id: tuple(rows[privacy.pseudonym(b"project-key", "person", p.id)][field]
+                          for field in ("contacts_attended", "contacts_first_90_days",
+                                        "contacts_after_90_days")) for p in people}
+    assert counts == {people[0].id: ("4", "2", "1"), people[1].id: ("1", "0", "0")}
+
+
+def test_referrals_are_counted_at_the_trials_sites(cohort, make_referral):
+    """Found by review: the referrals column counted a person's referrals
+    at every site, where the dictionary says the trial's sites."""
+    trial, people = cohort                             # at Coventry and Wolverhampton
+    make_referral("birmingham", person=people[0])      # outside the trial
+    make_referral("wolverhampton", person=people[1])   # another of the trial's sites
+    body, _ = extract(trial)
+    rows = {r["person"]: r["referrals"] for r in csv.DictReader(io.StringIO(body.decode()))}
+    assert rows == {privacy.pseudonym(b"project-key", "person", people[0].id): "1",
+                    privacy.pseudonym(b"project-key", "person", people[1].id): "2"}
+
+
+def test_every_value_written_is_among_the_dictionarys(cohort, make_referral, triage_referral,
+                                                     make_user):
+    """Found by review: the dictionary listed not_stated for gender, where
+    intake records not_known, and true and false for booleans the CSV wrote
+    True and False. Every value of every enumerated column, in files of
+    both units at every level (with and without groups hidden as *), is
+    among the values the dictionary lists."""
+    from casework.extracts.schemas import SCHEMAS, dictionary_rows
+    from casework.intake.models import Person
+    from casework.intake.reference import GENDERS
+    from casework.triage import services as triage
+
+    trial, _ = cohort
+    lead = make_user("lead", ("coventry",), email="values-lead@example.org")
+    later = datetime(2027, 1, 5, tzinfo=UTC)
+    for gender, dob, referred, on in [*((g, date(2004, 1, 1), None, NOW) for g in GENDERS),
+                                      # each alone even at the least detail: hidden as *
+                                      ("male", date(1990, 1, 1), None, NOW),
+                                      ("male", date(2010, 1, 1), date(2025, 12, 1), later)]:
+        referral = make_referral("coventry", dob=dob, referral_date=referred)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=on,
+                      key=b"test-trial-key")
+        db.session.get(Person, referral.person_id).gender = gender
+    make_referral("wolverhampton", dob=date(2012, 1, 1))  # not triaged
+    db.session.commit()
+    listed = {(r["output"], r["field"]): r["allowed_values"] for r in dictionary_rows()}
+    assert "not_known" in listed["person", "gender"]
+    assert "not_stated" not in listed["person", "gender"]
+    checked = Counter()
+    for unit, schema in SCHEMAS.items():
+        enumerated = {name: field.metadata for name, field in schema().fields.items()
+                      if field.metadata.get("values")}
+        for name, metadata in enumerated.items():  # the dictionary lists them all
+            assert all((value or "empty") in listed[unit, name] for value in metadata["values"])
+        for level in privacy.LEVELS:
+            req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=level)
+            for chosen in (None, services.plan(req, target=2)):
+                body = b"".join(services.serialise(req, b"k", chosen=chosen,
+                                                   on_done=lambda *a: None))
+                for row in csv.DictReader(io.StringIO(body.decode())):
+                    for name, metadata in enumerated.items():
+                        parts = row[name].split(metadata["separator"]) \
+                            if metadata["separator"] and row[name] else [row[name]]
+                        assert set(parts) <= set(metadata["values"]), (unit, name, row[name])
+                        checked[unit, name, row[name]] += 1
+    assert {value for (unit, name, value) in checked if name == "gender"} == {*GENDERS, "*"}
+    assert {value for (unit, name, value) in checked if name == "engaged_ever"} == {"false"}
+    assert ("person", "age_band", "*") in checked and ("referral", "age_band", "*") in checked
+
+
 def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
     trial, _ = cohort
     monkeypatch.setattr(services, "rows", lambda req, key: iter(
@@ -125,7 +210,9 @@ def test_formulas_in_cells_are_neutralised(cohort, monkeypatch):
     assert "'=HYPERLINK" in body.decode() and ",=HYPERLINK" not in body.decode()
 
 
-def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(cohort, runner, tmp_path):
+def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(app, cohort, runner,
+                                                                 tmp_path):
+    app.config["EXTRACT_MIN_K"] = 2  # the cohort's two people share every value
     out = tmp_path / "cohort.csv"
     result = runner.invoke(args=["export", "cohort", "--out", str(out), "--per-extract-key"])
     assert result.exit_code == 0, result.output
@@ -154,13 +241,14 @@ def test_extracts_generalise_until_k_is_reached(cohort, make_referral, triage_re
     # two 17-year-old white British boys randomised the same month share every value
     assert two.level == 0 and not two.small_groups and two.report.k == 2
     five = services.plan(req, target=5)
-    assert five.level == 2 and set(five.reports) == {0, 1, 2} and five.small_groups
+    assert five.level == 2 and set(five.reports) == {0, 1, 2}
+    # two people make no group of five, even with their values written as *:
+    # both are left out, and the file holds no group smaller than five
+    assert (five.rows_left_out, five.written.rows, five.written.meets) == (2, 0, True)
     done = {}
     body = b"".join(services.serialise(req, b"k", chosen=five,
                                        on_done=lambda r, s, c: done.update(rows=r)))
-    rows = list(csv.DictReader(io.StringIO(body.decode())))
-    assert {(r["age_band"], r["gender"], r["ethnicity"]) for r in rows} == {("*", "*", "*")}
-    assert {r["site"] for r in rows} == {"coventry"}
+    assert body.decode().splitlines()[1:] == [] and done == {"rows": 0}
 
 
 def test_an_age_stratum_is_generalised_and_suppressed_with_the_age_band(
@@ -188,8 +276,64 @@ def test_an_age_stratum_is_generalised_and_suppressed_with_the_age_band(
     assert sorted(written(1, 1)) == [("18-24", "coventry/18-24")] * 2 + [
         ("under 18", "coventry/14-17")] * 2
     assert written(2, 1) == [("under 25", "coventry/under 25")] * 4
-    # a group too small even at level 2: its stratum is hidden with its age band
-    assert written(2, 5) == [("*", "*")] * 4
+    # a group too small even at level 2, with no others at its site to be
+    # hidden among: left out (test_k_holds_in_the_file_written hides strata)
+    assert written(2, 5) == []
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_k_holds_in_the_file_written(app, make_trial, make_referral, triage_referral, make_user,
+                                     runner, tmp_path, unit):
+    """Found by review: a group under k even at the least detail had its
+    values written as * but kept its site, so the one adult among children
+    at a site was a group of one there (the audit said k 1). Groups hidden
+    as * are now pooled at their site, and rows whose pooled group is still
+    under k are left out of the file."""
+    from casework.triage import services as triage
+
+    trial = make_trial(stratify_by_age_band=True)
+    lead = make_user("lead", ("coventry", "wolverhampton"), email="k-lead@example.org")
+    later = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
+
+    def randomise(dob, site="coventry", referred=date(2026, 11, 1), on=NOW):
+        referral = make_referral(site, dob=dob, referral_date=referred)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=on,
+                      key=b"test-trial-key")
+        db.session.commit()
+
+    for _ in range(3):
+        randomise(date(2010, 3, 1))                    # three children, alike
+    randomise(date(1990, 3, 1))                        # three others, each alone even at
+    randomise(date(1990, 3, 1), referred=date(2025, 12, 1), on=later)  # the least detail,
+    randomise(date(2010, 3, 1), referred=date(2025, 12, 1), on=later)  # make three hidden
+    randomise(date(1990, 3, 1), site="wolverhampton")  # alone at their site: left out
+
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=1)
+    chosen = services.plan(req, target=3)
+    body = b"".join(services.serialise(req, b"k", chosen=chosen, on_done=lambda *a: None))
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    groups = Counter(tuple(r[q] for q in services.QUASI_IDENTIFIERS[unit]) for r in rows)
+    assert min(groups.values()) >= 3, groups
+    assert len(rows) == 6 and {r["site"] for r in rows} == {"coventry"}
+    assert (chosen.level, len(chosen.small_groups), chosen.rows_left_out) == (2, 3, 1)
+    assert groups == chosen.groups
+    hidden = [r for r in rows if r["age_band"] == "*"]
+    assert len(hidden) == 3 and all(set(r.values()) >= {"*"} for r in hidden)
+    if unit == "person":
+        assert {r["stratum"] for r in hidden} == {"*"}
+        assert {r["stratum"] for r in rows} - {"*"} == {"coventry/under 25"}
+
+    app.config["EXTRACT_MIN_K"] = 3
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv"),
+                                 "--unit", unit, "--level", "1"])
+    assert result.exit_code == 0, result.output
+    assert "k 3, target 3 reached; 3 groups hidden as *; 1 rows left out" in result.output
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "extract:exported")).one()
+    assert {name: event.detail[name] for name in ("rows", "k", "target_k", "k_reached",
+                                                  "groups_suppressed", "rows_suppressed")} \
+        == {"rows": 6, "k": 3, "target_k": 3, "k_reached": True, "groups_suppressed": 3,
+            "rows_suppressed": 1}
 
 
 @pytest.mark.parametrize("unit", ["person", "referral"])
@@ -226,8 +370,6 @@ def test_the_fast_dump_is_marshmallows_dump(cohort, unit):
 def test_the_plan_counts_the_groups_the_rows_hold(cohort, make_referral, unit):
     """The plan counts quasi-identifiers in a lean pass; they must be the
     groups of the rows the extract then writes, at every level."""
-    from collections import Counter
-
     trial, _ = cohort
     for n in range(6):
         make_referral("coventry" if n % 2 else "wolverhampton", dob=date(1990 + 3 * n, 5, 1),
@@ -239,9 +381,28 @@ def test_the_plan_counts_the_groups_the_rows_hold(cohort, make_referral, unit):
         at = services.ExtractRequest(trial_id=trial.id, unit=unit, level=level)
         groups = Counter(services._quasi(at, row) for row in services.rows(at, b"k"))
         assert planned.reports[level] == privacy.k_report(groups, 1000)
-    top = services.ExtractRequest(trial_id=trial.id, unit=unit, level=2)
-    groups = Counter(services._quasi(top, row) for row in services.rows(top, b"k"))
-    assert planned.small_groups == frozenset(g for g, n in groups.items() if n < 1000)
+    # no group of a thousand, even hidden: every row is left out
+    assert (planned.small_groups, planned.rows_left_out) == (frozenset(), planned.reports[2].rows)
+    assert planned.written.rows == 0
+
+
+def test_aggregates_hide_small_totals(make_trial, make_referral, triage_referral, make_user):
+    """Found by review: totals were rounded but never hidden, so one site's
+    seven people were published as a total of 5, and in a one-row table
+    each hidden cell was its column's total."""
+    from casework.triage import services as triage
+
+    trial = make_trial(sites=("coventry",))
+    lead = make_user("lead", ("coventry",), email="agg-lead@example.org")
+    for _ in range(7):
+        triage.decide(triage_referral(make_referral("coventry")), "eligible", None, actor=lead,
+                      now=NOW, key=b"test-trial-key")
+        db.session.commit()
+    site_by_arm = services.aggregates(trial)[1]
+    assert site_by_arm.title == "Site by arm"
+    assert site_by_arm.cells == [[None, None]]
+    assert (site_by_arm.row_totals, site_by_arm.column_totals, site_by_arm.total) == (
+        [None], [None, None], None)
 
 
 def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral):
@@ -354,6 +515,17 @@ def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, comm
         AuditEvent.action.like("%:exported"))).all() == []
 
 
+def test_the_dictionary_is_written_where_the_command_runs(cohort, runner, tmp_path,
+                                                          monkeypatch):
+    """DESIGN's stable interface is ``export dictionary``, with no options; it
+    failed 'Missing option --out' (found by review)."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=["export", "dictionary"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dictionary.csv", "dictionary.md"]
+    assert (tmp_path / "dictionary.csv").read_bytes() == services.dictionary_csv().encode()
+
+
 def test_the_dictionary_is_written_both_files_or_neither(cohort, runner, tmp_path):
     (tmp_path / "dictionary.md").mkdir()  # the second cannot be written
     result = runner.invoke(args=["export", "dictionary", "--out", str(tmp_path)])
@@ -392,8 +564,36 @@ def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
     # (an error), and the last day of 9999 overflowed: both were 500s
     trial, _ = cohort
     req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0, date_from=date_from,
-                                  date_to=date_to)
+                                  date_to=date_to, per_extract_key=True)
     assert len(list(services.rows(req, b"k"))) == rows
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+@pytest.mark.parametrize(("date_from", "date_to", "field"), [
+    (date(2026, 11, 21), date(2026, 11, 21), "date_from"),
+    (None, date(2026, 11, 21), "date_to"),
+])
+def test_a_narrowed_extract_takes_a_one_off_key(cohort, unit, date_from, date_to, field):
+    """Found by review: under the project key a person has the same
+    pseudonym in every extract, so one narrowed to a day, matched with a
+    whole one, gave each person's day of randomisation (or referral). The
+    service refuses it, whoever asks, not only the form."""
+    trial, _ = cohort
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, date_from=date_from,
+                                  date_to=date_to)
+    with pytest.raises(services.ExtractError) as refused:
+        req.check()
+    assert refused.value.problems == {field: services.NARROWED_NEEDS_ONE_OFF_KEY}
+    with pytest.raises(services.ExtractError):
+        next(services.rows(req, b"project-key"))
+    with pytest.raises(services.ExtractError):
+        b"".join(services.serialise(req, b"project-key", on_done=lambda *a: None))
+    one_off = services.ExtractRequest(trial_id=trial.id, unit=unit, date_from=date_from,
+                                      date_to=date_to, per_extract_key=True).check()
+    key = services.choose_key(one_off, b"project-key")
+    assert key != b"project-key"
+    assert len(list(services.rows(one_off, key))) == (0 if unit == "referral" and date_from
+                                                      else 2)  # referred on 1 June
 
 
 def test_an_export_takes_the_usual_mode_and_follows_a_link(cohort, runner, tmp_path):
