@@ -18,7 +18,13 @@ from casework.triage import services as triage_services
 from casework.triage.models import Triage
 from casework.trial import sequence
 from casework.trial import services as trials
-from casework.trial.models import Allocation, AllocationInError, TrialStatus
+from casework.trial.models import (
+    Allocation,
+    AllocationInError,
+    AllocationListEntry,
+    AllocationMethod,
+    TrialStatus,
+)
 from casework.trial.sequence import Arm
 
 KEY = b"test-trial-key"  # tests/conftest.py base_config
@@ -195,9 +201,84 @@ def test_an_uploaded_allocation_list_is_used_in_order(make_trial, make_referral,
     with pytest.raises(triage_services.TriageError, match="no slot 3 for stratum coventry"):
         decide(third, lead)
     db.session.rollback()
-    with pytest.raises(trials.TrialError, match="cannot be replaced"):
+    with pytest.raises(trials.TrialError, match="adds no slots to the current list"):
         trials.upload_allocation_list(trial, data, "again.csv", actor=lead, now=NOW)
     db.session.rollback()
+
+
+LIST = b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,control\n"
+
+
+def test_a_used_up_allocation_list_is_extended(make_trial, make_referral, triage_referral,
+                                               lead):
+    """Once its slots are used, a longer list with every row of the list
+    held is taken (it was refused as a replacement, so nobody more could
+    be randomised in the trial)."""
+    trial = make_trial(method="allocation_list")
+    first = trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    used = [decide(triage_referral(make_referral("coventry")), lead).allocation
+            for _ in range(2)]
+    waiting = triage_referral(make_referral("coventry"))
+    with pytest.raises(triage_services.TriageError, match="no slot 3"):
+        decide(waiting, lead)
+    db.session.rollback()
+
+    longer = LIST + b"coventry,3,control\ncoventry,4,treatment\nwolverhampton,1,treatment\n"
+    second = trials.upload_allocation_list(trial, longer, "longer.csv", actor=lead, now=NOW)
+    db.session.commit()
+    third = decide(waiting, lead).allocation
+    assert (third.slot, third.arm) == (3, Arm.CONTROL)
+    assert third.sequence_version == f"list-sha256:{second.sha256}"
+    assert [a.sequence_version for a in used] == [f"list-sha256:{first.sha256}"] * 2
+    assert db.session.get(type(trial), trial.id).allocation_list_sha256 == second.sha256
+    assert db.session.scalar(select(func.count()).select_from(AllocationListEntry)) == 5
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).where(
+        AuditEvent.action == "trial:allocation_list_extended")).one()
+    assert event.detail == {"sha256_before": first.sha256, "rows_before": 2,
+                            "sha256": second.sha256, "rows": 5}
+
+
+def test_a_list_that_changes_a_row_is_not_taken_once_people_are_randomised(
+        make_trial, make_referral, triage_referral, lead):
+    trial = make_trial(method="allocation_list")
+    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    decide(triage_referral(make_referral("coventry")), lead)  # slot 1; slot 2 is unused
+    for changed, problem in [
+        (b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\ncoventry,3,control\n",
+         "Stratum coventry, slot 1: control in this file, treatment in the current list"),
+        (b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,treatment\ncoventry,3,control\n",
+         "Stratum coventry, slot 2: treatment in this file, control in the current list"),
+        (b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n",
+         "Stratum coventry: this file stops before slot 2"),
+    ]:
+        with pytest.raises(trials.TrialError, match=problem):
+            trials.upload_allocation_list(trial, changed, "changed.csv", actor=lead, now=NOW)
+        db.session.rollback()
+    entries = db.session.execute(select(AllocationListEntry.stratum, AllocationListEntry.slot,
+                                        AllocationListEntry.arm)
+                                 .order_by(AllocationListEntry.slot)).all()
+    assert entries == [("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL)]
+    assert "trial:allocation_list_extended" not in actions()
+
+
+def test_a_site_added_after_the_first_allocation_is_randomised_from_an_extended_list(
+        make_trial, make_referral, triage_referral, lead):
+    trial = make_trial(sites=("coventry",), method="allocation_list")
+    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    decide(triage_referral(make_referral("coventry")), lead)
+    trials.save_trial(trial, trials.TrialSettings(
+        name=trial.name, site_keys=["coventry", "wolverhampton"],
+        method=AllocationMethod.ALLOCATION_LIST), actor=lead, now=NOW)
+    db.session.commit()
+    trials.upload_allocation_list(trial, LIST + b"wolverhampton,1,control\n", "more.csv",
+                                  actor=lead, now=NOW)
+    db.session.commit()
+    allocation = decide(triage_referral(make_referral("wolverhampton")), lead).allocation
+    assert (allocation.stratum, allocation.slot, allocation.arm) == (
+        "wolverhampton", 1, Arm.CONTROL)
 
 
 def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible"):

@@ -304,6 +304,39 @@ def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     assert stored == hashlib.sha256(good).hexdigest()
 
 
+def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial, make_referral,
+                                             triage_referral, make_user):
+    import io
+
+    from casework.triage import services
+
+    trial = make_trial(method="allocation_list")
+    login_as("admin", ())
+    held = b"stratum,slot,arm\ncoventry,1,treatment\n"
+    post(f"/admin/trials/{trial.id}/allocation-list",
+         {"allocation_list": (io.BytesIO(held), "one.csv")}, content_type="multipart/form-data")
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead"), now=datetime.now(UTC), key=None)
+    db.session.commit()
+    page = page_text(client.get(f"/admin/trials/{trial.id}"))
+    assert "a new one must extend it" in page and 'id="list-allocation_list"' in page
+
+    changed = b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(changed), "two.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "Stratum coventry, slot 1: control in this file, treatment in the current list" \
+        in page_text(response)
+    longer = held + b"coventry,2,control\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(longer), "two.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Trial, trial.id).allocation_list_filename == "two.csv"
+
+
 def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, make_referral,
                                             triage_referral, make_user):
     from casework.triage import services
