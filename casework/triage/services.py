@@ -146,10 +146,8 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     creating = triage is None
     before = {} if creating else _facts_snapshot(triage)
     if creating:
-        trial = trials.open_trial_for_site(referral.site_id)
         triage = Triage(referral_id=referral.id, person_id=referral.person_id,
-                        site_id=referral.site_id, trial_id=trial.id if trial else None,
-                        submitted_by_id=actor.id, submitted_at=now)
+                        site_id=referral.site_id, submitted_by_id=actor.id, submitted_at=now)
         db.session.add(triage)
     triage.group_violence_evidence = facts.group_violence_evidence
     triage.panel_confirmed = facts.panel_confirmed
@@ -181,21 +179,32 @@ def existing_allocation(triage: Triage) -> Allocation | None:
     their first in any trial. A person is randomised once (C4), so a
     re-referral at a site outside that trial, or after it closed, is linked
     to it too."""
-    trial = _trial(triage)
+    return _existing_allocation(triage, _trial(triage))
+
+
+def _existing_allocation(triage: Triage, trial: Trial | None) -> Allocation | None:
     return trials.allocation_of_person(triage.person_id, preferring=trial.id if trial else None)
 
 
 def _trial(triage: Triage) -> Trial | None:
-    """The trial this triage is for: the one recorded when it began, else
-    any open trial covering the site now."""
-    return triage.trial or trials.open_trial_for_site(triage.site_id)
+    """The trial this triage is for: once decided, the one it was decided
+    under; until then, the one open at the referral's site now, so the same
+    facts give the same result whenever the triage began (the trial open
+    then may since have closed, or been followed by another)."""
+    if triage.is_decided:
+        return triage.trial
+    return trials.open_trial_for_site(triage.site_id)
 
 
 def assess(triage: Triage) -> Assessment:
-    """C1 to C5 on the triage's facts as they stand now."""
-    trial = _trial(triage)
+    """C1 to C5 on the triage's facts as they stand now, under the trial
+    it is for (``_trial``)."""
+    return _assess(triage, _trial(triage))
+
+
+def _assess(triage: Triage, trial: Trial | None) -> Assessment:
     referral, person = triage.referral, triage.referral.person
-    allocation = existing_allocation(triage)
+    allocation = _existing_allocation(triage, trial)
     facts = cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
@@ -234,7 +243,10 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         chosen = Result(decision)
     except ValueError:
         raise TriageError({"decision": "Decide eligible or ineligible"}) from None
-    assessment = assess(triage)
+    # the trial open at the site now, for the rules and the randomisation
+    # alike; recorded with the decision, whichever way it goes
+    trial = _trial(triage)
+    assessment = _assess(triage, trial)
     problem = cirv.decision_problem(assessment, chosen, rationale)
     if problem:
         field_name, message = problem
@@ -255,24 +267,24 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     triage.criteria = [c.to_dict() for c in assessment.criteria]
     triage.decided_by_id = actor.id
     triage.decided_at = now
+    triage.trial = trial
     if chosen == Result.ELIGIBLE:
-        trial = _trial(triage)
         try:
             allocation = trials.randomise(trial, referral, actor=actor, now=now, key=key)
         except trials.TrialError as error:
             raise TriageError(error.problems) from None
-        triage.trial_id = trial.id
         triage.allocation_id = allocation.id
         if allocation.referral_id == referral.id:  # newly allocated, not an earlier one
             pathways.start_awaiting_offer(allocation, actor=actor, now=now)
     else:
-        earlier = existing_allocation(triage)
+        earlier = _existing_allocation(triage, trial)
         triage.allocation_id = earlier.id if earlier else None  # a re-referral keeps it
     db.session.flush()
     audit.record(
         Action.TRIAGE_DECIDED, actor=actor, now=now, subject_type="triage",
         subject_id=triage.id, site_id=triage.site_id,
-        detail={"referral_id": referral.id, "computed_result": triage.computed_result,
+        detail={"referral_id": referral.id, "trial": trial.key if trial else None,
+                "computed_result": triage.computed_result,
                 "decision": triage.decision, "overridden": overridden,
                 "ruleset_version": triage.ruleset_version,
                 "outcomes": {c.id: str(c.outcome) for c in assessment.criteria},

@@ -91,13 +91,11 @@ def test_an_override_is_recorded_with_its_rationale(make_trial, make_referral, t
 
 
 def test_a_refused_randomisation_keeps_nothing(make_trial, make_referral, triage_referral, lead):
-    trial = make_trial()
+    make_trial()
     triage = triage_referral(make_referral("coventry"))
-    trial.status = TrialStatus.CLOSED
-    db.session.commit()
-    with pytest.raises(triage_services.TriageError, match="closed to new allocations"):
+    with pytest.raises(triage_services.TriageError, match="trial key is not configured"):
         triage_services.decide(db.session.get(Triage, triage.id), "eligible", None,
-                               actor=lead, now=NOW, key=KEY)
+                               actor=lead, now=NOW, key=None)
     db.session.rollback()
     assert db.session.get(Triage, triage.id).decided_at is None
     assert db.session.get(Referral, triage.referral_id).status == "in_triage"
@@ -176,6 +174,53 @@ def test_without_an_open_trial_c2_says_so(make_trial, make_referral, triage_refe
     c2 = triage_services.assess(triage_referral(make_referral("birmingham"))).criterion("C2")
     assert (c2.outcome, c2.reason) == (
         "fail", "Site is Birmingham; the trial runs only in Coventry and Wolverhampton.")
+
+
+def _close(trial, lead):
+    trials.save_trial(trial, trials.TrialSettings(
+        name=trial.name, site_keys=[s.key for s in trial.sites], status=TrialStatus.CLOSED),
+        actor=lead, now=NOW)
+    db.session.commit()
+
+
+def test_a_triage_is_decided_under_the_trial_open_now(make_trial, make_referral,
+                                                       triage_referral, lead):
+    """The trial open when a triage began closed, and another opened: the
+    triage was assessed and decided under the closed one, so deciding
+    eligible was refused for ever ("CIRV one is closed to new allocations")."""
+    first = make_trial(key="cirv-1", name="CIRV one")
+    triage = triage_referral(make_referral("coventry"))
+    _close(first, lead)
+    second = make_trial(key="cirv-2", name="CIRV two", sites=("coventry",))
+    assert triage_services.assess(triage).result == "eligible"
+    decided = decide(triage, lead)
+    assert decided.trial_id == second.id and decided.allocation.trial_id == second.id
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "triage:decided")
+                               ).one()
+    assert event.detail["trial"] == "cirv-2"
+    _close(second, lead)  # a decided triage keeps the trial it was decided under
+    make_trial(key="cirv-3", name="CIRV three", sites=("coventry",))
+    kept = db.session.get(Triage, triage.id)
+    assert kept.trial_id == second.id
+    assert triage_services.existing_allocation(kept).id == decided.allocation_id
+
+
+def test_a_triage_begun_before_its_trial_closed_is_assessed_as_one_begun_after(
+        make_trial, make_referral, triage_referral, lead):
+    """It was assessed under the closed trial: C2 passed, so the rules gave
+    eligible and deciding ineligible was an override needing a rationale,
+    where a triage begun after the close got C2 fail."""
+    trial = make_trial()
+    before = triage_referral(make_referral("coventry"))
+    _close(trial, lead)
+    after = triage_referral(make_referral("coventry"))
+    assessed = [triage_services.assess(t) for t in (before, after)]
+    assert assessed[0].criteria == assessed[1].criteria
+    assert (assessed[0].result, assessed[0].criterion("C2").reason) == (
+        "ineligible", "Site is Coventry; no trial is open.")
+    decided = decide(before, lead, "ineligible")
+    assert not decided.overridden and decided.trial_id is None
+    assert "triage:overridden" not in actions()
 
 
 def test_age_band_strata(make_trial, make_referral, triage_referral, lead):

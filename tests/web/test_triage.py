@@ -115,6 +115,30 @@ def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post,
     assert "Decided: eligible" in person_page
 
 
+def test_a_lead_decides_under_the_trial_open_now(client, login_as, post, make_trial,
+                                                make_referral, triage_referral):
+    """A triage begun under a trial since closed, with another open now, is
+    decided under the one open (it was refused as closed to allocations),
+    and the decision names it."""
+    from casework.trial import services as trials
+    from casework.trial.models import TrialStatus
+
+    first = make_trial(key="cirv-1", name="CIRV one")
+    triage = triage_referral(make_referral("coventry"))
+    trials.save_trial(first, trials.TrialSettings(
+        name=first.name, site_keys=["coventry", "wolverhampton"], status=TrialStatus.CLOSED),
+        actor=None, now=datetime.now(UTC))
+    db.session.commit()
+    make_trial(key="cirv-2", name="CIRV two", sites=("coventry",))
+    login_as("lead", ("coventry",))
+    assert "The rules give: Eligible" in page_text(client.get(f"/triage/{triage.id}"))
+    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 302, page_text(response)
+    shown = page_text(client.get(f"/triage/{triage.id}"))
+    assert re.search(r"Trial\s*</dt>\s*<dd[^>]*>\s*CIRV two", shown)
+    assert db.session.scalars(select(Allocation)).one().trial.key == "cirv-2"
+
+
 def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
         client, login_as, post, make_trial, make_referral, triage_referral):
     make_trial()
