@@ -214,11 +214,7 @@ def _assess(triage: Triage, trial: Trial | None) -> Assessment:
         already_randomised=allocation is not None and allocation.id != triage.allocation_id,
         exclusions=tuple(triage.exclusions or []),
     )
-    # the sites of the referral's trial; with none at this site, of the
-    # trials open elsewhere, so C2 names them (or says none is open)
-    rules = cirv.CirvRules(trial_sites={s.key: s.name for s in trial.sites} if trial
-                           else trials.open_trial_sites())
-    return cirv.assess(facts, rules)
+    return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
 
 
 def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,

@@ -258,6 +258,18 @@ def open_trial_for_site(site_id: int) -> Trial | None:
     ).first()
 
 
+def rule_sites(trial: Trial | None) -> dict[str, str]:
+    """The trial sites C2 checks a referral against, given ``trial``, the
+    one open at its site: that trial's; with none open there, those of the
+    trials open elsewhere, so C2 names them (or says none is open)."""
+    return {s.key: s.name for s in trial.sites} if trial else open_trial_sites()
+
+
+def any_trial() -> bool:
+    """Whether any trial is configured, open or closed."""
+    return db.session.scalar(select(Trial.id).limit(1)) is not None
+
+
 @cache
 def _allocations_of_person():
     # built once: the person page runs it on every view
