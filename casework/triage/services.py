@@ -14,7 +14,15 @@ from sqlalchemy.orm import joinedload, lazyload
 from casework.accounts.models import User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import check_unchanged, lock_for_update, lock_row, row_version
+from casework.database import (
+    COUNT_CAP,
+    Paged,
+    check_unchanged,
+    count_up_to,
+    lock_for_update,
+    lock_row,
+    row_version,
+)
 from casework.dates import local_date
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
@@ -312,19 +320,43 @@ class QueueItem:
     age_days: int
 
 
-def queue_query(site_ids: frozenset[int] | None) -> Select:
-    stmt = (select(Triage).join(Triage.referral)
-            .where(Triage.decided_at.is_(None), Referral.status == ReferralStatus.IN_TRIAGE)
-            .options(joinedload(Triage.person), joinedload(Triage.submitted_by))
-            .order_by(Triage.submitted_at.asc(), Triage.id.asc()))
+# A page of the queue: the lead works down it oldest first, and Next reaches
+# the newest however long it grows (it stopped at 200 before).
+QUEUE_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class QueuePage(Paged):
+    items: list[QueueItem]
+    total: int
+    page: int
+    per_page: int
+    capped: bool = False  # more than ``total`` wait (counted up to COUNT_CAP)
+    has_next: bool = False
+
+
+def _waiting(stmt: Select, site_ids: frozenset[int] | None) -> Select:
+    stmt = stmt.join(Triage.referral).where(Triage.decided_at.is_(None),
+                                            Referral.status == ReferralStatus.IN_TRIAGE)
     if site_ids is not None:
         stmt = stmt.where(Triage.site_id.in_(site_ids))
     return stmt
 
 
-def triage_queue(site_ids: frozenset[int] | None, *, now: datetime,
-                 limit: int = 200) -> list[QueueItem]:
-    """Undecided triages at ``site_ids``, oldest first, with each one's age
-    in days since its facts were first submitted. One query."""
-    rows = db.session.scalars(queue_query(site_ids).limit(limit)).unique()
-    return [QueueItem(t, (local_date(now) - local_date(t.submitted_at)).days) for t in rows]
+def triage_queue(site_ids: frozenset[int] | None, *, now: datetime, page: int = 1,
+                 per_page: int = QUEUE_PER_PAGE) -> QueuePage:
+    """Undecided triages at ``site_ids``, oldest first, a page at a time,
+    with each one's age in days since its facts were first submitted: a
+    count (up to COUNT_CAP, as the other lists) and the page, two queries
+    however long the queue."""
+    total, capped, page = count_up_to(db.session, _waiting(select(Triage.id), site_ids),
+                                      COUNT_CAP, page, per_page)
+    rows = list(db.session.scalars(
+        _waiting(select(Triage), site_ids)
+        # the submitter's name only: not their sites (a query more a page)
+        .options(joinedload(Triage.person), joinedload(Triage.submitted_by).lazyload(User.sites))
+        .order_by(Triage.submitted_at.asc(), Triage.id.asc())
+        .offset((page - 1) * per_page).limit(per_page + 1)).unique())  # one more: a next page?
+    items = [QueueItem(t, (local_date(now) - local_date(t.submitted_at)).days)
+             for t in rows[:per_page]]
+    return QueuePage(items, total, page, per_page, capped, has_next=len(rows) > per_page)

@@ -95,6 +95,54 @@ def test_the_queue_is_oldest_first_with_ages(client, login_as, make_trial, make_
     assert ages == ["9", "2"]
 
 
+def test_the_queue_pages_on_to_the_newest(client, login_as, make_referral, triage_referral):
+    """It stopped at 200 and said "200 waiting" with 206 waiting: the
+    newest could not be reached."""
+    from tests.conftest import count_queries
+
+    newest = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+
+    def queries(path):
+        client.get(path)  # caches warmed
+        return count_queries(lambda: client.get(path))
+
+    few = queries("/triage")
+    older = [Referral(person_id=newest.person_id, site_id=newest.site_id,
+                      referral_date=date(2026, 11, 1), source="police", referrer_name="PC",
+                      reason="Reason", status="in_triage") for _ in range(205)]
+    db.session.add_all(older)
+    db.session.flush()
+    db.session.add_all(Triage(referral_id=r.id, person_id=r.person_id, site_id=r.site_id,
+                              recommendation="eligible",
+                              submitted_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=n))
+                       for n, r in enumerate(older))
+    db.session.commit()
+
+    first = page_text(client.get("/triage"))
+    assert "206 waiting for a decision, oldest first." in first
+    assert re.findall(r"R\d{7}", first) == [r.reference for r in older[:50]]
+    assert "Page 1 of 5" in first and 'href="/triage?page=2"' in first
+    last = page_text(client.get("/triage?page=5"))
+    assert re.findall(r"R\d{7}", last) == [r.reference for r in older[200:]] + [
+        newest.referral.reference]
+    assert "Page 5 of 5" in last and "page=6" not in last
+    assert queries("/triage") == queries("/triage?page=5") == few
+
+
+def test_a_long_queue_is_counted_up_to_the_lists_cap(client, login_as, make_trial,
+                                                     make_referral, triage_referral,
+                                                     monkeypatch):
+    from casework.triage import services
+
+    monkeypatch.setattr(services, "COUNT_CAP", 2)
+    waiting = [triage_referral(make_referral("coventry")) for _ in range(4)]
+    login_as("lead", ("coventry",))
+    page = page_text(client.get("/triage"))
+    assert "More than 2 waiting for a decision, oldest first." in page
+    assert len(re.findall(r"R\d{7}", page)) == len(waiting)
+
+
 def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post, make_trial,
                                                          make_referral, triage_referral):
     make_trial()
