@@ -50,6 +50,8 @@ class Action(StrEnum):
     TRIAL_CREATED = "trial:created"
     TRIAL_UPDATED = "trial:updated"
     TRIAL_ALLOCATION_LIST_UPLOADED = "trial:allocation_list_uploaded"
+    # a longer list, once people are randomised: every row kept, slots added
+    TRIAL_ALLOCATION_LIST_EXTENDED = "trial:allocation_list_extended"
     TRIAL_SEQUENCE_PRINTED = "trial:sequence_printed"
     ALLOCATION_CREATED = "allocation:created"
     ALLOCATION_MARKED_IN_ERROR = "allocation:marked_in_error"

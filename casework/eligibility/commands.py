@@ -28,10 +28,15 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _cirv_rules() -> cirv.CirvRules:
-    """The open trials' sites, or the design's defaults if none is configured."""
-    sites = trials.open_trial_sites()
-    return cirv.CirvRules(trial_sites=sites) if sites else cirv.CirvRules()
+def _cirv_rules(site: Site) -> cirv.CirvRules:
+    """The trial sites the triage page checks a referral at ``site`` against
+    (``trials.rule_sites``), so the command and the page agree; the design's
+    defaults only while no trial exists at all. It took the defaults while
+    none was open, so with the only trial closed C2 passed here and failed
+    on the page."""
+    if not trials.any_trial():
+        return cirv.CirvRules()
+    return cirv.CirvRules(trial_sites=trials.rule_sites(trials.open_trial_for_site(site.id)))
 
 
 @eligibility_cli.command("assess")
@@ -58,11 +63,11 @@ def assess_command(scheme: str, source) -> None:
                 schemas.outcome22_facts(facts, diversion.catalogue()),
                 outcome22.Outcome22Rules(current_app.config["OUTCOME22_INTENSITY"]))
         else:
-            known_sites = set(db.session.scalars(select(Site.key)))
+            known_sites = {site.key: site for site in db.session.scalars(select(Site))}
             if facts.site not in known_sites:
                 raise ValidationError({"site": [f"Unknown site {facts.site!r}; use one of "
                                                 f"{', '.join(sorted(known_sites))}."]})
-            assessment = cirv.assess(facts, _cirv_rules())
+            assessment = cirv.assess(facts, _cirv_rules(known_sites[facts.site]))
     except ValidationError as error:
         _fail("\n".join(schemas.messages(error)))
     click.echo(json.dumps(assessment.to_dict(), indent=2))

@@ -31,6 +31,8 @@ class Triage(db.Model):
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    # the trial open at the site when a lead decided (None until then, or if
+    # none was open); until decided, the rules use the one open now
     trial_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"))
     # facts
     group_violence_evidence: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -14,7 +14,15 @@ from sqlalchemy.orm import joinedload, lazyload
 from casework.accounts.models import User
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.database import check_unchanged, lock_for_update, lock_row, row_version
+from casework.database import (
+    COUNT_CAP,
+    Paged,
+    check_unchanged,
+    count_up_to,
+    lock_for_update,
+    lock_row,
+    row_version,
+)
 from casework.dates import local_date
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
@@ -146,10 +154,8 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     creating = triage is None
     before = {} if creating else _facts_snapshot(triage)
     if creating:
-        trial = trials.open_trial_for_site(referral.site_id)
         triage = Triage(referral_id=referral.id, person_id=referral.person_id,
-                        site_id=referral.site_id, trial_id=trial.id if trial else None,
-                        submitted_by_id=actor.id, submitted_at=now)
+                        site_id=referral.site_id, submitted_by_id=actor.id, submitted_at=now)
         db.session.add(triage)
     triage.group_violence_evidence = facts.group_violence_evidence
     triage.panel_confirmed = facts.panel_confirmed
@@ -181,21 +187,32 @@ def existing_allocation(triage: Triage) -> Allocation | None:
     their first in any trial. A person is randomised once (C4), so a
     re-referral at a site outside that trial, or after it closed, is linked
     to it too."""
-    trial = _trial(triage)
+    return _existing_allocation(triage, _trial(triage))
+
+
+def _existing_allocation(triage: Triage, trial: Trial | None) -> Allocation | None:
     return trials.allocation_of_person(triage.person_id, preferring=trial.id if trial else None)
 
 
 def _trial(triage: Triage) -> Trial | None:
-    """The trial this triage is for: the one recorded when it began, else
-    any open trial covering the site now."""
-    return triage.trial or trials.open_trial_for_site(triage.site_id)
+    """The trial this triage is for: once decided, the one it was decided
+    under; until then, the one open at the referral's site now, so the same
+    facts give the same result whenever the triage began (the trial open
+    then may since have closed, or been followed by another)."""
+    if triage.is_decided:
+        return triage.trial
+    return trials.open_trial_for_site(triage.site_id)
 
 
 def assess(triage: Triage) -> Assessment:
-    """C1 to C5 on the triage's facts as they stand now."""
-    trial = _trial(triage)
+    """C1 to C5 on the triage's facts as they stand now, under the trial
+    it is for (``_trial``)."""
+    return _assess(triage, _trial(triage))
+
+
+def _assess(triage: Triage, trial: Trial | None) -> Assessment:
     referral, person = triage.referral, triage.referral.person
-    allocation = existing_allocation(triage)
+    allocation = _existing_allocation(triage, trial)
     facts = cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
@@ -205,11 +222,7 @@ def assess(triage: Triage) -> Assessment:
         already_randomised=allocation is not None and allocation.id != triage.allocation_id,
         exclusions=tuple(triage.exclusions or []),
     )
-    # the sites of the referral's trial; with none at this site, of the
-    # trials open elsewhere, so C2 names them (or says none is open)
-    rules = cirv.CirvRules(trial_sites={s.key: s.name for s in trial.sites} if trial
-                           else trials.open_trial_sites())
-    return cirv.assess(facts, rules)
+    return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
 
 
 def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
@@ -234,7 +247,10 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         chosen = Result(decision)
     except ValueError:
         raise TriageError({"decision": "Decide eligible or ineligible"}) from None
-    assessment = assess(triage)
+    # the trial open at the site now, for the rules and the randomisation
+    # alike; recorded with the decision, whichever way it goes
+    trial = _trial(triage)
+    assessment = _assess(triage, trial)
     problem = cirv.decision_problem(assessment, chosen, rationale)
     if problem:
         field_name, message = problem
@@ -255,24 +271,24 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     triage.criteria = [c.to_dict() for c in assessment.criteria]
     triage.decided_by_id = actor.id
     triage.decided_at = now
+    triage.trial = trial
     if chosen == Result.ELIGIBLE:
-        trial = _trial(triage)
         try:
             allocation = trials.randomise(trial, referral, actor=actor, now=now, key=key)
         except trials.TrialError as error:
             raise TriageError(error.problems) from None
-        triage.trial_id = trial.id
         triage.allocation_id = allocation.id
         if allocation.referral_id == referral.id:  # newly allocated, not an earlier one
             pathways.start_awaiting_offer(allocation, actor=actor, now=now)
     else:
-        earlier = existing_allocation(triage)
+        earlier = _existing_allocation(triage, trial)
         triage.allocation_id = earlier.id if earlier else None  # a re-referral keeps it
     db.session.flush()
     audit.record(
         Action.TRIAGE_DECIDED, actor=actor, now=now, subject_type="triage",
         subject_id=triage.id, site_id=triage.site_id,
-        detail={"referral_id": referral.id, "computed_result": triage.computed_result,
+        detail={"referral_id": referral.id, "trial": trial.key if trial else None,
+                "computed_result": triage.computed_result,
                 "decision": triage.decision, "overridden": overridden,
                 "ruleset_version": triage.ruleset_version,
                 "outcomes": {c.id: str(c.outcome) for c in assessment.criteria},
@@ -304,19 +320,43 @@ class QueueItem:
     age_days: int
 
 
-def queue_query(site_ids: frozenset[int] | None) -> Select:
-    stmt = (select(Triage).join(Triage.referral)
-            .where(Triage.decided_at.is_(None), Referral.status == ReferralStatus.IN_TRIAGE)
-            .options(joinedload(Triage.person), joinedload(Triage.submitted_by))
-            .order_by(Triage.submitted_at.asc(), Triage.id.asc()))
+# A page of the queue: the lead works down it oldest first, and Next reaches
+# the newest however long it grows (it stopped at 200 before).
+QUEUE_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class QueuePage(Paged):
+    items: list[QueueItem]
+    total: int
+    page: int
+    per_page: int
+    capped: bool = False  # more than ``total`` wait (counted up to COUNT_CAP)
+    has_next: bool = False
+
+
+def _waiting(stmt: Select, site_ids: frozenset[int] | None) -> Select:
+    stmt = stmt.join(Triage.referral).where(Triage.decided_at.is_(None),
+                                            Referral.status == ReferralStatus.IN_TRIAGE)
     if site_ids is not None:
         stmt = stmt.where(Triage.site_id.in_(site_ids))
     return stmt
 
 
-def triage_queue(site_ids: frozenset[int] | None, *, now: datetime,
-                 limit: int = 200) -> list[QueueItem]:
-    """Undecided triages at ``site_ids``, oldest first, with each one's age
-    in days since its facts were first submitted. One query."""
-    rows = db.session.scalars(queue_query(site_ids).limit(limit)).unique()
-    return [QueueItem(t, (local_date(now) - local_date(t.submitted_at)).days) for t in rows]
+def triage_queue(site_ids: frozenset[int] | None, *, now: datetime, page: int = 1,
+                 per_page: int = QUEUE_PER_PAGE) -> QueuePage:
+    """Undecided triages at ``site_ids``, oldest first, a page at a time,
+    with each one's age in days since its facts were first submitted: a
+    count (up to COUNT_CAP, as the other lists) and the page, two queries
+    however long the queue."""
+    total, capped, page = count_up_to(db.session, _waiting(select(Triage.id), site_ids),
+                                      COUNT_CAP, page, per_page)
+    rows = list(db.session.scalars(
+        _waiting(select(Triage), site_ids)
+        # the submitter's name only: not their sites (a query more a page)
+        .options(joinedload(Triage.person), joinedload(Triage.submitted_by).lazyload(User.sites))
+        .order_by(Triage.submitted_at.asc(), Triage.id.asc())
+        .offset((page - 1) * per_page).limit(per_page + 1)).unique())  # one more: a next page?
+    items = [QueueItem(t, (local_date(now) - local_date(t.submitted_at)).days)
+             for t in rows[:per_page]]
+    return QueuePage(items, total, page, per_page, capped, has_next=len(rows) > per_page)

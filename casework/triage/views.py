@@ -9,7 +9,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, show_problems
+from casework.forms import changed_meanwhile, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Referral
 from casework.triage import bp, services
@@ -49,9 +49,10 @@ def record(referral_id: int):
 @bp.route("/triage")
 @require(Permission.TRIAGE_DECIDE)
 def queue():
-    items = services.triage_queue(visible_site_ids(), now=utcnow())
-    audit.viewed(Action.TRIAGE_LISTED, shown=len(items))
-    return render_template("triage/queue.html", items=items)
+    page = services.triage_queue(visible_site_ids(), now=utcnow(),
+                                 page=whole_number(request.args.get("page", "1")) or 1)
+    audit.viewed(Action.TRIAGE_LISTED, page=page.page, shown=len(page.items))
+    return render_template("triage/queue.html", page=page)
 
 
 def _show(triage: Triage, form: DecisionForm | None, status: int = 200):

@@ -174,17 +174,33 @@ def save_trial(trial: Trial | None, settings: TrialSettings, *, actor: User | No
 
 
 def list_refusal(trial: Trial) -> str | None:
-    """Why ``trial``'s allocation list cannot be uploaded now, or None."""
-    if has_allocations(trial):
-        return "The allocation list cannot be replaced once people have been randomised"
+    """Why ``trial`` takes no allocation list now, or None. A trial that
+    randomises from the trial key keeps that method once people have been
+    randomised, so a list would never be used; one that uses a list can be
+    sent a longer one at any time (``upload_allocation_list``)."""
+    if trial.method != AllocationMethod.ALLOCATION_LIST and has_allocations(trial):
+        return ("This trial randomises by permuted blocks from the trial key, fixed now that "
+                "people have been randomised, so it takes no allocation list")
     return None
+
+
+def _stored_list(trial: Trial) -> list[tuple[str, int, Arm]]:
+    return [(stratum, slot, Arm(arm)) for stratum, slot, arm in db.session.execute(
+        select(AllocationListEntry.stratum, AllocationListEntry.slot, AllocationListEntry.arm)
+        .where(AllocationListEntry.trial_id == trial.id)
+        .order_by(AllocationListEntry.stratum, AllocationListEntry.slot))]
 
 
 def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: User,
                            now: datetime) -> strata.AllocationList:
-    """Store an allocation list (method B) with its SHA-256, replacing any
-    earlier list; refused once anyone has been randomised (under the trial's
-    row lock, so a randomisation in progress is waited for)."""
+    """Store an allocation list (method B) with its SHA-256.
+
+    Before anyone is randomised it replaces any earlier list. After, the
+    slots used came from the list held, so a new one is taken only if it
+    extends it (``strata.extension_problems``: every row kept, slots or
+    strata added), for a list used up or a site added; its rows are added
+    and its SHA-256 stored (the audit names both lists). Under the trial's
+    row lock, so a randomisation in progress is waited for."""
     lock_row(db.session, trial)
     if (refusal := list_refusal(trial)) is not None:
         raise TrialError({"allocation_list": refusal})
@@ -194,20 +210,35 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
                                     by_age_band=trial.stratify_by_age_band))
     except strata.AllocationListError as error:
         raise TrialError({"allocation_list": "; ".join(error.problems)}) from None
-    db.session.execute(AllocationListEntry.__table__.delete().where(
-        AllocationListEntry.trial_id == trial.id))
+    extending = has_allocations(trial)
+    current = _stored_list(trial) if extending else []
+    if extending:
+        if problems := strata.extension_problems(current, parsed.entries):
+            raise TrialError({"allocation_list": (
+                "People have been randomised from the current list, so a new list must keep "
+                "every row of it unchanged and add slots after them: " + "; ".join(problems))})
+        kept = {(stratum, slot) for stratum, slot, _ in current}
+        added = [entry for entry in parsed.entries if entry[:2] not in kept]
+    else:
+        db.session.execute(AllocationListEntry.__table__.delete().where(
+            AllocationListEntry.trial_id == trial.id))
+        added = list(parsed.entries)
     db.session.execute(AllocationListEntry.__table__.insert(), [
         {"trial_id": trial.id, "stratum": stratum, "slot": slot, "arm": arm.value}
-        for stratum, slot, arm in parsed.entries
+        for stratum, slot, arm in added
     ])
+    before = trial.allocation_list_sha256
     trial.allocation_list_sha256 = parsed.sha256
     trial.allocation_list_filename = filename.replace("\x00", "")[:200]
     trial.allocation_list_uploaded_at = now
     db.session.flush()
+    detail = {"sha256": parsed.sha256, "rows": len(parsed.entries)}
+    if extending:
+        detail = {"sha256_before": before, "rows_before": len(current), **detail}
     audit.record(
-        Action.TRIAL_ALLOCATION_LIST_UPLOADED, actor=actor, now=now, subject_type="trial",
-        subject_id=trial.id,
-        detail={"sha256": parsed.sha256, "rows": len(parsed.entries)},
+        Action.TRIAL_ALLOCATION_LIST_EXTENDED if extending
+        else Action.TRIAL_ALLOCATION_LIST_UPLOADED,
+        actor=actor, now=now, subject_type="trial", subject_id=trial.id, detail=detail,
     )
     return parsed
 
@@ -225,6 +256,18 @@ def open_trial_for_site(site_id: int) -> Trial | None:
         select(Trial).join(Trial.sites)
         .where(Trial.status == TrialStatus.OPEN, Site.id == site_id)
     ).first()
+
+
+def rule_sites(trial: Trial | None) -> dict[str, str]:
+    """The trial sites C2 checks a referral against, given ``trial``, the
+    one open at its site: that trial's; with none open there, those of the
+    trials open elsewhere, so C2 names them (or says none is open)."""
+    return {s.key: s.name for s in trial.sites} if trial else open_trial_sites()
+
+
+def any_trial() -> bool:
+    """Whether any trial is configured, open or closed."""
+    return db.session.scalar(select(Trial.id).limit(1)) is not None
 
 
 @cache

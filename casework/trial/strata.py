@@ -112,3 +112,34 @@ def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
     if problems:
         raise AllocationListError(problems)
     return AllocationList(tuple(entries), hashlib.sha256(data).hexdigest())
+
+
+def extension_problems(current, new) -> list[str]:
+    """Why the list ``new`` does not extend ``current``, or [] if it does.
+
+    Once people have been randomised, their slots came from ``current``: a
+    list that replaced it could give a used slot another arm, and the
+    statistician could no longer check an allocation against the list held.
+    So a new list keeps every row of ``current`` unchanged, each stratum's as
+    its first slots, and only adds slots after them, or strata of its own (a
+    site added to the trial). Unused slots are kept too: the statistician
+    generated them, and the file cannot know which were used by the time it
+    is sent. Names each row that differs (at most ten).
+    """
+    given = {(stratum, slot): arm for stratum, slot, arm in new}
+    problems: list[str] = []
+    short: set[str] = set()
+    for stratum, slot, arm in current:
+        if (stratum, slot) not in given:
+            if stratum not in short:
+                short.add(stratum)
+                problems.append(f"Stratum {stratum}: this file stops before slot {slot}, "
+                                f"which the current list has ({arm})")
+        elif given[(stratum, slot)] != arm:
+            problems.append(f"Stratum {stratum}, slot {slot}: {given[(stratum, slot)]} in this "
+                            f"file, {arm} in the current list")
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if not problems and len(given) == len(current):
+        problems.append("This file adds no slots to the current list")
+    return problems

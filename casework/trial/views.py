@@ -73,6 +73,7 @@ def _render_edit(trial: Trial, form=None, list_form=None, error_form=None, statu
     return render_template(
         "trial/edit.html", trial=trial, form=form, list_form=list_form or AllocationListForm(),
         error_form=error_form, in_error=in_error, locked=services.has_allocations(trial),
+        takes_list=services.list_refusal(trial) is None,
     ), status
 
 

@@ -51,7 +51,7 @@ def test_records_about_a_visiting_person_belong_to_the_working_site(
 def test_a_closed_referral_leaves_the_triage_queue(make_referral, triage_referral, make_user):
     referral = make_referral("coventry")
     triage_referral(referral)
-    assert len(triage.triage_queue(None, now=NOW)) == 1
+    assert triage.triage_queue(None, now=NOW).total == 1
     intake.close_referral(referral, "withdrawn", actor=make_user("caseworker"), now=NOW)
     db.session.commit()
-    assert triage.triage_queue(None, now=NOW) == []
+    assert triage.triage_queue(None, now=NOW).items == []

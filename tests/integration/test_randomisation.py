@@ -18,7 +18,13 @@ from casework.triage import services as triage_services
 from casework.triage.models import Triage
 from casework.trial import sequence
 from casework.trial import services as trials
-from casework.trial.models import Allocation, AllocationInError, TrialStatus
+from casework.trial.models import (
+    Allocation,
+    AllocationInError,
+    AllocationListEntry,
+    AllocationMethod,
+    TrialStatus,
+)
 from casework.trial.sequence import Arm
 
 KEY = b"test-trial-key"  # tests/conftest.py base_config
@@ -85,13 +91,11 @@ def test_an_override_is_recorded_with_its_rationale(make_trial, make_referral, t
 
 
 def test_a_refused_randomisation_keeps_nothing(make_trial, make_referral, triage_referral, lead):
-    trial = make_trial()
+    make_trial()
     triage = triage_referral(make_referral("coventry"))
-    trial.status = TrialStatus.CLOSED
-    db.session.commit()
-    with pytest.raises(triage_services.TriageError, match="closed to new allocations"):
+    with pytest.raises(triage_services.TriageError, match="trial key is not configured"):
         triage_services.decide(db.session.get(Triage, triage.id), "eligible", None,
-                               actor=lead, now=NOW, key=KEY)
+                               actor=lead, now=NOW, key=None)
     db.session.rollback()
     assert db.session.get(Triage, triage.id).decided_at is None
     assert db.session.get(Referral, triage.referral_id).status == "in_triage"
@@ -172,6 +176,53 @@ def test_without_an_open_trial_c2_says_so(make_trial, make_referral, triage_refe
         "fail", "Site is Birmingham; the trial runs only in Coventry and Wolverhampton.")
 
 
+def _close(trial, lead):
+    trials.save_trial(trial, trials.TrialSettings(
+        name=trial.name, site_keys=[s.key for s in trial.sites], status=TrialStatus.CLOSED),
+        actor=lead, now=NOW)
+    db.session.commit()
+
+
+def test_a_triage_is_decided_under_the_trial_open_now(make_trial, make_referral,
+                                                       triage_referral, lead):
+    """The trial open when a triage began closed, and another opened: the
+    triage was assessed and decided under the closed one, so deciding
+    eligible was refused for ever ("CIRV one is closed to new allocations")."""
+    first = make_trial(key="cirv-1", name="CIRV one")
+    triage = triage_referral(make_referral("coventry"))
+    _close(first, lead)
+    second = make_trial(key="cirv-2", name="CIRV two", sites=("coventry",))
+    assert triage_services.assess(triage).result == "eligible"
+    decided = decide(triage, lead)
+    assert decided.trial_id == second.id and decided.allocation.trial_id == second.id
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "triage:decided")
+                               ).one()
+    assert event.detail["trial"] == "cirv-2"
+    _close(second, lead)  # a decided triage keeps the trial it was decided under
+    make_trial(key="cirv-3", name="CIRV three", sites=("coventry",))
+    kept = db.session.get(Triage, triage.id)
+    assert kept.trial_id == second.id
+    assert triage_services.existing_allocation(kept).id == decided.allocation_id
+
+
+def test_a_triage_begun_before_its_trial_closed_is_assessed_as_one_begun_after(
+        make_trial, make_referral, triage_referral, lead):
+    """It was assessed under the closed trial: C2 passed, so the rules gave
+    eligible and deciding ineligible was an override needing a rationale,
+    where a triage begun after the close got C2 fail."""
+    trial = make_trial()
+    before = triage_referral(make_referral("coventry"))
+    _close(trial, lead)
+    after = triage_referral(make_referral("coventry"))
+    assessed = [triage_services.assess(t) for t in (before, after)]
+    assert assessed[0].criteria == assessed[1].criteria
+    assert (assessed[0].result, assessed[0].criterion("C2").reason) == (
+        "ineligible", "Site is Coventry; no trial is open.")
+    decided = decide(before, lead, "ineligible")
+    assert not decided.overridden and decided.trial_id is None
+    assert "triage:overridden" not in actions()
+
+
 def test_age_band_strata(make_trial, make_referral, triage_referral, lead):
     make_trial(stratify_by_age_band=True)
     young = decide(triage_referral(make_referral("coventry", dob=date(2010, 1, 1))), lead)
@@ -195,9 +246,84 @@ def test_an_uploaded_allocation_list_is_used_in_order(make_trial, make_referral,
     with pytest.raises(triage_services.TriageError, match="no slot 3 for stratum coventry"):
         decide(third, lead)
     db.session.rollback()
-    with pytest.raises(trials.TrialError, match="cannot be replaced"):
+    with pytest.raises(trials.TrialError, match="adds no slots to the current list"):
         trials.upload_allocation_list(trial, data, "again.csv", actor=lead, now=NOW)
     db.session.rollback()
+
+
+LIST = b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,control\n"
+
+
+def test_a_used_up_allocation_list_is_extended(make_trial, make_referral, triage_referral,
+                                               lead):
+    """Once its slots are used, a longer list with every row of the list
+    held is taken (it was refused as a replacement, so nobody more could
+    be randomised in the trial)."""
+    trial = make_trial(method="allocation_list")
+    first = trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    used = [decide(triage_referral(make_referral("coventry")), lead).allocation
+            for _ in range(2)]
+    waiting = triage_referral(make_referral("coventry"))
+    with pytest.raises(triage_services.TriageError, match="no slot 3"):
+        decide(waiting, lead)
+    db.session.rollback()
+
+    longer = LIST + b"coventry,3,control\ncoventry,4,treatment\nwolverhampton,1,treatment\n"
+    second = trials.upload_allocation_list(trial, longer, "longer.csv", actor=lead, now=NOW)
+    db.session.commit()
+    third = decide(waiting, lead).allocation
+    assert (third.slot, third.arm) == (3, Arm.CONTROL)
+    assert third.sequence_version == f"list-sha256:{second.sha256}"
+    assert [a.sequence_version for a in used] == [f"list-sha256:{first.sha256}"] * 2
+    assert db.session.get(type(trial), trial.id).allocation_list_sha256 == second.sha256
+    assert db.session.scalar(select(func.count()).select_from(AllocationListEntry)) == 5
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).where(
+        AuditEvent.action == "trial:allocation_list_extended")).one()
+    assert event.detail == {"sha256_before": first.sha256, "rows_before": 2,
+                            "sha256": second.sha256, "rows": 5}
+
+
+def test_a_list_that_changes_a_row_is_not_taken_once_people_are_randomised(
+        make_trial, make_referral, triage_referral, lead):
+    trial = make_trial(method="allocation_list")
+    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    decide(triage_referral(make_referral("coventry")), lead)  # slot 1; slot 2 is unused
+    for changed, problem in [
+        (b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\ncoventry,3,control\n",
+         "Stratum coventry, slot 1: control in this file, treatment in the current list"),
+        (b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,treatment\ncoventry,3,control\n",
+         "Stratum coventry, slot 2: treatment in this file, control in the current list"),
+        (b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n",
+         "Stratum coventry: this file stops before slot 2"),
+    ]:
+        with pytest.raises(trials.TrialError, match=problem):
+            trials.upload_allocation_list(trial, changed, "changed.csv", actor=lead, now=NOW)
+        db.session.rollback()
+    entries = db.session.execute(select(AllocationListEntry.stratum, AllocationListEntry.slot,
+                                        AllocationListEntry.arm)
+                                 .order_by(AllocationListEntry.slot)).all()
+    assert entries == [("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL)]
+    assert "trial:allocation_list_extended" not in actions()
+
+
+def test_a_site_added_after_the_first_allocation_is_randomised_from_an_extended_list(
+        make_trial, make_referral, triage_referral, lead):
+    trial = make_trial(sites=("coventry",), method="allocation_list")
+    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    decide(triage_referral(make_referral("coventry")), lead)
+    trials.save_trial(trial, trials.TrialSettings(
+        name=trial.name, site_keys=["coventry", "wolverhampton"],
+        method=AllocationMethod.ALLOCATION_LIST), actor=lead, now=NOW)
+    db.session.commit()
+    trials.upload_allocation_list(trial, LIST + b"wolverhampton,1,control\n", "more.csv",
+                                  actor=lead, now=NOW)
+    db.session.commit()
+    allocation = decide(triage_referral(make_referral("wolverhampton")), lead).allocation
+    assert (allocation.stratum, allocation.slot, allocation.arm) == (
+        "wolverhampton", 1, Arm.CONTROL)
 
 
 def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible"):

@@ -53,6 +53,33 @@ def test_assess_uses_the_configured_trial_sites(runner, make_trial):
     assert decision["criteria"][1]["outcome"] == "fail"
 
 
+def test_assess_agrees_with_the_triage_page_when_no_trial_is_open(runner, make_trial,
+                                                                  make_referral,
+                                                                  triage_referral):
+    """With the only trial closed, C2 passed here (the design's default
+    sites) and failed on the triage page; the defaults are for a database
+    with no trial at all."""
+    from casework.triage import services as triage
+    from casework.trial.models import TrialStatus
+
+    decision = json.loads(assess(runner, FACTS).output)
+    assert decision["criteria"][1] == {
+        "id": "C2", "outcome": "pass",
+        "reason": "Site is Coventry; the trial runs in Coventry and Wolverhampton."}
+    make_trial(status=TrialStatus.CLOSED)
+    triaged = triage_referral(make_referral("coventry"))
+
+    def c2_here_and_on_the_page():
+        return (json.loads(assess(runner, FACTS).output)["criteria"][1],
+                triage.assess(triaged).criterion("C2").to_dict())
+
+    fail = {"id": "C2", "outcome": "fail", "reason": "Site is Coventry; no trial is open."}
+    assert c2_here_and_on_the_page() == (fail, fail)
+    make_trial(sites=("birmingham",), key="cirv-b", name="Birmingham trial")
+    fail = {**fail, "reason": "Site is Coventry; the trial runs only in Birmingham."}
+    assert c2_here_and_on_the_page() == (fail, fail)
+
+
 @pytest.mark.parametrize(("facts", "message"), [
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must be a JSON object"),

@@ -192,3 +192,31 @@ def test_bad_allocation_lists_name_the_line(data, message):
     with pytest.raises(strata.AllocationListError) as caught:
         strata.parse_allocation_list(data, VALID)
     assert message in str(caught.value)
+
+
+LIST = (("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL),
+        ("wolverhampton", 1, Arm.CONTROL))
+
+
+@pytest.mark.parametrize("new", [
+    (*LIST, ("coventry", 3, Arm.CONTROL)),  # more slots
+    (*LIST, ("dudley", 1, Arm.TREATMENT)),  # a site added
+    (("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL), ("coventry", 3, Arm.CONTROL),
+     ("wolverhampton", 1, Arm.CONTROL), ("wolverhampton", 2, Arm.TREATMENT)),  # rows reordered
+])
+def test_a_list_that_keeps_every_row_and_adds_slots_extends_it(new):
+    assert strata.extension_problems(LIST, new) == []
+
+
+@pytest.mark.parametrize(("new", "problem"), [
+    (LIST, "This file adds no slots to the current list"),
+    ((("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.TREATMENT),
+      ("wolverhampton", 1, Arm.CONTROL), ("wolverhampton", 2, Arm.CONTROL)),
+     "Stratum coventry, slot 2: treatment in this file, control in the current list"),
+    ((("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL),
+      ("dudley", 1, Arm.CONTROL)),
+     "Stratum wolverhampton: this file stops before slot 1, which the current list has "
+     "(control)"),
+])
+def test_a_list_that_drops_or_changes_a_row_does_not_extend_it(new, problem):
+    assert strata.extension_problems(LIST, new) == [problem]

@@ -169,7 +169,8 @@ def test_an_allocation_list_sent_once_people_are_randomised_says_why(client, log
     response = post(f"/admin/trials/{trial.id}/allocation-list", {})
     assert response.status_code == 422
     assert summary_texts(text_of(response)) == [
-        "The allocation list cannot be replaced once people have been randomised"]
+        "This trial randomises by permuted blocks from the trial key, fixed now that people "
+        "have been randomised, so it takes no allocation list"]
 
 
 def test_every_form_of_a_page_has_its_errors_summarised(client, login_as, post, make_trial):

@@ -95,6 +95,54 @@ def test_the_queue_is_oldest_first_with_ages(client, login_as, make_trial, make_
     assert ages == ["9", "2"]
 
 
+def test_the_queue_pages_on_to_the_newest(client, login_as, make_referral, triage_referral):
+    """It stopped at 200 and said "200 waiting" with 206 waiting: the
+    newest could not be reached."""
+    from tests.conftest import count_queries
+
+    newest = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+
+    def queries(path):
+        client.get(path)  # caches warmed
+        return count_queries(lambda: client.get(path))
+
+    few = queries("/triage")
+    older = [Referral(person_id=newest.person_id, site_id=newest.site_id,
+                      referral_date=date(2026, 11, 1), source="police", referrer_name="PC",
+                      reason="Reason", status="in_triage") for _ in range(205)]
+    db.session.add_all(older)
+    db.session.flush()
+    db.session.add_all(Triage(referral_id=r.id, person_id=r.person_id, site_id=r.site_id,
+                              recommendation="eligible",
+                              submitted_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=n))
+                       for n, r in enumerate(older))
+    db.session.commit()
+
+    first = page_text(client.get("/triage"))
+    assert "206 waiting for a decision, oldest first." in first
+    assert re.findall(r"R\d{7}", first) == [r.reference for r in older[:50]]
+    assert "Page 1 of 5" in first and 'href="/triage?page=2"' in first
+    last = page_text(client.get("/triage?page=5"))
+    assert re.findall(r"R\d{7}", last) == [r.reference for r in older[200:]] + [
+        newest.referral.reference]
+    assert "Page 5 of 5" in last and "page=6" not in last
+    assert queries("/triage") == queries("/triage?page=5") == few
+
+
+def test_a_long_queue_is_counted_up_to_the_lists_cap(client, login_as, make_trial,
+                                                     make_referral, triage_referral,
+                                                     monkeypatch):
+    from casework.triage import services
+
+    monkeypatch.setattr(services, "COUNT_CAP", 2)
+    waiting = [triage_referral(make_referral("coventry")) for _ in range(4)]
+    login_as("lead", ("coventry",))
+    page = page_text(client.get("/triage"))
+    assert "More than 2 waiting for a decision, oldest first." in page
+    assert len(re.findall(r"R\d{7}", page)) == len(waiting)
+
+
 def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post, make_trial,
                                                          make_referral, triage_referral):
     make_trial()
@@ -113,6 +161,30 @@ def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post,
     person_page = page_text(client.get(f"/people/{referral.person_id}"))
     assert "Trial allocation" in person_page and allocation.arm.label in person_page
     assert "Decided: eligible" in person_page
+
+
+def test_a_lead_decides_under_the_trial_open_now(client, login_as, post, make_trial,
+                                                make_referral, triage_referral):
+    """A triage begun under a trial since closed, with another open now, is
+    decided under the one open (it was refused as closed to allocations),
+    and the decision names it."""
+    from casework.trial import services as trials
+    from casework.trial.models import TrialStatus
+
+    first = make_trial(key="cirv-1", name="CIRV one")
+    triage = triage_referral(make_referral("coventry"))
+    trials.save_trial(first, trials.TrialSettings(
+        name=first.name, site_keys=["coventry", "wolverhampton"], status=TrialStatus.CLOSED),
+        actor=None, now=datetime.now(UTC))
+    db.session.commit()
+    make_trial(key="cirv-2", name="CIRV two", sites=("coventry",))
+    login_as("lead", ("coventry",))
+    assert "The rules give: Eligible" in page_text(client.get(f"/triage/{triage.id}"))
+    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 302, page_text(response)
+    shown = page_text(client.get(f"/triage/{triage.id}"))
+    assert re.search(r"Trial\s*</dt>\s*<dd[^>]*>\s*CIRV two", shown)
+    assert db.session.scalars(select(Allocation)).one().trial.key == "cirv-2"
 
 
 def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
@@ -302,6 +374,39 @@ def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     db.session.expire_all()
     stored = db.session.get(Trial, trial.id).allocation_list_sha256
     assert stored == hashlib.sha256(good).hexdigest()
+
+
+def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial, make_referral,
+                                             triage_referral, make_user):
+    import io
+
+    from casework.triage import services
+
+    trial = make_trial(method="allocation_list")
+    login_as("admin", ())
+    held = b"stratum,slot,arm\ncoventry,1,treatment\n"
+    post(f"/admin/trials/{trial.id}/allocation-list",
+         {"allocation_list": (io.BytesIO(held), "one.csv")}, content_type="multipart/form-data")
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead"), now=datetime.now(UTC), key=None)
+    db.session.commit()
+    page = page_text(client.get(f"/admin/trials/{trial.id}"))
+    assert "a new one must extend it" in page and 'id="list-allocation_list"' in page
+
+    changed = b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(changed), "two.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "Stratum coventry, slot 1: control in this file, treatment in the current list" \
+        in page_text(response)
+    longer = held + b"coventry,2,control\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(longer), "two.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Trial, trial.id).allocation_list_filename == "two.csv"
 
 
 def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, make_referral,
