@@ -18,6 +18,12 @@ from rapidfuzz.distance import JaroWinkler
 
 SIMILAR_SURNAME = 0.88
 
+# The length of the name-key columns (Person.first_name_key, last_name_key).
+# Normalising can lengthen a name ("ß" gives "ss", "ﬃ" gives "ffi"), so a
+# name the form accepts (100 characters) can give a longer key: every key is
+# cut to this, for storing and for searching alike.
+KEY_LENGTH = 100
+
 # Common English nicknames and spelling variants → one canonical first name.
 _NICKNAME_GROUPS = {
     "alexander": "alex alec alexandra sandy xander",
@@ -71,10 +77,11 @@ NICKNAMES: dict[str, str] = {
 
 def normalise_name(name: str) -> str:
     """Lower case, accents removed, apostrophes, hyphens and spaces dropped:
-    "O'Brien-Lée" and "obrien lee" both give "obrienlee"."""
+    "O'Brien-Lée" and "obrien lee" both give "obrienlee". At most KEY_LENGTH
+    characters, so that it fits the key columns (a longer one is cut)."""
     decomposed = unicodedata.normalize("NFKD", name or "")
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]", "", plain.casefold())
+    return re.sub(r"[^a-z0-9]", "", plain.casefold())[:KEY_LENGTH]
 
 
 def _first_token(name: str) -> str:
