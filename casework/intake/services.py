@@ -736,16 +736,19 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     """
     page = max(1, page)
     ref_id = parse_reference(query.text) if query.text else None
+    # each word as a surname and as a first name (its first part, by its
+    # nickname's form: "Bob" finds Robert, "Mary-Jane" Mary Jane), keyed as
+    # the people's names are (matching.first_name_key)
     name_keys = [] if ref_id is not None or not query.text else [
-        key for key in (matching.normalise_name(w) for w in query.text.split()) if key
+        (key, matching.first_name_key(word) or key) for word, key in
+        ((word, matching.normalise_name(word)) for word in query.text.split()) if key
     ]
     params: dict = {}
     if actor.is_site_scoped:
         params["site_ids"] = sorted(actor.site_ids)
     if ref_id is not None:
         params["ref_id"] = ref_id
-    for n, key in enumerate(name_keys):
-        first = matching.NICKNAMES.get(key, key)
+    for n, (key, first) in enumerate(name_keys):
         params.update({f"last{n}_from": key, f"last{n}_to": _after(key),
                        f"first{n}_from": first, f"first{n}_to": _after(first)})
     filters = tuple(name for name in _FILTERS if getattr(query, name))

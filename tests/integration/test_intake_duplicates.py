@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import select
+
 from casework.accounts.services import sites_by_keys
 from casework.extensions import db
 from casework.intake import matching, services
@@ -44,3 +46,92 @@ def test_a_name_that_lengthens_when_normalised_is_stored_and_found(make_user):
     # and the duplicate check finds them by the same keys
     again = services.find_candidates(details(first="ﬃ" * 40, last=long_name), actor=worker)
     assert [c.person.id for c in again] == [person.id]
+
+
+def test_a_hyphenated_first_name_is_offered_for_the_spaced_one(make_user):
+    """"Mary-Jane" was keyed "maryjane" and "Mary Jane" "mary": a person
+    recorded one way was never a candidate for the other."""
+    worker = make_user("caseworker", ("coventry",))
+    for first, other in (("Mary-Jane", "Mary Jane"), ("Jean Luc", "Jean-Luc"),
+                         ("Bobby-Joe", "Robert")):
+        held = refer(worker, "coventry", details(first=first, last="Okafor"))
+        db.session.commit()
+        found = services.find_candidates(details(first=other, last="Okafor"), actor=worker)
+        assert [c.person.id for c in found] == [held.person_id], (first, other)
+        assert "Same date of birth" in found[0].reasons
+        db.session.get(Person, held.person_id).last_name_key = "someone else now"
+        db.session.commit()
+
+
+def _migration():
+    """Migration 0017, loaded from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    [path] = Path(__file__).parents[2].glob("migrations/versions/*_0017_*.py")
+    spec = importlib.util.spec_from_file_location("migration_0017", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_postgres):
+    """People keyed before it (a hyphenated first name as one word, a key
+    longer than the column on SQLite) are keyed as they would be now, a
+    batch at a time; the downgrade puts the first word's key back."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    coventry = sites_by_keys(["coventry"])[0]
+    old = [("Mary-Jane", "Smith", "maryjane", "smith"), ("Jean-Luc", "Picard", "jeanluc", "picard"),
+           ("Bob", "O'Brien", "robert", "obrien"), ("Zoë", "Ng", "zoe", "ng")]
+    if not is_postgres:  # PostgreSQL never held a key longer than its column
+        old.append(("Kai", "ß" * 60, "kai", "s" * 120))
+    db.session.execute(Person.__table__.insert(), [
+        {"site_id": coventry.id, "first_name": first, "last_name": last, "first_name_key": fk,
+         "last_name_key": lk, "date_of_birth": date(2009, 4, 2), "gender": "female",
+         "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
+        for first, last, fk, lk in old])
+    db.session.commit()
+    migration = _migration()
+    monkeypatch.setattr(migration, "BATCH", 2)
+
+    def keys():
+        return {first: (fk, lk) for first, fk, lk in db.session.execute(
+            select(Person.first_name, Person.first_name_key, Person.last_name_key))}
+
+    def run(step):
+        db.session.commit()  # (on SQLite, its transaction would hold the write lock)
+        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            step()
+
+    run(migration.upgrade)
+    assert keys() == {first: (matching.first_name_key(first), matching.last_name_key(last))
+                      for first, last, *_ in old}
+    assert keys()["Mary-Jane"] == ("mary", "smith") and keys()["Jean-Luc"][0] == "jean"
+    if not is_postgres:
+        assert keys()["Kai"] == ("kai", "s" * matching.KEY_LENGTH)
+    run(migration.downgrade)
+    assert keys()["Mary-Jane"] == ("maryjane", "smith") and keys()["Zoë"] == ("zoe", "ng")
+    run(migration.upgrade)
+    assert keys()["Mary-Jane"] == ("mary", "smith")
+
+
+def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_user):
+    """A word of a search is a first name keyed as the people's are: its
+    first part ("Mary-Jane" finds Mary Jane and Mary-Jane, and any Mary)."""
+    worker = make_user("caseworker", ("coventry",))
+    for first, last in (("Mary-Jane", "Smith"), ("Mary Jane", "Brown"), ("Maryam", "Patel"),
+                        ("Jane", "Doe"), ("Bobby-Joe", "Hart")):
+        refer(worker, "coventry", details(first=first, last=last))
+
+    def found(text):
+        return {r.last_name for r in services.search_referrals(
+            services.ReferralQuery(text=text), actor=worker).referrals}
+
+    assert found("Mary-Jane") == {"Smith", "Brown", "Patel"}
+    assert found("mary-jane smith") == found("Mary Smith") == {"Smith"}
+    assert found("Jean-Luc") == set()
+    assert found("Jane") == {"Doe"}
+    assert found("Bob") == found("Bobby-Joe") == {"Hart"}
+    assert found("Smith-Jones") == set()
