@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import operators
 
@@ -326,26 +337,51 @@ def working_site(person: Person, actor: User) -> int:
     return site_id if site_id is not None else person.site_id
 
 
-def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
-    """People already held who may be this person, each with why it matched.
+# The near matches (DESIGN.md "Referral intake": a transposed date field, a
+# similar surname) read, at most: each shares the first name's key, so only
+# a name as common as can be, at the actor's sites, comes near it; those cut
+# are the least alike (another surname), and the same ones every time.
+NEAR_POOL = 200
 
-    Three index lookups gather the pool (PNC reference; related dates of
-    birth; the same normalised name), then ``matching.match_reasons`` decides.
+
+def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
+    """People already held who may be this person, each with why it matched
+    (``details`` as check_person gives them: the PNC reference normalised).
     Only people the actor may see are considered.
+
+    Exact matches first: the same PNC reference, or the same first and last
+    name keys and the same date of birth. Each is an index seek, never cut,
+    however many share the date of birth (a national service holds about
+    250 a day): the pool was any 500 of the people born on or near the date,
+    and on PostgreSQL the person of the same name and date was left out.
+
+    Then near matches: every match by name needs the same first name key,
+    with a related date of birth (or, a date unknown, the same surname key);
+    at most NEAR_POOL of them, the same surname first.
+    ``matching.match_reasons`` decides each.
     """
-    conditions = [and_(
-        Person.first_name_key == matching.first_name_key(details.first_name),
-        Person.last_name_key == matching.last_name_key(details.last_name),
-    )]
+    first_key = matching.first_name_key(details.first_name)
+    last_key = matching.last_name_key(details.last_name)
+    dob = details.date_of_birth
+    exact = []
     if details.pnc_reference:
-        conditions.append(Person.pnc_reference == details.pnc_reference)
-    if details.date_of_birth:
-        conditions.append(Person.date_of_birth.in_(
-            sorted(matching.related_dates(details.date_of_birth))
-        ))
-    pool = db.session.scalars(
-        visible_people(actor).where(or_(*conditions)).limit(500)
-    ).all()
+        exact.append(Person.pnc_reference == details.pnc_reference)
+    if first_key and last_key and dob:
+        exact.append(and_(Person.last_name_key == last_key, Person.first_name_key == first_key,
+                          Person.date_of_birth == dob))
+    pool = list(db.session.scalars(
+        visible_people(actor).where(or_(*exact)).order_by(Person.id))) if exact else []
+    if first_key:
+        if dob is None:
+            near = Person.last_name_key == last_key
+        else:
+            near = or_(Person.date_of_birth.in_(sorted(matching.related_dates(dob))),
+                       and_(Person.last_name_key == last_key, Person.date_of_birth.is_(None)))
+        stmt = visible_people(actor).where(Person.first_name_key == first_key, near)
+        if pool:
+            stmt = stmt.where(Person.id.not_in([person.id for person in pool]))
+        pool += db.session.scalars(stmt.order_by(
+            case((Person.last_name_key == last_key, 0), else_=1), Person.id).limit(NEAR_POOL))
     new = details.identity()
     found = []
     for person in pool:

@@ -135,3 +135,54 @@ def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_us
     assert found("Jane") == {"Doe"}
     assert found("Bob") == found("Bobby-Joe") == {"Hart"}
     assert found("Smith-Jones") == set()
+
+
+def _others(site_id, count, *, first="Other", dob=date(2010, 3, 3), last=None):
+    """``count`` people born on ``dob``, written straight into the table."""
+    db.session.execute(Person.__table__.insert(), [
+        {"site_id": site_id, "first_name": first, "last_name": last or f"Other{n}",
+         "first_name_key": matching.first_name_key(first),
+         "last_name_key": matching.last_name_key(last or f"Other{n}"), "date_of_birth": dob,
+         "gender": "male", "ethnicity": "white_british", "local_authority": "coventry",
+         "created_at": NOW}
+        for n in range(count)])
+    db.session.commit()
+
+
+def test_an_exact_match_is_found_however_many_share_the_date_of_birth(make_user):
+    """The pool was any 500 of the people born on or near the date (no
+    order), then matched: with 600 others born the same day, the person of
+    the same name and date of birth was left out, and a second one made."""
+    worker = make_user("caseworker", ("coventry",))
+    _others(sites_by_keys(["coventry"])[0].id, 600)
+    held = refer(worker, "coventry", details(first="Zara", last="Young", dob=date(2010, 3, 3)))
+    by_pnc = refer(worker, "coventry", details(first="Ann", last="Bell", dob=date(2010, 3, 3),
+                                               pnc="10/123456B"))
+    db.session.commit()
+    found = services.find_candidates(details(first="Zara", last="Young", dob=date(2010, 3, 3)),
+                                     actor=worker)
+    assert [c.person.id for c in found] == [held.person_id]
+    found = services.find_candidates(details(first="Zed", last="Other", dob=date(2010, 3, 3),
+                                             pnc="10/123456B"), actor=worker)
+    assert [c.person.id for c in found] == [by_pnc.person_id]
+
+
+def test_near_matches_are_read_up_to_a_bound_the_same_surname_first(make_user, monkeypatch):
+    """Near matches (here a date of birth with day and month swapped, and a
+    similar surname) come from a bounded pool of the people sharing the
+    first name's key, the same surname first, then by id, the same every
+    time; a strong match is never cut."""
+    worker = make_user("caseworker", ("coventry",))
+    coventry_id = sites_by_keys(["coventry"])[0].id
+    _others(coventry_id, 3, first="Zara", dob=date(2010, 3, 4))  # not alike: surnames differ
+    similar = refer(worker, "coventry", details(first="Zara", last="Yung", dob=date(2010, 3, 4)))
+    swapped = refer(worker, "coventry", details(first="Zara", last="Young", dob=date(2010, 4, 3)))
+    exact = refer(worker, "coventry", details(first="Zara", last="Young", dob=date(2010, 3, 4)))
+    db.session.commit()
+    typed = details(first="Zara", last="Young", dob=date(2010, 3, 4))
+    everyone = [c.person.id for c in services.find_candidates(typed, actor=worker)]
+    assert sorted(everyone) == sorted([similar.person_id, swapped.person_id, exact.person_id])
+    monkeypatch.setattr(services, "NEAR_POOL", 1)
+    for _ in range(2):
+        found = services.find_candidates(typed, actor=worker)
+        assert {c.person.id for c in found} == {exact.person_id, swapped.person_id}
