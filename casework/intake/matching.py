@@ -18,6 +18,11 @@ from rapidfuzz.distance import JaroWinkler
 
 SIMILAR_SURNAME = 0.88
 
+# The reasons a strong match gives: a person of another site is shown with
+# these alone (see intake.services.find_candidates)
+SAME_PNC = "Same PNC reference"
+SAME_NAME_AND_DATE_OF_BIRTH = "Same name and date of birth"
+
 # The length of the name-key columns (Person.first_name_key, last_name_key).
 # Normalising can lengthen a name ("ß" gives "ss", "ﬃ" gives "ffi"), so a
 # name the form accepts (100 characters) can give a longer key: every key is
@@ -176,7 +181,7 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
     reasons: list[str] = []
     if new.pnc_reference and existing.pnc_reference \
             and new.pnc_reference == existing.pnc_reference:
-        reasons.append("Same PNC reference")
+        reasons.append(SAME_PNC)
 
     new_first, old_first = first_name_key(new.first_name), first_name_key(existing.first_name)
     new_last, old_last = last_name_key(new.last_name), last_name_key(existing.last_name)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    literal,
     or_,
     select,
     union_all,
@@ -172,8 +173,21 @@ def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: Us
 
 @dataclass(frozen=True)
 class Candidate:
+    """A person already held who may be the one referred, and why.
+    ``held_by`` names the site holding a person the actor may not see: a
+    strong match found beyond their sites, of whom they are shown that the
+    person matches and why, and nothing else."""
+
     person: Person
     reasons: list[str]
+    held_by: str | None = None
+
+    @property
+    def pnc_held_elsewhere(self) -> bool:
+        """A person of another site with the PNC reference typed: a PNC
+        reference identifies one person, so no new person may be recorded
+        with it."""
+        return self.held_by is not None and matching.SAME_PNC in self.reasons
 
 
 class PossibleDuplicates(Exception):
@@ -347,30 +361,44 @@ NEAR_POOL = 200
 def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     """People already held who may be this person, each with why it matched
     (``details`` as check_person gives them: the PNC reference normalised).
-    Only people the actor may see are considered.
 
-    Exact matches first: the same PNC reference, or the same first and last
-    name keys and the same date of birth. Each is an index seek, never cut,
+    Strong matches first, looked for at every site: the same PNC reference,
+    or the same first and last name keys and the same date of birth. A
+    person referred again at another site is the same person, and one
+    already in the trial is never randomised again (DESIGN.md "Triage", C4):
+    looked for at the actor's sites alone, they were no candidate, and the
+    copy made was randomised again. Each is an index seek, never cut,
     however many share the date of birth (a national service holds about
-    250 a day): the pool was any 500 of the people born on or near the date,
-    and on PostgreSQL the person of the same name and date was left out.
+    250 a day). One the actor may not see is shown as held by their site,
+    with those reasons alone (``Candidate.held_by``).
 
-    Then near matches: every match by name needs the same first name key,
-    with a related date of birth (or, a date unknown, the same surname key);
-    at most NEAR_POOL of them, the same surname first.
-    ``matching.match_reasons`` decides each.
+    Then near matches, among the people the actor may see: every match by
+    name needs the same first name key, with a related date of birth (or,
+    a date unknown, the same surname key); at most NEAR_POOL of them, the
+    same surname first. ``matching.match_reasons`` decides each.
     """
     first_key = matching.first_name_key(details.first_name)
     last_key = matching.last_name_key(details.last_name)
     dob = details.date_of_birth
-    exact = []
+    strong = []
     if details.pnc_reference:
-        exact.append(Person.pnc_reference == details.pnc_reference)
+        strong.append(Person.pnc_reference == details.pnc_reference)
     if first_key and last_key and dob:
-        exact.append(and_(Person.last_name_key == last_key, Person.first_name_key == first_key,
-                          Person.date_of_birth == dob))
-    pool = list(db.session.scalars(
-        visible_people(actor).where(or_(*exact)).order_by(Person.id))) if exact else []
+        strong.append(and_(Person.last_name_key == last_key, Person.first_name_key == first_key,
+                           Person.date_of_birth == dob))
+    at_sites = _at_sites(actor.site_ids) if actor.is_site_scoped else literal(True)
+    rows = db.session.execute(
+        select(Person, at_sites.label("seen")).where(or_(*strong)).order_by(Person.id)
+    ).all() if strong else []
+    pool = [person for person, seen in rows if seen]
+    found = [Candidate(person, [reason for reason, same in (
+        (matching.SAME_PNC, bool(details.pnc_reference)
+         and person.pnc_reference == details.pnc_reference),
+        (matching.SAME_NAME_AND_DATE_OF_BIRTH,
+         (person.first_name_key, person.last_name_key, person.date_of_birth)
+         == (first_key, last_key, dob)),
+    ) if same], held_by=person.site.name) for person, seen in rows if not seen]
+
     if first_key:
         if dob is None:
             near = Person.last_name_key == last_key
@@ -378,19 +406,20 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
             near = or_(Person.date_of_birth.in_(sorted(matching.related_dates(dob))),
                        and_(Person.last_name_key == last_key, Person.date_of_birth.is_(None)))
         stmt = visible_people(actor).where(Person.first_name_key == first_key, near)
-        if pool:
-            stmt = stmt.where(Person.id.not_in([person.id for person in pool]))
+        if rows:
+            stmt = stmt.where(Person.id.not_in([person.id for person, _ in rows]))
         pool += db.session.scalars(stmt.order_by(
             case((Person.last_name_key == last_key, 0), else_=1), Person.id).limit(NEAR_POOL))
     new = details.identity()
-    found = []
     for person in pool:
         reasons = matching.match_reasons(new, matching.Identity(
             person.first_name, person.last_name, person.date_of_birth, person.pnc_reference
         ))
         if reasons:
             found.append(Candidate(person, reasons))
-    found.sort(key=lambda c: (-len(c.reasons), c.person.last_name, c.person.id))
+    # (those held elsewhere not ordered by the names they are not shown with)
+    found.sort(key=lambda c: (-len(c.reasons), "" if c.held_by else c.person.last_name,
+                              c.person.id))
     return found
 
 
@@ -425,7 +454,10 @@ def record_referral(
     no choice made (no ``existing_person_id`` and ``new_person_confirmed``
     false), raises ``PossibleDuplicates`` and writes nothing. The choice is
     audited: linking to a person who was a candidate, or creating a new
-    person despite the candidates shown. The form sent again (a double
+    person despite the candidates shown. A person of another site with the
+    PNC reference typed is never set aside for a new person (a PNC reference
+    identifies one person); one with the same name and date of birth may be
+    (two people can share them). The form sent again (a double
     click, or the duplicates page's choice twice: its ``submission`` key
     already claimed) raises submissions.AlreadySubmitted, before the
     duplicate check would offer the person it made.
@@ -439,11 +471,18 @@ def record_referral(
     if candidates and existing_person_id is None and not new_person_confirmed:
         raise PossibleDuplicates(candidates)
 
+    # Only a candidate may be chosen: a person of another site is one only
+    # as a strong match for what was typed, so no id sent by hand links a
+    # referral to anyone else (and so shows them).
     chosen = None
     if existing_person_id is not None:
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
+    else:
+        held = next((c for c in candidates if c.pnc_held_elsewhere), None)
+        if held is not None:
+            raise IntakeError({"pnc_reference": pnc_held_elsewhere(held)})
     # Every check passed: claimed just before the writes (it waits for the
     # same form in flight), so a refused form leaves no claim.
     submissions.claim(submission, "referral", actor=actor, now=now)
@@ -491,6 +530,12 @@ def record_referral(
 
     assign_if_unassigned(person, actor, now)
     return referral
+
+
+def pnc_held_elsewhere(candidate: Candidate) -> str:
+    """Why no new person may be recorded with the PNC reference typed."""
+    return (f"A person held by {candidate.held_by} has this PNC reference. A PNC reference "
+            "identifies one person: link the referral to them, or correct the reference")
 
 
 def person_version(person: Person) -> str:
@@ -562,6 +607,25 @@ def close_referral(referral: Referral, reason: str, *, actor: User, now: datetim
 def record_person_view(person: PersonOnPage, *, actor: User, now: datetime) -> None:
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=person.site_id)
+
+
+def candidates_shown(candidates: list[Candidate], *, page: str | None) -> None:
+    """The possible duplicates a new referral was checked against were
+    shown: each the actor may see as a view of them (``person_shown``), each
+    of another site as a match shown (that they match and why: no personal
+    data), under the person's site, so its leads see who was told."""
+    for candidate in candidates:
+        if candidate.held_by is None:
+            person_shown(candidate.person, page=page)
+            continue
+        audit.viewed(Action.PERSON_MATCH_VIEWED, subject_type="person",
+                     subject_id=candidate.person.id, site_id=candidate.person.site_id,
+                     page=page, matched_on=sorted(
+                         _MATCHED_ON[reason] for reason in candidate.reasons))
+
+
+_MATCHED_ON = {matching.SAME_PNC: "pnc_reference",
+               matching.SAME_NAME_AND_DATE_OF_BIRTH: "name_and_date_of_birth"}
 
 
 def person_shown(person: Person, *, page: str | None, site_id: int | None = None) -> None:

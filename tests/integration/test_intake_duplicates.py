@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from casework.accounts.services import sites_by_keys
 from casework.extensions import db
@@ -186,3 +187,123 @@ def test_near_matches_are_read_up_to_a_bound_the_same_surname_first(make_user, m
     for _ in range(2):
         found = services.find_candidates(typed, actor=worker)
         assert {c.person.id for c in found} == {exact.person_id, swapped.person_id}
+
+
+def _allocations():
+    from casework.trial.models import Allocation
+
+    return db.session.scalars(select(Allocation)).all()
+
+
+def test_a_person_randomised_at_one_site_is_linked_not_copied_at_another(
+        make_user, make_trial, triage_referral):
+    """DESIGN.md "Triage", C4: a person already in the trial is never
+    randomised again. Re-referred at Wolverhampton with the PNC reference,
+    name and date of birth Coventry holds them by, they were no candidate
+    (the check read only the caseworker's sites), a second person was made
+    and randomised too. Now the Coventry person is offered, by their site
+    and why alone; a new person is refused; the referral is linked to them,
+    and triage keeps their allocation."""
+    from casework.triage import services as triage
+
+    make_trial()
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    typed = details(pnc="12/345678A")
+    first = refer(coventry, "coventry", typed)
+    db.session.commit()
+    triage.decide(triage_referral(first), "eligible", None, actor=lead, now=NOW,
+                  key=b"test-trial-key")
+    db.session.commit()
+
+    try:
+        refer(wolverhampton, "wolverhampton", typed, confirmed=False)
+        raise AssertionError("no candidates")
+    except services.PossibleDuplicates as found:
+        [candidate] = found.candidates
+    assert (candidate.person.id, candidate.held_by, candidate.reasons) == (
+        first.person_id, "Coventry", ["Same PNC reference", "Same name and date of birth"])
+    try:
+        refer(wolverhampton, "wolverhampton", typed, confirmed=True)
+        raise AssertionError("a new person with the PNC reference")
+    except services.IntakeError as refused:
+        assert "PNC reference identifies one person" in refused.problems["pnc_reference"]
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+
+    second = refer(wolverhampton, "wolverhampton", typed, link=first.person_id)
+    db.session.commit()
+    assert second.person_id == first.person_id and second.site.key == "wolverhampton"
+    again = triage_referral(second)
+    assert triage.assess(again).criterion("C4").outcome == "fail"
+    decided = triage.decide(again, "ineligible", None, actor=lead, now=NOW,
+                            key=b"test-trial-key")
+    db.session.commit()
+    [allocation] = _allocations()
+    assert decided.allocation_id == allocation.id and allocation.referral_id == first.id
+    # and the person is now the Wolverhampton caseworker's to see
+    assert services.person_for_page(wolverhampton, first.person_id) is not None
+
+
+def test_a_strong_match_elsewhere_says_only_why(make_user):
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    by_pnc = refer(coventry, "coventry", details(first="Ann", last="Bell", pnc="10/123456B"))
+    by_name = refer(coventry, "coventry", details(first="Mary Jane", last="O'Neill",
+                                                  dob=date(2009, 4, 2)))
+    db.session.commit()
+    [found] = services.find_candidates(details(first="Zed", last="Other", dob=date(1999, 1, 1),
+                                               pnc="10/123456B"), actor=wolverhampton)
+    assert (found.person.id, found.held_by, found.reasons) == (
+        by_pnc.person_id, "Coventry", ["Same PNC reference"])
+    [found] = services.find_candidates(details(first="Mary-Jane", last="ONeill",
+                                               dob=date(2009, 4, 2)), actor=wolverhampton)
+    assert (found.person.id, found.held_by, found.reasons) == (
+        by_name.person_id, "Coventry", ["Same name and date of birth"])
+    # a lead of both sites sees them as any candidate
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    [found] = services.find_candidates(details(first="Mary-Jane", last="ONeill",
+                                               dob=date(2009, 4, 2)), actor=lead)
+    assert found.held_by is None and "Same date of birth" in found.reasons
+
+
+def test_a_same_name_and_date_of_birth_elsewhere_may_be_a_new_person(make_user):
+    """Two people can share a name and a date of birth: the caseworker may
+    set the match aside, audited as any other."""
+    from casework.audit.models import AuditEvent
+
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    held = refer(coventry, "coventry", details())
+    db.session.commit()
+    new = refer(wolverhampton, "wolverhampton", details(), confirmed=True)
+    db.session.commit()
+    assert new.person_id != held.person_id
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "person:confirmed_new")).one()
+    assert event.detail["candidates_set_aside"] == [held.person_id]
+
+
+@pytest.mark.parametrize("typed", [
+    details(dob=date(2008, 4, 5)),                      # one digit different
+    details(dob=date(2008, 4, 5), last="Smyth"),        # and a similar surname
+    details(first="Callum", last="Other", dob=None),    # nobody alike
+    details(dob=None),                                  # the same name, a date unknown
+])
+def test_no_person_of_another_site_is_offered_or_linked_but_a_strong_match(make_user, typed):
+    """Near matches stay at the actor's sites; and a person the actor may
+    not see is linked to only as a strong match for what was typed, so an
+    id sent by hand neither links to them nor shows them."""
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    held = refer(coventry, "coventry", details())
+    db.session.commit()
+    assert services.find_candidates(typed, actor=wolverhampton) == []
+    assert services.find_candidates(typed, actor=coventry) != [] or typed.first_name == "Callum"
+    with pytest.raises(services.IntakeError) as refused:
+        refer(wolverhampton, "wolverhampton", typed, link=held.person_id)
+    assert refused.value.problems == {"person": "Choose one of the people listed, "
+                                                "or a new person"}
+    db.session.rollback()
+    assert len(db.session.get(Person, held.person_id).referrals) == 1
+    assert services.person_for_page(wolverhampton, held.person_id) is None
