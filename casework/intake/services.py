@@ -37,7 +37,7 @@ from casework.database import (
     lock_row,
     row_version,
 )
-from casework.dates import local_date
+from casework.dates import local_date, long_date
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, format_reference, parse_reference
@@ -543,16 +543,44 @@ def person_version(person: Person) -> str:
     return row_version(_person_snapshot(person))
 
 
+def _born_after_a_referral(person: Person, dob: date | None, *, actor: User) -> str | None:
+    """Why ``dob`` cannot be the person's date of birth: it comes after the
+    date of one of their referrals (DESIGN.md "Referral intake": a referral
+    date before the date of birth is bad input). The referral form checks
+    its own date; an edit of the date of birth checked only against today,
+    and C1 then read "Aged -1". Names the earliest such referral, by its
+    reference if the actor may see it."""
+    if dob is None:
+        return None
+    before = db.session.execute(
+        select(Referral.id, Referral.site_id, Referral.referral_date)
+        .where(Referral.person_id == person.id, Referral.referral_date < dob)
+        .order_by(Referral.referral_date, Referral.id)).all()
+    if not before:
+        return None
+    first = before[0]
+    which = (f"referral {format_reference(first.id)}"
+             if not actor.is_site_scoped or first.site_id in actor.site_ids
+             else "a referral at another site")
+    more = f" (and {len(before) - 1} more before {long_date(dob)})" if len(before) > 1 else ""
+    return (f"Date of birth must be on or before the person's referral dates: {which} is "
+            f"dated {long_date(first.referral_date)}{more}")
+
+
 def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
                   based_on: str | None = None) -> Person:
     """Correct a person's details; the audit detail has each changed field's
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
-    corrected meanwhile (it decides C1 and the age stratum) is not put back."""
+    corrected meanwhile (it decides C1 and the age stratum) is not put back.
+    A date of birth after one of their referral dates is refused."""
     details = check_person(details, today=local_date(now))
     lock_row(db.session, person)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
+    problem = _born_after_a_referral(person, details.date_of_birth, actor=actor)
+    if problem:
+        raise IntakeError({"date_of_birth": problem})
     _apply(person, details)
     db.session.flush()
     diff = audit.changes(before, _person_snapshot(person))

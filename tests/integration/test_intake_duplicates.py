@@ -1,5 +1,6 @@
-"""The duplicate check and the name keys it reads, on a real database
-(SQLite, and PostgreSQL when TEST_DATABASE_URL is set)."""
+"""The duplicate check, the name keys it reads, and a date of birth against
+the referral dates, on a real database (SQLite, and PostgreSQL when
+TEST_DATABASE_URL is set)."""
 
 from __future__ import annotations
 
@@ -307,3 +308,32 @@ def test_no_person_of_another_site_is_offered_or_linked_but_a_strong_match(make_
     db.session.rollback()
     assert len(db.session.get(Person, held.person_id).referrals) == 1
     assert services.person_for_page(wolverhampton, held.person_id) is None
+
+
+def test_a_date_of_birth_after_any_referral_date_names_the_earliest(make_user):
+    """Every referral counts, those of another site too, named without
+    their reference to someone who may not see them."""
+    coventry = make_user("caseworker", ("coventry",))
+    both = make_user("caseworker", ("coventry", "wolverhampton"))
+    person = refer(coventry, "coventry", details(dob=date(2008, 5, 4)),
+                   when=date(2025, 6, 1)).person
+    refer(both, "wolverhampton", details(dob=date(2008, 5, 4)), link=person.id,
+          when=date(2025, 3, 1))
+    db.session.commit()
+
+    def edit(actor, dob):
+        services.update_person(person, details(dob=dob), actor=actor, now=NOW)
+
+    with pytest.raises(services.IntakeError) as refused:
+        edit(coventry, date(2025, 4, 1))
+    assert refused.value.problems == {"date_of_birth": (
+        "Date of birth must be on or before the person's referral dates: a referral at "
+        "another site is dated 1 March 2025")}
+    with pytest.raises(services.IntakeError) as refused:
+        edit(both, date(2025, 7, 1))
+    earliest = min(person.referrals, key=lambda r: r.referral_date)
+    assert refused.value.problems["date_of_birth"].endswith(
+        f"referral {earliest.reference} is dated 1 March 2025 (and 1 more before 1 July 2025)")
+    db.session.rollback()
+    edit(both, date(2025, 3, 1))
+    assert person.date_of_birth == date(2025, 3, 1)
