@@ -89,7 +89,7 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", plain.casefold())[:KEY_LENGTH]
 
 
-def first_part(name: str) -> str:
+def _first_part(name: str) -> str:
     """The first name's first part, up to a space or a hyphen: "Mary Jane"
     and "Mary-Jane" are one name written two ways, and both give "Mary" (as
     "Kate Louise", a first name and a middle name, gives "Kate"). Cut at the
@@ -103,7 +103,7 @@ def first_part(name: str) -> str:
 def first_name_key(name: str) -> str:
     """The normalised first part of the first name, with nicknames mapped to
     one form (Bob → robert; "Bobby-Joe" → robert)."""
-    key = normalise_name(first_part(name))
+    key = normalise_name(_first_part(name))
     return NICKNAMES.get(key, key)
 
 
@@ -193,8 +193,8 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
     names_match = first_same and (last_similar if relation in {"exact", "swapped", "one_digit"}
                                   else last_same)
     if relation and names_match:
-        if normalise_name(first_part(new.first_name)) \
-                == normalise_name(first_part(existing.first_name)):
+        if normalise_name(_first_part(new.first_name)) \
+                == normalise_name(_first_part(existing.first_name)):
             reasons.append("Same first name")
         else:
             reasons.append(
