@@ -35,6 +35,8 @@ class Action(StrEnum):
     PERSON_CREATED = "person:created"
     PERSON_UPDATED = "person:updated"
     PERSON_VIEWED = "person:viewed"
+    # a person of another site shown as a strong duplicate: that they match, and why
+    PERSON_MATCH_VIEWED = "person:match_viewed"
     PERSON_LINKED = "person:linked"  # a referral linked to an existing person
     PERSON_CONFIRMED_NEW = "person:confirmed_new"  # candidates shown and set aside
     REFERRAL_CREATED = "referral:created"

@@ -18,6 +18,17 @@ from rapidfuzz.distance import JaroWinkler
 
 SIMILAR_SURNAME = 0.88
 
+# The reasons a strong match gives: a person of another site is shown with
+# these alone (see intake.services.find_candidates)
+SAME_PNC = "Same PNC reference"
+SAME_NAME_AND_DATE_OF_BIRTH = "Same name and date of birth"
+
+# The length of the name-key columns (Person.first_name_key, last_name_key).
+# Normalising can lengthen a name ("ß" gives "ss", "ﬃ" gives "ffi"), so a
+# name the form accepts (100 characters) can give a longer key: every key is
+# cut to this, for storing and for searching alike.
+KEY_LENGTH = 100
+
 # Common English nicknames and spelling variants → one canonical first name.
 _NICKNAME_GROUPS = {
     "alexander": "alex alec alexandra sandy xander",
@@ -71,20 +82,28 @@ NICKNAMES: dict[str, str] = {
 
 def normalise_name(name: str) -> str:
     """Lower case, accents removed, apostrophes, hyphens and spaces dropped:
-    "O'Brien-Lée" and "obrien lee" both give "obrienlee"."""
+    "O'Brien-Lée" and "obrien lee" both give "obrienlee". At most KEY_LENGTH
+    characters, so that it fits the key columns (a longer one is cut)."""
     decomposed = unicodedata.normalize("NFKD", name or "")
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]", "", plain.casefold())
+    return re.sub(r"[^a-z0-9]", "", plain.casefold())[:KEY_LENGTH]
 
 
-def _first_token(name: str) -> str:
-    parts = (name or "").split()
+def _first_part(name: str) -> str:
+    """The first name's first part, up to a space or a hyphen: "Mary Jane"
+    and "Mary-Jane" are one name written two ways, and both give "Mary" (as
+    "Kate Louise", a first name and a middle name, gives "Kate"). Cut at the
+    space alone, "Mary-Jane" was one word, keyed "maryjane", and never met
+    "Mary Jane" (keyed "mary")."""
+    spaced = "".join(" " if unicodedata.category(ch) == "Pd" else ch for ch in name or "")
+    parts = spaced.split()
     return parts[0] if parts else ""
 
 
 def first_name_key(name: str) -> str:
-    """The normalised first name with nicknames mapped to one form (Bob → robert)."""
-    key = normalise_name(_first_token(name))
+    """The normalised first part of the first name, with nicknames mapped to
+    one form (Bob → robert; "Bobby-Joe" → robert)."""
+    key = normalise_name(_first_part(name))
     return NICKNAMES.get(key, key)
 
 
@@ -162,7 +181,7 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
     reasons: list[str] = []
     if new.pnc_reference and existing.pnc_reference \
             and new.pnc_reference == existing.pnc_reference:
-        reasons.append("Same PNC reference")
+        reasons.append(SAME_PNC)
 
     new_first, old_first = first_name_key(new.first_name), first_name_key(existing.first_name)
     new_last, old_last = last_name_key(new.last_name), last_name_key(existing.last_name)
@@ -174,8 +193,8 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
     names_match = first_same and (last_similar if relation in {"exact", "swapped", "one_digit"}
                                   else last_same)
     if relation and names_match:
-        if normalise_name(_first_token(new.first_name)) \
-                == normalise_name(_first_token(existing.first_name)):
+        if normalise_name(_first_part(new.first_name)) \
+                == normalise_name(_first_part(existing.first_name)):
             reasons.append("Same first name")
         else:
             reasons.append(

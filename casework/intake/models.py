@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from casework.accounts.models import Site, User
 from casework.database import MAX_ID, UTCDateTime, utcnow
 from casework.extensions import db
+from casework.intake import matching
 from casework.intake.reference import ReferralStatus
 
 
@@ -35,8 +36,8 @@ class Person(db.Model):
     last_name: Mapped[str] = mapped_column(String(100))
     other_names: Mapped[str | None] = mapped_column(String(200))
     # Normalised for duplicate detection and search (see intake/matching.py).
-    first_name_key: Mapped[str] = mapped_column(String(100))
-    last_name_key: Mapped[str] = mapped_column(String(100))
+    first_name_key: Mapped[str] = mapped_column(String(matching.KEY_LENGTH))
+    last_name_key: Mapped[str] = mapped_column(String(matching.KEY_LENGTH))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str] = mapped_column(String(20))
     ethnicity: Mapped[str] = mapped_column(String(40))

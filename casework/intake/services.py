@@ -8,7 +8,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import operators
 
@@ -26,7 +38,7 @@ from casework.database import (
     lock_row,
     row_version,
 )
-from casework.dates import local_date
+from casework.dates import local_date, long_date
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral, format_reference, parse_reference
@@ -162,8 +174,21 @@ def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: Us
 
 @dataclass(frozen=True)
 class Candidate:
+    """A person already held who may be the one referred, and why.
+    ``held_by`` names the site holding a person the actor may not see: a
+    strong match found beyond their sites, of whom they are shown that the
+    person matches and why, and nothing else."""
+
     person: Person
     reasons: list[str]
+    held_by: str | None = None
+
+    @property
+    def pnc_held_elsewhere(self) -> bool:
+        """A person of another site with the PNC reference typed: a PNC
+        reference identifies one person, so no new person may be recorded
+        with it."""
+        return self.held_by is not None and matching.SAME_PNC in self.reasons
 
 
 class PossibleDuplicates(Exception):
@@ -327,35 +352,75 @@ def working_site(person: Person, actor: User) -> int:
     return site_id if site_id is not None else person.site_id
 
 
-def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
-    """People already held who may be this person, each with why it matched.
+# The near matches (DESIGN.md "Referral intake": a transposed date field, a
+# similar surname) read, at most: each shares the first name's key, so only
+# a name as common as can be, at the actor's sites, comes near it; those cut
+# are the least alike (another surname), and the same ones every time.
+NEAR_POOL = 200
 
-    Three index lookups gather the pool (PNC reference; related dates of
-    birth; the same normalised name), then ``matching.match_reasons`` decides.
-    Only people the actor may see are considered.
+
+def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
+    """People already held who may be this person, each with why it matched
+    (``details`` as check_person gives them: the PNC reference normalised).
+
+    Strong matches first, looked for at every site: the same PNC reference,
+    or the same first and last name keys and the same date of birth. A
+    person referred again at another site is the same person, and one
+    already in the trial is never randomised again (DESIGN.md "Triage", C4):
+    looked for at the actor's sites alone, they were no candidate, and the
+    copy made was randomised again. Each is an index seek, never cut,
+    however many share the date of birth (a national service holds about
+    250 a day). One the actor may not see is shown as held by their site,
+    with those reasons alone (``Candidate.held_by``).
+
+    Then near matches, among the people the actor may see: every match by
+    name needs the same first name key, with a related date of birth (or,
+    a date unknown, the same surname key); at most NEAR_POOL of them, the
+    same surname first. ``matching.match_reasons`` decides each.
     """
-    conditions = [and_(
-        Person.first_name_key == matching.first_name_key(details.first_name),
-        Person.last_name_key == matching.last_name_key(details.last_name),
-    )]
+    first_key = matching.first_name_key(details.first_name)
+    last_key = matching.last_name_key(details.last_name)
+    dob = details.date_of_birth
+    strong = []
     if details.pnc_reference:
-        conditions.append(Person.pnc_reference == details.pnc_reference)
-    if details.date_of_birth:
-        conditions.append(Person.date_of_birth.in_(
-            sorted(matching.related_dates(details.date_of_birth))
-        ))
-    pool = db.session.scalars(
-        visible_people(actor).where(or_(*conditions)).limit(500)
-    ).all()
+        strong.append(Person.pnc_reference == details.pnc_reference)
+    if first_key and last_key and dob:
+        strong.append(and_(Person.last_name_key == last_key, Person.first_name_key == first_key,
+                           Person.date_of_birth == dob))
+    at_sites = _at_sites(actor.site_ids) if actor.is_site_scoped else literal(True)
+    rows = db.session.execute(
+        select(Person, at_sites.label("seen")).where(or_(*strong)).order_by(Person.id)
+    ).all() if strong else []
+    pool = [person for person, seen in rows if seen]
+    found = [Candidate(person, [reason for reason, same in (
+        (matching.SAME_PNC, bool(details.pnc_reference)
+         and person.pnc_reference == details.pnc_reference),
+        (matching.SAME_NAME_AND_DATE_OF_BIRTH,
+         (person.first_name_key, person.last_name_key, person.date_of_birth)
+         == (first_key, last_key, dob)),
+    ) if same], held_by=person.site.name) for person, seen in rows if not seen]
+
+    if first_key:
+        if dob is None:
+            near = Person.last_name_key == last_key
+        else:
+            near = or_(Person.date_of_birth.in_(sorted(matching.related_dates(dob))),
+                       and_(Person.last_name_key == last_key, Person.date_of_birth.is_(None)))
+        stmt = visible_people(actor).where(Person.first_name_key == first_key, near)
+        if rows:
+            stmt = stmt.where(Person.id.not_in([person.id for person, _ in rows]))
+        pool += db.session.scalars(stmt.order_by(
+            case((Person.last_name_key == last_key, 0), else_=1), Person.id).limit(NEAR_POOL))
     new = details.identity()
-    found = []
     for person in pool:
         reasons = matching.match_reasons(new, matching.Identity(
             person.first_name, person.last_name, person.date_of_birth, person.pnc_reference
         ))
         if reasons:
             found.append(Candidate(person, reasons))
-    found.sort(key=lambda c: (-len(c.reasons), c.person.last_name, c.person.id))
+    # (those held elsewhere not ordered by the names they are not shown with)
+    found.sort(key=lambda c: (-len(c.reasons), "" if c.held_by else c.person.last_name,
+                              c.person.id))
     return found
 
 
@@ -390,7 +455,10 @@ def record_referral(
     no choice made (no ``existing_person_id`` and ``new_person_confirmed``
     false), raises ``PossibleDuplicates`` and writes nothing. The choice is
     audited: linking to a person who was a candidate, or creating a new
-    person despite the candidates shown. The form sent again (a double
+    person despite the candidates shown. A person of another site with the
+    PNC reference typed is never set aside for a new person (a PNC reference
+    identifies one person); one with the same name and date of birth may be
+    (two people can share them). The form sent again (a double
     click, or the duplicates page's choice twice: its ``submission`` key
     already claimed) raises submissions.AlreadySubmitted, before the
     duplicate check would offer the person it made.
@@ -404,11 +472,18 @@ def record_referral(
     if candidates and existing_person_id is None and not new_person_confirmed:
         raise PossibleDuplicates(candidates)
 
+    # Only a candidate may be chosen: a person of another site is one only
+    # as a strong match for what was typed, so no id sent by hand links a
+    # referral to anyone else (and so shows them).
     chosen = None
     if existing_person_id is not None:
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
+    else:
+        held = next((c for c in candidates if c.pnc_held_elsewhere), None)
+        if held is not None:
+            raise IntakeError({"pnc_reference": pnc_held_elsewhere(held)})
     # Every check passed: claimed just before the writes (it waits for the
     # same form in flight), so a refused form leaves no claim.
     submissions.claim(submission, "referral", actor=actor, now=now)
@@ -458,9 +533,39 @@ def record_referral(
     return referral
 
 
+def pnc_held_elsewhere(candidate: Candidate) -> str:
+    """Why no new person may be recorded with the PNC reference typed."""
+    return (f"A person held by {candidate.held_by} has this PNC reference. A PNC reference "
+            "identifies one person: link the referral to them, or correct the reference")
+
+
 def person_version(person: Person) -> str:
     """The version of a person's details an edit form is drawn from."""
     return row_version(_person_snapshot(person))
+
+
+def _born_after_a_referral(person: Person, dob: date | None, *, actor: User) -> str | None:
+    """Why ``dob`` cannot be the person's date of birth: it comes after the
+    date of one of their referrals (DESIGN.md "Referral intake": a referral
+    date before the date of birth is bad input). The referral form checks
+    its own date; an edit of the date of birth checked only against today,
+    and C1 then read "Aged -1". Names the earliest such referral, by its
+    reference if the actor may see it."""
+    if dob is None:
+        return None
+    before = db.session.execute(
+        select(Referral.id, Referral.site_id, Referral.referral_date)
+        .where(Referral.person_id == person.id, Referral.referral_date < dob)
+        .order_by(Referral.referral_date, Referral.id)).all()
+    if not before:
+        return None
+    first = before[0]
+    which = (f"referral {format_reference(first.id)}"
+             if not actor.is_site_scoped or first.site_id in actor.site_ids
+             else "a referral at another site")
+    more = f" (and {len(before) - 1} more before {long_date(dob)})" if len(before) > 1 else ""
+    return (f"Date of birth must be on or before the person's referral dates: {which} is "
+            f"dated {long_date(first.referral_date)}{more}")
 
 
 def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
@@ -468,11 +573,15 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     """Correct a person's details; the audit detail has each changed field's
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
-    corrected meanwhile (it decides C1 and the age stratum) is not put back."""
+    corrected meanwhile (it decides C1 and the age stratum) is not put back.
+    A date of birth after one of their referral dates is refused."""
     details = check_person(details, today=local_date(now))
     lock_row(db.session, person)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
+    problem = _born_after_a_referral(person, details.date_of_birth, actor=actor)
+    if problem:
+        raise IntakeError({"date_of_birth": problem})
     _apply(person, details)
     db.session.flush()
     diff = audit.changes(before, _person_snapshot(person))
@@ -536,6 +645,25 @@ def record_person_view(person: PersonOnPage, shown: Iterable, *, actor: User,
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=person.site_id,
                  detail={name: ids for name, ids in detail.items() if ids} or None)
+
+
+def candidates_shown(candidates: list[Candidate], *, page: str | None) -> None:
+    """The possible duplicates a new referral was checked against were
+    shown: each the actor may see as a view of them (``person_shown``), each
+    of another site as a match shown (that they match and why: no personal
+    data), under the person's site, so its leads see who was told."""
+    for candidate in candidates:
+        if candidate.held_by is None:
+            person_shown(candidate.person, page=page)
+            continue
+        audit.viewed(Action.PERSON_MATCH_VIEWED, subject_type="person",
+                     subject_id=candidate.person.id, site_id=candidate.person.site_id,
+                     page=page, matched_on=sorted(
+                         _MATCHED_ON[reason] for reason in candidate.reasons))
+
+
+_MATCHED_ON = {matching.SAME_PNC: "pnc_reference",
+               matching.SAME_NAME_AND_DATE_OF_BIRTH: "name_and_date_of_birth"}
 
 
 def person_shown(person: Person, *, page: str | None, site_id: int | None = None) -> None:
@@ -746,16 +874,19 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     """
     page = max(1, page)
     ref_id = parse_reference(query.text) if query.text else None
+    # each word as a surname and as a first name (its first part, by its
+    # nickname's form: "Bob" finds Robert, "Mary-Jane" Mary Jane), keyed as
+    # the people's names are (matching.first_name_key)
     name_keys = [] if ref_id is not None or not query.text else [
-        key for key in (matching.normalise_name(w) for w in query.text.split()) if key
+        (key, matching.first_name_key(word) or key) for word, key in
+        ((word, matching.normalise_name(word)) for word in query.text.split()) if key
     ]
     params: dict = {}
     if actor.is_site_scoped:
         params["site_ids"] = sorted(actor.site_ids)
     if ref_id is not None:
         params["ref_id"] = ref_id
-    for n, key in enumerate(name_keys):
-        first = matching.NICKNAMES.get(key, key)
+    for n, (key, first) in enumerate(name_keys):
         params.update({f"last{n}_from": key, f"last{n}_to": _after(key),
                        f"first{n}_from": first, f"first{n}_to": _after(first)})
     filters = tuple(name for name in _FILTERS if getattr(query, name))

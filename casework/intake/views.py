@@ -76,8 +76,7 @@ def new_referral():
             db.session.rollback()
             return _already_recorded(sent.earlier)
         except services.PossibleDuplicates as found:
-            for candidate in found.candidates:
-                services.person_shown(candidate.person, page=request.endpoint)
+            services.candidates_shown(found.candidates, page=request.endpoint)
             return render_template(
                 "intake/duplicates.html", candidates=found.candidates, form=None,
                 carried=_carried_fields(),

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from casework.intake.matching import (
+    KEY_LENGTH,
     Identity,
     first_name_key,
     match_reasons,
@@ -103,3 +104,21 @@ def test_hyphen_and_accent_differences_are_the_same_surname():
 )
 def test_non_matches(new):
     assert match_reasons(new, person()) == []
+
+
+def test_a_key_is_cut_to_its_columns_length():
+    """Normalising lengthens "ß" and "ﬃ": a name of 100 characters, which
+    the form takes, gives a key the column holds."""
+    assert normalise_name("ß" * 60) == "s" * KEY_LENGTH
+    assert first_name_key("ﬃ" * 100) == ("ffi" * 100)[:KEY_LENGTH]
+
+
+@pytest.mark.parametrize(
+    ("spaced", "hyphenated", "key"),
+    [("Mary Jane", "Mary-Jane", "mary"), ("Jean Luc", "Jean-Luc", "jean"),
+     ("Jean Luc", "Jean\N{EN DASH}Luc", "jean"), ("Bobby Joe", "Bobby-Joe", "robert")],
+)
+def test_a_first_name_spaced_or_hyphenated_is_one_key(spaced, hyphenated, key):
+    assert first_name_key(spaced) == first_name_key(hyphenated) == key
+    reasons = match_reasons(person(first=spaced), person(first=hyphenated))
+    assert "Same first name" in reasons and "Same date of birth" in reasons

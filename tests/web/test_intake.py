@@ -402,3 +402,28 @@ def test_a_referrals_page_records_its_view_under_the_referrals_site(client, logi
         shown = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert (shown.action, shown.subject_id, shown.site_id) == (
             "person:viewed", str(person.id), wolverhampton), page
+
+
+def test_a_date_of_birth_after_a_referral_date_is_refused_beside_it(client, login_as, submit,
+                                                                    post):
+    """DESIGN.md: a referral date before the date of birth is bad input. The
+    edit checked the date of birth against today alone, so it could come
+    after the person's referral, and C1 then read "Aged -1"."""
+    login_as("caseworker", ("coventry",))
+    submit(referral_date=["1", "11", "2020"])
+    person = db.session.scalars(select(Person)).one()
+    referral = person.referrals[0]
+    response = post(f"/people/{person.id}/edit",
+                    form_data(first_name="Jordy", date_of_birth=["10", "11", "2020"]))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert 'href="#date_of_birth-day"' in page
+    error = BeautifulSoup(page, "html.parser").select_one("#date_of_birth-error").get_text()
+    assert f"referral {referral.reference} is dated 1 November 2020" in error
+    assert 'value="Jordy"' in page and 'value="2020"' in page  # nothing typed is lost
+    db.session.refresh(person)
+    assert (person.first_name, person.date_of_birth) == ("Jordan", date(2008, 3, 14))
+    # the day of the referral itself is a date of birth it allows
+    response = post(f"/people/{person.id}/edit",
+                    form_data(date_of_birth=["1", "11", "2020"]))
+    assert response.status_code == 302

@@ -1,0 +1,339 @@
+"""The duplicate check, the name keys it reads, and a date of birth against
+the referral dates, on a real database (SQLite, and PostgreSQL when
+TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.accounts.services import sites_by_keys
+from casework.extensions import db
+from casework.intake import matching, services
+from casework.intake.models import Person
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def details(first="Jordan", last="Smith", dob=date(2008, 5, 4), pnc=None, la="coventry"):
+    return services.PersonDetails(first, last, dob, "male", "white_british", la,
+                                  pnc_reference=pnc)
+
+
+def refer(actor, site, person=None, *, link=None, confirmed=True, when=date(2026, 11, 1)):
+    """A referral at ``site`` recorded by ``actor``: linked to ``link`` (a
+    person id), or a new person if ``confirmed``, or PossibleDuplicates."""
+    site_id = sites_by_keys([site])[0].id
+    return services.record_referral(
+        person or details(), services.ReferralDetails(site_id, when, "police", "PC X", "Reason"),
+        existing_person_id=link, new_person_confirmed=confirmed, actor=actor, now=NOW)
+
+
+def test_a_name_that_lengthens_when_normalised_is_stored_and_found(make_user):
+    """Sixty "ß" are a name the form takes (100 characters at most), but
+    normalised they are 120 "s": the key is cut to the column's 100, which
+    PostgreSQL would otherwise refuse (a 500 on the form), and a search by
+    the name, cut alike, still finds them."""
+    worker = make_user("caseworker", ("coventry",))
+    long_name = "ß" * 60
+    referral = refer(worker, "coventry", details(first="ﬃ" * 40, last=long_name))
+    db.session.commit()
+    person = db.session.get(Person, referral.person_id)
+    assert person.last_name_key == "s" * matching.KEY_LENGTH
+    assert person.first_name_key == ("ffi" * 40)[:matching.KEY_LENGTH]
+    found = services.search_referrals(services.ReferralQuery(text=long_name), actor=worker)
+    assert [r.id for r in found.referrals] == [referral.id]
+    # and the duplicate check finds them by the same keys
+    again = services.find_candidates(details(first="ﬃ" * 40, last=long_name), actor=worker)
+    assert [c.person.id for c in again] == [person.id]
+
+
+def test_a_hyphenated_first_name_is_offered_for_the_spaced_one(make_user):
+    """"Mary-Jane" was keyed "maryjane" and "Mary Jane" "mary": a person
+    recorded one way was never a candidate for the other."""
+    worker = make_user("caseworker", ("coventry",))
+    for first, other in (("Mary-Jane", "Mary Jane"), ("Jean Luc", "Jean-Luc"),
+                         ("Bobby-Joe", "Robert")):
+        held = refer(worker, "coventry", details(first=first, last="Okafor"))
+        db.session.commit()
+        found = services.find_candidates(details(first=other, last="Okafor"), actor=worker)
+        assert [c.person.id for c in found] == [held.person_id], (first, other)
+        assert "Same date of birth" in found[0].reasons
+        db.session.get(Person, held.person_id).last_name_key = "someone else now"
+        db.session.commit()
+
+
+def _migration():
+    """Migration 0017, loaded from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    [path] = Path(__file__).parents[2].glob("migrations/versions/*_0017_*.py")
+    spec = importlib.util.spec_from_file_location("migration_0017", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_postgres):
+    """People keyed before it (a hyphenated first name as one word, a key
+    longer than the column on SQLite) are keyed as they would be now, a
+    batch at a time; the downgrade puts the first word's key back."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    coventry = sites_by_keys(["coventry"])[0]
+    old = [("Mary-Jane", "Smith", "maryjane", "smith"), ("Jean-Luc", "Picard", "jeanluc", "picard"),
+           ("Bob", "O'Brien", "robert", "obrien"), ("Zoë", "Ng", "zoe", "ng")]
+    if not is_postgres:  # PostgreSQL never held a key longer than its column
+        old.append(("Kai", "ß" * 60, "kai", "s" * 120))
+    db.session.execute(Person.__table__.insert(), [
+        {"site_id": coventry.id, "first_name": first, "last_name": last, "first_name_key": fk,
+         "last_name_key": lk, "date_of_birth": date(2009, 4, 2), "gender": "female",
+         "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
+        for first, last, fk, lk in old])
+    db.session.commit()
+    migration = _migration()
+    monkeypatch.setattr(migration, "BATCH", 2)
+
+    def keys():
+        return {first: (fk, lk) for first, fk, lk in db.session.execute(
+            select(Person.first_name, Person.first_name_key, Person.last_name_key))}
+
+    def run(step):
+        db.session.commit()  # (on SQLite, its transaction would hold the write lock)
+        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            step()
+
+    run(migration.upgrade)
+    assert keys() == {first: (matching.first_name_key(first), matching.last_name_key(last))
+                      for first, last, *_ in old}
+    assert keys()["Mary-Jane"] == ("mary", "smith") and keys()["Jean-Luc"][0] == "jean"
+    if not is_postgres:
+        assert keys()["Kai"] == ("kai", "s" * matching.KEY_LENGTH)
+    run(migration.downgrade)
+    assert keys()["Mary-Jane"] == ("maryjane", "smith") and keys()["Zoë"] == ("zoe", "ng")
+    run(migration.upgrade)
+    assert keys()["Mary-Jane"] == ("mary", "smith")
+
+
+def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_user):
+    """A word of a search is a first name keyed as the people's are: its
+    first part ("Mary-Jane" finds Mary Jane and Mary-Jane, and any Mary)."""
+    worker = make_user("caseworker", ("coventry",))
+    for first, last in (("Mary-Jane", "Smith"), ("Mary Jane", "Brown"), ("Maryam", "Patel"),
+                        ("Jane", "Doe"), ("Bobby-Joe", "Hart")):
+        refer(worker, "coventry", details(first=first, last=last))
+
+    def found(text):
+        return {r.last_name for r in services.search_referrals(
+            services.ReferralQuery(text=text), actor=worker).referrals}
+
+    assert found("Mary-Jane") == {"Smith", "Brown", "Patel"}
+    assert found("mary-jane smith") == found("Mary Smith") == {"Smith"}
+    assert found("Jean-Luc") == set()
+    assert found("Jane") == {"Doe"}
+    assert found("Bob") == found("Bobby-Joe") == {"Hart"}
+    assert found("Smith-Jones") == set()
+
+
+def _others(site_id, count, *, first="Other", dob=date(2010, 3, 3), last=None):
+    """``count`` people born on ``dob``, written straight into the table."""
+    db.session.execute(Person.__table__.insert(), [
+        {"site_id": site_id, "first_name": first, "last_name": last or f"Other{n}",
+         "first_name_key": matching.first_name_key(first),
+         "last_name_key": matching.last_name_key(last or f"Other{n}"), "date_of_birth": dob,
+         "gender": "male", "ethnicity": "white_british", "local_authority": "coventry",
+         "created_at": NOW}
+        for n in range(count)])
+    db.session.commit()
+
+
+def test_an_exact_match_is_found_however_many_share_the_date_of_birth(make_user):
+    """The pool was any 500 of the people born on or near the date (no
+    order), then matched: with 600 others born the same day, the person of
+    the same name and date of birth was left out, and a second one made."""
+    worker = make_user("caseworker", ("coventry",))
+    _others(sites_by_keys(["coventry"])[0].id, 600)
+    held = refer(worker, "coventry", details(first="Zara", last="Young", dob=date(2010, 3, 3)))
+    by_pnc = refer(worker, "coventry", details(first="Ann", last="Bell", dob=date(2010, 3, 3),
+                                               pnc="10/123456B"))
+    db.session.commit()
+    found = services.find_candidates(details(first="Zara", last="Young", dob=date(2010, 3, 3)),
+                                     actor=worker)
+    assert [c.person.id for c in found] == [held.person_id]
+    found = services.find_candidates(details(first="Zed", last="Other", dob=date(2010, 3, 3),
+                                             pnc="10/123456B"), actor=worker)
+    assert [c.person.id for c in found] == [by_pnc.person_id]
+
+
+def test_near_matches_are_read_up_to_a_bound_the_same_surname_first(make_user, monkeypatch):
+    """Near matches (here a date of birth with day and month swapped, and a
+    similar surname) come from a bounded pool of the people sharing the
+    first name's key, the same surname first, then by id, the same every
+    time; a strong match is never cut."""
+    worker = make_user("caseworker", ("coventry",))
+    coventry_id = sites_by_keys(["coventry"])[0].id
+    _others(coventry_id, 3, first="Zara", dob=date(2010, 3, 4))  # not alike: surnames differ
+    similar = refer(worker, "coventry", details(first="Zara", last="Yung", dob=date(2010, 3, 4)))
+    swapped = refer(worker, "coventry", details(first="Zara", last="Young", dob=date(2010, 4, 3)))
+    exact = refer(worker, "coventry", details(first="Zara", last="Young", dob=date(2010, 3, 4)))
+    db.session.commit()
+    typed = details(first="Zara", last="Young", dob=date(2010, 3, 4))
+    everyone = [c.person.id for c in services.find_candidates(typed, actor=worker)]
+    assert sorted(everyone) == sorted([similar.person_id, swapped.person_id, exact.person_id])
+    monkeypatch.setattr(services, "NEAR_POOL", 1)
+    for _ in range(2):
+        found = services.find_candidates(typed, actor=worker)
+        assert {c.person.id for c in found} == {exact.person_id, swapped.person_id}
+
+
+def _allocations():
+    from casework.trial.models import Allocation
+
+    return db.session.scalars(select(Allocation)).all()
+
+
+def test_a_person_randomised_at_one_site_is_linked_not_copied_at_another(
+        make_user, make_trial, triage_referral):
+    """DESIGN.md "Triage", C4: a person already in the trial is never
+    randomised again. Re-referred at Wolverhampton with the PNC reference,
+    name and date of birth Coventry holds them by, they were no candidate
+    (the check read only the caseworker's sites), a second person was made
+    and randomised too. Now the Coventry person is offered, by their site
+    and why alone; a new person is refused; the referral is linked to them,
+    and triage keeps their allocation."""
+    from casework.triage import services as triage
+
+    make_trial()
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    typed = details(pnc="12/345678A")
+    first = refer(coventry, "coventry", typed)
+    db.session.commit()
+    triage.decide(triage_referral(first), "eligible", None, actor=lead, now=NOW,
+                  key=b"test-trial-key")
+    db.session.commit()
+
+    try:
+        refer(wolverhampton, "wolverhampton", typed, confirmed=False)
+        raise AssertionError("no candidates")
+    except services.PossibleDuplicates as found:
+        [candidate] = found.candidates
+    assert (candidate.person.id, candidate.held_by, candidate.reasons) == (
+        first.person_id, "Coventry", ["Same PNC reference", "Same name and date of birth"])
+    try:
+        refer(wolverhampton, "wolverhampton", typed, confirmed=True)
+        raise AssertionError("a new person with the PNC reference")
+    except services.IntakeError as refused:
+        assert "PNC reference identifies one person" in refused.problems["pnc_reference"]
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+
+    second = refer(wolverhampton, "wolverhampton", typed, link=first.person_id)
+    db.session.commit()
+    assert second.person_id == first.person_id and second.site.key == "wolverhampton"
+    again = triage_referral(second)
+    assert triage.assess(again).criterion("C4").outcome == "fail"
+    decided = triage.decide(again, "ineligible", None, actor=lead, now=NOW,
+                            key=b"test-trial-key")
+    db.session.commit()
+    [allocation] = _allocations()
+    assert decided.allocation_id == allocation.id and allocation.referral_id == first.id
+    # and the person is now the Wolverhampton caseworker's to see
+    assert services.person_for_page(wolverhampton, first.person_id) is not None
+
+
+def test_a_strong_match_elsewhere_says_only_why(make_user):
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    by_pnc = refer(coventry, "coventry", details(first="Ann", last="Bell", pnc="10/123456B"))
+    by_name = refer(coventry, "coventry", details(first="Mary Jane", last="O'Neill",
+                                                  dob=date(2009, 4, 2)))
+    db.session.commit()
+    [found] = services.find_candidates(details(first="Zed", last="Other", dob=date(1999, 1, 1),
+                                               pnc="10/123456B"), actor=wolverhampton)
+    assert (found.person.id, found.held_by, found.reasons) == (
+        by_pnc.person_id, "Coventry", ["Same PNC reference"])
+    [found] = services.find_candidates(details(first="Mary-Jane", last="ONeill",
+                                               dob=date(2009, 4, 2)), actor=wolverhampton)
+    assert (found.person.id, found.held_by, found.reasons) == (
+        by_name.person_id, "Coventry", ["Same name and date of birth"])
+    # a lead of both sites sees them as any candidate
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    [found] = services.find_candidates(details(first="Mary-Jane", last="ONeill",
+                                               dob=date(2009, 4, 2)), actor=lead)
+    assert found.held_by is None and "Same date of birth" in found.reasons
+
+
+def test_a_same_name_and_date_of_birth_elsewhere_may_be_a_new_person(make_user):
+    """Two people can share a name and a date of birth: the caseworker may
+    set the match aside, audited as any other."""
+    from casework.audit.models import AuditEvent
+
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    held = refer(coventry, "coventry", details())
+    db.session.commit()
+    new = refer(wolverhampton, "wolverhampton", details(), confirmed=True)
+    db.session.commit()
+    assert new.person_id != held.person_id
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "person:confirmed_new")).one()
+    assert event.detail["candidates_set_aside"] == [held.person_id]
+
+
+@pytest.mark.parametrize("typed", [
+    details(dob=date(2008, 4, 5)),                      # one digit different
+    details(dob=date(2008, 4, 5), last="Smyth"),        # and a similar surname
+    details(first="Callum", last="Other", dob=None),    # nobody alike
+    details(dob=None),                                  # the same name, a date unknown
+])
+def test_no_person_of_another_site_is_offered_or_linked_but_a_strong_match(make_user, typed):
+    """Near matches stay at the actor's sites; and a person the actor may
+    not see is linked to only as a strong match for what was typed, so an
+    id sent by hand neither links to them nor shows them."""
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    held = refer(coventry, "coventry", details())
+    db.session.commit()
+    assert services.find_candidates(typed, actor=wolverhampton) == []
+    assert services.find_candidates(typed, actor=coventry) != [] or typed.first_name == "Callum"
+    with pytest.raises(services.IntakeError) as refused:
+        refer(wolverhampton, "wolverhampton", typed, link=held.person_id)
+    assert refused.value.problems == {"person": "Choose one of the people listed, "
+                                                "or a new person"}
+    db.session.rollback()
+    assert len(db.session.get(Person, held.person_id).referrals) == 1
+    assert services.person_for_page(wolverhampton, held.person_id) is None
+
+
+def test_a_date_of_birth_after_any_referral_date_names_the_earliest(make_user):
+    """Every referral counts, those of another site too, named without
+    their reference to someone who may not see them."""
+    coventry = make_user("caseworker", ("coventry",))
+    both = make_user("caseworker", ("coventry", "wolverhampton"))
+    person = refer(coventry, "coventry", details(dob=date(2008, 5, 4)),
+                   when=date(2025, 6, 1)).person
+    refer(both, "wolverhampton", details(dob=date(2008, 5, 4)), link=person.id,
+          when=date(2025, 3, 1))
+    db.session.commit()
+
+    def edit(actor, dob):
+        services.update_person(person, details(dob=dob), actor=actor, now=NOW)
+
+    with pytest.raises(services.IntakeError) as refused:
+        edit(coventry, date(2025, 4, 1))
+    assert refused.value.problems == {"date_of_birth": (
+        "Date of birth must be on or before the person's referral dates: a referral at "
+        "another site is dated 1 March 2025")}
+    with pytest.raises(services.IntakeError) as refused:
+        edit(both, date(2025, 7, 1))
+    earliest = min(person.referrals, key=lambda r: r.referral_date)
+    assert refused.value.problems["date_of_birth"].endswith(
+        f"referral {earliest.reference} is dated 1 March 2025 (and 1 more before 1 July 2025)")
+    db.session.rollback()
+    edit(both, date(2025, 3, 1))
+    assert person.date_of_birth == date(2025, 3, 1)

@@ -1,0 +1,121 @@
+"""The duplicates page for a person held by another site than the
+caseworker's: the least it takes to decide, and the choices it allows."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import func, select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.intake.models import Person, Referral
+from tests.web.test_intake import form_data
+
+
+def text(page: str) -> str:
+    return " ".join(BeautifulSoup(page, "html.parser").get_text().split())
+
+
+def _site_id(key: str) -> int:
+    from casework.accounts.services import sites_by_keys
+
+    return sites_by_keys([key])[0].id
+
+
+@pytest.fixture
+def held_at_coventry(login_as, post):
+    """A person Coventry holds (Jordan O'Neill, born 14 March 2008, PNC
+    12/345678A, postcode CV1 5FB, other names JJ), then the client signed
+    in at Wolverhampton."""
+    login_as("caseworker", ("coventry",))
+    assert post("/referrals/new", form_data(site=str(_site_id("coventry")), other_names="JJ",
+                                            pnc_reference="12/345678A")).status_code == 302
+    person = db.session.scalars(select(Person)).one()
+    post("/sign-out")
+    login_as("caseworker", ("wolverhampton",))
+    return person
+
+
+@pytest.fixture
+def refer_at_wolverhampton(post):
+    def send(**overrides):
+        return post("/referrals/new", form_data(site=str(_site_id("wolverhampton")),
+                                                postcode="", **overrides))
+
+    return send
+
+
+def test_a_person_of_another_site_with_the_pnc_reference_is_offered_by_site_and_why(
+        held_at_coventry, refer_at_wolverhampton):
+    before = db.session.scalar(select(func.max(AuditEvent.id)))
+    response = refer_at_wolverhampton(first_name="Zed", last_name="Other",
+                                      date_of_birth=["1", "1", "1999"],
+                                      pnc_reference="12/0345678a")
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert "Same person as someone held by Coventry" in text(page)
+    assert "Same PNC reference" in page and f'value="{held_at_coventry.id}"' in page
+    # nothing else of them: not their name, date of birth, postcode, other
+    # names nor their PNC reference as held
+    for theirs in ("Jordan", "O'Neill", "2008", "CV1 5FB", 'value="JJ"', "12/345678A"):
+        assert theirs not in page, theirs
+    # a PNC reference is one person's: no new person is offered
+    assert 'value="new"' not in page and "no new person can be recorded" in page
+    # the match shown is audited, without their details; no view of them
+    [shown] = [(e.action, e.subject_id, e.site_id, e.detail) for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.id > before,
+                                 AuditEvent.action.startswith("person:")))]
+    assert shown == ("person:match_viewed", str(held_at_coventry.id), held_at_coventry.site_id,
+                     {"page": "intake.new_referral", "matched_on": ["pnc_reference"]})
+
+
+def test_a_new_person_with_a_pnc_reference_held_elsewhere_is_refused_beside_it(
+        held_at_coventry, refer_at_wolverhampton):
+    response = refer_at_wolverhampton(pnc_reference="12/345678A", person_choice="new")
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert 'href="#pnc_reference"' in page
+    assert "A person held by Coventry has this PNC reference" in page
+    assert 'value="Sam Navigator"' in page  # nothing typed is lost
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_linking_to_them_adds_the_referral_to_their_record(client, held_at_coventry,
+                                                           refer_at_wolverhampton):
+    assert client.get(f"/people/{held_at_coventry.id}").status_code == 404
+    response = refer_at_wolverhampton(pnc_reference="12/345678A",
+                                      person_choice=str(held_at_coventry.id))
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/people/{held_at_coventry.id}"
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Referral)) == 2
+    linked = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person:linked")).one()
+    assert linked.detail["reasons"] == ["Same PNC reference", "Same name and date of birth"]
+    assert client.get(f"/people/{held_at_coventry.id}").status_code == 200
+
+
+def test_a_same_name_and_date_of_birth_elsewhere_may_still_be_someone_new(
+        held_at_coventry, refer_at_wolverhampton):
+    page = html.unescape(refer_at_wolverhampton().get_data(as_text=True))
+    assert "Same person as someone held by Coventry" in text(page)
+    assert "Same name and date of birth" in page and 'value="new"' in page
+    assert "CV1 5FB" not in page and "PNC" not in page.split("Possible matches")[1]
+    assert refer_at_wolverhampton(person_choice="new").status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 2
+
+
+def test_an_id_sent_by_hand_links_to_nobody_unseen(client, held_at_coventry,
+                                                   refer_at_wolverhampton):
+    """Only a strong match for what was typed can be linked to: any other
+    person of another site, by their id, is refused as no candidate."""
+    response = refer_at_wolverhampton(first_name="Callum", last_name="Other", pnc_reference="",
+                                      person_choice=str(held_at_coventry.id))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Choose one of the people listed" in page
+    assert "O&#39;Neill" not in page and "CV1 5FB" not in page
+    assert db.session.scalar(select(func.count()).select_from(Referral)) == 1
+    assert client.get(f"/people/{held_at_coventry.id}").status_code == 404
