@@ -86,6 +86,11 @@ def journey(app, make_referral, triage_referral, randomised):
     pathways.move(other, pathways.MoveRequest("engaged", date(2026, 9, 8)), actor=worker,
                   now=utcnow())
     other.caseworker_id = worker.id
+    # Enough people randomised at Coventry for the evaluator's extract to
+    # reach k = 5 (a smaller cohort's rows are all left out of it).
+    for _ in range(5):
+        triage.decide(triage_referral(make_referral("coventry")), "eligible", None, actor=lead,
+                      now=utcnow(), key=KEY)
     # The allocation sequence is fixed by the key: use up slots until the next
     # Coventry allocation (Robert's) is to treatment, as the journey needs.
     while next_arm(trial, "coventry") != "treatment":
