@@ -184,11 +184,16 @@ class Candidate:
     held_by: str | None = None
 
     @property
-    def pnc_held_elsewhere(self) -> bool:
-        """A person of another site with the PNC reference typed: a PNC
+    def holds_the_pnc(self) -> bool:
+        """A person with the PNC reference typed, at any site: a PNC
         reference identifies one person, so no new person may be recorded
         with it."""
-        return self.held_by is not None and matching.SAME_PNC in self.reasons
+        return matching.SAME_PNC in self.reasons
+
+    @property
+    def named(self) -> str:
+        """Who they are, as far as the actor may be told."""
+        return f"A person held by {self.held_by}" if self.held_by else self.person.full_name
 
 
 class PossibleDuplicates(Exception):
@@ -455,8 +460,8 @@ def record_referral(
     no choice made (no ``existing_person_id`` and ``new_person_confirmed``
     false), raises ``PossibleDuplicates`` and writes nothing. The choice is
     audited: linking to a person who was a candidate, or creating a new
-    person despite the candidates shown. A person of another site with the
-    PNC reference typed is never set aside for a new person (a PNC reference
+    person despite the candidates shown. A person with the PNC reference
+    typed, at any site, is never set aside for a new person (a PNC reference
     identifies one person); one with the same name and date of birth may be
     (two people can share them). The form sent again (a double
     click, or the duplicates page's choice twice: its ``submission`` key
@@ -481,9 +486,9 @@ def record_referral(
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
     else:
-        held = next((c for c in candidates if c.pnc_held_elsewhere), None)
+        held = next((c for c in candidates if c.holds_the_pnc), None)
         if held is not None:
-            raise IntakeError({"pnc_reference": pnc_held_elsewhere(held)})
+            raise IntakeError({"pnc_reference": pnc_held(held)})
     # Every check passed: claimed just before the writes (it waits for the
     # same form in flight), so a refused form leaves no claim.
     submissions.claim(submission, "referral", actor=actor, now=now)
@@ -533,10 +538,10 @@ def record_referral(
     return referral
 
 
-def pnc_held_elsewhere(candidate: Candidate) -> str:
+def pnc_held(candidate: Candidate) -> str:
     """Why no new person may be recorded with the PNC reference typed."""
-    return (f"A person held by {candidate.held_by} has this PNC reference. A PNC reference "
-            "identifies one person: link the referral to them, or correct the reference")
+    return (f"{candidate.named} has this PNC reference. A PNC reference identifies one "
+            "person: link the referral to them, or correct the reference")
 
 
 def person_version(person: Person) -> str:
@@ -579,9 +584,13 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     lock_row(db.session, person)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
-    problem = _born_after_a_referral(person, details.date_of_birth, actor=actor)
-    if problem:
-        raise IntakeError({"date_of_birth": problem})
+    problems = {}
+    if problem := _born_after_a_referral(person, details.date_of_birth, actor=actor):
+        problems["date_of_birth"] = problem
+    if problem := _pnc_held_by_another(person, details.pnc_reference, actor=actor):
+        problems["pnc_reference"] = problem
+    if problems:
+        raise IntakeError(problems)
     _apply(person, details)
     db.session.flush()
     diff = audit.changes(before, _person_snapshot(person))
@@ -591,6 +600,23 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
             subject_id=person.id, site_id=person.site_id, detail=diff,
         )
     return person
+
+
+def _pnc_held_by_another(person: Person, pnc: str | None, *, actor: User) -> str | None:
+    """Why ``person`` may not be given the PNC reference ``pnc``: another
+    person, at any site, has it (a PNC reference identifies one person; as a
+    new referral's person may not be given it either). Named if the actor
+    may see them, else by their site."""
+    if not pnc or pnc == person.pnc_reference:
+        return None
+    other = db.session.scalars(select(Person).where(Person.pnc_reference == pnc,
+                                                    Person.id != person.id).limit(1)).first()
+    if other is None:
+        return None
+    seen = db.session.scalar(visible_people(actor).where(Person.id == other.id)
+                             .with_only_columns(Person.id)) is not None
+    who = other.full_name if seen else f"A person held by {other.site.name}"
+    return f"{who} has this PNC reference. A PNC reference identifies one person: check it"
 
 
 def change_status(referral: Referral, target: ReferralStatus, *, actor: User | None,

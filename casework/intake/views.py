@@ -77,10 +77,14 @@ def new_referral():
             return _already_recorded(sent.earlier)
         except services.PossibleDuplicates as found:
             services.candidates_shown(found.candidates, page=request.endpoint)
+            # sent from the duplicates page with nothing chosen: no choice is
+            # preselected there, so it is asked for again
+            choice_error = ("Select who the referral is about: one of the people listed, or "
+                            "a new person") if request.form.get("duplicates_shown") else None
             return render_template(
                 "intake/duplicates.html", candidates=found.candidates, form=None,
-                carried=_carried_fields(),
-            )
+                carried=_carried_fields(), choice_error=choice_error,
+            ), 422 if choice_error else 200
         except services.IntakeError as error:
             show_problems(form, error.problems)
         else:
@@ -104,7 +108,7 @@ def _already_recorded(earlier):
 def _carried_fields() -> list[tuple[str, str]]:
     """What was typed, to re-post from the duplicate page (nothing is lost)."""
     return [(name, value) for name, value in request.form.items(multi=True)
-            if name not in {"csrf_token", "person_choice", "submit"}]
+            if name not in {"csrf_token", "person_choice", "submit", "duplicates_shown"}]
 
 
 @bp.route("/people/<int:person_id>")

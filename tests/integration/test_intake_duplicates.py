@@ -337,3 +337,44 @@ def test_a_date_of_birth_after_any_referral_date_names_the_earliest(make_user):
     db.session.rollback()
     edit(both, date(2025, 3, 1))
     assert person.date_of_birth == date(2025, 3, 1)
+
+
+def test_a_pnc_reference_held_at_ones_own_site_is_not_given_to_a_new_person(make_user):
+    """A PNC reference identifies one person wherever they are held: at the
+    caseworker's own site too, no new person is recorded with it."""
+    worker = make_user("caseworker", ("coventry",))
+    held = refer(worker, "coventry", details(first="Ann", last="Bell", pnc="10/123456B"))
+    db.session.commit()
+    other = details(first="Zed", last="Other", dob=date(1999, 1, 1), pnc="10/123456B")
+    try:
+        refer(worker, "coventry", other, confirmed=True)
+        raise AssertionError("a new person with the PNC reference")
+    except services.IntakeError as refused:
+        assert refused.problems["pnc_reference"].startswith("Ann Bell has this PNC reference")
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+    assert refer(worker, "coventry", other, link=held.person_id).person_id == held.person_id
+
+
+def test_an_edit_does_not_give_a_person_anothers_pnc_reference(make_user):
+    """As a new person may not be given a PNC reference someone holds, an
+    edit may not give it to another: the one named as far as the editor may
+    see them (at another site, by that site)."""
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    refer(coventry, "coventry", details(first="Ann", last="Bell", pnc="10/123456B"))
+    ours = refer(coventry, "coventry", details(first="Cal", last="Dee")).person
+    theirs = refer(wolverhampton, "wolverhampton", details(first="Eve", last="Fox")).person
+    db.session.commit()
+    for person, actor, named in ((ours, coventry, "Ann Bell"),
+                                 (theirs, wolverhampton, "A person held by Coventry")):
+        with pytest.raises(services.IntakeError) as refused:
+            services.update_person(person, details(first=person.first_name,
+                                                   last=person.last_name, pnc="10/123456b"),
+                                   actor=actor, now=NOW)
+        assert refused.value.problems == {"pnc_reference": (
+            f"{named} has this PNC reference. A PNC reference identifies one person: check it")}
+        db.session.rollback()
+    services.update_person(ours, details(first="Cal", last="Dee", pnc="10/654321C"),
+                           actor=coventry, now=NOW)
+    db.session.commit()
+    assert ours.pnc_reference == "10/654321C"

@@ -173,6 +173,23 @@ def test_linking_to_the_existing_person(existing_person, submit):
     assert linked.detail["candidates"] == [existing_person.id]
 
 
+def test_the_duplicates_page_preselects_nothing_and_asks_for_a_choice(existing_person,
+                                                                      submit):
+    """"New person" was checked in advance, so sending the page unread made
+    a duplicate: nothing is preselected, and sending no choice asks again."""
+    page = submit(first_name="Jordan").get_data(as_text=True)
+    assert "checked" not in page.split("Possible matches")[1].split("</fieldset>")[0]
+    response = submit(first_name="Jordan", duplicates_shown="1")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "<title>Error: Is this someone already known?" in page
+    assert f'href="#person-{existing_person.id}"' in page
+    assert "Select who the referral is about" in page
+    assert 'name="reason" value="Stab wound; known associates."' in page
+    assert page.count('name="duplicates_shown"') == 1
+    assert count(Person) == 1 and count(Referral) == 1
+
+
 def test_confirming_a_new_person_despite_candidates(existing_person, submit):
     response = submit(person_choice="new")
     assert response.status_code == 302
