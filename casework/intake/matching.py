@@ -100,6 +100,21 @@ def _first_part(name: str) -> str:
     return parts[0] if parts else ""
 
 
+def _later_parts(name: str) -> str:
+    """The first name after its first part, normalised ("Rose" of "Lily-Rose")."""
+    spaced = "".join(" " if unicodedata.category(ch) == "Pd" else ch for ch in name or "")
+    return normalise_name(" ".join(spaced.split()[1:]))
+
+
+def same_first_name(one: str, other: str) -> bool:
+    """The same first name, however written: the same key (nicknames mapped)
+    and the same later parts. "Mary-Jane" is "Mary Jane", and "Bob" is
+    "Robert"; "Lily-Rose" is not "Lily-Mae", though both are keyed "lily"
+    (twins share a surname and a date of birth)."""
+    return (bool(first_name_key(one)) and first_name_key(one) == first_name_key(other)
+            and _later_parts(one) == _later_parts(other))
+
+
 def first_name_key(name: str) -> str:
     """The normalised first part of the first name, with nicknames mapped to
     one form (Bob → robert; "Bobby-Joe" → robert)."""
@@ -193,9 +208,13 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
     names_match = first_same and (last_similar if relation in {"exact", "swapped", "one_digit"}
                                   else last_same)
     if relation and names_match:
-        if normalise_name(_first_part(new.first_name)) \
-                == normalise_name(_first_part(existing.first_name)):
+        first_parts_same = normalise_name(_first_part(new.first_name)) \
+            == normalise_name(_first_part(existing.first_name))
+        if first_parts_same and same_first_name(new.first_name, existing.first_name):
             reasons.append("Same first name")
+        elif first_parts_same:
+            reasons.append(f"First names begin alike ({existing.first_name} and "
+                           f"{new.first_name})")
         else:
             reasons.append(
                 f"First names are forms of one name ({existing.first_name} and {new.first_name})"

@@ -58,10 +58,13 @@ MAX_REASON_LENGTH = 5000
 
 
 class IntakeError(Exception):
-    """Input whose meaning is wrong; ``problems`` maps form fields to messages."""
+    """Input whose meaning is wrong; ``problems`` maps form fields to
+    messages; ``shown``, the people a message tells of (the holder of a PNC
+    reference), for the page to audit as shown (``candidates_shown``)."""
 
-    def __init__(self, problems: dict[str | None, str]):
+    def __init__(self, problems: dict[str | None, str], shown: Iterable[Candidate] = ()):
         self.problems = problems
+        self.shown = list(shown)
         super().__init__("; ".join(problems.values()))
 
 
@@ -369,7 +372,8 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     (``details`` as check_person gives them: the PNC reference normalised).
 
     Strong matches first, looked for at every site: the same PNC reference,
-    or the same first and last name keys and the same date of birth. A
+    or the same first name (``matching.same_first_name``: its key and its
+    later parts), surname key and date of birth. A
     person referred again at another site is the same person, and one
     already in the trial is never randomised again (DESIGN.md "Triage", C4):
     looked for at the actor's sites alone, they were no candidate, and the
@@ -397,13 +401,21 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
         select(Person, at_sites.label("seen")).where(or_(*strong)).order_by(Person.id)
     ).all() if strong else []
     pool = [person for person, seen in rows if seen]
-    found = [Candidate(person, [reason for reason, same in (
-        (matching.SAME_PNC, bool(details.pnc_reference)
-         and person.pnc_reference == details.pnc_reference),
-        (matching.SAME_NAME_AND_DATE_OF_BIRTH,
-         (person.first_name_key, person.last_name_key, person.date_of_birth)
-         == (first_key, last_key, dob)),
-    ) if same], held_by=person.site.name) for person, seen in rows if not seen]
+    found = []
+    for person, seen in rows:
+        if seen:
+            continue
+        # the whole first name, not its key alone: twins Lily-Rose and
+        # Lily-Mae share a key, a surname and a date of birth
+        reasons = [reason for reason, same in (
+            (matching.SAME_PNC, bool(details.pnc_reference)
+             and person.pnc_reference == details.pnc_reference),
+            (matching.SAME_NAME_AND_DATE_OF_BIRTH,
+             (person.last_name_key, person.date_of_birth) == (last_key, dob)
+             and matching.same_first_name(person.first_name, details.first_name)),
+        ) if same]
+        if reasons:
+            found.append(Candidate(person, reasons, held_by=person.site.name))
 
     if first_key:
         if dob is None:
@@ -488,7 +500,7 @@ def record_referral(
     else:
         held = next((c for c in candidates if c.holds_the_pnc), None)
         if held is not None:
-            raise IntakeError({"pnc_reference": pnc_held(held)})
+            raise IntakeError({"pnc_reference": pnc_held(held)}, shown=[held])
     # Every check passed: claimed just before the writes (it waits for the
     # same form in flight), so a refused form leaves no claim.
     submissions.claim(submission, "referral", actor=actor, now=now)
@@ -538,10 +550,11 @@ def record_referral(
     return referral
 
 
-def pnc_held(candidate: Candidate) -> str:
-    """Why no new person may be recorded with the PNC reference typed."""
-    return (f"{candidate.named} has this PNC reference. A PNC reference identifies one "
-            "person: link the referral to them, or correct the reference")
+def pnc_held(candidate: Candidate, advice: str = "link the referral to them, or correct the "
+             "reference") -> str:
+    """Why nobody else may be given the PNC reference typed."""
+    return f"{candidate.named} has this PNC reference. A PNC reference identifies one person: " \
+        f"{advice}"
 
 
 def person_version(person: Person) -> str:
@@ -587,10 +600,11 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     problems = {}
     if problem := _born_after_a_referral(person, details.date_of_birth, actor=actor):
         problems["date_of_birth"] = problem
-    if problem := _pnc_held_by_another(person, details.pnc_reference, actor=actor):
-        problems["pnc_reference"] = problem
+    holder = _pnc_holder(person, details.pnc_reference, actor=actor)
+    if holder:
+        problems["pnc_reference"] = pnc_held(holder, "check it")
     if problems:
-        raise IntakeError(problems)
+        raise IntakeError(problems, shown=[holder] if holder else [])
     _apply(person, details)
     db.session.flush()
     diff = audit.changes(before, _person_snapshot(person))
@@ -602,11 +616,11 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     return person
 
 
-def _pnc_held_by_another(person: Person, pnc: str | None, *, actor: User) -> str | None:
-    """Why ``person`` may not be given the PNC reference ``pnc``: another
-    person, at any site, has it (a PNC reference identifies one person; as a
-    new referral's person may not be given it either). Named if the actor
-    may see them, else by their site."""
+def _pnc_holder(person: Person, pnc: str | None, *, actor: User) -> Candidate | None:
+    """Another person, at any site, with the PNC reference ``pnc``, which
+    ``person`` may therefore not be given (a PNC reference identifies one
+    person, as a new referral's person may not be given it either): as a
+    candidate, held by their site if the actor may not see them."""
     if not pnc or pnc == person.pnc_reference:
         return None
     other = db.session.scalars(select(Person).where(Person.pnc_reference == pnc,
@@ -615,8 +629,7 @@ def _pnc_held_by_another(person: Person, pnc: str | None, *, actor: User) -> str
         return None
     seen = db.session.scalar(visible_people(actor).where(Person.id == other.id)
                              .with_only_columns(Person.id)) is not None
-    who = other.full_name if seen else f"A person held by {other.site.name}"
-    return f"{who} has this PNC reference. A PNC reference identifies one person: check it"
+    return Candidate(other, [matching.SAME_PNC], held_by=None if seen else other.site.name)
 
 
 def change_status(referral: Referral, target: ReferralStatus, *, actor: User | None,

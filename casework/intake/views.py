@@ -86,6 +86,7 @@ def new_referral():
                 carried=_carried_fields(), choice_error=choice_error,
             ), 422 if choice_error else 200
         except services.IntakeError as error:
+            services.candidates_shown(error.shown, page=request.endpoint)
             show_problems(form, error.problems)
         else:
             flash(f"Referral {recorded.reference} recorded", "success")
@@ -152,6 +153,7 @@ def edit_person(person_id: int):
             services.update_person(record, form.person_details(), actor=current_user,
                                    now=utcnow(), based_on=form.version.data)
         except services.IntakeError as error:
+            services.candidates_shown(error.shown, page=request.endpoint)
             show_problems(form, error.problems)
         except ChangedMeanwhile as error:
             db.session.rollback()

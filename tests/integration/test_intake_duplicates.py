@@ -378,3 +378,20 @@ def test_an_edit_does_not_give_a_person_anothers_pnc_reference(make_user):
                            actor=coventry, now=NOW)
     db.session.commit()
     assert ours.pnc_reference == "10/654321C"
+
+
+def test_a_twin_at_another_site_is_no_strong_match(make_user):
+    """Twins share a surname and a date of birth, and Lily-Rose and
+    Lily-Mae a first name key: at another site, where nothing else of them
+    is shown, only the whole first name makes the same name."""
+    coventry = make_user("caseworker", ("coventry",))
+    wolverhampton = make_user("caseworker", ("wolverhampton",))
+    refer(wolverhampton, "wolverhampton",
+          details(first="Lily-Rose", last="Okafor", dob=date(2010, 5, 5)))
+    db.session.commit()
+    assert services.find_candidates(details(first="Lily-Mae", last="Okafor",
+                                            dob=date(2010, 5, 5)), actor=coventry) == []
+    [found] = services.find_candidates(details(first="Lily Rose", last="Okafor",
+                                               dob=date(2010, 5, 5)), actor=coventry)
+    assert (found.held_by, found.reasons) == ("Wolverhampton", ["Same name and date of birth"])
+

@@ -14,6 +14,7 @@ from casework.intake.matching import (
     normalise_name,
     one_digit_away,
     related_dates,
+    same_first_name,
     swapped,
 )
 
@@ -80,6 +81,24 @@ def test_true_matches_say_why(new, expected_reason):
 def test_nickname_match():
     reasons = match_reasons(person(first="Bob"), person(first="Robert"))
     assert "First names are forms of one name (Robert and Bob)" in reasons
+
+
+@pytest.mark.parametrize(("one", "other", "same"), [
+    ("Mary-Jane", "Mary Jane", True), ("Bob", "Robert", True),
+    ("Jean\N{EN DASH}Luc", "Jean Luc", True),
+    ("Lily-Rose", "Lily-Mae", False), ("Kate Louise", "Kate", False), ("", "", False),
+])
+def test_the_same_first_name_however_written(one, other, same):
+    assert same_first_name(one, other) is same
+
+
+def test_twins_first_names_begin_alike_they_are_not_the_same():
+    """Lily-Rose and Lily-Mae share a key, a surname and a date of birth: a
+    near match to look at, not "Same first name"."""
+    reasons = match_reasons(person(first="Lily-Mae"), person(first="Lily-Rose"))
+    assert reasons[0] == "First names begin alike (Lily-Rose and Lily-Mae)"
+    assert match_reasons(person(first="Mary Jane"), person(first="Mary-Jane"))[0] == (
+        "Same first name")
 
 
 def test_day_and_month_swapped():

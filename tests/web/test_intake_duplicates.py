@@ -81,6 +81,33 @@ def test_a_new_person_with_a_pnc_reference_held_elsewhere_is_refused_beside_it(
     assert "A person held by Coventry has this PNC reference" in page
     assert 'value="Sam Navigator"' in page  # nothing typed is lost
     assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+    # telling that Coventry holds the reference is a match shown, audited
+    assert _matches_shown() == [(str(held_at_coventry.id), held_at_coventry.site_id)]
+
+
+def _matches_shown() -> list[tuple[str, int]]:
+    return [(e.subject_id, e.site_id) for e in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person:match_viewed"))]
+
+
+def test_an_edit_giving_someone_a_pnc_reference_held_elsewhere_is_refused_and_audited(
+        held_at_coventry, refer_at_wolverhampton, post):
+    """The edit form would otherwise tell which site holds any reference
+    typed, unaudited."""
+    assert refer_at_wolverhampton(first_name="Zed", last_name="Other",
+                                  date_of_birth=["1", "1", "1999"]).status_code == 302
+    ours = db.session.scalars(select(Person).where(Person.first_name == "Zed")).one()
+    response = post(f"/people/{ours.id}/edit", {
+        **{k: v for k, v in form_data(first_name="Zed", last_name="Other",
+                                       date_of_birth=["1", "1", "1999"]).items()
+           if k in {"first_name", "last_name", "date_of_birth", "gender", "ethnicity",
+                    "local_authority"}},
+        "pnc_reference": "12/345678A", "version": ""})
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert "A person held by Coventry has this PNC reference" in page
+    assert db.session.get(Person, ours.id).pnc_reference is None
+    assert _matches_shown() == [(str(held_at_coventry.id), held_at_coventry.site_id)]
 
 
 def test_linking_to_them_adds_the_referral_to_their_record(client, held_at_coventry,
