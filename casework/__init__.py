@@ -115,7 +115,7 @@ class _Environment(Environment):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
-    from casework.dates import date_time, long_date, short_date
+    from casework.dates import date_time, local_date, long_date, short_date
     from casework.forms import error_summary
     from casework.web import record_links
     from casework.widgets import kept, list_query, pagination, service_navigation, summary_list
@@ -169,7 +169,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_template_global(list_query, "list_query")
     app.add_template_global(record_links, "record_links")
     app.add_template_global(error_summary, "error_summary")
-    for date_filter in (long_date, short_date, date_time):
+    for date_filter in (long_date, short_date, date_time, local_date):
         app.add_template_filter(date_filter)
 
     register_extensions(app)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    false,
     func,
     literal,
     select,
@@ -32,6 +33,7 @@ from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import User
 from casework.database import Paged, column_rows
+from casework.dates import local_date
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from casework.notes.models import Note
@@ -90,33 +92,36 @@ def _events(every_note: bool):
     ``every_note``."""
     person_id = bindparam("person_id")
     notes = true() if every_note else readable_by(bindparam("actor_id"))
+    # "timed": the day is a timestamp's, read in SQL as UTC's and shown as
+    # England's (person_timeline); the others are dates as entered
     return union_all(
         # the union's columns take their types from this first select
         select(_kind("note"), Note.id.label("id"),
                type_coerce(func.coalesce(Note.contact_date, func.date(Note.created_at)),
                            Date).label("event_on"),
-               Note.created_at.label("event_at"))
+               Note.created_at.label("event_at"), Note.contact_date.is_(None).label("timed"))
         .where(Note.person_id == person_id, notes),
         select(_kind("triage_submitted"), Triage.id, func.date(Triage.submitted_at),
-               Triage.submitted_at).where(Triage.person_id == person_id),
+               Triage.submitted_at, true()).where(Triage.person_id == person_id),
         select(_kind("triage_decided"), Triage.id, func.date(Triage.decided_at),
-               Triage.decided_at)
+               Triage.decided_at, true())
         .where(Triage.person_id == person_id, Triage.decided_at.is_not(None)),
         select(_kind("allocation"), Allocation.id, func.date(Allocation.allocated_at),
-               Allocation.allocated_at).where(Allocation.person_id == person_id),
+               Allocation.allocated_at, true()).where(Allocation.person_id == person_id),
         select(_kind("pathway"), PathwayEpisode.id, PathwayEpisode.effective_date,
-               PathwayEpisode.created_at).where(PathwayEpisode.person_id == person_id),
+               PathwayEpisode.created_at, false()).where(PathwayEpisode.person_id == person_id),
         select(_kind("deviation"), ProtocolDeviation.id, ProtocolDeviation.occurred_on,
-               ProtocolDeviation.recorded_at).where(ProtocolDeviation.person_id == person_id),
+               ProtocolDeviation.recorded_at, false())
+        .where(ProtocolDeviation.person_id == person_id),
         select(_kind("assessment"), Assessment.id, func.date(Assessment.assessed_at),
-               Assessment.assessed_at).where(Assessment.person_id == person_id),
+               Assessment.assessed_at, true()).where(Assessment.person_id == person_id),
         select(_kind("diversion_offered"), DiversionCase.id, func.date(DiversionCase.offered_at),
-               DiversionCase.offered_at).where(DiversionCase.person_id == person_id),
+               DiversionCase.offered_at, true()).where(DiversionCase.person_id == person_id),
         select(_kind("diversion_started"), DiversionCase.id, DiversionCase.started_on,
-               DiversionCase.updated_at)
+               DiversionCase.updated_at, false())
         .where(DiversionCase.person_id == person_id, DiversionCase.started_on.is_not(None)),
         select(_kind("diversion_ended"), DiversionCase.id, DiversionCase.ended_on,
-               DiversionCase.updated_at)
+               DiversionCase.updated_at, false())
         .where(DiversionCase.person_id == person_id, DiversionCase.ended_on.is_not(None)),
     ).subquery()
 
@@ -134,13 +139,14 @@ def _statements(every_note: bool):
     costliest statement a page builds, and only its parameters change."""
     events = _events(every_note)
     paged = (select(events.c.kind, events.c.id, events.c.event_on, events.c.event_at,
-                    func.count().over().label("total"))
+                    events.c.timed, func.count().over().label("total"))
              .order_by(events.c.event_on.desc(), events.c.event_at.desc(), events.c.kind,
                        events.c.id.desc())
              .offset(bindparam("skip", type_=BigInteger))
              .limit(bindparam("take", type_=BigInteger))
              .subquery("paged"))
-    page = (select(paged.c.kind, paged.c.id, paged.c.event_on, paged.c.total, *_NOTE_COLUMNS)
+    page = (select(paged.c.kind, paged.c.id, paged.c.event_on, paged.c.event_at, paged.c.timed,
+                   paged.c.total, *_NOTE_COLUMNS)
             .select_from(paged)
             .outerjoin(Note, and_(paged.c.kind == "note", Note.id == paged.c.id))
             .outerjoin(User, User.id == Note.author_id)
@@ -201,7 +207,7 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
     # on the page
     loaded: dict[tuple[str, int], object] = {}
     wanted: dict[str, list[int]] = {}
-    for kind, ident, _on, _total, *note in rows:
+    for kind, ident, _on, _at, _timed, _total, *note in rows:
         if kind == "note":
             loaded[(kind, ident)] = TimelineNote(ident, *note)
         else:
@@ -209,5 +215,6 @@ def person_timeline(person_id: int, *, actor: User, page: int = 1,
     for kind, ids in wanted.items():
         for record in _load(kind, ids):
             loaded[(kind, record.id)] = record
-    items = [TimelineItem(row.kind, row.event_on, loaded[(row.kind, row.id)]) for row in rows]
+    items = [TimelineItem(row.kind, local_date(row.event_at) if row.timed else row.event_on,
+                          loaded[(row.kind, row.id)]) for row in rows]
     return TimelinePage(items, total, page, per_page)

@@ -23,7 +23,7 @@ from casework.database import (
     lock_row,
     row_version,
 )
-from casework.dates import local_date
+from casework.dates import local_date, long_date
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
@@ -236,8 +236,9 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     """
     _lock(triage)
     if triage.is_decided:
-        raise TriageError({None: f"This triage was already decided "
-                                 f"({triage.decision}) on {triage.decided_at:%-d %B %Y}"})
+        decided_on = long_date(local_date(triage.decided_at))
+        raise TriageError({None: f"This triage was already decided ({triage.decision}) on "
+                                 f"{decided_on}"})
     lock_for_update(db.session, f"allocation:trial:person:{triage.person_id}")
     problems: dict[str | None, str] = {}
     rationale = _check_text(problems, "rationale", rationale, "The rationale")

@@ -55,3 +55,14 @@ def test_a_person_randomised_just_after_midnight_awaits_an_offer_from_that_day(r
     person = randomised("treatment", on=JUST_AFTER_MIDNIGHT)
     episode = db.session.query(PathwayEpisode).filter_by(person_id=person.id).one()
     assert episode.effective_date == date(2026, 7, 15)
+
+
+def test_the_record_dates_a_moment_by_englands_day(randomised, make_user):
+    """The timeline read a timestamp's day in SQL, as UTC's: the allocation
+    of 00:30 on 15 July showed as 14 July, beside its pathway's 15 July."""
+    from casework.notes.timeline import person_timeline
+
+    person = randomised("treatment", on=JUST_AFTER_MIDNIGHT)
+    lead = make_user("lead", ("coventry",), email="reader@example.org")
+    days = {item.kind: item.on for item in person_timeline(person.id, actor=lead).items}
+    assert days["allocation"] == days["pathway"] == days["triage_decided"] == date(2026, 7, 15)
