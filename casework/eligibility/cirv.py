@@ -25,8 +25,7 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "C1": ("Age", f"Aged {MINIMUM_AGE} or over on the referral date (no upper limit). An "
                   "unknown date of birth needs review."),
     "C2": ("Trial site", "The person lives in, or the violence relates to, a trial site "
-                         "(the sites of the trial open at the referral's site; Coventry "
-                         "and Wolverhampton before any trial is set up)."),
+                         "(the sites of the trial open at the referral's site)."),
     "C3": ("Group-related violence", "Involved in, or at high risk of, group-related "
                                      "violence, with at least one evidence category, "
                                      "confirmed by the triage panel."),
