@@ -96,7 +96,9 @@ def exploding_app(make_app):
         yield app
 
 
-def test_500_page_leaks_nothing(exploding_app, caplog):
+@pytest.fixture
+def signed_in(exploding_app):
+    """A client of the exploding app, signed in as a lead."""
     from casework.accounts import services
     from casework.database import utcnow
     from casework.extensions import db
@@ -108,7 +110,11 @@ def test_500_page_leaks_nothing(exploding_app, caplog):
     db.session.commit()
     client = exploding_app.test_client()
     sign_in(client, "e@example.org")
-    response = client.get("/explode")
+    return client
+
+
+def test_500_page_leaks_nothing(signed_in, caplog):
+    response = signed_in.get("/explode")
     body = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "Sorry, there is a problem with the service" in body
@@ -116,21 +122,10 @@ def test_500_page_leaks_nothing(exploding_app, caplog):
     assert "secret internals" in caplog.text  # logged for operators instead
 
 
-def test_a_database_errors_log_leaves_out_the_statements_values(exploding_app, caplog):
+def test_a_database_errors_log_leaves_out_the_statements_values(signed_in, caplog):
     """The values a statement was sent with are people's names, dates of
     birth and note bodies: the operators' log gets the statement, not them."""
-    from casework.accounts import services
-    from casework.database import utcnow
-    from casework.extensions import db
-    from tests.conftest import sign_in
-
-    services.create_user(email="e@example.org", display_name="E", role="lead",
-                         sites=services.sites_by_keys(["coventry"]), password=PASSWORD,
-                         actor=None, now=utcnow())
-    db.session.commit()
-    client = exploding_app.test_client()
-    sign_in(client, "e@example.org")
-    assert client.get("/explode-in-the-database").status_code == 500
+    assert signed_in.get("/explode-in-the-database").status_code == 500
     assert "no_such_table" in caplog.text
     assert "Secretname" not in caplog.text
 
