@@ -13,7 +13,7 @@ import io
 import json
 import secrets
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -357,6 +357,7 @@ class Plan:
     target: int
     groups: Counter
     rows_left_out: int = 0
+    people: Counter | None = None  # referral rows: each group's people, which k counts
 
     @property
     def report(self) -> privacy.KReport:
@@ -365,7 +366,39 @@ class Plan:
     @property
     def written(self) -> privacy.KReport:
         """The k of the file as written: at least ``target``, or no rows."""
-        return privacy.k_report(self.groups, self.target)
+        return _k_report(self.groups, self.people, self.target)
+
+
+def _k_report(rows: Counter, people: Counter | None, target: int) -> privacy.KReport:
+    """The k-anonymity report of groups of ``rows``, k counted in ``people``
+    where a person may have several rows (referrals: the person pseudonym
+    links them, so five referrals of one person are a group of one)."""
+    if people is None:
+        return privacy.k_report(rows, target)
+    small = [group for group, n in people.items() if n < target]
+    return privacy.KReport(sum(rows.values()), len(people), min(people.values(), default=0),
+                           sum(rows[group] for group in small), target)
+
+
+def _people_per_group(req: ExtractRequest, groups_of: Callable[[tuple], Iterable]) -> Counter:
+    """For referral rows: how many people each group holds, each person once
+    however many of their referrals fall in it. ``groups_of`` gives the
+    groups one referral's quasi-identifier values (as ``_quasi_values``
+    reads them) fall in. A batch of people at a time, all their referrals
+    together: memory stays flat."""
+    people = (_referral_stmt(req).with_only_columns(Referral.person_id).distinct())
+    values = _referral_stmt(req).with_only_columns(
+        Referral.person_id, Site.key, Person.date_of_birth, Referral.referral_date)
+    counted: Counter = Counter()
+    for batch in _batches(people, Referral.person_id):
+        theirs: dict[int, set] = defaultdict(set)
+        for person_id, site, dob, referral_date in column_rows(
+                values.where(Referral.person_id.in_([row[0] for row in batch]))):
+            theirs[person_id].update(groups_of(
+                (site, _age(dob, referral_date), referral_date.replace(day=1))))
+        for groups in theirs.values():
+            counted.update(groups)
+    return counted
 
 
 def _quasi_values(req: ExtractRequest) -> Counter:
@@ -405,18 +438,46 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
     every level, with the same functions the rows are written with."""
     levels = range(req.level, max(privacy.LEVELS) + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
+    values_counted = _quasi_values(req)
     sizes: list[Counter] = [Counter() for _ in levels]
-    for values, rows_ in _quasi_values(req).items():
+    for values, rows_ in values_counted.items():
         for level, counter in zip(levels, sizes, strict=True):
             counter[quasi(level, *values)] += rows_
+    # referral rows: k counts people (a person's referrals are linked by
+    # their pseudonym); a person row is one person
+    people: list[Counter | None] = [None] * len(levels)
+    if req.unit == "referral":
+        by_level = _people_per_group(req, lambda values: {
+            (level, quasi(level, *values)) for level in levels})
+        people = [Counter({group: n for (at, group), n in by_level.items() if at == level})
+                  for level in levels]
     reports = {}
-    for level, counted in zip(levels, sizes, strict=True):
-        reports[level] = privacy.k_report(counted, target)
+    for level, counted, persons in zip(levels, sizes, people, strict=True):
+        reports[level] = _k_report(counted, persons, target)
         if reports[level].meets:
-            return Plan(req.level, level, reports, frozenset(), target, counted)
-    small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
-    return Plan(req.level, max(privacy.LEVELS), reports, small, target, kept,
-                reports[max(privacy.LEVELS)].rows - sum(kept.values()))
+            return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons)
+    top = max(privacy.LEVELS)
+    if req.unit == "person":
+        small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
+        return Plan(req.level, top, reports, small, target, kept,
+                    reports[top].rows - sum(kept.values()))
+    # referral rows: the groups under k hidden, then pooled by site, and the
+    # people of each group as written counted again (one person may be in
+    # several of the groups pooled)
+    under = frozenset(group for group, n in people[-1].items() if n < target)
+
+    def written(group: tuple) -> tuple:
+        return _hidden(group) if group in under else group
+
+    persons = _people_per_group(req, lambda values: {written(quasi(top, *values))})
+    kept_people = Counter({group: n for group, n in persons.items() if n >= target})
+    rows_written: Counter = Counter()
+    for group, n in sizes[-1].items():
+        rows_written[written(group)] += n
+    kept = Counter({group: n for group, n in rows_written.items() if group in kept_people})
+    small = frozenset(group for group in under if _hidden(group) in kept)
+    return Plan(req.level, top, reports, small, target, kept,
+                reports[top].rows - sum(kept.values()), kept_people)
 
 
 def _hidden(group: tuple) -> tuple:

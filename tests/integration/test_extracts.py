@@ -8,7 +8,7 @@ import csv
 import hashlib
 import io
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,6 +18,7 @@ from casework.accounts.models import User
 from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.extracts import privacy, services
+from casework.trial.models import Trial
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CANARIES = ["Zebedee", "Quillfeather", "Xanthippe", "Mortlake-Vane", "CV99 9ZZ", "CV999ZZ",
@@ -629,3 +630,30 @@ def test_commands_refuse_bad_options(cohort, runner, tmp_path):
     result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "x"),
                                  "--format", "xlsx"])
     assert result.exit_code == 2
+
+
+def test_a_referral_extracts_k_counts_people_not_referrals(make_trial, make_referral):
+    """The referral rows of one person are linked by their pseudonym: five
+    referrals of one person in a month were a group of five, so anyone who
+    knew that person's site, age and month read all five. k now counts the
+    people in a group, each once."""
+    make_trial()
+    trial_id = db.session.scalars(select(Trial.id)).one()
+    alone = make_referral("coventry", dob=date(1990, 3, 1), referral_date=date(2026, 10, 1))
+    for day in (2, 3, 4, 5):
+        make_referral("coventry", person=alone.person, referral_date=date(2026, 10, day))
+    for _ in range(3):  # three others, one referral each, in the same group
+        make_referral("coventry", dob=date(1990, 3, 1), referral_date=date(2026, 10, 1))
+    req = services.ExtractRequest(trial_id=trial_id, unit="referral", level=2)
+    chosen = services.plan(req, target=4)
+    body = b"".join(services.serialise(req, b"k", chosen=chosen, on_done=lambda *a: None))
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    people = defaultdict(set)
+    for row in rows:
+        people[tuple(row[q] for q in services.QUASI_IDENTIFIERS["referral"])].add(row["person"])
+    # 8 referrals of 4 people: one group of 4 people, written whole
+    assert len(rows) == 8 and [len(p) for p in people.values()] == [4]
+    assert chosen.written.k == 4 and chosen.written.rows == 8
+    # with a k of 5, the group's 4 people are too few however its rows count
+    chosen = services.plan(req, target=5)
+    assert (chosen.written.rows, chosen.rows_left_out) == (0, 8)

@@ -26,7 +26,7 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
     trial, _ = cohort
     login_as("evaluator", ())
     page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
-    assert "k (the smallest group)" in page and "(written)" in page
+    assert "k (the smallest group, in people)" in page and "(written)" in page
     assert "site, age band, gender, ethnicity group, period and stratum." in page
     # two people make no group of five, even hidden as *: both left out
     assert "2 rows are left out of the file: even written as *, their group would hold " \
@@ -106,7 +106,7 @@ def test_a_date_range_needs_a_one_off_key(client, login_as, post, cohort):  # no
         assert 'value="21"' in page and 'value="2026"' in page
         assert re.search(r'value="project"\s+checked', page) or \
             re.search(r'checked[^>]*value="project"', page)
-    assert "k (the smallest group)" not in text_of(preview)
+    assert "k (the smallest group" not in text_of(preview)
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "extract:exported")).all() == []
     response = post("/extracts/download", {**chosen, "key": "one_off"})
