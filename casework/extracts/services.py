@@ -390,12 +390,16 @@ def _people_per_group(req: ExtractRequest, groups_of: Callable[[tuple], Iterable
     values = _referral_stmt(req).with_only_columns(
         Referral.person_id, Site.key, Person.date_of_birth, Referral.referral_date)
     counted: Counter = Counter()
+    known: dict[tuple, frozenset] = {}  # the values' groups, worked out once (they are few)
     for batch in _batches(people, Referral.person_id):
         theirs: dict[int, set] = defaultdict(set)
         for person_id, site, dob, referral_date in column_rows(
                 values.where(Referral.person_id.in_([row[0] for row in batch]))):
-            theirs[person_id].update(groups_of(
-                (site, _age(dob, referral_date), referral_date.replace(day=1))))
+            quasi = (site, _age(dob, referral_date), referral_date.replace(day=1))
+            groups = known.get(quasi)
+            if groups is None:
+                groups = known[quasi] = frozenset(groups_of(quasi))
+            theirs[person_id] |= groups
         for groups in theirs.values():
             counted.update(groups)
     return counted
