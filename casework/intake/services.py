@@ -550,6 +550,24 @@ def record_referral(
     return referral
 
 
+_DETAIL_NAMES = {"first_name": "first name", "last_name": "last name",
+                 "other_names": "other names", "date_of_birth": "date of birth",
+                 "gender": "gender", "ethnicity": "ethnicity",
+                 "local_authority": "local authority", "postcode": "postcode",
+                 "pnc_reference": "PNC reference"}
+
+
+def details_set_aside(person: Person, details: PersonDetails, *, today: date) -> list[str]:
+    """What was typed for a referral linked to ``person`` that their record
+    holds otherwise, in words: a referral linked to someone keeps their
+    details as they are (a change is made on their record's own page), so
+    the caseworker is told what was not saved, not left to think it was."""
+    typed = check_person(details, today=today)
+    return [words for name, words in _DETAIL_NAMES.items()
+            if getattr(typed, name) not in (None, "") and getattr(typed, name) != getattr(
+                person, name)]
+
+
 def pnc_held(candidate: Candidate, advice: str = "link the referral to them, or correct the "
              "reference") -> str:
     """Why nobody else may be given the PNC reference typed."""

@@ -190,6 +190,23 @@ def test_the_duplicates_page_preselects_nothing_and_asks_for_a_choice(existing_p
     assert count(Person) == 1 and count(Referral) == 1
 
 
+def test_linking_says_what_typed_for_the_person_was_not_saved(client, existing_person,
+                                                              submit):
+    """A referral linked to someone keeps their details as they are: a new
+    postcode typed with it was dropped, unsaid."""
+    response = submit(first_name="Jordan", postcode="cv2 4aa", ethnicity="white_british",
+                      person_choice=str(existing_person.id))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert ("What you typed for their ethnicity and postcode differs from Jordan O&#39;Neill"
+            "&#39;s record and was not saved") in page
+    assert db.session.get(Person, existing_person.id).postcode == "CV1 5FB"
+    # the same details as held: nothing to say
+    response = submit(person_choice=str(existing_person.id), pnc_reference="12/345678A")
+    assert "was not saved" not in client.get(response.headers["Location"]).get_data(
+        as_text=True)
+
+
 def test_confirming_a_new_person_despite_candidates(existing_person, submit):
     response = submit(person_choice="new")
     assert response.status_code == 302
