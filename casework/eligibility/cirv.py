@@ -12,6 +12,7 @@ from datetime import date
 
 from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome, Result
 from casework.intake.validation import years_between
+from casework.words import listed
 
 SCHEME = "cirv"
 # Change this whenever a criterion's logic or wording changes: decisions
@@ -72,17 +73,11 @@ class CirvRules:
     trial_sites: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TRIAL_SITES))
 
 
-def _names(labels: list[str]) -> str:
-    if len(labels) <= 1:
-        return "".join(labels)
-    return ", ".join(labels[:-1]) + " and " + labels[-1]
-
-
 def _sentence_start(labels: list[str]) -> str:
     """Labels as one sentence's start: "Weapon carrying and victim of group
     violence". Only each label's first letter changes case: str.capitalize
     lowered the rest, so "MAPPA" read "mappa"."""
-    named = _names([label[:1].lower() + label[1:] for label in labels])
+    named = listed([label[:1].lower() + label[1:] for label in labels])
     return named[:1].upper() + named[1:]
 
 
@@ -106,7 +101,7 @@ def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
     if not rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
                                f"Site is {name}; no trial is open.")
-    sites = _names(sorted(rules.trial_sites.values()))
+    sites = listed(sorted(rules.trial_sites.values()))
     if facts.site in rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
                                f"Site is {name}; the trial runs in {sites}.")

@@ -216,6 +216,12 @@ def visible_people(actor: User) -> Select:
     return stmt
 
 
+def _seen_by(actor: User):
+    """Whether the actor may see a person, as a column (``visible_people``'s
+    condition): a person found at every site comes with it."""
+    return _at_sites(actor.site_ids) if actor.is_site_scoped else literal(True)
+
+
 def _at_sites(ids):
     """The people a reader of the sites ``ids`` may see (a collection of ids,
     or an expanding parameter)."""
@@ -396,9 +402,8 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     if first_key and last_key and dob:
         strong.append(and_(Person.last_name_key == last_key, Person.first_name_key == first_key,
                            Person.date_of_birth == dob))
-    at_sites = _at_sites(actor.site_ids) if actor.is_site_scoped else literal(True)
     rows = db.session.execute(
-        select(Person, at_sites.label("seen")).where(or_(*strong)).order_by(Person.id)
+        select(Person, _seen_by(actor).label("seen")).where(or_(*strong)).order_by(Person.id)
     ).all() if strong else []
     pool = [person for person, seen in rows if seen]
     found = []
@@ -641,12 +646,12 @@ def _pnc_holder(person: Person, pnc: str | None, *, actor: User) -> Candidate | 
     candidate, held by their site if the actor may not see them."""
     if not pnc or pnc == person.pnc_reference:
         return None
-    other = db.session.scalars(select(Person).where(Person.pnc_reference == pnc,
-                                                    Person.id != person.id).limit(1)).first()
-    if other is None:
+    found = db.session.execute(
+        select(Person, _seen_by(actor).label("seen"))
+        .where(Person.pnc_reference == pnc, Person.id != person.id).limit(1)).first()
+    if found is None:
         return None
-    seen = db.session.scalar(visible_people(actor).where(Person.id == other.id)
-                             .with_only_columns(Person.id)) is not None
+    other, seen = found
     return Candidate(other, [matching.SAME_PNC], held_by=None if seen else other.site.name)
 
 

@@ -21,6 +21,7 @@ from casework.pathways import services as pathway_services
 from casework.submissions import AlreadySubmitted
 from casework.triage import services as triage_services
 from casework.trial import services as trial_services
+from casework.words import listed
 
 
 def _site_choices(prompt: str):
@@ -92,16 +93,12 @@ def new_referral():
             flash(f"Referral {recorded.reference} recorded", "success")
             if choice not in ("", "new") and (set_aside := services.details_set_aside(
                     recorded.person, form.person_details(), today=local_today())):
-                flash(f"What you typed for their {_words(set_aside)} differs from "
+                flash(f"What you typed for their {listed(set_aside)} differs from "
                       f"{recorded.person.full_name}'s record and was not saved: change it "
                       "on their record if it has changed", "info")
             return redirect(url_for("intake.person", person_id=recorded.person_id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("intake/new_referral.html", form=form), status
-
-
-def _words(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _already_recorded(earlier):

@@ -16,6 +16,7 @@ from enum import StrEnum
 from dateutil.relativedelta import relativedelta
 
 from casework.dates import long_date
+from casework.words import listed
 
 
 class Pathway(StrEnum):
@@ -149,8 +150,7 @@ def transition(current: Pathway, target: Pathway, *, is_lead: bool,
 
 
 def _names(pathways: list[Pathway]) -> str:
-    labels = [p.label.lower() for p in pathways]
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+    return listed([p.label.lower() for p in pathways], "or")
 
 
 def date_problem(effective: date | None, *, today: date, randomised_on: date,

@@ -207,12 +207,21 @@ def _trial(triage: Triage) -> Trial | None:
 def assess(triage: Triage) -> Assessment:
     """C1 to C5 on the triage's facts as they stand now, under the trial
     it is for (``_trial``)."""
-    return _assess(triage, _trial(triage))
+    return review(triage)[0]
 
 
-def _assess(triage: Triage, trial: Trial | None) -> Assessment:
-    referral, person = triage.referral, triage.referral.person
+def review(triage: Triage) -> tuple[Assessment, Allocation | None]:
+    """What the triage page shows of a triage: the rules' assessment and
+    the person's allocation, if any, under the trial it is for, each looked
+    up once."""
+    trial = _trial(triage)
     allocation = _existing_allocation(triage, trial)
+    return _assess(triage, trial, allocation), allocation
+
+
+def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) -> Assessment:
+    """C1 to C5 under ``trial``, the person's ``allocation`` deciding C4."""
+    referral, person = triage.referral, triage.referral.person
     facts = cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
@@ -251,7 +260,8 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     # the trial open at the site now, for the rules and the randomisation
     # alike; recorded with the decision, whichever way it goes
     trial = _trial(triage)
-    assessment = _assess(triage, trial)
+    earlier = _existing_allocation(triage, trial)
+    assessment = _assess(triage, trial, earlier)
     problem = cirv.decision_problem(assessment, chosen, rationale)
     if problem:
         field_name, message = problem
@@ -282,7 +292,6 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         if allocation.referral_id == referral.id:  # newly allocated, not an earlier one
             pathways.start_awaiting_offer(allocation, actor=actor, now=now)
     else:
-        earlier = _existing_allocation(triage, trial)
         triage.allocation_id = earlier.id if earlier else None  # a re-referral keeps it
     db.session.flush()
     audit.record(
@@ -358,6 +367,6 @@ def triage_queue(site_ids: frozenset[int] | None, *, now: datetime, page: int = 
         .options(joinedload(Triage.person), joinedload(Triage.submitted_by).lazyload(User.sites))
         .order_by(Triage.submitted_at.asc(), Triage.id.asc())
         .offset((page - 1) * per_page).limit(per_page + 1)).unique())  # one more: a next page?
-    items = [QueueItem(t, (local_date(now) - local_date(t.submitted_at)).days)
-             for t in rows[:per_page]]
+    today = local_date(now)
+    items = [QueueItem(t, (today - local_date(t.submitted_at)).days) for t in rows[:per_page]]
     return QueuePage(items, total, page, per_page, capped, has_next=len(rows) > per_page)

@@ -60,10 +60,10 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
     drawing of it is audited as a view."""
     audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
                  site_id=triage.site_id)
-    assessment = None if triage.is_decided else services.assess(triage)
+    assessment, earlier = (None, None) if triage.is_decided else services.review(triage)
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
-        earlier_allocation=None if triage.is_decided else services.existing_allocation(triage),
+        earlier_allocation=earlier,
     ), status
 
 
