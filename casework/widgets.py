@@ -280,14 +280,21 @@ def pagination(params: dict) -> Markup:
     return _kept_by_shape("pagination", shape, slots)
 
 
-def list_query(*without: str, query=None) -> dict[str, str]:
+def list_query(*without: str, query=None) -> dict[str, str | list[str]]:
     """The current address's query (or ``query``: a list shown again from
     another address), for a list's page links to carry as
     ``url_for(endpoint, **list_query("page"), page=n)``: without the names
     given, and without any that would reach url_for as its own options
     (``_external``, ``_anchor``, ``_method``…; ``?_method=POST`` made the
-    links unbuildable: a 500) or its first argument (``endpoint``)."""
-    return {name: value for name, value in (request.args if query is None else query).items()
+    links unbuildable: a 500) or its first argument (``endpoint``).
+
+    A name given more than once keeps every value (url_for repeats it): a
+    date filter is three boxes of one name, and its page links carried
+    only the day, so the next page lost the filter."""
+    query = request.args if query is None else query
+    pairs = query.lists() if hasattr(query, "lists") else (
+        (name, value if isinstance(value, list) else [value]) for name, value in query.items())
+    return {name: values[0] if len(values) == 1 else values for name, values in pairs
             if name not in without and not name.startswith("_") and name != "endpoint"}
 
 

@@ -461,3 +461,25 @@ def test_a_date_of_birth_after_a_referral_date_is_refused_beside_it(client, logi
     response = post(f"/people/{person.id}/edit",
                     form_data(date_of_birth=["1", "11", "2020"]))
     assert response.status_code == 302
+
+
+def test_the_referrals_next_page_keeps_a_date_filter(client, login_as, make_referral):
+    """The dashboard's week links filter the list by dates; its Next link
+    carried only the day of each, so page 2 listed referrals of any date
+    (found by review)."""
+    from datetime import date, timedelta
+
+    monday = date(2026, 11, 2)
+    for n in range(30):
+        make_referral("coventry", referral_date=monday + timedelta(days=n % 7),
+                      last_name=f"Inweek{n}")
+    make_referral("coventry", referral_date=monday - timedelta(days=3), last_name="Outside")
+    login_as("caseworker", ("coventry",))
+    first = client.get("/referrals?date_from=2&date_from=11&date_from=2026"
+                       "&date_to=8&date_to=11&date_to=2026").get_data(as_text=True)
+    following = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
+    following = following.replace("&amp;", "&")
+    assert "date_to=8&date_to=11&date_to=2026" in following
+    second = client.get(following).get_data(as_text=True)
+    assert "must include" not in second
+    assert "Outside" not in second and "Inweek" in second
