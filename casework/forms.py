@@ -73,6 +73,22 @@ class DateInputField(Field):
         return f"{self.id}-{empty[0] if empty and len(empty) < 3 else 'day'}"
 
 
+class NotBefore:
+    """A date field's validator: not before the date of the form's field
+    ``other`` ("To must be the same as or after From"). A range given the
+    wrong way round matched nothing, and a list filtered by it said only
+    that nothing matched."""
+
+    def __init__(self, other: str):
+        self.other = other
+
+    def __call__(self, form, field):
+        start = form[self.other]
+        if field.data and start.data and field.data < start.data:
+            raise StopValidation(f"{field.label.text} must be the same as or after "
+                                 f"{start.label.text}")
+
+
 class SubmissionField(HiddenField):
     """The key that makes a form which creates a record act once, however
     often it is sent (casework.submissions): new when the form is first

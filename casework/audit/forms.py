@@ -2,8 +2,10 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from casework.audit.actions import Action
-from casework.forms import DateInputField, Form, choices
+from casework.forms import DateInputField, Form, NotBefore, choices
 from casework.widgets import FilterDateInput, FilterSelect, FilterTextInput
+
+UTC_DAYS = "A day in UTC, as the times in the log are"
 
 
 class AuditFilterForm(Form):
@@ -27,5 +29,8 @@ class AuditFilterForm(Form):
     subject_id = StringField(
         "Subject id", widget=FilterTextInput(), validators=[Optional(), Length(max=64)]
     )
-    date_from = DateInputField("From", widget=FilterDateInput())
-    date_to = DateInputField("To", widget=FilterDateInput())
+    # The log's times are shown in UTC, so its days are UTC's too (an event
+    # at 00:30 in British Summer Time is shown, and found, on the day before)
+    date_from = DateInputField("From", widget=FilterDateInput(), description=UTC_DAYS)
+    date_to = DateInputField("To", widget=FilterDateInput(), description=UTC_DAYS,
+                             validators=[NotBefore("date_from")])

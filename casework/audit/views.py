@@ -28,11 +28,13 @@ def events():
     """Admins see every event; leads see the events of their sites."""
     form = AuditFilterForm(request.args or None)
     criteria = audit.AuditFilter()
-    if request.args and form.validate():
+    filtered = not request.args or form.validate()
+    if request.args and filtered:
         who = (form.actor.data or "").strip()
         actor = accounts.find_user_by_email(who) if who else None
         if who and actor is None:
             form.actor.errors = [*form.actor.errors, "No user has this email address"]
+            filtered = False
         else:
             criteria = audit.AuditFilter(
                 actor_id=actor.id if actor else None,
@@ -43,12 +45,16 @@ def events():
                 date_to=form.date_to.data,
             )
     site_ids = None if current_user.can(Permission.AUDIT_READ_ALL) else current_user.site_ids
+    # Filters that cannot be read show no events, not every event: the
+    # page listed the whole log beside "Not a valid choice", ignoring the
+    # filters that were valid, as if they had matched.
     page = audit.search(
         criteria, site_ids=site_ids, before=_int_arg("before"), after=_int_arg("after")
-    )
+    ) if filtered else audit.AuditPage([], None, None)
     audit.record(
         Action.AUDIT_VIEWED, actor=current_user, now=utcnow(),
         detail={k: v for k, v in vars(criteria).items() if v is not None},
     )
     names = accounts.emails_of({e.actor_id for e in page.events if e.actor_id is not None})
-    return render_template("audit/events.html", form=form, page=page, names=names)
+    return render_template("audit/events.html", form=form, page=page, names=names,
+                           filtered=filtered)

@@ -18,7 +18,14 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, Form, SubmissionField, VersionField, choices
+from casework.forms import (
+    DateInputField,
+    Form,
+    NotBefore,
+    SubmissionField,
+    VersionField,
+    choices,
+)
 from casework.intake.reference import (
     CLOSE_REASONS,
     ETHNICITIES,
@@ -163,7 +170,8 @@ class ReferralFilterForm(Form):
         choices=choices([("", "Any source"), *SOURCES.items()]),
     )
     date_from = DateInputField("Referred from", widget=FilterDateInput())
-    date_to = DateInputField("Referred to", widget=FilterDateInput())
+    date_to = DateInputField("Referred to", widget=FilterDateInput(),
+                             validators=[NotBefore("date_from")])
     sort = SelectField(
         "Sort by", widget=FilterSelect(), validators=[Optional()],
         choices=choices([("newest", "Newest first"), ("oldest", "Oldest first"),

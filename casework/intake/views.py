@@ -35,7 +35,8 @@ def referrals():
     form = ReferralFilterForm(request.args or None)
     form.site.choices = _site_choices("Any of your sites")
     query = services.ReferralQuery()
-    if request.args and form.validate():
+    filtered = not request.args or form.validate()
+    if request.args and filtered:
         query = services.ReferralQuery(
             text=(form.q.data or "").strip() or None,
             status=form.status.data or None,
@@ -46,15 +47,16 @@ def referrals():
             sort=form.sort.data or "newest",
         )
     page_number = request.args.get("page", "1")
+    # filters that cannot be read list nothing, not every referral as if they matched
     page = services.search_referrals(
         query, actor=current_user, page=whole_number(page_number) or 1
-    )
+    ) if filtered else services.ReferralPage([], 0, 1, 25)
     audit.record(
         Action.REFERRAL_LISTED, actor=current_user, now=utcnow(),
         detail={"filters": {k: v for k, v in vars(query).items() if v and k != "text"},
                 "searched": bool(query.text), "page": page.page, "shown": len(page.referrals)},
     )
-    return render_template("intake/referrals.html", form=form, page=page)
+    return render_template("intake/referrals.html", form=form, page=page, filtered=filtered)
 
 
 @bp.route("/referrals/new", methods=["GET", "POST"])

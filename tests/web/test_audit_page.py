@@ -138,3 +138,24 @@ def test_paging_keeps_a_date_filter(client, login_as):
     second = client.get(older).get_data(as_text=True)
     assert "must include" not in second
     assert "march-0" in second and "february-" not in second
+
+
+def test_filters_that_cannot_be_read_show_no_events(client, login_as, now):
+    """An unknown action or email, or an end before the start, listed the
+    whole log beside the message, ignoring the filters that were valid, as
+    if they had matched (found by review)."""
+    seed_site_events(now)
+    login_as("admin", ())
+    for query in ("?action=bogus:verb&subject_id=cov-1", "?actor=nobody@example.org",
+                  "?subject_id=cov-1&date_from=2&date_from=1&date_from=2026"
+                  "&date_to=1&date_to=1&date_to=2026"):
+        response = client.get("/audit/" + query)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "<code>user:updated</code>" not in page and "<code>auth:login</code>" not in page
+        assert "Correct the filters to see events" in page
+        assert "There is a problem" in page
+    backwards = client.get("/audit/?date_from=2&date_from=1&date_from=2026"
+                           "&date_to=1&date_to=1&date_to=2026").get_data(as_text=True)
+    assert "To must be the same as or after From" in backwards
+    assert "A day in UTC" in backwards

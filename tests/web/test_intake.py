@@ -483,3 +483,19 @@ def test_the_referrals_next_page_keeps_a_date_filter(client, login_as, make_refe
     second = client.get(following).get_data(as_text=True)
     assert "must include" not in second
     assert "Outside" not in second and "Inweek" in second
+
+
+def test_filters_that_cannot_be_read_list_no_referrals(client, login_as, make_referral):
+    """A range given the wrong way round, or a date that is not one, listed
+    every referral beside the message, as if the filter had matched."""
+    make_referral("coventry", last_name="Anyone")
+    login_as("caseworker", ("coventry",))
+    for query in ("date_from=8&date_from=11&date_from=2026&date_to=2&date_to=11&date_to=2026",
+                  "date_from=31&date_from=2&date_from=2026", "status=nonsense"):
+        response = client.get("/referrals?" + query)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert "Anyone" not in page and "Correct the filters to see referrals" in page
+    backwards = client.get("/referrals?date_from=8&date_from=11&date_from=2026"
+                           "&date_to=2&date_to=11&date_to=2026").get_data(as_text=True)
+    assert "Referred to must be the same as or after Referred from" in backwards
