@@ -41,3 +41,19 @@ class AuditEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
 
+
+
+class AuditEventSite(db.Model):
+    """Each site an event belongs to when it belongs to several: a list or
+    search shown to someone working at several sites (its detail's
+    ``sites``, which the chain's hash covers; these rows index it), so the
+    leads of every one of those sites find it on their audit log. An event
+    of one site keeps it in ``AuditEvent.site_id``. Append-only like the
+    events (PostgreSQL's triggers, migration 0019)."""
+
+    __tablename__ = "audit_event_sites"
+    __table_args__ = (Index("ix_audit_event_sites_site_id_event_id", "site_id", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("audit_events.id"),
+                                          primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)

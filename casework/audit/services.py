@@ -26,17 +26,20 @@ from sqlalchemy import (
     String,
     bindparam,
     event,
+    exists,
     func,
     insert,
     literal_column,
+    or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
 from casework.audit import chain
 from casework.audit.actions import Action, shows_a_page
 from casework.audit.context import current_origin
-from casework.audit.models import AuditEvent
+from casework.audit.models import AuditEvent, AuditEventSite
 from casework.database import begin_writing, in_transactions, load_json, read_only, reading
 from casework.extensions import db
 
@@ -133,6 +136,9 @@ def record(
     """
     action = Action(action)
     origin = current_origin()
+    detail = dict(detail or {})
+    if site_id is None and shows_a_page(action):
+        site_id, detail = _sites_shown(actor, detail)
     event = AuditEvent(
         occurred_at=now.astimezone(UTC),
         actor_id=actor.id if actor is not None else None,
@@ -141,7 +147,7 @@ def record(
         subject_type=subject_type,
         subject_id=None if subject_id is None else str(subject_id),
         site_id=site_id,
-        detail=_jsonable(dict(detail or {})),
+        detail=_jsonable(detail),
         request_id=origin.request_id,
         client_addr=origin.client_addr,
     )
@@ -149,6 +155,45 @@ def record(
         g.setdefault(_SHOWN, []).append({name: getattr(event, name) for name in _FIELDS})
     _enter(event)
     return event
+
+
+def _sites_shown(actor: User | None, detail: dict[str, Any]) -> tuple[int | None, dict]:
+    """The site of a page shown with no record of one site (a list, a
+    search, a dashboard): the sites it covered, given as ``sites`` in the
+    detail or else every site of the signed-in user's. Of one site, the
+    event is that site's; of several, its detail names them and
+    ``AuditEventSite`` rows index them (written with it), so the lead of
+    each finds who listed or searched their site's people."""
+    sites = detail.get("sites")
+    if sites is None and actor is not None and getattr(actor, "is_site_scoped", False):
+        sites = sorted(actor.site_ids)
+    if not isinstance(sites, list | tuple | set | frozenset) or not sites:
+        return None, detail
+    sites = sorted(set(sites))
+    if len(sites) == 1:
+        return sites[0], {name: value for name, value in detail.items() if name != "sites"}
+    return None, {**detail, "sites": sites}
+
+
+def _sites_of(event: AuditEvent) -> list[int]:
+    """The sites an event of several sites is indexed under (``_sites_shown``)."""
+    if event.site_id is not None or not isinstance(event.detail, dict):
+        return []
+    sites = event.detail.get("sites")
+    return [site for site in sites if isinstance(site, int)] if isinstance(sites, list) else []
+
+
+_SITES_SQL = ("INSERT INTO audit_event_sites (event_id, site_id) "
+              "SELECT id, :site_id FROM audit_events WHERE prev_hash = :prev_hash")
+
+
+def _index_sites(connection, events: list[AuditEvent]) -> None:
+    """The rows of the events of several sites, found by their link (which
+    is unique), after the events are written."""
+    rows = [{"site_id": site, "prev_hash": event.prev_hash}
+            for event in events for site in _sites_of(event)]
+    if rows:
+        connection.execute(text(_SITES_SQL), rows)
 
 
 def _enter(event: AuditEvent) -> None:
@@ -224,6 +269,7 @@ def _append(event: AuditEvent) -> None:
     _link(event, _head(connection))
     session.add(event)
     session.flush()
+    _index_sites(connection, [event])
 
 
 _STORED = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
@@ -310,13 +356,14 @@ def _append_held(connection, events: list[AuditEvent]) -> None:
             values = written.parameters(held)
             values["payload"] = chain.canonical_json(hashed_fields(held))
             held.prev_hash, held.hash = connection.exec_driver_sql(written.sql, values).one()
-        return
-    head = _head(connection)
-    rows = []
-    for held in events:
-        head = _link(held, head)
-        rows.append(written.parameters(held))
-    connection.exec_driver_sql(written.sql, rows if len(rows) > 1 else rows[0])
+    else:
+        head = _head(connection)
+        rows = []
+        for held in events:
+            head = _link(held, head)
+            rows.append(written.parameters(held))
+        connection.exec_driver_sql(written.sql, rows if len(rows) > 1 else rows[0])
+    _index_sites(connection, events)
 
 
 def commit() -> None:
@@ -679,7 +726,12 @@ def search(
     """
     stmt = select(AuditEvent)
     if site_ids is not None:
-        stmt = stmt.where(AuditEvent.site_id.in_(site_ids))
+        # an event of one of the sites, or of several among them (checked
+        # for each event the page's index walk reaches: one seek each)
+        stmt = stmt.where(or_(
+            AuditEvent.site_id.in_(site_ids),
+            exists().where(AuditEventSite.event_id == AuditEvent.id,
+                           AuditEventSite.site_id.in_(site_ids))))
     if criteria.actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == criteria.actor_id)
     if criteria.action:
