@@ -703,6 +703,37 @@ class AuditFilter:
     date_to: date | None = None
 
 
+# The subjects of casework: their events' details hold what was recorded
+# about a child (names, dates of birth, postcodes, triage facts, statuses)
+CASEWORK_SUBJECTS = frozenset({"person", "referral", "triage", "allocation", "pathway_proposal",
+                               "note", "assessment", "diversion_case"})
+WITHHELD = "withheld"
+
+
+def detail_shown(event: AuditEvent, *, reads_cases: bool) -> dict[str, Any]:
+    """An event's detail as the audit log shows it to its reader. Admins
+    read the whole log but do no casework (DESIGN.md): for an event about a
+    child's case, they see which fields changed and the ids and counts, not
+    the values (a surname, a date of birth, a postcode before and after).
+    What is stored, and hashed, is unchanged."""
+    detail = event.detail or {}
+    if reads_cases or event.subject_type not in CASEWORK_SUBJECTS:
+        return detail
+    return {name: "changed" if _is_change(value) else value if _an_id_or_count(value)
+            else WITHHELD for name, value in detail.items()}
+
+
+def _is_change(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"before", "after"}
+
+
+def _an_id_or_count(value: Any) -> bool:
+    """Numbers, flags and lists of ids, which say nothing of the child."""
+    if isinstance(value, list):
+        return all(isinstance(item, int) for item in value)
+    return isinstance(value, bool | int)
+
+
 @dataclass(frozen=True)
 class AuditPage:
     events: list[AuditEvent]

@@ -56,5 +56,8 @@ def events():
         detail={k: v for k, v in vars(criteria).items() if v is not None},
     )
     names = accounts.emails_of({e.actor_id for e in page.events if e.actor_id is not None})
+    reads_cases = current_user.can(Permission.CASE_READ)
+    details = {event.id: audit.detail_shown(event, reads_cases=reads_cases)
+               for event in page.events}
     return render_template("audit/events.html", form=form, page=page, names=names,
-                           filtered=filtered)
+                           filtered=filtered, details=details)

@@ -159,3 +159,30 @@ def test_filters_that_cannot_be_read_show_no_events(client, login_as, now):
                            "&date_to=1&date_to=1&date_to=2026").get_data(as_text=True)
     assert "To must be the same as or after From" in backwards
     assert "A day in UTC" in backwards
+
+
+def test_admins_read_which_details_of_a_child_changed_not_their_values(
+        client, login_as, post, make_referral):
+    """Admins do no casework (DESIGN.md), yet the log showed them a child's
+    surname, date of birth and postcode before and after an edit (found by
+    review); leads of the site still read the values."""
+    from datetime import UTC, date, datetime
+
+    from casework.intake import services as intake
+
+    referral = make_referral("coventry", last_name="Oldname", dob=date(2008, 2, 2))
+    person = referral.person
+    lead = login_as("lead", ("coventry",))
+    intake.update_person(person, intake.PersonDetails(
+        person.first_name, "Newname", date(2008, 3, 3), "male", "white_british", "coventry",
+        postcode="CV1 5FB"), actor=lead, now=datetime(2026, 11, 21, 9, tzinfo=UTC))
+    db.session.commit()
+    shown = client.get("/audit/?action=person:updated").get_data(as_text=True)
+    assert "Oldname" in shown and "2008-03-03" in shown and "CV1 5FB" in shown
+    post("/sign-out", {})
+    login_as("admin", ())
+    shown = client.get("/audit/?action=person:updated").get_data(as_text=True)
+    assert "<code>person:updated</code>" in shown
+    for value in ("Oldname", "Newname", "2008-02-02", "2008-03-03", "CV1 5FB"):
+        assert value not in shown
+    assert "last_name: changed" in shown and "date_of_birth: changed" in shown
