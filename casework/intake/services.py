@@ -936,12 +936,38 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     """
     page = max(1, page)
     ref_id = parse_reference(query.text) if query.text else None
+    groupings = [[]] if ref_id is not None or not query.text else \
+        _word_groupings(query.text.split())
+    for grouping in groupings:
+        found = _search_by_names(query, grouping, ref_id, actor=actor, page=page,
+                                 per_page=per_page)
+        if found.total:
+            break
+    return found
+
+
+def _word_groupings(words: list[str]) -> list[list[str]]:
+    """The ways a search's words are tried, in turn while none finds anyone:
+    each word a name; then, for a surname of several words typed with
+    spaces ("De Souza", "van der Berg", "Smith Jones" for Smith-Jones, whose
+    key is one word), the first word a name and the rest one surname, and
+    all of them one surname."""
+    tried = [words]
+    if len(words) > 2:
+        tried.append([words[0], "".join(words[1:])])
+    if len(words) > 1:
+        tried.append(["".join(words)])
+    return tried
+
+
+def _search_by_names(query: ReferralQuery, words: list[str], ref_id: int | None, *,
+                     actor: User, page: int, per_page: int) -> ReferralPage:
     # each word as a surname and as a first name (its first part, by its
     # nickname's form: "Bob" finds Robert, "Mary-Jane" Mary Jane), keyed as
     # the people's names are (matching.first_name_key)
-    name_keys = [] if ref_id is not None or not query.text else [
+    name_keys = [
         (key, matching.first_name_key(word) or key) for word, key in
-        ((word, matching.normalise_name(word)) for word in query.text.split()) if key
+        ((word, matching.normalise_name(word)) for word in words) if key
     ]
     params: dict = {}
     if actor.is_site_scoped:

@@ -87,6 +87,33 @@ def test_a_person_matching_by_both_names_is_listed_and_counted_once(referrals, n
     assert names(page) == ["Kimber"] and page.total == 1
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("De Souza", {"De Souza"}), ("de souza", {"De Souza"}), ("Lee De Souza", {"De Souza"}),
+    ("van der Berg", {"van der Berg"}), ("Kim van der Berg", {"van der Berg"}),
+    ("Smith Jones", {"Smith-Jones"}), ("Leah Smith Jones", {"Smith-Jones"}),
+    ("O Brien", {"O'Brien"}), ("Smith", {"Smith", "Smith-Jones"}),
+    ("Leah Khan", set()),  # no one of those two names: nothing, not a joined guess
+])
+def test_a_surname_of_several_words_is_found_typed_with_spaces(referrals, now, text,
+                                                                expected):
+    """A surname's key is one word ("De Souza" is desouza), and each word of
+    a search had to begin a name: "De Souza", "van der Berg" and "Smith
+    Jones" found no one (found by review). Tried in turn while none finds
+    anyone: each word a name, the first a name and the rest one surname,
+    all one surname."""
+    lead, _, coventry, _ = referrals
+    for first, last in (("Lee", "De Souza"), ("Kim", "van der Berg"), ("Sean", "O'Brien")):
+        services.record_referral(
+            services.PersonDetails(first, last, date(2007, 3, 4), "male", "not_stated",
+                                   coventry.key),
+            services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "Referrer",
+                                     "Reason"),
+            existing_person_id=None, actor=lead, now=now)
+    db.session.commit()
+    found = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
+    assert set(names(found)) == expected
+
+
 def test_search_by_reference(referrals):
     lead, made, *_ = referrals
     page = services.search_referrals(services.ReferralQuery(text=made[2].reference), actor=lead)
