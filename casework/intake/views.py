@@ -66,6 +66,10 @@ def new_referral():
     form.site.choices = _site_choices("Select a site")
     if request.method == "GET" and len(current_user.sites) == 1:
         form.site.data = str(current_user.sites[0].id)
+    if request.method == "POST" and request.form.get("change_details"):
+        # back from the duplicates page to the form, everything typed in it
+        # (the browser's Back gave an empty form, the names not refilled)
+        return render_template("intake/new_referral.html", form=form)
     if form.validate_on_submit():
         choice = request.form.get("person_choice", "")
         try:
@@ -117,7 +121,8 @@ def _already_recorded(earlier):
 def _carried_fields() -> list[tuple[str, str]]:
     """What was typed, to re-post from the duplicate page (nothing is lost)."""
     return [(name, value) for name, value in request.form.items(multi=True)
-            if name not in {"csrf_token", "person_choice", "submit", "duplicates_shown"}]
+            if name not in {"csrf_token", "person_choice", "submit", "duplicates_shown",
+                            "change_details"}]
 
 
 @bp.route("/people/<int:person_id>")

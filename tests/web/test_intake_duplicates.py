@@ -146,3 +146,35 @@ def test_an_id_sent_by_hand_links_to_nobody_unseen(client, held_at_coventry,
     assert "O&#39;Neill" not in page and "CV1 5FB" not in page
     assert db.session.scalar(select(func.count()).select_from(Referral)) == 1
     assert client.get(f"/people/{held_at_coventry.id}").status_code == 404
+
+
+def test_change_the_details_goes_back_to_the_form_with_everything_typed(
+        held_at_coventry, refer_at_wolverhampton, post):
+    """The duplicates page said to go back to the form and correct the PNC
+    reference, but had no way back: the browser's Back gave the form
+    without the names, other names, postcode and PNC reference (they are
+    not autocompleted). "Change the details" shows the form again, filled
+    in, and records nothing (found by review)."""
+    shown = refer_at_wolverhampton(first_name="Zed", last_name="Other", other_names="Zee",
+                                   date_of_birth=["1", "1", "1999"],
+                                   pnc_reference="12/345678A")
+    page = shown.get_data(as_text=True)
+    assert "Change the details" in page and 'name="change_details"' in page
+    carried = [(tag["name"], tag["value"]) for tag in BeautifulSoup(page, "html.parser")
+               .select("form input[type=hidden]") if tag["name"] != "csrf_token"]
+    referrals = db.session.scalar(select(func.count()).select_from(Referral))
+    data: dict = {}
+    for name, value in carried:
+        data.setdefault(name, []).append(value)
+    back = post("/referrals/new", {**data, "change_details": "1"})
+    form = BeautifulSoup(back.get_data(as_text=True), "html.parser")
+    assert back.status_code == 200 and form.select_one("h1").get_text(strip=True) != \
+        "Is this someone already known?"
+    assert form.select_one("input[name=first_name]")["value"] == "Zed"
+    assert form.select_one("input[name=last_name]")["value"] == "Other"
+    assert form.select_one("input[name=other_names]")["value"] == "Zee"
+    assert form.select_one("input[name=pnc_reference]")["value"] == "12/345678A"
+    assert [box["value"] for box in form.select("input[name=date_of_birth]")] == \
+        ["1", "1", "1999"]
+    assert "There is a problem" not in back.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Referral)) == referrals
