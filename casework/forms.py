@@ -155,11 +155,33 @@ def show_problems(form, problems: dict) -> None:
     """Put a service's ``{field: message}`` problems beside the form's fields;
     problems with no matching field go to the top of the form."""
     for name, message in problems.items():
-        field = getattr(form, name, None) if name else None
+        if name and hasattr(form, "problem_at"):  # the form says which field a path names
+            field, message = form.problem_at(name, message)
+        else:
+            field = getattr(form, name, None) if name else None
         if field is not None:
             field.errors = [*field.errors, message]
         else:
             form.form_errors.append(message)
+    errors_again(form)
+
+
+def errors_again(form) -> None:
+    """Have ``form.errors`` count errors put on its fields after it was
+    validated (a service's problems): WTForms keeps a form's errors once
+    read, and a field list's as its entries' were when it was validated, so
+    a problem put on a nested field was shown but the page answered 200."""
+    for field in form:
+        if isinstance(field, FieldList):
+            for entry in field.entries:
+                if isinstance(entry, FormField):
+                    errors_again(entry.form)
+            entries = [entry.errors for entry in field.entries]
+            own = [error for error in field.errors if isinstance(error, str)]
+            field.errors = (entries if any(entries) else []) + own
+        elif isinstance(field, FormField):
+            errors_again(field.form)
+    form._errors = None
 
 
 def refused(form, problem: str | None) -> bool:

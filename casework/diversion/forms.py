@@ -30,6 +30,7 @@ from casework.forms import (
     VersionField,
     WholeNumberField,
     choices,
+    errors_again,
     whole_number,
 )
 
@@ -86,6 +87,46 @@ class CheckpointForm(AssessmentFields):
     sufficient_evidence = _tri("Is there sufficient evidence to charge?")
     submit = SubmitField("Assess", widget=GovSubmitInput())
 
+    def validate(self, extra_validators=None) -> bool:
+        """Each previous outcome begun is finished: its outcome and date (the
+        offence may be none of the catalogue's), named by its place on the
+        page. A second set begun with its outcome left empty said "Row 1:
+        Not a valid integer." and led to the first set's offence."""
+        valid = super().validate(extra_validators)
+        for n, entry in enumerate(self.previous_outcomes, start=1):
+            if not self._begun(entry) or entry.on.errors:
+                continue
+            if not entry.outcome_code.data:
+                entry.outcome_code.errors = [f"Select the outcome of previous outcome {n}"]
+                valid = False
+            if entry.on.data is None:
+                entry.on.errors = [f"Enter the date of previous outcome {n}"]
+                valid = False
+        errors_again(self)
+        return valid
+
+    @staticmethod
+    def _begun(entry) -> bool:
+        return bool(entry.offence.data or entry.outcome_code.data or entry.on.data
+                    or any(entry.on.raw_data or ()))
+
+    def _entries_given(self) -> list:
+        return [entry for entry in self.previous_outcomes if self._begun(entry)]
+
+    def problem_at(self, path: str, message: str):
+        """The field a service's problem is about, and its message naming it:
+        a previous outcome's row in the facts is its set on the page counted
+        without the sets left blank."""
+        parts = path.split(".")
+        if parts[0] == "previous_outcomes" and len(parts) == 3 and parts[1].isdigit():
+            given = self._entries_given()
+            if int(parts[1]) < len(given):
+                entry = given[int(parts[1])]
+                place = list(self.previous_outcomes).index(entry) + 1
+                field = {"date": entry.on}.get(parts[2]) or getattr(entry, parts[2], None)
+                return field, f"Previous outcome {place}: {message}"
+        return getattr(self, parts[0], None), message
+
     def facts(self, person) -> dict:
         """The facts in the shape ``eligibility assess`` reads (schemas.py)."""
         return {
@@ -96,8 +137,7 @@ class CheckpointForm(AssessmentFields):
                  "outcome_code": whole_number(e.outcome_code.data, maximum=999)
                  if whole_number(e.outcome_code.data) is not None else e.outcome_code.data,
                  "date": _iso(e.on.data)}
-                for e in self.previous_outcomes
-                if e.offence.data or e.outcome_code.data or e.on.data],
+                for e in self._entries_given()],
             "admits_offence": TRI_VALUES.get(self.admits_offence.data),
             "sufficient_evidence": TRI_VALUES.get(self.sufficient_evidence.data),
         }

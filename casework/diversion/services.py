@@ -193,14 +193,13 @@ def _snapshot(facts, intensity: dict[int, str | None] | None) -> dict:
 
 
 def _problems(error: ValidationError) -> dict[str | None, str]:
-    """marshmallow's messages as form problems: nested rows report on their list."""
+    """marshmallow's messages as form problems, each under its field's path
+    (a nested row's: ``previous_outcomes.1.date``, its row in the facts
+    given), the first for each."""
     problems: dict[str | None, str] = {}
     for line in schemas.messages(error):
         path, _, message = line.partition(": ")
-        parts = path.split(".")
-        if len(parts) > 1 and parts[1].isdigit():
-            message = f"Row {int(parts[1]) + 1}: {message}"
-        problems.setdefault(parts[0], message)
+        problems.setdefault(path, message)
     return problems
 
 

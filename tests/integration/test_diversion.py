@@ -153,7 +153,7 @@ def test_bad_facts_are_refused_naming_the_field(child, worker):
         services.assess_data(child, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
             {"offence": "theft", "outcome_code": 8, "date": None}]},
             actor=worker, now=NOW, settings=SETTINGS)
-    assert refused.value.problems == {"previous_outcomes": "Row 1: Field may not be null."}
+    assert refused.value.problems == {"previous_outcomes.0.date": "Field may not be null."}
     with pytest.raises(services.DiversionError, match="cannot be in the future"):
         services.assess_data(child, "checkpoint", {**CHECKPOINT, "offence_date": "2026-12-01"},
                              actor=worker, now=NOW, settings=SETTINGS)

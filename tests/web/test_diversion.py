@@ -36,6 +36,42 @@ CHECKPOINT_FORM = {
 }
 
 
+def test_a_previous_outcome_begun_is_named_by_its_set_and_linked_to_its_field(
+        client, login_as, post, child):
+    """The second set of a previous outcome filled in but its outcome left
+    empty said "Row 1: Not a valid integer." and led to the first set's
+    offence (the blank sets were dropped before the rows were counted); a
+    problem the rules find (an outcome after the offence) now names the set
+    on the page too (found by an accessibility review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{child.id}/assessments/new/checkpoint"
+    blank = {f"previous_outcomes-{n}-{name}": "" for n in range(3)
+             for name in ("offence", "outcome_code")}  # as the page sends them
+    response = post(path, {**CHECKPOINT_FORM, **blank, "previous_outcomes-1-offence": "theft",
+                           "previous_outcomes-1-outcome_code": "",
+                           "previous_outcomes-1-on": ["1", "1", "2025"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        ("Select the outcome of previous outcome 2", "#previous_outcomes-1-outcome_code")]
+    response = post(path, {**CHECKPOINT_FORM, **blank, "previous_outcomes-2-offence": "theft",
+                           "previous_outcomes-2-outcome_code": "8",
+                           "previous_outcomes-2-on": ["1", "11", "2026"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert len(summary) == 1 and summary[0]["href"] == "#previous_outcomes-2-on-day"
+    assert summary[0].get_text(strip=True).startswith(
+        "Previous outcome 3: Must be before the offence date")
+    legends = [legend.get_text(strip=True) for legend in BeautifulSoup(
+        client.get(path).get_data(as_text=True), "html.parser").select("legend")]
+    assert {"Previous outcome 1", "Previous outcome 2", "Previous outcome 3"} <= set(legends)
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
 def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, child,
                                                         make_user):
     login_as("caseworker", ("coventry",))
