@@ -7,8 +7,8 @@ from datetime import date
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from werkzeug.datastructures import MultiDict
-from wtforms import Field, FieldList, FormField, HiddenField, IntegerField
-from wtforms.fields.choices import SelectChoice
+from wtforms import Field, FieldList, FormField, HiddenField, IntegerField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice, SelectFieldBase
 from wtforms.validators import StopValidation
 
 from casework.submissions import new_key
@@ -269,3 +269,27 @@ class Form(FlaskForm):
         def wrap_formdata(self, form, formdata):
             formdata = super().wrap_formdata(form, formdata)
             return None if formdata is None else _without_nul(formdata)
+
+    def validate(self, extra_validators=None) -> bool:
+        """Choices as WTForms checks them, and what its ``Optional`` let
+        through: a choice sent as spaces counted as none, but the field kept
+        the spaces, and a view read them as a site's id (``?site=%20``: a
+        500); a list of choices whose first is blank was not checked at all.
+        A blank choice is no choice; any other not offered is refused."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field, SelectMultipleField) and field.data:
+                field.data = [value for value in field.data
+                              if not isinstance(value, str) or value.strip()]
+                offered = {str(choice[0]) for choice in field.iter_choices()}
+                if field.validate_choice and not field.errors \
+                        and any(str(value) not in offered for value in field.data):
+                    field.errors = [*field.errors, f"{field.label.text} must be among "
+                                                   "those listed"]
+                    valid = False
+            elif isinstance(field, SelectFieldBase) and isinstance(field.data, str) \
+                    and not field.data.strip():
+                field.data = ""
+        if not valid:
+            errors_again(self)
+        return valid

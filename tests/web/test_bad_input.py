@@ -182,3 +182,13 @@ def test_throttled_sign_in_with_a_nul_in_the_email(make_app):
                                                "csrf_token": token}).status_code
                  for _ in range(4)]
     assert codes == [200, 200, 429, 429]
+
+
+@pytest.mark.parametrize("site", ["%20", "%09", "%00", "+"])
+def test_a_site_filter_of_spaces_is_no_site(client, login_as, make_referral, site):
+    """WTForms' Optional took a choice of spaces as none but left the spaces
+    in the field, which the list read as a site's id: a 500 (found by review)."""
+    make_referral("coventry", last_name="Listedhere")
+    login_as("caseworker", ("coventry",))
+    response = client.get(f"/referrals?site={site}")
+    assert response.status_code == 200 and "Listedhere" in response.get_data(as_text=True)

@@ -167,3 +167,29 @@ def test_no_evaluator_route_reaches_identifiable_data(app, client, login_as, coh
             assert canary.encode() not in body, (path, canary)
         checked += 1
     assert checked > 40
+
+
+@pytest.mark.parametrize("sites", ["%20", "%00", "%09", "99999"])
+def test_a_site_that_is_not_one_of_the_trials_is_explained(client, login_as, post, cohort,  # noqa: F811
+                                                           sites):
+    """A site sent as spaces or a NUL passed WTForms' Optional and the page
+    read it as an id: a 500 (found by review). Blank is no site; a site not
+    offered is refused beside the field, on the preview and the download."""
+    trial, _ = cohort
+    login_as("evaluator", ())
+    response = client.get(f"/extracts?trial={trial.id}&{PREVIEW}&sites={sites}")
+    page = text_of(response)
+    if sites == "99999":
+        assert response.status_code == 422 and "not a valid choice" in page
+    else:
+        assert response.status_code == 200 and "k (the smallest group, in people)" in page
+    from urllib.parse import unquote
+
+    if sites == "99999":  # behind a blank first choice, which WTForms' Optional took as none
+        response = client.get(f"/extracts?trial={trial.id}&{PREVIEW}&sites=&sites={sites}")
+        assert response.status_code == 422
+        assert "Sites must be among those listed" in text_of(response)
+    download = post("/extracts/download", {
+        "trial": str(trial.id), "unit": "person", "level": "0", "format": "csv",
+        "key": "project", "sites": unquote(sites)})
+    assert download.status_code == (422 if sites == "99999" else 200)
