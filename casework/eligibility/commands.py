@@ -52,6 +52,8 @@ def assess_command(scheme: str, source) -> None:
         _fail("The facts are not valid JSON: they are nested too deeply")
     except ValueError as error:  # bad JSON or encoding; a number of thousands of digits
         _fail(f"The facts are not valid JSON: {error}")
+    except OSError as error:  # opened but unreadable (a device, a file gone bad)
+        _fail(f"The facts could not be read: {error.strerror or error}")
     if not isinstance(raw, dict):
         _fail("The facts must be a JSON object")
     try:

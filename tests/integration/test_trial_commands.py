@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -153,3 +154,12 @@ def test_sequence_needs_the_key(make_app, make_trial):
         result = app.test_cli_runner().invoke(args=["trial", "sequence", "--stratum",
                                                     "coventry", "--count", "3"])
     assert result.exit_code == 2 and "TRIAL_KEY" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="Linux's /proc")
+def test_a_file_that_opens_but_cannot_be_read_is_a_message_not_a_traceback(runner):
+    """/proc/self/mem opens, and its first read fails (an I/O error): the
+    command printed a traceback and exited 1 (found by review)."""
+    result = runner.invoke(args=["eligibility", "assess", "--scheme", "cirv", "/proc/self/mem"])
+    assert result.exit_code == 2 and "could not be read" in result.output
+    assert "Traceback" not in result.output
