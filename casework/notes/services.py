@@ -66,18 +66,27 @@ class NoteContent:
                 "contact_type": self.contact_type, "attended": self.attended}
 
 
-def check_content(kind: str, content: NoteContent, *, today: date) -> NoteContent:
+def check_content(kind: str, content: NoteContent, *, today: date,
+                  born: date | None = None) -> NoteContent:
     """Validate a note's content; NoteError names every bad field."""
     try:
         kind = NoteKind(kind)
     except ValueError:
         raise NoteError({"kind": "Select what you are recording"}) from None
-    return _check(kind, content, today=today)
+    return _check(kind, content, today=today, born=born)
 
 
-def _check(kind: NoteKind, content: NoteContent, *, today: date) -> NoteContent:
+# No contact is older than this, whoever it is with (the person's date of
+# birth, where it is known, is the nearer bound): a date of 1 January 0001
+# was kept, and fed the overdue signal and the extracts' day offsets.
+EARLIEST_CONTACT = date(1900, 1, 1)
+
+
+def _check(kind: NoteKind, content: NoteContent, *, today: date,
+           born: date | None = None) -> NoteContent:
     """Plain text within the length limit; contacts need a date (not in the
-    future), a type, and whether it was attended; other kinds have none."""
+    future, nor before the person was born), a type, and whether it was
+    attended; other kinds have none."""
     problems: dict[str | None, str] = {}
     # NUL is not text (PostgreSQL refuses it); everything else is kept as typed.
     body = (content.body or "").replace("\x00", "").strip()
@@ -91,6 +100,11 @@ def _check(kind: NoteKind, content: NoteContent, *, today: date) -> NoteContent:
             problems["contact_date"] = "Enter the date of the contact"
         elif content.contact_date > today:
             problems["contact_date"] = "The date of the contact cannot be in the future"
+        elif born is not None and content.contact_date < born:
+            problems["contact_date"] = ("The date of the contact cannot be before the person's "
+                                        "date of birth")
+        elif content.contact_date < EARLIEST_CONTACT:
+            problems["contact_date"] = "The date of the contact must be 1900 or later"
         if content.contact_type not in CONTACT_TYPES:
             problems["contact_type"] = "Select the type of contact"
         if content.attended is None:
@@ -159,7 +173,7 @@ def add_note(person: Person, kind: str, content: NoteContent, *, restricted: boo
         kind = NoteKind(kind)
     except ValueError:
         raise NoteError({"kind": "Select what you are recording"}) from None
-    content = _check(kind, content, today=local_date(now))
+    content = _check(kind, content, today=local_date(now), born=person.date_of_birth)
     submissions.claim(submission, "note", actor=actor, now=now)
     note = Note(person_id=person.id, site_id=intake.working_site(person, actor), kind=kind,
                 restricted=bool(restricted), author_id=actor.id, created_at=now,
@@ -215,7 +229,8 @@ def amend_note(note: Note, content: NoteContent, reason: str | None, *, actor: U
     elif len(reason) > MAX_REASON_LENGTH:
         problems["reason"] = f"The reason must be {MAX_REASON_LENGTH:,} characters or fewer"
     try:
-        content = _check(note.kind, content, today=local_date(now))
+        content = _check(note.kind, content, today=local_date(now),
+                         born=note.person.date_of_birth)
     except NoteError as error:
         problems = {**error.problems, **problems}
     if problems:

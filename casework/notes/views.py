@@ -30,11 +30,12 @@ def _note(note_id: int) -> Note:
                               subject_type="note")
 
 
-def _more_problems(form, kind: str) -> None:
+def _more_problems(form, kind: str, person: Person) -> None:
     """When the form's own checks fail, show the service's too, so every
     problem is listed at once (fields that already have a message keep it)."""
     try:
-        services.check_content(kind, form.content(), today=local_today())
+        services.check_content(kind, form.content(), today=local_today(),
+                               born=person.date_of_birth)
     except services.NoteError as error:
         show_problems(form, {name: message for name, message in error.problems.items()
                              if not (name and getattr(form, name).errors)})
@@ -68,7 +69,7 @@ def new(person_id: int):
             flash(message, "success")
             return redirect(url_for("intake.person", person_id=person.id))
     elif form.is_submitted():
-        _more_problems(form, form.kind.data or "")
+        _more_problems(form, form.kind.data or "", person)
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template("notes/new.html", form=form, person=person), status
@@ -109,7 +110,7 @@ def amend(note_id: int):
             flash("Amendment saved; the earlier version is kept", "success")
             return redirect(url_for("notes.show", note_id=note.id))
     elif form.is_submitted():
-        _more_problems(form, note.kind)
+        _more_problems(form, note.kind, note.person)
     status = 422 if form.errors or form.form_errors else 200
     services.record_view(note, actor=current_user, now=utcnow())  # its body, in the form
     return render_template("notes/amend.html", form=form, note=note), status

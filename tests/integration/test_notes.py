@@ -83,6 +83,30 @@ def test_contacts_need_their_details(people, users):
     assert note.body == "A case note" and note.contact_date is None and note.attended is None
 
 
+def test_a_contact_is_not_dated_before_the_person_was_born(people, users):
+    """A contact dated 1 January 0001 was kept, and fed the overdue signal
+    and the extracts' day offsets (found by review): a contact is not
+    before the person's date of birth, nor before 1900 if it is not known;
+    an amendment is held to the same."""
+    person, _ = people  # born 1 January 2008
+    for on, message in ((date(1, 1, 1), "before the person's date of birth"),
+                        (date(2007, 12, 31), "before the person's date of birth")):
+        with pytest.raises(services.NoteError, match=message):
+            services.add_note(person, "contact", NoteContent("x", on, "phone", True),
+                              restricted=False, actor=users["author"], now=NOW)
+        db.session.rollback()
+    note = contact(person, users["author"], date(2008, 1, 1))
+    with pytest.raises(services.NoteError, match="before the person's date of birth"):
+        services.amend_note(note, NoteContent("x", date(1999, 1, 1), "phone", True), "typo",
+                            actor=users["author"], now=NOW)
+    db.session.rollback()
+    person.date_of_birth = None
+    db.session.commit()
+    with pytest.raises(services.NoteError, match="1900 or later"):
+        services.add_note(person, "contact", NoteContent("x", date(1899, 12, 31), "phone", True),
+                          restricted=False, actor=users["author"], now=NOW)
+
+
 def test_an_amendment_keeps_every_version(people, users):
     person, _ = people
     note = add(person, users["author"], "Met Jordan on Tuesday.")
