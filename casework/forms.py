@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -245,6 +246,33 @@ def _without_nul(formdata):
                       for key, value in formdata.items(multi=True)])
 
 
+# WTForms' own messages name no field ("Field cannot be longer than 100
+# characters."), and the error summary lists them away from their fields:
+# each is said again naming its field, in the GOV.UK way.
+_LIBRARY_MESSAGES = (
+    (re.compile(r"Field cannot be longer than (\d+) characters?\."),
+     "{label} must be {0} characters or fewer"),
+    (re.compile(r"Field must be at least (\d+) characters? long\."),
+     "{label} must be {0} characters or more"),
+    (re.compile(r"Field must be between (\d+) and (\d+) characters long\."),
+     "{label} must be between {0} and {1} characters"),
+    (re.compile(r"Not a valid choice\.?"), "{label} must be one of the options"),
+    (re.compile(r"'.*' is not a valid choice for this field\.|"
+                r"'.*' are not valid choices for this field\."),
+     "{label} must be among those listed"),
+)
+
+
+def _named(field, message) -> str:
+    if not isinstance(message, str):
+        return message
+    for pattern, sentence in _LIBRARY_MESSAGES:
+        found = pattern.fullmatch(message)
+        if found:
+            return sentence.format(*found.groups(), label=field.label.text)
+    return message
+
+
 class Form(FlaskForm):
     """Every casework form: FlaskForm (CSRF) whose submitted values lose any
     NUL character before the fields read them, so no input can make the
@@ -291,5 +319,8 @@ class Form(FlaskForm):
                     and not field.data.strip():
                 field.data = ""
         if not valid:
+            for field in self:
+                if field.errors and not isinstance(field, FieldList | FormField):
+                    field.errors = [_named(field, error) for error in field.errors]
             errors_again(self)
         return valid

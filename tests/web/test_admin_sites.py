@@ -47,7 +47,7 @@ def test_a_bad_site_keeps_what_was_typed(client, login_as, post):
             ({"key": "coventry", "name": "Coventry Two"}, "A site with this key already exists"),
             ({"key": "coventry_two", "name": "coventry"}, "A site with this name already exists"),
             ({"key": "", "name": ""}, "Enter a key"),
-            ({"key": "x" * 41, "name": "Long"}, "Field cannot be longer than 40 characters"),
+            ({"key": "x" * 41, "name": "Long"}, "Key must be 40 characters or fewer"),
     ):
         before = db.session.scalar(select(func.count()).select_from(Site))
         response = post("/admin/sites/new", data)

@@ -192,3 +192,15 @@ def test_a_site_filter_of_spaces_is_no_site(client, login_as, make_referral, sit
     login_as("caseworker", ("coventry",))
     response = client.get(f"/referrals?site={site}")
     assert response.status_code == 200 and "Listedhere" in response.get_data(as_text=True)
+
+
+def test_the_librarys_messages_name_their_field(client, login_as):
+    """WTForms' own messages named no field ("Field cannot be longer than
+    100 characters.", "Not a valid choice."), in the error summary far from
+    the field (found by an accessibility review)."""
+    login_as("caseworker", ("coventry",))
+    page = client.get("/notes/search?q=" + "x" * 201).get_data(as_text=True)
+    assert "Field cannot" not in page and "Search notes must be 200 characters or fewer" in page
+    page = client.get("/referrals?status=nonsense&sort=sideways").get_data(as_text=True)
+    assert "Not a valid choice" not in page
+    assert "Status must be one of the options" in page

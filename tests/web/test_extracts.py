@@ -64,7 +64,7 @@ def test_bad_choices_are_explained(client, login_as, cohort):  # noqa: F811
                           "&key=project&date_from=31&date_from=2&date_from=2026")
     assert response.status_code == 422
     page = text_of(response)
-    assert "must be a real date" in page and "Not a valid choice" in page
+    assert "must be a real date" in page and "Detail must be one of the options" in page
 
 
 @pytest.mark.parametrize("role", ["caseworker", "lead", "admin"])
@@ -180,7 +180,7 @@ def test_a_site_that_is_not_one_of_the_trials_is_explained(client, login_as, pos
     response = client.get(f"/extracts?trial={trial.id}&{PREVIEW}&sites={sites}")
     page = text_of(response)
     if sites == "99999":
-        assert response.status_code == 422 and "not a valid choice" in page
+        assert response.status_code == 422 and "Sites must be among those listed" in page
     else:
         assert response.status_code == 200 and "k (the smallest group, in people)" in page
     from urllib.parse import unquote

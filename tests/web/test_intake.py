@@ -92,7 +92,7 @@ def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
          "Date of birth must include a day"),
         ({"gender": ""}, "gender", "Select a gender"),
         ({"ethnicity": ""}, "ethnicity", "Select an ethnicity"),
-        ({"ethnicity": "martian"}, "ethnicity", "Not a valid choice"),
+        ({"ethnicity": "martian"}, "ethnicity", "Ethnicity must be one of the options"),
         ({"postcode": "CV1 5F"}, "postcode", "Enter a real postcode"),
         ({"local_authority": ""}, "local_authority", "Select the local authority"),
         ({"pnc_reference": "12-3456"}, "pnc_reference", "format 12/345678A"),
@@ -107,7 +107,8 @@ def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
         ({"referrer_name": ""}, "referrer_name", "Enter the referrer's name"),
         ({"reason": ""}, "reason", "Enter the reason for the referral"),
         ({"reason": "x" * 5001}, "reason", "5000 characters or fewer"),
-        ({"risk_indicators": ["telepathy"]}, "risk_indicators", "not a valid choice"),
+        ({"risk_indicators": ["telepathy"]}, "risk_indicators",
+         "Risk indicators must be among those listed"),
     ],
 )
 def test_each_bad_field_is_explained_beside_it_and_nothing_is_lost(
