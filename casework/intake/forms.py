@@ -104,6 +104,11 @@ class ReferralForm(PersonFields):
         "Referral date", description="For example, 14 11 2026",
         required_message="Enter the referral date",
     )
+    # in the page's order, which the error summary follows
+    site = SelectField(
+        "Site", widget=GovSelect(), choices=[],
+        validators=[InputRequired(message="Select a site")],
+    )
     source = SelectField(
         "Source", widget=GovSelect(),
         choices=choices([("", "Select a source"), *SOURCES.items()]),
@@ -116,10 +121,6 @@ class ReferralForm(PersonFields):
     referrer_organisation = StringField(
         "Referrer's organisation (optional)", widget=GovTextInput(),
         validators=[Length(max=120)],
-    )
-    site = SelectField(
-        "Site", widget=GovSelect(), choices=[],
-        validators=[InputRequired(message="Select a site")],
     )
     reason = TextAreaField(
         "Reason for referral", widget=GovTextArea(),

@@ -500,3 +500,15 @@ def test_filters_that_cannot_be_read_list_no_referrals(client, login_as, make_re
     backwards = client.get("/referrals?date_from=8&date_from=11&date_from=2026"
                            "&date_to=2&date_to=11&date_to=2026").get_data(as_text=True)
     assert "Referred to must be the same as or after Referred from" in backwards
+
+
+def test_the_error_summary_follows_the_page(client, login_as, post):
+    """The summary listed Source before Site, which the page shows first
+    (found by an accessibility review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry", "dudley"))
+    page = BeautifulSoup(post("/referrals/new", {}).get_data(as_text=True), "html.parser")
+    summary = [a["href"].lstrip("#") for a in page.select(".govuk-error-summary__list a")]
+    on_page = [tag.get("id") for tag in page.select("form input, form select, form textarea")]
+    assert summary == sorted(summary, key=on_page.index)
