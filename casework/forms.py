@@ -14,6 +14,23 @@ from wtforms.validators import StopValidation
 
 from casework.submissions import new_key
 
+BOXES = ("day", "month", "year")
+
+
+class DateInput(GovDateInput):
+    """GOV.UK's date input with only the boxes in error marked: all three
+    were red when only the month was missing (found by an accessibility
+    review)."""
+
+    def map_gov_params(self, field, **kwargs):
+        params = super().map_gov_params(field, **kwargs)
+        boxes = getattr(field, "boxes_in_error", BOXES)
+        for item in params.get("items") or ():
+            if item.get("id", "").rsplit("-", 1)[-1] not in boxes:
+                item["classes"] = " ".join(name for name in item.get("classes", "").split()
+                                           if name != "govuk-input--error")
+        return params
+
 
 class DateInputField(Field):
     """A GOV.UK date input: three boxes (day, month, year) sharing one name.
@@ -22,7 +39,7 @@ class DateInputField(Field):
     month"); what was typed is kept and shown again when it is wrong.
     """
 
-    widget = GovDateInput()
+    widget = DateInput()
 
     def __init__(self, label=None, validators=None, *, required_message=None, **kwargs):
         super().__init__(label, validators, **kwargs)
@@ -63,15 +80,26 @@ class DateInputField(Field):
         return self.data.strftime("%d %m %Y") if self.data else ""
 
     @property
+    def boxes_in_error(self) -> tuple[str, ...]:
+        """The boxes an error is about, which alone are marked (GOV.UK's
+        pattern): those left empty ("Date of birth must include a month"),
+        the year's for "Year must include 4 numbers", else all three."""
+        if not self.errors:
+            return ()
+        parts = list(self.raw_data or ()) + [""] * 3
+        empty = tuple(name for name, value in zip(BOXES, parts, strict=False) if not value)
+        if empty and len(empty) < 3:
+            return empty
+        if self.errors[0].startswith("Year must include"):
+            return ("year",)
+        return BOXES
+
+    @property
     def focus_id(self) -> str:
         """The box an error message about this date leads to: the first one
-        left empty (GOV.UK: "Date of birth must include a month" goes to
-        the month), else the day. The field's own id is the boxes' wrapper,
+        in error, else the day. The field's own id is the boxes' wrapper,
         which takes no focus."""
-        parts = list(self.raw_data or ()) + [""] * 3
-        empty = [name for name, value in zip(("day", "month", "year"), parts, strict=False)
-                 if not value]
-        return f"{self.id}-{empty[0] if empty and len(empty) < 3 else 'day'}"
+        return f"{self.id}-{(self.boxes_in_error or BOXES)[0]}"
 
 
 class NotBefore:

@@ -46,9 +46,11 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, request, url_for
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovTextInput
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextInput
 from jinja2.filters import do_indent
 from markupsafe import Markup, escape
+
+from casework.forms import DateInput
 
 if TYPE_CHECKING:
     from casework.navigation import NavItem
@@ -142,7 +144,7 @@ class FilterSelect(_KeepDrawing, GovSelect):
         return params, []
 
 
-class FilterDateInput(_KeepDrawing, GovDateInput):
+class FilterDateInput(_KeepDrawing, DateInput):
     def typed(self, params: dict) -> tuple[dict, list]:
         # the whole date as typed (which GOV.UK's macro does not draw), then
         # each of its inputs

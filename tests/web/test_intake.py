@@ -512,3 +512,26 @@ def test_the_error_summary_follows_the_page(client, login_as, post):
     summary = [a["href"].lstrip("#") for a in page.select(".govuk-error-summary__list a")]
     on_page = [tag.get("id") for tag in page.select("form input, form select, form textarea")]
     assert summary == sorted(summary, key=on_page.index)
+
+
+@pytest.mark.parametrize(("boxes", "marked", "linked"), [
+    (["1", "", "2008"], ["date_of_birth-month"], "date_of_birth-month"),
+    (["", "", "2008"], ["date_of_birth-day", "date_of_birth-month"], "date_of_birth-day"),
+    (["1", "2", "08"], ["date_of_birth-year"], "date_of_birth-year"),
+    (["31", "2", "2008"], ["date_of_birth-day", "date_of_birth-month", "date_of_birth-year"],
+     "date_of_birth-day"),
+])
+def test_only_the_date_boxes_in_error_are_marked(client, login_as, post, boxes, marked,
+                                                 linked):
+    """All three boxes were marked when only the month was missing, and
+    "Year must include 4 numbers" led to the day (found by an accessibility
+    review): GOV.UK marks, and the summary leads to, the boxes in error."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    page = BeautifulSoup(post("/referrals/new", form_data(date_of_birth=boxes))
+                         .get_data(as_text=True), "html.parser")
+    assert [box["id"] for box in page.select("input[name=date_of_birth]")
+            if "govuk-input--error" in box.get("class", [])] == marked
+    links = [a["href"] for a in page.select(".govuk-error-summary__list a")]
+    assert f"#{linked}" in links
