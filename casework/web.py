@@ -26,7 +26,8 @@ from casework.extensions import db
 ACTIVITY_RECORDED_EVERY_SECONDS = 60
 
 # Endpoints anyone may reach without signing in.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health",
+                              "main.accessibility"})
 # Requests that change nothing but the audit log (the route matrix checks it).
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 

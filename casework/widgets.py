@@ -162,8 +162,6 @@ class FilterDateInput(_KeepDrawing, DateInput):
 # used with parameters the code makes (see the module's docstring).
 KEPT_COMPONENTS = {
     "button": "govukButton",
-    "footer": "govukFooter",
-    "header": "govukHeader",
     "phase-banner": "govukPhaseBanner",
     "service-navigation": "govukServiceNavigation",
     "tag": "govukTag",

@@ -1,20 +1,29 @@
-"""GOV.UK Frontend's compiled CSS, JavaScript, fonts and images, served from
-the npm install (node_modules), never copied into the repository."""
+"""GOV.UK Frontend's compiled CSS and JavaScript, served from the npm
+install (node_modules), never copied into the repository.
+
+Not its fonts, nor its crown icons: GDS Transport and the crown are for
+services on GOV.UK, which this partnership's internal service is not (GOV.UK
+Frontend says to use another typeface then). The stylesheet is served
+without its ``@font-face`` rules, so its font stacks fall back to Arial, as
+GOV.UK Frontend's own ``$govuk-font-family`` setting would make them."""
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
 
+STYLESHEET = "govuk-frontend.min.css"
 _BUNDLE_FILES = frozenset({
-    "govuk-frontend.min.css",
     "govuk-frontend.min.css.map",
     "govuk-frontend.min.js",
     "govuk-frontend.min.js.map",
 })
+_FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}")
 
 
 def frontend_dir() -> Path:
@@ -25,14 +34,25 @@ def frontend_dir() -> Path:
     return base / "dist" / "govuk"
 
 
+@lru_cache(maxsize=4)
+def _without_fonts(path: Path, _modified: float) -> bytes:
+    """The stylesheet without its fonts, worked out once for each version of
+    the file (its modification time in the key)."""
+    return _FONT_FACE.sub("", path.read_text(encoding="utf-8")).encode()
+
+
 @bp.route("/<path:filename>")
 def serve(filename: str):
     root = frontend_dir()
-    if filename in _BUNDLE_FILES:
-        directory = root
-    elif filename.startswith(("fonts/", "images/")) or filename == "manifest.json":
-        directory = root / "assets"
-    else:
+    if filename == STYLESHEET:
+        path = root / STYLESHEET
+        if not path.is_file():
+            abort(404)
+        response = Response(_without_fonts(path, path.stat().st_mtime), mimetype="text/css")
+        response.cache_control.public = True
+        response.cache_control.max_age = 3600
+        response.add_etag()
+        return response.make_conditional(request)
+    if filename not in _BUNDLE_FILES:
         abort(404)
-    response = send_from_directory(directory, filename, max_age=3600)
-    return response
+    return send_from_directory(root, filename, max_age=3600)

@@ -15,6 +15,14 @@ def index():
     return render_template("main/index.html", links=items_for(current_user))
 
 
+@bp.route("/accessibility")
+def accessibility():
+    """The accessibility statement the Public Sector Bodies Accessibility
+    Regulations 2018 ask of every public sector website and service,
+    intranets and extranets included; readable without signing in."""
+    return render_template("main/accessibility.html")
+
+
 @bp.route("/health")
 def health():
     # For load balancers: answers only whether the database is reachable.

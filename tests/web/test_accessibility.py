@@ -238,3 +238,33 @@ def test_the_consort_flow_is_also_text(client, login_as, randomised):
     assert "<li>Referred: " in text
     assert '<th scope="col" class="govuk-table__header"></th>' not in page
     assert '<th scope="col" class="govuk-table__header">Arm</th>' in page
+
+
+def test_the_pages_carry_the_partnerships_name_not_govuks(client, login_as):
+    """The pages drew GOV.UK's header (its crown and logotype), the Crown
+    copyright and the Open Government Licence, and its GDS Transport font,
+    which are for services on GOV.UK; and no page had an accessibility
+    statement, which the 2018 regulations ask for (found by an
+    accessibility review)."""
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get("/"))
+    for gov_uk in ("govuk-header__logo", "Crown copyright", "Open Government Licence",
+                   "govuk-footer__copyright-logo", "favicon", "govuk-icon"):
+        assert gov_uk not in page
+    assert "West Midlands Violence Reduction Partnership" in page
+    assert '<footer class="govuk-template__footer">' in page
+    assert 'href="/accessibility">Accessibility statement</a>' in page
+    css = client.get("/assets/govuk-frontend.min.css")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    assert b"@font-face" not in css.data and b".govuk-body" in css.data
+    assert client.get("/assets/fonts/bold-b542beb274-v2.woff2").status_code == 404
+    again = client.get("/assets/govuk-frontend.min.css",
+                       headers={"If-None-Match": css.headers["ETag"]})
+    assert again.status_code == 304
+    client.post("/sign-out", data={"csrf_token": ""})
+
+
+def test_the_accessibility_statement_is_read_without_signing_in(client):
+    page = text_of(client.get("/accessibility"))
+    assert "Accessibility statement for casework" in page
+    assert "partially compliant" in page and "Enforcement procedure" in page

@@ -170,11 +170,9 @@ def test_the_memo_is_bounded(app, memo, monkeypatch):
     assert not memo.memo_holds("Status 14:") and not memo.memo_holds("Status 0:")
 
 
-# the page's furniture: kept("header", {...}) and the like
+# the page's furniture: kept("phase-banner", {...}) and the like
 
 COMPONENTS = [
-    ("header", "govukHeader", {"homepageUrl": "/"}),
-    ("footer", "govukFooter", {"meta": {"items": [], "text": "casework"}}),
     ("phase-banner", "govukPhaseBanner", {"tag": {"text": "Beta"}, "html": "New <b>service</b>"}),
     ("tag", "govukTag", {"text": "Closed", "classes": "govuk-tag--grey"}),
     ("tag", "govukTag", {"text": "Fish & chips"}),
@@ -251,8 +249,9 @@ def test_a_page_keeps_its_furniture_not_its_user(app, memo, client, login_as):
     login_as("lead", display_name="Zephaniah Quill")
     page = client.get("/referrals").get_data(as_text=True)
     assert "Zephaniah Quill (lead)" in page
-    assert 'class="govuk-header' in page and 'class="govuk-footer' in page
-    assert memo.memo_holds('class="govuk-header') and memo.memo_holds("Sign out") is False
+    assert 'class="govuk-service-navigation' in page and 'class="govuk-footer' in page
+    assert memo.memo_holds('class="govuk-service-navigation') and \
+        memo.memo_holds("Sign out") is False
     assert not memo.memo_holds("Zephaniah") and not memo.memo_holds("csrf_token")
     assert re.search(r'active-fallback">\s*Referrals', page)
     other = client.get("/audit/").get_data(as_text=True)  # the current link moves
@@ -262,7 +261,7 @@ def test_a_page_keeps_its_furniture_not_its_user(app, memo, client, login_as):
 
 def test_pages_are_plain_ascii_when_their_data_is(app, client, login_as):
     """The furniture's own characters (the title's dash, the footer's
-    copyright sign and separator) are written as references, so a page is
+    separator) are written as references, so a page is
     ASCII throughout unless a record's own text is not: Python then keeps
     and encodes it byte for byte. Each says what it said before."""
     login_as("lead", display_name="Zephaniah Quill")
@@ -270,7 +269,6 @@ def test_pages_are_plain_ascii_when_their_data_is(app, client, login_as):
         page = client.get(path).get_data(as_text=True)
         assert page.isascii(), (path, {ch for ch in page if not ch.isascii()})
     assert "&ndash; casework</title>" in page
-    assert "&copy; Crown copyright" in page
     assert "casework &middot; West Midlands Violence Reduction Partnership" in page
 
 
