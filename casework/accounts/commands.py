@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
+from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
@@ -31,19 +33,35 @@ def create_command(email, display_name, role, sites, password) -> None:
     """Add a user."""
     try:
         with command_transaction("users-create"):
-            user = services.create_user(
-                email=email,
-                display_name=display_name or email.split("@")[0],
-                role=role,
-                sites=services.sites_by_keys(sites),
-                password=password,
-                actor=None,
-                now=utcnow(),
-            )
+            problems = {}
+            try:
+                known_sites = services.sites_by_keys(sites)
+            except services.AccountError as error:  # and whatever else is wrong
+                problems, known_sites = error.problems, []
+            try:
+                user = services.create_user(
+                    email=email,
+                    display_name=display_name,
+                    role=role,
+                    sites=known_sites,
+                    password=password,
+                    actor=None,
+                    now=utcnow(),
+                    os_user=getpass.getuser(),
+                )
+            except services.AccountError as error:
+                problems = {**error.problems, **problems}  # an unknown site, not "needs one"
+            if problems:
+                raise services.AccountError(problems=problems)
     except services.AccountError as error:
-        for field, message in error.problems.items():
-            click.echo(f"{OPTIONS.get(field, f'--{field}') if field else 'error'}: {message}",
-                       err=True)
-        sys.exit(2)
+        _fail(error)
     sites = ", ".join(site.key for site in user.sites) or "none"
     click.echo(f"Created {user.role} {user.email} (sites: {sites})")
+
+
+def _fail(error: services.AccountError) -> NoReturn:
+    """Every problem, each against the option it is about; exit 2."""
+    for field, message in error.problems.items():
+        click.echo(f"{OPTIONS.get(field, f'--{field}') if field else 'error'}: {message}",
+                   err=True)
+    sys.exit(2)

@@ -220,6 +220,36 @@ def _site_problem(role: Role, sites: list[Site]) -> str | None:
 
 
 MAX_EMAIL_LENGTH, MAX_NAME_LENGTH = 254, 120  # the columns' lengths
+MAX_LOCAL_PART_LENGTH = 64  # RFC 5321 4.5.3.1.1
+EMAIL_FORMAT = "Enter an email address in the correct format, like name@example.org"
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` (normalised) cannot be an account's address, or None.
+
+    Its structure only, the way it is written to a person (RFC 5321's
+    mailbox, without the quoted and bracketed forms nobody's work address
+    uses): one @, a local part of 1 to 64 characters, a domain of labels
+    separated by dots (at least two), each of letters, digits and hyphens,
+    not starting or ending with a hyphen; no spaces anywhere. Whether mail
+    is delivered there is not asked: an address is given by whoever runs
+    the service, and sign-in never sends mail."""
+    if not email:
+        return "Enter an email address"
+    if len(email) > MAX_EMAIL_LENGTH:
+        return f"The email address must be {MAX_EMAIL_LENGTH} characters or fewer"
+    local, at, domain = email.partition("@")
+    labels = domain.split(".")
+    if (not at or "@" in domain or not local or len(local) > MAX_LOCAL_PART_LENGTH
+            or any(c.isspace() or not c.isprintable() for c in email)
+            or local.startswith(".") or local.endswith(".") or ".." in local
+            or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)):
+        return EMAIL_FORMAT
+    return None
+
+
+# letters of any script (an internationalised domain), digits and inner hyphens
+_DOMAIN_LABEL = re.compile(r"(?!-)[^\W_]([^\W_]|-){0,62}(?<!-)")
 
 
 def _clean_name(display_name: str) -> str:
@@ -261,28 +291,34 @@ def user_version(user: User) -> str:
 def create_user(
     *,
     email: str,
-    display_name: str,
+    display_name: str | None,
     role: Role | str,
     sites: list[Site],
     password: str,
     actor: User | None,
     now: datetime,
+    os_user: str | None = None,
 ) -> User:
-    """Add a user; emails are unique regardless of case."""
+    """Add a user; emails are unique regardless of case. With no
+    ``display_name`` (the command's --name left out), the email's local
+    part. ``os_user``: who ran the command that adds them (there is no
+    actor), kept in the audit detail."""
     email = normalise_email(email)
     role = Role(role)
-    email_problem = None
-    if not email or "@" not in email:
-        email_problem = "Enter an email address in the correct format"
-    elif len(email) > MAX_EMAIL_LENGTH:
-        email_problem = f"The email address must be {MAX_EMAIL_LENGTH} characters or fewer"
-    elif db.session.execute(
+    problem = email_problem(email)
+    if problem is None and db.session.execute(
         select(func.count()).select_from(User).where(User.email == email)
     ).scalar_one():
-        email_problem = "A user with this email address already exists"
+        problem = "A user with this email address already exists"
+    if display_name is None:
+        display_name = email.partition("@")[0]
+        # made from the email: wrong only if the email is, which says so
+        name_problem = None
+    else:
+        name_problem = _display_name_problem(display_name)
     _raise_if({
-        "email": email_problem,
-        "display_name": _display_name_problem(display_name),
+        "email": problem,
+        "display_name": name_problem,
         "sites": _site_problem(role, sites),
         "password": password_problem(password, email=email),
     })
@@ -297,9 +333,12 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
+    detail = audit.changes({}, _snapshot(user))
+    if os_user is not None:
+        detail["os_user"] = os_user
     audit.record(
         Action.USER_CREATED, actor=actor, now=now, subject_type="user", subject_id=user.id,
-        detail=audit.changes({}, _snapshot(user)),
+        detail=detail,
     )
     return user
 
@@ -316,13 +355,13 @@ def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,
     emails = [normalise_email(email) for email, _ in accounts]
     taken = db.session.scalar(select(func.count()).select_from(User)
                               .where(User.email.in_(emails)))
-    email_problem = None
-    if not all("@" in email for email in emails):
-        email_problem = "Enter email addresses in the correct format"
+    problem = None
+    if any(email_problem(email) for email in emails):
+        problem = "Enter email addresses in the correct format"
     elif taken or len(set(emails)) != len(emails):
-        email_problem = "A user with one of these email addresses already exists"
+        problem = "A user with one of these email addresses already exists"
     _raise_if({
-        "email": email_problem,
+        "email": problem,
         "display_name": None if all(name.strip() for _, name in accounts)
         else "Enter a display name",
         "sites": _site_problem(role, sites),

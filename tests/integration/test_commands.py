@@ -57,6 +57,39 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
+def test_users_create_reports_every_problem_against_the_option_given(runner):
+    # `--email @` was taken, and its empty local part, made the name, was
+    # reported as "--name: Enter a display name" though no --name was given
+    result = runner.invoke(args=["users", "create", "--email", "@", "--role", "evaluator"],
+                           input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1:] == [
+        "--email: Enter an email address in the correct format, like name@example.org"]
+    # an unknown site was the only problem reported, whatever else was wrong
+    result = runner.invoke(args=["users", "create", "--email", "a b@c", "--role", "lead",
+                                 "--site", "atlantis", "--name", " "], input="short\nshort\n")
+    assert result.exit_code == 2
+    assert {line.partition(":")[0] for line in result.output.splitlines()
+            if line.startswith("--")} == {"--email", "--site", "--name", "--password"}
+    assert "--site: Unknown site atlantis" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_users_create_records_who_ran_it(runner, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "operator-ann")
+    result = runner.invoke(args=["users", "create", "--email", "ev@example.org", "--role",
+                                 "evaluator"],
+                           input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 0, result.output
+    event = db.session.scalars(select(AuditEvent)).one()
+    # the actor is None (no one is signed in): who ran the command was not recorded
+    assert event.actor_id is None and event.detail["os_user"] == "operator-ann"
+    assert db.session.scalars(select(User)).one().display_name == "ev"
+
+
 def test_users_create_drops_nul_from_the_name(runner):
     result = runner.invoke(
         args=["users", "create", "--email", "ada@example.org", "--role", "admin",

@@ -54,6 +54,16 @@ def test_bad_input_is_explained_beside_the_field_and_kept(client, login_as, post
     assert db.session.scalar(select(User).where(User.email == "new.person@example.org")) is None
 
 
+def test_a_malformed_email_is_explained_beside_the_field(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/users/new", {**GOOD, "email": "new person@example"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'href="#email">Enter an email address in the correct format' in page
+    assert 'value="new person@example"' in page
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1  # the admin
+
+
 def test_caseworker_needs_a_site(client, login_as, post):
     login_as("admin", ())
     response = post("/admin/users/new", {**GOOD, "sites": []})
