@@ -14,8 +14,10 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, defer
 
+from casework import submissions
 from casework.accounts.models import Site, User, user_sites
 from casework.accounts.passwords import (
     hash_password,
@@ -298,11 +300,18 @@ def create_user(
     actor: User | None,
     now: datetime,
     os_user: str | None = None,
+    submission: str | None = None,
 ) -> User:
     """Add a user; emails are unique regardless of case. With no
     ``display_name`` (the command's --name left out), the email's local
     part. ``os_user``: who ran the command that adds them (there is no
-    actor), kept in the audit detail."""
+    actor), kept in the audit detail.
+
+    The form sent again (a double click: its ``submission`` key claimed)
+    raises submissions.AlreadySubmitted, before the email is found taken
+    by the user it added. Two admins adding one email at once: the second
+    is told it is taken, as if it had been added first."""
+    submissions.check_earlier(submission, "user", actor=actor)
     email = normalise_email(email)
     role = Role(role)
     problem = email_problem(email)
@@ -331,8 +340,11 @@ def create_user(
         active=True,
         created_at=now,
     )
-    db.session.add(user)
-    db.session.flush()
+    # claimed just before the write (on PostgreSQL it waits for the same
+    # form in flight), so a refused form leaves no claim
+    submissions.claim(submission, "user", actor=actor, now=now)
+    _add_new_user(user)
+    submissions.settle(submission, user.id)
     detail = audit.changes({}, _snapshot(user))
     if os_user is not None:
         detail["os_user"] = os_user
@@ -341,6 +353,23 @@ def create_user(
         detail=detail,
     )
     return user
+
+
+def _add_new_user(user: User) -> None:
+    """Write ``user``, or raise AccountError if their email was taken since
+    it was checked: on PostgreSQL two transactions can both find it free,
+    and the second's insert then meets the first's row in the unique index
+    (a 500 before). In a savepoint, so the transaction carries on to report
+    it."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError as error:
+        if "email" not in str(error.orig):
+            raise
+        raise AccountError("A user with this email address already exists",
+                           field="email") from None
 
 
 def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,

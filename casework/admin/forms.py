@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from casework.accounts.roles import Role
-from casework.forms import Form, VersionField, choices
+from casework.forms import Form, SubmissionField, VersionField, choices
 
 ROLE_CHOICES = choices((role.value, role.label) for role in Role)
 
@@ -39,6 +39,7 @@ class UserDetailsForm(Form):
 
 
 class NewUserForm(UserDetailsForm):
+    submission = SubmissionField()  # a double click adds one user
     email = EmailField(
         "Email address", widget=GovTextInput(),
         validators=[InputRequired(message="Enter an email address"), Length(max=254)],

@@ -12,6 +12,7 @@ from casework.admin.forms import ConfirmForm, NewSiteForm, NewUserForm, SiteForm
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, show_problems, whole_number
+from casework.submissions import AlreadySubmitted
 
 
 def _with_sites(form):
@@ -49,7 +50,11 @@ def new_user():
                 password=form.password.data,
                 actor=current_user,
                 now=utcnow(),
+                submission=form.submission.data,
             )
+        except AlreadySubmitted as sent:  # a double click: the first added them
+            db.session.rollback()
+            return _already_added(sent.earlier)
         except services.AccountError as error:
             show_problems(form, error.problems)
         else:
@@ -57,6 +62,17 @@ def new_user():
             return redirect(url_for("admin.users"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/new_user.html", form=form), status
+
+
+def _already_added(earlier):
+    """The answer to the new-user form sent again: the user it added (a key
+    not the admin's own: the list, and nothing about it)."""
+    user = db.session.get(User, earlier.subject_id) if earlier.subject_id else None
+    if user is None:
+        flash("This form was already sent", "info")
+        return redirect(url_for("admin.users"))
+    flash(f"User {user.email} was already added: they are added once", "info")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])

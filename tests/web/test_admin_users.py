@@ -79,6 +79,33 @@ def test_duplicate_email_regardless_of_case(client, login_as, post, make_user):
     assert "already exists" in response.get_data(as_text=True)
 
 
+def test_add_user_sent_twice_adds_them_once_and_lands_on_them(client, login_as, post):
+    # a double click: the second said "already exists" of the user the first
+    # had just added (on PostgreSQL, at the same moment, a 500)
+    login_as("admin", ())
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    key = re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
+    refused = post("/admin/users/new", {**GOOD, "confirm": "", "submission": key})
+    assert refused.status_code == 422
+    assert f'value="{key}"' in refused.get_data(as_text=True)  # kept through the errors
+    first = post("/admin/users/new", {**GOOD, "submission": key})
+    assert first.status_code == 302
+    again = post("/admin/users/new", {**GOOD, "submission": key})
+    user = db.session.scalars(select(User).where(User.email == "new.person@example.org")).one()
+    assert again.status_code == 302 and again.headers["Location"] == f"/admin/users/{user.id}"
+    shown = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "User new.person@example.org was already added: they are added once" in shown
+    assert "already exists" not in shown
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "user:created", AuditEvent.subject_id == str(user.id))) == 1
+    # a new form is a new user: the email is then taken
+    fresh = re.search(r'name="submission" type="hidden" value="([^"]+)"',
+                      client.get("/admin/users/new").get_data(as_text=True)).group(1)
+    assert fresh != key
+    assert "already exists" in post("/admin/users/new",
+                                    {**GOOD, "submission": fresh}).get_data(as_text=True)
+
+
 def test_mismatched_confirmation(client, login_as, post):
     login_as("admin", ())
     response = post("/admin/users/new", {**GOOD, "confirm": "something else entirely"})
