@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from casework.accounts import bp, services
@@ -16,24 +25,58 @@ from casework.web import start_session
 SIGN_IN_FAILED = "Enter a correct email address and password"
 
 
-def _login_key() -> str:
-    # Counted per account and address, so one attacker cannot lock everyone out
-    # and one address cannot spray guesses at one account.
-    email = services.normalise_email(request.form.get("email", ""))
-    return f"{request.remote_addr}|{email}"
+def _email() -> str:
+    return services.normalise_email(request.form.get("email", ""))
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+# Three counts of failed sign-ins, each with its own limit (casework.config):
+# per account and address, so one attacker cannot lock everyone out and one
+# address cannot spray guesses at one account; per address across every
+# account, so one address cannot try a password on account after account;
+# and per account across every address, a higher ceiling, so many addresses
+# cannot share out the guesses at one account. The keys are the email as
+# typed (normalised), known or not: an unknown one is counted and refused
+# the same way, so no answer says whether it has an account.
+_LOGIN_LIMITS = (
+    # (setting, key, what the audit event calls it)
+    ("LOGIN_RATE_LIMIT", lambda: f"{request.remote_addr}|{_email()}", "account_and_address"),
+    ("LOGIN_ADDRESS_RATE_LIMIT", lambda: f"address|{request.remote_addr}", "address"),
+    ("LOGIN_ACCOUNT_RATE_LIMIT", lambda: f"account|{_email()}", "account"),
+)
 
 
-def _record_throttle() -> None:
+def _failed(response) -> bool:
+    """A sign-in that counts against the limits: one that failed, not one
+    refused for a limit (a refusal is no guess, and counted, it would spend
+    the other limits' allowance: an address over its own limit still using
+    up the account's, which everyone else signs in to)."""
+    return response.status_code not in (302, 429)
+
+
+def _record_throttle(limit: str) -> None:
+    if g.get("sign_in_throttled"):  # once a request, whichever limits it is over
+        return
+    g.sign_in_throttled = True
     user = services.find_user_by_email(request.form.get("email", ""))
     audit.record(
         Action.AUTH_THROTTLED, actor=user, now=utcnow(),
         subject_type="user" if user else None, subject_id=user.id if user else None,
+        detail={"limit": limit},
     )
     db.session.commit()
+
+
+def _limited(view):
+    """``view`` under each of the sign-in limits."""
+    for setting, key, name in _LOGIN_LIMITS:
+        view = limiter.limit(
+            lambda setting=setting: current_app.config[setting],
+            key_func=key,
+            methods=["POST"],
+            deduct_when=_failed,
+            on_breach=lambda _limit, name=name: _record_throttle(name),
+        )(view)
+    return view
 
 
 def _safe_next(target: str | None) -> str:
@@ -46,13 +89,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(
-    _login_limit,
-    key_func=_login_key,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code != 302,
-    on_breach=lambda _limit: _record_throttle(),
-)
+@_limited
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
