@@ -112,10 +112,39 @@ def test_idle_session_is_signed_out(client, login_as):
     with client.session_transaction() as session:
         session["last_active"] = time.time() - 31 * 60
     response = client.get("/")
-    assert response.status_code == 302 and response.headers["Location"] == "/sign-in"
+    assert response.status_code == 302 and response.headers["Location"] == "/sign-in?next=/"
     assert "inactive for 30 minutes" in client.get("/sign-in").get_data(as_text=True)
     assert client.get("/").status_code == 302
     assert "auth:session_expired" in actions()
+
+
+def _idle(client):
+    with client.session_transaction() as session:
+        session["last_active"] = time.time() - 31 * 60
+
+
+def test_signing_in_again_after_the_idle_timeout_goes_back_to_the_page(client, login_as):
+    # the sign-in after the timeout went to the home page, wherever the user was
+    user = login_as("lead")
+    _idle(client)
+    response = client.get("/referrals?page=2&q=smith")
+    assert response.headers["Location"] == "/sign-in?next=/referrals?page%3D2%26q%3Dsmith"
+    token = csrf_token(client, response.headers["Location"])
+    again = client.post(response.headers["Location"], data={
+        "email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert again.status_code == 302 and again.headers["Location"] == "/referrals?page=2&q=smith"
+    # a form sent after the timeout: its page, drawn again (the form is not resent)
+    token = csrf_token(client)
+    _idle(client)
+    response = client.post("/referrals/new", data={"csrf_token": token})
+    assert response.headers["Location"] == "/sign-in?next=/referrals/new"
+    # what has no page of its own leads nowhere in particular: the home page
+    sign_in(client, user.email)
+    token = csrf_token(client)
+    _idle(client)
+    response = client.post("/sign-out", data={"csrf_token": token})
+    assert response.headers["Location"] == "/sign-in"
+    assert actions().count("auth:session_expired") == 3
 
 
 def test_activity_within_the_timeout_keeps_the_session(client, login_as):
