@@ -419,7 +419,8 @@ def update_user(
 ) -> User:
     """Change a user's name, role and sites; the audit detail has before and
     after. Refused (ChangedMeanwhile) if they are no longer the version
-    ``based_on`` the form was drawn from."""
+    ``based_on`` the form was drawn from; and for the last active admin, a
+    role other than admin."""
     role = Role(role)
     own_role = actor is not None and actor.id == user.id and role != user.role
     _raise_if({
@@ -427,11 +428,14 @@ def update_user(
         "role": "You cannot change your own role" if own_role else None,
         "sites": _site_problem(role, sites),
     })
+    _lock_admins()
     lock_row(db.session, user)
     before = _snapshot(user)
     check_unchanged(based_on, before, {
         "display_name": _clean_name(display_name), "role": str(role),
         "sites": sorted(site.key for site in sites)})
+    if role != Role.ADMIN:
+        _raise_if({"role": _last_admin_problem(user, "given another role")})
     user.display_name = _clean_name(display_name)
     user.role = role
     user.sites = list(sites)
@@ -445,12 +449,38 @@ def update_user(
     return user
 
 
+def _lock_admins() -> None:
+    """One change to a user's role or active state at a time (PostgreSQL;
+    SQLite's writers already take turns), so two admins deactivating or
+    demoting each other at once cannot both find the other still there to
+    manage users. Taken before the user's row, always in that order."""
+    lock_for_update(db.session, "users:admins")
+
+
+def _last_admin_problem(user: User, change: str) -> str | None:
+    """Why ``user`` cannot be ``change`` (deactivated, given another role): they
+    are the last active admin, and nobody would be left to manage users,
+    sites and trials. Read under _lock_admins."""
+    if user.role != Role.ADMIN or not user.active:
+        return None
+    others = db.session.scalar(select(func.count()).select_from(User).where(
+        User.role == Role.ADMIN, User.active.is_(True), User.id != user.id))
+    if others:
+        return None
+    return (f"{user.email} is the last active admin and cannot be {change}: make someone "
+            "else an admin first, or nobody could manage users")
+
+
 def deactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
-    """Stop a user signing in and end every session they have open."""
+    """Stop a user signing in and end every session they have open. The
+    last active admin is not deactivated."""
     if actor is not None and actor.id == user.id:
         raise AccountError("You cannot deactivate your own account")
+    _lock_admins()
+    lock_row(db.session, user)
     if not user.active:
         return user
+    _raise_if({None: _last_admin_problem(user, "deactivated")})
     user.active = False
     user.end_sessions()
     db.session.flush()

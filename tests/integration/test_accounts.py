@@ -129,3 +129,32 @@ def test_locked_users_emails_are_checked_the_same_way(app, now):
         services.create_locked_users([("ok@example.org", "Ok"), ("a b@c d", "Bad")],
                                      role="evaluator", sites=[], now=now)
     assert "correct format" in refused.value.problems["email"]
+
+
+def test_the_last_active_admin_is_neither_deactivated_nor_given_another_role(app, make_user,
+                                                                               now):
+    # nothing stopped it: the service would have been left with nobody to
+    # manage users, sites and trials
+    first, second = make_user("admin", ()), make_user("admin", ())
+    make_user("admin", (), email="gone@example.org")
+    services.deactivate_user(db.session.scalars(select(User).where(
+        User.email == "gone@example.org")).one(), actor=first, now=now)
+    services.deactivate_user(second, actor=first, now=now)  # another is left
+    db.session.commit()
+    with pytest.raises(services.AccountError) as refused:
+        services.deactivate_user(first, actor=None, now=now)
+    assert refused.value.problems == {None: (
+        f"{first.email} is the last active admin and cannot be deactivated: make someone "
+        "else an admin first, or nobody could manage users")}
+    with pytest.raises(services.AccountError) as refused:
+        services.update_user(first, display_name=first.display_name, role="lead",
+                             sites=services.sites_by_keys(["coventry"]), actor=None, now=now)
+    assert "last active admin and cannot be given another role" in refused.value.problems["role"]
+    db.session.rollback()
+    assert db.session.get(User, first.id).active and db.session.get(User, first.id).role == "admin"
+    # once another admin is back, either may go
+    services.reactivate_user(second, actor=first, now=now)
+    services.update_user(first, display_name=first.display_name, role="evaluator", sites=[],
+                         actor=second, now=now)
+    db.session.commit()
+    assert db.session.get(User, first.id).role == "evaluator"

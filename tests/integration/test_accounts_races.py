@@ -95,3 +95,41 @@ def test_add_user_double_clicked_adds_one(app, make_user):
     assert outcomes[1] == ("already added", user_id)
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "user:created", AuditEvent.subject_id == str(user_id))) == 1
+
+
+def _deactivate(actor_id, target_id):
+    def call():
+        actor = db.session.get(User, actor_id) if actor_id else None
+        return services.deactivate_user(db.session.get(User, target_id), actor=actor, now=NOW)
+    return call
+
+
+def _demote(actor_id, target_id):
+    def call():
+        target = db.session.get(User, target_id)
+        actor = db.session.get(User, actor_id) if actor_id else None
+        return services.update_user(target, display_name=target.display_name, role="evaluator",
+                                    sites=[], actor=actor, now=NOW)
+    return call
+
+
+@pytest.mark.parametrize("first, second", [
+    (_deactivate, _deactivate), (_demote, _demote), (_deactivate, _demote),
+    (_demote, _deactivate),
+])
+@pytest.mark.parametrize("by", ["each other", "no one signed in"])
+def test_the_last_two_admins_removed_at_once(app, make_user, first, second, by):
+    """Each change found the other admin still active, and both were
+    removed: nobody was left to manage users. The second now waits for the
+    first and is refused. (Between two signed-in admins each removing the
+    other, the audit event's key on its actor, the other's row, happened
+    to hold the second back too; not so with no actor, as a command's
+    changes have.)"""
+    one, two = make_user("admin", ()).id, make_user("admin", ()).id
+    actors = (one, two) if by == "each other" else (None, None)
+    outcomes = _together(app, first(actors[0], two), second(actors[1], one))
+    assert isinstance(outcomes[0], User), outcomes
+    assert isinstance(outcomes[1], services.AccountError), outcomes
+    assert "is the last active admin" in outcomes[1].message
+    assert db.session.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.active.is_(True))) == 1
