@@ -301,6 +301,7 @@ def create_user(
     now: datetime,
     os_user: str | None = None,
     submission: str | None = None,
+    temporary: bool = False,
 ) -> User:
     """Add a user; emails are unique regardless of case. With no
     ``display_name`` (the command's --name left out), the email's local
@@ -310,7 +311,9 @@ def create_user(
     The form sent again (a double click: its ``submission`` key claimed)
     raises submissions.AlreadySubmitted, before the email is found taken
     by the user it added. Two admins adding one email at once: the second
-    is told it is taken, as if it had been added first."""
+    is told it is taken, as if it had been added first. A ``temporary``
+    password (an admin's, typed for someone else) must be changed when its
+    user first signs in."""
     submissions.check_earlier(submission, "user", actor=actor)
     email = normalise_email(email)
     role = Role(role)
@@ -337,6 +340,7 @@ def create_user(
         role=role,
         sites=list(sites),
         password_hash=hash_password(password),
+        must_change_password=temporary,
         active=True,
         created_at=now,
     )
@@ -346,6 +350,8 @@ def create_user(
     _add_new_user(user)
     submissions.settle(submission, user.id)
     detail = audit.changes({}, _snapshot(user))
+    if temporary:
+        detail["must_change_password"] = {"before": None, "after": True}
     if os_user is not None:
         detail["os_user"] = os_user
     audit.record(
@@ -503,14 +509,54 @@ def reactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
     return user
 
 
-def set_password(user: User, password: str, *, actor: User | None, now: datetime) -> User:
-    """Replace a user's password and end their sessions."""
+def set_password(user: User, password: str, *, actor: User | None, now: datetime,
+                 temporary: bool = False, os_user: str | None = None) -> User:
+    """Replace a user's password and end their sessions. A ``temporary``
+    one (an admin's, or the command's unless told otherwise: whoever set it
+    knows it) must be changed by its user when they next sign in, before
+    anything else. Not for one's own password, which change_password
+    changes knowing the old one. Audited (``user:password_set``) without
+    the password; ``os_user``: who ran the command that set it."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError("Change your own password on the Change your password page")
     _raise_if({"password": password_problem(password, email=user.email)})
     user.password_hash = hash_password(password)
+    user.must_change_password = temporary
+    user.end_sessions()
+    db.session.flush()
+    detail: dict = {"temporary": temporary}
+    if os_user is not None:
+        detail["os_user"] = os_user
+    audit.record(
+        Action.USER_PASSWORD_SET, actor=actor, now=now, subject_type="user", subject_id=user.id,
+        detail=detail,
+    )
+    return user
+
+
+def change_password(user: User, current: str, new: str, *, now: datetime) -> User:
+    """A user replaces their own password, giving the one they have: the
+    rules of a new account's (passwords.password_problem), and not the one
+    they have (a temporary one would stay known to whoever set it). Ends
+    their other sessions (the caller signs this one in again) and any
+    obligation to change it. Every problem is reported at once; audited as
+    ``user:password_changed``, with no password in it."""
+    problem = password_problem(new, email=user.email)
+    right = verify_password(user.password_hash, current)
+    if problem is None and right and new == current:
+        problem = "Your new password must be different from your current one"
+    _raise_if({
+        "current_password": None if right else "Your current password is not correct",
+        "password": problem,
+    })
+    before = {"must_change_password": user.must_change_password}
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
     user.end_sessions()
     db.session.flush()
     audit.record(
-        Action.USER_PASSWORD_SET, actor=actor, now=now, subject_type="user", subject_id=user.id
+        Action.USER_PASSWORD_CHANGED, actor=user, now=now, subject_type="user",
+        subject_id=user.id, detail=audit.changes(before, {"must_change_password": False}),
     )
     return user
 

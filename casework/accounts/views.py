@@ -15,12 +15,13 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from casework.accounts import bp, services
-from casework.accounts.forms import LoginForm, LogoutForm
+from casework.accounts.forms import ChangePasswordForm, LoginForm, LogoutForm
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db, limiter
-from casework.web import start_session
+from casework.forms import show_problems
+from casework.web import PUBLIC_ENDPOINTS, READ_ONLY_METHODS, start_session
 
 SIGN_IN_FAILED = "Enter a correct email address and password"
 
@@ -101,6 +102,8 @@ def login():
             session.clear()  # a new session on sign-in: no fixation
             login_user(user)
             start_session()
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password", next=next_url))
             return redirect(next_url)
         db.session.commit()  # keep the auth:login_failed event
         form.email.errors.append(SIGN_IN_FAILED)
@@ -124,3 +127,63 @@ def logout():
         session.clear()
         flash("You have signed out", "success")
     return redirect(url_for("auth.login"))
+
+
+# What a user whose password must be changed may still reach.
+WHILE_PASSWORD_MUST_CHANGE = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}
+
+
+@bp.before_app_request
+def _password_must_change_first():
+    """A user signed in with a temporary password (set by an admin or a
+    command: whoever set it knows it) is sent to change it, and reaches
+    nothing else until they have."""
+    if request.endpoint in WHILE_PASSWORD_MUST_CHANGE or request.endpoint is None:
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        target = request.full_path.rstrip("?") if request.method in READ_ONLY_METHODS \
+            else None
+        return redirect(url_for("auth.change_password", next=target))
+    return None
+
+
+def _record_password_throttle() -> None:
+    user = current_user._get_current_object()
+    audit.record(Action.AUTH_THROTTLED, actor=user, now=utcnow(), subject_type="user",
+                 subject_id=user.id, detail={"limit": "password_change"})
+    db.session.commit()
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(
+    # the current password is asked for again: whoever holds a session
+    # (a computer left signed in) guesses at it no faster than at sign-in
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    key_func=lambda: f"password-change|{current_user.id}",
+    methods=["POST"],
+    deduct_when=lambda _response: g.get("wrong_current_password", False),
+    on_breach=lambda _limit: _record_password_throttle(),
+)
+def change_password():
+    form = ChangePasswordForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        try:
+            services.change_password(user, form.current_password.data, form.password.data,
+                                     now=utcnow())
+        except services.AccountError as error:
+            g.wrong_current_password = "current_password" in error.problems
+            show_problems(form, error.problems)
+        else:
+            next_url = _safe_next(request.args.get("next"))
+            # its other sessions ended with the new token: this one goes on
+            # as a new session under it
+            session.clear()
+            login_user(user)
+            start_session()
+            flash("Your password has been changed. You have been signed out everywhere else",
+                  "success")
+            return redirect(next_url)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("accounts/change_password.html", form=form,
+                           required=user.must_change_password), status

@@ -46,7 +46,8 @@ class NewUserForm(UserDetailsForm):
     )
     password = PasswordField(
         "Initial password", widget=GovPasswordInput(),
-        description="At least 12 characters. Give it to the user in person or by phone.",
+        description="At least 12 characters. Give it to the user in person or by phone: "
+                    "they must change it when they first sign in.",
         validators=[InputRequired(message="Enter an initial password")],
     )
     confirm = PasswordField(
@@ -57,6 +58,22 @@ class NewUserForm(UserDetailsForm):
         ],
     )
     submit = SubmitField("Add user", widget=GovSubmitInput())
+
+
+class TemporaryPasswordForm(Form):
+    password = PasswordField(
+        "Temporary password", widget=GovPasswordInput(),
+        description="At least 12 characters. Give it to the user in person or by phone: "
+                    "they must change it when they next sign in.",
+        validators=[InputRequired(message="Enter a temporary password"),
+                    Length(max=256, message="Password must be 256 characters or fewer")],
+    )
+    confirm = PasswordField(
+        "Confirm temporary password", widget=GovPasswordInput(),
+        validators=[InputRequired(message="Confirm the temporary password"),
+                    EqualTo("password", message="Passwords do not match")],
+    )
+    submit = SubmitField("Set temporary password", widget=GovSubmitInput())
 
 
 class ConfirmForm(Form):

@@ -36,9 +36,13 @@ def test_admin_adds_a_user_who_can_then_sign_in(client, login_as, post):
     event = last_event("user:created")
     assert event.actor_id == admin.id and event.subject_id == str(user.id)
     assert event.detail["role"] == {"before": None, "after": "caseworker"}
-    assert "password" not in str(event.detail)
+    assert GOOD["password"] not in str(event.detail) and "argon2" not in str(event.detail)
+    # the admin typed the password, so it is temporary: changed at first sign-in
+    assert event.detail["must_change_password"] == {"before": None, "after": True}
     other = client.application.test_client()
-    assert sign_in(other, "new.person@example.org", GOOD["password"]).status_code == 302
+    signed_in = sign_in(other, "new.person@example.org", GOOD["password"])
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == "/account/password?next=/"
 
 
 def test_bad_input_is_explained_beside_the_field_and_kept(client, login_as, post):
