@@ -124,16 +124,28 @@ def _intensity_table(environ: Mapping[str, str]) -> dict[int, str | None]:
     return table
 
 
-def _rate_limit(environ: Mapping[str, str]) -> str:
-    """LOGIN_RATE_LIMIT, checked: Flask-Limiter ignores a limit it cannot
+# Failed sign-ins allowed: per account from one address; from one address
+# across every account (one password tried on many); per account across
+# every address (many addresses guessing one account's password). The last is
+# generous: each address behind one NAT (an office) has its own allowance of
+# the first, which the others are not to use up.
+LOGIN_RATE_LIMITS = {
+    "LOGIN_RATE_LIMIT": "5 per 15 minutes",
+    "LOGIN_ADDRESS_RATE_LIMIT": "20 per 15 minutes",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per 15 minutes",
+}
+
+
+def _rate_limit(environ: Mapping[str, str], name: str) -> str:
+    """A sign-in limit, checked: Flask-Limiter ignores a limit it cannot
     read, which would leave sign-in unthrottled."""
     from limits import parse_many
 
-    raw = environ.get("LOGIN_RATE_LIMIT") or "5 per 15 minutes"
+    raw = environ.get(name) or LOGIN_RATE_LIMITS[name]
     try:
         parse_many(raw)
     except ValueError as error:
-        raise ConfigError("LOGIN_RATE_LIMIT must be a limit such as '5 per 15 minutes', "
+        raise ConfigError(f"{name} must be a limit such as '5 per 15 minutes', "
                           f"not {raw!r}.") from error
     return raw
 
@@ -177,7 +189,7 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         # With its storage (Redis) unreachable, each worker throttles sign-in
         # on its own until it is back, rather than answering every sign-in 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-        "LOGIN_RATE_LIMIT": _rate_limit(environ),
+        **{name: _rate_limit(environ, name) for name in LOGIN_RATE_LIMITS},
         "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
         # How long a lead dashboard's figures are kept before being worked out
         # again (0: every time); the page says when they were worked out.

@@ -74,6 +74,18 @@ def start_session() -> None:
     generate_csrf()
 
 
+def _return_to() -> str | None:
+    """Where signing in again after the idle timeout leads: the page that
+    was asked for (a form that was sent, drawn again: what was typed in it
+    is not kept; the sign-in checks it is a path of this site), or nowhere
+    for what has no page of its own (signing out, a deactivation)."""
+    rule = request.url_rule
+    if rule is None or "GET" not in (rule.methods or ()):
+        return None
+    return request.full_path.rstrip("?") if request.method in READ_ONLY_METHODS \
+        else request.path
+
+
 def init_request_hooks(app: Flask) -> None:
     proxies = app.config.get("TRUSTED_PROXIES", 0)
     if proxies:
@@ -115,7 +127,7 @@ def init_request_hooks(app: Flask) -> None:
             session.clear()
             flash("You were signed out because you were inactive for "
                   f"{app.config['IDLE_TIMEOUT_MINUTES']} minutes", "info")
-            return redirect(url_for("auth.login"))
+            return redirect(url_for("auth.login", next=_return_to()))
         if last is None or now - last >= ACTIVITY_RECORDED_EVERY_SECONDS:
             record_activity(now)
         return None

@@ -1,4 +1,4 @@
-"""Signing in and out."""
+"""Signing in and out, and changing one's password."""
 
 from flask import Blueprint
 

@@ -1,6 +1,6 @@
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
 from wtforms import EmailField, PasswordField, SubmitField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length
 
 from casework.forms import Form
 
@@ -23,3 +23,24 @@ class LoginForm(Form):
 
 class LogoutForm(Form):
     submit = SubmitField("Sign out", widget=GovSubmitInput())
+
+
+class ChangePasswordForm(Form):
+    current_password = PasswordField(
+        "Current password", widget=GovPasswordInput(),
+        validators=[InputRequired(message="Enter your current password"),
+                    Length(max=256, message="Password must be 256 characters or fewer")],
+    )
+    password = PasswordField(
+        "New password", widget=GovPasswordInput(),
+        description="At least 12 characters, and not a common password: a few unrelated "
+                    "words make a good one.",
+        validators=[InputRequired(message="Enter a new password"),
+                    Length(max=256, message="Password must be 256 characters or fewer")],
+    )
+    confirm = PasswordField(
+        "Confirm new password", widget=GovPasswordInput(),
+        validators=[InputRequired(message="Confirm your new password"),
+                    EqualTo("password", message="Passwords do not match")],
+    )
+    submit = SubmitField("Change password", widget=GovSubmitInput())

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, Enum, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.roles import SITE_SCOPED_ROLES, Permission, Role, can
@@ -57,8 +57,13 @@ class User(UserMixin, db.Model):
     )
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A password someone else set (an admin, a command): the user is sent to
+    # change it when they sign in, and can do nothing else until they have.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
     # Flask-Login stores this, not the user id, in the session cookie.
-    # Replacing it ends every session the user has (deactivation, password reset).
+    # Replacing it ends every session the user has (deactivation, a password
+    # changed or set).
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, default=_new_session_token
     )

@@ -14,8 +14,10 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, defer
 
+from casework import submissions
 from casework.accounts.models import Site, User, user_sites
 from casework.accounts.passwords import (
     hash_password,
@@ -220,6 +222,36 @@ def _site_problem(role: Role, sites: list[Site]) -> str | None:
 
 
 MAX_EMAIL_LENGTH, MAX_NAME_LENGTH = 254, 120  # the columns' lengths
+MAX_LOCAL_PART_LENGTH = 64  # RFC 5321 4.5.3.1.1
+EMAIL_FORMAT = "Enter an email address in the correct format, like name@example.org"
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` (normalised) cannot be an account's address, or None.
+
+    Its structure only, the way it is written to a person (RFC 5321's
+    mailbox, without the quoted and bracketed forms nobody's work address
+    uses): one @, a local part of 1 to 64 characters, a domain of labels
+    separated by dots (at least two), each of letters, digits and hyphens,
+    not starting or ending with a hyphen; no spaces anywhere. Whether mail
+    is delivered there is not asked: an address is given by whoever runs
+    the service, and sign-in never sends mail."""
+    if not email:
+        return "Enter an email address"
+    if len(email) > MAX_EMAIL_LENGTH:
+        return f"The email address must be {MAX_EMAIL_LENGTH} characters or fewer"
+    local, at, domain = email.partition("@")
+    labels = domain.split(".")
+    if (not at or "@" in domain or not local or len(local) > MAX_LOCAL_PART_LENGTH
+            or any(c.isspace() or not c.isprintable() for c in email)
+            or local.startswith(".") or local.endswith(".") or ".." in local
+            or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)):
+        return EMAIL_FORMAT
+    return None
+
+
+# letters of any script (an internationalised domain), digits and inner hyphens
+_DOMAIN_LABEL = re.compile(r"(?!-)[^\W_]([^\W_]|-){0,62}(?<!-)")
 
 
 def _clean_name(display_name: str) -> str:
@@ -261,28 +293,44 @@ def user_version(user: User) -> str:
 def create_user(
     *,
     email: str,
-    display_name: str,
+    display_name: str | None,
     role: Role | str,
     sites: list[Site],
     password: str,
     actor: User | None,
     now: datetime,
+    os_user: str | None = None,
+    submission: str | None = None,
+    temporary: bool = False,
 ) -> User:
-    """Add a user; emails are unique regardless of case."""
+    """Add a user; emails are unique regardless of case. With no
+    ``display_name`` (the command's --name left out), the email's local
+    part. ``os_user``: who ran the command that adds them (there is no
+    actor), kept in the audit detail.
+
+    The form sent again (a double click: its ``submission`` key claimed)
+    raises submissions.AlreadySubmitted, before the email is found taken
+    by the user it added. Two admins adding one email at once: the second
+    is told it is taken, as if it had been added first. A ``temporary``
+    password (an admin's, typed for someone else) must be changed when its
+    user first signs in."""
+    submissions.check_earlier(submission, "user", actor=actor)
     email = normalise_email(email)
     role = Role(role)
-    email_problem = None
-    if not email or "@" not in email:
-        email_problem = "Enter an email address in the correct format"
-    elif len(email) > MAX_EMAIL_LENGTH:
-        email_problem = f"The email address must be {MAX_EMAIL_LENGTH} characters or fewer"
-    elif db.session.execute(
+    problem = email_problem(email)
+    if problem is None and db.session.execute(
         select(func.count()).select_from(User).where(User.email == email)
     ).scalar_one():
-        email_problem = "A user with this email address already exists"
+        problem = "A user with this email address already exists"
+    if display_name is None:
+        display_name = email.partition("@")[0]
+        # made from the email: wrong only if the email is, which says so
+        name_problem = None
+    else:
+        name_problem = _display_name_problem(display_name)
     _raise_if({
-        "email": email_problem,
-        "display_name": _display_name_problem(display_name),
+        "email": problem,
+        "display_name": name_problem,
         "sites": _site_problem(role, sites),
         "password": password_problem(password, email=email),
     })
@@ -292,16 +340,42 @@ def create_user(
         role=role,
         sites=list(sites),
         password_hash=hash_password(password),
+        must_change_password=temporary,
         active=True,
         created_at=now,
     )
-    db.session.add(user)
-    db.session.flush()
+    # claimed just before the write (on PostgreSQL it waits for the same
+    # form in flight), so a refused form leaves no claim
+    submissions.claim(submission, "user", actor=actor, now=now)
+    _add_new_user(user)
+    submissions.settle(submission, user.id)
+    detail = audit.changes({}, _snapshot(user))
+    if temporary:
+        detail["must_change_password"] = {"before": None, "after": True}
+    if os_user is not None:
+        detail["os_user"] = os_user
     audit.record(
         Action.USER_CREATED, actor=actor, now=now, subject_type="user", subject_id=user.id,
-        detail=audit.changes({}, _snapshot(user)),
+        detail=detail,
     )
     return user
+
+
+def _add_new_user(user: User) -> None:
+    """Write ``user``, or raise AccountError if their email was taken since
+    it was checked: on PostgreSQL two transactions can both find it free,
+    and the second's insert then meets the first's row in the unique index
+    (a 500 before). In a savepoint, so the transaction carries on to report
+    it."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError as error:
+        if "email" not in str(error.orig):
+            raise
+        raise AccountError("A user with this email address already exists",
+                           field="email") from None
 
 
 def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,
@@ -316,13 +390,13 @@ def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,
     emails = [normalise_email(email) for email, _ in accounts]
     taken = db.session.scalar(select(func.count()).select_from(User)
                               .where(User.email.in_(emails)))
-    email_problem = None
-    if not all("@" in email for email in emails):
-        email_problem = "Enter email addresses in the correct format"
+    problem = None
+    if any(email_problem(email) for email in emails):
+        problem = "Enter email addresses in the correct format"
     elif taken or len(set(emails)) != len(emails):
-        email_problem = "A user with one of these email addresses already exists"
+        problem = "A user with one of these email addresses already exists"
     _raise_if({
-        "email": email_problem,
+        "email": problem,
         "display_name": None if all(name.strip() for _, name in accounts)
         else "Enter a display name",
         "sites": _site_problem(role, sites),
@@ -351,7 +425,8 @@ def update_user(
 ) -> User:
     """Change a user's name, role and sites; the audit detail has before and
     after. Refused (ChangedMeanwhile) if they are no longer the version
-    ``based_on`` the form was drawn from."""
+    ``based_on`` the form was drawn from; and for the last active admin, a
+    role other than admin."""
     role = Role(role)
     own_role = actor is not None and actor.id == user.id and role != user.role
     _raise_if({
@@ -359,11 +434,14 @@ def update_user(
         "role": "You cannot change your own role" if own_role else None,
         "sites": _site_problem(role, sites),
     })
+    _lock_admins()
     lock_row(db.session, user)
     before = _snapshot(user)
     check_unchanged(based_on, before, {
         "display_name": _clean_name(display_name), "role": str(role),
         "sites": sorted(site.key for site in sites)})
+    if role != Role.ADMIN:
+        _raise_if({"role": _last_admin_problem(user, "given another role")})
     user.display_name = _clean_name(display_name)
     user.role = role
     user.sites = list(sites)
@@ -377,12 +455,38 @@ def update_user(
     return user
 
 
+def _lock_admins() -> None:
+    """One change to a user's role or active state at a time (PostgreSQL;
+    SQLite's writers already take turns), so two admins deactivating or
+    demoting each other at once cannot both find the other still there to
+    manage users. Taken before the user's row, always in that order."""
+    lock_for_update(db.session, "users:admins")
+
+
+def _last_admin_problem(user: User, change: str) -> str | None:
+    """Why ``user`` cannot be ``change`` (deactivated, given another role): they
+    are the last active admin, and nobody would be left to manage users,
+    sites and trials. Read under _lock_admins."""
+    if user.role != Role.ADMIN or not user.active:
+        return None
+    others = db.session.scalar(select(func.count()).select_from(User).where(
+        User.role == Role.ADMIN, User.active.is_(True), User.id != user.id))
+    if others:
+        return None
+    return (f"{user.email} is the last active admin and cannot be {change}: make someone "
+            "else an admin first, or nobody could manage users")
+
+
 def deactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
-    """Stop a user signing in and end every session they have open."""
+    """Stop a user signing in and end every session they have open. The
+    last active admin is not deactivated."""
     if actor is not None and actor.id == user.id:
         raise AccountError("You cannot deactivate your own account")
+    _lock_admins()
+    lock_row(db.session, user)
     if not user.active:
         return user
+    _raise_if({None: _last_admin_problem(user, "deactivated")})
     user.active = False
     user.end_sessions()
     db.session.flush()
@@ -405,14 +509,54 @@ def reactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
     return user
 
 
-def set_password(user: User, password: str, *, actor: User | None, now: datetime) -> User:
-    """Replace a user's password and end their sessions."""
+def set_password(user: User, password: str, *, actor: User | None, now: datetime,
+                 temporary: bool = False, os_user: str | None = None) -> User:
+    """Replace a user's password and end their sessions. A ``temporary``
+    one (an admin's, or the command's unless told otherwise: whoever set it
+    knows it) must be changed by its user when they next sign in, before
+    anything else. Not for one's own password, which change_password
+    changes knowing the old one. Audited (``user:password_set``) without
+    the password; ``os_user``: who ran the command that set it."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError("Change your own password on the Change your password page")
     _raise_if({"password": password_problem(password, email=user.email)})
     user.password_hash = hash_password(password)
+    user.must_change_password = temporary
+    user.end_sessions()
+    db.session.flush()
+    detail: dict = {"temporary": temporary}
+    if os_user is not None:
+        detail["os_user"] = os_user
+    audit.record(
+        Action.USER_PASSWORD_SET, actor=actor, now=now, subject_type="user", subject_id=user.id,
+        detail=detail,
+    )
+    return user
+
+
+def change_password(user: User, current: str, new: str, *, now: datetime) -> User:
+    """A user replaces their own password, giving the one they have: the
+    rules of a new account's (passwords.password_problem), and not the one
+    they have (a temporary one would stay known to whoever set it). Ends
+    their other sessions (the caller signs this one in again) and any
+    obligation to change it. Every problem is reported at once; audited as
+    ``user:password_changed``, with no password in it."""
+    problem = password_problem(new, email=user.email)
+    right = verify_password(user.password_hash, current)
+    if problem is None and right and new == current:
+        problem = "Your new password must be different from your current one"
+    _raise_if({
+        "current_password": None if right else "Your current password is not correct",
+        "password": problem,
+    })
+    before = {"must_change_password": user.must_change_password}
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
     user.end_sessions()
     db.session.flush()
     audit.record(
-        Action.USER_PASSWORD_SET, actor=actor, now=now, subject_type="user", subject_id=user.id
+        Action.USER_PASSWORD_CHANGED, actor=user, now=now, subject_type="user",
+        subject_id=user.id, detail=audit.changes(before, {"must_change_password": False}),
     )
     return user
 

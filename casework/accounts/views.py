@@ -2,38 +2,82 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from casework.accounts import bp, services
-from casework.accounts.forms import LoginForm, LogoutForm
+from casework.accounts.forms import ChangePasswordForm, LoginForm, LogoutForm
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db, limiter
-from casework.web import start_session
+from casework.forms import show_problems
+from casework.web import PUBLIC_ENDPOINTS, READ_ONLY_METHODS, start_session
 
 SIGN_IN_FAILED = "Enter a correct email address and password"
 
 
-def _login_key() -> str:
-    # Counted per account and address, so one attacker cannot lock everyone out
-    # and one address cannot spray guesses at one account.
-    email = services.normalise_email(request.form.get("email", ""))
-    return f"{request.remote_addr}|{email}"
+def _email() -> str:
+    return services.normalise_email(request.form.get("email", ""))
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+# Three counts of failed sign-ins, each with its own limit (casework.config):
+# per account and address, so one attacker cannot lock everyone out and one
+# address cannot spray guesses at one account; per address across every
+# account, so one address cannot try a password on account after account;
+# and per account across every address, a higher ceiling, so many addresses
+# cannot share out the guesses at one account. The keys are the email as
+# typed (normalised), known or not: an unknown one is counted and refused
+# the same way, so no answer says whether it has an account.
+_LOGIN_LIMITS = (
+    # (setting, key, what the audit event calls it)
+    ("LOGIN_RATE_LIMIT", lambda: f"{request.remote_addr}|{_email()}", "account_and_address"),
+    ("LOGIN_ADDRESS_RATE_LIMIT", lambda: f"address|{request.remote_addr}", "address"),
+    ("LOGIN_ACCOUNT_RATE_LIMIT", lambda: f"account|{_email()}", "account"),
+)
 
 
-def _record_throttle() -> None:
+def _failed(response) -> bool:
+    """A sign-in that counts against the limits: one that failed, not one
+    refused for a limit (a refusal is no guess, and counted, it would spend
+    the other limits' allowance: an address over its own limit still using
+    up the account's, which everyone else signs in to)."""
+    return response.status_code not in (302, 429)
+
+
+def _record_throttle(limit: str) -> None:
+    if g.get("sign_in_throttled"):  # once a request, whichever limits it is over
+        return
+    g.sign_in_throttled = True
     user = services.find_user_by_email(request.form.get("email", ""))
     audit.record(
         Action.AUTH_THROTTLED, actor=user, now=utcnow(),
         subject_type="user" if user else None, subject_id=user.id if user else None,
+        detail={"limit": limit},
     )
     db.session.commit()
+
+
+def _limited(view):
+    """``view`` under each of the sign-in limits."""
+    for setting, key, name in _LOGIN_LIMITS:
+        view = limiter.limit(
+            lambda setting=setting: current_app.config[setting],
+            key_func=key,
+            methods=["POST"],
+            deduct_when=_failed,
+            on_breach=lambda _limit, name=name: _record_throttle(name),
+        )(view)
+    return view
 
 
 def _safe_next(target: str | None) -> str:
@@ -46,13 +90,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(
-    _login_limit,
-    key_func=_login_key,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code != 302,
-    on_breach=lambda _limit: _record_throttle(),
-)
+@_limited
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -64,6 +102,8 @@ def login():
             session.clear()  # a new session on sign-in: no fixation
             login_user(user)
             start_session()
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password", next=next_url))
             return redirect(next_url)
         db.session.commit()  # keep the auth:login_failed event
         form.email.errors.append(SIGN_IN_FAILED)
@@ -87,3 +127,63 @@ def logout():
         session.clear()
         flash("You have signed out", "success")
     return redirect(url_for("auth.login"))
+
+
+# What a user whose password must be changed may still reach.
+WHILE_PASSWORD_MUST_CHANGE = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}
+
+
+@bp.before_app_request
+def _password_must_change_first():
+    """A user signed in with a temporary password (set by an admin or a
+    command: whoever set it knows it) is sent to change it, and reaches
+    nothing else until they have."""
+    if request.endpoint in WHILE_PASSWORD_MUST_CHANGE or request.endpoint is None:
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        target = request.full_path.rstrip("?") if request.method in READ_ONLY_METHODS \
+            else None
+        return redirect(url_for("auth.change_password", next=target))
+    return None
+
+
+def _record_password_throttle() -> None:
+    user = current_user._get_current_object()
+    audit.record(Action.AUTH_THROTTLED, actor=user, now=utcnow(), subject_type="user",
+                 subject_id=user.id, detail={"limit": "password_change"})
+    db.session.commit()
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(
+    # the current password is asked for again: whoever holds a session
+    # (a computer left signed in) guesses at it no faster than at sign-in
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    key_func=lambda: f"password-change|{current_user.id}",
+    methods=["POST"],
+    deduct_when=lambda _response: g.get("wrong_current_password", False),
+    on_breach=lambda _limit: _record_password_throttle(),
+)
+def change_password():
+    form = ChangePasswordForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        try:
+            services.change_password(user, form.current_password.data, form.password.data,
+                                     now=utcnow())
+        except services.AccountError as error:
+            g.wrong_current_password = "current_password" in error.problems
+            show_problems(form, error.problems)
+        else:
+            next_url = _safe_next(request.args.get("next"))
+            # its other sessions ended with the new token: this one goes on
+            # as a new session under it
+            session.clear()
+            login_user(user)
+            start_session()
+            flash("Your password has been changed. You have been signed out everywhere else",
+                  "success")
+            return redirect(next_url)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("accounts/change_password.html", form=form,
+                           required=user.must_change_password), status

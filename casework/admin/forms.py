@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from casework.accounts.roles import Role
-from casework.forms import Form, VersionField, choices
+from casework.forms import Form, SubmissionField, VersionField, choices
 
 ROLE_CHOICES = choices((role.value, role.label) for role in Role)
 
@@ -39,13 +39,15 @@ class UserDetailsForm(Form):
 
 
 class NewUserForm(UserDetailsForm):
+    submission = SubmissionField()  # a double click adds one user
     email = EmailField(
         "Email address", widget=GovTextInput(),
         validators=[InputRequired(message="Enter an email address"), Length(max=254)],
     )
     password = PasswordField(
         "Initial password", widget=GovPasswordInput(),
-        description="At least 12 characters. Give it to the user in person or by phone.",
+        description="At least 12 characters. Give it to the user in person or by phone: "
+                    "they must change it when they first sign in.",
         validators=[InputRequired(message="Enter an initial password")],
     )
     confirm = PasswordField(
@@ -56,6 +58,22 @@ class NewUserForm(UserDetailsForm):
         ],
     )
     submit = SubmitField("Add user", widget=GovSubmitInput())
+
+
+class TemporaryPasswordForm(Form):
+    password = PasswordField(
+        "Temporary password", widget=GovPasswordInput(),
+        description="At least 12 characters. Give it to the user in person or by phone: "
+                    "they must change it when they next sign in.",
+        validators=[InputRequired(message="Enter a temporary password"),
+                    Length(max=256, message="Password must be 256 characters or fewer")],
+    )
+    confirm = PasswordField(
+        "Confirm temporary password", widget=GovPasswordInput(),
+        validators=[InputRequired(message="Confirm the temporary password"),
+                    EqualTo("password", message="Passwords do not match")],
+    )
+    submit = SubmitField("Set temporary password", widget=GovSubmitInput())
 
 
 class ConfirmForm(Form):

@@ -8,10 +8,18 @@ from casework.accounts import services
 from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.admin import bp
-from casework.admin.forms import ConfirmForm, NewSiteForm, NewUserForm, SiteForm, UserDetailsForm
+from casework.admin.forms import (
+    ConfirmForm,
+    NewSiteForm,
+    NewUserForm,
+    SiteForm,
+    TemporaryPasswordForm,
+    UserDetailsForm,
+)
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, show_problems, whole_number
+from casework.submissions import AlreadySubmitted
 
 
 def _with_sites(form):
@@ -49,7 +57,12 @@ def new_user():
                 password=form.password.data,
                 actor=current_user,
                 now=utcnow(),
+                submission=form.submission.data,
+                temporary=True,  # the admin knows it
             )
+        except AlreadySubmitted as sent:  # a double click: the first added them
+            db.session.rollback()
+            return _already_added(sent.earlier)
         except services.AccountError as error:
             show_problems(form, error.problems)
         else:
@@ -57,6 +70,17 @@ def new_user():
             return redirect(url_for("admin.users"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/new_user.html", form=form), status
+
+
+def _already_added(earlier):
+    """The answer to the new-user form sent again: the user it added (a key
+    not the admin's own: the list, and nothing about it)."""
+    user = db.session.get(User, earlier.subject_id) if earlier.subject_id else None
+    if user is None:
+        flash("This form was already sent", "info")
+        return redirect(url_for("admin.users"))
+    flash(f"User {user.email} was already added: they are added once", "info")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -91,6 +115,26 @@ def edit_user(user_id: int):
     return render_template(
         "admin/edit_user.html", form=form, user=user, confirm=ConfirmForm()
     ), status
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@require(Permission.USER_MANAGE)
+def set_password(user_id: int):
+    user = _get_user(user_id)
+    form = TemporaryPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_password(user, form.password.data, actor=current_user, now=utcnow(),
+                                  temporary=True)
+        except services.AccountError as error:
+            show_problems(form, error.problems)
+        else:
+            flash(f"Temporary password set for {user.email}: give it to them in person or by "
+                  "phone. They have been signed out, and must change it when they next sign in",
+                  "success")
+            return redirect(url_for("admin.edit_user", user_id=user.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/set_password.html", form=form, user=user), status
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])

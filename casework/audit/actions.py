@@ -28,7 +28,8 @@ class Action(StrEnum):
     USER_UPDATED = "user:updated"
     USER_DEACTIVATED = "user:deactivated"
     USER_REACTIVATED = "user:reactivated"
-    USER_PASSWORD_SET = "user:password_set"  # noqa: S105
+    USER_PASSWORD_SET = "user:password_set"  # noqa: S105 (by an admin or a command)
+    USER_PASSWORD_CHANGED = "user:password_changed"  # noqa: S105 (by the user)
     SITE_CREATED = "site:created"
     SITE_UPDATED = "site:updated"
     # people and referrals

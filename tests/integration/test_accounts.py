@@ -97,3 +97,64 @@ def test_the_signed_in_user_comes_with_their_sites_in_order(app, make_user):
     found.active = False
     db.session.commit()
     assert services.user_by_session_token(tokens[0]) is None
+
+
+@pytest.mark.parametrize("email", [
+    "@", "a@", "@b", "a b@c d", "x@@y", "a@b", "a@b.", "a@.b", "a@b..c", "a@-b.org",
+    "a@b-.org", "a@b_c.org", ".a@b.org", "a.@b.org", "a..b@c.org", "a@b.org\tx",
+    "a\u00a0b@c.org", "a@b.org@c.org", "x" * 65 + "@example.org",
+])
+def test_a_malformed_email_is_refused(app, now, email):
+    # each was accepted: anything with an @ in it made an account
+    with pytest.raises(services.AccountError) as refused:
+        services.create_user(email=email, display_name="X", role="evaluator", sites=[],
+                             password=PASSWORD, actor=None, now=now)
+    assert refused.value.problems == {
+        "email": "Enter an email address in the correct format, like name@example.org"}
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("email", [
+    "ann.lee@coventry.gov.uk", "a@b.co", "o'brien+cases@example.org", "jo@xn--bcher-kva.de",
+    "zoë@bücher.example", "a-b_c@sub-1.example.org",
+])
+def test_well_formed_emails_are_accepted(app, now, email):
+    user = services.create_user(email=email, display_name="X", role="evaluator", sites=[],
+                                password=PASSWORD, actor=None, now=now)
+    assert user.email == email.lower()
+
+
+def test_locked_users_emails_are_checked_the_same_way(app, now):
+    with pytest.raises(services.AccountError) as refused:
+        services.create_locked_users([("ok@example.org", "Ok"), ("a b@c d", "Bad")],
+                                     role="evaluator", sites=[], now=now)
+    assert "correct format" in refused.value.problems["email"]
+
+
+def test_the_last_active_admin_is_neither_deactivated_nor_given_another_role(app, make_user,
+                                                                               now):
+    # nothing stopped it: the service would have been left with nobody to
+    # manage users, sites and trials
+    first, second = make_user("admin", ()), make_user("admin", ())
+    make_user("admin", (), email="gone@example.org")
+    services.deactivate_user(db.session.scalars(select(User).where(
+        User.email == "gone@example.org")).one(), actor=first, now=now)
+    services.deactivate_user(second, actor=first, now=now)  # another is left
+    db.session.commit()
+    with pytest.raises(services.AccountError) as refused:
+        services.deactivate_user(first, actor=None, now=now)
+    assert refused.value.problems == {None: (
+        f"{first.email} is the last active admin and cannot be deactivated: make someone "
+        "else an admin first, or nobody could manage users")}
+    with pytest.raises(services.AccountError) as refused:
+        services.update_user(first, display_name=first.display_name, role="lead",
+                             sites=services.sites_by_keys(["coventry"]), actor=None, now=now)
+    assert "last active admin and cannot be given another role" in refused.value.problems["role"]
+    db.session.rollback()
+    assert db.session.get(User, first.id).active and db.session.get(User, first.id).role == "admin"
+    # once another admin is back, either may go
+    services.reactivate_user(second, actor=first, now=now)
+    services.update_user(first, display_name=first.display_name, role="evaluator", sites=[],
+                         actor=second, now=now)
+    db.session.commit()
+    assert db.session.get(User, first.id).role == "evaluator"

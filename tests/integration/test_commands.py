@@ -57,6 +57,39 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
+def test_users_create_reports_every_problem_against_the_option_given(runner):
+    # `--email @` was taken, and its empty local part, made the name, was
+    # reported as "--name: Enter a display name" though no --name was given
+    result = runner.invoke(args=["users", "create", "--email", "@", "--role", "evaluator"],
+                           input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1:] == [
+        "--email: Enter an email address in the correct format, like name@example.org"]
+    # an unknown site was the only problem reported, whatever else was wrong
+    result = runner.invoke(args=["users", "create", "--email", "a b@c", "--role", "lead",
+                                 "--site", "atlantis", "--name", " "], input="short\nshort\n")
+    assert result.exit_code == 2
+    assert {line.partition(":")[0] for line in result.output.splitlines()
+            if line.startswith("--")} == {"--email", "--site", "--name", "--password"}
+    assert "--site: Unknown site atlantis" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_users_create_records_who_ran_it(runner, monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "operator-ann")
+    result = runner.invoke(args=["users", "create", "--email", "ev@example.org", "--role",
+                                 "evaluator"],
+                           input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 0, result.output
+    event = db.session.scalars(select(AuditEvent)).one()
+    # the actor is None (no one is signed in): who ran the command was not recorded
+    assert event.actor_id is None and event.detail["os_user"] == "operator-ann"
+    assert db.session.scalars(select(User)).one().display_name == "ev"
+
+
 def test_users_create_drops_nul_from_the_name(runner):
     result = runner.invoke(
         args=["users", "create", "--email", "ada@example.org", "--role", "admin",
@@ -276,3 +309,77 @@ def test_commands_on_a_database_never_migrated_say_so(tmp_path):
                 in result.stderr
             assert "Traceback" not in result.output
         db.engine.dispose()
+
+
+def _made(email="ann@example.org"):
+    from casework.accounts import services
+    from casework.database import utcnow
+
+    user = services.create_user(email=email, display_name="Ann", role="caseworker",
+                                sites=services.sites_by_keys(["coventry"]),
+                                password="the first passphrase", actor=None, now=utcnow())
+    db.session.commit()
+    return user.id, user.session_token
+
+
+def test_users_set_password_reads_it_from_standard_input_and_makes_it_temporary(runner,
+                                                                                 monkeypatch):
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "operator-bob")
+    user_id, token = _made()
+    result = runner.invoke(args=["users", "set-password", "--email", "ANN@example.org"],
+                           input="a new temporary passphrase\n")
+    assert result.exit_code == 0, result.output
+    assert "must change it when they next sign in" in result.output
+    assert "a new temporary passphrase" not in result.output
+    db.session.expire_all()
+    user = db.session.get(User, user_id)
+    assert verify_password(user.password_hash, "a new temporary passphrase")
+    assert user.must_change_password and user.session_token != token  # signed out
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "user:password_set")).one()
+    assert (event.actor_id, event.client_addr) == (None, "cli")
+    assert event.detail == {"temporary": True, "os_user": "operator-bob"}
+
+
+def test_users_set_password_prompts_twice_at_a_terminal_and_can_be_permanent(runner,
+                                                                                monkeypatch):
+    from casework.accounts import commands
+
+    monkeypatch.setattr(commands, "_interactive", lambda: True)
+    user_id, _ = _made()
+    result = runner.invoke(args=["users", "set-password", "--email", "ann@example.org",
+                                 "--permanent"],
+                           input="first attempt passphrase\nmistyped passphrase\n"
+                                 "a permanent passphrase\na permanent passphrase\n")
+    assert result.exit_code == 0, result.output
+    assert "do not match" in result.output
+    db.session.expire_all()
+    user = db.session.get(User, user_id)
+    assert verify_password(user.password_hash, "a permanent passphrase")
+    assert not user.must_change_password
+    assert db.session.scalars(select(AuditEvent.detail).where(
+        AuditEvent.action == "user:password_set")).one()["temporary"] is False
+
+
+def test_users_set_password_refuses_without_writing(runner):
+    user_id, token = _made()
+    # never as an option: it would stay in the shell's history
+    result = runner.invoke(args=["users", "set-password", "--email", "ann@example.org",
+                                 "--password", "a long enough passphrase"])
+    assert result.exit_code == 2 and "No such option '--password'" in result.output
+    result = runner.invoke(args=["users", "set-password", "--email", "nobody@example.org"],
+                           input="a long enough passphrase\n")
+    assert result.exit_code == 2
+    assert result.output.strip() == "--email: No user has this email address"
+    for typed, message in (("short", "password: Password must be 12 characters or more"),
+                           ("", "password: Password must be 12 characters or more"),
+                           ("ann@example.org", "must not be your email address")):
+        result = runner.invoke(args=["users", "set-password", "--email", "ann@example.org"],
+                               input=f"{typed}\n")
+        assert result.exit_code == 2 and message in result.output, result.output
+    db.session.expire_all()
+    assert db.session.get(User, user_id).session_token == token
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "user:password_set")) == 0

@@ -133,6 +133,17 @@ def test_the_sign_in_limit_is_read_or_refused(tmp_path):
             limit(bad)
 
 
+@pytest.mark.parametrize("name, default", [
+    ("LOGIN_ADDRESS_RATE_LIMIT", "20 per 15 minutes"),
+    ("LOGIN_ACCOUNT_RATE_LIMIT", "30 per 15 minutes"),
+])
+def test_the_address_and_account_limits_are_read_or_refused(tmp_path, name, default):
+    assert load_config(tmp_path, environ={})[name] == default
+    assert load_config(tmp_path, environ={name: "7 per hour"})[name] == "7 per hour"
+    with pytest.raises(ConfigError, match=f"{name} must be a limit"):
+        load_config(tmp_path, environ={name: "seven a minute"})
+
+
 def test_trusted_proxies_is_read(tmp_path):
     assert load_config(tmp_path, environ={})["TRUSTED_PROXIES"] == 0
     assert load_config(tmp_path, environ={"TRUSTED_PROXIES": "1"})["TRUSTED_PROXIES"] == 1

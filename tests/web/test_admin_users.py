@@ -36,9 +36,13 @@ def test_admin_adds_a_user_who_can_then_sign_in(client, login_as, post):
     event = last_event("user:created")
     assert event.actor_id == admin.id and event.subject_id == str(user.id)
     assert event.detail["role"] == {"before": None, "after": "caseworker"}
-    assert "password" not in str(event.detail)
+    assert GOOD["password"] not in str(event.detail) and "argon2" not in str(event.detail)
+    # the admin typed the password, so it is temporary: changed at first sign-in
+    assert event.detail["must_change_password"] == {"before": None, "after": True}
     other = client.application.test_client()
-    assert sign_in(other, "new.person@example.org", GOOD["password"]).status_code == 302
+    signed_in = sign_in(other, "new.person@example.org", GOOD["password"])
+    assert signed_in.status_code == 302
+    assert signed_in.headers["Location"] == "/account/password?next=/"
 
 
 def test_bad_input_is_explained_beside_the_field_and_kept(client, login_as, post):
@@ -54,6 +58,16 @@ def test_bad_input_is_explained_beside_the_field_and_kept(client, login_as, post
     assert db.session.scalar(select(User).where(User.email == "new.person@example.org")) is None
 
 
+def test_a_malformed_email_is_explained_beside_the_field(client, login_as, post):
+    login_as("admin", ())
+    response = post("/admin/users/new", {**GOOD, "email": "new person@example"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'href="#email">Enter an email address in the correct format' in page
+    assert 'value="new person@example"' in page
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1  # the admin
+
+
 def test_caseworker_needs_a_site(client, login_as, post):
     login_as("admin", ())
     response = post("/admin/users/new", {**GOOD, "sites": []})
@@ -67,6 +81,33 @@ def test_duplicate_email_regardless_of_case(client, login_as, post, make_user):
     response = post("/admin/users/new", GOOD)
     assert response.status_code == 422
     assert "already exists" in response.get_data(as_text=True)
+
+
+def test_add_user_sent_twice_adds_them_once_and_lands_on_them(client, login_as, post):
+    # a double click: the second said "already exists" of the user the first
+    # had just added (on PostgreSQL, at the same moment, a 500)
+    login_as("admin", ())
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    key = re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
+    refused = post("/admin/users/new", {**GOOD, "confirm": "", "submission": key})
+    assert refused.status_code == 422
+    assert f'value="{key}"' in refused.get_data(as_text=True)  # kept through the errors
+    first = post("/admin/users/new", {**GOOD, "submission": key})
+    assert first.status_code == 302
+    again = post("/admin/users/new", {**GOOD, "submission": key})
+    user = db.session.scalars(select(User).where(User.email == "new.person@example.org")).one()
+    assert again.status_code == 302 and again.headers["Location"] == f"/admin/users/{user.id}"
+    shown = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "User new.person@example.org was already added: they are added once" in shown
+    assert "already exists" not in shown
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "user:created", AuditEvent.subject_id == str(user.id))) == 1
+    # a new form is a new user: the email is then taken
+    fresh = re.search(r'name="submission" type="hidden" value="([^"]+)"',
+                      client.get("/admin/users/new").get_data(as_text=True)).group(1)
+    assert fresh != key
+    assert "already exists" in post("/admin/users/new",
+                                    {**GOOD, "submission": fresh}).get_data(as_text=True)
 
 
 def test_mismatched_confirmation(client, login_as, post):

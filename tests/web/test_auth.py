@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -111,10 +112,39 @@ def test_idle_session_is_signed_out(client, login_as):
     with client.session_transaction() as session:
         session["last_active"] = time.time() - 31 * 60
     response = client.get("/")
-    assert response.status_code == 302 and response.headers["Location"] == "/sign-in"
+    assert response.status_code == 302 and response.headers["Location"] == "/sign-in?next=/"
     assert "inactive for 30 minutes" in client.get("/sign-in").get_data(as_text=True)
     assert client.get("/").status_code == 302
     assert "auth:session_expired" in actions()
+
+
+def _idle(client):
+    with client.session_transaction() as session:
+        session["last_active"] = time.time() - 31 * 60
+
+
+def test_signing_in_again_after_the_idle_timeout_goes_back_to_the_page(client, login_as):
+    # the sign-in after the timeout went to the home page, wherever the user was
+    user = login_as("lead")
+    _idle(client)
+    response = client.get("/referrals?page=2&q=smith")
+    assert response.headers["Location"] == "/sign-in?next=/referrals?page%3D2%26q%3Dsmith"
+    token = csrf_token(client, response.headers["Location"])
+    again = client.post(response.headers["Location"], data={
+        "email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert again.status_code == 302 and again.headers["Location"] == "/referrals?page=2&q=smith"
+    # a form sent after the timeout: its page, drawn again (the form is not resent)
+    token = csrf_token(client)
+    _idle(client)
+    response = client.post("/referrals/new", data={"csrf_token": token})
+    assert response.headers["Location"] == "/sign-in?next=/referrals/new"
+    # what has no page of its own leads nowhere in particular: the home page
+    sign_in(client, user.email)
+    token = csrf_token(client)
+    _idle(client)
+    response = client.post("/sign-out", data={"csrf_token": token})
+    assert response.headers["Location"] == "/sign-in"
+    assert actions().count("auth:session_expired") == 3
 
 
 def test_activity_within_the_timeout_keeps_the_session(client, login_as):
@@ -201,6 +231,89 @@ def test_repeated_failures_are_throttled(throttled_app):
     other = client.post("/sign-in", data={"email": "other@example.org", "password": "x",
                                           "csrf_token": csrf_token(client, "/sign-in")})
     assert other.status_code == 200
+
+
+def _attempt(client, email, address, token):
+    return client.post("/sign-in", environ_base={"REMOTE_ADDR": address}, data={
+        "email": email, "password": "Summer2026!xx", "csrf_token": token}).status_code
+
+
+def test_one_address_cannot_try_a_password_on_account_after_account(make_app, make_user):
+    # counted per account and address only, one address could try one
+    # password on every account there is, a few tries each
+    app = make_app(LOGIN_RATE_LIMIT="3 per 15 minutes",
+                   LOGIN_ADDRESS_RATE_LIMIT="8 per 15 minutes")
+    with app.app_context():
+        known = make_user("caseworker", email="known@example.org")
+        client = app.test_client()
+        token = csrf_token(client, "/sign-in")
+        codes = [_attempt(client, f"user{n}@example.org", "203.0.113.7", token)
+                 for n in range(10)]
+        assert codes == [200] * 8 + [429] * 2
+        # refused whoever the account is, with the same page: known or not
+        refusals = [client.post("/sign-in", environ_base={"REMOTE_ADDR": "203.0.113.7"}, data={
+            "email": email, "password": password, "csrf_token": token})
+            for email, password in (("nobody@example.org", "x"), (known.email, PASSWORD))]
+        assert [r.status_code for r in refusals] == [429, 429]
+        pages = [re.sub(r'nonce="[^"]+"', "", r.get_data(as_text=True)) for r in refusals]
+        assert pages[0] == pages[1]
+        # another address is not refused for it
+        assert _attempt(client, "user0@example.org", "203.0.113.8", token) == 200
+        events = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "auth:throttled").order_by(AuditEvent.id)).all()
+        assert [e.detail for e in events] == [{"limit": "address"}] * 4
+        assert events[-1].actor_id == known.id and events[0].actor_id is None
+
+
+def test_many_addresses_cannot_share_out_the_guesses_at_one_account(make_app):
+    # each address had its own allowance for the account, however many
+    app = make_app(LOGIN_RATE_LIMIT="3 per 15 minutes",
+                   LOGIN_ACCOUNT_RATE_LIMIT="10 per 15 minutes")
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/sign-in")
+        codes = [_attempt(client, "victim@example.org", f"198.51.100.{n}", token)
+                 for n in range(12)]
+        assert codes == [200] * 10 + [429] * 2
+        # the addresses can still try other accounts
+        assert _attempt(client, "other@example.org", "198.51.100.1", token) == 200
+        assert [e.detail for e in db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "auth:throttled"))] == [{"limit": "account"}] * 2
+
+
+def test_the_limits_are_generous_enough_by_default(make_app):
+    """An office behind one address (NAT): a few people's mistyped passwords
+    are not refused, and one account mistyped from a few places neither."""
+    app = make_app()
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/sign-in")
+        office = [_attempt(client, f"person{n}@example.org", "192.0.2.1", token)
+                  for n in range(5) for _ in range(3)]
+        assert set(office) == {200}
+        places = [_attempt(client, "roaming@example.org", f"192.0.2.{n}", token)
+                  for n in range(10, 15) for _ in range(4)]
+        assert set(places) == {200}
+
+
+def test_refusals_do_not_spend_the_other_limits(make_app):
+    """An address over its limit for an account kept trying it: each refusal
+    counted against the account's ceiling too, so the attacker's refused
+    guesses used up the allowance everyone else signs in to the account with.
+    (The limits are checked shortest period first, and one is counted only
+    if checked before the one refusing: so it was when the account's period
+    was the shorter.)"""
+    app = make_app(LOGIN_RATE_LIMIT="3 per hour", LOGIN_ADDRESS_RATE_LIMIT="100 per hour",
+                   LOGIN_ACCOUNT_RATE_LIMIT="5 per 15 minutes")
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/sign-in")
+        attacker = [_attempt(client, "victim@example.org", "203.0.113.66", token)
+                    for _ in range(10)]
+        assert attacker == [200] * 3 + [429] * 7
+        others = [_attempt(client, "victim@example.org", f"192.0.2.{n}", token)
+                  for n in range(3)]
+        assert others == [200, 200, 429]  # 3 + 2 failures: the account's 5
 
 
 def test_behind_a_trusted_proxy_the_client_is_its_forwarded_address(make_app, migrated,

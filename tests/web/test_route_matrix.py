@@ -62,6 +62,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("auth.login", GET): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
     ("auth.login", POST): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
     ("auth.logout", POST): Row("/sign-out", EVERYONE, ok=302),
+    ("auth.change_password", GET): Row("/account/password", EVERYONE),
+    ("auth.change_password", POST): Row("/account/password", EVERYONE, ok=422),
     ("main.index", GET): Row("/", EVERYONE),
     ("diversion.rules", GET): Row("/rules", EVERYONE),
     # casework lists
@@ -137,6 +139,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("admin.new_user", POST): Row("/admin/users/new", ADMIN, ok=422),
     ("admin.edit_user", GET): Row("/admin/users/{user}", ADMIN),
     ("admin.edit_user", POST): Row("/admin/users/{user}", ADMIN, ok=422),
+    ("admin.set_password", GET): Row("/admin/users/{user}/password", ADMIN),
+    ("admin.set_password", POST): Row("/admin/users/{user}/password", ADMIN, ok=422),
     ("admin.deactivate_user", POST): Row("/admin/users/{user}/deactivate", ADMIN, ok=302),
     ("admin.reactivate_user", POST): Row("/admin/users/{user}/reactivate", ADMIN, ok=302),
     ("admin.sites", GET): Row("/admin/sites", ADMIN),

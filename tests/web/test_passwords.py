@@ -1,0 +1,181 @@
+"""Passwords after an account is made: changed by its user, set as a
+temporary one by an admin (which its user must change before anything
+else). Nobody could do either: the admin who typed the first password knew
+it for ever, and a forgotten one could not be replaced."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from casework.accounts.models import User
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from tests.conftest import PASSWORD, csrf_token, sign_in
+
+NEW = "a quite different passphrase"
+TEMPORARY = "temporary passphrase for ann"
+
+
+def events(action):
+    return db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).all()
+
+
+def change(client, current, new, confirm=None, next_url=None):
+    path = "/account/password" + (f"?next={next_url}" if next_url else "")
+    return client.post(path, data={"current_password": current, "password": new,
+                                   "confirm": new if confirm is None else confirm,
+                                   "csrf_token": csrf_token(client, "/account/password")})
+
+
+def test_a_user_changes_their_password_and_their_other_sessions_end(app, client, login_as):
+    user = login_as("caseworker")
+    elsewhere = app.test_client()
+    sign_in(elsewhere, user.email)
+    assert elsewhere.get("/").status_code == 200
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/account/password">Change password</a>' in home  # beside the name
+
+    response = change(client, PASSWORD, NEW)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Your password has been changed" in client.get("/").get_data(as_text=True)
+    assert client.get("/referrals").status_code == 200  # this session goes on
+    assert elsewhere.get("/").status_code == 302  # the others end
+    other = app.test_client()
+    assert sign_in(other, user.email, PASSWORD).status_code == 200  # refused
+    assert sign_in(other, user.email, NEW).status_code == 302
+    [event] = events("user:password_changed")
+    assert event.actor_id == user.id and event.subject_id == str(user.id)
+    assert event.detail == {}  # nothing of either password
+    assert NEW not in str(event.detail) and PASSWORD not in str(event.detail)
+
+
+def test_every_problem_is_shown_beside_its_field_and_no_password_is_kept(client, login_as):
+    user = login_as("caseworker")
+    response = change(client, "not my password", "short")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'href="#current_password">Your current password is not correct' in page
+    assert 'href="#password">Password must be 12 characters or more' in page
+    assert "not my password" not in page and 'value="short"' not in page
+    for new, message in (("password1234", "too common"),
+                         (user.email.upper(), "must not be your email address"),
+                         (PASSWORD, "must be different from your current one")):
+        response = change(client, PASSWORD, new)
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
+    response = change(client, PASSWORD, NEW, confirm=NEW + "x")
+    assert response.status_code == 422
+    assert "Passwords do not match" in response.get_data(as_text=True)
+    assert events("user:password_changed") == []
+    assert sign_in(client.application.test_client(), user.email).status_code == 302
+
+
+def test_guessing_the_current_password_is_throttled_like_sign_in(make_app, make_user):
+    # a computer left signed in: whoever finds it guesses at the password
+    # (to take the account over) no faster than at the sign-in page
+    app = make_app(LOGIN_RATE_LIMIT="3 per 15 minutes")
+    with app.app_context():
+        user = make_user("lead")
+        client = app.test_client()
+        sign_in(client, user.email)
+        assert change(client, PASSWORD, NEW, confirm="typo").status_code == 422  # not a guess
+        codes = [change(client, f"guess {n}", NEW).status_code for n in range(4)]
+        assert codes == [422, 422, 422, 429]
+        assert change(client, PASSWORD, NEW).status_code == 429  # the right one too
+        assert [e.detail for e in events("auth:throttled")] == [{"limit": "password_change"}] * 2
+        assert events("auth:throttled")[0].actor_id == user.id
+
+
+def test_an_admin_sets_a_temporary_password_the_user_must_change_first(app, client, login_as,
+                                                                       post, make_user):
+    target = make_user("caseworker", email="ann@example.org")
+    theirs = app.test_client()
+    sign_in(theirs, target.email)
+    admin = login_as("admin", ())
+    page = client.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    assert f'href="/admin/users/{target.id}/password">Set a temporary password' in page
+    refused = post(f"/admin/users/{target.id}/password", {"password": TEMPORARY,
+                                                          "confirm": "something else"})
+    assert refused.status_code == 422
+    assert "Passwords do not match" in refused.get_data(as_text=True)
+    refused = post(f"/admin/users/{target.id}/password", {"password": "short",
+                                                          "confirm": "short"})
+    assert refused.status_code == 422 and "12 characters" in refused.get_data(as_text=True)
+    response = post(f"/admin/users/{target.id}/password", {"password": TEMPORARY,
+                                                           "confirm": TEMPORARY})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/users/{target.id}"
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Temporary password set for ann@example.org" in shown
+    assert "They have a temporary password" in shown
+    [event] = events("user:password_set")
+    assert (event.actor_id, event.subject_id, event.detail) == (
+        admin.id, str(target.id), {"temporary": True})
+    assert theirs.get("/").status_code == 302  # signed out everywhere
+
+    # Ann signs in with it, on her way to her referrals: she is sent to change it
+    ann = app.test_client()
+    assert sign_in(ann, target.email, PASSWORD).status_code == 200  # the old one is gone
+    token = csrf_token(ann, "/sign-in")
+    response = ann.post("/sign-in?next=/referrals", data={
+        "email": target.email, "password": TEMPORARY, "csrf_token": token})
+    assert response.headers["Location"] == "/account/password?next=/referrals"
+    page = ann.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your password was set by an administrator" in page
+    # and can do nothing else until she has
+    for path in ("/", "/referrals", "/caseload/mine", "/rules"):
+        response = ann.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/account/password?next="), path
+    response = ann.post("/referrals/new", data={"csrf_token": csrf_token(ann,
+                                                                         "/account/password")})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account/password"
+    assert change(ann, TEMPORARY, TEMPORARY, next_url="/referrals").status_code == 422
+    response = change(ann, TEMPORARY, NEW, next_url="/referrals")
+    assert response.headers["Location"] == "/referrals"
+    assert ann.get("/referrals").status_code == 200
+    db.session.expire_all()
+    assert not db.session.get(User, target.id).must_change_password
+    [changed] = events("user:password_changed")
+    assert changed.detail == {"must_change_password": {"before": True, "after": False}}
+    assert TEMPORARY not in str(changed.detail) and NEW not in str(changed.detail)
+
+
+def test_a_user_with_a_temporary_password_may_still_sign_out(app, make_user, now):
+    from casework.accounts import services
+
+    user = make_user("lead")
+    services.set_password(user, TEMPORARY, actor=None, now=now, temporary=True)
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, user.email, TEMPORARY)
+    response = client.post("/sign-out", data={"csrf_token": csrf_token(client,
+                                                                       "/account/password")})
+    assert response.headers["Location"] == "/sign-in"
+    assert client.get("/account/password").status_code == 302  # signed out
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_an_admin_changes_their_own_password_on_their_own_page(client, login_as, post, method):
+    admin = login_as("admin", ())
+    page = client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
+    assert f"/admin/users/{admin.id}/password" not in page
+    if method == "post":
+        response = post(f"/admin/users/{admin.id}/password", {"password": TEMPORARY,
+                                                              "confirm": TEMPORARY})
+        assert response.status_code == 422
+        assert "Change your own password on the Change your password page" in \
+            response.get_data(as_text=True)
+        assert events("user:password_set") == []
+    assert client.get("/").status_code == 200
+
+
+def test_the_password_pages_show_no_password(client, login_as, make_user):
+    target = make_user("caseworker")
+    login_as("admin", ())
+    page = client.get(f"/admin/users/{target.id}/password").get_data(as_text=True)
+    assert re.findall(r'type="password"[^>]*value=', page) == []
