@@ -1,7 +1,7 @@
 """audit events of several sites: each of their sites indexed
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-27 06:00:00
 
 A list or search shown to someone who works at several sites was recorded
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

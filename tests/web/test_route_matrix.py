@@ -221,10 +221,16 @@ def check_page(response) -> list[str]:
     problems = [f"id {i!r} used twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
     summary = body.split('class="govuk-error-summary"', 1)[1].split("</ul>", 1)[0] \
         if 'class="govuk-error-summary"' in body else ""
-    for target in re.findall(r'href="#([^"]+)"', summary):
+    targets = re.findall(r'href="#([^"]+)"', summary)
+    for target in targets:
         element = re.search(rf'<(\w+)[^>]*\sid="{re.escape(target)}"[^>]*>', body)
         if element is None or "govuk-date-input\"" in element.group(0):
             problems.append(f"the error summary links to #{target}, which takes no focus")
+    # in the page's order (WCAG's meaningful sequence: a summary listing Source
+    # before the Site above it was found by an accessibility review)
+    where = [body.find(f' id="{target}"') for target in targets]
+    if where != sorted(where):
+        problems.append(f"the error summary is not in the page's order: {targets}")
     if response.status_code == 422 and not (summary and "<title>Error: " in body):
         problems.append("sent back with errors (422) but no error summary and title")
     return problems
