@@ -81,7 +81,12 @@ def _limited(view):
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
+    """A local path to go on to, or the home page. Control characters
+    are refused: a CR or LF made the redirect fail after the user was
+    signed in, so the page answered 500 with the session's cookie and the
+    sign-in's event was rolled back (found by review)."""
+    if target and not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target) \
+            and "\\" not in target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") \
                 and not target.startswith("//"):

@@ -106,6 +106,28 @@ def test_next_only_goes_to_this_site(client, make_user):
         token = csrf_token(client, "/sign-in")
 
 
+def test_a_next_with_a_line_break_goes_home_and_the_sign_in_is_audited(client, make_user):
+    """?next=/x%0d%0a signed the user in, then failed to redirect: a 500
+    carrying the new session's cookie, with the sign-in's event rolled back
+    (found by review)."""
+    from sqlalchemy import select
+
+    from casework.audit.models import AuditEvent
+    from casework.extensions import db
+
+    user = make_user("admin", ())
+    for target in ("/x%0d%0aSet-Cookie:%20a=b", "/x%09y", "/%5Cevil.example"):
+        token = csrf_token(client, "/sign-in")
+        response = client.post(f"/sign-in?next={target}",
+                               data={"email": user.email, "password": PASSWORD,
+                                     "csrf_token": token})
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+        client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+    logins = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "auth:login")).all()
+    assert len(logins) == 3
+
+
 def test_idle_session_is_signed_out(client, login_as):
     login_as("caseworker")
     assert client.get("/").status_code == 200
