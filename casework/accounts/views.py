@@ -135,7 +135,8 @@ def logout():
 
 
 # What a user whose password must be changed may still reach.
-WHILE_PASSWORD_MUST_CHANGE = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout"}
+WHILE_PASSWORD_MUST_CHANGE = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout",
+                                                "main.session_alive"}
 
 
 @bp.before_app_request

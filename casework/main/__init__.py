@@ -1,6 +1,6 @@
 """The signed-in home page and the health check."""
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, current_app, g, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -8,6 +8,9 @@ from casework.extensions import db
 from casework.navigation import items_for
 
 bp = Blueprint("main", __name__)
+
+# How long before the idle timeout a page warns that it is coming
+TIMEOUT_WARNING_SECONDS = 120
 
 
 @bp.route("/")
@@ -21,6 +24,18 @@ def accessibility():
     Regulations 2018 ask of every public sector website and service,
     intranets and extranets included; readable without signing in."""
     return render_template("main/accessibility.html")
+
+
+@bp.route("/session")
+def session_alive():
+    """What the page's timeout warning asks when someone chooses to stay
+    signed in: any signed-in request counts as activity (web.py), so
+    answering is enough. The page warns before the idle timeout (WCAG 2.2.1:
+    a note being typed sends nothing, and was lost when its author was
+    signed out without a word)."""
+    response = jsonify(idle_timeout_seconds=current_app.config["IDLE_TIMEOUT_MINUTES"] * 60)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/health")
@@ -39,4 +54,6 @@ def _navigation():
     # blueprint is registered, not gathered again for every template drawn.
     if "nav_items" not in g:
         g.nav_items = items_for(current_user._get_current_object())
-    return {"nav_items": g.nav_items}
+    return {"nav_items": g.nav_items,
+            "idle_timeout_seconds": current_app.config["IDLE_TIMEOUT_MINUTES"] * 60,
+            "timeout_warning_seconds": TIMEOUT_WARNING_SECONDS}

@@ -457,3 +457,14 @@ def test_throttling_shares_state_through_redis(make_app):
     with second.app_context():
         _, codes = _failed_attempts(second, 1)
     assert codes == [429]
+
+
+def test_pages_carry_the_timeout_warning_for_the_signed_in(client, login_as, app):
+    assert 'id="timeout-warning"' not in client.get("/sign-in").get_data(as_text=True)
+    login_as("caseworker")
+    page = client.get("/").get_data(as_text=True)
+    minutes = app.config["IDLE_TIMEOUT_MINUTES"]
+    assert 'id="timeout-warning"' in page and f'data-idle-seconds="{minutes * 60}"' in page
+    alive = client.get("/session")
+    assert alive.json == {"idle_timeout_seconds": minutes * 60}
+    assert alive.headers["Cache-Control"] == "no-store"

@@ -58,6 +58,7 @@ TABLE: dict[tuple[str, str], Row] = {
     # public
     ("main.health", GET): Row("/health", EVERYONE, anonymous=200),
     ("main.accessibility", GET): Row("/accessibility", EVERYONE, anonymous=200),
+    ("main.session_alive", GET): Row("/session", EVERYONE),
     ("assets.serve", GET): Row("/assets/govuk-frontend.min.css", EVERYONE, anonymous=200),
     ("auth.login", GET): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
     ("auth.login", POST): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
