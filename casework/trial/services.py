@@ -98,7 +98,8 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
             "ratio_treatment": (settings.ratio_treatment, settings.ratio_control)
             != (trial.ratio_treatment, trial.ratio_control),
             "method": settings.method != trial.method,
-            "block_sizes": list(settings.block_sizes) != list(trial.block_sizes),
+            # the sizes are stored in order (save_trial): "6, 4, 2" is the same design
+            "block_sizes": sorted(settings.block_sizes) != sorted(trial.block_sizes),
             "sites": not {s.key for s in trial.sites} <= set(settings.site_keys),
         }
         for name, changed in frozen.items():

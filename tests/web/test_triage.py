@@ -431,6 +431,45 @@ def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, 
     assert "Wrong person" in page_text(client.get(f"/admin/trials/{trial.id}"))
 
 
+def _edit_form(client, trial_id: int, **changes) -> dict:
+    """The trial's edit form as its page draws it, with ``changes`` typed in."""
+    page = page_text(client.get(f"/admin/trials/{trial_id}"))
+    form = {"version": re.search(r'name="version" type="hidden" value="([^"]*)"', page)[1],
+            "name": re.search(r'id="name" name="name" type="text" value="([^"]*)"', page)[1],
+            "sites": re.findall(r'name="sites" type="checkbox" value="([^"]*)" checked', page),
+            "ratio_treatment": "1", "ratio_control": "1",
+            "method": re.search(r'name="method" type="radio" value="([^"]*)" checked', page)[1],
+            "block_sizes": re.search(r'name="block_sizes" type="text" value="([^"]*)"',
+                                     page)[1],
+            "status": re.search(r'name="status" type="radio" value="([^"]*)" checked', page)[1]}
+    if 'name="stratify_by_age_band" type="checkbox" value="y" checked' in page:
+        form["stratify_by_age_band"] = "y"
+    return {**form, **changes}
+
+
+def test_block_sizes_typed_in_another_order_are_the_same_design(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """Once people are randomised the block sizes are fixed; "6, 4, 2" names
+    the sizes stored as [2, 4, 6], so the trial saves (it was refused as a
+    change of design)."""
+    from casework.triage import services
+
+    trial = make_trial()
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+    login_as("admin", ())
+    response = post(f"/admin/trials/{trial.id}",
+                    _edit_form(client, trial.id, name="CIRV renamed", block_sizes="6, 4, 2"))
+    assert response.status_code == 302, page_text(response)
+    db.session.expire_all()
+    saved = db.session.get(Trial, trial.id)
+    assert saved.name == "CIRV renamed" and saved.block_sizes == [2, 4, 6]
+    response = post(f"/admin/trials/{trial.id}", _edit_form(client, trial.id, block_sizes="2, 4"))
+    assert response.status_code == 422 and "cannot change once people" in page_text(response)
+
+
 @pytest.mark.parametrize("role", ["caseworker", "lead", "evaluator"])
 def test_only_admins_configure_trials(client, login_as, make_trial, role):
     trial = make_trial()
