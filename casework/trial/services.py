@@ -303,18 +303,93 @@ def stratum_for(trial: Trial, referral: Referral, person: Person) -> str:
     return strata.stratum_key(referral.site.key, age, by_age_band=trial.stratify_by_age_band)
 
 
-def _arm_for(trial: Trial, stratum: str, slot: int, key: bytes | None) -> tuple[Arm, str]:
+def key_fingerprints_used(trial: Trial) -> set[str]:
+    """The fingerprints of the trial keys ``trial``'s allocations were made
+    with, as they record them (``sequence.keyed_version``); allocations
+    stored before fingerprints were recorded name none. One statement, so
+    it sees the allocations committed when it runs, all together."""
+    return {sequence.fingerprint_in(version) for version in db.session.scalars(
+        select(Allocation.sequence_version).distinct().where(
+            Allocation.trial_id == trial.id,
+            Allocation.sequence_version.startswith(sequence.KEYED_PREFIX, autoescape=True)))}
+
+
+def key_change(trial: Trial, key: bytes, used: set[str] | None = None) -> str | None:
+    """Why ``key`` cannot continue ``trial``'s permuted-block sequences, or
+    None: some of its allocations (``used``: the fingerprints they record,
+    read if not given) were made with another key. Regenerated under this
+    key their slots would give other arms, and a block begun under one key
+    and finished under another keeps no balance. Allocations that record
+    no key (stored before keys were fingerprinted) prove nothing either way."""
+    current = sequence.key_fingerprint(key)
+    used = key_fingerprints_used(trial) if used is None else used
+    others = sorted(used - {current})
+    if not others:
+        return None
+    return (f"The trial key has changed since people were randomised in {trial.name}: its "
+            f"allocations were made with the key whose fingerprint is {', '.join(others)}, and "
+            f"the key configured now (TRIAL_KEY or TRIAL_KEY_FILE) has the fingerprint "
+            f"{current}")
+
+
+def allocations_without_key(trial: Trial) -> int:
+    """How many of ``trial``'s permuted-block allocations record no key
+    (stored before keys were fingerprinted): nothing shows which key made them."""
+    return db.session.scalar(select(func.count()).select_from(Allocation).where(
+        Allocation.trial_id == trial.id, Allocation.sequence_version == sequence.VERSION))
+
+
+def _refused(trial: Trial, referral: Referral, reason: str, message: str, *, actor: User,
+             now: datetime, **detail) -> TrialError:
+    """A randomisation refused, audited: the event is kept though the
+    decision is rolled back, as the page saying so is shown
+    (``allocation:refusal_viewed``)."""
+    audit.record(Action.ALLOCATION_REFUSAL_VIEWED, actor=actor, now=now,
+                 subject_type="trial", subject_id=trial.id, site_id=referral.site_id,
+                 detail={"trial": trial.key, "referral_id": referral.id, "reason": reason,
+                         **detail})
+    return TrialError({None: message})
+
+
+def _check_key(trial: Trial, referral: Referral, key: bytes | None, *, actor: User,
+               now: datetime) -> str:
+    """The sequence version this randomisation records, once ``key`` is
+    known to be the one the trial's allocations were made with (refused
+    otherwise, audited). The first allocation to record a fingerprint is
+    made under a lock of the trial's key, and the fingerprints are read
+    again under it: two made at once under different keys (two servers
+    configured differently) cannot both be the first."""
+    if not key:
+        raise _refused(trial, referral, "trial_key_missing",
+                       "The trial key is not configured (TRIAL_KEY or TRIAL_KEY_FILE), so "
+                       "nobody can be randomised", actor=actor, now=now)
+    used = key_fingerprints_used(trial)
+    if not used:
+        lock_for_update(db.session, f"allocation:trial:{trial.id}:key")
+        used = key_fingerprints_used(trial)
+    if (problem := key_change(trial, key, used)) is not None:
+        raise _refused(trial, referral, "trial_key_changed",
+                       f"{problem}. Nobody can be randomised until the key they were made with "
+                       "is restored: tell the system administrator and the trial statistician",
+                       actor=actor, now=now,
+                       key_fingerprint=sequence.key_fingerprint(key),
+                       allocations_key_fingerprints=sorted(used))
+    return sequence.keyed_version(key)
+
+
+def _arm_for(trial: Trial, referral: Referral, stratum: str, slot: int, key: bytes | None, *,
+             actor: User, now: datetime) -> tuple[Arm, str]:
     if trial.method == AllocationMethod.PERMUTED_BLOCKS:
-        if not key:
-            raise TrialError({None: "The trial key is not configured (TRIAL_KEY or "
-                                    "TRIAL_KEY_FILE), so nobody can be randomised"})
-        return sequence.slot(key, trial.key, stratum, slot, trial.design).arm, sequence.VERSION
+        version = _check_key(trial, referral, key, actor=actor, now=now)
+        return sequence.slot(key, trial.key, stratum, slot, trial.design).arm, version
     arm = db.session.scalar(select(AllocationListEntry.arm).where(
         AllocationListEntry.trial_id == trial.id, AllocationListEntry.stratum == stratum,
         AllocationListEntry.slot == slot))
     if arm is None:
-        raise TrialError({None: f"The allocation list has no slot {slot} for stratum {stratum}; "
-                                "ask the trial statistician for a longer list"})
+        raise _refused(trial, referral, "allocation_list_short",
+                       f"The allocation list has no slot {slot} for stratum {stratum}; ask the "
+                       "trial statistician for a longer list", actor=actor, now=now,
+                       stratum=stratum, slot=slot)
     return Arm(arm), f"list-sha256:{trial.allocation_list_sha256}"
 
 
@@ -326,6 +401,9 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
     the database write lock on SQLite), so two people never share a slot
     and one person is never allocated twice; unique constraints back both.
     A person already allocated in this trial keeps that allocation.
+    A permuted-block allocation records the key's fingerprint, and none is
+    made under a key other than the one the trial's allocations were made
+    with (``key_change``); a refusal writes nothing but its audit event.
     """
     # Shared: randomisations do not wait for each other, but a change to the
     # trial's design or allocation list waits for this one to commit.
@@ -342,7 +420,7 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
     last = db.session.scalar(select(func.max(Allocation.slot)).where(
         Allocation.trial_id == trial.id, Allocation.stratum == stratum))
     slot = (last or 0) + 1
-    arm, version = _arm_for(trial, stratum, slot, key)
+    arm, version = _arm_for(trial, referral, stratum, slot, key, actor=actor, now=now)
     allocation = Allocation(
         trial_id=trial.id, person_id=person.id, referral_id=referral.id,
         site_id=referral.site_id, stratum=stratum, slot=slot, arm=arm, method=trial.method,

@@ -58,7 +58,7 @@ def test_an_eligible_decision_randomises_in_the_same_transaction(
     assert (allocation.stratum, allocation.slot, allocation.arm) == ("coventry", 1, expected.arm)
     assert allocation.person_id == referral.person_id and allocation.referral_id == referral.id
     assert allocation.method == "permuted_blocks"
-    assert allocation.sequence_version == sequence.VERSION
+    assert allocation.sequence_version == f"pb-hmac-sha256/1 key:{sequence.key_fingerprint(KEY)}"
     assert allocation.allocated_by_id == lead.id and allocation.allocated_at == NOW
     assert decided.decision == decided.computed_result == "eligible"
     assert [c["outcome"] for c in decided.criteria] == ["pass"] * 5
@@ -110,6 +110,53 @@ def test_without_a_trial_key_nobody_is_randomised(make_trial, make_referral, tri
         triage_services.decide(db.session.get(Triage, triage.id), "eligible", None,
                                actor=lead, now=NOW, key=None)
     db.session.rollback()
+
+
+def test_a_change_of_trial_key_is_refused(make_trial, make_referral, triage_referral, lead):
+    """Allocations record their key's fingerprint; once people have been
+    randomised under one key, a decision under another is refused, in any
+    stratum, and nothing of it kept, since its slots would follow another
+    sequence (the page and its audit: tests/web/test_triage.py). Under the
+    first key again, randomisation goes on in order."""
+    trial = make_trial()
+    first = [decide(triage_referral(make_referral("coventry")), lead).allocation
+             for _ in range(3)]
+    fingerprint = sequence.key_fingerprint(KEY)
+    assert {a.sequence_version for a in first} == {f"pb-hmac-sha256/1 key:{fingerprint}"}
+    assert [a.arm for a in first] == [sequence.slot(KEY, "cirv", "coventry", n, trial.design).arm
+                                      for n in (1, 2, 3)]
+
+    other = sequence.key_fingerprint(b"another-key")
+    waiting = triage_referral(make_referral("wolverhampton"))  # another stratum too
+    with pytest.raises(triage_services.TriageError, match="trial key has changed") as refused:
+        triage_services.decide(db.session.get(Triage, waiting.id), "eligible", None,
+                               actor=lead, now=NOW, key=b"another-key")
+    message = refused.value.problems[None]
+    assert fingerprint in message and other in message and "another-key" not in message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 3
+    assert db.session.get(Triage, waiting.id).decided_at is None
+
+    fourth = decide(waiting, lead).allocation
+    assert (fourth.stratum, fourth.slot) == ("wolverhampton", 1)
+    assert fourth.sequence_version == f"pb-hmac-sha256/1 key:{fingerprint}"
+
+
+def test_allocations_stored_before_fingerprints_do_not_refuse_a_key(
+        make_trial, make_referral, triage_referral, lead):
+    """Rows stored before allocations recorded their key say nothing of it:
+    they are not taken for another key's."""
+    trial = make_trial()
+    decide(triage_referral(make_referral("coventry")), lead)
+    if db.engine.dialect.name == "postgresql":  # past the append-only triggers, as stored
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    db.session.execute(Allocation.__table__.update().values(sequence_version=sequence.VERSION))
+    db.session.commit()
+    assert trials.allocations_without_key(trial) == 1
+    assert trials.key_change(trial, b"another-key") is None
+    later = decide(triage_referral(make_referral("coventry")), lead).allocation
+    assert later.slot == 2 and sequence.fingerprint_in(later.sequence_version) == \
+        sequence.key_fingerprint(KEY)
 
 
 def test_a_decided_triage_cannot_be_decided_or_changed_again(
@@ -326,7 +373,7 @@ def test_a_site_added_after_the_first_allocation_is_randomised_from_an_extended_
         "wolverhampton", 1, Arm.CONTROL)
 
 
-def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible"):
+def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible", key=KEY):
     from casework.accounts.models import User
 
     try:
@@ -337,7 +384,7 @@ def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligi
             barrier.wait()
             try:
                 triage_services.decide(triage, decision, None, actor=actor,
-                                       now=datetime.now(UTC), key=KEY)
+                                       now=datetime.now(UTC), key=key)
                 db.session.commit()
                 results.append("ok")
             except triage_services.TriageError as error:
@@ -349,12 +396,12 @@ def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligi
         results.append(error)
 
 
-def _run_concurrently(app, triage_ids, lead_id):
+def _run_concurrently(app, triage_ids, lead_id, keys=None):
     results: list = []
     barrier = threading.Barrier(len(triage_ids))
     threads = [threading.Thread(target=_decide_in_thread,
-                                args=(app, tid, lead_id, results, barrier))
-               for tid in triage_ids]
+                                args=(app, tid, lead_id, results, barrier, "eligible", key))
+               for tid, key in zip(triage_ids, keys or [KEY] * len(triage_ids), strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -386,6 +433,30 @@ def test_fifty_concurrent_randomisations_across_two_strata(
             assert r.arm == sequence.slot(KEY, "cirv", stratum, r.slot, design).arm
             difference += 1 if r.arm == Arm.TREATMENT else -1
             assert abs(difference) <= 3                       # within the block bound
+
+
+def test_the_first_allocations_made_at_once_under_two_keys_keep_to_one(
+        app, make_trial, make_referral, triage_referral, lead):
+    """Two servers configured with different keys randomise at once in a
+    trial nobody is in yet, in different strata: the first allocation is
+    made under a lock of the trial's key, so one key's decisions are taken
+    and the other's refused (each saw no allocation to compare with)."""
+    make_trial()
+    triage_ids = [triage_referral(make_referral(site)).id
+                  for site in ["coventry", "wolverhampton"] * 5]
+    keys = [KEY, KEY, b"other-key", b"other-key"] * 2 + [KEY, b"other-key"]
+    lead_id = lead.id
+    db.session.commit()
+
+    results = _run_concurrently(app, triage_ids, lead_id, keys)
+
+    refused = [r for r in results if r != "ok"]
+    assert all(isinstance(r, triage_services.TriageError) and "trial key has changed"
+               in r.problems[None] for r in refused), refused
+    assert results.count("ok") == 5 and len(refused) == 5
+    versions = set(db.session.scalars(select(Allocation.sequence_version)))
+    assert len(versions) == 1 and db.session.scalar(
+        select(func.count()).select_from(Allocation)) == 5
 
 
 def test_twenty_concurrent_decisions_for_one_person_give_one_allocation(

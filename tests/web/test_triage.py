@@ -263,6 +263,67 @@ def test_no_page_before_the_decision_depends_on_the_next_slot(make_app, make_tri
     assert pages[0] == pages[1]
 
 
+def test_a_decision_under_a_changed_trial_key_is_refused_on_the_page(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """People randomised under one key, then the server's key changed: the
+    lead's eligible decision is refused with the reason beside the form
+    (422, not a 500), the triage stays undecided, no slot is used, and the
+    refusal is audited (it was accepted, its slot following the new key's
+    sequence, with the same sequence version as the others)."""
+    from casework.triage import services
+    from casework.trial import sequence
+
+    make_trial()
+    for _ in range(3):
+        services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                        actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                        key=b"key-one")
+        db.session.commit()
+    triage = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+
+    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "The trial key has changed" in text and "Nobody can be randomised" in text
+    assert sequence.key_fingerprint(b"key-one") in text
+    db.session.expire_all()
+    assert count(Allocation) == 3
+    assert db.session.get(Triage, triage.id).decided_at is None
+    assert db.session.get(Referral, triage.referral_id).status == "in_triage"
+    refusal = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:refusal_viewed")).one()
+    assert refusal.detail == {
+        "trial": "cirv", "referral_id": triage.referral_id, "reason": "trial_key_changed",
+        "key_fingerprint": sequence.key_fingerprint(b"test-trial-key"),
+        "allocations_key_fingerprints": [sequence.key_fingerprint(b"key-one")]}
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "triage:decided", AuditEvent.subject_id == str(triage.id))).all()
+
+
+def test_a_used_up_allocation_list_is_refused_on_the_page(
+        client, login_as, post, make_trial, make_referral, triage_referral):
+    """The list has no slot for the next person: the decision is refused
+    beside the form, nothing of it is kept, and the refusal is audited."""
+    make_trial(sites=("coventry",), method="allocation_list",
+               allocation_list=b"stratum,slot,arm\ncoventry,1,control\n")
+    done = triage_referral(make_referral("coventry"))
+    waiting = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+    assert post(f"/triage/{done.id}/decision", {"decision": "eligible"}).status_code == 302
+
+    response = post(f"/triage/{waiting.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 422
+    assert "The allocation list has no slot 2 for stratum coventry" in page_text(response)
+    db.session.expire_all()
+    assert count(Allocation) == 1 and db.session.get(Triage, waiting.id).decided_at is None
+    assert db.session.get(Referral, waiting.referral_id).status == "in_triage"
+    refusal = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:refusal_viewed")).one()
+    assert refusal.detail["reason"] == "allocation_list_short"
+    assert refusal.detail["slot"] == 2
+
+
 def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, make_referral,
                                              triage_referral, make_user):
     import re
