@@ -31,6 +31,7 @@ from casework.trial.models import (
     TrialStatus,
 )
 from casework.trial.sequence import Arm
+from casework.words import listed
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 MAX_REASON_LENGTH = 2000
@@ -91,6 +92,8 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
         problems["block_sizes"] = problem
     elif settings.ratio_treatment < 1 or settings.ratio_control < 1:
         problems["ratio_treatment"] = "Both parts of the ratio must be whole numbers of 1 or more"
+    if sites and (problem := _uncovered_list(settings, sites, trial)) is not None:
+        problems.setdefault(*problem)
     if trial is not None and has_allocations(trial):
         # The sequence and strata are fixed by the first allocation.
         frozen = {
@@ -109,6 +112,61 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
     if problems:
         raise TrialError(problems)
     return sites
+
+
+def listed_strata(trial: Trial | None) -> set[str]:
+    """The strata ``trial``'s stored allocation list has slots for."""
+    if trial is None:
+        return set()
+    return set(db.session.scalars(select(AllocationListEntry.stratum).distinct().where(
+        AllocationListEntry.trial_id == trial.id)))
+
+
+def list_gaps(trial: Trial) -> list[str]:
+    """The strata of ``trial`` its stored allocation list has no slot for."""
+    held = listed_strata(trial)
+    return [stratum for stratum in strata.all_strata(
+        [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
+        if stratum not in held]
+
+
+def _named(missing: list[str], most: int = 6) -> str:
+    shown = missing[:most] + ([f"{len(missing) - most} more"] if len(missing) > most else [])
+    return f"stratum {listed(shown)}" if len(missing) == 1 else f"strata {listed(shown)}"
+
+
+def _uncovered_list(settings: TrialSettings, sites: list[Site],
+                    trial: Trial | None) -> tuple[str, str] | None:
+    """The field and message refusing ``settings`` if they would leave a
+    trial open to allocation from a list that has no slot for one of its
+    strata (its first decision there would fail), or None. Checked when the
+    trial opens (or is created open), takes the list method, or changes its
+    strata (sites, age bands); the list is checked again on upload."""
+    if settings.method != AllocationMethod.ALLOCATION_LIST or settings.status != TrialStatus.OPEN:
+        return None
+    needed = strata.all_strata([s.key for s in sites], by_age_band=settings.stratify_by_age_band)
+    opening = trial is None or trial.status != TrialStatus.OPEN
+    if not opening and trial.method == settings.method and needed == strata.all_strata(
+            [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band):
+        return None  # nothing the list must cover has changed
+    listed_now = listed_strata(trial)
+    missing = [stratum for stratum in needed if stratum not in listed_now]
+    if not missing:
+        return None
+    if opening:
+        if not listed_now:
+            return "status", ("Upload the allocation list before opening a trial that uses one: "
+                              "save the trial closed, upload its list on the trial's page, "
+                              "then open it")
+        return "status", (f"The allocation list has no slots for {_named(missing)}: upload a "
+                          "list with slots for every stratum before opening the trial")
+    field = ("method" if trial.method != settings.method
+             else "stratify_by_age_band" if trial.stratify_by_age_band
+             != settings.stratify_by_age_band else "sites")
+    return field, (f"The allocation list has no slots for {_named(missing)}, so nobody there "
+                   "could be randomised while the trial is open. Close the trial and save "
+                   "this change, upload a list with slots for every stratum, then open it "
+                   "again")
 
 
 def _open_trial_conflict(trial: Trial) -> None:
@@ -200,8 +258,10 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     slots used came from the list held, so a new one is taken only if it
     extends it (``strata.extension_problems``: every row kept, slots or
     strata added), for a list used up or a site added; its rows are added
-    and its SHA-256 stored (the audit names both lists). Under the trial's
-    row lock, so a randomisation in progress is waited for."""
+    and its SHA-256 stored (the audit names both lists). A list that
+    replaces the one of an open trial allocating from it must have slots
+    for every stratum. Under the trial's row lock, so a randomisation in
+    progress is waited for."""
     lock_row(db.session, trial)
     if (refusal := list_refusal(trial)) is not None:
         raise TrialError({"allocation_list": refusal})
@@ -221,6 +281,15 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
         kept = {(stratum, slot) for stratum, slot, _ in current}
         added = [entry for entry in parsed.entries if entry[:2] not in kept]
     else:
+        if trial.is_open and trial.method == AllocationMethod.ALLOCATION_LIST:
+            given = {stratum for stratum, _, _ in parsed.entries}
+            missing = [stratum for stratum in strata.all_strata(
+                [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
+                if stratum not in given]
+            if missing:
+                raise TrialError({"allocation_list": (
+                    f"This file has no slots for {_named(missing)}: the trial is open and "
+                    "allocates from its list, so the list must have slots for every stratum")})
         db.session.execute(AllocationListEntry.__table__.delete().where(
             AllocationListEntry.trial_id == trial.id))
         added = list(parsed.entries)

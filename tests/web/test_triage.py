@@ -420,7 +420,7 @@ def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     import hashlib
     import io
 
-    trial = make_trial(method="allocation_list")
+    trial = make_trial(method="allocation_list", status="closed")
     login_as("admin", ())
     bad = b"stratum,slot,arm\ncoventry,2,treatment\n"
     response = post(f"/admin/trials/{trial.id}/allocation-list",
@@ -437,17 +437,48 @@ def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     assert stored == hashlib.sha256(good).hexdigest()
 
 
+def test_a_list_trial_opens_only_with_a_list_for_every_stratum(client, login_as, post,
+                                                               make_trial):
+    """A trial that allocates from a list is not opened without one, nor
+    given strata its list lacks while open (it was saved either way, and
+    the first eligible decision in such a stratum failed); the page says
+    which strata the list lacks."""
+    login_as("admin", ())
+    new = {"name": "CIRV", "key": "cirv", "sites": ["coventry", "wolverhampton"],
+           "ratio_treatment": "1", "ratio_control": "1", "method": "allocation_list",
+           "block_sizes": "", "status": "open"}
+    response = post("/admin/trials/new", new)
+    assert response.status_code == 422 and count(Trial) == 0
+    assert "Upload the allocation list before opening" in page_text(response)
+
+    trial = make_trial(method="allocation_list", allocation_list=(
+        b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n"))
+    response = post(f"/admin/trials/{trial.id}",
+                    _edit_form(client, trial.id, stratify_by_age_band="y"))
+    assert response.status_code == 422
+    assert ("The allocation list has no slots for strata coventry/14-17, coventry/18-24"
+            in page_text(response))
+    db.session.expire_all()
+    assert not db.session.get(Trial, trial.id).stratify_by_age_band
+
+    response = post(f"/admin/trials/{trial.id}",
+                    _edit_form(client, trial.id, stratify_by_age_band="y", status="closed"))
+    assert response.status_code == 302
+    page = page_text(client.get(f"/admin/trials/{trial.id}"))
+    assert ("The allocation list has no slots for strata coventry/14-17, coventry/18-24, "
+            "coventry/25+, wolverhampton/14-17") in page
+    assert "can open only once a list with slots for every stratum is uploaded" in page
+
+
 def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial, make_referral,
                                              triage_referral, make_user):
     import io
 
     from casework.triage import services
 
-    trial = make_trial(method="allocation_list")
-    login_as("admin", ())
     held = b"stratum,slot,arm\ncoventry,1,treatment\n"
-    post(f"/admin/trials/{trial.id}/allocation-list",
-         {"allocation_list": (io.BytesIO(held), "one.csv")}, content_type="multipart/form-data")
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=held)
+    login_as("admin", ())
     services.decide(triage_referral(make_referral("coventry")), "eligible", None,
                     actor=make_user("lead"), now=datetime.now(UTC), key=None)
     db.session.commit()
