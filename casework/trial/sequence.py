@@ -48,10 +48,9 @@ KEYED_PREFIX = f"{VERSION} key:"
 def key_fingerprint(key: bytes) -> str:
     """16 hex digits that name a trial key without revealing it: the first
     64 bits of HMAC-SHA256(key, "casework trial key fingerprint"). Two keys
-    give the same fingerprint only by a 1 in 2**64 chance; the fingerprint
-    gives away nothing of the key, nor of any sequence, which HMAC other
-    messages (only a guessable key could be confirmed by it, and a
-    guessable key is guessed from the allocations themselves)."""
+    share one only by a 1 in 2**64 chance. It gives nothing of the key
+    away, nor of any sequence (those are HMACs of other messages): it could
+    only confirm a guess at a weak key, as the allocations themselves can."""
     return hmac.new(key, _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:16]
 
 

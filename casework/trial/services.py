@@ -156,8 +156,9 @@ def _uncovered_list(settings: TrialSettings, sites: list[Site],
     if opening:
         if not listed_now:
             return "status", ("Upload the allocation list before opening a trial that uses one: "
-                              "save the trial closed, upload its list on the trial's page, "
-                              "then open it")
+                              + ("save the trial closed, upload its list on the trial's page, "
+                                 "then open it" if trial is None else
+                                 "upload it on this page, then open the trial"))
         return "status", (f"The allocation list has no slots for {_named(missing)}: upload a "
                           "list with slots for every stratum before opening the trial")
     field = ("method" if trial.method != settings.method

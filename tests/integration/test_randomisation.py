@@ -433,10 +433,13 @@ def test_a_list_trial_opens_only_with_a_list_for_every_stratum(make_trial, lead)
     assert set(refused.value.problems) == {"status"}
     db.session.rollback()
     trial = make_trial(method="allocation_list", status=TrialStatus.CLOSED)
-    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
-    db.session.commit()
     settings = trials.TrialSettings(name=trial.name, site_keys=["coventry", "wolverhampton"],
                                     method=AllocationMethod.ALLOCATION_LIST)
+    with pytest.raises(trials.TrialError, match="upload it on this page, then open the trial"):
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    db.session.rollback()
+    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
     with pytest.raises(trials.TrialError, match="no slots for stratum wolverhampton"):
         trials.save_trial(trial, settings, actor=lead, now=NOW)
     db.session.rollback()
