@@ -312,15 +312,29 @@ def make_referral(app, make_user):
 
 @pytest.fixture
 def make_trial(app):
-    """``make_trial(sites=("coventry", "wolverhampton"), **settings)``: a trial, committed."""
+    """``make_trial(sites=("coventry", "wolverhampton"), allocation_list=None,
+    **settings)``: a trial, committed; with ``allocation_list`` (a CSV's
+    bytes), made closed, sent the list, then opened (or left as
+    ``status`` says), as an admin would."""
     from casework.extensions import db
     from casework.trial import services
+    from casework.trial.models import TrialStatus
 
-    def factory(sites=("coventry", "wolverhampton"), key="cirv", **settings):
-        trial = services.save_trial(None, services.TrialSettings(
+    def factory(sites=("coventry", "wolverhampton"), key="cirv", allocation_list=None,
+                **settings):
+        on = datetime(2026, 11, 1, tzinfo=UTC)
+        status = settings.pop("status", TrialStatus.OPEN)
+        wanted = services.TrialSettings(
             key=key, name=settings.pop("name", "CIRV trial"), site_keys=list(sites), **settings,
-        ), actor=None, now=datetime(2026, 11, 1, tzinfo=UTC))
+            status=TrialStatus.CLOSED if allocation_list else status)
+        trial = services.save_trial(None, wanted, actor=None, now=on)
         db.session.commit()
+        if allocation_list:
+            services.upload_allocation_list(trial, allocation_list, "list.csv", actor=None,
+                                            now=on)
+            wanted.status, wanted.key = status, None
+            services.save_trial(trial, wanted, actor=None, now=on)
+            db.session.commit()
         return trial
 
     return factory

@@ -56,7 +56,13 @@ class Action(StrEnum):
     # a longer list, once people are randomised: every row kept, slots added
     TRIAL_ALLOCATION_LIST_EXTENDED = "trial:allocation_list_extended"
     TRIAL_SEQUENCE_PRINTED = "trial:sequence_printed"
+    # not printed: the key configured is not the one the allocations were made with
+    TRIAL_SEQUENCE_REFUSED = "trial:sequence_refused"
     ALLOCATION_CREATED = "allocation:created"
+    # a randomisation refused (the trial key changed since its allocations, no
+    # key, a list used up), as the page saying so showed it: recorded like a
+    # view, so it stands though the decision it refused is rolled back
+    ALLOCATION_REFUSAL_VIEWED = "allocation:refusal_viewed"
     ALLOCATION_MARKED_IN_ERROR = "allocation:marked_in_error"
     ALLOCATION_REPORT_VIEWED = "allocation:report_viewed"
     # pathways (treatment arm)

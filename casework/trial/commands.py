@@ -15,7 +15,7 @@ from casework.audit.actions import Action
 from casework.cli import command_transaction
 from casework.database import utcnow
 from casework.extensions import db
-from casework.trial import sequence, strata
+from casework.trial import sequence, services, strata
 from casework.trial.models import AllocationMethod, Trial
 
 trial_cli = AppGroup("trial", help="Trial sequences for the trial statistician.")
@@ -33,7 +33,8 @@ def _fail(message: str) -> None:
 @click.option("--trial", "trial_key", help="The trial's key (needed if there is more than one).")
 def sequence_command(stratum: str, count: int, trial_key: str | None) -> None:
     """Print slots 1..COUNT of a stratum's permuted-block sequence as CSV
-    (slot, arm, block index from 0, block size), regenerated from the trial key. Audited."""
+    (slot, arm, block index from 0, block size), regenerated from the trial key. Audited.
+    Refused (exit 2, audited) if the trial's allocations record another key's fingerprint."""
     key = current_app.config.get("TRIAL_KEY")
     if not key:
         _fail("The trial key is not configured: set TRIAL_KEY or TRIAL_KEY_FILE.")
@@ -55,11 +56,27 @@ def sequence_command(stratum: str, count: int, trial_key: str | None) -> None:
     if stratum not in valid:
         _fail(f"--stratum: {stratum!r} is not a stratum of {trial.name}; "
               f"use one of {', '.join(valid)}.")
+    used = services.key_fingerprints_used(trial)
+    if (problem := services.key_change(trial, key, used)) is not None:
+        with command_transaction("trial-sequence"):
+            audit.record(Action.TRIAL_SEQUENCE_REFUSED, actor=None, now=utcnow(),
+                         subject_type="trial", subject_id=trial.id,
+                         detail={"stratum": stratum, "count": count,
+                                 "os_user": getpass.getuser(),
+                                 "key_fingerprint": sequence.key_fingerprint(key),
+                                 "allocations_key_fingerprints": sorted(used)})
+        _fail(f"{problem}. Nothing printed: this key's sequence is not the one its "
+              "allocations came from; configure the key they were made with.")
+    if unknown := services.allocations_without_key(trial):
+        click.echo(f"Warning: {unknown} of {trial.name}'s allocations were stored before "
+                   "allocations recorded their key's fingerprint, so nothing shows which key "
+                   "made them: check their arms against this sequence.", err=True)
     with command_transaction("trial-sequence"):
         audit.record(Action.TRIAL_SEQUENCE_PRINTED, actor=None, now=utcnow(),
                      subject_type="trial", subject_id=trial.id,
                      detail={"stratum": stratum, "count": count,
-                             "os_user": getpass.getuser(), "version": sequence.VERSION})
+                             "os_user": getpass.getuser(),
+                             "version": sequence.keyed_version(key)})
     click.echo("slot,arm,block,block_size")
     for entry in sequence.slots(key, trial.key, stratum, trial.design):
         if entry.slot > count:

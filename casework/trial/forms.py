@@ -65,6 +65,9 @@ class TrialForm(Form):
                     NumberRange(min=1, max=10, message=RATIO_MESSAGE)],
     )
     method = RadioField("Allocation method", widget=GovRadioInput(),
+                        description="A trial that uses an uploaded list opens only once its "
+                                    "list has slots for every stratum: save it closed, upload "
+                                    "the list on its page, then open it.",
                         choices=choices((m.value, m.label) for m in AllocationMethod),
                         validators=[InputRequired(message="Select the allocation method")])
     block_sizes = StringField(

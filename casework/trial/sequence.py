@@ -22,6 +22,11 @@ The construction, version ``pb-hmac-sha256/1``:
 5. Slots are numbered from 1 through block 0, then block 1, and so on.
 
 Block size and shuffle draw from the same stream, in that order.
+
+Each allocation records the version with the key's fingerprint
+(``keyed_version``: ``pb-hmac-sha256/1 key:<16 hex digits>``), so the
+statistician knows which key to regenerate it with, and a change of key is
+noticed before anyone is randomised under the new one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,31 @@ from functools import lru_cache
 VERSION = "pb-hmac-sha256/1"
 _DOMAIN = "casework/pb/1"
 _SEP = "\x1f"
+_FINGERPRINT_MESSAGE = b"casework trial key fingerprint"
+KEYED_PREFIX = f"{VERSION} key:"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """16 hex digits that name a trial key without revealing it: the first
+    64 bits of HMAC-SHA256(key, "casework trial key fingerprint"). Two keys
+    share one only by a 1 in 2**64 chance. It gives nothing of the key
+    away, nor of any sequence (those are HMACs of other messages): it could
+    only confirm a guess at a weak key, as the allocations themselves can."""
+    return hmac.new(key, _FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:16]
+
+
+def keyed_version(key: bytes) -> str:
+    """The sequence version an allocation made with ``key`` records:
+    ``pb-hmac-sha256/1 key:<fingerprint>``."""
+    return KEYED_PREFIX + key_fingerprint(key)
+
+
+def fingerprint_in(version: str) -> str | None:
+    """The key fingerprint an allocation's sequence version records, or
+    None: an allocation list's (``list-sha256:…``), or a permuted-block
+    allocation stored before fingerprints were recorded (``pb-hmac-sha256/1``
+    alone), whose key is unknown."""
+    return version.removeprefix(KEYED_PREFIX) if version.startswith(KEYED_PREFIX) else None
 
 
 class Arm(StrEnum):

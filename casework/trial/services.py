@@ -31,6 +31,7 @@ from casework.trial.models import (
     TrialStatus,
 )
 from casework.trial.sequence import Arm
+from casework.words import listed
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 MAX_REASON_LENGTH = 2000
@@ -91,6 +92,8 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
         problems["block_sizes"] = problem
     elif settings.ratio_treatment < 1 or settings.ratio_control < 1:
         problems["ratio_treatment"] = "Both parts of the ratio must be whole numbers of 1 or more"
+    if sites and (problem := _uncovered_list(settings, sites, trial)) is not None:
+        problems.setdefault(*problem)
     if trial is not None and has_allocations(trial):
         # The sequence and strata are fixed by the first allocation.
         frozen = {
@@ -98,7 +101,8 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
             "ratio_treatment": (settings.ratio_treatment, settings.ratio_control)
             != (trial.ratio_treatment, trial.ratio_control),
             "method": settings.method != trial.method,
-            "block_sizes": list(settings.block_sizes) != list(trial.block_sizes),
+            # the sizes are stored in order (save_trial): "6, 4, 2" is the same design
+            "block_sizes": sorted(settings.block_sizes) != sorted(trial.block_sizes),
             "sites": not {s.key for s in trial.sites} <= set(settings.site_keys),
         }
         for name, changed in frozen.items():
@@ -108,6 +112,62 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
     if problems:
         raise TrialError(problems)
     return sites
+
+
+def listed_strata(trial: Trial | None) -> set[str]:
+    """The strata ``trial``'s stored allocation list has slots for."""
+    if trial is None:
+        return set()
+    return set(db.session.scalars(select(AllocationListEntry.stratum).distinct().where(
+        AllocationListEntry.trial_id == trial.id)))
+
+
+def list_gaps(trial: Trial) -> list[str]:
+    """The strata of ``trial`` its stored allocation list has no slot for."""
+    held = listed_strata(trial)
+    return [stratum for stratum in strata.all_strata(
+        [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
+        if stratum not in held]
+
+
+def _named(missing: list[str], most: int = 6) -> str:
+    shown = missing[:most] + ([f"{len(missing) - most} more"] if len(missing) > most else [])
+    return f"stratum {listed(shown)}" if len(missing) == 1 else f"strata {listed(shown)}"
+
+
+def _uncovered_list(settings: TrialSettings, sites: list[Site],
+                    trial: Trial | None) -> tuple[str, str] | None:
+    """The field and message refusing ``settings`` if they would leave a
+    trial open to allocation from a list that has no slot for one of its
+    strata (its first decision there would fail), or None. Checked when the
+    trial opens (or is created open), takes the list method, or changes its
+    strata (sites, age bands); the list is checked again on upload."""
+    if settings.method != AllocationMethod.ALLOCATION_LIST or settings.status != TrialStatus.OPEN:
+        return None
+    needed = strata.all_strata([s.key for s in sites], by_age_band=settings.stratify_by_age_band)
+    opening = trial is None or trial.status != TrialStatus.OPEN
+    if not opening and trial.method == settings.method and needed == strata.all_strata(
+            [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band):
+        return None  # nothing the list must cover has changed
+    listed_now = listed_strata(trial)
+    missing = [stratum for stratum in needed if stratum not in listed_now]
+    if not missing:
+        return None
+    if opening:
+        if not listed_now:
+            return "status", ("Upload the allocation list before opening a trial that uses one: "
+                              + ("save the trial closed, upload its list on the trial's page, "
+                                 "then open it" if trial is None else
+                                 "upload it on this page, then open the trial"))
+        return "status", (f"The allocation list has no slots for {_named(missing)}: upload a "
+                          "list with slots for every stratum before opening the trial")
+    field = ("method" if trial.method != settings.method
+             else "stratify_by_age_band" if trial.stratify_by_age_band
+             != settings.stratify_by_age_band else "sites")
+    return field, (f"The allocation list has no slots for {_named(missing)}, so nobody there "
+                   "could be randomised while the trial is open. Close the trial and save "
+                   "this change, upload a list with slots for every stratum, then open it "
+                   "again")
 
 
 def _open_trial_conflict(trial: Trial) -> None:
@@ -199,8 +259,10 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     slots used came from the list held, so a new one is taken only if it
     extends it (``strata.extension_problems``: every row kept, slots or
     strata added), for a list used up or a site added; its rows are added
-    and its SHA-256 stored (the audit names both lists). Under the trial's
-    row lock, so a randomisation in progress is waited for."""
+    and its SHA-256 stored (the audit names both lists). A list that
+    replaces the one of an open trial allocating from it must have slots
+    for every stratum. Under the trial's row lock, so a randomisation in
+    progress is waited for."""
     lock_row(db.session, trial)
     if (refusal := list_refusal(trial)) is not None:
         raise TrialError({"allocation_list": refusal})
@@ -220,6 +282,15 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
         kept = {(stratum, slot) for stratum, slot, _ in current}
         added = [entry for entry in parsed.entries if entry[:2] not in kept]
     else:
+        if trial.is_open and trial.method == AllocationMethod.ALLOCATION_LIST:
+            given = {stratum for stratum, _, _ in parsed.entries}
+            missing = [stratum for stratum in strata.all_strata(
+                [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
+                if stratum not in given]
+            if missing:
+                raise TrialError({"allocation_list": (
+                    f"This file has no slots for {_named(missing)}: the trial is open and "
+                    "allocates from its list, so the list must have slots for every stratum")})
         db.session.execute(AllocationListEntry.__table__.delete().where(
             AllocationListEntry.trial_id == trial.id))
         added = list(parsed.entries)
@@ -302,18 +373,93 @@ def stratum_for(trial: Trial, referral: Referral, person: Person) -> str:
     return strata.stratum_key(referral.site.key, age, by_age_band=trial.stratify_by_age_band)
 
 
-def _arm_for(trial: Trial, stratum: str, slot: int, key: bytes | None) -> tuple[Arm, str]:
+def key_fingerprints_used(trial: Trial) -> set[str]:
+    """The fingerprints of the trial keys ``trial``'s allocations were made
+    with, as they record them (``sequence.keyed_version``); allocations
+    stored before fingerprints were recorded name none. One statement, so
+    it sees the allocations committed when it runs, all together."""
+    return {sequence.fingerprint_in(version) for version in db.session.scalars(
+        select(Allocation.sequence_version).distinct().where(
+            Allocation.trial_id == trial.id,
+            Allocation.sequence_version.startswith(sequence.KEYED_PREFIX, autoescape=True)))}
+
+
+def key_change(trial: Trial, key: bytes, used: set[str] | None = None) -> str | None:
+    """Why ``key`` cannot continue ``trial``'s permuted-block sequences, or
+    None: some of its allocations (``used``: the fingerprints they record,
+    read if not given) were made with another key. Regenerated under this
+    key their slots would give other arms, and a block begun under one key
+    and finished under another keeps no balance. Allocations that record
+    no key (stored before keys were fingerprinted) prove nothing either way."""
+    current = sequence.key_fingerprint(key)
+    used = key_fingerprints_used(trial) if used is None else used
+    others = sorted(used - {current})
+    if not others:
+        return None
+    return (f"The trial key has changed since people were randomised in {trial.name}: its "
+            f"allocations were made with the key whose fingerprint is {', '.join(others)}, and "
+            f"the key configured now (TRIAL_KEY or TRIAL_KEY_FILE) has the fingerprint "
+            f"{current}")
+
+
+def allocations_without_key(trial: Trial) -> int:
+    """How many of ``trial``'s permuted-block allocations record no key
+    (stored before keys were fingerprinted): nothing shows which key made them."""
+    return db.session.scalar(select(func.count()).select_from(Allocation).where(
+        Allocation.trial_id == trial.id, Allocation.sequence_version == sequence.VERSION))
+
+
+def _refused(trial: Trial, referral: Referral, reason: str, message: str, *, actor: User,
+             now: datetime, **detail) -> TrialError:
+    """A randomisation refused, audited: the event is kept though the
+    decision is rolled back, as the page saying so is shown
+    (``allocation:refusal_viewed``)."""
+    audit.record(Action.ALLOCATION_REFUSAL_VIEWED, actor=actor, now=now,
+                 subject_type="trial", subject_id=trial.id, site_id=referral.site_id,
+                 detail={"trial": trial.key, "referral_id": referral.id, "reason": reason,
+                         **detail})
+    return TrialError({None: message})
+
+
+def _check_key(trial: Trial, referral: Referral, key: bytes | None, *, actor: User,
+               now: datetime) -> str:
+    """The sequence version this randomisation records, once ``key`` is
+    known to be the one the trial's allocations were made with (refused
+    otherwise, audited). The first allocation to record a fingerprint is
+    made under a lock of the trial's key, and the fingerprints are read
+    again under it: two made at once under different keys (two servers
+    configured differently) cannot both be the first."""
+    if not key:
+        raise _refused(trial, referral, "trial_key_missing",
+                       "The trial key is not configured (TRIAL_KEY or TRIAL_KEY_FILE), so "
+                       "nobody can be randomised", actor=actor, now=now)
+    used = key_fingerprints_used(trial)
+    if not used:
+        lock_for_update(db.session, f"allocation:trial:{trial.id}:key")
+        used = key_fingerprints_used(trial)
+    if (problem := key_change(trial, key, used)) is not None:
+        raise _refused(trial, referral, "trial_key_changed",
+                       f"{problem}. Nobody can be randomised until the key they were made with "
+                       "is restored: tell the system administrator and the trial statistician",
+                       actor=actor, now=now,
+                       key_fingerprint=sequence.key_fingerprint(key),
+                       allocations_key_fingerprints=sorted(used))
+    return sequence.keyed_version(key)
+
+
+def _arm_for(trial: Trial, referral: Referral, stratum: str, slot: int, key: bytes | None, *,
+             actor: User, now: datetime) -> tuple[Arm, str]:
     if trial.method == AllocationMethod.PERMUTED_BLOCKS:
-        if not key:
-            raise TrialError({None: "The trial key is not configured (TRIAL_KEY or "
-                                    "TRIAL_KEY_FILE), so nobody can be randomised"})
-        return sequence.slot(key, trial.key, stratum, slot, trial.design).arm, sequence.VERSION
+        version = _check_key(trial, referral, key, actor=actor, now=now)
+        return sequence.slot(key, trial.key, stratum, slot, trial.design).arm, version
     arm = db.session.scalar(select(AllocationListEntry.arm).where(
         AllocationListEntry.trial_id == trial.id, AllocationListEntry.stratum == stratum,
         AllocationListEntry.slot == slot))
     if arm is None:
-        raise TrialError({None: f"The allocation list has no slot {slot} for stratum {stratum}; "
-                                "ask the trial statistician for a longer list"})
+        raise _refused(trial, referral, "allocation_list_short",
+                       f"The allocation list has no slot {slot} for stratum {stratum}; ask the "
+                       "trial statistician for a longer list", actor=actor, now=now,
+                       stratum=stratum, slot=slot)
     return Arm(arm), f"list-sha256:{trial.allocation_list_sha256}"
 
 
@@ -325,6 +471,9 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
     the database write lock on SQLite), so two people never share a slot
     and one person is never allocated twice; unique constraints back both.
     A person already allocated in this trial keeps that allocation.
+    A permuted-block allocation records the key's fingerprint, and none is
+    made under a key other than the one the trial's allocations were made
+    with (``key_change``); a refusal writes nothing but its audit event.
     """
     # Shared: randomisations do not wait for each other, but a change to the
     # trial's design or allocation list waits for this one to commit.
@@ -341,7 +490,7 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
     last = db.session.scalar(select(func.max(Allocation.slot)).where(
         Allocation.trial_id == trial.id, Allocation.stratum == stratum))
     slot = (last or 0) + 1
-    arm, version = _arm_for(trial, stratum, slot, key)
+    arm, version = _arm_for(trial, referral, stratum, slot, key, actor=actor, now=now)
     allocation = Allocation(
         trial_id=trial.id, person_id=person.id, referral_id=referral.id,
         site_id=referral.site_id, stratum=stratum, slot=slot, arm=arm, method=trial.method,

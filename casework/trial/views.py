@@ -14,7 +14,7 @@ from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.trial import bp, services, strata
 from casework.trial.forms import AllocationListForm, InErrorForm, ReportForm, TrialForm
-from casework.trial.models import Allocation, AllocationInError, Trial
+from casework.trial.models import Allocation, AllocationInError, AllocationMethod, Trial
 
 
 def _get_trial(trial_id: int) -> Trial:
@@ -74,6 +74,8 @@ def _render_edit(trial: Trial, form=None, list_form=None, error_form=None, statu
         "trial/edit.html", trial=trial, form=form, list_form=list_form or AllocationListForm(),
         error_form=error_form, in_error=in_error, locked=services.has_allocations(trial),
         takes_list=services.list_refusal(trial) is None,
+        list_gaps=(services.list_gaps(trial)
+                   if trial.method == AllocationMethod.ALLOCATION_LIST else []),
     ), status
 
 

@@ -228,11 +228,10 @@ def test_the_allocation_list_cannot_be_replaced_once_someone_is_randomised(
     deleted: the database no longer holds the list the allocation came from."""
     from casework.trial.models import AllocationMethod
 
-    trial = make_trial(sites=("coventry",), method=AllocationMethod.ALLOCATION_LIST)
+    trial = make_trial(sites=("coventry",), method=AllocationMethod.ALLOCATION_LIST,
+                       allocation_list=b"stratum,slot,arm\ncoventry,1,treatment\n"
+                                       b"coventry,2,control\n")
     admin = make_user("admin", (), email="admin2@example.org")
-    trials.upload_allocation_list(trial, b"stratum,slot,arm\ncoventry,1,treatment\n"
-                                  b"coventry,2,control\n", "one.csv", actor=admin, now=NOW)
-    db.session.commit()
     triage_id = triage_referral(make_referral("coventry")).id
     ids = dict(admin=admin.id, trial=trial.id)
 

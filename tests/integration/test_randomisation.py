@@ -4,6 +4,7 @@ concurrency, and can never be changed."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, date, datetime
 
@@ -58,7 +59,7 @@ def test_an_eligible_decision_randomises_in_the_same_transaction(
     assert (allocation.stratum, allocation.slot, allocation.arm) == ("coventry", 1, expected.arm)
     assert allocation.person_id == referral.person_id and allocation.referral_id == referral.id
     assert allocation.method == "permuted_blocks"
-    assert allocation.sequence_version == sequence.VERSION
+    assert allocation.sequence_version == f"pb-hmac-sha256/1 key:{sequence.key_fingerprint(KEY)}"
     assert allocation.allocated_by_id == lead.id and allocation.allocated_at == NOW
     assert decided.decision == decided.computed_result == "eligible"
     assert [c["outcome"] for c in decided.criteria] == ["pass"] * 5
@@ -110,6 +111,53 @@ def test_without_a_trial_key_nobody_is_randomised(make_trial, make_referral, tri
         triage_services.decide(db.session.get(Triage, triage.id), "eligible", None,
                                actor=lead, now=NOW, key=None)
     db.session.rollback()
+
+
+def test_a_change_of_trial_key_is_refused(make_trial, make_referral, triage_referral, lead):
+    """Allocations record their key's fingerprint; once people have been
+    randomised under one key, a decision under another is refused, in any
+    stratum, and nothing of it kept, since its slots would follow another
+    sequence (the page and its audit: tests/web/test_triage.py). Under the
+    first key again, randomisation goes on in order."""
+    trial = make_trial()
+    first = [decide(triage_referral(make_referral("coventry")), lead).allocation
+             for _ in range(3)]
+    fingerprint = sequence.key_fingerprint(KEY)
+    assert {a.sequence_version for a in first} == {f"pb-hmac-sha256/1 key:{fingerprint}"}
+    assert [a.arm for a in first] == [sequence.slot(KEY, "cirv", "coventry", n, trial.design).arm
+                                      for n in (1, 2, 3)]
+
+    other = sequence.key_fingerprint(b"another-key")
+    waiting = triage_referral(make_referral("wolverhampton"))  # another stratum too
+    with pytest.raises(triage_services.TriageError, match="trial key has changed") as refused:
+        triage_services.decide(db.session.get(Triage, waiting.id), "eligible", None,
+                               actor=lead, now=NOW, key=b"another-key")
+    message = refused.value.problems[None]
+    assert fingerprint in message and other in message and "another-key" not in message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 3
+    assert db.session.get(Triage, waiting.id).decided_at is None
+
+    fourth = decide(waiting, lead).allocation
+    assert (fourth.stratum, fourth.slot) == ("wolverhampton", 1)
+    assert fourth.sequence_version == f"pb-hmac-sha256/1 key:{fingerprint}"
+
+
+def test_allocations_stored_before_fingerprints_do_not_refuse_a_key(
+        make_trial, make_referral, triage_referral, lead):
+    """Rows stored before allocations recorded their key say nothing of it:
+    they are not taken for another key's."""
+    trial = make_trial()
+    decide(triage_referral(make_referral("coventry")), lead)
+    if db.engine.dialect.name == "postgresql":  # past the append-only triggers, as stored
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    db.session.execute(Allocation.__table__.update().values(sequence_version=sequence.VERSION))
+    db.session.commit()
+    assert trials.allocations_without_key(trial) == 1
+    assert trials.key_change(trial, b"another-key") is None
+    later = decide(triage_referral(make_referral("coventry")), lead).allocation
+    assert later.slot == 2 and sequence.fingerprint_in(later.sequence_version) == \
+        sequence.key_fingerprint(KEY)
 
 
 def test_a_decided_triage_cannot_be_decided_or_changed_again(
@@ -234,14 +282,12 @@ def test_age_band_strata(make_trial, make_referral, triage_referral, lead):
 
 def test_an_uploaded_allocation_list_is_used_in_order(make_trial, make_referral,
                                                       triage_referral, lead):
-    trial = make_trial(method="allocation_list")
     data = b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\nwolverhampton,1,treatment\n"
-    parsed = trials.upload_allocation_list(trial, data, "list.csv", actor=lead, now=NOW)
-    db.session.commit()
+    trial = make_trial(method="allocation_list", allocation_list=data)
     arms = [decide(triage_referral(make_referral("coventry")), lead).allocation
             for _ in range(2)]
     assert [(a.slot, a.arm) for a in arms] == [(1, Arm.CONTROL), (2, Arm.CONTROL)]
-    assert arms[0].sequence_version == f"list-sha256:{parsed.sha256}"
+    assert arms[0].sequence_version == f"list-sha256:{hashlib.sha256(data).hexdigest()}"
     third = triage_referral(make_referral("coventry"))
     with pytest.raises(triage_services.TriageError, match="no slot 3 for stratum coventry"):
         decide(third, lead)
@@ -259,9 +305,8 @@ def test_a_used_up_allocation_list_is_extended(make_trial, make_referral, triage
     """Once its slots are used, a longer list with every row of the list
     held is taken (it was refused as a replacement, so nobody more could
     be randomised in the trial)."""
-    trial = make_trial(method="allocation_list")
-    first = trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
-    db.session.commit()
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=LIST)
+    first_sha256 = hashlib.sha256(LIST).hexdigest()
     used = [decide(triage_referral(make_referral("coventry")), lead).allocation
             for _ in range(2)]
     waiting = triage_referral(make_referral("coventry"))
@@ -269,33 +314,31 @@ def test_a_used_up_allocation_list_is_extended(make_trial, make_referral, triage
         decide(waiting, lead)
     db.session.rollback()
 
-    longer = LIST + b"coventry,3,control\ncoventry,4,treatment\nwolverhampton,1,treatment\n"
+    longer = LIST + b"coventry,3,control\ncoventry,4,treatment\n"
     second = trials.upload_allocation_list(trial, longer, "longer.csv", actor=lead, now=NOW)
     db.session.commit()
     third = decide(waiting, lead).allocation
     assert (third.slot, third.arm) == (3, Arm.CONTROL)
     assert third.sequence_version == f"list-sha256:{second.sha256}"
-    assert [a.sequence_version for a in used] == [f"list-sha256:{first.sha256}"] * 2
+    assert [a.sequence_version for a in used] == [f"list-sha256:{first_sha256}"] * 2
     assert db.session.get(type(trial), trial.id).allocation_list_sha256 == second.sha256
-    assert db.session.scalar(select(func.count()).select_from(AllocationListEntry)) == 5
+    assert db.session.scalar(select(func.count()).select_from(AllocationListEntry)) == 4
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).where(
         AuditEvent.action == "trial:allocation_list_extended")).one()
-    assert event.detail == {"sha256_before": first.sha256, "rows_before": 2,
-                            "sha256": second.sha256, "rows": 5}
+    assert event.detail == {"sha256_before": first_sha256, "rows_before": 2,
+                            "sha256": second.sha256, "rows": 4}
 
 
 def test_a_list_that_changes_a_row_is_not_taken_once_people_are_randomised(
         make_trial, make_referral, triage_referral, lead):
-    trial = make_trial(method="allocation_list")
-    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
-    db.session.commit()
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=LIST)
     decide(triage_referral(make_referral("coventry")), lead)  # slot 1; slot 2 is unused
     for changed, problem in [
         (b"stratum,slot,arm\ncoventry,1,control\ncoventry,2,control\ncoventry,3,control\n",
          "Stratum coventry, slot 1: control in this file, treatment in the current list"),
         (b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,treatment\ncoventry,3,control\n",
          "Stratum coventry, slot 2: treatment in this file, control in the current list"),
-        (b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n",
+        (b"stratum,slot,arm\ncoventry,1,treatment\n",
          "Stratum coventry: this file stops before slot 2"),
     ]:
         with pytest.raises(trials.TrialError, match=problem):
@@ -310,23 +353,116 @@ def test_a_list_that_changes_a_row_is_not_taken_once_people_are_randomised(
 
 def test_a_site_added_after_the_first_allocation_is_randomised_from_an_extended_list(
         make_trial, make_referral, triage_referral, lead):
-    trial = make_trial(sites=("coventry",), method="allocation_list")
-    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
-    db.session.commit()
+    """Adding a site to an open trial whose list has no slots for it is
+    refused (its first decision would fail); closed, the site is added, the
+    list extended with its stratum, and the trial opened again."""
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=LIST)
     decide(triage_referral(make_referral("coventry")), lead)
-    trials.save_trial(trial, trials.TrialSettings(
-        name=trial.name, site_keys=["coventry", "wolverhampton"],
-        method=AllocationMethod.ALLOCATION_LIST), actor=lead, now=NOW)
+    settings = trials.TrialSettings(name=trial.name, site_keys=["coventry", "wolverhampton"],
+                                    method=AllocationMethod.ALLOCATION_LIST)
+    with pytest.raises(trials.TrialError, match="no slots for stratum wolverhampton") as refused:
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    assert set(refused.value.problems) == {"sites"}
+    db.session.rollback()
+    settings.status = TrialStatus.CLOSED
+    trials.save_trial(trial, settings, actor=lead, now=NOW)
     db.session.commit()
     trials.upload_allocation_list(trial, LIST + b"wolverhampton,1,control\n", "more.csv",
                                   actor=lead, now=NOW)
+    settings.status = TrialStatus.OPEN
+    trials.save_trial(trial, settings, actor=lead, now=NOW)
     db.session.commit()
     allocation = decide(triage_referral(make_referral("wolverhampton")), lead).allocation
     assert (allocation.stratum, allocation.slot, allocation.arm) == (
         "wolverhampton", 1, Arm.CONTROL)
 
 
-def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible"):
+TWO_SITES = b"stratum,slot,arm\n" + b"".join(
+    f"{site},{slot},{arm}\n".encode() for site in ("coventry", "wolverhampton")
+    for slot, arm in enumerate(["treatment", "control"] * 3, 1))
+
+
+def test_strata_a_stored_list_does_not_cover_are_refused_while_the_trial_is_open(
+        make_trial, make_referral, triage_referral, lead):
+    """A list for coventry and wolverhampton, then age-band strata turned
+    on: refused, naming the strata the list lacks (it was saved, the list's
+    SHA-256 kept, and the first eligible decision failed with "no slot 1
+    for stratum coventry/14-17"). Closed, the change saves; it opens again
+    only with a list for the new strata."""
+    trial = make_trial(method="allocation_list", allocation_list=TWO_SITES)
+    settings = trials.TrialSettings(name=trial.name, site_keys=["coventry", "wolverhampton"],
+                                    stratify_by_age_band=True,
+                                    method=AllocationMethod.ALLOCATION_LIST)
+    with pytest.raises(trials.TrialError) as refused:
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    assert set(refused.value.problems) == {"stratify_by_age_band"}
+    assert ("no slots for strata coventry/14-17, coventry/18-24, coventry/25+, "
+            "wolverhampton/14-17, wolverhampton/18-24 and wolverhampton/25+") \
+        in str(refused.value)
+    db.session.rollback()
+    assert not db.session.get(type(trial), trial.id).stratify_by_age_band
+    decided = decide(triage_referral(make_referral("coventry")), lead)
+    assert decided.allocation.stratum == "coventry"
+
+    # before anyone was randomised the change could be made closed; here the
+    # strata are fixed, so a second trial shows it
+    second = make_trial(sites=("birmingham",), key="second", method="allocation_list",
+                        allocation_list=b"stratum,slot,arm\nbirmingham,1,control\n")
+    settings = trials.TrialSettings(name="Second", site_keys=["birmingham"],
+                                    stratify_by_age_band=True, status=TrialStatus.CLOSED,
+                                    method=AllocationMethod.ALLOCATION_LIST)
+    trials.save_trial(second, settings, actor=lead, now=NOW)
+    db.session.commit()
+    settings.status = TrialStatus.OPEN
+    with pytest.raises(trials.TrialError, match="no slots for strata birmingham/14-17") as refused:
+        trials.save_trial(second, settings, actor=lead, now=NOW)
+    assert set(refused.value.problems) == {"status"}
+    db.session.rollback()
+    banded = b"stratum,slot,arm\n" + b"".join(
+        f"birmingham/{band},1,control\n".encode() for band in ("14-17", "18-24", "25+"))
+    trials.upload_allocation_list(second, banded, "banded.csv", actor=lead, now=NOW)
+    trials.save_trial(second, settings, actor=lead, now=NOW)
+    db.session.commit()
+    assert db.session.get(type(second), second.id).is_open
+
+
+def test_a_list_trial_opens_only_with_a_list_for_every_stratum(make_trial, lead):
+    with pytest.raises(trials.TrialError, match="Upload the allocation list before opening") \
+            as refused:
+        make_trial(method="allocation_list")
+    assert set(refused.value.problems) == {"status"}
+    db.session.rollback()
+    trial = make_trial(method="allocation_list", status=TrialStatus.CLOSED)
+    settings = trials.TrialSettings(name=trial.name, site_keys=["coventry", "wolverhampton"],
+                                    method=AllocationMethod.ALLOCATION_LIST)
+    with pytest.raises(trials.TrialError, match="upload it on this page, then open the trial"):
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    db.session.rollback()
+    trials.upload_allocation_list(trial, LIST, "list.csv", actor=lead, now=NOW)
+    db.session.commit()
+    with pytest.raises(trials.TrialError, match="no slots for stratum wolverhampton"):
+        trials.save_trial(trial, settings, actor=lead, now=NOW)
+    db.session.rollback()
+    # a trial by permuted blocks cannot switch to a list it lacks while open
+    blocks = make_trial(sites=("birmingham",), key="blocks")
+    with pytest.raises(trials.TrialError, match="no slots for stratum birmingham") as refused:
+        trials.save_trial(blocks, trials.TrialSettings(
+            name=blocks.name, site_keys=["birmingham"], method=AllocationMethod.ALLOCATION_LIST),
+            actor=lead, now=NOW)
+    assert set(refused.value.problems) == {"method"}
+    db.session.rollback()
+
+    trials.upload_allocation_list(trial, TWO_SITES, "both.csv", actor=lead, now=NOW)
+    trials.save_trial(trial, settings, actor=lead, now=NOW)
+    db.session.commit()
+    # open, its list is replaced only by one for every stratum too
+    with pytest.raises(trials.TrialError, match="no slots for stratum wolverhampton"):
+        trials.upload_allocation_list(trial, LIST, "short.csv", actor=lead, now=NOW)
+    db.session.rollback()
+    assert db.session.get(type(trial), trial.id).allocation_list_filename == "both.csv"
+
+
+def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligible", key=KEY):
     from casework.accounts.models import User
 
     try:
@@ -337,7 +473,7 @@ def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligi
             barrier.wait()
             try:
                 triage_services.decide(triage, decision, None, actor=actor,
-                                       now=datetime.now(UTC), key=KEY)
+                                       now=datetime.now(UTC), key=key)
                 db.session.commit()
                 results.append("ok")
             except triage_services.TriageError as error:
@@ -349,12 +485,12 @@ def _decide_in_thread(app, triage_id, lead_id, results, barrier, decision="eligi
         results.append(error)
 
 
-def _run_concurrently(app, triage_ids, lead_id):
+def _run_concurrently(app, triage_ids, lead_id, keys=None):
     results: list = []
     barrier = threading.Barrier(len(triage_ids))
     threads = [threading.Thread(target=_decide_in_thread,
-                                args=(app, tid, lead_id, results, barrier))
-               for tid in triage_ids]
+                                args=(app, tid, lead_id, results, barrier, "eligible", key))
+               for tid, key in zip(triage_ids, keys or [KEY] * len(triage_ids), strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -386,6 +522,30 @@ def test_fifty_concurrent_randomisations_across_two_strata(
             assert r.arm == sequence.slot(KEY, "cirv", stratum, r.slot, design).arm
             difference += 1 if r.arm == Arm.TREATMENT else -1
             assert abs(difference) <= 3                       # within the block bound
+
+
+def test_the_first_allocations_made_at_once_under_two_keys_keep_to_one(
+        app, make_trial, make_referral, triage_referral, lead):
+    """Two servers configured with different keys randomise at once in a
+    trial nobody is in yet, in different strata: the first allocation is
+    made under a lock of the trial's key, so one key's decisions are taken
+    and the other's refused (each saw no allocation to compare with)."""
+    make_trial()
+    triage_ids = [triage_referral(make_referral(site)).id
+                  for site in ["coventry", "wolverhampton"] * 5]
+    keys = [KEY, KEY, b"other-key", b"other-key"] * 2 + [KEY, b"other-key"]
+    lead_id = lead.id
+    db.session.commit()
+
+    results = _run_concurrently(app, triage_ids, lead_id, keys)
+
+    refused = [r for r in results if r != "ok"]
+    assert all(isinstance(r, triage_services.TriageError) and "trial key has changed"
+               in r.problems[None] for r in refused), refused
+    assert results.count("ok") == 5 and len(refused) == 5
+    versions = set(db.session.scalars(select(Allocation.sequence_version)))
+    assert len(versions) == 1 and db.session.scalar(
+        select(func.count()).select_from(Allocation)) == 5
 
 
 def test_twenty_concurrent_decisions_for_one_person_give_one_allocation(

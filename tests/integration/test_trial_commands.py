@@ -147,6 +147,67 @@ def test_sequence_refuses_bad_options(runner, make_trial, args, message):
         AuditEvent.action == "trial:sequence_printed")).all()
 
 
+def _randomise(make_referral, triage_referral, make_user, key: bytes, count: int = 1):
+    from datetime import UTC, datetime
+
+    from casework.triage import services
+
+    lead = make_user("lead", ("coventry",))
+    for _ in range(count):
+        services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                        actor=lead, now=datetime(2026, 11, 21, tzinfo=UTC), key=key)
+        db.session.commit()
+
+
+def test_sequence_refuses_a_key_other_than_the_allocations(runner, make_trial, make_referral,
+                                                           triage_referral, make_user):
+    """Three people randomised under another key: the configured key's
+    sequence is not theirs, so nothing is printed (it printed the new key's
+    arms, which the statistician would take for theirs); exit 2, audited."""
+    make_trial()
+    _randomise(make_referral, triage_referral, make_user, b"key-one", 3)
+    result = runner.invoke(args=["trial", "sequence", "--stratum", "coventry", "--count", "5"])
+    assert result.exit_code == 2 and "slot,arm" not in result.stdout
+    assert "The trial key has changed" in result.stderr
+    assert sequence.key_fingerprint(b"key-one") in result.stderr
+    assert sequence.key_fingerprint(b"test-trial-key") in result.stderr
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:sequence_refused")).one()
+    assert event.detail["allocations_key_fingerprints"] == [sequence.key_fingerprint(b"key-one")]
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:sequence_printed")).all()
+
+
+def test_sequence_under_the_allocations_key_prints_and_names_it(
+        runner, make_trial, make_referral, triage_referral, make_user):
+    make_trial()
+    _randomise(make_referral, triage_referral, make_user, b"test-trial-key", 2)
+    result = runner.invoke(args=["trial", "sequence", "--stratum", "coventry", "--count", "3"])
+    assert result.exit_code == 0 and "Warning" not in result.stderr
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:sequence_printed")).one()
+    assert event.detail["version"] == sequence.keyed_version(b"test-trial-key")
+
+
+def test_sequence_warns_of_allocations_that_record_no_key(runner, make_trial, make_referral,
+                                                          triage_referral, make_user):
+    """Rows stored before allocations recorded their key: printed, with a
+    warning that nothing shows which key made them."""
+    from sqlalchemy import text
+
+    from casework.trial.models import Allocation
+
+    make_trial()
+    _randomise(make_referral, triage_referral, make_user, b"key-one", 2)
+    if db.engine.dialect.name == "postgresql":  # past the append-only triggers, as stored
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    db.session.execute(Allocation.__table__.update().values(sequence_version=sequence.VERSION))
+    db.session.commit()
+    result = runner.invoke(args=["trial", "sequence", "--stratum", "coventry", "--count", "3"])
+    assert result.exit_code == 0 and result.stdout.startswith("slot,arm")
+    assert "Warning: 2 of CIRV trial's allocations were stored before" in result.stderr
+
+
 def test_sequence_needs_the_key(make_app, make_trial):
     app = make_app(TRIAL_KEY=None)
     with app.app_context():

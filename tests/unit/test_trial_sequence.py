@@ -31,6 +31,28 @@ def test_golden_sequence_for_a_fixed_key():
     assert sequence.VERSION == "pb-hmac-sha256/1"
 
 
+def test_the_key_fingerprint_names_the_key_and_gives_nothing_of_it():
+    """Each allocation records it (DESIGN: the statistician must know which
+    key made an allocation): HMAC-SHA256(key, "casework trial key
+    fingerprint"), its first 16 hex digits, as sequence.py documents."""
+    import hashlib
+    import hmac
+
+    fingerprint = sequence.key_fingerprint(KEY)
+    assert fingerprint == hmac.new(KEY, b"casework trial key fingerprint",
+                                   hashlib.sha256).hexdigest()[:16]
+    assert len(fingerprint) == 16 and int(fingerprint, 16) >= 0
+    assert sequence.key_fingerprint(b"golden-trial-key2") != fingerprint
+    # not the start of any sequence stream, nor the key's own hash
+    assert fingerprint not in hashlib.sha256(KEY).hexdigest()
+    version = sequence.keyed_version(KEY)
+    assert version == f"pb-hmac-sha256/1 key:{fingerprint}" and len(version) <= 100
+    assert sequence.fingerprint_in(version) == fingerprint
+    # a row stored before fingerprints, or an allocation list's, names no key
+    assert sequence.fingerprint_in("pb-hmac-sha256/1") is None
+    assert sequence.fingerprint_in("list-sha256:" + "0" * 64) is None
+
+
 GOLDEN = (
     "CTTCCTTCTCTCTTCCCTTTCCCC",
     "TCTCCTTCTTCCTTCCCTCTTCTC",

@@ -159,7 +159,7 @@ def test_an_upload_named_with_a_nul_is_stored_without_it(client, login_as, post,
 
     from casework.trial.models import Trial
 
-    trial = make_trial(method="allocation_list")
+    trial = make_trial(sites=("coventry",), method="allocation_list", status="closed")
     login_as("admin", ())
     response = post(f"/admin/trials/{trial.id}/allocation-list",
                     {"allocation_list": (io.BytesIO(b"stratum,slot,arm\ncoventry,1,control\n"),

@@ -263,6 +263,67 @@ def test_no_page_before_the_decision_depends_on_the_next_slot(make_app, make_tri
     assert pages[0] == pages[1]
 
 
+def test_a_decision_under_a_changed_trial_key_is_refused_on_the_page(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """People randomised under one key, then the server's key changed: the
+    lead's eligible decision is refused with the reason beside the form
+    (422, not a 500), the triage stays undecided, no slot is used, and the
+    refusal is audited (it was accepted, its slot following the new key's
+    sequence, with the same sequence version as the others)."""
+    from casework.triage import services
+    from casework.trial import sequence
+
+    make_trial()
+    for _ in range(3):
+        services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                        actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                        key=b"key-one")
+        db.session.commit()
+    triage = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+
+    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "The trial key has changed" in text and "Nobody can be randomised" in text
+    assert sequence.key_fingerprint(b"key-one") in text
+    db.session.expire_all()
+    assert count(Allocation) == 3
+    assert db.session.get(Triage, triage.id).decided_at is None
+    assert db.session.get(Referral, triage.referral_id).status == "in_triage"
+    refusal = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:refusal_viewed")).one()
+    assert refusal.detail == {
+        "trial": "cirv", "referral_id": triage.referral_id, "reason": "trial_key_changed",
+        "key_fingerprint": sequence.key_fingerprint(b"test-trial-key"),
+        "allocations_key_fingerprints": [sequence.key_fingerprint(b"key-one")]}
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "triage:decided", AuditEvent.subject_id == str(triage.id))).all()
+
+
+def test_a_used_up_allocation_list_is_refused_on_the_page(
+        client, login_as, post, make_trial, make_referral, triage_referral):
+    """The list has no slot for the next person: the decision is refused
+    beside the form, nothing of it is kept, and the refusal is audited."""
+    make_trial(sites=("coventry",), method="allocation_list",
+               allocation_list=b"stratum,slot,arm\ncoventry,1,control\n")
+    done = triage_referral(make_referral("coventry"))
+    waiting = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+    assert post(f"/triage/{done.id}/decision", {"decision": "eligible"}).status_code == 302
+
+    response = post(f"/triage/{waiting.id}/decision", {"decision": "eligible"})
+    assert response.status_code == 422
+    assert "The allocation list has no slot 2 for stratum coventry" in page_text(response)
+    db.session.expire_all()
+    assert count(Allocation) == 1 and db.session.get(Triage, waiting.id).decided_at is None
+    assert db.session.get(Referral, waiting.referral_id).status == "in_triage"
+    refusal = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:refusal_viewed")).one()
+    assert refusal.detail["reason"] == "allocation_list_short"
+    assert refusal.detail["slot"] == 2
+
+
 def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, make_referral,
                                              triage_referral, make_user):
     import re
@@ -359,7 +420,7 @@ def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     import hashlib
     import io
 
-    trial = make_trial(method="allocation_list")
+    trial = make_trial(method="allocation_list", status="closed")
     login_as("admin", ())
     bad = b"stratum,slot,arm\ncoventry,2,treatment\n"
     response = post(f"/admin/trials/{trial.id}/allocation-list",
@@ -376,17 +437,48 @@ def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     assert stored == hashlib.sha256(good).hexdigest()
 
 
+def test_a_list_trial_opens_only_with_a_list_for_every_stratum(client, login_as, post,
+                                                               make_trial):
+    """A trial that allocates from a list is not opened without one, nor
+    given strata its list lacks while open (it was saved either way, and
+    the first eligible decision in such a stratum failed); the page says
+    which strata the list lacks."""
+    login_as("admin", ())
+    new = {"name": "CIRV", "key": "cirv", "sites": ["coventry", "wolverhampton"],
+           "ratio_treatment": "1", "ratio_control": "1", "method": "allocation_list",
+           "block_sizes": "", "status": "open"}
+    response = post("/admin/trials/new", new)
+    assert response.status_code == 422 and count(Trial) == 0
+    assert "Upload the allocation list before opening" in page_text(response)
+
+    trial = make_trial(method="allocation_list", allocation_list=(
+        b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n"))
+    response = post(f"/admin/trials/{trial.id}",
+                    _edit_form(client, trial.id, stratify_by_age_band="y"))
+    assert response.status_code == 422
+    assert ("The allocation list has no slots for strata coventry/14-17, coventry/18-24"
+            in page_text(response))
+    db.session.expire_all()
+    assert not db.session.get(Trial, trial.id).stratify_by_age_band
+
+    response = post(f"/admin/trials/{trial.id}",
+                    _edit_form(client, trial.id, stratify_by_age_band="y", status="closed"))
+    assert response.status_code == 302
+    page = page_text(client.get(f"/admin/trials/{trial.id}"))
+    assert ("The allocation list has no slots for strata coventry/14-17, coventry/18-24, "
+            "coventry/25+, wolverhampton/14-17") in page
+    assert "can open only once a list with slots for every stratum is uploaded" in page
+
+
 def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial, make_referral,
                                              triage_referral, make_user):
     import io
 
     from casework.triage import services
 
-    trial = make_trial(method="allocation_list")
-    login_as("admin", ())
     held = b"stratum,slot,arm\ncoventry,1,treatment\n"
-    post(f"/admin/trials/{trial.id}/allocation-list",
-         {"allocation_list": (io.BytesIO(held), "one.csv")}, content_type="multipart/form-data")
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=held)
+    login_as("admin", ())
     services.decide(triage_referral(make_referral("coventry")), "eligible", None,
                     actor=make_user("lead"), now=datetime.now(UTC), key=None)
     db.session.commit()
@@ -429,6 +521,45 @@ def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, 
         AuditEvent.action == "allocation:marked_in_error")).one()
     assert count(AllocationInError) == 1 and count(Allocation) == 1
     assert "Wrong person" in page_text(client.get(f"/admin/trials/{trial.id}"))
+
+
+def _edit_form(client, trial_id: int, **changes) -> dict:
+    """The trial's edit form as its page draws it, with ``changes`` typed in."""
+    page = page_text(client.get(f"/admin/trials/{trial_id}"))
+    form = {"version": re.search(r'name="version" type="hidden" value="([^"]*)"', page)[1],
+            "name": re.search(r'id="name" name="name" type="text" value="([^"]*)"', page)[1],
+            "sites": re.findall(r'name="sites" type="checkbox" value="([^"]*)" checked', page),
+            "ratio_treatment": "1", "ratio_control": "1",
+            "method": re.search(r'name="method" type="radio" value="([^"]*)" checked', page)[1],
+            "block_sizes": re.search(r'name="block_sizes" type="text" value="([^"]*)"',
+                                     page)[1],
+            "status": re.search(r'name="status" type="radio" value="([^"]*)" checked', page)[1]}
+    if 'name="stratify_by_age_band" type="checkbox" value="y" checked' in page:
+        form["stratify_by_age_band"] = "y"
+    return {**form, **changes}
+
+
+def test_block_sizes_typed_in_another_order_are_the_same_design(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """Once people are randomised the block sizes are fixed; "6, 4, 2" names
+    the sizes stored as [2, 4, 6], so the trial saves (it was refused as a
+    change of design)."""
+    from casework.triage import services
+
+    trial = make_trial()
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+    login_as("admin", ())
+    response = post(f"/admin/trials/{trial.id}",
+                    _edit_form(client, trial.id, name="CIRV renamed", block_sizes="6, 4, 2"))
+    assert response.status_code == 302, page_text(response)
+    db.session.expire_all()
+    saved = db.session.get(Trial, trial.id)
+    assert saved.name == "CIRV renamed" and saved.block_sizes == [2, 4, 6]
+    response = post(f"/admin/trials/{trial.id}", _edit_form(client, trial.id, block_sizes="2, 4"))
+    assert response.status_code == 422 and "cannot change once people" in page_text(response)
 
 
 @pytest.mark.parametrize("role", ["caseworker", "lead", "evaluator"])
