@@ -24,11 +24,12 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     true,
     union_all,
 )
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from casework.accounts.models import Site, User, user_sites
 from casework.accounts.roles import Role
@@ -90,11 +91,23 @@ def active():
 
 
 def latest_reviews():
-    """Each person's latest recorded review (its next review date counts)."""
-    latest = (select(func.max(CaseReview.id).label("id"))
-              .group_by(CaseReview.person_id).subquery())
+    """Each person's latest review (its next review date counts): the one
+    with the latest review date, of those on one day the last recorded, as
+    the person page shows it (``_reviews``). Not the last recorded: a
+    review entered late, dated months back, is not the latest, and its
+    next review date, long past, made the person overdue here while their
+    page gave the date the latest review set.
+
+    The review no later one exists for, so a condition on its next review
+    date is applied as the rows are read (index on person and date)."""
+    later = aliased(CaseReview)
     return (select(CaseReview.person_id, CaseReview.next_review_on)
-            .join(latest, latest.c.id == CaseReview.id).subquery())
+            .where(~exists().where(
+                later.person_id == CaseReview.person_id,
+                or_(later.reviewed_on > CaseReview.reviewed_on,
+                    and_(later.reviewed_on == CaseReview.reviewed_on,
+                         later.id > CaseReview.id))))
+            .subquery())
 
 
 def _monday(day: date) -> date:

@@ -369,3 +369,38 @@ def test_a_case_is_open_while_any_of_its_three_sources_is(make_referral, randomi
     found = set(db.session.scalars(select(Person.id).where(services.active(), Person.id.in_(
         [waiting.id, closed.id, offered.id, treated.id]))))
     assert found == {waiting.id, offered.id, treated.id}
+
+
+def test_a_review_entered_late_is_not_the_latest(make_referral, team):
+    """The latest review is the one with the latest review date (of those on
+    one day, the last recorded), everywhere: the person page, the dashboard
+    and the case list. A review dated months back and entered after a
+    recent one took over the dashboard and list by its id, and made the
+    person overdue while their page gave the next review in January."""
+    person = make_referral("coventry").person
+    lead = team["lead"]
+    services.record_review(person, services.ReviewDetails(
+        TODAY - timedelta(days=5), "continue", TODAY + timedelta(days=60)), actor=lead, now=NOW)
+    services.record_review(person, services.ReviewDetails(
+        TODAY - timedelta(days=90), "increase", TODAY - timedelta(days=30)), actor=lead, now=NOW)
+    db.session.commit()
+    assert services.latest_review(person.id).next_review_on == TODAY + timedelta(days=60)
+    figures = services.dashboard(site_ids("coventry"), actor=lead, today=TODAY,
+                                 thresholds=THRESHOLDS)
+    assert (figures.reviews_due, figures.reviews_overdue) == (0, 0)
+
+    def listed(**filters):
+        page = services.case_list(services.CaseFilter(**filters), site_ids("coventry"),
+                                  actor=lead, today=TODAY, thresholds=THRESHOLDS)
+        return {row.person.id: row.next_review for row in page.rows}
+
+    assert person.id not in listed(signal="review_overdue")
+    assert listed()[person.id] == TODAY + timedelta(days=60)
+    # two on one day: the one recorded last
+    services.record_review(person, services.ReviewDetails(
+        TODAY - timedelta(days=5), "escalate", TODAY + timedelta(days=7)), actor=lead, now=NOW)
+    db.session.commit()
+    assert services.latest_review(person.id).outcome == "escalate"
+    assert person.id in listed(signal="review_due")
+    assert services.dashboard(site_ids("coventry"), actor=lead, today=TODAY,
+                              thresholds=THRESHOLDS).reviews_due == 1
