@@ -551,8 +551,10 @@ def record_review(person: Person, details: ReviewDetails, *, actor: User,
                         reviewed_by_id=actor.id, recorded_at=now)
     db.session.add(review)
     db.session.flush()
+    # under the review's site: a lead of another site, where the person was
+    # referred, finds their own review in their sites' audit log
     audit.record(Action.CASE_REVIEWED, actor=actor, now=now, subject_type="person",
-                 subject_id=person.id, site_id=person.site_id,
+                 subject_id=person.id, site_id=review.site_id,
                  detail={"review_id": review.id, "outcome": review.outcome,
                          "reviewed_on": review.reviewed_on.isoformat(),
                          "next_review_on": review.next_review_on.isoformat()})

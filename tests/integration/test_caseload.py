@@ -404,3 +404,22 @@ def test_a_review_entered_late_is_not_the_latest(make_referral, team):
     assert person.id in listed(signal="review_due")
     assert services.dashboard(site_ids("coventry"), actor=lead, today=TODAY,
                               thresholds=THRESHOLDS).reviews_due == 1
+
+
+def test_a_review_is_audited_under_the_site_it_is_recorded_at(make_referral, make_user):
+    """A lead of another site, where the person was referred, records the
+    review under their site (intake.working_site); its event was under the
+    person's site, so their own sites' audit log left it out."""
+    from casework.caseload.models import CaseReview
+
+    person = make_referral("coventry").person
+    make_referral("wolverhampton", person=person)
+    lead = make_user("lead", ("wolverhampton",))
+    services.record_review(person, services.ReviewDetails(
+        TODAY, "continue", TODAY + timedelta(days=28)), actor=lead, now=NOW)
+    db.session.commit()
+    review = db.session.scalars(select(CaseReview)).one()
+    assert review.site_id in site_ids("wolverhampton")
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reviewed")).one()
+    assert event.site_id == review.site_id
