@@ -90,6 +90,29 @@ def active():
     ).exists()
 
 
+def at_sites(site_ids):
+    """A person whose case belongs to one of ``site_ids`` (a collection of
+    ids, or an expanding parameter): their own site is one of them, or they
+    have a referral at one. The rule of who may see the person
+    (``intake.services._at_sites``, ``visible_people``), so a lead's
+    figures, the list behind each, the caseloads and reassignment count the
+    people the lead can open, and no others. A person living at one site
+    and referred and randomised at another belongs to both.
+
+    One EXISTS over a UNION ALL of the two, as ``active`` is, not the two
+    OR'd: checked person by person, the first without reading a table, the
+    second one seek in the referrals' (person, site) index; PostgreSQL made
+    the OR'd EXISTS a hash of every referral of the sites, for any count.
+    The statement must read ``Person``."""
+    # correlated explicitly: left to itself, SQLAlchemy reads the first from
+    # a people table of its own (correlating would leave it no FROM)
+    return union_all(
+        select(literal(1)).where(Person.site_id.in_(site_ids)).correlate(Person),
+        select(literal(1)).where(Referral.person_id == Person.id,
+                                 Referral.site_id.in_(site_ids)).correlate(Person),
+    ).exists()
+
+
 def latest_reviews():
     """Each person's latest review (its next review date counts): the one
     with the latest review date, of those on one day the last recorded, as
@@ -138,14 +161,20 @@ class Dashboard:
 
 def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
               thresholds: dict[str, int]) -> Dashboard:
-    """The lead's figures for ``site_ids``: six queries."""
-    sites = list(site_ids)
+    """The lead's figures for ``site_ids``: six queries. Records that have a
+    site of their own (referrals, triages, proposals, deviations, diversion
+    cases) count at it; people (by arm and pathway, overdue contacts,
+    reviews) count at every site their case belongs to (``at_sites``),
+    each once: the case list behind each figure lists the same people."""
+    sites = sorted(site_ids)
     # people by arm and, for the treated, pathway now
     arms = db.session.execute(
-        select(Allocation.arm, PathwayEpisode.pathway, func.count())
+        select(Allocation.arm, PathwayEpisode.pathway,
+               func.count(Allocation.person_id.distinct()))
+        .join(Person, Person.id == Allocation.person_id)
         .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
                                         PathwayEpisode.end_date.is_(None)))
-        .where(Allocation.site_id.in_(sites))
+        .where(at_sites(sites))
         .group_by(Allocation.arm, PathwayEpisode.pathway)).all()
     treated = {p: 0 for p in Pathway}
     control = 0
@@ -169,13 +198,14 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         .where(Triage.decided_at.is_(None), Triage.site_id.in_(sites),
                Referral.status == "in_triage")).one()
     # three counts in one query (scalar subqueries)
-    overdue = notes.overdue_people(actor, today=today, thresholds=thresholds).where(
-        PathwayEpisode.site_id.in_(sites)).subquery()
+    overdue = (notes.overdue_people(actor, today=today, thresholds=thresholds)
+               .join(Person, Person.id == PathwayEpisode.person_id)
+               .where(at_sites(sites)).subquery())
     approvals, overdue_count, deviations = db.session.execute(select(
         select(func.count()).select_from(PathwayProposal)
         .where(PathwayProposal.status == ProposalStatus.PENDING,
                PathwayProposal.site_id.in_(sites)).scalar_subquery(),
-        select(func.count()).select_from(overdue).scalar_subquery(),
+        select(func.count(overdue.c.person_id.distinct())).scalar_subquery(),
         select(func.count()).select_from(ProtocolDeviation)
         .where(ProtocolDeviation.site_id.in_(sites)).scalar_subquery(),
     )).one()
@@ -189,7 +219,7 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         select(func.count(case((reviews.c.next_review_on >= today, 1))),
                func.count(case((reviews.c.next_review_on < today, 1))))
         .select_from(reviews).join(Person, Person.id == reviews.c.person_id)
-        .where(Person.site_id.in_(sites), active(),
+        .where(at_sites(sites), active(),
                reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS))).one()
     return Dashboard(
         today=today, worked_out_at=utcnow(), treated=treated, control=control,
@@ -260,9 +290,10 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
               thresholds: dict[str, int], only: int | None = None, page: int = 1,
               per_page: int = CASEWORKERS_PER_PAGE) -> CaseloadPage:
     """A page of caseworkers (and leads) of ``site_ids`` by name, with their
-    cases at those sites: six queries whatever the number of caseworkers or
-    cases, each reading the cases of the page's caseworkers only (a national
-    service has thousands of caseworkers). ``only`` narrows it to one user."""
+    cases that belong to those sites (``at_sites``): six queries whatever
+    the number of caseworkers or cases, each reading the cases of the
+    page's caseworkers only (a national service has thousands of
+    caseworkers). ``only`` narrows it to one user."""
     reads_all = notes.can_read_restricted(actor)
     statements = _caseload_statements(only is not None, reads_all, tuple(thresholds))
     params = {"sites": sorted(site_ids), "only": only, "reader": actor.id,
@@ -313,8 +344,7 @@ def _caseload_statements(only: bool, reads_all: bool,
                User.id.in_(select(user_sites.c.user_id).where(user_sites.c.site_id.in_(sites)))]
     if only:
         working.append(User.id == bindparam("only"))
-    mine = and_(Person.caseworker_id.in_(bindparam("ids", expanding=True)),
-                Person.site_id.in_(sites))
+    mine = and_(Person.caseworker_id.in_(bindparam("ids", expanding=True)), at_sites(sites))
     reads = true() if reads_all else notes.readable_by(bindparam("reader"))
     overdue = notes.overdue_before(reads, {pathway: bindparam(f"due_{pathway}", type_=Date)
                                            for pathway in pathways}).subquery()
@@ -358,6 +388,7 @@ class CaseRow:
     pathway: PathwayEpisode | None
     last_contact: date | None
     next_review: date | None
+    sites: frozenset[int] = frozenset()  # the sites the case belongs to (``at_sites``)
 
 
 @dataclass(frozen=True)
@@ -373,14 +404,14 @@ class CasePage(Paged):
 def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: User,
               today: date, thresholds: dict[str, int], page: int = 1,
               per_page: int = 50) -> CasePage:
-    """People at ``site_ids`` matching ``filters``, by surname: a count (up
-    to COUNT_CAP), a page, and three queries for the page's pathways,
-    contacts and reviews."""
+    """People whose case belongs to ``site_ids`` (``at_sites``; None: every
+    site) matching ``filters``, by surname: a count (up to COUNT_CAP), a
+    page, and four queries for the page's sites, pathways, contacts and
+    reviews."""
     stmt = select(Person.id)
-    if site_ids is not None:
-        stmt = stmt.where(Person.site_id.in_(site_ids))
     if filters.site_id:
-        stmt = stmt.where(Person.site_id == filters.site_id)
+        site_ids = frozenset({filters.site_id}) if site_ids is None \
+            else site_ids & {filters.site_id}
     if filters.unassigned:
         stmt = stmt.where(Person.caseworker_id.is_(None))
     elif filters.caseworker_id:
@@ -403,10 +434,36 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
                   else and_(reviews.c.next_review_on >= today,
                             reviews.c.next_review_on <= today + timedelta(days=DUE_SOON_DAYS)))
         stmt = stmt.where(Person.id.in_(select(reviews.c.person_id).where(window)))
-    total, capped, page = count_up_to(db.session, stmt, COUNT_CAP, page, per_page)
-    ids = list(db.session.scalars(
-        stmt.order_by(Person.last_name_key, Person.first_name_key, Person.id)
-        .offset((page - 1) * per_page).limit(per_page + 1)))  # one more: is there a next page?
+    order = (Person.last_name_key, Person.first_name_key, Person.id)
+    if site_ids is None:
+        total, capped, page = count_up_to(db.session, stmt, COUNT_CAP, page, per_page)
+        listed = stmt.order_by(*order)
+    else:
+        # The sites' people in two parts, each read through an index on
+        # site: those whose own site is one of them, and those referred at
+        # one who live elsewhere (few). Counted in that order, the count
+        # stops at the cap, so the second part of a site with more open
+        # cases than that is never read. A page of a list longer than the
+        # cap walks the name index, each person checked (at_sites): a few
+        # rows for each of the page's. A shorter list is read whole from
+        # the two parts and sorted: checked person by person, a small
+        # site's list walked every name in the country (as the count did
+        # for any site).
+        sites = sorted(site_ids)
+        own = stmt.where(Person.site_id.in_(sites))
+        elsewhere = stmt.where(Person.site_id.not_in(sites), exists().where(
+            Referral.person_id == Person.id, Referral.site_id.in_(sites)))
+        total, capped, page = count_up_to(db.session, union_all(own, elsewhere), COUNT_CAP,
+                                          page, per_page)
+        if capped:
+            listed = stmt.where(at_sites(sites)).order_by(*order)
+        else:
+            both = union_all(own.add_columns(*order[:2]),
+                             elsewhere.add_columns(*order[:2])).subquery()
+            listed = select(both.c.id).order_by(both.c.last_name_key, both.c.first_name_key,
+                                                both.c.id)
+    # one more than a page: is there a next?
+    ids = list(db.session.scalars(listed.offset((page - 1) * per_page).limit(per_page + 1)))
     has_next = len(ids) > per_page
     ids = ids[:per_page]
     if not ids:
@@ -426,7 +483,8 @@ def case_list(filters: CaseFilter, site_ids: frozenset[int] | None, *, actor: Us
     next_reviews = dict(db.session.execute(
         select(reviews.c.person_id, reviews.c.next_review_on)
         .where(reviews.c.person_id.in_(ids))).all())
-    rows = [CaseRow(people[i], episodes.get(i), contacts.get(i), next_reviews.get(i))
+    sites = _sites_of_cases(people.values())
+    rows = [CaseRow(people[i], episodes.get(i), contacts.get(i), next_reviews.get(i), sites[i])
             for i in ids]
     return CasePage(rows, total, page, per_page, capped, has_next)
 
@@ -442,10 +500,22 @@ def assignable(site_ids: frozenset[int]) -> list[User]:
         .order_by(User.display_name).distinct()))
 
 
-def sites_of_people(person_ids: list[int]) -> set[int]:
-    """The sites of ``person_ids`` (those that exist)."""
-    return set(db.session.scalars(select(Person.site_id).where(Person.id.in_(person_ids))
-                                  .distinct()))
+def sites_of_cases(person_ids: list[int]) -> dict[int, frozenset[int]]:
+    """The sites each of ``person_ids`` (those that exist) belongs to
+    (``at_sites``): two queries."""
+    return _sites_of_cases(db.session.scalars(select(Person).where(Person.id.in_(person_ids))))
+
+
+def _sites_of_cases(people) -> dict[int, frozenset[int]]:
+    """The sites each of ``people`` belongs to (``at_sites``): their own,
+    and those of their referrals (one query)."""
+    sites = {p.id: {p.site_id} for p in people}
+    if sites:
+        for person_id, site_id in db.session.execute(
+                select(Referral.person_id, Referral.site_id)
+                .where(Referral.person_id.in_(list(sites))).distinct()):
+            sites[person_id].add(site_id)
+    return {person_id: frozenset(ids) for person_id, ids in sites.items()}
 
 
 def assign(person: Person, to_user: User, reason: str, *, actor: User | None,
@@ -470,8 +540,12 @@ def assign(person: Person, to_user: User, reason: str, *, actor: User | None,
 
 def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, *,
              actor: User, now: datetime) -> list[CaseAssignment]:
-    """Reassign one or several cases at the actor's sites to another
-    caseworker of the person's site, with a reason. All or nothing."""
+    """Reassign one or several cases the actor may see (``at_sites``: the
+    person's site or a site where they were referred is one of the actor's)
+    to another caseworker or lead, with a reason. All or nothing. Each case
+    goes to someone who works at one of the sites it belongs to that the
+    actor holds: a lead of the site where a person was referred can give
+    them to a caseworker there, though the person lives elsewhere."""
     problems: dict[str | None, str] = {}
     reason = (reason or "").strip()
     if not reason:
@@ -495,11 +569,14 @@ def reassign(person_ids: list[int], to_user_id: int | None, reason: str | None, 
     stmt = (select(Person).where(Person.id.in_(person_ids)).order_by(Person.id)
             .with_for_update(of=Person).execution_options(populate_existing=True))
     if actor.is_site_scoped:
-        stmt = stmt.where(Person.site_id.in_(actor.site_ids))
+        stmt = stmt.where(at_sites(sorted(actor.site_ids)))
     people = list(db.session.scalars(stmt))
     if len(people) != len(person_ids):
         raise CaseloadError({"people": "Some of the selected cases are not at your sites"})
-    elsewhere = [p.full_name for p in people if p.site_id not in to_user.site_ids]
+    sites = _sites_of_cases(people)
+    if actor.is_site_scoped:
+        sites = {person_id: ids & actor.site_ids for person_id, ids in sites.items()}
+    elsewhere = [p.full_name for p in people if not sites[p.id] & to_user.site_ids]
     if elsewhere:
         raise CaseloadError({"to_user": f"{to_user.display_name} does not work at the site of "
                                         f"{', '.join(elsewhere[:3])}"})

@@ -109,13 +109,15 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
                               page=whole_number(page_arg) or 1)
     audit.viewed(Action.CASE_LISTED, filters={k: v for k, v in vars(filters).items() if v},
                  page=page.page, shown=len(page.rows))
-    # A case goes to a caseworker of its own site, so cases are reassigned
-    # from a list of one site's: the choice is that site's caseworkers, not
-    # every caseworker the lead oversees (thousands, nationally).
-    shown = frozenset(row.person.site_id for row in page.rows) | posted
+    # A case goes to a caseworker of a site it belongs to, so cases are
+    # reassigned from a list of one site's: the choice is the caseworkers of
+    # the sites every case shown belongs to, not every caseworker the lead
+    # oversees (thousands, nationally).
+    shown = (frozenset.intersection(*(row.sites for row in page.rows)) if page.rows
+             else frozenset()) | posted
     choose_site = False
     if form is None and current_user.can(Permission.CASE_REASSIGN):
-        choose_site = len(shown) > 1
+        choose_site = bool(page.rows) and not _assignable_sites(shown)
         form = None if choose_site else ReassignForm()
     if form is not None:
         form.to_user.choices = choices([("", "Select a caseworker")] + [
@@ -129,6 +131,7 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,
                            mine=mine, own=own, selected=set(request.form.getlist("people")),
                            choose_site=choose_site, back=back or request.full_path,
+                           site_names={s.id: s.name for s in services.sites_of(current_user)},
                            args=list_query("page", query=args)), status
 
 
@@ -148,17 +151,21 @@ def _posted_people() -> list[int]:
 
 
 def _sites_of(people: list[int]) -> frozenset[int]:
-    """The sites of the people a reassignment form was sent with (none for
-    more than may be reassigned at once: the reassignment says so)."""
+    """The sites the cases a reassignment form was sent with belong to (none
+    for more than may be reassigned at once: the reassignment says so)."""
     if not people or len(people) > services.MAX_CASES_AT_ONCE:
         return frozenset()
-    return frozenset(services.sites_of_people(people))
+    return frozenset().union(*services.sites_of_cases(people).values())
+
+
+def _assignable_sites(site_ids: frozenset[int]) -> frozenset[int]:
+    """Those of ``site_ids`` that are the user's."""
+    return frozenset(s.id for s in services.sites_of(current_user)) & site_ids
 
 
 def _assignable(site_ids: frozenset[int]) -> list:
     """Caseworkers and leads of those of ``site_ids`` that are the user's."""
-    mine = frozenset(s.id for s in services.sites_of(current_user))
-    return services.assignable(mine & site_ids)
+    return services.assignable(_assignable_sites(site_ids))
 
 
 @bp.route("/caseload/cases")
