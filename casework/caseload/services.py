@@ -500,6 +500,20 @@ def assignable(site_ids: frozenset[int]) -> list[User]:
         .order_by(User.display_name).distinct()))
 
 
+def hidden_from(actor: User, person_ids: list[int]) -> dict[int, int | None]:
+    """Those of ``person_ids`` the actor may not see (``at_sites``, the rule
+    of ``intake.services.visible_people``), each with their site (None: no
+    such person): one query."""
+    if not person_ids:
+        return {}
+    seen = at_sites(sorted(actor.site_ids)) if actor.is_site_scoped else true()
+    found = {person_id: (site_id, visible) for person_id, site_id, visible in db.session.execute(
+        select(Person.id, Person.site_id, seen).where(Person.id.in_(person_ids)))}
+    return {person_id: found[person_id][0] if person_id in found else None
+            for person_id in person_ids
+            if person_id not in found or not found[person_id][1]}
+
+
 def sites_of_cases(person_ids: list[int]) -> dict[int, frozenset[int]]:
     """The sites each of ``person_ids`` (those that exist) belongs to
     (``at_sites``): two queries."""

@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from casework.access import get_visible_or_404, require, visible_site_ids
+from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -193,6 +193,14 @@ def reassign():
     if not people or len(people) > services.MAX_CASES_AT_ONCE:
         show_problems(form, {"people": services.TOO_MANY_CASES if people
                              else services.NO_CASES})
+    elif hidden := services.hidden_from(current_user, people):
+        # a person the lead may not see answers as a missing one, and the
+        # refusal is audited (DESIGN.md "Who uses it"), under the site
+        # of the first, whose leads see who tried
+        first, site_id = next(iter(hidden.items()))
+        deny(404, reason="outside_scope" if site_id is not None else "not_found",
+             subject_type="person", subject_id=first, site_id=site_id,
+             people=sorted(hidden))
     elif form.validate_on_submit():
         try:
             done = services.reassign(

@@ -370,3 +370,29 @@ def test_the_list_behind_a_figure_lists_the_people_it_counts(
                                        "reason": "Near the referral"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Person, person.id).caseworker_id == wendy.id
+
+
+def test_reassigning_someone_the_lead_may_not_see_is_refused_as_missing_and_audited(
+        client, login_as, post, make_referral, make_user):
+    """It answered 422 "Not a valid choice" (the caseworkers offered are
+    those of the cases' sites the lead holds: none) and audited nothing;
+    outside their scope a record answers 404 and the refusal is audited."""
+    amy = make_user("caseworker", ("coventry",), email="amy@example.org")
+    mine = make_referral("coventry", last_name="Covperson").person
+    theirs = make_referral("wolverhampton", last_name="Wolperson").person
+    lead = login_as("lead", ("coventry",))
+    before = mine.caseworker_id
+    for people, reason, site_id in (([mine.id, theirs.id], "outside_scope", theirs.site_id),
+                                    ([mine.id, 999_999], "not_found", None)):
+        response = post("/caseload/reassign", {"people": [str(n) for n in people],
+                                               "to_user": str(amy.id), "reason": "Cover"})
+        assert response.status_code == 404 and "Wolperson" not in text_of(response)
+        event = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "access:denied").order_by(AuditEvent.id.desc())).first()
+        assert (event.actor_id, event.subject_type, event.subject_id, event.site_id) == \
+            (lead.id, "person", str(people[1]), site_id)
+        assert event.detail["reason"] == reason and event.detail["people"] == [people[1]]
+    db.session.expire_all()
+    assert db.session.get(Person, mine.id).caseworker_id == before
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reassigned")).all()
