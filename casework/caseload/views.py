@@ -87,6 +87,7 @@ def _filters(args) -> services.CaseFilter:
     return services.CaseFilter(
         site_id=number("site"), caseworker_id=number("caseworker"),
         unassigned=args.get("caseworker") == "none",
+        needs_caseworker=args.get("caseworker") == "needed",
         pathway=args.get("pathway") if args.get("pathway") in set(Pathway) else None,
         arm=args.get("arm") if args.get("arm") in ("treatment", "control") else None,
         signal=args.get("signal") if args.get("signal") in (

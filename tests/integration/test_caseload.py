@@ -566,3 +566,44 @@ def test_the_case_list_pages_a_sites_people_and_those_referred_there_in_one_orde
                                     page=n, per_page=2) for n in (1, 2, 3)]
         assert [r.person.id for p in pages for r in p.rows] == [r.person.id for r in expected]
         assert (pages[0].capped, pages[0].total) == ((False, 5) if cap == 10 else (True, 2))
+
+
+def test_cases_whose_caseworker_cannot_hold_them_need_a_caseworker(make_referral, team,
+                                                                   make_user):
+    """A leaver's open cases were on no caseload (only active members of
+    the site have a row) and not among the cases with no caseworker: a
+    lead never saw the cases they must reassign."""
+    from casework.accounts import services as accounts
+    from casework.intake import services as intake
+
+    lead = team["lead"]
+    leaver = make_user("caseworker", ("coventry",), display_name="Lea Leaver")
+    moved = make_user("caseworker", ("coventry",), display_name="Mo Moved")
+    now_evaluating = make_user("caseworker", ("coventry",), display_name="Eve Evaluating")
+    people = {name: make_referral("coventry", last_name=name).person
+              for name in ("Left", "Movedaway", "Evaluated", "Nobody", "Held", "Referredthere",
+                           "Closed")}
+    for name, holder in (("Left", leaver), ("Movedaway", moved),
+                         ("Evaluated", now_evaluating), ("Held", team["amy"]),
+                         ("Closed", leaver)):
+        services.assign(people[name], holder, "Test", actor=None, now=NOW)
+    people["Nobody"].caseworker_id = None
+    # held by a Wolverhampton caseworker: the case belongs there too (a referral)
+    make_referral("wolverhampton", person=people["Referredthere"])
+    services.assign(people["Referredthere"], team["wes"], "Test", actor=None, now=NOW)
+    for referral in people["Closed"].referrals:
+        intake.close_referral(referral, "withdrawn", actor=lead, now=NOW)
+    accounts.deactivate_user(leaver, actor=None, now=NOW)
+    moved.sites = accounts.sites_by_keys(["birmingham"])
+    now_evaluating.role = "evaluator"
+    db.session.commit()
+
+    expected = {people[n].id for n in ("Left", "Movedaway", "Evaluated", "Nobody")}
+    for sites in (site_ids("coventry"), site_ids("coventry", "wolverhampton")):
+        listed = services.case_list(services.CaseFilter(needs_caseworker=True), sites,
+                                    actor=lead, today=TODAY, thresholds=THRESHOLDS)
+        assert {row.person.id for row in listed.rows} == expected
+        assert services.caseloads(sites, actor=lead, today=TODAY, thresholds=THRESHOLDS) \
+            .needing == 4
+    assert services.caseloads(site_ids("wolverhampton"), actor=lead, today=TODAY,
+                              thresholds=THRESHOLDS).needing == 0

@@ -396,3 +396,36 @@ def test_reassigning_someone_the_lead_may_not_see_is_refused_as_missing_and_audi
     assert db.session.get(Person, mine.id).caseworker_id == before
     assert not db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "case:reassigned")).all()
+
+
+def test_the_caseloads_page_shows_the_cases_of_caseworkers_who_left(
+        client, login_as, make_referral, make_user, monkeypatch):
+    from datetime import UTC, datetime
+
+    from casework.accounts import services as accounts
+    from casework.caseload import services as caseload
+
+    leaver = make_user("caseworker", ("wolverhampton",), email="leaver@example.org",
+                       display_name="Lea Leaver")
+    moved = make_user("caseworker", ("wolverhampton",), email="moved@example.org",
+                      display_name="Mo Moved")
+    people = [make_referral("wolverhampton", last_name=f"Held{n}").person for n in range(3)]
+    for person, holder in zip(people, (leaver, leaver, moved), strict=True):
+        caseload.assign(person, holder, "Test", actor=None, now=datetime.now(UTC))
+    accounts.deactivate_user(leaver, actor=None, now=datetime.now(UTC))
+    moved.sites = accounts.sites_by_keys(["birmingham"])
+    db.session.commit()
+    login_as("lead", ("wolverhampton",))
+    page = text_of(client.get("/caseload"))
+    assert "Lea Leaver" not in page and "Mo Moved" not in page  # no row of their own
+    needing = page.split('data-testid="needing">', 1)[1].split("</p>", 1)[0]
+    assert 'href="/caseload/cases?caseworker=needed">3 open cases</a>' in needing
+    listed = text_of(client.get("/caseload/cases?caseworker=needed"))
+    assert "3 cases needing a caseworker" in listed
+    assert all(p.last_name in listed for p in people) and "Lea Leaver (deactivated)" in listed
+    monkeypatch.setattr(caseload, "COUNT_CAP", 2)
+    caseload._caseload_statements.cache_clear()
+    try:
+        assert ">More than 2 open cases</a>" in text_of(client.get("/caseload"))
+    finally:
+        caseload._caseload_statements.cache_clear()
