@@ -39,6 +39,7 @@ from casework.audit.actions import Action
 from casework.caseload.models import REVIEW_OUTCOMES, CaseAssignment, CaseReview
 from casework.database import COUNT_CAP, Paged, count_up_to, page_within, utcnow
 from casework.dates import local_date
+from casework.diversion import services as diversion
 from casework.diversion.models import DiversionCase
 from casework.diversion.states import CaseStatus
 from casework.extensions import db
@@ -271,7 +272,7 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         select(func.count(case((DiversionCase.due_date >= today, 1))),
                func.count(case((DiversionCase.due_date < today, 1))))
         .where(DiversionCase.status == CaseStatus.ACTIVE, DiversionCase.site_id.in_(sites),
-               DiversionCase.due_date <= today + timedelta(days=DUE_SOON_DAYS))).one()
+               DiversionCase.due_date <= today + timedelta(days=diversion.DUE_SOON_DAYS))).one()
     reviews = latest_reviews()
     reviews_due, reviews_late = db.session.execute(
         select(func.count(case((reviews.c.next_review_on >= today, 1))),
@@ -750,4 +751,13 @@ def reviews_for(person_id: int) -> list[CaseReview]:
 def sites_of(actor: User) -> list[Site]:
     return list(actor.sites) if actor.is_site_scoped else list(
         db.session.scalars(select(Site).order_by(Site.name)))
+
+
+def site_chosen(actor: User, site_id: int | None) -> Site | None:
+    """The site of the actor's that a list's ``site`` argument names (the
+    dashboard's figures link to their lists for the site chosen there), or
+    None: all of theirs."""
+    if site_id is None:
+        return None
+    return next((site for site in sites_of(actor) if site.id == site_id), None)
 

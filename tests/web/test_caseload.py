@@ -429,3 +429,99 @@ def test_the_caseloads_page_shows_the_cases_of_caseworkers_who_left(
         assert ">More than 2 open cases</a>" in text_of(client.get("/caseload"))
     finally:
         caseload._caseload_statements.cache_clear()
+
+
+def _active_diversion(make_referral, site: str, due_in_days: int, lead, worker):
+    """An active Checkpoint diversion at ``site`` due ``due_in_days`` from today."""
+    from datetime import UTC, datetime
+
+    from casework.diversion import services as diversion
+
+    settings = diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                                  {1: "light", 2: "light", 3: "structured", 4: "intensive",
+                                   5: None})
+    person = make_referral(site, dob=date(2010, 1, 1), last_name=f"Due{site}{due_in_days}").person
+    may = datetime(2026, 5, 20, tzinfo=UTC)
+    assessment = diversion.assess_data(person, "checkpoint", {
+        "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
+        "offence": "bladed_article_s139", "aggravating_factors": [], "previous_outcomes": [],
+        "admits_offence": True, "sufficient_evidence": True},
+        actor=worker, now=may, settings=settings)
+    diversion.decide(assessment, "eligible", None, actor=lead, now=may)
+    case = diversion.offer(assessment, actor=worker, now=may)
+    started = date.today() + timedelta(days=due_in_days) - timedelta(weeks=16)
+    diversion.advance(case, diversion.Step("active", started), actor=worker,
+                      now=datetime.now(UTC), settings=settings)
+    db.session.commit()
+    return person
+
+
+def test_each_figure_for_a_chosen_site_links_to_the_list_of_what_it_counts(
+        client, login_as, make_referral, make_user, randomised):
+    """The deviations and diversion figures linked to lists of every site of
+    the lead's whatever site the dashboard showed, and "due in the next 14
+    days" to every active diversion."""
+    from datetime import UTC, datetime
+
+    from casework.pathways import services as pathways
+
+    lead = make_user("lead", ("coventry", "wolverhampton"), email="deciding@example.org")
+    worker = make_user("caseworker", ("coventry", "wolverhampton"), email="w@example.org")
+    people = {(site, due): _active_diversion(make_referral, site, due, lead, worker)
+              for site in ("coventry", "wolverhampton") for due in (-10, 5, 40)}
+    for site in ("coventry", "wolverhampton"):
+        control = randomised("control", site=site)
+        control.last_name = f"Deviated{site}"
+        pathways.record_deviation(control, date(2026, 9, 9), "Visit", actor=worker,
+                                  now=datetime.now(UTC))
+    db.session.commit()
+    coventry = people[("coventry", 5)].site_id
+    login_as("lead", ("coventry", "wolverhampton"))
+    dashboard = text_of(client.get(f"/dashboard?site={coventry}"))
+
+    def followed(label):
+        href, number = re.search(rf'href="([^"]+)">(\d+)<span class="govuk-visually-hidden"> '
+                                 rf'{label}', dashboard).groups()
+        return int(number), text_of(client.get(href.replace("&amp;", "&")))
+
+    number, listed = followed("diversions due in the next 14 days")
+    assert number == 1 and people[("coventry", 5)].last_name in listed
+    assert all(people[key].last_name not in listed for key in people if key != ("coventry", 5))
+    number, listed = followed("diversions past their due date")
+    assert number == 1 and people[("coventry", -10)].last_name in listed
+    assert people[("wolverhampton", -10)].last_name not in listed
+    number, listed = followed("protocol deviations recorded")
+    assert number == 1 and "Deviatedcoventry" in listed and "Deviatedwolverhampton" not in listed
+    # and for every site of the lead's
+    listed = text_of(client.get("/diversion?show=due"))
+    assert people[("coventry", 5)].last_name in listed
+    assert people[("wolverhampton", 5)].last_name in listed
+    assert people[("coventry", 40)].last_name not in listed
+
+
+def test_the_deviations_and_diversion_lists_say_when_they_are_cut_short(
+        client, login_as, make_referral, make_user, randomised, monkeypatch):
+    from datetime import UTC, datetime
+
+    from casework.diversion import services as diversion
+    from casework.pathways import services as pathways
+
+    lead = make_user("lead", ("coventry",), email="deciding@example.org")
+    worker = make_user("caseworker", ("coventry",), email="w@example.org")
+    for due in (-10, 5, 40):
+        _active_diversion(make_referral, "coventry", due, lead, worker)
+    for _ in range(2):
+        pathways.record_deviation(randomised("control"), date(2026, 9, 9), "Visit",
+                                  actor=worker, now=datetime.now(UTC))
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert 'data-testid="cut-short"' not in text_of(client.get("/diversion"))
+    assert 'data-testid="cut-short"' not in text_of(client.get("/pathways/deviations"))
+    monkeypatch.setattr(diversion, "CASES_SHOWN", 2)
+    monkeypatch.setattr(pathways, "DEVIATIONS_SHOWN", 1)
+    listed = text_of(client.get("/diversion"))
+    assert "These are the first 2 cases by due date; there are more." in listed
+    assert "Duecoventry-10" in listed and "Duecoventry5" in listed  # the first by due date
+    assert "Duecoventry40" not in listed
+    assert "These are the latest 1 deviations; there are more." in \
+        text_of(client.get("/pathways/deviations"))
