@@ -420,9 +420,7 @@ def _caseload_statements(only: bool, reads_all: bool,
     last_contact = notes.last_contact_of(Person.id, reads).scalar_subquery()
     needing = None
     if not only:
-        # counted as the case list counts (each part through an index on
-        # site, up to the cap), its cases those the list shows
-        # the case list's, driven by the caseworker index: the cases it shows
+        # the case list's condition (caseworker=needed), up to its cap
         needing = select(func.count()).select_from(
             select(Person.id).where(needs_caseworker(bindparam("holders", expanding=True)),
                                     at_sites(sites), active())
@@ -593,12 +591,14 @@ def hidden_from(actor: User, person_ids: list[int]) -> dict[int, int | None]:
 def sites_of_cases(person_ids: list[int]) -> dict[int, frozenset[int]]:
     """The sites each of ``person_ids`` (those that exist) belongs to
     (``at_sites``): two queries."""
-    return _sites_of_cases(db.session.scalars(select(Person).where(Person.id.in_(person_ids))))
+    return _sites_of_cases(db.session.execute(
+        select(Person.id, Person.site_id).where(Person.id.in_(person_ids))))
 
 
 def _sites_of_cases(people) -> dict[int, frozenset[int]]:
-    """The sites each of ``people`` belongs to (``at_sites``): their own,
-    and those of their referrals (one query)."""
+    """The sites each of ``people`` (each with ``id`` and ``site_id``)
+    belongs to (``at_sites``): their own, and those of their referrals (one
+    query)."""
     sites = {p.id: {p.site_id} for p in people}
     if sites:
         for person_id, site_id in db.session.execute(
