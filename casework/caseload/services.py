@@ -355,7 +355,7 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
     """A page of caseworkers (and leads) of ``site_ids`` by name, with their
     cases that belong to those sites (``at_sites``), and how many open
     cases of the sites need a caseworker (``needs_caseworker``: a leaver's
-    have no row here): seven queries whatever the number of caseworkers or
+    have no row here): six queries whatever the number of caseworkers or
     cases, each reading the cases of the page's caseworkers only (a
     national service has thousands of caseworkers). ``only`` narrows it to
     one user (and counts no cases needing a caseworker)."""
@@ -374,15 +374,13 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
     rows = {u.id: Caseload(u) for u in db.session.scalars(
         statements.users, {**params, "skip": (page - 1) * per_page, "take": per_page})}
     params["ids"] = list(rows)
-    for user_id, number in db.session.execute(statements.active, params):
-        rows[user_id].active = number
+    for user_id, number, last in db.session.execute(statements.active, params):
+        rows[user_id].active, rows[user_id].last_contact = number, last
     for user_id, pathway, number in db.session.execute(statements.pathways, params):
         rows[user_id].by_pathway[Pathway(pathway)] = number
     for user_id, number, oldest in db.session.execute(statements.overdue, params):
         rows[user_id].overdue = number
         rows[user_id].oldest_overdue_days = (today - oldest).days
-    for user_id, last in db.session.execute(statements.last_contact, params):
-        rows[user_id].last_contact = last
     return CaseloadPage(list(rows.values()), total, page, per_page, needing, needing_capped)
 
 
@@ -390,10 +388,9 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
 class _CaseloadStatements:
     count: Select  # the caseworkers of the sites, and the open cases needing one (or None)
     users: Select  # a page of them
-    active: Select  # (caseworker, open cases)
+    active: Select  # (caseworker, open cases, latest attended contact)
     pathways: Select  # (caseworker, pathway, people on it)
     overdue: Select  # (caseworker, overdue contacts, the oldest clock's start)
-    last_contact: Select  # (caseworker, latest attended contact)
 
 
 @cache
@@ -431,8 +428,11 @@ def _caseload_statements(only: bool, reads_all: bool,
         users=(select(User).where(*working).order_by(User.display_name, User.id)
                .offset(bindparam("skip")).limit(bindparam("take"))
                .options(lazyload(User.sites))),
-        active=(select(Person.caseworker_id, func.count()).where(mine, active())
-                .group_by(Person.caseworker_id)),
+        # one read of their cases for both (the page's count of cases
+        # needing a caseworker took the query this saves)
+        active=(select(Person.caseworker_id, func.count(case((active(), 1))),
+                       func.max(last_contact))
+                .where(mine).group_by(Person.caseworker_id)),
         pathways=(select(Person.caseworker_id, PathwayEpisode.pathway, func.count())
                   .join(PathwayEpisode, and_(PathwayEpisode.person_id == Person.id,
                                              PathwayEpisode.end_date.is_(None)))
@@ -440,8 +440,6 @@ def _caseload_statements(only: bool, reads_all: bool,
         overdue=(select(Person.caseworker_id, func.count(), func.min(overdue.c.started))
                  .join(overdue, overdue.c.person_id == Person.id).where(mine)
                  .group_by(Person.caseworker_id)),
-        last_contact=(select(Person.caseworker_id, func.max(last_contact)).where(mine)
-                      .group_by(Person.caseworker_id)),
     )
 
 
