@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from casework.access import get_visible_or_404, require, visible_site_ids
+from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -87,6 +87,7 @@ def _filters(args) -> services.CaseFilter:
     return services.CaseFilter(
         site_id=number("site"), caseworker_id=number("caseworker"),
         unassigned=args.get("caseworker") == "none",
+        needs_caseworker=args.get("caseworker") == "needed",
         pathway=args.get("pathway") if args.get("pathway") in set(Pathway) else None,
         arm=args.get("arm") if args.get("arm") in ("treatment", "control") else None,
         signal=args.get("signal") if args.get("signal") in (
@@ -109,13 +110,15 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
                               page=whole_number(page_arg) or 1)
     audit.viewed(Action.CASE_LISTED, filters={k: v for k, v in vars(filters).items() if v},
                  page=page.page, shown=len(page.rows))
-    # A case goes to a caseworker of its own site, so cases are reassigned
-    # from a list of one site's: the choice is that site's caseworkers, not
-    # every caseworker the lead oversees (thousands, nationally).
-    shown = frozenset(row.person.site_id for row in page.rows) | posted
+    # A case goes to a caseworker of a site it belongs to, so cases are
+    # reassigned from a list of one site's: the choice is the caseworkers of
+    # the sites every case shown belongs to, not every caseworker the lead
+    # oversees (thousands, nationally).
+    shown = (frozenset.intersection(*(row.sites for row in page.rows)) if page.rows
+             else frozenset()) | posted
     choose_site = False
     if form is None and current_user.can(Permission.CASE_REASSIGN):
-        choose_site = len(shown) > 1
+        choose_site = bool(page.rows) and not _assignable_sites(shown)
         form = None if choose_site else ReassignForm()
     if form is not None:
         form.to_user.choices = choices([("", "Select a caseworker")] + [
@@ -129,6 +132,7 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
     return render_template("caseload/cases.html", page=page, filters=filters, form=form,
                            mine=mine, own=own, selected=set(request.form.getlist("people")),
                            choose_site=choose_site, back=back or request.full_path,
+                           site_names={s.id: s.name for s in services.sites_of(current_user)},
                            args=list_query("page", query=args)), status
 
 
@@ -148,17 +152,21 @@ def _posted_people() -> list[int]:
 
 
 def _sites_of(people: list[int]) -> frozenset[int]:
-    """The sites of the people a reassignment form was sent with (none for
-    more than may be reassigned at once: the reassignment says so)."""
+    """The sites the cases a reassignment form was sent with belong to (none
+    for more than may be reassigned at once: the reassignment says so)."""
     if not people or len(people) > services.MAX_CASES_AT_ONCE:
         return frozenset()
-    return frozenset(services.sites_of_people(people))
+    return frozenset().union(*services.sites_of_cases(people).values())
+
+
+def _assignable_sites(site_ids: frozenset[int]) -> frozenset[int]:
+    """Those of ``site_ids`` that are the user's."""
+    return frozenset(s.id for s in services.sites_of(current_user)) & site_ids
 
 
 def _assignable(site_ids: frozenset[int]) -> list:
     """Caseworkers and leads of those of ``site_ids`` that are the user's."""
-    mine = frozenset(s.id for s in services.sites_of(current_user))
-    return services.assignable(mine & site_ids)
+    return services.assignable(_assignable_sites(site_ids))
 
 
 @bp.route("/caseload/cases")
@@ -186,6 +194,14 @@ def reassign():
     if not people or len(people) > services.MAX_CASES_AT_ONCE:
         show_problems(form, {"people": services.TOO_MANY_CASES if people
                              else services.NO_CASES})
+    elif hidden := services.hidden_from(current_user, people):
+        # a person the lead may not see answers as a missing one, and the
+        # refusal is audited (DESIGN.md "Who uses it"), under the site
+        # of the first, whose leads see who tried
+        first, site_id = next(iter(hidden.items()))
+        deny(404, reason="outside_scope" if site_id is not None else "not_found",
+             subject_type="person", subject_id=first, site_id=site_id,
+             people=sorted(hidden))
     elif form.validate_on_submit():
         try:
             done = services.reassign(

@@ -5,7 +5,7 @@ Services flush, never commit; free text never goes into the audit log."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -451,20 +451,35 @@ def record_later_outcome(case: DiversionCase, code: int | None, *, actor: User,
     return case
 
 
-def cases(site_ids: frozenset[int] | None, *, status: str | None = None,
-          overdue_on: date | None = None, limit: int = 500) -> list[DiversionCase]:
-    """Diversion cases at ``site_ids``; with ``overdue_on``, only active
-    cases past their due date on that day. One query."""
+# "Due soon": due within this many days (the lead dashboard's figure and
+# the list behind it)
+DUE_SOON_DAYS = 14
+# the most cases a list shows (the page says when there are more)
+CASES_SHOWN = 500
+
+
+def cases(site_ids: frozenset[int] | None, *,
+          status: str | tuple[str, ...] | None = None, overdue_on: date | None = None,
+          due_soon_on: date | None = None, limit: int = CASES_SHOWN) -> list[DiversionCase]:
+    """Diversion cases at ``site_ids``, of ``status`` (one or several), by
+    due date; with ``overdue_on``, only active cases past their due date on
+    that day; with ``due_soon_on``, only active cases due from that day to
+    DUE_SOON_DAYS after it. At most ``limit``. One query."""
     stmt = (select(DiversionCase).options(joinedload(DiversionCase.person))
             .order_by(DiversionCase.due_date.is_(None), DiversionCase.due_date,
                       DiversionCase.id).limit(limit))
     if site_ids is not None:
         stmt = stmt.where(DiversionCase.site_id.in_(site_ids))
     if status:
-        stmt = stmt.where(DiversionCase.status == status)
+        stmt = stmt.where(DiversionCase.status.in_((status,) if isinstance(status, str)
+                                                   else status))
     if overdue_on is not None:
         stmt = stmt.where(DiversionCase.status == CaseStatus.ACTIVE,
                           DiversionCase.due_date < overdue_on)
+    if due_soon_on is not None:
+        stmt = stmt.where(DiversionCase.status == CaseStatus.ACTIVE,
+                          DiversionCase.due_date >= due_soon_on,
+                          DiversionCase.due_date <= due_soon_on + timedelta(days=DUE_SOON_DAYS))
     return list(db.session.scalars(stmt).unique())
 
 

@@ -13,6 +13,7 @@ from casework.access import (
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.caseload import services as caseload
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.diversion import bp, services
 from casework.diversion.forms import (
@@ -30,7 +31,7 @@ from casework.diversion.states import CaseStatus
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import CATEGORIES
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, refused, show_problems
+from casework.forms import changed_meanwhile, choices, refused, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 
@@ -185,19 +186,31 @@ def later_outcome(case_id: int):
 @bp.route("/diversion")
 @require(Permission.CASE_READ)
 def cases():
+    """The diversion cases of the user's sites, or of one of them (``site``),
+    by due date: offered or active, overdue, due soon (the dashboard's
+    figures) or of one status; the first CASES_SHOWN, saying so when there
+    are more."""
     today = local_today()
     show = request.args.get("show", "open")
+    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
+    site_ids = frozenset({site.id}) if site else visible_site_ids()
+    shown = services.CASES_SHOWN
     if show == "overdue":
-        rows = services.cases(visible_site_ids(), overdue_on=today)
+        rows = services.cases(site_ids, overdue_on=today, limit=shown + 1)
+    elif show == "due":
+        rows = services.cases(site_ids, due_soon_on=today, limit=shown + 1)
     elif show in {s.value for s in CaseStatus}:
-        rows = services.cases(visible_site_ids(), status=show)
+        rows = services.cases(site_ids, status=show, limit=shown + 1)
     else:
         show = "open"
-        rows = [c for c in services.cases(visible_site_ids())
-                if c.status in (CaseStatus.OFFERED, CaseStatus.ACTIVE)]
-    audit.viewed(Action.DIVERSION_LISTED, show=show, shown=len(rows))
+        rows = services.cases(site_ids, status=(CaseStatus.OFFERED, CaseStatus.ACTIVE),
+                              limit=shown + 1)
+    more, rows = len(rows) > shown, rows[:shown]
+    audit.viewed(Action.DIVERSION_LISTED, show=show, shown=len(rows),
+                 **({"site": site.id} if site else {}))
     return render_template("diversion/cases.html", rows=rows, show=show, today=today,
-                           overdue=services.overdue)
+                           overdue=services.overdue, site=site, more=more,
+                           due_soon_days=services.DUE_SOON_DAYS)
 
 
 @bp.route("/rules")

@@ -368,7 +368,13 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
     return deviation
 
 
-def deviations(site_ids: frozenset[int] | None, *, limit: int = 200) -> list[ProtocolDeviation]:
+DEVIATIONS_SHOWN = 200  # the most the list shows (it says when there are more)
+
+
+def deviations(site_ids: frozenset[int] | None, *,
+               limit: int = DEVIATIONS_SHOWN) -> list[ProtocolDeviation]:
+    """The protocol deviations at ``site_ids``, the latest first, at most
+    ``limit``: one query."""
     stmt = (select(ProtocolDeviation).options(joinedload(ProtocolDeviation.person),
                                               joinedload(ProtocolDeviation.recorded_by))
             .order_by(ProtocolDeviation.occurred_on.desc(), ProtocolDeviation.id.desc())

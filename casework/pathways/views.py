@@ -9,9 +9,10 @@ from casework.access import get_in_scope_or_404, get_visible_or_404, require, vi
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
+from casework.caseload import services as caseload
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, refused, show_problems
+from casework.forms import changed_meanwhile, choices, refused, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways import bp, services
@@ -126,9 +127,18 @@ def deviation(person_id: int):
 @bp.route("/pathways/deviations")
 @require(Permission.CASELOAD_REVIEW)
 def deviations():
-    rows = services.deviations(visible_site_ids())
-    audit.viewed(Action.DEVIATION_LISTED, shown=len(rows))
-    return render_template("pathways/deviations.html", deviations=rows)
+    """The protocol deviations of the lead's sites, or of one of them
+    (``site``: the dashboard's figure links here for the site chosen
+    there), the latest DEVIATIONS_SHOWN, saying so when there are more."""
+    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
+    shown = services.DEVIATIONS_SHOWN
+    rows = services.deviations(frozenset({site.id}) if site else visible_site_ids(),
+                               limit=shown + 1)
+    more, rows = len(rows) > shown, rows[:shown]
+    audit.viewed(Action.DEVIATION_LISTED, shown=len(rows),
+                 **({"site": site.id} if site else {}))
+    return render_template("pathways/deviations.html", deviations=rows, site=site, more=more,
+                           shown=shown)
 
 
 @bp.route("/pathways/summary")

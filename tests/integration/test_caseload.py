@@ -369,3 +369,241 @@ def test_a_case_is_open_while_any_of_its_three_sources_is(make_referral, randomi
     found = set(db.session.scalars(select(Person.id).where(services.active(), Person.id.in_(
         [waiting.id, closed.id, offered.id, treated.id]))))
     assert found == {waiting.id, offered.id, treated.id}
+
+
+def test_a_review_entered_late_is_not_the_latest(make_referral, team):
+    """The latest review is the one with the latest review date (of those on
+    one day, the last recorded), everywhere: the person page, the dashboard
+    and the case list. A review dated months back and entered after a
+    recent one took over the dashboard and list by its id, and made the
+    person overdue while their page gave the next review in January."""
+    person = make_referral("coventry").person
+    lead = team["lead"]
+    services.record_review(person, services.ReviewDetails(
+        TODAY - timedelta(days=5), "continue", TODAY + timedelta(days=60)), actor=lead, now=NOW)
+    services.record_review(person, services.ReviewDetails(
+        TODAY - timedelta(days=90), "increase", TODAY - timedelta(days=30)), actor=lead, now=NOW)
+    db.session.commit()
+    assert services.latest_review(person.id).next_review_on == TODAY + timedelta(days=60)
+    figures = services.dashboard(site_ids("coventry"), actor=lead, today=TODAY,
+                                 thresholds=THRESHOLDS)
+    assert (figures.reviews_due, figures.reviews_overdue) == (0, 0)
+
+    def listed(**filters):
+        page = services.case_list(services.CaseFilter(**filters), site_ids("coventry"),
+                                  actor=lead, today=TODAY, thresholds=THRESHOLDS)
+        return {row.person.id: row.next_review for row in page.rows}
+
+    assert person.id not in listed(signal="review_overdue")
+    assert listed()[person.id] == TODAY + timedelta(days=60)
+    # two on one day: the one recorded last
+    services.record_review(person, services.ReviewDetails(
+        TODAY - timedelta(days=5), "escalate", TODAY + timedelta(days=7)), actor=lead, now=NOW)
+    db.session.commit()
+    assert services.latest_review(person.id).outcome == "escalate"
+    assert person.id in listed(signal="review_due")
+    assert services.dashboard(site_ids("coventry"), actor=lead, today=TODAY,
+                              thresholds=THRESHOLDS).reviews_due == 1
+
+
+def test_a_review_is_audited_under_the_site_it_is_recorded_at(make_referral, make_user):
+    """A lead of another site, where the person was referred, records the
+    review under their site (intake.working_site); its event was under the
+    person's site, so their own sites' audit log left it out."""
+    from casework.caseload.models import CaseReview
+
+    person = make_referral("coventry").person
+    make_referral("wolverhampton", person=person)
+    lead = make_user("lead", ("wolverhampton",))
+    services.record_review(person, services.ReviewDetails(
+        TODAY, "continue", TODAY + timedelta(days=28)), actor=lead, now=NOW)
+    db.session.commit()
+    review = db.session.scalars(select(CaseReview)).one()
+    assert review.site_id in site_ids("wolverhampton")
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reviewed")).one()
+    assert event.site_id == review.site_id
+
+
+@pytest.fixture
+def living_elsewhere(make_trial, make_referral, triage_referral, make_user):
+    """A person who lives at Coventry (their own site), referred and
+    randomised to treatment at Wolverhampton, engaged since 1 September
+    and never contacted since (overdue), with a review overdue."""
+    from casework.triage import services as triage
+
+    make_trial()
+    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
+    for _ in range(20):
+        person = make_referral("coventry", last_name="Livesapart").person
+        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
+                                "eligible", None, actor=decider,
+                                now=datetime(2026, 8, 1, tzinfo=UTC), key=b"test-trial-key")
+        db.session.commit()
+        if decided.allocation.arm == "treatment":
+            break
+    else:
+        raise AssertionError("no treatment allocation in 20 tries")
+    pathways.move(person, pathways.MoveRequest("engaged", date(2026, 9, 1)), actor=decider,
+                  now=NOW)
+    services.record_review(person, services.ReviewDetails(
+        date(2026, 9, 1), "continue", TODAY - timedelta(days=3)), actor=decider, now=NOW)
+    db.session.commit()
+    assert person.site_id in site_ids("coventry")
+    return person
+
+
+def test_a_case_belongs_to_the_persons_site_and_every_site_they_were_referred_at(
+        living_elsewhere, team):
+    """The dashboard counted people by the allocation's and the episode's
+    site, the list behind each figure by the person's own site: a person
+    living at Coventry and randomised at Wolverhampton counted on
+    Wolverhampton's dashboard and was on none of its lists, and on
+    Coventry's lists but not its dashboard. Both now follow who may see
+    the person: their site and every site they were referred at."""
+    person, lead = living_elsewhere, team["lead"]
+
+    def listed(sites, **filters):
+        page = services.case_list(services.CaseFilter(**filters), sites, actor=lead,
+                                  today=TODAY, thresholds=THRESHOLDS)
+        return {row.person.id for row in page.rows}
+
+    for sites in (site_ids("wolverhampton"), site_ids("coventry"),
+                  site_ids("coventry", "wolverhampton")):
+        figures = services.dashboard(sites, actor=lead, today=TODAY, thresholds=THRESHOLDS)
+        # each person once, though their case belongs to both sites
+        assert figures.treated[Pathway.ENGAGED] == 1 and figures.treated_total == 1
+        assert figures.overdue_contacts == 1 and figures.reviews_overdue == 1
+        assert listed(sites, arm="treatment", pathway="engaged", include_closed=True) \
+            == {person.id}
+        assert listed(sites, signal="overdue") == {person.id}
+        assert listed(sites, signal="review_overdue") == {person.id}
+        # the site filter, by the same rule
+        for site in sites:
+            assert listed(site_ids("coventry", "wolverhampton"), site_id=site) == {person.id}
+    # a site filter outside the reader's sites finds no one
+    assert listed(site_ids("wolverhampton"), site_id=next(iter(site_ids("coventry")))) == set()
+    nowhere = services.dashboard(site_ids("walsall"), actor=lead, today=TODAY,
+                                 thresholds=THRESHOLDS)
+    assert (nowhere.treated_total, nowhere.overdue_contacts, nowhere.reviews_overdue) == (0, 0, 0)
+    assert listed(site_ids("walsall"), include_closed=True) == set()
+    row = services.case_list(services.CaseFilter(), site_ids("wolverhampton"), actor=lead,
+                             today=TODAY, thresholds=THRESHOLDS).rows[0]
+    assert row.sites == site_ids("coventry", "wolverhampton")
+
+
+def test_caseloads_count_a_caseworkers_cases_at_every_site_they_belong_to(
+        living_elsewhere, team):
+    wes = team["wes"]
+    services.assign(living_elsewhere, wes, "Near the referral", actor=None, now=NOW)
+    db.session.commit()
+    rows = {r.caseworker.id: r for r in services.caseloads(
+        site_ids("wolverhampton"), actor=team["lead"], today=TODAY, thresholds=THRESHOLDS).rows}
+    assert (rows[wes.id].active, rows[wes.id].overdue) == (1, 1)
+    assert rows[wes.id].by_pathway[Pathway.ENGAGED] == 1
+    listed = services.case_list(services.CaseFilter(caseworker_id=wes.id),
+                                site_ids("wolverhampton"), actor=team["lead"], today=TODAY,
+                                thresholds=THRESHOLDS)
+    assert [r.person.id for r in listed.rows] == [living_elsewhere.id]
+
+
+def test_a_lead_of_the_site_a_person_was_referred_at_reassigns_them(living_elsewhere, team,
+                                                                    make_user):
+    """To a caseworker of a site the case belongs to that the lead holds;
+    the person's own site was required of both the lead and the caseworker."""
+    person = living_elsewhere
+    wolves_lead = make_user("lead", ("wolverhampton",), email="wolves-lead@example.org")
+    with pytest.raises(services.CaseloadError, match="does not work at the site"):
+        services.reassign([person.id], team["amy"].id, "Cover", actor=wolves_lead, now=NOW)
+    services.reassign([person.id], team["wes"].id, "Near the referral", actor=wolves_lead,
+                      now=NOW)
+    db.session.commit()
+    assert person.caseworker_id == team["wes"].id
+    # a lead of both sites gives it to a caseworker of either
+    services.reassign([person.id], team["amy"].id, "Back home", actor=team["lead"], now=NOW)
+    db.session.commit()
+    assert person.caseworker_id == team["amy"].id
+    walsall_lead = make_user("lead", ("walsall",), email="walsall-lead@example.org")
+    with pytest.raises(services.CaseloadError, match="not at your sites"):
+        services.reassign([person.id], team["wes"].id, "x", actor=walsall_lead, now=NOW)
+
+
+def test_a_case_belongs_to_the_sites_whose_readers_may_see_the_person(make_referral):
+    """``at_sites`` is the rule of ``intake.services._at_sites`` (who may see
+    a person), in a form checked person by person."""
+    from casework.intake import services as intake
+    from casework.intake.models import Person
+
+    home = make_referral("coventry").person
+    make_referral("wolverhampton", person=home)
+    make_referral("birmingham", person=make_referral("coventry").person)
+    make_referral("wolverhampton")
+    make_referral("birmingham")
+    for keys in [("coventry",), ("wolverhampton",), ("birmingham",),
+                 ("coventry", "birmingham"), ("wolverhampton", "birmingham"), ("dudley",), ()]:
+        sites = sorted(site_ids(*keys))
+        ours = set(db.session.scalars(select(Person.id).where(services.at_sites(sites))))
+        theirs = set(db.session.scalars(select(Person.id).where(intake._at_sites(sites))))
+        assert ours == theirs, keys
+
+
+def test_the_case_list_pages_a_sites_people_and_those_referred_there_in_one_order(
+        living_elsewhere, make_referral, team, monkeypatch):
+    """A list longer than the cap and a shorter one are read differently
+    (the name index walked, or the two parts read whole and sorted): the
+    same people, in the same order, page after page."""
+    for n in range(4):
+        make_referral("wolverhampton", last_name=f"Livesapart{n}")  # around the name's place
+    expected = sorted(services.case_list(
+        services.CaseFilter(), site_ids("wolverhampton"), actor=team["lead"], today=TODAY,
+        thresholds=THRESHOLDS, per_page=50).rows,
+        key=lambda r: (r.person.last_name_key, r.person.first_name_key, r.person.id))
+    assert len(expected) == 5 and living_elsewhere.id in {r.person.id for r in expected}
+    for cap in (10, 2):  # under the cap, and past it
+        monkeypatch.setattr(services, "COUNT_CAP", cap)
+        pages = [services.case_list(services.CaseFilter(), site_ids("wolverhampton"),
+                                    actor=team["lead"], today=TODAY, thresholds=THRESHOLDS,
+                                    page=n, per_page=2) for n in (1, 2, 3)]
+        assert [r.person.id for p in pages for r in p.rows] == [r.person.id for r in expected]
+        assert (pages[0].capped, pages[0].total) == ((False, 5) if cap == 10 else (True, 2))
+
+
+def test_cases_whose_caseworker_cannot_hold_them_need_a_caseworker(make_referral, team,
+                                                                   make_user):
+    """A leaver's open cases were on no caseload (only active members of
+    the site have a row) and not among the cases with no caseworker: a
+    lead never saw the cases they must reassign."""
+    from casework.accounts import services as accounts
+    from casework.intake import services as intake
+
+    lead = team["lead"]
+    leaver = make_user("caseworker", ("coventry",), display_name="Lea Leaver")
+    moved = make_user("caseworker", ("coventry",), display_name="Mo Moved")
+    now_evaluating = make_user("caseworker", ("coventry",), display_name="Eve Evaluating")
+    people = {name: make_referral("coventry", last_name=name).person
+              for name in ("Left", "Movedaway", "Evaluated", "Nobody", "Held", "Referredthere",
+                           "Closed")}
+    for name, holder in (("Left", leaver), ("Movedaway", moved),
+                         ("Evaluated", now_evaluating), ("Held", team["amy"]),
+                         ("Closed", leaver)):
+        services.assign(people[name], holder, "Test", actor=None, now=NOW)
+    people["Nobody"].caseworker_id = None
+    # held by a Wolverhampton caseworker: the case belongs there too (a referral)
+    make_referral("wolverhampton", person=people["Referredthere"])
+    services.assign(people["Referredthere"], team["wes"], "Test", actor=None, now=NOW)
+    for referral in people["Closed"].referrals:
+        intake.close_referral(referral, "withdrawn", actor=lead, now=NOW)
+    accounts.deactivate_user(leaver, actor=None, now=NOW)
+    moved.sites = accounts.sites_by_keys(["birmingham"])
+    now_evaluating.role = "evaluator"
+    db.session.commit()
+
+    expected = {people[n].id for n in ("Left", "Movedaway", "Evaluated", "Nobody")}
+    for sites in (site_ids("coventry"), site_ids("coventry", "wolverhampton")):
+        listed = services.case_list(services.CaseFilter(needs_caseworker=True), sites,
+                                    actor=lead, today=TODAY, thresholds=THRESHOLDS)
+        assert {row.person.id for row in listed.rows} == expected
+        assert services.caseloads(sites, actor=lead, today=TODAY, thresholds=THRESHOLDS) \
+            .needing == 4
+    assert services.caseloads(site_ids("wolverhampton"), actor=lead, today=TODAY,
+                              thresholds=THRESHOLDS).needing == 0

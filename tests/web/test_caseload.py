@@ -320,3 +320,208 @@ def test_a_failed_reassignment_shows_the_list_with_its_own_page_links(
                        response.get_data(as_text=True))
     assert sorted(links) == ["/caseload/cases?arm=&amp;page=1", "/caseload/cases?arm=&amp;page=3"]
     assert all(client.get(link.replace("&amp;", "&")).status_code == 200 for link in links)
+
+
+def _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral, triage_referral,
+                                                 make_user):
+    """A person whose own site is Coventry, referred and randomised to
+    treatment at Wolverhampton, engaged since 1 September (contact overdue)."""
+    from datetime import UTC, datetime
+
+    from casework.pathways import services as pathways
+    from casework.triage import services as triage
+
+    make_trial()
+    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
+    for n in range(20):
+        person = make_referral("coventry", last_name=f"Livesapart{n}").person
+        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
+                                "eligible", None, actor=decider,
+                                now=datetime(2026, 8, 1, tzinfo=UTC), key=b"test-trial-key")
+        db.session.commit()
+        if decided.allocation.arm == "treatment":
+            pathways.move(person, pathways.MoveRequest("engaged", date(2026, 9, 1)),
+                          actor=decider, now=datetime(2026, 9, 1, 12, tzinfo=UTC))
+            db.session.commit()
+            return person
+    raise AssertionError("no treatment allocation in 20 tries")
+
+
+def test_the_list_behind_a_figure_lists_the_people_it_counts(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """A person living at Coventry and randomised at Wolverhampton counted on
+    Wolverhampton's dashboard, and the lists behind its figures left them
+    out; its lead could open their page and not reassign them."""
+    person = _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral,
+                                                          triage_referral, make_user)
+    wendy = make_user("caseworker", ("wolverhampton",), email="wendy@example.org",
+                      display_name="Wendy Wolves")
+    login_as("lead", ("wolverhampton",))
+    dashboard = text_of(client.get("/dashboard"))
+    for href in ("/caseload/cases?signal=overdue",
+                 "/caseload/cases?arm=treatment&amp;pathway=engaged&amp;closed=1"):
+        assert f'href="{href}">1<' in dashboard
+        listed = text_of(client.get(href.replace("&amp;", "&")))
+        assert person.last_name in listed and "1 case " in listed
+    listed = text_of(client.get("/caseload/cases"))
+    assert "Coventry, referred at Wolverhampton" in listed
+    assert "Wendy Wolves (caseworker)" in listed  # one site's list: reassignable
+    assert post("/caseload/reassign", {"people": [str(person.id)], "to_user": str(wendy.id),
+                                       "reason": "Near the referral"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Person, person.id).caseworker_id == wendy.id
+
+
+def test_reassigning_someone_the_lead_may_not_see_is_refused_as_missing_and_audited(
+        client, login_as, post, make_referral, make_user):
+    """It answered 422 "Not a valid choice" (the caseworkers offered are
+    those of the cases' sites the lead holds: none) and audited nothing;
+    outside their scope a record answers 404 and the refusal is audited."""
+    amy = make_user("caseworker", ("coventry",), email="amy@example.org")
+    mine = make_referral("coventry", last_name="Covperson").person
+    theirs = make_referral("wolverhampton", last_name="Wolperson").person
+    lead = login_as("lead", ("coventry",))
+    before = mine.caseworker_id
+    for people, reason, site_id in (([mine.id, theirs.id], "outside_scope", theirs.site_id),
+                                    ([mine.id, 999_999], "not_found", None)):
+        response = post("/caseload/reassign", {"people": [str(n) for n in people],
+                                               "to_user": str(amy.id), "reason": "Cover"})
+        assert response.status_code == 404 and "Wolperson" not in text_of(response)
+        event = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "access:denied").order_by(AuditEvent.id.desc())).first()
+        assert (event.actor_id, event.subject_type, event.subject_id, event.site_id) == \
+            (lead.id, "person", str(people[1]), site_id)
+        assert event.detail["reason"] == reason and event.detail["people"] == [people[1]]
+    db.session.expire_all()
+    assert db.session.get(Person, mine.id).caseworker_id == before
+    assert not db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reassigned")).all()
+
+
+def test_the_caseloads_page_shows_the_cases_of_caseworkers_who_left(
+        client, login_as, make_referral, make_user, monkeypatch):
+    from datetime import UTC, datetime
+
+    from casework.accounts import services as accounts
+    from casework.caseload import services as caseload
+
+    leaver = make_user("caseworker", ("wolverhampton",), email="leaver@example.org",
+                       display_name="Lea Leaver")
+    moved = make_user("caseworker", ("wolverhampton",), email="moved@example.org",
+                      display_name="Mo Moved")
+    people = [make_referral("wolverhampton", last_name=f"Held{n}").person for n in range(3)]
+    for person, holder in zip(people, (leaver, leaver, moved), strict=True):
+        caseload.assign(person, holder, "Test", actor=None, now=datetime.now(UTC))
+    accounts.deactivate_user(leaver, actor=None, now=datetime.now(UTC))
+    moved.sites = accounts.sites_by_keys(["birmingham"])
+    db.session.commit()
+    login_as("lead", ("wolverhampton",))
+    page = text_of(client.get("/caseload"))
+    assert "Lea Leaver" not in page and "Mo Moved" not in page  # no row of their own
+    needing = page.split('data-testid="needing">', 1)[1].split("</p>", 1)[0]
+    assert 'href="/caseload/cases?caseworker=needed">3 open cases</a>' in needing
+    listed = text_of(client.get("/caseload/cases?caseworker=needed"))
+    assert "3 cases needing a caseworker" in listed
+    assert all(p.last_name in listed for p in people) and "Lea Leaver (deactivated)" in listed
+    monkeypatch.setattr(caseload, "COUNT_CAP", 2)
+    caseload._caseload_statements.cache_clear()
+    try:
+        assert ">More than 2 open cases</a>" in text_of(client.get("/caseload"))
+    finally:
+        caseload._caseload_statements.cache_clear()
+
+
+def _active_diversion(make_referral, site: str, due_in_days: int, lead, worker):
+    """An active Checkpoint diversion at ``site`` due ``due_in_days`` from today."""
+    from datetime import UTC, datetime
+
+    from casework.diversion import services as diversion
+
+    settings = diversion.Settings({"checkpoint": 16, "outcome22": 12}, 22,
+                                  {1: "light", 2: "light", 3: "structured", 4: "intensive",
+                                   5: None})
+    person = make_referral(site, dob=date(2010, 1, 1), last_name=f"Due{site}{due_in_days}").person
+    may = datetime(2026, 5, 20, tzinfo=UTC)
+    assessment = diversion.assess_data(person, "checkpoint", {
+        "date_of_birth": "2010-01-01", "offence_date": "2026-05-01",
+        "offence": "bladed_article_s139", "aggravating_factors": [], "previous_outcomes": [],
+        "admits_offence": True, "sufficient_evidence": True},
+        actor=worker, now=may, settings=settings)
+    diversion.decide(assessment, "eligible", None, actor=lead, now=may)
+    case = diversion.offer(assessment, actor=worker, now=may)
+    started = date.today() + timedelta(days=due_in_days) - timedelta(weeks=16)
+    diversion.advance(case, diversion.Step("active", started), actor=worker,
+                      now=datetime.now(UTC), settings=settings)
+    db.session.commit()
+    return person
+
+
+def test_each_figure_for_a_chosen_site_links_to_the_list_of_what_it_counts(
+        client, login_as, make_referral, make_user, randomised):
+    """The deviations and diversion figures linked to lists of every site of
+    the lead's whatever site the dashboard showed, and "due in the next 14
+    days" to every active diversion."""
+    from datetime import UTC, datetime
+
+    from casework.pathways import services as pathways
+
+    lead = make_user("lead", ("coventry", "wolverhampton"), email="deciding@example.org")
+    worker = make_user("caseworker", ("coventry", "wolverhampton"), email="w@example.org")
+    people = {(site, due): _active_diversion(make_referral, site, due, lead, worker)
+              for site in ("coventry", "wolverhampton") for due in (-10, 5, 40)}
+    for site in ("coventry", "wolverhampton"):
+        control = randomised("control", site=site)
+        control.last_name = f"Deviated{site}"
+        pathways.record_deviation(control, date(2026, 9, 9), "Visit", actor=worker,
+                                  now=datetime.now(UTC))
+    db.session.commit()
+    coventry = people[("coventry", 5)].site_id
+    login_as("lead", ("coventry", "wolverhampton"))
+    dashboard = text_of(client.get(f"/dashboard?site={coventry}"))
+
+    def followed(label):
+        href, number = re.search(rf'href="([^"]+)">(\d+)<span class="govuk-visually-hidden"> '
+                                 rf'{label}', dashboard).groups()
+        return int(number), text_of(client.get(href.replace("&amp;", "&")))
+
+    number, listed = followed("diversions due in the next 14 days")
+    assert number == 1 and people[("coventry", 5)].last_name in listed
+    assert all(people[key].last_name not in listed for key in people if key != ("coventry", 5))
+    number, listed = followed("diversions past their due date")
+    assert number == 1 and people[("coventry", -10)].last_name in listed
+    assert people[("wolverhampton", -10)].last_name not in listed
+    number, listed = followed("protocol deviations recorded")
+    assert number == 1 and "Deviatedcoventry" in listed and "Deviatedwolverhampton" not in listed
+    # and for every site of the lead's
+    listed = text_of(client.get("/diversion?show=due"))
+    assert people[("coventry", 5)].last_name in listed
+    assert people[("wolverhampton", 5)].last_name in listed
+    assert people[("coventry", 40)].last_name not in listed
+
+
+def test_the_deviations_and_diversion_lists_say_when_they_are_cut_short(
+        client, login_as, make_referral, make_user, randomised, monkeypatch):
+    from datetime import UTC, datetime
+
+    from casework.diversion import services as diversion
+    from casework.pathways import services as pathways
+
+    lead = make_user("lead", ("coventry",), email="deciding@example.org")
+    worker = make_user("caseworker", ("coventry",), email="w@example.org")
+    for due in (-10, 5, 40):
+        _active_diversion(make_referral, "coventry", due, lead, worker)
+    for _ in range(2):
+        pathways.record_deviation(randomised("control"), date(2026, 9, 9), "Visit",
+                                  actor=worker, now=datetime.now(UTC))
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert 'data-testid="cut-short"' not in text_of(client.get("/diversion"))
+    assert 'data-testid="cut-short"' not in text_of(client.get("/pathways/deviations"))
+    monkeypatch.setattr(diversion, "CASES_SHOWN", 2)
+    monkeypatch.setattr(pathways, "DEVIATIONS_SHOWN", 1)
+    listed = text_of(client.get("/diversion"))
+    assert "These are the first 2 cases by due date; there are more." in listed
+    assert "Duecoventry-10" in listed and "Duecoventry5" in listed  # the first by due date
+    assert "Duecoventry40" not in listed
+    assert "These are the latest 1 deviations; there are more." in \
+        text_of(client.get("/pathways/deviations"))
