@@ -62,7 +62,7 @@ class Action(StrEnum):
     # a randomisation refused (the trial key changed since its allocations, no
     # key, a list used up), as the page saying so showed it: recorded like a
     # view, so it stands though the decision it refused is rolled back
-    ALLOCATION_REFUSAL_VIEWED = "allocation:refusal_viewed"
+    ALLOCATION_REFUSED = "allocation:refused"
     ALLOCATION_MARKED_IN_ERROR = "allocation:marked_in_error"
     ALLOCATION_REPORT_VIEWED = "allocation:report_viewed"
     # pathways (treatment arm)
@@ -107,6 +107,18 @@ class Action(StrEnum):
     PATHWAY_APPROVALS_LISTED = "pathway:approvals_listed"
     DEVIATION_LISTED = "deviation:listed"
     CONTACT_OVERDUE_LISTED = "contact:overdue_listed"
+
+
+# Refusals a page shows (the triage page saying why no one was randomised):
+# kept, as a page view's event is, though the request's work is rolled back
+SHOWN_REFUSALS = frozenset({Action.ALLOCATION_REFUSED})
+
+
+def stands_when_refused(action: Action) -> bool:
+    """Whether ``action``'s event is recorded again when the request's work
+    is rolled back and its page still sent: what a page showed
+    (``shows_a_page``), and the refusals it shows."""
+    return shows_a_page(action) or action in SHOWN_REFUSALS
 
 
 def shows_a_page(action: Action) -> bool:

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from casework.audit import chain
-from casework.audit.actions import Action, shows_a_page
+from casework.audit.actions import Action, shows_a_page, stands_when_refused
 from casework.audit.context import current_origin
 from casework.audit.models import AuditEvent, AuditEventSite
 from casework.database import begin_writing, in_transactions, load_json, read_only, reading
@@ -151,7 +151,7 @@ def record(
         request_id=origin.request_id,
         client_addr=origin.client_addr,
     )
-    if shows_a_page(action) and has_request_context():
+    if stands_when_refused(action) and has_request_context():
         g.setdefault(_SHOWN, []).append({name: getattr(event, name) for name in _FIELDS})
     _enter(event)
     return event

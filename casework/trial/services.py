@@ -413,8 +413,8 @@ def _refused(trial: Trial, referral: Referral, reason: str, message: str, *, act
              now: datetime, **detail) -> TrialError:
     """A randomisation refused, audited: the event is kept though the
     decision is rolled back, as the page saying so is shown
-    (``allocation:refusal_viewed``)."""
-    audit.record(Action.ALLOCATION_REFUSAL_VIEWED, actor=actor, now=now,
+    (``allocation:refused``)."""
+    audit.record(Action.ALLOCATION_REFUSED, actor=actor, now=now,
                  subject_type="trial", subject_id=trial.id, site_id=referral.site_id,
                  detail={"trial": trial.key, "referral_id": referral.id, "reason": reason,
                          **detail})

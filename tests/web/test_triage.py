@@ -292,7 +292,7 @@ def test_a_decision_under_a_changed_trial_key_is_refused_on_the_page(
     assert db.session.get(Triage, triage.id).decided_at is None
     assert db.session.get(Referral, triage.referral_id).status == "in_triage"
     refusal = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "allocation:refusal_viewed")).one()
+        AuditEvent.action == "allocation:refused")).one()
     assert refusal.detail == {
         "trial": "cirv", "referral_id": triage.referral_id, "reason": "trial_key_changed",
         "key_fingerprint": sequence.key_fingerprint(b"test-trial-key"),
@@ -319,7 +319,7 @@ def test_a_used_up_allocation_list_is_refused_on_the_page(
     assert count(Allocation) == 1 and db.session.get(Triage, waiting.id).decided_at is None
     assert db.session.get(Referral, waiting.referral_id).status == "in_triage"
     refusal = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "allocation:refusal_viewed")).one()
+        AuditEvent.action == "allocation:refused")).one()
     assert refusal.detail["reason"] == "allocation_list_short"
     assert refusal.detail["slot"] == 2
 
