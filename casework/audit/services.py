@@ -32,7 +32,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
 )
 from sqlalchemy.orm import Session
 
@@ -163,7 +162,9 @@ def _sites_shown(actor: User | None, detail: dict[str, Any]) -> tuple[int | None
     detail or else every site of the signed-in user's. Of one site, the
     event is that site's; of several, its detail names them and
     ``AuditEventSite`` rows index them (written with it), so the lead of
-    each finds who listed or searched their site's people."""
+    each finds who listed or searched their site's people. The database
+    writes those rows as it stores the event (a trigger, migration 0019): no
+    statement more for the page."""
     sites = detail.get("sites")
     if sites is None and actor is not None and getattr(actor, "is_site_scoped", False):
         sites = sorted(actor.site_ids)
@@ -173,27 +174,6 @@ def _sites_shown(actor: User | None, detail: dict[str, Any]) -> tuple[int | None
     if len(sites) == 1:
         return sites[0], {name: value for name, value in detail.items() if name != "sites"}
     return None, {**detail, "sites": sites}
-
-
-def _sites_of(event: AuditEvent) -> list[int]:
-    """The sites an event of several sites is indexed under (``_sites_shown``)."""
-    if event.site_id is not None or not isinstance(event.detail, dict):
-        return []
-    sites = event.detail.get("sites")
-    return [site for site in sites if isinstance(site, int)] if isinstance(sites, list) else []
-
-
-_SITES_SQL = ("INSERT INTO audit_event_sites (event_id, site_id) "
-              "SELECT id, :site_id FROM audit_events WHERE prev_hash = :prev_hash")
-
-
-def _index_sites(connection, events: list[AuditEvent]) -> None:
-    """The rows of the events of several sites, found by their link (which
-    is unique), after the events are written."""
-    rows = [{"site_id": site, "prev_hash": event.prev_hash}
-            for event in events for site in _sites_of(event)]
-    if rows:
-        connection.execute(text(_SITES_SQL), rows)
 
 
 def _enter(event: AuditEvent) -> None:
@@ -269,7 +249,6 @@ def _append(event: AuditEvent) -> None:
     _link(event, _head(connection))
     session.add(event)
     session.flush()
-    _index_sites(connection, [event])
 
 
 _STORED = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
@@ -363,7 +342,6 @@ def _append_held(connection, events: list[AuditEvent]) -> None:
             head = _link(held, head)
             rows.append(written.parameters(held))
         connection.exec_driver_sql(written.sql, rows if len(rows) > 1 else rows[0])
-    _index_sites(connection, events)
 
 
 def commit() -> None:
