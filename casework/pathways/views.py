@@ -75,9 +75,13 @@ def move(person_id: int):
 @bp.route("/pathways/approvals")
 @require(Permission.DISRUPTION_APPROVE)
 def approvals():
-    proposals = services.pending_proposals(visible_site_ids())
-    audit.viewed(Action.PATHWAY_APPROVALS_LISTED, shown=len(proposals))
-    return render_template("pathways/approvals.html", proposals=proposals)
+    """Proposals waiting for the lead at their sites, or at one of them
+    (``site``: the dashboard's figure links here for the site chosen there)."""
+    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
+    proposals = services.pending_proposals(frozenset({site.id}) if site else visible_site_ids())
+    audit.viewed(Action.PATHWAY_APPROVALS_LISTED, shown=len(proposals),
+                 **({"sites": [site.id]} if site else {}))
+    return render_template("pathways/approvals.html", proposals=proposals, site=site)
 
 
 @bp.route("/pathways/proposals/<int:proposal_id>", methods=["GET", "POST"])
@@ -136,7 +140,7 @@ def deviations():
                                limit=shown + 1)
     more, rows = len(rows) > shown, rows[:shown]
     audit.viewed(Action.DEVIATION_LISTED, shown=len(rows),
-                 **({"site": site.id} if site else {}))
+                 **({"sites": [site.id]} if site else {}))
     return render_template("pathways/deviations.html", deviations=rows, site=site, more=more,
                            shown=shown)
 

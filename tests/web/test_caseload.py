@@ -525,3 +525,25 @@ def test_the_deviations_and_diversion_lists_say_when_they_are_cut_short(
     assert "Duecoventry40" not in listed
     assert "These are the latest 1 deviations; there are more." in \
         text_of(client.get("/pathways/deviations"))
+
+
+def test_the_triage_figure_for_a_chosen_site_links_to_that_sites_queue(
+        client, login_as, make_referral, triage_referral):
+    """The triage and approvals figures linked to every site's list whatever
+    site the dashboard showed (left by the review's fixes)."""
+    for site in ("coventry", "wolverhampton"):
+        triage_referral(make_referral(site, last_name=f"Waiting{site}"))
+    coventry = make_referral("coventry").site_id
+    login_as("lead", ("coventry", "wolverhampton"))
+    dashboard = text_of(client.get(f"/dashboard?site={coventry}"))
+    href, number = re.search(r'href="([^"]+)">(\d+)<span class="govuk-visually-hidden"> '
+                             r'waiting for a triage decision', dashboard).groups()
+    queue = text_of(client.get(href.replace("&amp;", "&")))
+    assert number == "1" and "Waitingcoventry" in queue and "Waitingwolverhampton" not in queue
+    assert "Triage queue at Coventry" in queue
+    every = text_of(client.get("/triage"))
+    assert "Waitingcoventry" in every and "Waitingwolverhampton" in every
+    approvals = re.search(r'href="([^"]+)">\d+<span class="govuk-visually-hidden"> '
+                          r'disruption proposals', dashboard).group(1)
+    assert approvals == f"/pathways/approvals?site={coventry}"
+    assert "Pending approvals at Coventry" in text_of(client.get(approvals))
