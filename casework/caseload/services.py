@@ -618,8 +618,12 @@ def assign(person: Person, to_user: User, reason: str, *, actor: User | None,
     person.caseworker_id = to_user.id
     db.session.flush()
     action = Action.CASE_ASSIGNED if before is None else Action.CASE_REASSIGNED
+    # under the site of the lead's the case was handed over at (a person
+    # living at another site is theirs through a referral there), so the
+    # lead who did it finds it in their audit log
     audit.record(action, actor=actor, now=now, subject_type="person",
-                 subject_id=person.id, site_id=person.site_id,
+                 subject_id=person.id,
+                 site_id=intake.working_site(person, actor) if actor else person.site_id,
                  detail={**audit.changes({"caseworker_id": before},
                                          {"caseworker_id": to_user.id}),
                          "assignment_id": assignment.id})

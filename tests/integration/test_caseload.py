@@ -519,6 +519,13 @@ def test_a_lead_of_the_site_a_person_was_referred_at_reassigns_them(living_elsew
                       now=NOW)
     db.session.commit()
     assert person.caseworker_id == team["wes"].id
+    # recorded under the site the lead holds, so they find it in their log
+    from casework.audit.models import AuditEvent
+
+    handed = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action.in_(("case:assigned", "case:reassigned")),
+        AuditEvent.actor_id == wolves_lead.id)).one()
+    assert handed.site_id in site_ids("wolverhampton")
     # a lead of both sites gives it to a caseworker of either
     services.reassign([person.id], team["amy"].id, "Back home", actor=team["lead"], now=NOW)
     db.session.commit()
