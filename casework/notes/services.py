@@ -297,6 +297,12 @@ def _fts_match(words: list[str]):
                        .where(literal_column("notes_fts").op("MATCH")(phrases)))
 
 
+# casework's text search configuration, English without accents (migration
+# 0020), written into the statement: the index is on this expression, which
+# a parameter in its place would not match once PostgreSQL plans generically
+SEARCH_CONFIGURATION = literal_column("'casework_english'::regconfig")
+
+
 def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -> NotePage:
     """Notes within the actor's scope with every word of ``text``, from a
     full-text index: PostgreSQL's (English stemming) or SQLite's FTS5
@@ -314,8 +320,9 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
                       .where(Person.id == Note.person_id).exists())
     stmt = select(Note).where(person_visible, readable(actor))
     if db.session.get_bind().dialect.name == "postgresql":
-        query = func.plainto_tsquery("english", " ".join(words))
-        stmt = stmt.where(func.to_tsvector("english", Note.body).op("@@")(query))
+        # casework's configuration: English without accents (migration 0020)
+        query = func.plainto_tsquery(SEARCH_CONFIGURATION, " ".join(words))
+        stmt = stmt.where(func.to_tsvector(SEARCH_CONFIGURATION, Note.body).op("@@")(query))
     else:
         stmt = stmt.where(_fts_match(words))
     total, capped, page = count_up_to(db.session, stmt.with_only_columns(Note.id),
