@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 from cachetools import TTLCache
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy import (
     Date,
@@ -695,20 +696,33 @@ class ReviewDetails:
     note: str | None = None
 
 
+# A review dated 1 January 0001 with its next on 31 December 9999 was kept
+# (found by review): it fed the review signals and the dashboard.
+EARLIEST_REVIEW = date(1900, 1, 1)
+
+
 def record_review(person: Person, details: ReviewDetails, *, actor: User,
                   now: datetime) -> CaseReview:
-    """A lead's periodic review; the next review date sets when it is due."""
+    """A lead's periodic review; the next review date sets when it is due,
+    within a year of it (a case is reviewed at least yearly)."""
     problems: dict[str | None, str] = {}
     if details.reviewed_on is None:
         problems["reviewed_on"] = "Enter the date of the review"
     elif details.reviewed_on > local_date(now):
         problems["reviewed_on"] = "The review date cannot be in the future"
+    elif details.reviewed_on < (person.date_of_birth or EARLIEST_REVIEW):
+        problems["reviewed_on"] = ("The review date cannot be before the person's date of birth"
+                                   if person.date_of_birth else
+                                   "The review date must be 1900 or later")
     if details.outcome not in REVIEW_OUTCOMES:
         problems["outcome"] = "Select the outcome of the review"
     if details.next_review_on is None:
         problems["next_review_on"] = "Enter the date of the next review"
     elif details.reviewed_on and details.next_review_on <= details.reviewed_on:
         problems["next_review_on"] = "The next review must be after this one"
+    elif details.reviewed_on and \
+            details.next_review_on > details.reviewed_on + relativedelta(years=1):
+        problems["next_review_on"] = "The next review must be within a year of this one"
     note = (details.note or "").replace("\x00", "").strip() or None
     if note and len(note) > 5000:
         problems["note"] = "The note must be 5000 characters or fewer"

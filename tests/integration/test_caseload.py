@@ -321,6 +321,24 @@ def test_reviews(make_referral, team):
     assert event_.detail["outcome"] == "escalate" and "Partner" not in str(event_.detail)
 
 
+def test_a_review_is_dated_within_the_persons_life_and_its_next_within_a_year(
+        make_referral, team):
+    """A review of 1 January 0001 with its next on 31 December 9999 was kept
+    and fed the review signals (found by review)."""
+    person = make_referral("coventry").person  # born 1 January 2008
+    for reviewed, following, field, message in (
+            (date(1, 1, 1), date(9999, 12, 31), "reviewed_on", "date of birth"),
+            (date(2007, 12, 31), TODAY, "reviewed_on", "date of birth"),
+            (TODAY, TODAY + timedelta(days=367), "next_review_on", "within a year")):
+        with pytest.raises(services.CaseloadError) as refused:
+            services.record_review(person, services.ReviewDetails(reviewed, "continue",
+                                                                  following),
+                                   actor=team["lead"], now=NOW)
+        assert message in refused.value.problems[field]
+    services.record_review(person, services.ReviewDetails(
+        TODAY, "continue", TODAY + timedelta(days=365)), actor=team["lead"], now=NOW)
+
+
 def test_queries_do_not_grow_with_the_data(runner, team):
     lead = team["lead"]
     sites = site_ids("coventry", "wolverhampton")
