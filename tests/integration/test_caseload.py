@@ -496,6 +496,9 @@ def test_a_case_belongs_to_the_persons_site_and_every_site_they_were_referred_at
             == {person.id}
         assert listed(sites, signal="overdue") == {person.id}
         assert listed(sites, signal="review_overdue") == {person.id}
+        # and the overdue contacts list (it read the episode's site: found by review)
+        assert [row.person.id for row in notes.overdue_contacts(
+            lead, today=TODAY, thresholds=THRESHOLDS, site_ids=sites)] == [person.id]
         # the site filter, by the same rule
         for site in sites:
             assert listed(site_ids("coventry", "wolverhampton"), site_id=site) == {person.id}
