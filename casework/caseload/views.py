@@ -109,7 +109,8 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
                               today=local_today(), thresholds=contact_thresholds(),
                               page=whole_number(page_arg) or 1)
     audit.viewed(Action.CASE_LISTED, filters={k: v for k, v in vars(filters).items() if v},
-                 page=page.page, shown=len(page.rows))
+                 page=page.page, shown=len(page.rows),
+                 **({"sites": [filters.site_id]} if filters.site_id else {}))
     # A case goes to a caseworker of a site it belongs to, so cases are
     # reassigned from a list of one site's: the choice is the caseworkers of
     # the sites every case shown belongs to, not every caseworker the lead

@@ -207,7 +207,7 @@ def cases():
                               limit=shown + 1)
     more, rows = len(rows) > shown, rows[:shown]
     audit.viewed(Action.DIVERSION_LISTED, show=show, shown=len(rows),
-                 **({"site": site.id} if site else {}))
+                 **({"sites": [site.id]} if site else {}))
     return render_template("diversion/cases.html", rows=rows, show=show, today=today,
                            overdue=services.overdue, site=site, more=more,
                            due_soon_days=services.DUE_SOON_DAYS)

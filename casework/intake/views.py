@@ -54,7 +54,9 @@ def referrals():
     audit.record(
         Action.REFERRAL_LISTED, actor=current_user, now=utcnow(),
         detail={"filters": {k: v for k, v in vars(query).items() if v and k != "text"},
-                "searched": bool(query.text), "page": page.page, "shown": len(page.referrals)},
+                "searched": bool(query.text), "page": page.page, "shown": len(page.referrals),
+                # a list of one site is that site's event (audit.services._sites_shown)
+                **({"sites": [query.site_id]} if query.site_id else {})},
     )
     return render_template("intake/referrals.html", form=form, page=page, filtered=filtered)
 

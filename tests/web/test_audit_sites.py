@@ -105,3 +105,19 @@ def test_the_index_is_append_only_on_postgresql(client, login_as):
                       "DELETE FROM audit_event_sites", "TRUNCATE audit_event_sites"):
         with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_a_list_narrowed_to_one_site_is_that_sites_event(client, login_as, make_referral):
+    """A lead of two sites listing one site's referrals, cases, deviations,
+    diversions, triages or approvals: the event is that site's, not both
+    (found by the review of the merged change)."""
+    coventry = sites_by_keys(["coventry"])[0].id
+    login_as("lead", ("coventry", "dudley"))
+    for path in (f"/referrals?site={coventry}", f"/caseload/cases?site={coventry}",
+                 f"/pathways/deviations?site={coventry}", f"/diversion?site={coventry}",
+                 f"/triage?site={coventry}", f"/pathways/approvals?site={coventry}"):
+        assert client.get(path).status_code == 200
+    events = db.session.execute(select(AuditEvent.action, AuditEvent.site_id).where(
+        AuditEvent.action.like("%listed"))).all()
+    assert len(events) == 6 and {site for _, site in events} == {coventry}, events
+    assert db.session.scalar(select(AuditEventSite.event_id).limit(1)) is None
