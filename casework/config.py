@@ -191,6 +191,9 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         **{name: _rate_limit(environ, name) for name in LOGIN_RATE_LIMITS},
         "IDLE_TIMEOUT_MINUTES": _positive_int(environ, "IDLE_TIMEOUT_MINUTES", 30),
+        # How long before the idle timeout a signed-in page warns that it is
+        # coming (at most half the timeout: a page would otherwise warn at once)
+        "TIMEOUT_WARNING_SECONDS": _positive_int(environ, "TIMEOUT_WARNING_SECONDS", 120),
         # How long a lead dashboard's figures are kept before being worked out
         # again (0: every time); the page says when they were worked out.
         "DASHBOARD_FIGURES_SECONDS": _positive_int(environ, "DASHBOARD_FIGURES_SECONDS", 30,

@@ -9,8 +9,6 @@ from casework.navigation import items_for
 
 bp = Blueprint("main", __name__)
 
-# How long before the idle timeout a page warns that it is coming
-TIMEOUT_WARNING_SECONDS = 120
 
 
 @bp.route("/")
@@ -54,6 +52,22 @@ def _navigation():
     # blueprint is registered, not gathered again for every template drawn.
     if "nav_items" not in g:
         g.nav_items = items_for(current_user._get_current_object())
-    return {"nav_items": g.nav_items,
-            "idle_timeout_seconds": current_app.config["IDLE_TIMEOUT_MINUTES"] * 60,
-            "timeout_warning_seconds": TIMEOUT_WARNING_SECONDS}
+    idle = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
+    warning = warning_seconds(idle, current_app.config["TIMEOUT_WARNING_SECONDS"])
+    return {"nav_items": g.nav_items, "idle_timeout_seconds": idle,
+            "idle_timeout_minutes": idle // 60, "timeout_warning_seconds": warning,
+            "timeout_warning_words": duration_words(warning)}
+
+
+def warning_seconds(idle: int, configured: int) -> int:
+    """How long before the idle timeout the page warns: as configured, but
+    at most half the timeout, so a short one does not warn as a page opens."""
+    return max(1, min(configured, idle // 2))
+
+
+def duration_words(seconds: int) -> str:
+    """``2 minutes``, ``90 seconds``, ``1 minute``: the warning's lead time."""
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"

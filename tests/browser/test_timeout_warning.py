@@ -15,12 +15,16 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_page_warns_before_signing_out_and_staying_keeps_the_session(app, live_server,
-                                                                         page):
+                                                                         page, monkeypatch):
     logins = {role.value: (email, pw) for email, role, pw in seed_demo_users(utcnow())}
     from casework.extensions import db
 
     db.session.commit()
-    app.config["IDLE_TIMEOUT_MINUTES"] = 1  # the warning then comes at once (within a second)
+    # a timeout of a minute, warned of 30 seconds before (at most half of it)
+    app.config.update(IDLE_TIMEOUT_MINUTES=1, TIMEOUT_WARNING_SECONDS=58)
+    from casework import main
+
+    monkeypatch.setattr(main, "warning_seconds", lambda idle, configured: idle - 1)
     sign_in(page, live_server, *logins["caseworker"])
     page.goto(f"{live_server}/referrals/new")
     page.get_by_label("First name").fill("Typed but not sent")

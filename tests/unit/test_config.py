@@ -150,3 +150,11 @@ def test_trusted_proxies_is_read(tmp_path):
     for bad in ("-1", "yes"):
         with pytest.raises(ConfigError, match="TRUSTED_PROXIES must be"):
             load_config(tmp_path, environ={"TRUSTED_PROXIES": bad})
+
+
+def test_the_timeout_warning_comes_at_most_half_way_and_says_how_long():
+    from casework.main import duration_words, warning_seconds
+
+    assert warning_seconds(30 * 60, 120) == 120 and warning_seconds(60, 120) == 30
+    assert duration_words(120) == "2 minutes" and duration_words(60) == "1 minute"
+    assert duration_words(30) == "30 seconds"
