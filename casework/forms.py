@@ -297,7 +297,8 @@ def _named(field, message) -> str:
     for pattern, sentence in _LIBRARY_MESSAGES:
         found = pattern.fullmatch(message)
         if found:
-            return sentence.format(*found.groups(), label=field.label.text)
+            label = field.label.text.removesuffix(" (optional)")
+            return sentence.format(*found.groups(), label=label)
     return message
 
 

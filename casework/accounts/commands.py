@@ -1,7 +1,9 @@
 """``flask users create --email E --role R --site S`` and ``flask users
-set-password --email E``: passwords are prompted for (or read from standard
-input), never given as an option, which would keep them in the shell's
-history and show them to anyone listing the machine's processes."""
+set-password --email E``: passwords are prompted for (or, for set-password,
+read from standard input). ``users create`` still takes ``--password`` for
+the scripts that pass it, though a password given so stays in the shell's
+history and shows to anyone listing the machine's processes: the prompt is
+the way; set-password takes none."""
 
 from __future__ import annotations
 

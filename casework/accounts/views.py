@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (
     current_app,
@@ -94,6 +94,17 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.index")
 
 
+def _past_the_change_page(target: str) -> str:
+    """Where a sign-in goes on to: past the change-password page, if that is
+    where the session timed out (it carries where the user was going). A
+    user made to change their password was sent back to that page after
+    changing it (found by review)."""
+    parts = urlsplit(target)
+    if parts.path == url_for("auth.change_password"):
+        return _safe_next(parse_qs(parts.query).get("next", [None])[0])
+    return target
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @_limited
 def login():
@@ -103,7 +114,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data, now=utcnow())
         if user is not None:
-            next_url = _safe_next(request.args.get("next"))
+            next_url = _past_the_change_page(_safe_next(request.args.get("next")))
             session.clear()  # a new session on sign-in: no fixation
             login_user(user)
             start_session()

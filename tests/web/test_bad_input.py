@@ -204,3 +204,14 @@ def test_the_librarys_messages_name_their_field(client, login_as):
     page = client.get("/referrals?status=nonsense&sort=sideways").get_data(as_text=True)
     assert "Not a valid choice" not in page
     assert "Status must be one of the options" in page
+
+
+def test_a_fields_name_in_a_message_leaves_out_optional(client, login_as, post):
+    """"Referrer's organisation (optional) must be 120 characters or fewer"
+    (found by review)."""
+    login_as("caseworker", ("coventry",))
+    import html
+
+    page = html.unescape(post("/referrals/new", {"referrer_organisation": "x" * 121})
+                         .get_data(as_text=True))
+    assert "Referrer's organisation must be 120 characters or fewer" in page

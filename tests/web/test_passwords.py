@@ -84,7 +84,10 @@ def test_guessing_the_current_password_is_throttled_like_sign_in(make_app, make_
         assert change(client, PASSWORD, NEW, confirm="typo").status_code == 422  # not a guess
         codes = [change(client, f"guess {n}", NEW).status_code for n in range(4)]
         assert codes == [422, 422, 422, 429]
-        assert change(client, PASSWORD, NEW).status_code == 429  # the right one too
+        refused = change(client, PASSWORD, NEW)
+        assert refused.status_code == 429  # the right one too
+        # (the page said "too many failed attempts to sign in": found by review)
+        assert "attempts to give your current password" in refused.get_data(as_text=True)
         assert [e.detail for e in events("auth:throttled")] == [{"limit": "password_change"}] * 2
         assert events("auth:throttled")[0].actor_id == user.id
 
@@ -179,3 +182,22 @@ def test_the_password_pages_show_no_password(client, login_as, make_user):
     login_as("admin", ())
     page = client.get(f"/admin/users/{target.id}/password").get_data(as_text=True)
     assert re.findall(r'type="password"[^>]*value=', page) == []
+
+
+def test_a_session_timed_out_on_the_change_page_goes_on_where_the_user_was_going(
+        app, client, make_user):
+    """Timed out on the change page (which carries where they were going),
+    a user made to change their password signed in, changed it, and was
+    sent to the change page again (found by review)."""
+    from casework.accounts import services
+    from casework.database import utcnow
+
+    user = make_user("caseworker", email="kim@example.org")
+    services.set_password(user, TEMPORARY, actor=None, now=utcnow(), temporary=True)
+    db.session.commit()
+    token = csrf_token(client, "/sign-in")
+    sent = client.post("/sign-in?next=/account/password?next=/referrals",
+                       data={"email": user.email, "password": TEMPORARY, "csrf_token": token})
+    assert sent.headers["Location"] == "/account/password?next=/referrals"
+    changed = change(client, TEMPORARY, NEW, next_url="/referrals")
+    assert changed.status_code == 302 and changed.headers["Location"] == "/referrals"
