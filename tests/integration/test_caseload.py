@@ -621,17 +621,24 @@ def test_cases_whose_caseworker_cannot_hold_them_need_a_caseworker(make_referral
     services.assign(people["Referredthere"], team["wes"], "Test", actor=None, now=NOW)
     for referral in people["Closed"].referrals:
         intake.close_referral(referral, "withdrawn", actor=lead, now=NOW)
+    # living at Birmingham, referred at Coventry, held by the leaver: found at
+    # Coventry among the people referred there
+    people["Livesaway"] = make_referral("birmingham", last_name="Livesaway").person
+    make_referral("coventry", person=people["Livesaway"])
+    services.assign(people["Livesaway"], leaver, "Test", actor=None, now=NOW)
     accounts.deactivate_user(leaver, actor=None, now=NOW)
     moved.sites = accounts.sites_by_keys(["birmingham"])
     now_evaluating.role = "evaluator"
     db.session.commit()
 
-    expected = {people[n].id for n in ("Left", "Movedaway", "Evaluated", "Nobody")}
-    for sites in (site_ids("coventry"), site_ids("coventry", "wolverhampton")):
+    expected = {people[n].id for n in ("Left", "Movedaway", "Evaluated", "Nobody",
+                                       "Livesaway")}
+    for sites in (site_ids("coventry"), site_ids("coventry", "wolverhampton"),
+                  site_ids("coventry", "wolverhampton", "birmingham", "dudley")):
         listed = services.case_list(services.CaseFilter(needs_caseworker=True), sites,
                                     actor=lead, today=TODAY, thresholds=THRESHOLDS)
         assert {row.person.id for row in listed.rows} == expected
         assert services.caseloads(sites, actor=lead, today=TODAY, thresholds=THRESHOLDS) \
-            .needing == 4
+            .needing == 5
     assert services.caseloads(site_ids("wolverhampton"), actor=lead, today=TODAY,
                               thresholds=THRESHOLDS).needing == 0
