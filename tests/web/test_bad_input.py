@@ -149,6 +149,10 @@ def test_reassigning_more_cases_than_allowed_at_once(client, login_as, post, mak
         # in the summary, linked to the first case's box, and beside the boxes
         assert page.count(f"Reassign at most {MAX_CASES_AT_ONCE} cases at a time") == 2
         assert 'href="#people"' in page and 'id="people"' in page
+        # above the boxes it is about, which it describes (an accessibility review
+        # found it under the table, tied to nothing)
+        assert page.index('id="people-error"') < page.index('id="people"')
+        assert 'aria-describedby="people-error"' in page
     response = post("/caseload/reassign", {"people": [str(person.id)] * 6, "reason": "x",
                                            "to_user": str(to.id)})
     assert response.status_code == 302  # six times one person is one case
