@@ -387,6 +387,33 @@ def randomised(make_trial, make_referral, triage_referral, make_user):
     return factory
 
 
+def load_migration(revision: str):
+    """Migration ``revision`` ("0017"), loaded from its file, to run its
+    steps with ``run_migration_step``."""
+    import importlib.util
+    from pathlib import Path
+
+    [path] = Path(__file__).parents[1].glob(f"migrations/versions/*_{revision}_*.py")
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_migration_step(step) -> None:
+    """Run a migration's ``upgrade`` or ``downgrade`` on the test database,
+    the test's own transaction committed first (on SQLite it would hold the
+    write lock)."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from casework.extensions import db
+
+    db.session.commit()
+    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        step()
+
+
 def statements_sent(fn) -> list[str]:
     """The SQL statements ``fn()`` sends to the database, as sent."""
     from sqlalchemy import event

@@ -13,6 +13,7 @@ from casework.accounts.services import sites_by_keys
 from casework.extensions import db
 from casework.intake import matching, services
 from casework.intake.models import Person
+from tests.conftest import load_migration, run_migration_step
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -65,25 +66,10 @@ def test_a_hyphenated_first_name_is_offered_for_the_spaced_one(make_user):
         db.session.commit()
 
 
-def _migration():
-    """Migration 0017, loaded from its file."""
-    import importlib.util
-    from pathlib import Path
-
-    [path] = Path(__file__).parents[2].glob("migrations/versions/*_0017_*.py")
-    spec = importlib.util.spec_from_file_location("migration_0017", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_postgres):
     """People keyed before it (a hyphenated first name as one word, a key
     longer than the column on SQLite) are keyed as they would be now, a
     batch at a time; the downgrade puts the first word's key back."""
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations
-
     coventry = sites_by_keys(["coventry"])[0]
     old = [("Mary-Jane", "Smith", "maryjane", "smith"), ("Jean-Luc", "Picard", "jeanluc", "picard"),
            ("Bob", "O'Brien", "robert", "obrien"), ("Zoë", "Ng", "zoe", "ng")]
@@ -95,27 +81,22 @@ def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_
          "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
         for first, last, fk, lk in old])
     db.session.commit()
-    migration = _migration()
+    migration = load_migration("0017")
     monkeypatch.setattr(migration, "BATCH", 2)
 
     def keys():
         return {first: (fk, lk) for first, fk, lk in db.session.execute(
             select(Person.first_name, Person.first_name_key, Person.last_name_key))}
 
-    def run(step):
-        db.session.commit()  # (on SQLite, its transaction would hold the write lock)
-        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            step()
-
-    run(migration.upgrade)
+    run_migration_step(migration.upgrade)
     assert keys() == {first: (matching.first_name_key(first), matching.last_name_key(last))
                       for first, last, *_ in old}
     assert keys()["Mary-Jane"] == ("mary", "smith") and keys()["Jean-Luc"][0] == "jean"
     if not is_postgres:
         assert keys()["Kai"] == ("kai", "s" * matching.KEY_LENGTH)
-    run(migration.downgrade)
+    run_migration_step(migration.downgrade)
     assert keys()["Mary-Jane"] == ("maryjane", "smith") and keys()["Zoë"] == ("zoe", "ng")
-    run(migration.upgrade)
+    run_migration_step(migration.upgrade)
     assert keys()["Mary-Jane"] == ("mary", "smith")
 
 

@@ -28,7 +28,7 @@ from casework.notes.services import NoteContent
 from casework.notes.timeline import person_timeline
 from casework.pathways import services as pathways
 from casework.pathways.models import ProtocolDeviation
-from tests.conftest import count_queries
+from tests.conftest import count_queries, load_migration, run_migration_step
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 THRESHOLDS = {"engaged": 14, "at_risk_monitoring": 28}
@@ -263,20 +263,9 @@ def test_search_ignores_accents_on_both_databases(people, users):
 
 @pytest.mark.postgres
 def test_migration_0020_goes_down_and_up_again(app):
-    import importlib.util
-    from pathlib import Path
-
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations
-
-    [path] = Path(__file__).parents[2].glob("migrations/versions/*_0020_*.py")
-    spec = importlib.util.spec_from_file_location("migration_0020", path)
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = load_migration("0020")
     for step in (migration.downgrade, migration.upgrade):
-        db.session.commit()
-        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            step()
+        run_migration_step(step)
     index = db.session.scalar(text("SELECT indexdef FROM pg_indexes "
                                    "WHERE indexname = 'ix_notes_body_fts'"))
     assert "casework_english" in index

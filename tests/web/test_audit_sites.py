@@ -5,15 +5,13 @@ Before, such events had no site and only admins saw them (found by review)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select, text
 
 from casework.accounts.services import sites_by_keys
 from casework.audit.models import AuditEvent, AuditEventSite
 from casework.extensions import db
+from tests.conftest import load_migration, run_migration_step
 
 
 def _rows(page: str) -> int:
@@ -61,36 +59,19 @@ def test_a_list_shown_at_several_sites_is_each_ones_event(client, login_as, post
     assert audit.verify_chain(processes=1).ok
 
 
-def _migration():
-    [path] = Path(__file__).parents[2].glob("migrations/versions/*_0019_*.py")
-    spec = importlib.util.spec_from_file_location("migration_0019", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_migration_0019_indexes_the_events_already_stored(app, now):
     """Events stored before it with a ``sites`` list and no site (the
     dashboard's, the caseloads page's) are indexed by the upgrade."""
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations
-
     coventry, dudley = (site.id for site in sites_by_keys(["coventry", "dudley"]))
-    migration = _migration()
-
-    def run(step):
-        db.session.commit()
-        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-            step()
-
-    run(migration.downgrade)
+    migration = load_migration("0019")
+    run_migration_step(migration.downgrade)
     db.session.execute(AuditEvent.__table__.insert(), [
         {"occurred_at": now, "actor_role": "lead", "action": "dashboard:viewed",
          "site_id": None, "detail": detail, "request_id": "r", "prev_hash": f"{n:064x}",
          "hash": f"{n + 100:064x}"}
         for n, detail in enumerate(({"sites": [coventry, dudley]}, {"sites": [dudley]},
                                     {"sites": "not a list"}, {}, {"sites": [999_999]}))])
-    run(migration.upgrade)
+    run_migration_step(migration.upgrade)
     indexed = db.session.execute(select(AuditEvent.prev_hash, AuditEventSite.site_id)
                                  .join(AuditEventSite)).all()
     assert sorted(indexed) == sorted([(f"{0:064x}", coventry), (f"{0:064x}", dudley),
