@@ -46,6 +46,7 @@ from casework.diversion.states import CaseStatus
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person, Referral
+from casework.intake.services import at_sites
 from casework.notes import services as notes
 from casework.pathways.models import (
     PathwayEpisode,
@@ -90,29 +91,6 @@ def active():
         select(literal(1)).where(DiversionCase.person_id == Person.id,
                                  DiversionCase.status.in_((CaseStatus.OFFERED,
                                                            CaseStatus.ACTIVE))),
-    ).exists()
-
-
-def at_sites(site_ids):
-    """A person whose case belongs to one of ``site_ids`` (a collection of
-    ids, or an expanding parameter): their own site is one of them, or they
-    have a referral at one. The rule of who may see the person
-    (``intake.services._at_sites``, ``visible_people``), so a lead's
-    figures, the list behind each, the caseloads and reassignment count the
-    people the lead can open, and no others. A person living at one site
-    and referred and randomised at another belongs to both.
-
-    One EXISTS over a UNION ALL of the two, as ``active`` is, not the two
-    OR'd: checked person by person, the first without reading a table, the
-    second one seek in the referrals' (person, site) index; PostgreSQL made
-    the OR'd EXISTS a hash of every referral of the sites, for any count.
-    The statement must read ``Person``."""
-    # correlated explicitly: left to itself, SQLAlchemy reads the first from
-    # a people table of its own (correlating would leave it no FROM)
-    return union_all(
-        select(literal(1)).where(Person.site_id.in_(site_ids)).correlate(Person),
-        select(literal(1)).where(Referral.person_id == Person.id,
-                                 Referral.site_id.in_(site_ids)).correlate(Person),
     ).exists()
 
 

@@ -229,6 +229,31 @@ def _at_sites(ids):
                exists().where(and_(Referral.person_id == Person.id, Referral.site_id.in_(ids))))
 
 
+def at_sites(site_ids):
+    """A person whose case belongs to one of ``site_ids`` (a collection of
+    ids, or an expanding parameter): their own site is one of them, or they
+    have a referral at one. The rule of who may see the person
+    (``_at_sites``, ``visible_people``), in a form checked person by person,
+    so a lead's figures, the list behind each, the caseloads, reassignment
+    and the overdue contacts count the people the lead can open, and no
+    others. A person living at one site and referred and randomised at
+    another belongs to both.
+
+    One EXISTS over a UNION ALL of the two (as ``caseload.services.active``
+    is), not the two
+    OR'd: checked person by person, the first without reading a table, the
+    second one seek in the referrals' (person, site) index; PostgreSQL made
+    the OR'd EXISTS a hash of every referral of the sites, for any count.
+    The statement must read ``Person``."""
+    # correlated explicitly: left to itself, SQLAlchemy reads the first from
+    # a people table of its own (correlating would leave it no FROM)
+    return union_all(
+        select(literal(1)).where(Person.site_id.in_(site_ids)).correlate(Person),
+        select(literal(1)).where(Referral.person_id == Person.id,
+                                 Referral.site_id.in_(site_ids)).correlate(Person),
+    ).exists()
+
+
 # What else of the person's case their page shows, each asked for only if
 # the person has any: most people referred have no triage, allocation or
 # review, and three queries that found nothing were a twelfth of the page.

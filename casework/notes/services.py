@@ -394,17 +394,15 @@ def overdue_contacts(actor: User, *, today: date, thresholds: dict[str, int],
     """Treated people whose contact is overdue, most overdue first: one
     query (``overdue_people`` with the episodes and their people). The
     people of ``site_ids`` by the rule the dashboard counts them by
-    (``caseload.services.at_sites``: their own site or a referral's), not
+    (``intake.services.at_sites``: their own site or a referral's), not
     by their episode's site, which left a person living at one site and
     randomised at another off their own site's list."""
-    from casework.caseload.services import at_sites  # (caseload reads this module)
-
     stmt = (overdue_people(actor, today=today, thresholds=thresholds)
             .add_columns(PathwayEpisode).options(joinedload(PathwayEpisode.person))
             .order_by("started").limit(limit))
     if site_ids is not None:
         stmt = (stmt.join(Person, Person.id == PathwayEpisode.person_id)
-                .where(at_sites(sorted(site_ids))))
+                .where(intake.at_sites(sorted(site_ids))))
     rows = []
     for row in db.session.execute(stmt).unique():
         episode = row.PathwayEpisode

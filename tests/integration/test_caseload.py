@@ -557,7 +557,7 @@ def test_a_lead_of_the_site_a_person_was_referred_at_reassigns_them(living_elsew
 
 
 def test_a_case_belongs_to_the_sites_whose_readers_may_see_the_person(make_referral):
-    """``at_sites`` is the rule of ``intake.services._at_sites`` (who may see
+    """``intake.services.at_sites`` is the rule of ``_at_sites`` (who may see
     a person), in a form checked person by person."""
     from casework.intake import services as intake
     from casework.intake.models import Person
@@ -570,7 +570,7 @@ def test_a_case_belongs_to_the_sites_whose_readers_may_see_the_person(make_refer
     for keys in [("coventry",), ("wolverhampton",), ("birmingham",),
                  ("coventry", "birmingham"), ("wolverhampton", "birmingham"), ("dudley",), ()]:
         sites = sorted(site_ids(*keys))
-        ours = set(db.session.scalars(select(Person.id).where(services.at_sites(sites))))
+        ours = set(db.session.scalars(select(Person.id).where(intake.at_sites(sites))))
         theirs = set(db.session.scalars(select(Person.id).where(intake._at_sites(sites))))
         assert ours == theirs, keys
 
