@@ -9,6 +9,7 @@ anything that does not exist. Every refusal is audited as ``access:denied``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -16,11 +17,13 @@ from flask import abort, request
 from flask_login import current_user
 from sqlalchemy import Select
 
+from casework.accounts.models import Site
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow as now
 from casework.extensions import db
+from casework.forms import whole_number
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
@@ -76,6 +79,34 @@ def visible_site_ids() -> frozenset[int] | None:
     if current_user.is_site_scoped:
         return current_user.site_ids
     return None
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """The sites a list shows: the one of the user's its ``site`` argument
+    names (the dashboard's figures link to their lists for the site chosen
+    there), or every site of theirs (``site_ids`` None: every site)."""
+
+    site: Site | None
+    site_ids: frozenset[int] | None
+
+    @property
+    def audited(self) -> dict[str, Any]:
+        """For the list's audit event: the one site it showed, so the event
+        is that site's (``audit.services._sites_shown``)."""
+        return {"sites": [self.site.id]} if self.site else {}
+
+
+def list_scope() -> ListScope:
+    """The current request's ``ListScope``; a site not the user's is ignored."""
+    wanted = whole_number(request.args.get("site"))
+    if wanted is None:
+        site = None
+    elif current_user.is_site_scoped:
+        site = next((s for s in current_user.sites if s.id == wanted), None)
+    else:
+        site = db.session.get(Site, wanted)
+    return ListScope(site, frozenset({site.id}) if site else visible_site_ids())
 
 
 def scoped(stmt: Select, site_column) -> Select:

@@ -745,13 +745,3 @@ def reviews_for(person_id: int) -> list[CaseReview]:
 def sites_of(actor: User) -> list[Site]:
     return list(actor.sites) if actor.is_site_scoped else list(
         db.session.scalars(select(Site).order_by(Site.name)))
-
-
-def site_chosen(actor: User, site_id: int | None) -> Site | None:
-    """The site of the actor's that a list's ``site`` argument names (the
-    dashboard's figures link to their lists for the site chosen there), or
-    None: all of theirs."""
-    if site_id is None:
-        return None
-    return next((site for site in sites_of(actor) if site.id == site_id), None)
-

@@ -7,13 +7,12 @@ from casework.access import (
     deny,
     get_in_scope_or_404,
     get_visible_or_404,
+    list_scope,
     require,
-    visible_site_ids,
 )
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.caseload import services as caseload
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.diversion import bp, services
 from casework.diversion.forms import (
@@ -31,7 +30,7 @@ from casework.diversion.states import CaseStatus
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import CATEGORIES
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, refused, show_problems, whole_number
+from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 
@@ -192,8 +191,8 @@ def cases():
     are more."""
     today = local_today()
     show = request.args.get("show", "open")
-    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
-    site_ids = frozenset({site.id}) if site else visible_site_ids()
+    scope = list_scope()
+    site_ids = scope.site_ids
     shown = services.CASES_SHOWN
     if show == "overdue":
         rows = services.cases(site_ids, overdue_on=today, limit=shown + 1)
@@ -206,10 +205,9 @@ def cases():
         rows = services.cases(site_ids, status=(CaseStatus.OFFERED, CaseStatus.ACTIVE),
                               limit=shown + 1)
     more, rows = len(rows) > shown, rows[:shown]
-    audit.viewed(Action.DIVERSION_LISTED, show=show, shown=len(rows),
-                 **({"sites": [site.id]} if site else {}))
+    audit.viewed(Action.DIVERSION_LISTED, show=show, shown=len(rows), **scope.audited)
     return render_template("diversion/cases.html", rows=rows, show=show, today=today,
-                           overdue=services.overdue, site=site, more=more,
+                           overdue=services.overdue, site=scope.site, more=more,
                            due_soon_days=services.DUE_SOON_DAYS)
 
 

@@ -5,14 +5,19 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.access import get_in_scope_or_404, get_visible_or_404, require, visible_site_ids
+from casework.access import (
+    get_in_scope_or_404,
+    get_visible_or_404,
+    list_scope,
+    require,
+    visible_site_ids,
+)
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.caseload import services as caseload
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, refused, show_problems, whole_number
+from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways import bp, services
@@ -77,11 +82,10 @@ def move(person_id: int):
 def approvals():
     """Proposals waiting for the lead at their sites, or at one of them
     (``site``: the dashboard's figure links here for the site chosen there)."""
-    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
-    proposals = services.pending_proposals(frozenset({site.id}) if site else visible_site_ids())
-    audit.viewed(Action.PATHWAY_APPROVALS_LISTED, shown=len(proposals),
-                 **({"sites": [site.id]} if site else {}))
-    return render_template("pathways/approvals.html", proposals=proposals, site=site)
+    scope = list_scope()
+    proposals = services.pending_proposals(scope.site_ids)
+    audit.viewed(Action.PATHWAY_APPROVALS_LISTED, shown=len(proposals), **scope.audited)
+    return render_template("pathways/approvals.html", proposals=proposals, site=scope.site)
 
 
 @bp.route("/pathways/proposals/<int:proposal_id>", methods=["GET", "POST"])
@@ -134,15 +138,13 @@ def deviations():
     """The protocol deviations of the lead's sites, or of one of them
     (``site``: the dashboard's figure links here for the site chosen
     there), the latest DEVIATIONS_SHOWN, saying so when there are more."""
-    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
+    scope = list_scope()
     shown = services.DEVIATIONS_SHOWN
-    rows = services.deviations(frozenset({site.id}) if site else visible_site_ids(),
-                               limit=shown + 1)
+    rows = services.deviations(scope.site_ids, limit=shown + 1)
     more, rows = len(rows) > shown, rows[:shown]
-    audit.viewed(Action.DEVIATION_LISTED, shown=len(rows),
-                 **({"sites": [site.id]} if site else {}))
-    return render_template("pathways/deviations.html", deviations=rows, site=site, more=more,
-                           shown=shown)
+    audit.viewed(Action.DEVIATION_LISTED, shown=len(rows), **scope.audited)
+    return render_template("pathways/deviations.html", deviations=rows, site=scope.site,
+                           more=more, shown=shown)
 
 
 @bp.route("/pathways/summary")

@@ -3,11 +3,10 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.access import get_in_scope_or_404, require, visible_site_ids
+from casework.access import get_in_scope_or_404, list_scope, require
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.caseload import services as caseload
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, show_problems, whole_number
@@ -52,13 +51,11 @@ def record(referral_id: int):
 def queue():
     """The lead's sites' undecided triages, or one site's (``site``: the
     dashboard's figure links here for the site chosen there)."""
-    site = caseload.site_chosen(current_user, whole_number(request.args.get("site")))
-    page = services.triage_queue(frozenset({site.id}) if site else visible_site_ids(),
-                                 now=utcnow(),
+    scope = list_scope()
+    page = services.triage_queue(scope.site_ids, now=utcnow(),
                                  page=whole_number(request.args.get("page", "1")) or 1)
-    audit.viewed(Action.TRIAGE_LISTED, page=page.page, shown=len(page.items),
-                 **({"sites": [site.id]} if site else {}))
-    return render_template("triage/queue.html", page=page, site=site)
+    audit.viewed(Action.TRIAGE_LISTED, page=page.page, shown=len(page.items), **scope.audited)
+    return render_template("triage/queue.html", page=page, site=scope.site)
 
 
 def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
