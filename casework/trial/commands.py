@@ -15,7 +15,7 @@ from casework.audit.actions import Action
 from casework.cli import command_transaction
 from casework.database import utcnow
 from casework.extensions import db
-from casework.trial import sequence, services, strata
+from casework.trial import sequence, services
 from casework.trial.models import AllocationMethod, Trial
 
 trial_cli = AppGroup("trial", help="Trial sequences for the trial statistician.")
@@ -52,7 +52,7 @@ def sequence_command(stratum: str, count: int, trial_key: str | None) -> None:
     if trial.method != AllocationMethod.PERMUTED_BLOCKS:
         _fail(f"{trial.name} uses an uploaded allocation list (SHA-256 "
               f"{trial.allocation_list_sha256}); the statistician holds that file.")
-    valid = strata.all_strata([s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
+    valid = services.trial_strata(trial)
     if stratum not in valid:
         _fail(f"--stratum: {stratum!r} is not a stratum of {trial.name}; "
               f"use one of {', '.join(valid)}.")

@@ -122,12 +122,15 @@ def listed_strata(trial: Trial | None) -> set[str]:
         AllocationListEntry.trial_id == trial.id)))
 
 
+def trial_strata(trial: Trial) -> list[str]:
+    """Every stratum of ``trial``: its sites, by age band if it says so."""
+    return strata.all_strata([s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
+
+
 def list_gaps(trial: Trial) -> list[str]:
     """The strata of ``trial`` its stored allocation list has no slot for."""
     held = listed_strata(trial)
-    return [stratum for stratum in strata.all_strata(
-        [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
-        if stratum not in held]
+    return [stratum for stratum in trial_strata(trial) if stratum not in held]
 
 
 def _named(missing: list[str], most: int = 6) -> str:
@@ -146,8 +149,7 @@ def _uncovered_list(settings: TrialSettings, sites: list[Site],
         return None
     needed = strata.all_strata([s.key for s in sites], by_age_band=settings.stratify_by_age_band)
     opening = trial is None or trial.status != TrialStatus.OPEN
-    if not opening and trial.method == settings.method and needed == strata.all_strata(
-            [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band):
+    if not opening and trial.method == settings.method and needed == trial_strata(trial):
         return None  # nothing the list must cover has changed
     listed_now = listed_strata(trial)
     missing = [stratum for stratum in needed if stratum not in listed_now]
@@ -268,8 +270,7 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
         raise TrialError({"allocation_list": refusal})
     try:
         parsed = strata.parse_allocation_list(
-            data, strata.all_strata([s.key for s in trial.sites],
-                                    by_age_band=trial.stratify_by_age_band))
+            data, trial_strata(trial))
     except strata.AllocationListError as error:
         raise TrialError({"allocation_list": "; ".join(error.problems)}) from None
     extending = has_allocations(trial)
@@ -284,9 +285,7 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     else:
         if trial.is_open and trial.method == AllocationMethod.ALLOCATION_LIST:
             given = {stratum for stratum, _, _ in parsed.entries}
-            missing = [stratum for stratum in strata.all_strata(
-                [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)
-                if stratum not in given]
+            missing = [stratum for stratum in trial_strata(trial) if stratum not in given]
             if missing:
                 raise TrialError({"allocation_list": (
                     f"This file has no slots for {_named(missing)}: the trial is open and "

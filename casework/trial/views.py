@@ -12,7 +12,7 @@ from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
-from casework.trial import bp, services, strata
+from casework.trial import bp, services
 from casework.trial.forms import AllocationListForm, InErrorForm, ReportForm, TrialForm
 from casework.trial.models import Allocation, AllocationInError, AllocationMethod, Trial
 
@@ -64,8 +64,7 @@ def _render_edit(trial: Trial, form=None, list_form=None, error_form=None, statu
         form.version.data = services.trial_version(trial)
     error_form = error_form or InErrorForm()
     error_form.stratum.choices = choices(
-        [("", "Select a stratum")] + [(s, s) for s in strata.all_strata(
-            [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band)])
+        [("", "Select a stratum")] + [(s, s) for s in services.trial_strata(trial)])
     in_error = db.session.scalars(
         select(AllocationInError).join(AllocationInError.allocation)
         .where(Allocation.trial_id == trial.id).order_by(AllocationInError.id.desc())
@@ -128,8 +127,7 @@ def upload_list(trial_id: int):
 def mark_in_error(trial_id: int):
     trial = _get_trial(trial_id)
     form = InErrorForm()
-    form.stratum.choices = choices((s, s) for s in strata.all_strata(
-        [s.key for s in trial.sites], by_age_band=trial.stratify_by_age_band))
+    form.stratum.choices = choices((s, s) for s in services.trial_strata(trial))
     if form.validate_on_submit():
         try:
             services.mark_in_error(trial, form.stratum.data, form.slot.data, form.reason.data,
