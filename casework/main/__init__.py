@@ -46,17 +46,18 @@ def health():
 @bp.app_context_processor
 def _navigation():
     # Context processors run for every template rendered, and every form
-    # field is its own template (govuk-frontend-wtf): work the list out once.
+    # field is its own template (govuk-frontend-wtf): work it out once.
     # Only what depends on the request belongs here: each feature's
     # reference data (labels, codes) is a template global, set once when its
     # blueprint is registered, not gathered again for every template drawn.
-    if "nav_items" not in g:
-        g.nav_items = items_for(current_user._get_current_object())
-    idle = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
-    warning = warning_seconds(idle, current_app.config["TIMEOUT_WARNING_SECONDS"])
-    return {"nav_items": g.nav_items, "idle_timeout_seconds": idle,
-            "idle_timeout_minutes": idle // 60, "timeout_warning_seconds": warning,
-            "timeout_warning_words": duration_words(warning)}
+    if "page_context" not in g:
+        idle = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
+        warning = warning_seconds(idle, current_app.config["TIMEOUT_WARNING_SECONDS"])
+        g.page_context = {"nav_items": items_for(current_user._get_current_object()),
+                          "idle_timeout_seconds": idle, "idle_timeout_minutes": idle // 60,
+                          "timeout_warning_seconds": warning,
+                          "timeout_warning_words": duration_words(warning)}
+    return g.page_context
 
 
 def warning_seconds(idle: int, configured: int) -> int:
