@@ -338,9 +338,10 @@ class Form(FlaskForm):
             if isinstance(field, SelectMultipleField) and field.data:
                 field.data = [value for value in field.data
                               if not isinstance(value, str) or value.strip()]
-                offered = {str(choice[0]) for choice in field.iter_choices()}
-                if field.validate_choice and not field.errors \
-                        and any(str(value) not in offered for value in field.data):
+                offered = {str(choice[0]) for choice in field.iter_choices()} \
+                    if field.validate_choice and not field.errors else None
+                if offered is not None and any(str(value) not in offered
+                                               for value in field.data):
                     field.errors = [*field.errors, f"{field.label.text} must be among "
                                                    "those listed"]
                     valid = False

@@ -42,7 +42,6 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-
 class AuditEventSite(db.Model):
     """Each site an event belongs to when it belongs to several: a list or
     search shown to someone working at several sites (its detail's

@@ -161,10 +161,10 @@ def _sites_shown(actor: User | None, detail: dict[str, Any]) -> tuple[int | None
     search, a dashboard): the sites it covered, given as ``sites`` in the
     detail or else every site of the signed-in user's. Of one site, the
     event is that site's; of several, its detail names them and
-    ``AuditEventSite`` rows index them (written with it), so the lead of
-    each finds who listed or searched their site's people. The database
-    writes those rows as it stores the event (a trigger, migration 0019): no
-    statement more for the page."""
+    ``AuditEventSite`` rows index them, so the lead of each finds who listed
+    or searched their site's people. The database writes those rows as it
+    stores the event (a trigger, migration 0019): no statement more for the
+    page."""
     sites = detail.get("sites")
     if sites is None and actor is not None and getattr(actor, "is_site_scoped", False):
         sites = sorted(actor.site_ids)
@@ -335,13 +335,13 @@ def _append_held(connection, events: list[AuditEvent]) -> None:
             values = written.parameters(held)
             values["payload"] = chain.canonical_json(hashed_fields(held))
             held.prev_hash, held.hash = connection.exec_driver_sql(written.sql, values).one()
-    else:
-        head = _head(connection)
-        rows = []
-        for held in events:
-            head = _link(held, head)
-            rows.append(written.parameters(held))
-        connection.exec_driver_sql(written.sql, rows if len(rows) > 1 else rows[0])
+        return
+    head = _head(connection)
+    rows = []
+    for held in events:
+        head = _link(held, head)
+        rows.append(written.parameters(held))
+    connection.exec_driver_sql(written.sql, rows if len(rows) > 1 else rows[0])
 
 
 def commit() -> None:

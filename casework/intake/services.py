@@ -952,8 +952,11 @@ def _rows_of(ids, total, sorts) -> Select:
             .order_by(*sorts))
 
 
+REFERRALS_PER_PAGE = 25
+
+
 def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
-                     per_page: int = 25) -> ReferralPage:
+                     per_page: int = REFERRALS_PER_PAGE) -> ReferralPage:
     """Referrals at the actor's sites, filtered, sorted and paginated.
 
     One query a page whatever its size: its rows, each with the count up to

@@ -50,7 +50,7 @@ def referrals():
     # filters that cannot be read list nothing, not every referral as if they matched
     page = services.search_referrals(
         query, actor=current_user, page=whole_number(page_number) or 1
-    ) if filtered else services.ReferralPage([], 0, 1, 25)
+    ) if filtered else services.ReferralPage([], 0, 1, services.REFERRALS_PER_PAGE)
     audit.record(
         Action.REFERRAL_LISTED, actor=current_user, now=utcnow(),
         detail={"filters": {k: v for k, v in vars(query).items() if v and k != "text"},
