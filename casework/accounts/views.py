@@ -124,7 +124,8 @@ def login():
         db.session.commit()  # keep the auth:login_failed event
         form.email.errors.append(SIGN_IN_FAILED)
         form.password.data = ""
-    return render_template("accounts/login.html", form=form)
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
 
 
 @bp.route("/sign-out", methods=["POST"])

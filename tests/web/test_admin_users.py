@@ -150,7 +150,7 @@ def test_deactivate_ends_the_users_sessions(client, login_as, post, make_user):
     assert post(f"/admin/users/{target.id}/deactivate").status_code == 302
     assert victim_client.get("/").status_code == 302
     assert last_event("user:deactivated").subject_id == str(target.id)
-    assert sign_in(victim_client, target.email, PASSWORD).status_code == 200  # refused
+    assert sign_in(victim_client, target.email, PASSWORD).status_code == 422  # refused
 
     assert post(f"/admin/users/{target.id}/reactivate").status_code == 302
     assert sign_in(victim_client, target.email, PASSWORD).status_code == 302

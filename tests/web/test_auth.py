@@ -57,7 +57,7 @@ def test_failures_look_the_same_whether_or_not_the_email_exists(client, make_use
     wrong_password = sign_in(client, user.email, "not the right password")
     unknown_email = sign_in(client, "nobody@example.org", PASSWORD)
     for response in (wrong_password, unknown_email):
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert "Enter a correct email address and password" in response.get_data(as_text=True)
     assert wrong_password.get_data(as_text=True).count("correct email") == \
         unknown_email.get_data(as_text=True).count("correct email")
@@ -243,7 +243,7 @@ def _failed_attempts(app, count, email="victim@example.org"):
 
 def test_repeated_failures_are_throttled(throttled_app):
     client, codes = _failed_attempts(throttled_app, 5)
-    assert codes == [200, 200, 200, 429, 429]
+    assert codes == [422, 422, 422, 429, 429]
     page = client.post("/sign-in", data={"email": "victim@example.org", "password": "x",
                                          "csrf_token": csrf_token(client, "/sign-in")})
     assert page.status_code == 429
@@ -252,7 +252,7 @@ def test_repeated_failures_are_throttled(throttled_app):
     # Another account from the same address is not locked out by these.
     other = client.post("/sign-in", data={"email": "other@example.org", "password": "x",
                                           "csrf_token": csrf_token(client, "/sign-in")})
-    assert other.status_code == 200
+    assert other.status_code == 422
 
 
 def _attempt(client, email, address, token):
@@ -271,7 +271,7 @@ def test_one_address_cannot_try_a_password_on_account_after_account(make_app, ma
         token = csrf_token(client, "/sign-in")
         codes = [_attempt(client, f"user{n}@example.org", "203.0.113.7", token)
                  for n in range(10)]
-        assert codes == [200] * 8 + [429] * 2
+        assert codes == [422] * 8 + [429] * 2
         # refused whoever the account is, with the same page: known or not
         refusals = [client.post("/sign-in", environ_base={"REMOTE_ADDR": "203.0.113.7"}, data={
             "email": email, "password": password, "csrf_token": token})
@@ -280,7 +280,7 @@ def test_one_address_cannot_try_a_password_on_account_after_account(make_app, ma
         pages = [re.sub(r'nonce="[^"]+"', "", r.get_data(as_text=True)) for r in refusals]
         assert pages[0] == pages[1]
         # another address is not refused for it
-        assert _attempt(client, "user0@example.org", "203.0.113.8", token) == 200
+        assert _attempt(client, "user0@example.org", "203.0.113.8", token) == 422
         events = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "auth:throttled").order_by(AuditEvent.id)).all()
         assert [e.detail for e in events] == [{"limit": "address"}] * 4
@@ -296,9 +296,9 @@ def test_many_addresses_cannot_share_out_the_guesses_at_one_account(make_app):
         token = csrf_token(client, "/sign-in")
         codes = [_attempt(client, "victim@example.org", f"198.51.100.{n}", token)
                  for n in range(12)]
-        assert codes == [200] * 10 + [429] * 2
+        assert codes == [422] * 10 + [429] * 2
         # the addresses can still try other accounts
-        assert _attempt(client, "other@example.org", "198.51.100.1", token) == 200
+        assert _attempt(client, "other@example.org", "198.51.100.1", token) == 422
         assert [e.detail for e in db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "auth:throttled"))] == [{"limit": "account"}] * 2
 
@@ -312,10 +312,10 @@ def test_the_limits_are_generous_enough_by_default(make_app):
         token = csrf_token(client, "/sign-in")
         office = [_attempt(client, f"person{n}@example.org", "192.0.2.1", token)
                   for n in range(5) for _ in range(3)]
-        assert set(office) == {200}
+        assert set(office) == {422}
         places = [_attempt(client, "roaming@example.org", f"192.0.2.{n}", token)
                   for n in range(10, 15) for _ in range(4)]
-        assert set(places) == {200}
+        assert set(places) == {422}
 
 
 def test_refusals_do_not_spend_the_other_limits(make_app):
@@ -332,10 +332,10 @@ def test_refusals_do_not_spend_the_other_limits(make_app):
         token = csrf_token(client, "/sign-in")
         attacker = [_attempt(client, "victim@example.org", "203.0.113.66", token)
                     for _ in range(10)]
-        assert attacker == [200] * 3 + [429] * 7
+        assert attacker == [422] * 3 + [429] * 7
         others = [_attempt(client, "victim@example.org", f"192.0.2.{n}", token)
                   for n in range(3)]
-        assert others == [200, 200, 429]  # 3 + 2 failures: the account's 5
+        assert others == [422, 422, 429]  # 3 + 2 failures: the account's 5
 
 
 def test_behind_a_trusted_proxy_the_client_is_its_forwarded_address(make_app, migrated,
@@ -361,7 +361,7 @@ def test_behind_a_trusted_proxy_the_client_is_its_forwarded_address(make_app, mi
                                    "csrf_token": token}).status_code for n in range(6)]
         # each address has its own three attempts: one address cannot lock
         # everyone else behind the proxy out of the account
-        assert codes == [200, 200, 200, 200, 200, 200]
+        assert codes == [422, 422, 422, 422, 422, 422]
         assert client.post("/sign-in", headers={"X-Forwarded-For": "198.51.100.0"},
                            data={"email": "victim@example.org", "password": "wrong guess",
                                  "csrf_token": token}).status_code == 429
@@ -379,7 +379,7 @@ def test_with_redis_unreachable_each_worker_throttles_on_its_own(make_app):
     try:
         with app.app_context():
             _, codes = _failed_attempts(app, 5)
-            assert codes == [200, 200, 200, 429, 429]
+            assert codes == [422, 422, 422, 429, 429]
     finally:
         # The limiter is one object that every test's app shares; in service
         # each process has one app, whose limiter goes back to Redis once it
@@ -451,7 +451,7 @@ def test_throttling_shares_state_through_redis(make_app):
     first = make_app(**settings)
     with first.app_context():
         _, codes = _failed_attempts(first, 2)
-    assert codes == [200, 200]
+    assert codes == [422, 422]
     # A second worker (another app on the same Redis) sees the same count.
     second = make_app(**settings)
     with second.app_context():

@@ -45,7 +45,7 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, client,
     assert client.get("/referrals").status_code == 200  # this session goes on
     assert elsewhere.get("/").status_code == 302  # the others end
     other = app.test_client()
-    assert sign_in(other, user.email, PASSWORD).status_code == 200  # refused
+    assert sign_in(other, user.email, PASSWORD).status_code == 422  # refused
     assert sign_in(other, user.email, NEW).status_code == 302
     [event] = events("user:password_changed")
     assert event.actor_id == user.id and event.subject_id == str(user.id)
@@ -121,7 +121,7 @@ def test_an_admin_sets_a_temporary_password_the_user_must_change_first(app, clie
 
     # Ann signs in with it, on her way to her referrals: she is sent to change it
     ann = app.test_client()
-    assert sign_in(ann, target.email, PASSWORD).status_code == 200  # the old one is gone
+    assert sign_in(ann, target.email, PASSWORD).status_code == 422  # the old one is gone
     token = csrf_token(ann, "/sign-in")
     response = ann.post("/sign-in?next=/referrals", data={
         "email": target.email, "password": TEMPORARY, "csrf_token": token})

@@ -61,7 +61,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("main.session_alive", GET): Row("/session", EVERYONE),
     ("assets.serve", GET): Row("/assets/govuk-frontend.min.css", EVERYONE, anonymous=200),
     ("auth.login", GET): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
-    ("auth.login", POST): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
+    ("auth.login", POST): Row("/sign-in", EVERYONE, ok=302, anonymous=422),
     ("auth.logout", POST): Row("/sign-out", EVERYONE, ok=302),
     ("auth.change_password", GET): Row("/account/password", EVERYONE),
     ("auth.change_password", POST): Row("/account/password", EVERYONE, ok=422),
