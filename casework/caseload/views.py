@@ -197,12 +197,14 @@ def reassign():
                              else services.NO_CASES})
     elif hidden := services.hidden_from(current_user, people):
         # a person the lead may not see answers as a missing one, and the
-        # refusal is audited (DESIGN.md "Who uses it"), under the site
-        # of the first, whose leads see who tried
-        first, site_id = next(iter(hidden.items()))
-        deny(404, reason="outside_scope" if site_id is not None else "not_found",
-             subject_type="person", subject_id=first, site_id=site_id,
-             people=sorted(hidden))
+        # refusal is audited (DESIGN.md "Who uses it") under the hidden
+        # people's sites, whose leads see who tried: its site if one, else
+        # named in the detail (as a list of several sites' people is)
+        sites = sorted({site_id for site_id in hidden.values() if site_id is not None})
+        deny(404, reason="outside_scope" if sites else "not_found",
+             subject_type="person", subject_id=next(iter(hidden)),
+             site_id=sites[0] if len(sites) == 1 else None,
+             people=sorted(hidden), **({"sites": sites} if len(sites) > 1 else {}))
     elif form.validate_on_submit():
         try:
             done = services.reassign(

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from casework.audit.models import AuditEvent
+from casework.audit.models import AuditEvent, AuditEventSite
 from casework.caseload.models import CaseReview
 from casework.extensions import db
 from casework.intake.models import Person
@@ -392,6 +392,19 @@ def test_reassigning_someone_the_lead_may_not_see_is_refused_as_missing_and_audi
         assert (event.actor_id, event.subject_type, event.subject_id, event.site_id) == \
             (lead.id, "person", str(people[1]), site_id)
         assert event.detail["reason"] == reason and event.detail["people"] == [people[1]]
+    # hidden people of two sites: each site's leads find the refusal
+    brum = make_referral("birmingham", last_name="Brumperson").person
+    response = post("/caseload/reassign", {"people": [str(mine.id), str(theirs.id),
+                                                      str(brum.id)],
+                                           "to_user": str(amy.id), "reason": "Cover"})
+    assert response.status_code == 404
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "access:denied").order_by(AuditEvent.id.desc())).first()
+    assert event.site_id is None and event.detail["reason"] == "outside_scope"
+    assert event.detail["people"] == sorted([theirs.id, brum.id])
+    assert event.detail["sites"] == sorted([theirs.site_id, brum.site_id])
+    assert set(db.session.scalars(select(AuditEventSite.site_id).where(
+        AuditEventSite.event_id == event.id))) == {theirs.site_id, brum.site_id}
     db.session.expire_all()
     assert db.session.get(Person, mine.id).caseworker_id == before
     assert not db.session.scalars(select(AuditEvent).where(
