@@ -215,8 +215,10 @@ def check_headers(response, *, signed_in: bool) -> list[str]:
 def check_page(response) -> list[str]:
     """What is wrong with an HTML page's own structure: an id used twice; an
     error summary's link to no element (or, for a date, to its wrapper,
-    which takes no focus: the link goes to a box); a form sent back with
-    its errors (422) with no summary or no "Error: " in its title."""
+    which takes no focus: the link goes to a box); a title that does not
+    say the page's heading (GOV.UK's pattern: forms about one person were
+    all titled alike, whoever the person); a form sent back with its errors
+    (422) with no summary or no "Error: " in its title."""
     body = response.get_data(as_text=True)
     ids = re.findall(r'\sid="([^"]+)"', body)
     problems = [f"id {i!r} used twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
@@ -232,6 +234,13 @@ def check_page(response) -> list[str]:
     where = [body.find(f' id="{target}"') for target in targets]
     if where != sorted(where):
         problems.append(f"the error summary is not in the page's order: {targets}")
+    title = re.search(r"<title>(.*?)</title>", body, re.S)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S)
+    if title and heading:
+        said = " ".join(re.sub(r"<[^>]+>", " ", heading.group(1)).split())
+        said = re.sub(r" (to|for) casework$", "", said)  # "Sign in to casework": "Sign in"
+        if said not in " ".join(title.group(1).split()):
+            problems.append(f"the title {title.group(1)!r} does not say the heading {said!r}")
     if response.status_code == 422 and not (summary and "<title>Error: " in body):
         problems.append("sent back with errors (422) but no error summary and title")
     return problems
