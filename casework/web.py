@@ -28,6 +28,10 @@ ACTIVITY_RECORDED_EVERY_SECONDS = 60
 # Endpoints anyone may reach without signing in.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "assets.serve", "main.health",
                               "main.accessibility"})
+# Requests that are not someone using the service: a page's timeout warning
+# asking how long the session has left (another tab may have kept it going)
+# must not itself keep the session going.
+NOT_ACTIVITY = frozenset({"main.session_left"})
 # Requests that change nothing but the audit log (the route matrix checks it).
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
@@ -56,9 +60,22 @@ def record_links(endpoint: str, name: str, **fixed) -> Callable[[int], str]:
 
 
 def record_activity(now: float | None = None) -> None:
-    """Mark the session used now: the idle timeout counts from here."""
-    session.permanent = True
+    """Mark the session used now: the idle timeout counts from here. The
+    session's cookie has no expiry of its own, so it ends with the browser:
+    a permanent one (kept for the idle timeout) was still signed in when
+    the next person opened the browser of a shared office computer (found
+    by review). The timeout itself is the server's (``_idle_timeout``)."""
     session["last_active"] = time.time() if now is None else now
+
+
+def seconds_left(now: float | None = None) -> float:
+    """How long the session has before the idle timeout, from its last
+    recorded activity (which is recorded at most once a minute)."""
+    last = session.get("last_active")
+    limit = current_app.config["IDLE_TIMEOUT_MINUTES"] * 60
+    if last is None:
+        return float(limit)
+    return limit - ((time.time() if now is None else now) - last)
 
 
 def start_session() -> None:
@@ -80,7 +97,7 @@ def _return_to() -> str | None:
     is not kept; the sign-in checks it is a path of this site), or nowhere
     for what has no page of its own (signing out, a deactivation)."""
     rule = request.url_rule
-    if rule is None or "GET" not in (rule.methods or ()):
+    if rule is None or "GET" not in (rule.methods or ()) or request.endpoint in NOT_ACTIVITY:
         return None
     return request.full_path.rstrip("?") if request.method in READ_ONLY_METHODS \
         else request.path
@@ -128,7 +145,8 @@ def init_request_hooks(app: Flask) -> None:
             flash("You were signed out because you were inactive for "
                   f"{app.config['IDLE_TIMEOUT_MINUTES']} minutes", "info")
             return redirect(url_for("auth.login", next=_return_to()))
-        if last is None or now - last >= ACTIVITY_RECORDED_EVERY_SECONDS:
+        if (last is None or now - last >= ACTIVITY_RECORDED_EVERY_SECONDS) \
+                and request.endpoint not in NOT_ACTIVITY:
             record_activity(now)
         return None
 

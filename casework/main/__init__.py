@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from casework.extensions import db
 from casework.navigation import items_for
+from casework.web import seconds_left
 
 bp = Blueprint("main", __name__)
 
@@ -32,6 +33,20 @@ def session_alive():
     a note being typed sends nothing, and was lost when its author was
     signed out without a word)."""
     response = jsonify(idle_timeout_seconds=current_app.config["IDLE_TIMEOUT_MINUTES"] * 60)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/session/left")
+def session_left():
+    """What the page's timeout warning asks before it warns, and again when
+    the time is up: how long the session has left. Asking is not activity
+    (``web.NOT_ACTIVITY``): someone busy in another tab keeps this one's
+    session going, so this tab waits on rather than warn them or sign them
+    out. Once the time is up, the request is signed out like any other
+    (``web._idle_timeout``: audited, and sent to sign in), and the page
+    follows it, so a child's record is not left on an unattended screen."""
+    response = jsonify(seconds_left=max(0, int(seconds_left())))
     response.headers["Cache-Control"] = "no-store"
     return response
 

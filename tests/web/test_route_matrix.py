@@ -59,6 +59,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("main.health", GET): Row("/health", EVERYONE, anonymous=200),
     ("main.accessibility", GET): Row("/accessibility", EVERYONE, anonymous=200),
     ("main.session_alive", GET): Row("/session", EVERYONE),
+    ("main.session_left", GET): Row("/session/left", EVERYONE),
     ("assets.serve", GET): Row("/assets/govuk-frontend.min.css", EVERYONE, anonymous=200),
     ("auth.login", GET): Row("/sign-in", EVERYONE, ok=302, anonymous=200),
     ("auth.login", POST): Row("/sign-in", EVERYONE, ok=302, anonymous=422),
