@@ -20,12 +20,16 @@ BOXES = ("day", "month", "year")
 class DateInput(GovDateInput):
     """GOV.UK's date input with only the boxes in error marked: all three
     were red when only the month was missing (found by an accessibility
-    review)."""
+    review); an ``autocomplete`` parameter is each box's (a child's date of
+    birth is not kept in the browser's form history)."""
 
     def map_gov_params(self, field, **kwargs):
         params = super().map_gov_params(field, **kwargs)
         boxes = getattr(field, "boxes_in_error", BOXES)
+        autocomplete = params.pop("autocomplete", None)
         for item in params.get("items") or ():
+            if autocomplete:
+                item["autocomplete"] = autocomplete
             if item.get("id", "").rsplit("-", 1)[-1] not in boxes:
                 item["classes"] = " ".join(name for name in item.get("classes", "").split()
                                            if name != "govuk-input--error")

@@ -535,3 +535,21 @@ def test_only_the_date_boxes_in_error_are_marked(client, login_as, post, boxes, 
             if "govuk-input--error" in box.get("class", [])] == marked
     links = [a["href"] for a in page.select(".govuk-error-summary__list a")]
     assert f"#{linked}" in links
+
+
+def test_the_browser_is_asked_not_to_keep_what_identifies_a_child(client, login_as):
+    """Browsers keep what is typed in a form for the next (and sync it);
+    the search box, a child's date of birth and the referrer's name were
+    kept (found by review)."""
+    import re
+
+    login_as("caseworker")
+    page = client.get("/referrals/new").get_data(as_text=True)
+    for name in ("first_name", "last_name", "other_names", "date_of_birth-day",
+                 "date_of_birth-month", "date_of_birth-year", "postcode", "pnc_reference",
+                 "referrer_name"):
+        box = re.search(rf'<input[^>]*\sid="{name}"[^>]*>', page)
+        assert box and 'autocomplete="off"' in box.group(0), name
+    listed = client.get("/referrals").get_data(as_text=True)
+    box = re.search(r'<input[^>]*\sid="q"[^>]*>', listed)
+    assert box and 'autocomplete="off"' in box.group(0)
