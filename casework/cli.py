@@ -9,6 +9,10 @@ from contextlib import contextmanager
 from functools import wraps
 
 import click
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -31,9 +35,11 @@ def command_transaction(name: str) -> Iterator[None]:
 
 
 def needs_schema(command: click.Command) -> click.Command:
-    """``command``, saying "run db upgrade" (exit 2) rather than printing a
-    traceback when the database it is pointed at has never been migrated
-    (a new database, or DATABASE_URL naming the wrong one)."""
+    """``command``, saying what is wrong (exit 2) rather than printing a
+    traceback when the database it is pointed at cannot be reached, has
+    never been migrated (a new database, or DATABASE_URL naming the wrong
+    one), or is at an older revision than the code (new code run before
+    ``db upgrade``: its first statement named a column not there yet)."""
     callback: Callable | None = command.callback
     if callback is None or getattr(callback, "needs_schema", False):
         return command
@@ -44,12 +50,33 @@ def needs_schema(command: click.Command) -> click.Command:
             return callback(*args, **kwargs)
         except (OperationalError, ProgrammingError):
             db.session.rollback()
-            if inspect(db.engine).has_table("alembic_version"):
+            problem = schema_problem()
+            if problem is None:
                 raise
             click.echo(f"The database {db.engine.url.render_as_string(hide_password=True)} "
-                       "has not been set up: run `flask --app wsgi db upgrade` first.", err=True)
+                       f"{problem}", err=True)
             sys.exit(2)
 
     run.needs_schema = True  # type: ignore[attr-defined]
     command.callback = run
     return command
+
+
+def schema_problem() -> str | None:
+    """What keeps the database from the code's schema, said for a person,
+    or None when it is reachable and at the code's revision."""
+    try:
+        with db.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return "has not been set up: run `flask --app wsgi db upgrade` first."
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()
+        return f"cannot be reached: {reason[0] if reason else 'no reason given'}."
+    config = Config()
+    config.set_main_option("script_location", current_app.extensions["migrate"].directory)
+    wanted = set(ScriptDirectory.from_config(config).get_heads())
+    if current == wanted:
+        return None
+    return (f"is at revision {', '.join(sorted(current)) or 'none'}, not this code's "
+            f"{', '.join(sorted(wanted))}: run `flask --app wsgi db upgrade` first.")

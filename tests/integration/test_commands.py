@@ -311,6 +311,35 @@ def test_commands_on_a_database_never_migrated_say_so(tmp_path):
         db.engine.dispose()
 
 
+def test_commands_on_a_database_they_cannot_reach_or_behind_the_code_say_so(tmp_path):
+    """A traceback, where the message said what to do: a database that
+    cannot be opened, and one at an older revision than the code (new code
+    run before ``db upgrade``; found by review)."""
+    from flask_migrate import upgrade
+
+    from casework import create_app
+    from tests.conftest import base_config
+
+    unreachable = create_app(base_config(f"sqlite:///{tmp_path / 'no folder' / 'x.db'}"))
+    with unreachable.app_context():
+        result = unreachable.test_cli_runner().invoke(args=["audit", "head"])
+        assert result.exit_code == 2, result.output
+        assert "cannot be reached: unable to open database file." in result.stderr
+        assert "Traceback" not in result.output
+        db.engine.dispose()
+    behind = create_app(base_config(f"sqlite:///{tmp_path / 'old.db'}"))
+    with behind.app_context():
+        upgrade(revision="0017")  # before 0018 added users.must_change_password
+        result = behind.test_cli_runner().invoke(args=[
+            "users", "create", "--email", "a@example.org", "--name", "A", "--role", "admin",
+            "--password", "a long enough passphrase"])
+        assert result.exit_code == 2, result.output
+        assert "is at revision 0017, not this code's 0" in result.stderr
+        assert "run `flask --app wsgi db upgrade` first" in result.stderr
+        assert "Traceback" not in result.output
+        db.engine.dispose()
+
+
 def _made(email="ann@example.org"):
     from casework.accounts import services
     from casework.database import utcnow
