@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ class StoredEvent:
 
 # No database keeps a larger id (SQLite's INTEGER; PostgreSQL's BIGINT).
 MAX_EVENT_ID = 2**63 - 1
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,13 @@ class Anchor:
         ident, sep, digest = text.partition(":")
         if not sep or not (ident.isascii() and ident.isdigit()) or len(digest) != 64:
             raise ValueError("an anchor looks like ID:HASH, for example 1042:3fa9… (64 hex digits)")
-        if int(ident) > MAX_EVENT_ID:  # a mistyped id, not an event the chain lost
-            raise ValueError(f"no event can have the id {ident} (ids go up to {MAX_EVENT_ID:,})")
-        try:
-            int(digest, 16)
-        except ValueError as error:
-            raise ValueError("the anchor's hash must be 64 hexadecimal digits") from error
+        if not 1 <= int(ident) <= MAX_EVENT_ID:  # a mistyped id, not an event the chain lost
+            raise ValueError(f"no event can have the id {ident} (ids go from 1 to "
+                             f"{MAX_EVENT_ID:,})")
+        # digits only: int(digest, 16) took "0x…", "_" and spaces, and the
+        # chain was then said broken where the anchor was mistyped (review)
+        if not _HEX_DIGEST.fullmatch(digest):
+            raise ValueError("the anchor's hash must be 64 hexadecimal digits")
         return cls(int(ident), digest.lower())
 
 

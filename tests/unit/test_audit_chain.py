@@ -109,7 +109,11 @@ def test_truncated_tail_is_caught_by_anchor():
 
 
 @pytest.mark.parametrize("text", ["", "12", "x:" + "a" * 64, "12:abc", "12:" + "g" * 64,
-                                  "9" * 20 + ":" + "a" * 64])
+                                  "9" * 20 + ":" + "a" * 64,
+                                  # taken by int(x, 16), and then said to break the chain
+                                  "12:0x" + "a" * 62, "12:" + "a" * 10 + "_" + "a" * 53,
+                                  "12: " + "a" * 63, "12:+" + "a" * 63,
+                                  "0:" + "a" * 64])  # ids start at 1
 def test_anchor_parse_rejects_malformed(text):
     with pytest.raises(ValueError):
         chain.Anchor.parse(text)
