@@ -14,13 +14,13 @@ from typing import IO
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.cli import command_transaction
 from casework.database import from_replica, utcnow
 from casework.extensions import db
 from casework.extracts import services
-from casework.trial.models import Allocation, Trial
+from casework.trial.models import Trial
 
 export_cli = AppGroup("export", help="Anonymised outputs for the trial's evaluators.")
 
@@ -36,9 +36,14 @@ def _whole(path: Path) -> Iterator[IO[bytes]]:
     temporary name and renamed onto it once the block ends without an error
     (anything else leaves ``path`` as it was), with the mode a new file would
     have (or the one it had). A link is followed to the file it names; a
-    path that is no regular file (a pipe, /dev/stdout) is written directly.
-    A path that cannot be written is refused, naming --out (exit 2)."""
-    path = Path(os.path.realpath(path))
+    path that is no regular file (a pipe, /dev/stdout) is written directly,
+    by the name given (/dev/stdout on a pipe resolves to a /proc name that
+    cannot be opened: found by review). A path that cannot be written is
+    refused, naming --out (exit 2)."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        path = path.absolute()
+    else:
+        path = Path(os.path.realpath(path))
     if path.is_dir():
         _fail(f"--out: {path} is a folder")
     if path.exists() and not path.is_file():
@@ -106,9 +111,6 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
         key = services.choose_key(req, current_app.config.get("PSEUDONYM_KEY"))
     except services.ExtractError as error:
         _fail("; ".join(error.problems.values()))
-    total = db.session.scalar(select(func.count()).select_from(Allocation)
-                              .where(Allocation.trial_id == trial.id)) if unit == "person" \
-        else None
     outcome = {}
 
     def finished(rows: int, sha256: str, complete: bool) -> None:
@@ -117,12 +119,15 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     # The file appears under its name only once it is whole and audited.
     with _whole(Path(out)) as handle:
         # The passes over the cohort read from the replica, if there is one.
-        with from_replica(), click.progressbar(length=total or 0, label="Writing",
-                                               file=sys.stderr) as bar:
+        with from_replica():
             chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
-            for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
-                handle.write(chunk)
-                if total:
+            # the rows the plan writes (it counted them), each a line; a CSV's
+            # header is one more. (Its length was every allocation, rows left
+            # out as under k among them, and none for a referral extract.)
+            lines = sum(chosen.groups.values()) + (fmt == "csv")
+            with click.progressbar(length=lines, label="Writing", file=sys.stderr) as bar:
+                for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
+                    handle.write(chunk)
                     bar.update(chunk.count(b"\n"))
         with command_transaction("export-cohort"):
             services.record_extract(req, key=key, rows_written=outcome["rows"],
@@ -131,10 +136,12 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     written = chosen.written
     reached = (f"k {written.k}, target {chosen.target} reached" if written.rows
                else f"no group reached k {chosen.target}")
+    # on standard error, as the progress bar is: the extract may be going to
+    # standard output (--out /dev/stdout), and a message would join its rows
     click.echo(f"Wrote {outcome['rows']:,} rows to {out} at detail level {chosen.level} "
                f"({reached}; {len(chosen.small_groups)} groups hidden as *; "
                f"{chosen.rows_left_out:,} rows left out as under k even hidden); "
-               f"SHA-256 {outcome['sha256']}")
+               f"SHA-256 {outcome['sha256']}", err=True)
 
 
 @export_cli.command("dictionary")

@@ -4,6 +4,7 @@ commands."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -657,3 +658,57 @@ def test_a_referral_extracts_k_counts_people_not_referrals(make_trial, make_refe
     # with a k of 5, the group's 4 people are too few however its rows count
     chosen = services.plan(req, target=5)
     assert (chosen.written.rows, chosen.rows_left_out) == (0, 8)
+
+
+def test_the_cohort_goes_to_a_pipe_by_its_name(app, cohort, runner, tmp_path, monkeypatch):
+    """``--out /dev/stdout`` on a pipe failed: the path resolved to a /proc
+    name that cannot be opened (found by review). /dev/fd/N is the same."""
+    import os
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    read, write = os.pipe()
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{write}"])
+        os.close(write)
+        with os.fdopen(read, "rb") as pipe:
+            sent = pipe.read()
+    finally:
+        for fd in (read, write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    assert result.exit_code == 0, result.output
+    assert sent.startswith(b"person,") and sent.count(b"\n") > 1
+    # the summary is a message, not data: it is not among the rows
+    assert b"Wrote" not in sent and "Wrote" in result.stderr
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_the_progress_bar_counts_the_lines_written(app, cohort, runner, tmp_path, monkeypatch,
+                                                   unit):
+    """Its length was every allocation (rows left out as under k among
+    them), and 0 for a referral extract (found by review)."""
+    from casework.extracts import commands
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    bars = []
+
+    class Bar:
+        def __init__(self, length, **_):
+            self.length, self.done = length, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            self.done += n
+
+    monkeypatch.setattr(commands.click, "progressbar", Bar)
+    out = tmp_path / "c.csv"
+    result = runner.invoke(args=["export", "cohort", "--out", str(out), "--unit", unit])
+    assert result.exit_code == 0, result.output
+    [bar] = bars
+    assert bar.length == bar.done == out.read_bytes().count(b"\n") > 1
