@@ -85,6 +85,8 @@ def _trial(key: str | None) -> Trial:
         if trial is None:
             _fail(f"--trial: no trial has the key {key!r}.")
         return trial
+    if not trials:  # no key would help (found by review)
+        _fail("There is no trial to export: an admin adds one on the Trials page.")
     if len(trials) != 1:
         _fail(f"--trial: give the trial's key; there are {len(trials)} trials.")
     return trials[0]

@@ -712,3 +712,15 @@ def test_the_progress_bar_counts_the_lines_written(app, cohort, runner, tmp_path
     assert result.exit_code == 0, result.output
     [bar] = bars
     assert bar.length == bar.done == out.read_bytes().count(b"\n") > 1
+
+
+def test_with_no_trial_the_commands_say_there_is_none(app, runner, tmp_path):
+    """It said "give the trial's key; there are 0 trials", where no key
+    would help (found by review)."""
+    for args in (["export", "consort", "--out", str(tmp_path / "f.svg")],
+                 ["export", "cohort", "--out", str(tmp_path / "c.csv")]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2, result.output
+        assert "There is no trial to export: an admin adds one on the Trials page." \
+            in result.stderr
+    assert list(tmp_path.iterdir()) == []
