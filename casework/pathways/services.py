@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from casework import submissions
 from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
@@ -330,10 +331,15 @@ DEVIATION_KINDS = {"programme_contact": "Programme contact with a control-arm pe
 
 
 def record_deviation(person: Person, occurred_on: date | None, description: str | None, *,
-                     actor: User, now: datetime, kind: str = "programme_contact"
-                     ) -> ProtocolDeviation:
+                     actor: User, now: datetime, kind: str = "programme_contact",
+                     submission: str | None = None) -> ProtocolDeviation:
     """Record a programme contact with a control-arm person (a protocol
-    deviation). For anyone else it is not a deviation, and is refused."""
+    deviation). For anyone else it is not a deviation, and is refused.
+
+    Deviations are append-only (on PostgreSQL by trigger): a form sent
+    twice (a double click, a resend) would record one that could never be
+    taken away, so its ``submission`` key is claimed, and a form sent again
+    raises submissions.AlreadySubmitted."""
     allocation = allocation_of(person.id)
     if allocation is None or allocation.arm != Arm.CONTROL:
         raise PathwayError({None: "Only contact with a person in the control arm is a "
@@ -355,12 +361,14 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
         problems["kind"] = "Select the kind of deviation"
     if problems:
         raise PathwayError(problems)
+    submissions.claim(submission, "deviation", actor=actor, now=now)
     deviation = ProtocolDeviation(
         person_id=person.id, allocation_id=allocation.id, site_id=allocation.site_id, kind=kind,
         occurred_on=occurred_on, description=description, recorded_by_id=actor.id,
         recorded_at=now)
     db.session.add(deviation)
     db.session.flush()
+    submissions.settle(submission, deviation.id)
     audit.record(Action.DEVIATION_RECORDED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=allocation.site_id,
                  detail={"deviation_id": deviation.id, "kind": kind,

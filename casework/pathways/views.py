@@ -24,6 +24,7 @@ from casework.pathways import bp, services
 from casework.pathways.forms import DeviationForm, MoveForm, ProposalDecisionForm, SummaryForm
 from casework.pathways.models import PathwayProposal
 from casework.pathways.states import targets
+from casework.submissions import AlreadySubmitted
 
 
 def _person(person_id: int) -> Person:
@@ -120,10 +121,16 @@ def deviation(person_id: int):
     if form.validate_on_submit():
         try:
             services.record_deviation(person, form.occurred_on.data, form.description.data,
-                                      actor=current_user, now=utcnow())
+                                      actor=current_user, now=utcnow(),
+                                      submission=form.submission.data)
         except services.PathwayError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except AlreadySubmitted as sent:  # a double click: the first recorded it
+            db.session.rollback()
+            flash("This was already saved: it is recorded once" if sent.earlier.subject_id
+                  else "This form was already sent", "info")
+            return redirect(url_for("intake.person", person_id=person.id))
         else:
             flash("Protocol deviation recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))

@@ -3,10 +3,12 @@ approvals queue, the control-arm guard, deviations and the summary."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
+from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.pathways import services
 from casework.pathways.models import PathwayEpisode, PathwayProposal, ProtocolDeviation
@@ -165,3 +167,75 @@ def test_the_summary_page(client, login_as, post, randomised, make_user):
     bad = client.get("/pathways/summary?date_from=31&date_from=2&date_from=2026")
     assert bad.status_code == 200 and "must be a real date" in text_of(bad)
     assert client.get("/pathways/deviations").status_code == 200
+
+
+def hidden(response, name: str) -> str:
+    """The hidden field ``name``'s value on the page ("" if it has none)."""
+    found = re.search(rf'name="{name}" type="hidden" value="([^"]*)"', text_of(response))
+    return found.group(1) if found else ""
+
+
+def audited(action: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == action))
+
+
+def test_a_deviation_sent_twice_is_recorded_once(client, login_as, post, randomised):
+    """Deviations are append-only: a double click recorded two that could
+    never be taken away (found by review)."""
+    person = randomised("control")
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/deviation"
+    form = {"occurred_on": day(date(2026, 7, 1)), "description": "Mentor called him",
+            "submission": hidden(client.get(path), "submission")}
+    first, again = post(path, form), post(path, form)
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"] == f"/people/{person.id}"
+    assert count(ProtocolDeviation) == 1 and audited("deviation:recorded") == 1
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "This was already saved: it is recorded once" in page
+    # a form sent back with its errors keeps its key; a new form is a new deviation
+    fresh = hidden(client.get(path), "submission")
+    assert fresh != form["submission"]
+    refused = post(path, {**form, "submission": fresh, "description": ""})
+    assert refused.status_code == 422 and hidden(refused, "submission") == fresh
+    assert post(path, {**form, "submission": fresh}).status_code == 302
+    assert count(ProtocolDeviation) == 2
+
+
+def test_a_move_sent_twice_is_recorded_once(client, login_as, post, randomised):
+    """The move form carries the pathway it was drawn from: sent again, the
+    person has left it, so the second is refused as stale, not recorded."""
+    person = randomised("treatment")
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/pathway"
+    form = {"target": "engaged", "effective_date": day(date(2026, 6, 3)),
+            "version": hidden(client.get(path), "version")}
+    assert post(path, form).status_code == 302
+    assert post(path, form).status_code == 422
+    assert count(PathwayEpisode) == 2 and audited("pathway:changed") == 2
+
+
+def test_a_proposal_and_its_decision_sent_twice_are_recorded_once(client, login_as, post,
+                                                                  randomised, make_user):
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/pathway"
+    form = {"target": "disruption", "effective_date": day(date(2026, 7, 1)),
+            "rationale": "Arrested twice", "version": hidden(client.get(path), "version")}
+    assert post(path, form).status_code == 302
+    again = post(path, form)
+    assert again.status_code == 422 and "is waiting for a lead" in text_of(again)
+    assert count(PathwayProposal) == 1 and audited("pathway:proposed") == 1
+    proposal = db.session.scalars(select(PathwayProposal)).one()
+
+    post("/sign-out")
+    login_as("lead", ("coventry",))
+    decision = {"decision": "approve"}
+    assert post(f"/pathways/proposals/{proposal.id}", decision).status_code == 302
+    again = post(f"/pathways/proposals/{proposal.id}", decision)
+    assert again.status_code == 422 and "This proposal was already approved" in text_of(again)
+    assert count(PathwayEpisode) == 3 and audited("pathway:approved") == 1
