@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from casework import submissions
@@ -17,6 +17,7 @@ from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
 from casework.dates import local_date, long_date
 from casework.extensions import db
+from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways.models import (
     PathwayEpisode,
@@ -313,6 +314,15 @@ def reject(proposal: PathwayProposal, note: str | None, *, actor: User,
                  subject_id=proposal.person_id, site_id=proposal.site_id,
                  detail={"proposal_id": proposal.id, "to": str(proposal.to_pathway)})
     return proposal
+
+
+def visible_proposals(actor: User) -> Select:
+    """Proposals about people ``actor`` may see: a proposal is made at the
+    site of the person's allocation, but the person belongs to their own
+    site and every site they were referred at (intake.visible_people), and
+    the leads of each may open it, as they may open the person's page."""
+    people = intake.visible_people(actor).with_only_columns(Person.id)
+    return select(PathwayProposal).where(PathwayProposal.person_id.in_(people))
 
 
 def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:

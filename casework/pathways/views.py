@@ -6,7 +6,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.access import (
-    get_in_scope_or_404,
     get_visible_or_404,
     list_scope,
     require,
@@ -92,7 +91,8 @@ def approvals():
 @bp.route("/pathways/proposals/<int:proposal_id>", methods=["GET", "POST"])
 @require(Permission.DISRUPTION_APPROVE)
 def proposal(proposal_id: int):
-    record = get_in_scope_or_404(PathwayProposal, proposal_id, subject_type="pathway_proposal")
+    record = get_visible_or_404(services.visible_proposals(current_user), PathwayProposal,
+                                proposal_id, subject_type="pathway_proposal")
     form = ProposalDecisionForm()
     if form.validate_on_submit():
         try:

@@ -239,3 +239,51 @@ def test_a_proposal_and_its_decision_sent_twice_are_recorded_once(client, login_
     again = post(f"/pathways/proposals/{proposal.id}", decision)
     assert again.status_code == 422 and "This proposal was already approved" in text_of(again)
     assert count(PathwayEpisode) == 3 and audited("pathway:approved") == 1
+
+
+def _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral, triage_referral,
+                                                 make_user):
+    """A person whose own site is Coventry, referred and randomised to
+    treatment at Wolverhampton, engaged since 3 June."""
+    from casework.triage import services as triage
+
+    make_trial()
+    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
+    for n in range(20):
+        person = make_referral("coventry", last_name=f"Livesapart{n}").person
+        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
+                                "eligible", None, actor=decider,
+                                now=datetime(2026, 6, 1, tzinfo=UTC), key=b"test-trial-key")
+        db.session.commit()
+        if decided.allocation.arm == "treatment":
+            services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                          actor=decider, now=datetime(2026, 6, 3, 12, tzinfo=UTC))
+            db.session.commit()
+            return person
+    raise AssertionError("no treatment allocation in 20 tries")
+
+
+def test_a_lead_of_the_persons_own_site_opens_a_proposal_made_at_another(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """A person belongs to their own site and every site they were referred
+    at: a lead of their own site, who opens their page, got 404 (and an
+    access:denied) for a proposal made at the site that randomised them."""
+    person = _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral,
+                                                          triage_referral, make_user)
+    worker = make_user("caseworker", ("wolverhampton",), email="wolves@example.org")
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Arrested twice"),
+                             actor=worker, now=datetime(2026, 7, 1, 12, tzinfo=UTC))
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert client.get(f"/people/{person.id}").status_code == 200
+    page = client.get(f"/pathways/proposals/{proposal.id}")
+    assert page.status_code == 200 and "Arrested twice" in text_of(page)
+    assert audited("access:denied") == 0
+    assert post(f"/pathways/proposals/{proposal.id}", {"decision": "approve"}).status_code == 302
+    assert services.current_episode(person.id).pathway == "disruption"
+    # a lead of a site the person has nothing to do with still gets 404, audited
+    post("/sign-out")
+    login_as("lead", ("birmingham",))
+    assert client.get(f"/pathways/proposals/{proposal.id}").status_code == 404
+    assert audited("access:denied") == 1
