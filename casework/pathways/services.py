@@ -192,6 +192,13 @@ def pathway_version(current: PathwayEpisode | None) -> str:
     return row_version({"episode": current.id if current else None})
 
 
+def check_version(current: PathwayEpisode | None, based_on: str | None) -> None:
+    """Raise ChangedMeanwhile if the person has moved since the move form
+    ``based_on`` (its pathway_version) was drawn: its move was chosen from
+    a pathway they are no longer on."""
+    check_unchanged(based_on, {"episode": current.id if current else None})
+
+
 def _clean_text(text: str | None) -> str | None:
     text = (text or "").strip() or None
     if text and len(text) > MAX_TEXT_LENGTH:
@@ -205,9 +212,7 @@ def _check_move(person: Person, request: MoveRequest, *, actor: User, today: dat
     current = current_episode(person.id)
     if current is None:
         raise PathwayError({None: f"{person.full_name} has no pathway yet"})
-    # moved by someone else since the page was drawn: this move was chosen
-    # from a pathway the person is no longer on
-    check_unchanged(request.based_on, {"episode": current.id})
+    check_version(current, request.based_on)
     try:
         target = Pathway(request.target)
     except ValueError:

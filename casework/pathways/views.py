@@ -54,7 +54,8 @@ def move(person_id: int):
     pending = services.pending_proposal(person.id) if refusal is None else None
     waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
                "is waiting for a lead") if pending else None
-    if not refused(form, refusal or waiting) and form.validate_on_submit():
+    if not refused(form, refusal or waiting) and not _moved_meanwhile(form, current) \
+            and form.validate_on_submit():
         try:
             done = services.move(person, form.request(), actor=current_user, now=utcnow())
         except services.PathwayError as error:
@@ -75,6 +76,22 @@ def move(person_id: int):
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
                            waiting=waiting, refusal=refusal), status
+
+
+def _moved_meanwhile(form: MoveForm, current) -> bool:
+    """Whether a move form sent was drawn from a pathway the person has
+    since left (another tab, or a second click, moved them first): checked
+    before the form's own checks, since the move chosen there may be offered
+    no longer, and "Move to must be one of the options" said nothing of
+    why. The service checks again, under the person's lock."""
+    if not form.is_submitted():
+        return False
+    try:
+        services.check_version(current, form.version.data)
+    except ChangedMeanwhile as error:
+        changed_meanwhile(form, error)
+        return True
+    return False
 
 
 @bp.route("/pathways/approvals")

@@ -3,6 +3,7 @@ approvals queue, the control-arm guard, deviations and the summary."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime
 
@@ -212,8 +213,17 @@ def test_a_move_sent_twice_is_recorded_once(client, login_as, post, randomised):
     form = {"target": "engaged", "effective_date": day(date(2026, 6, 3)),
             "version": hidden(client.get(path), "version")}
     assert post(path, form).status_code == 302
-    assert post(path, form).status_code == 422
+    again = post(path, form)
+    assert again.status_code == 422
     assert count(PathwayEpisode) == 2 and audited("pathway:changed") == 2
+    # stale, said so: the move chosen (engaged) is no longer offered from
+    # engaged, and the form's own check of the choices said only "Move to
+    # must be one of the options"
+    page = html.unescape(text_of(again))
+    assert "Someone else saved changes here since you opened this page" in page
+    assert "must be one of the options" not in page and "<strong>Engaged</strong>" in page
+    assert hidden(again, "version") == services.pathway_version(
+        services.current_episode(person.id))
 
 
 def test_a_proposal_and_its_decision_sent_twice_are_recorded_once(client, login_as, post,
