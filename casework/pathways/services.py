@@ -345,6 +345,22 @@ def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:
 DEVIATION_KINDS = {"programme_contact": "Programme contact with a control-arm person"}
 
 
+def _not_in_control(person: Person, allocation: Allocation | None) -> str | None:
+    if allocation is None:
+        return (f"{person.full_name} has not been randomised, so is in neither arm: contact "
+                "with them is no protocol deviation. Record it as a contact on their record.")
+    if allocation.arm != Arm.CONTROL:
+        return (f"{person.full_name} is in the treatment arm, not the control arm: contact "
+                "with them is no protocol deviation. Record it as a contact on their record.")
+    return None
+
+
+def deviation_problem(person: Person) -> str | None:
+    """Why no protocol deviation can be recorded for ``person`` (only a
+    programme contact with a control-arm person is one), or None."""
+    return _not_in_control(person, allocation_of(person.id))
+
+
 def record_deviation(person: Person, occurred_on: date | None, description: str | None, *,
                      actor: User, now: datetime, kind: str = "programme_contact",
                      submission: str | None = None) -> ProtocolDeviation:
@@ -356,9 +372,9 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
     taken away, so its ``submission`` key is claimed, and a form sent again
     raises submissions.AlreadySubmitted."""
     allocation = allocation_of(person.id)
-    if allocation is None or allocation.arm != Arm.CONTROL:
-        raise PathwayError({None: "Only contact with a person in the control arm is a "
-                                  "protocol deviation"})
+    problem = _not_in_control(person, allocation)
+    if problem:
+        raise PathwayError({None: problem})
     problems: dict[str | None, str] = {}
     if occurred_on is None:
         problems["occurred_on"] = "Enter the date of the contact"

@@ -134,8 +134,11 @@ def proposal(proposal_id: int):
 @require(Permission.PATHWAY_MOVE)
 def deviation(person_id: int):
     person = _person(person_id)
+    # the page is linked from a control-arm person's record only, but
+    # reachable for anyone by its address
+    refusal = services.deviation_problem(person)
     form = DeviationForm()
-    if form.validate_on_submit():
+    if not refused(form, refusal) and form.validate_on_submit():
         try:
             services.record_deviation(person, form.occurred_on.data, form.description.data,
                                       actor=current_user, now=utcnow(),
@@ -153,7 +156,8 @@ def deviation(person_id: int):
             return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
-    return render_template("pathways/deviation.html", form=form, person=person), status
+    return render_template("pathways/deviation.html", form=form, person=person,
+                           refusal=refusal), status
 
 
 @bp.route("/pathways/deviations")

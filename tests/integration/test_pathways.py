@@ -193,7 +193,7 @@ def test_contact_with_a_control_person_is_a_protocol_deviation(randomised, worke
     db.session.commit()
     assert deviation.kind == "programme_contact" and deviation.site_id == control.site_id
     assert "deviation:recorded" in actions()
-    with pytest.raises(services.PathwayError, match="Only contact with a person in the control"):
+    with pytest.raises(services.PathwayError, match="is in the treatment arm, not the control arm"):
         services.record_deviation(treated, date(2026, 7, 1), "Visit", actor=worker, now=NOW)
     db.session.rollback()
     assert services.person_pathway(control.id).deviations == [deviation]

@@ -297,3 +297,23 @@ def test_a_lead_of_the_persons_own_site_opens_a_proposal_made_at_another(
     login_as("lead", ("birmingham",))
     assert client.get(f"/pathways/proposals/{proposal.id}").status_code == 404
     assert audited("access:denied") == 1
+
+
+def test_the_deviation_page_of_someone_not_in_the_control_arm_says_so(client, login_as, post,
+                                                                     randomised, make_referral):
+    """Reached by its address, it said "<name> is in the control arm" of a
+    treated or unrandomised person (found by review)."""
+    treated, waiting = randomised("treatment"), make_referral("coventry").person
+    login_as("caseworker", ("coventry",))
+    for person, why in ((treated, "is in the treatment arm, not the control arm"),
+                        (waiting, "has not been randomised, so is in neither arm")):
+        path = f"/people/{person.id}/deviation"
+        response = client.get(path)
+        page = html.unescape(text_of(response))
+        assert response.status_code == 200
+        assert f"{person.full_name} {why}" in page and "is in the control arm" not in page
+        assert "control arm</span>" not in page and 'name="occurred_on"' not in page
+        assert f"/people/{person.id}/notes/new?kind=contact" in page
+        sent = post(path, {"occurred_on": day(date(2026, 7, 1)), "description": "Visit"})
+        assert sent.status_code == 422 and why in html.unescape(text_of(sent))
+    assert count(ProtocolDeviation) == 0
