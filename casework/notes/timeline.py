@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    exists,
     false,
     func,
     literal,
@@ -88,10 +89,16 @@ def _kind(name: str):
 
 def _events(every_note: bool):
     """(kind, id, on, at) for every event of the person ``:person_id``'s
-    record; with only the restricted notes ``:actor_id`` wrote, unless
-    ``every_note``."""
+    record; with only the restricted notes ``:actor_id`` wrote (and only
+    the protocol deviations those flagged), unless ``every_note``."""
     person_id = bindparam("person_id")
     notes = true() if every_note else readable_by(bindparam("actor_id"))
+    # a deviation flagged by a restricted note the reader may not read would
+    # tell them the note exists, and its date
+    deviations = true() if every_note else ~exists().where(
+        Note.person_id == ProtocolDeviation.person_id,
+        Note.protocol_deviation_id == ProtocolDeviation.id,
+        ~readable_by(bindparam("actor_id")))
     # "timed": the day is a timestamp's, read in SQL as UTC's and shown as
     # England's (person_timeline); the others are dates as entered
     return union_all(
@@ -112,7 +119,7 @@ def _events(every_note: bool):
                PathwayEpisode.created_at, false()).where(PathwayEpisode.person_id == person_id),
         select(_kind("deviation"), ProtocolDeviation.id, ProtocolDeviation.occurred_on,
                ProtocolDeviation.recorded_at, false())
-        .where(ProtocolDeviation.person_id == person_id),
+        .where(ProtocolDeviation.person_id == person_id, deviations),
         select(_kind("assessment"), Assessment.id, func.date(Assessment.assessed_at),
                Assessment.assessed_at, true()).where(Assessment.person_id == person_id),
         select(_kind("diversion_offered"), DiversionCase.id, func.date(DiversionCase.offered_at),

@@ -3,10 +3,10 @@ protocol deviations, and the leads' summary. Services flush, never commit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import joinedload
 
 from casework import submissions
@@ -19,6 +19,7 @@ from casework.dates import local_date, long_date
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
+from casework.notes.models import Note
 from casework.pathways.models import (
     PathwayEpisode,
     PathwayProposal,
@@ -80,16 +81,29 @@ def episodes(person_id: int) -> list[PathwayEpisode]:
 @dataclass(frozen=True)
 class PersonPathway:
     """What the person page shows: the arm, the timeline, a pending proposal
-    and the protocol deviations recorded for a control-arm person."""
+    and the protocol deviations recorded for a control-arm person.
+    ``restricted_authors`` names, for each deviation flagged by a restricted
+    contact note, that note's author."""
 
     allocation: Allocation | None
     episodes: list[PathwayEpisode]
     pending: PathwayProposal | None
     deviations: list[ProtocolDeviation]
+    restricted_authors: dict[int, int] = field(default_factory=dict)
 
     @property
     def current(self) -> PathwayEpisode | None:
         return next((e for e in self.episodes if e.end_date is None), None)
+
+    def deviations_seen_by(self, actor: User) -> list[ProtocolDeviation]:
+        """The deviations ``actor`` may be shown: one flagged by a restricted
+        note only to those who may read the note (its author, leads), as it
+        tells that the note exists and its date. It is recorded and counted
+        all the same (trial data: the summary, the dashboard, extracts)."""
+        if actor.can(Permission.RESTRICTED_NOTE_READ):
+            return self.deviations
+        return [d for d in self.deviations
+                if self.restricted_authors.get(d.id, actor.id) == actor.id]
 
 
 def person_pathway(person_id: int,
@@ -104,11 +118,18 @@ def person_pathway(person_id: int,
         allocation = max(allocations, key=lambda a: (a.allocated_at, a.id), default=None)
     if allocation is None:
         return PersonPathway(None, [], None, [])
+    deviations = db.session.execute(
+        select(ProtocolDeviation, Note.author_id)
+        .outerjoin(Note, and_(Note.person_id == ProtocolDeviation.person_id,
+                              Note.protocol_deviation_id == ProtocolDeviation.id,
+                              Note.restricted.is_(True)))
+        .where(ProtocolDeviation.person_id == person_id)
+        .order_by(ProtocolDeviation.occurred_on, ProtocolDeviation.id)
+    ).all() if allocation.arm == Arm.CONTROL else []
     return PersonPathway(
         allocation, episodes(person_id), pending_proposal(person_id),
-        list(db.session.scalars(select(ProtocolDeviation).where(
-            ProtocolDeviation.person_id == person_id).order_by(ProtocolDeviation.occurred_on)))
-        if allocation is not None and allocation.arm == Arm.CONTROL else [],
+        [deviation for deviation, _ in deviations],
+        {deviation.id: author for deviation, author in deviations if author is not None},
     )
 
 

@@ -202,3 +202,39 @@ def test_overdue_page(client, login_as, randomised, make_user):
     page = text_of(client.get("/contacts/overdue"))
     assert person.full_name in page and "every 14 days" in page
     assert "Contact overdue by" in text_of(client.get(f"/people/{person.id}"))
+
+
+def test_a_deviation_from_a_restricted_contact_is_shown_only_to_its_readers(
+        client, login_as, post, randomised, make_user):
+    """A restricted contact with a control-arm person flags a protocol
+    deviation; shown on the person page to everyone who could see the
+    person, it told them a restricted note existed, and its date (found by
+    review). It is still recorded, and counted."""
+    from casework.pathways import services as pathways
+    from casework.pathways.models import ProtocolDeviation
+
+    person = randomised("control")
+    author = make_user("caseworker", ("coventry",), email="author@example.org")
+    services.add_note(person, "contact", NoteContent("Disclosure.", date(2026, 8, 9), "phone",
+                                                     True),
+                      restricted=True, actor=author, now=datetime(2026, 8, 9, 12, tzinfo=UTC))
+    services.add_note(person, "contact", NoteContent("Met.", date(2026, 8, 20), "phone", True),
+                      restricted=False, actor=author, now=datetime(2026, 8, 20, 12, tzinfo=UTC))
+    db.session.commit()
+    assert count(ProtocolDeviation) == 2
+
+    def person_page() -> str:
+        return text_of(client.get(f"/people/{person.id}"))
+
+    login_as("caseworker", ("coventry",))
+    page = person_page()
+    assert "9 August 2026" not in page, "a colleague"
+    assert "1 protocol deviation recorded" in page and "20 August 2026" in page
+    for reader in (author, make_user("lead", ("coventry",), email="lead@example.org")):
+        post("/sign-out")
+        sign_in(client, reader.email)
+        page = person_page()
+        assert "2 protocol deviations recorded" in page and "9 August 2026" in page, reader.email
+    # counted for the trial, whoever may read the note
+    summary = pathways.summary(None, date_from=date(2026, 1, 1), date_to=date(2026, 12, 31))
+    assert sum(site.deviations for site in summary.sites) == 2
