@@ -1,6 +1,6 @@
 """A person's case record in date order: notes and contacts, triage,
-allocation, pathway changes, protocol deviations, Checkpoint and Outcome 22
-assessments, and diversion steps.
+allocation, pathway changes, decided disruption proposals, protocol
+deviations, Checkpoint and Outcome 22 assessments, and diversion steps.
 
 One query pages the merged events (a UNION ALL of each source's dates and
 ids), counts them in the same pass (a window count) and joins the page's
@@ -40,12 +40,13 @@ from casework.extensions import db
 from casework.notes.models import Note
 from casework.notes.reference import NoteKind
 from casework.notes.services import can_read_restricted, readable_by
-from casework.pathways.models import PathwayEpisode, ProtocolDeviation
+from casework.pathways.models import PathwayEpisode, PathwayProposal, ProtocolDeviation
 from casework.triage.models import Triage
 from casework.trial.models import Allocation
 
-KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway", "deviation",
-         "assessment", "diversion_offered", "diversion_started", "diversion_ended")
+KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway",
+         "proposal_decided", "deviation", "assessment", "diversion_offered",
+         "diversion_started", "diversion_ended")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ def _events(every_note: bool):
                Allocation.allocated_at, true()).where(Allocation.person_id == person_id),
         select(_kind("pathway"), PathwayEpisode.id, PathwayEpisode.effective_date,
                PathwayEpisode.created_at, false()).where(PathwayEpisode.person_id == person_id),
+        # a disruption proposal, once a lead has decided it: a rejected one
+        # moves no one, and was on no page a caseworker could open
+        select(_kind("proposal_decided"), PathwayProposal.id,
+               func.date(PathwayProposal.decided_at), PathwayProposal.decided_at, true())
+        .where(PathwayProposal.person_id == person_id,
+               PathwayProposal.decided_at.is_not(None)),
         select(_kind("deviation"), ProtocolDeviation.id, ProtocolDeviation.occurred_on,
                ProtocolDeviation.recorded_at, false())
         .where(ProtocolDeviation.person_id == person_id, deviations),
@@ -174,6 +181,9 @@ LOADERS = {
     "pathway": lambda ids: select(PathwayEpisode).where(PathwayEpisode.id.in_(ids))
     .options(joinedload(PathwayEpisode.proposed_by).lazyload(User.sites),
              joinedload(PathwayEpisode.approved_by).lazyload(User.sites)),
+    "proposal_decided": lambda ids: select(PathwayProposal).where(PathwayProposal.id.in_(ids))
+    .options(joinedload(PathwayProposal.proposed_by).lazyload(User.sites),
+             joinedload(PathwayProposal.decided_by).lazyload(User.sites)),
     "deviation": lambda ids: select(ProtocolDeviation).where(ProtocolDeviation.id.in_(ids))
     .options(joinedload(ProtocolDeviation.recorded_by).lazyload(User.sites)),
     "assessment": lambda ids: select(Assessment).where(Assessment.id.in_(ids)),

@@ -69,6 +69,15 @@ def pending_proposal(person_id: int) -> PathwayProposal | None:
         PathwayProposal.status == ProposalStatus.PENDING)).first()
 
 
+def latest_proposal(person_id: int) -> PathwayProposal | None:
+    """The person's latest proposal, with who made and who decided it."""
+    return db.session.scalars(
+        select(PathwayProposal).where(PathwayProposal.person_id == person_id)
+        .options(joinedload(PathwayProposal.proposed_by), joinedload(PathwayProposal.decided_by))
+        .order_by(PathwayProposal.proposed_at.desc(), PathwayProposal.id.desc()).limit(1)
+    ).first()
+
+
 def episodes(person_id: int) -> list[PathwayEpisode]:
     """The person's timeline, newest first (one query)."""
     return list(db.session.scalars(
@@ -83,17 +92,37 @@ class PersonPathway:
     """What the person page shows: the arm, the timeline, a pending proposal
     and the protocol deviations recorded for a control-arm person.
     ``restricted_authors`` names, for each deviation flagged by a restricted
-    contact note, that note's author."""
+    contact note, that note's author; ``latest``, the person's latest
+    proposal (pending, or decided)."""
 
     allocation: Allocation | None
     episodes: list[PathwayEpisode]
-    pending: PathwayProposal | None
+    latest: PathwayProposal | None
     deviations: list[ProtocolDeviation]
     restricted_authors: dict[int, int] = field(default_factory=dict)
 
     @property
     def current(self) -> PathwayEpisode | None:
         return next((e for e in self.episodes if e.end_date is None), None)
+
+    @property
+    def pending(self) -> PathwayProposal | None:
+        """The proposal waiting for a lead: there is one at most, and none
+        is made while it waits, so it is the latest."""
+        latest = self.latest
+        return latest if latest is not None and latest.status == ProposalStatus.PENDING else None
+
+    @property
+    def decided(self) -> PathwayProposal | None:
+        """The latest proposal, once decided, until the person next moves:
+        how it was decided (a rejection above all, which moves no one) is
+        shown where it waited, for the caseworker who proposed it."""
+        latest, current = self.latest, self.current
+        if latest is None or latest.decided_at is None:
+            return None
+        if current is not None and current.created_at > latest.decided_at:
+            return None
+        return latest
 
     def deviations_seen_by(self, actor: User) -> list[ProtocolDeviation]:
         """The deviations ``actor`` may be shown: one flagged by a restricted
@@ -127,7 +156,8 @@ def person_pathway(person_id: int,
         .order_by(ProtocolDeviation.occurred_on, ProtocolDeviation.id)
     ).all() if allocation.arm == Arm.CONTROL else []
     return PersonPathway(
-        allocation, episodes(person_id), pending_proposal(person_id),
+        allocation, episodes(person_id),
+        latest_proposal(person_id) if allocation.arm == Arm.TREATMENT else None,
         [deviation for deviation, _ in deviations],
         {deviation.id: author for deviation, author in deviations if author is not None},
     )

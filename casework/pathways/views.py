@@ -75,7 +75,7 @@ def move(person_id: int):
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
-                           waiting=waiting, refusal=refusal), status
+                           waiting=waiting, pending=pending, refusal=refusal), status
 
 
 def _moved_meanwhile(form: MoveForm, current) -> bool:

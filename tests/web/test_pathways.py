@@ -317,3 +317,74 @@ def test_the_deviation_page_of_someone_not_in_the_control_arm_says_so(client, lo
         sent = post(path, {"occurred_on": day(date(2026, 7, 1)), "description": "Visit"})
         assert sent.status_code == 422 and why in html.unescape(text_of(sent))
     assert count(ProtocolDeviation) == 0
+
+
+def test_a_decided_proposal_reaches_the_caseworker(client, login_as, post, randomised,
+                                                   make_user):
+    """A rejected proposal and the lead's reason reached no page a
+    caseworker could open: the proposal's page is a lead's, and the box
+    saying it waited just disappeared (found by review). While it waits,
+    the move page said only that nothing else could be recorded."""
+    from tests.conftest import sign_in
+
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    worker = login_as("caseworker", ("coventry",), display_name="Cara Worker")
+    assert post(f"/people/{person.id}/pathway", {
+        "target": "disruption", "effective_date": day(date(2026, 7, 1)),
+        "rationale": "Arrested twice"}).status_code == 302
+    proposal = db.session.scalars(select(PathwayProposal)).one()
+    page = html.unescape(text_of(client.get(f"/people/{person.id}")))
+    assert "Proposed by Cara Worker: disruption from 1 July 2026" in page
+    assert "A lead approves or rejects it from their Pending approvals page" in page
+    move = html.unescape(text_of(client.get(f"/people/{person.id}/pathway")))
+    assert "A lead approves or rejects it from their Pending approvals page" in move
+    assert "not even an exit" in move and f"/pathways/proposals/{proposal.id}" not in move
+
+    lead = make_user("lead", ("coventry",), email="lena@example.org", display_name="Lena Lead")
+    post("/sign-out")
+    sign_in(client, lead.email)
+    for path in (f"/people/{person.id}", f"/people/{person.id}/pathway"):
+        assert f'href="/pathways/proposals/{proposal.id}">Approve or reject the proposal' in \
+            text_of(client.get(path)), path
+    assert post(f"/pathways/proposals/{proposal.id}", {
+        "decision": "reject", "note": "Not enough evidence yet"}).status_code == 302
+
+    post("/sign-out")
+    sign_in(client, worker.email)
+    page = html.unescape(text_of(client.get(f"/people/{person.id}")))
+    decided = re.search(r'data-testid="proposal-decided">(.*?)</div>', page, re.S).group(1)
+    assert (f"The proposal by Cara Worker to move {person.full_name} to disruption from "
+            "1 July 2026 was <strong>rejected</strong> by Lena Lead on ") in decided
+    assert decided.endswith("Why: Not enough evidence yet")
+    record = page.split('id="case-record"')[1]
+    assert ("Proposal by Cara Worker to move to disruption from 1 July 2026 "
+            "<strong>rejected</strong> by Lena Lead. Why: Not enough evidence yet") in record
+    assert "Record a pathway move" in page
+    # until the next move: then the record keeps it
+    assert post(f"/people/{person.id}/pathway", {
+        "target": "at_risk_monitoring", "effective_date": day(date(2026, 7, 2))}).status_code == 302
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert 'data-testid="proposal-decided"' not in page
+    assert "Why: Not enough evidence yet" in page.split('id="case-record"')[1]
+
+
+def test_an_approved_proposal_says_who_approved_it(client, login_as, post, randomised,
+                                                   make_user):
+    person = randomised("treatment")
+    worker = make_user("caseworker", ("coventry",), display_name="Cara Worker")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
+                  now=datetime.now(UTC))
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Arrested twice"),
+                             actor=worker, now=datetime.now(UTC))
+    services.approve(proposal, actor=make_user("lead", ("coventry",), display_name="Lena Lead"),
+                     now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "to disruption from 1 July 2026 was <strong>approved</strong> by Lena Lead" in page
+    assert ("Proposal by Cara Worker to move to disruption from 1 July 2026 "
+            "<strong>approved</strong> by Lena Lead.") in page
