@@ -81,7 +81,9 @@ def show(note_id: int):
     note = _note(note_id)
     services.record_view(note, actor=current_user, now=utcnow())
     history = services.revisions(note) if services.can_see_history(note, current_user) else []
-    return render_template("notes/show.html", note=note, history=history,
+    amended = (history[0] if history else services.current_revision(note)) \
+        if note.is_amended else None  # the newest first
+    return render_template("notes/show.html", note=note, history=history, amended=amended,
                            can_amend=services.can_amend(note, current_user))
 
 

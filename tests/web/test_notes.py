@@ -238,3 +238,29 @@ def test_a_deviation_from_a_restricted_contact_is_shown_only_to_its_readers(
     # counted for the trial, whoever may read the note
     summary = pathways.summary(None, date_from=date(2026, 1, 1), date_to=date(2026, 12, 31))
     assert sum(site.deviations for site in summary.sites) == 2
+
+
+def test_a_leads_amendment_says_who_made_it(client, login_as, post, person, make_user):
+    """A lead's amendment of someone else's note was shown to other
+    caseworkers under "Written by <author>", in the lead's words (found by
+    review): who made the version shown is said to whoever sees the note."""
+    author = make_user("caseworker", ("coventry",), email="author@example.org",
+                       display_name="Ann Author")
+    note = services.add_note(person, "case_note", NoteContent("Met on Tuesday"),
+                             restricted=False, actor=author,
+                             now=datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
+    lead = make_user("lead", ("coventry",), email="lead@example.org", display_name="Lee Lead")
+    services.amend_note(note, NoteContent("Met on Wednesday with his mother"), "Wrong day",
+                        actor=lead, now=datetime(2026, 11, 3, 9, 30, tzinfo=UTC))
+    db.session.commit()
+    for reader in (None, author, lead):
+        if reader is None:
+            login_as("caseworker", ("coventry",))
+        else:
+            post("/sign-out")
+            sign_in(client, reader.email)
+        page = text_of(client.get(f"/notes/{note.id}"))
+        assert "Met on Wednesday with his mother" in page
+        written = page.split("Written by")[1].split("</dl>")[0]
+        assert "Ann Author" in written and "Amended by" in written
+        assert "Lee Lead, 3 November 2026" in written.split("Amended by")[1], reader
