@@ -264,3 +264,28 @@ def test_a_leads_amendment_says_who_made_it(client, login_as, post, person, make
         written = page.split("Written by")[1].split("</dl>")[0]
         assert "Ann Author" in written and "Amended by" in written
         assert "Lee Lead, 3 November 2026" in written.split("Amended by")[1], reader
+
+
+def test_a_caseworker_amending_someone_elses_note_is_told_who_may(client, login_as, post,
+                                                                  person, make_user):
+    """Their role includes amending, so "Your role does not include this"
+    was wrong (found by review): the refusal, still 403 and audited, says
+    only the author or a lead may amend the note."""
+    author = make_user("caseworker", ("coventry",), email="author@example.org")
+    note = services.add_note(person, "contact", NoteContent("Met.", date(2026, 11, 2), "phone",
+                                                            True),
+                             restricted=False, actor=author, now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    for response in (client.get(f"/notes/{note.id}/amend"),
+                     post(f"/notes/{note.id}/amend", {"body": "Changed", "reason": "Mine"})):
+        page = text_of(response)
+        assert response.status_code == 403
+        assert "Only its author or a lead can amend this contact" in page
+        assert "Your role does not include this" not in page
+        assert f'href="/notes/{note.id}"' in page
+    refusals = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "access:denied")).all()
+    assert [(e.subject_id, e.detail["reason"]) for e in refusals] == [(str(note.id),
+                                                                       "not_author")] * 2
+    assert count(NoteRevision) == 1
