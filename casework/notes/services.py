@@ -266,6 +266,14 @@ def record_view(note: Note, *, actor: User, now: datetime) -> None:
                  detail={"restricted": note.restricted})
 
 
+def current_revision(note: Note) -> NoteRevision:
+    """The version of ``note`` shown: its author and time say who wrote the
+    words on the page (a lead's amendment of someone else's note was shown
+    as written by the note's author)."""
+    return db.session.scalars(select(NoteRevision).where(
+        NoteRevision.note_id == note.id, NoteRevision.number == note.revision_count)).one()
+
+
 def revisions(note: Note) -> list[NoteRevision]:
     return list(db.session.scalars(select(NoteRevision).where(
         NoteRevision.note_id == note.id).order_by(NoteRevision.number.desc())).unique())

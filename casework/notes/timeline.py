@@ -1,6 +1,6 @@
 """A person's case record in date order: notes and contacts, triage,
-allocation, pathway changes, protocol deviations, Checkpoint and Outcome 22
-assessments, and diversion steps.
+allocation, pathway changes, decided disruption proposals, protocol
+deviations, Checkpoint and Outcome 22 assessments, and diversion steps.
 
 One query pages the merged events (a UNION ALL of each source's dates and
 ids), counts them in the same pass (a window count) and joins the page's
@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    exists,
     false,
     func,
     literal,
@@ -39,12 +40,13 @@ from casework.extensions import db
 from casework.notes.models import Note
 from casework.notes.reference import NoteKind
 from casework.notes.services import can_read_restricted, readable_by
-from casework.pathways.models import PathwayEpisode, ProtocolDeviation
+from casework.pathways.models import PathwayEpisode, PathwayProposal, ProtocolDeviation
 from casework.triage.models import Triage
 from casework.trial.models import Allocation
 
-KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway", "deviation",
-         "assessment", "diversion_offered", "diversion_started", "diversion_ended")
+KINDS = ("note", "triage_submitted", "triage_decided", "allocation", "pathway",
+         "proposal_decided", "deviation", "assessment", "diversion_offered",
+         "diversion_started", "diversion_ended")
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,16 @@ def _kind(name: str):
 
 def _events(every_note: bool):
     """(kind, id, on, at) for every event of the person ``:person_id``'s
-    record; with only the restricted notes ``:actor_id`` wrote, unless
-    ``every_note``."""
+    record; with only the restricted notes ``:actor_id`` wrote (and only
+    the protocol deviations those flagged), unless ``every_note``."""
     person_id = bindparam("person_id")
     notes = true() if every_note else readable_by(bindparam("actor_id"))
+    # a deviation flagged by a restricted note the reader may not read would
+    # tell them the note exists, and its date
+    deviations = true() if every_note else ~exists().where(
+        Note.person_id == ProtocolDeviation.person_id,
+        Note.protocol_deviation_id == ProtocolDeviation.id,
+        ~readable_by(bindparam("actor_id")))
     # "timed": the day is a timestamp's, read in SQL as UTC's and shown as
     # England's (person_timeline); the others are dates as entered
     return union_all(
@@ -110,9 +118,15 @@ def _events(every_note: bool):
                Allocation.allocated_at, true()).where(Allocation.person_id == person_id),
         select(_kind("pathway"), PathwayEpisode.id, PathwayEpisode.effective_date,
                PathwayEpisode.created_at, false()).where(PathwayEpisode.person_id == person_id),
+        # a disruption proposal, once a lead has decided it: a rejected one
+        # moves no one, and was on no page a caseworker could open
+        select(_kind("proposal_decided"), PathwayProposal.id,
+               func.date(PathwayProposal.decided_at), PathwayProposal.decided_at, true())
+        .where(PathwayProposal.person_id == person_id,
+               PathwayProposal.decided_at.is_not(None)),
         select(_kind("deviation"), ProtocolDeviation.id, ProtocolDeviation.occurred_on,
                ProtocolDeviation.recorded_at, false())
-        .where(ProtocolDeviation.person_id == person_id),
+        .where(ProtocolDeviation.person_id == person_id, deviations),
         select(_kind("assessment"), Assessment.id, func.date(Assessment.assessed_at),
                Assessment.assessed_at, true()).where(Assessment.person_id == person_id),
         select(_kind("diversion_offered"), DiversionCase.id, func.date(DiversionCase.offered_at),
@@ -167,6 +181,9 @@ LOADERS = {
     "pathway": lambda ids: select(PathwayEpisode).where(PathwayEpisode.id.in_(ids))
     .options(joinedload(PathwayEpisode.proposed_by).lazyload(User.sites),
              joinedload(PathwayEpisode.approved_by).lazyload(User.sites)),
+    "proposal_decided": lambda ids: select(PathwayProposal).where(PathwayProposal.id.in_(ids))
+    .options(joinedload(PathwayProposal.proposed_by).lazyload(User.sites),
+             joinedload(PathwayProposal.decided_by).lazyload(User.sites)),
     "deviation": lambda ids: select(ProtocolDeviation).where(ProtocolDeviation.id.in_(ids))
     .options(joinedload(ProtocolDeviation.recorded_by).lazyload(User.sites)),
     "assessment": lambda ids: select(Assessment).where(Assessment.id.in_(ids)),

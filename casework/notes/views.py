@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import Forbidden
 
 from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
@@ -81,7 +82,9 @@ def show(note_id: int):
     note = _note(note_id)
     services.record_view(note, actor=current_user, now=utcnow())
     history = services.revisions(note) if services.can_see_history(note, current_user) else []
-    return render_template("notes/show.html", note=note, history=history,
+    amended = (history[0] if history else services.current_revision(note)) \
+        if note.is_amended else None  # the newest first
+    return render_template("notes/show.html", note=note, history=history, amended=amended,
                            can_amend=services.can_amend(note, current_user))
 
 
@@ -90,8 +93,7 @@ def show(note_id: int):
 def amend(note_id: int):
     note = _note(note_id)
     if not services.can_amend(note, current_user):
-        deny(403, reason="not_author", subject_type="note", subject_id=note.id,
-             site_id=note.site_id)
+        return _not_the_author(note)
     form = AmendForm()
     if not form.is_submitted():
         form.fill_from(note)
@@ -114,6 +116,18 @@ def amend(note_id: int):
     status = 422 if form.errors or form.form_errors else 200
     services.record_view(note, actor=current_user, now=utcnow())  # its body, in the form
     return render_template("notes/amend.html", form=form, note=note), status
+
+
+def _not_the_author(note: Note):
+    """A caseworker's role includes amending notes, but only their own: the
+    refusal (403, audited as access:denied) says who may amend this one,
+    not "Your role does not include this"."""
+    # read before the refusal ends the transaction
+    ident, kind, site_id = note.id, note.kind, note.site_id
+    try:
+        deny(403, reason="not_author", subject_type="note", subject_id=ident, site_id=site_id)
+    except Forbidden:
+        return render_template("notes/not_author.html", note_id=ident, kind=kind), 403
 
 
 @bp.route("/notes/search")

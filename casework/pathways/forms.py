@@ -9,7 +9,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from casework.forms import DateInputField, Form, VersionField, choices
+from casework.forms import DateInputField, Form, SubmissionField, VersionField, choices
 from casework.pathways.services import MAX_TEXT_LENGTH, MoveRequest
 from casework.pathways.states import EXIT_REASONS
 from casework.widgets import FilterDateInput
@@ -53,6 +53,7 @@ class ProposalDecisionForm(Form):
 
 
 class DeviationForm(Form):
+    submission = SubmissionField()  # a double click records one deviation
     occurred_on = DateInputField("Date of the contact", required_message="Enter the date of the "
                                                                          "contact")
     description = TextAreaField(

@@ -71,6 +71,9 @@ class PathwayProposal(db.Model):
         Index("uq_pathway_proposals_pending_person", "person_id", unique=True,
               sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
+        # a person's proposals, the latest first: their record shows how the
+        # last one was decided, and every decision (migration 0021)
+        Index("ix_pathway_proposals_person_id_proposed_at", "person_id", "proposed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

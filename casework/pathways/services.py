@@ -3,12 +3,13 @@ protocol deviations, and the leads' summary. Services flush, never commit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import joinedload
 
+from casework import submissions
 from casework.accounts.models import Site, User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
@@ -16,7 +17,9 @@ from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
 from casework.dates import local_date, long_date
 from casework.extensions import db
+from casework.intake import services as intake
 from casework.intake.models import Person
+from casework.notes.models import Note
 from casework.pathways.models import (
     PathwayEpisode,
     PathwayProposal,
@@ -66,6 +69,15 @@ def pending_proposal(person_id: int) -> PathwayProposal | None:
         PathwayProposal.status == ProposalStatus.PENDING)).first()
 
 
+def latest_proposal(person_id: int) -> PathwayProposal | None:
+    """The person's latest proposal, with who made and who decided it."""
+    return db.session.scalars(
+        select(PathwayProposal).where(PathwayProposal.person_id == person_id)
+        .options(joinedload(PathwayProposal.proposed_by), joinedload(PathwayProposal.decided_by))
+        .order_by(PathwayProposal.proposed_at.desc(), PathwayProposal.id.desc()).limit(1)
+    ).first()
+
+
 def episodes(person_id: int) -> list[PathwayEpisode]:
     """The person's timeline, newest first (one query)."""
     return list(db.session.scalars(
@@ -78,16 +90,49 @@ def episodes(person_id: int) -> list[PathwayEpisode]:
 @dataclass(frozen=True)
 class PersonPathway:
     """What the person page shows: the arm, the timeline, a pending proposal
-    and the protocol deviations recorded for a control-arm person."""
+    and the protocol deviations recorded for a control-arm person.
+    ``restricted_authors`` names, for each deviation flagged by a restricted
+    contact note, that note's author; ``latest``, the person's latest
+    proposal (pending, or decided)."""
 
     allocation: Allocation | None
     episodes: list[PathwayEpisode]
-    pending: PathwayProposal | None
+    latest: PathwayProposal | None
     deviations: list[ProtocolDeviation]
+    restricted_authors: dict[int, int] = field(default_factory=dict)
 
     @property
     def current(self) -> PathwayEpisode | None:
         return next((e for e in self.episodes if e.end_date is None), None)
+
+    @property
+    def pending(self) -> PathwayProposal | None:
+        """The proposal waiting for a lead: there is one at most, and none
+        is made while it waits, so it is the latest."""
+        latest = self.latest
+        return latest if latest is not None and latest.status == ProposalStatus.PENDING else None
+
+    @property
+    def decided(self) -> PathwayProposal | None:
+        """The latest proposal, once decided, until the person next moves:
+        how it was decided (a rejection above all, which moves no one) is
+        shown where it waited, for the caseworker who proposed it."""
+        latest, current = self.latest, self.current
+        if latest is None or latest.decided_at is None:
+            return None
+        if current is not None and current.created_at > latest.decided_at:
+            return None
+        return latest
+
+    def deviations_seen_by(self, actor: User) -> list[ProtocolDeviation]:
+        """The deviations ``actor`` may be shown: one flagged by a restricted
+        note only to those who may read the note (its author, leads), as it
+        tells that the note exists and its date. It is recorded and counted
+        all the same (trial data: the summary, the dashboard, extracts)."""
+        if actor.can(Permission.RESTRICTED_NOTE_READ):
+            return self.deviations
+        return [d for d in self.deviations
+                if self.restricted_authors.get(d.id, actor.id) == actor.id]
 
 
 def person_pathway(person_id: int,
@@ -102,11 +147,19 @@ def person_pathway(person_id: int,
         allocation = max(allocations, key=lambda a: (a.allocated_at, a.id), default=None)
     if allocation is None:
         return PersonPathway(None, [], None, [])
+    deviations = db.session.execute(
+        select(ProtocolDeviation, Note.author_id)
+        .outerjoin(Note, and_(Note.person_id == ProtocolDeviation.person_id,
+                              Note.protocol_deviation_id == ProtocolDeviation.id,
+                              Note.restricted.is_(True)))
+        .where(ProtocolDeviation.person_id == person_id)
+        .order_by(ProtocolDeviation.occurred_on, ProtocolDeviation.id)
+    ).all() if allocation.arm == Arm.CONTROL else []
     return PersonPathway(
-        allocation, episodes(person_id), pending_proposal(person_id),
-        list(db.session.scalars(select(ProtocolDeviation).where(
-            ProtocolDeviation.person_id == person_id).order_by(ProtocolDeviation.occurred_on)))
-        if allocation is not None and allocation.arm == Arm.CONTROL else [],
+        allocation, episodes(person_id),
+        latest_proposal(person_id) if allocation.arm == Arm.TREATMENT else None,
+        [deviation for deviation, _ in deviations],
+        {deviation.id: author for deviation, author in deviations if author is not None},
     )
 
 
@@ -190,6 +243,13 @@ def pathway_version(current: PathwayEpisode | None) -> str:
     return row_version({"episode": current.id if current else None})
 
 
+def check_version(current: PathwayEpisode | None, based_on: str | None) -> None:
+    """Raise ChangedMeanwhile if the person has moved since the move form
+    ``based_on`` (its pathway_version) was drawn: its move was chosen from
+    a pathway they are no longer on."""
+    check_unchanged(based_on, {"episode": current.id if current else None})
+
+
 def _clean_text(text: str | None) -> str | None:
     text = (text or "").strip() or None
     if text and len(text) > MAX_TEXT_LENGTH:
@@ -203,9 +263,7 @@ def _check_move(person: Person, request: MoveRequest, *, actor: User, today: dat
     current = current_episode(person.id)
     if current is None:
         raise PathwayError({None: f"{person.full_name} has no pathway yet"})
-    # moved by someone else since the page was drawn: this move was chosen
-    # from a pathway the person is no longer on
-    check_unchanged(request.based_on, {"episode": current.id})
+    check_version(current, request.based_on)
     try:
         target = Pathway(request.target)
     except ValueError:
@@ -314,6 +372,15 @@ def reject(proposal: PathwayProposal, note: str | None, *, actor: User,
     return proposal
 
 
+def visible_proposals(actor: User) -> Select:
+    """Proposals about people ``actor`` may see: a proposal is made at the
+    site of the person's allocation, but the person belongs to their own
+    site and every site they were referred at (intake.visible_people), and
+    the leads of each may open it, as they may open the person's page."""
+    people = intake.visible_people(actor).with_only_columns(Person.id)
+    return select(PathwayProposal).where(PathwayProposal.person_id.in_(people))
+
+
 def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:
     """Proposals waiting for a lead at ``site_ids``, oldest first (one query)."""
     stmt = (select(PathwayProposal).where(PathwayProposal.status == ProposalStatus.PENDING)
@@ -329,15 +396,36 @@ def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:
 DEVIATION_KINDS = {"programme_contact": "Programme contact with a control-arm person"}
 
 
+def _not_in_control(person: Person, allocation: Allocation | None) -> str | None:
+    if allocation is None:
+        return (f"{person.full_name} has not been randomised, so is in neither arm: contact "
+                "with them is no protocol deviation. Record it as a contact on their record.")
+    if allocation.arm != Arm.CONTROL:
+        return (f"{person.full_name} is in the treatment arm, not the control arm: contact "
+                "with them is no protocol deviation. Record it as a contact on their record.")
+    return None
+
+
+def deviation_problem(person: Person) -> str | None:
+    """Why no protocol deviation can be recorded for ``person`` (only a
+    programme contact with a control-arm person is one), or None."""
+    return _not_in_control(person, allocation_of(person.id))
+
+
 def record_deviation(person: Person, occurred_on: date | None, description: str | None, *,
-                     actor: User, now: datetime, kind: str = "programme_contact"
-                     ) -> ProtocolDeviation:
+                     actor: User, now: datetime, kind: str = "programme_contact",
+                     submission: str | None = None) -> ProtocolDeviation:
     """Record a programme contact with a control-arm person (a protocol
-    deviation). For anyone else it is not a deviation, and is refused."""
+    deviation). For anyone else it is not a deviation, and is refused.
+
+    Deviations are append-only (on PostgreSQL by trigger): a form sent
+    twice (a double click, a resend) would record one that could never be
+    taken away, so its ``submission`` key is claimed, and a form sent again
+    raises submissions.AlreadySubmitted."""
     allocation = allocation_of(person.id)
-    if allocation is None or allocation.arm != Arm.CONTROL:
-        raise PathwayError({None: "Only contact with a person in the control arm is a "
-                                  "protocol deviation"})
+    problem = _not_in_control(person, allocation)
+    if problem:
+        raise PathwayError({None: problem})
     problems: dict[str | None, str] = {}
     if occurred_on is None:
         problems["occurred_on"] = "Enter the date of the contact"
@@ -355,12 +443,14 @@ def record_deviation(person: Person, occurred_on: date | None, description: str 
         problems["kind"] = "Select the kind of deviation"
     if problems:
         raise PathwayError(problems)
+    submissions.claim(submission, "deviation", actor=actor, now=now)
     deviation = ProtocolDeviation(
         person_id=person.id, allocation_id=allocation.id, site_id=allocation.site_id, kind=kind,
         occurred_on=occurred_on, description=description, recorded_by_id=actor.id,
         recorded_at=now)
     db.session.add(deviation)
     db.session.flush()
+    submissions.settle(submission, deviation.id)
     audit.record(Action.DEVIATION_RECORDED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=allocation.site_id,
                  detail={"deviation_id": deviation.id, "kind": kind,

@@ -6,7 +6,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.access import (
-    get_in_scope_or_404,
     get_visible_or_404,
     list_scope,
     require,
@@ -24,6 +23,7 @@ from casework.pathways import bp, services
 from casework.pathways.forms import DeviationForm, MoveForm, ProposalDecisionForm, SummaryForm
 from casework.pathways.models import PathwayProposal
 from casework.pathways.states import targets
+from casework.submissions import AlreadySubmitted
 
 
 def _person(person_id: int) -> Person:
@@ -54,7 +54,8 @@ def move(person_id: int):
     pending = services.pending_proposal(person.id) if refusal is None else None
     waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
                "is waiting for a lead") if pending else None
-    if not refused(form, refusal or waiting) and form.validate_on_submit():
+    if not refused(form, refusal or waiting) and not _moved_meanwhile(form, current) \
+            and form.validate_on_submit():
         try:
             done = services.move(person, form.request(), actor=current_user, now=utcnow())
         except services.PathwayError as error:
@@ -74,7 +75,23 @@ def move(person_id: int):
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
-                           waiting=waiting, refusal=refusal), status
+                           waiting=waiting, pending=pending, refusal=refusal), status
+
+
+def _moved_meanwhile(form: MoveForm, current) -> bool:
+    """Whether a move form sent was drawn from a pathway the person has
+    since left (another tab, or a second click, moved them first): checked
+    before the form's own checks, since the move chosen there may be offered
+    no longer, and "Move to must be one of the options" said nothing of
+    why. The service checks again, under the person's lock."""
+    if not form.is_submitted():
+        return False
+    try:
+        services.check_version(current, form.version.data)
+    except ChangedMeanwhile as error:
+        changed_meanwhile(form, error)
+        return True
+    return False
 
 
 @bp.route("/pathways/approvals")
@@ -91,7 +108,8 @@ def approvals():
 @bp.route("/pathways/proposals/<int:proposal_id>", methods=["GET", "POST"])
 @require(Permission.DISRUPTION_APPROVE)
 def proposal(proposal_id: int):
-    record = get_in_scope_or_404(PathwayProposal, proposal_id, subject_type="pathway_proposal")
+    record = get_visible_or_404(services.visible_proposals(current_user), PathwayProposal,
+                                proposal_id, subject_type="pathway_proposal")
     form = ProposalDecisionForm()
     if form.validate_on_submit():
         try:
@@ -116,20 +134,30 @@ def proposal(proposal_id: int):
 @require(Permission.PATHWAY_MOVE)
 def deviation(person_id: int):
     person = _person(person_id)
+    # the page is linked from a control-arm person's record only, but
+    # reachable for anyone by its address
+    refusal = services.deviation_problem(person)
     form = DeviationForm()
-    if form.validate_on_submit():
+    if not refused(form, refusal) and form.validate_on_submit():
         try:
             services.record_deviation(person, form.occurred_on.data, form.description.data,
-                                      actor=current_user, now=utcnow())
+                                      actor=current_user, now=utcnow(),
+                                      submission=form.submission.data)
         except services.PathwayError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except AlreadySubmitted as sent:  # a double click: the first recorded it
+            db.session.rollback()
+            flash("This was already saved: it is recorded once" if sent.earlier.subject_id
+                  else "This form was already sent", "info")
+            return redirect(url_for("intake.person", person_id=person.id))
         else:
             flash("Protocol deviation recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
-    return render_template("pathways/deviation.html", form=form, person=person), status
+    return render_template("pathways/deviation.html", form=form, person=person,
+                           refusal=refusal), status
 
 
 @bp.route("/pathways/deviations")

@@ -351,6 +351,23 @@ def test_a_contact_with_a_control_person_is_a_deviation(randomised, users):
     assert db.session.scalar(select(func.count()).select_from(ProtocolDeviation)) == 1
 
 
+def test_a_deviation_from_a_restricted_contact_is_on_its_readers_timeline_only(randomised,
+                                                                              users):
+    person = randomised("control")
+    secret = contact(person, users["author"], date(2026, 10, 1), restricted=True)
+    open_note = contact(person, users["colleague"], date(2026, 10, 2))
+    for reader, deviations in (("colleague", [open_note.protocol_deviation_id]),
+                               ("author", [open_note.protocol_deviation_id,
+                                           secret.protocol_deviation_id]),
+                               ("lead", [open_note.protocol_deviation_id,
+                                         secret.protocol_deviation_id])):
+        timeline = person_timeline(person.id, actor=users[reader])
+        assert [i.record.id for i in timeline.items if i.kind == "deviation"] == deviations
+        assert timeline.total == len(timeline.items), reader  # nor counted
+    # the deviation, trial data, is recorded and stays
+    assert db.session.scalar(select(func.count()).select_from(ProtocolDeviation)) == 2
+
+
 def test_a_contact_before_the_randomisation_is_no_deviation(randomised, users):
     # randomised on 1 June 2026: a contact at triage, before, was with a
     # person in no arm; corrected to a date after, it is one

@@ -193,7 +193,7 @@ def test_contact_with_a_control_person_is_a_protocol_deviation(randomised, worke
     db.session.commit()
     assert deviation.kind == "programme_contact" and deviation.site_id == control.site_id
     assert "deviation:recorded" in actions()
-    with pytest.raises(services.PathwayError, match="Only contact with a person in the control"):
+    with pytest.raises(services.PathwayError, match="is in the treatment arm, not the control arm"):
         services.record_deviation(treated, date(2026, 7, 1), "Visit", actor=worker, now=NOW)
     db.session.rollback()
     assert services.person_pathway(control.id).deviations == [deviation]
@@ -250,3 +250,38 @@ def test_postgres_keeps_protocol_deviations(randomised, worker, statement):
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(text(statement))
     assert db.session.scalar(select(func.count()).select_from(ProtocolDeviation)) == 1
+
+
+def test_a_persons_decided_proposals_are_found_by_an_index(app):
+    """Their record shows how their latest proposal was decided, and every
+    decision: each looked up by person (migration 0021), not by reading
+    every proposal (SQLite's plans, on the models' own schema)."""
+    from sqlalchemy import create_engine, inspect
+
+    from casework.notes import timeline
+
+    indexes = inspect(db.engine).get_indexes("pathway_proposals")
+    assert ["person_id", "proposed_at"] in [index["column_names"] for index in indexes]
+    engine = create_engine("sqlite://")
+    db.metadata.create_all(engine)
+    latest = (select(PathwayProposal).where(PathwayProposal.person_id == 1)
+              .order_by(PathwayProposal.proposed_at.desc()).limit(1))
+    page, _ = timeline._statements(False)
+    for statement in (latest, page.params(person_id=1, actor_id=2, skip=0, take=20)):
+        sql = statement.compile(engine, compile_kwargs={"literal_binds": True})
+        with engine.connect() as conn:
+            plan = "\n".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+        assert "pathway_proposals USING INDEX ix_pathway_proposals_person_id_proposed_at" \
+            in plan, plan
+
+
+def test_migration_0021_goes_down_and_up_again(app):
+    from sqlalchemy import inspect
+
+    from tests.conftest import load_migration, run_migration_step
+
+    migration = load_migration("0021")
+    for step, present in ((migration.downgrade, False), (migration.upgrade, True)):
+        run_migration_step(step)
+        names = {index["name"] for index in inspect(db.engine).get_indexes("pathway_proposals")}
+        assert ("ix_pathway_proposals_person_id_proposed_at" in names) is present

@@ -202,3 +202,90 @@ def test_overdue_page(client, login_as, randomised, make_user):
     page = text_of(client.get("/contacts/overdue"))
     assert person.full_name in page and "every 14 days" in page
     assert "Contact overdue by" in text_of(client.get(f"/people/{person.id}"))
+
+
+def test_a_deviation_from_a_restricted_contact_is_shown_only_to_its_readers(
+        client, login_as, post, randomised, make_user):
+    """A restricted contact with a control-arm person flags a protocol
+    deviation; shown on the person page to everyone who could see the
+    person, it told them a restricted note existed, and its date (found by
+    review). It is still recorded, and counted."""
+    from casework.pathways import services as pathways
+    from casework.pathways.models import ProtocolDeviation
+
+    person = randomised("control")
+    author = make_user("caseworker", ("coventry",), email="author@example.org")
+    services.add_note(person, "contact", NoteContent("Disclosure.", date(2026, 8, 9), "phone",
+                                                     True),
+                      restricted=True, actor=author, now=datetime(2026, 8, 9, 12, tzinfo=UTC))
+    services.add_note(person, "contact", NoteContent("Met.", date(2026, 8, 20), "phone", True),
+                      restricted=False, actor=author, now=datetime(2026, 8, 20, 12, tzinfo=UTC))
+    db.session.commit()
+    assert count(ProtocolDeviation) == 2
+
+    def person_page() -> str:
+        return text_of(client.get(f"/people/{person.id}"))
+
+    login_as("caseworker", ("coventry",))
+    page = person_page()
+    assert "9 August 2026" not in page, "a colleague"
+    assert "1 protocol deviation recorded" in page and "20 August 2026" in page
+    for reader in (author, make_user("lead", ("coventry",), email="lead@example.org")):
+        post("/sign-out")
+        sign_in(client, reader.email)
+        page = person_page()
+        assert "2 protocol deviations recorded" in page and "9 August 2026" in page, reader.email
+    # counted for the trial, whoever may read the note
+    summary = pathways.summary(None, date_from=date(2026, 1, 1), date_to=date(2026, 12, 31))
+    assert sum(site.deviations for site in summary.sites) == 2
+
+
+def test_a_leads_amendment_says_who_made_it(client, login_as, post, person, make_user):
+    """A lead's amendment of someone else's note was shown to other
+    caseworkers under "Written by <author>", in the lead's words (found by
+    review): who made the version shown is said to whoever sees the note."""
+    author = make_user("caseworker", ("coventry",), email="author@example.org",
+                       display_name="Ann Author")
+    note = services.add_note(person, "case_note", NoteContent("Met on Tuesday"),
+                             restricted=False, actor=author,
+                             now=datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
+    lead = make_user("lead", ("coventry",), email="lead@example.org", display_name="Lee Lead")
+    services.amend_note(note, NoteContent("Met on Wednesday with his mother"), "Wrong day",
+                        actor=lead, now=datetime(2026, 11, 3, 9, 30, tzinfo=UTC))
+    db.session.commit()
+    for reader in (None, author, lead):
+        if reader is None:
+            login_as("caseworker", ("coventry",))
+        else:
+            post("/sign-out")
+            sign_in(client, reader.email)
+        page = text_of(client.get(f"/notes/{note.id}"))
+        assert "Met on Wednesday with his mother" in page
+        written = page.split("Written by")[1].split("</dl>")[0]
+        assert "Ann Author" in written and "Amended by" in written
+        assert "Lee Lead, 3 November 2026" in written.split("Amended by")[1], reader
+
+
+def test_a_caseworker_amending_someone_elses_note_is_told_who_may(client, login_as, post,
+                                                                  person, make_user):
+    """Their role includes amending, so "Your role does not include this"
+    was wrong (found by review): the refusal, still 403 and audited, says
+    only the author or a lead may amend the note."""
+    author = make_user("caseworker", ("coventry",), email="author@example.org")
+    note = services.add_note(person, "contact", NoteContent("Met.", date(2026, 11, 2), "phone",
+                                                            True),
+                             restricted=False, actor=author, now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    for response in (client.get(f"/notes/{note.id}/amend"),
+                     post(f"/notes/{note.id}/amend", {"body": "Changed", "reason": "Mine"})):
+        page = text_of(response)
+        assert response.status_code == 403
+        assert "Only its author or a lead can amend this contact" in page
+        assert "Your role does not include this" not in page
+        assert f'href="/notes/{note.id}"' in page
+    refusals = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "access:denied")).all()
+    assert [(e.subject_id, e.detail["reason"]) for e in refusals] == [(str(note.id),
+                                                                       "not_author")] * 2
+    assert count(NoteRevision) == 1

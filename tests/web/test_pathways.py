@@ -3,10 +3,13 @@ approvals queue, the control-arm guard, deviations and the summary."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
+from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.pathways import services
 from casework.pathways.models import PathwayEpisode, PathwayProposal, ProtocolDeviation
@@ -165,3 +168,223 @@ def test_the_summary_page(client, login_as, post, randomised, make_user):
     bad = client.get("/pathways/summary?date_from=31&date_from=2&date_from=2026")
     assert bad.status_code == 200 and "must be a real date" in text_of(bad)
     assert client.get("/pathways/deviations").status_code == 200
+
+
+def hidden(response, name: str) -> str:
+    """The hidden field ``name``'s value on the page ("" if it has none)."""
+    found = re.search(rf'name="{name}" type="hidden" value="([^"]*)"', text_of(response))
+    return found.group(1) if found else ""
+
+
+def audited(action: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == action))
+
+
+def test_a_deviation_sent_twice_is_recorded_once(client, login_as, post, randomised):
+    """Deviations are append-only: a double click recorded two that could
+    never be taken away (found by review)."""
+    person = randomised("control")
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/deviation"
+    form = {"occurred_on": day(date(2026, 7, 1)), "description": "Mentor called him",
+            "submission": hidden(client.get(path), "submission")}
+    first, again = post(path, form), post(path, form)
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"] == f"/people/{person.id}"
+    assert count(ProtocolDeviation) == 1 and audited("deviation:recorded") == 1
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "This was already saved: it is recorded once" in page
+    # a form sent back with its errors keeps its key; a new form is a new deviation
+    fresh = hidden(client.get(path), "submission")
+    assert fresh != form["submission"]
+    refused = post(path, {**form, "submission": fresh, "description": ""})
+    assert refused.status_code == 422 and hidden(refused, "submission") == fresh
+    assert post(path, {**form, "submission": fresh}).status_code == 302
+    assert count(ProtocolDeviation) == 2
+
+
+def test_a_move_sent_twice_is_recorded_once(client, login_as, post, randomised):
+    """The move form carries the pathway it was drawn from: sent again, the
+    person has left it, so the second is refused as stale, not recorded."""
+    person = randomised("treatment")
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/pathway"
+    form = {"target": "engaged", "effective_date": day(date(2026, 6, 3)),
+            "version": hidden(client.get(path), "version")}
+    assert post(path, form).status_code == 302
+    again = post(path, form)
+    assert again.status_code == 422
+    assert count(PathwayEpisode) == 2 and audited("pathway:changed") == 2
+    # stale, said so: the move chosen (engaged) is no longer offered from
+    # engaged, and the form's own check of the choices said only "Move to
+    # must be one of the options"
+    page = html.unescape(text_of(again))
+    assert "Someone else saved changes here since you opened this page" in page
+    assert "must be one of the options" not in page and "<strong>Engaged</strong>" in page
+    assert hidden(again, "version") == services.pathway_version(
+        services.current_episode(person.id))
+
+
+def test_a_proposal_and_its_decision_sent_twice_are_recorded_once(client, login_as, post,
+                                                                  randomised, make_user):
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/pathway"
+    form = {"target": "disruption", "effective_date": day(date(2026, 7, 1)),
+            "rationale": "Arrested twice", "version": hidden(client.get(path), "version")}
+    assert post(path, form).status_code == 302
+    again = post(path, form)
+    assert again.status_code == 422 and "is waiting for a lead" in text_of(again)
+    assert count(PathwayProposal) == 1 and audited("pathway:proposed") == 1
+    proposal = db.session.scalars(select(PathwayProposal)).one()
+
+    post("/sign-out")
+    login_as("lead", ("coventry",))
+    decision = {"decision": "approve"}
+    assert post(f"/pathways/proposals/{proposal.id}", decision).status_code == 302
+    again = post(f"/pathways/proposals/{proposal.id}", decision)
+    assert again.status_code == 422 and "This proposal was already approved" in text_of(again)
+    assert count(PathwayEpisode) == 3 and audited("pathway:approved") == 1
+
+
+def _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral, triage_referral,
+                                                 make_user):
+    """A person whose own site is Coventry, referred and randomised to
+    treatment at Wolverhampton, engaged since 3 June."""
+    from casework.triage import services as triage
+
+    make_trial()
+    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
+    for n in range(20):
+        person = make_referral("coventry", last_name=f"Livesapart{n}").person
+        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
+                                "eligible", None, actor=decider,
+                                now=datetime(2026, 6, 1, tzinfo=UTC), key=b"test-trial-key")
+        db.session.commit()
+        if decided.allocation.arm == "treatment":
+            services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                          actor=decider, now=datetime(2026, 6, 3, 12, tzinfo=UTC))
+            db.session.commit()
+            return person
+    raise AssertionError("no treatment allocation in 20 tries")
+
+
+def test_a_lead_of_the_persons_own_site_opens_a_proposal_made_at_another(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """A person belongs to their own site and every site they were referred
+    at: a lead of their own site, who opens their page, got 404 (and an
+    access:denied) for a proposal made at the site that randomised them."""
+    person = _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral,
+                                                          triage_referral, make_user)
+    worker = make_user("caseworker", ("wolverhampton",), email="wolves@example.org")
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Arrested twice"),
+                             actor=worker, now=datetime(2026, 7, 1, 12, tzinfo=UTC))
+    db.session.commit()
+    login_as("lead", ("coventry",))
+    assert client.get(f"/people/{person.id}").status_code == 200
+    page = client.get(f"/pathways/proposals/{proposal.id}")
+    assert page.status_code == 200 and "Arrested twice" in text_of(page)
+    assert audited("access:denied") == 0
+    assert post(f"/pathways/proposals/{proposal.id}", {"decision": "approve"}).status_code == 302
+    assert services.current_episode(person.id).pathway == "disruption"
+    # a lead of a site the person has nothing to do with still gets 404, audited
+    post("/sign-out")
+    login_as("lead", ("birmingham",))
+    assert client.get(f"/pathways/proposals/{proposal.id}").status_code == 404
+    assert audited("access:denied") == 1
+
+
+def test_the_deviation_page_of_someone_not_in_the_control_arm_says_so(client, login_as, post,
+                                                                     randomised, make_referral):
+    """Reached by its address, it said "<name> is in the control arm" of a
+    treated or unrandomised person (found by review)."""
+    treated, waiting = randomised("treatment"), make_referral("coventry").person
+    login_as("caseworker", ("coventry",))
+    for person, why in ((treated, "is in the treatment arm, not the control arm"),
+                        (waiting, "has not been randomised, so is in neither arm")):
+        path = f"/people/{person.id}/deviation"
+        response = client.get(path)
+        page = html.unescape(text_of(response))
+        assert response.status_code == 200
+        assert f"{person.full_name} {why}" in page and "is in the control arm" not in page
+        assert "control arm</span>" not in page and 'name="occurred_on"' not in page
+        assert f"/people/{person.id}/notes/new?kind=contact" in page
+        sent = post(path, {"occurred_on": day(date(2026, 7, 1)), "description": "Visit"})
+        assert sent.status_code == 422 and why in html.unescape(text_of(sent))
+    assert count(ProtocolDeviation) == 0
+
+
+def test_a_decided_proposal_reaches_the_caseworker(client, login_as, post, randomised,
+                                                   make_user):
+    """A rejected proposal and the lead's reason reached no page a
+    caseworker could open: the proposal's page is a lead's, and the box
+    saying it waited just disappeared (found by review). While it waits,
+    the move page said only that nothing else could be recorded."""
+    from tests.conftest import sign_in
+
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
+                  actor=make_user("caseworker", ("coventry",)), now=datetime.now(UTC))
+    db.session.commit()
+    worker = login_as("caseworker", ("coventry",), display_name="Cara Worker")
+    assert post(f"/people/{person.id}/pathway", {
+        "target": "disruption", "effective_date": day(date(2026, 7, 1)),
+        "rationale": "Arrested twice"}).status_code == 302
+    proposal = db.session.scalars(select(PathwayProposal)).one()
+    page = html.unescape(text_of(client.get(f"/people/{person.id}")))
+    assert "Proposed by Cara Worker: disruption from 1 July 2026" in page
+    assert "A lead approves or rejects it from their Pending approvals page" in page
+    move = html.unescape(text_of(client.get(f"/people/{person.id}/pathway")))
+    assert "A lead approves or rejects it from their Pending approvals page" in move
+    assert "not even an exit" in move and f"/pathways/proposals/{proposal.id}" not in move
+
+    lead = make_user("lead", ("coventry",), email="lena@example.org", display_name="Lena Lead")
+    post("/sign-out")
+    sign_in(client, lead.email)
+    for path in (f"/people/{person.id}", f"/people/{person.id}/pathway"):
+        assert f'href="/pathways/proposals/{proposal.id}">Approve or reject the proposal' in \
+            text_of(client.get(path)), path
+    assert post(f"/pathways/proposals/{proposal.id}", {
+        "decision": "reject", "note": "Not enough evidence yet"}).status_code == 302
+
+    post("/sign-out")
+    sign_in(client, worker.email)
+    page = html.unescape(text_of(client.get(f"/people/{person.id}")))
+    decided = re.search(r'data-testid="proposal-decided">(.*?)</div>', page, re.S).group(1)
+    assert (f"The proposal by Cara Worker to move {person.full_name} to disruption from "
+            "1 July 2026 was <strong>rejected</strong> by Lena Lead on ") in decided
+    assert decided.endswith("Why: Not enough evidence yet")
+    record = page.split('id="case-record"')[1]
+    assert ("Proposal by Cara Worker to move to disruption from 1 July 2026 "
+            "<strong>rejected</strong> by Lena Lead. Why: Not enough evidence yet") in record
+    assert "Record a pathway move" in page
+    # until the next move: then the record keeps it
+    assert post(f"/people/{person.id}/pathway", {
+        "target": "at_risk_monitoring", "effective_date": day(date(2026, 7, 2))}).status_code == 302
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert 'data-testid="proposal-decided"' not in page
+    assert "Why: Not enough evidence yet" in page.split('id="case-record"')[1]
+
+
+def test_an_approved_proposal_says_who_approved_it(client, login_as, post, randomised,
+                                                   make_user):
+    person = randomised("treatment")
+    worker = make_user("caseworker", ("coventry",), display_name="Cara Worker")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
+                  now=datetime.now(UTC))
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Arrested twice"),
+                             actor=worker, now=datetime.now(UTC))
+    services.approve(proposal, actor=make_user("lead", ("coventry",), display_name="Lena Lead"),
+                     now=datetime.now(UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "to disruption from 1 July 2026 was <strong>approved</strong> by Lena Lead" in page
+    assert ("Proposal by Cara Worker to move to disruption from 1 July 2026 "
+            "<strong>approved</strong> by Lena Lead.") in page
