@@ -27,6 +27,7 @@ from casework.eligibility.offences import CATEGORIES
 from casework.forms import (
     DateInputField,
     Form,
+    SubmissionField,
     VersionField,
     WholeNumberField,
     choices,
@@ -63,6 +64,7 @@ class PreviousOutcomeForm(Form):
 
 
 class AssessmentFields(Form):
+    submission = SubmissionField()  # a double click records one assessment
     offence_date = DateInputField("Offence date", required_message="Enter the offence date")
     offence = SelectField("Offence", widget=GovSelect(), choices=[],
                           validators=[InputRequired(message="Select the offence")])
@@ -198,6 +200,7 @@ class DecisionForm(Form):
 
 
 class OfferForm(Form):
+    submission = SubmissionField()  # a double click offers one diversion
     submit = SubmitField("Offer diversion", widget=GovSubmitInput())
 
 

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from casework import submissions
 from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
@@ -204,9 +205,9 @@ def _problems(error: ValidationError) -> dict[str | None, str]:
 
 
 def assess_data(person: Person, scheme: str, data: dict, *, actor: User, now: datetime,
-                settings: Settings) -> Assessment:
+                settings: Settings, submission: str | None = None) -> Assessment:
     """Validate facts in the shape ``eligibility assess`` reads (the same
-    marshmallow schemas), then assess them."""
+    marshmallow schemas), then assess them (``submission``: as ``assess``)."""
     schema = {"checkpoint": schemas.CheckpointFactsSchema,
               "outcome22": schemas.Outcome22FactsSchema}.get(scheme)
     if schema is None:
@@ -217,13 +218,17 @@ def assess_data(person: Person, scheme: str, data: dict, *, actor: User, now: da
         facts = build(loaded, catalogue())
     except ValidationError as error:
         raise DiversionError(_problems(error)) from None
-    return assess(person, scheme, facts, actor=actor, now=now, settings=settings)
+    return assess(person, scheme, facts, actor=actor, now=now, settings=settings,
+                  submission=submission)
 
 
 def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
-           settings: Settings) -> Assessment:
+           settings: Settings, submission: str | None = None) -> Assessment:
     """Apply a scheme's rules to ``facts`` and keep the assessment: the facts,
-    the rule-set version, the result and a reason per criterion."""
+    the rule-set version, the result and a reason per criterion. A form sent
+    again (its ``submission`` key claimed) raises submissions.AlreadySubmitted:
+    each assessment can be decided and offered a diversion, so a second made
+    by a double click gave one offence two diversions."""
     if scheme == "checkpoint":
         result = checkpoint.assess(facts)
     elif scheme == "outcome22":
@@ -232,6 +237,9 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
         raise DiversionError({"scheme": "Choose Checkpoint or Outcome 22"})
     if facts.offence_date > local_date(now):
         raise DiversionError({"offence_date": "The offence date cannot be in the future"})
+    # every check passed: claimed just before the write (it waits for the
+    # same form in flight), so a refused form leaves no claim
+    submissions.claim(submission, "assessment", actor=actor, now=now)
     assessment = Assessment(
         person_id=person.id, site_id=intake.working_site(person, actor), scheme=scheme,
         offence_key=facts.offence.key, offence_date=facts.offence_date,
@@ -242,6 +250,7 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
     )
     db.session.add(assessment)
     db.session.flush()
+    submissions.settle(submission, assessment.id)
     audit.record(Action.ASSESSMENT_RECORDED, actor=actor, now=now, subject_type="assessment",
                  subject_id=assessment.id, site_id=assessment.site_id,
                  detail={"person_id": person.id, "scheme": scheme,
@@ -300,9 +309,14 @@ def _lock(model, record) -> None:
     lock_row(db.session, record)
 
 
-def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCase:
-    """Offer diversion after a lead decided the assessment eligible."""
+def offer(assessment: Assessment, *, actor: User, now: datetime,
+          submission: str | None = None) -> DiversionCase:
+    """Offer diversion after a lead decided the assessment eligible. The
+    offer sent again (its ``submission`` key claimed) raises
+    submissions.AlreadySubmitted, before the case it made is found: a
+    double click is told it was saved, not that a case already exists."""
     _lock(Assessment, assessment)
+    submissions.check_earlier(submission, "diversion_case", actor=actor)
     if assessment.decision != Result.ELIGIBLE:
         raise DiversionError({None: "A diversion can be offered only after a lead decides "
                                     "the assessment eligible"})
@@ -310,12 +324,14 @@ def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCas
         DiversionCase.assessment_id == assessment.id))
     if existing is not None:
         raise DiversionError({None: "A diversion case already exists for this assessment"})
+    submissions.claim(submission, "diversion_case", actor=actor, now=now)
     case = DiversionCase(assessment=assessment, person_id=assessment.person_id,
                          site_id=assessment.site_id, scheme=assessment.scheme,
                          status=CaseStatus.OFFERED, offered_at=now, offered_by_id=actor.id,
                          updated_at=now)
     db.session.add(case)
     db.session.flush()
+    submissions.settle(submission, case.id)
     _audit_step(Action.DIVERSION_OFFERED, case, actor, now)
     return case
 

@@ -33,6 +33,7 @@ from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
+from casework.submissions import AlreadySubmitted
 
 FORMS = {"checkpoint": CheckpointForm, "outcome22": Outcome22Form}
 STEP_LABELS = {CaseStatus.ACTIVE: "Started", CaseStatus.COMPLETED: "Completed",
@@ -60,16 +61,36 @@ def new(person_id: int, scheme: str):
         try:
             assessment = services.assess_data(person, scheme, form.facts(person),
                                               actor=current_user, now=utcnow(),
-                                              settings=_settings())
+                                              settings=_settings(),
+                                              submission=form.submission.data)
         except services.DiversionError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except AlreadySubmitted as sent:  # a double click: the first recorded it
+            db.session.rollback()
+            return _already_saved(sent.earlier, url_for("intake.person", person_id=person.id))
         else:
             flash(f"{services.SCHEMES[scheme]} assessment recorded", "success")
             return redirect(url_for("diversion.assessment", assessment_id=assessment.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template(f"diversion/new_{scheme}.html", form=form, person=person), status
+
+
+def _already_saved(earlier, elsewhere: str):
+    """The answer to an assessment or offer form sent again: the assessment
+    it recorded or offered (someone else's key, or another kind of form's:
+    ``elsewhere``, and nothing about theirs)."""
+    model = {"assessment": Assessment, "diversion_case": DiversionCase}.get(
+        earlier.subject_type)
+    record = db.session.get(model, earlier.subject_id) \
+        if model and earlier.subject_id is not None else None
+    if record is None:
+        flash("This form was already sent", "info")
+        return redirect(elsewhere)
+    flash("This was already saved: it is recorded once", "info")
+    assessment_id = record.id if model is Assessment else record.assessment_id
+    return redirect(url_for("diversion.assessment", assessment_id=assessment_id))
 
 
 def _render(assessment: Assessment, *, decision_form=None, step_form=None, later_form=None,
@@ -124,11 +145,17 @@ def decide(assessment_id: int):
 @require(Permission.DIVERSION_ASSESS)
 def offer(assessment_id: int):
     record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
-    if OfferForm().validate_on_submit():
+    form = OfferForm()
+    if form.validate_on_submit():
         try:
-            services.offer(record, actor=current_user, now=utcnow())
+            services.offer(record, actor=current_user, now=utcnow(),
+                           submission=form.submission.data)
         except services.DiversionError as error:
             flash(next(iter(error.problems.values())), "error")
+        except AlreadySubmitted as sent:  # a double click: the first offered it
+            db.session.rollback()
+            return _already_saved(sent.earlier, url_for("diversion.assessment",
+                                                        assessment_id=record.id))
         else:
             flash("Diversion offered", "success")
     return redirect(url_for("diversion.assessment", assessment_id=record.id))

@@ -363,3 +363,41 @@ def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, ma
         actor=worker, now=NOW, settings=SETTINGS)
     assert set(checkpoint.facts["reference_data"]["offences"]) == {"bladed_article_s139", "theft"}
     assert "minimum_intensity" not in checkpoint.facts["reference_data"]
+
+
+# sent twice at the same moment (PostgreSQL; one after the other in
+# tests/web/test_diversion_sent_twice.py)
+
+FORM = {"offence_date": ["1", "10", "2026"], "offence": "bladed_article_s139",
+        "admits_offence": "yes", "sufficient_evidence": "yes"}
+
+
+@pytest.mark.postgres
+def test_an_assessment_double_clicked_at_the_same_moment_is_one(app, child, worker):
+    """Both requests ran the rules before either committed: two assessments,
+    each of which could be decided and offered its own diversion. The second's
+    claim of the form's key now waits for the first, and is sent to it."""
+    from casework.submissions import new_key
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    form = {**FORM, "submission": new_key()}
+    results, errors = _sent_at_once(app, worker.email,
+                                    f"/people/{child.id}/assessments/new/checkpoint",
+                                    form, form)
+    assert not errors and sorted(results.values()) == [302, 302], (results, errors)
+    recorded = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "assessment:recorded")).all()
+    assert len(recorded) == 1
+
+
+@pytest.mark.postgres
+def test_an_offer_double_clicked_at_the_same_moment_is_one_case(app, child, worker, lead):
+    from casework.submissions import new_key
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    assessment = eligible_assessment(child, worker, lead)
+    form = {"submission": new_key()}
+    results, errors = _sent_at_once(app, worker.email, f"/assessments/{assessment.id}/case",
+                                    form, form)
+    assert not errors and sorted(results.values()) == [302, 302], (results, errors)
+    assert actions().count("diversion:offered") == 1
