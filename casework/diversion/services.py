@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, func, select
+from sqlalchemy import case as when  # (``case`` is a diversion case here)
+from sqlalchemy.orm import contains_eager
 
 from casework import submissions
 from casework.accounts.models import User
@@ -65,6 +66,29 @@ class Settings:
         return cls({"checkpoint": config["DIVERSION_WEEKS_CHECKPOINT"],
                     "outcome22": config["DIVERSION_WEEKS_OUTCOME22"]},
                    config["DIVERSION_CLOSING_CODE"], config["OUTCOME22_INTENSITY"])
+
+
+# who may see what
+
+def _person_visible(person_id, actor: User):
+    """A condition: ``actor`` may see the person ``person_id`` (a column to
+    correlate with) is about (``intake.visible_people``)."""
+    return (intake.visible_people(actor).with_only_columns(Person.id)
+            .where(Person.id == person_id).exists())
+
+
+def visible_assessments(actor: User) -> Select:
+    """Assessments of the people ``actor`` may see, as the person's page and
+    timeline show them: of their own site and of every site they were
+    referred at. An assessment's own site is where it was made (the
+    assessor's); read by that alone, the person's home site saw it on the
+    timeline and met 404 following it."""
+    return select(Assessment).where(_person_visible(Assessment.person_id, actor))
+
+
+def visible_cases(actor: User) -> Select:
+    """Diversion cases of the people ``actor`` may see (as ``visible_assessments``)."""
+    return select(DiversionCase).where(_person_visible(DiversionCase.person_id, actor))
 
 
 # reference data
@@ -474,18 +498,28 @@ DUE_SOON_DAYS = 14
 CASES_SHOWN = 500
 
 
+def _of_people_at(stmt: Select, site_ids: frozenset[int] | None) -> Select:
+    """``stmt`` (on DiversionCase, its person read with it) narrowed to the
+    cases of people whose case belongs to ``site_ids`` (``intake.at_sites``:
+    their own site or a referral's; None: every site): the rule of who may
+    open them (``visible_cases``), so a list and a figure count the cases
+    its reader can open, a case at each site the person belongs to."""
+    stmt = stmt.join(Person, Person.id == DiversionCase.person_id)
+    return stmt if site_ids is None else stmt.where(intake.at_sites(sorted(site_ids)))
+
+
 def cases(site_ids: frozenset[int] | None, *,
           status: str | tuple[str, ...] | None = None, overdue_on: date | None = None,
           due_soon_on: date | None = None, limit: int = CASES_SHOWN) -> list[DiversionCase]:
-    """Diversion cases at ``site_ids``, of ``status`` (one or several), by
-    due date; with ``overdue_on``, only active cases past their due date on
-    that day; with ``due_soon_on``, only active cases due from that day to
-    DUE_SOON_DAYS after it. At most ``limit``. One query."""
-    stmt = (select(DiversionCase).options(joinedload(DiversionCase.person))
+    """Diversion cases of the people of ``site_ids`` (``_of_people_at``), of
+    ``status`` (one or several), by due date; with ``overdue_on``, only
+    active cases past their due date on that day; with ``due_soon_on``, only
+    active cases due from that day to DUE_SOON_DAYS after it. At most
+    ``limit``. One query."""
+    stmt = (_of_people_at(select(DiversionCase), site_ids)
+            .options(contains_eager(DiversionCase.person))
             .order_by(DiversionCase.due_date.is_(None), DiversionCase.due_date,
                       DiversionCase.id).limit(limit))
-    if site_ids is not None:
-        stmt = stmt.where(DiversionCase.site_id.in_(site_ids))
     if status:
         stmt = stmt.where(DiversionCase.status.in_((status,) if isinstance(status, str)
                                                    else status))
@@ -496,7 +530,20 @@ def cases(site_ids: frozenset[int] | None, *,
         stmt = stmt.where(DiversionCase.status == CaseStatus.ACTIVE,
                           DiversionCase.due_date >= due_soon_on,
                           DiversionCase.due_date <= due_soon_on + timedelta(days=DUE_SOON_DAYS))
-    return list(db.session.scalars(stmt).unique())
+    return list(db.session.scalars(stmt))
+
+
+def due_counts(site_ids: frozenset[int] | None, today: date) -> tuple[int, int]:
+    """(due soon, overdue) on ``today``: how many cases ``cases`` lists with
+    ``due_soon_on`` and with ``overdue_on`` (the dashboard's figures, which
+    link to those lists). One query."""
+    stmt = _of_people_at(select(
+        func.count(when((DiversionCase.due_date >= today, 1))),
+        func.count(when((DiversionCase.due_date < today, 1)))).select_from(DiversionCase),
+        site_ids).where(DiversionCase.status == CaseStatus.ACTIVE,
+                        DiversionCase.due_date <= today + timedelta(days=DUE_SOON_DAYS))
+    due, late = db.session.execute(stmt).one()
+    return due, late
 
 
 def overdue(case: DiversionCase, today: date) -> bool:

@@ -3,13 +3,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.access import (
-    deny,
-    get_in_scope_or_404,
-    get_visible_or_404,
-    list_scope,
-    require,
-)
+from casework.access import deny, get_visible_or_404, list_scope, require
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -93,6 +87,18 @@ def _already_saved(earlier, elsewhere: str):
     return redirect(url_for("diversion.assessment", assessment_id=assessment_id))
 
 
+def _assessment(assessment_id: int) -> Assessment:
+    """An assessment of a person the user may see (``services.visible_assessments``)."""
+    return get_visible_or_404(services.visible_assessments(current_user), Assessment,
+                              assessment_id, subject_type="assessment")
+
+
+def _case(case_id: int) -> DiversionCase:
+    """A diversion case of a person the user may see (``services.visible_cases``)."""
+    return get_visible_or_404(services.visible_cases(current_user), DiversionCase, case_id,
+                              subject_type="diversion_case")
+
+
 def _render(assessment: Assessment, *, decision_form=None, step_form=None, later_form=None,
             status: int = 200):
     """The assessment page (also sent back, 422, with a form's errors): each
@@ -119,14 +125,14 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
 @bp.route("/assessments/<int:assessment_id>")
 @require(Permission.CASE_READ)
 def assessment(assessment_id: int):
-    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    record = _assessment(assessment_id)
     return _render(record)
 
 
 @bp.route("/assessments/<int:assessment_id>/decision", methods=["POST"])
 @require(Permission.DIVERSION_DECIDE)
 def decide(assessment_id: int):
-    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    record = _assessment(assessment_id)
     form = DecisionForm()
     if not refused(form, services.decision_refusal(record)) and form.validate_on_submit():
         try:
@@ -144,7 +150,7 @@ def decide(assessment_id: int):
 @bp.route("/assessments/<int:assessment_id>/case", methods=["POST"])
 @require(Permission.DIVERSION_ASSESS)
 def offer(assessment_id: int):
-    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    record = _assessment(assessment_id)
     form = OfferForm()
     if form.validate_on_submit():
         try:
@@ -168,7 +174,7 @@ def _step_choices(case: DiversionCase) -> list:
 @bp.route("/diversion/<int:case_id>/step", methods=["POST"])
 @require(Permission.DIVERSION_ASSESS)
 def step(case_id: int):
-    case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    case = _case(case_id)
     form = StepForm()  # (its values as the fields read them: without NUL)
     if form.target.data in services.ENDINGS and not current_user.can(Permission.DIVERSION_DECIDE):
         deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
@@ -192,7 +198,7 @@ def step(case_id: int):
 @bp.route("/diversion/<int:case_id>/later-outcome", methods=["POST"])
 @require(Permission.DIVERSION_DECIDE)
 def later_outcome(case_id: int):
-    case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    case = _case(case_id)
     form = LaterOutcomeForm()
     form.code.choices = choices([("", "Select")] + [(c, t) for c, t in
                                                     services.outcome_codes().items()])
