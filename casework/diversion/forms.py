@@ -205,6 +205,7 @@ class OfferForm(Form):
 
 
 class StepForm(Form):
+    version = VersionField()  # the case's status it was drawn from
     target = RadioField("What happened?", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Choose what happened")])
     on = DateInputField("Date", required_message="Enter the date")

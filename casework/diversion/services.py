@@ -372,6 +372,7 @@ class Step:
     target: str
     on: date | None
     reason: str | None = None
+    based_on: str | None = None  # case_version of the case the page showed
 
 
 # How a case ends is a lead's decision (DESIGN: leads "decide diversion
@@ -386,10 +387,31 @@ def steps_for(case: DiversionCase, actor: User) -> list[CaseStatus]:
             if status in TRANSITIONS[case.status] and (decides or status not in ENDINGS)]
 
 
-def step_refusal(case: DiversionCase, actor: User) -> str | None:
-    """Why ``actor`` can take no step on ``case`` now, or None."""
+def case_version(case: DiversionCase) -> str:
+    """The version of a case a step form is drawn from: its status, which
+    decides the steps the form offers."""
+    return row_version({"status": str(case.status)})
+
+
+def moved_on(case: DiversionCase, based_on: str | None) -> str | None:
+    """Why no step chosen on a page drawn from ``based_on`` (``case_version``;
+    None: not known) can be taken now, or None: the case has ended, or has
+    moved on since. Checked before the step chosen is: judged against the
+    steps offered now, a stale choice was "not one of the options", or
+    "cannot be completed" where a race had just ended the case."""
     if not TRANSITIONS[case.status]:
         return f"This diversion has ended ({case.status.label.lower()})"
+    if based_on and based_on != case_version(case):
+        return ("This diversion was changed after this page was opened: it is now "
+                f"{case.status.label.lower()}.")
+    return None
+
+
+def step_refusal(case: DiversionCase, actor: User, based_on: str | None = None) -> str | None:
+    """Why ``actor`` can take no step on ``case`` now (from a page drawn
+    from ``based_on``), or None."""
+    if (refusal := moved_on(case, based_on)) is not None:
+        return refusal
     if not steps_for(case, actor):
         return "A lead records how this diversion ends"
     return None
@@ -421,8 +443,13 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
             settings: Settings) -> DiversionCase:
     """Move a case along: start it (the due date follows from the scheme's
     weeks), complete it (closing outcome code), fail it (re-referred to
-    police, with a reason) or withdraw it (with a reason)."""
+    police, with a reason) or withdraw it (with a reason). Refused, saying
+    so, if the case has ended or moved on from the page ``step.based_on``
+    names (two leads ending it at once: the second waits for the first's
+    lock, then finds it ended)."""
     _lock(DiversionCase, case)
+    if (refusal := moved_on(case, step.based_on)) is not None:
+        raise DiversionError({None: refusal})
     try:
         target = CaseStatus(step.target)
         transition(case.status, target)

@@ -109,6 +109,7 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
     step_form = step_form or StepForm()
     if case is not None:
         step_form.target.choices = _step_choices(case)
+        step_form.version.data = services.case_version(case)  # as it is drawn now
     later_form = later_form or LaterOutcomeForm()
     codes = services.outcome_codes()
     later_form.code.choices = choices([("", "Select")] + [(c, f"{c}: {t}")
@@ -180,11 +181,12 @@ def step(case_id: int):
         deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
              subject_type="diversion_case", subject_id=case.id, site_id=case.site_id)
     form.target.choices = _step_choices(case)
-    if not refused(form, services.step_refusal(case, current_user)) \
-            and form.validate_on_submit():
+    # the case as the page showed it, before the choice is checked against now's
+    refusal = services.step_refusal(case, current_user, based_on=form.version.data)
+    if not refused(form, refusal) and form.validate_on_submit():
         try:
             services.advance(case, services.Step(form.target.data, form.on.data,
-                                                 form.reason.data),
+                                                 form.reason.data, form.version.data),
                              actor=current_user, now=utcnow(), settings=_settings())
         except services.DiversionError as error:
             db.session.rollback()

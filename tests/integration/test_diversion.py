@@ -401,3 +401,51 @@ def test_an_offer_double_clicked_at_the_same_moment_is_one_case(app, child, work
                                     form, form)
     assert not errors and sorted(results.values()) == [302, 302], (results, errors)
     assert actions().count("diversion:offered") == 1
+
+
+@pytest.mark.postgres
+def test_two_leads_ending_a_case_at_once_are_told_it_has_ended(app, child, worker, lead,
+                                                               make_user):
+    """Both leads' pages showed the case active and both passed the step
+    page's own check; the second waited for the first's lock and then met
+    transition(failed, completed): "A case that is failed cannot be
+    completed", where SQLite (whose writers take turns) said "This diversion
+    has ended (failed)". The service now tells the second what SQLite does."""
+    import threading
+
+    from casework.accounts.models import User
+    from casework.diversion.models import DiversionCase
+    from tests.integration.test_concurrent_writes import _run
+
+    other = make_user("lead", ("coventry",), email="yoslead2@example.org")
+    case = services.offer(eligible_assessment(child, worker, lead), actor=worker, now=EARLY)
+    services.advance(case, services.Step("active", date(2026, 7, 1)), actor=worker,
+                     now=NOW, settings=SETTINGS)
+    db.session.commit()
+    ids = {"case": case.id, "lead": lead.id, "other": other.id}
+    checked, ended = threading.Event(), threading.Event()
+
+    def completes():
+        actor = db.session.get(User, ids["other"])
+        record = db.session.get(DiversionCase, ids["case"])
+        drawn = services.case_version(record)  # the page, drawn while active
+        assert services.step_refusal(record, actor, based_on=drawn) is None  # the view's check
+        checked.set()
+        ended.wait(30)
+        services.advance(record, services.Step("completed", date(2026, 10, 20), None, drawn),
+                         actor=actor, now=NOW, settings=SETTINGS)
+
+    def fails():
+        checked.wait(30)
+        record = db.session.get(DiversionCase, ids["case"])
+        services.advance(record, services.Step("failed", date(2026, 10, 20), "Missed sessions",
+                                               services.case_version(record)),
+                         actor=db.session.get(User, ids["lead"]), now=NOW, settings=SETTINGS)
+        db.session.commit()
+        ended.set()
+
+    _, errors = _run(completes, fails)
+    assert set(errors) == {0} and isinstance(errors[0], services.DiversionError), errors
+    assert errors[0].problems == {None: "This diversion has ended (failed)"}
+    db.session.expire_all()
+    assert db.session.get(DiversionCase, ids["case"]).status == "failed"

@@ -138,10 +138,16 @@ def test_a_decision_a_step_and_a_later_outcome_sent_twice_are_recorded_once(
     post(f"/assessments/{assessment.id}/case", {})
     case = db.session.scalars(select(DiversionCase)).one()
     path = f"/diversion/{case.id}/step"
-    for target in ("active", "failed"):
-        step = {"target": target, "on": day(TODAY), "reason": "Missed sessions"}
+    for target, told in (("active", "it is now active"),
+                         ("failed", "This diversion has ended (failed)")):
+        version = re.search(r'name="version" type="hidden" value="([^"]*)"', client.get(
+            f"/assessments/{assessment.id}").get_data(as_text=True)).group(1)
+        step = {"target": target, "on": day(TODAY), "reason": "Missed sessions",
+                "version": version}
         assert post(path, step).status_code == 302
-        assert post(path, step).status_code == 422
+        again = post(path, step)
+        assert again.status_code == 422
+        assert told in again.get_data(as_text=True)
     assert events("diversion:started") == 1 and events("diversion:failed") == 1
     assert post(f"/diversion/{case.id}/later-outcome", {"code": "1"}).status_code == 302
     again = post(f"/diversion/{case.id}/later-outcome", {"code": "8"})
