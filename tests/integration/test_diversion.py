@@ -91,7 +91,14 @@ def test_cli_uses_the_configured_intensity_table(make_app):
     ("outcome22", {k: v for k, v in OUTCOME22.items() if k != "suspect_identified"},
      "suspect_identified: Missing data"),
     ("checkpoint", {**CHECKPOINT, "date_of_birth": "2026-05-02"},
-     "date_of_birth: Must be on or before the offence date."),
+     "offence_date: The offence date is before the person's date of birth (2 May 2026)."),
+    ("outcome22", {**OUTCOME22, "date_of_birth": "2026-05-02"},
+     "offence_date: The offence date is before the person's date of birth (2 May 2026)."),
+    # history from before the child was born is no history (it counted for K4)
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "outcome_code": 8, "date": "1990-01-01"}]},
+     "previous_outcomes.0.date: Must not be before the person's date of birth "
+     "(1 March 2010)."),
     ("outcome22", {**OUTCOME22, "offence_date": "2200-01-01"},
      "offence_date: Must be a date from 1900 to 2099."),
     ("checkpoint", {**CHECKPOINT, "previous_outcomes": [

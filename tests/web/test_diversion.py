@@ -36,6 +36,15 @@ CHECKPOINT_FORM = {
 }
 
 
+OUTCOME22_FORM = {
+    "offence_date": day(date(2026, 10, 1)), "offence": "theft",
+    "suspect_identified": "yes", "variant": "diversion",
+    "public_interest_rationale": "", "gravity_modifier": "0",
+    "planned_activity": "light", "agrees_to_engage": "yes",
+    "parent_or_carer_agrees": "yes", "accepts_responsibility": "not_known",
+}
+
+
 def test_a_previous_outcome_begun_is_named_by_its_set_and_linked_to_its_field(
         client, login_as, post, child):
     """The second set of a previous outcome filled in but its outcome left
@@ -69,6 +78,46 @@ def test_a_previous_outcome_begun_is_named_by_its_set_and_linked_to_its_field(
     legends = [legend.get_text(strip=True) for legend in BeautifulSoup(
         client.get(path).get_data(as_text=True), "html.parser").select("legend")]
     assert {"Previous outcome 1", "Previous outcome 2", "Previous outcome 3"} <= set(legends)
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
+@pytest.mark.parametrize("scheme", ["checkpoint", "outcome22"])
+def test_an_offence_date_before_the_childs_birth_is_told_at_the_offence_date(
+        client, login_as, post, child, scheme):
+    """It said "Must be on or before the offence date." about the date of
+    birth, a field the form does not have: in the error summary linked to
+    nothing, and not saying which date (from a review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    form = CHECKPOINT_FORM if scheme == "checkpoint" else OUTCOME22_FORM
+    response = post(f"/people/{child.id}/assessments/new/{scheme}",
+                    {**form, "offence_date": ["1", "1", "2009"]})
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    summary = soup.select(".govuk-error-summary__list a")
+    told = "The offence date is before the person's date of birth (1 March 2010)."
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        (told, "#offence_date-day")]
+    assert told in soup.select_one("#offence_date-error").get_text()
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
+def test_a_previous_outcome_from_before_the_childs_birth_is_refused(client, login_as, post,
+                                                                     child):
+    """A 1990 caution for a child born in 2010 counted as history (K4)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{child.id}/assessments/new/checkpoint", {
+        **CHECKPOINT_FORM, "previous_outcomes-0-offence": "theft",
+        "previous_outcomes-0-outcome_code": "2", "previous_outcomes-0-on": ["1", "1", "1990"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        ("Previous outcome 1: Must not be before the person's date of birth (1 March 2010).",
+         "#previous_outcomes-0-on-day")]
     assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
 
 
