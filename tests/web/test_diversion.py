@@ -187,6 +187,23 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
         (str(case.id), "diversion:decide")] * 4
 
 
+def test_the_diversion_section_says_what_each_decision_allows(client, login_as, post, child):
+    """Decided ineligible, it still said "A diversion can be offered once a
+    lead decides the assessment eligible." (from a review)."""
+    login_as("lead", ("coventry",))
+    post(f"/people/{child.id}/assessments/new/checkpoint",
+         {**CHECKPOINT_FORM, "admits_offence": "no"})
+    assessment = db.session.scalars(select(Assessment)).one()
+    waiting = "A diversion can be offered once a lead decides the assessment eligible."
+    page = text_of(client.get(f"/assessments/{assessment.id}")).replace("&#39;", "'")
+    assert waiting in page and "Offer diversion" not in page
+    assert post(f"/assessments/{assessment.id}/decision",
+                {"decision": "ineligible"}).status_code == 302
+    page = text_of(client.get(f"/assessments/{assessment.id}")).replace("&#39;", "'")
+    assert waiting not in page and "Offer diversion" not in page
+    assert "No diversion can be offered: the assessment was decided ineligible." in page
+
+
 def test_an_outcome22_assessment(client, login_as, post, child):
     login_as("caseworker", ("coventry",))
     response = post(f"/people/{child.id}/assessments/new/outcome22", {
