@@ -4,6 +4,7 @@ and scope."""
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import pytest
@@ -268,8 +269,9 @@ def test_the_rules_page_is_generated_from_the_rules(client, login_as):
     page = text_of(client.get("/rules"))
     for module in (cirv, checkpoint, outcome22):
         assert module.RULESET_VERSION in page
-        for cid, (title, _rule) in module.CRITERIA.items():
+        for cid, (title, rule) in module.CRITERIA.items():
             assert f"{cid} {title}" in page
+            assert rule in html.unescape(page)  # K4's outcomes: written from HISTORY_OUTCOMES
             # each criterion's row says whether a lead may decide against it
             row = page.split(f"{cid} {title}", 1)[1].split("</div>", 1)[0]
             assert ("Cannot be overridden" in row) == (cid in module.LOCKED_CRITERIA)
