@@ -200,10 +200,11 @@ class Dashboard:
 def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
               thresholds: dict[str, int]) -> Dashboard:
     """The lead's figures for ``site_ids``: six queries. Records that have a
-    site of their own (referrals, triages, proposals, deviations, diversion
-    cases) count at it; people (by arm and pathway, overdue contacts,
-    reviews) count at every site their case belongs to (``at_sites``),
-    each once: the case list behind each figure lists the same people."""
+    site of their own (referrals, triages, proposals, deviations) count at
+    it; people (by arm and pathway, overdue contacts, reviews) and their
+    diversion cases count at every site their case belongs to
+    (``at_sites``), each once: the list behind each figure lists the same
+    people and cases."""
     sites = sorted(site_ids)
     # people by arm and, for the treated, pathway now
     arms = db.session.execute(
@@ -247,11 +248,8 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
         select(func.count()).select_from(ProtocolDeviation)
         .where(ProtocolDeviation.site_id.in_(sites)).scalar_subquery(),
     )).one()
-    due, late = db.session.execute(
-        select(func.count(case((DiversionCase.due_date >= today, 1))),
-               func.count(case((DiversionCase.due_date < today, 1))))
-        .where(DiversionCase.status == CaseStatus.ACTIVE, DiversionCase.site_id.in_(sites),
-               DiversionCase.due_date <= today + timedelta(days=diversion.DUE_SOON_DAYS))).one()
+    # counted as the lists the figures link to list them (diversion.services.cases)
+    due, late = diversion.due_counts(site_ids, today)
     reviews = latest_reviews()
     reviews_due, reviews_late = db.session.execute(
         select(func.count(case((reviews.c.next_review_on >= today, 1))),

@@ -27,6 +27,7 @@ from casework.eligibility.offences import CATEGORIES
 from casework.forms import (
     DateInputField,
     Form,
+    SubmissionField,
     VersionField,
     WholeNumberField,
     choices,
@@ -63,6 +64,7 @@ class PreviousOutcomeForm(Form):
 
 
 class AssessmentFields(Form):
+    submission = SubmissionField()  # a double click records one assessment
     offence_date = DateInputField("Offence date", required_message="Enter the offence date")
     offence = SelectField("Offence", widget=GovSelect(), choices=[],
                           validators=[InputRequired(message="Select the offence")])
@@ -198,10 +200,12 @@ class DecisionForm(Form):
 
 
 class OfferForm(Form):
+    submission = SubmissionField()  # a double click offers one diversion
     submit = SubmitField("Offer diversion", widget=GovSubmitInput())
 
 
 class StepForm(Form):
+    version = VersionField()  # the case's status it was drawn from
     target = RadioField("What happened?", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Choose what happened")])
     on = DateInputField("Date", required_message="Enter the date")

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, func, select
+from sqlalchemy import case as when  # (``case`` is a diversion case here)
+from sqlalchemy.orm import contains_eager
 
+from casework import submissions
 from casework.accounts.models import User
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
@@ -64,6 +66,29 @@ class Settings:
         return cls({"checkpoint": config["DIVERSION_WEEKS_CHECKPOINT"],
                     "outcome22": config["DIVERSION_WEEKS_OUTCOME22"]},
                    config["DIVERSION_CLOSING_CODE"], config["OUTCOME22_INTENSITY"])
+
+
+# who may see what
+
+def _person_visible(person_id, actor: User):
+    """A condition: ``actor`` may see the person ``person_id`` (a column to
+    correlate with) is about (``intake.visible_people``)."""
+    return (intake.visible_people(actor).with_only_columns(Person.id)
+            .where(Person.id == person_id).exists())
+
+
+def visible_assessments(actor: User) -> Select:
+    """Assessments of the people ``actor`` may see, as the person's page and
+    timeline show them: of their own site and of every site they were
+    referred at. An assessment's own site is where it was made (the
+    assessor's); read by that alone, the person's home site saw it on the
+    timeline and met 404 following it."""
+    return select(Assessment).where(_person_visible(Assessment.person_id, actor))
+
+
+def visible_cases(actor: User) -> Select:
+    """Diversion cases of the people ``actor`` may see (as ``visible_assessments``)."""
+    return select(DiversionCase).where(_person_visible(DiversionCase.person_id, actor))
 
 
 # reference data
@@ -204,9 +229,9 @@ def _problems(error: ValidationError) -> dict[str | None, str]:
 
 
 def assess_data(person: Person, scheme: str, data: dict, *, actor: User, now: datetime,
-                settings: Settings) -> Assessment:
+                settings: Settings, submission: str | None = None) -> Assessment:
     """Validate facts in the shape ``eligibility assess`` reads (the same
-    marshmallow schemas), then assess them."""
+    marshmallow schemas), then assess them (``submission``: as ``assess``)."""
     schema = {"checkpoint": schemas.CheckpointFactsSchema,
               "outcome22": schemas.Outcome22FactsSchema}.get(scheme)
     if schema is None:
@@ -217,13 +242,17 @@ def assess_data(person: Person, scheme: str, data: dict, *, actor: User, now: da
         facts = build(loaded, catalogue())
     except ValidationError as error:
         raise DiversionError(_problems(error)) from None
-    return assess(person, scheme, facts, actor=actor, now=now, settings=settings)
+    return assess(person, scheme, facts, actor=actor, now=now, settings=settings,
+                  submission=submission)
 
 
 def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
-           settings: Settings) -> Assessment:
+           settings: Settings, submission: str | None = None) -> Assessment:
     """Apply a scheme's rules to ``facts`` and keep the assessment: the facts,
-    the rule-set version, the result and a reason per criterion."""
+    the rule-set version, the result and a reason per criterion. A form sent
+    again (its ``submission`` key claimed) raises submissions.AlreadySubmitted:
+    each assessment can be decided and offered a diversion, so a second made
+    by a double click gave one offence two diversions."""
     if scheme == "checkpoint":
         result = checkpoint.assess(facts)
     elif scheme == "outcome22":
@@ -232,6 +261,9 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
         raise DiversionError({"scheme": "Choose Checkpoint or Outcome 22"})
     if facts.offence_date > local_date(now):
         raise DiversionError({"offence_date": "The offence date cannot be in the future"})
+    # every check passed: claimed just before the write (it waits for the
+    # same form in flight), so a refused form leaves no claim
+    submissions.claim(submission, "assessment", actor=actor, now=now)
     assessment = Assessment(
         person_id=person.id, site_id=intake.working_site(person, actor), scheme=scheme,
         offence_key=facts.offence.key, offence_date=facts.offence_date,
@@ -242,6 +274,7 @@ def assess(person: Person, scheme: str, facts, *, actor: User, now: datetime,
     )
     db.session.add(assessment)
     db.session.flush()
+    submissions.settle(submission, assessment.id)
     audit.record(Action.ASSESSMENT_RECORDED, actor=actor, now=now, subject_type="assessment",
                  subject_id=assessment.id, site_id=assessment.site_id,
                  detail={"person_id": person.id, "scheme": scheme,
@@ -300,9 +333,14 @@ def _lock(model, record) -> None:
     lock_row(db.session, record)
 
 
-def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCase:
-    """Offer diversion after a lead decided the assessment eligible."""
+def offer(assessment: Assessment, *, actor: User, now: datetime,
+          submission: str | None = None) -> DiversionCase:
+    """Offer diversion after a lead decided the assessment eligible. The
+    offer sent again (its ``submission`` key claimed) raises
+    submissions.AlreadySubmitted, before the case it made is found: a
+    double click is told it was saved, not that a case already exists."""
     _lock(Assessment, assessment)
+    submissions.check_earlier(submission, "diversion_case", actor=actor)
     if assessment.decision != Result.ELIGIBLE:
         raise DiversionError({None: "A diversion can be offered only after a lead decides "
                                     "the assessment eligible"})
@@ -310,12 +348,14 @@ def offer(assessment: Assessment, *, actor: User, now: datetime) -> DiversionCas
         DiversionCase.assessment_id == assessment.id))
     if existing is not None:
         raise DiversionError({None: "A diversion case already exists for this assessment"})
+    submissions.claim(submission, "diversion_case", actor=actor, now=now)
     case = DiversionCase(assessment=assessment, person_id=assessment.person_id,
                          site_id=assessment.site_id, scheme=assessment.scheme,
                          status=CaseStatus.OFFERED, offered_at=now, offered_by_id=actor.id,
                          updated_at=now)
     db.session.add(case)
     db.session.flush()
+    submissions.settle(submission, case.id)
     _audit_step(Action.DIVERSION_OFFERED, case, actor, now)
     return case
 
@@ -332,6 +372,7 @@ class Step:
     target: str
     on: date | None
     reason: str | None = None
+    based_on: str | None = None  # case_version of the case the page showed
 
 
 # How a case ends is a lead's decision (DESIGN: leads "decide diversion
@@ -346,10 +387,31 @@ def steps_for(case: DiversionCase, actor: User) -> list[CaseStatus]:
             if status in TRANSITIONS[case.status] and (decides or status not in ENDINGS)]
 
 
-def step_refusal(case: DiversionCase, actor: User) -> str | None:
-    """Why ``actor`` can take no step on ``case`` now, or None."""
+def case_version(case: DiversionCase) -> str:
+    """The version of a case a step form is drawn from: its status, which
+    decides the steps the form offers."""
+    return row_version({"status": str(case.status)})
+
+
+def moved_on(case: DiversionCase, based_on: str | None) -> str | None:
+    """Why no step chosen on a page drawn from ``based_on`` (``case_version``;
+    None: not known) can be taken now, or None: the case has ended, or has
+    moved on since. Checked before the step chosen is: judged against the
+    steps offered now, a stale choice was "not one of the options", or
+    "cannot be completed" where a race had just ended the case."""
     if not TRANSITIONS[case.status]:
         return f"This diversion has ended ({case.status.label.lower()})"
+    if based_on and based_on != case_version(case):
+        return ("This diversion was changed after this page was opened: it is now "
+                f"{case.status.label.lower()}.")
+    return None
+
+
+def step_refusal(case: DiversionCase, actor: User, based_on: str | None = None) -> str | None:
+    """Why ``actor`` can take no step on ``case`` now (from a page drawn
+    from ``based_on``), or None."""
+    if (refusal := moved_on(case, based_on)) is not None:
+        return refusal
     if not steps_for(case, actor):
         return "A lead records how this diversion ends"
     return None
@@ -381,8 +443,13 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
             settings: Settings) -> DiversionCase:
     """Move a case along: start it (the due date follows from the scheme's
     weeks), complete it (closing outcome code), fail it (re-referred to
-    police, with a reason) or withdraw it (with a reason)."""
+    police, with a reason) or withdraw it (with a reason). Refused, saying
+    so, if the case has ended or moved on from the page ``step.based_on``
+    names (two leads ending it at once: the second waits for the first's
+    lock, then finds it ended)."""
     _lock(DiversionCase, case)
+    if (refusal := moved_on(case, step.based_on)) is not None:
+        raise DiversionError({None: refusal})
     try:
         target = CaseStatus(step.target)
         transition(case.status, target)
@@ -458,18 +525,28 @@ DUE_SOON_DAYS = 14
 CASES_SHOWN = 500
 
 
+def _of_people_at(stmt: Select, site_ids: frozenset[int] | None) -> Select:
+    """``stmt`` (on DiversionCase, its person read with it) narrowed to the
+    cases of people whose case belongs to ``site_ids`` (``intake.at_sites``:
+    their own site or a referral's; None: every site): the rule of who may
+    open them (``visible_cases``), so a list and a figure count the cases
+    its reader can open, a case at each site the person belongs to."""
+    stmt = stmt.join(Person, Person.id == DiversionCase.person_id)
+    return stmt if site_ids is None else stmt.where(intake.at_sites(sorted(site_ids)))
+
+
 def cases(site_ids: frozenset[int] | None, *,
           status: str | tuple[str, ...] | None = None, overdue_on: date | None = None,
           due_soon_on: date | None = None, limit: int = CASES_SHOWN) -> list[DiversionCase]:
-    """Diversion cases at ``site_ids``, of ``status`` (one or several), by
-    due date; with ``overdue_on``, only active cases past their due date on
-    that day; with ``due_soon_on``, only active cases due from that day to
-    DUE_SOON_DAYS after it. At most ``limit``. One query."""
-    stmt = (select(DiversionCase).options(joinedload(DiversionCase.person))
+    """Diversion cases of the people of ``site_ids`` (``_of_people_at``), of
+    ``status`` (one or several), by due date; with ``overdue_on``, only
+    active cases past their due date on that day; with ``due_soon_on``, only
+    active cases due from that day to DUE_SOON_DAYS after it. At most
+    ``limit``. One query."""
+    stmt = (_of_people_at(select(DiversionCase), site_ids)
+            .options(contains_eager(DiversionCase.person))
             .order_by(DiversionCase.due_date.is_(None), DiversionCase.due_date,
                       DiversionCase.id).limit(limit))
-    if site_ids is not None:
-        stmt = stmt.where(DiversionCase.site_id.in_(site_ids))
     if status:
         stmt = stmt.where(DiversionCase.status.in_((status,) if isinstance(status, str)
                                                    else status))
@@ -480,7 +557,20 @@ def cases(site_ids: frozenset[int] | None, *,
         stmt = stmt.where(DiversionCase.status == CaseStatus.ACTIVE,
                           DiversionCase.due_date >= due_soon_on,
                           DiversionCase.due_date <= due_soon_on + timedelta(days=DUE_SOON_DAYS))
-    return list(db.session.scalars(stmt).unique())
+    return list(db.session.scalars(stmt))
+
+
+def due_counts(site_ids: frozenset[int] | None, today: date) -> tuple[int, int]:
+    """(due soon, overdue) on ``today``: how many cases ``cases`` lists with
+    ``due_soon_on`` and with ``overdue_on`` (the dashboard's figures, which
+    link to those lists). One query."""
+    stmt = _of_people_at(select(
+        func.count(when((DiversionCase.due_date >= today, 1))),
+        func.count(when((DiversionCase.due_date < today, 1)))).select_from(DiversionCase),
+        site_ids).where(DiversionCase.status == CaseStatus.ACTIVE,
+                        DiversionCase.due_date <= today + timedelta(days=DUE_SOON_DAYS))
+    due, late = db.session.execute(stmt).one()
+    return due, late
 
 
 def overdue(case: DiversionCase, today: date) -> bool:

@@ -3,13 +3,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from casework.access import (
-    deny,
-    get_in_scope_or_404,
-    get_visible_or_404,
-    list_scope,
-    require,
-)
+from casework.access import deny, get_visible_or_404, list_scope, require
 from casework.accounts.roles import Permission
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -33,6 +27,7 @@ from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
+from casework.submissions import AlreadySubmitted
 
 FORMS = {"checkpoint": CheckpointForm, "outcome22": Outcome22Form}
 STEP_LABELS = {CaseStatus.ACTIVE: "Started", CaseStatus.COMPLETED: "Completed",
@@ -60,16 +55,48 @@ def new(person_id: int, scheme: str):
         try:
             assessment = services.assess_data(person, scheme, form.facts(person),
                                               actor=current_user, now=utcnow(),
-                                              settings=_settings())
+                                              settings=_settings(),
+                                              submission=form.submission.data)
         except services.DiversionError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except AlreadySubmitted as sent:  # a double click: the first recorded it
+            db.session.rollback()
+            return _already_saved(sent.earlier, url_for("intake.person", person_id=person.id))
         else:
             flash(f"{services.SCHEMES[scheme]} assessment recorded", "success")
             return redirect(url_for("diversion.assessment", assessment_id=assessment.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template(f"diversion/new_{scheme}.html", form=form, person=person), status
+
+
+def _already_saved(earlier, elsewhere: str):
+    """The answer to an assessment or offer form sent again: the assessment
+    it recorded or offered (someone else's key, or another kind of form's:
+    ``elsewhere``, and nothing about theirs)."""
+    model = {"assessment": Assessment, "diversion_case": DiversionCase}.get(
+        earlier.subject_type)
+    record = db.session.get(model, earlier.subject_id) \
+        if model and earlier.subject_id is not None else None
+    if record is None:
+        flash("This form was already sent", "info")
+        return redirect(elsewhere)
+    flash("This was already saved: it is recorded once", "info")
+    assessment_id = record.id if model is Assessment else record.assessment_id
+    return redirect(url_for("diversion.assessment", assessment_id=assessment_id))
+
+
+def _assessment(assessment_id: int) -> Assessment:
+    """An assessment of a person the user may see (``services.visible_assessments``)."""
+    return get_visible_or_404(services.visible_assessments(current_user), Assessment,
+                              assessment_id, subject_type="assessment")
+
+
+def _case(case_id: int) -> DiversionCase:
+    """A diversion case of a person the user may see (``services.visible_cases``)."""
+    return get_visible_or_404(services.visible_cases(current_user), DiversionCase, case_id,
+                              subject_type="diversion_case")
 
 
 def _render(assessment: Assessment, *, decision_form=None, step_form=None, later_form=None,
@@ -82,6 +109,7 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
     step_form = step_form or StepForm()
     if case is not None:
         step_form.target.choices = _step_choices(case)
+        step_form.version.data = services.case_version(case)  # as it is drawn now
     later_form = later_form or LaterOutcomeForm()
     codes = services.outcome_codes()
     later_form.code.choices = choices([("", "Select")] + [(c, f"{c}: {t}")
@@ -98,14 +126,14 @@ def _render(assessment: Assessment, *, decision_form=None, step_form=None, later
 @bp.route("/assessments/<int:assessment_id>")
 @require(Permission.CASE_READ)
 def assessment(assessment_id: int):
-    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    record = _assessment(assessment_id)
     return _render(record)
 
 
 @bp.route("/assessments/<int:assessment_id>/decision", methods=["POST"])
 @require(Permission.DIVERSION_DECIDE)
 def decide(assessment_id: int):
-    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
+    record = _assessment(assessment_id)
     form = DecisionForm()
     if not refused(form, services.decision_refusal(record)) and form.validate_on_submit():
         try:
@@ -123,12 +151,18 @@ def decide(assessment_id: int):
 @bp.route("/assessments/<int:assessment_id>/case", methods=["POST"])
 @require(Permission.DIVERSION_ASSESS)
 def offer(assessment_id: int):
-    record = get_in_scope_or_404(Assessment, assessment_id, subject_type="assessment")
-    if OfferForm().validate_on_submit():
+    record = _assessment(assessment_id)
+    form = OfferForm()
+    if form.validate_on_submit():
         try:
-            services.offer(record, actor=current_user, now=utcnow())
+            services.offer(record, actor=current_user, now=utcnow(),
+                           submission=form.submission.data)
         except services.DiversionError as error:
             flash(next(iter(error.problems.values())), "error")
+        except AlreadySubmitted as sent:  # a double click: the first offered it
+            db.session.rollback()
+            return _already_saved(sent.earlier, url_for("diversion.assessment",
+                                                        assessment_id=record.id))
         else:
             flash("Diversion offered", "success")
     return redirect(url_for("diversion.assessment", assessment_id=record.id))
@@ -141,17 +175,18 @@ def _step_choices(case: DiversionCase) -> list:
 @bp.route("/diversion/<int:case_id>/step", methods=["POST"])
 @require(Permission.DIVERSION_ASSESS)
 def step(case_id: int):
-    case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    case = _case(case_id)
     form = StepForm()  # (its values as the fields read them: without NUL)
     if form.target.data in services.ENDINGS and not current_user.can(Permission.DIVERSION_DECIDE):
         deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
              subject_type="diversion_case", subject_id=case.id, site_id=case.site_id)
     form.target.choices = _step_choices(case)
-    if not refused(form, services.step_refusal(case, current_user)) \
-            and form.validate_on_submit():
+    # the case as the page showed it, before the choice is checked against now's
+    refusal = services.step_refusal(case, current_user, based_on=form.version.data)
+    if not refused(form, refusal) and form.validate_on_submit():
         try:
             services.advance(case, services.Step(form.target.data, form.on.data,
-                                                 form.reason.data),
+                                                 form.reason.data, form.version.data),
                              actor=current_user, now=utcnow(), settings=_settings())
         except services.DiversionError as error:
             db.session.rollback()
@@ -165,7 +200,7 @@ def step(case_id: int):
 @bp.route("/diversion/<int:case_id>/later-outcome", methods=["POST"])
 @require(Permission.DIVERSION_DECIDE)
 def later_outcome(case_id: int):
-    case = get_in_scope_or_404(DiversionCase, case_id, subject_type="diversion_case")
+    case = _case(case_id)
     form = LaterOutcomeForm()
     form.code.choices = choices([("", "Select")] + [(c, t) for c, t in
                                                     services.outcome_codes().items()])

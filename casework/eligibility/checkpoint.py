@@ -8,9 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from casework.dates import long_date
-from casework.eligibility.offences import HISTORY_OUTCOMES, SERIOUS_CATEGORIES, Offence
+from casework.eligibility.offences import (
+    CATEGORIES,
+    HISTORY_OUTCOMES,
+    OUTCOME_CODES,
+    SERIOUS_CATEGORIES,
+    Offence,
+)
 from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
 from casework.intake.validation import years_between
+from casework.words import listed
 
 SCHEME = "checkpoint"
 RULESET_VERSION = "checkpoint-2026.2"
@@ -30,6 +37,14 @@ AGGRAVATING_FACTORS: dict[str, str] = {
     "on_bail_or_order": "On bail or a court order at the time",
 }
 
+# K4's outcomes and categories in words, written from the sets _k4 reads,
+# so the rules page says what the code counts (hand-written, the words
+# left out outcomes 4, 7 and 23).
+HISTORY_WORDS = "; ".join(f"{code} {OUTCOME_CODES[code].lower()}"
+                          for code in sorted(HISTORY_OUTCOMES))
+SERIOUS_WORDS = listed([label.lower() for key, label in CATEGORIES.items()
+                        if key in SERIOUS_CATEGORIES], "or")
+
 # What each criterion requires, in words: the rules page shows these.
 CRITERIA: dict[str, tuple[str, str]] = {
     "K1": ("Age", f"Aged {MINIMUM_AGE} to {MAXIMUM_AGE} on the offence date."),
@@ -39,12 +54,11 @@ CRITERIA: dict[str, tuple[str, str]] = {
                       "weapon (s139AA, s1A) is not eligible."),
     "K3": ("No aggravating circumstances", "None of: " + "; ".join(
         v.lower() for v in AGGRAVATING_FACTORS.values()) + "."),
-    "K4": ("No previous criminal history", "No previous outcome that records an offence "
-                                           "(charge, caution, penalty notice, community "
-                                           "resolution, diversion). Only very minor "
-                                           "non-violent history needs a decision maker's "
-                                           "review; any violent, weapon, sexual or robbery "
-                                           "outcome is not eligible."),
+    "K4": ("No previous criminal history",
+           f"No previous outcome that records an offence: outcomes {HISTORY_WORDS}. Other "
+           "outcomes (no further action of one kind or another) are not history. A "
+           f"previous outcome for a {SERIOUS_WORDS} offence is not eligible; any other "
+           "needs a decision maker's review of whether it is very minor."),
     "K5": ("Admits the offence", "The child admits the offence."),
     "K6": ("Sufficient evidence", "There is sufficient evidence to charge."),
 }
@@ -117,8 +131,8 @@ def _k4(facts: CheckpointFacts) -> CriterionResult:
         first = serious[0]
         return _result("K4", Outcome.FAIL,
                        f"Previous outcome {first.outcome_code} for {first.offence.title.lower()} "
-                       f"on {long_date(first.on)}; any previous violent, weapon, sexual or robbery "
-                       "outcome rules Checkpoint out.")
+                       f"on {long_date(first.on)}; any previous outcome for a {SERIOUS_WORDS} "
+                       "offence rules Checkpoint out.")
     if history:
         listed = ", ".join(f"{p.offence.title.lower()} (outcome {p.outcome_code})"
                            for p in history)

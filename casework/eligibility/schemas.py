@@ -17,6 +17,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from casework.dates import long_date
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import OUTCOME_CODES, Offence
 
@@ -31,8 +32,11 @@ def _date(**kwargs) -> fields.Date:
 
 
 class BornBefore:
-    """A schema mixin: the date of birth is not after the date the facts are
-    about (``event``: the referral's or the offence's)."""
+    """A schema mixin: the date the facts are about (``event``: the
+    referral's or the offence's) is not before the date of birth. Told at
+    that date, naming both: the assessment forms take the date of birth from
+    the person's record, so a problem put on it was shown linked to no field
+    and did not say which date was wrong."""
 
     event = ""
 
@@ -40,8 +44,8 @@ class BornBefore:
     def _born_before(self, data, **kwargs):
         born, on = data.get("date_of_birth"), data.get(self.event)
         if born and on and born > on:
-            raise ValidationError(f"Must be on or before the {self.event.replace('_', ' ')}.",
-                                  "date_of_birth")
+            raise ValidationError(f"The {self.event.replace('_', ' ')} is before the person's "
+                                  f"date of birth ({long_date(born)}).", self.event)
 
 
 class StrictBoolean(fields.Boolean):
@@ -116,12 +120,16 @@ class CheckpointFactsSchema(BornBefore, Schema):
     @validates_schema
     def _previous_before_the_offence(self, data, **kwargs):
         """K4 is about previous history: an outcome dated after the offence
-        is not (it was counted as history)."""
-        on = data.get("offence_date")
+        is not, nor one dated before the person was born (both were counted
+        as history)."""
+        on, born = data.get("offence_date"), data.get("date_of_birth")
         for n, item in enumerate(data.get("previous_outcomes") or []):
             if on and item.get("date") and item["date"] > on:
                 raise ValidationError("Must be before the offence date: only earlier outcomes "
                                       "are previous history.", f"previous_outcomes.{n}.date")
+            if born and item.get("date") and item["date"] < born:
+                raise ValidationError("Must not be before the person's date of birth "
+                                      f"({long_date(born)}).", f"previous_outcomes.{n}.date")
 
 
 class Outcome22FactsSchema(BornBefore, Schema):

@@ -91,7 +91,14 @@ def test_cli_uses_the_configured_intensity_table(make_app):
     ("outcome22", {k: v for k, v in OUTCOME22.items() if k != "suspect_identified"},
      "suspect_identified: Missing data"),
     ("checkpoint", {**CHECKPOINT, "date_of_birth": "2026-05-02"},
-     "date_of_birth: Must be on or before the offence date."),
+     "offence_date: The offence date is before the person's date of birth (2 May 2026)."),
+    ("outcome22", {**OUTCOME22, "date_of_birth": "2026-05-02"},
+     "offence_date: The offence date is before the person's date of birth (2 May 2026)."),
+    # history from before the child was born is no history (it counted for K4)
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "outcome_code": 8, "date": "1990-01-01"}]},
+     "previous_outcomes.0.date: Must not be before the person's date of birth "
+     "(1 March 2010)."),
     ("outcome22", {**OUTCOME22, "offence_date": "2200-01-01"},
      "offence_date: Must be a date from 1900 to 2099."),
     ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
@@ -363,3 +370,89 @@ def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, ma
         actor=worker, now=NOW, settings=SETTINGS)
     assert set(checkpoint.facts["reference_data"]["offences"]) == {"bladed_article_s139", "theft"}
     assert "minimum_intensity" not in checkpoint.facts["reference_data"]
+
+
+# sent twice at the same moment (PostgreSQL; one after the other in
+# tests/web/test_diversion_sent_twice.py)
+
+FORM = {"offence_date": ["1", "10", "2026"], "offence": "bladed_article_s139",
+        "admits_offence": "yes", "sufficient_evidence": "yes"}
+
+
+@pytest.mark.postgres
+def test_an_assessment_double_clicked_at_the_same_moment_is_one(app, child, worker):
+    """Both requests ran the rules before either committed: two assessments,
+    each of which could be decided and offered its own diversion. The second's
+    claim of the form's key now waits for the first, and is sent to it."""
+    from casework.submissions import new_key
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    form = {**FORM, "submission": new_key()}
+    results, errors = _sent_at_once(app, worker.email,
+                                    f"/people/{child.id}/assessments/new/checkpoint",
+                                    form, form)
+    assert not errors and sorted(results.values()) == [302, 302], (results, errors)
+    recorded = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "assessment:recorded")).all()
+    assert len(recorded) == 1
+
+
+@pytest.mark.postgres
+def test_an_offer_double_clicked_at_the_same_moment_is_one_case(app, child, worker, lead):
+    from casework.submissions import new_key
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    assessment = eligible_assessment(child, worker, lead)
+    form = {"submission": new_key()}
+    results, errors = _sent_at_once(app, worker.email, f"/assessments/{assessment.id}/case",
+                                    form, form)
+    assert not errors and sorted(results.values()) == [302, 302], (results, errors)
+    assert actions().count("diversion:offered") == 1
+
+
+@pytest.mark.postgres
+def test_two_leads_ending_a_case_at_once_are_told_it_has_ended(app, child, worker, lead,
+                                                               make_user):
+    """Both leads' pages showed the case active and both passed the step
+    page's own check; the second waited for the first's lock and then met
+    transition(failed, completed): "A case that is failed cannot be
+    completed", where SQLite (whose writers take turns) said "This diversion
+    has ended (failed)". The service now tells the second what SQLite does."""
+    import threading
+
+    from casework.accounts.models import User
+    from casework.diversion.models import DiversionCase
+    from tests.integration.test_concurrent_writes import _run
+
+    other = make_user("lead", ("coventry",), email="yoslead2@example.org")
+    case = services.offer(eligible_assessment(child, worker, lead), actor=worker, now=EARLY)
+    services.advance(case, services.Step("active", date(2026, 7, 1)), actor=worker,
+                     now=NOW, settings=SETTINGS)
+    db.session.commit()
+    ids = {"case": case.id, "lead": lead.id, "other": other.id}
+    checked, ended = threading.Event(), threading.Event()
+
+    def completes():
+        actor = db.session.get(User, ids["other"])
+        record = db.session.get(DiversionCase, ids["case"])
+        drawn = services.case_version(record)  # the page, drawn while active
+        assert services.step_refusal(record, actor, based_on=drawn) is None  # the view's check
+        checked.set()
+        ended.wait(30)
+        services.advance(record, services.Step("completed", date(2026, 10, 20), None, drawn),
+                         actor=actor, now=NOW, settings=SETTINGS)
+
+    def fails():
+        checked.wait(30)
+        record = db.session.get(DiversionCase, ids["case"])
+        services.advance(record, services.Step("failed", date(2026, 10, 20), "Missed sessions",
+                                               services.case_version(record)),
+                         actor=db.session.get(User, ids["lead"]), now=NOW, settings=SETTINGS)
+        db.session.commit()
+        ended.set()
+
+    _, errors = _run(completes, fails)
+    assert set(errors) == {0} and isinstance(errors[0], services.DiversionError), errors
+    assert errors[0].problems == {None: "This diversion has ended (failed)"}
+    db.session.expire_all()
+    assert db.session.get(DiversionCase, ids["case"]).status == "failed"

@@ -100,7 +100,7 @@ def test_assess_agrees_with_the_triage_page_when_no_trial_is_open(runner, make_t
     ({**FACTS, "referral_date": "9999-12-31"}, "referral_date: Must be a date from 1900 to 2099."),
     ({**FACTS, "date_of_birth": "0001-01-01"}, "date_of_birth: Must be a date from 1900 to 2099."),
     ({**FACTS, "date_of_birth": "2026-06-02"},
-     "date_of_birth: Must be on or before the referral date."),
+     "referral_date: The referral date is before the person's date of birth (2 June 2026)."),
 ])
 def test_bad_facts_exit_2_naming_the_field(runner, facts, message):
     result = assess(runner, facts)

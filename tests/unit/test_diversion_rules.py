@@ -252,3 +252,25 @@ def test_due_dates_and_overdue():
     assert is_overdue(CaseStatus.ACTIVE, date(2026, 3, 26), date(2026, 3, 27))
     assert not is_overdue(CaseStatus.COMPLETED, date(2026, 3, 26), date(2026, 4, 27))
     assert not is_overdue(CaseStatus.OFFERED, None, date(2026, 4, 27))
+
+
+def test_k4s_words_name_the_outcomes_and_categories_the_rule_counts():
+    """The rules page says what the code does: K4's words listed "charge,
+    caution, penalty notice, community resolution, diversion", while
+    HISTORY_OUTCOMES also counts 4 (taken into consideration), 7 (cannabis
+    or khat warning) and 23 (from a review). They are now written from
+    HISTORY_OUTCOMES and SERIOUS_CATEGORIES themselves."""
+    from casework.eligibility.offences import CATEGORIES, HISTORY_OUTCOMES, SERIOUS_CATEGORIES
+    from casework.words import listed
+
+    words = checkpoint.CRITERIA["K4"][1]
+    for code, title in OUTCOME_CODES.items():
+        assert (f"{code} {title.lower()}" in words) == (code in HISTORY_OUTCOMES), code
+    serious = listed([label.lower() for key, label in CATEGORIES.items()
+                      if key in SERIOUS_CATEGORIES], "or")
+    assert f"for a {serious} offence" in words
+    # and the reason a serious outcome fails with names the same categories
+    reason = checkpoint.assess(cp(previous_outcomes=(
+        checkpoint.PreviousOutcome(OFFENCE["battery"], 8, date(2025, 1, 1)),))).criterion(
+        "K4").reason
+    assert f"for a {serious} offence" in reason

@@ -4,6 +4,7 @@ and scope."""
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import pytest
@@ -33,6 +34,15 @@ CHECKPOINT_FORM = {
     "offence_date": day(date(2026, 10, 1)), "offence": "bladed_article_s139",
     "admits_offence": "yes", "sufficient_evidence": "yes",
     "previous_outcomes-0-offence": "", "previous_outcomes-0-outcome_code": "",
+}
+
+
+OUTCOME22_FORM = {
+    "offence_date": day(date(2026, 10, 1)), "offence": "theft",
+    "suspect_identified": "yes", "variant": "diversion",
+    "public_interest_rationale": "", "gravity_modifier": "0",
+    "planned_activity": "light", "agrees_to_engage": "yes",
+    "parent_or_carer_agrees": "yes", "accepts_responsibility": "not_known",
 }
 
 
@@ -69,6 +79,46 @@ def test_a_previous_outcome_begun_is_named_by_its_set_and_linked_to_its_field(
     legends = [legend.get_text(strip=True) for legend in BeautifulSoup(
         client.get(path).get_data(as_text=True), "html.parser").select("legend")]
     assert {"Previous outcome 1", "Previous outcome 2", "Previous outcome 3"} <= set(legends)
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
+@pytest.mark.parametrize("scheme", ["checkpoint", "outcome22"])
+def test_an_offence_date_before_the_childs_birth_is_told_at_the_offence_date(
+        client, login_as, post, child, scheme):
+    """It said "Must be on or before the offence date." about the date of
+    birth, a field the form does not have: in the error summary linked to
+    nothing, and not saying which date (from a review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    form = CHECKPOINT_FORM if scheme == "checkpoint" else OUTCOME22_FORM
+    response = post(f"/people/{child.id}/assessments/new/{scheme}",
+                    {**form, "offence_date": ["1", "1", "2009"]})
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    summary = soup.select(".govuk-error-summary__list a")
+    told = "The offence date is before the person's date of birth (1 March 2010)."
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        (told, "#offence_date-day")]
+    assert told in soup.select_one("#offence_date-error").get_text()
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
+def test_a_previous_outcome_from_before_the_childs_birth_is_refused(client, login_as, post,
+                                                                     child):
+    """A 1990 caution for a child born in 2010 counted as history (K4)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{child.id}/assessments/new/checkpoint", {
+        **CHECKPOINT_FORM, "previous_outcomes-0-offence": "theft",
+        "previous_outcomes-0-outcome_code": "2", "previous_outcomes-0-on": ["1", "1", "1990"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        ("Previous outcome 1: Must not be before the person's date of birth (1 March 2010).",
+         "#previous_outcomes-0-on-day")]
     assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
 
 
@@ -138,6 +188,23 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
         (str(case.id), "diversion:decide")] * 4
 
 
+def test_the_diversion_section_says_what_each_decision_allows(client, login_as, post, child):
+    """Decided ineligible, it still said "A diversion can be offered once a
+    lead decides the assessment eligible." (from a review)."""
+    login_as("lead", ("coventry",))
+    post(f"/people/{child.id}/assessments/new/checkpoint",
+         {**CHECKPOINT_FORM, "admits_offence": "no"})
+    assessment = db.session.scalars(select(Assessment)).one()
+    waiting = "A diversion can be offered once a lead decides the assessment eligible."
+    page = text_of(client.get(f"/assessments/{assessment.id}")).replace("&#39;", "'")
+    assert waiting in page and "Offer diversion" not in page
+    assert post(f"/assessments/{assessment.id}/decision",
+                {"decision": "ineligible"}).status_code == 302
+    page = text_of(client.get(f"/assessments/{assessment.id}")).replace("&#39;", "'")
+    assert waiting not in page and "Offer diversion" not in page
+    assert "No diversion can be offered: the assessment was decided ineligible." in page
+
+
 def test_an_outcome22_assessment(client, login_as, post, child):
     login_as("caseworker", ("coventry",))
     response = post(f"/people/{child.id}/assessments/new/outcome22", {
@@ -202,8 +269,9 @@ def test_the_rules_page_is_generated_from_the_rules(client, login_as):
     page = text_of(client.get("/rules"))
     for module in (cirv, checkpoint, outcome22):
         assert module.RULESET_VERSION in page
-        for cid, (title, _rule) in module.CRITERIA.items():
+        for cid, (title, rule) in module.CRITERIA.items():
             assert f"{cid} {title}" in page
+            assert rule in html.unescape(page)  # K4's outcomes: written from HISTORY_OUTCOMES
             # each criterion's row says whether a lead may decide against it
             row = page.split(f"{cid} {title}", 1)[1].split("</div>", 1)[0]
             assert ("Cannot be overridden" in row) == (cid in module.LOCKED_CRITERIA)
