@@ -67,8 +67,10 @@ class CirvFactsSchema(BornBefore, Schema):
 
     date_of_birth = _date(required=True, allow_none=True)
     referral_date = _date(required=True)
+    # the shape of a site's key (accounts.services.SITE_KEY: digits too,
+    # which an admin's new site may have; found by review)
     site = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z][a-z_]*$", error="Must be a site key such as coventry."))
+        r"^[a-z][a-z0-9_]{1,39}$", error="Must be a site key such as coventry."))
     group_violence_evidence = fields.List(
         fields.String(validate=validate.OneOf(list(cirv.EVIDENCE))), required=True)
     panel_confirmed = StrictBoolean(required=True, allow_none=True)

@@ -46,6 +46,17 @@ def test_assess_reads_a_file(runner, tmp_path):
                   "CIRV is for people aged 14 or over."}
 
 
+def test_assess_knows_a_site_an_admin_added_with_a_digit_in_its_key(runner, now):
+    """It refused "west_mids2", a key the admin pages allow (found by review)."""
+    from casework.accounts import services as accounts
+
+    accounts.create_site("west_mids2", "West Midlands 2", actor=None, now=now)
+    db.session.commit()
+    result = assess(runner, {**FACTS, "site": "west_mids2"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["criteria"][1]["outcome"] == "fail"  # not a trial site
+
+
 def test_assess_uses_the_configured_trial_sites(runner, make_trial):
     make_trial(sites=("birmingham",))
     decision = json.loads(assess(runner, {**FACTS, "site": "birmingham"}).output)
