@@ -150,6 +150,34 @@ def _rate_limit(environ: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A length of time in seconds, more than none (fractions allowed)."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from error
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be more than 0 seconds.")
+    return value
+
+
+def _rate_limit_storage_options(uri: str, timeout: float) -> dict:
+    """What the sign-in throttle's storage client is made with: for Redis, a
+    time limit on connecting and on each answer. redis-py waits for ever by
+    default, so a Redis that took the connection but never answered held
+    every sign-in (and the sync worker serving it, until gunicorn killed
+    it), and the in-memory fallback never began, as nothing failed (found by
+    review). Options in the URI's query (``?socket_timeout=5``) still win.
+    Other storages (``memory://``) take none."""
+    scheme = uri.partition("://")[0].lower()
+    if scheme.split("+")[0] not in {"redis", "rediss", "valkey", "valkeys"}:
+        return {}
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+
 def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:
     """Read every setting casework understands from the environment."""
     environ = os.environ if environ is None else environ
@@ -175,6 +203,7 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         pseudonym_key = pseudonym_key or _development_secret(instance_path, "pseudonym.key")
 
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'casework.db'}"
+    storage_uri = environ.get("RATELIMIT_STORAGE_URI", "memory://")
 
     return {
         "CASEWORK_ENV": env,
@@ -185,7 +214,9 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         "DATABASE_PREPARE_THRESHOLD": _prepare_threshold(environ),
         "TRIAL_KEY": trial_key,
         "PSEUDONYM_KEY": pseudonym_key,
-        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": storage_uri,
+        "RATELIMIT_STORAGE_OPTIONS": _rate_limit_storage_options(
+            storage_uri, _seconds(environ, "RATELIMIT_STORAGE_TIMEOUT_SECONDS", 1.0)),
         # With its storage (Redis) unreachable, each worker throttles sign-in
         # on its own until it is back, rather than answering every sign-in 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

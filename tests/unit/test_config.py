@@ -144,6 +144,26 @@ def test_the_address_and_account_limits_are_read_or_refused(tmp_path, name, defa
         load_config(tmp_path, environ={name: "seven a minute"})
 
 
+def test_the_sign_in_throttles_redis_gives_up_after_a_second_unless_set(tmp_path):
+    """redis-py waits for ever unless told: a Redis that never answered held
+    every sign-in, and the in-memory fallback never began (found by review)."""
+    def options(uri=None, **environ):
+        if uri is not None:
+            environ["RATELIMIT_STORAGE_URI"] = uri
+        return load_config(tmp_path, environ=environ)["RATELIMIT_STORAGE_OPTIONS"]
+
+    for uri in ("redis://redis.internal:6379", "rediss://redis.internal:6380/1",
+                "redis+sentinel://s1:26379/casework", "redis+cluster://c1:7000"):
+        assert options(uri) == {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+    assert options("redis://r:6379", RATELIMIT_STORAGE_TIMEOUT_SECONDS="0.5") == {
+        "socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    # the default memory:// (and any other storage) is given nothing it would not take
+    assert options() == {} and options("memcached://m:11211") == {}
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_TIMEOUT_SECONDS must be"):
+            options("redis://r:6379", RATELIMIT_STORAGE_TIMEOUT_SECONDS=bad)
+
+
 def test_trusted_proxies_is_read(tmp_path):
     assert load_config(tmp_path, environ={})["TRUSTED_PROXIES"] == 0
     assert load_config(tmp_path, environ={"TRUSTED_PROXIES": "1"})["TRUSTED_PROXIES"] == 1

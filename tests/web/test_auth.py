@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
@@ -385,6 +388,71 @@ def test_with_redis_unreachable_each_worker_throttles_on_its_own(make_app):
         # each process has one app, whose limiter goes back to Redis once it
         # answers. The next test's app starts with its storage alive.
         limiter._storage_dead = False
+
+
+@contextmanager
+def _redis_that_never_answers():
+    """A server that takes connections and never answers: a Redis hung, or
+    something else listening on its port. Once done, the connections it
+    holds are closed (a client still waiting on one is let go)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    held, done = [], threading.Event()
+
+    def take_connections():
+        while not done.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    taker = threading.Thread(target=take_connections, daemon=True)
+    taker.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        done.set()
+        taker.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_a_redis_that_never_answers_does_not_hold_sign_in(make_app, migrated, monkeypatch):
+    """redis-py waits for an answer for ever unless told otherwise: every
+    sign-in hung (and in service each sync worker with it, until gunicorn
+    killed it), and the in-memory fallback never began, since nothing failed
+    (found by review). Configured from the environment, as in service, the
+    storage gives up after a second and each worker throttles on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casework import create_app
+    from casework.extensions import limiter
+    from tests.conftest import RequestClient
+
+    make_app()  # its clean-up empties the tables this app writes to
+    # the server is let go of first: a sign-in still waiting on it then ends
+    with ThreadPoolExecutor(1) as pool, _redis_that_never_answers() as url:
+        for name, value in {"CASEWORK_ENV": "test", "DATABASE_URL": migrated,
+                            "RATELIMIT_STORAGE_URI": url,
+                            "LOGIN_RATE_LIMIT": "3 per 15 minutes"}.items():
+            monkeypatch.setenv(name, value)
+        app = create_app()
+        app.test_client_class = RequestClient
+        try:
+            client = app.test_client()
+            token = csrf_token(client, "/sign-in")
+            for expected in (422, 422, 422, 429):
+                started = time.monotonic()
+                answer = pool.submit(client.post, "/sign-in", data={
+                    "email": "victim@example.org", "password": "wrong guess here",
+                    "csrf_token": token})
+                assert answer.result(timeout=10).status_code == expected
+                assert time.monotonic() - started < 5
+        finally:
+            limiter._storage_dead = False  # the next test's app starts with its storage alive
+            with app.app_context():
+                db.engine.dispose()
 
 
 def test_successful_sign_ins_are_not_counted(throttled_app):
