@@ -258,6 +258,39 @@ def test_repeated_failures_are_throttled(throttled_app):
     assert other.status_code == 422
 
 
+def test_a_long_email_makes_short_throttle_keys_and_is_not_sent_back(throttled_app):
+    """The keys held the email as typed: each sign-in with another 5 MB
+    email kept two keys of 5 MB in Redis for 15 minutes, and the page sent
+    the 5 MB back (found by review)."""
+    from casework.extensions import limiter
+
+    long_email = "a" * 1_000_000 + "@example.org"
+    client = throttled_app.test_client()
+    token = csrf_token(client, "/sign-in")
+    pages = [client.post("/sign-in", data={"email": long_email, "password": "wrong guess",
+                                           "csrf_token": token}) for _ in range(4)]
+    assert [page.status_code for page in pages] == [422, 422, 422, 429]  # counted, as one
+    keys = list(limiter.storage.storage)
+    assert len(keys) == 3 and all(len(key) < 200 for key in keys), keys  # the three limits
+    html = pages[0].get_data(as_text=True)
+    assert len(html) < 100_000 and "aaaaaaaaaa" not in html
+    assert "Email address must be 254 characters or fewer" in html
+    # One email is one key, whatever its case or the spaces around it.
+    other = throttled_app.test_client()
+    token = csrf_token(other, "/sign-in")
+    assert [other.post("/sign-in", data={"email": email, "password": "wrong guess here",
+                                         "csrf_token": token}).status_code
+            for email in ("Someone@example.org", " someone@EXAMPLE.org ", "someone@example.org",
+                          "SOMEONE@example.org")] == [422, 422, 422, 429]
+
+
+def test_an_email_of_an_accounts_length_is_sent_back(client):
+    email = "b" * 242 + "@example.org"  # 254 characters, the most an account's may have
+    page = client.post("/sign-in", data={"email": email, "password": "x",
+                                         "csrf_token": csrf_token(client, "/sign-in")})
+    assert page.status_code == 422 and f'value="{email}"' in page.get_data(as_text=True)
+
+
 def _attempt(client, email, address, token):
     return client.post("/sign-in", environ_base={"REMOTE_ADDR": address}, data={
         "email": email, "password": "Summer2026!xx", "csrf_token": token}).status_code
