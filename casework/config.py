@@ -210,11 +210,13 @@ def _rate_limit_storage_options(uri: str, timeout: float) -> dict:
     every sign-in (and the sync worker serving it, until gunicorn killed
     it), and the in-memory fallback never began, as nothing failed (found by
     review). Options in the URI's query (``?socket_timeout=5``) still win.
-    Other storages (``memory://``) take none."""
-    scheme = uri.partition("://")[0].lower()
-    if scheme.split("+")[0] not in {"redis", "rediss", "valkey", "valkeys"}:
+    Behind Sentinel, the sentinels are asked with the same limit. Other
+    storages (``memory://``) take none."""
+    server, _, topology = uri.partition("://")[0].lower().partition("+")
+    if server not in {"redis", "rediss", "valkey", "valkeys"}:
         return {}
-    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    limits = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    return {**limits, "sentinel_kwargs": limits} if topology == "sentinel" else limits
 
 
 def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:

@@ -234,9 +234,12 @@ def test_the_sign_in_throttles_redis_gives_up_after_a_second_unless_set(tmp_path
             environ["RATELIMIT_STORAGE_URI"] = uri
         return load_config(tmp_path, environ=environ)["RATELIMIT_STORAGE_OPTIONS"]
 
+    limits = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
     for uri in ("redis://redis.internal:6379", "rediss://redis.internal:6380/1",
-                "redis+sentinel://s1:26379/casework", "redis+cluster://c1:7000"):
-        assert options(uri) == {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+                "redis+unix:///run/redis.sock", "redis+cluster://c1:7000"):
+        assert options(uri) == limits
+    # the sentinels too, behind Sentinel
+    assert options("redis+sentinel://s1:26379/casework") == {**limits, "sentinel_kwargs": limits}
     assert options("redis://r:6379", RATELIMIT_STORAGE_TIMEOUT_SECONDS="0.5") == {
         "socket_timeout": 0.5, "socket_connect_timeout": 0.5}
     # the default memory:// (and any other storage) is given nothing it would not take
