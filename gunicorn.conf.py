@@ -12,10 +12,15 @@ rather than 700, since a page makes and drops thousands of objects.
 
 The access log: an address's query can hold a name searched for, or a note
 search's words, and the Referer the page before's address; each line logs
-the path without its query, and no Referer.
+the path without its query, and no Referer. The error log: gunicorn writes
+the address whole when a request fails ("Error handling request
+/sign-in?next=/referrals?q%3DEllis%2BOkafor", found by review) and a bad
+request's line; each worker takes the queries out of its records
+(casework.logs.WithoutQueries).
 """
 
 import gc
+import logging
 
 GC_THRESHOLDS = (10_000, 20, 20)
 
@@ -25,6 +30,9 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(
 
 
 def post_worker_init(worker):
+    from casework.logs import strip_queries
+
+    strip_queries(logging.getLogger("gunicorn.error"))  # the logger of gunicorn's error log
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

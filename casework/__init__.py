@@ -117,6 +117,7 @@ def create_app(config: dict | None = None) -> Flask:
     from casework.config import load_config
     from casework.dates import date_time, local_date, long_date, short_date
     from casework.forms import error_summary
+    from casework.logs import configure_logging
     from casework.web import record_links
     from casework.widgets import kept, list_query, pagination, service_navigation, summary_list
 
@@ -126,6 +127,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=None,
         static_folder=None,
     )
+    configure_logging()  # its records to standard error, with the time and request id
     app.jinja_environment = _Environment
     app.url_map.converters["int"] = _RecordId  # before any route is added
     if config is None:

@@ -45,6 +45,45 @@ def _read_key(environ: Mapping[str, str], name: str) -> bytes | None:
     return None
 
 
+# The secrets, each given as itself or as a file (NAME_FILE), and where
+# development keeps the one it makes when none is given.
+DEVELOPMENT_KEY_FILES = {"SECRET_KEY": "secret_key", "TRIAL_KEY": "trial.key",
+                         "PSEUDONYM_KEY": "pseudonym.key"}
+KEYS = tuple(DEVELOPMENT_KEY_FILES)
+MIN_KEY_LENGTH = 16
+KEY_ADVICE = "python3 -c 'import secrets; print(secrets.token_hex(32))' makes a good one"
+
+
+def _check_production_keys(environ: Mapping[str, str], keys: dict[str, bytes | None]) -> None:
+    """Refuse to start with keys that are missing, short, shared or padded.
+
+    The trial key's fingerprint and the pseudonym key's id are SHA-256
+    digests of the keys, stored in the database and the audit log, so a
+    short key could be found from them offline; the statistician holds the
+    trial key, and with it equal to the pseudonym key could link an
+    extract's pseudonyms back to people; and the session key signs every
+    session. A key file's spaces and line breaks at either end are taken
+    off, a value's were not: one key gave other allocations and pseudonyms
+    as a value than as a file, so a padded value is refused rather than
+    changed unseen. None of these was checked (found by review). Messages
+    name the setting, never the key."""
+    for name, key in keys.items():
+        if not key:
+            raise ConfigError(f"{name} (or {name}_FILE) must be set in production.")
+        value = environ.get(name)
+        if value and value != value.strip():
+            raise ConfigError(
+                f"{name} begins or ends with a space, tab or line break, which {name}_FILE "
+                "would take off, giving another key: set it without them.")
+        if len(key) < MIN_KEY_LENGTH:
+            raise ConfigError(f"{name} must be at least {MIN_KEY_LENGTH} characters long in "
+                              f"production ({KEY_ADVICE}).")
+    for first, second in (("TRIAL_KEY", "PSEUDONYM_KEY"), ("SECRET_KEY", "TRIAL_KEY"),
+                          ("SECRET_KEY", "PSEUDONYM_KEY")):
+        if keys[first] == keys[second]:
+            raise ConfigError(f"{first} and {second} must be different keys ({KEY_ADVICE}).")
+
+
 def _development_secret(instance_path: Path, filename: str) -> bytes:
     """A random secret kept in ``instance/`` so development sessions and keys
     survive restarts. Never used in production, where a missing secret is an error."""
@@ -150,6 +189,36 @@ def _rate_limit(environ: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A length of time in seconds, more than none (fractions allowed)."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.") from error
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be more than 0 seconds.")
+    return value
+
+
+def _rate_limit_storage_options(uri: str, timeout: float) -> dict:
+    """What the sign-in throttle's storage client is made with: for Redis, a
+    time limit on connecting and on each answer. redis-py waits for ever by
+    default, so a Redis that took the connection but never answered held
+    every sign-in (and the sync worker serving it, until gunicorn killed
+    it), and the in-memory fallback never began, as nothing failed (found by
+    review). Options in the URI's query (``?socket_timeout=5``) still win.
+    Behind Sentinel, the sentinels are asked with the same limit. Other
+    storages (``memory://``) take none."""
+    server, _, topology = uri.partition("://")[0].lower().partition("+")
+    if server not in {"redis", "rediss", "valkey", "valkeys"}:
+        return {}
+    limits = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    return {**limits, "sentinel_kwargs": limits} if topology == "sentinel" else limits
+
+
 def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:
     """Read every setting casework understands from the environment."""
     environ = os.environ if environ is None else environ
@@ -158,34 +227,28 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         raise ConfigError(f"CASEWORK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}.")
     production = env == "production"
 
-    secret_key = environ.get("SECRET_KEY")
-    if not secret_key:
-        if production:
-            raise ConfigError("SECRET_KEY must be set in production.")
-        secret_key = _development_secret(instance_path, "secret_key").decode()
-
-    trial_key = _read_key(environ, "TRIAL_KEY")
-    pseudonym_key = _read_key(environ, "PSEUDONYM_KEY")
+    keys = {name: _read_key(environ, name) for name in KEYS}
     if production:
-        for name, key in (("TRIAL_KEY", trial_key), ("PSEUDONYM_KEY", pseudonym_key)):
-            if not key:
-                raise ConfigError(f"{name} (or {name}_FILE) must be set in production.")
+        _check_production_keys(environ, keys)
     else:
-        trial_key = trial_key or _development_secret(instance_path, "trial.key")
-        pseudonym_key = pseudonym_key or _development_secret(instance_path, "pseudonym.key")
+        keys = {name: key or _development_secret(instance_path, DEVELOPMENT_KEY_FILES[name])
+                for name, key in keys.items()}
 
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'casework.db'}"
+    storage_uri = environ.get("RATELIMIT_STORAGE_URI", "memory://")
 
     return {
         "CASEWORK_ENV": env,
-        "SECRET_KEY": secret_key,
+        "SECRET_KEY": keys["SECRET_KEY"],
         "SQLALCHEMY_DATABASE_URI": database_url,
         # A read replica of it for dashboards and extracts (optional).
         "REPLICA_DATABASE_URL": environ.get("REPLICA_DATABASE_URL") or None,
         "DATABASE_PREPARE_THRESHOLD": _prepare_threshold(environ),
-        "TRIAL_KEY": trial_key,
-        "PSEUDONYM_KEY": pseudonym_key,
-        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "TRIAL_KEY": keys["TRIAL_KEY"],
+        "PSEUDONYM_KEY": keys["PSEUDONYM_KEY"],
+        "RATELIMIT_STORAGE_URI": storage_uri,
+        "RATELIMIT_STORAGE_OPTIONS": _rate_limit_storage_options(
+            storage_uri, _seconds(environ, "RATELIMIT_STORAGE_TIMEOUT_SECONDS", 1.0)),
         # With its storage (Redis) unreachable, each worker throttles sign-in
         # on its own until it is back, rather than answering every sign-in 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -24,15 +24,35 @@ PAGES = {
 }
 
 
+# Why a form was refused, by Flask-WTF's reason. Over HTTPS it checks that
+# the Referer is one of this site's pages (a defence against a cookie set by
+# another site), so a browser or proxy that leaves Referers out is refused
+# on every form, sign-in included; the page said it "had expired", which was
+# untrue and sent people round in circles (found by review). The token's own
+# failures (missing, of another session, its session gone) are an expired
+# page.
+PAGE_EXPIRED = ("Your form could not be sent because the page had expired. "
+                "Go back, refresh the page and try again.")
+CSRF_MESSAGES = {
+    "The referrer header is missing.": (
+        "Your form could not be sent because your browser did not say which page it was "
+        "sent from. The service checks this to make sure forms come from its own pages. "
+        "Allow your browser to send the referrer for this site (check its privacy "
+        "settings and extensions, or ask your IT team), then go back, refresh the page "
+        "and try again."),
+    "The referrer does not match the host.": (
+        "Your form could not be sent because your browser said it was sent from another "
+        "website. Go to the casework home page and try again from there."),
+}
+
+
 def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
         db.session.rollback()
         audit.forget_shown()  # an error page is sent, not the page viewed
         return render_template(
-            "errors/400.html",
-            message="Your form could not be sent because the page had expired. "
-            "Go back, refresh the page and try again.",
+            "errors/400.html", message=CSRF_MESSAGES.get(error.description, PAGE_EXPIRED),
         ), 400
 
     @app.errorhandler(401)

@@ -156,6 +156,19 @@ def whole_number(text: str | None, *, maximum: int = 1_000_000) -> int | None:
     return value if value <= maximum else None
 
 
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path of this site that a redirect may go to
+    (a sign-in's ``next``, a form's ``back``), else None. Not another site's
+    (``https://...``, ``//...``, or ``/\\...``, which browsers read as
+    ``//``), and no control characters: with a CR or LF a redirect's
+    Location header could not be sent, and the page answered 500 (found by
+    review, at sign-in, then in a reassignment's ``back``)."""
+    if not target or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    return target  # from "/" on, neither a scheme nor another host
+
+
 class WholeNumberField(IntegerField):
     """An IntegerField that takes ASCII digits only, at most 12 of them.
 

@@ -15,7 +15,7 @@ from casework.caseload import bp, charts, services
 from casework.caseload.forms import ReassignForm, ReviewForm, SiteForm
 from casework.database import local_today, replica_reads, utcnow
 from casework.extensions import db
-from casework.forms import choices, show_problems, whole_number
+from casework.forms import choices, local_path, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import contact_thresholds
@@ -139,9 +139,10 @@ def _case_list(form: ReassignForm | None = None, status: int = 200, *, mine: boo
 
 def _back() -> str | None:
     """The list a reassignment form was sent from (its ``back`` field), if it
-    is one of the case lists."""
-    back = request.form.get("back", "")
-    safe = back.startswith("/caseload/") and "//" not in back and "\\" not in back
+    is one of the case lists: a local path (no control characters: a CR or
+    LF in it made the redirect after a reassignment a 500, found by review)."""
+    back = local_path(request.form.get("back"))
+    safe = back is not None and back.startswith("/caseload/") and "//" not in back
     return back if safe and urlsplit(back).path in (url_for("caseload.cases"),
                                                     url_for("caseload.mine")) else None
 

@@ -87,7 +87,7 @@ def test_keys_come_from_variables_or_files(tmp_path):
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"CASEWORK_ENV": "production"}, "SECRET_KEY must be set"),
+        ({"CASEWORK_ENV": "production"}, "SECRET_KEY \\(or SECRET_KEY_FILE\\) must be set"),
         ({"CASEWORK_ENV": "staging"}, "CASEWORK_ENV must be one of"),
         ({"TRIAL_KEY": "a", "TRIAL_KEY_FILE": "/x"}, "not both"),
         ({"TRIAL_KEY_FILE": "/nonexistent/key"}, "cannot read"),
@@ -106,20 +106,102 @@ def test_bad_settings_name_the_variable(tmp_path, environ, message):
         load_config(tmp_path, environ=environ)
 
 
+PRODUCTION_KEYS = {"SECRET_KEY": "session-key-0123456789", "TRIAL_KEY": "trial-key-0123456789",
+                   "PSEUDONYM_KEY": "pseudonym-key-0123456789"}
+
+
 def test_production_has_secure_cookies_and_no_generated_keys(tmp_path):
-    keys = {"TRIAL_KEY": "t", "PSEUDONYM_KEY": "p"}
-    config = load_config(tmp_path, environ={"CASEWORK_ENV": "production", "SECRET_KEY": "s",
-                                            **keys})
+    config = load_config(tmp_path, environ={"CASEWORK_ENV": "production", **PRODUCTION_KEYS})
     assert config["SESSION_COOKIE_SECURE"] is True
-    assert (config["TRIAL_KEY"], config["PSEUDONYM_KEY"]) == (b"t", b"p")
+    assert (config["TRIAL_KEY"], config["PSEUDONYM_KEY"]) == (b"trial-key-0123456789",
+                                                              b"pseudonym-key-0123456789")
     # without a key, production does not start (and generates none): before,
     # it started, and randomisation or an extract failed on first use
-    for missing in keys:
-        environ = {"CASEWORK_ENV": "production", "SECRET_KEY": "s", **keys}
+    for missing in PRODUCTION_KEYS:
+        environ = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
         del environ[missing]
         with pytest.raises(ConfigError, match=f"{missing} \\(or {missing}_FILE\\) must be set"):
             load_config(tmp_path, environ=environ)
     assert not (tmp_path / "trial.key").exists() and not (tmp_path / "pseudonym.key").exists()
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_session_key_may_be_given_as_a_file(tmp_path):
+    """The README said every key may be given as itself or as a file; the
+    session key could not (found by review)."""
+    key_file = tmp_path / "session.key"
+    key_file.write_text("session-key-from-a-file\n")
+    environ = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
+    del environ["SECRET_KEY"]
+    config = load_config(tmp_path, environ={**environ, "SECRET_KEY_FILE": str(key_file)})
+    assert config["SECRET_KEY"] == b"session-key-from-a-file"
+    with pytest.raises(ConfigError, match="Set either SECRET_KEY or SECRET_KEY_FILE"):
+        load_config(tmp_path, environ={**environ, "SECRET_KEY": "session-key-0123456789",
+                                       "SECRET_KEY_FILE": str(key_file)})
+
+
+@pytest.mark.parametrize(("changed", "message"), [
+    ({"TRIAL_KEY": "k3y"}, "TRIAL_KEY must be at least 16 characters long"),
+    ({"PSEUDONYM_KEY": "fifteen-chars!!"}, "PSEUDONYM_KEY must be at least 16 characters"),
+    ({"SECRET_KEY": "sh0rt"}, "SECRET_KEY must be at least 16 characters"),
+    ({"PSEUDONYM_KEY": "trial-key-0123456789"},
+     "TRIAL_KEY and PSEUDONYM_KEY must be different keys"),
+    ({"SECRET_KEY": "trial-key-0123456789"}, "SECRET_KEY and TRIAL_KEY must be different"),
+    ({"SECRET_KEY": "pseudonym-key-0123456789"},
+     "SECRET_KEY and PSEUDONYM_KEY must be different"),
+    ({"TRIAL_KEY": "trial-key-0123456789\n"},
+     "TRIAL_KEY begins or ends with a space, tab or line break"),
+    ({"PSEUDONYM_KEY": " pseudonym-key-0123456789"},
+     "PSEUDONYM_KEY begins or ends with a space"),
+    ({"SECRET_KEY": "session-key-0123456789\t"}, "SECRET_KEY begins or ends with a space"),
+])
+def test_production_refuses_short_shared_or_padded_keys_without_showing_them(
+        tmp_path, changed, message):
+    """The trial key's fingerprint and the pseudonym key's id are SHA-256
+    digests kept in the database: a short key is found from them offline.
+    The statistician holds the trial key: were it the pseudonym key too,
+    pseudonyms could be linked back to people. A key file is stripped and a
+    value was not, so one key gave two sets of pseudonyms. All started
+    (found by review)."""
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_config(tmp_path, environ={"CASEWORK_ENV": "production",
+                                       **PRODUCTION_KEYS, **changed})
+    for key in (*PRODUCTION_KEYS.values(), *changed.values()):
+        assert key.strip() not in str(refused.value)
+
+
+def test_a_key_file_is_checked_as_a_value_is(tmp_path):
+    key_file = tmp_path / "trial.key"
+    key_file.write_text("pseudonym-key-0123456789\n")  # the file's line break is taken off
+    environ = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
+    del environ["TRIAL_KEY"]
+    with pytest.raises(ConfigError, match="TRIAL_KEY and PSEUDONYM_KEY must be different"):
+        load_config(tmp_path, environ={**environ, "TRIAL_KEY_FILE": str(key_file)})
+    key_file.write_text("too-short\n")
+    with pytest.raises(ConfigError, match="TRIAL_KEY must be at least 16"):
+        load_config(tmp_path, environ={**environ, "TRIAL_KEY_FILE": str(key_file)})
+
+
+def test_the_benchmarks_production_settings_start(tmp_path):
+    """bench/run.py runs the app as production with keys of its own."""
+    import runpy
+    import secrets
+
+    from casework import ROOT
+
+    bench = runpy.run_path(str(ROOT / "bench" / "run.py"))
+    environ = bench["app_env"]("sqlite:///bench.db", secrets.token_urlsafe(32))  # as it does
+    assert load_config(tmp_path, environ=environ)["CASEWORK_ENV"] == "production"
+
+
+def test_development_and_tests_keep_their_keys(tmp_path):
+    """The checks are production's: development's and the tests' short,
+    shared keys start as before (the tests' own, the throttle test's one key
+    for all three)."""
+    for env in ("development", "test"):
+        config = load_config(tmp_path, environ={"CASEWORK_ENV": env, "SECRET_KEY": "s",
+                                                "TRIAL_KEY": "k", "PSEUDONYM_KEY": "k"})
+        assert (config["TRIAL_KEY"], config["PSEUDONYM_KEY"]) == (b"k", b"k")
 
 
 def test_the_sign_in_limit_is_read_or_refused(tmp_path):
@@ -142,6 +224,29 @@ def test_the_address_and_account_limits_are_read_or_refused(tmp_path, name, defa
     assert load_config(tmp_path, environ={name: "7 per hour"})[name] == "7 per hour"
     with pytest.raises(ConfigError, match=f"{name} must be a limit"):
         load_config(tmp_path, environ={name: "seven a minute"})
+
+
+def test_the_sign_in_throttles_redis_gives_up_after_a_second_unless_set(tmp_path):
+    """redis-py waits for ever unless told: a Redis that never answered held
+    every sign-in, and the in-memory fallback never began (found by review)."""
+    def options(uri=None, **environ):
+        if uri is not None:
+            environ["RATELIMIT_STORAGE_URI"] = uri
+        return load_config(tmp_path, environ=environ)["RATELIMIT_STORAGE_OPTIONS"]
+
+    limits = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+    for uri in ("redis://redis.internal:6379", "rediss://redis.internal:6380/1",
+                "redis+unix:///run/redis.sock", "redis+cluster://c1:7000"):
+        assert options(uri) == limits
+    # the sentinels too, behind Sentinel
+    assert options("redis+sentinel://s1:26379/casework") == {**limits, "sentinel_kwargs": limits}
+    assert options("redis://r:6379", RATELIMIT_STORAGE_TIMEOUT_SECONDS="0.5") == {
+        "socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    # the default memory:// (and any other storage) is given nothing it would not take
+    assert options() == {} and options("memcached://m:11211") == {}
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_TIMEOUT_SECONDS must be"):
+            options("redis://r:6379", RATELIMIT_STORAGE_TIMEOUT_SECONDS=bad)
 
 
 def test_trusted_proxies_is_read(tmp_path):

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import gc
+import logging
 import runpy
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
 
 from casework import ROOT
 
 
 def test_a_worker_freezes_what_it_loaded_and_collects_less_often():
+    from casework.logs import WithoutQueries
+
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     before = gc.get_threshold()
+    error_log = logging.getLogger("gunicorn.error")
+    filters = list(error_log.filters)
     try:
         settings["post_worker_init"](worker=None)
         assert gc.get_threshold() == settings["GC_THRESHOLDS"]
         assert gc.get_freeze_count() > 0
+        settings["post_worker_init"](worker=None)  # once, however often
+        assert [type(f) for f in error_log.filters] == [WithoutQueries]
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+        error_log.filters = filters
 
 
 def test_the_access_log_leaves_out_queries_and_referers():
@@ -27,3 +43,49 @@ def test_the_access_log_leaves_out_queries_and_referers():
     assert "%(U)s" in logged
     assert not {"%(r)s", "%(q)s", "%(f)s", "%({referer}i)s"} & {
         part for part in logged.replace('"', " ").split()}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_error_log_leaves_out_queries(tmp_path):
+    """gunicorn's own error log wrote a failed request's address whole
+    ("Error handling request /sign-in?next=/referrals?q%3DEllis%2BOkafor",
+    found by review), and a malformed request's line. A real gunicorn, with
+    the repository's settings, serving an app that fails."""
+    pytest.importorskip("gunicorn")  # the bench extra's
+    (tmp_path / "failing_app.py").write_text(
+        "def app(environ, start_response):\n"
+        "    raise RuntimeError('failed at ' + environ['RAW_URI'])\n")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--pythonpath", str(tmp_path),
+         "--access-logfile", "-", "failing_app:app"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/sign-in?next=/referrals?q%3DEllis%2BOkafor",
+                    timeout=10)
+            except urllib.error.HTTPError as error:
+                assert error.code == 500
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as bad:
+            bad.sendall(b"GET /notes/search?words=Okafor\r\n\r\n")  # no version
+            assert bad.recv(100).startswith(b"HTTP/1.1 400")
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert "Error handling request /sign-in\n" in err
+    assert "RuntimeError: failed at /sign-in\n" in err
+    assert "Invalid HTTP request line: 'GET /notes/search'" in err
+    assert "Ellis" not in err + out and "Okafor" not in err + out

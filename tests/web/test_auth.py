@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
@@ -255,6 +258,39 @@ def test_repeated_failures_are_throttled(throttled_app):
     assert other.status_code == 422
 
 
+def test_a_long_email_makes_short_throttle_keys_and_is_not_sent_back(throttled_app):
+    """The keys held the email as typed: each sign-in with another 5 MB
+    email kept two keys of 5 MB in Redis for 15 minutes, and the page sent
+    the 5 MB back (found by review)."""
+    from casework.extensions import limiter
+
+    long_email = "a" * 1_000_000 + "@example.org"
+    client = throttled_app.test_client()
+    token = csrf_token(client, "/sign-in")
+    pages = [client.post("/sign-in", data={"email": long_email, "password": "wrong guess",
+                                           "csrf_token": token}) for _ in range(4)]
+    assert [page.status_code for page in pages] == [422, 422, 422, 429]  # counted, as one
+    keys = list(limiter.storage.storage)
+    assert len(keys) == 3 and all(len(key) < 200 for key in keys), keys  # the three limits
+    html = pages[0].get_data(as_text=True)
+    assert len(html) < 100_000 and "aaaaaaaaaa" not in html
+    assert "Email address must be 254 characters or fewer" in html
+    # One email is one key, whatever its case or the spaces around it.
+    other = throttled_app.test_client()
+    token = csrf_token(other, "/sign-in")
+    assert [other.post("/sign-in", data={"email": email, "password": "wrong guess here",
+                                         "csrf_token": token}).status_code
+            for email in ("Someone@example.org", " someone@EXAMPLE.org ", "someone@example.org",
+                          "SOMEONE@example.org")] == [422, 422, 422, 429]
+
+
+def test_an_email_of_an_accounts_length_is_sent_back(client):
+    email = "b" * 242 + "@example.org"  # 254 characters, the most an account's may have
+    page = client.post("/sign-in", data={"email": email, "password": "x",
+                                         "csrf_token": csrf_token(client, "/sign-in")})
+    assert page.status_code == 422 and f'value="{email}"' in page.get_data(as_text=True)
+
+
 def _attempt(client, email, address, token):
     return client.post("/sign-in", environ_base={"REMOTE_ADDR": address}, data={
         "email": email, "password": "Summer2026!xx", "csrf_token": token}).status_code
@@ -385,6 +421,71 @@ def test_with_redis_unreachable_each_worker_throttles_on_its_own(make_app):
         # each process has one app, whose limiter goes back to Redis once it
         # answers. The next test's app starts with its storage alive.
         limiter._storage_dead = False
+
+
+@contextmanager
+def _redis_that_never_answers():
+    """A server that takes connections and never answers: a Redis hung, or
+    something else listening on its port. Once done, the connections it
+    holds are closed (a client still waiting on one is let go)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    held, done = [], threading.Event()
+
+    def take_connections():
+        while not done.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    taker = threading.Thread(target=take_connections, daemon=True)
+    taker.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        done.set()
+        taker.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_a_redis_that_never_answers_does_not_hold_sign_in(make_app, migrated, monkeypatch):
+    """redis-py waits for an answer for ever unless told otherwise: every
+    sign-in hung (and in service each sync worker with it, until gunicorn
+    killed it), and the in-memory fallback never began, since nothing failed
+    (found by review). Configured from the environment, as in service, the
+    storage gives up after a second and each worker throttles on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casework import create_app
+    from casework.extensions import limiter
+    from tests.conftest import RequestClient
+
+    make_app()  # its clean-up empties the tables this app writes to
+    # the server is let go of first: a sign-in still waiting on it then ends
+    with ThreadPoolExecutor(1) as pool, _redis_that_never_answers() as url:
+        for name, value in {"CASEWORK_ENV": "test", "DATABASE_URL": migrated,
+                            "RATELIMIT_STORAGE_URI": url,
+                            "LOGIN_RATE_LIMIT": "3 per 15 minutes"}.items():
+            monkeypatch.setenv(name, value)
+        app = create_app()
+        app.test_client_class = RequestClient
+        try:
+            client = app.test_client()
+            token = csrf_token(client, "/sign-in")
+            for expected in (422, 422, 422, 429):
+                started = time.monotonic()
+                answer = pool.submit(client.post, "/sign-in", data={
+                    "email": "victim@example.org", "password": "wrong guess here",
+                    "csrf_token": token})
+                assert answer.result(timeout=10).status_code == expected
+                assert time.monotonic() - started < 5
+        finally:
+            limiter._storage_dead = False  # the next test's app starts with its storage alive
+            with app.app_context():
+                db.engine.dispose()
 
 
 def test_successful_sign_ins_are_not_counted(throttled_app):

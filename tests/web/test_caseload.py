@@ -171,6 +171,25 @@ def test_a_reassignment_that_fails_shows_the_list_it_was_sent_from(
     assert done.status_code == 302 and done.headers["Location"].endswith(back)
 
 
+def test_a_back_with_a_control_character_goes_to_the_case_list(
+        client, login_as, post, make_referral, make_user):
+    """The ``back`` field went into the redirect as sent: with a CR or LF
+    in it the reassignment was made, then answered 500 (found by review)."""
+    amy = make_user("caseworker", ("coventry",), email="amy@example.org", display_name="Amy")
+    login_as("lead", ("coventry",))
+    for back in ("/caseload/cases?x=1\r\nSet-Cookie: a=b", "/caseload/cases\n",
+                 "/caseload/cases?site=1\t", "/caseload/cases\x7f"):
+        person = make_referral("coventry").person
+        failed = post("/caseload/reassign", {"people": [str(person.id)], "to_user": str(amy.id),
+                                             "reason": "", "back": back})
+        assert failed.status_code == 422, back
+        assert "Set-Cookie" not in failed.get_data(as_text=True)  # not sent back either
+        done = post("/caseload/reassign", {"people": [str(person.id)], "to_user": str(amy.id),
+                                           "reason": "Rebalancing", "back": back})
+        assert done.status_code == 302, back
+        assert done.headers["Location"].endswith("/caseload/cases"), back
+
+
 def test_caseworkers_cannot_reassign(client, login_as, post, make_referral, make_user):
     person = make_referral("coventry").person
     other = make_user("caseworker", ("coventry",))
