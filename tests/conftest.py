@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -436,3 +436,38 @@ def statements_sent(fn) -> list[str]:
 def count_queries(fn) -> int:
     """How many SQL statements ``fn()`` sends to the database."""
     return len(statements_sent(fn))
+
+
+def day(d) -> list[str]:
+    """A date as a GOV.UK date input's three boxes are sent."""
+    return [str(d.day), str(d.month), str(d.year)]
+
+
+def living_at_coventry_treated_at_wolverhampton(make_trial, make_referral, triage_referral,
+                                                make_user, *, randomised_on=None,
+                                                engaged_on=None):
+    """A person whose own site is Coventry, referred and randomised to
+    treatment at Wolverhampton (on 1 August 2026 unless said), and engaged
+    since ``engaged_on`` (1 September: their contact overdue)."""
+    from casework.extensions import db
+    from casework.pathways import services as pathways
+    from casework.triage import services as triage
+
+    randomised_on = randomised_on or date(2026, 8, 1)
+    engaged_on = engaged_on or date(2026, 9, 1)
+    make_trial()
+    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
+    for n in range(20):
+        person = make_referral("coventry", last_name=f"Livesapart{n}").person
+        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
+                                "eligible", None, actor=decider,
+                                now=datetime.combine(randomised_on, datetime.min.time(), UTC),
+                                key=b"test-trial-key")
+        db.session.commit()
+        if decided.allocation.arm == "treatment":
+            pathways.move(person, pathways.MoveRequest("engaged", engaged_on), actor=decider,
+                          now=datetime.combine(engaged_on, datetime.min.time(), UTC)
+                          .replace(hour=12))
+            db.session.commit()
+            return person
+    raise AssertionError("no treatment allocation in 20 tries")

@@ -16,15 +16,12 @@ from sqlalchemy import func, select
 from casework.audit.models import AuditEvent
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
-from tests.conftest import sign_in
+from tests.conftest import day, sign_in
 
 
 def text_of(response) -> str:
     return response.get_data(as_text=True)
 
-
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
 
 
 def summary_links(page: str) -> list[tuple[str, str]]:

@@ -12,15 +12,12 @@ from casework.audit.models import AuditEvent, AuditEventSite
 from casework.caseload.models import CaseReview
 from casework.extensions import db
 from casework.intake.models import Person
-from tests.conftest import sign_in
+from tests.conftest import day, living_at_coventry_treated_at_wolverhampton, sign_in
 
 
 def text_of(response) -> str:
     return response.get_data(as_text=True)
 
-
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
 
 
 def test_the_dashboard_links_every_figure(client, login_as, make_referral):
@@ -341,37 +338,12 @@ def test_a_failed_reassignment_shows_the_list_with_its_own_page_links(
     assert all(client.get(link.replace("&amp;", "&")).status_code == 200 for link in links)
 
 
-def _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral, triage_referral,
-                                                 make_user):
-    """A person whose own site is Coventry, referred and randomised to
-    treatment at Wolverhampton, engaged since 1 September (contact overdue)."""
-    from datetime import UTC, datetime
-
-    from casework.pathways import services as pathways
-    from casework.triage import services as triage
-
-    make_trial()
-    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
-    for n in range(20):
-        person = make_referral("coventry", last_name=f"Livesapart{n}").person
-        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
-                                "eligible", None, actor=decider,
-                                now=datetime(2026, 8, 1, tzinfo=UTC), key=b"test-trial-key")
-        db.session.commit()
-        if decided.allocation.arm == "treatment":
-            pathways.move(person, pathways.MoveRequest("engaged", date(2026, 9, 1)),
-                          actor=decider, now=datetime(2026, 9, 1, 12, tzinfo=UTC))
-            db.session.commit()
-            return person
-    raise AssertionError("no treatment allocation in 20 tries")
-
-
 def test_the_list_behind_a_figure_lists_the_people_it_counts(
         client, login_as, post, make_trial, make_referral, triage_referral, make_user):
     """A person living at Coventry and randomised at Wolverhampton counted on
     Wolverhampton's dashboard, and the lists behind its figures left them
     out; its lead could open their page and not reassign them."""
-    person = _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral,
+    person = living_at_coventry_treated_at_wolverhampton(make_trial, make_referral,
                                                           triage_referral, make_user)
     wendy = make_user("caseworker", ("wolverhampton",), email="wendy@example.org",
                       display_name="Wendy Wolves")

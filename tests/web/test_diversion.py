@@ -14,15 +14,12 @@ from casework.audit.models import AuditEvent
 from casework.diversion.models import Assessment, DiversionCase, Offence
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.extensions import db
-from tests.conftest import sign_in
+from tests.conftest import day, sign_in
 
 
 def text_of(response) -> str:
     return response.get_data(as_text=True)
 
-
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
 
 
 @pytest.fixture

@@ -18,13 +18,11 @@ from casework.audit.models import AuditEvent
 from casework.database import local_today
 from casework.diversion import services
 from casework.extensions import db
+from tests.conftest import day
 
 SETTINGS = services.Settings({"checkpoint": 16, "outcome22": 12}, 22,
                              {1: "light", 2: "light", 3: "structured", 4: "intensive", 5: None})
 
-
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
 
 
 @pytest.fixture

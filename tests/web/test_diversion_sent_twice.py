@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from casework.audit.models import AuditEvent
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
-from tests.conftest import sign_in
+from tests.conftest import day, sign_in
+from tests.web import test_diversion
 
 TODAY = date.today()
 
@@ -33,26 +34,10 @@ def key_in(page: str) -> str:
     return re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
 
 
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
-
-
-@pytest.fixture
-def child(make_referral):
-    return make_referral("coventry", dob=date(2010, 3, 1)).person
-
-
-CHECKPOINT_FORM = {
-    "offence_date": day(date(2026, 10, 1)), "offence": "bladed_article_s139",
-    "admits_offence": "yes", "sufficient_evidence": "yes",
-}
-OUTCOME22_FORM = {
-    "offence_date": day(date(2026, 10, 1)), "offence": "theft",
-    "suspect_identified": "yes", "variant": "diversion",
-    "public_interest_rationale": "First offence", "gravity_modifier": "0",
-    "planned_activity": "light", "agrees_to_engage": "yes",
-    "parent_or_carer_agrees": "yes", "accepts_responsibility": "not_known",
-}
+# the forms test_diversion.py sends; Outcome 22's with its rationale given
+CHECKPOINT_FORM = test_diversion.CHECKPOINT_FORM
+OUTCOME22_FORM = {**test_diversion.OUTCOME22_FORM, "public_interest_rationale": "First offence"}
+child = test_diversion.child
 
 
 @pytest.mark.parametrize(("scheme", "form"), [("checkpoint", CHECKPOINT_FORM),

@@ -20,7 +20,7 @@ from casework.audit.models import AuditEvent
 from casework.database import local_today
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
-from tests.conftest import PASSWORD, csrf_token, sign_in
+from tests.conftest import PASSWORD, csrf_token, day, sign_in
 
 CHECKPOINT_FORM = {
     "offence_date": ["1", "10", "2026"], "offence": "bladed_article_s139",
@@ -28,9 +28,6 @@ CHECKPOINT_FORM = {
 }
 CHANGED = "This diversion was changed after this page was opened: it is now {}."
 
-
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
 
 
 def problems(response) -> list[str]:

@@ -13,14 +13,12 @@ from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.pathways import services
 from casework.pathways.models import PathwayEpisode, PathwayProposal, ProtocolDeviation
+from tests.conftest import day, living_at_coventry_treated_at_wolverhampton
 
 
 def text_of(response) -> str:
     return response.get_data(as_text=True)
 
-
-def day(d: date) -> list[str]:
-    return [str(d.day), str(d.month), str(d.year)]
 
 
 def count(model) -> int:
@@ -251,35 +249,14 @@ def test_a_proposal_and_its_decision_sent_twice_are_recorded_once(client, login_
     assert count(PathwayEpisode) == 3 and audited("pathway:approved") == 1
 
 
-def _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral, triage_referral,
-                                                 make_user):
-    """A person whose own site is Coventry, referred and randomised to
-    treatment at Wolverhampton, engaged since 3 June."""
-    from casework.triage import services as triage
-
-    make_trial()
-    decider = make_user("lead", ("wolverhampton",), email="decider@example.org")
-    for n in range(20):
-        person = make_referral("coventry", last_name=f"Livesapart{n}").person
-        decided = triage.decide(triage_referral(make_referral("wolverhampton", person=person)),
-                                "eligible", None, actor=decider,
-                                now=datetime(2026, 6, 1, tzinfo=UTC), key=b"test-trial-key")
-        db.session.commit()
-        if decided.allocation.arm == "treatment":
-            services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)),
-                          actor=decider, now=datetime(2026, 6, 3, 12, tzinfo=UTC))
-            db.session.commit()
-            return person
-    raise AssertionError("no treatment allocation in 20 tries")
-
-
 def test_a_lead_of_the_persons_own_site_opens_a_proposal_made_at_another(
         client, login_as, post, make_trial, make_referral, triage_referral, make_user):
     """A person belongs to their own site and every site they were referred
     at: a lead of their own site, who opens their page, got 404 (and an
     access:denied) for a proposal made at the site that randomised them."""
-    person = _living_at_coventry_treated_at_wolverhampton(make_trial, make_referral,
-                                                          triage_referral, make_user)
+    person = living_at_coventry_treated_at_wolverhampton(
+        make_trial, make_referral, triage_referral, make_user,
+        randomised_on=date(2026, 6, 1), engaged_on=date(2026, 6, 3))
     worker = make_user("caseworker", ("wolverhampton",), email="wolves@example.org")
     proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
                                                           rationale="Arrested twice"),
