@@ -16,18 +16,23 @@ from tests.browser.test_triage import sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_the_page_warns_before_signing_out_and_staying_keeps_the_session(app, live_server,
-                                                                         page, monkeypatch):
-    logins = {role.value: (email, pw) for email, role, pw in seed_demo_users(utcnow())}
+def _signed_in_with_a_minute_to_go(app, live_server, page, monkeypatch) -> None:
+    """The demo caseworker signed in, with a timeout of a minute, warned of
+    from its first second (the warning is at most half the timeout: its
+    bound is lifted for the test)."""
+    from casework import main
     from casework.extensions import db
 
+    logins = {role.value: (email, pw) for email, role, pw in seed_demo_users(utcnow())}
     db.session.commit()
-    # a timeout of a minute, warned of 30 seconds before (at most half of it)
     app.config.update(IDLE_TIMEOUT_MINUTES=1, TIMEOUT_WARNING_SECONDS=58)
-    from casework import main
-
     monkeypatch.setattr(main, "warning_seconds", lambda idle, configured: idle - 1)
     sign_in(page, live_server, *logins["caseworker"])
+
+
+def test_the_page_warns_before_signing_out_and_staying_keeps_the_session(app, live_server,
+                                                                         page, monkeypatch):
+    _signed_in_with_a_minute_to_go(app, live_server, page, monkeypatch)
     page.goto(f"{live_server}/referrals/new")
     page.get_by_label("First name").fill("Typed but not sent")
     warning = page.get_by_role("dialog", name="You will be signed out soon")
@@ -51,15 +56,9 @@ def test_when_the_time_is_up_the_page_leaves_the_record_for_the_sign_in_page(
     behind a nearly clear backdrop (found by review)."""
     import types
 
-    from casework import main, web
+    from casework import web
 
-    logins = {role.value: (email, pw) for email, role, pw in seed_demo_users(utcnow())}
-    from casework.extensions import db
-
-    db.session.commit()
-    app.config.update(IDLE_TIMEOUT_MINUTES=1, TIMEOUT_WARNING_SECONDS=58)
-    monkeypatch.setattr(main, "warning_seconds", lambda idle, configured: idle - 1)
-    sign_in(page, live_server, *logins["caseworker"])
+    _signed_in_with_a_minute_to_go(app, live_server, page, monkeypatch)
     page.goto(f"{live_server}/referrals/new#first_name")
     expect(page.get_by_role("dialog", name="You will be signed out soon")).to_be_visible(
         timeout=5_000)
