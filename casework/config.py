@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from limits.storage import SCHEMES as STORAGE_SCHEMES
+
 ENVIRONMENTS = ("development", "production", "test")
 
 
@@ -203,6 +205,20 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _storage_uri(environ: Mapping[str, str]) -> str:
+    """The sign-in throttle's storage address, of a kind the limits library
+    knows (a mistyped one was a traceback at start, where every other
+    setting says what is wrong). The message names its kind, not the
+    address, which may hold Redis's password."""
+    uri = (environ.get("RATELIMIT_STORAGE_URI") or "memory://").strip()
+    scheme, sep, _ = uri.partition("://")
+    if sep and scheme in STORAGE_SCHEMES and not scheme.startswith("async+"):
+        return uri
+    kind = f"an address of kind {scheme!r}" if sep else "an address without ://"
+    raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a Redis address such as "
+                      f"redis://127.0.0.1:6379, not {kind}.")
+
+
 def _rate_limit_storage_options(uri: str, timeout: float) -> dict:
     """What the sign-in throttle's storage client is made with: for Redis, a
     time limit on connecting and on each answer. redis-py waits for ever by
@@ -235,7 +251,7 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
                 for name, key in keys.items()}
 
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'casework.db'}"
-    storage_uri = environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    storage_uri = _storage_uri(environ)
 
     return {
         "CASEWORK_ENV": env,

@@ -249,6 +249,22 @@ def test_the_sign_in_throttles_redis_gives_up_after_a_second_unless_set(tmp_path
             options("redis://r:6379", RATELIMIT_STORAGE_TIMEOUT_SECONDS=bad)
 
 
+def test_a_throttle_storage_of_no_known_kind_is_said_not_a_traceback(tmp_path):
+    """``bogus://x`` was a traceback from the limits library at start (found
+    by review); the message names the address's kind, never the address,
+    which may carry Redis's password."""
+    for uri, kind in (("bogus://user:secret@x", "an address of kind 'bogus'"),
+                      ("redis:secret@host:6379", "an address without ://"),
+                      ("async+redis://r:6379", "an address of kind 'async+redis'")):
+        with pytest.raises(ConfigError) as refused:
+            load_config(tmp_path, environ={"RATELIMIT_STORAGE_URI": uri})
+        assert str(refused.value) == ("RATELIMIT_STORAGE_URI must be memory:// or a Redis "
+                                      f"address such as redis://127.0.0.1:6379, not {kind}.")
+        assert "secret" not in str(refused.value)
+    assert load_config(tmp_path, environ={"RATELIMIT_STORAGE_URI": " redis://r:6379 "})[
+        "RATELIMIT_STORAGE_URI"] == "redis://r:6379"
+
+
 def test_trusted_proxies_is_read(tmp_path):
     assert load_config(tmp_path, environ={})["TRUSTED_PROXIES"] == 0
     assert load_config(tmp_path, environ={"TRUSTED_PROXIES": "1"})["TRUSTED_PROXIES"] == 1
