@@ -266,6 +266,10 @@ def _display_name_problem(display_name: str) -> str | None:
         return "Enter a display name"
     if len(name) > MAX_NAME_LENGTH:
         return f"The display name must be {MAX_NAME_LENGTH} characters or fewer"
+    # a tab, a line break or an escape (the command line passes what it is
+    # given) would break the lines of logs, lists and extracts it is shown in
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        return "The display name must not contain control characters (tabs, line breaks)"
     return None
 
 

@@ -100,6 +100,19 @@ def test_users_create_drops_nul_from_the_name(runner):
     assert user.display_name == "Ada Lovelace"
 
 
+def test_users_create_refuses_control_characters_in_the_name(runner):
+    """They were kept (found by review): a line break or an escape in a name
+    breaks the lines it is shown in."""
+    for name in ("a\x01b", "Ada\nLovelace", "Ada\x1b[31m", "Ada\x85Lovelace"):
+        result = runner.invoke(
+            args=["users", "create", "--email", "ada@example.org", "--role", "admin",
+                  "--name", name],
+            input="a long enough passphrase\na long enough passphrase\n")
+        assert result.exit_code == 2, result.output
+        assert "--name: The display name must not contain control characters" in result.stderr
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_users_create_rejects_an_unknown_role(runner):
     result = runner.invoke(args=["users", "create", "--email", "x@example.org", "--role", "boss"],
                            input="a long enough passphrase\na long enough passphrase\n")
