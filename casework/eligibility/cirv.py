@@ -142,7 +142,10 @@ def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
 
 def _c5_exclusions(facts: CirvFacts) -> CriterionResult:
     if facts.exclusions:
-        named = _sentence_start([EXCLUSIONS.get(e, e) for e in facts.exclusions])
+        once: dict[str, str] = {}  # each once, whatever its case ("A and a": review)
+        for label in (EXCLUSIONS.get(e, e) for e in facts.exclusions):
+            once.setdefault(label.casefold(), label)
+        named = _sentence_start(list(once.values()))
         return CriterionResult("C5", CRITERIA["C5"][0], Outcome.FAIL,
                                f"Excluded: {named}.")
     return CriterionResult("C5", CRITERIA["C5"][0], Outcome.PASS, "No exclusion applies.")

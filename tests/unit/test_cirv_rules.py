@@ -114,6 +114,11 @@ def test_c5_exclusions_name_themselves():
     assert outcome("C5").outcome == Outcome.PASS
 
 
+def test_c5_names_an_exclusion_given_twice_once():
+    assert outcome("C5", exclusions=("a", "a", "A", "mappa_managed", "mappa_managed")).reason \
+        == "Excluded: A and managed under MAPPA at level 2 or 3."
+
+
 def test_reasons_keep_the_labels_capitals():
     assert outcome("C5", exclusions=("mappa_managed",)).reason == (
         "Excluded: Managed under MAPPA at level 2 or 3.")
