@@ -157,8 +157,11 @@ def logout():
 
 
 # What a user whose password must be changed may still reach.
+# the change-password page's own timeout warning asks how long is left: sent
+# to that page instead, it took the redirect for a sign-out and reloaded,
+# which renewed the session for ever (found by review)
 WHILE_PASSWORD_MUST_CHANGE = PUBLIC_ENDPOINTS | {"auth.change_password", "auth.logout",
-                                                "main.session_alive"}
+                                                "main.session_alive", "main.session_left"}
 
 
 @bp.before_app_request

@@ -56,3 +56,23 @@ def test_the_session_cookie_ends_with_the_browser(client, make_user):
     assert cookies and all("Expires=" not in c and "Max-Age" not in c for c in cookies)
     token = csrf_token(client)
     assert token and client.get("/").status_code == 200
+
+
+def test_asking_how_long_is_left_works_while_a_password_must_be_changed(client, make_user,
+                                                                        app):
+    """It was sent to the change-password page, which the page's script took
+    for a sign-out: it reloaded, and the reload renewed the session, so the
+    timeout never came (found by review)."""
+    from casework.extensions import db
+
+    user = make_user()
+    user.must_change_password = True
+    db.session.commit()
+    assert sign_in(client, user.email).status_code == 302
+    _last_active(client, time.time() - 28 * 60)
+    left = client.get("/session/left")
+    assert left.status_code == 200
+    assert 0 < left.json["seconds_left"] <= app.config["IDLE_TIMEOUT_MINUTES"] * 60 - 28 * 60
+    _last_active(client, time.time() - 31 * 60)
+    assert client.get("/session/left").headers["Location"] == "/sign-in"
+    assert "auth:session_expired" in actions()
