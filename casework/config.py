@@ -57,33 +57,47 @@ KEY_ADVICE = "python3 -c 'import secrets; print(secrets.token_hex(32))' makes a 
 
 
 def _check_production_keys(environ: Mapping[str, str], keys: dict[str, bytes | None]) -> None:
-    """Refuse to start with keys that are missing, short, shared or padded.
+    """Refuse to start with keys that are missing, short or shared.
 
     The trial key's fingerprint and the pseudonym key's id are SHA-256
     digests of the keys, stored in the database and the audit log, so a
     short key could be found from them offline; the statistician holds the
     trial key, and with it equal to the pseudonym key could link an
     extract's pseudonyms back to people; and the session key signs every
-    session. A key file's spaces and line breaks at either end are taken
-    off, a value's were not: one key gave other allocations and pseudonyms
-    as a value than as a file, so a padded value is refused rather than
-    changed unseen. None of these was checked (found by review). Messages
-    name the setting, never the key."""
+    session. None of these was checked (found by review). Messages name the
+    setting, never the key.
+
+    A session key is changed at no cost (everyone signs in again). A trial
+    or pseudonym key already in use is not: under another key the trial
+    refuses to randomise, and pseudonyms no longer link to earlier
+    extracts. So a deployment whose trial or pseudonym key is short, or is
+    the other's, may keep it with ``ALLOW_WEAK_KEYS=1`` (a review found the
+    checks would otherwise lock it out for good). A value is used as given,
+    spaces and line breaks at its ends included, as before: a key file's
+    are taken off."""
+    allow_weak = environ.get("ALLOW_WEAK_KEYS", "").strip() == "1"
     for name, key in keys.items():
         if not key:
             raise ConfigError(f"{name} (or {name}_FILE) must be set in production.")
-        value = environ.get(name)
-        if value and value != value.strip():
-            raise ConfigError(
-                f"{name} begins or ends with a space, tab or line break, which {name}_FILE "
-                "would take off, giving another key: set it without them.")
-        if len(key) < MIN_KEY_LENGTH:
-            raise ConfigError(f"{name} must be at least {MIN_KEY_LENGTH} characters long in "
-                              f"production ({KEY_ADVICE}).")
+        if len(key) < MIN_KEY_LENGTH and not (allow_weak and name in KEYS_IN_USE):
+            raise ConfigError(f"{name} must be at least {MIN_KEY_LENGTH} bytes long in "
+                              f"production ({KEY_ADVICE}){_weak_advice(name)}.")
     for first, second in (("TRIAL_KEY", "PSEUDONYM_KEY"), ("SECRET_KEY", "TRIAL_KEY"),
                           ("SECRET_KEY", "PSEUDONYM_KEY")):
-        if keys[first] == keys[second]:
-            raise ConfigError(f"{first} and {second} must be different keys ({KEY_ADVICE}).")
+        if keys[first] == keys[second] and not (allow_weak and first in KEYS_IN_USE):
+            raise ConfigError(f"{first} and {second} must be different keys ({KEY_ADVICE})"
+                              f"{_weak_advice(first)}.")
+
+
+# Keys whose change costs more than a sign-in: see _check_production_keys.
+KEYS_IN_USE = ("TRIAL_KEY", "PSEUDONYM_KEY")
+
+
+def _weak_advice(name: str) -> str:
+    if name not in KEYS_IN_USE:
+        return ""
+    return ("; if people were already randomised or extracts made under it, ALLOW_WEAK_KEYS=1 "
+            "keeps it, since another key would stop randomisation or pseudonyms linking")
 
 
 def _development_secret(instance_path: Path, filename: str) -> bytes:
