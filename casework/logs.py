@@ -98,10 +98,17 @@ def configure_logging() -> None:
     alone (found by review). The same under gunicorn and ``flask run``,
     neither of which gives the root logger a handler; the records are not
     passed on to the root logger, whose handlers (Alembic's, in the process
-    that migrates) would write them a second time. A logger already given a
-    handler (an earlier app in this process, or the operators' own logging
-    configuration, such as gunicorn's ``--log-config``) is left as it is; a
-    library's NullHandler (Flask-Limiter's) is no one's configuration."""
+    that migrates) would write them a second time.
+
+    Where the operators have configured logging (the root logger has a
+    handler when the app is made: gunicorn's ``--log-config``, a
+    ``dictConfig``), the records go there, as they did before, and nothing
+    is added (a review found them kept from it). A logger already given a
+    handler (an earlier app in this process, or the operators' own) is left
+    as it is; a library's NullHandler (Flask-Limiter's) is no one's
+    configuration."""
+    if logging.getLogger().handlers:
+        return
     for name in APP_LOGGERS:
         logger = logging.getLogger(name)
         if any(not isinstance(handler, logging.NullHandler) for handler in logger.handlers):

@@ -63,6 +63,40 @@ def exploding(make_app, make_user):
         yield client
 
 
+@pytest.fixture(autouse=True)
+def operators_log(monkeypatch):
+    """The app's loggers as a process with no logging configuration of its
+    own sets them up (gunicorn's, ``flask run``'s): pytest's capture gives
+    the root logger handlers, where the app's records would go instead."""
+    from casework import logs
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    for name in logs.APP_LOGGERS:
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", [h for h in logger.handlers
+                                                 if isinstance(h, logging.NullHandler)])
+        monkeypatch.setattr(logger, "propagate", True)
+    logs.configure_logging()
+
+
+def test_records_go_to_the_operators_own_configuration_where_there_is_one(monkeypatch):
+    """A root logger configured by the operators (gunicorn's --log-config, a
+    dictConfig) no longer received the app's records (found by review)."""
+    import io
+
+    from casework import logs
+
+    theirs = io.StringIO()
+    for name in logs.APP_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [logging.StreamHandler(theirs)])
+    logs.configure_logging()
+    logging.getLogger("casework.errors").error("Unhandled error on GET /x")
+    assert theirs.getvalue() == "Unhandled error on GET /x\n"
+    assert logging.getLogger("casework").handlers == []
+
+
 RECORD = re.compile(r"^(?P<time>\S+) (?P<level>[A-Z]+) request=(?P<request>\S+) "
                     r"(?P<logger>\S+): (?P<message>.*)$")
 
