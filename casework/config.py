@@ -226,7 +226,8 @@ def _storage_uri(environ: Mapping[str, str]) -> str:
     address, which may hold Redis's password."""
     uri = (environ.get("RATELIMIT_STORAGE_URI") or "memory://").strip()
     scheme, sep, _ = uri.partition("://")
-    if sep and scheme in STORAGE_SCHEMES and not scheme.startswith("async+"):
+    # of any case, as the limits library reads it (REDIS:// too)
+    if sep and scheme.lower() in STORAGE_SCHEMES and not scheme.lower().startswith("async+"):
         return uri
     kind = f"an address of kind {scheme!r}" if sep else "an address without ://"
     raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a Redis address such as "

@@ -280,6 +280,8 @@ def test_a_throttle_storage_of_no_known_kind_is_said_not_a_traceback(tmp_path):
         assert "secret" not in str(refused.value)
     assert load_config(tmp_path, environ={"RATELIMIT_STORAGE_URI": " redis://r:6379 "})[
         "RATELIMIT_STORAGE_URI"] == "redis://r:6379"
+    assert load_config(tmp_path, environ={"RATELIMIT_STORAGE_URI": "REDIS://r:6379"})[
+        "RATELIMIT_STORAGE_OPTIONS"]["socket_timeout"] == 1.0
 
 
 def test_trusted_proxies_is_read(tmp_path):
