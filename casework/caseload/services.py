@@ -200,9 +200,9 @@ class Dashboard:
 def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
               thresholds: dict[str, int]) -> Dashboard:
     """The lead's figures for ``site_ids``: six queries. Records that have a
-    site of their own (referrals, triages, proposals, deviations) count at
-    it; people (by arm and pathway, overdue contacts, reviews) and their
-    diversion cases count at every site their case belongs to
+    site of their own (referrals, triages, deviations) count at it; people
+    (by arm and pathway, overdue contacts, reviews) and their disruption
+    proposals and diversion cases count at every site their case belongs to
     (``at_sites``), each once: the list behind each figure lists the same
     people and cases."""
     sites = sorted(site_ids)
@@ -241,9 +241,11 @@ def dashboard(site_ids: frozenset[int], *, actor: User, today: date,
                .join(Person, Person.id == PathwayEpisode.person_id)
                .where(at_sites(sites)).subquery())
     approvals, overdue_count, deviations = db.session.execute(select(
+        # as the queue the figure links to lists them (pathways.pending_proposals)
         select(func.count()).select_from(PathwayProposal)
-        .where(PathwayProposal.status == ProposalStatus.PENDING,
-               PathwayProposal.site_id.in_(sites)).scalar_subquery(),
+        .join(Person, Person.id == PathwayProposal.person_id)
+        .where(PathwayProposal.status == ProposalStatus.PENDING, at_sites(sites))
+        .scalar_subquery(),
         select(func.count(overdue.c.person_id.distinct())).scalar_subquery(),
         select(func.count()).select_from(ProtocolDeviation)
         .where(ProtocolDeviation.site_id.in_(sites)).scalar_subquery(),

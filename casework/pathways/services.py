@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from casework import submissions
 from casework.accounts.models import Site, User
@@ -382,12 +382,18 @@ def visible_proposals(actor: User) -> Select:
 
 
 def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:
-    """Proposals waiting for a lead at ``site_ids``, oldest first (one query)."""
-    stmt = (select(PathwayProposal).where(PathwayProposal.status == ProposalStatus.PENDING)
-            .options(joinedload(PathwayProposal.person), joinedload(PathwayProposal.proposed_by))
+    """Proposals waiting for a lead, about people whose case belongs to
+    ``site_ids`` (``intake.at_sites``: the rule of who may open them,
+    ``visible_proposals``), oldest first (one query). By the proposal's own
+    site, a lead of the person's home site could decide a proposal the
+    queue never showed them (found by review)."""
+    stmt = (select(PathwayProposal).join(Person, Person.id == PathwayProposal.person_id)
+            .where(PathwayProposal.status == ProposalStatus.PENDING)
+            .options(contains_eager(PathwayProposal.person),
+                     joinedload(PathwayProposal.proposed_by))
             .order_by(PathwayProposal.proposed_at, PathwayProposal.id))
     if site_ids is not None:
-        stmt = stmt.where(PathwayProposal.site_id.in_(site_ids))
+        stmt = stmt.where(intake.at_sites(sorted(site_ids)))
     return list(db.session.scalars(stmt).unique())
 
 

@@ -264,6 +264,11 @@ def test_a_lead_of_the_persons_own_site_opens_a_proposal_made_at_another(
     db.session.commit()
     login_as("lead", ("coventry",))
     assert client.get(f"/people/{person.id}").status_code == 200
+    # the queue and the dashboard's figure show it them too (they went by the
+    # proposal's site: a proposal they could decide that nothing showed them)
+    assert person.full_name in text_of(client.get("/pathways/approvals"))
+    assert '>1<span class="govuk-visually-hidden"> disruption proposals waiting' \
+        in text_of(client.get("/dashboard"))
     page = client.get(f"/pathways/proposals/{proposal.id}")
     assert page.status_code == 200 and "Arrested twice" in text_of(page)
     assert audited("access:denied") == 0
