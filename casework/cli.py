@@ -75,8 +75,15 @@ def schema_problem() -> str | None:
         return f"cannot be reached: {reason[0] if reason else 'no reason given'}."
     config = Config()
     config.set_main_option("script_location", current_app.extensions["migrate"].directory)
-    wanted = set(ScriptDirectory.from_config(config).get_heads())
+    script = ScriptDirectory.from_config(config)
+    wanted = set(script.get_heads())
     if current == wanted:
         return None
-    return (f"is at revision {', '.join(sorted(current)) or 'none'}, not this code's "
-            f"{', '.join(sorted(wanted))}: run `flask --app wsgi db upgrade` first.")
+    at = ", ".join(sorted(current)) or "none"
+    if current - {revision.revision for revision in script.walk_revisions()}:
+        # migrated by a newer version: upgrading cannot help (found by review)
+        return (f"is at revision {at}, which this code does not know (a newer version "
+                "migrated it): run the version that did, or that version's "
+                f"`db downgrade {', '.join(sorted(wanted))}` first.")
+    return (f"is at revision {at}, not this code's {', '.join(sorted(wanted))}: run "
+            "`flask --app wsgi db upgrade` first.")

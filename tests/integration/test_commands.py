@@ -350,6 +350,15 @@ def test_commands_on_a_database_they_cannot_reach_or_behind_the_code_say_so(tmp_
         assert "is at revision 0017, not this code's 0" in result.stderr
         assert "run `flask --app wsgi db upgrade` first" in result.stderr
         assert "Traceback" not in result.output
+        # migrated by a newer version than this one: upgrading cannot help
+        db.session.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        db.session.commit()
+        result = behind.test_cli_runner().invoke(args=[
+            "users", "create", "--email", "a@example.org", "--name", "A", "--role", "admin",
+            "--password", "a long enough passphrase"])
+        assert result.exit_code == 2, result.output
+        assert "is at revision 9999, which this code does not know" in result.stderr
+        assert "db upgrade" not in result.stderr and "Traceback" not in result.output
         db.engine.dispose()
 
 
