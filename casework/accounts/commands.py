@@ -1,6 +1,6 @@
 """``flask users create --email E --role R --site S`` and ``flask users
-set-password --email E``: passwords are prompted for (or, for set-password,
-read from standard input). ``users create`` still takes ``--password`` for
+set-password --email E``: passwords are prompted for twice at a terminal,
+or read from standard input's first line. ``users create`` still takes ``--password`` for
 the scripts that pass it, though a password given so stays in the shell's
 history and shows to anyone listing the machine's processes: the prompt is
 the way; set-password takes none."""
@@ -32,11 +32,14 @@ OPTIONS = {"display_name": "--name", "sites": "--site"}
     "--role", required=True, type=click.Choice([r.value for r in Role]), help="The user's role."
 )
 @click.option("--site", "sites", multiple=True, help="A site key (repeat for several sites).")
-@click.password_option(
-    "--password", prompt="Password", help="Prompted for, with confirmation, when not given."
-)
+@click.option("--password", help="Prompted for twice, unseen, at a terminal, or read from "
+                                   "standard input, when not given.")
 def create_command(email, display_name, role, sites, password) -> None:
     """Add a user."""
+    # read as set-password reads it: a password piped in has no echo to
+    # hide, and the prompt's getpass printed "Warning: Password input may be
+    # echoed" on every scripted run (found by review)
+    password = _read_password() if password is None else password
     try:
         with command_transaction("users-create"):
             problems = {}

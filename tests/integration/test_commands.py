@@ -434,3 +434,23 @@ def test_users_set_password_refuses_without_writing(runner):
     assert db.session.get(User, user_id).session_token == token
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "user:password_set")) == 0
+
+
+def test_users_create_with_a_piped_password_prints_no_warning(tmp_path):
+    """A password piped in has no echo to hide: Python's GetPassWarning was
+    printed on every scripted run (found by review)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CASEWORK_ENV": "test",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'piped.db'}"}
+
+    def flask(*args, **kwargs):
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=120,
+                              **kwargs)
+
+    assert flask("db", "upgrade").returncode == 0
+    done = flask("users", "create", "--email", "piped@example.org", "--role", "admin",
+                 input="a long enough passphrase\na long enough passphrase\n")
+    assert done.returncode == 0, done.stderr
+    assert "Created admin piped@example.org" in done.stdout
+    assert "Warning" not in done.stderr and "warn" not in done.stderr.lower()
