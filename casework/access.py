@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, request
+from flask import abort, make_response, request
 from flask_login import current_user
 from sqlalchemy import Select
 
@@ -36,11 +36,14 @@ def deny(
     subject_type: str | None = None,
     subject_id: object | None = None,
     site_id: int | None = None,
+    page: str | None = None,
     **extra: Any,
 ):
     """Record ``access:denied`` (committed on its own: nothing else in this
     request is kept, nor any view it recorded: its page is not sent) and
-    abort with ``status``."""
+    abort with ``status``: the error page for it, or ``page`` (drawn by the
+    caller, before the rollback: a refusal that says more than the error
+    page, such as who may amend a note)."""
     db.session.rollback()
     audit.forget_shown()
     actor = current_user if current_user.is_authenticated else None
@@ -54,7 +57,7 @@ def deny(
         detail={"reason": reason, "endpoint": request.endpoint, "method": request.method, **extra},
     )
     audit.commit()
-    abort(status)
+    abort(make_response(page, status) if page is not None else status)
 
 
 def require(*permissions: Permission) -> Callable[[F], F]:

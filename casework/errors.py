@@ -63,6 +63,8 @@ def init_errorhandlers(app: Flask) -> None:
     def _http(error: HTTPException):
         db.session.rollback()
         audit.forget_shown()  # an error page is sent, not the page viewed
+        if error.response is not None:  # a page of its own (access.deny's)
+            return error.response
         code = error.code or 500
         template = PAGES.get(code, "errors/500.html" if code >= 500 else "errors/400.html")
         return render_template(template), code

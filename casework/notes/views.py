@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.exceptions import Forbidden
 
 from casework.access import deny, get_visible_or_404, require, visible_site_ids
 from casework.accounts.roles import Permission
@@ -93,7 +92,7 @@ def show(note_id: int):
 def amend(note_id: int):
     note = _note(note_id)
     if not services.can_amend(note, current_user):
-        return _not_the_author(note)
+        _not_the_author(note)
     form = AmendForm()
     if not form.is_submitted():
         form.fill_from(note)
@@ -122,12 +121,8 @@ def _not_the_author(note: Note):
     """A caseworker's role includes amending notes, but only their own: the
     refusal (403, audited as access:denied) says who may amend this one,
     not "Your role does not include this"."""
-    # read before the refusal ends the transaction
-    ident, kind, site_id = note.id, note.kind, note.site_id
-    try:
-        deny(403, reason="not_author", subject_type="note", subject_id=ident, site_id=site_id)
-    except Forbidden:
-        return render_template("notes/not_author.html", note_id=ident, kind=kind), 403
+    deny(403, reason="not_author", subject_type="note", subject_id=note.id, site_id=note.site_id,
+         page=render_template("notes/not_author.html", note_id=note.id, kind=note.kind))
 
 
 @bp.route("/notes/search")
