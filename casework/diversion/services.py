@@ -70,25 +70,18 @@ class Settings:
 
 # who may see what
 
-def _person_visible(person_id, actor: User):
-    """A condition: ``actor`` may see the person ``person_id`` (a column to
-    correlate with) is about (``intake.visible_people``)."""
-    return (intake.visible_people(actor).with_only_columns(Person.id)
-            .where(Person.id == person_id).exists())
-
-
 def visible_assessments(actor: User) -> Select:
     """Assessments of the people ``actor`` may see, as the person's page and
     timeline show them: of their own site and of every site they were
     referred at. An assessment's own site is where it was made (the
     assessor's); read by that alone, the person's home site saw it on the
     timeline and met 404 following it."""
-    return select(Assessment).where(_person_visible(Assessment.person_id, actor))
+    return select(Assessment).where(intake.person_visible(Assessment.person_id, actor))
 
 
 def visible_cases(actor: User) -> Select:
     """Diversion cases of the people ``actor`` may see (as ``visible_assessments``)."""
-    return select(DiversionCase).where(_person_visible(DiversionCase.person_id, actor))
+    return select(DiversionCase).where(intake.person_visible(DiversionCase.person_id, actor))
 
 
 # reference data

@@ -216,6 +216,16 @@ def visible_people(actor: User) -> Select:
     return stmt
 
 
+def person_visible(person_id, actor: User):
+    """A condition: ``actor`` may see the person ``person_id`` (a column of
+    a record about a person, to correlate with) is about: one seek a record,
+    the rule of ``visible_people``. A record about a person (a note, an
+    assessment, a proposal) is seen by whoever may see the person, whatever
+    site it was made at."""
+    return (visible_people(actor).with_only_columns(Person.id)
+            .where(Person.id == person_id).exists())
+
+
 def _seen_by(actor: User):
     """Whether the actor may see a person, as a column (``visible_people``'s
     condition): a person found at every site comes with it."""

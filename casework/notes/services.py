@@ -324,9 +324,7 @@ def search_notes(text: str, *, actor: User, page: int = 1, per_page: int = 20) -
     # Each match's person checked in turn (one seek), rather than listing
     # every person the actor may see first (all of them, for a lead of
     # every site) for a search whose matches are few.
-    person_visible = (intake.visible_people(actor).with_only_columns(Person.id)
-                      .where(Person.id == Note.person_id).exists())
-    stmt = select(Note).where(person_visible, readable(actor))
+    stmt = select(Note).where(intake.person_visible(Note.person_id, actor), readable(actor))
     if db.session.get_bind().dialect.name == "postgresql":
         # casework's configuration: English without accents (migration 0020)
         query = func.plainto_tsquery(SEARCH_CONFIGURATION, " ".join(words))

@@ -377,8 +377,7 @@ def visible_proposals(actor: User) -> Select:
     site of the person's allocation, but the person belongs to their own
     site and every site they were referred at (intake.visible_people), and
     the leads of each may open it, as they may open the person's page."""
-    people = intake.visible_people(actor).with_only_columns(Person.id)
-    return select(PathwayProposal).where(PathwayProposal.person_id.in_(people))
+    return select(PathwayProposal).where(intake.person_visible(PathwayProposal.person_id, actor))
 
 
 def pending_proposals(site_ids: frozenset[int] | None) -> list[PathwayProposal]:
