@@ -206,6 +206,7 @@ class OfferForm(Form):
 
 class StepForm(Form):
     version = VersionField()  # the case's status it was drawn from
+    submission = SubmissionField()  # a double click records one step, and says so
     target = RadioField("What happened?", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Choose what happened")])
     on = DateInputField("Date", required_message="Enter the date")

@@ -366,6 +366,7 @@ class Step:
     on: date | None
     reason: str | None = None
     based_on: str | None = None  # case_version of the case the page showed
+    submission: str | None = None  # the form's key (submissions): a resend steps once
 
 
 # How a case ends is a lead's decision (DESIGN: leads "decide diversion
@@ -439,8 +440,11 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
     police, with a reason) or withdraw it (with a reason). Refused, saying
     so, if the case has ended or moved on from the page ``step.based_on``
     names (two leads ending it at once: the second waits for the first's
-    lock, then finds it ended)."""
+    lock, then finds it ended). Sent again (its ``submission`` key claimed),
+    raises submissions.AlreadySubmitted rather than "changed after this page
+    was opened": the change was the first click's."""
     _lock(DiversionCase, case)
+    submissions.claim(step.submission, "diversion_step", actor=actor, now=now)
     if (refusal := moved_on(case, step.based_on)) is not None:
         raise DiversionError({None: refusal})
     try:
@@ -479,6 +483,7 @@ def advance(case: DiversionCase, step: Step, *, actor: User, now: datetime,
             case.outcome_code = closing_code(case.assessment, settings)
     case.updated_at = now
     db.session.flush()
+    submissions.settle(step.submission, case.id)
     _audit_step(STEP_ACTIONS[target], case, actor, now, previous=str(before),
                 on=step.on.isoformat(),
                 due_date=case.due_date.isoformat() if case.due_date else None,

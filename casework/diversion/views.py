@@ -27,7 +27,7 @@ from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
-from casework.submissions import AlreadySubmitted
+from casework.submissions import AlreadySubmitted, check_earlier
 
 FORMS = {"checkpoint": CheckpointForm, "outcome22": Outcome22Form}
 STEP_LABELS = {CaseStatus.ACTIVE: "Started", CaseStatus.COMPLETED: "Completed",
@@ -72,11 +72,11 @@ def new(person_id: int, scheme: str):
 
 
 def _already_saved(earlier, elsewhere: str):
-    """The answer to an assessment or offer form sent again: the assessment
-    it recorded or offered (someone else's key, or another kind of form's:
+    """The answer to an assessment, offer or step form sent again: the
+    assessment it recorded, offered or stepped (someone else's key, or another kind of form's:
     ``elsewhere``, and nothing about theirs)."""
-    model = {"assessment": Assessment, "diversion_case": DiversionCase}.get(
-        earlier.subject_type)
+    model = {"assessment": Assessment, "diversion_case": DiversionCase,
+             "diversion_step": DiversionCase}.get(earlier.subject_type)
     record = db.session.get(model, earlier.subject_id) \
         if model and earlier.subject_id is not None else None
     if record is None:
@@ -181,13 +181,23 @@ def step(case_id: int):
         deny(403, reason="role", permission=Permission.DIVERSION_DECIDE.value,
              subject_type="diversion_case", subject_id=case.id, site_id=case.site_id)
     form.target.choices = _step_choices(case)
+    try:  # sent again: the first click's step, not a change "after this page was opened"
+        check_earlier(form.submission.data, "diversion_step", actor=current_user)
+    except AlreadySubmitted as sent:
+        return _already_saved(sent.earlier, url_for("diversion.assessment",
+                                                    assessment_id=case.assessment_id))
     # the case as the page showed it, before the choice is checked against now's
     refusal = services.step_refusal(case, current_user, based_on=form.version.data)
     if not refused(form, refusal) and form.validate_on_submit():
         try:
             services.advance(case, services.Step(form.target.data, form.on.data,
-                                                 form.reason.data, form.version.data),
+                                                 form.reason.data, form.version.data,
+                                                 form.submission.data),
                              actor=current_user, now=utcnow(), settings=_settings())
+        except AlreadySubmitted as sent:  # (the first was still being written)
+            db.session.rollback()
+            return _already_saved(sent.earlier, url_for("diversion.assessment",
+                                                        assessment_id=case.assessment_id))
         except services.DiversionError as error:
             db.session.rollback()
             show_problems(form, error.problems)

@@ -17,6 +17,7 @@ from casework.widgets import FilterDateInput
 
 class MoveForm(Form):
     version = VersionField()  # the pathway it was drawn from
+    submission = SubmissionField()  # a double click moves once, and says so
     target = RadioField("Move to", widget=GovRadioInput(), choices=[],
                         validators=[InputRequired(message="Select where the person is moving to")])
     effective_date = DateInputField("Date the move took effect",
@@ -37,7 +38,8 @@ class MoveForm(Form):
     def request(self) -> MoveRequest:
         return MoveRequest(target=self.target.data, effective_date=self.effective_date.data,
                            exit_reason=self.exit_reason.data or None,
-                           rationale=self.rationale.data, based_on=self.version.data)
+                           rationale=self.rationale.data, based_on=self.version.data,
+                           submission=self.submission.data)
 
 
 class ProposalDecisionForm(Form):

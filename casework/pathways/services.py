@@ -235,6 +235,7 @@ class MoveRequest:
     exit_reason: str | None = None
     rationale: str | None = None
     based_on: str | None = None  # pathway_version of the episode the page showed
+    submission: str | None = None  # the form's key (submissions): a resend moves once
 
 
 def pathway_version(current: PathwayEpisode | None) -> str:
@@ -287,8 +288,12 @@ def _check_move(person: Person, request: MoveRequest, *, actor: User, today: dat
 def move(person: Person, request: MoveRequest, *, actor: User,
          now: datetime) -> PathwayEpisode | PathwayProposal:
     """Record a pathway move, or propose it when the table needs a lead's
-    approval (entering disruption). Serialised per person."""
+    approval (entering disruption). Serialised per person. Sent again (its
+    ``submission`` key claimed), raises submissions.AlreadySubmitted: a
+    second click waits for the first's lock, and would otherwise find the
+    person moved "by someone else"."""
     lock_for_update(db.session, f"pathway:person:{person.id}")
+    submissions.claim(request.submission, "pathway_move", actor=actor, now=now)
     allocation, current, target, rule, rationale = _check_move(
         person, request, actor=actor, today=local_date(now))
     if rule.authority == Authority.LEAD_APPROVAL:
@@ -303,12 +308,14 @@ def move(person: Person, request: MoveRequest, *, actor: User,
         )
         db.session.add(proposal)
         db.session.flush()
+        submissions.settle(request.submission, person.id)  # (the person moved or proposed)
         audit.record(Action.PATHWAY_PROPOSED, actor=actor, now=now, subject_type="person",
                      subject_id=person.id, site_id=allocation.site_id,
                      detail={"proposal_id": proposal.id, "from": str(current.pathway),
                              "to": str(target),
                              "effective_date": request.effective_date.isoformat()})
         return proposal
+    submissions.settle(request.submission, person.id)
     return _new_episode(
         person, allocation, target, request.effective_date, previous=current,
         reason=EXIT_REASONS[request.exit_reason] if rule.needs_exit_reason else rule.reason,

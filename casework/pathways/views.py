@@ -23,7 +23,7 @@ from casework.pathways import bp, services
 from casework.pathways.forms import DeviationForm, MoveForm, ProposalDecisionForm, SummaryForm
 from casework.pathways.models import PathwayProposal
 from casework.pathways.states import targets
-from casework.submissions import AlreadySubmitted
+from casework.submissions import AlreadySubmitted, check_earlier
 
 
 def _person(person_id: int) -> Person:
@@ -54,28 +54,41 @@ def move(person_id: int):
     pending = services.pending_proposal(person.id) if refusal is None else None
     waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
                "is waiting for a lead") if pending else None
-    if not refused(form, refusal or waiting) and not _moved_meanwhile(form, current) \
-            and form.validate_on_submit():
-        try:
+    done = None
+    try:
+        if form.is_submitted():  # sent again: the first click's move, not "someone else's"
+            check_earlier(form.submission.data, "pathway_move", actor=current_user)
+        if not refused(form, refusal or waiting) and not _moved_meanwhile(form, current) \
+                and form.validate_on_submit():
             done = services.move(person, form.request(), actor=current_user, now=utcnow())
-        except services.PathwayError as error:
-            db.session.rollback()
-            show_problems(form, error.problems)
-        except ChangedMeanwhile as error:
-            db.session.rollback()
-            changed_meanwhile(form, error)
-            current = services.current_episode(person.id)  # "Now:" as it is
-            form.target.choices = offered(current)
-        else:
-            if isinstance(done, PathwayProposal):
-                flash("Proposal sent to a lead for approval", "success")
-            else:
-                flash(f"Moved to {done.pathway.label.lower()}", "success")
-            return redirect(url_for("intake.person", person_id=person.id))
+    except AlreadySubmitted as sent:  # a double click: the first moved them
+        db.session.rollback()
+        return _sent_again(sent, person)
+    except services.PathwayError as error:
+        db.session.rollback()
+        show_problems(form, error.problems)
+    except ChangedMeanwhile as error:
+        db.session.rollback()
+        changed_meanwhile(form, error)
+        current = services.current_episode(person.id)  # "Now:" as it is
+        form.target.choices = offered(current)
+    if done is not None:
+        flash("Proposal sent to a lead for approval" if isinstance(done, PathwayProposal)
+              else f"Moved to {done.pathway.label.lower()}", "success")
+        return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
                            waiting=waiting, pending=pending, refusal=refusal), status
+
+
+def _sent_again(sent: AlreadySubmitted, person: Person):
+    """The answer to a move or deviation form sent again: the person's page,
+    saying the first sending was saved (or only that the form was sent, if
+    its key is someone else's)."""
+    flash("This was already saved: it is recorded once" if sent.earlier.subject_id
+          else "This form was already sent", "info")
+    return redirect(url_for("intake.person", person_id=person.id))
 
 
 def _moved_meanwhile(form: MoveForm, current) -> bool:
@@ -148,9 +161,7 @@ def deviation(person_id: int):
             show_problems(form, error.problems)
         except AlreadySubmitted as sent:  # a double click: the first recorded it
             db.session.rollback()
-            flash("This was already saved: it is recorded once" if sent.earlier.subject_id
-                  else "This form was already sent", "info")
-            return redirect(url_for("intake.person", person_id=person.id))
+            return _sent_again(sent, person)
         else:
             flash("Protocol deviation recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))

@@ -411,6 +411,23 @@ def test_an_offer_double_clicked_at_the_same_moment_is_one_case(app, child, work
 
 
 @pytest.mark.postgres
+def test_a_step_double_clicked_at_the_same_moment_is_one(app, child, worker, lead):
+    """The second waits for the first's lock on the case and finds its key
+    claimed: told the step was saved, not that the case "was changed after
+    this page was opened"."""
+    from casework.submissions import new_key
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    case = services.offer(eligible_assessment(child, worker, lead), actor=worker, now=EARLY)
+    db.session.commit()
+    form = {"target": "active", "on": ["1", "7", "2026"], "submission": new_key(),
+            "version": services.case_version(case)}
+    results, errors = _sent_at_once(app, worker.email, f"/diversion/{case.id}/step", form, form)
+    assert not errors and sorted(results.values()) == [302, 302], (results, errors)
+    assert actions().count("diversion:started") == 1
+
+
+@pytest.mark.postgres
 def test_two_leads_ending_a_case_at_once_are_told_it_has_ended(app, child, worker, lead,
                                                                make_user):
     """Both leads' pages showed the case active and both passed the step

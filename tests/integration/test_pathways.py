@@ -252,6 +252,23 @@ def test_postgres_keeps_protocol_deviations(randomised, worker, statement):
     assert db.session.scalar(select(func.count()).select_from(ProtocolDeviation)) == 1
 
 
+@pytest.mark.postgres
+def test_a_move_double_clicked_at_the_same_moment_is_one(app, randomised, worker):
+    """The second request waits for the first's lock on the person, then
+    finds its key claimed: it is told the move was saved, where it found
+    the person moved and answered "Someone else saved changes here"."""
+    from casework.submissions import new_key
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    person = randomised("treatment")
+    form = {"target": "engaged", "effective_date": ["3", "6", "2026"], "submission": new_key(),
+            "version": services.pathway_version(services.current_episode(person.id))}
+    results, errors = _sent_at_once(app, worker.email, f"/people/{person.id}/pathway",
+                                    form, form)
+    assert not errors and sorted(results.values()) == [302, 302], (results, errors)
+    assert actions().count("pathway:changed") == 2  # randomised, then this move once
+
+
 def test_a_persons_decided_proposals_are_found_by_an_index(app):
     """Their record shows how their latest proposal was decided, and every
     decision: each looked up by person (migration 0021), not by reading

@@ -125,14 +125,23 @@ def test_a_decision_a_step_and_a_later_outcome_sent_twice_are_recorded_once(
     path = f"/diversion/{case.id}/step"
     for target, told in (("active", "it is now active"),
                          ("failed", "This diversion has ended (failed)")):
-        version = re.search(r'name="version" type="hidden" value="([^"]*)"', client.get(
-            f"/assessments/{assessment.id}").get_data(as_text=True)).group(1)
+        other_tab, page = (client.get(f"/assessments/{assessment.id}").get_data(as_text=True)
+                           for _ in range(2))
         step = {"target": target, "on": day(TODAY), "reason": "Missed sessions",
-                "version": version}
-        assert post(path, step).status_code == 302
-        again = post(path, step)
-        assert again.status_code == 422
-        assert told in again.get_data(as_text=True)
+                "version": re.search(r'name="version" type="hidden" value="([^"]*)"',
+                                     page).group(1)}
+        assert post(path, {**step, "submission": key_in(page)}).status_code == 302
+        # sent again: the first's step, said so (it said the case was
+        # "changed after this page was opened", by the sender's own click)
+        again = post(path, {**step, "submission": key_in(page)})
+        assert again.status_code == 302
+        assert again.location == f"/assessments/{assessment.id}"
+        assert "This was already saved: it is recorded once" in client.get(
+            again.location).get_data(as_text=True)
+        # another page drawn before it is stale, said so
+        stale = post(path, {**step, "submission": key_in(other_tab)})
+        assert stale.status_code == 422
+        assert told in stale.get_data(as_text=True)
     assert events("diversion:started") == 1 and events("diversion:failed") == 1
     assert post(f"/diversion/{case.id}/later-outcome", {"code": "1"}).status_code == 302
     again = post(f"/diversion/{case.id}/later-outcome", {"code": "8"})

@@ -203,24 +203,34 @@ def test_a_deviation_sent_twice_is_recorded_once(client, login_as, post, randomi
 
 
 def test_a_move_sent_twice_is_recorded_once(client, login_as, post, randomised):
-    """The move form carries the pathway it was drawn from: sent again, the
-    person has left it, so the second is refused as stale, not recorded."""
+    """A move sent again (a double click) is the first's: the page says it
+    was saved, where it said "Someone else saved changes here" of the
+    sender's own click. A move from another page drawn before it (its own
+    key) is refused as stale: the person has left the pathway it was drawn
+    from."""
     person = randomised("treatment")
     login_as("caseworker", ("coventry",))
     path = f"/people/{person.id}/pathway"
+    other_tab = {"target": "engaged", "effective_date": day(date(2026, 6, 4)),
+                 **{name: hidden(client.get(path), name) for name in ("version", "submission")}}
+    page = client.get(path)
     form = {"target": "engaged", "effective_date": day(date(2026, 6, 3)),
-            "version": hidden(client.get(path), "version")}
-    assert post(path, form).status_code == 302
-    again = post(path, form)
-    assert again.status_code == 422
+            **{name: hidden(page, name) for name in ("version", "submission")}}
+    first, again = post(path, form), post(path, form)
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == f"/people/{person.id}"
+    assert "This was already saved: it is recorded once" in text_of(client.get(again.location))
+    assert count(PathwayEpisode) == 2 and audited("pathway:changed") == 2
+    stale = post(path, other_tab)
+    assert stale.status_code == 422
     assert count(PathwayEpisode) == 2 and audited("pathway:changed") == 2
     # stale, said so: the move chosen (engaged) is no longer offered from
     # engaged, and the form's own check of the choices said only "Move to
     # must be one of the options"
-    page = html.unescape(text_of(again))
+    page = html.unescape(text_of(stale))
     assert "Someone else saved changes here since you opened this page" in page
     assert "must be one of the options" not in page and "<strong>Engaged</strong>" in page
-    assert hidden(again, "version") == services.pathway_version(
+    assert hidden(stale, "version") == services.pathway_version(
         services.current_episode(person.id))
 
 
