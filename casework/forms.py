@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask import flash, redirect
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput
 from werkzeug.datastructures import MultiDict
@@ -12,7 +13,7 @@ from wtforms import Field, FieldList, FormField, HiddenField, IntegerField, Sele
 from wtforms.fields.choices import SelectChoice, SelectFieldBase
 from wtforms.validators import StopValidation
 
-from casework.submissions import new_key
+from casework.submissions import AlreadySubmitted, new_key
 
 BOXES = ("day", "month", "year")
 
@@ -136,6 +137,15 @@ class VersionField(HiddenField):
     when its edit form was drawn; the save is refused if it has changed
     since (database.ChangedMeanwhile), so nobody's change is put back
     unseen from a page opened before it."""
+
+
+def sent_again(sent: AlreadySubmitted, to: str):
+    """The answer to a form sent again (a double click: ``submissions``):
+    the page ``to`` of what the first sending made, saying it was saved
+    once (or only that the form was sent, if its key is someone else's)."""
+    flash("This was already saved: it is recorded once" if sent.earlier.subject_id
+          else "This form was already sent", "info")
+    return redirect(to)
 
 
 def changed_meanwhile(form, error) -> None:

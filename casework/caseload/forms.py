@@ -11,7 +11,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from casework.caseload.models import REVIEW_OUTCOMES
 from casework.caseload.services import ReviewDetails
-from casework.forms import DateInputField, Form, choices
+from casework.forms import DateInputField, Form, SubmissionField, choices
 from casework.widgets import FilterSelect
 
 
@@ -38,6 +38,7 @@ class ReassignForm(Form):
 
 
 class ReviewForm(Form):
+    submission = SubmissionField()  # a double click records one review
     reviewed_on = DateInputField("Date of the review", required_message="Enter the date of "
                                                                         "the review")
     outcome = RadioField("Outcome", widget=GovRadioInput(),
@@ -52,4 +53,4 @@ class ReviewForm(Form):
 
     def details(self) -> ReviewDetails:
         return ReviewDetails(self.reviewed_on.data, self.outcome.data,
-                             self.next_review_on.data, self.note.data)
+                             self.next_review_on.data, self.note.data, self.submission.data)

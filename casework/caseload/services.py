@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, joinedload, lazyload
 
+from casework import submissions
 from casework.accounts.models import Site, User, user_sites
 from casework.accounts.roles import Role
 from casework.audit import services as audit
@@ -672,6 +673,7 @@ class ReviewDetails:
     outcome: str | None
     next_review_on: date | None
     note: str | None = None
+    submission: str | None = None  # the form's key (submissions): a resend records once
 
 
 # A review dated 1 January 0001 with its next on 31 December 9999 was kept
@@ -682,7 +684,8 @@ EARLIEST_REVIEW = date(1900, 1, 1)
 def record_review(person: Person, details: ReviewDetails, *, actor: User,
                   now: datetime) -> CaseReview:
     """A lead's periodic review; the next review date sets when it is due,
-    within a year of it (a case is reviewed at least yearly)."""
+    within a year of it (a case is reviewed at least yearly). Sent again
+    (its ``submission`` key claimed), raises submissions.AlreadySubmitted."""
     problems: dict[str | None, str] = {}
     if details.reviewed_on is None:
         problems["reviewed_on"] = "Enter the date of the review"
@@ -706,12 +709,14 @@ def record_review(person: Person, details: ReviewDetails, *, actor: User,
         problems["note"] = "The note must be 5000 characters or fewer"
     if problems:
         raise CaseloadError(problems)
+    submissions.claim(details.submission, "case_review", actor=actor, now=now)
     review = CaseReview(person_id=person.id, site_id=intake.working_site(person, actor),
                         reviewed_on=details.reviewed_on, outcome=details.outcome,
                         next_review_on=details.next_review_on, note=note,
                         reviewed_by_id=actor.id, recorded_at=now)
     db.session.add(review)
     db.session.flush()
+    submissions.settle(details.submission, review.id)
     # under the review's site: a lead of another site, where the person was
     # referred, finds their own review in their sites' audit log
     audit.record(Action.CASE_REVIEWED, actor=actor, now=now, subject_type="person",

@@ -15,11 +15,12 @@ from casework.caseload import bp, charts, services
 from casework.caseload.forms import ReassignForm, ReviewForm, SiteForm
 from casework.database import local_today, replica_reads, utcnow
 from casework.extensions import db
-from casework.forms import choices, local_path, show_problems, whole_number
+from casework.forms import choices, local_path, sent_again, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import contact_thresholds
 from casework.pathways.states import Pathway
+from casework.submissions import AlreadySubmitted
 from casework.widgets import list_query
 
 
@@ -234,6 +235,9 @@ def review(person_id: int):
         except services.CaseloadError as error:
             db.session.rollback()
             show_problems(form, error.problems)
+        except AlreadySubmitted as sent:  # a double click: the first recorded it
+            db.session.rollback()
+            return sent_again(sent, url_for("intake.person", person_id=person.id))
         else:
             flash("Review recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))

@@ -9,7 +9,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, show_problems, whole_number
+from casework.forms import changed_meanwhile, sent_again, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.notes import bp, contact_thresholds, services
@@ -57,10 +57,9 @@ def new(person_id: int):
         except services.NoteError as error:
             db.session.rollback()
             show_problems(form, error.problems)
-        except AlreadySubmitted:  # a double click: the first made the note
+        except AlreadySubmitted as sent:  # a double click: the first made the note
             db.session.rollback()
-            flash("This was already saved: it is recorded once", "info")
-            return redirect(url_for("intake.person", person_id=person.id))
+            return sent_again(sent, url_for("intake.person", person_id=person.id))
         else:
             message = f"{note.kind.label} saved"
             if note.protocol_deviation_id:

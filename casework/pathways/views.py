@@ -16,7 +16,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, refused, show_problems
+from casework.forms import changed_meanwhile, choices, refused, sent_again, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways import bp, services
@@ -63,7 +63,7 @@ def move(person_id: int):
             done = services.move(person, form.request(), actor=current_user, now=utcnow())
     except AlreadySubmitted as sent:  # a double click: the first moved them
         db.session.rollback()
-        return _sent_again(sent, person)
+        return sent_again(sent, url_for("intake.person", person_id=person.id))
     except services.PathwayError as error:
         db.session.rollback()
         show_problems(form, error.problems)
@@ -80,15 +80,6 @@ def move(person_id: int):
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
                            waiting=waiting, pending=pending, refusal=refusal), status
-
-
-def _sent_again(sent: AlreadySubmitted, person: Person):
-    """The answer to a move or deviation form sent again: the person's page,
-    saying the first sending was saved (or only that the form was sent, if
-    its key is someone else's)."""
-    flash("This was already saved: it is recorded once" if sent.earlier.subject_id
-          else "This form was already sent", "info")
-    return redirect(url_for("intake.person", person_id=person.id))
 
 
 def _moved_meanwhile(form: MoveForm, current) -> bool:
@@ -161,7 +152,7 @@ def deviation(person_id: int):
             show_problems(form, error.problems)
         except AlreadySubmitted as sent:  # a double click: the first recorded it
             db.session.rollback()
-            return _sent_again(sent, person)
+            return sent_again(sent, url_for("intake.person", person_id=person.id))
         else:
             flash("Protocol deviation recorded", "success")
             return redirect(url_for("intake.person", person_id=person.id))

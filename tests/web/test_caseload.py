@@ -216,6 +216,27 @@ def test_a_lead_records_a_review(client, login_as, post, make_referral):
     assert person.last_name in due
 
 
+def test_a_review_sent_twice_is_recorded_once(client, login_as, post, make_referral):
+    """A double click recorded two reviews, and two case:reviewed events
+    (found by review): the form carries a key, as the other forms that
+    make a record do."""
+    person = make_referral("coventry").person
+    login_as("lead", ("coventry",))
+    path = f"/people/{person.id}/reviews/new"
+    key = re.search(r'name="submission" type="hidden" value="([^"]+)"',
+                    text_of(client.get(path))).group(1)
+    today = date.today()
+    form = {"reviewed_on": day(today), "outcome": "continue", "submission": key,
+            "next_review_on": day(today + timedelta(days=10))}
+    first, again = post(path, form), post(path, form)
+    assert first.status_code == again.status_code == 302
+    assert again.location == f"/people/{person.id}"
+    assert "This was already saved: it is recorded once" in text_of(client.get(again.location))
+    assert len(db.session.scalars(select(CaseReview)).all()) == 1
+    assert len(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:reviewed")).all()) == 1
+
+
 def _referrals_in_chart(page: str) -> int:
     return int(re.search(r"<figcaption[^>]*>(\d+) referrals from", page).group(1))
 
