@@ -310,7 +310,7 @@ class Caseload:
     active: int = 0
     by_pathway: dict[Pathway, int] = field(default_factory=lambda: {p: 0 for p in Pathway})
     overdue: int = 0
-    oldest_overdue_days: int | None = None
+    longest_without_contact_days: int | None = None
     last_contact: date | None = None
 
 
@@ -360,7 +360,7 @@ def caseloads(site_ids: frozenset[int], *, actor: User, today: date,
         rows[user_id].by_pathway[Pathway(pathway)] = number
     for user_id, number, oldest in db.session.execute(statements.overdue, params):
         rows[user_id].overdue = number
-        rows[user_id].oldest_overdue_days = (today - oldest).days
+        rows[user_id].longest_without_contact_days = (today - oldest).days
     return CaseloadPage(list(rows.values()), total, page, per_page, needing, needing_capped)
 
 

@@ -190,7 +190,7 @@ def test_caseloads_by_caseworker(randomised, team):
     amy_row, ben_row = rows["Amy Worker"], rows["Ben Worker"]
     assert amy_row.active == 2 and amy_row.by_pathway[Pathway.ENGAGED] == 2
     assert amy_row.overdue == 2  # a1's last contact 1 Nov is 20 days ago
-    assert amy_row.oldest_overdue_days == (TODAY - date(2026, 9, 1)).days
+    assert amy_row.longest_without_contact_days == (TODAY - date(2026, 9, 1)).days
     assert amy_row.last_contact == date(2026, 11, 1)
     assert (ben_row.active, ben_row.overdue, ben_row.last_contact) == (1, 0, None)
     assert ben_row.by_pathway[Pathway.AT_RISK_MONITORING] == 1
