@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -89,14 +89,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def viewed(action: Action, *, subject_type: str | None = None, subject_id=None,
-           site_id: int | None = None, **detail) -> None:
+           site_id: int | None = None, sites: Iterable[int] | None = None, **detail) -> None:
     """Record that the signed-in user viewed an identifiable page."""
     from flask_login import current_user
 
     from casework.database import utcnow
 
     record(action, actor=current_user, now=utcnow(), subject_type=subject_type,
-           subject_id=subject_id, site_id=site_id, detail=detail or None)
+           subject_id=subject_id, site_id=site_id, sites=sites, detail=detail or None)
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -116,6 +116,7 @@ def record(
     subject_type: str | None = None,
     subject_id: object | None = None,
     site_id: int | None = None,
+    sites: Iterable[int] | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction.
@@ -132,10 +133,21 @@ def record(
     request's work, as a writer's would be; but an event of what a page
     showed is recorded again if the page is still sent
     (``record_shown_again``).
+
+    ``sites``, for an event about a record that belongs to several sites (a
+    person's case: their own site and each where they were referred), in
+    place of ``site_id``: the event is each one's, so every one of their
+    leads reads it (of one, it is that site's).
     """
     action = Action(action)
     origin = current_origin()
     detail = dict(detail or {})
+    if sites is not None:
+        sites = sorted(set(sites))
+        if len(sites) == 1:
+            site_id = sites[0]
+        elif sites:
+            site_id, detail["sites"] = None, sites
     if site_id is None and shows_a_page(action):
         site_id, detail = _sites_shown(actor, detail)
     event = AuditEvent(

@@ -388,6 +388,20 @@ def person_for_page(actor: User, person_id: int) -> PersonPage | None:
                                         if first[f"has_{kind}"]))
 
 
+def case_sites(person: Person | PersonOnPage) -> list[int]:
+    """The sites ``person``'s case belongs to (``at_sites``'s rule): their
+    own, and each where they were referred. The events of their record
+    viewed or changed are each one's, so the leads of a site that referred
+    them read who opened or changed it, as the leads of their own site do.
+    The person page's referrals are at hand; otherwise one query."""
+    if isinstance(person, PersonOnPage):
+        referred = {referral.site_id for referral in person.referrals}
+    else:
+        referred = set(db.session.scalars(
+            select(Referral.site_id).where(Referral.person_id == person.id).distinct()))
+    return sorted(referred | {person.site_id})
+
+
 def working_site(person: Person, actor: User) -> int:
     """The site a record about ``person`` made by ``actor`` belongs to: the
     person's own site if the actor works there, otherwise the actor's site
@@ -669,7 +683,7 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     if diff:
         audit.record(
             Action.PERSON_UPDATED, actor=actor, now=now, subject_type="person",
-            subject_id=person.id, site_id=person.site_id, detail=diff,
+            subject_id=person.id, sites=case_sites(person), detail=diff,
         )
     return person
 
@@ -740,7 +754,7 @@ def record_person_view(person: PersonOnPage, shown: Iterable, *, actor: User,
     detail = {"notes": [note.id for note in notes],
               "restricted_notes": [note.id for note in notes if note.restricted]}
     audit.record(Action.PERSON_VIEWED, actor=actor, now=now, subject_type="person",
-                 subject_id=person.id, site_id=person.site_id,
+                 subject_id=person.id, sites=case_sites(person),
                  detail={name: ids for name, ids in detail.items() if ids} or None)
 
 
@@ -766,11 +780,11 @@ _MATCHED_ON = {matching.SAME_PNC: "pnc_reference",
 def person_shown(person: Person, *, page: str | None, site_id: int | None = None) -> None:
     """A page other than the person's record showed their details (a form
     about them, or a possible duplicate): audited as a view of the person,
-    naming the page (its endpoint), under ``site_id`` when the page is about
-    a record of another site than the person's (a referral), so that site's
-    leads see it."""
+    naming the page (its endpoint), under each site their case belongs to
+    (``case_sites``), or ``site_id`` when the page is about a record of
+    one site (a referral), so that site's leads see it."""
     audit.viewed(Action.PERSON_VIEWED, subject_type="person", subject_id=person.id,
-                 site_id=site_id or person.site_id, page=page)
+                 site_id=site_id, sites=None if site_id else case_sites(person), page=page)
 
 
 @dataclass(frozen=True)

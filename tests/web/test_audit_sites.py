@@ -102,3 +102,40 @@ def test_a_list_narrowed_to_one_site_is_that_sites_event(client, login_as, make_
         AuditEvent.action.like("%listed"))).all()
     assert len(events) == 6 and {site for _, site in events} == {coventry}, events
     assert db.session.scalar(select(AuditEventSite.event_id).limit(1)) is None
+
+
+def test_a_persons_record_viewed_or_changed_is_each_of_their_sites_event(
+        client, login_as, post, make_referral):
+    """A person living at Coventry and referred again at Wolverhampton:
+    their case is both sites'. Their record opened and changed by a
+    Wolverhampton caseworker was Coventry's event only, so the Wolverhampton
+    lead, who may open the person, could not see who read or changed it
+    (found by review)."""
+    import re
+
+    from tests.web.test_intake import form_data
+
+    person = make_referral("coventry").person
+    make_referral("wolverhampton", person=person)
+    login_as("caseworker", ("wolverhampton",), email="wolves-worker@example.org")
+    assert client.get(f"/people/{person.id}").status_code == 200
+    version = re.search(r'name="version" type="hidden" value="([^"]*)"', client.get(
+        f"/people/{person.id}/edit").get_data(as_text=True)).group(1)
+    changed = post(f"/people/{person.id}/edit",
+                   {**form_data(last_name="Changedname"), "version": version})
+    assert changed.status_code == 302, changed.get_data(as_text=True)
+    coventry, wolverhampton = (site.id for site in sites_by_keys(["coventry", "wolverhampton"]))
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action.in_(("person:viewed", "person:updated")),
+        AuditEvent.subject_id == str(person.id))).all()
+    assert sorted(e.action for e in events) == ["person:updated", "person:viewed",
+                                                "person:viewed"]
+    assert all(e.site_id is None and e.detail["sites"] == sorted([coventry, wolverhampton])
+               for e in events)
+    for sites, seen in ((("wolverhampton",), 1), (("coventry",), 1), (("birmingham",), 0)):
+        post("/sign-out", {})
+        login_as("lead", sites)
+        log = client.get(f"/audit/?subject_type=person&subject_id={person.id}"
+                         ).get_data(as_text=True)
+        assert log.count("<code>person:viewed</code>") == 2 * seen, sites
+        assert log.count("<code>person:updated</code>") == seen, sites
