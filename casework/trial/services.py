@@ -6,6 +6,7 @@ decision in the same transaction (DESIGN.md "Randomisation").
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -253,6 +254,26 @@ def _stored_list(trial: Trial) -> list[tuple[str, int, Arm]]:
         .order_by(AllocationListEntry.stratum, AllocationListEntry.slot))]
 
 
+def _list_refused(trial: Trial, data: bytes, rows: int | None, reason: str, message: str, *,
+                  actor: User, now: datetime) -> TrialError:
+    """An allocation list refused, audited with the file's SHA-256 and row
+    count (None: it could not be read), never its rows: the event stands
+    though the upload is rolled back, as the page saying so is shown
+    (``trial:allocation_list_refused``), so repeated tries are on record."""
+    audit.record(Action.TRIAL_ALLOCATION_LIST_REFUSED, actor=actor, now=now,
+                 subject_type="trial", subject_id=trial.id,
+                 detail={"sha256": hashlib.sha256(data).hexdigest(), "rows": rows,
+                         "reason": reason})
+    return TrialError({"allocation_list": message})
+
+
+def refuse_allocation_list(trial: Trial, data: bytes, message: str, *, actor: User,
+                           now: datetime) -> None:
+    """Audit a file sent to a trial that takes no list (``list_refusal``),
+    refused before it is read."""
+    _list_refused(trial, data, None, "takes_no_list", message, actor=actor, now=now)
+
+
 def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: User,
                            now: datetime) -> strata.AllocationList:
     """Store an allocation list (method B) with its SHA-256.
@@ -264,22 +285,25 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     and its SHA-256 stored (the audit names both lists). A list that
     replaces the one of an open trial allocating from it must have slots
     for every stratum. Under the trial's row lock, so a randomisation in
-    progress is waited for."""
+    progress is waited for. A refusal is audited (``_list_refused``) and
+    never names an arm of the list held."""
     lock_row(db.session, trial)
     if (refusal := list_refusal(trial)) is not None:
-        raise TrialError({"allocation_list": refusal})
+        raise _list_refused(trial, data, None, "takes_no_list", refusal, actor=actor, now=now)
     try:
         parsed = strata.parse_allocation_list(
             data, trial_strata(trial))
     except strata.AllocationListError as error:
-        raise TrialError({"allocation_list": "; ".join(error.problems)}) from None
+        raise _list_refused(trial, data, None, "unreadable", "; ".join(error.problems),
+                            actor=actor, now=now) from None
     extending = has_allocations(trial)
     current = _stored_list(trial) if extending else []
     if extending:
         if problems := strata.extension_problems(current, parsed.entries):
-            raise TrialError({"allocation_list": (
+            raise _list_refused(trial, data, len(parsed.entries), "does_not_extend", (
                 "People have been randomised from the current list, so a new list must keep "
-                "every row of it unchanged and add slots after them: " + "; ".join(problems))})
+                "every row of it unchanged and add slots after them: " + "; ".join(problems)),
+                actor=actor, now=now)
         kept = {(stratum, slot) for stratum, slot, _ in current}
         added = [entry for entry in parsed.entries if entry[:2] not in kept]
     else:
@@ -287,9 +311,10 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
             given = {stratum for stratum, _, _ in parsed.entries}
             missing = [stratum for stratum in trial_strata(trial) if stratum not in given]
             if missing:
-                raise TrialError({"allocation_list": (
+                raise _list_refused(trial, data, len(parsed.entries), "strata_missing", (
                     f"This file has no slots for {_named(missing)}: the trial is open and "
-                    "allocates from its list, so the list must have slots for every stratum")})
+                    "allocates from its list, so the list must have slots for every stratum"),
+                    actor=actor, now=now)
         db.session.execute(AllocationListEntry.__table__.delete().where(
             AllocationListEntry.trial_id == trial.id))
         added = list(parsed.entries)

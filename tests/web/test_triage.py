@@ -14,7 +14,7 @@ from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.intake.models import Referral
 from casework.triage.models import Triage
-from casework.trial.models import Allocation, AllocationInError, Trial
+from casework.trial.models import Allocation, AllocationInError, AllocationListEntry, Trial
 from tests.conftest import csrf_token, sign_in
 
 FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
@@ -490,8 +490,7 @@ def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial
                     {"allocation_list": (io.BytesIO(changed), "two.csv")},
                     content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "Stratum coventry, slot 1: control in this file, treatment in the current list" \
-        in page_text(response)
+    assert "This file changes at least one row of the current list" in page_text(response)
     longer = held + b"coventry,2,control\n"
     response = post(f"/admin/trials/{trial.id}/allocation-list",
                     {"allocation_list": (io.BytesIO(longer), "two.csv")},
@@ -499,6 +498,79 @@ def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Trial, trial.id).allocation_list_filename == "two.csv"
+
+
+def test_refused_allocation_lists_tell_no_arm_held_and_are_audited(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """An admin sending a list of every slot "treatment" was told each
+    unused slot that held "control", and a one-row list the arm of slot 2:
+    every allocation to come (found by review); and nothing recorded the
+    tries. Now neither answer names an arm, and each refusal is audited with
+    the file's SHA-256 and row count, never its rows."""
+    import hashlib
+    import io
+
+    from casework.triage import services
+
+    held = (b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,control\n"
+            b"coventry,3,control\ncoventry,4,treatment\ncoventry,5,treatment\n"
+            b"coventry,6,control\n")
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=held)
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead"), now=datetime.now(UTC), key=None)
+    db.session.commit()
+    admin = login_as("admin", ())
+    guesses = {
+        "treatment": b"stratum,slot,arm\n" + b"".join(
+            b"coventry,%d,treatment\n" % n for n in range(1, 8)),
+        "control": b"stratum,slot,arm\ncoventry,1,treatment\n" + b"".join(
+            b"coventry,%d,control\n" % n for n in range(2, 8)),
+        "one row": b"stratum,slot,arm\ncoventry,1,treatment\n",
+    }
+    shown = {}
+    for name, data in guesses.items():
+        response = post(f"/admin/trials/{trial.id}/allocation-list",
+                        {"allocation_list": (io.BytesIO(data), "guess.csv")},
+                        content_type="multipart/form-data")
+        assert response.status_code == 422
+        after = page_text(response).split("must keep every row of it unchanged", 1)[1]
+        shown[name] = after.split("</", 1)[0]
+        assert "treatment" not in shown[name] and "control" not in shown[name], shown[name]
+    # whichever slots the guess got wrong, the same answer
+    assert shown["treatment"] == shown["control"]
+    assert "this file stops before slot 2, which the current list has" in shown["one row"]
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:allocation_list_refused").order_by(AuditEvent.id)).all()
+    assert [(e.actor_id, e.subject_id, e.detail) for e in events] == [
+        (admin.id, str(trial.id), {"sha256": hashlib.sha256(data).hexdigest(),
+                                   "rows": data.count(b"\n") - 1, "reason": "does_not_extend"})
+        for data in guesses.values()]
+    assert count(AllocationListEntry) == 6
+
+
+def test_a_list_sent_to_a_trial_that_takes_none_is_audited(client, login_as, post, make_trial,
+                                                           make_referral, triage_referral,
+                                                           make_user):
+    import hashlib
+    import io
+
+    from casework.triage import services
+
+    trial = make_trial()
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead"), now=datetime.now(UTC), key=b"test-trial-key")
+    db.session.commit()
+    login_as("admin", ())
+    data = b"stratum,slot,arm\ncoventry,1,treatment\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(data), "list.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422 and "takes no allocation list" in page_text(response)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:allocation_list_refused")).one()
+    assert event.detail == {"sha256": hashlib.sha256(data).hexdigest(), "rows": None,
+                            "reason": "takes_no_list"}
+    assert count(AllocationListEntry) == 0
 
 
 def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, make_referral,
