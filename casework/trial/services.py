@@ -592,10 +592,46 @@ class AllocationSeen:
 
 
 @dataclass(frozen=True)
+class SiteCount:
+    """How many were randomised at a site, without the arms (``for_deciders``)."""
+    site: str
+    total: int
+    in_error: int
+
+
+@dataclass(frozen=True)
 class AllocationReport:
+    """``shows_balance``: the report as those who do not randomise see it,
+    with the block sizes, each stratum's counts by arm and its imbalance,
+    and each allocation's stratum and slot; False for those who decide
+    triage (``for_deciders``), who see ``sites`` in place of ``strata``."""
     trial: Trial
     strata: list[StratumCount]
     recent: list[Allocation] | list[AllocationSeen]
+    shows_balance: bool = True
+    sites: list[SiteCount] = field(default_factory=list)
+
+    def for_deciders(self) -> AllocationReport:
+        """The report for those whose triage decisions randomise (leads).
+
+        A stratum's counts by arm (its imbalance) with the block sizes tell
+        what its next allocation is likely to be, and at the largest
+        imbalance a block allows, what it will be; slot numbers tell where
+        each block starts. A lead who saw that could hold a decision until
+        the arm they wanted came (DESIGN.md "Randomisation": nobody else can
+        see what comes next). So they see how many were randomised at each
+        of their sites and how many were marked in error, and the recent
+        allocations with their site and a link to the person, whose page
+        shows the arm; not the arms in the order they came, which early in a
+        trial are every allocation of a stratum, nor stratum or slot.
+        Whatever the trial's status: a closed trial can be opened again."""
+        sites: dict[str, list[int]] = {}
+        for row in self.strata:
+            counts = sites.setdefault(row.stratum.partition("/")[0], [0, 0])
+            counts[0] += row.total
+            counts[1] += row.in_error
+        return replace(self, strata=[], shows_balance=False, sites=[
+            SiteCount(site, total, in_error) for site, (total, in_error) in sorted(sites.items())])
 
     def for_evaluators(self) -> AllocationReport:
         coarsest = max(privacy.LEVELS)

@@ -157,6 +157,8 @@ def report():
     report = services.allocation_report(chosen, site_ids=visible_site_ids()) if chosen else None
     if report and not current_user.can(Permission.CASE_READ):
         report = report.for_evaluators()
+    if report and current_user.can(Permission.TRIAGE_DECIDE):
+        report = report.for_deciders()  # they randomise: nothing of what comes next
     if chosen:
         form.trial.data = str(chosen.id)
         audit.record(Action.ALLOCATION_REPORT_VIEWED, actor=current_user, now=utcnow(),

@@ -619,6 +619,11 @@ def test_the_allocation_report(make_trial, make_referral, triage_referral, lead,
     for row in report.strata:
         assert report.imbalance(row) == row.treatment - row.control
     assert report.totals.total == 7 and len(report.recent) == 7
+    # for those who randomise: how many at each site, no counts by arm or stratum
+    deciders = report.for_deciders()
+    assert not deciders.shows_balance and deciders.strata == []
+    assert deciders.sites == [trials.SiteCount("coventry", 5, 0),
+                              trials.SiteCount("wolverhampton", 2, 0)]
     coventry_only = trials.allocation_report(
         trial, site_ids=frozenset({make_referral("coventry").site_id}))
     assert [row.stratum for row in coventry_only.strata] == ["coventry"]

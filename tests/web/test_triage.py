@@ -157,7 +157,8 @@ def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post,
     assert allocation.allocated_by_id == lead.id
     shown = page_text(client.get(f"/triage/{triage.id}"))
     assert "Decision recorded" in shown
-    assert "coventry, slot 1" in shown and allocation.arm.label in shown
+    # the stratum, not the slot, which with the arms a lead sees tells where blocks start
+    assert "coventry" in shown and allocation.arm.label in shown and "slot 1" not in shown
     person_page = page_text(client.get(f"/people/{referral.person_id}"))
     assert "Trial allocation" in person_page and allocation.arm.label in person_page
     assert "Decided: eligible" in person_page
@@ -349,12 +350,51 @@ def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, 
     cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', recent)
     assert cells[:2] == ["2026", "coventry/under 25"], cells
     assert long_date(on) not in text and "June 2026" not in text
+    # a lead sees the day and the site, not the stratum (which the person's page
+    # shows): the report for those who randomise leaves out what would tell the
+    # next arm (test_the_report_tells_a_lead_nothing_of_the_next_arm)
     lead = app.test_client()
     sign_in(lead, make_user("lead", ("coventry",), email="report-lead@example.org").email)
     seen = lead.get("/allocations").get_data(as_text=True).split("Recent allocations", 1)[1]
-    assert long_date(on) in seen and "coventry/14-17" in seen
+    assert long_date(on) in seen and "coventry" in seen and "14-17" not in seen
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "allocation:report_viewed")).first() is not None
+
+
+def test_the_report_tells_a_lead_nothing_of_the_next_arm(app, client, make_trial, make_referral,
+                                                        triage_referral, make_user):
+    """The report showed leads, whose decisions randomise, the block sizes,
+    each stratum's counts by arm and imbalance, and the recent slots with
+    their arms: at an imbalance of 3 the next arms were certain, and
+    guessing the arm behind was right about 70% of the time, so a lead could
+    hold a triage until the arm they wanted came (found by review). Now a
+    lead sees how many were randomised at each site, and the recent
+    allocations without arm, stratum or slot; the evaluator, who does not
+    randomise, still sees the balance."""
+    from casework.triage import services
+
+    make_trial()
+    lead = make_user("lead", ("coventry",), email="panelchair@example.org")
+    for _ in range(5):
+        services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                        actor=lead, now=datetime.now(UTC), key=b"test-trial-key")
+        db.session.commit()
+    arms = list(db.session.scalars(select(Allocation.arm)))
+    sign_in(client, lead.email)
+    html = page_text(client.get("/allocations"))
+    for hidden in ("block sizes", "Imbalance", "Treatment", "Control", "Slot", "Stratum",
+                   "By stratum and arm"):
+        assert hidden not in html, hidden
+    assert re.search(r'>coventry</th>\s*<td[^>]*>5</td>\s*<td[^>]*>0</td>', html), html
+    assert html.count("/people/") == 5
+    evaluator = app.test_client()
+    sign_in(evaluator, make_user("evaluator", ()).email)
+    html = page_text(evaluator.get("/allocations"))
+    for shown in ("block sizes 2, 4, 6", "Imbalance", "Slot", "By stratum and arm"):
+        assert shown in html, shown
+    treatment = arms.count("treatment")
+    assert re.search(rf'>coventry</th>\s*<td[^>]*>{treatment}</td>\s*<td[^>]*>{5 - treatment}<',
+                     html)
 
 
 def test_the_report_is_refused_to_caseworkers(client, login_as, make_trial):
