@@ -534,7 +534,12 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
 
 def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, actor: User,
                   now: datetime) -> AllocationInError:
-    """Record that an allocation was made in error; the allocation is unchanged."""
+    """Record that an allocation was made in error; the allocation is unchanged.
+
+    Under the allocation's row lock, so of two admins marking it at once the
+    second waits for the first and is told it is marked already (it met the
+    unique index and answered 500); whether it is marked is read after the
+    lock, in a statement of its own, so it sees the first one's record."""
     reason = (reason or "").strip()
     problems: dict[str | None, str] = {}
     allocation = None
@@ -546,8 +551,11 @@ def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, 
             Allocation.slot == slot)).first()
         if allocation is None:
             problems["slot"] = f"No allocation has slot {slot} in stratum {stratum}"
-        elif allocation.in_error is not None:
-            problems["slot"] = "This allocation is already marked as randomised in error"
+        else:
+            lock_row(db.session, allocation)
+            if db.session.scalar(select(AllocationInError.id).where(
+                    AllocationInError.allocation_id == allocation.id)) is not None:
+                problems["slot"] = "This allocation is already marked as randomised in error"
     if not reason:
         problems["reason"] = "Enter why the allocation was made in error"
     elif len(reason) > MAX_REASON_LENGTH:

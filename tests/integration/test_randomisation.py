@@ -672,3 +672,27 @@ def test_postgres_refuses_to_change_allocations(make_trial, make_referral, triag
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(text(statement.format(table=table)))
     assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
+
+
+@pytest.mark.postgres
+def test_an_allocation_marked_in_error_twice_at_once_is_marked_once(
+        app, make_trial, make_referral, triage_referral, lead, make_user):
+    """Two requests marking one allocation in error at the same moment both
+    found it unmarked, and the second met the unique index on
+    allocations_in_error.allocation_id: a 500 (found by review). The second
+    now waits for the first (the allocation's row lock) and is told it is
+    marked already (422). Three rounds, as the race was not met every time."""
+    from tests.integration.test_concurrent_writes import _sent_at_once
+
+    trial = make_trial(sites=("coventry",))
+    for _ in range(3):
+        decide(triage_referral(make_referral("coventry")), lead)
+    admin = make_user("admin", (), email="in-error@example.org")
+    for slot in (1, 2, 3):
+        results, errors = _sent_at_once(
+            app, admin.email, f"/admin/trials/{trial.id}/in-error",
+            *({"stratum": "coventry", "slot": str(slot), "reason": f"Reason {n}"}
+              for n in (1, 2)))
+        assert not errors and sorted(results.values()) == [302, 422], (slot, results, errors)
+    assert db.session.scalar(select(func.count()).select_from(AllocationInError)) == 3
+    assert actions().count("allocation:marked_in_error") == 3
