@@ -591,10 +591,11 @@ class AllocationSeen:
     """A recent allocation as an evaluator sees it: its stratum and when it
     was made at an extract's least detail (``coventry/under 25``, the
     year), so that the list, which runs in the order an extract's rows do,
-    cannot give back the age band or the month an extract generalised."""
+    cannot give back the age band or the month an extract generalised. No
+    slot: each stratum numbers its own, so the slots of allocations shown
+    under one coarsened stratum (1, 3, 2, 1) told which age band each was."""
     when: str
     stratum: str
-    slot: int
     arm: Arm
     in_error: bool
 
@@ -611,8 +612,10 @@ class SiteCount:
 class AllocationReport:
     """``shows_balance``: the report as those who do not randomise see it,
     with the block sizes, each stratum's counts by arm and its imbalance,
-    and each allocation's stratum and slot; False for those who decide
-    triage (``for_deciders``), who see ``sites`` in place of ``strata``."""
+    and each recent allocation's stratum and arm; False for those who decide
+    triage (``for_deciders``), who see ``sites`` in place of ``strata``. No
+    one is shown a recent allocation's slot (see ``AllocationSeen`` and
+    ``for_deciders``)."""
     trial: Trial
     strata: list[StratumCount]
     recent: list[Allocation] | list[AllocationSeen]
@@ -645,7 +648,7 @@ class AllocationReport:
         coarsest = max(privacy.LEVELS)
         return replace(self, recent=[
             AllocationSeen(privacy.period(a.allocated_at, coarsest),
-                           privacy.stratum(a.stratum, coarsest), a.slot, Arm(a.arm),
+                           privacy.stratum(a.stratum, coarsest), Arm(a.arm),
                            a.in_error is not None) for a in self.recent])
 
     def imbalance(self, row: StratumCount) -> int:

@@ -350,6 +350,7 @@ def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, 
     cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', recent)
     assert cells[:2] == ["2026", "coventry/under 25"], cells
     assert long_date(on) not in text and "June 2026" not in text
+    assert "Slot" not in recent
     # a lead sees the day and the site, not the stratum (which the person's page
     # shows): the report for those who randomise leaves out what would tell the
     # next arm (test_the_report_tells_a_lead_nothing_of_the_next_arm)
@@ -390,11 +391,38 @@ def test_the_report_tells_a_lead_nothing_of_the_next_arm(app, client, make_trial
     evaluator = app.test_client()
     sign_in(evaluator, make_user("evaluator", ()).email)
     html = page_text(evaluator.get("/allocations"))
-    for shown in ("block sizes 2, 4, 6", "Imbalance", "Slot", "By stratum and arm"):
+    for shown in ("block sizes 2, 4, 6", "Imbalance", "By stratum and arm"):
         assert shown in html, shown
     treatment = arms.count("treatment")
     assert re.search(rf'>coventry</th>\s*<td[^>]*>{treatment}</td>\s*<td[^>]*>{5 - treatment}<',
                      html)
+
+
+def test_an_evaluators_recent_allocations_give_back_no_age_band(app, client, login_as,
+                                                                make_trial, make_referral,
+                                                                triage_referral, make_user):
+    """Age-band strata, the recent list coarsened to "coventry/under 25":
+    its slots (1, 3, 2, 1), each stratum numbering its own, told which band
+    each row was (found by review). Now the evaluator's list shows no slot,
+    and the rows of the two bands read the same."""
+    from casework.triage import services
+
+    make_trial(stratify_by_age_band=True)
+    lead = make_user("lead", ("coventry",))
+    on = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
+    for dob in (date(2009, 1, 1), date(2009, 2, 1), date(2004, 1, 1)):
+        services.decide(triage_referral(make_referral("coventry", dob=dob)), "eligible", None,
+                        actor=lead, now=on, key=b"test-trial-key")
+        db.session.commit()
+    login_as("evaluator", ())
+    recent = page_text(client.get("/allocations")).split("Recent allocations", 1)[1]
+    rows = [re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", row)
+            for row in re.findall(r'<tr class="govuk-table__row">(.*?)</tr>', recent, re.S)]
+    rows = [row for row in rows if row]  # the header row has no cells
+    assert len(rows) == 3 and "Slot" not in recent
+    arms = dict(db.session.execute(select(Allocation.id, Allocation.arm)).all())
+    assert sorted(tuple(row) for row in rows) == sorted(
+        ("2026", "coventry/under 25", arm.label) for arm in arms.values())
 
 
 def test_the_report_is_refused_to_caseworkers(client, login_as, make_trial):
