@@ -55,6 +55,10 @@ class Action(StrEnum):
     TRIAL_ALLOCATION_LIST_UPLOADED = "trial:allocation_list_uploaded"
     # a longer list, once people are randomised: every row kept, slots added
     TRIAL_ALLOCATION_LIST_EXTENDED = "trial:allocation_list_extended"
+    # a list refused (unreadable, or not extending the list people were randomised
+    # from): its SHA-256, row count and reason, never its rows; recorded like a view,
+    # so it stands though the upload is rolled back
+    TRIAL_ALLOCATION_LIST_REFUSED = "trial:allocation_list_refused"
     TRIAL_SEQUENCE_PRINTED = "trial:sequence_printed"
     # not printed: the key configured is not the one the allocations were made with
     TRIAL_SEQUENCE_REFUSED = "trial:sequence_refused"
@@ -109,9 +113,10 @@ class Action(StrEnum):
     CONTACT_OVERDUE_LISTED = "contact:overdue_listed"
 
 
-# Refusals a page shows (the triage page saying why no one was randomised):
-# kept, as a page view's event is, though the request's work is rolled back
-SHOWN_REFUSALS = frozenset({Action.ALLOCATION_REFUSED})
+# Refusals a page shows (the triage page saying why no one was randomised, the
+# trial's page why a list was not taken): kept, as a page view's event is, though
+# the request's work is rolled back
+SHOWN_REFUSALS = frozenset({Action.ALLOCATION_REFUSED, Action.TRIAL_ALLOCATION_LIST_REFUSED})
 
 
 def stands_when_refused(action: Action) -> bool:

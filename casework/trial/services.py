@@ -6,6 +6,7 @@ decision in the same transaction (DESIGN.md "Randomisation").
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -253,6 +254,26 @@ def _stored_list(trial: Trial) -> list[tuple[str, int, Arm]]:
         .order_by(AllocationListEntry.stratum, AllocationListEntry.slot))]
 
 
+def _list_refused(trial: Trial, data: bytes, rows: int | None, reason: str, message: str, *,
+                  actor: User, now: datetime) -> TrialError:
+    """An allocation list refused, audited with the file's SHA-256 and row
+    count (None: it could not be read), never its rows: the event stands
+    though the upload is rolled back, as the page saying so is shown
+    (``trial:allocation_list_refused``), so repeated tries are on record."""
+    audit.record(Action.TRIAL_ALLOCATION_LIST_REFUSED, actor=actor, now=now,
+                 subject_type="trial", subject_id=trial.id,
+                 detail={"sha256": hashlib.sha256(data).hexdigest(), "rows": rows,
+                         "reason": reason})
+    return TrialError({"allocation_list": message})
+
+
+def refuse_allocation_list(trial: Trial, data: bytes, message: str, *, actor: User,
+                           now: datetime) -> None:
+    """Audit a file sent to a trial that takes no list (``list_refusal``),
+    refused before it is read."""
+    _list_refused(trial, data, None, "takes_no_list", message, actor=actor, now=now)
+
+
 def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: User,
                            now: datetime) -> strata.AllocationList:
     """Store an allocation list (method B) with its SHA-256.
@@ -264,22 +285,25 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
     and its SHA-256 stored (the audit names both lists). A list that
     replaces the one of an open trial allocating from it must have slots
     for every stratum. Under the trial's row lock, so a randomisation in
-    progress is waited for."""
+    progress is waited for. A refusal is audited (``_list_refused``) and
+    never names an arm of the list held."""
     lock_row(db.session, trial)
     if (refusal := list_refusal(trial)) is not None:
-        raise TrialError({"allocation_list": refusal})
+        raise _list_refused(trial, data, None, "takes_no_list", refusal, actor=actor, now=now)
     try:
         parsed = strata.parse_allocation_list(
             data, trial_strata(trial))
     except strata.AllocationListError as error:
-        raise TrialError({"allocation_list": "; ".join(error.problems)}) from None
+        raise _list_refused(trial, data, None, "unreadable", "; ".join(error.problems),
+                            actor=actor, now=now) from None
     extending = has_allocations(trial)
     current = _stored_list(trial) if extending else []
     if extending:
         if problems := strata.extension_problems(current, parsed.entries):
-            raise TrialError({"allocation_list": (
+            raise _list_refused(trial, data, len(parsed.entries), "does_not_extend", (
                 "People have been randomised from the current list, so a new list must keep "
-                "every row of it unchanged and add slots after them: " + "; ".join(problems))})
+                "every row of it unchanged and add slots after them: " + "; ".join(problems)),
+                actor=actor, now=now)
         kept = {(stratum, slot) for stratum, slot, _ in current}
         added = [entry for entry in parsed.entries if entry[:2] not in kept]
     else:
@@ -287,9 +311,10 @@ def upload_allocation_list(trial: Trial, data: bytes, filename: str, *, actor: U
             given = {stratum for stratum, _, _ in parsed.entries}
             missing = [stratum for stratum in trial_strata(trial) if stratum not in given]
             if missing:
-                raise TrialError({"allocation_list": (
+                raise _list_refused(trial, data, len(parsed.entries), "strata_missing", (
                     f"This file has no slots for {_named(missing)}: the trial is open and "
-                    "allocates from its list, so the list must have slots for every stratum")})
+                    "allocates from its list, so the list must have slots for every stratum"),
+                    actor=actor, now=now)
         db.session.execute(AllocationListEntry.__table__.delete().where(
             AllocationListEntry.trial_id == trial.id))
         added = list(parsed.entries)
@@ -509,7 +534,12 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
 
 def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, actor: User,
                   now: datetime) -> AllocationInError:
-    """Record that an allocation was made in error; the allocation is unchanged."""
+    """Record that an allocation was made in error; the allocation is unchanged.
+
+    Under the allocation's row lock, so of two admins marking it at once the
+    second waits for the first and is told it is marked already (it met the
+    unique index and answered 500); whether it is marked is read after the
+    lock, in a statement of its own, so it sees the first one's record."""
     reason = (reason or "").strip()
     problems: dict[str | None, str] = {}
     allocation = None
@@ -521,8 +551,11 @@ def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, 
             Allocation.slot == slot)).first()
         if allocation is None:
             problems["slot"] = f"No allocation has slot {slot} in stratum {stratum}"
-        elif allocation.in_error is not None:
-            problems["slot"] = "This allocation is already marked as randomised in error"
+        else:
+            lock_row(db.session, allocation)
+            if db.session.scalar(select(AllocationInError.id).where(
+                    AllocationInError.allocation_id == allocation.id)) is not None:
+                problems["slot"] = "This allocation is already marked as randomised in error"
     if not reason:
         problems["reason"] = "Enter why the allocation was made in error"
     elif len(reason) > MAX_REASON_LENGTH:
@@ -558,25 +591,64 @@ class AllocationSeen:
     """A recent allocation as an evaluator sees it: its stratum and when it
     was made at an extract's least detail (``coventry/under 25``, the
     year), so that the list, which runs in the order an extract's rows do,
-    cannot give back the age band or the month an extract generalised."""
+    cannot give back the age band or the month an extract generalised. No
+    slot: each stratum numbers its own, so the slots of allocations shown
+    under one coarsened stratum (1, 3, 2, 1) told which age band each was."""
     when: str
     stratum: str
-    slot: int
     arm: Arm
     in_error: bool
 
 
 @dataclass(frozen=True)
+class SiteCount:
+    """How many were randomised at a site, without the arms (``for_deciders``)."""
+    site: str
+    total: int
+    in_error: int
+
+
+@dataclass(frozen=True)
 class AllocationReport:
+    """``shows_balance``: the report as those who do not randomise see it,
+    with the block sizes, each stratum's counts by arm and its imbalance,
+    and each recent allocation's stratum and arm; False for those who decide
+    triage (``for_deciders``), who see ``sites`` in place of ``strata``. No
+    one is shown a recent allocation's slot (see ``AllocationSeen`` and
+    ``for_deciders``)."""
     trial: Trial
     strata: list[StratumCount]
     recent: list[Allocation] | list[AllocationSeen]
+    shows_balance: bool = True
+    sites: list[SiteCount] = field(default_factory=list)
+
+    def for_deciders(self) -> AllocationReport:
+        """The report for those whose triage decisions randomise (leads).
+
+        A stratum's counts by arm (its imbalance) with the block sizes tell
+        what its next allocation is likely to be, and at the largest
+        imbalance a block allows, what it will be; slot numbers tell where
+        each block starts. A lead who saw that could hold a decision until
+        the arm they wanted came (DESIGN.md "Randomisation": nobody else can
+        see what comes next). So they see how many were randomised at each
+        of their sites and how many were marked in error, and the recent
+        allocations with their site and a link to the person, whose page
+        shows the arm; not the arms in the order they came, which early in a
+        trial are every allocation of a stratum, nor stratum or slot.
+        Whatever the trial's status: a closed trial can be opened again."""
+        sites: dict[str, list[int]] = {}
+        for row in self.strata:
+            counts = sites.setdefault(row.stratum.partition("/")[0], [0, 0])
+            counts[0] += row.total
+            counts[1] += row.in_error
+        return replace(self, strata=[], shows_balance=False, sites=[
+            SiteCount(site, total, in_error) for site, (total, in_error) in sorted(sites.items())])
 
     def for_evaluators(self) -> AllocationReport:
         coarsest = max(privacy.LEVELS)
         return replace(self, recent=[
             AllocationSeen(privacy.period(a.allocated_at, coarsest),
-                           privacy.stratum(a.stratum, coarsest), a.slot, Arm(a.arm),
+                           privacy.stratum(a.stratum, coarsest), Arm(a.arm),
                            a.in_error is not None) for a in self.recent])
 
     def imbalance(self, row: StratumCount) -> int:

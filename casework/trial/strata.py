@@ -124,22 +124,33 @@ def extension_problems(current, new) -> list[str]:
     its first slots, and only adds slots after them, or strata of its own (a
     site added to the trial). Unused slots are kept too: the statistician
     generated them, and the file cannot know which were used by the time it
-    is sent. Names each row that differs (at most ten).
-    """
+    is sent.
+
+    The answer never tells what the current list holds beyond its length:
+    a file that stops short is told the first slot it lacks in each stratum,
+    and one that has every slot but changes an arm is told only that,
+    neither which row nor which arm. With two arms, naming a row that
+    differs names the arm held there, so whoever can upload could read the
+    slots not yet used, each an allocation to come (DESIGN.md
+    "Randomisation": nobody else can see what comes next). The statistician
+    compares their file with the one whose SHA-256 the trial's page shows."""
     given = {(stratum, slot): arm for stratum, slot, arm in new}
     problems: list[str] = []
     short: set[str] = set()
-    for stratum, slot, arm in current:
-        if (stratum, slot) not in given:
-            if stratum not in short:
-                short.add(stratum)
-                problems.append(f"Stratum {stratum}: this file stops before slot {slot}, "
-                                f"which the current list has ({arm})")
-        elif given[(stratum, slot)] != arm:
-            problems.append(f"Stratum {stratum}, slot {slot}: {given[(stratum, slot)]} in this "
-                            f"file, {arm} in the current list")
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    if not problems and len(given) == len(current):
-        problems.append("This file adds no slots to the current list")
-    return problems
+    for stratum, slot, _ in sorted(current, key=lambda row: row[:2]):
+        if (stratum, slot) not in given and stratum not in short:
+            short.add(stratum)
+            problems.append(f"Stratum {stratum}: this file stops before slot {slot}, which the "
+                            "current list has")
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    if problems:
+        return problems
+    if any(given[(stratum, slot)] != arm for stratum, slot, arm in current):
+        return ["This file changes at least one row of the current list, which it must "
+                "repeat unchanged. Compare it with the file whose SHA-256 this page shows for "
+                "the current list (the rows are not named here: its unused slots are "
+                "allocations to come)"]
+    if len(given) == len(current):
+        return ["This file adds no slots to the current list"]
+    return []

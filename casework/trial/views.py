@@ -106,7 +106,11 @@ def edit(trial_id: int):
 def upload_list(trial_id: int):
     trial = _get_trial(trial_id)
     form = AllocationListForm()
-    if not refused(form, services.list_refusal(trial)) and form.validate_on_submit():
+    if refused(form, refusal := services.list_refusal(trial)):
+        if upload := request.files.get(form.allocation_list.name):
+            services.refuse_allocation_list(trial, upload.read(), refusal,
+                                            actor=current_user, now=utcnow())
+    elif form.validate_on_submit():
         upload = form.allocation_list.data
         try:
             parsed = services.upload_allocation_list(
@@ -153,6 +157,8 @@ def report():
     report = services.allocation_report(chosen, site_ids=visible_site_ids()) if chosen else None
     if report and not current_user.can(Permission.CASE_READ):
         report = report.for_evaluators()
+    if report and current_user.can(Permission.TRIAGE_DECIDE):
+        report = report.for_deciders()  # they randomise: nothing of what comes next
     if chosen:
         form.trial.data = str(chosen.id)
         audit.record(Action.ALLOCATION_REPORT_VIEWED, actor=current_user, now=utcnow(),

@@ -230,15 +230,40 @@ def test_a_list_that_keeps_every_row_and_adds_slots_extends_it(new):
     assert strata.extension_problems(LIST, new) == []
 
 
+CHANGED = ("This file changes at least one row of the current list, which it must repeat "
+           "unchanged. Compare it with the file whose SHA-256 this page shows for the current "
+           "list (the rows are not named here: its unused slots are allocations to come)")
+
+
 @pytest.mark.parametrize(("new", "problem"), [
     (LIST, "This file adds no slots to the current list"),
     ((("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.TREATMENT),
       ("wolverhampton", 1, Arm.CONTROL), ("wolverhampton", 2, Arm.CONTROL)),
-     "Stratum coventry, slot 2: treatment in this file, control in the current list"),
+     CHANGED),
     ((("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL),
       ("dudley", 1, Arm.CONTROL)),
-     "Stratum wolverhampton: this file stops before slot 1, which the current list has "
-     "(control)"),
+     "Stratum wolverhampton: this file stops before slot 1, which the current list has"),
+    # short and changed: only where it stops, so no arm is compared before every row is there
+    ((("coventry", 1, Arm.CONTROL), ("wolverhampton", 1, Arm.TREATMENT)),
+     "Stratum coventry: this file stops before slot 2, which the current list has"),
 ])
 def test_a_list_that_drops_or_changes_a_row_does_not_extend_it(new, problem):
     assert strata.extension_problems(LIST, new) == [problem]
+
+
+@pytest.mark.parametrize("guess", [Arm.TREATMENT, Arm.CONTROL])
+def test_a_refused_list_never_tells_the_arms_held(guess):
+    """An uploader guessing every slot one arm (or sending the first row only)
+    learnt each held arm that differed, and the arm of the first slot the
+    file lacked: each unused slot an allocation to come (found by review).
+    The answer is the same whichever rows differ, and names no arm."""
+    held = tuple(("coventry", n, arm) for n, arm in enumerate(
+        [Arm.TREATMENT, Arm.CONTROL, Arm.CONTROL, Arm.TREATMENT, Arm.TREATMENT, Arm.CONTROL],
+        start=1))
+    guessed = tuple(("coventry", n, guess) for n in range(1, 8))
+    assert strata.extension_problems(held, guessed) == [CHANGED]
+    one_row = strata.extension_problems(held, held[:1])
+    assert one_row == ["Stratum coventry: this file stops before slot 2, which the current "
+                       "list has"]
+    for answer in (CHANGED, *one_row):
+        assert "treatment" not in answer and "control" not in answer

@@ -14,7 +14,7 @@ from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.intake.models import Referral
 from casework.triage.models import Triage
-from casework.trial.models import Allocation, AllocationInError, Trial
+from casework.trial.models import Allocation, AllocationInError, AllocationListEntry, Trial
 from tests.conftest import csrf_token, sign_in
 
 FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
@@ -157,7 +157,8 @@ def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post,
     assert allocation.allocated_by_id == lead.id
     shown = page_text(client.get(f"/triage/{triage.id}"))
     assert "Decision recorded" in shown
-    assert "coventry, slot 1" in shown and allocation.arm.label in shown
+    # the stratum, not the slot, which with the arms a lead sees tells where blocks start
+    assert "coventry" in shown and allocation.arm.label in shown and "slot 1" not in shown
     person_page = page_text(client.get(f"/people/{referral.person_id}"))
     assert "Trial allocation" in person_page and allocation.arm.label in person_page
     assert "Decided: eligible" in person_page
@@ -349,12 +350,79 @@ def test_the_report_for_leads_and_evaluators(app, client, login_as, make_trial, 
     cells = re.findall(r'<td class="govuk-table__cell">([^<]*)</td>', recent)
     assert cells[:2] == ["2026", "coventry/under 25"], cells
     assert long_date(on) not in text and "June 2026" not in text
+    assert "Slot" not in recent
+    # a lead sees the day and the site, not the stratum (which the person's page
+    # shows): the report for those who randomise leaves out what would tell the
+    # next arm (test_the_report_tells_a_lead_nothing_of_the_next_arm)
     lead = app.test_client()
     sign_in(lead, make_user("lead", ("coventry",), email="report-lead@example.org").email)
     seen = lead.get("/allocations").get_data(as_text=True).split("Recent allocations", 1)[1]
-    assert long_date(on) in seen and "coventry/14-17" in seen
+    assert long_date(on) in seen and "coventry" in seen and "14-17" not in seen
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "allocation:report_viewed")).first() is not None
+
+
+def test_the_report_tells_a_lead_nothing_of_the_next_arm(app, client, make_trial, make_referral,
+                                                        triage_referral, make_user):
+    """The report showed leads, whose decisions randomise, the block sizes,
+    each stratum's counts by arm and imbalance, and the recent slots with
+    their arms: at an imbalance of 3 the next arms were certain, and
+    guessing the arm behind was right about 70% of the time, so a lead could
+    hold a triage until the arm they wanted came (found by review). Now a
+    lead sees how many were randomised at each site, and the recent
+    allocations without arm, stratum or slot; the evaluator, who does not
+    randomise, still sees the balance."""
+    from casework.triage import services
+
+    make_trial()
+    lead = make_user("lead", ("coventry",), email="panelchair@example.org")
+    for _ in range(5):
+        services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                        actor=lead, now=datetime.now(UTC), key=b"test-trial-key")
+        db.session.commit()
+    arms = list(db.session.scalars(select(Allocation.arm)))
+    sign_in(client, lead.email)
+    html = page_text(client.get("/allocations"))
+    for hidden in ("block sizes", "Imbalance", "Treatment", "Control", "Slot", "Stratum",
+                   "By stratum and arm"):
+        assert hidden not in html, hidden
+    assert re.search(r'>coventry</th>\s*<td[^>]*>5</td>\s*<td[^>]*>0</td>', html), html
+    assert html.count("/people/") == 5
+    evaluator = app.test_client()
+    sign_in(evaluator, make_user("evaluator", ()).email)
+    html = page_text(evaluator.get("/allocations"))
+    for shown in ("block sizes 2, 4, 6", "Imbalance", "By stratum and arm"):
+        assert shown in html, shown
+    treatment = arms.count("treatment")
+    assert re.search(rf'>coventry</th>\s*<td[^>]*>{treatment}</td>\s*<td[^>]*>{5 - treatment}<',
+                     html)
+
+
+def test_an_evaluators_recent_allocations_give_back_no_age_band(app, client, login_as,
+                                                                make_trial, make_referral,
+                                                                triage_referral, make_user):
+    """Age-band strata, the recent list coarsened to "coventry/under 25":
+    its slots (1, 3, 2, 1), each stratum numbering its own, told which band
+    each row was (found by review). Now the evaluator's list shows no slot,
+    and the rows of the two bands read the same."""
+    from casework.triage import services
+
+    make_trial(stratify_by_age_band=True)
+    lead = make_user("lead", ("coventry",))
+    on = datetime(2026, 6, 17, 9, 0, tzinfo=UTC)
+    for dob in (date(2009, 1, 1), date(2009, 2, 1), date(2004, 1, 1)):
+        services.decide(triage_referral(make_referral("coventry", dob=dob)), "eligible", None,
+                        actor=lead, now=on, key=b"test-trial-key")
+        db.session.commit()
+    login_as("evaluator", ())
+    recent = page_text(client.get("/allocations")).split("Recent allocations", 1)[1]
+    rows = [re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", row)
+            for row in re.findall(r'<tr class="govuk-table__row">(.*?)</tr>', recent, re.S)]
+    rows = [row for row in rows if row]  # the header row has no cells
+    assert len(rows) == 3 and "Slot" not in recent
+    arms = dict(db.session.execute(select(Allocation.id, Allocation.arm)).all())
+    assert sorted(tuple(row) for row in rows) == sorted(
+        ("2026", "coventry/under 25", arm.label) for arm in arms.values())
 
 
 def test_the_report_is_refused_to_caseworkers(client, login_as, make_trial):
@@ -490,8 +558,7 @@ def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial
                     {"allocation_list": (io.BytesIO(changed), "two.csv")},
                     content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "Stratum coventry, slot 1: control in this file, treatment in the current list" \
-        in page_text(response)
+    assert "This file changes at least one row of the current list" in page_text(response)
     longer = held + b"coventry,2,control\n"
     response = post(f"/admin/trials/{trial.id}/allocation-list",
                     {"allocation_list": (io.BytesIO(longer), "two.csv")},
@@ -499,6 +566,79 @@ def test_admin_extends_a_used_allocation_list(client, login_as, post, make_trial
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Trial, trial.id).allocation_list_filename == "two.csv"
+
+
+def test_refused_allocation_lists_tell_no_arm_held_and_are_audited(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """An admin sending a list of every slot "treatment" was told each
+    unused slot that held "control", and a one-row list the arm of slot 2:
+    every allocation to come (found by review); and nothing recorded the
+    tries. Now neither answer names an arm, and each refusal is audited with
+    the file's SHA-256 and row count, never its rows."""
+    import hashlib
+    import io
+
+    from casework.triage import services
+
+    held = (b"stratum,slot,arm\ncoventry,1,treatment\ncoventry,2,control\n"
+            b"coventry,3,control\ncoventry,4,treatment\ncoventry,5,treatment\n"
+            b"coventry,6,control\n")
+    trial = make_trial(sites=("coventry",), method="allocation_list", allocation_list=held)
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead"), now=datetime.now(UTC), key=None)
+    db.session.commit()
+    admin = login_as("admin", ())
+    guesses = {
+        "treatment": b"stratum,slot,arm\n" + b"".join(
+            b"coventry,%d,treatment\n" % n for n in range(1, 8)),
+        "control": b"stratum,slot,arm\ncoventry,1,treatment\n" + b"".join(
+            b"coventry,%d,control\n" % n for n in range(2, 8)),
+        "one row": b"stratum,slot,arm\ncoventry,1,treatment\n",
+    }
+    shown = {}
+    for name, data in guesses.items():
+        response = post(f"/admin/trials/{trial.id}/allocation-list",
+                        {"allocation_list": (io.BytesIO(data), "guess.csv")},
+                        content_type="multipart/form-data")
+        assert response.status_code == 422
+        after = page_text(response).split("must keep every row of it unchanged", 1)[1]
+        shown[name] = after.split("</", 1)[0]
+        assert "treatment" not in shown[name] and "control" not in shown[name], shown[name]
+    # whichever slots the guess got wrong, the same answer
+    assert shown["treatment"] == shown["control"]
+    assert "this file stops before slot 2, which the current list has" in shown["one row"]
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:allocation_list_refused").order_by(AuditEvent.id)).all()
+    assert [(e.actor_id, e.subject_id, e.detail) for e in events] == [
+        (admin.id, str(trial.id), {"sha256": hashlib.sha256(data).hexdigest(),
+                                   "rows": data.count(b"\n") - 1, "reason": "does_not_extend"})
+        for data in guesses.values()]
+    assert count(AllocationListEntry) == 6
+
+
+def test_a_list_sent_to_a_trial_that_takes_none_is_audited(client, login_as, post, make_trial,
+                                                           make_referral, triage_referral,
+                                                           make_user):
+    import hashlib
+    import io
+
+    from casework.triage import services
+
+    trial = make_trial()
+    services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                    actor=make_user("lead"), now=datetime.now(UTC), key=b"test-trial-key")
+    db.session.commit()
+    login_as("admin", ())
+    data = b"stratum,slot,arm\ncoventry,1,treatment\n"
+    response = post(f"/admin/trials/{trial.id}/allocation-list",
+                    {"allocation_list": (io.BytesIO(data), "list.csv")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422 and "takes no allocation list" in page_text(response)
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "trial:allocation_list_refused")).one()
+    assert event.detail == {"sha256": hashlib.sha256(data).hexdigest(), "rows": None,
+                            "reason": "takes_no_list"}
+    assert count(AllocationListEntry) == 0
 
 
 def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, make_referral,
