@@ -36,6 +36,7 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
         (["--site", "atlantis"], "--site: Unknown site atlantis", "a long enough passphrase"),
         ([], "--site: A caseworker needs at least one site", "a long enough passphrase"),
         (["--site", "coventry"], "--password: Password must be 12 characters", "short"),
+        (["--site", "coventry"], "--password: Password is too easy to guess", "Coventry2026!"),
         # longer than the columns: PostgreSQL refused with a traceback, SQLite kept them
         (["--site", "coventry", "--name", "N" * 121],
          "--name: The display name must be 120 characters or fewer",
@@ -426,7 +427,8 @@ def test_users_set_password_refuses_without_writing(runner):
     assert result.output.strip() == "--email: No user has this email address"
     for typed, message in (("short", "password: Password must be 12 characters or more"),
                            ("", "password: Password must be 12 characters or more"),
-                           ("ann@example.org", "must not be your email address")):
+                           ("ann@example.org", "must not be your email address"),
+                           ("Password123!", "password: Password is too easy to guess")):
         result = runner.invoke(args=["users", "set-password", "--email", "ann@example.org"],
                                input=f"{typed}\n")
         assert result.exit_code == 2 and message in result.output, result.output

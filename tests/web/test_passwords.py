@@ -73,6 +73,34 @@ def test_every_problem_is_shown_beside_its_field_and_no_password_is_kept(client,
     assert sign_in(client.application.test_client(), user.email).status_code == 302
 
 
+def test_a_guessable_new_password_is_refused_with_the_reason(client, login_as):
+    # twelve characters, off the common list, yet guessable: a site's name
+    # (from the sites table), the user's own name (found by review)
+    login_as("caseworker", display_name="Kim Okafor")
+    response = change(client, PASSWORD, "Wolverhampton2026!")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Password is too easy to guess: it has your name or email address" in page
+    assert "Three or four random words make a good one" in page
+    assert "Wolverhampton2026!" not in page
+    assert change(client, PASSWORD, "KimOkafor2026").status_code == 422
+    assert events("user:password_changed") == []
+
+
+def test_an_admin_cannot_set_a_guessable_password(client, login_as, post, make_user):
+    target = make_user("caseworker", email="ann@example.org")
+    login_as("admin", ())
+    refused = post(f"/admin/users/{target.id}/password", {"password": "zxcvbnm12345",
+                                                          "confirm": "zxcvbnm12345"})
+    assert refused.status_code == 422 and "too easy to guess" in refused.get_data(as_text=True)
+    refused = post("/admin/users/new", {"email": "new@example.org", "display_name": "New",
+                                        "role": "caseworker", "sites": ["coventry"],
+                                        "password": "casework2026!",
+                                        "confirm": "casework2026!"})
+    assert refused.status_code == 422 and "too easy to guess" in refused.get_data(as_text=True)
+    assert events("user:password_set") == [] and len(events("user:created")) == 2
+
+
 def test_guessing_the_current_password_is_throttled_like_sign_in(make_app, make_user):
     # a computer left signed in: whoever finds it guesses at the password
     # (to take the account over) no faster than at the sign-in page
