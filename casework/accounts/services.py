@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -270,7 +271,17 @@ def _display_name_problem(display_name: str) -> str | None:
     # given) would break the lines of logs, lists and extracts it is shown in
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
         return "The display name must not contain control characters (tabs, line breaks)"
+    # nor an invisible format character: a right-to-left override shows the
+    # name, and whatever follows it on its line, backwards (found by review)
+    if any(unicodedata.category(ch) == "Cf" and ch not in _JOINERS for ch in name):
+        return ("The display name must not contain invisible formatting characters (such as "
+                "a right-to-left override)")
     return None
+
+
+# the zero-width non-joiner and joiner, which names in Persian and in Indic
+# scripts need, and which move nothing
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def _raise_if(problems: dict[str | None, str | None]) -> None:

@@ -137,6 +137,23 @@ def test_the_add_form_sent_again_with_another_email_says_it_added_nobody(client,
         User.email == "other.person@example.org")) == 1
 
 
+def test_a_display_name_with_a_right_to_left_override_is_refused(client, login_as, post,
+                                                                   make_user):
+    # "Kim\u202eredro" shows as "Kimordre", and reverses what follows it on its
+    # line (found by review)
+    target = make_user("caseworker", ("coventry",))
+    login_as("admin", ())
+    message = "The display name must not contain invisible formatting characters"
+    added = post("/admin/users/new", {**GOOD, "display_name": "New\u202ePerson"})
+    assert added.status_code == 422 and message in added.get_data(as_text=True)
+    changed = post(f"/admin/users/{target.id}", {
+        "display_name": "Kim\u202eredro", "role": "caseworker", "sites": ["coventry"]})
+    assert changed.status_code == 422 and message in changed.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, target.id).display_name == target.display_name
+    assert db.session.scalar(select(User).where(User.email == "new.person@example.org")) is None
+
+
 def test_mismatched_confirmation(client, login_as, post):
     login_as("admin", ())
     response = post("/admin/users/new", {**GOOD, "confirm": "something else entirely"})
