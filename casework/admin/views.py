@@ -140,9 +140,15 @@ def set_password(user_id: int):
         except services.AccountError as error:
             show_problems(form, error.problems)
         else:
+            # a deactivated user signs in with nothing (they were signed out
+            # when deactivated): the message said they had been signed out
+            # and would change it at their next sign-in (found by review)
+            after = ("They have been signed out, and must change it when they next sign in"
+                     if user.active else
+                     "Their account is deactivated: they cannot sign in with it until it is "
+                     "reactivated, and must then change it when they first sign in")
             flash(f"Temporary password set for {user.email}: give it to them in person or by "
-                  "phone. They have been signed out, and must change it when they next sign in",
-                  "success")
+                  f"phone. {after}", "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/set_password.html", form=form, user=user), status

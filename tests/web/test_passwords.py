@@ -87,6 +87,29 @@ def test_a_guessable_new_password_is_refused_with_the_reason(client, login_as):
     assert events("user:password_changed") == []
 
 
+def test_a_temporary_password_for_a_deactivated_user_says_they_cannot_sign_in(
+        app, client, login_as, post, make_user):
+    # the message said they had been signed out and would change it when they
+    # next signed in, which they cannot do (found by review)
+    target = make_user("caseworker", email="ann@example.org")
+    login_as("admin", ())
+    assert post(f"/admin/users/{target.id}/deactivate", {}).status_code == 302
+    page = client.get(f"/admin/users/{target.id}/password").get_data(as_text=True)
+    assert "This account is deactivated: they cannot sign in" in page
+    response = post(f"/admin/users/{target.id}/password", {"password": TEMPORARY,
+                                                           "confirm": TEMPORARY})
+    assert response.status_code == 302
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert ("Their account is deactivated: they cannot sign in with it until it is "
+            "reactivated, and must then change it when they first sign in") in shown
+    assert "They have been signed out" not in shown
+    assert sign_in(app.test_client(), target.email, TEMPORARY).status_code == 422
+    # reactivated, they sign in with it and are sent to change it
+    assert post(f"/admin/users/{target.id}/reactivate", {}).status_code == 302
+    signed_in = sign_in(app.test_client(), target.email, TEMPORARY)
+    assert signed_in.headers["Location"].startswith("/account/password")
+
+
 def test_an_admin_cannot_set_a_guessable_password(client, login_as, post, make_user):
     target = make_user("caseworker", email="ann@example.org")
     login_as("admin", ())
