@@ -33,7 +33,7 @@ class ChangePasswordForm(Form):
     )
     password = PasswordField(
         "New password", widget=GovPasswordInput(),
-        description="At least 12 characters, and not a common password: a few unrelated "
+        description="At least 12 characters, and hard to guess: three or four random "
                     "words make a good one.",
         validators=[InputRequired(message="Enter a new password"),
                     Length(max=256, message="Password must be 256 characters or fewer")],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -270,7 +271,17 @@ def _display_name_problem(display_name: str) -> str | None:
     # given) would break the lines of logs, lists and extracts it is shown in
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
         return "The display name must not contain control characters (tabs, line breaks)"
+    # nor an invisible format character: a right-to-left override shows the
+    # name, and whatever follows it on its line, backwards (found by review)
+    if any(unicodedata.category(ch) == "Cf" and ch not in _JOINERS for ch in name):
+        return ("The display name must not contain invisible formatting characters (such as "
+                "a right-to-left override)")
     return None
+
+
+# the zero-width non-joiner and joiner, which names in Persian and in Indic
+# scripts need, and which move nothing
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def _raise_if(problems: dict[str | None, str | None]) -> None:
@@ -336,7 +347,7 @@ def create_user(
         "email": problem,
         "display_name": name_problem,
         "sites": _site_problem(role, sites),
-        "password": password_problem(password, email=email),
+        "password": _password_problem(password, email=email, display_name=display_name),
     })
     user = User(
         email=email,
@@ -380,6 +391,14 @@ def _add_new_user(user: User) -> None:
             raise
         raise AccountError("A user with this email address already exists",
                            field="email") from None
+
+
+def _password_problem(password: str, *, email: str, display_name: str) -> str | None:
+    """passwords.password_problem, told what a guesser would try first for
+    this user: their email and name, and the sites' names and keys."""
+    sites = db.session.execute(select(Site.key, Site.name)).all()
+    return password_problem(password, email=email,
+                            words=[display_name, *(word for site in sites for word in site)])
 
 
 def create_locked_users(accounts: list[tuple[str, str]], *, role: Role | str,
@@ -523,7 +542,8 @@ def set_password(user: User, password: str, *, actor: User | None, now: datetime
     the password; ``os_user``: who ran the command that set it."""
     if actor is not None and actor.id == user.id:
         raise AccountError("Change your own password on the Change your password page")
-    _raise_if({"password": password_problem(password, email=user.email)})
+    _raise_if({"password": _password_problem(password, email=user.email,
+                                             display_name=user.display_name)})
     user.password_hash = hash_password(password)
     user.must_change_password = temporary
     user.end_sessions()
@@ -545,7 +565,7 @@ def change_password(user: User, current: str, new: str, *, now: datetime) -> Use
     their other sessions (the caller signs this one in again) and any
     obligation to change it. Every problem is reported at once; audited as
     ``user:password_changed``, with no password in it."""
-    problem = password_problem(new, email=user.email)
+    problem = _password_problem(new, email=user.email, display_name=user.display_name)
     right = verify_password(user.password_hash, current)
     if problem is None and right and new == current:
         problem = "Your new password must be different from your current one"

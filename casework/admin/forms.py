@@ -46,8 +46,9 @@ class NewUserForm(UserDetailsForm):
     )
     password = PasswordField(
         "Initial password", widget=GovPasswordInput(),
-        description="At least 12 characters. Give it to the user in person or by phone: "
-                    "they must change it when they first sign in.",
+        description="At least 12 characters, and hard to guess: three or four random words "
+                    "make a good one. Give it to the user in person or by phone: they must "
+                    "change it when they first sign in.",
         validators=[InputRequired(message="Enter an initial password")],
     )
     confirm = PasswordField(
@@ -63,8 +64,9 @@ class NewUserForm(UserDetailsForm):
 class TemporaryPasswordForm(Form):
     password = PasswordField(
         "Temporary password", widget=GovPasswordInput(),
-        description="At least 12 characters. Give it to the user in person or by phone: "
-                    "they must change it when they next sign in.",
+        description="At least 12 characters, and hard to guess: three or four random words "
+                    "make a good one. Give it to the user in person or by phone: they must "
+                    "change it when they next sign in.",
         validators=[InputRequired(message="Enter a temporary password"),
                     Length(max=256, message="Password must be 256 characters or fewer")],
     )

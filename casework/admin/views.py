@@ -19,7 +19,7 @@ from casework.admin.forms import (
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, show_problems, whole_number
-from casework.submissions import AlreadySubmitted
+from casework.submissions import AlreadySubmitted, new_key
 
 
 def _with_sites(form):
@@ -62,7 +62,9 @@ def new_user():
             )
         except AlreadySubmitted as sent:  # a double click: the first added them
             db.session.rollback()
-            return _already_added(sent.earlier)
+            added = _already_added(sent.earlier, form)
+            if added is not None:
+                return added
         except services.AccountError as error:
             show_problems(form, error.problems)
         else:
@@ -72,13 +74,22 @@ def new_user():
     return render_template("admin/new_user.html", form=form), status
 
 
-def _already_added(earlier):
+def _already_added(earlier, form):
     """The answer to the new-user form sent again: the user it added (a key
-    not the admin's own: the list, and nothing about it)."""
+    not the admin's own: the list, and nothing about it). Sent again with
+    another email (back, then changed: it added nobody and named the first,
+    found by review), None: ``form`` is drawn again, with a new key, saying
+    so beside the email."""
     user = db.session.get(User, earlier.subject_id) if earlier.subject_id else None
     if user is None:
         flash("This form was already sent", "info")
         return redirect(url_for("admin.users"))
+    typed = services.normalise_email(form.email.data or "")
+    if typed != user.email:
+        form.submission.data = new_key()
+        show_problems(form, {"email": f"{user.email} was added from this form; {typed} has "
+                                      "not been added: check and add again"})
+        return None
     flash(f"User {user.email} was already added: they are added once", "info")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -129,9 +140,15 @@ def set_password(user_id: int):
         except services.AccountError as error:
             show_problems(form, error.problems)
         else:
+            # a deactivated user signs in with nothing (they were signed out
+            # when deactivated): the message said they had been signed out
+            # and would change it at their next sign-in (found by review)
+            after = ("They have been signed out, and must change it when they next sign in"
+                     if user.active else
+                     "Their account is deactivated: they cannot sign in with it until it is "
+                     "reactivated, and must then change it when they first sign in")
             flash(f"Temporary password set for {user.email}: give it to them in person or by "
-                  "phone. They have been signed out, and must change it when they next sign in",
-                  "success")
+                  f"phone. {after}", "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/set_password.html", form=form, user=user), status

@@ -9,8 +9,9 @@ from casework.accounts.roles import Permission
 from casework.audit import bp
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.audit.forms import AuditFilterForm
+from casework.audit.forms import KEYED_SUBJECT, AuditFilterForm
 from casework.database import utcnow
+from casework.diversion import services as diversion
 
 
 def _int_arg(name: str) -> int | None:
@@ -35,12 +36,18 @@ def events():
         if who and actor is None:
             form.actor.errors = [*form.actor.errors, "No user has this email address"]
             filtered = False
-        else:
+        subject_id = form.subject_id_value()
+        if (form.subject_type.data == KEYED_SUBJECT and subject_id is not None
+                and subject_id not in {offence.key for offence in diversion.offences()}):
+            # key-shaped words are still words: only the catalogue's keys are kept
+            form.subject_id.errors = [*form.subject_id.errors, "No offence has this key"]
+            filtered = False
+        if filtered:
             criteria = audit.AuditFilter(
                 actor_id=actor.id if actor else None,
                 action=form.action.data or None,
-                subject_type=(form.subject_type.data or "").strip() or None,
-                subject_id=(form.subject_id.data or "").strip() or None,
+                subject_type=form.subject_type.data or None,
+                subject_id=subject_id,
                 date_from=form.date_from.data,
                 date_to=form.date_to.data,
             )

@@ -36,6 +36,7 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
         (["--site", "atlantis"], "--site: Unknown site atlantis", "a long enough passphrase"),
         ([], "--site: A caseworker needs at least one site", "a long enough passphrase"),
         (["--site", "coventry"], "--password: Password must be 12 characters", "short"),
+        (["--site", "coventry"], "--password: Password is too easy to guess", "Coventry2026!"),
         # longer than the columns: PostgreSQL refused with a traceback, SQLite kept them
         (["--site", "coventry", "--name", "N" * 121],
          "--name: The display name must be 120 characters or fewer",
@@ -111,6 +112,31 @@ def test_users_create_refuses_control_characters_in_the_name(runner):
         assert result.exit_code == 2, result.output
         assert "--name: The display name must not contain control characters" in result.stderr
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_users_create_refuses_invisible_formatting_characters_in_the_name(runner):
+    """A right-to-left override (U+202E) and its kin were kept (found by
+    review): the name, and what follows it on its line, is shown backwards."""
+    for name in ("Ada\u202eecalevol", "Ada\u2066Lovelace", "Ada\u200bLovelace",
+                 "\ufeffAda", "Ada\u00adLovelace"):
+        result = runner.invoke(
+            args=["users", "create", "--email", "ada@example.org", "--role", "admin",
+                  "--name", name],
+            input="a long enough passphrase\na long enough passphrase\n")
+        assert result.exit_code == 2, result.output
+        assert "--name: The display name must not contain invisible formatting" in result.stderr
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    # nor in the email, from which a name left out is made
+    result = runner.invoke(
+        args=["users", "create", "--email", "ada\u202e@example.org", "--role", "admin"],
+        input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 2 and "--email:" in result.stderr
+    # the joiners, which Persian and Indic names need, are kept
+    result = runner.invoke(
+        args=["users", "create", "--email", "ada@example.org", "--role", "admin",
+              "--name", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"],
+        input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 0, result.output
 
 
 def test_users_create_rejects_an_unknown_role(runner):
@@ -426,7 +452,8 @@ def test_users_set_password_refuses_without_writing(runner):
     assert result.output.strip() == "--email: No user has this email address"
     for typed, message in (("short", "password: Password must be 12 characters or more"),
                            ("", "password: Password must be 12 characters or more"),
-                           ("ann@example.org", "must not be your email address")):
+                           ("ann@example.org", "must not be your email address"),
+                           ("Password123!", "password: Password is too easy to guess")):
         result = runner.invoke(args=["users", "set-password", "--email", "ann@example.org"],
                                input=f"{typed}\n")
         assert result.exit_code == 2 and message in result.output, result.output

@@ -110,6 +110,50 @@ def test_add_user_sent_twice_adds_them_once_and_lands_on_them(client, login_as, 
                                     {**GOOD, "submission": fresh}).get_data(as_text=True)
 
 
+def test_the_add_form_sent_again_with_another_email_says_it_added_nobody(client, login_as,
+                                                                          post):
+    # back, then another person's details over the first's: it added nobody,
+    # and said the first was already added (found by review)
+    login_as("admin", ())
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    key = re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
+    assert post("/admin/users/new", {**GOOD, "submission": key}).status_code == 302
+    other = {**GOOD, "email": "Other.Person@Example.org", "display_name": "Other Person",
+             "submission": key}
+    again = post("/admin/users/new", other)
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422
+    assert ('new.person@example.org was added from this form; other.person@example.org has '
+            'not been added: check and add again') in page
+    assert 'href="#email"' in page  # in the summary, beside the email
+    assert 'value="Other.Person@Example.org"' in page and 'value="Other Person"' in page
+    assert GOOD["password"] not in page
+    fresh = re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
+    assert fresh != key
+    assert db.session.scalar(select(User).where(User.email == "other.person@example.org")) is None
+    # added from the form drawn again, once
+    assert post("/admin/users/new", {**other, "submission": fresh}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(User).where(
+        User.email == "other.person@example.org")) == 1
+
+
+def test_a_display_name_with_a_right_to_left_override_is_refused(client, login_as, post,
+                                                                   make_user):
+    # "Kim\u202eredro" shows as "Kimordre", and reverses what follows it on its
+    # line (found by review)
+    target = make_user("caseworker", ("coventry",))
+    login_as("admin", ())
+    message = "The display name must not contain invisible formatting characters"
+    added = post("/admin/users/new", {**GOOD, "display_name": "New\u202ePerson"})
+    assert added.status_code == 422 and message in added.get_data(as_text=True)
+    changed = post(f"/admin/users/{target.id}", {
+        "display_name": "Kim\u202eredro", "role": "caseworker", "sites": ["coventry"]})
+    assert changed.status_code == 422 and message in changed.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, target.id).display_name == target.display_name
+    assert db.session.scalar(select(User).where(User.email == "new.person@example.org")) is None
+
+
 def test_mismatched_confirmation(client, login_as, post):
     login_as("admin", ())
     response = post("/admin/users/new", {**GOOD, "confirm": "something else entirely"})

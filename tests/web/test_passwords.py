@@ -73,6 +73,57 @@ def test_every_problem_is_shown_beside_its_field_and_no_password_is_kept(client,
     assert sign_in(client.application.test_client(), user.email).status_code == 302
 
 
+def test_a_guessable_new_password_is_refused_with_the_reason(client, login_as):
+    # twelve characters, off the common list, yet guessable: a site's name
+    # (from the sites table), the user's own name (found by review)
+    login_as("caseworker", display_name="Kim Okafor")
+    response = change(client, PASSWORD, "Wolverhampton2026!")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Password is too easy to guess: it has your name or email address" in page
+    assert "Three or four random words make a good one" in page
+    assert "Wolverhampton2026!" not in page
+    assert change(client, PASSWORD, "KimOkafor2026").status_code == 422
+    assert events("user:password_changed") == []
+
+
+def test_a_temporary_password_for_a_deactivated_user_says_they_cannot_sign_in(
+        app, client, login_as, post, make_user):
+    # the message said they had been signed out and would change it when they
+    # next signed in, which they cannot do (found by review)
+    target = make_user("caseworker", email="ann@example.org")
+    login_as("admin", ())
+    assert post(f"/admin/users/{target.id}/deactivate", {}).status_code == 302
+    page = client.get(f"/admin/users/{target.id}/password").get_data(as_text=True)
+    assert "This account is deactivated: they cannot sign in" in page
+    response = post(f"/admin/users/{target.id}/password", {"password": TEMPORARY,
+                                                           "confirm": TEMPORARY})
+    assert response.status_code == 302
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert ("Their account is deactivated: they cannot sign in with it until it is "
+            "reactivated, and must then change it when they first sign in") in shown
+    assert "They have been signed out" not in shown
+    assert sign_in(app.test_client(), target.email, TEMPORARY).status_code == 422
+    # reactivated, they sign in with it and are sent to change it
+    assert post(f"/admin/users/{target.id}/reactivate", {}).status_code == 302
+    signed_in = sign_in(app.test_client(), target.email, TEMPORARY)
+    assert signed_in.headers["Location"].startswith("/account/password")
+
+
+def test_an_admin_cannot_set_a_guessable_password(client, login_as, post, make_user):
+    target = make_user("caseworker", email="ann@example.org")
+    login_as("admin", ())
+    refused = post(f"/admin/users/{target.id}/password", {"password": "zxcvbnm12345",
+                                                          "confirm": "zxcvbnm12345"})
+    assert refused.status_code == 422 and "too easy to guess" in refused.get_data(as_text=True)
+    refused = post("/admin/users/new", {"email": "new@example.org", "display_name": "New",
+                                        "role": "caseworker", "sites": ["coventry"],
+                                        "password": "casework2026!",
+                                        "confirm": "casework2026!"})
+    assert refused.status_code == 422 and "too easy to guess" in refused.get_data(as_text=True)
+    assert events("user:password_set") == [] and len(events("user:created")) == 2
+
+
 def test_guessing_the_current_password_is_throttled_like_sign_in(make_app, make_user):
     # a computer left signed in: whoever finds it guesses at the password
     # (to take the account over) no faster than at the sign-in page
