@@ -65,6 +65,9 @@ class TriageForm(Form):
 
 
 class DecisionForm(Form):
+    # the facts, and the rules' result on them, the page showed
+    # (services.decision_version): a decision is on what the lead read
+    version = VersionField()
     decision = RadioField(
         "Decision", widget=GovRadioInput(),
         choices=choices([("eligible", "Eligible: randomise now"), ("ineligible", "Ineligible")]),

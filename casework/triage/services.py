@@ -16,6 +16,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import (
     COUNT_CAP,
+    ChangedMeanwhile,
     Paged,
     check_unchanged,
     count_up_to,
@@ -102,6 +103,29 @@ def _editable(triage: Triage) -> dict:
 def triage_version(triage: Triage) -> str:
     """The version of a triage's facts their form is drawn from."""
     return row_version(_editable(triage))
+
+
+def decision_version(triage: Triage, assessment: Assessment) -> str:
+    """What a lead's decision form is drawn from: the triage's facts and
+    what the rules give on them, criterion by criterion (a date of birth
+    corrected, or an allocation made for the person, changes the second
+    without the first)."""
+    return row_version({"facts": _editable(triage),
+                        "criteria": [c.to_dict() for c in assessment.criteria],
+                        "ruleset_version": assessment.ruleset_version})
+
+
+class FactsChanged(ChangedMeanwhile):
+    """A lead's decision sent from a page showing facts, or a result of the
+    rules, that have changed since: decided as it is, it would rule on what
+    the lead never read. ``version`` is the decision_version now."""
+
+    def __init__(self, version: str):
+        self.version = version
+        Exception.__init__(
+            self, "The facts of this triage, or what the rules give on them, changed since you "
+                  "opened this page: your decision was not recorded. Check the facts and the "
+                  "rules' result below, then record your decision again.")
 
 
 def triages_by_referral(person_id: int) -> dict[int, Triage]:
@@ -235,13 +259,17 @@ def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) 
 
 
 def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
-           now: datetime, key: bytes | None) -> Triage:
+           now: datetime, key: bytes | None, based_on: str | None = None) -> Triage:
     """Record a lead's decision; an eligible decision randomises the person
     in the same transaction (DESIGN.md "Randomisation").
 
     The triage row is locked first, so of two concurrent decisions on one
     triage only the first is recorded; the rules are applied under that
     lock, so "already randomised" (C4) sees every committed allocation.
+    A decision sent from a page (``based_on``: the decision_version it was
+    drawn from) is refused, FactsChanged, if the facts or the rules' result
+    on them are no longer what that page showed; None (a caller reading
+    them in this transaction) is not checked.
     """
     _lock(triage)
     if triage.is_decided:
@@ -249,6 +277,15 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         raise TriageError({None: f"This triage was already decided ({triage.decision}) on "
                                  f"{decided_on}"})
     lock_for_update(db.session, f"allocation:trial:person:{triage.person_id}")
+    # the trial open at the site now, for the rules and the randomisation
+    # alike; recorded with the decision, whichever way it goes
+    trial = _trial(triage)
+    earlier = _existing_allocation(triage, trial)
+    assessment = _assess(triage, trial, earlier)
+    if based_on is not None:
+        seen_now = decision_version(triage, assessment)
+        if based_on != seen_now:
+            raise FactsChanged(seen_now)
     problems: dict[str | None, str] = {}
     rationale = _check_text(problems, "rationale", rationale, "The rationale")
     if problems:
@@ -257,11 +294,6 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         chosen = Result(decision)
     except ValueError:
         raise TriageError({"decision": "Decide eligible or ineligible"}) from None
-    # the trial open at the site now, for the rules and the randomisation
-    # alike; recorded with the decision, whichever way it goes
-    trial = _trial(triage)
-    earlier = _existing_allocation(triage, trial)
-    assessment = _assess(triage, trial, earlier)
     problem = cirv.decision_problem(assessment, chosen, rationale)
     if problem:
         field_name, message = problem

@@ -64,6 +64,8 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
     audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
                  site_id=triage.site_id)
     assessment, earlier = (None, None) if triage.is_decided else services.review(triage)
+    if form is not None and assessment is not None:  # what this page shows, decided on
+        form.version.data = services.decision_version(triage, assessment)
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
         earlier_allocation=earlier,
@@ -85,12 +87,18 @@ def decide(triage_id: int):
     form = DecisionForm()
     if form.validate_on_submit():
         try:
+            # a form without the version it was drawn from (a page from
+            # before it had one) showed facts nobody can name: not decided on
             services.decide(triage, form.decision.data, form.rationale.data,
                             actor=current_user, now=utcnow(),
-                            key=current_app.config["TRIAL_KEY"])
+                            key=current_app.config["TRIAL_KEY"],
+                            based_on=form.version.data or "")
         except services.TriageError as error:
             db.session.rollback()  # nothing of a refused decision is kept, even in memory
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:  # the page drawn again shows the facts now
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash("Decision recorded", "success")
             return redirect(url_for("triage.show", triage_id=triage.id))

@@ -15,7 +15,7 @@ from casework.extensions import db
 from casework.intake.models import Referral
 from casework.triage.models import Triage
 from casework.trial.models import Allocation, AllocationInError, Trial
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import sign_in
 
 FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
          "panel_confirmed": "yes", "exclusions": [], "recommendation": "eligible",
@@ -28,6 +28,22 @@ def count(model) -> int:
 
 def page_text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def decision_form(client, triage_id: int) -> dict:
+    """The decision form's hidden fields as the triage page draws them now:
+    the CSRF token and the version of the facts (and the rules' result) shown."""
+    page = page_text(client.get(f"/triage/{triage_id}"))
+    return {"csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                                    page).group(1),
+            "version": re.search(r'name="version" type="hidden" value="([^"]+)"',
+                                 page).group(1)}
+
+
+def decide(client, triage_id: int, data: dict):
+    """A lead's decision sent from the triage page as it is now."""
+    return client.post(f"/triage/{triage_id}/decision",
+                       data={**decision_form(client, triage_id), **data})
 
 
 def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, make_referral):
@@ -151,7 +167,7 @@ def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post,
     lead = login_as("lead", ("coventry",))
     assert "Record decision" in page_text(client.get(f"/triage/{triage.id}"))
 
-    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    response = decide(client, triage.id, {"decision": "eligible"})
     assert response.status_code == 302
     allocation = db.session.scalars(select(Allocation)).one()
     assert allocation.allocated_by_id == lead.id
@@ -180,7 +196,7 @@ def test_a_lead_decides_under_the_trial_open_now(client, login_as, post, make_tr
     make_trial(key="cirv-2", name="CIRV two", sites=("coventry",))
     login_as("lead", ("coventry",))
     assert "The rules give: Eligible" in page_text(client.get(f"/triage/{triage.id}"))
-    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    response = decide(client, triage.id, {"decision": "eligible"})
     assert response.status_code == 302, page_text(response)
     shown = page_text(client.get(f"/triage/{triage.id}"))
     assert re.search(r"Trial\s*</dt>\s*<dd[^>]*>\s*CIRV two", shown)
@@ -194,23 +210,67 @@ def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
     too_young = triage_referral(make_referral("coventry", dob=date(2015, 1, 1)))
     login_as("lead", ("coventry",))
 
-    response = post(f"/triage/{review.id}/decision", {"decision": "eligible"})
+    response = decide(client, review.id, {"decision": "eligible"})
     assert response.status_code == 422
     assert "give a rationale to decide eligible" in page_text(response)
     assert count(Allocation) == 0 and db.session.get(Triage, review.id).decided_at is None
 
-    response = post(f"/triage/{too_young.id}/decision",
-                    {"decision": "eligible", "rationale": "Mature for his age"})
+    response = decide(client, too_young.id,
+                      {"decision": "eligible", "rationale": "Mature for his age"})
     assert response.status_code == 422
     assert "C1 (age) is not met and cannot be overridden" in page_text(response)
     assert count(Allocation) == 0
 
-    response = post(f"/triage/{review.id}/decision",
-                    {"decision": "eligible", "rationale": "Panel confirmed by phone"})
+    response = decide(client, review.id,
+                      {"decision": "eligible", "rationale": "Panel confirmed by phone"})
     assert response.status_code == 302
     shown = page_text(client.get(f"/triage/{review.id}"))
     assert "Override rationale" in shown and "Panel confirmed by phone" in shown
     assert "triage:overridden" in set(db.session.scalars(select(AuditEvent.action)))
+
+
+def test_a_decision_is_on_the_facts_the_lead_read(client, login_as, make_trial, make_referral,
+                                                  triage_referral):
+    """A lead opens a triage needing review and writes an override; meanwhile
+    a caseworker records the panel's "no" and an exclusion. The decision was
+    recorded (302), an override of "ineligible" the lead never saw, and the
+    person randomised. Now it is refused, 422, nothing kept, with the facts
+    as they are and the rationale typed; sent again from there, it is
+    decided on what the page showed."""
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral, panel_confirmed=None)
+    login_as("lead", ("coventry",))
+    seen = decision_form(client, triage.id)
+    assert "The rules give: Needs review" in page_text(client.get(f"/triage/{triage.id}"))
+    triage_referral(referral, panel_confirmed=False, exclusions=["other_focused_deterrence"],
+                    recommendation="ineligible")
+
+    response = client.post(f"/triage/{triage.id}/decision",
+                           data={**seen, "decision": "eligible",
+                                 "rationale": "Intel strong; panel meets next week"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "changed since you opened this page: your decision was not recorded" in text
+    assert "The rules give: Ineligible" in text
+    assert "Already in another focused-deterrence programme" in text
+    assert "Intel strong; panel meets next week" in text  # what was typed is kept
+    db.session.expire_all()
+    assert count(Allocation) == 0 and db.session.get(Triage, triage.id).decided_at is None
+    assert db.session.get(Referral, referral.id).status == "in_triage"
+    # a form without the version it was drawn from names no facts: not decided on
+    response = client.post(f"/triage/{triage.id}/decision",
+                           data={"csrf_token": seen["csrf_token"], "decision": "ineligible"})
+    assert response.status_code == 422 and "your decision was not recorded" in page_text(response)
+    # from the page drawn again: decided on the facts it shows
+    version = re.search(r'name="version" type="hidden" value="([^"]+)"', text).group(1)
+    response = client.post(f"/triage/{triage.id}/decision",
+                           data={**seen, "version": version, "decision": "ineligible"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    decided = db.session.get(Triage, triage.id)
+    assert (decided.decision, decided.computed_result) == ("ineligible", "ineligible")
+    assert count(Allocation) == 0
 
 
 def test_other_sites_triage_answers_404(client, login_as, post, make_trial, make_referral,
@@ -282,7 +342,7 @@ def test_a_decision_under_a_changed_trial_key_is_refused_on_the_page(
     triage = triage_referral(make_referral("coventry"))
     login_as("lead", ("coventry",))
 
-    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    response = decide(client, triage.id, {"decision": "eligible"})
     assert response.status_code == 422
     text = page_text(response)
     assert "The trial key has changed" in text and "Nobody can be randomised" in text
@@ -310,9 +370,9 @@ def test_a_used_up_allocation_list_is_refused_on_the_page(
     done = triage_referral(make_referral("coventry"))
     waiting = triage_referral(make_referral("coventry"))
     login_as("lead", ("coventry",))
-    assert post(f"/triage/{done.id}/decision", {"decision": "eligible"}).status_code == 302
+    assert decide(client, done.id, {"decision": "eligible"}).status_code == 302
 
-    response = post(f"/triage/{waiting.id}/decision", {"decision": "eligible"})
+    response = decide(client, waiting.id, {"decision": "eligible"})
     assert response.status_code == 422
     assert "The allocation list has no slot 2 for stratum coventry" in page_text(response)
     db.session.expire_all()
@@ -603,8 +663,7 @@ def test_the_person_page_reads_triages_and_allocations_only_for_a_person_with_th
     triage = triage_referral(referral)
     read, page = tables_read()
     assert read == {"triages"} and "Waiting for a lead" in page
-    client.post(f"/triage/{triage.id}/decision",
-                data={"decision": "eligible", "csrf_token": csrf_token(client)})
+    decide(client, triage.id, {"decision": "eligible"})
     read, page = tables_read()
     assert read == {"triages", "allocations"}
     assert "Decided: eligible" in page and "Trial allocation" in page
