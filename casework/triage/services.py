@@ -11,6 +11,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload, lazyload
 
+from casework import submissions
 from casework.accounts.models import User
 from casework.audit import services as audit
 from casework.audit.actions import Action
@@ -36,6 +37,9 @@ from casework.trial import services as trials
 from casework.trial.models import Allocation, Trial
 
 MAX_TEXT_LENGTH = 5000
+# The version a blank triage form is drawn with (no triage yet): sent back
+# when one exists, it was recorded by someone else meanwhile.
+NEW_TRIAGE = "new"
 RECOMMENDATIONS = {"eligible": "Eligible", "ineligible": "Ineligible"}
 
 
@@ -147,26 +151,32 @@ def triage_for(referral: Referral) -> Triage | None:
 
 
 def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
-                  now: datetime, based_on: str | None = None) -> Triage:
+                  now: datetime, based_on: str | None = None,
+                  submission: str | None = None) -> Triage:
     """Record or change a referral's triage facts and recommendation.
 
     The first record moves the referral into triage and onto the lead's
     queue; once a lead has decided, the facts are locked. A change is
     refused (ChangedMeanwhile) if the facts are no longer the version
-    ``based_on`` its form was drawn from.
+    ``based_on`` its form was drawn from: NEW_TRIAGE, a blank form's, once
+    someone else has recorded the first. The form sent again (its
+    ``submission`` key claimed: a double click) raises
+    submissions.AlreadySubmitted, where it would find the facts changed
+    "by someone else", by its own first sending.
     """
     facts = _check_facts(facts)
     # The referral's row, then its triage's (the order decide() takes them):
     # as they are now, not as the page found them. A lead's decision or a
     # colleague's close committed meanwhile is seen; a second click of the
-    # first save waits for the first, then changes the triage it made.
+    # first save waits for the first, then finds its key claimed.
     lock_row(db.session, referral)
+    submissions.claim(submission, "triage_facts", actor=actor, now=now)
     triage = triage_for(referral)
     if triage is not None:
         lock_row(db.session, triage)
     if triage is not None and triage.is_decided:
         raise TriageError({None: "A lead has decided this triage; its facts are locked"})
-    if triage is not None:
+    if triage is not None:  # (NEW_TRIAGE is no version: a triage was recorded meanwhile)
         check_unchanged(based_on, _editable(triage), {
             "group_violence_evidence": sorted(facts.group_violence_evidence),
             "panel_confirmed": facts.panel_confirmed, "exclusions": sorted(facts.exclusions),
@@ -188,6 +198,7 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     triage.recommendation_note = facts.recommendation_note
     triage.updated_at = now
     db.session.flush()
+    submissions.settle(submission, triage.id)
     if creating:
         audit.record(Action.TRIAGE_RECORDED, actor=actor, now=now, subject_type="triage",
                      subject_id=triage.id, site_id=triage.site_id,

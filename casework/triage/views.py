@@ -12,6 +12,7 @@ from casework.extensions import db
 from casework.forms import changed_meanwhile, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Referral
+from casework.submissions import AlreadySubmitted, check_earlier
 from casework.triage import bp, services
 from casework.triage.forms import DecisionForm, TriageForm
 from casework.triage.models import Triage
@@ -25,18 +26,30 @@ def record(referral_id: int):
     if triage is not None and triage.is_decided:
         return redirect(url_for("triage.show", triage_id=triage.id))
     form = TriageForm()
-    if triage is not None and not form.is_submitted():
-        form.fill_from(triage)
-        form.version.data = services.triage_version(triage)
+    if not form.is_submitted():
+        if triage is not None:
+            form.fill_from(triage)
+        form.version.data = (services.triage_version(triage) if triage is not None
+                             else services.NEW_TRIAGE)
+    if form.is_submitted():  # sent again: the first click's save, not "someone else's"
+        try:
+            check_earlier(form.submission.data, "triage_facts", actor=current_user)
+        except AlreadySubmitted as sent:
+            return _sent_again(sent, referral)
     if form.validate_on_submit():
         try:
             saved = services.record_triage(referral, form.facts(), actor=current_user,
-                                           now=utcnow(), based_on=form.version.data)
+                                           now=utcnow(), based_on=form.version.data,
+                                           submission=form.submission.data)
+        except AlreadySubmitted as sent:  # (the first was still being written)
+            db.session.rollback()
+            return _sent_again(sent, referral)
         except services.TriageError as error:
             show_problems(form, error.problems)
         except ChangedMeanwhile as error:
             db.session.rollback()
             changed_meanwhile(form, error)
+            triage = services.triage_for(referral)  # (the first, if it was recorded meanwhile)
         else:
             flash("Triage saved and sent to the lead's queue", "success")
             return redirect(url_for("triage.show", triage_id=saved.id))
@@ -44,6 +57,17 @@ def record(referral_id: int):
     intake.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("triage/record.html", form=form, referral=referral,
                            triage=triage), status
+
+
+def _sent_again(sent: AlreadySubmitted, referral: Referral):
+    """The answer to a triage form sent again: the triage page, saying the
+    first sending was saved (or only that the form was sent, if its key is
+    someone else's)."""
+    flash("This was already saved: it is recorded once" if sent.earlier.subject_id
+          else "This form was already sent", "info")
+    triage = services.triage_for(referral)
+    return redirect(url_for("triage.show", triage_id=triage.id) if triage is not None
+                    else url_for("intake.person", person_id=referral.person_id))
 
 
 @bp.route("/triage")

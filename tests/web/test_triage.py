@@ -84,6 +84,78 @@ def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, m
     assert "gangs unit" not in str([e.detail for e in db.session.scalars(select(AuditEvent))])
 
 
+def hidden(response, name: str) -> str:
+    """The value of a hidden field of the page ``response`` drew."""
+    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"',
+                     page_text(response)).group(1)
+
+
+def blank_triage_form(client, referral_id: int) -> dict:
+    """The hidden fields of the first triage form, as it is drawn."""
+    page = client.get(f"/referrals/{referral_id}/triage")
+    return {name: hidden(page, name) for name in ("csrf_token", "version", "submission")}
+
+
+def test_a_first_triage_recorded_meanwhile_is_not_replaced_unseen(app, make_trial,
+                                                                  make_referral, make_user):
+    """Two caseworkers open the blank triage form; one records the panel's
+    "no" and a MAPPA exclusion, then the other saves. The second replaced
+    the first without a word (a blank form had no version to compare): the
+    exclusion lost, the triage eligible. Now it comes back, 422, with what
+    was typed and what differs; saved again from there, it replaces it
+    knowingly."""
+    make_trial()
+    referral = make_referral("coventry")
+    path = f"/referrals/{referral.id}/triage"
+    a, b = app.test_client(), app.test_client()
+    sign_in(a, make_user("caseworker", ("coventry",), email="first@example.org").email)
+    sign_in(b, make_user("caseworker", ("coventry",), email="second@example.org").email)
+    form_a, form_b = blank_triage_form(a, referral.id), blank_triage_form(b, referral.id)
+    assert form_a["version"] == form_b["version"] == "new"
+    assert a.post(path, data={**form_a, "group_violence_evidence": ["recent_violence"],
+                              "panel_confirmed": "no", "exclusions": ["mappa_managed"],
+                              "recommendation": "ineligible"}).status_code == 302
+    typed = {"group_violence_evidence": ["weapon_carrying"], "panel_confirmed": "yes",
+             "recommendation": "eligible", "recommendation_note": "Seen by the panel"}
+
+    response = b.post(path, data={**form_b, **typed})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Someone else saved changes here since you opened this page." in text
+    assert "group violence evidence, panel confirmed, exclusions, recommendation" in text
+    assert "Seen by the panel" in text and "Change triage facts" in text
+    db.session.expire_all()
+    triage = db.session.scalars(select(Triage)).one()
+    assert (triage.exclusions, triage.panel_confirmed) == (["mappa_managed"], False)
+
+    again = b.post(path, data={**form_b, **typed, "version": hidden(response, "version")})
+    assert again.status_code == 302
+    db.session.expire_all()
+    triage = db.session.scalars(select(Triage)).one()
+    assert (triage.exclusions, triage.panel_confirmed) == ([], True)
+
+
+def test_a_double_clicked_triage_save_is_saved_once(client, login_as, make_trial,
+                                                    make_referral):
+    """The same first triage form sent twice: the second is told it was
+    saved (the first click's), not that someone else saved it, and nothing
+    is recorded twice."""
+    make_trial()
+    referral = make_referral("coventry")
+    login_as("caseworker", ("coventry",))
+    path = f"/referrals/{referral.id}/triage"
+    sent = {**blank_triage_form(client, referral.id), **FACTS}
+    first, second = client.post(path, data=sent), client.post(path, data=sent)
+    triage = db.session.scalars(select(Triage)).one()
+    assert first.status_code == second.status_code == 302
+    assert second.headers["Location"].endswith(f"/triage/{triage.id}")
+    assert "This was already saved: it is recorded once" in page_text(
+        client.get(second.headers["Location"]))
+    events = list(db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.subject_type == "triage", AuditEvent.action != "triage:viewed")))
+    assert events == ["triage:recorded"]
+
+
 def test_a_caseworker_cannot_decide(client, login_as, post, make_trial, make_referral,
                                     triage_referral):
     make_trial()
