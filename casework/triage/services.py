@@ -175,7 +175,7 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     if triage is not None:
         lock_row(db.session, triage)
     if triage is not None and triage.is_decided:
-        raise TriageError({None: "A lead has decided this triage; its facts are locked"})
+        raise TriageError({None: facts_locked(triage)})
     if triage is not None:  # (NEW_TRIAGE is no version: a triage was recorded meanwhile)
         check_unchanged(based_on, _editable(triage), {
             "group_violence_evidence": sorted(facts.group_violence_evidence),
@@ -215,6 +215,12 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
             audit.record(Action.TRIAGE_UPDATED, actor=actor, now=now, subject_type="triage",
                          subject_id=triage.id, site_id=triage.site_id, detail=diff)
     return triage
+
+
+def facts_locked(triage: Triage) -> str:
+    """Why facts sent for a decided triage were not saved."""
+    return (f"A lead decided this triage on {long_date(local_date(triage.decided_at))}: its "
+            "facts are locked, and the changes below were not saved")
 
 
 def existing_allocation(triage: Triage) -> Allocation | None:

@@ -9,7 +9,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, show_problems, whole_number
+from casework.forms import changed_meanwhile, refused, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Referral
 from casework.submissions import AlreadySubmitted, check_earlier
@@ -23,9 +23,9 @@ from casework.triage.models import Triage
 def record(referral_id: int):
     referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
     triage = services.triage_for(referral)
-    if triage is not None and triage.is_decided:
-        return redirect(url_for("triage.show", triage_id=triage.id))
     form = TriageForm()
+    if triage is not None and triage.is_decided and not form.is_submitted():
+        return redirect(url_for("triage.show", triage_id=triage.id))
     if not form.is_submitted():
         if triage is not None:
             form.fill_from(triage)
@@ -36,7 +36,9 @@ def record(referral_id: int):
             check_earlier(form.submission.data, "triage_facts", actor=current_user)
         except AlreadySubmitted as sent:
             return _sent_again(sent, referral)
-    if form.validate_on_submit():
+    # facts sent after a lead decided: sent back saying so, not dropped unseen
+    locked = services.facts_locked(triage) if triage is not None and triage.is_decided else None
+    if not refused(form, locked) and form.validate_on_submit():
         try:
             saved = services.record_triage(referral, form.facts(), actor=current_user,
                                            now=utcnow(), based_on=form.version.data,

@@ -156,6 +156,44 @@ def test_a_double_clicked_triage_save_is_saved_once(client, login_as, make_trial
     assert events == ["triage:recorded"]
 
 
+def test_facts_sent_after_the_decision_are_refused_saying_so(client, login_as, make_trial,
+                                                             make_referral, triage_referral,
+                                                             make_user):
+    """A caseworker's change, from a page opened before a lead decided, was
+    dropped without a word: the form redirected to the triage page before
+    looking at what was sent. Now it comes back, 422, with what was typed
+    and why it was not saved; nothing changes."""
+    from casework.triage import services
+
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral)
+    login_as("caseworker", ("coventry",))
+    path = f"/referrals/{referral.id}/triage"
+    page = client.get(path)
+    drawn = {name: hidden(page, name) for name in ("csrf_token", "version", "submission")}
+    services.decide(db.session.get(Triage, triage.id), "eligible", None,
+                    actor=make_user("lead"), now=datetime(2026, 11, 24, 12, tzinfo=UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+
+    response = client.post(path, data={**drawn, "group_violence_evidence": ["recent_violence"],
+                                       "panel_confirmed": "no", "exclusions": ["mappa_managed"],
+                                       "recommendation": "ineligible",
+                                       "recommendation_note": "MAPPA level 3"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert ("A lead decided this triage on 24 November 2026: its facts are locked, and the "
+            "changes below were not saved") in text
+    assert "MAPPA level 3" in text and "Save triage" not in text
+    assert f'href="/triage/{triage.id}"' in text
+    db.session.expire_all()
+    kept = db.session.get(Triage, triage.id)
+    assert (kept.exclusions, kept.panel_confirmed) == ([], True)
+    # the form opened now leads to the decision
+    assert client.get(path).headers["Location"].endswith(f"/triage/{triage.id}")
+
+
 def test_a_caseworker_cannot_decide(client, login_as, post, make_trial, make_referral,
                                     triage_referral):
     make_trial()
