@@ -30,7 +30,12 @@ from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
 from casework.intake.models import Referral
-from casework.intake.reference import InvalidTransition, ReferralStatus, transition
+from casework.intake.reference import (
+    CLOSE_REASONS,
+    InvalidTransition,
+    ReferralStatus,
+    transition,
+)
 from casework.pathways import services as pathways
 from casework.triage.models import Triage
 from casework.trial import services as trials
@@ -183,8 +188,9 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
             "recommendation": facts.recommendation,
             "recommendation_note": facts.recommendation_note})
     if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.IN_TRIAGE):
-        raise TriageError({None: f"A referral that is {referral.status.label.lower()} "
-                                 "cannot be triaged"})
+        raise TriageError({None: closed(referral, "triaged")
+                           or f"A referral that is {referral.status.label.lower()} "
+                              "cannot be triaged"})
     creating = triage is None
     before = {} if creating else _facts_snapshot(triage)
     if creating:
@@ -215,6 +221,23 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
             audit.record(Action.TRIAGE_UPDATED, actor=actor, now=now, subject_type="triage",
                          subject_id=triage.id, site_id=triage.site_id, detail=diff)
     return triage
+
+
+def closed(referral: Referral, what: str) -> str | None:
+    """Why a closed referral cannot be ``what`` ("triaged", "decided"), or
+    None if it is not closed."""
+    if referral.status != ReferralStatus.CLOSED:
+        return None
+    when = f" on {long_date(local_date(referral.closed_at))}" if referral.closed_at else ""
+    why = (f" ({CLOSE_REASONS[referral.closed_reason].lower()})"
+           if referral.closed_reason in CLOSE_REASONS else "")
+    return f"This referral was closed{when}{why}: a closed referral cannot be {what}"
+
+
+def closed_undecided(triage: Triage) -> str | None:
+    """Why a triage not decided before its referral was closed never will be,
+    or None."""
+    return None if triage.is_decided else closed(triage.referral, "decided")
 
 
 def facts_locked(triage: Triage) -> str:
@@ -293,6 +316,8 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         decided_on = long_date(local_date(triage.decided_at))
         raise TriageError({None: f"This triage was already decided ({triage.decision}) on "
                                  f"{decided_on}"})
+    if (refusal := closed_undecided(triage)) is not None:  # (closed while the page was open)
+        raise TriageError({None: refusal})
     lock_for_update(db.session, f"allocation:trial:person:{triage.person_id}")
     # the trial open at the site now, for the rules and the randomisation
     # alike; recorded with the decision, whichever way it goes

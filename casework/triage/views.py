@@ -24,20 +24,22 @@ def record(referral_id: int):
     referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
     triage = services.triage_for(referral)
     form = TriageForm()
-    if triage is not None and triage.is_decided and not form.is_submitted():
-        return redirect(url_for("triage.show", triage_id=triage.id))
+    if triage is not None and not form.is_submitted() \
+            and (triage.is_decided or services.closed_undecided(triage)):
+        return redirect(url_for("triage.show", triage_id=triage.id))  # (saying why)
     if not form.is_submitted():
         if triage is not None:
             form.fill_from(triage)
         form.version.data = (services.triage_version(triage) if triage is not None
                              else services.NEW_TRIAGE)
-    if form.is_submitted():  # sent again: the first click's save, not "someone else's"
+    else:  # sent again: the first click's save, not a change "by someone else"
         try:
             check_earlier(form.submission.data, "triage_facts", actor=current_user)
         except AlreadySubmitted as sent:
             return _sent_again(sent, referral)
     # facts sent after a lead decided: sent back saying so, not dropped unseen
-    locked = services.facts_locked(triage) if triage is not None and triage.is_decided else None
+    locked = services.facts_locked(triage) if triage is not None and triage.is_decided \
+        else services.closed(referral, "triaged")
     if not refused(form, locked) and form.validate_on_submit():
         try:
             saved = services.record_triage(referral, form.facts(), actor=current_user,
@@ -58,7 +60,7 @@ def record(referral_id: int):
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("triage/record.html", form=form, referral=referral,
-                           triage=triage), status
+                           triage=triage, closed=services.closed(referral, "triaged")), status
 
 
 def _sent_again(sent: AlreadySubmitted, referral: Referral):
@@ -89,12 +91,15 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
     drawing of it is audited as a view."""
     audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
                  site_id=triage.site_id)
-    assessment, earlier = (None, None) if triage.is_decided else services.review(triage)
+    # a triage its referral's close left undecided: no rules' result, no decision
+    closed = services.closed_undecided(triage)
+    assessment, earlier = (None, None) if triage.is_decided or closed \
+        else services.review(triage)
     if form is not None and assessment is not None:  # what this page shows, decided on
         form.version.data = services.decision_version(triage, assessment)
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
-        earlier_allocation=earlier,
+        earlier_allocation=earlier, closed=closed,
     ), status
 
 
@@ -111,7 +116,7 @@ def show(triage_id: int):
 def decide(triage_id: int):
     triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
     form = DecisionForm()
-    if form.validate_on_submit():
+    if not refused(form, services.closed_undecided(triage)) and form.validate_on_submit():
         try:
             # a form without the version it was drawn from (a page from
             # before it had one) showed facts nobody can name: not decided on

@@ -40,6 +40,13 @@ def decision_form(client, triage_id: int) -> dict:
                                  page).group(1)}
 
 
+def facts_version(triage_id: int) -> str:
+    """The version of a triage's facts, as their form is drawn with it."""
+    from casework.triage import services
+
+    return services.triage_version(db.session.get(Triage, triage_id))
+
+
 def decide(client, triage_id: int, data: dict):
     """A lead's decision sent from the triage page as it is now."""
     return client.post(f"/triage/{triage_id}/decision",
@@ -192,6 +199,40 @@ def test_facts_sent_after_the_decision_are_refused_saying_so(client, login_as, m
     assert (kept.exclusions, kept.panel_confirmed) == ([], True)
     # the form opened now leads to the decision
     assert client.get(path).headers["Location"].endswith(f"/triage/{triage.id}")
+
+
+def test_a_closed_referrals_triage_offers_no_decision(client, login_as, post, make_trial,
+                                                      make_referral, triage_referral):
+    """A referral withdrawn while its triage waited for a lead: the triage
+    page still said "The rules give: Eligible" and offered the decision,
+    refused only once sent. Now it says the referral is closed and offers
+    neither the decision nor a change of facts; a decision sent from a page
+    opened before the close is refused saying why."""
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral)
+    login_as("lead", ("coventry",))
+    drawn = decision_form(client, triage.id)
+    assert post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"}).status_code == 302
+
+    text = page_text(client.get(f"/triage/{triage.id}"))
+    assert "This referral was closed on" in text
+    assert "(withdrawn by the referrer): a closed referral cannot be decided" in text
+    assert "The rules give" not in text and "Record decision" not in text
+    assert "Change the facts" not in text
+    response = client.post(f"/triage/{triage.id}/decision", data={**drawn,
+                                                                  "decision": "eligible"})
+    assert response.status_code == 422
+    assert "a closed referral cannot be decided" in page_text(response)
+    db.session.expire_all()
+    assert db.session.get(Triage, triage.id).decided_at is None and count(Allocation) == 0
+    # the facts form leads to the triage page, and a change sent is refused saying why
+    path = f"/referrals/{referral.id}/triage"
+    assert client.get(path).headers["Location"].endswith(f"/triage/{triage.id}")
+    response = post(path, {**FACTS, "version": facts_version(triage.id)})
+    assert response.status_code == 422
+    assert "a closed referral cannot be triaged" in page_text(response)
+    assert "Save triage" not in page_text(response)
 
 
 def test_a_caseworker_cannot_decide(client, login_as, post, make_trial, make_referral,
