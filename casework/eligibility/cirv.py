@@ -17,7 +17,7 @@ from casework.words import listed
 SCHEME = "cirv"
 # Change this whenever a criterion's logic or wording changes: decisions
 # store the version they were made under.
-RULESET_VERSION = "cirv-2026.2"
+RULESET_VERSION = "cirv-2026.3"
 
 MINIMUM_AGE = 14
 
@@ -31,7 +31,10 @@ CRITERIA: dict[str, tuple[str, str]] = {
                                      "violence, with at least one evidence category, "
                                      "confirmed by the triage panel."),
     "C4": ("Not already randomised", "Never randomised before, in this trial or another; "
-                                     "a person already randomised keeps their allocation."),
+                                     "a person already randomised keeps their allocation. "
+                                     "Another record that may be the same person (the same "
+                                     "name and date of birth, or PNC reference), already "
+                                     "randomised, needs a lead's ruling."),
     "C5": ("No exclusion applies", "None of the configured exclusions applies."),
 }
 
@@ -64,6 +67,10 @@ class CirvFacts:
     panel_confirmed: bool | None = None
     already_randomised: bool = False
     exclusions: tuple[str, ...] = ()
+    # another record, possibly this person, already randomised: who it is,
+    # as far as any reader of the triage may be told ("person 12, held by
+    # Coventry, with the same name and date of birth")
+    randomised_match: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,13 @@ def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
             "Already randomised; the person keeps that allocation and is never "
             "randomised again.",
         )
+    if facts.randomised_match:
+        return CriterionResult(
+            "C4", CRITERIA["C4"][0], Outcome.UNKNOWN,
+            f"Not randomised before under this record, but {facts.randomised_match} is "
+            "randomised and may be the same person; if so, they keep that allocation and are "
+            "never randomised again, so a lead must rule.",
+        )
     return CriterionResult("C4", CRITERIA["C4"][0], Outcome.PASS,
                            "Never randomised before.")
 
@@ -167,6 +181,11 @@ def assess(facts: CirvFacts, rules: CirvRules | None = None) -> Assessment:
 # (re-randomising would break the trial). A site outside the trial has no
 # stratum to randomise in, so C2 must pass too.
 LOCKED_CRITERIA = ("C1", "C2", "C4")
+# Of those, the ones whose unknown is the lead's to rule on, with a
+# rationale as any unknown: C4's, another record possibly this person's
+# (a person recorded as new over a strong match), which only a lead who
+# has looked can tell apart.
+RULED_WHEN_UNKNOWN = ("C4",)
 
 
 def decision_problem(assessment: Assessment, decision: Result,
@@ -175,14 +194,15 @@ def decision_problem(assessment: Assessment, decision: Result,
 
     A decision against the computed result is an override and needs a
     rationale (field "rationale"); nobody may decide eligible unless C1, C2
-    and C4 pass (field "decision").
+    and C4 pass (field "decision"), or C4 is unknown (RULED_WHEN_UNKNOWN).
     """
     if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
         return "decision", "Decide eligible or ineligible"
     if decision == Result.ELIGIBLE:
         for criterion_id in LOCKED_CRITERIA:
             criterion = assessment.criterion(criterion_id)
-            if criterion.outcome != Outcome.PASS:
+            if criterion.outcome == Outcome.FAIL or (criterion.outcome == Outcome.UNKNOWN
+                                                     and criterion_id not in RULED_WHEN_UNKNOWN):
                 return "decision", (f"{criterion_id} ({criterion.title.lower()}) is not met and "
                                     f"cannot be overridden: {criterion.reason}")
     if decision != assessment.result and not (rationale or "").strip():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from casework import submissions
@@ -29,7 +29,8 @@ from casework.dates import local_date, long_date
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
-from casework.intake.models import Referral
+from casework.intake import matching
+from casework.intake.models import Person, Referral
 from casework.intake.reference import (
     CLOSE_REASONS,
     InvalidTransition,
@@ -284,18 +285,54 @@ def review(triage: Triage) -> tuple[Assessment, Allocation | None]:
 
 
 def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) -> Assessment:
-    """C1 to C5 under ``trial``, the person's ``allocation`` deciding C4."""
+    """C1 to C5 under ``trial``, the person's ``allocation`` deciding C4
+    (or, with none, another record's: ``randomised_match``)."""
     referral, person = triage.referral, triage.referral.person
+    already = allocation is not None and allocation.id != triage.allocation_id
     facts = cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
         date_of_birth=person.date_of_birth,
         group_violence_evidence=frozenset(triage.group_violence_evidence or []),
         panel_confirmed=triage.panel_confirmed,
-        already_randomised=allocation is not None and allocation.id != triage.allocation_id,
+        already_randomised=already,
         exclusions=tuple(triage.exclusions or []),
+        randomised_match=None if allocation is not None else randomised_match(person),
     )
     return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
+
+
+def randomised_match(person: Person) -> str | None:
+    """Another record that may be ``person`` and is randomised, as C4 names
+    it, or None. Intake's strong matches, looked for at every site as there
+    (intake.services.find_candidates): the same PNC reference, or the same
+    first name, surname and date of birth. A caseworker may record a new
+    person over one (two people can share a name and a date of birth), and
+    a copy of someone already in the trial was randomised again; now a lead
+    rules. Named by its id and the site holding it, never by name: the
+    triage's readers may not see that site's people."""
+    strong = []
+    if person.pnc_reference:
+        strong.append(Person.pnc_reference == person.pnc_reference)
+    if person.date_of_birth and person.first_name_key and person.last_name_key:
+        strong.append(and_(Person.last_name_key == person.last_name_key,
+                           Person.first_name_key == person.first_name_key,
+                           Person.date_of_birth == person.date_of_birth))
+    if not strong:
+        return None
+    others = db.session.scalars(
+        select(Person).where(or_(*strong), Person.id != person.id,
+                             exists().where(Allocation.person_id == Person.id))
+        .order_by(Person.id))
+    for other in others:
+        if person.pnc_reference and other.pnc_reference == person.pnc_reference:
+            why = "the same PNC reference"
+        elif matching.same_first_name(other.first_name, person.first_name):
+            why = "the same name and date of birth"  # (not twins Lily-Rose and Lily-Mae)
+        else:
+            continue
+        return f"person {other.id} (held by {other.site.name}, with {why})"
+    return None
 
 
 def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,

@@ -106,6 +106,27 @@ def test_c4_already_randomised_fails():
     assert outcome("C4").outcome == Outcome.PASS
 
 
+def test_c4_a_randomised_possible_match_needs_review():
+    match = "person 12 (held by Coventry, with the same name and date of birth)"
+    result = outcome("C4", randomised_match=match)
+    assert result.outcome == Outcome.UNKNOWN and match in result.reason
+    assert "a lead must rule" in result.reason
+    assert outcome("C4", already_randomised=True, randomised_match=match).outcome == Outcome.FAIL
+    assert cirv.assess(facts(randomised_match=match)).result == Result.NEEDS_REVIEW
+
+
+def test_a_randomised_possible_match_is_the_leads_to_rule_on():
+    """C4 unknown (another record, possibly this person, randomised) is
+    decided by a lead with a rationale, either way; C4 failing (this record
+    randomised) still cannot be overridden."""
+    review = cirv.assess(facts(randomised_match="person 12 (held by Coventry, with the same "
+                                                "PNC reference)"))
+    assert cirv.decision_problem(review, Result.ELIGIBLE, None)[0] == "rationale"
+    assert cirv.decision_problem(review, Result.ELIGIBLE, "Checked: a different man") is None
+    assert cirv.decision_problem(review, Result.INELIGIBLE, None)[0] == "rationale"
+    assert cirv.decision_problem(review, Result.INELIGIBLE, "The same man") is None
+
+
 def test_c5_exclusions_name_themselves():
     result = outcome("C5", exclusions=("other_focused_deterrence", "something local"))
     assert result.outcome == Outcome.FAIL
@@ -139,7 +160,9 @@ def test_any_fail_beats_unknown():
 def test_every_reason_is_one_sentence():
     for assessment in (cirv.assess(facts()), cirv.assess(facts(
             date_of_birth=None, site="dudley", group_violence_evidence=frozenset(),
-            already_randomised=True, exclusions=("mappa_managed",)))):
+            already_randomised=True, exclusions=("mappa_managed",))),
+                       cirv.assess(facts(randomised_match="person 1 (held by Coventry, with "
+                                                          "the same PNC reference)"))):
         for criterion in assessment.criteria:
             assert criterion.reason.endswith(".") and criterion.reason.count(". ") == 0
 

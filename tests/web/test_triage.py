@@ -424,6 +424,91 @@ def test_a_decision_is_on_the_facts_the_lead_read(client, login_as, make_trial, 
     assert count(Allocation) == 0
 
 
+def test_a_person_recorded_again_as_new_over_a_randomised_match_needs_a_ruling(
+        client, login_as, make_trial, make_referral, triage_referral, make_user):
+    """A person randomised at Coventry is referred at Wolverhampton and
+    recorded as new over the strong match intake showed (same name and date
+    of birth): C4 said "Never randomised before" and the copy was randomised
+    again, two allocations for one human. Now C4 needs review, naming the
+    match by its id and site alone, and a lead must rule with a rationale."""
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services as intake
+    from casework.triage import services
+
+    make_trial()
+    first = make_referral("coventry", last_name="Twiceover")
+    services.decide(triage_referral(first), "eligible", None,
+                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+    held = first.person
+    again = intake.record_referral(
+        intake.PersonDetails(held.first_name, held.last_name, held.date_of_birth, "male",
+                             "white_british", "wolverhampton"),
+        intake.ReferralDetails(sites_by_keys(["wolverhampton"])[0].id, date(2026, 11, 10),
+                               "police", "PC", "Reason"),
+        existing_person_id=None, actor=make_user("caseworker", ("wolverhampton",)),
+        now=datetime.now(UTC), new_person_confirmed=True)
+    db.session.commit()
+    assert again.person_id != held.id
+    triage = triage_referral(again)
+    login_as("lead", ("wolverhampton",))
+
+    text = page_text(client.get(f"/triage/{triage.id}"))
+    assert "The rules give: Needs review" in text
+    assert (f"Not randomised before under this record, but person {held.id} (held by Coventry, "
+            "with the same name and date of birth) is randomised and may be the same person"
+            ) in text
+    response = decide(client, triage.id, {"decision": "eligible"})
+    assert response.status_code == 422
+    assert "give a rationale to decide eligible" in page_text(response)
+    assert count(Allocation) == 1
+    response = decide(client, triage.id, {"decision": "ineligible",
+                                          "rationale": "The same young man: he keeps his"})
+    assert response.status_code == 302
+    decided = db.session.get(Triage, triage.id)
+    assert decided.computed_result == "needs_review" and decided.decision == "ineligible"
+    assert {c["id"]: c["outcome"] for c in decided.criteria}["C4"] == "unknown"
+    assert count(Allocation) == 1
+
+
+def test_c4_finds_a_randomised_match_by_pnc_but_not_a_twin(make_trial, make_referral,
+                                                            triage_referral, make_user):
+    """Twins share a surname and a date of birth, not a first name: no
+    match. The same PNC reference (records from before intake refused a
+    second) is one; a lead ruling them two people randomises the second."""
+    from casework.intake import matching
+    from casework.triage import services
+
+    make_trial()
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    first = make_referral("coventry", last_name="Twin")
+    services.decide(triage_referral(first), "eligible", None, actor=lead,
+                    now=datetime.now(UTC), key=b"test-trial-key")
+    second = make_referral("wolverhampton", last_name="Twin")
+    for person, name in ((first.person, "Lily-Rose"), (second.person, "Lily-Mae")):
+        person.first_name, person.first_name_key = name, matching.first_name_key(name)
+    db.session.commit()
+    triage = triage_referral(second)
+    assert services.assess(triage).criterion("C4").reason == "Never randomised before."
+
+    first.person.pnc_reference = second.person.pnc_reference = "2001/0012345A"
+    db.session.commit()
+    c4 = services.assess(triage).criterion("C4")
+    assert str(c4.outcome) == "unknown"
+    assert f"person {first.person_id} (held by Coventry, with the same PNC reference)" \
+        in c4.reason
+    with pytest.raises(services.TriageError, match="give a rationale"):
+        services.decide(triage, "eligible", None, actor=lead, now=datetime.now(UTC),
+                        key=b"test-trial-key")
+    db.session.rollback()
+    services.decide(db.session.get(Triage, triage.id), "eligible",
+                    "Checked with the PNC bureau: a typing error on one record", actor=lead,
+                    now=datetime.now(UTC), key=b"test-trial-key")
+    db.session.commit()
+    assert count(Allocation) == 2
+
+
 def test_other_sites_triage_answers_404(client, login_as, post, make_trial, make_referral,
                                         triage_referral):
     make_trial()
