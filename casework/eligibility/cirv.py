@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome, Result
+from casework.intake.reference import LOCAL_AUTHORITIES
 from casework.intake.validation import years_between
 from casework.words import listed
 
@@ -26,7 +27,8 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "C1": ("Age", f"Aged {MINIMUM_AGE} or over on the referral date (no upper limit). An "
                   "unknown date of birth needs review."),
     "C2": ("Trial site", "The person lives in, or the violence relates to, a trial site "
-                         "(the sites of the trial open at the referral's site)."),
+                         "(the sites of the trial open at the referral's site, or else "
+                         "where the person lives)."),
     "C3": ("Group-related violence", "Involved in, or at high risk of, group-related "
                                      "violence, with at least one evidence category, "
                                      "confirmed by the triage panel."),
@@ -61,7 +63,10 @@ DEFAULT_TRIAL_SITES = {"coventry": "Coventry", "wolverhampton": "Wolverhampton"}
 @dataclass(frozen=True)
 class CirvFacts:
     referral_date: date
-    site: str
+    site: str  # the referral's: where the violence it is about took place
+    # the local authority the person lives in (intake.reference.LOCAL_AUTHORITIES),
+    # if known: C2 passes on it too
+    home: str | None = None
     date_of_birth: date | None = None
     group_violence_evidence: frozenset[str] = frozenset()
     panel_confirmed: bool | None = None
@@ -103,8 +108,19 @@ def _c1_age(facts: CirvFacts) -> CriterionResult:
                            f"Aged {age} on the referral date; {rule}.")
 
 
+def _lives_in(home: str) -> str:
+    """"lives in Coventry", "lives outside the West Midlands"."""
+    label = LOCAL_AUTHORITIES.get(home, home.replace("_", " ").title())
+    return f"lives {label[:1].lower()}{label[1:]}" if label.startswith("Outside") \
+        else f"lives in {label}"
+
+
 def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
+    """The referral's site (where the violence took place) or the person's
+    home in the trial: either gives the person a trial site to be
+    randomised in (trial.services.stratum_for: the referral's, else home)."""
     name = rules.trial_sites.get(facts.site, facts.site.replace("_", " ").title())
+    elsewhere = facts.home is not None and facts.home != facts.site
     if not rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
                                f"Site is {name}; no trial is open.")
@@ -112,8 +128,13 @@ def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
     if facts.site in rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
                                f"Site is {name}; the trial runs in {sites}.")
+    if elsewhere and facts.home in rules.trial_sites:
+        return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
+                               f"Site is {name}, but the person {_lives_in(facts.home)}; the "
+                               f"trial runs in {sites}.")
+    home = f" and the person {_lives_in(facts.home)}" if elsewhere else ""
     return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
-                           f"Site is {name}; the trial runs only in {sites}.")
+                           f"Site is {name}{home}; the trial runs only in {sites}.")
 
 
 def _c3_group_violence(facts: CirvFacts) -> CriterionResult:

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from casework import submissions
-from casework.accounts.models import User
+from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import (
@@ -40,7 +40,7 @@ from casework.intake.reference import (
 from casework.pathways import services as pathways
 from casework.triage.models import Triage
 from casework.trial import services as trials
-from casework.trial.models import Allocation, Trial
+from casework.trial.models import Allocation, Trial, TrialStatus
 
 MAX_TEXT_LENGTH = 5000
 # The version a blank triage form is drawn with (no triage yet): sent back
@@ -263,10 +263,21 @@ def _trial(triage: Triage) -> Trial | None:
     """The trial this triage is for: once decided, the one it was decided
     under; until then, the one open at the referral's site now, so the same
     facts give the same result whenever the triage began (the trial open
-    then may since have closed, or been followed by another)."""
+    then may since have closed, or been followed by another); with none
+    there, the one open where the person lives (C2: a Coventry resident
+    referred at Birmingham is in Coventry's trial, and its stratum)."""
     if triage.is_decided:
         return triage.trial
-    return trials.open_trial_for_site(triage.site_id)
+    return trials.open_trial_for_site(triage.site_id) \
+        or _open_trial_where_they_live(triage.referral.person)
+
+
+def _open_trial_where_they_live(person: Person) -> Trial | None:
+    return db.session.scalars(
+        select(Trial).join(Trial.sites)
+        .where(Trial.status == TrialStatus.OPEN, Site.key == person.local_authority)
+        .order_by(Trial.id)
+    ).first()
 
 
 def assess(triage: Triage) -> Assessment:
@@ -292,6 +303,7 @@ def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) 
     facts = cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
+        home=person.local_authority,
         date_of_birth=person.date_of_birth,
         group_violence_evidence=frozenset(triage.group_violence_evidence or []),
         panel_confirmed=triage.panel_confirmed,

@@ -94,6 +94,25 @@ def test_c3_evidence_and_panel(evidence, panel, expected):
                    panel_confirmed=panel).outcome == expected
 
 
+def test_c2_passes_on_where_the_person_lives():
+    """DESIGN.md: the person lives in, or the violence relates to, a trial
+    site. C2 looked at the referral's site alone."""
+    lives_there = outcome("C2", site="birmingham", home="coventry")
+    assert lives_there.outcome == Outcome.PASS
+    assert lives_there.reason == ("Site is Birmingham, but the person lives in Coventry; the "
+                                  "trial runs in Coventry and Wolverhampton.")
+    neither = outcome("C2", site="birmingham", home="dudley")
+    assert neither.outcome == Outcome.FAIL
+    assert neither.reason == ("Site is Birmingham and the person lives in Dudley; the trial "
+                              "runs only in Coventry and Wolverhampton.")
+    assert outcome("C2", site="birmingham", home="outside_west_midlands").reason.startswith(
+        "Site is Birmingham and the person lives outside the West Midlands;")
+    assert outcome("C2", site="birmingham", home="birmingham").reason == (
+        "Site is Birmingham; the trial runs only in Coventry and Wolverhampton.")
+    assert outcome("C2", site="coventry", home="dudley").reason == (
+        "Site is Coventry; the trial runs in Coventry and Wolverhampton.")
+
+
 def test_c3_panel_unconfirmed_needs_review():
     assessment = cirv.assess(facts(panel_confirmed=None))
     assert assessment.result == Result.NEEDS_REVIEW

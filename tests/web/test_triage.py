@@ -509,6 +509,50 @@ def test_c4_finds_a_randomised_match_by_pnc_but_not_a_twin(make_trial, make_refe
     assert count(Allocation) == 2
 
 
+def test_a_trial_site_resident_referred_elsewhere_is_randomised_where_they_live(
+        client, login_as, make_trial, make_referral, make_user, triage_referral):
+    """DESIGN.md C2: the person lives in, or the violence relates to, a
+    trial site. A Coventry resident referred through Birmingham failed C2,
+    which no lead can override. Now C2 passes saying why, and the person is
+    randomised in Coventry's stratum (Birmingham's referral, Birmingham's
+    case); one living in Dudley still fails, the sentence saying where."""
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services as intake
+
+    make_trial()
+    worker = make_user("caseworker", ("birmingham",))
+
+    def referred_at_birmingham(last_name, home):
+        referral = intake.record_referral(
+            intake.PersonDetails("Lives", last_name, date(2008, 1, 1), "male",
+                                 "white_british", home),
+            intake.ReferralDetails(sites_by_keys(["birmingham"])[0].id, date(2026, 11, 1),
+                                   "police", "PC", "Reason"),
+            existing_person_id=None, actor=worker, now=datetime(2026, 11, 20, tzinfo=UTC))
+        db.session.commit()
+        return triage_referral(referral)
+
+    resident = referred_at_birmingham("Incoventry", "coventry")
+    outsider = referred_at_birmingham("Indudley", "dudley")
+    login_as("lead", ("birmingham",))
+    text = page_text(client.get(f"/triage/{resident.id}"))
+    assert "The rules give: Eligible" in text
+    assert ("Site is Birmingham, but the person lives in Coventry; the trial runs in Coventry "
+            "and Wolverhampton.") in text
+    assert decide(client, resident.id, {"decision": "eligible"}).status_code == 302
+    allocation = db.session.scalars(select(Allocation)).one()
+    assert (allocation.stratum, allocation.slot, allocation.trial.key) == ("coventry", 1, "cirv")
+    assert allocation.site_id == resident.site_id == sites_by_keys(["birmingham"])[0].id
+    assert db.session.get(Triage, resident.id).trial.key == "cirv"
+
+    text = page_text(client.get(f"/triage/{outsider.id}"))
+    assert "The rules give: Ineligible" in text
+    assert "Site is Birmingham and the person lives in Dudley; the trial runs only in" in text
+    response = decide(client, outsider.id, {"decision": "eligible", "rationale": "x"})
+    assert response.status_code == 422 and "cannot be overridden" in page_text(response)
+    assert count(Allocation) == 1
+
+
 def test_other_sites_triage_answers_404(client, login_as, post, make_trial, make_referral,
                                         triage_referral):
     make_trial()
