@@ -42,8 +42,11 @@ def record(referral_id: int):
         else services.closed(referral, "triaged")
     if not refused(form, locked) and form.validate_on_submit():
         try:
+            # a form sent without a version is taken as a blank one's: saved
+            # over facts it never showed only once drawn again with them
             saved = services.record_triage(referral, form.facts(), actor=current_user,
-                                           now=utcnow(), based_on=form.version.data,
+                                           now=utcnow(),
+                                           based_on=form.version.data or services.NEW_TRIAGE,
                                            submission=form.submission.data)
         except AlreadySubmitted as sent:  # (the first was still being written)
             db.session.rollback()

@@ -80,7 +80,8 @@ def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, m
     shown = page_text(client.get(f"/triage/{triage.id}"))
     assert "The rules give: Eligible" in shown and "Waiting for a lead" in shown
     assert "Record decision" not in shown
-    response = post(f"/referrals/{referral.id}/triage", {**FACTS, "panel_confirmed": "not_yet"})
+    response = post(f"/referrals/{referral.id}/triage", {**FACTS, "panel_confirmed": "not_yet",
+                                                         "version": facts_version(triage.id)})
     assert response.status_code == 302
     assert "The rules give: Needs review" in page_text(client.get(f"/triage/{triage.id}"))
     events = list(db.session.scalars(select(AuditEvent.action).where(
@@ -135,6 +136,9 @@ def test_a_first_triage_recorded_meanwhile_is_not_replaced_unseen(app, make_tria
     triage = db.session.scalars(select(Triage)).one()
     assert (triage.exclusions, triage.panel_confirmed) == (["mappa_managed"], False)
 
+    # a form sent without a version is taken as a blank one's: refused the same way
+    versionless = {**form_b, **typed, "version": ""}
+    assert b.post(path, data=versionless).status_code == 422
     again = b.post(path, data={**form_b, **typed, "version": hidden(response, "version")})
     assert again.status_code == 302
     db.session.expire_all()
