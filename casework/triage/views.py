@@ -24,10 +24,9 @@ def record(referral_id: int):
     referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
     triage = services.triage_for(referral)
     form = TriageForm()
-    if triage is not None and not form.is_submitted() \
-            and (triage.is_decided or services.closed_undecided(triage)):
-        return redirect(url_for("triage.show", triage_id=triage.id))  # (saying why)
     if not form.is_submitted():
+        if triage is not None and (triage.is_decided or services.closed_undecided(triage)):
+            return redirect(url_for("triage.show", triage_id=triage.id))  # (saying why)
         if triage is not None:
             form.fill_from(triage)
         form.version.data = (services.triage_version(triage) if triage is not None
