@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome, Result
+from casework.intake.reference import LOCAL_AUTHORITIES
 from casework.intake.validation import years_between
 from casework.words import listed
 
 SCHEME = "cirv"
 # Change this whenever a criterion's logic or wording changes: decisions
 # store the version they were made under.
-RULESET_VERSION = "cirv-2026.2"
+RULESET_VERSION = "cirv-2026.3"
 
 MINIMUM_AGE = 14
 
@@ -26,12 +27,16 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "C1": ("Age", f"Aged {MINIMUM_AGE} or over on the referral date (no upper limit). An "
                   "unknown date of birth needs review."),
     "C2": ("Trial site", "The person lives in, or the violence relates to, a trial site "
-                         "(the sites of the trial open at the referral's site)."),
+                         "(the sites of the trial open at the referral's site, or else "
+                         "where the person lives)."),
     "C3": ("Group-related violence", "Involved in, or at high risk of, group-related "
                                      "violence, with at least one evidence category, "
                                      "confirmed by the triage panel."),
     "C4": ("Not already randomised", "Never randomised before, in this trial or another; "
-                                     "a person already randomised keeps their allocation."),
+                                     "a person already randomised keeps their allocation. "
+                                     "Another record that may be the same person (the same "
+                                     "name and date of birth, or PNC reference), already "
+                                     "randomised, needs a lead's ruling."),
     "C5": ("No exclusion applies", "None of the configured exclusions applies."),
 }
 
@@ -58,12 +63,19 @@ DEFAULT_TRIAL_SITES = {"coventry": "Coventry", "wolverhampton": "Wolverhampton"}
 @dataclass(frozen=True)
 class CirvFacts:
     referral_date: date
-    site: str
+    site: str  # the referral's: where the violence it is about took place
+    # the local authority the person lives in (intake.reference.LOCAL_AUTHORITIES),
+    # if known: C2 passes on it too
+    home: str | None = None
     date_of_birth: date | None = None
     group_violence_evidence: frozenset[str] = frozenset()
     panel_confirmed: bool | None = None
     already_randomised: bool = False
     exclusions: tuple[str, ...] = ()
+    # another record, possibly this person, already randomised: who it is,
+    # as far as any reader of the triage may be told ("person 12, held by
+    # Coventry, with the same name and date of birth")
+    randomised_match: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,8 +108,19 @@ def _c1_age(facts: CirvFacts) -> CriterionResult:
                            f"Aged {age} on the referral date; {rule}.")
 
 
+def _lives_in(home: str) -> str:
+    """"lives in Coventry", "lives outside the West Midlands"."""
+    label = LOCAL_AUTHORITIES.get(home, home.replace("_", " ").title())
+    return f"lives {label[:1].lower()}{label[1:]}" if label.startswith("Outside") \
+        else f"lives in {label}"
+
+
 def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
+    """The referral's site (where the violence took place) or the person's
+    home in the trial: either gives the person a trial site to be
+    randomised in (trial.services.stratum_for: the referral's, else home)."""
     name = rules.trial_sites.get(facts.site, facts.site.replace("_", " ").title())
+    elsewhere = facts.home is not None and facts.home != facts.site
     if not rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
                                f"Site is {name}; no trial is open.")
@@ -105,8 +128,13 @@ def _c2_site(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
     if facts.site in rules.trial_sites:
         return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
                                f"Site is {name}; the trial runs in {sites}.")
+    if elsewhere and facts.home in rules.trial_sites:
+        return CriterionResult("C2", CRITERIA["C2"][0], Outcome.PASS,
+                               f"Site is {name}, but the person {_lives_in(facts.home)}; the "
+                               f"trial runs in {sites}.")
+    home = f" and the person {_lives_in(facts.home)}" if elsewhere else ""
     return CriterionResult("C2", CRITERIA["C2"][0], Outcome.FAIL,
-                           f"Site is {name}; the trial runs only in {sites}.")
+                           f"Site is {name}{home}; the trial runs only in {sites}.")
 
 
 def _c3_group_violence(facts: CirvFacts) -> CriterionResult:
@@ -135,6 +163,13 @@ def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
             "C4", CRITERIA["C4"][0], Outcome.FAIL,
             "Already randomised; the person keeps that allocation and is never "
             "randomised again.",
+        )
+    if facts.randomised_match:
+        return CriterionResult(
+            "C4", CRITERIA["C4"][0], Outcome.UNKNOWN,
+            f"Not randomised before under this record, but {facts.randomised_match} is "
+            "randomised and may be the same person; if so, they keep that allocation and are "
+            "never randomised again, so a lead must rule.",
         )
     return CriterionResult("C4", CRITERIA["C4"][0], Outcome.PASS,
                            "Never randomised before.")
@@ -167,6 +202,11 @@ def assess(facts: CirvFacts, rules: CirvRules | None = None) -> Assessment:
 # (re-randomising would break the trial). A site outside the trial has no
 # stratum to randomise in, so C2 must pass too.
 LOCKED_CRITERIA = ("C1", "C2", "C4")
+# Of those, the ones whose unknown is the lead's to rule on, with a
+# rationale as any unknown: C4's, another record possibly this person's
+# (a person recorded as new over a strong match), which only a lead who
+# has looked can tell apart.
+RULED_WHEN_UNKNOWN = ("C4",)
 
 
 def decision_problem(assessment: Assessment, decision: Result,
@@ -175,14 +215,15 @@ def decision_problem(assessment: Assessment, decision: Result,
 
     A decision against the computed result is an override and needs a
     rationale (field "rationale"); nobody may decide eligible unless C1, C2
-    and C4 pass (field "decision").
+    and C4 pass (field "decision"), or C4 is unknown (RULED_WHEN_UNKNOWN).
     """
     if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
         return "decision", "Decide eligible or ineligible"
     if decision == Result.ELIGIBLE:
         for criterion_id in LOCKED_CRITERIA:
             criterion = assessment.criterion(criterion_id)
-            if criterion.outcome != Outcome.PASS:
+            if criterion.outcome == Outcome.FAIL or (criterion.outcome == Outcome.UNKNOWN
+                                                     and criterion_id not in RULED_WHEN_UNKNOWN):
                 return "decision", (f"{criterion_id} ({criterion.title.lower()}) is not met and "
                                     f"cannot be overridden: {criterion.reason}")
     if decision != assessment.result and not (rationale or "").strip():

@@ -10,7 +10,7 @@ from wtforms import RadioField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from casework.eligibility import cirv
-from casework.forms import Form, VersionField, choices
+from casework.forms import Form, SubmissionField, VersionField, choices
 from casework.triage.services import MAX_TEXT_LENGTH, RECOMMENDATIONS, TriageFacts
 
 PANEL = {"yes": "Yes, the panel confirmed it", "no": "No, the panel did not confirm it",
@@ -19,7 +19,8 @@ PANEL_VALUES = {"yes": True, "no": False, "not_yet": None}
 
 
 class TriageForm(Form):
-    version = VersionField()  # the facts a change was drawn from
+    version = VersionField()  # the facts a change was drawn from (NEW_TRIAGE: none yet)
+    submission = SubmissionField()  # a double click saves once, and says so
     group_violence_evidence = SelectMultipleField(
         "Evidence of group-related violence", widget=GovCheckboxesInput(),
         choices=choices(cirv.EVIDENCE.items()), validators=[Optional()],
@@ -65,6 +66,9 @@ class TriageForm(Form):
 
 
 class DecisionForm(Form):
+    # the facts, and the rules' result on them, the page showed
+    # (services.decision_version): a decision is on what the lead read
+    version = VersionField()
     decision = RadioField(
         "Decision", widget=GovRadioInput(),
         choices=choices([("eligible", "Eligible: randomise now"), ("ineligible", "Ineligible")]),

@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload, lazyload
 
-from casework.accounts.models import User
+from casework import submissions
+from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import (
     COUNT_CAP,
+    ChangedMeanwhile,
     Paged,
     check_unchanged,
     count_up_to,
@@ -27,14 +29,23 @@ from casework.dates import local_date, long_date
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
-from casework.intake.models import Referral
-from casework.intake.reference import InvalidTransition, ReferralStatus, transition
+from casework.intake import matching
+from casework.intake.models import Person, Referral
+from casework.intake.reference import (
+    CLOSE_REASONS,
+    InvalidTransition,
+    ReferralStatus,
+    transition,
+)
 from casework.pathways import services as pathways
 from casework.triage.models import Triage
 from casework.trial import services as trials
-from casework.trial.models import Allocation, Trial
+from casework.trial.models import Allocation, Trial, TrialStatus
 
 MAX_TEXT_LENGTH = 5000
+# The version a blank triage form is drawn with (no triage yet): sent back
+# when one exists, it was recorded by someone else meanwhile.
+NEW_TRIAGE = "new"
 RECOMMENDATIONS = {"eligible": "Eligible", "ineligible": "Ineligible"}
 
 
@@ -104,6 +115,29 @@ def triage_version(triage: Triage) -> str:
     return row_version(_editable(triage))
 
 
+def decision_version(triage: Triage, assessment: Assessment) -> str:
+    """What a lead's decision form is drawn from: the triage's facts and
+    what the rules give on them, criterion by criterion (a date of birth
+    corrected, or an allocation made for the person, changes the second
+    without the first)."""
+    return row_version({"facts": _editable(triage),
+                        "criteria": [c.to_dict() for c in assessment.criteria],
+                        "ruleset_version": assessment.ruleset_version})
+
+
+class FactsChanged(ChangedMeanwhile):
+    """A lead's decision sent from a page showing facts, or a result of the
+    rules, that have changed since: decided as it is, it would rule on what
+    the lead never read. ``version`` is the decision_version now."""
+
+    def __init__(self, version: str):
+        self.version = version
+        Exception.__init__(
+            self, "The facts of this triage, or what the rules give on them, changed since you "
+                  "opened this page: your decision was not recorded. Check the facts and the "
+                  "rules' result below, then record your decision again.")
+
+
 def triages_by_referral(person_id: int) -> dict[int, Triage]:
     """A person's triages, keyed by referral id (one query). Their referrals
     are not joined in again: a page that wants them has them already."""
@@ -123,34 +157,41 @@ def triage_for(referral: Referral) -> Triage | None:
 
 
 def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
-                  now: datetime, based_on: str | None = None) -> Triage:
+                  now: datetime, based_on: str | None = None,
+                  submission: str | None = None) -> Triage:
     """Record or change a referral's triage facts and recommendation.
 
     The first record moves the referral into triage and onto the lead's
     queue; once a lead has decided, the facts are locked. A change is
     refused (ChangedMeanwhile) if the facts are no longer the version
-    ``based_on`` its form was drawn from.
+    ``based_on`` its form was drawn from: NEW_TRIAGE, a blank form's, once
+    someone else has recorded the first. The form sent again (its
+    ``submission`` key claimed: a double click) raises
+    submissions.AlreadySubmitted, where it would find the facts changed
+    "by someone else", by its own first sending.
     """
     facts = _check_facts(facts)
     # The referral's row, then its triage's (the order decide() takes them):
     # as they are now, not as the page found them. A lead's decision or a
     # colleague's close committed meanwhile is seen; a second click of the
-    # first save waits for the first, then changes the triage it made.
+    # first save waits for the first, then finds its key claimed.
     lock_row(db.session, referral)
+    submissions.claim(submission, "triage_facts", actor=actor, now=now)
     triage = triage_for(referral)
     if triage is not None:
         lock_row(db.session, triage)
     if triage is not None and triage.is_decided:
-        raise TriageError({None: "A lead has decided this triage; its facts are locked"})
-    if triage is not None:
+        raise TriageError({None: facts_locked(triage)})
+    if triage is not None:  # (NEW_TRIAGE is no version: a triage was recorded meanwhile)
         check_unchanged(based_on, _editable(triage), {
             "group_violence_evidence": sorted(facts.group_violence_evidence),
             "panel_confirmed": facts.panel_confirmed, "exclusions": sorted(facts.exclusions),
             "recommendation": facts.recommendation,
             "recommendation_note": facts.recommendation_note})
     if referral.status not in (ReferralStatus.RECEIVED, ReferralStatus.IN_TRIAGE):
-        raise TriageError({None: f"A referral that is {referral.status.label.lower()} "
-                                 "cannot be triaged"})
+        raise TriageError({None: closed(referral, "triaged")
+                           or f"A referral that is {referral.status.label.lower()} "
+                              "cannot be triaged"})
     creating = triage is None
     before = {} if creating else _facts_snapshot(triage)
     if creating:
@@ -164,6 +205,7 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     triage.recommendation_note = facts.recommendation_note
     triage.updated_at = now
     db.session.flush()
+    submissions.settle(submission, triage.id)
     if creating:
         audit.record(Action.TRIAGE_RECORDED, actor=actor, now=now, subject_type="triage",
                      subject_id=triage.id, site_id=triage.site_id,
@@ -182,6 +224,29 @@ def record_triage(referral: Referral, facts: TriageFacts, *, actor: User,
     return triage
 
 
+def closed(referral: Referral, what: str) -> str | None:
+    """Why a closed referral cannot be ``what`` ("triaged", "decided"), or
+    None if it is not closed."""
+    if referral.status != ReferralStatus.CLOSED:
+        return None
+    when = f" on {long_date(local_date(referral.closed_at))}" if referral.closed_at else ""
+    why = (f" ({CLOSE_REASONS[referral.closed_reason].lower()})"
+           if referral.closed_reason in CLOSE_REASONS else "")
+    return f"This referral was closed{when}{why}: a closed referral cannot be {what}"
+
+
+def closed_undecided(triage: Triage) -> str | None:
+    """Why a triage not decided before its referral was closed never will be,
+    or None."""
+    return None if triage.is_decided else closed(triage.referral, "decided")
+
+
+def facts_locked(triage: Triage) -> str:
+    """Why facts sent for a decided triage were not saved."""
+    return (f"A lead decided this triage on {long_date(local_date(triage.decided_at))}: its "
+            "facts are locked, and the changes below were not saved")
+
+
 def existing_allocation(triage: Triage) -> Allocation | None:
     """The person's allocation, if they have one: in the triage's trial, else
     their first in any trial. A person is randomised once (C4), so a
@@ -198,10 +263,21 @@ def _trial(triage: Triage) -> Trial | None:
     """The trial this triage is for: once decided, the one it was decided
     under; until then, the one open at the referral's site now, so the same
     facts give the same result whenever the triage began (the trial open
-    then may since have closed, or been followed by another)."""
+    then may since have closed, or been followed by another); with none
+    there, the one open where the person lives (C2: a Coventry resident
+    referred at Birmingham is in Coventry's trial, and its stratum)."""
     if triage.is_decided:
         return triage.trial
-    return trials.open_trial_for_site(triage.site_id)
+    return trials.open_trial_for_site(triage.site_id) \
+        or _open_trial_where_they_live(triage.referral.person)
+
+
+def _open_trial_where_they_live(person: Person) -> Trial | None:
+    return db.session.scalars(
+        select(Trial).join(Trial.sites)
+        .where(Trial.status == TrialStatus.OPEN, Site.key == person.local_authority)
+        .order_by(Trial.id)
+    ).first()
 
 
 def assess(triage: Triage) -> Assessment:
@@ -220,35 +296,87 @@ def review(triage: Triage) -> tuple[Assessment, Allocation | None]:
 
 
 def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) -> Assessment:
-    """C1 to C5 under ``trial``, the person's ``allocation`` deciding C4."""
+    """C1 to C5 under ``trial``, the person's ``allocation`` deciding C4
+    (or, with none, another record's: ``randomised_match``)."""
     referral, person = triage.referral, triage.referral.person
+    already = allocation is not None and allocation.id != triage.allocation_id
     facts = cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
+        home=person.local_authority,
         date_of_birth=person.date_of_birth,
         group_violence_evidence=frozenset(triage.group_violence_evidence or []),
         panel_confirmed=triage.panel_confirmed,
-        already_randomised=allocation is not None and allocation.id != triage.allocation_id,
+        already_randomised=already,
         exclusions=tuple(triage.exclusions or []),
+        randomised_match=None if allocation is not None else randomised_match(person),
     )
     return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
 
 
+def randomised_match(person: Person) -> str | None:
+    """Another record that may be ``person`` and is randomised, as C4 names
+    it, or None. Intake's strong matches, looked for at every site as there
+    (intake.services.find_candidates): the same PNC reference, or the same
+    first name, surname and date of birth. A caseworker may record a new
+    person over one (two people can share a name and a date of birth), and
+    a copy of someone already in the trial was randomised again; now a lead
+    rules. Named by its id and the site holding it, never by name: the
+    triage's readers may not see that site's people."""
+    strong = []
+    if person.pnc_reference:
+        strong.append(Person.pnc_reference == person.pnc_reference)
+    if person.date_of_birth and person.first_name_key and person.last_name_key:
+        strong.append(and_(Person.last_name_key == person.last_name_key,
+                           Person.first_name_key == person.first_name_key,
+                           Person.date_of_birth == person.date_of_birth))
+    if not strong:
+        return None
+    others = db.session.scalars(
+        select(Person).where(or_(*strong), Person.id != person.id,
+                             exists().where(Allocation.person_id == Person.id))
+        .order_by(Person.id))
+    for other in others:
+        if person.pnc_reference and other.pnc_reference == person.pnc_reference:
+            why = "the same PNC reference"
+        elif matching.same_first_name(other.first_name, person.first_name):
+            why = "the same name and date of birth"  # (not twins Lily-Rose and Lily-Mae)
+        else:
+            continue
+        return f"person {other.id} (held by {other.site.name}, with {why})"
+    return None
+
+
 def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
-           now: datetime, key: bytes | None) -> Triage:
+           now: datetime, key: bytes | None, based_on: str | None = None) -> Triage:
     """Record a lead's decision; an eligible decision randomises the person
     in the same transaction (DESIGN.md "Randomisation").
 
     The triage row is locked first, so of two concurrent decisions on one
     triage only the first is recorded; the rules are applied under that
     lock, so "already randomised" (C4) sees every committed allocation.
+    A decision sent from a page (``based_on``: the decision_version it was
+    drawn from) is refused, FactsChanged, if the facts or the rules' result
+    on them are no longer what that page showed; None (a caller reading
+    them in this transaction) is not checked.
     """
     _lock(triage)
     if triage.is_decided:
         decided_on = long_date(local_date(triage.decided_at))
         raise TriageError({None: f"This triage was already decided ({triage.decision}) on "
                                  f"{decided_on}"})
+    if (refusal := closed_undecided(triage)) is not None:  # (closed while the page was open)
+        raise TriageError({None: refusal})
     lock_for_update(db.session, f"allocation:trial:person:{triage.person_id}")
+    # the trial open at the site now, for the rules and the randomisation
+    # alike; recorded with the decision, whichever way it goes
+    trial = _trial(triage)
+    earlier = _existing_allocation(triage, trial)
+    assessment = _assess(triage, trial, earlier)
+    if based_on is not None:
+        seen_now = decision_version(triage, assessment)
+        if based_on != seen_now:
+            raise FactsChanged(seen_now)
     problems: dict[str | None, str] = {}
     rationale = _check_text(problems, "rationale", rationale, "The rationale")
     if problems:
@@ -257,11 +385,6 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
         chosen = Result(decision)
     except ValueError:
         raise TriageError({"decision": "Decide eligible or ineligible"}) from None
-    # the trial open at the site now, for the rules and the randomisation
-    # alike; recorded with the decision, whichever way it goes
-    trial = _trial(triage)
-    earlier = _existing_allocation(triage, trial)
-    assessment = _assess(triage, trial, earlier)
     problem = cirv.decision_problem(assessment, chosen, rationale)
     if problem:
         field_name, message = problem

@@ -9,9 +9,10 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, show_problems, whole_number
+from casework.forms import changed_meanwhile, refused, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Referral
+from casework.submissions import AlreadySubmitted, check_earlier
 from casework.triage import bp, services
 from casework.triage.forms import DecisionForm, TriageForm
 from casework.triage.models import Triage
@@ -22,28 +23,57 @@ from casework.triage.models import Triage
 def record(referral_id: int):
     referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
     triage = services.triage_for(referral)
-    if triage is not None and triage.is_decided:
-        return redirect(url_for("triage.show", triage_id=triage.id))
     form = TriageForm()
-    if triage is not None and not form.is_submitted():
-        form.fill_from(triage)
-        form.version.data = services.triage_version(triage)
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        if triage is not None and (triage.is_decided or services.closed_undecided(triage)):
+            return redirect(url_for("triage.show", triage_id=triage.id))  # (saying why)
+        if triage is not None:
+            form.fill_from(triage)
+        form.version.data = (services.triage_version(triage) if triage is not None
+                             else services.NEW_TRIAGE)
+    else:  # sent again: the first click's save, not a change "by someone else"
         try:
+            check_earlier(form.submission.data, "triage_facts", actor=current_user)
+        except AlreadySubmitted as sent:
+            return _sent_again(sent, referral)
+    # facts sent after a lead decided: sent back saying so, not dropped unseen
+    locked = services.facts_locked(triage) if triage is not None and triage.is_decided \
+        else services.closed(referral, "triaged")
+    if not refused(form, locked) and form.validate_on_submit():
+        try:
+            # a form sent without a version is taken as a blank one's: saved
+            # over facts it never showed only once drawn again with them
             saved = services.record_triage(referral, form.facts(), actor=current_user,
-                                           now=utcnow(), based_on=form.version.data)
+                                           now=utcnow(),
+                                           based_on=form.version.data or services.NEW_TRIAGE,
+                                           submission=form.submission.data)
+        except AlreadySubmitted as sent:  # (the first was still being written)
+            db.session.rollback()
+            return _sent_again(sent, referral)
         except services.TriageError as error:
             show_problems(form, error.problems)
         except ChangedMeanwhile as error:
             db.session.rollback()
             changed_meanwhile(form, error)
+            triage = services.triage_for(referral)  # (the first, if it was recorded meanwhile)
         else:
             flash("Triage saved and sent to the lead's queue", "success")
             return redirect(url_for("triage.show", triage_id=saved.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("triage/record.html", form=form, referral=referral,
-                           triage=triage), status
+                           triage=triage, closed=services.closed(referral, "triaged")), status
+
+
+def _sent_again(sent: AlreadySubmitted, referral: Referral):
+    """The answer to a triage form sent again: the triage page, saying the
+    first sending was saved (or only that the form was sent, if its key is
+    someone else's)."""
+    flash("This was already saved: it is recorded once" if sent.earlier.subject_id
+          else "This form was already sent", "info")
+    triage = services.triage_for(referral)
+    return redirect(url_for("triage.show", triage_id=triage.id) if triage is not None
+                    else url_for("intake.person", person_id=referral.person_id))
 
 
 @bp.route("/triage")
@@ -63,10 +93,15 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
     drawing of it is audited as a view."""
     audit.viewed(Action.TRIAGE_VIEWED, subject_type="triage", subject_id=triage.id,
                  site_id=triage.site_id)
-    assessment, earlier = (None, None) if triage.is_decided else services.review(triage)
+    # a triage its referral's close left undecided: no rules' result, no decision
+    closed = services.closed_undecided(triage)
+    assessment, earlier = (None, None) if triage.is_decided or closed \
+        else services.review(triage)
+    if form is not None and assessment is not None:  # what this page shows, decided on
+        form.version.data = services.decision_version(triage, assessment)
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
-        earlier_allocation=earlier,
+        earlier_allocation=earlier, closed=closed,
     ), status
 
 
@@ -83,14 +118,20 @@ def show(triage_id: int):
 def decide(triage_id: int):
     triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
     form = DecisionForm()
-    if form.validate_on_submit():
+    if not refused(form, services.closed_undecided(triage)) and form.validate_on_submit():
         try:
+            # a form without the version it was drawn from (a page from
+            # before it had one) showed facts nobody can name: not decided on
             services.decide(triage, form.decision.data, form.rationale.data,
                             actor=current_user, now=utcnow(),
-                            key=current_app.config["TRIAL_KEY"])
+                            key=current_app.config["TRIAL_KEY"],
+                            based_on=form.version.data or "")
         except services.TriageError as error:
             db.session.rollback()  # nothing of a refused decision is kept, even in memory
             show_problems(form, error.problems)
+        except ChangedMeanwhile as error:  # the page drawn again shows the facts now
+            db.session.rollback()
+            changed_meanwhile(form, error)
         else:
             flash("Decision recorded", "success")
             return redirect(url_for("triage.show", triage_id=triage.id))

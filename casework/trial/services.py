@@ -392,9 +392,16 @@ def allocation_of_person(person_id: int, *, preferring: int | None = None) -> Al
 
 
 def stratum_for(trial: Trial, referral: Referral, person: Person) -> str:
+    """The stratum of the trial site C2 passed on: the referral's, if it is
+    one of ``trial``'s sites, else the one the person lives in (a Coventry
+    resident referred at Birmingham: Coventry's sequence, not a
+    "birmingham" stratum outside the trial's design)."""
     age = (years_between(person.date_of_birth, referral.referral_date)
            if person.date_of_birth else None)
-    return strata.stratum_key(referral.site.key, age, by_age_band=trial.stratify_by_age_band)
+    site, keys = referral.site.key, {s.key for s in trial.sites}
+    if site not in keys and person.local_authority in keys:
+        site = person.local_authority
+    return strata.stratum_key(site, age, by_age_band=trial.stratify_by_age_band)
 
 
 def key_fingerprints_used(trial: Trial) -> set[str]:

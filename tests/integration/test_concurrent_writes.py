@@ -303,18 +303,79 @@ def _sent_at_once(app, email, path, *forms):
 
 # 7. Double-clicked first triage save -------------------------------------------
 
+def _blank_triage_form(app, email, referral_id) -> dict:
+    """The first triage form's version and submission key, as a page draws them."""
+    import re
+
+    client = app.test_client()
+    sign_in(client, email, PASSWORD)
+    page = client.get(f"/referrals/{referral_id}/triage").get_data(as_text=True)
+    return {name: re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1)
+            for name in ("version", "submission")}
+
+
+def _triage_events(referral_id) -> list[str]:
+    triage = db.session.scalars(select(Triage).where(Triage.referral_id == referral_id)).one()
+    return list(db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.subject_type == "triage", AuditEvent.subject_id == str(triage.id))
+        .order_by(AuditEvent.id)))
+
+
 def test_double_clicked_triage_save_is_not_a_server_error(app, make_referral, make_user):
     """Two POSTs of the first triage for one referral: the second met the
-    unique index on triages.referral_id and answered 500; it now waits for
-    the first (the referral's row lock) and changes the triage it made."""
+    unique index on triages.referral_id and answered 500; it then waited for
+    the first (the referral's row lock) and changed the triage it made. Now
+    the form's submission key, claimed under that lock, tells the second it
+    was saved already: nothing is recorded twice."""
     worker = make_user("caseworker", ("coventry",), email="tw3@example.org")
     referral = make_referral("coventry")
     form = {"group_violence_evidence": ["recent_violence"], "panel_confirmed": "yes",
-            "recommendation": "eligible"}
+            "recommendation": "eligible",
+            **_blank_triage_form(app, worker.email, referral.id)}
     results, errors = _sent_at_once(app, worker.email, f"/referrals/{referral.id}/triage",
                                     form, form)
     assert not errors
-    assert 500 not in results.values(), results
+    assert sorted(results.values()) == [302, 302], results
+    assert _triage_events(referral.id) == ["triage:recorded"]
+
+
+def test_two_first_triages_at_once_are_not_saved_over_each_other(app, make_referral,
+                                                                  make_user):
+    """Two caseworkers, each from the blank form, record a referral's first
+    triage at the same moment: the second waited for the first and then
+    replaced its facts unseen (a blank form had no version). Now the second
+    is sent back (422), the first's facts kept."""
+    referral = make_referral("coventry")
+    path = f"/referrals/{referral.id}/triage"
+    one = make_user("caseworker", ("coventry",), email="tw4@example.org")
+    two = make_user("caseworker", ("coventry",), email="tw5@example.org")
+    forms = [
+        {"group_violence_evidence": ["recent_violence"], "panel_confirmed": "no",
+         "exclusions": ["mappa_managed"], "recommendation": "ineligible",
+         **_blank_triage_form(app, one.email, referral.id)},
+        {"group_violence_evidence": ["weapon_carrying"], "panel_confirmed": "yes",
+         "recommendation": "eligible", **_blank_triage_form(app, two.email, referral.id)},
+    ]
+    sent = []
+    for user, form in zip((one, two), forms, strict=True):
+        client = app.test_client()
+        sign_in(client, user.email, PASSWORD)
+        sent.append((client, {**form, "csrf_token": csrf_token(client, path)}))
+    barrier = threading.Barrier(2)
+
+    def post(client, data):
+        def go():
+            barrier.wait()
+            return client.post(path, data=data).status_code
+        return go
+
+    results, errors = _run(*(post(client, data) for client, data in sent))
+    assert not errors, errors
+    assert sorted(results.values()) == [302, 422], results
+    winner = forms[next(i for i, status in results.items() if status == 302)]
+    triage = db.session.scalars(select(Triage).where(Triage.referral_id == referral.id)).one()
+    assert triage.exclusions == winner.get("exclusions", [])
+    assert _triage_events(referral.id) == ["triage:recorded"]
 
 
 # 10. Closing a referral twice at once --------------------------------------------

@@ -94,6 +94,25 @@ def test_c3_evidence_and_panel(evidence, panel, expected):
                    panel_confirmed=panel).outcome == expected
 
 
+def test_c2_passes_on_where_the_person_lives():
+    """DESIGN.md: the person lives in, or the violence relates to, a trial
+    site. C2 looked at the referral's site alone."""
+    lives_there = outcome("C2", site="birmingham", home="coventry")
+    assert lives_there.outcome == Outcome.PASS
+    assert lives_there.reason == ("Site is Birmingham, but the person lives in Coventry; the "
+                                  "trial runs in Coventry and Wolverhampton.")
+    neither = outcome("C2", site="birmingham", home="dudley")
+    assert neither.outcome == Outcome.FAIL
+    assert neither.reason == ("Site is Birmingham and the person lives in Dudley; the trial "
+                              "runs only in Coventry and Wolverhampton.")
+    assert outcome("C2", site="birmingham", home="outside_west_midlands").reason.startswith(
+        "Site is Birmingham and the person lives outside the West Midlands;")
+    assert outcome("C2", site="birmingham", home="birmingham").reason == (
+        "Site is Birmingham; the trial runs only in Coventry and Wolverhampton.")
+    assert outcome("C2", site="coventry", home="dudley").reason == (
+        "Site is Coventry; the trial runs in Coventry and Wolverhampton.")
+
+
 def test_c3_panel_unconfirmed_needs_review():
     assessment = cirv.assess(facts(panel_confirmed=None))
     assert assessment.result == Result.NEEDS_REVIEW
@@ -104,6 +123,27 @@ def test_c4_already_randomised_fails():
     result = outcome("C4", already_randomised=True)
     assert result.outcome == Outcome.FAIL and "keeps that allocation" in result.reason
     assert outcome("C4").outcome == Outcome.PASS
+
+
+def test_c4_a_randomised_possible_match_needs_review():
+    match = "person 12 (held by Coventry, with the same name and date of birth)"
+    result = outcome("C4", randomised_match=match)
+    assert result.outcome == Outcome.UNKNOWN and match in result.reason
+    assert "a lead must rule" in result.reason
+    assert outcome("C4", already_randomised=True, randomised_match=match).outcome == Outcome.FAIL
+    assert cirv.assess(facts(randomised_match=match)).result == Result.NEEDS_REVIEW
+
+
+def test_a_randomised_possible_match_is_the_leads_to_rule_on():
+    """C4 unknown (another record, possibly this person, randomised) is
+    decided by a lead with a rationale, either way; C4 failing (this record
+    randomised) still cannot be overridden."""
+    review = cirv.assess(facts(randomised_match="person 12 (held by Coventry, with the same "
+                                                "PNC reference)"))
+    assert cirv.decision_problem(review, Result.ELIGIBLE, None)[0] == "rationale"
+    assert cirv.decision_problem(review, Result.ELIGIBLE, "Checked: a different man") is None
+    assert cirv.decision_problem(review, Result.INELIGIBLE, None)[0] == "rationale"
+    assert cirv.decision_problem(review, Result.INELIGIBLE, "The same man") is None
 
 
 def test_c5_exclusions_name_themselves():
@@ -139,7 +179,9 @@ def test_any_fail_beats_unknown():
 def test_every_reason_is_one_sentence():
     for assessment in (cirv.assess(facts()), cirv.assess(facts(
             date_of_birth=None, site="dudley", group_violence_evidence=frozenset(),
-            already_randomised=True, exclusions=("mappa_managed",)))):
+            already_randomised=True, exclusions=("mappa_managed",))),
+                       cirv.assess(facts(randomised_match="person 1 (held by Coventry, with "
+                                                          "the same PNC reference)"))):
         for criterion in assessment.criteria:
             assert criterion.reason.endswith(".") and criterion.reason.count(". ") == 0
 

@@ -15,7 +15,7 @@ from casework.extensions import db
 from casework.intake.models import Referral
 from casework.triage.models import Triage
 from casework.trial.models import Allocation, AllocationInError, AllocationListEntry, Trial
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import sign_in
 
 FACTS = {"group_violence_evidence": ["recent_violence", "weapon_carrying"],
          "panel_confirmed": "yes", "exclusions": [], "recommendation": "eligible",
@@ -28,6 +28,29 @@ def count(model) -> int:
 
 def page_text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def decision_form(client, triage_id: int) -> dict:
+    """The decision form's hidden fields as the triage page draws them now:
+    the CSRF token and the version of the facts (and the rules' result) shown."""
+    page = page_text(client.get(f"/triage/{triage_id}"))
+    return {"csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                                    page).group(1),
+            "version": re.search(r'name="version" type="hidden" value="([^"]+)"',
+                                 page).group(1)}
+
+
+def facts_version(triage_id: int) -> str:
+    """The version of a triage's facts, as their form is drawn with it."""
+    from casework.triage import services
+
+    return services.triage_version(db.session.get(Triage, triage_id))
+
+
+def decide(client, triage_id: int, data: dict):
+    """A lead's decision sent from the triage page as it is now."""
+    return client.post(f"/triage/{triage_id}/decision",
+                       data={**decision_form(client, triage_id), **data})
 
 
 def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, make_referral):
@@ -57,7 +80,8 @@ def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, m
     shown = page_text(client.get(f"/triage/{triage.id}"))
     assert "The rules give: Eligible" in shown and "Waiting for a lead" in shown
     assert "Record decision" not in shown
-    response = post(f"/referrals/{referral.id}/triage", {**FACTS, "panel_confirmed": "not_yet"})
+    response = post(f"/referrals/{referral.id}/triage", {**FACTS, "panel_confirmed": "not_yet",
+                                                         "version": facts_version(triage.id)})
     assert response.status_code == 302
     assert "The rules give: Needs review" in page_text(client.get(f"/triage/{triage.id}"))
     events = list(db.session.scalars(select(AuditEvent.action).where(
@@ -66,6 +90,153 @@ def test_a_caseworker_records_triage_facts(client, login_as, post, make_trial, m
     assert events == ["triage:recorded", "triage:updated"]
     assert "triage:viewed" in set(db.session.scalars(select(AuditEvent.action)))
     assert "gangs unit" not in str([e.detail for e in db.session.scalars(select(AuditEvent))])
+
+
+def hidden(response, name: str) -> str:
+    """The value of a hidden field of the page ``response`` drew."""
+    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"',
+                     page_text(response)).group(1)
+
+
+def blank_triage_form(client, referral_id: int) -> dict:
+    """The hidden fields of the first triage form, as it is drawn."""
+    page = client.get(f"/referrals/{referral_id}/triage")
+    return {name: hidden(page, name) for name in ("csrf_token", "version", "submission")}
+
+
+def test_a_first_triage_recorded_meanwhile_is_not_replaced_unseen(app, make_trial,
+                                                                  make_referral, make_user):
+    """Two caseworkers open the blank triage form; one records the panel's
+    "no" and a MAPPA exclusion, then the other saves. The second replaced
+    the first without a word (a blank form had no version to compare): the
+    exclusion lost, the triage eligible. Now it comes back, 422, with what
+    was typed and what differs; saved again from there, it replaces it
+    knowingly."""
+    make_trial()
+    referral = make_referral("coventry")
+    path = f"/referrals/{referral.id}/triage"
+    a, b = app.test_client(), app.test_client()
+    sign_in(a, make_user("caseworker", ("coventry",), email="first@example.org").email)
+    sign_in(b, make_user("caseworker", ("coventry",), email="second@example.org").email)
+    form_a, form_b = blank_triage_form(a, referral.id), blank_triage_form(b, referral.id)
+    assert form_a["version"] == form_b["version"] == "new"
+    assert a.post(path, data={**form_a, "group_violence_evidence": ["recent_violence"],
+                              "panel_confirmed": "no", "exclusions": ["mappa_managed"],
+                              "recommendation": "ineligible"}).status_code == 302
+    typed = {"group_violence_evidence": ["weapon_carrying"], "panel_confirmed": "yes",
+             "recommendation": "eligible", "recommendation_note": "Seen by the panel"}
+
+    response = b.post(path, data={**form_b, **typed})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Someone else saved changes here since you opened this page." in text
+    assert "group violence evidence, panel confirmed, exclusions, recommendation" in text
+    assert "Seen by the panel" in text and "Change triage facts" in text
+    db.session.expire_all()
+    triage = db.session.scalars(select(Triage)).one()
+    assert (triage.exclusions, triage.panel_confirmed) == (["mappa_managed"], False)
+
+    # a form sent without a version is taken as a blank one's: refused the same way
+    versionless = {**form_b, **typed, "version": ""}
+    assert b.post(path, data=versionless).status_code == 422
+    again = b.post(path, data={**form_b, **typed, "version": hidden(response, "version")})
+    assert again.status_code == 302
+    db.session.expire_all()
+    triage = db.session.scalars(select(Triage)).one()
+    assert (triage.exclusions, triage.panel_confirmed) == ([], True)
+
+
+def test_a_double_clicked_triage_save_is_saved_once(client, login_as, make_trial,
+                                                    make_referral):
+    """The same first triage form sent twice: the second is told it was
+    saved (the first click's), not that someone else saved it, and nothing
+    is recorded twice."""
+    make_trial()
+    referral = make_referral("coventry")
+    login_as("caseworker", ("coventry",))
+    path = f"/referrals/{referral.id}/triage"
+    sent = {**blank_triage_form(client, referral.id), **FACTS}
+    first, second = client.post(path, data=sent), client.post(path, data=sent)
+    triage = db.session.scalars(select(Triage)).one()
+    assert first.status_code == second.status_code == 302
+    assert second.headers["Location"].endswith(f"/triage/{triage.id}")
+    assert "This was already saved: it is recorded once" in page_text(
+        client.get(second.headers["Location"]))
+    events = list(db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.subject_type == "triage", AuditEvent.action != "triage:viewed")))
+    assert events == ["triage:recorded"]
+
+
+def test_facts_sent_after_the_decision_are_refused_saying_so(client, login_as, make_trial,
+                                                             make_referral, triage_referral,
+                                                             make_user):
+    """A caseworker's change, from a page opened before a lead decided, was
+    dropped without a word: the form redirected to the triage page before
+    looking at what was sent. Now it comes back, 422, with what was typed
+    and why it was not saved; nothing changes."""
+    from casework.triage import services
+
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral)
+    login_as("caseworker", ("coventry",))
+    path = f"/referrals/{referral.id}/triage"
+    page = client.get(path)
+    drawn = {name: hidden(page, name) for name in ("csrf_token", "version", "submission")}
+    services.decide(db.session.get(Triage, triage.id), "eligible", None,
+                    actor=make_user("lead"), now=datetime(2026, 11, 24, 12, tzinfo=UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+
+    response = client.post(path, data={**drawn, "group_violence_evidence": ["recent_violence"],
+                                       "panel_confirmed": "no", "exclusions": ["mappa_managed"],
+                                       "recommendation": "ineligible",
+                                       "recommendation_note": "MAPPA level 3"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert ("A lead decided this triage on 24 November 2026: its facts are locked, and the "
+            "changes below were not saved") in text
+    assert "MAPPA level 3" in text and "Save triage" not in text
+    assert f'href="/triage/{triage.id}"' in text
+    db.session.expire_all()
+    kept = db.session.get(Triage, triage.id)
+    assert (kept.exclusions, kept.panel_confirmed) == ([], True)
+    # the form opened now leads to the decision
+    assert client.get(path).headers["Location"].endswith(f"/triage/{triage.id}")
+
+
+def test_a_closed_referrals_triage_offers_no_decision(client, login_as, post, make_trial,
+                                                      make_referral, triage_referral):
+    """A referral withdrawn while its triage waited for a lead: the triage
+    page still said "The rules give: Eligible" and offered the decision,
+    refused only once sent. Now it says the referral is closed and offers
+    neither the decision nor a change of facts; a decision sent from a page
+    opened before the close is refused saying why."""
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral)
+    login_as("lead", ("coventry",))
+    drawn = decision_form(client, triage.id)
+    assert post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"}).status_code == 302
+
+    text = page_text(client.get(f"/triage/{triage.id}"))
+    assert "This referral was closed on" in text
+    assert "(withdrawn by the referrer): a closed referral cannot be decided" in text
+    assert "The rules give" not in text and "Record decision" not in text
+    assert "Change the facts" not in text
+    response = client.post(f"/triage/{triage.id}/decision", data={**drawn,
+                                                                  "decision": "eligible"})
+    assert response.status_code == 422
+    assert "a closed referral cannot be decided" in page_text(response)
+    db.session.expire_all()
+    assert db.session.get(Triage, triage.id).decided_at is None and count(Allocation) == 0
+    # the facts form leads to the triage page, and a change sent is refused saying why
+    path = f"/referrals/{referral.id}/triage"
+    assert client.get(path).headers["Location"].endswith(f"/triage/{triage.id}")
+    response = post(path, {**FACTS, "version": facts_version(triage.id)})
+    assert response.status_code == 422
+    assert "a closed referral cannot be triaged" in page_text(response)
+    assert "Save triage" not in page_text(response)
 
 
 def test_a_caseworker_cannot_decide(client, login_as, post, make_trial, make_referral,
@@ -151,7 +322,7 @@ def test_a_lead_decides_eligible_and_sees_the_allocation(client, login_as, post,
     lead = login_as("lead", ("coventry",))
     assert "Record decision" in page_text(client.get(f"/triage/{triage.id}"))
 
-    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    response = decide(client, triage.id, {"decision": "eligible"})
     assert response.status_code == 302
     allocation = db.session.scalars(select(Allocation)).one()
     assert allocation.allocated_by_id == lead.id
@@ -181,7 +352,7 @@ def test_a_lead_decides_under_the_trial_open_now(client, login_as, post, make_tr
     make_trial(key="cirv-2", name="CIRV two", sites=("coventry",))
     login_as("lead", ("coventry",))
     assert "The rules give: Eligible" in page_text(client.get(f"/triage/{triage.id}"))
-    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    response = decide(client, triage.id, {"decision": "eligible"})
     assert response.status_code == 302, page_text(response)
     shown = page_text(client.get(f"/triage/{triage.id}"))
     assert re.search(r"Trial\s*</dt>\s*<dd[^>]*>\s*CIRV two", shown)
@@ -195,23 +366,196 @@ def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
     too_young = triage_referral(make_referral("coventry", dob=date(2015, 1, 1)))
     login_as("lead", ("coventry",))
 
-    response = post(f"/triage/{review.id}/decision", {"decision": "eligible"})
+    response = decide(client, review.id, {"decision": "eligible"})
     assert response.status_code == 422
     assert "give a rationale to decide eligible" in page_text(response)
     assert count(Allocation) == 0 and db.session.get(Triage, review.id).decided_at is None
 
-    response = post(f"/triage/{too_young.id}/decision",
-                    {"decision": "eligible", "rationale": "Mature for his age"})
+    response = decide(client, too_young.id,
+                      {"decision": "eligible", "rationale": "Mature for his age"})
     assert response.status_code == 422
     assert "C1 (age) is not met and cannot be overridden" in page_text(response)
     assert count(Allocation) == 0
 
-    response = post(f"/triage/{review.id}/decision",
-                    {"decision": "eligible", "rationale": "Panel confirmed by phone"})
+    response = decide(client, review.id,
+                      {"decision": "eligible", "rationale": "Panel confirmed by phone"})
     assert response.status_code == 302
     shown = page_text(client.get(f"/triage/{review.id}"))
     assert "Override rationale" in shown and "Panel confirmed by phone" in shown
     assert "triage:overridden" in set(db.session.scalars(select(AuditEvent.action)))
+
+
+def test_a_decision_is_on_the_facts_the_lead_read(client, login_as, make_trial, make_referral,
+                                                  triage_referral):
+    """A lead opens a triage needing review and writes an override; meanwhile
+    a caseworker records the panel's "no" and an exclusion. The decision was
+    recorded (302), an override of "ineligible" the lead never saw, and the
+    person randomised. Now it is refused, 422, nothing kept, with the facts
+    as they are and the rationale typed; sent again from there, it is
+    decided on what the page showed."""
+    make_trial()
+    referral = make_referral("coventry")
+    triage = triage_referral(referral, panel_confirmed=None)
+    login_as("lead", ("coventry",))
+    seen = decision_form(client, triage.id)
+    assert "The rules give: Needs review" in page_text(client.get(f"/triage/{triage.id}"))
+    triage_referral(referral, panel_confirmed=False, exclusions=["other_focused_deterrence"],
+                    recommendation="ineligible")
+
+    response = client.post(f"/triage/{triage.id}/decision",
+                           data={**seen, "decision": "eligible",
+                                 "rationale": "Intel strong; panel meets next week"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "changed since you opened this page: your decision was not recorded" in text
+    assert "The rules give: Ineligible" in text
+    assert "Already in another focused-deterrence programme" in text
+    assert "Intel strong; panel meets next week" in text  # what was typed is kept
+    db.session.expire_all()
+    assert count(Allocation) == 0 and db.session.get(Triage, triage.id).decided_at is None
+    assert db.session.get(Referral, referral.id).status == "in_triage"
+    # a form without the version it was drawn from names no facts: not decided on
+    response = client.post(f"/triage/{triage.id}/decision",
+                           data={"csrf_token": seen["csrf_token"], "decision": "ineligible"})
+    assert response.status_code == 422 and "your decision was not recorded" in page_text(response)
+    # from the page drawn again: decided on the facts it shows
+    version = re.search(r'name="version" type="hidden" value="([^"]+)"', text).group(1)
+    response = client.post(f"/triage/{triage.id}/decision",
+                           data={**seen, "version": version, "decision": "ineligible"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    decided = db.session.get(Triage, triage.id)
+    assert (decided.decision, decided.computed_result) == ("ineligible", "ineligible")
+    assert count(Allocation) == 0
+
+
+def test_a_person_recorded_again_as_new_over_a_randomised_match_needs_a_ruling(
+        client, login_as, make_trial, make_referral, triage_referral, make_user):
+    """A person randomised at Coventry is referred at Wolverhampton and
+    recorded as new over the strong match intake showed (same name and date
+    of birth): C4 said "Never randomised before" and the copy was randomised
+    again, two allocations for one human. Now C4 needs review, naming the
+    match by its id and site alone, and a lead must rule with a rationale."""
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services as intake
+    from casework.triage import services
+
+    make_trial()
+    first = make_referral("coventry", last_name="Twiceover")
+    services.decide(triage_referral(first), "eligible", None,
+                    actor=make_user("lead", ("coventry",)), now=datetime.now(UTC),
+                    key=b"test-trial-key")
+    db.session.commit()
+    held = first.person
+    again = intake.record_referral(
+        intake.PersonDetails(held.first_name, held.last_name, held.date_of_birth, "male",
+                             "white_british", "wolverhampton"),
+        intake.ReferralDetails(sites_by_keys(["wolverhampton"])[0].id, date(2026, 11, 10),
+                               "police", "PC", "Reason"),
+        existing_person_id=None, actor=make_user("caseworker", ("wolverhampton",)),
+        now=datetime.now(UTC), new_person_confirmed=True)
+    db.session.commit()
+    assert again.person_id != held.id
+    triage = triage_referral(again)
+    login_as("lead", ("wolverhampton",))
+
+    text = page_text(client.get(f"/triage/{triage.id}"))
+    assert "The rules give: Needs review" in text
+    assert (f"Not randomised before under this record, but person {held.id} (held by Coventry, "
+            "with the same name and date of birth) is randomised and may be the same person"
+            ) in text
+    response = decide(client, triage.id, {"decision": "eligible"})
+    assert response.status_code == 422
+    assert "give a rationale to decide eligible" in page_text(response)
+    assert count(Allocation) == 1
+    response = decide(client, triage.id, {"decision": "ineligible",
+                                          "rationale": "The same young man: he keeps his"})
+    assert response.status_code == 302
+    decided = db.session.get(Triage, triage.id)
+    assert decided.computed_result == "needs_review" and decided.decision == "ineligible"
+    assert {c["id"]: c["outcome"] for c in decided.criteria}["C4"] == "unknown"
+    assert count(Allocation) == 1
+
+
+def test_c4_finds_a_randomised_match_by_pnc_but_not_a_twin(make_trial, make_referral,
+                                                            triage_referral, make_user):
+    """Twins share a surname and a date of birth, not a first name: no
+    match. The same PNC reference (records from before intake refused a
+    second) is one; a lead ruling them two people randomises the second."""
+    from casework.intake import matching
+    from casework.triage import services
+
+    make_trial()
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    first = make_referral("coventry", last_name="Twin")
+    services.decide(triage_referral(first), "eligible", None, actor=lead,
+                    now=datetime.now(UTC), key=b"test-trial-key")
+    second = make_referral("wolverhampton", last_name="Twin")
+    for person, name in ((first.person, "Lily-Rose"), (second.person, "Lily-Mae")):
+        person.first_name, person.first_name_key = name, matching.first_name_key(name)
+    db.session.commit()
+    triage = triage_referral(second)
+    assert services.assess(triage).criterion("C4").reason == "Never randomised before."
+
+    first.person.pnc_reference = second.person.pnc_reference = "2001/0012345A"
+    db.session.commit()
+    c4 = services.assess(triage).criterion("C4")
+    assert str(c4.outcome) == "unknown"
+    assert f"person {first.person_id} (held by Coventry, with the same PNC reference)" \
+        in c4.reason
+    with pytest.raises(services.TriageError, match="give a rationale"):
+        services.decide(triage, "eligible", None, actor=lead, now=datetime.now(UTC),
+                        key=b"test-trial-key")
+    db.session.rollback()
+    services.decide(db.session.get(Triage, triage.id), "eligible",
+                    "Checked with the PNC bureau: a typing error on one record", actor=lead,
+                    now=datetime.now(UTC), key=b"test-trial-key")
+    db.session.commit()
+    assert count(Allocation) == 2
+
+
+def test_a_trial_site_resident_referred_elsewhere_is_randomised_where_they_live(
+        client, login_as, make_trial, make_referral, make_user, triage_referral):
+    """DESIGN.md C2: the person lives in, or the violence relates to, a
+    trial site. A Coventry resident referred through Birmingham failed C2,
+    which no lead can override. Now C2 passes saying why, and the person is
+    randomised in Coventry's stratum (Birmingham's referral, Birmingham's
+    case); one living in Dudley still fails, the sentence saying where."""
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services as intake
+
+    make_trial()
+    worker = make_user("caseworker", ("birmingham",))
+
+    def referred_at_birmingham(last_name, home):
+        referral = intake.record_referral(
+            intake.PersonDetails("Lives", last_name, date(2008, 1, 1), "male",
+                                 "white_british", home),
+            intake.ReferralDetails(sites_by_keys(["birmingham"])[0].id, date(2026, 11, 1),
+                                   "police", "PC", "Reason"),
+            existing_person_id=None, actor=worker, now=datetime(2026, 11, 20, tzinfo=UTC))
+        db.session.commit()
+        return triage_referral(referral)
+
+    resident = referred_at_birmingham("Incoventry", "coventry")
+    outsider = referred_at_birmingham("Indudley", "dudley")
+    login_as("lead", ("birmingham",))
+    text = page_text(client.get(f"/triage/{resident.id}"))
+    assert "The rules give: Eligible" in text
+    assert ("Site is Birmingham, but the person lives in Coventry; the trial runs in Coventry "
+            "and Wolverhampton.") in text
+    assert decide(client, resident.id, {"decision": "eligible"}).status_code == 302
+    allocation = db.session.scalars(select(Allocation)).one()
+    assert (allocation.stratum, allocation.slot, allocation.trial.key) == ("coventry", 1, "cirv")
+    assert allocation.site_id == resident.site_id == sites_by_keys(["birmingham"])[0].id
+    assert db.session.get(Triage, resident.id).trial.key == "cirv"
+
+    text = page_text(client.get(f"/triage/{outsider.id}"))
+    assert "The rules give: Ineligible" in text
+    assert "Site is Birmingham and the person lives in Dudley; the trial runs only in" in text
+    response = decide(client, outsider.id, {"decision": "eligible", "rationale": "x"})
+    assert response.status_code == 422 and "cannot be overridden" in page_text(response)
+    assert count(Allocation) == 1
 
 
 def test_other_sites_triage_answers_404(client, login_as, post, make_trial, make_referral,
@@ -283,7 +627,7 @@ def test_a_decision_under_a_changed_trial_key_is_refused_on_the_page(
     triage = triage_referral(make_referral("coventry"))
     login_as("lead", ("coventry",))
 
-    response = post(f"/triage/{triage.id}/decision", {"decision": "eligible"})
+    response = decide(client, triage.id, {"decision": "eligible"})
     assert response.status_code == 422
     text = page_text(response)
     assert "The trial key has changed" in text and "Nobody can be randomised" in text
@@ -311,9 +655,9 @@ def test_a_used_up_allocation_list_is_refused_on_the_page(
     done = triage_referral(make_referral("coventry"))
     waiting = triage_referral(make_referral("coventry"))
     login_as("lead", ("coventry",))
-    assert post(f"/triage/{done.id}/decision", {"decision": "eligible"}).status_code == 302
+    assert decide(client, done.id, {"decision": "eligible"}).status_code == 302
 
-    response = post(f"/triage/{waiting.id}/decision", {"decision": "eligible"})
+    response = decide(client, waiting.id, {"decision": "eligible"})
     assert response.status_code == 422
     assert "The allocation list has no slot 2 for stratum coventry" in page_text(response)
     db.session.expire_all()
@@ -743,8 +1087,7 @@ def test_the_person_page_reads_triages_and_allocations_only_for_a_person_with_th
     triage = triage_referral(referral)
     read, page = tables_read()
     assert read == {"triages"} and "Waiting for a lead" in page
-    client.post(f"/triage/{triage.id}/decision",
-                data={"decision": "eligible", "csrf_token": csrf_token(client)})
+    decide(client, triage.id, {"decision": "eligible"})
     read, page = tables_read()
     assert read == {"triages", "allocations"}
     assert "Decided: eligible" in page and "Trial allocation" in page
