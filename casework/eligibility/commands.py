@@ -28,15 +28,18 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _cirv_rules(site: Site) -> cirv.CirvRules:
+def _cirv_rules(site: Site, home: Site | None) -> cirv.CirvRules:
     """The trial sites the triage page checks a referral at ``site`` against
-    (``trials.rule_sites``), so the command and the page agree; the design's
-    defaults only while no trial exists at all. It took the defaults while
-    none was open, so with the only trial closed C2 passed here and failed
-    on the page."""
+    (``trials.rule_sites``): the trial open there, else the one open where
+    the person lives (``home``), so the command and the page agree; the
+    design's defaults only while no trial exists at all. It took the
+    defaults while none was open, so with the only trial closed C2 passed
+    here and failed on the page."""
     if not trials.any_trial():
         return cirv.CirvRules()
-    return cirv.CirvRules(trial_sites=trials.rule_sites(trials.open_trial_for_site(site.id)))
+    trial = trials.open_trial_for_site(site.id) or (
+        trials.open_trial_for_site(home.id) if home is not None else None)
+    return cirv.CirvRules(trial_sites=trials.rule_sites(trial))
 
 
 @eligibility_cli.command("assess")
@@ -69,7 +72,8 @@ def assess_command(scheme: str, source) -> None:
             if facts.site not in known_sites:
                 raise ValidationError({"site": [f"Unknown site {facts.site!r}; use one of "
                                                 f"{', '.join(sorted(known_sites))}."]})
-            assessment = cirv.assess(facts, _cirv_rules(known_sites[facts.site]))
+            assessment = cirv.assess(facts, _cirv_rules(known_sites[facts.site],
+                                                        known_sites.get(facts.home or "")))
     except ValidationError as error:
         _fail("\n".join(schemas.messages(error)))
     click.echo(json.dumps(assessment.to_dict(), indent=2))

@@ -20,6 +20,7 @@ from marshmallow import (
 from casework.dates import long_date
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.eligibility.offences import OUTCOME_CODES, Offence
+from casework.intake.reference import LOCAL_AUTHORITIES
 
 # Dates a case can hold: a date of birth of 9999-12-31 or 0001-01-01 is a
 # typing slip ("aged 7989"), not a fact, and is refused, as the forms do.
@@ -71,6 +72,10 @@ class CirvFactsSchema(BornBefore, Schema):
     # which an admin's new site may have; found by review)
     site = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z][a-z0-9_]{1,39}$", error="Must be a site key such as coventry."))
+    # where the person lives (a local authority), if known: C2 passes on it
+    # too, as on the triage page; optional, so facts written before it read
+    home = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(
+        list(LOCAL_AUTHORITIES), error="Must be a local authority such as coventry."))
     group_violence_evidence = fields.List(
         fields.String(validate=validate.OneOf(list(cirv.EVIDENCE))), required=True)
     panel_confirmed = StrictBoolean(required=True, allow_none=True)
@@ -81,7 +86,7 @@ class CirvFactsSchema(BornBefore, Schema):
     @post_load
     def to_facts(self, data, **kwargs) -> cirv.CirvFacts:
         return cirv.CirvFacts(
-            referral_date=data["referral_date"], site=data["site"],
+            referral_date=data["referral_date"], site=data["site"], home=data["home"],
             date_of_birth=data["date_of_birth"],
             group_violence_evidence=frozenset(data["group_violence_evidence"]),
             panel_confirmed=data["panel_confirmed"],

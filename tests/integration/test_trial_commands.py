@@ -57,6 +57,24 @@ def test_assess_knows_a_site_an_admin_added_with_a_digit_in_its_key(runner, now)
     assert json.loads(result.output)["criteria"][1]["outcome"] == "fail"  # not a trial site
 
 
+def test_assess_takes_where_the_person_lives_as_the_triage_page_does(runner, make_trial):
+    """C2 passes where the person lives in a trial site (DESIGN.md: "lives
+    in, or the violence relates to"), as the triage page now has it; the
+    command had no field for it, so it failed every such person."""
+    make_trial()  # Coventry and Wolverhampton
+    elsewhere = {**FACTS, "site": "birmingham"}
+    assert json.loads(assess(runner, elsewhere).output)["criteria"][1]["outcome"] == "fail"
+    result = assess(runner, {**elsewhere, "home": "coventry"})
+    assert result.exit_code == 0, result.output
+    c2 = json.loads(result.output)["criteria"][1]
+    assert c2["outcome"] == "pass" and "lives in Coventry" in c2["reason"]
+    assert json.loads(assess(runner, {**elsewhere, "home": None}).output)["criteria"][1][
+        "outcome"] == "fail"
+    refused = assess(runner, {**elsewhere, "home": "atlantis"})
+    assert refused.exit_code == 2 and "home" in refused.output
+    assert "Must be a local authority such as coventry." in refused.output
+
+
 def test_assess_uses_the_configured_trial_sites(runner, make_trial):
     make_trial(sites=("birmingham",))
     decision = json.loads(assess(runner, {**FACTS, "site": "birmingham"}).output)
