@@ -110,7 +110,10 @@ class PersonRowSchema(Schema):
         fields.String, "Each pathway episode as pathway@day, days from randomisation",
         "dates as day offsets, joined by ;", "e.g. awaiting_offer@0;engaged@12")
     days_awaiting_offer = _field(fields.Integer, "Days spent awaiting an offer", "sum of "
-                                 "episode lengths to the extract date", "0 or more")
+                                 "the lengths of the episodes that have ended; the episode "
+                                 "still open (pathway, from the last day in pathway_episodes) "
+                                 "is not counted, as its length to the extract's day would "
+                                 "give the day of randomisation", "0 or more")
     days_engaged = _field(fields.Integer, "Days spent engaged", "as above", "0 or more")
     days_at_risk_monitoring = _field(fields.Integer, "Days on at-risk monitoring", "as above",
                                      "0 or more")

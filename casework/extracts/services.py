@@ -15,7 +15,7 @@ import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import joinedload
@@ -150,6 +150,23 @@ def _batches(stmt, id_column) -> Iterator[list]:
         last = rows[-1][0]
 
 
+def _unordered_batches(stmt, id_column, sort_key: Callable[[tuple], str]) -> Iterator[list]:
+    """The rows of ``stmt`` (its first column ``id_column``) in batches, in
+    the order of ``sort_key`` (a pseudonym): ids follow the order records
+    were made, so a file in id order would list people in the order they
+    were randomised, or referred, whatever its periods hide (found by
+    review). One pass reads the ids with the columns ``sort_key`` takes
+    (``stmt``'s first two) and sorts them; the rows are then read a batch of
+    ids at a time. Memory holds a key and an id for each row, not the rows."""
+    keys = stmt.with_only_columns(*list(stmt.selected_columns)[:2])
+    order = sorted((sort_key(row), row[0]) for batch in _batches(keys, id_column)
+                   for row in batch)
+    for start in range(0, len(order), BATCH):
+        ids = [ident for _, ident in order[start:start + BATCH]]
+        by_id = {row[0]: row for row in column_rows(stmt.where(id_column.in_(ids)))}
+        yield [by_id[ident] for ident in ids if ident in by_id]
+
+
 def _ethnic_group(code: str | None) -> str | None:
     return ETHNICITIES.get(code, ("not_stated", ""))[0] if code else None
 
@@ -183,9 +200,9 @@ def _person_quasi(level: int, site: str, age: int | None, gender: str,
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
-    today = local_date(datetime.now(UTC))
     trial_sites = _trial_sites(req)
-    for batch in _batches(_person_stmt(req), Allocation.id):
+    for batch in _unordered_batches(_person_stmt(req), Allocation.id,
+                                    lambda row: pseudonym("person", row[1])):
         ids = [row[1] for row in batch]
         # at the trial's sites only, as the dictionary says: a referral
         # elsewhere is outside the trial (and would tell where else they live)
@@ -232,9 +249,14 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on,
                 stratum)
             mine = contacts.get(person_id, [])
+            # ended episodes only: counted to the extract's day, the open one
+            # summed with the rest to that day less the day of randomisation,
+            # whatever the period hid (found by review); it is the pathway
+            # now, from the last day in pathway_episodes
             days = {p.value: 0 for p in Pathway}
             for pathway, start, end in spells.get(person_id, []):
-                days[pathway] += ((end or today) - start).days
+                if end is not None:
+                    days[pathway] += (end - start).days
             latest = diversion.get(person_id)
             case = latest.case if latest else None
             yield {
@@ -300,7 +322,11 @@ def _referral_stmt(req: ExtractRequest):
 
 def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
-    for batch in _batches(_referral_stmt(req), Referral.id):
+    # by person, so each person's referrals are together, and among them by
+    # the referral's pseudonym (not the order they came)
+    for batch in _unordered_batches(
+            _referral_stmt(req), Referral.id,
+            lambda row: pseudonym("person", row[1]) + pseudonym("referral", row[0])):
         for (referral_id, person_id, site, referral_date, source, risks, status, dob,
              computed, decision, arm) in batch:
             _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),

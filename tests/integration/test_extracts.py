@@ -120,6 +120,79 @@ def test_rows_hold_pseudonyms_and_generalised_values(cohort):
     assert len(lines) == 2 and json.loads(lines[0])["arm"] in ("treatment", "control")
 
 
+def _written(req, key=b"project-key"):
+    chosen = services.plan(req.check(), 5)
+    body = b"".join(services.serialise(req, key, on_done=lambda *a: None, chosen=chosen))
+    return list(csv.DictReader(io.StringIO(body.decode())))
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_rows_are_not_written_in_the_order_they_were_made(randomised, unit):
+    """Found by review: rows were written in allocation (or referral) id
+    order, so a file at the year level listed people in the order they were
+    randomised. They are written in their pseudonyms' order (a referral's
+    person's, then its own)."""
+    from casework.dates import local_date
+    from casework.trial.models import Allocation
+
+    for month in range(1, 11):
+        randomised("treatment", on=datetime(2026, month, 3, 9, tzinfo=UTC))
+    trial = db.session.scalars(select(Trial)).one()
+    req = services.ExtractRequest(trial_id=trial.id, level=2, unit=unit)
+    rows = _written(req)
+    assert len(rows) >= 10
+    if unit == "person":
+        when = {privacy.pseudonym(b"project-key", "person", a.person_id):
+                local_date(a.allocated_at) for a in db.session.scalars(select(Allocation))}
+        dates = [when[r["person"]] for r in rows]
+        assert dates != sorted(dates)
+        assert [r["person"] for r in rows] == sorted(r["person"] for r in rows)
+    else:
+        keys = [(r["person"], r["referral"]) for r in rows]
+        assert keys == sorted(keys)
+
+
+def test_open_episodes_do_not_date_the_randomisation(randomised, make_user):
+    """Found by review: the days of a person's open pathway episode were
+    counted to the day of the extract, so the four day columns summed to the
+    extract's day less the day of randomisation, giving that day exactly in
+    a file whose periods hide it. Only ended episodes are counted."""
+    from datetime import timedelta
+
+    from casework.dates import local_date
+    from casework.pathways import services as pathways
+    from casework.trial.models import Allocation
+
+    worker = make_user("caseworker", ("coventry", "wolverhampton"))
+    for month in range(1, 11):
+        person = randomised("treatment", on=datetime(2026, month, 3 + month, 9, tzinfo=UTC))
+        if month % 2:
+            pathways.move(person, pathways.MoveRequest("engaged", date(2026, month, 20)),
+                          actor=worker, now=datetime(2026, 11, 1, tzinfo=UTC))
+    db.session.commit()
+    trial = db.session.scalars(select(Trial)).one()
+    when = {privacy.pseudonym(b"project-key", "person", a.person_id): local_date(a.allocated_at)
+            for a in db.session.scalars(select(Allocation))}
+    today = local_date(datetime.now(UTC))
+    columns = ("days_awaiting_offer", "days_engaged", "days_at_risk_monitoring",
+               "days_disruption")
+    treated = 0
+    for level in privacy.LEVELS:
+        for row in _written(services.ExtractRequest(trial_id=trial.id, level=level)):
+            if row["arm"] != "treatment":
+                continue
+            treated += 1
+            days = {c: int(row[c]) for c in columns}
+            assert today - timedelta(days=sum(days.values())) != when[row["person"]]
+            randomised_on = when[row["person"]]
+            if row["pathway"] == "engaged":   # awaited from randomisation to the 20th
+                assert days == {**dict.fromkeys(columns, 0), "days_awaiting_offer":
+                                (date(2026, randomised_on.month, 20) - randomised_on).days}
+            else:
+                assert days == dict.fromkeys(columns, 0)
+    assert treated >= 30
+
+
 def test_contacts_count_in_a_period_from_randomisation_only(cohort):
     """Found by review: a contact before randomisation (day -143) was
     counted in the first 90 days. Days 0 and 90 are in the first period,
