@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 @dataclass(frozen=True)
 class Flow:
-    referred: int               # referrals at the trial's sites
+    referred: int               # the trial's referrals (services._in_trial)
     triaged: int                # with triage facts recorded
     awaiting_decision: int
     ineligible: int

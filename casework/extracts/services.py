@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, distinct, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
@@ -38,7 +38,7 @@ from casework.notes.reference import CONTACT_TYPES
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.pathways.states import EXIT_REASONS, Pathway
 from casework.triage.models import Triage
-from casework.trial.models import Allocation, AllocationInError, Trial
+from casework.trial.models import Allocation, AllocationInError, Trial, trial_sites
 
 BATCH = 1000
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
@@ -135,6 +135,34 @@ def _date_range(req: ExtractRequest, column, *, timestamp: bool):
                                tzinfo=LOCAL_ZONE)
         conditions.append(column < end)
     return and_(*conditions) if conditions else True
+
+
+def _in_trial(trial_id: int):
+    """The referrals that are the trial's (joined to their triage, if any):
+    those decided under it (a triage records the trial open at its site when
+    a lead decided), and those never decided that came to the trial's sites
+    in its time: a referral open now belongs to the latest trial at its site,
+    one closed undecided to the latest trial at its site made before it was
+    closed (the data model records when a trial was made, not when it opened
+    or closed). A site's referrals were counted in every trial it was ever
+    in (found by review)."""
+    with from_replica(False):  # the trials as they are now, even if a replica lags
+        trial = db.session.get(Trial, trial_id)
+        made = db.session.execute(
+            select(trial_sites.c.site_id, Trial.id, Trial.created_at)
+            .join(Trial, Trial.id == trial_sites.c.trial_id)
+            .where(trial_sites.c.site_id.in_([s.id for s in trial.sites]))).all()
+    windows = []
+    for site_id in {row.site_id for row in made}:
+        later = [created for site, ident, created in made if site == site_id
+                 and (created, ident) > (trial.created_at, trial.id)]
+        closed = Referral.closed_at >= trial.created_at
+        if later:
+            closed = and_(closed, Referral.closed_at < min(later))
+        windows.append(and_(Referral.site_id == site_id,
+                            or_(closed, Referral.closed_at.is_(None)) if not later else closed))
+    undecided = and_(Triage.decided_at.is_(None), or_(false(), *windows))
+    return or_(and_(Triage.decided_at.is_not(None), Triage.trial_id == trial_id), undecided)
 
 
 
@@ -316,7 +344,7 @@ def _referral_stmt(req: ExtractRequest):
             .outerjoin(Triage, Triage.referral_id == Referral.id)
             .outerjoin(Allocation, and_(Allocation.referral_id == Referral.id,
                                         Allocation.trial_id == req.trial_id))
-            .where(_site_filter(req, Referral.site_id),
+            .where(_site_filter(req, Referral.site_id), _in_trial(req.trial_id),
                    _date_range(req, Referral.referral_date, timestamp=False)))
 
 
@@ -653,8 +681,7 @@ def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names)
 
 def aggregates(trial: Trial) -> list[Aggregate]:
     """Arm by pathway, site by arm, and referral source by triage result,
-    with small numbers suppressed (four queries)."""
-    site_ids = [s.id for s in trial.sites]
+    with small numbers suppressed (four queries, and two for the trials)."""
     arm_pathway = dict(((arm, pathway or "none"), n) for arm, pathway, n in db.session.execute(
         select(Allocation.arm, PathwayEpisode.pathway, func.count())
         .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
@@ -668,7 +695,7 @@ def aggregates(trial: Trial) -> list[Aggregate]:
                          for source, result, n in db.session.execute(
         select(Referral.source, Triage.decision, func.count())
         .outerjoin(Triage, Triage.referral_id == Referral.id)
-        .where(Referral.site_id.in_(site_ids)).group_by(Referral.source, Triage.decision)))
+        .where(_in_trial(trial.id)).group_by(Referral.source, Triage.decision)))
     arms = ["treatment", "control"]
     pathways = [p.value for p in Pathway] + ["none"]
     path_names = {p.value: p.label for p in Pathway} | {"none": "No pathway (control)"}
@@ -687,20 +714,18 @@ def aggregates(trial: Trial) -> list[Aggregate]:
 
 
 def flow(trial: Trial) -> consort.Flow:
-    """The CONSORT counts for a trial: eight queries, and one more for each
-    thousand referrals excluded."""
-    site_ids = [s.id for s in trial.sites]
-    referred = db.session.scalar(select(func.count()).select_from(Referral)
-                                 .where(Referral.site_id.in_(site_ids)))
+    """The CONSORT counts for a trial: seven queries, two for the trials, and
+    one more for each thousand referrals excluded."""
     # A referral of someone already randomised is decided ineligible and
     # linked to their allocation: not an exclusion, as they are in the trial.
     rereferred = Triage.allocation_id.is_not(None)
-    triaged, waiting, ineligible, already = db.session.execute(
-        select(func.count(), func.count(Triage.id).filter(Triage.decided_at.is_(None)),
+    referred, triaged, waiting, ineligible, already = db.session.execute(
+        select(func.count(), func.count(Triage.id),
+               func.count(Triage.id).filter(Triage.decided_at.is_(None)),
                func.count(Triage.id).filter(Triage.decision == "ineligible", ~rereferred),
                func.count(Triage.id).filter(Triage.decision == "ineligible", rereferred))
-        .select_from(Triage).join(Referral, Referral.id == Triage.referral_id)
-        .where(Referral.site_id.in_(site_ids))).one()
+        .select_from(Referral).outerjoin(Triage, Triage.referral_id == Referral.id)
+        .where(_in_trial(trial.id))).one()
     by_arm = dict(db.session.execute(select(Allocation.arm, func.count())
                                      .where(Allocation.trial_id == trial.id)
                                      .group_by(Allocation.arm)).all())
@@ -733,7 +758,7 @@ def flow(trial: Trial) -> consort.Flow:
         control_in_error=in_error.get("control", 0),
         treatment_engaged_ever=on_pathway.get(Pathway.ENGAGED, 0),
         treatment_exited=sum(exits.values()), control_deviations=deviations,
-        ineligible_reasons=_exclusions(site_ids), rereferred_randomised=already,
+        ineligible_reasons=_exclusions(trial.id), rereferred_randomised=already,
         treatment_pathways={Pathway(p).label: on_pathway.get(p, 0) for p in RECEIVED},
         treatment_completed=exits.get("completed", 0),
         treatment_lost={label: exits[reason] for reason, label in EXIT_REASONS.items()
@@ -744,16 +769,15 @@ def flow(trial: Trial) -> consort.Flow:
 RECEIVED = (Pathway.ENGAGED, Pathway.AT_RISK_MONITORING, Pathway.DISRUPTION)
 
 
-def _exclusions(site_ids: list[int]) -> dict[str, int]:
-    """Ineligible decisions at the sites (people already randomised apart)
+def _exclusions(trial_id: int) -> dict[str, int]:
+    """Ineligible decisions under the trial (people already randomised apart)
     by reason: each criterion not met (read from the criteria each decision
     recorded; one referral may fail several), then those a lead decided on
     review (a criterion not known), then decisions against the rules (the
     rules gave eligible)."""
     failed: Counter[str] = Counter()
     statement = (select(Triage.id, Triage.criteria, Triage.computed_result)
-                 .join(Referral, Referral.id == Triage.referral_id)
-                 .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible",
+                 .where(Triage.trial_id == trial_id, Triage.decision == "ineligible",
                         Triage.allocation_id.is_(None))
                  .order_by(Triage.id).limit(BATCH))
     after = 0

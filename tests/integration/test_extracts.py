@@ -491,6 +491,73 @@ def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral
     assert flow.ineligible_reasons == {} and flow.treatment_lost == {}
 
 
+def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_referral,
+                                            make_user, monkeypatch):
+    """Found by review: the CONSORT flow, the source-by-decision table and
+    the referral extract took every referral at the trial's sites, so a main
+    trial opened after a pilot at the same sites began "referred 5, triaged
+    5, ineligible 1, randomised 0". A decided referral is the trial's it was
+    decided under; one never decided is the trial's at its site when it was
+    closed, or now if still open."""
+    from casework.intake import services as intake
+    from casework.triage import services as triage
+    from casework.trial import services as trials
+    from casework.trial.models import TrialStatus
+
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    worker = make_user("caseworker", ("coventry", "wolverhampton"))
+    pilot = make_trial(key="pilot", name="Pilot")              # made 1 November
+    pilot_referrals = [make_referral("coventry") for _ in range(5)]
+    for referral in pilot_referrals[:4]:
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead,
+                      now=datetime(2026, 11, 2, tzinfo=UTC), key=b"test-trial-key")
+    triage.decide(triage_referral(pilot_referrals[4], group_violence_evidence=[],
+                                  recommendation="ineligible"), "ineligible", None, actor=lead,
+                  now=datetime(2026, 11, 2, tzinfo=UTC), key=b"test-trial-key")
+    closed_in_pilot = make_referral("wolverhampton")
+    intake.close_referral(closed_in_pilot, "withdrawn", actor=worker,
+                          now=datetime(2026, 11, 3, tzinfo=UTC))
+    carried = make_referral("coventry")                        # still waiting for a decision
+    triage_referral(carried)
+    db.session.commit()
+    trials.save_trial(pilot, trials.TrialSettings(name="Pilot", site_keys=["coventry",
+                                                                          "wolverhampton"],
+                                                  status=TrialStatus.CLOSED),
+                      actor=None, now=datetime(2026, 11, 5, tzinfo=UTC))
+    db.session.commit()
+    main = make_trial(key="main", name="Main trial")
+    main.created_at = datetime(2026, 11, 6, tzinfo=UTC)
+    db.session.commit()
+    excluded = make_referral("coventry")
+    triage.decide(triage_referral(excluded, group_violence_evidence=[],
+                                  recommendation="ineligible"), "ineligible", None, actor=lead,
+                  now=datetime(2026, 11, 7, tzinfo=UTC), key=b"test-trial-key")
+    untriaged = make_referral("wolverhampton")
+    closed_in_main = make_referral("coventry")
+    intake.close_referral(closed_in_main, "moved_away", actor=worker,
+                          now=datetime(2026, 11, 8, tzinfo=UTC))
+    db.session.commit()
+
+    def counted(trial):
+        flow = services.flow(trial)
+        return (flow.referred, flow.triaged, flow.awaiting_decision, flow.ineligible,
+                flow.randomised, flow.not_triaged)
+
+    assert counted(pilot) == (6, 5, 0, 1, 4, 1)
+    assert counted(main) == (4, 2, 1, 1, 0, 2)
+    for trial, theirs in ((pilot, [*pilot_referrals, closed_in_pilot]),
+                          (main, [carried, excluded, untriaged, closed_in_main])):
+        req = services.ExtractRequest(trial_id=trial.id, unit="referral")
+        assert sorted(row["referral"] for row in services.rows(req, b"k")) == sorted(
+            privacy.pseudonym(b"k", "referral", r.id) for r in theirs)
+    ineligible = services.flow(main).ineligible_reasons
+    assert sum(ineligible.values()) >= 1 and ineligible == services.flow(pilot).ineligible_reasons
+    # the source-by-decision table, unsuppressed
+    monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
+                                                         sum(map(sum, raw))))
+    assert [services.aggregates(trial)[2].total for trial in (pilot, main)] == [6, 4]
+
+
 def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage_referral,
                                                    make_user, monkeypatch):
     from casework.intake.models import Person
