@@ -31,10 +31,19 @@ class Flow:
     treatment_lost: dict[str, int] = field(default_factory=dict)
     # Referred again after randomisation: in the trial already, not excluded.
     rereferred_randomised: int = 0
+    # Closed with no decision (withdrawn, declined, moved away...): before
+    # triage, and in all (those closed in triage too) by reason, by label.
+    closed_before_triage: int = 0
+    closed_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def not_triaged(self) -> int:
-        return self.referred - self.triaged
+        """Referrals neither triaged nor closed: waiting for triage."""
+        return self.referred - self.triaged - self.closed_before_triage
+
+    @property
+    def closed(self) -> int:
+        return sum(self.closed_reasons.values())
 
     @property
     def treatment_analysed(self) -> int:
@@ -45,7 +54,7 @@ class Flow:
         return self.control - self.control_in_error
 
     def counts(self) -> dict:
-        return {**asdict(self), "not_triaged": self.not_triaged,
+        return {**asdict(self), "not_triaged": self.not_triaged, "closed": self.closed,
                 "treatment_lost_or_withdrawn": sum(self.treatment_lost.values()),
                 "treatment_analysed": self.treatment_analysed,
                 "control_analysed": self.control_analysed}
@@ -109,6 +118,8 @@ def boxes(flow: Flow) -> Boxes:
                    f"Assessed for eligibility: {flow.triaged}"],
         excluded=["Excluded", f"Ineligible: {flow.ineligible}",
                   *_itemised(flow.ineligible_reasons),
+                  f"Closed before a decision: {flow.closed}",
+                  *_itemised(flow.closed_reasons),
                   f"Awaiting a decision: {flow.awaiting_decision}",
                   f"Not yet triaged: {flow.not_triaged}",
                   f"Referred again, already randomised: {flow.rereferred_randomised}"],

@@ -18,6 +18,7 @@ from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.outcomes import Result
 from casework.extracts import privacy
 from casework.intake.reference import (
+    CLOSE_REASONS,
     ETHNIC_GROUPS,
     GENDERS,
     LOCAL_AUTHORITIES,
@@ -170,6 +171,9 @@ class ReferralRowSchema(Schema):
                              values=(*RISK_INDICATORS, ""), note="those ticked, joined by ;",
                              separator=";")
     status = _field(fields.String, "Referral status", "none", values=ReferralStatus)
+    closed_reason = _field(fields.String, "Why a closed referral was closed", "the reason's "
+                           "code (a fixed list; never a note)", values=(*CLOSE_REASONS, ""),
+                           note="empty unless closed")
     triage_result = _field(fields.String, "The rules' result at the decision", "none",
                            values=(*Result, ""))
     triage_decision = _field(fields.String, "The lead's decision", "none",

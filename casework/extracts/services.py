@@ -31,7 +31,7 @@ from casework.extensions import db
 from casework.extracts import consort, privacy
 from casework.extracts.schemas import SCHEMAS, csv_values, dictionary_rows, dumper
 from casework.intake.models import Person, Referral
-from casework.intake.reference import ETHNICITIES, SOURCES
+from casework.intake.reference import CLOSE_REASONS, ETHNICITIES, SOURCES, ReferralStatus
 from casework.intake.validation import years_between
 from casework.notes.models import Note
 from casework.notes.reference import CONTACT_TYPES
@@ -337,8 +337,8 @@ def _referral_quasi(level: int, site: str, age: int | None, referral_date: date)
 def _referral_stmt(req: ExtractRequest):
     return (select(Referral.id, Referral.person_id, Site.key, Referral.referral_date,
                    Referral.source, Referral.risk_indicators, Referral.status,
-                   Person.date_of_birth, Triage.computed_result, Triage.decision,
-                   Allocation.arm)
+                   Referral.closed_reason, Person.date_of_birth, Triage.computed_result,
+                   Triage.decision, Allocation.arm)
             .join(Site, Site.id == Referral.site_id)
             .join(Person, Person.id == Referral.person_id)
             .outerjoin(Triage, Triage.referral_id == Referral.id)
@@ -355,8 +355,8 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     for batch in _unordered_batches(
             _referral_stmt(req), Referral.id,
             lambda row: pseudonym("person", row[1]) + pseudonym("referral", row[0])):
-        for (referral_id, person_id, site, referral_date, source, risks, status, dob,
-             computed, decision, arm) in batch:
+        for (referral_id, person_id, site, referral_date, source, risks, status, closed_reason,
+             dob, computed, decision, arm) in batch:
             _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),
                                               referral_date)
             yield {
@@ -365,6 +365,7 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "site": site, "referral_period": period,
                 "age_band": band, "source": source,
                 "risk_indicators": ";".join(risks or []), "status": str(status),
+                "closed_reason": closed_reason or "",
                 "triage_result": computed or "", "triage_decision": decision or "",
                 "arm": str(arm) if arm else "",
             }
@@ -714,18 +715,27 @@ def aggregates(trial: Trial) -> list[Aggregate]:
 
 
 def flow(trial: Trial) -> consort.Flow:
-    """The CONSORT counts for a trial: seven queries, two for the trials, and
+    """The CONSORT counts for a trial: eight queries, two for the trials, and
     one more for each thousand referrals excluded."""
     # A referral of someone already randomised is decided ineligible and
     # linked to their allocation: not an exclusion, as they are in the trial.
     rereferred = Triage.allocation_id.is_not(None)
-    referred, triaged, waiting, ineligible, already = db.session.execute(
-        select(func.count(), func.count(Triage.id),
-               func.count(Triage.id).filter(Triage.decided_at.is_(None)),
-               func.count(Triage.id).filter(Triage.decision == "ineligible", ~rereferred),
-               func.count(Triage.id).filter(Triage.decision == "ineligible", rereferred))
-        .select_from(Referral).outerjoin(Triage, Triage.referral_id == Referral.id)
-        .where(_in_trial(trial.id))).one()
+    # closed (withdrawn, declined, a duplicate, moved away...) with no decision:
+    # not waiting for one, nor for triage (found by review)
+    closed = and_(Referral.status == ReferralStatus.CLOSED, Triage.decided_at.is_(None))
+    referrals = (select(func.count()).select_from(Referral)
+                 .outerjoin(Triage, Triage.referral_id == Referral.id)
+                 .where(_in_trial(trial.id)))
+    referred, triaged, waiting, ineligible, already, closed_untriaged = db.session.execute(
+        referrals.with_only_columns(
+            func.count(), func.count(Triage.id),
+            func.count(Triage.id).filter(Triage.decided_at.is_(None), ~closed),
+            func.count(Triage.id).filter(Triage.decision == "ineligible", ~rereferred),
+            func.count(Triage.id).filter(Triage.decision == "ineligible", rereferred),
+            func.count().filter(closed, Triage.id.is_(None)))).one()
+    closed_reasons = dict(db.session.execute(
+        referrals.with_only_columns(Referral.closed_reason, func.count())
+        .where(closed).group_by(Referral.closed_reason)).all())
     by_arm = dict(db.session.execute(select(Allocation.arm, func.count())
                                      .where(Allocation.trial_id == trial.id)
                                      .group_by(Allocation.arm)).all())
@@ -759,6 +769,9 @@ def flow(trial: Trial) -> consort.Flow:
         treatment_engaged_ever=on_pathway.get(Pathway.ENGAGED, 0),
         treatment_exited=sum(exits.values()), control_deviations=deviations,
         ineligible_reasons=_exclusions(trial.id), rereferred_randomised=already,
+        closed_before_triage=closed_untriaged,
+        closed_reasons={label: closed_reasons[reason] for reason, label in CLOSE_REASONS.items()
+                        if closed_reasons.get(reason)},
         treatment_pathways={Pathway(p).label: on_pathway.get(p, 0) for p in RECEIVED},
         treatment_completed=exits.get("completed", 0),
         treatment_lost={label: exits[reason] for reason, label in EXIT_REASONS.items()

@@ -543,8 +543,8 @@ def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_r
         return (flow.referred, flow.triaged, flow.awaiting_decision, flow.ineligible,
                 flow.randomised, flow.not_triaged)
 
-    assert counted(pilot) == (6, 5, 0, 1, 4, 1)
-    assert counted(main) == (4, 2, 1, 1, 0, 2)
+    assert counted(pilot) == (6, 5, 0, 1, 4, 0)  # the one not triaged was closed
+    assert counted(main) == (4, 2, 1, 1, 0, 1)
     for trial, theirs in ((pilot, [*pilot_referrals, closed_in_pilot]),
                           (main, [carried, excluded, untriaged, closed_in_main])):
         req = services.ExtractRequest(trial_id=trial.id, unit="referral")
@@ -556,6 +556,41 @@ def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_r
     monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
                                                          sum(map(sum, raw))))
     assert [services.aggregates(trial)[2].total for trial in (pilot, main)] == [6, 4]
+
+
+def test_closed_referrals_are_counted_apart_by_reason(make_trial, make_referral,
+                                                     triage_referral, make_user):
+    """Found by review: a referral closed before triage (withdrawn, declined,
+    moved away) was counted "Not yet triaged", and one closed in triage
+    "Awaiting a decision", for ever. They are closed before a decision, by
+    their reason's label; the referral extract gives the reason's code."""
+    from casework.extracts import consort
+    from casework.intake import services as intake
+
+    worker = make_user("caseworker", ("coventry",))
+    trial = make_trial()
+    declined = make_referral("coventry")
+    intake.close_referral(declined, "declined_consent", actor=worker, now=NOW)
+    withdrawn = make_referral("coventry")
+    triage_referral(withdrawn)
+    intake.close_referral(withdrawn, "withdrawn", actor=worker, now=NOW)
+    make_referral("coventry")                                  # waiting for triage
+    triage_referral(make_referral("coventry"))                 # waiting for a decision
+    db.session.commit()
+    flow = services.flow(trial)
+    assert (flow.referred, flow.triaged, flow.awaiting_decision, flow.not_triaged,
+            flow.closed_before_triage, flow.closed) == (4, 2, 1, 1, 1, 2)
+    assert flow.closed_reasons == {"Withdrawn by the referrer": 1,
+                                   "Person or family declined": 1}
+    assert flow.counts()["closed"] == 2
+    excluded = consort.boxes(flow).excluded
+    assert excluded[excluded.index("Closed before a decision: 2") + 1:][:2] == [
+        "Withdrawn by the referrer: 1", "Person or family declined: 1"]
+    assert "Not yet triaged: 1" in excluded and "Awaiting a decision: 1" in excluded
+    req = services.ExtractRequest(trial_id=trial.id, unit="referral")
+    reasons = {row["referral"]: row["closed_reason"] for row in services.rows(req, b"k")}
+    assert sorted(reasons.values()) == ["", "", "declined_consent", "withdrawn"]
+    assert reasons[privacy.pseudonym(b"k", "referral", declined.id)] == "declined_consent"
 
 
 def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage_referral,
