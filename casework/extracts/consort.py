@@ -63,6 +63,13 @@ class Flow:
 LINE, PAD = 18, 22
 
 
+def _escape(text: str) -> str:
+    """``text`` for the SVG, between tags or in an attribute: escape() alone
+    leaves quotes as they are, and a trial's name in aria-label="..." could
+    close the attribute and add another (found by review)."""
+    return escape(text, {'"': "&quot;", "'": "&apos;"})
+
+
 def _height(lines: list[str]) -> int:
     return PAD + LINE * len(lines)
 
@@ -71,7 +78,7 @@ def _box(x: int, y: int, w: int, lines: list[str], *, bold: bool = False) -> str
     heavy = ' font-weight="bold"'
     text = "".join(
         f'<text x="{x + w // 2}" y="{y + 26 + LINE * i}" text-anchor="middle" '
-        f'font-size="14"{heavy if bold and i == 0 else ""}>{escape(line)}</text>'
+        f'font-size="14"{heavy if bold and i == 0 else ""}>{_escape(line)}</text>'
         for i, line in enumerate(lines))
     return (f'<rect x="{x}" y="{y}" width="{w}" height="{_height(lines)}" fill="#ffffff" '
             f'stroke="#0b0c0c" stroke-width="2"/>{text}')
@@ -148,7 +155,7 @@ def svg(flow: Flow, *, title: str) -> str:
         '<defs><marker id="arrow" markerWidth="10" markerHeight="10" refX="9" refY="3" '
         'orient="auto"><path d="M0,0 L0,6 L9,3 z" fill="#0b0c0c"/></marker></defs>',
         f'<text x="450" y="28" text-anchor="middle" font-size="18" font-weight="bold">'
-        f'{escape(title)}</text>',
+        f'{_escape(title)}</text>',
     ]
     y = 50
     parts += [_box(250, y, 300, b.enrolment, bold=True), _arrow(550, y + 40, 590, y + 40),
@@ -169,5 +176,5 @@ def svg(flow: Flow, *, title: str) -> str:
         y += _height(left)  # the left box is the taller in every row
     height = y + 30
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 {height}" role="img" '
-            f'aria-label="{escape(title)}: CONSORT flow diagram" '
+            f'aria-label="{_escape(title)}: CONSORT flow diagram" '
             'font-family="arial, sans-serif">' + "".join(parts) + "</svg>")
