@@ -54,6 +54,9 @@ NARROWED_NEEDS_ONE_OFF_KEY = (
     "(or referred) in every other extract")
 
 
+WHOLE_PERIODS = "At this level of detail a date range covers whole {0}s"
+
+
 class ExtractError(Exception):
     def __init__(self, problems: dict[str | None, str]):
         self.problems = problems
@@ -95,10 +98,32 @@ class ExtractRequest:
 
     def linkable_problem(self) -> dict[str, str]:
         """A narrowed extract under the project key: its pseudonyms link to
-        every other extract's, and its dates would date them there."""
+        every other extract's, and its dates would date them there. Under a
+        one-off key too its rows, matched with a whole extract's on their
+        other values, link to its pseudonyms (found by review): a range
+        covers whole periods at the extract's level, so a row's place in it
+        says no more than its period does."""
         if self.narrowed and not self.per_extract_key:
             return {"date_from" if self.date_from else "date_to": NARROWED_NEEDS_ONE_OFF_KEY}
+        name = privacy.PERIOD_NAMES.get(self.level)
+        if name is None:
+            return {}
+        if self.date_from and not privacy.starts_period(self.date_from, self.level):
+            return {"date_from": f"{WHOLE_PERIODS.format(name)}: start it on the first day "
+                                 f"of a {name}"}
+        if self.date_to and not privacy.ends_period(self.date_to, self.level):
+            return {"date_to": f"{WHOLE_PERIODS.format(name)}: end it on the last day of a "
+                               f"{name}"}
         return {}
+
+    @property
+    def coarsest_level(self) -> int:
+        """The least detail the extract may be written at: where its range,
+        if any, still covers whole periods (a range of whole months written
+        by the year would give the month)."""
+        return max((level for level in privacy.LEVELS if level >= self.level and (
+            not self.date_from or privacy.starts_period(self.date_from, level)) and (
+            not self.date_to or privacy.ends_period(self.date_to, level))), default=self.level)
 
     def parameters(self) -> dict:
         data = asdict(self)
@@ -490,12 +515,13 @@ def _quasi_values(req: ExtractRequest) -> Counter:
 
 def plan(req: ExtractRequest, target: int = 5) -> Plan:
     """Generalise up the ladder from the requested level until k reaches
-    ``target``; at the top, hide the quasi-identifiers of the rows in groups
+    ``target`` (no further than a date range allows: ``coarsest_level``);
+    at the top, hide the quasi-identifiers of the rows in groups
     still too small (local suppression), and leave out the rows that even
     hidden would be in a group under ``target`` (record suppression). The
     site stays: sites are strata, evaluated each on its own. One pass counts
     every level, with the same functions the rows are written with."""
-    levels = range(req.level, max(privacy.LEVELS) + 1)
+    levels = range(req.level, req.coarsest_level + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
     values_counted = _quasi_values(req)
     sizes: list[Counter] = [Counter() for _ in levels]
@@ -515,7 +541,7 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
         reports[level] = _k_report(counted, persons, target)
         if reports[level].meets:
             return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons)
-    top = max(privacy.LEVELS)
+    top = levels[-1]
     if req.unit == "person":
         small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
         return Plan(req.level, top, reports, small, target, kept,

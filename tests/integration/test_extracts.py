@@ -727,13 +727,13 @@ def test_an_extract_appears_only_once_whole_and_audited(cohort, runner, tmp_path
 
 @pytest.mark.parametrize(("unit", "date_from", "date_to", "rows"), [
     # people by the day they were randomised (21 November 2026), referrals by
-    # their date (1 June 2026); both ends are whole days
-    ("person", date(2026, 11, 21), date(2026, 11, 21), 2),
-    ("person", date(2026, 11, 22), None, 0),
-    ("person", None, date(2026, 11, 20), 0),
+    # their date (1 June 2026); both ends are whole days (of whole months)
+    ("person", date(2026, 11, 1), date(2026, 11, 30), 2),
+    ("person", date(2026, 12, 1), None, 0),
+    ("person", None, date(2026, 10, 31), 0),
     ("person", date(2020, 1, 1), date(9999, 12, 31), 2),  # the last day there is
-    ("referral", date(2026, 6, 1), date(2026, 6, 1), 2),
-    ("referral", date(2026, 6, 2), date(9999, 12, 31), 0),
+    ("referral", date(2026, 6, 1), date(2026, 6, 30), 2),
+    ("referral", date(2026, 7, 1), date(9999, 12, 31), 0),
     ("referral", None, date(9999, 12, 31), 2),
 ])
 def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
@@ -747,8 +747,8 @@ def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
 
 @pytest.mark.parametrize("unit", ["person", "referral"])
 @pytest.mark.parametrize(("date_from", "date_to", "field"), [
-    (date(2026, 11, 21), date(2026, 11, 21), "date_from"),
-    (None, date(2026, 11, 21), "date_to"),
+    (date(2026, 10, 1), date(2026, 12, 31), "date_from"),  # whole quarters (level 1)
+    (None, date(2026, 12, 31), "date_to"),
 ])
 def test_a_narrowed_extract_takes_a_one_off_key(cohort, unit, date_from, date_to, field):
     """Found by review: under the project key a person has the same
@@ -771,6 +771,58 @@ def test_a_narrowed_extract_takes_a_one_off_key(cohort, unit, date_from, date_to
     assert key != b"project-key"
     assert len(list(services.rows(one_off, key))) == (0 if unit == "referral" and date_from
                                                       else 2)  # referred on 1 June
+
+
+def _matched(narrowed: list[dict], whole: list[dict]) -> list[list[dict]]:
+    """Each narrowed row's matches in ``whole`` by every value but the
+    pseudonyms."""
+    def values(row):
+        return tuple(v for k, v in row.items() if k not in ("person", "caseworker"))
+
+    index = defaultdict(list)
+    for row in whole:
+        index[values(row)].append(row)
+    return [index[values(row)] for row in narrowed]
+
+
+def test_a_narrowed_extract_dates_no_row_finer_than_its_period(randomised, make_user):
+    """Found by review: a one-off-key extract narrowed to one day matched the
+    project-key extract row for row on its other values, dating every project
+    pseudonym. A range covers whole periods at the level the file is written
+    at (the plan goes no coarser than the range allows), so a row matched
+    through one is dated to its period, which it shows anyway."""
+    from casework.notes import services as notes
+
+    worker = make_user("caseworker", ("coventry",))
+    for i in range(12):
+        person = randomised("treatment" if i % 3 else "control",
+                            on=datetime(2026, 6 if i % 2 else 7, 1 + i, 10, tzinfo=UTC))
+        for _ in range(i):  # some ordinary difference between people
+            notes.add_note(person, "contact", notes.NoteContent(
+                "met", date(2026, 8, 1), "phone", True), restricted=False, actor=worker,
+                now=datetime(2026, 11, 1, tzinfo=UTC))
+    db.session.commit()
+    trial = db.session.scalars(select(Trial)).one()
+    for level, first, last in ((0, date(2026, 6, 2), date(2026, 6, 2)),
+                               (0, date(2026, 6, 1), date(2026, 6, 29)),
+                               (1, date(2026, 6, 1), date(2026, 6, 30)),
+                               (2, date(2026, 4, 1), date(2026, 12, 31))):
+        req = services.ExtractRequest(trial_id=trial.id, level=level, per_extract_key=True,
+                                      date_from=first, date_to=last)
+        with pytest.raises(services.ExtractError) as refused:
+            req.check()
+        assert "covers whole" in " ".join(refused.value.problems.values())
+    whole = _written(services.ExtractRequest(trial_id=trial.id, level=0))
+    june = services.ExtractRequest(trial_id=trial.id, level=0, per_extract_key=True,
+                                   date_from=date(2026, 6, 1), date_to=date(2026, 6, 30))
+    chosen = services.plan(june.check(), 5)
+    assert set(chosen.reports) == {0}   # June written by the month, never by the year
+    narrowed = _written(june, b"one-off")
+    assert narrowed and all(row["randomised_period"] in ("2026-06", "*") for row in narrowed)
+    for row, matches in zip(narrowed, _matched(narrowed, whole), strict=True):
+        assert {match["randomised_period"] for match in matches} <= {row["randomised_period"]}
+    assert services.ExtractRequest(trial_id=trial.id, level=0, date_from=date(2026, 4, 1),
+                                   date_to=date(2026, 6, 30)).coarsest_level == 1
 
 
 def test_an_export_takes_the_usual_mode_and_follows_a_link(cohort, runner, tmp_path):

@@ -109,7 +109,15 @@ def test_a_date_range_needs_a_one_off_key(client, login_as, post, cohort):  # no
     assert "k (the smallest group" not in text_of(preview)
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "extract:exported")).all() == []
+    # under a one-off key too, its rows matched with a whole extract's would
+    # date them: a range covers whole periods at the level chosen
     response = post("/extracts/download", {**chosen, "key": "one_off"})
+    assert response.status_code == 422
+    error = text_of(response).split('id="date_from-error"', 1)[1].split("</p>", 1)[0]
+    assert ("At this level of detail a date range covers whole years: start it on the first "
+            "day of a year") in error
+    whole_year = {"date_from": ["1", "1", "2026"], "date_to": ["31", "12", "2026"]}
+    response = post("/extracts/download", {**chosen, **whole_year, "key": "one_off"})
     assert response.status_code == 200 and response.headers["Content-Disposition"]
 
 
