@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import getpass
 import hashlib
 import io
 import json
@@ -299,6 +300,8 @@ def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(app, cohort, ru
     assert len(event.detail["key_id"]) == 16
     project = privacy.key_id(b"test-pseudonym-key")
     assert event.detail["key_id"] != project  # a one-off key
+    # who ran it, as users create records (found by review: nobody was named)
+    assert event.actor_id is None and event.detail["os_user"] == getpass.getuser()
 
 
 def test_k_report(cohort):
@@ -667,7 +670,7 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     assert event.subject_id == str(trial.id) and event.actor_id is None
     assert event.detail == {"trial": trial.key, "sha256": {
         fmt: hashlib.sha256((tmp_path / f"flow.{fmt}").read_bytes()).hexdigest()
-        for fmt in ("svg", "json")}}
+        for fmt in ("svg", "json")}, "os_user": getpass.getuser()}
 
 
 @pytest.mark.parametrize("command", [
