@@ -203,21 +203,32 @@ def _batches(stmt, id_column) -> Iterator[list]:
         last = rows[-1][0]
 
 
-def _unordered_batches(stmt, id_column, sort_key: Callable[[tuple], str]) -> Iterator[list]:
+ID_BITS = 64  # an id's share of a sort key (ids are 64-bit at most)
+
+
+def _unordered_batches(stmt, id_column, sort_key: Callable[[tuple], int]) -> Iterator[list]:
     """The rows of ``stmt`` (its first column ``id_column``) in batches, in
-    the order of ``sort_key`` (a pseudonym): ids follow the order records
-    were made, so a file in id order would list people in the order they
-    were randomised, or referred, whatever its periods hide (found by
+    the order of ``sort_key`` (a pseudonym's digits): ids follow the order
+    records were made, so a file in id order would list people in the order
+    they were randomised, or referred, whatever its periods hide (found by
     review). One pass reads the ids with the columns ``sort_key`` takes
-    (``stmt``'s first two) and sorts them; the rows are then read a batch of
-    ids at a time. Memory holds a key and an id for each row, not the rows."""
+    (``stmt``'s first two) and sorts them, each key and id one number; the
+    rows are then read a batch of ids at a time. Memory holds that number for
+    each row (some 50 bytes), not the rows."""
     keys = stmt.with_only_columns(*list(stmt.selected_columns)[:2])
-    order = sorted((sort_key(row), row[0]) for batch in _batches(keys, id_column)
-                   for row in batch)
+    order = [sort_key(row) << ID_BITS | row[0] for batch in _batches(keys, id_column)
+             for row in batch]
+    order.sort()
+    mask = (1 << ID_BITS) - 1
     for start in range(0, len(order), BATCH):
-        ids = [ident for _, ident in order[start:start + BATCH]]
+        ids = [number & mask for number in order[start:start + BATCH]]
         by_id = {row[0]: row for row in column_rows(stmt.where(id_column.in_(ids)))}
         yield [by_id[ident] for ident in ids if ident in by_id]
+
+
+def _digits(*pseudonyms: str) -> int:
+    """Pseudonyms (of one kind each) as one number, in their order."""
+    return int("".join(p[1:] for p in pseudonyms), 16)
 
 
 def _ethnic_group(code: str | None) -> str | None:
@@ -255,7 +266,7 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
     trial_sites = _trial_sites(req)
     for batch in _unordered_batches(_person_stmt(req), Allocation.id,
-                                    lambda row: pseudonym("person", row[1])):
+                                    lambda row: _digits(pseudonym("person", row[1]))):
         ids = [row[1] for row in batch]
         # at the trial's sites only, as the dictionary says: a referral
         # elsewhere is outside the trial (and would tell where else they live)
@@ -379,7 +390,7 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     # the referral's pseudonym (not the order they came)
     for batch in _unordered_batches(
             _referral_stmt(req), Referral.id,
-            lambda row: pseudonym("person", row[1]) + pseudonym("referral", row[0])):
+            lambda row: _digits(pseudonym("person", row[1]), pseudonym("referral", row[0]))):
         for (referral_id, person_id, site, referral_date, source, risks, status, closed_reason,
              dob, computed, decision, arm) in batch:
             _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),
