@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import stat
 import sys
@@ -134,7 +135,8 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
         with command_transaction("export-cohort"):
             services.record_extract(req, key=key, rows_written=outcome["rows"],
                                     sha256=outcome["sha256"], complete=outcome["complete"],
-                                    actor=None, now=utcnow(), chosen=chosen)
+                                    actor=None, now=utcnow(), chosen=chosen,
+                                    os_user=getpass.getuser())
     written = chosen.written
     reached = (f"k {written.k}, target {chosen.target} reached" if written.rows
                else f"no group reached k {chosen.target}")
@@ -191,5 +193,6 @@ def consort_command(out, trial_key) -> None:
         counts.write(outputs["json"])
         bar.update(1)
         with command_transaction("export-consort"):
-            services.record_consort_export(trial, outputs, actor=None, now=utcnow())
+            services.record_consort_export(trial, outputs, actor=None, now=utcnow(),
+                                           os_user=getpass.getuser())
     click.echo(f"Wrote {out} and {out[:-4]}.json")

@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 @dataclass(frozen=True)
 class Flow:
-    referred: int               # referrals at the trial's sites
+    referred: int               # the trial's referrals (services._in_trial)
     triaged: int                # with triage facts recorded
     awaiting_decision: int
     ineligible: int
@@ -31,10 +31,19 @@ class Flow:
     treatment_lost: dict[str, int] = field(default_factory=dict)
     # Referred again after randomisation: in the trial already, not excluded.
     rereferred_randomised: int = 0
+    # Closed with no decision (withdrawn, declined, moved away...): before
+    # triage, and in all (those closed in triage too) by reason, by label.
+    closed_before_triage: int = 0
+    closed_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def not_triaged(self) -> int:
-        return self.referred - self.triaged
+        """Referrals neither triaged nor closed: waiting for triage."""
+        return self.referred - self.triaged - self.closed_before_triage
+
+    @property
+    def closed(self) -> int:
+        return sum(self.closed_reasons.values())
 
     @property
     def treatment_analysed(self) -> int:
@@ -45,13 +54,20 @@ class Flow:
         return self.control - self.control_in_error
 
     def counts(self) -> dict:
-        return {**asdict(self), "not_triaged": self.not_triaged,
+        return {**asdict(self), "not_triaged": self.not_triaged, "closed": self.closed,
                 "treatment_lost_or_withdrawn": sum(self.treatment_lost.values()),
                 "treatment_analysed": self.treatment_analysed,
                 "control_analysed": self.control_analysed}
 
 
 LINE, PAD = 18, 22
+
+
+def _escape(text: str) -> str:
+    """``text`` for the SVG, between tags or in an attribute: escape() alone
+    leaves quotes as they are, and a trial's name in aria-label="..." could
+    close the attribute and add another (found by review)."""
+    return escape(text, {'"': "&quot;", "'": "&apos;"})
 
 
 def _height(lines: list[str]) -> int:
@@ -62,7 +78,7 @@ def _box(x: int, y: int, w: int, lines: list[str], *, bold: bool = False) -> str
     heavy = ' font-weight="bold"'
     text = "".join(
         f'<text x="{x + w // 2}" y="{y + 26 + LINE * i}" text-anchor="middle" '
-        f'font-size="14"{heavy if bold and i == 0 else ""}>{escape(line)}</text>'
+        f'font-size="14"{heavy if bold and i == 0 else ""}>{_escape(line)}</text>'
         for i, line in enumerate(lines))
     return (f'<rect x="{x}" y="{y}" width="{w}" height="{_height(lines)}" fill="#ffffff" '
             f'stroke="#0b0c0c" stroke-width="2"/>{text}')
@@ -109,6 +125,8 @@ def boxes(flow: Flow) -> Boxes:
                    f"Assessed for eligibility: {flow.triaged}"],
         excluded=["Excluded", f"Ineligible: {flow.ineligible}",
                   *_itemised(flow.ineligible_reasons),
+                  f"Closed before a decision: {flow.closed}",
+                  *_itemised(flow.closed_reasons),
                   f"Awaiting a decision: {flow.awaiting_decision}",
                   f"Not yet triaged: {flow.not_triaged}",
                   f"Referred again, already randomised: {flow.rereferred_randomised}"],
@@ -137,7 +155,7 @@ def svg(flow: Flow, *, title: str) -> str:
         '<defs><marker id="arrow" markerWidth="10" markerHeight="10" refX="9" refY="3" '
         'orient="auto"><path d="M0,0 L0,6 L9,3 z" fill="#0b0c0c"/></marker></defs>',
         f'<text x="450" y="28" text-anchor="middle" font-size="18" font-weight="bold">'
-        f'{escape(title)}</text>',
+        f'{_escape(title)}</text>',
     ]
     y = 50
     parts += [_box(250, y, 300, b.enrolment, bold=True), _arrow(550, y + 40, 590, y + 40),
@@ -158,5 +176,5 @@ def svg(flow: Flow, *, title: str) -> str:
         y += _height(left)  # the left box is the taller in every row
     height = y + 30
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 {height}" role="img" '
-            f'aria-label="{escape(title)}: CONSORT flow diagram" '
+            f'aria-label="{_escape(title)}: CONSORT flow diagram" '
             'font-family="arial, sans-serif">' + "".join(parts) + "</svg>")

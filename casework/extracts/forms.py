@@ -51,3 +51,10 @@ class ExtractForm(Form):
             date_from=self.date_from.data, date_to=self.date_to.data, unit=self.unit.data,
             format=self.format.data, level=int(self.level.data),
             per_extract_key=self.key.data == "one_off")
+
+
+class TrialChoiceForm(Form):
+    """The trial whose aggregates and CONSORT flow are shown (a GET that
+    changes nothing: no CSRF)."""
+
+    trial = SelectField("Trial", widget=GovSelect(), choices=[])

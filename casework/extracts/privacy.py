@@ -17,7 +17,7 @@ import hmac
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from casework.trial.strata import AGE_BANDS
 
@@ -81,6 +81,19 @@ def period(day: date | None, level: int) -> str:
     if level == 1:
         return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
     return str(day.year)
+
+
+PERIOD_NAMES = {0: "month", 1: "quarter", 2: "year"}
+
+
+def starts_period(day: date, level: int) -> bool:
+    """``day`` is the first of a period at ``level`` (``period``'s)."""
+    return day.day == 1 and (level == 0 or (day.month - 1) % (3 if level == 1 else 12) == 0)
+
+
+def ends_period(day: date, level: int) -> bool:
+    """``day`` is the last of a period at ``level`` (31 December 9999 too)."""
+    return day == date.max or starts_period(day + timedelta(days=1), level)
 
 
 def stratum(label: str, level: int) -> str:

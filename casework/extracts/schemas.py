@@ -18,6 +18,7 @@ from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.outcomes import Result
 from casework.extracts import privacy
 from casework.intake.reference import (
+    CLOSE_REASONS,
     ETHNIC_GROUPS,
     GENDERS,
     LOCAL_AUTHORITIES,
@@ -110,7 +111,10 @@ class PersonRowSchema(Schema):
         fields.String, "Each pathway episode as pathway@day, days from randomisation",
         "dates as day offsets, joined by ;", "e.g. awaiting_offer@0;engaged@12")
     days_awaiting_offer = _field(fields.Integer, "Days spent awaiting an offer", "sum of "
-                                 "episode lengths to the extract date", "0 or more")
+                                 "the lengths of the episodes that have ended; the episode "
+                                 "still open (pathway, from the last day in pathway_episodes) "
+                                 "is not counted, as its length to the extract's day would "
+                                 "give the day of randomisation", "0 or more")
     days_engaged = _field(fields.Integer, "Days spent engaged", "as above", "0 or more")
     days_at_risk_monitoring = _field(fields.Integer, "Days on at-risk monitoring", "as above",
                                      "0 or more")
@@ -167,6 +171,9 @@ class ReferralRowSchema(Schema):
                              values=(*RISK_INDICATORS, ""), note="those ticked, joined by ;",
                              separator=";")
     status = _field(fields.String, "Referral status", "none", values=ReferralStatus)
+    closed_reason = _field(fields.String, "Why a closed referral was closed", "the reason's "
+                           "code (a fixed list; never a note)", values=(*CLOSE_REASONS, ""),
+                           note="empty unless closed")
     triage_result = _field(fields.String, "The rules' result at the decision", "none",
                            values=(*Result, ""))
     triage_decision = _field(fields.String, "The lead's decision", "none",

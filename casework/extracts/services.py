@@ -15,9 +15,9 @@ import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, distinct, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from casework.accounts.models import Site, User
@@ -31,14 +31,14 @@ from casework.extensions import db
 from casework.extracts import consort, privacy
 from casework.extracts.schemas import SCHEMAS, csv_values, dictionary_rows, dumper
 from casework.intake.models import Person, Referral
-from casework.intake.reference import ETHNICITIES, SOURCES
+from casework.intake.reference import CLOSE_REASONS, ETHNICITIES, SOURCES, ReferralStatus
 from casework.intake.validation import years_between
 from casework.notes.models import Note
 from casework.notes.reference import CONTACT_TYPES
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.pathways.states import EXIT_REASONS, Pathway
 from casework.triage.models import Triage
-from casework.trial.models import Allocation, AllocationInError, Trial
+from casework.trial.models import Allocation, AllocationInError, Trial, trial_sites
 
 BATCH = 1000
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
@@ -52,6 +52,9 @@ NARROWED_NEEDS_ONE_OFF_KEY = (
     "Choose a one-off key for a date range, or clear the dates: under the project key, "
     "an extract of a few days would show the day each person in it was randomised "
     "(or referred) in every other extract")
+
+
+WHOLE_PERIODS = "At this level of detail a date range covers whole {0}s"
 
 
 class ExtractError(Exception):
@@ -95,10 +98,32 @@ class ExtractRequest:
 
     def linkable_problem(self) -> dict[str, str]:
         """A narrowed extract under the project key: its pseudonyms link to
-        every other extract's, and its dates would date them there."""
+        every other extract's, and its dates would date them there. Under a
+        one-off key too its rows, matched with a whole extract's on their
+        other values, link to its pseudonyms (found by review): a range
+        covers whole periods at the extract's level, so a row's place in it
+        says no more than its period does."""
         if self.narrowed and not self.per_extract_key:
             return {"date_from" if self.date_from else "date_to": NARROWED_NEEDS_ONE_OFF_KEY}
+        name = privacy.PERIOD_NAMES.get(self.level)
+        if name is None:
+            return {}
+        if self.date_from and not privacy.starts_period(self.date_from, self.level):
+            return {"date_from": f"{WHOLE_PERIODS.format(name)}: start it on the first day "
+                                 f"of a {name}"}
+        if self.date_to and not privacy.ends_period(self.date_to, self.level):
+            return {"date_to": f"{WHOLE_PERIODS.format(name)}: end it on the last day of a "
+                               f"{name}"}
         return {}
+
+    @property
+    def coarsest_level(self) -> int:
+        """The least detail the extract may be written at: where its range,
+        if any, still covers whole periods (a range of whole months written
+        by the year would give the month)."""
+        return max((level for level in privacy.LEVELS if level >= self.level and (
+            not self.date_from or privacy.starts_period(self.date_from, level)) and (
+            not self.date_to or privacy.ends_period(self.date_to, level))), default=self.level)
 
     def parameters(self) -> dict:
         data = asdict(self)
@@ -137,6 +162,34 @@ def _date_range(req: ExtractRequest, column, *, timestamp: bool):
     return and_(*conditions) if conditions else True
 
 
+def _in_trial(trial_id: int):
+    """The referrals that are the trial's (joined to their triage, if any):
+    those decided under it (a triage records the trial open at its site when
+    a lead decided), and those never decided that came to the trial's sites
+    in its time: a referral open now belongs to the latest trial at its site,
+    one closed undecided to the latest trial at its site made before it was
+    closed (the data model records when a trial was made, not when it opened
+    or closed). A site's referrals were counted in every trial it was ever
+    in (found by review)."""
+    with from_replica(False):  # the trials as they are now, even if a replica lags
+        trial = db.session.get(Trial, trial_id)
+        made = db.session.execute(
+            select(trial_sites.c.site_id, Trial.id, Trial.created_at)
+            .join(Trial, Trial.id == trial_sites.c.trial_id)
+            .where(trial_sites.c.site_id.in_([s.id for s in trial.sites]))).all()
+    windows = []
+    for site_id in {row.site_id for row in made}:
+        later = [created for site, ident, created in made if site == site_id
+                 and (created, ident) > (trial.created_at, trial.id)]
+        closed = Referral.closed_at >= trial.created_at
+        if later:
+            closed = and_(closed, Referral.closed_at < min(later))
+        windows.append(and_(Referral.site_id == site_id,
+                            or_(closed, Referral.closed_at.is_(None)) if not later else closed))
+    undecided = and_(Triage.decided_at.is_(None), or_(false(), *windows))
+    return or_(and_(Triage.decided_at.is_not(None), Triage.trial_id == trial_id), undecided)
+
+
 
 def _batches(stmt, id_column) -> Iterator[list]:
     """Keyset pages of ``stmt`` ordered by ``id_column``: constant memory."""
@@ -148,6 +201,34 @@ def _batches(stmt, id_column) -> Iterator[list]:
             return
         yield rows  # plain rows, not ORM objects: the session keeps nothing
         last = rows[-1][0]
+
+
+ID_BITS = 64  # an id's share of a sort key (ids are 64-bit at most)
+
+
+def _unordered_batches(stmt, id_column, sort_key: Callable[[tuple], int]) -> Iterator[list]:
+    """The rows of ``stmt`` (its first column ``id_column``) in batches, in
+    the order of ``sort_key`` (a pseudonym's digits): ids follow the order
+    records were made, so a file in id order would list people in the order
+    they were randomised, or referred, whatever its periods hide (found by
+    review). One pass reads the ids with the columns ``sort_key`` takes
+    (``stmt``'s first two) and sorts them, each key and id one number; the
+    rows are then read a batch of ids at a time. Memory holds that number for
+    each row (some 50 bytes), not the rows."""
+    keys = stmt.with_only_columns(*list(stmt.selected_columns)[:2])
+    order = [sort_key(row) << ID_BITS | row[0] for batch in _batches(keys, id_column)
+             for row in batch]
+    order.sort()
+    mask = (1 << ID_BITS) - 1
+    for start in range(0, len(order), BATCH):
+        ids = [number & mask for number in order[start:start + BATCH]]
+        by_id = {row[0]: row for row in column_rows(stmt.where(id_column.in_(ids)))}
+        yield [by_id[ident] for ident in ids if ident in by_id]
+
+
+def _digits(*pseudonyms: str) -> int:
+    """Pseudonyms (of one kind each) as one number, in their order."""
+    return int("".join(p[1:] for p in pseudonyms), 16)
 
 
 def _ethnic_group(code: str | None) -> str | None:
@@ -183,9 +264,9 @@ def _person_quasi(level: int, site: str, age: int | None, gender: str,
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
-    today = local_date(datetime.now(UTC))
     trial_sites = _trial_sites(req)
-    for batch in _batches(_person_stmt(req), Allocation.id):
+    for batch in _unordered_batches(_person_stmt(req), Allocation.id,
+                                    lambda row: _digits(pseudonym("person", row[1]))):
         ids = [row[1] for row in batch]
         # at the trial's sites only, as the dictionary says: a referral
         # elsewhere is outside the trial (and would tell where else they live)
@@ -232,9 +313,14 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on,
                 stratum)
             mine = contacts.get(person_id, [])
+            # ended episodes only: counted to the extract's day, the open one
+            # summed with the rest to that day less the day of randomisation,
+            # whatever the period hid (found by review); it is the pathway
+            # now, from the last day in pathway_episodes
             days = {p.value: 0 for p in Pathway}
             for pathway, start, end in spells.get(person_id, []):
-                days[pathway] += ((end or today) - start).days
+                if end is not None:
+                    days[pathway] += (end - start).days
             latest = diversion.get(person_id)
             case = latest.case if latest else None
             yield {
@@ -287,22 +373,26 @@ def _referral_quasi(level: int, site: str, age: int | None, referral_date: date)
 def _referral_stmt(req: ExtractRequest):
     return (select(Referral.id, Referral.person_id, Site.key, Referral.referral_date,
                    Referral.source, Referral.risk_indicators, Referral.status,
-                   Person.date_of_birth, Triage.computed_result, Triage.decision,
-                   Allocation.arm)
+                   Referral.closed_reason, Person.date_of_birth, Triage.computed_result,
+                   Triage.decision, Allocation.arm)
             .join(Site, Site.id == Referral.site_id)
             .join(Person, Person.id == Referral.person_id)
             .outerjoin(Triage, Triage.referral_id == Referral.id)
             .outerjoin(Allocation, and_(Allocation.referral_id == Referral.id,
                                         Allocation.trial_id == req.trial_id))
-            .where(_site_filter(req, Referral.site_id),
+            .where(_site_filter(req, Referral.site_id), _in_trial(req.trial_id),
                    _date_range(req, Referral.referral_date, timestamp=False)))
 
 
 def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
-    for batch in _batches(_referral_stmt(req), Referral.id):
-        for (referral_id, person_id, site, referral_date, source, risks, status, dob,
-             computed, decision, arm) in batch:
+    # by person, so each person's referrals are together, and among them by
+    # the referral's pseudonym (not the order they came)
+    for batch in _unordered_batches(
+            _referral_stmt(req), Referral.id,
+            lambda row: _digits(pseudonym("person", row[1]), pseudonym("referral", row[0]))):
+        for (referral_id, person_id, site, referral_date, source, risks, status, closed_reason,
+             dob, computed, decision, arm) in batch:
             _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),
                                               referral_date)
             yield {
@@ -311,6 +401,7 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "site": site, "referral_period": period,
                 "age_band": band, "source": source,
                 "risk_indicators": ";".join(risks or []), "status": str(status),
+                "closed_reason": closed_reason or "",
                 "triage_result": computed or "", "triage_decision": decision or "",
                 "arm": str(arm) if arm else "",
             }
@@ -435,12 +526,13 @@ def _quasi_values(req: ExtractRequest) -> Counter:
 
 def plan(req: ExtractRequest, target: int = 5) -> Plan:
     """Generalise up the ladder from the requested level until k reaches
-    ``target``; at the top, hide the quasi-identifiers of the rows in groups
+    ``target`` (no further than a date range allows: ``coarsest_level``);
+    at the top, hide the quasi-identifiers of the rows in groups
     still too small (local suppression), and leave out the rows that even
     hidden would be in a group under ``target`` (record suppression). The
     site stays: sites are strata, evaluated each on its own. One pass counts
     every level, with the same functions the rows are written with."""
-    levels = range(req.level, max(privacy.LEVELS) + 1)
+    levels = range(req.level, req.coarsest_level + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
     values_counted = _quasi_values(req)
     sizes: list[Counter] = [Counter() for _ in levels]
@@ -460,7 +552,7 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
         reports[level] = _k_report(counted, persons, target)
         if reports[level].meets:
             return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons)
-    top = max(privacy.LEVELS)
+    top = levels[-1]
     if req.unit == "person":
         small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
         return Plan(req.level, top, reports, small, target, kept,
@@ -550,9 +642,13 @@ def serialise(req: ExtractRequest, key: bytes, *,
 
 def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256: str,
                    complete: bool, actor: User | None, now: datetime,
-                   chosen: Plan | None = None) -> None:
+                   chosen: Plan | None = None, os_user: str | None = None) -> None:
+    """``os_user``: who ran the command that wrote it (a command has no
+    actor), as accounts' commands record it."""
     detail = {"parameters": req.parameters(), "rows": rows_written, "sha256": sha256,
               "key_id": privacy.key_id(key), "complete": complete}
+    if os_user is not None:
+        detail["os_user"] = os_user
     if chosen is not None:
         detail.update(level_written=chosen.level, k=chosen.written.k, target_k=chosen.target,
                       k_reached=chosen.written.meets,
@@ -570,14 +666,16 @@ def consort_outputs(trial: Trial) -> dict[str, bytes]:
 
 
 def record_consort_export(trial: Trial, outputs: dict[str, bytes], *, actor: User | None,
-                          now: datetime) -> None:
+                          now: datetime, os_user: str | None = None) -> None:
     """Every export is an event: the CONSORT outputs' formats and SHA-256 each
-    (their counts are the trial's, aggregated, so the detail holds no person)."""
+    (their counts are the trial's, aggregated, so the detail holds no person),
+    and for a command who ran it (``os_user``)."""
+    detail = {"trial": trial.key, "sha256": {fmt: hashlib.sha256(body).hexdigest()
+                                             for fmt, body in outputs.items()}}
+    if os_user is not None:
+        detail["os_user"] = os_user
     audit.record(Action.CONSORT_EXPORTED, actor=actor, now=now, subject_type="trial",
-                 subject_id=trial.id,
-                 detail={"trial": trial.key,
-                         "sha256": {fmt: hashlib.sha256(body).hexdigest()
-                                    for fmt, body in outputs.items()}})
+                 subject_id=trial.id, detail=detail)
 
 
 # data dictionary
@@ -627,8 +725,7 @@ def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names)
 
 def aggregates(trial: Trial) -> list[Aggregate]:
     """Arm by pathway, site by arm, and referral source by triage result,
-    with small numbers suppressed (four queries)."""
-    site_ids = [s.id for s in trial.sites]
+    with small numbers suppressed (four queries, and two for the trials)."""
     arm_pathway = dict(((arm, pathway or "none"), n) for arm, pathway, n in db.session.execute(
         select(Allocation.arm, PathwayEpisode.pathway, func.count())
         .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
@@ -642,7 +739,7 @@ def aggregates(trial: Trial) -> list[Aggregate]:
                          for source, result, n in db.session.execute(
         select(Referral.source, Triage.decision, func.count())
         .outerjoin(Triage, Triage.referral_id == Referral.id)
-        .where(Referral.site_id.in_(site_ids)).group_by(Referral.source, Triage.decision)))
+        .where(_in_trial(trial.id)).group_by(Referral.source, Triage.decision)))
     arms = ["treatment", "control"]
     pathways = [p.value for p in Pathway] + ["none"]
     path_names = {p.value: p.label for p in Pathway} | {"none": "No pathway (control)"}
@@ -661,20 +758,27 @@ def aggregates(trial: Trial) -> list[Aggregate]:
 
 
 def flow(trial: Trial) -> consort.Flow:
-    """The CONSORT counts for a trial: eight queries, and one more for each
-    thousand referrals excluded."""
-    site_ids = [s.id for s in trial.sites]
-    referred = db.session.scalar(select(func.count()).select_from(Referral)
-                                 .where(Referral.site_id.in_(site_ids)))
+    """The CONSORT counts for a trial: eight queries, two for the trials, and
+    one more for each thousand referrals excluded."""
     # A referral of someone already randomised is decided ineligible and
     # linked to their allocation: not an exclusion, as they are in the trial.
     rereferred = Triage.allocation_id.is_not(None)
-    triaged, waiting, ineligible, already = db.session.execute(
-        select(func.count(), func.count(Triage.id).filter(Triage.decided_at.is_(None)),
-               func.count(Triage.id).filter(Triage.decision == "ineligible", ~rereferred),
-               func.count(Triage.id).filter(Triage.decision == "ineligible", rereferred))
-        .select_from(Triage).join(Referral, Referral.id == Triage.referral_id)
-        .where(Referral.site_id.in_(site_ids))).one()
+    # closed (withdrawn, declined, a duplicate, moved away...) with no decision:
+    # not waiting for one, nor for triage (found by review)
+    closed = and_(Referral.status == ReferralStatus.CLOSED, Triage.decided_at.is_(None))
+    referrals = (select(func.count()).select_from(Referral)
+                 .outerjoin(Triage, Triage.referral_id == Referral.id)
+                 .where(_in_trial(trial.id)))
+    referred, triaged, waiting, ineligible, already, closed_untriaged = db.session.execute(
+        referrals.with_only_columns(
+            func.count(), func.count(Triage.id),
+            func.count(Triage.id).filter(Triage.decided_at.is_(None), ~closed),
+            func.count(Triage.id).filter(Triage.decision == "ineligible", ~rereferred),
+            func.count(Triage.id).filter(Triage.decision == "ineligible", rereferred),
+            func.count().filter(closed, Triage.id.is_(None)))).one()
+    closed_reasons = dict(db.session.execute(
+        referrals.with_only_columns(Referral.closed_reason, func.count())
+        .where(closed).group_by(Referral.closed_reason)).all())
     by_arm = dict(db.session.execute(select(Allocation.arm, func.count())
                                      .where(Allocation.trial_id == trial.id)
                                      .group_by(Allocation.arm)).all())
@@ -707,7 +811,10 @@ def flow(trial: Trial) -> consort.Flow:
         control_in_error=in_error.get("control", 0),
         treatment_engaged_ever=on_pathway.get(Pathway.ENGAGED, 0),
         treatment_exited=sum(exits.values()), control_deviations=deviations,
-        ineligible_reasons=_exclusions(site_ids), rereferred_randomised=already,
+        ineligible_reasons=_exclusions(trial.id), rereferred_randomised=already,
+        closed_before_triage=closed_untriaged,
+        closed_reasons={label: closed_reasons[reason] for reason, label in CLOSE_REASONS.items()
+                        if closed_reasons.get(reason)},
         treatment_pathways={Pathway(p).label: on_pathway.get(p, 0) for p in RECEIVED},
         treatment_completed=exits.get("completed", 0),
         treatment_lost={label: exits[reason] for reason, label in EXIT_REASONS.items()
@@ -718,16 +825,15 @@ def flow(trial: Trial) -> consort.Flow:
 RECEIVED = (Pathway.ENGAGED, Pathway.AT_RISK_MONITORING, Pathway.DISRUPTION)
 
 
-def _exclusions(site_ids: list[int]) -> dict[str, int]:
-    """Ineligible decisions at the sites (people already randomised apart)
+def _exclusions(trial_id: int) -> dict[str, int]:
+    """Ineligible decisions under the trial (people already randomised apart)
     by reason: each criterion not met (read from the criteria each decision
     recorded; one referral may fail several), then those a lead decided on
     review (a criterion not known), then decisions against the rules (the
     rules gave eligible)."""
     failed: Counter[str] = Counter()
     statement = (select(Triage.id, Triage.criteria, Triage.computed_result)
-                 .join(Referral, Referral.id == Triage.referral_id)
-                 .where(Referral.site_id.in_(site_ids), Triage.decision == "ineligible",
+                 .where(Triage.trial_id == trial_id, Triage.decision == "ineligible",
                         Triage.allocation_id.is_(None))
                  .order_by(Triage.id).limit(BATCH))
     after = 0

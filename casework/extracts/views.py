@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import Response, abort, current_app, render_template, request, stream_with_context
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from casework.accounts.roles import Permission
 from casework.database import from_replica, replica_reads, streamed_from_replica, utcnow
 from casework.extensions import db
 from casework.extracts import bp, consort, services
-from casework.extracts.forms import ExtractForm
+from casework.extracts.forms import ExtractForm, TrialChoiceForm
 from casework.forms import choices, show_problems
 from casework.trial.models import Trial
 
@@ -88,21 +88,39 @@ def download():
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _trial() -> Trial | None:
+def _trial(*, page: bool = False) -> Trial | None:
+    """The trial asked for (``?trial=ID``), or the first by name if none is;
+    None if there are none. One asked for that is not there is 404, and
+    anything but a number 400 (both were the first trial's figures, 200:
+    found by review); plain text for a download, the error page for a page."""
     trials = _trials()
     wanted = request.args.get("trial", "")
-    return next((t for t in trials if str(t.id) == wanted), trials[0] if trials else None)
+    if not wanted:
+        return trials[0] if trials else None
+    if not (wanted.isascii() and wanted.isdigit()):
+        abort(400 if page else Response("trial: give a trial's number", status=400,
+                                        mimetype="text/plain"))
+    trial = next((t for t in trials if str(t.id) == wanted.lstrip("0")), None)
+    if trial is None:
+        abort(404 if page else Response(f"No trial {wanted}", status=404,
+                                        mimetype="text/plain"))
+    return trial
 
 
 @bp.route("/extracts/aggregates")
 @require(Permission.AGGREGATE_READ)
 @replica_reads
 def aggregates():
-    trial = _trial()
+    trial = _trial(page=True)
+    trials = _trials()
+    chooser = TrialChoiceForm(meta={"csrf": False})
+    chooser.trial.choices = choices((t.id, t.name) for t in trials)
+    chooser.trial.data = str(trial.id) if trial else None
     flow = services.flow(trial) if trial else None
     # consort.svg escapes every text it draws
     diagram = Markup(consort.svg(flow, title=trial.name)) if trial else None  # noqa: S704  # nosec B704
-    return render_template("extracts/aggregates.html", trial=trial, trials=_trials(),
+    return render_template("extracts/aggregates.html", trial=trial, trials=trials,
+                           chooser=chooser,
                            tables=services.aggregates(trial) if trial else [], diagram=diagram,
                            boxes=consort.boxes(flow).in_order() if trial else [])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import getpass
 import hashlib
 import io
 import json
@@ -120,6 +121,79 @@ def test_rows_hold_pseudonyms_and_generalised_values(cohort):
     assert len(lines) == 2 and json.loads(lines[0])["arm"] in ("treatment", "control")
 
 
+def _written(req, key=b"project-key"):
+    chosen = services.plan(req.check(), 5)
+    body = b"".join(services.serialise(req, key, on_done=lambda *a: None, chosen=chosen))
+    return list(csv.DictReader(io.StringIO(body.decode())))
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_rows_are_not_written_in_the_order_they_were_made(randomised, unit):
+    """Found by review: rows were written in allocation (or referral) id
+    order, so a file at the year level listed people in the order they were
+    randomised. They are written in their pseudonyms' order (a referral's
+    person's, then its own)."""
+    from casework.dates import local_date
+    from casework.trial.models import Allocation
+
+    for month in range(1, 11):
+        randomised("treatment", on=datetime(2026, month, 3, 9, tzinfo=UTC))
+    trial = db.session.scalars(select(Trial)).one()
+    req = services.ExtractRequest(trial_id=trial.id, level=2, unit=unit)
+    rows = _written(req)
+    assert len(rows) >= 10
+    if unit == "person":
+        when = {privacy.pseudonym(b"project-key", "person", a.person_id):
+                local_date(a.allocated_at) for a in db.session.scalars(select(Allocation))}
+        dates = [when[r["person"]] for r in rows]
+        assert dates != sorted(dates)
+        assert [r["person"] for r in rows] == sorted(r["person"] for r in rows)
+    else:
+        keys = [(r["person"], r["referral"]) for r in rows]
+        assert keys == sorted(keys)
+
+
+def test_open_episodes_do_not_date_the_randomisation(randomised, make_user):
+    """Found by review: the days of a person's open pathway episode were
+    counted to the day of the extract, so the four day columns summed to the
+    extract's day less the day of randomisation, giving that day exactly in
+    a file whose periods hide it. Only ended episodes are counted."""
+    from datetime import timedelta
+
+    from casework.dates import local_date
+    from casework.pathways import services as pathways
+    from casework.trial.models import Allocation
+
+    worker = make_user("caseworker", ("coventry", "wolverhampton"))
+    for month in range(1, 11):
+        person = randomised("treatment", on=datetime(2026, month, 3 + month, 9, tzinfo=UTC))
+        if month % 2:
+            pathways.move(person, pathways.MoveRequest("engaged", date(2026, month, 20)),
+                          actor=worker, now=datetime(2026, 11, 1, tzinfo=UTC))
+    db.session.commit()
+    trial = db.session.scalars(select(Trial)).one()
+    when = {privacy.pseudonym(b"project-key", "person", a.person_id): local_date(a.allocated_at)
+            for a in db.session.scalars(select(Allocation))}
+    today = local_date(datetime.now(UTC))
+    columns = ("days_awaiting_offer", "days_engaged", "days_at_risk_monitoring",
+               "days_disruption")
+    treated = 0
+    for level in privacy.LEVELS:
+        for row in _written(services.ExtractRequest(trial_id=trial.id, level=level)):
+            if row["arm"] != "treatment":
+                continue
+            treated += 1
+            days = {c: int(row[c]) for c in columns}
+            assert today - timedelta(days=sum(days.values())) != when[row["person"]]
+            randomised_on = when[row["person"]]
+            if row["pathway"] == "engaged":   # awaited from randomisation to the 20th
+                assert days == {**dict.fromkeys(columns, 0), "days_awaiting_offer":
+                                (date(2026, randomised_on.month, 20) - randomised_on).days}
+            else:
+                assert days == dict.fromkeys(columns, 0)
+    assert treated >= 30
+
+
 def test_contacts_count_in_a_period_from_randomisation_only(cohort):
     """Found by review: a contact before randomisation (day -143) was
     counted in the first 90 days. Days 0 and 90 are in the first period,
@@ -226,6 +300,8 @@ def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(app, cohort, ru
     assert len(event.detail["key_id"]) == 16
     project = privacy.key_id(b"test-pseudonym-key")
     assert event.detail["key_id"] != project  # a one-off key
+    # who ran it, as users create records (found by review: nobody was named)
+    assert event.actor_id is None and event.detail["os_user"] == getpass.getuser()
 
 
 def test_k_report(cohort):
@@ -418,6 +494,108 @@ def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral
     assert flow.ineligible_reasons == {} and flow.treatment_lost == {}
 
 
+def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_referral,
+                                            make_user, monkeypatch):
+    """Found by review: the CONSORT flow, the source-by-decision table and
+    the referral extract took every referral at the trial's sites, so a main
+    trial opened after a pilot at the same sites began "referred 5, triaged
+    5, ineligible 1, randomised 0". A decided referral is the trial's it was
+    decided under; one never decided is the trial's at its site when it was
+    closed, or now if still open."""
+    from casework.intake import services as intake
+    from casework.triage import services as triage
+    from casework.trial import services as trials
+    from casework.trial.models import TrialStatus
+
+    lead = make_user("lead", ("coventry", "wolverhampton"))
+    worker = make_user("caseworker", ("coventry", "wolverhampton"))
+    pilot = make_trial(key="pilot", name="Pilot")              # made 1 November
+    pilot_referrals = [make_referral("coventry") for _ in range(5)]
+    for referral in pilot_referrals[:4]:
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead,
+                      now=datetime(2026, 11, 2, tzinfo=UTC), key=b"test-trial-key")
+    triage.decide(triage_referral(pilot_referrals[4], group_violence_evidence=[],
+                                  recommendation="ineligible"), "ineligible", None, actor=lead,
+                  now=datetime(2026, 11, 2, tzinfo=UTC), key=b"test-trial-key")
+    closed_in_pilot = make_referral("wolverhampton")
+    intake.close_referral(closed_in_pilot, "withdrawn", actor=worker,
+                          now=datetime(2026, 11, 3, tzinfo=UTC))
+    carried = make_referral("coventry")                        # still waiting for a decision
+    triage_referral(carried)
+    db.session.commit()
+    trials.save_trial(pilot, trials.TrialSettings(name="Pilot", site_keys=["coventry",
+                                                                          "wolverhampton"],
+                                                  status=TrialStatus.CLOSED),
+                      actor=None, now=datetime(2026, 11, 5, tzinfo=UTC))
+    db.session.commit()
+    main = make_trial(key="main", name="Main trial")
+    main.created_at = datetime(2026, 11, 6, tzinfo=UTC)
+    db.session.commit()
+    excluded = make_referral("coventry")
+    triage.decide(triage_referral(excluded, group_violence_evidence=[],
+                                  recommendation="ineligible"), "ineligible", None, actor=lead,
+                  now=datetime(2026, 11, 7, tzinfo=UTC), key=b"test-trial-key")
+    untriaged = make_referral("wolverhampton")
+    closed_in_main = make_referral("coventry")
+    intake.close_referral(closed_in_main, "moved_away", actor=worker,
+                          now=datetime(2026, 11, 8, tzinfo=UTC))
+    db.session.commit()
+
+    def counted(trial):
+        flow = services.flow(trial)
+        return (flow.referred, flow.triaged, flow.awaiting_decision, flow.ineligible,
+                flow.randomised, flow.not_triaged)
+
+    assert counted(pilot) == (6, 5, 0, 1, 4, 0)  # the one not triaged was closed
+    assert counted(main) == (4, 2, 1, 1, 0, 1)
+    for trial, theirs in ((pilot, [*pilot_referrals, closed_in_pilot]),
+                          (main, [carried, excluded, untriaged, closed_in_main])):
+        req = services.ExtractRequest(trial_id=trial.id, unit="referral")
+        assert sorted(row["referral"] for row in services.rows(req, b"k")) == sorted(
+            privacy.pseudonym(b"k", "referral", r.id) for r in theirs)
+    ineligible = services.flow(main).ineligible_reasons
+    assert sum(ineligible.values()) >= 1 and ineligible == services.flow(pilot).ineligible_reasons
+    # the source-by-decision table, unsuppressed
+    monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
+                                                         sum(map(sum, raw))))
+    assert [services.aggregates(trial)[2].total for trial in (pilot, main)] == [6, 4]
+
+
+def test_closed_referrals_are_counted_apart_by_reason(make_trial, make_referral,
+                                                     triage_referral, make_user):
+    """Found by review: a referral closed before triage (withdrawn, declined,
+    moved away) was counted "Not yet triaged", and one closed in triage
+    "Awaiting a decision", for ever. They are closed before a decision, by
+    their reason's label; the referral extract gives the reason's code."""
+    from casework.extracts import consort
+    from casework.intake import services as intake
+
+    worker = make_user("caseworker", ("coventry",))
+    trial = make_trial()
+    declined = make_referral("coventry")
+    intake.close_referral(declined, "declined_consent", actor=worker, now=NOW)
+    withdrawn = make_referral("coventry")
+    triage_referral(withdrawn)
+    intake.close_referral(withdrawn, "withdrawn", actor=worker, now=NOW)
+    make_referral("coventry")                                  # waiting for triage
+    triage_referral(make_referral("coventry"))                 # waiting for a decision
+    db.session.commit()
+    flow = services.flow(trial)
+    assert (flow.referred, flow.triaged, flow.awaiting_decision, flow.not_triaged,
+            flow.closed_before_triage, flow.closed) == (4, 2, 1, 1, 1, 2)
+    assert flow.closed_reasons == {"Withdrawn by the referrer": 1,
+                                   "Person or family declined": 1}
+    assert flow.counts()["closed"] == 2
+    excluded = consort.boxes(flow).excluded
+    assert excluded[excluded.index("Closed before a decision: 2") + 1:][:2] == [
+        "Withdrawn by the referrer: 1", "Person or family declined: 1"]
+    assert "Not yet triaged: 1" in excluded and "Awaiting a decision: 1" in excluded
+    req = services.ExtractRequest(trial_id=trial.id, unit="referral")
+    reasons = {row["referral"]: row["closed_reason"] for row in services.rows(req, b"k")}
+    assert sorted(reasons.values()) == ["", "", "declined_consent", "withdrawn"]
+    assert reasons[privacy.pseudonym(b"k", "referral", declined.id)] == "declined_consent"
+
+
 def test_consort_gives_reasons_pathways_and_losses(cohort, make_referral, triage_referral,
                                                    make_user, monkeypatch):
     from casework.intake.models import Person
@@ -492,7 +670,7 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     assert event.subject_id == str(trial.id) and event.actor_id is None
     assert event.detail == {"trial": trial.key, "sha256": {
         fmt: hashlib.sha256((tmp_path / f"flow.{fmt}").read_bytes()).hexdigest()
-        for fmt in ("svg", "json")}}
+        for fmt in ("svg", "json")}, "os_user": getpass.getuser()}
 
 
 @pytest.mark.parametrize("command", [
@@ -552,13 +730,13 @@ def test_an_extract_appears_only_once_whole_and_audited(cohort, runner, tmp_path
 
 @pytest.mark.parametrize(("unit", "date_from", "date_to", "rows"), [
     # people by the day they were randomised (21 November 2026), referrals by
-    # their date (1 June 2026); both ends are whole days
-    ("person", date(2026, 11, 21), date(2026, 11, 21), 2),
-    ("person", date(2026, 11, 22), None, 0),
-    ("person", None, date(2026, 11, 20), 0),
+    # their date (1 June 2026); both ends are whole days (of whole months)
+    ("person", date(2026, 11, 1), date(2026, 11, 30), 2),
+    ("person", date(2026, 12, 1), None, 0),
+    ("person", None, date(2026, 10, 31), 0),
     ("person", date(2020, 1, 1), date(9999, 12, 31), 2),  # the last day there is
-    ("referral", date(2026, 6, 1), date(2026, 6, 1), 2),
-    ("referral", date(2026, 6, 2), date(9999, 12, 31), 0),
+    ("referral", date(2026, 6, 1), date(2026, 6, 30), 2),
+    ("referral", date(2026, 7, 1), date(9999, 12, 31), 0),
     ("referral", None, date(9999, 12, 31), 2),
 ])
 def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
@@ -572,8 +750,8 @@ def test_date_filters_take_whole_days(cohort, unit, date_from, date_to, rows):
 
 @pytest.mark.parametrize("unit", ["person", "referral"])
 @pytest.mark.parametrize(("date_from", "date_to", "field"), [
-    (date(2026, 11, 21), date(2026, 11, 21), "date_from"),
-    (None, date(2026, 11, 21), "date_to"),
+    (date(2026, 10, 1), date(2026, 12, 31), "date_from"),  # whole quarters (level 1)
+    (None, date(2026, 12, 31), "date_to"),
 ])
 def test_a_narrowed_extract_takes_a_one_off_key(cohort, unit, date_from, date_to, field):
     """Found by review: under the project key a person has the same
@@ -596,6 +774,58 @@ def test_a_narrowed_extract_takes_a_one_off_key(cohort, unit, date_from, date_to
     assert key != b"project-key"
     assert len(list(services.rows(one_off, key))) == (0 if unit == "referral" and date_from
                                                       else 2)  # referred on 1 June
+
+
+def _matched(narrowed: list[dict], whole: list[dict]) -> list[list[dict]]:
+    """Each narrowed row's matches in ``whole`` by every value but the
+    pseudonyms."""
+    def values(row):
+        return tuple(v for k, v in row.items() if k not in ("person", "caseworker"))
+
+    index = defaultdict(list)
+    for row in whole:
+        index[values(row)].append(row)
+    return [index[values(row)] for row in narrowed]
+
+
+def test_a_narrowed_extract_dates_no_row_finer_than_its_period(randomised, make_user):
+    """Found by review: a one-off-key extract narrowed to one day matched the
+    project-key extract row for row on its other values, dating every project
+    pseudonym. A range covers whole periods at the level the file is written
+    at (the plan goes no coarser than the range allows), so a row matched
+    through one is dated to its period, which it shows anyway."""
+    from casework.notes import services as notes
+
+    worker = make_user("caseworker", ("coventry",))
+    for i in range(12):
+        person = randomised("treatment" if i % 3 else "control",
+                            on=datetime(2026, 6 if i % 2 else 7, 1 + i, 10, tzinfo=UTC))
+        for _ in range(i):  # some ordinary difference between people
+            notes.add_note(person, "contact", notes.NoteContent(
+                "met", date(2026, 8, 1), "phone", True), restricted=False, actor=worker,
+                now=datetime(2026, 11, 1, tzinfo=UTC))
+    db.session.commit()
+    trial = db.session.scalars(select(Trial)).one()
+    for level, first, last in ((0, date(2026, 6, 2), date(2026, 6, 2)),
+                               (0, date(2026, 6, 1), date(2026, 6, 29)),
+                               (1, date(2026, 6, 1), date(2026, 6, 30)),
+                               (2, date(2026, 4, 1), date(2026, 12, 31))):
+        req = services.ExtractRequest(trial_id=trial.id, level=level, per_extract_key=True,
+                                      date_from=first, date_to=last)
+        with pytest.raises(services.ExtractError) as refused:
+            req.check()
+        assert "covers whole" in " ".join(refused.value.problems.values())
+    whole = _written(services.ExtractRequest(trial_id=trial.id, level=0))
+    june = services.ExtractRequest(trial_id=trial.id, level=0, per_extract_key=True,
+                                   date_from=date(2026, 6, 1), date_to=date(2026, 6, 30))
+    chosen = services.plan(june.check(), 5)
+    assert set(chosen.reports) == {0}   # June written by the month, never by the year
+    narrowed = _written(june, b"one-off")
+    assert narrowed and all(row["randomised_period"] in ("2026-06", "*") for row in narrowed)
+    for row, matches in zip(narrowed, _matched(narrowed, whole), strict=True):
+        assert {match["randomised_period"] for match in matches} <= {row["randomised_period"]}
+    assert services.ExtractRequest(trial_id=trial.id, level=0, date_from=date(2026, 4, 1),
+                                   date_to=date(2026, 6, 30)).coarsest_level == 1
 
 
 def test_an_export_takes_the_usual_mode_and_follows_a_link(cohort, runner, tmp_path):

@@ -220,3 +220,21 @@ def test_the_consort_diagram_shows_its_counts():
                  "CIRV &lt;trial&gt;"):
         assert text in svg
     assert flow.counts()["treatment_analysed"] == 26
+
+
+@pytest.mark.parametrize("title", ['CIRV" onload="alert(1)', "CIRV' x='1", "A & <B> \"C\""])
+def test_the_consort_diagram_is_well_formed_whatever_the_trial_is_called(title):
+    """Found by review: the title went into aria-label="..." escaped for
+    text only, so a name holding a double quote made the SVG invalid XML,
+    and 'X" onload="alert(1)' gave it an attribute that ran when the saved
+    file was opened."""
+    import xml.etree.ElementTree as ElementTree
+
+    flow = consort.Flow(referred=1, triaged=1, awaiting_decision=0, ineligible=0,
+                        randomised=1, treatment=1, control=0, treatment_in_error=0,
+                        control_in_error=0, treatment_engaged_ever=0, treatment_exited=0,
+                        control_deviations=0)
+    root = ElementTree.fromstring(consort.svg(flow, title=title))  # noqa: S314  (our own output)
+    assert set(root.attrib) == {"viewBox", "role", "aria-label", "font-family"}
+    assert root.attrib["aria-label"] == f"{title}: CONSORT flow diagram"
+    assert root.find("{http://www.w3.org/2000/svg}text").text == title

@@ -109,7 +109,15 @@ def test_a_date_range_needs_a_one_off_key(client, login_as, post, cohort):  # no
     assert "k (the smallest group" not in text_of(preview)
     assert db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "extract:exported")).all() == []
+    # under a one-off key too, its rows matched with a whole extract's would
+    # date them: a range covers whole periods at the level chosen
     response = post("/extracts/download", {**chosen, "key": "one_off"})
+    assert response.status_code == 422
+    error = text_of(response).split('id="date_from-error"', 1)[1].split("</p>", 1)[0]
+    assert ("At this level of detail a date range covers whole years: start it on the first "
+            "day of a year") in error
+    whole_year = {"date_from": ["1", "1", "2026"], "date_to": ["31", "12", "2026"]}
+    response = post("/extracts/download", {**chosen, **whole_year, "key": "one_off"})
     assert response.status_code == 200 and response.headers["Content-Disposition"]
 
 
@@ -136,6 +144,32 @@ def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
         ("evaluator", str(cohort[0].id),
          {"json": hashlib.sha256(consort_json.get_data()).hexdigest()}),
     ]
+
+
+def test_the_aggregates_choose_a_trial(client, login_as, cohort, make_trial):  # noqa: F811
+    """Found by review: the page could not choose a trial, and
+    consort.json?trial=999 or ?trial=abc gave the first trial's counts, 200.
+    A selector when there are several; an unknown trial 404, not a number
+    400, and nothing recorded as exported."""
+    trial, _ = cohort
+    other = make_trial(sites=("birmingham",), key="other", name="Another trial")
+    login_as("evaluator", ())
+    page = client.get("/extracts/aggregates").get_data(as_text=True)
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', page)
+    assert options == [(str(other.id), "Another trial"), (str(trial.id), "CIRV trial")]
+    assert re.search(rf'<option value="{other.id}"\s+selected', page)  # the first by name
+    chosen = client.get(f"/extracts/aggregates?trial={trial.id}").get_data(as_text=True)
+    assert re.search(rf'<option value="{trial.id}"\s+selected', chosen)
+    assert "CIRV trial. In each table" in chosen
+    assert client.get(f"/extracts/consort.json?trial={other.id}").get_json()["trial"] == "other"
+    for query, status in (("999", 404), ("abc", 400), ("1.0", 400), ("", 200)):
+        for path in ("/extracts/aggregates", "/extracts/consort.json", "/extracts/consort.svg"):
+            response = client.get(f"{path}?trial={query}")
+            assert response.status_code == status, (path, query)
+            if status != 200:
+                assert b"Randomised" not in response.get_data()
+    assert len(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "consort:exported")).all()) == 3  # other's JSON, and two with ""
 
 
 def _fill(rule: str, ids: dict[str, int]) -> str:
