@@ -551,6 +551,11 @@ def record_referral(
         chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
+        # the referral joins the chosen person's record, so their date of
+        # birth is the one its date must follow (check_referral checked the
+        # one typed, which may be the one the duplicate check saw past)
+        if problem := _before_birth_of(chosen, referral_details.referral_date, today):
+            raise IntakeError({"referral_date": problem})
     else:
         held = next((c for c in candidates if c.holds_the_pnc), None)
         if held is not None:
@@ -602,6 +607,20 @@ def record_referral(
 
     assign_if_unassigned(person, actor, now)
     return referral
+
+
+def _before_birth_of(chosen: Candidate, referral_date: date, today: date) -> str | None:
+    """Why a referral dated ``referral_date`` cannot join ``chosen``'s
+    record: it is dated before they were born. Their date of birth is named
+    only if the actor may see them."""
+    dob = chosen.person.date_of_birth
+    if not validation.referral_date_problem(referral_date, dob, today):
+        return None
+    if chosen.held_by:
+        return ("Referral date must be on or after the date of birth of the person chosen, "
+                "who was born after it")
+    return (f"Referral date must be on or after {chosen.person.full_name}'s date of birth, "
+            f"{long_date(dob)}")
 
 
 _DETAIL_NAMES = {"first_name": "first name", "last_name": "last name",

@@ -224,6 +224,29 @@ def test_choosing_someone_who_is_not_a_candidate_is_refused(existing_person, sub
     assert count(Referral) == 1
 
 
+def test_a_referral_dated_before_the_chosen_persons_birth_is_refused(client, existing_person,
+                                                                      submit, post):
+    """The referral date was checked against the date of birth typed, not
+    the chosen person's: typed a digit out (2007, found as 2008), a referral
+    dated between the two joined their record, and every edit of them was
+    then refused for a referral before their birth."""
+    response = submit(date_of_birth=["14", "3", "2007"], referral_date=["1", "1", "2008"],
+                      person_choice=str(existing_person.id))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert ("Referral date must be on or after Jordan O'Neill's date of birth, 14 March 2008"
+            in page)
+    assert 'href="#referral_date-day"' in page and "Stab wound; known associates." in page
+    assert count(Referral) == 1
+    # dated on or after it, the referral joins them, and they can still be edited
+    assert submit(date_of_birth=["14", "3", "2007"], referral_date=["14", "3", "2008"],
+                  person_choice=str(existing_person.id)).status_code == 302
+    edit = client.get(f"/people/{existing_person.id}/edit").get_data(as_text=True)
+    version = BeautifulSoup(edit, "html.parser").find("input", {"name": "version"})["value"]
+    assert post(f"/people/{existing_person.id}/edit",
+                form_data(postcode="cv2 2dx", version=version)).status_code == 302
+
+
 def test_pnc_reference_alone_finds_the_person(existing_person, submit):
     page = submit(first_name="Zed", last_name="Other", date_of_birth=["1", "1", "1999"],
                   pnc_reference="12/0345678a").get_data(as_text=True)
