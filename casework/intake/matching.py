@@ -80,13 +80,26 @@ NICKNAMES: dict[str, str] = {
 }
 
 
+# Latin letters that are no accented letter to Unicode, so decomposing them
+# leaves no plain letter behind: each written as English spelling writes it
+# ("Łukasz" is "Lukasz", "Søren" "Soren"). Dropped, they made "ukasz" and
+# "sren", and the person typed without them was no candidate. (Casefolding
+# already gives "ss" for "ß" and "ẞ".)
+_LETTERS_APART = str.maketrans({
+    "ł": "l", "ø": "o", "đ": "d", "\u0131": "i", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th",
+    "ħ": "h", "ŧ": "t", "ŋ": "ng", "ĸ": "k", "ƒ": "f",
+})
+
+
 def normalise_name(name: str) -> str:
     """Lower case, accents removed, apostrophes, hyphens and spaces dropped:
-    "O'Brien-Lée" and "obrien lee" both give "obrienlee". At most KEY_LENGTH
-    characters, so that it fits the key columns (a longer one is cut)."""
+    "O'Brien-Lée" and "obrien lee" both give "obrienlee"; a letter of its
+    own ("ł", "ø", "æ") written as plain letters (``_LETTERS_APART``). At
+    most KEY_LENGTH characters, so that it fits the key columns (a longer
+    one is cut)."""
     decomposed = unicodedata.normalize("NFKD", name or "")
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]", "", plain.casefold())[:KEY_LENGTH]
+    return re.sub(r"[^a-z0-9]", "", plain.casefold().translate(_LETTERS_APART))[:KEY_LENGTH]
 
 
 def _first_part(name: str) -> str:

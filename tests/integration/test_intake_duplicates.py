@@ -100,6 +100,42 @@ def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_
     assert keys()["Mary-Jane"] == ("mary", "smith")
 
 
+def test_migration_0026_keys_letters_of_their_own_as_plain_letters(app, monkeypatch):
+    """People keyed with such letters dropped ("Łukasz" as "ukasz") are keyed
+    as they would be now, a batch at a time; others are not read or written;
+    the downgrade keys them as before."""
+    coventry = sites_by_keys(["coventry"])[0]
+    old = [("Łukasz", "Wójcik", "ukasz", "wojcik"), ("Søren", "Østergård", "sren", "stergard"),
+           ("Bob", "Æsir", "robert", "sir"), ("Ðóra", "Þórsdóttir", "ora", "orsdottir"),
+           ("Iğd\u0131r", "Ng", "igdr", "ng"), ("Zoë", "Smith", "zoe", "smith"),
+           # a key gone stale some other way is no business of this migration
+           ("Amy", "Stale", "amy", "not what it was")]
+    db.session.execute(Person.__table__.insert(), [
+        {"site_id": coventry.id, "first_name": first, "last_name": last, "first_name_key": fk,
+         "last_name_key": lk, "date_of_birth": date(2009, 4, 2), "gender": "female",
+         "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
+        for first, last, fk, lk in old])
+    db.session.commit()
+    migration = load_migration("0026")
+    monkeypatch.setattr(migration, "BATCH", 2)
+
+    def keys():
+        return {first: (fk, lk) for first, fk, lk in db.session.execute(
+            select(Person.first_name, Person.first_name_key, Person.last_name_key))}
+
+    before = keys()
+    run_migration_step(migration.upgrade)
+    assert keys() == {**{first: (matching.first_name_key(first), matching.last_name_key(last))
+                         for first, last, *_ in old},
+                      "Amy": ("amy", "not what it was")}
+    assert keys()["Łukasz"] == ("lukasz", "wojcik") and keys()["Bob"] == ("robert", "aesir")
+    assert keys()["Ðóra"] == ("dora", "thorsdottir") and keys()["Iğd\u0131r"] == ("igdir", "ng")
+    run_migration_step(migration.downgrade)
+    assert keys() == before
+    run_migration_step(migration.upgrade)
+    assert keys()["Søren"] == ("soren", "ostergard")
+
+
 def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_user):
     """A word of a search is a first name keyed as the people's are: its
     first part ("Mary-Jane" finds Mary Jane and Mary-Jane, and any Mary)."""

@@ -247,6 +247,22 @@ def test_a_referral_dated_before_the_chosen_persons_birth_is_refused(client, exi
                 form_data(postcode="cv2 2dx", version=version)).status_code == 302
 
 
+def test_a_name_with_letters_of_their_own_is_found_typed_without_them(client, login_as, submit):
+    """"Łukasz Wójcik" was keyed "ukasz", so "Lukasz Wojcik", the same
+    child typed without the Polish letters, was no candidate (and could be
+    randomised twice), and a search for "Lukasz" found nobody."""
+    login_as("caseworker", ("coventry",))
+    assert submit(first_name="Łukasz", last_name="Wójcik").status_code == 302
+    page = submit(first_name="Lukasz", last_name="Wojcik").get_data(as_text=True)
+    assert "Is this someone already known?" in page
+    for words in ("Lukasz", "Łukasz", "lukasz wojcik"):
+        listed = client.get("/referrals", query_string={"q": words}).get_data(as_text=True)
+        assert "Wójcik" in listed
+    assert submit(first_name="Søren", last_name="Ødegård").status_code == 302
+    assert "Is this someone already known?" in submit(
+        first_name="Soren", last_name="Odegard").get_data(as_text=True)
+
+
 def test_pnc_reference_alone_finds_the_person(existing_person, submit):
     page = submit(first_name="Zed", last_name="Other", date_of_birth=["1", "1", "1999"],
                   pnc_reference="12/0345678a").get_data(as_text=True)
