@@ -35,6 +35,7 @@ from casework.database import (
     check_unchanged,
     column_rows,
     counted,
+    lock_for_update,
     lock_row,
     row_version,
 )
@@ -495,6 +496,25 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     return found
 
 
+def lock_identity(details: PersonDetails, *, pnc_only: bool = False) -> None:
+    """Serialise, until the transaction ends, the writers of a person who
+    would be a strong match for ``details`` (``find_candidates``): the PNC
+    reference, and the name keys with the date of birth. The same child
+    referred at two sites at one moment was two people (each request's
+    duplicate check done before either wrote): now the second waits, and
+    then finds the first as a candidate. Taken in one order (their names'),
+    so two writers never each hold what the other waits for."""
+    names = []
+    if details.pnc_reference:
+        names.append(f"pnc:{details.pnc_reference}")
+    first_key = matching.first_name_key(details.first_name)
+    last_key = matching.last_name_key(details.last_name)
+    if not pnc_only and first_key and last_key and details.date_of_birth:
+        names.append(f"person:{last_key}:{first_key}:{details.date_of_birth.isoformat()}")
+    for name in sorted(names):
+        lock_for_update(db.session, name)
+
+
 def _person_snapshot(person: Person) -> dict:
     return {name: getattr(person, name) for name in (
         "first_name", "last_name", "other_names", "date_of_birth", "gender", "ethnicity",
@@ -538,6 +558,11 @@ def record_referral(
     today = local_date(now)
     person_details = check_person(person_details, today=today)
     referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
+    lock_identity(person_details)
+    # again, under the locks: the same form sent at the same moment waited
+    # for them, and its first sending, committed meanwhile, is now seen (the
+    # duplicate check would otherwise offer the person it made)
+    submissions.check_earlier(submission, "referral", actor=actor)
     candidates = find_candidates(person_details, actor=actor)
     candidate_ids = [c.person.id for c in candidates]
     if candidates and existing_person_id is None and not new_person_confirmed:
@@ -685,6 +710,10 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     corrected meanwhile (it decides C1 and the age stratum) is not put back.
     A date of birth after one of their referral dates is refused."""
     details = check_person(details, today=local_date(now))
+    # the PNC reference's lock first, then the person's row: a PNC reference
+    # given to someone else at the same moment (by a referral or an edit) is
+    # seen by _pnc_holder, not written twice
+    lock_identity(details, pnc_only=True)
     lock_row(db.session, person)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))

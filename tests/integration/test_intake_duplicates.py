@@ -4,6 +4,7 @@ TEST_DATABASE_URL is set)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -412,3 +413,104 @@ def test_a_twin_at_another_site_is_no_strong_match(make_user):
                                                dob=date(2010, 5, 5)), actor=coventry)
     assert (found.held_by, found.reasons) == ("Wolverhampton", ["Same name and date of birth"])
 
+
+
+def _one_checks_while_the_other_waits(monkeypatch, first, second):
+    """Run ``first`` (recording a referral) and ``second`` at once: the
+    second sent once the first's duplicate check is done, the first held
+    there until the second is done or is seen waiting for a lock
+    (PostgreSQL's pg_locks). Without a lock both checks find nobody, and
+    both write."""
+    from sqlalchemy import text
+
+    from tests.integration.test_concurrent_writes import _run
+
+    real = services.find_candidates
+    first_checked, second_checked = threading.Event(), threading.Event()
+    first_thread = []
+
+    def find_candidates(details, *, actor):
+        found = real(details, actor=actor)
+        if threading.current_thread() is first_thread[0]:
+            first_checked.set()
+            for _ in range(200):
+                if second_checked.wait(0.05):
+                    break
+                with db.engine.connect() as watcher:
+                    if watcher.execute(text("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                                            "AND NOT granted")).first():
+                        break
+        return found
+
+    monkeypatch.setattr(services, "find_candidates", find_candidates)
+
+    def run_first():
+        first_thread.append(threading.current_thread())
+        return first()
+
+    def run_second():
+        assert first_checked.wait(20)
+        try:
+            return second()
+        finally:
+            second_checked.set()
+
+    return _run(run_first, run_second)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("by", ["pnc", "name and date of birth"])
+def test_the_same_child_referred_at_two_sites_at_once_is_one_person(app, make_user,
+                                                                     monkeypatch, by):
+    """Each request's duplicate check ran before either wrote, so both found
+    nobody and the same child (the same PNC reference, or the same name and
+    date of birth) was recorded twice, and could be randomised twice. The
+    second now waits for the first, and then finds them as a candidate."""
+    from casework.accounts.models import User
+
+    at = {site: make_user("caseworker", (site,), email=f"{site}@example.org").id
+          for site in ("coventry", "wolverhampton")}
+    pnc = "09/123456Z" if by == "pnc" else None
+
+    def referral_at(site):
+        def send():
+            refer(db.session.get(User, at[site]), site,
+                  details("Tyler", "Reid", date(2009, 4, 2), pnc=pnc), confirmed=False)
+            db.session.commit()
+        return send
+
+    _, errors = _one_checks_while_the_other_waits(
+        monkeypatch, referral_at("coventry"), referral_at("wolverhampton"))
+    assert 0 not in errors
+    assert isinstance(errors.get(1), services.PossibleDuplicates)
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+@pytest.mark.postgres
+def test_a_pnc_reference_given_by_an_edit_and_a_referral_at_once_is_one_persons(
+        app, make_user, monkeypatch):
+    """An edit giving someone a PNC reference while a referral records a new
+    person with it: each checked before the other wrote, both were saved."""
+    from casework.accounts.models import User
+
+    worker = make_user("caseworker", ("coventry",))
+    held = refer(worker, "coventry", details("Amy", "Bell", date(2010, 1, 5))).person_id
+    db.session.commit()
+    pnc = "09/123456Z"
+
+    def referral():
+        refer(db.session.get(User, worker.id), "coventry",
+              details("Tyler", "Reid", date(2009, 4, 2), pnc=pnc))
+        db.session.commit()
+
+    def edit():
+        person = db.session.get(Person, held)
+        services.update_person(person, details("Amy", "Bell", date(2010, 1, 5), pnc=pnc),
+                               actor=db.session.get(User, worker.id), now=NOW)
+        db.session.commit()
+
+    _, errors = _one_checks_while_the_other_waits(monkeypatch, referral, edit)
+    assert 0 not in errors and isinstance(errors.get(1), services.IntakeError)
+    assert "pnc_reference" in errors[1].problems
+    assert db.session.scalar(select(func.count()).select_from(Person)
+                             .where(Person.pnc_reference == pnc)) == 1
