@@ -617,7 +617,7 @@ def record_referral(
     if existing_person_id is not None:
         audit.record(
             Action.PERSON_LINKED, actor=actor, now=now, subject_type="person",
-            subject_id=person.id, site_id=referral.site_id,
+            subject_id=person.id, sites=case_sites(person),
             detail={"referral_id": referral.id, "candidates": candidate_ids,
                     "reasons": chosen.reasons},
         )

@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
-from casework.audit.models import AuditEvent
+from casework.audit.models import AuditEvent, AuditEventSite
 from casework.extensions import db
 from casework.intake.models import Person, Referral
 from tests.web.test_intake import form_data
@@ -122,6 +122,13 @@ def test_linking_to_them_adds_the_referral_to_their_record(client, held_at_coven
     linked = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "person:linked")).one()
     assert linked.detail["reasons"] == ["Same PNC reference", "Same name and date of birth"]
+    # an event of each site of their case: it was Wolverhampton's alone, and
+    # Coventry's leads, whose person it is, never read who linked to them
+    assert linked.site_id is None and linked.detail["sites"] == sorted(
+        [_site_id("coventry"), _site_id("wolverhampton")])
+    assert set(db.session.scalars(select(AuditEventSite.site_id).where(
+        AuditEventSite.event_id == linked.id))) == {_site_id("coventry"),
+                                                     _site_id("wolverhampton")}
     assert client.get(f"/people/{held_at_coventry.id}").status_code == 200
 
 
