@@ -592,3 +592,31 @@ def test_the_browser_is_asked_not_to_keep_what_identifies_a_child(client, login_
     listed = client.get("/referrals").get_data(as_text=True)
     box = re.search(r'<input[^>]*\sid="q"[^>]*>', listed)
     assert box and 'autocomplete="off"' in box.group(0)
+
+
+def test_another_sites_triage_is_not_linked_from_the_person_page(client, make_referral,
+                                                                   triage_referral, login_as,
+                                                                   post):
+    """The person page linked to the triage of their referral at another
+    site ("Triage this referral", "View triage" in the referrals and the
+    case record), whose page answers 404 to the reader (and audits a
+    refusal against them). A reader of the referral's site keeps them."""
+    import re
+
+    ours = make_referral("coventry")
+    theirs = make_referral("wolverhampton", person=ours.person)
+    waiting = make_referral("wolverhampton", person=ours.person)
+    triage = triage_referral(theirs)
+    login_as("caseworker", ("coventry",))
+    page = client.get(f"/people/{ours.person_id}").get_data(as_text=True)
+    links = set(re.findall(r'href="(/(?:referrals/\d+/triage|triage/\d+))"', page))
+    assert links == {f"/referrals/{ours.id}/triage"}
+    assert all(client.get(link).status_code == 200 for link in links)
+    assert "Waiting for a lead's decision." in html.unescape(page)
+    assert "Triage facts recorded" in page
+    post("/sign-out")
+    login_as("lead", ("coventry", "wolverhampton"), email="both@example.org")
+    page = client.get(f"/people/{ours.person_id}").get_data(as_text=True)
+    assert {f"/triage/{triage.id}", f"/referrals/{waiting.id}/triage"} <= set(
+        re.findall(r'href="(/(?:referrals/\d+/triage|triage/\d+))"', page))
+
