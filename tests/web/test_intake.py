@@ -620,3 +620,13 @@ def test_another_sites_triage_is_not_linked_from_the_person_page(client, make_re
     assert {f"/triage/{triage.id}", f"/referrals/{waiting.id}/triage"} <= set(
         re.findall(r'href="(/(?:referrals/\d+/triage|triage/\d+))"', page))
 
+
+def test_a_referral_closed_while_its_triage_waited_says_so(client, make_referral,
+                                                          triage_referral, login_as, post):
+    """It said "Waiting for a lead's decision", for a decision never to come."""
+    referral = make_referral("coventry")
+    triage_referral(referral)
+    login_as("caseworker", ("coventry",))
+    assert post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"}).status_code == 302
+    page = client.get(f"/people/{referral.person_id}").get_data(as_text=True)
+    assert "Closed before a decision." in page and "Waiting for a lead" not in page
