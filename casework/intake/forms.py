@@ -95,6 +95,7 @@ class PersonFields(Form):
 
 class PersonForm(PersonFields):
     version = VersionField()  # the details it was drawn from
+    submission = SubmissionField()  # a double click saves once, and says so
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
 

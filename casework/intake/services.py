@@ -703,18 +703,23 @@ def _born_after_a_referral(person: Person, dob: date | None, *, actor: User) -> 
 
 
 def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
-                  based_on: str | None = None) -> Person:
+                  based_on: str | None = None, submission: str | None = None) -> Person:
     """Correct a person's details; the audit detail has each changed field's
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
     corrected meanwhile (it decides C1 and the age stratum) is not put back.
-    A date of birth after one of their referral dates is refused."""
+    A date of birth after one of their referral dates is refused. The form
+    sent again (a double click: its ``submission`` key already claimed)
+    raises submissions.AlreadySubmitted, claimed under the person's lock
+    before the version check, which the first sending's change would fail
+    as "someone else's"."""
     details = check_person(details, today=local_date(now))
     # the PNC reference's lock first, then the person's row: a PNC reference
     # given to someone else at the same moment (by a referral or an edit) is
     # seen by _pnc_holder, not written twice
     lock_identity(details, pnc_only=True)
     lock_row(db.session, person)
+    submissions.claim(submission, "person_edit", actor=actor, now=now)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
     problems = {}
@@ -727,6 +732,7 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
         raise IntakeError(problems, shown=[holder] if holder else [])
     _apply(person, details)
     db.session.flush()
+    submissions.settle(submission, person.id)
     diff = audit.changes(before, _person_snapshot(person))
     if diff:
         audit.record(
