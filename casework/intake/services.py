@@ -1041,6 +1041,8 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     COUNT_CAP (a page past the end counts on its own, and shows the last).
     """
     page = max(1, page)
+    if query.text and not searchable(query.text):  # nothing to look for: nobody matches
+        return ReferralPage([], 0, 1, per_page)
     ref_id = parse_reference(query.text) if query.text else None
     groupings = [[]] if ref_id is not None or not query.text else \
         _word_groupings(query.text.split())
@@ -1050,6 +1052,15 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         if found.total:
             break
     return found
+
+
+def searchable(text: str) -> bool:
+    """Whether ``text`` is something a search can look for: a reference, or
+    a word with a letter or digit a name is keyed by (``matching``). Text
+    with none ("?", "--", a name in another script) gave no name to search
+    for, and the list showed every referral as if each matched."""
+    return parse_reference(text) is not None or any(
+        matching.normalise_name(word) for word in text.split())
 
 
 def _word_groupings(words: list[str]) -> list[list[str]]:

@@ -123,6 +123,17 @@ def test_search_by_reference(referrals):
     assert names(lower) == ["Smith-Jones"]
 
 
+def test_a_search_with_nothing_to_look_for_finds_nobody(referrals):
+    """No letter or digit a name is keyed by, and no reference: it listed
+    every referral (the page refuses it too: ReferralFilterForm)."""
+    lead, *_ = referrals
+    for text in ("?", "--", "\u0645\u062d\u0645\u062f"):
+        page = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
+        assert (names(page), page.total) == ([], 0)
+    assert names(services.search_referrals(services.ReferralQuery(text="? khan"), actor=lead)) \
+        == ["Khan"]
+
+
 def test_site_filter_and_scope(referrals, make_user):
     lead, _, _, wolverhampton = referrals
     only_wolves = services.search_referrals(

@@ -541,6 +541,26 @@ def test_filters_that_cannot_be_read_list_no_referrals(client, login_as, make_re
     assert "Referred to must be the same as or after Referred from" in backwards
 
 
+def test_a_search_with_no_letters_or_digits_lists_no_referrals(client, login_as,
+                                                              make_referral):
+    """Text giving no name to look for ("?", "--", a name in another script)
+    listed every referral as if each matched."""
+    make_referral("coventry", last_name="Anyone")
+    login_as("caseworker", ("coventry",))
+    for words in ("\u0645\u062d\u0645\u062f", "?", "--", "' -"):
+        response = client.get("/referrals", query_string={"q": words})
+        page = html.unescape(response.get_data(as_text=True))
+        assert response.status_code == 200
+        assert "Anyone" not in page and "Correct the filters to see referrals" in page
+        assert "Enter a name or reference using letters (A to Z) or digits" in page
+        assert f'value="{words}"' in page  # what was typed is kept
+    for words in ("Anyone", "anyone ?", "R0000001", "Ø"):  # (Ø is a letter: "o")
+        page = client.get("/referrals", query_string={"q": words}).get_data(as_text=True)
+        assert "using letters" not in page
+    assert "Anyone" in client.get("/referrals", query_string={"q": "any ?"}).get_data(
+        as_text=True)
+
+
 def test_the_error_summary_follows_the_page(client, login_as, post):
     """The summary listed Source before Site, which the page shows first
     (found by an accessibility review)."""
