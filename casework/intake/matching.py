@@ -131,8 +131,14 @@ def same_first_name(one: str, other: str) -> bool:
 def first_name_key(name: str) -> str:
     """The normalised first part of the first name, with nicknames mapped to
     one form (Bob → robert; "Bobby-Joe" → robert)."""
-    key = normalise_name(_first_part(name))
+    key = plain_first_name_key(name)
     return NICKNAMES.get(key, key)
+
+
+def plain_first_name_key(name: str) -> str:
+    """The normalised first part of the first name, as written: no nickname
+    mapped ("Chris" → chris, where first_name_key gives christopher)."""
+    return normalise_name(_first_part(name))
 
 
 def last_name_key(name: str) -> str:

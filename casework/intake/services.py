@@ -979,10 +979,15 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
         # its own index alone (the indexes hold the id: migration 0012), the
         # two lists appended: as one OR, PostgreSQL read every matching
         # person's row from the table to check the condition again.
+        # A first name's key is looked for as the word is written and as its
+        # nickname's full name ("Chris" begins Christina, and is
+        # Christopher); a word that is no nickname has an empty second range.
         stmt = stmt.where(Referral.person_id.in_(union_all(
             select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}",
                                                  planned_once=planned_once)),
             select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}",
+                                                 planned_once=planned_once)),
+            select(Person.id).where(_starts_with(Person.first_name_key, f"nickname{n}",
                                                  planned_once=planned_once)),
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
@@ -1079,21 +1084,25 @@ def _word_groupings(words: list[str]) -> list[list[str]]:
 
 def _search_by_names(query: ReferralQuery, words: list[str], ref_id: int | None, *,
                      actor: User, page: int, per_page: int) -> ReferralPage:
-    # each word as a surname and as a first name (its first part, by its
-    # nickname's form: "Bob" finds Robert, "Mary-Jane" Mary Jane), keyed as
-    # the people's names are (matching.first_name_key)
+    # each word as a surname and as a first name (its first part, as written
+    # and by its nickname's form: "Bob" finds Robert and Bobbie, "Chris"
+    # Christopher and Christina, "Mary-Jane" Mary Jane), keyed as the
+    # people's names are (matching.first_name_key)
     name_keys = [
-        (key, matching.first_name_key(word) or key) for word, key in
-        ((word, matching.normalise_name(word)) for word in words) if key
+        (key, matching.plain_first_name_key(word) or key, matching.first_name_key(word) or key)
+        for word, key in ((word, matching.normalise_name(word)) for word in words) if key
     ]
     params: dict = {}
     if actor.is_site_scoped:
         params["site_ids"] = sorted(actor.site_ids)
     if ref_id is not None:
         params["ref_id"] = ref_id
-    for n, (key, first) in enumerate(name_keys):
+    for n, (key, first, nickname) in enumerate(name_keys):
+        # (the nickname's range empty if the word is none: from its key to it)
         params.update({f"last{n}_from": key, f"last{n}_to": _after(key),
-                       f"first{n}_from": first, f"first{n}_to": _after(first)})
+                       f"first{n}_from": first, f"first{n}_to": _after(first),
+                       f"nickname{n}_from": nickname,
+                       f"nickname{n}_to": _after(nickname) if nickname != first else nickname})
     filters = tuple(name for name in _FILTERS if getattr(query, name))
     params.update({name: getattr(query, name) for name in filters})
     statements = _list_statements(actor.is_site_scoped, ref_id is not None, len(name_keys),
