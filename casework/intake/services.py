@@ -439,9 +439,10 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     with those reasons alone (``Candidate.held_by``).
 
     Then near matches, among the people the actor may see: every match by
-    name needs the same first name key, with a related date of birth (or,
-    a date unknown, the same surname key); at most NEAR_POOL of them, the
-    same surname first. ``matching.match_reasons`` decides each.
+    name needs the same first name key (or the name written together or
+    apart: ``matching.keys_written_together``), with a related date of
+    birth (or, a date unknown, the same surname key); at most NEAR_POOL of
+    them, the same surname first. ``matching.match_reasons`` decides each.
     """
     first_key = matching.first_name_key(details.first_name)
     last_key = matching.last_name_key(details.last_name)
@@ -478,7 +479,10 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
         else:
             near = or_(Person.date_of_birth.in_(sorted(matching.related_dates(dob))),
                        and_(Person.last_name_key == last_key, Person.date_of_birth.is_(None)))
-        stmt = visible_people(actor).where(Person.first_name_key == first_key, near)
+        # their first name's key, or one of the name written together or apart
+        # ("Anne-Marie" for "Annemarie"): each an index seek
+        first_keys = sorted({first_key} | matching.keys_written_together(details.first_name))
+        stmt = visible_people(actor).where(Person.first_name_key.in_(first_keys), near)
         if rows:
             stmt = stmt.where(Person.id.not_in([person.id for person, _ in rows]))
         pool += db.session.scalars(stmt.order_by(

@@ -157,6 +157,25 @@ def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_us
     assert found("Smith-Jones") == set()
 
 
+@pytest.mark.parametrize(("held", "typed"), [
+    (("Anne-Marie", "Kelly"), ("Annemarie", "Kelly")),
+    (("Annemarie", "Kelly"), ("Anne Marie", "Kelly")),
+    (("Mia", "Smith-Jones"), ("Mia", "Jones")),
+    (("Mia", "Jones"), ("Mia", "Smith Jones")),
+])
+def test_a_name_written_together_or_in_part_is_offered(make_user, held, typed):
+    """"Annemarie Kelly" and "Mia Jones", born the day "Anne-Marie Kelly" and
+    "Mia Smith-Jones" were, were no candidates: the first names' keys
+    differed (annemarie, anne), and the surnames were not alike."""
+    worker = make_user("caseworker", ("coventry",))
+    person = refer(worker, "coventry", details(first=held[0], last=held[1])).person_id
+    refer(worker, "coventry", details(first="Ann", last="Kelly"))  # begins alike: no match
+    found = services.find_candidates(details(first=typed[0], last=typed[1]), actor=worker)
+    assert [candidate.person.id for candidate in found] == [person]
+    assert any("together and apart" in reason or "part of the other" in reason
+               for reason in found[0].reasons), found[0].reasons
+
+
 def _others(site_id, count, *, first="Other", dob=date(2010, 3, 3), last=None):
     """``count`` people born on ``dob``, written straight into the table."""
     db.session.execute(Person.__table__.insert(), [
