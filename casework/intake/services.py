@@ -3,11 +3,14 @@ the referral status workflow. Services flush, never commit."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
+from flask import current_app
 from sqlalchemy import (
     Integer,
     Select,
@@ -198,6 +201,23 @@ class Candidate:
     def named(self) -> str:
         """Who they are, as far as the actor may be told."""
         return f"A person held by {self.held_by}" if self.held_by else self.person.full_name
+
+
+# What the duplicates page sends to choose a person of another site begins so.
+HELD_CHOICE = "held-"
+
+
+def choice_of(candidate: Candidate) -> str:
+    """What the duplicates page sends to choose ``candidate``: their id; for
+    a person held by another site (``held_by``), whom the actor may not see,
+    a token standing for it (keyed by the app's secret key), so the page
+    carries no internal id of theirs. record_referral takes either."""
+    if candidate.held_by is None:
+        return str(candidate.person.id)
+    secret = current_app.config["SECRET_KEY"]
+    digest = hmac.new(secret.encode() if isinstance(secret, str) else secret,
+                      f"held-person:{candidate.person.id}".encode(), hashlib.sha256)
+    return HELD_CHOICE + digest.hexdigest()[:32]
 
 
 class PossibleDuplicates(Exception):
@@ -537,7 +557,7 @@ def record_referral(
     person_details: PersonDetails,
     referral_details: ReferralDetails,
     *,
-    existing_person_id: int | None,
+    existing_person_id: int | str | None,
     actor: User,
     now: datetime,
     new_person_confirmed: bool = True,
@@ -577,7 +597,8 @@ def record_referral(
     # referral to anyone else (and so shows them).
     chosen = None
     if existing_person_id is not None:
-        chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
+        chosen = next((c for c in candidates
+                       if existing_person_id in (c.person.id, choice_of(c))), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
         # the referral joins the chosen person's record, so their date of

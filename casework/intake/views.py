@@ -74,10 +74,14 @@ def new_referral():
         return render_template("intake/new_referral.html", form=form)
     if form.validate_on_submit():
         choice = request.form.get("person_choice", "")
+        # a person's id, or the token standing for one of another site's
+        chosen = whole_number(choice, maximum=2**62)
+        if chosen is None and choice.startswith(services.HELD_CHOICE):
+            chosen = choice
         try:
             recorded = services.record_referral(
                 form.person_details(), form.referral_details(),
-                existing_person_id=whole_number(choice, maximum=2**62),
+                existing_person_id=chosen,
                 new_person_confirmed=choice == "new",
                 actor=current_user, now=utcnow(), submission=form.submission.data,
             )
@@ -92,6 +96,7 @@ def new_referral():
                             "a new person") if request.form.get("duplicates_shown") else None
             return render_template(
                 "intake/duplicates.html", candidates=found.candidates, form=None,
+                choice_of=services.choice_of,
                 carried=_carried_fields(), choice_error=choice_error,
             ), 422 if choice_error else 200
         except services.IntakeError as error:
