@@ -16,7 +16,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from casework.forms import (
     DateInputField,
@@ -36,7 +36,12 @@ from casework.intake.reference import (
     ReferralStatus,
     ethnicity_label,
 )
-from casework.intake.services import MAX_REASON_LENGTH, PersonDetails, ReferralDetails
+from casework.intake.services import (
+    MAX_REASON_LENGTH,
+    PersonDetails,
+    ReferralDetails,
+    searchable,
+)
 from casework.widgets import FilterDateInput, FilterSelect, FilterTextInput
 
 ETHNICITY_CHOICES = choices(
@@ -95,6 +100,7 @@ class PersonFields(Form):
 
 class PersonForm(PersonFields):
     version = VersionField()  # the details it was drawn from
+    submission = SubmissionField()  # a double click saves once, and says so
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
 
@@ -161,6 +167,11 @@ class ReferralFilterForm(Form):
         csrf = False
 
     q = StringField("Name or reference", widget=FilterTextInput(), validators=[Length(max=100)])
+
+    def validate_q(self, field):
+        text = (field.data or "").strip()
+        if text and not searchable(text):
+            raise ValidationError("Enter a name or reference using letters (A to Z) or digits")
     status = SelectField(
         "Status", widget=FilterSelect(), validators=[Optional()],
         choices=choices([("", "Any status")] + [(s.value, s.label) for s in ReferralStatus]),

@@ -80,13 +80,26 @@ NICKNAMES: dict[str, str] = {
 }
 
 
+# Latin letters that are no accented letter to Unicode, so decomposing them
+# leaves no plain letter behind: each written as English spelling writes it
+# ("Łukasz" is "Lukasz", "Søren" "Soren"). Dropped, they made "ukasz" and
+# "sren", and the person typed without them was no candidate. (Casefolding
+# already gives "ss" for "ß" and "ẞ".)
+_LETTERS_APART = str.maketrans({
+    "ł": "l", "ø": "o", "đ": "d", "\u0131": "i", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th",
+    "ħ": "h", "ŧ": "t", "ŋ": "ng", "ĸ": "k", "ƒ": "f",
+})
+
+
 def normalise_name(name: str) -> str:
     """Lower case, accents removed, apostrophes, hyphens and spaces dropped:
-    "O'Brien-Lée" and "obrien lee" both give "obrienlee". At most KEY_LENGTH
-    characters, so that it fits the key columns (a longer one is cut)."""
+    "O'Brien-Lée" and "obrien lee" both give "obrienlee"; a letter of its
+    own ("ł", "ø", "æ") written as plain letters (``_LETTERS_APART``). At
+    most KEY_LENGTH characters, so that it fits the key columns (a longer
+    one is cut)."""
     decomposed = unicodedata.normalize("NFKD", name or "")
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]", "", plain.casefold())[:KEY_LENGTH]
+    return re.sub(r"[^a-z0-9]", "", plain.casefold().translate(_LETTERS_APART))[:KEY_LENGTH]
 
 
 def _first_part(name: str) -> str:
@@ -118,12 +131,47 @@ def same_first_name(one: str, other: str) -> bool:
 def first_name_key(name: str) -> str:
     """The normalised first part of the first name, with nicknames mapped to
     one form (Bob → robert; "Bobby-Joe" → robert)."""
-    key = normalise_name(_first_part(name))
+    key = plain_first_name_key(name)
     return NICKNAMES.get(key, key)
+
+
+def plain_first_name_key(name: str) -> str:
+    """The normalised first part of the first name, as written: no nickname
+    mapped ("Chris" → chris, where first_name_key gives christopher)."""
+    return normalise_name(_first_part(name))
 
 
 def last_name_key(name: str) -> str:
     return normalise_name(name)
+
+
+def written_together(one: str, other: str) -> bool:
+    """One first name written together and apart: "Annemarie" and
+    "Anne-Marie" (or "Anne Marie"), whose keys differ (annemarie, anne)."""
+    return bool(normalise_name(one)) and normalise_name(one) == normalise_name(other)
+
+
+def keys_written_together(name: str) -> set[str]:
+    """The first-name keys of the names ``name`` may be written together or
+    apart (``written_together``): each beginning of it written together
+    ("anne" for "Annemarie"), and all of it ("annemarie" for "Anne-Marie").
+    The duplicate check reads the people keyed so, as a key names them."""
+    whole = normalise_name(name)
+    return {whole[:end] for end in range(2, len(whole) + 1)}
+
+
+def _surname_parts(name: str) -> set[str]:
+    spaced = "".join(" " if unicodedata.category(ch) == "Pd" else ch for ch in name or "")
+    return {key for key in map(normalise_name, spaced.split()) if key}
+
+
+def surname_within(one: str, other: str) -> bool:
+    """One surname's parts are among the other's, one of them of several
+    parts: "Jones" and "Smith-Jones", "Jones-Smith" and "Smith-Jones" (a
+    double-barrelled surname written in part, or its parts turned round)."""
+    mine, theirs = _surname_parts(one), _surname_parts(other)
+    return bool(mine and theirs) and max(len(mine), len(theirs)) > 1 \
+        and (mine <= theirs or theirs <= mine)
 
 
 def swapped(dob: date) -> date | None:
@@ -189,9 +237,11 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
 
     A candidate is a match when the PNC references agree, or when the dates of
     birth are related (same, day and month swapped, one digit different) and
-    the names agree: first names equal after nickname mapping and surnames
-    equal or similar. With a date of birth missing on either side, the names
-    must agree exactly after normalisation.
+    the names agree: first names equal after nickname mapping (or one name
+    written together and apart: ``written_together``) and surnames equal,
+    similar, or one's parts among the other's (``surname_within``). With a
+    date of birth missing on either side, the surnames must agree exactly
+    after normalisation.
     """
     reasons: list[str] = []
     if new.pnc_reference and existing.pnc_reference \
@@ -200,9 +250,12 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
 
     new_first, old_first = first_name_key(new.first_name), first_name_key(existing.first_name)
     new_last, old_last = last_name_key(new.last_name), last_name_key(existing.last_name)
-    first_same = bool(new_first) and new_first == old_first
+    together = written_together(new.first_name, existing.first_name)
+    first_same = (bool(new_first) and new_first == old_first) or together
     last_same = bool(new_last) and new_last == old_last
-    last_similar = last_same or JaroWinkler.similarity(new_last, old_last) >= SIMILAR_SURNAME
+    last_within = not last_same and surname_within(new.last_name, existing.last_name)
+    last_similar = last_same or last_within \
+        or JaroWinkler.similarity(new_last, old_last) >= SIMILAR_SURNAME
 
     relation, dob_sentence = _dob_reason(new.date_of_birth, existing.date_of_birth)
     names_match = first_same and (last_similar if relation in {"exact", "swapped", "one_digit"}
@@ -215,6 +268,9 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
         elif first_parts_same:
             reasons.append(f"First names begin alike ({existing.first_name} and "
                            f"{new.first_name})")
+        elif together:
+            reasons.append(f"First names are one name written together and apart "
+                           f"({existing.first_name} and {new.first_name})")
         else:
             reasons.append(
                 f"First names are forms of one name ({existing.first_name} and {new.first_name})"
@@ -224,6 +280,12 @@ def match_reasons(new: Identity, existing: Identity) -> list[str]:
                            == existing.last_name.strip().casefold()
                            else f"Same surname once accents, hyphens and apostrophes are "
                                 f"ignored ({existing.last_name} and {new.last_name})")
+        elif last_within and _surname_parts(new.last_name) == _surname_parts(existing.last_name):
+            reasons.append(f"Surnames of the same parts in another order ({existing.last_name} "
+                           f"and {new.last_name})")
+        elif last_within:
+            reasons.append(f"One surname is part of the other ({existing.last_name} and "
+                           f"{new.last_name})")
         else:
             reasons.append(f"Similar surname ({existing.last_name} and {new.last_name})")
         reasons.append(dob_sentence)

@@ -3,11 +3,14 @@ the referral status workflow. Services flush, never commit."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, lru_cache
 
+from flask import current_app
 from sqlalchemy import (
     Integer,
     Select,
@@ -35,6 +38,7 @@ from casework.database import (
     check_unchanged,
     column_rows,
     counted,
+    lock_for_update,
     lock_row,
     row_version,
 )
@@ -197,6 +201,23 @@ class Candidate:
     def named(self) -> str:
         """Who they are, as far as the actor may be told."""
         return f"A person held by {self.held_by}" if self.held_by else self.person.full_name
+
+
+# What the duplicates page sends to choose a person of another site begins so.
+HELD_CHOICE = "held-"
+
+
+def choice_of(candidate: Candidate) -> str:
+    """What the duplicates page sends to choose ``candidate``: their id; for
+    a person held by another site (``held_by``), whom the actor may not see,
+    a token standing for it (keyed by the app's secret key), so the page
+    carries no internal id of theirs. record_referral takes either."""
+    if candidate.held_by is None:
+        return str(candidate.person.id)
+    secret = current_app.config["SECRET_KEY"]
+    digest = hmac.new(secret.encode() if isinstance(secret, str) else secret,
+                      f"held-person:{candidate.person.id}".encode(), hashlib.sha256)
+    return HELD_CHOICE + digest.hexdigest()[:32]
 
 
 class PossibleDuplicates(Exception):
@@ -438,9 +459,10 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     with those reasons alone (``Candidate.held_by``).
 
     Then near matches, among the people the actor may see: every match by
-    name needs the same first name key, with a related date of birth (or,
-    a date unknown, the same surname key); at most NEAR_POOL of them, the
-    same surname first. ``matching.match_reasons`` decides each.
+    name needs the same first name key (or the name written together or
+    apart: ``matching.keys_written_together``), with a related date of
+    birth (or, a date unknown, the same surname key); at most NEAR_POOL of
+    them, the same surname first. ``matching.match_reasons`` decides each.
     """
     first_key = matching.first_name_key(details.first_name)
     last_key = matching.last_name_key(details.last_name)
@@ -477,7 +499,10 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
         else:
             near = or_(Person.date_of_birth.in_(sorted(matching.related_dates(dob))),
                        and_(Person.last_name_key == last_key, Person.date_of_birth.is_(None)))
-        stmt = visible_people(actor).where(Person.first_name_key == first_key, near)
+        # their first name's key, or one of the name written together or apart
+        # ("Anne-Marie" for "Annemarie"): each an index seek
+        first_keys = sorted({first_key} | matching.keys_written_together(details.first_name))
+        stmt = visible_people(actor).where(Person.first_name_key.in_(first_keys), near)
         if rows:
             stmt = stmt.where(Person.id.not_in([person.id for person, _ in rows]))
         pool += db.session.scalars(stmt.order_by(
@@ -493,6 +518,25 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     found.sort(key=lambda c: (-len(c.reasons), "" if c.held_by else c.person.last_name,
                               c.person.id))
     return found
+
+
+def lock_identity(details: PersonDetails, *, pnc_only: bool = False) -> None:
+    """Serialise, until the transaction ends, the writers of a person who
+    would be a strong match for ``details`` (``find_candidates``): the PNC
+    reference, and the name keys with the date of birth. The same child
+    referred at two sites at one moment was two people (each request's
+    duplicate check done before either wrote): now the second waits, and
+    then finds the first as a candidate. Taken in one order (their names'),
+    so two writers never each hold what the other waits for."""
+    names = []
+    if details.pnc_reference:
+        names.append(f"pnc:{details.pnc_reference}")
+    first_key = matching.first_name_key(details.first_name)
+    last_key = matching.last_name_key(details.last_name)
+    if not pnc_only and first_key and last_key and details.date_of_birth:
+        names.append(f"person:{last_key}:{first_key}:{details.date_of_birth.isoformat()}")
+    for name in sorted(names):
+        lock_for_update(db.session, name)
 
 
 def _person_snapshot(person: Person) -> dict:
@@ -513,7 +557,7 @@ def record_referral(
     person_details: PersonDetails,
     referral_details: ReferralDetails,
     *,
-    existing_person_id: int | None,
+    existing_person_id: int | str | None,
     actor: User,
     now: datetime,
     new_person_confirmed: bool = True,
@@ -538,6 +582,11 @@ def record_referral(
     today = local_date(now)
     person_details = check_person(person_details, today=today)
     referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
+    lock_identity(person_details)
+    # again, under the locks: the same form sent at the same moment waited
+    # for them, and its first sending, committed meanwhile, is now seen (the
+    # duplicate check would otherwise offer the person it made)
+    submissions.check_earlier(submission, "referral", actor=actor)
     candidates = find_candidates(person_details, actor=actor)
     candidate_ids = [c.person.id for c in candidates]
     if candidates and existing_person_id is None and not new_person_confirmed:
@@ -548,9 +597,15 @@ def record_referral(
     # referral to anyone else (and so shows them).
     chosen = None
     if existing_person_id is not None:
-        chosen = next((c for c in candidates if c.person.id == existing_person_id), None)
+        chosen = next((c for c in candidates
+                       if existing_person_id in (c.person.id, choice_of(c))), None)
         if chosen is None:
             raise IntakeError({"person": "Choose one of the people listed, or a new person"})
+        # the referral joins the chosen person's record, so their date of
+        # birth is the one its date must follow (check_referral checked the
+        # one typed, which may be the one the duplicate check saw past)
+        if problem := _before_birth_of(chosen, referral_details.referral_date, today):
+            raise IntakeError({"referral_date": problem})
     else:
         held = next((c for c in candidates if c.holds_the_pnc), None)
         if held is not None:
@@ -587,7 +642,7 @@ def record_referral(
     if existing_person_id is not None:
         audit.record(
             Action.PERSON_LINKED, actor=actor, now=now, subject_type="person",
-            subject_id=person.id, site_id=referral.site_id,
+            subject_id=person.id, sites=case_sites(person),
             detail={"referral_id": referral.id, "candidates": candidate_ids,
                     "reasons": chosen.reasons},
         )
@@ -602,6 +657,20 @@ def record_referral(
 
     assign_if_unassigned(person, actor, now)
     return referral
+
+
+def _before_birth_of(chosen: Candidate, referral_date: date, today: date) -> str | None:
+    """Why a referral dated ``referral_date`` cannot join ``chosen``'s
+    record: it is dated before they were born. Their date of birth is named
+    only if the actor may see them."""
+    dob = chosen.person.date_of_birth
+    if not validation.referral_date_problem(referral_date, dob, today):
+        return None
+    if chosen.held_by:
+        return ("Referral date must be on or after the date of birth of the person chosen, "
+                "who was born after it")
+    return (f"Referral date must be on or after {chosen.person.full_name}'s date of birth, "
+            f"{long_date(dob)}")
 
 
 _DETAIL_NAMES = {"first_name": "first name", "last_name": "last name",
@@ -659,14 +728,23 @@ def _born_after_a_referral(person: Person, dob: date | None, *, actor: User) -> 
 
 
 def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
-                  based_on: str | None = None) -> Person:
+                  based_on: str | None = None, submission: str | None = None) -> Person:
     """Correct a person's details; the audit detail has each changed field's
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
     corrected meanwhile (it decides C1 and the age stratum) is not put back.
-    A date of birth after one of their referral dates is refused."""
+    A date of birth after one of their referral dates is refused. The form
+    sent again (a double click: its ``submission`` key already claimed)
+    raises submissions.AlreadySubmitted, claimed under the person's lock
+    before the version check, which the first sending's change would fail
+    as "someone else's"."""
     details = check_person(details, today=local_date(now))
+    # the PNC reference's lock first, then the person's row: a PNC reference
+    # given to someone else at the same moment (by a referral or an edit) is
+    # seen by _pnc_holder, not written twice
+    lock_identity(details, pnc_only=True)
     lock_row(db.session, person)
+    submissions.claim(submission, "person_edit", actor=actor, now=now)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
     problems = {}
@@ -679,6 +757,7 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
         raise IntakeError(problems, shown=[holder] if holder else [])
     _apply(person, details)
     db.session.flush()
+    submissions.settle(submission, person.id)
     diff = audit.changes(before, _person_snapshot(person))
     if diff:
         audit.record(
@@ -925,10 +1004,15 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
         # its own index alone (the indexes hold the id: migration 0012), the
         # two lists appended: as one OR, PostgreSQL read every matching
         # person's row from the table to check the condition again.
+        # A first name's key is looked for as the word is written and as its
+        # nickname's full name ("Chris" begins Christina, and is
+        # Christopher); a word that is no nickname has an empty second range.
         stmt = stmt.where(Referral.person_id.in_(union_all(
             select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}",
                                                  planned_once=planned_once)),
             select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}",
+                                                 planned_once=planned_once)),
+            select(Person.id).where(_starts_with(Person.first_name_key, f"nickname{n}",
                                                  planned_once=planned_once)),
         )))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
@@ -987,6 +1071,8 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     COUNT_CAP (a page past the end counts on its own, and shows the last).
     """
     page = max(1, page)
+    if query.text and not searchable(query.text):  # nothing to look for: nobody matches
+        return ReferralPage([], 0, 1, per_page)
     ref_id = parse_reference(query.text) if query.text else None
     groupings = [[]] if ref_id is not None or not query.text else \
         _word_groupings(query.text.split())
@@ -996,6 +1082,15 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
         if found.total:
             break
     return found
+
+
+def searchable(text: str) -> bool:
+    """Whether ``text`` is something a search can look for: a reference, or
+    a word with a letter or digit a name is keyed by (``matching``). Text
+    with none ("?", "--", a name in another script) gave no name to search
+    for, and the list showed every referral as if each matched."""
+    return parse_reference(text) is not None or any(
+        matching.normalise_name(word) for word in text.split())
 
 
 def _word_groupings(words: list[str]) -> list[list[str]]:
@@ -1014,21 +1109,25 @@ def _word_groupings(words: list[str]) -> list[list[str]]:
 
 def _search_by_names(query: ReferralQuery, words: list[str], ref_id: int | None, *,
                      actor: User, page: int, per_page: int) -> ReferralPage:
-    # each word as a surname and as a first name (its first part, by its
-    # nickname's form: "Bob" finds Robert, "Mary-Jane" Mary Jane), keyed as
-    # the people's names are (matching.first_name_key)
+    # each word as a surname and as a first name (its first part, as written
+    # and by its nickname's form: "Bob" finds Robert and Bobbie, "Chris"
+    # Christopher and Christina, "Mary-Jane" Mary Jane), keyed as the
+    # people's names are (matching.first_name_key)
     name_keys = [
-        (key, matching.first_name_key(word) or key) for word, key in
-        ((word, matching.normalise_name(word)) for word in words) if key
+        (key, matching.plain_first_name_key(word) or key, matching.first_name_key(word) or key)
+        for word, key in ((word, matching.normalise_name(word)) for word in words) if key
     ]
     params: dict = {}
     if actor.is_site_scoped:
         params["site_ids"] = sorted(actor.site_ids)
     if ref_id is not None:
         params["ref_id"] = ref_id
-    for n, (key, first) in enumerate(name_keys):
+    for n, (key, first, nickname) in enumerate(name_keys):
+        # (the nickname's range empty if the word is none: from its key to it)
         params.update({f"last{n}_from": key, f"last{n}_to": _after(key),
-                       f"first{n}_from": first, f"first{n}_to": _after(first)})
+                       f"first{n}_from": first, f"first{n}_to": _after(first),
+                       f"nickname{n}_from": nickname,
+                       f"nickname{n}_to": _after(nickname) if nickname != first else nickname})
     filters = tuple(name for name in _FILTERS if getattr(query, name))
     params.update({name: getattr(query, name) for name in filters})
     statements = _list_statements(actor.is_site_scoped, ref_id is not None, len(name_keys),

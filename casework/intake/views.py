@@ -10,7 +10,7 @@ from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, show_problems, whole_number
+from casework.forms import changed_meanwhile, choices, sent_again, show_problems, whole_number
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
@@ -18,7 +18,7 @@ from casework.intake.reference import CLOSE_REASONS, ReferralStatus
 from casework.notes import contact_thresholds, timeline
 from casework.notes import services as note_services
 from casework.pathways import services as pathway_services
-from casework.submissions import AlreadySubmitted
+from casework.submissions import AlreadySubmitted, check_earlier
 from casework.triage import services as triage_services
 from casework.trial import services as trial_services
 from casework.words import listed
@@ -74,10 +74,14 @@ def new_referral():
         return render_template("intake/new_referral.html", form=form)
     if form.validate_on_submit():
         choice = request.form.get("person_choice", "")
+        # a person's id, or the token standing for one of another site's
+        chosen = whole_number(choice, maximum=2**62)
+        if chosen is None and choice.startswith(services.HELD_CHOICE):
+            chosen = choice
         try:
             recorded = services.record_referral(
                 form.person_details(), form.referral_details(),
-                existing_person_id=whole_number(choice, maximum=2**62),
+                existing_person_id=chosen,
                 new_person_confirmed=choice == "new",
                 actor=current_user, now=utcnow(), submission=form.submission.data,
             )
@@ -92,6 +96,7 @@ def new_referral():
                             "a new person") if request.form.get("duplicates_shown") else None
             return render_template(
                 "intake/duplicates.html", candidates=found.candidates, form=None,
+                choice_of=services.choice_of,
                 carried=_carried_fields(), choice_error=choice_error,
             ), 422 if choice_error else 200
         except services.IntakeError as error:
@@ -163,19 +168,27 @@ def edit_person(person_id: int):
     form = PersonForm(obj=None if request.method == "POST" else record)
     if not form.is_submitted():
         form.version.data = services.person_version(record)
-    if form.validate_on_submit():
-        try:
+    saved = False
+    try:
+        if form.is_submitted():  # sent again: the first click's change, not "someone else's"
+            check_earlier(form.submission.data, "person_edit", actor=current_user)
+        if form.validate_on_submit():
             services.update_person(record, form.person_details(), actor=current_user,
-                                   now=utcnow(), based_on=form.version.data)
-        except services.IntakeError as error:
-            services.candidates_shown(error.shown, page=request.endpoint)
-            show_problems(form, error.problems)
-        except ChangedMeanwhile as error:
-            db.session.rollback()
-            changed_meanwhile(form, error)
-        else:
-            flash("Changes saved", "success")
-            return redirect(url_for("intake.person", person_id=record.id))
+                                   now=utcnow(), based_on=form.version.data,
+                                   submission=form.submission.data)
+            saved = True
+    except AlreadySubmitted as sent:  # a double click: the first saved it
+        db.session.rollback()
+        return sent_again(sent, url_for("intake.person", person_id=record.id))
+    except services.IntakeError as error:
+        services.candidates_shown(error.shown, page=request.endpoint)
+        show_problems(form, error.problems)
+    except ChangedMeanwhile as error:
+        db.session.rollback()
+        changed_meanwhile(form, error)
+    if saved:
+        flash("Changes saved", "success")
+        return redirect(url_for("intake.person", person_id=record.id))
     status = 422 if form.errors or form.form_errors else 200
     services.person_shown(record, page=request.endpoint)
     return render_template("intake/edit_person.html", form=form, person=record), status

@@ -4,6 +4,7 @@ TEST_DATABASE_URL is set)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -100,6 +101,42 @@ def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_
     assert keys()["Mary-Jane"] == ("mary", "smith")
 
 
+def test_migration_0026_keys_letters_of_their_own_as_plain_letters(app, monkeypatch):
+    """People keyed with such letters dropped ("Łukasz" as "ukasz") are keyed
+    as they would be now, a batch at a time; others are not read or written;
+    the downgrade keys them as before."""
+    coventry = sites_by_keys(["coventry"])[0]
+    old = [("Łukasz", "Wójcik", "ukasz", "wojcik"), ("Søren", "Østergård", "sren", "stergard"),
+           ("Bob", "Æsir", "robert", "sir"), ("Ðóra", "Þórsdóttir", "ora", "orsdottir"),
+           ("Iğd\u0131r", "Ng", "igdr", "ng"), ("Zoë", "Smith", "zoe", "smith"),
+           # a key gone stale some other way is no business of this migration
+           ("Amy", "Stale", "amy", "not what it was")]
+    db.session.execute(Person.__table__.insert(), [
+        {"site_id": coventry.id, "first_name": first, "last_name": last, "first_name_key": fk,
+         "last_name_key": lk, "date_of_birth": date(2009, 4, 2), "gender": "female",
+         "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
+        for first, last, fk, lk in old])
+    db.session.commit()
+    migration = load_migration("0026")
+    monkeypatch.setattr(migration, "BATCH", 2)
+
+    def keys():
+        return {first: (fk, lk) for first, fk, lk in db.session.execute(
+            select(Person.first_name, Person.first_name_key, Person.last_name_key))}
+
+    before = keys()
+    run_migration_step(migration.upgrade)
+    assert keys() == {**{first: (matching.first_name_key(first), matching.last_name_key(last))
+                         for first, last, *_ in old},
+                      "Amy": ("amy", "not what it was")}
+    assert keys()["Łukasz"] == ("lukasz", "wojcik") and keys()["Bob"] == ("robert", "aesir")
+    assert keys()["Ðóra"] == ("dora", "thorsdottir") and keys()["Iğd\u0131r"] == ("igdir", "ng")
+    run_migration_step(migration.downgrade)
+    assert keys() == before
+    run_migration_step(migration.upgrade)
+    assert keys()["Søren"] == ("soren", "ostergard")
+
+
 def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_user):
     """A word of a search is a first name keyed as the people's are: its
     first part ("Mary-Jane" finds Mary Jane and Mary-Jane, and any Mary)."""
@@ -118,6 +155,25 @@ def test_a_search_by_a_hyphenated_first_name_finds_it_written_either_way(make_us
     assert found("Jane") == {"Doe"}
     assert found("Bob") == found("Bobby-Joe") == {"Hart"}
     assert found("Smith-Jones") == set()
+
+
+@pytest.mark.parametrize(("held", "typed"), [
+    (("Anne-Marie", "Kelly"), ("Annemarie", "Kelly")),
+    (("Annemarie", "Kelly"), ("Anne Marie", "Kelly")),
+    (("Mia", "Smith-Jones"), ("Mia", "Jones")),
+    (("Mia", "Jones"), ("Mia", "Smith Jones")),
+])
+def test_a_name_written_together_or_in_part_is_offered(make_user, held, typed):
+    """"Annemarie Kelly" and "Mia Jones", born the day "Anne-Marie Kelly" and
+    "Mia Smith-Jones" were, were no candidates: the first names' keys
+    differed (annemarie, anne), and the surnames were not alike."""
+    worker = make_user("caseworker", ("coventry",))
+    person = refer(worker, "coventry", details(first=held[0], last=held[1])).person_id
+    refer(worker, "coventry", details(first="Ann", last="Kelly"))  # begins alike: no match
+    found = services.find_candidates(details(first=typed[0], last=typed[1]), actor=worker)
+    assert [candidate.person.id for candidate in found] == [person]
+    assert any("together and apart" in reason or "part of the other" in reason
+               for reason in found[0].reasons), found[0].reasons
 
 
 def _others(site_id, count, *, first="Other", dob=date(2010, 3, 3), last=None):
@@ -376,3 +432,104 @@ def test_a_twin_at_another_site_is_no_strong_match(make_user):
                                                dob=date(2010, 5, 5)), actor=coventry)
     assert (found.held_by, found.reasons) == ("Wolverhampton", ["Same name and date of birth"])
 
+
+
+def _one_checks_while_the_other_waits(monkeypatch, first, second):
+    """Run ``first`` (recording a referral) and ``second`` at once: the
+    second sent once the first's duplicate check is done, the first held
+    there until the second is done or is seen waiting for a lock
+    (PostgreSQL's pg_locks). Without a lock both checks find nobody, and
+    both write."""
+    from sqlalchemy import text
+
+    from tests.integration.test_concurrent_writes import _run
+
+    real = services.find_candidates
+    first_checked, second_checked = threading.Event(), threading.Event()
+    first_thread = []
+
+    def find_candidates(details, *, actor):
+        found = real(details, actor=actor)
+        if threading.current_thread() is first_thread[0]:
+            first_checked.set()
+            for _ in range(200):
+                if second_checked.wait(0.05):
+                    break
+                with db.engine.connect() as watcher:
+                    if watcher.execute(text("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                                            "AND NOT granted")).first():
+                        break
+        return found
+
+    monkeypatch.setattr(services, "find_candidates", find_candidates)
+
+    def run_first():
+        first_thread.append(threading.current_thread())
+        return first()
+
+    def run_second():
+        assert first_checked.wait(20)
+        try:
+            return second()
+        finally:
+            second_checked.set()
+
+    return _run(run_first, run_second)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("by", ["pnc", "name and date of birth"])
+def test_the_same_child_referred_at_two_sites_at_once_is_one_person(app, make_user,
+                                                                     monkeypatch, by):
+    """Each request's duplicate check ran before either wrote, so both found
+    nobody and the same child (the same PNC reference, or the same name and
+    date of birth) was recorded twice, and could be randomised twice. The
+    second now waits for the first, and then finds them as a candidate."""
+    from casework.accounts.models import User
+
+    at = {site: make_user("caseworker", (site,), email=f"{site}@example.org").id
+          for site in ("coventry", "wolverhampton")}
+    pnc = "09/123456Z" if by == "pnc" else None
+
+    def referral_at(site):
+        def send():
+            refer(db.session.get(User, at[site]), site,
+                  details("Tyler", "Reid", date(2009, 4, 2), pnc=pnc), confirmed=False)
+            db.session.commit()
+        return send
+
+    _, errors = _one_checks_while_the_other_waits(
+        monkeypatch, referral_at("coventry"), referral_at("wolverhampton"))
+    assert 0 not in errors
+    assert isinstance(errors.get(1), services.PossibleDuplicates)
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+@pytest.mark.postgres
+def test_a_pnc_reference_given_by_an_edit_and_a_referral_at_once_is_one_persons(
+        app, make_user, monkeypatch):
+    """An edit giving someone a PNC reference while a referral records a new
+    person with it: each checked before the other wrote, both were saved."""
+    from casework.accounts.models import User
+
+    worker = make_user("caseworker", ("coventry",))
+    held = refer(worker, "coventry", details("Amy", "Bell", date(2010, 1, 5))).person_id
+    db.session.commit()
+    pnc = "09/123456Z"
+
+    def referral():
+        refer(db.session.get(User, worker.id), "coventry",
+              details("Tyler", "Reid", date(2009, 4, 2), pnc=pnc))
+        db.session.commit()
+
+    def edit():
+        person = db.session.get(Person, held)
+        services.update_person(person, details("Amy", "Bell", date(2010, 1, 5), pnc=pnc),
+                               actor=db.session.get(User, worker.id), now=NOW)
+        db.session.commit()
+
+    _, errors = _one_checks_while_the_other_waits(monkeypatch, referral, edit)
+    assert 0 not in errors and isinstance(errors.get(1), services.IntakeError)
+    assert "pnc_reference" in errors[1].problems
+    assert db.session.scalar(select(func.count()).select_from(Person)
+                             .where(Person.pnc_reference == pnc)) == 1

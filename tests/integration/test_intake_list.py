@@ -123,6 +123,46 @@ def test_search_by_reference(referrals):
     assert names(lower) == ["Smith-Jones"]
 
 
+def test_a_search_with_nothing_to_look_for_finds_nobody(referrals):
+    """No letter or digit a name is keyed by, and no reference: it listed
+    every referral (the page refuses it too: ReferralFilterForm)."""
+    lead, *_ = referrals
+    for text in ("?", "--", "\u0645\u062d\u0645\u062f"):
+        page = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
+        assert (names(page), page.total) == ([], 0)
+    assert names(services.search_referrals(services.ReferralQuery(text="? khan"), actor=lead)) \
+        == ["Khan"]
+
+
+def test_a_first_name_is_found_by_its_beginning_though_that_is_a_nickname(app, make_user,
+                                                                           now):
+    """"Chris" was looked for as Christopher (its nickname's full name) alone,
+    so Christina was not found by it, nor Samantha by "Sam", Alexa by "Alex"
+    or Bethany by "Beth". The word's own key is looked for too."""
+    coventry = sites_by_keys(["coventry"])[0]
+    worker = make_user("caseworker", ("coventry",))
+    for first, last in (("Christina", "Abbot"), ("Christopher", "Ames"), ("Chris", "Arden"),
+                        ("Samantha", "Baker"), ("Samuel", "Bell"), ("Alexa", "Cole"),
+                        ("Bethany", "Dunn"), ("Elizabeth", "Drew"), ("Bobbie", "Hart"),
+                        ("Robert", "Hill")):
+        services.record_referral(
+            services.PersonDetails(first, last, date(2008, 1, 1), "female", "not_stated",
+                                   "coventry"),
+            services.ReferralDetails(coventry.id, date(2026, 10, 1), "police", "PC", "Reason"),
+            existing_person_id=None, actor=worker, now=now)
+    db.session.commit()
+
+    def found(text):
+        return sorted(names(services.search_referrals(services.ReferralQuery(text=text),
+                                                      actor=worker)))
+
+    assert found("Chris") == ["Abbot", "Ames", "Arden"]
+    assert found("Christ") == ["Abbot", "Ames", "Arden"]  # (Chris is keyed christopher)
+    assert found("Sam") == ["Baker", "Bell"] and found("Alex") == ["Cole"]
+    assert found("Beth") == ["Drew", "Dunn"] and found("Bob") == ["Hart", "Hill"]
+    assert found("Chris Abbot") == ["Abbot"] and found("Kit") == ["Ames", "Arden"]
+
+
 def test_site_filter_and_scope(referrals, make_user):
     lead, _, _, wolverhampton = referrals
     only_wolves = services.search_referrals(

@@ -64,7 +64,8 @@ def test_a_timeline_and_a_search_by_name_read_indexes_alone(app):
         assert "SEARCH notes USING COVERING INDEX ix_notes_person_timeline" in plan, plan
     search = _list_statements(True, False, 1, (), "newest", 10_000)
     params = {"site_ids": [1, 2], "last0_from": "smith", "last0_to": "smiti",
-              "first0_from": "smith", "first0_to": "smiti", "skip": 0, "take": 26}
+              "first0_from": "smith", "first0_to": "smiti",
+              "nickname0_from": "smith", "nickname0_to": "smith", "skip": 0, "take": 26}
     for statement in (search.searched, search.listed):
         plan = _plan(engine, statement.params(**params))
         assert "SEARCH people USING COVERING INDEX ix_people_name_keys" in plan, plan

@@ -32,6 +32,18 @@ def test_normalise_name(raw, expected):
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("Łukasz", "lukasz"), ("WÓJCIK", "wojcik"), ("Søren", "soren"), ("ØSTERGÅRD", "ostergard"),
+     ("Đorđević", "dordevic"), ("Iğd\u0131r", "igdir"), ("Ægir", "aegir"), ("Œuvre", "oeuvre"),
+     ("Guðrún", "gudrun"), ("Þór", "thor"), ("Straße", "strasse"), ("Ħal", "hal")],
+)
+def test_a_letter_of_its_own_is_written_as_plain_letters(raw, expected):
+    """Letters with no accent to take off ("ł", "ø", "æ") were dropped:
+    "Łukasz" gave "ukasz", never "lukasz", the name typed without them."""
+    assert normalise_name(raw) == expected
+
+
+@pytest.mark.parametrize(
     ("name", "key"),
     [("Bob", "robert"), ("Robert", "robert"), ("bobby", "robert"), ("Mo", "mohammed"),
      ("Muhammad", "mohammed"), ("Liam", "william"), ("Jamal", "jamal"),
@@ -141,3 +153,39 @@ def test_a_first_name_spaced_or_hyphenated_is_one_key(spaced, hyphenated, key):
     assert first_name_key(spaced) == first_name_key(hyphenated) == key
     reasons = match_reasons(person(first=spaced), person(first=hyphenated))
     assert "Same first name" in reasons and "Same date of birth" in reasons
+
+
+@pytest.mark.parametrize(("typed", "held"), [
+    ("Annemarie", "Anne-Marie"), ("Anne-Marie", "Annemarie"), ("AnneMarie", "Anne Marie"),
+    ("Lilyrose", "Lily-Rose"),
+])
+def test_a_first_name_written_together_and_apart_is_one_name(typed, held):
+    """Keyed "annemarie" and "anne", they were no match however alike the rest."""
+    reasons = match_reasons(person(first=typed), person(first=held))
+    assert reasons[0] == f"First names are one name written together and apart ({held} and " \
+        f"{typed})" or reasons[0] == "Same first name"
+    assert "Same date of birth" in reasons
+
+
+@pytest.mark.parametrize(("typed", "held", "reason"), [
+    ("Jones", "Smith-Jones", "One surname is part of the other (Smith-Jones and Jones)"),
+    ("Smith", "Smith-Jones", "One surname is part of the other (Smith-Jones and Smith)"),
+    ("Hassan", "Al Hassan", "One surname is part of the other (Al Hassan and Hassan)"),
+    ("Jones-Smith", "Smith-Jones",
+     "Surnames of the same parts in another order (Smith-Jones and Jones-Smith)"),
+])
+def test_a_double_barrelled_surname_written_in_part_is_a_near_match(typed, held, reason):
+    """"Mia Jones" and "Mia Smith-Jones", born the same day, were no match."""
+    assert reason in match_reasons(person(last=typed), person(last=held))
+
+
+@pytest.mark.parametrize(("new", "existing"), [
+    (person(first="Anne"), person(first="Anne-Marie")),        # begin alike: another name
+    (person(first="Annemarie", dob=date(2001, 7, 30)), person(first="Anne-Marie")),
+    (person(last="Jones"), person(last="Smith-Brown")),         # no part shared
+    (person(last="Jones", dob=None), person(last="Smith-Jones")),  # and no date to support it
+    (person(last="Jones-Brown"), person(last="Smith-Jones")),   # a part each of its own
+])
+def test_written_together_or_in_part_alone_is_no_match(new, existing):
+    reasons = match_reasons(new, existing)
+    assert not any("together" in r or "part" in r for r in reasons), reasons

@@ -224,6 +224,45 @@ def test_choosing_someone_who_is_not_a_candidate_is_refused(existing_person, sub
     assert count(Referral) == 1
 
 
+def test_a_referral_dated_before_the_chosen_persons_birth_is_refused(client, existing_person,
+                                                                      submit, post):
+    """The referral date was checked against the date of birth typed, not
+    the chosen person's: typed a digit out (2007, found as 2008), a referral
+    dated between the two joined their record, and every edit of them was
+    then refused for a referral before their birth."""
+    response = submit(date_of_birth=["14", "3", "2007"], referral_date=["1", "1", "2008"],
+                      person_choice=str(existing_person.id))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert ("Referral date must be on or after Jordan O'Neill's date of birth, 14 March 2008"
+            in page)
+    assert 'href="#referral_date-day"' in page and "Stab wound; known associates." in page
+    assert count(Referral) == 1
+    # dated on or after it, the referral joins them, and they can still be edited
+    assert submit(date_of_birth=["14", "3", "2007"], referral_date=["14", "3", "2008"],
+                  person_choice=str(existing_person.id)).status_code == 302
+    edit = client.get(f"/people/{existing_person.id}/edit").get_data(as_text=True)
+    version = BeautifulSoup(edit, "html.parser").find("input", {"name": "version"})["value"]
+    assert post(f"/people/{existing_person.id}/edit",
+                form_data(postcode="cv2 2dx", version=version)).status_code == 302
+
+
+def test_a_name_with_letters_of_their_own_is_found_typed_without_them(client, login_as, submit):
+    """"Łukasz Wójcik" was keyed "ukasz", so "Lukasz Wojcik", the same
+    child typed without the Polish letters, was no candidate (and could be
+    randomised twice), and a search for "Lukasz" found nobody."""
+    login_as("caseworker", ("coventry",))
+    assert submit(first_name="Łukasz", last_name="Wójcik").status_code == 302
+    page = submit(first_name="Lukasz", last_name="Wojcik").get_data(as_text=True)
+    assert "Is this someone already known?" in page
+    for words in ("Lukasz", "Łukasz", "lukasz wojcik"):
+        listed = client.get("/referrals", query_string={"q": words}).get_data(as_text=True)
+        assert "Wójcik" in listed
+    assert submit(first_name="Søren", last_name="Ødegård").status_code == 302
+    assert "Is this someone already known?" in submit(
+        first_name="Soren", last_name="Odegard").get_data(as_text=True)
+
+
 def test_pnc_reference_alone_finds_the_person(existing_person, submit):
     page = submit(first_name="Zed", last_name="Other", date_of_birth=["1", "1", "1999"],
                   pnc_reference="12/0345678a").get_data(as_text=True)
@@ -502,6 +541,26 @@ def test_filters_that_cannot_be_read_list_no_referrals(client, login_as, make_re
     assert "Referred to must be the same as or after Referred from" in backwards
 
 
+def test_a_search_with_no_letters_or_digits_lists_no_referrals(client, login_as,
+                                                              make_referral):
+    """Text giving no name to look for ("?", "--", a name in another script)
+    listed every referral as if each matched."""
+    make_referral("coventry", last_name="Anyone")
+    login_as("caseworker", ("coventry",))
+    for words in ("\u0645\u062d\u0645\u062f", "?", "--", "' -"):
+        response = client.get("/referrals", query_string={"q": words})
+        page = html.unescape(response.get_data(as_text=True))
+        assert response.status_code == 200
+        assert "Anyone" not in page and "Correct the filters to see referrals" in page
+        assert "Enter a name or reference using letters (A to Z) or digits" in page
+        assert f'value="{words}"' in page  # what was typed is kept
+    for words in ("Anyone", "anyone ?", "R0000001", "Ø"):  # (Ø is a letter: "o")
+        page = client.get("/referrals", query_string={"q": words}).get_data(as_text=True)
+        assert "using letters" not in page
+    assert "Anyone" in client.get("/referrals", query_string={"q": "any ?"}).get_data(
+        as_text=True)
+
+
 def test_the_error_summary_follows_the_page(client, login_as, post):
     """The summary listed Source before Site, which the page shows first
     (found by an accessibility review)."""
@@ -553,3 +612,41 @@ def test_the_browser_is_asked_not_to_keep_what_identifies_a_child(client, login_
     listed = client.get("/referrals").get_data(as_text=True)
     box = re.search(r'<input[^>]*\sid="q"[^>]*>', listed)
     assert box and 'autocomplete="off"' in box.group(0)
+
+
+def test_another_sites_triage_is_not_linked_from_the_person_page(client, make_referral,
+                                                                   triage_referral, login_as,
+                                                                   post):
+    """The person page linked to the triage of their referral at another
+    site ("Triage this referral", "View triage" in the referrals and the
+    case record), whose page answers 404 to the reader (and audits a
+    refusal against them). A reader of the referral's site keeps them."""
+    import re
+
+    ours = make_referral("coventry")
+    theirs = make_referral("wolverhampton", person=ours.person)
+    waiting = make_referral("wolverhampton", person=ours.person)
+    triage = triage_referral(theirs)
+    login_as("caseworker", ("coventry",))
+    page = client.get(f"/people/{ours.person_id}").get_data(as_text=True)
+    links = set(re.findall(r'href="(/(?:referrals/\d+/triage|triage/\d+))"', page))
+    assert links == {f"/referrals/{ours.id}/triage"}
+    assert all(client.get(link).status_code == 200 for link in links)
+    assert "Waiting for a lead's decision." in html.unescape(page)
+    assert "Triage facts recorded" in page
+    post("/sign-out")
+    login_as("lead", ("coventry", "wolverhampton"), email="both@example.org")
+    page = client.get(f"/people/{ours.person_id}").get_data(as_text=True)
+    assert {f"/triage/{triage.id}", f"/referrals/{waiting.id}/triage"} <= set(
+        re.findall(r'href="(/(?:referrals/\d+/triage|triage/\d+))"', page))
+
+
+def test_a_referral_closed_while_its_triage_waited_says_so(client, make_referral,
+                                                          triage_referral, login_as, post):
+    """It said "Waiting for a lead's decision", for a decision never to come."""
+    referral = make_referral("coventry")
+    triage_referral(referral)
+    login_as("caseworker", ("coventry",))
+    assert post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"}).status_code == 302
+    page = client.get(f"/people/{referral.person_id}").get_data(as_text=True)
+    assert "Closed before a decision." in page and "Waiting for a lead" not in page

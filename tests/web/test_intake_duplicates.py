@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
-from casework.audit.models import AuditEvent
+from casework.audit.models import AuditEvent, AuditEventSite
 from casework.extensions import db
 from casework.intake.models import Person, Referral
 from tests.web.test_intake import form_data
@@ -57,7 +57,13 @@ def test_a_person_of_another_site_with_the_pnc_reference_is_offered_by_site_and_
     page = html.unescape(response.get_data(as_text=True))
     assert response.status_code == 200
     assert "Same person as someone held by Coventry" in text(page)
-    assert "Same PNC reference" in page and f'value="{held_at_coventry.id}"' in page
+    assert "Same PNC reference" in page
+    # chosen by a token standing for them, not their id (the page carried
+    # another site's internal id of the person)
+    [radio] = BeautifulSoup(page, "html.parser").find_all("input", {"name": "person_choice"})
+    assert radio["value"].startswith("held-") and str(held_at_coventry.id) not in (
+        radio["value"][len("held-"):], radio["id"], radio["aria-describedby"])
+    assert f"person-{held_at_coventry.id}" not in page
     # nothing else of them: not their name, date of birth, postcode, other
     # names nor their PNC reference as held
     for theirs in ("Jordan", "O'Neill", "2008", "CV1 5FB", 'value="JJ"', "12/345678A"):
@@ -113,8 +119,9 @@ def test_an_edit_giving_someone_a_pnc_reference_held_elsewhere_is_refused_and_au
 def test_linking_to_them_adds_the_referral_to_their_record(client, held_at_coventry,
                                                            refer_at_wolverhampton):
     assert client.get(f"/people/{held_at_coventry.id}").status_code == 404
-    response = refer_at_wolverhampton(pnc_reference="12/345678A",
-                                      person_choice=str(held_at_coventry.id))
+    page = refer_at_wolverhampton(pnc_reference="12/345678A").get_data(as_text=True)
+    [radio] = BeautifulSoup(page, "html.parser").find_all("input", {"name": "person_choice"})
+    response = refer_at_wolverhampton(pnc_reference="12/345678A", person_choice=radio["value"])
     assert response.status_code == 302
     assert response.headers["Location"] == f"/people/{held_at_coventry.id}"
     assert db.session.scalar(select(func.count()).select_from(Person)) == 1
@@ -122,6 +129,13 @@ def test_linking_to_them_adds_the_referral_to_their_record(client, held_at_coven
     linked = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "person:linked")).one()
     assert linked.detail["reasons"] == ["Same PNC reference", "Same name and date of birth"]
+    # an event of each site of their case: it was Wolverhampton's alone, and
+    # Coventry's leads, whose person it is, never read who linked to them
+    assert linked.site_id is None and linked.detail["sites"] == sorted(
+        [_site_id("coventry"), _site_id("wolverhampton")])
+    assert set(db.session.scalars(select(AuditEventSite.site_id).where(
+        AuditEventSite.event_id == linked.id))) == {_site_id("coventry"),
+                                                     _site_id("wolverhampton")}
     assert client.get(f"/people/{held_at_coventry.id}").status_code == 200
 
 
@@ -146,6 +160,11 @@ def test_an_id_sent_by_hand_links_to_nobody_unseen(client, held_at_coventry,
     assert "O&#39;Neill" not in page and "CV1 5FB" not in page
     assert db.session.scalar(select(func.count()).select_from(Referral)) == 1
     assert client.get(f"/people/{held_at_coventry.id}").status_code == 404
+    # nor a token made up
+    response = refer_at_wolverhampton(pnc_reference="12/345678A",
+                                      person_choice="held-" + "0" * 32)
+    assert response.status_code == 422 and "Choose one of the people listed" in \
+        response.get_data(as_text=True)
 
 
 def test_change_the_details_goes_back_to_the_form_with_everything_typed(

@@ -31,6 +31,10 @@ def key_in(page: str) -> str:
     return re.search(r'name="submission" type="hidden" value="([^"]+)"', page).group(1)
 
 
+def version_in(page: str) -> str:
+    return re.search(r'name="version" type="hidden" value="([^"]+)"', page).group(1)
+
+
 def referral_form(site_id: int, **overrides) -> dict:
     return {
         "first_name": "Jordan", "last_name": "Doublesubmit", "date_of_birth": ["14", "3", "2008"],
@@ -100,6 +104,33 @@ def test_a_contact_sent_twice_is_one_contact_and_one_deviation(client, login_as,
     page = post(f"/people/{person.id}/notes/new", {**form, "submission": key_in(
         client.get(path).get_data(as_text=True)), "body": ""}).get_data(as_text=True)
     assert key_in(page) != key and count(Note, Note.person_id == person.id) == 1
+
+
+def test_a_persons_details_saved_twice_are_saved_once_and_said_so(client, login_as, post,
+                                                                make_referral):
+    """A double-clicked "Save changes" answered 422 "Someone else saved
+    changes here", the change being the user's own first click's."""
+    person = make_referral("coventry").person
+    login_as("caseworker", ("coventry",))
+    page = client.get(f"/people/{person.id}/edit").get_data(as_text=True)
+    form = {"first_name": person.first_name, "last_name": person.last_name,
+            "date_of_birth": ["1", "1", "2008"], "gender": "male", "ethnicity": "white_british",
+            "local_authority": "coventry", "postcode": "cv2 2dx", "version": version_in(page),
+            "submission": key_in(page)}
+    first, again = (post(f"/people/{person.id}/edit", form) for _ in range(2))
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert again.headers["Location"] == f"/people/{person.id}"
+    shown = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "This was already saved" in shown and "Someone else" not in shown
+    assert db.session.get(Person, person.id).postcode == "CV2 2DX"
+    assert count(AuditEvent, AuditEvent.action == "person:updated") == 1
+    # refused, the form keeps its key, and sent again put right it is saved
+    page = client.get(f"/people/{person.id}/edit").get_data(as_text=True)
+    form.update(version=version_in(page), submission=key_in(page))
+    wrong = post(f"/people/{person.id}/edit", {**form, "postcode": "nope"})
+    assert wrong.status_code == 422 and key_in(wrong.get_data(as_text=True)) == key_in(page)
+    assert post(f"/people/{person.id}/edit", {**form, "postcode": "cv3 3aa"}).status_code == 302
+    assert db.session.get(Person, person.id).postcode == "CV3 3AA"
 
 
 def test_someone_elses_key_tells_nothing_of_their_record(client, login_as, post, make_user,
