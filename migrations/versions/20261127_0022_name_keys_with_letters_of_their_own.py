@@ -14,7 +14,7 @@ here as they stand on the day of this migration, so that a later change to
 them does not change what this migration did; the downgrade keys the same
 people as before, the letters dropped.
 
-Revision ID: 0026
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-11-27 12:00:00
 """
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0026"
+revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None
