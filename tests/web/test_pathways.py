@@ -33,6 +33,10 @@ def test_person_page_shows_allocation_pathway_and_timeline(client, login_as, ran
     assert "Now: <strong>Awaiting offer</strong> since 1 June 2026" in page
     assert "Pathway timeline" in page and "Randomised to treatment" in page
     assert "Record a pathway move" in page
+    # the case record names the stratum, not the slot: with the arms a lead
+    # sees, slots tell where a block starts, and so what comes next
+    assert "Randomised to <strong>treatment</strong> (coventry)." in page
+    assert "slot" not in page.lower()
 
 
 def test_a_caseworker_records_a_move(client, login_as, post, randomised):
