@@ -67,27 +67,35 @@ def test_a_hyphenated_first_name_is_offered_for_the_spaced_one(make_user):
         db.session.commit()
 
 
-def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_postgres):
-    """People keyed before it (a hyphenated first name as one word, a key
-    longer than the column on SQLite) are keyed as they would be now, a
-    batch at a time; the downgrade puts the first word's key back."""
+def _held_keyed(people) -> None:
+    """People (first name, last name, first key, last key) stored with the
+    keys given, as a migration finds them."""
     coventry = sites_by_keys(["coventry"])[0]
-    old = [("Mary-Jane", "Smith", "maryjane", "smith"), ("Jean-Luc", "Picard", "jeanluc", "picard"),
-           ("Bob", "O'Brien", "robert", "obrien"), ("Zoë", "Ng", "zoe", "ng")]
-    if not is_postgres:  # PostgreSQL never held a key longer than its column
-        old.append(("Kai", "ß" * 60, "kai", "s" * 120))
     db.session.execute(Person.__table__.insert(), [
         {"site_id": coventry.id, "first_name": first, "last_name": last, "first_name_key": fk,
          "last_name_key": lk, "date_of_birth": date(2009, 4, 2), "gender": "female",
          "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
-        for first, last, fk, lk in old])
+        for first, last, fk, lk in people])
     db.session.commit()
+
+
+def keys() -> dict:
+    """Each person's stored keys, by first name."""
+    return {first: (fk, lk) for first, fk, lk in db.session.execute(
+        select(Person.first_name, Person.first_name_key, Person.last_name_key))}
+
+
+def test_migration_0017_works_out_every_persons_keys_again(app, monkeypatch, is_postgres):
+    """People keyed before it (a hyphenated first name as one word, a key
+    longer than the column on SQLite) are keyed as they would be now, a
+    batch at a time; the downgrade puts the first word's key back."""
+    old = [("Mary-Jane", "Smith", "maryjane", "smith"), ("Jean-Luc", "Picard", "jeanluc", "picard"),
+           ("Bob", "O'Brien", "robert", "obrien"), ("Zoë", "Ng", "zoe", "ng")]
+    if not is_postgres:  # PostgreSQL never held a key longer than its column
+        old.append(("Kai", "ß" * 60, "kai", "s" * 120))
+    _held_keyed(old)
     migration = load_migration("0017")
     monkeypatch.setattr(migration, "BATCH", 2)
-
-    def keys():
-        return {first: (fk, lk) for first, fk, lk in db.session.execute(
-            select(Person.first_name, Person.first_name_key, Person.last_name_key))}
 
     run_migration_step(migration.upgrade)
     assert keys() == {first: (matching.first_name_key(first), matching.last_name_key(last))
@@ -105,24 +113,14 @@ def test_migration_0022_keys_letters_of_their_own_as_plain_letters(app, monkeypa
     """People keyed with such letters dropped ("Łukasz" as "ukasz") are keyed
     as they would be now, a batch at a time; others are not read or written;
     the downgrade keys them as before."""
-    coventry = sites_by_keys(["coventry"])[0]
     old = [("Łukasz", "Wójcik", "ukasz", "wojcik"), ("Søren", "Østergård", "sren", "stergard"),
            ("Bob", "Æsir", "robert", "sir"), ("Ðóra", "Þórsdóttir", "ora", "orsdottir"),
            ("Iğd\u0131r", "Ng", "igdr", "ng"), ("Zoë", "Smith", "zoe", "smith"),
            # a key gone stale some other way is no business of this migration
            ("Amy", "Stale", "amy", "not what it was")]
-    db.session.execute(Person.__table__.insert(), [
-        {"site_id": coventry.id, "first_name": first, "last_name": last, "first_name_key": fk,
-         "last_name_key": lk, "date_of_birth": date(2009, 4, 2), "gender": "female",
-         "ethnicity": "white_british", "local_authority": "coventry", "created_at": NOW}
-        for first, last, fk, lk in old])
-    db.session.commit()
+    _held_keyed(old)
     migration = load_migration("0022")
     monkeypatch.setattr(migration, "BATCH", 2)
-
-    def keys():
-        return {first: (fk, lk) for first, fk, lk in db.session.execute(
-            select(Person.first_name, Person.first_name_key, Person.last_name_key))}
 
     before = keys()
     run_migration_step(migration.upgrade)
