@@ -828,21 +828,25 @@ def test_admin_adds_and_changes_a_trial(client, login_as, post):
     assert "trial:created" in set(db.session.scalars(select(AuditEvent.action)))
 
 
+def upload_list(post, trial, data: bytes):
+    """``data`` sent as the trial's allocation list, as the admin page sends it."""
+    import io
+
+    return post(f"/admin/trials/{trial.id}/allocation-list",
+                {"allocation_list": (io.BytesIO(data), "list.csv")},
+                content_type="multipart/form-data")
+
+
 def test_admin_uploads_an_allocation_list(client, login_as, post, make_trial):
     import hashlib
-    import io
 
     trial = make_trial(method="allocation_list", status="closed")
     login_as("admin", ())
     bad = b"stratum,slot,arm\ncoventry,2,treatment\n"
-    response = post(f"/admin/trials/{trial.id}/allocation-list",
-                    {"allocation_list": (io.BytesIO(bad), "list.csv")},
-                    content_type="multipart/form-data")
+    response = upload_list(post, trial, bad)
     assert response.status_code == 422 and "Line 2: slot must be 1" in page_text(response)
     good = b"stratum,slot,arm\ncoventry,1,treatment\nwolverhampton,1,control\n"
-    response = post(f"/admin/trials/{trial.id}/allocation-list",
-                    {"allocation_list": (io.BytesIO(good), "list.csv")},
-                    content_type="multipart/form-data")
+    response = upload_list(post, trial, good)
     assert response.status_code == 302
     db.session.expire_all()
     stored = db.session.get(Trial, trial.id).allocation_list_sha256
@@ -964,7 +968,6 @@ def test_a_list_sent_to_a_trial_that_takes_none_is_audited(client, login_as, pos
                                                            make_referral, triage_referral,
                                                            make_user):
     import hashlib
-    import io
 
     from casework.triage import services
 
@@ -974,9 +977,7 @@ def test_a_list_sent_to_a_trial_that_takes_none_is_audited(client, login_as, pos
     db.session.commit()
     login_as("admin", ())
     data = b"stratum,slot,arm\ncoventry,1,treatment\n"
-    response = post(f"/admin/trials/{trial.id}/allocation-list",
-                    {"allocation_list": (io.BytesIO(data), "list.csv")},
-                    content_type="multipart/form-data")
+    response = upload_list(post, trial, data)
     assert response.status_code == 422 and "takes no allocation list" in page_text(response)
     event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "trial:allocation_list_refused")).one()
