@@ -700,13 +700,25 @@ CASEWORK_SUBJECTS = frozenset({"person", "referral", "triage", "allocation", "pa
 WITHHELD = "withheld"
 
 
-def detail_shown(event: AuditEvent, *, reads_cases: bool) -> dict[str, Any]:
+# An allocation's place in its sequence: those whose decisions randomise
+# read none of it, as the allocation report shows them none (the arms in
+# the order they came, with their strata and slots, tell what comes next).
+SEQUENCE_PLACE = frozenset({"stratum", "slot", "arm"})
+
+
+def detail_shown(event: AuditEvent, *, reads_cases: bool,
+                 decides_triage: bool = False) -> dict[str, Any]:
     """An event's detail as the audit log shows it to its reader. Admins
     read the whole log but do no casework (DESIGN.md): for an event about a
     child's case, they see which fields changed and the ids and counts, not
     the values (a surname, a date of birth, a postcode before and after).
-    What is stored, and hashed, is unchanged."""
+    Those who decide triage (leads) read an allocation's events without its
+    stratum, slot and arm (``SEQUENCE_PLACE``). What is stored, and hashed,
+    is unchanged."""
     detail = event.detail or {}
+    if decides_triage and event.subject_type == "allocation":
+        detail = {name: WITHHELD if name in SEQUENCE_PLACE else value
+                  for name, value in detail.items()}
     if reads_cases or event.subject_type not in CASEWORK_SUBJECTS:
         return detail
     return {name: "changed" if _is_change(value) else value if _an_id_or_count(value)

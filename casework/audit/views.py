@@ -64,7 +64,9 @@ def events():
     )
     names = accounts.emails_of({e.actor_id for e in page.events if e.actor_id is not None})
     reads_cases = current_user.can(Permission.CASE_READ)
-    details = {event.id: audit.detail_shown(event, reads_cases=reads_cases)
+    decides = current_user.can(Permission.TRIAGE_DECIDE)
+    details = {event.id: audit.detail_shown(event, reads_cases=reads_cases,
+                                            decides_triage=decides)
                for event in page.events}
     return render_template("audit/events.html", form=form, page=page, names=names,
                            filtered=filtered, details=details)

@@ -255,3 +255,27 @@ def test_admins_read_which_details_of_a_child_changed_not_their_values(
     for value in ("Oldname", "Newname", "2008-02-02", "2008-03-03", "CV1 5FB"):
         assert value not in shown
     assert "last_name: changed" in shown and "date_of_birth: changed" in shown
+
+
+def test_leads_read_no_allocations_place_in_its_sequence(client, login_as, post, randomised):
+    """The allocation report shows those who decide triage nothing of what
+    comes next, yet the log listed each allocation's stratum, slot and arm,
+    newest first, to the same leads (found by review). They read the
+    allocation's other details; the stored event is unchanged."""
+    import re
+
+    from sqlalchemy import select
+
+    from casework.audit.models import AuditEvent
+
+    person = randomised("treatment")
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:created")).all()
+    assert all({"stratum", "slot", "arm"} <= set(e.detail) for e in events)  # stored as it was
+    login_as("lead", ("coventry",))
+    shown = client.get("/audit/?action=allocation:created").get_data(as_text=True)
+    assert shown.count("<code>allocation:created</code>") == len(events)
+    assert f"person_id: {person.id}" in shown
+    for name in ("stratum", "slot", "arm"):
+        assert shown.count(f"{name}: withheld") == len(events)
+    assert not re.search(r"(arm: (treatment|control)|slot: \d|stratum: coventry)", shown)
