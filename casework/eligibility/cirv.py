@@ -72,9 +72,9 @@ class CirvFacts:
     panel_confirmed: bool | None = None
     already_randomised: bool = False
     exclusions: tuple[str, ...] = ()
-    # another record, possibly this person, already randomised: who it is,
-    # as far as any reader of the triage may be told ("person 12, held by
-    # Coventry, with the same name and date of birth")
+    # another record, possibly this person, already randomised: as far as
+    # any reader of the triage may be told ("a record held by Coventry (with
+    # the same name and date of birth)")
     randomised_match: str | None = None
 
 

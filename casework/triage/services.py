@@ -321,8 +321,9 @@ def randomised_match(person: Person) -> str | None:
     first name, surname and date of birth. A caseworker may record a new
     person over one (two people can share a name and a date of birth), and
     a copy of someone already in the trial was randomised again; now a lead
-    rules. Named by its id and the site holding it, never by name: the
-    triage's readers may not see that site's people."""
+    rules. Named by the site holding it and why it matched, never by name
+    or id: the triage's readers may not see that site's people (and the
+    duplicates page names none of theirs by id either)."""
     strong = []
     if person.pnc_reference:
         strong.append(Person.pnc_reference == person.pnc_reference)
@@ -343,7 +344,7 @@ def randomised_match(person: Person) -> str | None:
             why = "the same name and date of birth"  # (not twins Lily-Rose and Lily-Mae)
         else:
             continue
-        return f"person {other.id} (held by {other.site.name}, with {why})"
+        return f"a record held by {other.site.name} (with {why})"
     return None
 
 

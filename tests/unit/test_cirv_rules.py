@@ -126,7 +126,7 @@ def test_c4_already_randomised_fails():
 
 
 def test_c4_a_randomised_possible_match_needs_review():
-    match = "person 12 (held by Coventry, with the same name and date of birth)"
+    match = "a record held by Coventry (with the same name and date of birth)"
     result = outcome("C4", randomised_match=match)
     assert result.outcome == Outcome.UNKNOWN and match in result.reason
     assert "a lead must rule" in result.reason
@@ -138,7 +138,7 @@ def test_a_randomised_possible_match_is_the_leads_to_rule_on():
     """C4 unknown (another record, possibly this person, randomised) is
     decided by a lead with a rationale, either way; C4 failing (this record
     randomised) still cannot be overridden."""
-    review = cirv.assess(facts(randomised_match="person 12 (held by Coventry, with the same "
+    review = cirv.assess(facts(randomised_match="a record held by Coventry (with the same "
                                                 "PNC reference)"))
     assert cirv.decision_problem(review, Result.ELIGIBLE, None)[0] == "rationale"
     assert cirv.decision_problem(review, Result.ELIGIBLE, "Checked: a different man") is None
