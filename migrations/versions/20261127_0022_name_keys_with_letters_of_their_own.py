@@ -40,6 +40,10 @@ LETTERS_APART = {
 # each as it may be written in a name, capital or not (the dotless i and "ĸ" have no
 # capital of their own: a dotless i capitalised is "I")
 WRITTEN = "łŁøØđĐ\u0131æÆœŒðÐþÞħĦŧŦŋŊĸƒƑ"
+# and the letters written as one of them with a mark, which decomposing
+# gives back ("Ǿ" is "Ø" and an acute, "ℏ" is "ħ"): their names were keyed
+# without them too (found by review). Every such letter of Unicode 15
+SELECTED = WRITTEN + "ǢǣǼǽǾǿᴭᵑᶞℏꟸꟹ\U00010783\U00010795\U000107a2\U0001d6a4"
 
 _NICKNAME_GROUPS = {
     "alexander": "alex alec alexandra sandy xander",
@@ -115,7 +119,7 @@ def _recompute(*, apart):
               .values(first_name_key=sa.bindparam("first"), last_name_key=sa.bindparam("last")))
     with_letter = sa.or_(*(column.contains(letter, autoescape=True)
                            for column in (people.c.first_name, people.c.last_name)
-                           for letter in WRITTEN))
+                           for letter in SELECTED))
     after = 0
     while True:
         rows = bind.execute(

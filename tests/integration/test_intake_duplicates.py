@@ -116,6 +116,8 @@ def test_migration_0022_keys_letters_of_their_own_as_plain_letters(app, monkeypa
     old = [("Łukasz", "Wójcik", "ukasz", "wojcik"), ("Søren", "Østergård", "sren", "stergard"),
            ("Bob", "Æsir", "robert", "sir"), ("Ðóra", "Þórsdóttir", "ora", "orsdottir"),
            ("Iğd\u0131r", "Ng", "igdr", "ng"), ("Zoë", "Smith", "zoe", "smith"),
+           # such a letter with a mark, one character ("Ǿ" is "Ø" and an acute)
+           ("Ǿle", "Ǿstergaard", "le", "stergaard"), ("Ǽlfric", "Ng", "lfric", "ng"),
            # a key gone stale some other way is no business of this migration
            ("Amy", "Stale", "amy", "not what it was")]
     _held_keyed(old)
@@ -129,6 +131,7 @@ def test_migration_0022_keys_letters_of_their_own_as_plain_letters(app, monkeypa
                       "Amy": ("amy", "not what it was")}
     assert keys()["Łukasz"] == ("lukasz", "wojcik") and keys()["Bob"] == ("robert", "aesir")
     assert keys()["Ðóra"] == ("dora", "thorsdottir") and keys()["Iğd\u0131r"] == ("igdir", "ng")
+    assert keys()["Ǿle"] == ("ole", "ostergaard") and keys()["Ǽlfric"][0] == "aelfric"
     run_migration_step(migration.downgrade)
     assert keys() == before
     run_migration_step(migration.upgrade)
