@@ -153,7 +153,7 @@ class PersonRowSchema(Schema):
 
 
 class ReferralRowSchema(Schema):
-    """One row per referral at the trial's sites."""
+    """One row per referral the trial counts (CONSORT's referred)."""
 
     class Meta:
         ordered = True

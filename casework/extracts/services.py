@@ -38,7 +38,13 @@ from casework.notes.reference import CONTACT_TYPES
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.pathways.states import EXIT_REASONS, Pathway
 from casework.triage.models import Triage
-from casework.trial.models import Allocation, AllocationInError, Trial, trial_sites
+from casework.trial.models import (
+    Allocation,
+    AllocationInError,
+    Trial,
+    TrialStatus,
+    trial_sites,
+)
 
 BATCH = 1000
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
@@ -197,31 +203,49 @@ def _date_range(req: ExtractRequest, column, *, timestamp: bool):
 
 def _in_trial(trial_id: int):
     """The referrals that are the trial's (joined to their triage, if any):
-    those decided under it (a triage records the trial open at its site when
-    a lead decided), and those never decided that came to the trial's sites
-    in its time: a referral open now belongs to the latest trial at its site,
-    one closed undecided to the latest trial at its site made before it was
-    closed (the data model records when a trial was made, not when it opened
-    or closed). A site's referrals were counted in every trial it was ever
-    in (found by review)."""
+    those decided under it (a triage records the trial it was decided
+    under), and those never decided that triage would decide under it. One
+    open now is the trial's triage would take it to now (``triage._trial``):
+    the one open at its site, else, none open there, the one open where the
+    person lives (C2); a trial not open has none (making the next phase's
+    trial, closed until it opens, took the running trial's waiting
+    referrals: found by review). One closed undecided is the latest trial
+    at its site made before it was closed, else (no trial there then) the
+    latest made before it was closed where the person lives (the data model
+    records when a trial was made, not when it opened or closed)."""
     with from_replica(False):  # the trials as they are now, even if a replica lags
         trial = db.session.get(Trial, trial_id)
         made = db.session.execute(
-            select(trial_sites.c.site_id, Trial.id, Trial.created_at)
-            .join(Trial, Trial.id == trial_sites.c.trial_id)
-            .where(trial_sites.c.site_id.in_([s.id for s in trial.sites]))).all()
+            select(trial_sites.c.site_id, Trial.id, Trial.created_at, Trial.status)
+            .join(Trial, Trial.id == trial_sites.c.trial_id)).all()
+    sites = {s.id: s.key for s in trial.sites}
+    open_now = false()
+    if trial.status == TrialStatus.OPEN:   # at most one open trial at a site
+        trial_open = {row.site_id for row in made if row.status == TrialStatus.OPEN}
+        open_now = and_(Referral.closed_at.is_(None), or_(
+            Referral.site_id.in_(list(sites)),
+            and_(Referral.site_id.not_in(trial_open), _lives_in(list(sites.values())))))
+    # closed at a site no trial was at yet: where the person lives, if a trial was
+    site_had_trial = (select(trial_sites.c.site_id)
+                      .join(Trial, Trial.id == trial_sites.c.trial_id)
+                      .where(trial_sites.c.site_id == Referral.site_id,
+                             Trial.created_at <= Referral.closed_at).exists())
     windows = []
-    for site_id in {row.site_id for row in made}:
-        later = [created for site, ident, created in made if site == site_id
+    for site_id, key in sites.items():
+        later = [created for site, ident, created, _ in made if site == site_id
                  and (created, ident) > (trial.created_at, trial.id)]
         closed = Referral.closed_at >= trial.created_at
         if later:
             closed = and_(closed, Referral.closed_at < min(later))
-        windows.append(and_(Referral.site_id == site_id,
-                            or_(closed, Referral.closed_at.is_(None)) if not later else closed))
-    undecided = and_(Triage.decided_at.is_(None), or_(false(), *windows))
+        windows.append(and_(closed, or_(Referral.site_id == site_id,
+                                        and_(~site_had_trial, _lives_in([key])))))
+    undecided = and_(Triage.decided_at.is_(None), or_(open_now, *windows))
     return or_(and_(Triage.decided_at.is_not(None), Triage.trial_id == trial_id), undecided)
 
+
+def _lives_in(site_keys: list[str]):
+    """Referrals of people living in one of ``site_keys`` (local authorities)."""
+    return Referral.person_id.in_(select(Person.id).where(Person.local_authority.in_(site_keys)))
 
 
 def _batches(stmt, id_column) -> Iterator[list]:
