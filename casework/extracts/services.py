@@ -245,7 +245,9 @@ def _in_trial(trial_id: int):
 
 def _lives_in(site_keys: list[str]):
     """Referrals of people living in one of ``site_keys`` (local authorities)."""
-    return Referral.person_id.in_(select(Person.id).where(Person.local_authority.in_(site_keys)))
+    resident = aliased(Person)   # a statement of its own, whether or not Person is joined
+    return (select(resident.id).where(resident.id == Referral.person_id,
+                                      resident.local_authority.in_(site_keys)).exists())
 
 
 def _batches(stmt, id_column) -> Iterator[list]:
