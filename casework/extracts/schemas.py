@@ -90,8 +90,8 @@ class PersonRowSchema(Schema):
                        "(levels 0-1), * (level 2)", values=(*ETHNIC_GROUPS, HIDDEN))
     referral_source = _field(fields.String, "Source of the randomised referral", "none",
                              values=SOURCES)
-    referrals = _field(fields.Integer, "Referrals of this person in the trial's sites", "count",
-                       "0 or more")
+    referrals = _field(fields.Integer, "Referrals of this person in the trial (those its "
+                       "referral rows hold)", "count", "0 or more")
     pathway = _field(fields.String, "Pathway now (treatment arm)", "none",
                      values=(*Pathway, ""), note="empty for control")
     engaged_ever = _field(fields.Boolean, "Engaged at some point", "derived", values=BOOLEAN)
@@ -153,7 +153,7 @@ class PersonRowSchema(Schema):
 
 
 class ReferralRowSchema(Schema):
-    """One row per referral at the trial's sites."""
+    """One row per referral the trial counts (CONSORT's referred)."""
 
     class Meta:
         ordered = True
@@ -162,7 +162,9 @@ class ReferralRowSchema(Schema):
                       "HMAC-SHA256 of the internal id under the extract's key", "R + 20 hex")
     person = _field(fields.String, "The person's pseudonym (links referrals of one person)",
                     "HMAC-SHA256 of the internal id under the extract's key", "P + 20 hex")
-    site = _field(fields.String, "Site of the referral", "none", "site keys")
+    site = _field(fields.String, "Trial site the referral counted for: its randomisation "
+                  "stratum's; else its own; else the one the person lives in (C2)", "none",
+                  "site keys")
     referral_period = _field(fields.String, "Referral date", "generalised date", PERIODS)
     age_band = _field(fields.String, "Age on the referral date", "generalised age",
                       AGE_BAND_NOTE, values=(*AGE_BANDS, "unknown", HIDDEN))

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, distinct, false, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, case, distinct, false, func, or_, select, true
+from sqlalchemy.orm import aliased, joinedload
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
@@ -38,7 +38,13 @@ from casework.notes.reference import CONTACT_TYPES
 from casework.pathways.models import PathwayEpisode, ProtocolDeviation
 from casework.pathways.states import EXIT_REASONS, Pathway
 from casework.triage.models import Triage
-from casework.trial.models import Allocation, AllocationInError, Trial, trial_sites
+from casework.trial.models import (
+    Allocation,
+    AllocationInError,
+    Trial,
+    TrialStatus,
+    trial_sites,
+)
 
 BATCH = 1000
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
@@ -140,9 +146,42 @@ def _trial_sites(req: ExtractRequest) -> list[int]:
 
 
 def _site_filter(req: ExtractRequest, column):
+    """The rows of the sites asked for, among the trial's; asked for none,
+    every row of the trial (``column``: the trial site a row is at, its
+    stratum's or the one its referral counted for, so the whole extract
+    holds what CONSORT counts)."""
+    if not req.site_ids:
+        return true()
     trial_sites = _trial_sites(req)
-    wanted = [s for s in req.site_ids if s in trial_sites] if req.site_ids else trial_sites
-    return column.in_(wanted)
+    return column.in_([s for s in req.site_ids if s in trial_sites])
+
+
+# A person is randomised in the stratum of the trial site C2 passed on: the
+# referral's, or the one they live in when referred at a site outside the
+# trial (``trials.stratum_for``). The allocation's site stays the referral's
+# (who may see the case), so an evaluator's site is the stratum's: the part
+# of ``coventry`` or ``coventry/14-17`` before any "/", matched exactly (a
+# key's "_" would be a wildcard to LIKE), a few sites for each row.
+StratumSite = aliased(Site, name="stratum_site")
+HomeSite = aliased(Site, name="home_site")
+
+
+def _is_stratum_site(site):
+    return or_(Allocation.stratum == site.key,
+               func.substr(Allocation.stratum, 1, func.length(site.key) + 1) == site.key + "/")
+
+
+def _referral_site(req: ExtractRequest, column: str = "key"):
+    """The trial site a referral row counted for, as ``_referral_stmt``
+    joins them (``column``: its key or id): its allocation's stratum site if
+    it was randomised; else its own site if one of the trial's; else the
+    one the person lives in if one of the trial's (C2 passed on it); else,
+    as a last resort (they have moved since), its own."""
+    stratum, own, home = ((StratumSite.key, Site.key, HomeSite.key) if column == "key"
+                          else (StratumSite.id, Referral.site_id, HomeSite.id))
+    return case((Allocation.id.is_not(None), stratum),
+                (Referral.site_id.in_(_trial_sites(req)), own),
+                else_=func.coalesce(home, own))
 
 
 def _date_range(req: ExtractRequest, column, *, timestamp: bool):
@@ -164,31 +203,51 @@ def _date_range(req: ExtractRequest, column, *, timestamp: bool):
 
 def _in_trial(trial_id: int):
     """The referrals that are the trial's (joined to their triage, if any):
-    those decided under it (a triage records the trial open at its site when
-    a lead decided), and those never decided that came to the trial's sites
-    in its time: a referral open now belongs to the latest trial at its site,
-    one closed undecided to the latest trial at its site made before it was
-    closed (the data model records when a trial was made, not when it opened
-    or closed). A site's referrals were counted in every trial it was ever
-    in (found by review)."""
+    those decided under it (a triage records the trial it was decided
+    under), and those never decided that triage would decide under it. One
+    open now is the trial's triage would take it to now (``triage._trial``):
+    the one open at its site, else, none open there, the one open where the
+    person lives (C2); a trial not open has none (making the next phase's
+    trial, closed until it opens, took the running trial's waiting
+    referrals: found by review). One closed undecided is the latest trial
+    at its site made before it was closed, else (no trial there then) the
+    latest made before it was closed where the person lives (the data model
+    records when a trial was made, not when it opened or closed)."""
     with from_replica(False):  # the trials as they are now, even if a replica lags
         trial = db.session.get(Trial, trial_id)
         made = db.session.execute(
-            select(trial_sites.c.site_id, Trial.id, Trial.created_at)
-            .join(Trial, Trial.id == trial_sites.c.trial_id)
-            .where(trial_sites.c.site_id.in_([s.id for s in trial.sites]))).all()
+            select(trial_sites.c.site_id, Trial.id, Trial.created_at, Trial.status)
+            .join(Trial, Trial.id == trial_sites.c.trial_id)).all()
+    sites = {s.id: s.key for s in trial.sites}
+    open_now = false()
+    if trial.status == TrialStatus.OPEN:   # at most one open trial at a site
+        trial_open = {row.site_id for row in made if row.status == TrialStatus.OPEN}
+        open_now = and_(Referral.closed_at.is_(None), or_(
+            Referral.site_id.in_(list(sites)),
+            and_(Referral.site_id.not_in(trial_open), _lives_in(list(sites.values())))))
+    # closed at a site no trial was at yet: where the person lives, if a trial was
+    site_had_trial = (select(trial_sites.c.site_id)
+                      .join(Trial, Trial.id == trial_sites.c.trial_id)
+                      .where(trial_sites.c.site_id == Referral.site_id,
+                             Trial.created_at <= Referral.closed_at).exists())
     windows = []
-    for site_id in {row.site_id for row in made}:
-        later = [created for site, ident, created in made if site == site_id
+    for site_id, key in sites.items():
+        later = [created for site, ident, created, _ in made if site == site_id
                  and (created, ident) > (trial.created_at, trial.id)]
         closed = Referral.closed_at >= trial.created_at
         if later:
             closed = and_(closed, Referral.closed_at < min(later))
-        windows.append(and_(Referral.site_id == site_id,
-                            or_(closed, Referral.closed_at.is_(None)) if not later else closed))
-    undecided = and_(Triage.decided_at.is_(None), or_(false(), *windows))
+        windows.append(and_(closed, or_(Referral.site_id == site_id,
+                                        and_(~site_had_trial, _lives_in([key])))))
+    undecided = and_(Triage.decided_at.is_(None), or_(open_now, *windows))
     return or_(and_(Triage.decided_at.is_not(None), Triage.trial_id == trial_id), undecided)
 
+
+def _lives_in(site_keys: list[str]):
+    """Referrals of people living in one of ``site_keys`` (local authorities)."""
+    resident = aliased(Person)   # a statement of its own, whether or not Person is joined
+    return (select(resident.id).where(resident.id == Referral.person_id,
+                                      resident.local_authority.in_(site_keys)).exists())
 
 
 def _batches(stmt, id_column) -> Iterator[list]:
@@ -237,14 +296,14 @@ def _ethnic_group(code: str | None) -> str | None:
 
 def _person_stmt(req: ExtractRequest):
     return (select(Allocation.id, Allocation.person_id, Allocation.stratum, Allocation.arm,
-                   Allocation.allocated_at, Site.key, Person.date_of_birth, Person.gender,
-                   Person.ethnicity, Referral.referral_date, Referral.source,
+                   Allocation.allocated_at, StratumSite.key, Person.date_of_birth,
+                   Person.gender, Person.ethnicity, Referral.referral_date, Referral.source,
                    AllocationInError.id, Person.local_authority, Person.caseworker_id)
-            .join(Site, Site.id == Allocation.site_id)
+            .join(StratumSite, _is_stratum_site(StratumSite))
             .join(Person, Person.id == Allocation.person_id)
             .join(Referral, Referral.id == Allocation.referral_id)
             .outerjoin(AllocationInError, AllocationInError.allocation_id == Allocation.id)
-            .where(Allocation.trial_id == req.trial_id, _site_filter(req, Allocation.site_id),
+            .where(Allocation.trial_id == req.trial_id, _site_filter(req, StratumSite.id),
                    _date_range(req, Allocation.allocated_at, timestamp=True)))
 
 
@@ -264,15 +323,16 @@ def _person_quasi(level: int, site: str, age: int | None, gender: str,
 
 def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
     pseudonym = privacy.Pseudonyms(key)
-    trial_sites = _trial_sites(req)
+    theirs = _in_trial(req.trial_id)
     for batch in _unordered_batches(_person_stmt(req), Allocation.id,
                                     lambda row: _digits(pseudonym("person", row[1]))):
         ids = [row[1] for row in batch]
-        # at the trial's sites only, as the dictionary says: a referral
-        # elsewhere is outside the trial (and would tell where else they live)
+        # the trial's, as its referral rows are: a referral outside it
+        # would tell where else they live
         referrals = dict(db.session.execute(
             select(Referral.person_id, func.count())
-            .where(Referral.person_id.in_(ids), Referral.site_id.in_(trial_sites))
+            .outerjoin(Triage, Triage.referral_id == Referral.id)
+            .where(Referral.person_id.in_(ids), theirs)
             .group_by(Referral.person_id)).all())
         current = dict(db.session.execute(
             select(PathwayEpisode.person_id, PathwayEpisode.pathway)
@@ -371,16 +431,21 @@ def _referral_quasi(level: int, site: str, age: int | None, referral_date: date)
 
 
 def _referral_stmt(req: ExtractRequest):
-    return (select(Referral.id, Referral.person_id, Site.key, Referral.referral_date,
+    """The trial's referrals (``_in_trial``), each at the site it counted
+    for (``_referral_site``)."""
+    return (select(Referral.id, Referral.person_id, _referral_site(req), Referral.referral_date,
                    Referral.source, Referral.risk_indicators, Referral.status,
                    Referral.closed_reason, Person.date_of_birth, Triage.computed_result,
                    Triage.decision, Allocation.arm)
             .join(Site, Site.id == Referral.site_id)
             .join(Person, Person.id == Referral.person_id)
+            .outerjoin(HomeSite, and_(HomeSite.key == Person.local_authority,
+                                      HomeSite.id.in_(_trial_sites(req))))
             .outerjoin(Triage, Triage.referral_id == Referral.id)
             .outerjoin(Allocation, and_(Allocation.referral_id == Referral.id,
                                         Allocation.trial_id == req.trial_id))
-            .where(_site_filter(req, Referral.site_id), _in_trial(req.trial_id),
+            .outerjoin(StratumSite, _is_stratum_site(StratumSite))
+            .where(_site_filter(req, _referral_site(req, "id")), _in_trial(req.trial_id),
                    _date_range(req, Referral.referral_date, timestamp=False)))
 
 
@@ -479,7 +544,7 @@ def _people_per_group(req: ExtractRequest, groups_of: Callable[[tuple], Iterable
     together: memory stays flat."""
     people = (_referral_stmt(req).with_only_columns(Referral.person_id).distinct())
     values = _referral_stmt(req).with_only_columns(
-        Referral.person_id, Site.key, Person.date_of_birth, Referral.referral_date)
+        Referral.person_id, _referral_site(req), Person.date_of_birth, Referral.referral_date)
     counted: Counter = Counter()
     known: dict[tuple, frozenset] = {}  # the values' groups, worked out once (they are few)
     for batch in _batches(people, Referral.person_id):
@@ -508,7 +573,7 @@ def _quasi_values(req: ExtractRequest) -> Counter:
     counted: Counter = Counter()
     if req.unit == "person":
         stmt = _person_stmt(req).with_only_columns(
-            Allocation.id, Site.key, Person.date_of_birth, Referral.referral_date,
+            Allocation.id, StratumSite.key, Person.date_of_birth, Referral.referral_date,
             Person.gender, Person.ethnicity, Allocation.allocated_at, Allocation.stratum)
         for batch in _batches(stmt, Allocation.id):
             counted.update((site, _age(dob, referral_date), gender, ethnicity,
@@ -517,7 +582,7 @@ def _quasi_values(req: ExtractRequest) -> Counter:
                                 stratum) in batch)
     else:
         stmt = _referral_stmt(req).with_only_columns(
-            Referral.id, Site.key, Person.date_of_birth, Referral.referral_date)
+            Referral.id, _referral_site(req), Person.date_of_birth, Referral.referral_date)
         for batch in _batches(stmt, Referral.id):
             counted.update((site, _age(dob, referral_date), referral_date.replace(day=1))
                            for _, site, dob, referral_date in batch)
@@ -733,8 +798,9 @@ def aggregates(trial: Trial) -> list[Aggregate]:
         .where(Allocation.trial_id == trial.id)
         .group_by(Allocation.arm, PathwayEpisode.pathway)))
     site_arm = dict(((site, arm), n) for site, arm, n in db.session.execute(
-        select(Site.key, Allocation.arm, func.count()).join(Site, Site.id == Allocation.site_id)
-        .where(Allocation.trial_id == trial.id).group_by(Site.key, Allocation.arm)))
+        select(StratumSite.key, Allocation.arm, func.count())
+        .join(StratumSite, _is_stratum_site(StratumSite))
+        .where(Allocation.trial_id == trial.id).group_by(StratumSite.key, Allocation.arm)))
     source_result = dict(((source, result or "not_decided"), n)
                          for source, result, n in db.session.execute(
         select(Referral.source, Triage.decision, func.count())

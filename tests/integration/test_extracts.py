@@ -215,13 +215,21 @@ def test_contacts_count_in_a_period_from_randomisation_only(cohort):
     assert counts == {people[0].id: ("4", "2", "1"), people[1].id: ("1", "0", "0")}
 
 
-def test_referrals_are_counted_at_the_trials_sites(cohort, make_referral):
+def test_referrals_are_counted_in_the_trial(cohort, make_referral, make_trial):
     """Found by review: the referrals column counted a person's referrals
-    at every site, where the dictionary says the trial's sites."""
+    at every site, where the dictionary says the trial's. A referral at a
+    site outside the trial is the trial's when triage would take it there
+    (the person lives at a trial site and no trial is open where referred,
+    C2), and not when another trial is open where it was made."""
     trial, people = cohort                             # at Coventry and Wolverhampton
-    make_referral("birmingham", person=people[0])      # outside the trial
+    make_referral("birmingham", person=people[0])      # they live in Coventry: the trial's
     make_referral("wolverhampton", person=people[1])   # another of the trial's sites
     body, _ = extract(trial)
+    rows = {r["person"]: r["referrals"] for r in csv.DictReader(io.StringIO(body.decode()))}
+    assert rows == {privacy.pseudonym(b"project-key", "person", people[0].id): "2",
+                    privacy.pseudonym(b"project-key", "person", people[1].id): "2"}
+    make_trial(sites=("birmingham",), key="birmingham", name="Birmingham trial")
+    body, _ = extract(trial)                           # the Birmingham referral is its trial's
     rows = {r["person"]: r["referrals"] for r in csv.DictReader(io.StringIO(body.decode()))}
     assert rows == {privacy.pseudonym(b"project-key", "person", people[0].id): "1",
                     privacy.pseudonym(b"project-key", "person", people[1].id): "2"}
@@ -559,6 +567,117 @@ def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_r
     monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
                                                          sum(map(sum, raw))))
     assert [services.aggregates(trial)[2].total for trial in (pilot, main)] == [6, 4]
+
+
+def _referred_at_birmingham(worker: User, last_name: str, lives_in: str = "coventry"):
+    """A referral at Birmingham, outside the trial's sites, of a new person
+    living in ``lives_in`` (one of them, so C2 passes on it)."""
+    from casework.accounts.services import sites_by_keys
+    from casework.intake import services as intake
+
+    referral = intake.record_referral(
+        intake.PersonDetails("Ann", last_name, date(2008, 1, 1), "female", "white_british",
+                             lives_in),
+        intake.ReferralDetails(sites_by_keys(["birmingham"])[0].id, date(2026, 11, 1), "police",
+                               "PC Referrer", "Reason"),
+        existing_person_id=None, actor=worker, now=NOW, new_person_confirmed=True)
+    db.session.commit()
+    return referral
+
+
+@pytest.mark.parametrize(("by_age_band", "stratum"), [(False, "coventry"),
+                                                      (True, "coventry/18-24")])
+def test_a_resident_referred_elsewhere_is_in_every_output(make_trial, make_user,
+                                                          triage_referral, monkeypatch,
+                                                          by_age_band, stratum):
+    """Found by review: a Coventry resident referred at Birmingham passes C2
+    and is randomised in Coventry's stratum, the allocation keeping
+    Birmingham as its site (who may see the case), and CONSORT counted them
+    while the person and referral extracts and the site-by-arm table, which
+    took the allocation's or the referral's site, left them out. A person
+    row's site is its stratum's; a referral row's the trial site it counted
+    for; both are chosen by that site."""
+    from casework.accounts.services import sites_by_keys
+    from casework.triage import services as triage
+
+    trial = make_trial(stratify_by_age_band=by_age_band)
+    worker = make_user("caseworker", ("birmingham",), email="home-worker@example.org")
+    lead = make_user("lead", ("birmingham",), email="home-lead@example.org")
+    referral = _referred_at_birmingham(worker, "Homeone")
+    decided = triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=NOW,
+                            key=b"test-trial-key")
+    db.session.commit()
+    assert decided.allocation.stratum == stratum
+    assert decided.allocation.site_id == referral.site_id          # Birmingham's case
+
+    flow = services.flow(trial)
+    assert (flow.referred, flow.randomised) == (1, 1)
+    person = privacy.pseudonym(b"k", "person", referral.person_id)
+    coventry, wolverhampton = (s.id for s in sites_by_keys(["coventry", "wolverhampton"]))
+    for site_ids, expected in (((), 1), ((coventry,), 1), ((wolverhampton,), 0)):
+        people = list(services.rows(services.ExtractRequest(
+            trial_id=trial.id, site_ids=site_ids, unit="person", level=0), b"k"))
+        referrals = list(services.rows(services.ExtractRequest(
+            trial_id=trial.id, site_ids=site_ids, unit="referral", level=0), b"k"))
+        assert (len(people), len(referrals)) == (expected, expected)
+        for unit in ("person", "referral"):   # k is counted on the rows' own sites
+            req = services.ExtractRequest(trial_id=trial.id, site_ids=site_ids, unit=unit,
+                                          level=0)
+            assert services.plan(req, target=1).report.rows == expected
+    people = list(services.rows(services.ExtractRequest(
+        trial_id=trial.id, unit="person", level=0), b"k"))
+    referrals = list(services.rows(services.ExtractRequest(
+        trial_id=trial.id, unit="referral", level=0), b"k"))
+    assert [(r["person"], r["site"], r["stratum"], r["arm"], r["referrals"]) for r in people] \
+        == [(person, "coventry", stratum, str(decided.allocation.arm), 1)]
+    assert [(r["person"], r["site"], r["arm"]) for r in referrals] == [
+        (person, "coventry", str(decided.allocation.arm))]
+    monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
+                                                         sum(map(sum, raw))))
+    site_by_arm = services.aggregates(trial)[1]
+    assert dict(zip(site_by_arm.row_labels, site_by_arm.row_totals, strict=True)) == {
+        "Coventry": 1, "Wolverhampton": 0}
+
+
+def test_a_later_trial_takes_no_referral_the_open_one_works(make_trial, make_referral,
+                                                           triage_referral, make_user):
+    """Found by review: a referral never decided and still open was counted
+    in the latest trial made at its site, whatever its status, so making
+    the next phase's trial (closed, a draft) emptied the running trial's
+    CONSORT flow and referral extract, while triage went on working those
+    referrals under the running one. Open, it is the trial's triage would
+    decide it under now: the one open at its site, else the one open where
+    the person lives. Closed undecided, it is the latest trial made before
+    it was closed at its site, else (no trial there then) where they live."""
+    from casework.intake import services as intake
+    from casework.triage import services as triage
+    from casework.trial.models import TrialStatus
+
+    worker = make_user("caseworker", ("coventry", "birmingham"), email="home-worker@example.org")
+    main = make_trial()
+    waiting = [make_referral("coventry") for _ in range(3)]
+    triaged = triage_referral(make_referral("coventry"))
+    from_home = _referred_at_birmingham(worker, "Hometwo")           # lives in Coventry
+    withdrawn = _referred_at_birmingham(worker, "Homethree")
+    intake.close_referral(withdrawn, "withdrawn", actor=worker, now=NOW)
+    db.session.commit()
+    theirs = [*waiting, triaged.referral, from_home, withdrawn]
+
+    def counted(trial):
+        flow = services.flow(trial)
+        req = services.ExtractRequest(trial_id=trial.id, unit="referral")
+        return ((flow.referred, flow.not_triaged, flow.awaiting_decision, flow.closed),
+                sorted(row["referral"] for row in services.rows(req, b"k")))
+
+    expected = ((6, 4, 1, 1), sorted(privacy.pseudonym(b"k", "referral", r.id) for r in theirs))
+    assert counted(main) == expected
+    later = make_trial(sites=("coventry",), key="next", name="Next phase",
+                       status=TrialStatus.CLOSED)              # a draft, made since
+    later.created_at = datetime(2026, 11, 22, tzinfo=UTC)
+    db.session.commit()
+    assert triage._trial(triaged) == main
+    assert counted(main) == expected
+    assert counted(later) == ((0, 0, 0, 0), [])
 
 
 def test_closed_referrals_are_counted_apart_by_reason(make_trial, make_referral,
