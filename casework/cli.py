@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +20,17 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from casework.audit.context import Origin, reset_origin, set_origin
 from casework.extensions import db
+
+
+def os_user() -> str:
+    """Who ran a command, as the operating system names them (the audited
+    commands' ``os_user``): their login name or, where the user has none
+    (a container run as a bare uid, with no passwd entry, where getpass
+    raises), "uid <n>", so the command still runs and is still traced."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
 
 
 @contextmanager

@@ -7,7 +7,6 @@ the way; set-password takes none."""
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import NoReturn
 
@@ -16,7 +15,7 @@ from flask.cli import AppGroup
 
 from casework.accounts import services
 from casework.accounts.roles import Role
-from casework.cli import command_transaction
+from casework.cli import command_transaction, os_user
 from casework.database import utcnow
 from casework.extensions import db
 
@@ -56,7 +55,7 @@ def create_command(email, display_name, role, sites, password) -> None:
                     password=password,
                     actor=None,
                     now=utcnow(),
-                    os_user=getpass.getuser(),
+                    os_user=os_user(),
                 )
             except services.AccountError as error:
                 problems = {**error.problems, **problems}  # an unknown site, not "needs one"
@@ -111,7 +110,7 @@ def set_password_command(email: str, permanent: bool) -> None:
             if user is None:
                 raise unknown
             services.set_password(user, password, actor=None, now=utcnow(),
-                                  temporary=not permanent, os_user=getpass.getuser())
+                                  temporary=not permanent, os_user=os_user())
     except services.AccountError as error:
         _fail(error, {"password": "password"})
     if permanent:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import stat
 import sys
@@ -17,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from casework.cli import command_transaction
+from casework.cli import command_transaction, os_user
 from casework.database import from_replica, utcnow
 from casework.extensions import db
 from casework.extracts import services
@@ -136,7 +135,7 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
             services.record_extract(req, key=key, rows_written=outcome["rows"],
                                     sha256=outcome["sha256"], complete=outcome["complete"],
                                     actor=None, now=utcnow(), chosen=chosen,
-                                    os_user=getpass.getuser())
+                                    os_user=os_user())
     written = chosen.written
     reached = (f"k {written.k}, target {chosen.target} reached" if written.rows
                else f"no group reached k {chosen.target}")
@@ -194,5 +193,5 @@ def consort_command(out, trial_key) -> None:
         bar.update(1)
         with command_transaction("export-consort"):
             services.record_consort_export(trial, outputs, actor=None, now=utcnow(),
-                                           os_user=getpass.getuser())
+                                           os_user=os_user())
     click.echo(f"Wrote {out} and {out[:-4]}.json")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import click
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from casework.audit import services as audit
 from casework.audit.actions import Action
-from casework.cli import command_transaction
+from casework.cli import command_transaction, os_user
 from casework.database import utcnow
 from casework.extensions import db
 from casework.trial import sequence, services
@@ -62,7 +61,7 @@ def sequence_command(stratum: str, count: int, trial_key: str | None) -> None:
             audit.record(Action.TRIAL_SEQUENCE_REFUSED, actor=None, now=utcnow(),
                          subject_type="trial", subject_id=trial.id,
                          detail={"stratum": stratum, "count": count,
-                                 "os_user": getpass.getuser(),
+                                 "os_user": os_user(),
                                  "key_fingerprint": sequence.key_fingerprint(key),
                                  "allocations_key_fingerprints": sorted(used)})
         _fail(f"{problem}. Nothing printed: this key's sequence is not the one its "
@@ -75,7 +74,7 @@ def sequence_command(stratum: str, count: int, trial_key: str | None) -> None:
         audit.record(Action.TRIAL_SEQUENCE_PRINTED, actor=None, now=utcnow(),
                      subject_type="trial", subject_id=trial.id,
                      detail={"stratum": stratum, "count": count,
-                             "os_user": getpass.getuser(),
+                             "os_user": os_user(),
                              "version": sequence.keyed_version(key)})
     click.echo("slot,arm,block,block_size")
     for entry in sequence.slots(key, trial.key, stratum, trial.design):

@@ -58,6 +58,25 @@ def test_users_create_explains_bad_input_and_writes_nothing(runner):
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
+def test_a_command_run_by_a_user_with_no_name_still_runs_and_says_who(runner, monkeypatch):
+    """In a container run as a bare uid there is no passwd entry, and
+    getpass.getuser raises (KeyError on Python 3.11, OSError later): every
+    audited command failed with a traceback. It now records the uid."""
+    import getpass
+    import os
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 12345")
+
+    monkeypatch.setattr(getpass, "getuser", no_name)
+    result = runner.invoke(args=["users", "create", "--email", "ev@example.org", "--role",
+                                 "evaluator"],
+                           input="a long enough passphrase\na long enough passphrase\n")
+    assert result.exit_code == 0, result.output
+    event = db.session.scalars(select(AuditEvent)).one()
+    assert event.detail["os_user"] == f"uid {os.getuid()}"
+
+
 def test_users_create_reports_every_problem_against_the_option_given(runner):
     # `--email @` was taken, and its empty local part, made the name, was
     # reported as "--name: Enter a display name" though no --name was given
