@@ -288,8 +288,9 @@ def _unordered_batches(stmt, id_column, sort_key: Callable[[tuple], int]) -> Ite
     rows are then read a batch of ids at a time. Memory holds that number for
     each row (some 50 bytes), not the rows."""
     keys = stmt.with_only_columns(*list(stmt.selected_columns)[:2])
-    order = [sort_key(row) << ID_BITS | row[0] for batch in _batches(keys, id_column)
-             for row in batch]
+    # in one statement, as _held_batches reads its ids: paged by keyset, the
+    # trial's referrals' conditions ran again for every page
+    order = [sort_key(row) << ID_BITS | row[0] for row in column_rows(keys)]
     order.sort()
     mask = (1 << ID_BITS) - 1
     for start in range(0, len(order), BATCH):
