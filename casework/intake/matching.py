@@ -145,6 +145,23 @@ def last_name_key(name: str) -> str:
     return normalise_name(name)
 
 
+def identity_locks(pnc_reference: str | None, first_name: str | None, last_name: str | None,
+                   date_of_birth: date | None, *, pnc_only: bool = False) -> list[str]:
+    """The names of the locks serialising the writers of one child (a
+    strong match's keys: the PNC reference; the name keys with the date of
+    birth), in the one order they are taken in, so two writers never each
+    hold what the other waits for. Intake takes them before its duplicate
+    check, a lead's decision before its "already randomised" check (C4)."""
+    names = []
+    if pnc_reference:
+        names.append(f"pnc:{pnc_reference}")
+    first_key = first_name_key(first_name or "")
+    last_key = last_name_key(last_name or "")
+    if not pnc_only and first_key and last_key and date_of_birth:
+        names.append(f"person:{last_key}:{first_key}:{date_of_birth.isoformat()}")
+    return sorted(names)
+
+
 def written_together(one: str, other: str) -> bool:
     """One first name written together and apart: "Annemarie" and
     "Anne-Marie" (or "Anne Marie"), whose keys differ (annemarie, anne)."""

@@ -526,16 +526,10 @@ def lock_identity(details: PersonDetails, *, pnc_only: bool = False) -> None:
     reference, and the name keys with the date of birth. The same child
     referred at two sites at one moment was two people (each request's
     duplicate check done before either wrote): now the second waits, and
-    then finds the first as a candidate. Taken in one order (their names'),
-    so two writers never each hold what the other waits for."""
-    names = []
-    if details.pnc_reference:
-        names.append(f"pnc:{details.pnc_reference}")
-    first_key = matching.first_name_key(details.first_name)
-    last_key = matching.last_name_key(details.last_name)
-    if not pnc_only and first_key and last_key and details.date_of_birth:
-        names.append(f"person:{last_key}:{first_key}:{details.date_of_birth.isoformat()}")
-    for name in sorted(names):
+    then finds the first as a candidate (``matching.identity_locks``)."""
+    for name in matching.identity_locks(details.pnc_reference, details.first_name,
+                                        details.last_name, details.date_of_birth,
+                                        pnc_only=pnc_only):
         lock_for_update(db.session, name)
 
 

@@ -355,7 +355,9 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
 
     The triage row is locked first, so of two concurrent decisions on one
     triage only the first is recorded; the rules are applied under that
-    lock, so "already randomised" (C4) sees every committed allocation.
+    lock and the person's identity locks (intake's), so "already
+    randomised" (C4) sees every committed allocation, this record's or a
+    strong match's.
     A decision sent from a page (``based_on``: the decision_version it was
     drawn from) is refused, FactsChanged, if the facts or the rules' result
     on them are no longer what that page showed; None (a caller reading
@@ -369,6 +371,13 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     if (refusal := closed_undecided(triage)) is not None:  # (closed while the page was open)
         raise TriageError({None: refusal})
     lock_for_update(db.session, f"allocation:trial:person:{triage.person_id}")
+    # and another record of the same child, decided at another site at the
+    # same moment: each C4 looked before the other's allocation was
+    # committed, and the one child was randomised twice
+    person = triage.referral.person
+    for name in matching.identity_locks(person.pnc_reference, person.first_name,
+                                        person.last_name, person.date_of_birth):
+        lock_for_update(db.session, name)
     # the trial open at the site now, for the rules and the randomisation
     # alike; recorded with the decision, whichever way it goes
     trial = _trial(triage)

@@ -252,6 +252,53 @@ def test_the_allocation_list_cannot_be_replaced_once_someone_is_randomised(
         f"says control; errors {errors}")
 
 
+def test_one_child_recorded_twice_is_not_randomised_twice_at_once(
+        app, make_trial, make_referral, triage_referral, make_user):
+    """Two records of one child (the same PNC reference), at Coventry and
+    at Wolverhampton, each decided eligible by its site's lead at the same
+    moment, from pages on which C4 said "Never randomised before". Each
+    decision locked its own record only, so each C4 looked before the
+    other's allocation was committed: the child was randomised twice. Now
+    the second waits for the first, then finds C4 changed (a strong match is
+    randomised) and is sent back to the lead (FactsChanged)."""
+    make_trial()
+    first, second = make_referral("coventry"), make_referral("wolverhampton")
+    first.person.pnc_reference = second.person.pnc_reference = "2001/0012345A"
+    db.session.commit()
+    seen = {}
+    ids = {}
+    for name, referral, sites in (("one", first, ("coventry",)),
+                                  ("two", second, ("wolverhampton",))):
+        triage = triage_referral(referral)
+        assessment = triage_services.assess(triage)
+        assert assessment.criterion("C4").reason == "Never randomised before."
+        seen[name] = triage_services.decision_version(triage, assessment)
+        ids[name] = triage.id
+        ids[f"lead_{name}"] = make_user("lead", sites, email=f"lead-{name}@example.org").id
+    allocated, go_on = threading.Event(), threading.Event()
+
+    def decide(name):
+        triage_services.decide(db.session.get(Triage, ids[name]), "eligible", None,
+                               actor=db.session.get(User, ids[f"lead_{name}"]), now=NOW,
+                               key=KEY, based_on=seen[name])
+
+    def coventry_decides():
+        decide("one")
+        allocated.set()  # randomised, not yet committed
+        go_on.wait(30)
+        db.session.commit()
+
+    def wolverhampton_decides():
+        allocated.wait(30)
+        threading.Timer(1.0, go_on.set).start()
+        decide("two")
+        db.session.commit()
+
+    _, errors = _run(coventry_decides, wolverhampton_decides)
+    assert {i: type(e).__name__ for i, e in errors.items()} == {1: "FactsChanged"}, errors
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 1
+
+
 # 5. Two open trials for one site ----------------------------------------------
 
 def test_one_open_trial_per_site_under_concurrency(app, make_user):
