@@ -69,6 +69,7 @@ class DecisionForm(Form):
     # the facts, and the rules' result on them, the page showed
     # (services.decision_version): a decision is on what the lead read
     version = VersionField()
+    submission = SubmissionField()  # a double click decides once, and says so
     decision = RadioField(
         "Decision", widget=GovRadioInput(),
         choices=choices([("eligible", "Eligible: randomise now"), ("ineligible", "Ineligible")]),

@@ -349,7 +349,8 @@ def randomised_match(person: Person) -> str | None:
 
 
 def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
-           now: datetime, key: bytes | None, based_on: str | None = None) -> Triage:
+           now: datetime, key: bytes | None, based_on: str | None = None,
+           submission: str | None = None) -> Triage:
     """Record a lead's decision; an eligible decision randomises the person
     in the same transaction (DESIGN.md "Randomisation").
 
@@ -361,9 +362,13 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     A decision sent from a page (``based_on``: the decision_version it was
     drawn from) is refused, FactsChanged, if the facts or the rules' result
     on them are no longer what that page showed; None (a caller reading
-    them in this transaction) is not checked.
+    them in this transaction) is not checked. The form sent again (its
+    ``submission`` key already claimed: a double click) raises
+    submissions.AlreadySubmitted, claimed under the triage's lock, where
+    the first sending's decision made it "already decided".
     """
     _lock(triage)
+    submissions.claim(submission, "triage_decision", actor=actor, now=now)
     if triage.is_decided:
         decided_on = long_date(local_date(triage.decided_at))
         raise TriageError({None: f"This triage was already decided ({triage.decision}) on "
@@ -427,6 +432,7 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     else:
         triage.allocation_id = earlier.id if earlier else None  # a re-referral keeps it
     db.session.flush()
+    submissions.settle(submission, triage.id)
     audit.record(
         Action.TRIAGE_DECIDED, actor=actor, now=now, subject_type="triage",
         subject_id=triage.id, site_id=triage.site_id,

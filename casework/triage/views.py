@@ -9,7 +9,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, refused, show_problems, whole_number
+from casework.forms import changed_meanwhile, refused, sent_again, show_problems, whole_number
 from casework.intake import services as intake
 from casework.intake.models import Referral
 from casework.submissions import AlreadySubmitted, check_earlier
@@ -118,21 +118,25 @@ def show(triage_id: int):
 def decide(triage_id: int):
     triage = get_in_scope_or_404(Triage, triage_id, subject_type="triage")
     form = DecisionForm()
-    if not refused(form, services.closed_undecided(triage)) and form.validate_on_submit():
-        try:
+    try:
+        if form.is_submitted():  # sent again: the first click's decision, not "already decided"
+            check_earlier(form.submission.data, "triage_decision", actor=current_user)
+        if not refused(form, services.closed_undecided(triage)) and form.validate_on_submit():
             # a form without the version it was drawn from (a page from
             # before it had one) showed facts nobody can name: not decided on
             services.decide(triage, form.decision.data, form.rationale.data,
                             actor=current_user, now=utcnow(),
                             key=current_app.config["TRIAL_KEY"],
-                            based_on=form.version.data or "")
-        except services.TriageError as error:
-            db.session.rollback()  # nothing of a refused decision is kept, even in memory
-            show_problems(form, error.problems)
-        except ChangedMeanwhile as error:  # the page drawn again shows the facts now
-            db.session.rollback()
-            changed_meanwhile(form, error)
-        else:
+                            based_on=form.version.data or "", submission=form.submission.data)
             flash("Decision recorded", "success")
             return redirect(url_for("triage.show", triage_id=triage.id))
+    except AlreadySubmitted as sent:  # a double click: the first decided
+        db.session.rollback()
+        return sent_again(sent, url_for("triage.show", triage_id=triage.id))
+    except services.TriageError as error:
+        db.session.rollback()  # nothing of a refused decision is kept, even in memory
+        show_problems(form, error.problems)
+    except ChangedMeanwhile as error:  # the page drawn again shows the facts now
+        db.session.rollback()
+        changed_meanwhile(form, error)
     return _show(triage, form, 422)

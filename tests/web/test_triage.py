@@ -32,12 +32,11 @@ def page_text(response) -> str:
 
 def decision_form(client, triage_id: int) -> dict:
     """The decision form's hidden fields as the triage page draws them now:
-    the CSRF token and the version of the facts (and the rules' result) shown."""
+    the CSRF token, the version of the facts (and the rules' result) shown,
+    and the form's submission key."""
     page = page_text(client.get(f"/triage/{triage_id}"))
-    return {"csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                                    page).group(1),
-            "version": re.search(r'name="version" type="hidden" value="([^"]+)"',
-                                 page).group(1)}
+    return {name: re.search(rf'name="{name}" type="hidden" value="([^"]+)"', page).group(1)
+            for name in ("csrf_token", "version", "submission")}
 
 
 def facts_version(triage_id: int) -> str:
@@ -427,6 +426,25 @@ def test_a_decision_is_on_the_facts_the_lead_read(client, login_as, make_trial, 
     decided = db.session.get(Triage, triage.id)
     assert (decided.decision, decided.computed_result) == ("ineligible", "ineligible")
     assert count(Allocation) == 0
+
+
+def test_a_double_clicked_decision_is_recorded_once_and_says_so(
+        client, login_as, make_trial, make_referral, triage_referral):
+    """A lead's decision sent twice (a double click): the second answered
+    422 "This triage was already decided (eligible)", as if someone else
+    had. Now it says the decision was saved, once."""
+    make_trial()
+    triage = triage_referral(make_referral("coventry"))
+    login_as("lead", ("coventry",))
+    form = {**decision_form(client, triage.id), "decision": "eligible"}
+    first = client.post(f"/triage/{triage.id}/decision", data=form)
+    again = client.post(f"/triage/{triage.id}/decision", data=form)
+    assert first.status_code == again.status_code == 302
+    assert again.location == f"/triage/{triage.id}"
+    assert "This was already saved: it is recorded once" in page_text(client.get(again.location))
+    assert count(Allocation) == 1
+    assert len(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "triage:decided")).all()) == 1
 
 
 def test_a_person_recorded_again_as_new_over_a_randomised_match_needs_a_ruling(
