@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     event,
     func,
+    inspect,
     literal,
     select,
     text,
@@ -258,6 +259,52 @@ def _refuse_write_statements(_conn, _cursor, statement: str, *_args) -> None:
     if opening.startswith(_WRITING_STATEMENTS) or (
             opening.startswith("WITH") and _WRITING_AFTER_WITH.search(statement)):
         raise ReadOnlyViolation(f"a read-only request tried to run {statement.split()[0]}")
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or remove a row of an append-only table."""
+
+
+_APPEND_ONLY: set[type] = set()
+
+
+def append_only(model: type) -> type:
+    """Refuse, in the code and on every database, to update or delete rows
+    of ``model`` through the ORM: an object's flush that would change a
+    column or remove it, or an ORM UPDATE or DELETE statement on it. On
+    PostgreSQL triggers refuse it in the database too (the migrations);
+    on SQLite, the embedded default, this is what refuses it (a slip such
+    as ``allocation.arm = "control"`` was committed there). Statements of
+    SQL text written by hand are outside it, as on PostgreSQL a superuser
+    is outside the triggers."""
+    name = model.__tablename__
+
+    def refuse_update(_mapper, _connection, target) -> None:
+        state = inspect(target)
+        if any(state.attrs[column.key].history.has_changes()
+               for column in state.mapper.column_attrs):
+            raise AppendOnlyViolation(f"casework: UPDATE on {name} is not allowed "
+                                      "(append-only)")
+
+    def refuse_delete(_mapper, _connection, _target) -> None:
+        raise AppendOnlyViolation(f"casework: DELETE on {name} is not allowed (append-only)")
+
+    event.listen(model, "before_update", refuse_update)
+    event.listen(model, "before_delete", refuse_delete)
+    _APPEND_ONLY.add(model)
+    return model
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state) -> None:
+    """``session.execute(update(Allocation)...)`` (or delete) on an
+    append-only model, which no flush event sees."""
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ in _APPEND_ONLY:
+        verb = "UPDATE" if state.is_update else "DELETE"
+        raise AppendOnlyViolation(f"casework: {verb} on "
+                                  f"{state.bind_mapper.class_.__tablename__} is not allowed "
+                                  "(append-only)")
 
 
 # A run of 19 or more digits may be an integer past 64 bits, which orjson

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casework.database import BigIntPK, UTCDateTime, utcnow
+from casework.database import BigIntPK, UTCDateTime, append_only, utcnow
 from casework.extensions import db
 
 
+@append_only
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -42,6 +43,7 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+@append_only
 class AuditEventSite(db.Model):
     """Each site an event belongs to when it belongs to several: a list or
     search shown to someone working at several sites (its detail's

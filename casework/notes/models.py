@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.models import User
-from casework.database import UTCDateTime, str_enum, utcnow
+from casework.database import UTCDateTime, append_only, str_enum, utcnow
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.notes.reference import NoteKind
@@ -69,6 +69,7 @@ class Note(db.Model):
         return self.revision_count > 1
 
 
+@append_only
 class NoteRevision(db.Model):
     """One version of a note: the first as written, then each amendment
     with its reason. Append-only (PostgreSQL triggers refuse changes)."""

@@ -9,7 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.models import User
-from casework.database import UTCDateTime, str_enum, utcnow
+from casework.database import UTCDateTime, append_only, str_enum, utcnow
 from casework.extensions import db
 from casework.intake.models import Person
 from casework.pathways.states import Pathway
@@ -97,6 +97,7 @@ class PathwayProposal(db.Model):
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
+@append_only
 class ProtocolDeviation(db.Model):
     """Something that broke the trial protocol, such as a programme contact
     with a person in the control arm. Recorded, never removed."""

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.accounts.models import Site, User
-from casework.database import UTCDateTime, str_enum, utcnow
+from casework.database import UTCDateTime, append_only, str_enum, utcnow
 from casework.extensions import db
 from casework.trial.sequence import Arm, BlockDesign
 
@@ -105,9 +105,11 @@ class AllocationListEntry(db.Model):
     arm: Mapped[Arm] = mapped_column(str_enum(Arm, "arm"))
 
 
+@append_only
 class Allocation(db.Model):
-    """A person's arm in a trial. Never updated or deleted (PostgreSQL
-    triggers refuse both); a mistake is an AllocationInError beside it."""
+    """A person's arm in a trial. Never updated or deleted (the ORM refuses
+    both, ``append_only``, and PostgreSQL's triggers too); a mistake is an
+    AllocationInError beside it."""
 
     __tablename__ = "allocations"
     __table_args__ = (
@@ -140,6 +142,7 @@ class Allocation(db.Model):
     )
 
 
+@append_only
 class AllocationInError(db.Model):
     """An administrator's record that an allocation was made in error. The
     allocation stays; analysis decides what to do with it."""

@@ -659,6 +659,46 @@ def test_one_open_trial_per_site(make_trial):
     make_trial(sites=("coventry",), key="third", status=TrialStatus.CLOSED)
 
 
+@pytest.mark.parametrize("change", ["arm", "delete", "bulk update", "bulk delete"])
+def test_the_code_refuses_to_change_an_allocation_on_any_database(
+        make_trial, make_referral, triage_referral, lead, make_user, change):
+    """DESIGN.md: never updated or deleted, "enforced in the database on
+    PostgreSQL as well as in the code". Only PostgreSQL's triggers refused
+    it: on SQLite, the default, ``allocation.arm = "control"`` was committed
+    (found by review). The ORM now refuses it everywhere, as it does for the
+    other append-only records."""
+    from sqlalchemy import delete, update
+
+    from casework.audit.models import AuditEvent
+    from casework.database import AppendOnlyViolation
+    from casework.trial.models import AllocationInError
+
+    trial = make_trial()
+    allocation = decide(triage_referral(make_referral("coventry")), lead).allocation
+    trials.mark_in_error(trial, "coventry", 1, "Test", actor=make_user("admin", ()), now=NOW)
+    db.session.commit()
+    arm = allocation.arm
+    for model in (Allocation, AllocationInError, AuditEvent):
+        row = db.session.scalars(select(model)).first()
+        with pytest.raises(AppendOnlyViolation, match="append-only"):
+            if change == "arm":
+                if model is Allocation:
+                    row.arm = "control" if arm == "treatment" else "treatment"
+                else:
+                    row.id = row.id + 1000
+                db.session.commit()
+            elif change == "delete":
+                db.session.delete(row)
+                db.session.commit()
+            elif change == "bulk update":
+                db.session.execute(update(model).values(id=model.id))
+            else:
+                db.session.execute(delete(model))
+        db.session.rollback()
+    assert db.session.scalars(select(Allocation)).one().arm == arm
+    assert db.session.scalar(select(func.count()).select_from(AllocationInError)) == 1
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("table", ["allocations", "allocations_in_error"])
 @pytest.mark.parametrize("statement", [
