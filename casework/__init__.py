@@ -115,7 +115,14 @@ class _Environment(Environment):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
-    from casework.dates import date_time, local_date, long_date, short_date
+    from casework.dates import (
+        date_time,
+        local_date,
+        local_date_time,
+        local_time,
+        long_date,
+        short_date,
+    )
     from casework.forms import error_summary
     from casework.logs import configure_logging
     from casework.web import record_links
@@ -171,7 +178,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.add_template_global(list_query, "list_query")
     app.add_template_global(record_links, "record_links")
     app.add_template_global(error_summary, "error_summary")
-    for date_filter in (long_date, short_date, date_time, local_date):
+    for date_filter in (long_date, short_date, date_time, local_date, local_date_time, local_time):
         app.add_template_filter(date_filter)
 
     register_extensions(app)

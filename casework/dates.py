@@ -36,6 +36,23 @@ def date_time(value: datetime) -> str:
     return f"{long_date(value)} at {value.hour:02d}:{value.minute:02d}"
 
 
+def local_date_time(moment: datetime) -> str:
+    """``1 July 2026 at 00:30``: when ``moment`` was in England (a naive
+    moment is UTC). A moment shown in UTC beside days that are England's
+    contradicted them around midnight: "Randomised 30 June … at 23:30 UTC",
+    then a move dated 30 June refused as before randomisation (1 July)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return date_time(moment.astimezone(LOCAL_ZONE))
+
+
+def local_time(moment: datetime) -> str:
+    """``00:30:05``: the time of day ``moment`` was in England."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_ZONE).strftime("%H:%M:%S")
+
+
 def local_date(moment: datetime) -> date:
     """The day ``moment`` fell on in England (a naive moment is UTC, as
     SQLite gives them back)."""

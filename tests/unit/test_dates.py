@@ -35,3 +35,13 @@ def test_the_local_date_is_englands():
     assert local_date(datetime(2026, 12, 14, 23, 30, tzinfo=UTC)) == date(2026, 12, 14)
     # a naive moment (as SQLite gives it back) is UTC
     assert local_date(datetime(2026, 7, 14, 23, 30)) == date(2026, 7, 15)
+
+
+def test_a_moment_is_shown_at_englands_time():
+    from casework.dates import local_date_time, local_time
+
+    summer = datetime(2026, 6, 30, 23, 30, 5, tzinfo=UTC)
+    assert local_date_time(summer) == "1 July 2026 at 00:30"
+    assert local_date_time(summer.replace(tzinfo=None)) == "1 July 2026 at 00:30"  # SQLite's
+    assert local_time(summer) == "00:30:05"
+    assert local_date_time(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == "31 December 2026 at 23:30"

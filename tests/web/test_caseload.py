@@ -254,12 +254,12 @@ def test_dashboard_figures_are_kept_for_a_while_for_the_same_sites(app, client, 
     first = text_of(client.get("/dashboard"))
     assert _referrals_in_chart(first) == 1
     assert "worked out again at most every 30 seconds" in first
-    stamp = re.search(r'data-testid="worked-out-at">Figures as at ([\d:]+) UTC', first).group(1)
+    stamp = re.search(r'data-testid="worked-out-at">Figures as at ([\d:]+)', first).group(1)
 
     make_referral("coventry")
     again = text_of(client.get("/dashboard"))
     assert _referrals_in_chart(again) == 1  # kept: the same figures, the same time
-    assert f"Figures as at {stamp} UTC" in again
+    assert f"Figures as at {stamp};" in again
     assert app.extensions[services._KEPT].ttl == 30
 
     # a lead of other sites gets their own figures, not these

@@ -39,6 +39,18 @@ def test_person_page_shows_allocation_pathway_and_timeline(client, login_as, ran
     assert "slot" not in page.lower()
 
 
+def test_the_allocation_is_shown_at_englands_time(client, login_as, randomised):
+    """Randomised at 23:30 UTC on 30 June, 00:30 on 1 July in England: the
+    panel said "30 June 2026 at 23:30 UTC", and a move the caseworker then
+    dated 30 June was refused as before randomisation (1 July). The panel
+    now shows England's time, as every other date is (found by review)."""
+    person = randomised("treatment", on=datetime(2026, 6, 30, 23, 30, tzinfo=UTC))
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get(f"/people/{person.id}"))
+    assert "1 July 2026 at 00:30" in page and "23:30" not in page
+    assert "Now: <strong>Awaiting offer</strong> since 1 July 2026" in page
+
+
 def test_a_caseworker_records_a_move(client, login_as, post, randomised):
     person = randomised("treatment")
     login_as("caseworker", ("coventry",))
