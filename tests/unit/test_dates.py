@@ -44,4 +44,5 @@ def test_a_moment_is_shown_at_englands_time():
     assert local_date_time(summer) == "1 July 2026 at 00:30"
     assert local_date_time(summer.replace(tzinfo=None)) == "1 July 2026 at 00:30"  # SQLite's
     assert local_time(summer) == "00:30:05"
-    assert local_date_time(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == "31 December 2026 at 23:30"
+    winter = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert local_date_time(winter) == "31 December 2026 at 23:30"
