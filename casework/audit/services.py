@@ -730,10 +730,14 @@ def _is_change(value: Any) -> bool:
 
 
 def _an_id_or_count(value: Any) -> bool:
-    """Numbers, flags and lists of ids, which say nothing of the child."""
+    """Numbers and lists of ids, which say nothing of the child. Not flags
+    (``panel_confirmed: True`` is a triage fact), nor an empty list (a
+    triage's ``group_violence_evidence: []`` said C3 failed, where a list of
+    evidence showed "withheld") (found by review)."""
     if isinstance(value, list):
-        return all(isinstance(item, int) for item in value)
-    return isinstance(value, bool | int)
+        return bool(value) and all(isinstance(item, int) and not isinstance(item, bool)
+                                   for item in value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

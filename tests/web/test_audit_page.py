@@ -257,6 +257,23 @@ def test_admins_read_which_details_of_a_child_changed_not_their_values(
     assert "last_name: changed" in shown and "date_of_birth: changed" in shown
 
 
+def test_admins_read_no_triage_facts_as_flags_or_empty_lists(
+        client, login_as, make_referral, triage_referral):
+    """Flags and empty lists passed as "ids and counts": admins read a
+    triage's ``panel_confirmed: True``, and ``group_violence_evidence: []``
+    where a child had none (a list of evidence showed "withheld"), so the
+    empty one said C3 failed (found by review). Ids still show."""
+    referral = make_referral("coventry")
+    triage_referral(referral, group_violence_evidence=[], recommendation="ineligible")
+    login_as("admin", ())
+    shown = client.get("/audit/?action=triage:recorded").get_data(as_text=True)
+    assert "<code>triage:recorded</code>" in shown
+    assert "group_violence_evidence: withheld" in shown
+    assert "panel_confirmed: withheld" in shown
+    assert "True" not in shown and "[]" not in shown
+    assert f"referral_id: {referral.id}" in shown
+
+
 def test_leads_read_no_allocations_place_in_its_sequence(client, login_as, post, randomised):
     """The allocation report shows those who decide triage nothing of what
     comes next, yet the log listed each allocation's stratum, slot and arm,
