@@ -376,6 +376,16 @@ def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
     assert "C1 (age) is not met and cannot be overridden" in page_text(response)
     assert count(Allocation) == 0
 
+    # no date of birth: C1 is not known (not "not met"), and the lead is told the way on
+    unknown_age = triage_referral(make_referral("coventry", dob=None))
+    response = decide(client, unknown_age.id, {"decision": "eligible", "rationale": "Looks 16"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "C1 (age) is not known, and cannot be overridden" in text
+    assert "Record their date of birth on the person&#39;s record, then decide." in text
+    assert "C1 (age) is not met" not in text
+    assert count(Allocation) == 0
+
     response = decide(client, review.id,
                       {"decision": "eligible", "rationale": "Panel confirmed by phone"})
     assert response.status_code == 302
