@@ -207,6 +207,9 @@ LOCKED_CRITERIA = ("C1", "C2", "C4")
 # (a person recorded as new over a strong match), which only a lead who
 # has looked can tell apart.
 RULED_WHEN_UNKNOWN = ("C4",)
+# What makes known a locked criterion no lead can rule on: it is recorded,
+# then decided (C2 is never unknown: a referral always has its site).
+WHEN_UNKNOWN = {"C1": "Record their date of birth on the person's record, then decide."}
 
 
 def decision_problem(assessment: Assessment, decision: Result,
@@ -216,16 +219,23 @@ def decision_problem(assessment: Assessment, decision: Result,
     A decision against the computed result is an override and needs a
     rationale (field "rationale"); nobody may decide eligible unless C1, C2
     and C4 pass (field "decision"), or C4 is unknown (RULED_WHEN_UNKNOWN).
+    A locked criterion not known is said to be not known, with what makes
+    it known (WHEN_UNKNOWN), not "not met": a date of birth missing is
+    recorded, then the triage decided.
     """
     if decision not in (Result.ELIGIBLE, Result.INELIGIBLE):
         return "decision", "Decide eligible or ineligible"
     if decision == Result.ELIGIBLE:
         for criterion_id in LOCKED_CRITERIA:
             criterion = assessment.criterion(criterion_id)
-            if criterion.outcome == Outcome.FAIL or (criterion.outcome == Outcome.UNKNOWN
-                                                     and criterion_id not in RULED_WHEN_UNKNOWN):
-                return "decision", (f"{criterion_id} ({criterion.title.lower()}) is not met and "
-                                    f"cannot be overridden: {criterion.reason}")
+            named = f"{criterion_id} ({criterion.title.lower()})"
+            if criterion.outcome == Outcome.FAIL:
+                return "decision", f"{named} is not met and cannot be overridden: " \
+                                   f"{criterion.reason}"
+            if criterion.outcome == Outcome.UNKNOWN and criterion_id not in RULED_WHEN_UNKNOWN:
+                way_on = WHEN_UNKNOWN.get(criterion_id, "Record what is missing, then decide.")
+                return "decision", (f"{named} is not known, and cannot be overridden: "
+                                    f"{criterion.reason} {way_on}")
     if decision != assessment.result and not (rationale or "").strip():
         return "rationale", (f"The rules give {assessment.result.label.lower()}; give a "
                              f"rationale to decide {decision.label.lower()}")

@@ -16,8 +16,9 @@ from casework.trial.models import Allocation, Trial
 
 class Triage(db.Model):
     """One per referral. Facts can change until a lead decides; the decision
-    stores the computed result, the criteria as they stood and the rule-set
-    version, and locks the facts."""
+    stores the computed result, the criteria as they stood, the facts from
+    the referral and the person's record they were worked out from, and the
+    rule-set version, and locks the facts."""
 
     __tablename__ = "triages"
     __table_args__ = (
@@ -49,6 +50,12 @@ class Triage(db.Model):
     override_rationale: Mapped[str | None] = mapped_column(Text)
     ruleset_version: Mapped[str | None] = mapped_column(String(40))
     criteria: Mapped[list[dict] | None] = mapped_column(JSON)
+    # the facts the rules read that live outside the triage, as they stood
+    # when decided: the referral's date and site ("referral_date", "site"),
+    # the person's date of birth and home ("date_of_birth", "home"; ISO
+    # dates, keys, None if not known). The person's record may change after;
+    # the decision does not. None for decisions made before migration 0023.
+    decision_facts: Mapped[dict | None] = mapped_column(JSON)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the allocation made by this decision, or the earlier one it was linked to

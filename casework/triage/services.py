@@ -5,7 +5,7 @@ Services flush, never commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 
 from sqlalchemy import Select, and_, bindparam, exists, or_, select
@@ -33,6 +33,7 @@ from casework.intake import matching
 from casework.intake.models import Person, Referral
 from casework.intake.reference import (
     CLOSE_REASONS,
+    LOCAL_AUTHORITIES,
     InvalidTransition,
     ReferralStatus,
     transition,
@@ -298,9 +299,19 @@ def review(triage: Triage) -> tuple[Assessment, Allocation | None]:
 def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) -> Assessment:
     """C1 to C5 under ``trial``, the person's ``allocation`` deciding C4
     (or, with none, another record's: ``randomised_match``)."""
+    return _apply_rules(_cirv_facts(triage, allocation), trial)
+
+
+def _apply_rules(facts: cirv.CirvFacts, trial: Trial | None) -> Assessment:
+    return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
+
+
+def _cirv_facts(triage: Triage, allocation: Allocation | None) -> cirv.CirvFacts:
+    """What the rules read: the triage's facts, and the referral's and the
+    person's as their records say now."""
     referral, person = triage.referral, triage.referral.person
     already = allocation is not None and allocation.id != triage.allocation_id
-    facts = cirv.CirvFacts(
+    return cirv.CirvFacts(
         referral_date=referral.referral_date,
         site=referral.site.key,
         home=person.local_authority,
@@ -311,7 +322,75 @@ def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) 
         exclusions=tuple(triage.exclusions or []),
         randomised_match=None if allocation is not None else randomised_match(person),
     )
-    return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
+
+
+# The facts the rules read that live outside the triage, in the order a
+# decided triage's page shows them: on the referral, then the person's record.
+DECISION_FACTS = ("referral_date", "site", "date_of_birth", "home")
+
+
+def _decision_facts(referral_date: date, site: str, date_of_birth: date | None,
+                    home: str | None) -> dict:
+    """Those facts as triages.decision_facts keeps them: ISO dates and keys."""
+    return {"referral_date": referral_date.isoformat(), "site": site,
+            "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
+            "home": home}
+
+
+@dataclass(frozen=True)
+class DecidedFact:
+    """One fact a decided triage was decided on, as a reader sees it: as it
+    stood then and, where its record now says otherwise, what it says now."""
+
+    name: str  # one of DECISION_FACTS
+    label: str
+    then: str
+    now: str | None  # None: the record says the same now
+    whose: str  # whose record it is: "the referral", "their record"
+
+
+_DECIDED_FACT_LABELS = {
+    "referral_date": ("Referral date", "the referral"),
+    "site": ("Referral site", "the referral"),
+    "date_of_birth": ("Date of birth when decided", "their record"),
+    "home": ("Local authority when decided", "their record"),
+}
+
+
+def decided_on(triage: Triage) -> list[DecidedFact] | None:
+    """The facts outside the triage a decided triage was decided on, as
+    kept with the decision (DESIGN.md: the decision locks the facts), each
+    beside what its record says now if that differs: a date of birth
+    corrected after the decision is shown as such, not as the one the
+    criteria were worked out from. None for a triage not decided, or
+    decided before the decision kept them (migration 0023)."""
+    kept = triage.decision_facts if triage.is_decided else None
+    if kept is None:
+        return None
+    referral, person = triage.referral, triage.referral.person
+    now = _decision_facts(referral.referral_date, referral.site.key, person.date_of_birth,
+                          person.local_authority)
+    facts = []
+    for name in DECISION_FACTS:
+        label, whose = _DECIDED_FACT_LABELS[name]
+        then, current = kept.get(name), now[name]
+        facts.append(DecidedFact(
+            name, label, _shown(name, then, referral),
+            None if then == current else _shown(name, current, referral), whose))
+    return facts
+
+
+def _shown(name: str, value: str | None, referral: Referral) -> str:
+    if value is None:
+        return "Not known"
+    if name in ("referral_date", "date_of_birth"):
+        return long_date(date.fromisoformat(value))
+    if name == "site":
+        if value == referral.site.key:
+            return referral.site.name
+        site = db.session.scalars(select(Site).where(Site.key == value)).first()
+        return site.name if site else value
+    return LOCAL_AUTHORITIES.get(value, value)
 
 
 def randomised_match(person: Person) -> str | None:
@@ -387,7 +466,8 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     # alike; recorded with the decision, whichever way it goes
     trial = _trial(triage)
     earlier = _existing_allocation(triage, trial)
-    assessment = _assess(triage, trial, earlier)
+    facts = _cirv_facts(triage, earlier)
+    assessment = _apply_rules(facts, trial)
     if based_on is not None:
         seen_now = decision_version(triage, assessment)
         if based_on != seen_now:
@@ -418,6 +498,10 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     triage.override_rationale = rationale if overridden else None
     triage.ruleset_version = assessment.ruleset_version
     triage.criteria = [c.to_dict() for c in assessment.criteria]
+    # and the facts they were worked out from that live elsewhere: the
+    # person's record may change after, the decision does not
+    triage.decision_facts = _decision_facts(facts.referral_date, facts.site,
+                                            facts.date_of_birth, facts.home)
     triage.decided_by_id = actor.id
     triage.decided_at = now
     triage.trial = trial
@@ -441,6 +525,11 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
                 "decision": triage.decision, "overridden": overridden,
                 "ruleset_version": triage.ruleset_version,
                 "outcomes": {c.id: str(c.outcome) for c in assessment.criteria},
+                # whether the facts kept with it that may be missing were
+                # known: flags only, never their values (a referral always
+                # has its date and site)
+                "date_of_birth_known": facts.date_of_birth is not None,
+                "home_known": facts.home is not None,
                 "allocation_id": triage.allocation_id},
     )
     if overridden:

@@ -101,7 +101,7 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
         form.version.data = services.decision_version(triage, assessment)
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
-        earlier_allocation=earlier, closed=closed,
+        earlier_allocation=earlier, closed=closed, decided_on=services.decided_on(triage),
     ), status
 
 

@@ -65,3 +65,31 @@ def test_the_notes_search_index_is_kept_in_step_at_head(app, make_referral, make
     db.session.execute(text("DELETE FROM notes"))
     in_step()
     db.session.rollback()
+
+
+def test_migration_0023_leaves_earlier_decisions_claiming_no_facts(
+        client, login_as, make_trial, make_referral, triage_referral):
+    """A triage decided before migration 0023 has no facts kept with its
+    decision (null): its page shows the record as it is now, as before, and
+    claims nothing of what the decision was made on."""
+    from datetime import UTC, datetime
+
+    from casework.triage import services
+    from casework.triage.models import Triage
+    from tests.conftest import load_migration, run_migration_step
+
+    make_trial()
+    lead = login_as("lead", ("coventry",))
+    triage = services.decide(triage_referral(make_referral("coventry")), "eligible", None,
+                             actor=lead, now=datetime(2026, 11, 20, 12, tzinfo=UTC),
+                             key=b"test-trial-key")
+    db.session.commit()
+    triage_id = triage.id
+    migration = load_migration("0023")
+    run_migration_step(migration.downgrade)
+    run_migration_step(migration.upgrade)
+    db.session.expire_all()
+    assert db.session.get(Triage, triage_id).decision_facts is None
+    shown = client.get(f"/triage/{triage_id}").get_data(as_text=True)
+    assert "when decided" not in shown and "now says" not in shown
+    assert "Date of birth" in shown and "1 January 2008" in shown

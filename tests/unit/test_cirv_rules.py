@@ -218,5 +218,21 @@ def test_age_site_and_prior_randomisation_cannot_be_overridden(overrides):
     assert field == "decision" and "cannot be overridden" in message
 
 
+def test_an_unknown_age_is_said_to_be_not_known_with_the_way_on():
+    """C1 unknown (no date of birth) was refused as "C1 (age) is not met":
+    it is not known, and the lead is told to record the date of birth;
+    a C1 that fails is still "not met"."""
+    field, message = cirv.decision_problem(cirv.assess(facts(date_of_birth=None)),
+                                           Result.ELIGIBLE, "A good reason")
+    assert field == "decision"
+    assert message.startswith("C1 (age) is not known, and cannot be overridden: Date of birth "
+                              "not known")
+    assert "not met" not in message
+    assert message.endswith("Record their date of birth on the person's record, then decide.")
+    _, message = cirv.decision_problem(cirv.assess(facts(date_of_birth=date(2013, 1, 1))),
+                                       Result.ELIGIBLE, "A good reason")
+    assert message.startswith("C1 (age) is not met and cannot be overridden: Aged 13")
+
+
 def test_only_eligible_or_ineligible_can_be_decided():
     assert cirv.decision_problem(cirv.assess(facts()), Result.NEEDS_REVIEW, "x")[0] == "decision"

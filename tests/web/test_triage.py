@@ -376,12 +376,77 @@ def test_an_override_needs_a_rationale_and_age_cannot_be_overridden(
     assert "C1 (age) is not met and cannot be overridden" in page_text(response)
     assert count(Allocation) == 0
 
+    # no date of birth: C1 is not known (not "not met"), and the lead is told the way on
+    unknown_age = triage_referral(make_referral("coventry", dob=None))
+    response = decide(client, unknown_age.id, {"decision": "eligible", "rationale": "Looks 16"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "C1 (age) is not known, and cannot be overridden" in text
+    assert "Record their date of birth on the person&#39;s record, then decide." in text
+    assert "C1 (age) is not met" not in text
+    assert count(Allocation) == 0
+
     response = decide(client, review.id,
                       {"decision": "eligible", "rationale": "Panel confirmed by phone"})
     assert response.status_code == 302
     shown = page_text(client.get(f"/triage/{review.id}"))
     assert "Override rationale" in shown and "Panel confirmed by phone" in shown
     assert "triage:overridden" in set(db.session.scalars(select(AuditEvent.action)))
+
+
+def facts_row(text: str, key: str) -> str:
+    """The value beside ``key`` in a summary list, its spaces run together."""
+    found = re.search(rf"{re.escape(key)}\s*</dt>\s*<dd[^>]*>(.*?)</dd>", text, re.S)
+    return " ".join(found.group(1).split()) if found else ""
+
+
+def test_a_decided_triage_shows_the_facts_it_was_decided_on(
+        client, login_as, make_trial, make_referral, triage_referral):
+    """A date of birth corrected after the decision (2008 to 2015) read
+    "Date of birth 1 January 2015" beside "Aged 18 on the referral date"
+    (met): the page read the person's record as it is now. The decision
+    keeps the facts from the referral and the person's record it was
+    decided on, and the page shows them, with what the record says now
+    where it differs; the audit event says which were known, never what."""
+    from casework.intake import services as intake
+
+    make_trial()
+    referral = make_referral("coventry", dob=date(2008, 1, 1))
+    triage = triage_referral(referral)
+    unknown = make_referral("coventry", dob=None)
+    unknown_triage = triage_referral(unknown)
+    lead = login_as("lead", ("coventry",))
+    assert decide(client, triage.id, {"decision": "eligible"}).status_code == 302
+    assert decide(client, unknown_triage.id, {
+        "decision": "ineligible", "rationale": "No date of birth; referred again if found"},
+    ).status_code == 302
+    for person, dob in ((referral.person, date(2015, 1, 1)), (unknown.person, date(2009, 3, 4))):
+        person = db.session.merge(person)
+        intake.update_person(person, intake.PersonDetails(
+            person.first_name, person.last_name, dob, person.gender, person.ethnicity,
+            "dudley"), actor=lead, now=datetime(2026, 11, 21, 12, tzinfo=UTC))
+    db.session.commit()
+
+    shown = page_text(client.get(f"/triage/{triage.id}"))
+    assert facts_row(shown, "Date of birth when decided") == (
+        "1 January 2008 (their record now says 1 January 2015)")
+    assert facts_row(shown, "Local authority when decided") == (
+        "Coventry (their record now says Dudley)")
+    assert facts_row(shown, "Referral date") == "1 November 2026"  # the same: said once
+    assert facts_row(shown, "Referral site") == "Coventry"
+    assert "Aged 18 on the referral date" in shown
+    shown = page_text(client.get(f"/triage/{unknown_triage.id}"))
+    assert facts_row(shown, "Date of birth when decided") == (
+        "Not known (their record now says 4 March 2009)")
+    unknown_event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "triage:decided",
+        AuditEvent.subject_id == str(unknown_triage.id))).one()
+    assert unknown_event.detail["date_of_birth_known"] is False
+
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "triage:decided", AuditEvent.subject_id == str(triage.id))).one()
+    assert (event.detail["date_of_birth_known"], event.detail["home_known"]) == (True, True)
+    assert "2008" not in str(event.detail) and "coventry" not in str(event.detail)
 
 
 def test_a_decision_is_on_the_facts_the_lead_read(client, login_as, make_trial, make_referral,
