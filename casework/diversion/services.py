@@ -300,9 +300,14 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
         for criterion in assessment.criteria:
             if criterion["id"] in LOCKED_CRITERIA[assessment.scheme] \
                     and criterion["outcome"] != Outcome.PASS:
+                # not known is not "not met": the lead is told the way on
+                # (found by review, as for CIRV's C1)
                 raise DiversionError({"decision": (
                     f"{criterion['id']} is not met and cannot be overridden: "
-                    f"{criterion['reason']}")})
+                    f"{criterion['reason']}" if criterion["outcome"] == Outcome.FAIL else
+                    f"{criterion['id']} is not known, and cannot be overridden: "
+                    f"{criterion['reason']} Record what is missing on the assessment, "
+                    "then decide.")})
     overridden = decision != assessment.result
     if overridden and not rationale:
         computed = Result(assessment.result).label.lower()

@@ -200,6 +200,20 @@ def test_no_decision_overrides_what_defines_the_scheme(child, worker, lead, sche
     services.decide(assessment, "ineligible", None, actor=lead, now=now)
 
 
+def test_a_criterion_not_known_is_said_to_be_not_known(child, worker, lead):
+    """K1 with no date of birth is unknown, and a decision of eligible said
+    "K1 is not met": the lead was not told what would let them decide."""
+    data = {**CHECKPOINT, "date_of_birth": None}
+    assessment = services.assess_data(child, "checkpoint", data, actor=worker, now=NOW,
+                                      settings=SETTINGS)
+    assert {c["id"]: c["outcome"] for c in assessment.criteria}["K1"] == "unknown"
+    with pytest.raises(services.DiversionError,
+                       match=r"K1 is not known, and cannot be overridden: Date of birth not "
+                             r"known.*Record what is missing on the assessment, then decide"):
+        services.decide(assessment, "eligible", "The lead says so", actor=lead, now=NOW)
+    assert assessment.decided_at is None
+
+
 def test_a_lead_may_decide_against_the_other_criteria(child, worker, lead):
     # K3 to K6 and O3 to O5 are judgements a lead may make, with a rationale
     assessment = services.assess_data(
