@@ -197,8 +197,10 @@ def authenticate(email: str, password: str, *, now: datetime) -> User | None:
             else "wrong_password" if not ok
             else "account_inactive"
         )
+        # by whoever tried (not signed in), about the account tried: listed
+        # as that user's own actions, an attacker's guesses read as theirs
         audit.record(
-            Action.AUTH_LOGIN_FAILED, actor=user, now=now,
+            Action.AUTH_LOGIN_FAILED, actor=None, anonymous=True, now=now,
             subject_type="user" if user else None,
             subject_id=user.id if user else None,
             detail={"reason": reason},

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from casework.accounts.models import User
 
 SYSTEM_ROLE = "system"
+# someone not signed in (a failed sign-in): not the account they tried, whose
+# own actions a filter by its email lists, nor a command run on the server
+ANONYMOUS_ROLE = "anonymous"
 # The chain's lock (PostgreSQL: a transaction's advisory lock on its
 # hashtext), taken by casework_audit_chain_head() (migration 0014) and by a
 # bulk load of events (casework.demo)
@@ -118,6 +121,7 @@ def record(
     site_id: int | None = None,
     sites: Iterable[int] | None = None,
     detail: Mapping[str, Any] | None = None,
+    anonymous: bool = False,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction.
 
@@ -153,7 +157,8 @@ def record(
     event = AuditEvent(
         occurred_at=now.astimezone(UTC),
         actor_id=actor.id if actor is not None else None,
-        actor_role=str(actor.role) if actor is not None else SYSTEM_ROLE,
+        actor_role=(str(actor.role) if actor is not None
+                    else ANONYMOUS_ROLE if anonymous else SYSTEM_ROLE),
         action=str(action),
         subject_type=subject_type,
         subject_id=None if subject_id is None else str(subject_id),

@@ -67,6 +67,26 @@ def test_failures_look_the_same_whether_or_not_the_email_exists(client, make_use
     assert actions()[-2:] == ["auth:login_failed", "auth:login_failed"]
 
 
+def test_a_failed_sign_in_is_by_someone_not_signed_in_about_the_account_tried(
+        client, login_as, post, make_user):
+    """Failed sign-ins were recorded as the tried account's own actions: an
+    inspector filtering the log by the lead's email read an attacker's
+    guesses as the lead's (found by review). They are now by someone not
+    signed in, about the account; an unknown email's is about no one."""
+    user = make_user("lead", ("coventry",), email="tried@example.org")
+    sign_in(client, user.email, "not the right password")
+    sign_in(client, "nobody@example.org", PASSWORD)
+    failed = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "auth:login_failed").order_by(AuditEvent.id)).all()
+    assert [(e.actor_id, e.actor_role, e.subject_type, e.subject_id) for e in failed] == [
+        (None, "anonymous", "user", str(user.id)), (None, "anonymous", None, None)]
+    login_as("admin", ())
+    own = client.get(f"/audit/?actor={user.email}").get_data(as_text=True)
+    assert "<code>auth:login_failed</code>" not in own
+    shown = client.get("/audit/?action=auth:login_failed").get_data(as_text=True)
+    assert shown.count("someone not signed in") == 2
+
+
 def test_failed_sign_in_keeps_the_email_but_not_the_password(client, make_user):
     user = make_user()
     page = sign_in(client, user.email, "not the right password").get_data(as_text=True)
