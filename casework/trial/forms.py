@@ -125,15 +125,24 @@ class AllocationListForm(Form):
 
 
 class InErrorForm(Form):
+    """Which allocation, by the reference of a referral of the person's (what
+    their lead reads on the case record and can tell an admin), or by its
+    stratum and slot (what the trial's statistician reads in the report)."""
+
     class Meta:
         id_prefix = "in-error-"  # drawn beside the trial's own form and AllocationListForm
 
-    stratum = SelectField("Stratum", widget=GovSelect(), choices=[],
-                          validators=[InputRequired(message="Select the stratum")])
+    referral = StringField(
+        "Referral reference", widget=GovTextInput(),
+        description="A referral of the person's, as their case record shows it (for example "
+                    "R0001234). Or leave this blank and give the stratum and slot.",
+        validators=[Optional(), Length(max=20, message="Enter a referral reference like "
+                                                       "R0001234")],
+    )
+    stratum = SelectField("Stratum", widget=GovSelect(), choices=[], default="")
     slot = WholeNumberField("Slot", message=SLOT_MESSAGE, widget=GovTextInput(),
-                            validators=[InputRequired(message="Enter the slot number"),
-                                        NumberRange(min=1, max=10_000_000,
-                                                    message=SLOT_MESSAGE)])
+                            validators=[Optional(), NumberRange(min=1, max=10_000_000,
+                                                                message=SLOT_MESSAGE)])
     reason = TextAreaField(
         "Why was this allocation made in error?", widget=GovTextArea(),
         validators=[InputRequired(message="Enter why the allocation was made in error"),
@@ -141,6 +150,24 @@ class InErrorForm(Form):
                            message=f"Reason must be {MAX_REASON_LENGTH} characters or fewer")],
     )
     submit = SubmitField("Mark as randomised in error", widget=GovSubmitInput())
+
+    def validate(self, extra_validators=None) -> bool:
+        """A referral reference, or a stratum and a slot: one of the two."""
+        valid = super().validate(extra_validators)
+        slot_typed = bool(self.slot.raw_data and str(self.slot.raw_data[0]).strip())
+        if (self.referral.data or "").strip():
+            if self.stratum.data or slot_typed:
+                self.referral.errors.append(
+                    "Give the referral reference, or the stratum and slot, not both")
+                valid = False
+            return valid
+        if not self.stratum.data:
+            self.stratum.errors.append("Select the stratum, or enter a referral reference")
+            valid = False
+        if not slot_typed:
+            self.slot.errors.append("Enter the slot number, or a referral reference")
+            valid = False
+        return valid
 
 
 class ReportForm(Form):

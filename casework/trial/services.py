@@ -539,30 +539,54 @@ def randomise(trial: Trial, referral: Referral, *, actor: User, now: datetime,
     return allocation
 
 
-def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, actor: User,
-                  now: datetime) -> AllocationInError:
+def mark_in_error(trial: Trial, stratum: str | None, slot: int | None, reason: str, *,
+                  actor: User, now: datetime, referral: str | None = None) -> AllocationInError:
     """Record that an allocation was made in error; the allocation is unchanged.
+
+    The allocation is named by the reference of a referral of the person's
+    (``referral``: the one randomised, or a later one linked to its
+    allocation), as their lead reads it on the case record, or by its
+    ``stratum`` and ``slot``, as the statistician reads the report. Admins
+    do no casework and see no strata: a lead could only tell them a
+    referral, which the form did not take.
 
     Under the allocation's row lock, so of two admins marking it at once the
     second waits for the first and is told it is marked already (it met the
     unique index and answered 500); whether it is marked is read after the
     lock, in a statement of its own, so it sees the first one's record."""
+    from casework.intake.models import format_reference, parse_reference
+    from casework.triage.models import Triage
+
     reason = (reason or "").strip()
     problems: dict[str | None, str] = {}
     allocation = None
-    if slot is None:
-        problems["slot"] = "Enter the slot number"
+    field_name = "referral" if (referral or "").strip() else "slot"
+    if field_name == "referral":
+        referral_id = parse_reference(referral or "")
+        if referral_id is None:
+            problems["referral"] = "Enter a referral reference like R0001234"
+        else:
+            linked = select(Triage.allocation_id).where(Triage.referral_id == referral_id)
+            allocation = db.session.scalars(select(Allocation).where(
+                Allocation.trial_id == trial.id,
+                (Allocation.referral_id == referral_id) | Allocation.id.in_(linked))
+                .order_by(Allocation.id)).first()
+            if allocation is None:
+                problems["referral"] = (f"Referral {format_reference(referral_id)} has no "
+                                        f"allocation in {trial.name}")
+    elif slot is None or not stratum:
+        problems["slot"] = "Enter the slot number, or a referral reference"
     else:
         allocation = db.session.scalars(select(Allocation).where(
             Allocation.trial_id == trial.id, Allocation.stratum == stratum,
             Allocation.slot == slot)).first()
         if allocation is None:
             problems["slot"] = f"No allocation has slot {slot} in stratum {stratum}"
-        else:
-            lock_row(db.session, allocation)
-            if db.session.scalar(select(AllocationInError.id).where(
-                    AllocationInError.allocation_id == allocation.id)) is not None:
-                problems["slot"] = "This allocation is already marked as randomised in error"
+    if allocation is not None:
+        lock_row(db.session, allocation)
+        if db.session.scalar(select(AllocationInError.id).where(
+                AllocationInError.allocation_id == allocation.id)) is not None:
+            problems[field_name] = "This allocation is already marked as randomised in error"
     if not reason:
         problems["reason"] = "Enter why the allocation was made in error"
     elif len(reason) > MAX_REASON_LENGTH:
@@ -576,7 +600,8 @@ def mark_in_error(trial: Trial, stratum: str, slot: int | None, reason: str, *, 
     audit.record(
         Action.ALLOCATION_MARKED_IN_ERROR, actor=actor, now=now, subject_type="allocation",
         subject_id=allocation.id, site_id=allocation.site_id,
-        detail={"trial": trial.key, "stratum": stratum, "slot": slot},
+        detail={"trial": trial.key, "stratum": allocation.stratum, "slot": allocation.slot,
+                "referral_id": allocation.referral_id},
     )
     return record
 

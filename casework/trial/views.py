@@ -12,6 +12,7 @@ from casework.audit.actions import Action
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
 from casework.forms import changed_meanwhile, choices, refused, show_problems
+from casework.intake.models import format_reference
 from casework.trial import bp, services
 from casework.trial.forms import AllocationListForm, InErrorForm, ReportForm, TrialForm
 from casework.trial.models import Allocation, AllocationInError, AllocationMethod, Trial
@@ -131,17 +132,20 @@ def upload_list(trial_id: int):
 def mark_in_error(trial_id: int):
     trial = _get_trial(trial_id)
     form = InErrorForm()
-    form.stratum.choices = choices((s, s) for s in services.trial_strata(trial))
+    form.stratum.choices = choices(
+        [("", "Select a stratum")] + [(s, s) for s in services.trial_strata(trial)])
     if form.validate_on_submit():
         try:
-            services.mark_in_error(trial, form.stratum.data, form.slot.data, form.reason.data,
-                                   actor=current_user, now=utcnow())
+            record = services.mark_in_error(
+                trial, form.stratum.data, form.slot.data, form.reason.data,
+                referral=form.referral.data, actor=current_user, now=utcnow())
         except services.TrialError as error:
             db.session.rollback()
             show_problems(form, error.problems)
         else:
-            flash(f"Slot {form.slot.data} of {form.stratum.data} marked as randomised in error",
-                  "success")
+            marked = record.allocation
+            flash(f"The allocation of referral {format_reference(marked.referral_id)} (slot "
+                  f"{marked.slot} of {marked.stratum}) marked as randomised in error", "success")
             return redirect(url_for("trial.edit", trial_id=trial.id))
     return _render_edit(trial, error_form=form, status=422)
 

@@ -1091,6 +1091,53 @@ def test_admin_marks_an_allocation_in_error(client, login_as, post, make_trial, 
     assert "Wrong person" in page_text(client.get(f"/admin/trials/{trial.id}"))
 
 
+def test_admin_marks_an_allocation_in_error_by_a_referral_of_the_persons(
+        client, login_as, post, make_trial, make_referral, triage_referral, make_user):
+    """The form asked for the stratum and slot, which admins (who do no
+    casework) could find nowhere: a lead can tell them a referral, from
+    the case record. The referral randomised, or a later one linked to its
+    allocation, names it; a wrong or unallocated reference is explained."""
+    from casework.triage import services
+
+    trial = make_trial()
+    lead = make_user("lead", ("coventry",))
+    first = make_referral("coventry")
+    services.decide(triage_referral(first), "eligible", None, actor=lead,
+                    now=datetime.now(UTC), key=b"test-trial-key")
+    again = make_referral("coventry", person=first.person)
+    services.decide(triage_referral(again), "ineligible", None, actor=lead,  # C4: keeps it
+                    now=datetime.now(UTC), key=b"test-trial-key")
+    waiting = make_referral("coventry")
+    db.session.commit()
+    login_as("admin", ())
+    path = f"/admin/trials/{trial.id}/in-error"
+    for typed, problem in ((f"R{waiting.id:07d}", f"Referral R{waiting.id:07d} has no "
+                                                  "allocation in CIRV trial"),
+                           ("R12x", "Enter a referral reference like R0001234")):
+        response = post(path, {"referral": typed, "reason": "Wrong person"})
+        assert response.status_code == 422 and problem in page_text(response)
+    response = post(path, {"referral": f"R{again.id:07d}", "stratum": "coventry",
+                           "reason": "Wrong person"})
+    assert response.status_code == 422
+    assert "Give the referral reference, or the stratum and slot, not both" in \
+        page_text(response)
+    assert count(AllocationInError) == 0
+
+    response = post(path, {"referral": f"r{again.id:07d} ", "reason": "Wrong person"})
+    assert response.status_code == 302
+    marked = db.session.scalars(select(AllocationInError)).one()
+    assert marked.allocation.referral_id == first.id  # the allocation the later one keeps
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "allocation:marked_in_error")).one()
+    assert event.detail["referral_id"] == first.id and event.detail["slot"] == 1
+    page = page_text(client.get(f"/admin/trials/{trial.id}"))
+    assert f"The allocation of referral R{first.id:07d} (slot 1 of coventry)" in page
+    assert f"R{first.id:07d}" in page
+    response = post(path, {"referral": f"R{first.id:07d}", "reason": "Again"})
+    assert response.status_code == 422
+    assert "already marked as randomised in error" in page_text(response)
+
+
 def _edit_form(client, trial_id: int, **changes) -> dict:
     """The trial's edit form as its page draws it, with ``changes`` typed in."""
     page = page_text(client.get(f"/admin/trials/{trial_id}"))
