@@ -76,6 +76,9 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
     workers = {user.id: user for user in db.session.scalars(select(User).where(
         User.id.in_({row.caseworker_id for row in chosen})))}
 
+    # Every draw is made whatever the time of day, so the same seed on the
+    # same day gives the same steps; only which of them have happened yet
+    # depends on the moment the seed runs.
     plans = []
     for row in sorted(chosen, key=lambda row: (row.referral_date, row.id)):
         # the day after it came in at the earliest (the import is that day's)
@@ -83,11 +86,13 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
         decided_at = working_moment(rng, triaged_at.date() + timedelta(days=rng.randint(2, 28)))
         moved_at = working_moment(rng, decided_at.date() + timedelta(days=rng.randint(3, 30)))
         evidence = rng.sample(list(cirv.EVIDENCE), rng.choice([0, 1, 1, 2, 2, 3]))
+        roll, panel = rng.random(), rng.choices([True, None, False], weights=[75, 15, 10])[0]
+        target = rng.choice(["engaged", "engaged", "at_risk_monitoring", None])
         if triaged_at <= now:
-            plans.append((row, triaged_at, decided_at, moved_at, evidence, rng.random()))
+            plans.append((row, triaged_at, decided_at, moved_at, evidence, roll, panel, target))
 
     decisions = []
-    for row, triaged_at, decided_at, moved_at, evidence, roll in plans:
+    for row, triaged_at, decided_at, moved_at, evidence, roll, panel, target in plans:
         referral = db.session.get(Referral, row.id)
         # on the lead's queue: not decided yet, or triaged in the last eight
         # weeks and waiting for the panel (two in five of those)
@@ -95,19 +100,20 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
         facts = triage.TriageFacts(
             group_violence_evidence=evidence,
             # the panel has met on the cases decided by now
-            panel_confirmed=(roll < 0.85) if not waiting
-            else rng.choices([True, None, False], weights=[75, 15, 10])[0],
+            panel_confirmed=(roll < 0.85) if not waiting else panel,
             exclusions=["other_focused_deterrence"] if roll > 0.95 else [],
             recommendation="eligible" if evidence else "ineligible",
         )
         record = triage.record_triage(referral, facts, actor=workers[row.caseworker_id],
                                       now=triaged_at)
         if not waiting:
-            decisions.append((decided_at, record, moved_at, workers[row.caseworker_id]))
+            decisions.append((decided_at, record, moved_at, workers[row.caseworker_id],
+                              target))
 
     randomised = 0
     proposed = deviated = False
-    for decided_at, record, moved_at, worker in sorted(decisions, key=lambda d: d[0]):
+    for decided_at, record, moved_at, worker, target in sorted(decisions,
+                                                               key=lambda d: d[0]):
         result = triage.assess(record).result
         decision, rationale = str(result), None
         if result == Result.NEEDS_REVIEW:
@@ -117,16 +123,16 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
                                 now=decided_at, key=key)
         randomised += decided.decision == Result.ELIGIBLE
         if decided.allocation is not None and moved_at <= now:
-            proposed, deviated = _demo_pathway(decided.allocation, rng, proposed, deviated,
+            proposed, deviated = _demo_pathway(decided.allocation, target, proposed, deviated,
                                                caseworker=worker, now=moved_at)
     return len(plans), randomised
 
 
-def _demo_pathway(allocation, rng: random.Random, proposed: bool, deviated: bool, *,
+def _demo_pathway(allocation, target: str | None, proposed: bool, deviated: bool, *,
                   caseworker: User, now: datetime) -> tuple[bool, bool]:
-    """Move a newly treated person along (engaged or at-risk monitoring, one
-    disruption proposal), and record one protocol deviation in the control
-    arm, as the person's caseworker at ``now``."""
+    """Move a newly treated person along (to ``target``: engaged or at-risk
+    monitoring; one disruption proposal), and record one protocol deviation
+    in the control arm, as the person's caseworker at ``now``."""
     person = db.session.get(Person, allocation.person_id)
     today = local_date(now)
     if allocation.arm == Arm.CONTROL:
@@ -134,7 +140,6 @@ def _demo_pathway(allocation, rng: random.Random, proposed: bool, deviated: bool
             pathways.record_deviation(person, today, "Mentor phoned the wrong family member "
                                       "about a programme session.", actor=caseworker, now=now)
         return proposed, True
-    target = rng.choice(["engaged", "engaged", "at_risk_monitoring", None])
     if target:
         pathways.move(person, pathways.MoveRequest(target, today), actor=caseworker, now=now)
         if not proposed:
