@@ -144,3 +144,21 @@ def test_only_a_triaged_referral_is_closed_as_triage_complete(seeded):
                                 .where(Referral.status == "closed")).all()
     assert len(closed) > 30
     assert all(referred_on <= local_date(at) for referred_on, at in closed)
+
+
+def test_the_demo_trials_consort_counts_every_referral_at_its_sites(seeded, runner, tmp_path):
+    """The trial opens before the history it randomises in: made the moment
+    the seed ran, it would not count the referrals closed before that."""
+    import json
+
+    at_sites = (select(func.count()).select_from(Referral)
+                .join(Site, Site.id == Referral.site_id)
+                .where(Site.key.in_(["coventry", "wolverhampton"])))
+    result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "consort.svg")])
+    assert result.exit_code == 0, result.output
+    counts = json.loads((tmp_path / "consort.json").read_text())
+    assert counts["referred"] == db.session.scalar(at_sites)
+    closed = db.session.scalar(at_sites.where(Referral.status == "closed"))
+    assert closed > 5 and counts["closed_before_triage"] == closed
+    assert counts["randomised"] == db.session.scalar(
+        select(func.count()).select_from(Allocation))
