@@ -69,13 +69,20 @@ def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
         sys.exit(2)
     from casework.demo.activity import seed_activity
     from casework.demo.diversion import seed_diversion
-    from casework.demo.people import people_count, seed_people, share_out
+    from casework.demo.people import (
+        history_start,
+        people_count,
+        seed_people,
+        share_out,
+        site_leads,
+    )
     from casework.demo.trial import seed_triage, seed_trial
 
     with command_transaction("seed-demo"), bulk_load():
         now = utcnow()
         logins = seed_demo_users(now)
-        seed_trial(now=now)
+        # open before the synthetic history it randomises in
+        seed_trial(now=history_start(now) if people else now)
         existing = people_count() if people else 0
         if people and existing:
             click.echo(f"The database already holds {existing:,} people; none added.")
@@ -83,17 +90,18 @@ def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
             added, referrals, person_ids = seed_people(people, seed, now=now)
             caseworkers = share_out(accounts.find_user_by_email(DEMO_USERS[0][0]), seed,
                                     now=now)
-            notes, events = seed_activity(person_ids, seed,
-                                          lead=accounts.find_user_by_email(DEMO_USERS[1][0]),
-                                          now=now)
+            leads, leads_added = site_leads(accounts.find_user_by_email(DEMO_USERS[1][0]),
+                                            seed, now=now)
+            notes, events = seed_activity(person_ids, seed, leads=leads, now=now)
             audit.record(Action.DEMO_SEEDED, actor=None, now=now,
                          detail={"people": added, "referrals": referrals, "seed": seed,
-                                 "caseworkers_added": caseworkers})
+                                 "caseworkers_added": caseworkers, "leads_added": leads_added})
             click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "
                        f"(seed {seed}), {notes:,} notes and contacts and {events:,} "
                        f"audit events of their history; {caseworkers:,} synthetic caseworkers "
-                       "(nobody can sign in as them) share the cases.")
-            triaged, randomised = seed_triage(min(60, max(added // 5, 1)), seed,
+                       f"and {leads_added:,} synthetic leads (nobody can sign in as them) "
+                       "share the cases.")
+            triaged, randomised = seed_triage(min(60, max(added // 5, 1)), seed, leads=leads,
                                               key=current_app.config["TRIAL_KEY"], now=now)
             click.echo(f"Triaged {triaged} referrals at the trial sites; "
                        f"randomised {randomised}.")

@@ -8,8 +8,10 @@ details the services would give them (``person:created``,
 ``referral:created``, ``person:viewed``, ``note:created``), and each event
 is chained exactly as ``casework.audit.chain`` computes, so ``audit verify``
 and every page work on them. Events and notes are written in time order
-(the history runs from each person's first referral to ``ANCHOR``), so ids
-and timestamps rise together as they would have in real use.
+(the history runs from each person's first referral to the moment the seed
+runs), so ids and timestamps rise together as they would have in real use.
+Every note is written by a user holding the person's site: their
+caseworker, or a lead of that site.
 
 Speed comes from bulk inserts with ids chosen here (under the audit chain
 lock, in the seeding transaction), not from skipping anything: a note costs
@@ -24,8 +26,8 @@ import queue
 import random
 import threading
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -35,7 +37,7 @@ from casework.audit.actions import Action
 from casework.audit.models import AuditEvent
 from casework.audit.services import _CHAIN_LOCK, SYSTEM_ROLE, fast_event_hash
 from casework.database import lock_for_update, next_id, reset_id_sequences
-from casework.demo.people import ANCHOR
+from casework.demo.people import anchor_day, working_moment
 from casework.extensions import db
 from casework.intake.models import Person, Referral
 from casework.notes.models import Note, NoteRevision
@@ -48,6 +50,56 @@ HEAVY_SHARE = 0.01
 CONTACT_WEIGHTS = {"face_to_face": 40, "phone": 30, "video": 5, "family": 10, "careers": 5,
                    "mentoring": 10}
 assert set(CONTACT_WEIGHTS) == set(CONTACT_TYPES)
+# A contact's body fits its type and whether the person came: they were
+# drawn apart, giving "Contact: mentoring, not attended" over "Met at the
+# youth centre" and phone calls recorded face to face (found by review).
+CONTACT_BODIES = {
+    ("face_to_face", True): (
+        "Met at the youth centre; talked about college options.",
+        "Home visit with a parent present; reviewed the support plan.",
+        "Met in town after school; talked through the safety plan.",
+    ),
+    ("face_to_face", False): (
+        "Went to the youth centre as agreed; he did not come. Left a message.",
+        "Home visit as arranged; nobody was in. Left a card.",
+    ),
+    ("phone", True): (
+        "Phone call to arrange next week's session.",
+        "Phoned to check in after the weekend; he sounded settled.",
+    ),
+    ("phone", False): (
+        "Phoned at the agreed time; no answer. Left a voicemail.",
+    ),
+    ("video", True): (
+        "Video call; talked about how college is going.",
+    ),
+    ("video", False): (
+        "Video call set up as agreed; he did not join. Sent a text to rearrange.",
+    ),
+    ("family", True): (
+        "Met his mother and sister at home; went through the support plan together.",
+        "Spoke with his father about the curfew and who he spends time with.",
+    ),
+    ("family", False): (
+        "Family meeting arranged at home; nobody answered the door.",
+    ),
+    ("careers", True): (
+        "Careers session; looked at apprenticeships and started a CV.",
+    ),
+    ("careers", False): (
+        "Careers appointment booked; he did not attend. Rebooked for next week.",
+    ),
+    ("mentoring", True): (
+        "Mentoring session in town; he arrived on time.",
+        "Mentoring session at the boxing club; he stayed for the whole hour.",
+    ),
+    ("mentoring", False): (
+        "Mentoring session arranged; he did not turn up. The mentor left a message.",
+    ),
+}
+assert {kind for kind, _ in CONTACT_BODIES} == set(CONTACT_TYPES)
+assert all((kind, attended) in CONTACT_BODIES for kind in CONTACT_TYPES
+           for attended in (True, False))
 NOTE_BODIES = {
     NoteKind.CASE_NOTE: (
         "Spoke with school about attendance; agreed a weekly check-in.",
@@ -55,13 +107,6 @@ NOTE_BODIES = {
         "Referred to the local boxing club; he seemed interested.",
         "Housing officer confirmed the family's move is delayed.",
         "Discussed safety planning after the incident last weekend.",
-    ),
-    NoteKind.CONTACT: (
-        "Met at the youth centre; talked about college options.",
-        "Phone call to arrange next week's session.",
-        "Home visit with a parent present; reviewed the support plan.",
-        "Mentoring session in town; he arrived on time.",
-        "Did not attend the planned meeting; left a message.",
     ),
     NoteKind.DECISION: (
         "Case discussed at panel; continue at the current level of support.",
@@ -192,21 +237,19 @@ class _Chain:
         self.next_id += 1
 
 
-def _moment(rng: random.Random, day) -> datetime:
-    """A working-hours moment on ``day``, to the second, in UTC."""
-    return datetime.combine(day, time(8), UTC) + timedelta(seconds=rng.randrange(11 * 3600))
-
-
 def _web_origin(rng: random.Random) -> tuple[str, str]:
     request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return request_id, f"10.{rng.randrange(8)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
-def seed_activity(person_ids: list[int], seed: int, *, lead,
+def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User],
                   now: datetime) -> tuple[int, int]:
     """Notes and contacts for ``person_ids`` (and their referrals), with the
-    audit events of their creation and of the views and notes, in time order.
-    Most notes are written by the person's caseworker, the rest by ``lead``.
+    audit events of their creation and of the views and notes, in time order,
+    none later than ``now``. Most notes are written by the person's
+    caseworker, the rest by the lead of the person's site (``leads``, by
+    site id). No note or contact is dated before the person's first
+    referral, nor written before the person's record was made.
 
     Returns (notes, audit events) written.
     """
@@ -225,6 +268,7 @@ def seed_activity(person_ids: list[int], seed: int, *, lead,
     roles = {row.id: str(row.role) for row in db.session.execute(
         select(User.id, User.role).where(User.id.in_(
             select(Person.caseworker_id).where(Person.id >= min(wanted)).distinct())))}
+    anchor = anchor_day(now)
     first_referral = {}
     for referral in referrals:
         first_referral.setdefault(referral.person_id, referral.referral_date)
@@ -232,9 +276,12 @@ def seed_activity(person_ids: list[int], seed: int, *, lead,
     # The intake history: each person imported with their referrals (by the
     # system, as their rows say: created_by_id is empty).
     intake_events = []
+    created_at: dict[int, datetime] = {}  # when each person's record was made
     for referral in referrals:
-        at = _moment(rng, referral.referral_date)
+        at = min(working_moment(rng, referral.referral_date), now)
         intake_events.append((at, 0, referral.id, referral))
+        created_at[referral.person_id] = min(at, created_at.get(referral.person_id, at))
+    intake_events.sort(key=lambda event: (event[0], event[2]))
 
     # The casework: for each note, the author opens the person's page, then writes.
     plans = []
@@ -246,12 +293,16 @@ def seed_activity(person_ids: list[int], seed: int, *, lead,
             continue
         count = (rng.randint(150, 300) if rng.random() < HEAVY_SHARE
                  else rng.randint(0, 17))
-        span = max(0, (ANCHOR - start).days)
+        span = max(0, (anchor - start).days)
+        # the person's page is opened a minute or more after their record was made
+        earliest = created_at[person_id] + timedelta(seconds=60 + rng.randrange(3600))
         for _ in range(count):
             day = start + timedelta(days=rng.randint(0, span))
-            plans.append((_moment(rng, day) + timedelta(minutes=1), 1, person_id,
-                          rng.choices(kinds, kind_weights)[0], rng.random(),
-                          rng.choices(contact_types, contact_weights)[0]))
+            at = max(working_moment(rng, day) + timedelta(minutes=1), earliest)
+            kind = rng.choices(kinds, kind_weights)[0]
+            roll, contact_type = rng.random(), rng.choices(contact_types, contact_weights)[0]
+            if at <= now:  # (not later today)
+                plans.append((at, 1, person_id, kind, roll, contact_type))
     plans.sort(key=lambda plan: (plan[0], plan[2]))
 
     background = _Background()
@@ -291,6 +342,7 @@ def seed_activity(person_ids: list[int], seed: int, *, lead,
         if person.caseworker_id is not None and roll > 0.15:
             author_id, author_role = person.caseworker_id, roles[person.caseworker_id]
         else:
+            lead = leads[person.site_id]
             author_id, author_role = lead.id, str(lead.role)
         restricted = roll > 0.97
         request_id, client_addr = _web_origin(rng)
@@ -299,9 +351,13 @@ def seed_activity(person_ids: list[int], seed: int, *, lead,
                 site_id=person.site_id, detail={}, request_id=request_id,
                 client_addr=client_addr)
         contact = kind == NoteKind.CONTACT
-        contact_date = (at.date() - timedelta(days=int(roll * 3))) if contact else None
+        # recorded up to two days after the contact, which was not before
+        # the person's first referral
+        contact_date = (max(at.date() - timedelta(days=int(roll * 3)),
+                            first_referral[person_id]) if contact else None)
         attended = (roll < 0.85) if contact else None
-        content = {"body": NOTE_BODIES[kind][int(roll * 1000) % len(NOTE_BODIES[kind])],
+        bodies = CONTACT_BODIES[contact_type, attended] if contact else NOTE_BODIES[kind]
+        content = {"body": bodies[int(roll * 1000) % len(bodies)],
                    "contact_date": contact_date,
                    "contact_type": contact_type if contact else None, "attended": attended}
         stamp, on = notes.moment(at), notes.day(contact_date)

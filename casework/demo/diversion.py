@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from casework.accounts import services as accounts
 from casework.accounts.models import Site
+from casework.dates import local_date
 from casework.diversion import services as diversion
 from casework.extensions import db
 from casework.intake.models import Person
@@ -23,7 +24,7 @@ def seed_diversion(count: int, seed: int, *, now: datetime) -> int:
     worker = accounts.find_user_by_email("caseworker@casework.example")
     lead = accounts.find_user_by_email("lead@casework.example")
     settings = diversion.Settings.from_config(current_app.config)
-    today = now.date()
+    today = local_date(now)
     children = db.session.scalars(
         select(Person).join(Site, Site.id == Person.site_id)
         .where(Site.key == "coventry", Person.date_of_birth > today - timedelta(days=365 * 17),

@@ -1,14 +1,17 @@
 """Synthetic people and referrals for demonstrations and benchmarks.
 
 Faker (en_GB) supplies names and postcodes; a seeded ``random.Random``
-supplies everything else, so the same seed always gives the same data.
-Dates are anchored to a fixed day, not today, for the same reason.
+supplies everything else, so the same seed always gives the same data on
+the same day. Dates run back from the day the seed runs (``anchor_day``,
+today in England): a history that ended on a fixed day went on ageing, so
+the demo's queues, dashboards and the gaps between a referral and its
+triage grew every day it was shown (found by review).
 """
 
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from faker import Faker
 from sqlalchemy import func, insert, select, update
@@ -16,13 +19,15 @@ from sqlalchemy import func, insert, select, update
 from casework.accounts.models import Site, User
 from casework.accounts.roles import Role
 from casework.database import next_id, reset_id_sequences
+from casework.dates import local_date
 from casework.extensions import db
 from casework.intake import matching, validation
 from casework.intake.models import Person, Referral
 from casework.intake.reference import CLOSE_REASONS, ETHNICITIES, RISK_INDICATORS, SOURCES
 
-ANCHOR = date(2026, 10, 31)
 BATCH = 5000
+# How far back the synthetic history runs from the anchor day.
+HISTORY_DAYS = 730
 
 SITE_WEIGHTS = {"birmingham": 35, "coventry": 15, "wolverhampton": 12, "sandwell": 10,
                 "walsall": 10, "dudley": 9, "solihull": 9}
@@ -41,6 +46,10 @@ assert set(ETHNICITY_WEIGHTS) == set(ETHNICITIES)
 assert set(SOURCE_WEIGHTS) == set(SOURCES)
 # Triage states come from demo/trial.py, through the services.
 STATUS_WEIGHTS = {"received": 75, "closed": 25}
+# The seed's closed referrals were never triaged, so none was closed as
+# "Triage complete, no further action" (found by review).
+UNTRIAGED_CLOSE_REASONS = tuple(reason for reason in CLOSE_REASONS
+                                if reason != "triage_complete")
 REASONS = (
     "Arrested after a fight involving several young people near the town centre.",
     "Attended A&E with a stab wound; associates known to police.",
@@ -49,6 +58,21 @@ REASONS = (
     "Victim of a robbery by a group; family worried about retaliation.",
     "Repeated missing episodes and found in another city with older males.",
 )
+
+
+def anchor_day(now: datetime) -> date:
+    """The last day of the seed's history: the day it runs, in England."""
+    return local_date(now)
+
+
+def history_start(now: datetime) -> datetime:
+    """Before the first day of the seed's history (when the demo trial opened)."""
+    return datetime.combine(anchor_day(now) - timedelta(days=HISTORY_DAYS + 1), time(8), UTC)
+
+
+def working_moment(rng: random.Random, day: date) -> datetime:
+    """A working-hours moment on ``day``, to the second, in UTC."""
+    return datetime.combine(day, time(8), UTC) + timedelta(seconds=rng.randrange(11 * 3600))
 
 
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
@@ -104,6 +128,7 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
     rng = random.Random(seed)  # noqa: S311 (synthetic data, reproducible by seed)
     fake = Faker("en_GB")
     fake.seed_instance(seed)
+    anchor = anchor_day(now)
     sites = {site.key: site.id for site in db.session.scalars(select(Site))}
     site_weights = {key: w for key, w in SITE_WEIGHTS.items() if key in sites}
     people_done = referrals_done = 0
@@ -115,7 +140,7 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
         people, referral_plans = [], []
         for _ in range(batch_size):
             site_key = _weighted(rng, site_weights)
-            referral_date = ANCHOR - timedelta(days=rng.randint(0, 730))
+            referral_date = anchor - timedelta(days=rng.randint(0, HISTORY_DAYS))
             age = _age(rng)
             dob = referral_date - timedelta(days=365 * age + rng.randint(1, 360))
             if recent and rng.random() < 0.02:
@@ -139,7 +164,10 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
                 }
                 recent = [*recent, row][-200:]
             people.append(row)
-            referral_plans.append((referral_date, 2 if rng.random() < 0.1 else 1))
+            # a second referral four months later, if that has come yet (they
+            # were all put on the last day, a crowd referred "today")
+            again = rng.random() < 0.1 and referral_date + timedelta(days=120) <= anchor
+            referral_plans.append((referral_date, 2 if again else 1))
         # Ids chosen here (the seed runs in one transaction) rather than
         # returned by the insert: RETURNING in bulk is far slower at scale.
         first_id = next_id(db.session, Person.__table__)
@@ -152,8 +180,13 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
         for person_id, person, (first_date, how_many) in zip(
                 ids, people, referral_plans, strict=True):
             for n in range(how_many):
-                referral_date = min(ANCHOR, first_date + timedelta(days=120 * n))
+                referral_date = first_date + timedelta(days=120 * n)
                 status = "closed" if n < how_many - 1 else _weighted(rng, STATUS_WEIGHTS)
+                # closed weeks after it came in (before the next one), never
+                # later than now
+                closed_at = (min(now, working_moment(rng, referral_date)
+                                 + timedelta(days=rng.randint(7, 60)))
+                             if status == "closed" else None)
                 referrals.append({
                     "person_id": person_id, "site_id": person["site_id"],
                     "referral_date": referral_date,
@@ -164,9 +197,9 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
                     "risk_indicators": sorted(rng.sample(list(RISK_INDICATORS),
                                                          rng.randint(0, 3))),
                     "status": status,
-                    "closed_reason": rng.choice(list(CLOSE_REASONS)) if status == "closed"
-                    else None,
-                    "closed_at": now if status == "closed" else None,
+                    "closed_reason": rng.choice(UNTRIAGED_CLOSE_REASONS)
+                    if status == "closed" else None,
+                    "closed_at": closed_at,
                     "created_at": now, "created_by_id": None,
                 })
         db.session.connection().execute(insert(Referral.__table__), referrals)
@@ -227,3 +260,31 @@ def share_out(worker: User, seed: int, *, now: datetime) -> int:
 
 def people_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Person))
+
+
+def site_leads(lead: User, seed: int, *, now: datetime) -> tuple[dict[int, User], int]:
+    """A lead for each site, to write the seed's lead notes there: ``lead``
+    (the demo lead) at the sites they hold, and at every other site a
+    synthetic lead (``lead-<site>@casework.example``, whom nobody can sign
+    in as) holding that site only. The demo lead wrote notes at every site,
+    which the audit log showed as a lead working at sites they do not hold
+    (found by review). Returns ({site id: lead}, leads added)."""
+    from casework.accounts import services as accounts
+
+    fake = Faker("en_GB")
+    fake.seed_instance(seed + 2)
+    leads: dict[int, User] = {}
+    added = 0
+    for site in db.session.scalars(select(Site).order_by(Site.id)).all():
+        name = f"{fake.first_name()} {fake.last_name()}"
+        if site.id in lead.site_ids:
+            leads[site.id] = lead
+            continue
+        email = f"lead-{site.key}@casework.example"
+        existing = db.session.scalars(select(User).where(User.email == email)).first()
+        if existing is None:
+            [existing] = accounts.create_locked_users([(email, name)], role=Role.LEAD,
+                                                      sites=[site], now=now)
+            added += 1
+        leads[site.id] = existing
+    return leads, added

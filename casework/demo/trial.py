@@ -5,12 +5,14 @@ every allocation comes from the trial key's sequence."""
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from casework.accounts import services as accounts
-from casework.accounts.models import Site
+from casework.accounts.models import Site, User
+from casework.dates import local_date
+from casework.demo.people import anchor_day, working_moment
 from casework.eligibility import cirv
 from casework.eligibility.outcomes import Result
 from casework.extensions import db
@@ -36,51 +38,108 @@ def seed_trial(*, now: datetime) -> Trial:
     return trial
 
 
-def seed_triage(count: int, seed: int, *, key: bytes | None, now: datetime) -> tuple[int, int]:
-    """Triage ``count`` received referrals at the trial's sites and decide
-    most of them, as the demo caseworker and lead. Returns (triaged, randomised)."""
+def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes | None,
+                now: datetime) -> tuple[int, int]:
+    """Triage up to ``count`` received referrals at the trial's sites, each
+    by the person's caseworker within days of the referral, and have the
+    lead of the site decide them a few weeks later; the person's
+    caseworker then moves a treated person along. Every step is made at its
+    moment in the seed's timeline, none later than ``now``: a triage whose
+    decision would fall after now, and some of the last eight weeks', are
+    still waiting on the lead's queue.
+
+    Every action was the demo caseworker's and lead's, made at the moment
+    the seed ran: the caseworker triaged at Wolverhampton, which they do not
+    hold, and a referral of two years ago was randomised today, its person
+    perhaps in another age band by then (found by review).
+
+    The referrals are chosen from the last year's (the dashboard's charts),
+    a quarter of them from the last six weeks'; earlier ones if there are too
+    few. Returns (triaged, randomised)."""
     rng = random.Random(seed)  # noqa: S311 (synthetic data, reproducible by seed)
-    caseworker = accounts.find_user_by_email("caseworker@casework.example")
-    lead = accounts.find_user_by_email("lead@casework.example")
-    referrals = db.session.scalars(
-        select(Referral).join(Site, Site.id == Referral.site_id)
+    anchor = anchor_day(now)
+    candidates = db.session.execute(
+        select(Referral.id, Referral.referral_date, Person.caseworker_id)
+        .join(Site, Site.id == Referral.site_id).join(Person, Person.id == Referral.person_id)
         .where(Referral.status == ReferralStatus.RECEIVED,
-               Site.key.in_(["coventry", "wolverhampton"]))
-        .order_by(Referral.referral_date, Referral.id).limit(count)
-    ).all()
-    randomised = 0
-    proposed = deviated = False
-    for referral in referrals:
+               Site.key.in_(["coventry", "wolverhampton"]),
+               Person.caseworker_id.is_not(None))
+        .order_by(Referral.referral_date.desc(), Referral.id.desc())).all()
+    # a quarter from the last six weeks (on the lead's queue still, some of
+    # them), the rest from the year before; earlier ones if there are too few
+    recent = [row for row in candidates if row.referral_date > anchor - timedelta(days=42)]
+    year = [row for row in candidates[len(recent):]
+            if row.referral_date > anchor - timedelta(days=365)]
+    chosen = rng.sample(recent, min(len(recent), max(count // 4, 1)))
+    chosen += rng.sample(year, min(len(year), count - len(chosen)))
+    chosen += candidates[len(recent) + len(year):][:count - len(chosen)]
+    workers = {user.id: user for user in db.session.scalars(select(User).where(
+        User.id.in_({row.caseworker_id for row in chosen})))}
+
+    # Every draw is made whatever the time of day, so the same seed on the
+    # same day gives the same steps; only which of them have happened yet
+    # depends on the moment the seed runs.
+    plans = []
+    for row in sorted(chosen, key=lambda row: (row.referral_date, row.id)):
+        # the day after it came in at the earliest (the import is that day's)
+        triaged_at = working_moment(rng, row.referral_date + timedelta(days=rng.randint(1, 10)))
+        decided_at = working_moment(rng, triaged_at.date() + timedelta(days=rng.randint(2, 28)))
+        moved_at = working_moment(rng, decided_at.date() + timedelta(days=rng.randint(3, 30)))
         evidence = rng.sample(list(cirv.EVIDENCE), rng.choice([0, 1, 1, 2, 2, 3]))
+        roll, panel = rng.random(), rng.choices([True, None, False], weights=[75, 15, 10])[0]
+        target = rng.choice(["engaged", "engaged", "at_risk_monitoring", None])
+        if triaged_at <= now:
+            plans.append((row, triaged_at, decided_at, moved_at, evidence, roll, panel, target))
+
+    decisions = []
+    for row, triaged_at, decided_at, moved_at, evidence, roll, panel, target in plans:
+        referral = db.session.get(Referral, row.id)
+        # on the lead's queue: not decided yet, or triaged in the last eight
+        # weeks and waiting for the panel (two in five of those)
+        waiting = decided_at > now or (now - triaged_at < timedelta(weeks=8) and roll > 0.6)
         facts = triage.TriageFacts(
             group_violence_evidence=evidence,
-            panel_confirmed=rng.choices([True, None, False], weights=[75, 15, 10])[0],
-            exclusions=["other_focused_deterrence"] if rng.random() < 0.05 else [],
+            # the panel has met on the cases decided by now
+            panel_confirmed=(roll < 0.85) if not waiting else panel,
+            exclusions=["other_focused_deterrence"] if roll > 0.95 else [],
             recommendation="eligible" if evidence else "ineligible",
         )
-        record = triage.record_triage(referral, facts, actor=caseworker, now=now)
+        record = triage.record_triage(referral, facts, actor=workers[row.caseworker_id],
+                                      now=triaged_at)
+        if not waiting:
+            decisions.append((decided_at, record, moved_at, workers[row.caseworker_id],
+                              target))
+
+    randomised = 0
+    proposed = deviated = False
+    for decided_at, record, moved_at, worker, target in sorted(decisions,
+                                                               key=lambda d: d[0]):
         result = triage.assess(record).result
-        if result != Result.NEEDS_REVIEW and rng.random() < 0.8:
-            decided = triage.decide(record, str(result), None, actor=lead, now=now, key=key)
-            randomised += result == Result.ELIGIBLE
-            if decided.allocation is not None:
-                proposed, deviated = _demo_pathway(decided.allocation, rng, proposed, deviated,
-                                                   caseworker=caseworker, now=now)
-    return len(referrals), randomised
+        decision, rationale = str(result), None
+        if result == Result.NEEDS_REVIEW:
+            decision, rationale = "ineligible", ("Not enough evidence of group involvement "
+                                                 "to offer the programme.")
+        decided = triage.decide(record, decision, rationale, actor=leads[record.site_id],
+                                now=decided_at, key=key)
+        randomised += decided.decision == Result.ELIGIBLE
+        if decided.allocation is not None and moved_at <= now:
+            proposed, deviated = _demo_pathway(decided.allocation, target, proposed, deviated,
+                                               caseworker=worker, now=moved_at)
+    return len(plans), randomised
 
 
-def _demo_pathway(allocation, rng: random.Random, proposed: bool, deviated: bool, *,
-                  caseworker, now: datetime) -> tuple[bool, bool]:
-    """Move a newly treated person along (engaged or at-risk monitoring, one
-    disruption proposal), and record one protocol deviation in the control arm."""
+def _demo_pathway(allocation, target: str | None, proposed: bool, deviated: bool, *,
+                  caseworker: User, now: datetime) -> tuple[bool, bool]:
+    """Move a newly treated person along (to ``target``: engaged or at-risk
+    monitoring; one disruption proposal), and record one protocol deviation
+    in the control arm, as the person's caseworker at ``now``."""
     person = db.session.get(Person, allocation.person_id)
-    today = now.date()
+    today = local_date(now)
     if allocation.arm == Arm.CONTROL:
         if not deviated:
             pathways.record_deviation(person, today, "Mentor phoned the wrong family member "
                                       "about a programme session.", actor=caseworker, now=now)
         return proposed, True
-    target = rng.choice(["engaged", "engaged", "at_risk_monitoring", None])
     if target:
         pathways.move(person, pathways.MoveRequest(target, today), actor=caseworker, now=now)
         if not proposed:

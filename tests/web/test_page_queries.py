@@ -68,7 +68,7 @@ def _count(client, pages: dict[str, str]) -> dict[str, int]:
 def test_each_page_runs_the_same_queries_on_ten_times_the_data(app, client, runner,
                                                                 login_as):
     from casework.demo.activity import seed_activity
-    from casework.demo.people import seed_people
+    from casework.demo.people import seed_people, site_leads
     assert runner.invoke(args=["seed-demo", "--people", "60", "--seed", "2"]).exit_code == 0
     db.session.commit()
     login_as("lead", ALL_SITES)
@@ -78,7 +78,8 @@ def test_each_page_runs_the_same_queries_on_ten_times_the_data(app, client, runn
     from casework.accounts import services as accounts
 
     _, _, ids = seed_people(600, 3, now=NOW)  # ten times the people
-    seed_activity(ids, 3, lead=accounts.find_user_by_email("lead@casework.example"), now=NOW)
+    leads, _ = site_leads(accounts.find_user_by_email("lead@casework.example"), 3, now=NOW)
+    seed_activity(ids, 3, leads=leads, now=NOW)
     db.session.commit()
     busiest, _ = _busiest_person()
     large = _count(client, _pages(busiest, surname))
