@@ -20,7 +20,7 @@ from casework.intake.validation import years_between
 from casework.words import listed
 
 SCHEME = "checkpoint"
-RULESET_VERSION = "checkpoint-2026.2"
+RULESET_VERSION = "checkpoint-2026.3"
 MINIMUM_AGE, MAXIMUM_AGE = 10, 17
 
 # Possession offences Checkpoint is for, and the weapon offences it excludes.
@@ -55,7 +55,8 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "K3": ("No aggravating circumstances", "None of: " + "; ".join(
         v.lower() for v in AGGRAVATING_FACTORS.values()) + "."),
     "K4": ("No previous criminal history",
-           f"No previous outcome that records an offence: outcomes {HISTORY_WORDS}. Other "
+           "No previous outcome that records an offence, dated before the offence date: "
+           f"outcomes {HISTORY_WORDS}. Other "
            "outcomes (no further action of one kind or another) are not history. A "
            f"previous outcome for a {SERIOUS_WORDS} offence is not eligible; any other "
            "needs a decision maker's review of whether it is very minor."),
@@ -125,7 +126,10 @@ def _k3(facts: CheckpointFacts) -> CriterionResult:
 
 
 def _k4(facts: CheckpointFacts) -> CriterionResult:
-    history = [p for p in facts.previous_outcomes if p.outcome_code in HISTORY_OUTCOMES]
+    # only outcomes before the offence date are previous history (the
+    # schemas refuse others; the rule says so of itself too)
+    history = [p for p in facts.previous_outcomes
+               if p.outcome_code in HISTORY_OUTCOMES and p.on < facts.offence_date]
     serious = [p for p in history if p.offence.category in SERIOUS_CATEGORIES]
     if serious:
         first = serious[0]

@@ -126,12 +126,14 @@ class CheckpointFactsSchema(BornBefore, Schema):
 
     @validates_schema
     def _previous_before_the_offence(self, data, **kwargs):
-        """K4 is about previous history: an outcome dated after the offence
-        is not, nor one dated before the person was born (both were counted
-        as history)."""
+        """K4 is about previous history: an outcome dated on or after the
+        offence date is not, nor one dated before the person was born (both
+        were counted as history). One dated the offence's own day is refused
+        with the rest (found by review): it is most likely the offence itself,
+        and counted, a same-day outcome made a weapon offence ineligible."""
         on, born = data.get("offence_date"), data.get("date_of_birth")
         for n, item in enumerate(data.get("previous_outcomes") or []):
-            if on and item.get("date") and item["date"] > on:
+            if on and item.get("date") and item["date"] >= on:
                 raise ValidationError("Must be before the offence date: only earlier outcomes "
                                       "are previous history.", f"previous_outcomes.{n}.date")
             if born and item.get("date") and item["date"] < born:

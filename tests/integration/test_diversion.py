@@ -108,6 +108,12 @@ def test_cli_uses_the_configured_intensity_table(make_app):
         {"offence": "theft", "outcome_code": 8, "date": "2025-01-01"},
         {"offence": "theft", "outcome_code": 8, "date": "2026-05-02"}]},
      "previous_outcomes.1.date: Must be before the offence date"),
+    # one dated the offence's own day is no previous history either: counted,
+    # a same-day weapon caution (the incident itself) made K4 fail
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "offensive_weapon_s1", "outcome_code": 2, "date": "2026-05-01"}]},
+     "previous_outcomes.0.date: Must be before the offence date: only earlier outcomes are "
+     "previous history."),
 ])
 def test_cli_refuses_bad_facts(runner, scheme, facts, message):
     result = assess_cli(runner, scheme, facts)

@@ -254,6 +254,18 @@ def test_due_dates_and_overdue():
     assert not is_overdue(CaseStatus.OFFERED, None, date(2026, 4, 27))
 
 
+def test_k4_counts_only_outcomes_before_the_offence_date():
+    """Previous history is what came before: an outcome dated the offence's
+    own day (most likely the offence itself) is not counted (found by
+    review: a same-day weapon caution made K4 fail)."""
+    same_day = checkpoint.PreviousOutcome(OFFENCE["offensive_weapon_s1"], 2, OFFENCE_DATE)
+    k4 = checkpoint.assess(cp(previous_outcomes=(same_day,))).criterion("K4")
+    assert (k4.outcome, k4.reason) == (P, "No previous criminal history.")
+    day_before = replace(same_day, on=date(2026, 5, 9))
+    assert checkpoint.assess(cp(previous_outcomes=(day_before,))).criterion("K4").outcome == F
+    assert "dated before the offence date" in checkpoint.CRITERIA["K4"][1]
+
+
 def test_k4s_words_name_the_outcomes_and_categories_the_rule_counts():
     """The rules page says what the code does: K4's words listed "charge,
     caution, penalty notice, community resolution, diversion", while

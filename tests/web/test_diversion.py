@@ -119,6 +119,25 @@ def test_a_previous_outcome_from_before_the_childs_birth_is_refused(client, logi
     assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
 
 
+def test_a_previous_outcome_dated_the_offences_day_is_refused(client, login_as, post, child):
+    """An outcome dated the offence date was counted as previous history
+    (a weapon caution that day made K4 fail), though the form says only
+    earlier outcomes are (found by review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{child.id}/assessments/new/checkpoint", {
+        **CHECKPOINT_FORM, "previous_outcomes-0-offence": "offensive_weapon_s1",
+        "previous_outcomes-0-outcome_code": "2", "previous_outcomes-0-on": ["1", "10", "2026"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        ("Previous outcome 1: Must be before the offence date: only earlier outcomes are "
+         "previous history.", "#previous_outcomes-0-on-day")]
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+
 def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, child,
                                                         make_user):
     login_as("caseworker", ("coventry",))
