@@ -183,6 +183,19 @@ def _jsonable(value):
     return value
 
 
+def _previous_snapshot(previous: checkpoint.PreviousOutcome) -> dict:
+    """A previous outcome as the facts give it (schemas.PreviousOutcomeSchema):
+    its offence's key, or, for one not in the catalogue, its category and
+    any description."""
+    if previous.offence is not None:
+        named = {"offence": previous.offence.key}
+    else:
+        named = {"category": previous.category}
+        if previous.description:
+            named["description"] = previous.description
+    return {**named, "outcome_code": previous.outcome_code, "date": previous.on.isoformat()}
+
+
 def _snapshot(facts, intensity: dict[int, str | None] | None) -> dict:
     """The facts as given, with offences by key, for the assessment record;
     and, under ``reference_data``, what the rules read besides the facts as
@@ -197,9 +210,8 @@ def _snapshot(facts, intensity: dict[int, str | None] | None) -> dict:
             offences[value.key] = value
             value = value.key
         elif name == "previous_outcomes":
-            offences.update((p.offence.key, p.offence) for p in value)
-            value = [{"offence": p.offence.key, "outcome_code": p.outcome_code,
-                      "date": p.on.isoformat()} for p in value]
+            offences.update((p.offence.key, p.offence) for p in value if p.offence)
+            value = [_previous_snapshot(p) for p in value]
         data[name] = _jsonable(value)
     reference = {"offences": {key: {"key": key, **_offence_snapshot(offence)}
                               for key, offence in sorted(offences.items())}}

@@ -59,7 +59,8 @@ CRITERIA: dict[str, tuple[str, str]] = {
            f"outcomes {HISTORY_WORDS}. Other "
            "outcomes (no further action of one kind or another) are not history. A "
            f"previous outcome for a {SERIOUS_WORDS} offence is not eligible; any other "
-           "needs a decision maker's review of whether it is very minor."),
+           "needs a decision maker's review of whether it is very minor. An offence not in "
+           "the catalogue is judged by the category it is given."),
     "K5": ("Admits the offence", "The child admits the offence."),
     "K6": ("Sufficient evidence", "There is sufficient evidence to charge."),
 }
@@ -72,9 +73,35 @@ LOCKED_CRITERIA = ("K1", "K2")
 
 @dataclass(frozen=True)
 class PreviousOutcome:
-    offence: Offence
+    """An outcome before the offence: for an offence of the catalogue
+    (``offence``), or for one it does not hold (vehicle taking, arson), named
+    by its ``category`` (a key of CATEGORIES) and, if given, a
+    ``description``. K4 judges either by its category. Only the catalogue's
+    22 could be named, so a child's caution for another offence was left out
+    or recorded as a wrong one (found by review)."""
+
+    offence: Offence | None
     outcome_code: int
     on: date
+    category: str | None = None  # for an offence not in the catalogue only
+    description: str | None = None
+
+    def __post_init__(self):
+        if (self.offence is None) == (self.category is None):
+            raise ValueError("A previous outcome names a catalogue offence or a category")
+
+    @property
+    def offence_category(self) -> str:
+        return self.offence.category if self.offence is not None else str(self.category)
+
+    @property
+    def named(self) -> str:
+        """The offence in words, as K4's reason gives it."""
+        if self.offence is not None:
+            return self.offence.title.lower()
+        kind = CATEGORIES.get(str(self.category), str(self.category)).lower()
+        return (f"{self.description}, " if self.description else "") + \
+            f"an offence not in the catalogue ({kind})"
 
 
 @dataclass(frozen=True)
@@ -130,16 +157,15 @@ def _k4(facts: CheckpointFacts) -> CriterionResult:
     # schemas refuse others; the rule says so of itself too)
     history = [p for p in facts.previous_outcomes
                if p.outcome_code in HISTORY_OUTCOMES and p.on < facts.offence_date]
-    serious = [p for p in history if p.offence.category in SERIOUS_CATEGORIES]
+    serious = [p for p in history if p.offence_category in SERIOUS_CATEGORIES]
     if serious:
         first = serious[0]
         return _result("K4", Outcome.FAIL,
-                       f"Previous outcome {first.outcome_code} for {first.offence.title.lower()} "
+                       f"Previous outcome {first.outcome_code} for {first.named} "
                        f"on {long_date(first.on)}; any previous outcome for a {SERIOUS_WORDS} "
                        "offence rules Checkpoint out.")
     if history:
-        listed = ", ".join(f"{p.offence.title.lower()} (outcome {p.outcome_code})"
-                           for p in history)
+        listed = "; ".join(f"{p.named} (outcome {p.outcome_code})" for p in history)
         return _result("K4", Outcome.UNKNOWN,
                        f"Previous non-violent history: {listed}; a decision maker must judge "
                        "whether it is very minor.")

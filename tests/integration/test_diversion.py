@@ -114,10 +114,51 @@ def test_cli_uses_the_configured_intensity_table(make_app):
         {"offence": "offensive_weapon_s1", "outcome_code": 2, "date": "2026-05-01"}]},
      "previous_outcomes.0.date: Must be before the offence date: only earlier outcomes are "
      "previous history."),
+    # a previous outcome names a catalogue offence or, for another, its category
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"outcome_code": 2, "date": "2025-01-01"}]},
+     "previous_outcomes.0.offence: Give the offence: a key from the offence catalogue, or, "
+     "for an offence not in it, its category."),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "category": "other", "outcome_code": 2, "date": "2025-01-01"}]},
+     "previous_outcomes.0.category: Give a category only for an offence not in the "
+     "catalogue"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"category": "motoring", "outcome_code": 2, "date": "2025-01-01"}]},
+     "previous_outcomes.0.category: Must be an offence category: violence, weapon"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "description": "Shoplifting", "outcome_code": 2,
+         "date": "2025-01-01"}]},
+     "previous_outcomes.0.description: Describe only an offence not in the catalogue"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"category": "other", "description": "x" * 201, "outcome_code": 2,
+         "date": "2025-01-01"}]},
+     "previous_outcomes.0.description: Longer than maximum length 200."),
 ])
 def test_cli_refuses_bad_facts(runner, scheme, facts, message):
     result = assess_cli(runner, scheme, facts)
     assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+@pytest.mark.parametrize(("previous", "outcome", "reason"), [
+    ({"category": "other", "description": "Vehicle taking"}, "unknown",
+     "Previous non-violent history: Vehicle taking, an offence not in the catalogue (other) "
+     "(outcome 2); a decision maker must judge whether it is very minor."),
+    ({"category": "violence", "description": "Arson endangering life"}, "fail",
+     "Previous outcome 2 for Arson endangering life, an offence not in the catalogue "
+     "(violence) on 1 January 2025;"),
+    ({"category": "weapon", "description": None}, "fail",
+     "Previous outcome 2 for an offence not in the catalogue (weapon) on 1 January 2025;"),
+])
+def test_cli_takes_a_previous_outcome_for_an_offence_not_in_the_catalogue(runner, previous,
+                                                                          outcome, reason):
+    """The catalogue holds 22 offences; a child's caution for another could
+    not be given, so it was left out and K4 passed (found by review)."""
+    result = assess_cli(runner, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {**previous, "outcome_code": 2, "date": "2025-01-01"}]})
+    assert result.exit_code == 0, result.output
+    k4 = json.loads(result.output)["criteria"][3]
+    assert k4["id"] == "K4" and k4["outcome"] == outcome and k4["reason"].startswith(reason)
 
 
 @pytest.fixture
@@ -390,6 +431,23 @@ def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, ma
         actor=worker, now=NOW, settings=SETTINGS)
     assert set(checkpoint.facts["reference_data"]["offences"]) == {"bladed_article_s139", "theft"}
     assert "minimum_intensity" not in checkpoint.facts["reference_data"]
+
+
+def test_an_assessment_keeps_a_previous_outcome_not_in_the_catalogue_as_given(child, worker):
+    """In the facts' own shape: its category and description, no key, and no
+    catalogue entry among the reference data."""
+    previous = [{"offence": "theft", "outcome_code": 8, "date": "2024-06-01"},
+                {"category": "acquisitive", "description": "Vehicle taking",
+                 "outcome_code": 2, "date": "2025-01-01"}]
+    assessment = services.assess_data(child, "checkpoint",
+                                      {**CHECKPOINT, "previous_outcomes": previous},
+                                      actor=worker, now=NOW, settings=SETTINGS)
+    assert assessment.facts["previous_outcomes"] == previous
+    assert set(assessment.facts["reference_data"]["offences"]) == {"bladed_article_s139",
+                                                                   "theft"}
+    assert assessment.result == "needs_review"
+    assert "Vehicle taking, an offence not in the catalogue (acquisitive)" in \
+        assessment.criteria[3]["reason"]
 
 
 # sent twice at the same moment (PostgreSQL; one after the other in

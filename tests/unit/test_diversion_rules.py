@@ -266,6 +266,36 @@ def test_k4_counts_only_outcomes_before_the_offence_date():
     assert "dated before the offence date" in checkpoint.CRITERIA["K4"][1]
 
 
+@pytest.mark.parametrize(("category", "outcome"), [
+    ("violence", F), ("weapon", F), ("sexual", F), ("robbery", F),
+    ("acquisitive", U), ("drugs", U), ("public_order", U), ("other", U),
+])
+def test_k4_judges_an_offence_not_in_the_catalogue_by_its_category(category, outcome):
+    """A previous outcome for an offence the catalogue does not hold (vehicle
+    taking, arson) could not be recorded, so the child's history was left
+    out and K4 passed (found by review). Named by its category, it counts as
+    a catalogue offence of that category does."""
+    other = checkpoint.PreviousOutcome(None, 2, date(2025, 1, 1), category=category,
+                                       description="Vehicle taking")
+    k4 = checkpoint.assess(cp(previous_outcomes=(other,))).criterion("K4")
+    assert k4.outcome == outcome
+    assert "Vehicle taking, an offence not in the catalogue" in k4.reason
+    unnamed = replace(other, description=None)
+    assert f"an offence not in the catalogue ({category.replace('_', ' ')})" in \
+        checkpoint.assess(cp(previous_outcomes=(unnamed,))).criterion("K4").reason
+    # no further action for it is no history, as for a catalogue offence
+    nfa = replace(other, outcome_code=21)
+    assert checkpoint.assess(cp(previous_outcomes=(nfa,))).criterion("K4").outcome == P
+
+
+def test_a_previous_outcome_names_a_catalogue_offence_or_a_category():
+    with pytest.raises(ValueError, match="catalogue offence or a category"):
+        checkpoint.PreviousOutcome(None, 2, date(2025, 1, 1))
+    with pytest.raises(ValueError, match="catalogue offence or a category"):
+        checkpoint.PreviousOutcome(OFFENCE["theft"], 2, date(2025, 1, 1), category="other")
+    assert "judged by the category it is given" in checkpoint.CRITERIA["K4"][1]
+
+
 def test_k4s_words_name_the_outcomes_and_categories_the_rule_counts():
     """The rules page says what the code does: K4's words listed "charge,
     caution, penalty notice, community resolution, diversion", while

@@ -138,6 +138,62 @@ def test_a_previous_outcome_dated_the_offences_day_is_refused(client, login_as, 
     assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
 
 
+def test_a_previous_outcome_for_an_offence_not_listed_is_given_by_its_kind(client, login_as,
+                                                                          post, child):
+    """The list offered the catalogue's 22 offences and "None", which was
+    then refused ("Unknown offence ''"): a caution for vehicle taking or
+    arson had to be recorded as a wrong offence or left out, and K4 passed
+    (found by review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{child.id}/assessments/new/checkpoint"
+    form = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser")
+    options = {o["value"]: o.get_text(strip=True)
+               for o in form.select("#previous_outcomes-0-offence option")}
+    assert options["category:robbery"] == "Another offence, not listed (robbery)"
+    assert options[""] == "Select the offence" and "None" not in options.values()
+    # begun but no offence chosen: said where, nothing written
+    response = post(path, {**CHECKPOINT_FORM, "previous_outcomes-0-outcome_code": "2",
+                           "previous_outcomes-0-on": ["1", "1", "2025"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert [(a.get_text(strip=True), a["href"]) for a in summary] == [
+        ("Select the offence of previous outcome 1, or another not listed by its kind",
+         "#previous_outcomes-0-offence")]
+    # a description of a listed offence is refused beside it
+    response = post(path, {**CHECKPOINT_FORM, "previous_outcomes-0-offence": "theft",
+                           "previous_outcomes-0-other_offence": "Shoplifting",
+                           "previous_outcomes-0-outcome_code": "2",
+                           "previous_outcomes-0-on": ["1", "1", "2025"]})
+    assert response.status_code == 422
+    summary = BeautifulSoup(response.get_data(as_text=True), "html.parser").select(
+        ".govuk-error-summary__list a")
+    assert [a["href"] for a in summary] == ["#previous_outcomes-0-other_offence"]
+    assert db.session.scalar(select(func.count()).select_from(Assessment)) == 0
+
+    response = post(path, {**CHECKPOINT_FORM, "previous_outcomes-1-offence": "category:other",
+                           "previous_outcomes-1-other_offence": "Vehicle taking",
+                           "previous_outcomes-1-outcome_code": "2",
+                           "previous_outcomes-1-on": ["1", "1", "2025"]})
+    assert response.status_code == 302
+    assessment = db.session.scalars(select(Assessment)).one()
+    assert assessment.result == "needs_review"
+    assert assessment.facts["previous_outcomes"] == [
+        {"category": "other", "description": "Vehicle taking", "outcome_code": 2,
+         "date": "2025-01-01"}]
+    page = html.unescape(text_of(client.get(response.headers["Location"])))
+    assert "Vehicle taking, an offence not in the catalogue (other) (outcome 2)" in page
+
+    response = post(path, {**CHECKPOINT_FORM, "previous_outcomes-0-offence": "category:robbery",
+                           "previous_outcomes-0-outcome_code": "2",
+                           "previous_outcomes-0-on": ["1", "1", "2025"]})
+    assert response.status_code == 302
+    robbery = db.session.scalars(select(Assessment).order_by(Assessment.id.desc())).first()
+    assert robbery.result == "ineligible" and robbery.criteria[3]["outcome"] == "fail"
+
+
 def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, child,
                                                         make_user):
     login_as("caseworker", ("coventry",))
