@@ -189,8 +189,9 @@ class Outcome22Form(AssessmentFields):
                          choices=choices(outcome22.VARIANTS.items()),
                          validators=[InputRequired(message="Select the variant")])
     public_interest_rationale = TextAreaField(
-        "Why further action is not in the public interest", widget=GovTextArea(),
-        description="The decision maker's reasoning. Leave blank if not yet recorded.",
+        "Proposed: why further action is not in the public interest", widget=GovTextArea(),
+        description="For the lead who decides: they record the decision maker's reasoning "
+                    "when deciding eligible. Leave blank if none.",
         validators=[Length(max=5000, message="The rationale must be 5000 characters or fewer")])
     gravity_modifier = RadioField(
         "Gravity modifier", widget=GovRadioInput(),

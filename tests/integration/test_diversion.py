@@ -38,15 +38,16 @@ def assess_cli(runner, scheme, facts):
     return runner.invoke(args=["eligibility", "assess", "--scheme", scheme, "-"], input=payload)
 
 
-@pytest.mark.parametrize(("scheme", "facts", "ids"), [
-    ("checkpoint", CHECKPOINT, ["K1", "K2", "K3", "K4", "K5", "K6"]),
-    ("outcome22", OUTCOME22, ["O1", "O2", "O3", "O4", "O5"]),
+@pytest.mark.parametrize(("scheme", "facts", "ids", "expected"), [
+    ("checkpoint", CHECKPOINT, ["K1", "K2", "K3", "K4", "K5", "K6"], "eligible"),
+    # O3 waits for the deciding lead's record, whatever rationale the facts propose
+    ("outcome22", OUTCOME22, ["O1", "O2", "O3", "O4", "O5"], "needs_review"),
 ])
-def test_cli_assesses_both_schemes(runner, scheme, facts, ids):
+def test_cli_assesses_both_schemes(runner, scheme, facts, ids, expected):
     result = assess_cli(runner, scheme, facts)
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
-    assert decision["scheme"] == scheme and decision["result"] == "eligible"
+    assert decision["scheme"] == scheme and decision["result"] == expected
     assert [c["id"] for c in decision["criteria"]] == ids
 
 
@@ -261,6 +262,58 @@ def test_a_criterion_not_known_is_said_to_be_not_known(child, worker, lead):
     assert assessment.decided_at is None
 
 
+def decided(action="assessment:decided"):
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                              .order_by(AuditEvent.id.desc())).first()
+
+
+def test_outcome22_is_decided_eligible_only_with_the_leads_public_interest_rationale(
+        child, worker, lead):
+    """O3 passed on the rationale typed with the facts, so the lead decided
+    eligible with none of their own (audit: not overridden, no rationale;
+    found by review). The lead's rationale is now O3's record."""
+    assessment = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
+                                      settings=SETTINGS)
+    o3 = assessment.criteria[2]
+    assert assessment.result == "needs_review" and o3["outcome"] == "unknown"
+    assert o3["reason"].startswith("A public-interest rationale is proposed")
+    with pytest.raises(services.DiversionError) as refused:
+        services.decide(assessment, "eligible", "  ", actor=lead, now=NOW)
+    assert refused.value.problems == {"rationale": (
+        "Record why further action is not in the public interest: Outcome 22 (O3) needs the "
+        "deciding lead's rationale to decide eligible")}
+    assert assessment.decided_at is None and assessment.criteria[2] == o3
+    services.decide(assessment, "eligible", "Restorative work serves the victim better",
+                    actor=lead, now=NOW)
+    db.session.commit()
+    assert assessment.criteria[2] == {
+        "id": "O3", "outcome": "pass",
+        "reason": "The deciding lead recorded why further action is not in the public "
+                  "interest (the decision's rationale)."}
+    assert assessment.result == "eligible"
+    assert assessment.facts["public_interest_rationale"] == "First offence"  # as proposed
+    assert decided().detail == {"result": "eligible", "decision": "eligible",
+                                "overridden": False, "rationale_given": True,
+                                "public_interest_recorded": True}
+
+
+def test_outcome22_with_another_criterion_not_known_is_still_an_override(child, worker, lead):
+    assessment = services.assess_data(child, "outcome22", {**OUTCOME22, "agrees_to_engage": None},
+                                      actor=worker, now=NOW, settings=SETTINGS)
+    services.decide(assessment, "eligible", "Agreed on the phone", actor=lead, now=NOW)
+    assert assessment.criteria[2]["outcome"] == "pass" and assessment.result == "needs_review"
+    assert decided().detail["overridden"] is True
+    # deciding ineligible records no O3: it stays not known
+    other = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
+                                 settings=SETTINGS)
+    with pytest.raises(services.DiversionError, match="give a rationale"):
+        services.decide(other, "ineligible", None, actor=lead, now=NOW)
+    services.decide(other, "ineligible", "Prosecution is in the public interest", actor=lead,
+                    now=NOW)
+    assert other.criteria[2]["outcome"] == "unknown" and other.result == "needs_review"
+    assert decided().detail["public_interest_recorded"] is False
+
+
 def test_a_lead_may_decide_against_the_other_criteria(child, worker, lead):
     # K3 to K6 and O3 to O5 are judgements a lead may make, with a rationale
     assessment = services.assess_data(
@@ -417,7 +470,7 @@ def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, ma
         after = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
                                      settings=SETTINGS)
         db.session.commit()
-        assert (before.result, after.result) == ("eligible", "ineligible")
+        assert (before.result, after.result) == ("needs_review", "ineligible")
         assert before.facts["reference_data"]["offences"]["theft"]["gravity"] == original
         assert after.facts["reference_data"]["offences"]["theft"]["gravity"] == 4
         assert before.facts["reference_data"]["minimum_intensity"] == {

@@ -18,7 +18,7 @@ from casework.diversion.states import (
 )
 from casework.eligibility import checkpoint, outcome22
 from casework.eligibility.offences import OFFENCES, OUTCOME_CODES
-from casework.eligibility.outcomes import Outcome, Result
+from casework.eligibility.outcomes import Outcome, Result, combine
 
 OFFENCE = {o.key: o for o in OFFENCES}
 OFFENCE_DATE = date(2026, 5, 10)
@@ -136,9 +136,11 @@ OUTCOME22_CASES = [
                                   "planned_activity": "intensive"}, "O2", P, Result.ELIGIBLE),
     ("s18 is too serious", {"offence": OFFENCE["gbh_intent_s18"],
                             "planned_activity": "intensive"}, "O2", F, Result.INELIGIBLE),
-    ("rationale recorded", {}, "O3", P, Result.ELIGIBLE),
-    ("no rationale yet", {"public_interest_rationale": None}, "O3", U, Result.NEEDS_REVIEW),
-    ("blank rationale", {"public_interest_rationale": "  "}, "O3", U, Result.NEEDS_REVIEW),
+    # O3 is the deciding lead's record: not known on any facts, a rationale
+    # proposed with them or none (the result is the one once it is recorded)
+    ("rationale proposed", {}, "O3", U, Result.ELIGIBLE),
+    ("no rationale yet", {"public_interest_rationale": None}, "O3", U, Result.ELIGIBLE),
+    ("blank rationale", {"public_interest_rationale": "  "}, "O3", U, Result.ELIGIBLE),
     ("gravity 2, light", {}, "O4", P, Result.ELIGIBLE),
     ("gravity 2 +1 = 3, light is too little", {"gravity_modifier": 1}, "O4", F,
      Result.INELIGIBLE),
@@ -188,9 +190,32 @@ OUTCOME22_CASES = [
 @pytest.mark.parametrize(("description", "overrides", "criterion", "outcome", "result"),
                          OUTCOME22_CASES, ids=[c[0] for c in OUTCOME22_CASES])
 def test_outcome22(description, overrides, criterion, outcome, result):
+    """``result``: the rules' result once the deciding lead has recorded O3;
+    until then it is needs review at best."""
     assessment = outcome22.assess(o22(**overrides))
     assert assessment.criterion(criterion).outcome == outcome
-    assert assessment.result == result
+    assert assessment.result == (Result.INELIGIBLE if result == Result.INELIGIBLE
+                                 else Result.NEEDS_REVIEW)
+    recorded = [outcome22.public_interest_recorded() if c.id == "O3" else c
+                for c in assessment.criteria]
+    assert combine(c.outcome for c in recorded) == result
+
+
+def test_o3_is_met_only_by_the_deciding_leads_record():
+    """O3 passed on any rationale typed with the facts, saying "A decision
+    maker has recorded why...", and the lead could then decide eligible with
+    none (found by review): DESIGN's decision maker is the lead."""
+    proposed = outcome22.assess(o22()).criterion("O3")
+    assert (proposed.outcome, proposed.reason) == (U, (
+        "A public-interest rationale is proposed; the deciding lead must record why further "
+        "action is not in the public interest."))
+    none = outcome22.assess(o22(public_interest_rationale=None)).criterion("O3")
+    assert none.outcome == U and none.reason.startswith("No public-interest rationale")
+    recorded = outcome22.public_interest_recorded()
+    assert (recorded.id, recorded.outcome) == ("O3", P)
+    assert recorded.reason.startswith("The deciding lead recorded why further action")
+    assert "The deciding lead records why" in outcome22.CRITERIA["O3"][1]
+    assert outcome22.RULESET_VERSION == "outcome22-2026.3"
 
 
 def test_there_are_at_least_forty_boundary_cases():
