@@ -314,6 +314,26 @@ def test_outcome22_with_another_criterion_not_known_is_still_an_override(child, 
     assert decided().detail["public_interest_recorded"] is False
 
 
+@pytest.mark.parametrize("previous", [
+    {"offence": "theft"}, {"category": "other", "description": "Vehicle taking"}])
+def test_checkpoint_very_minor_history_is_the_deciding_leads_judgement(child, worker, lead,
+                                                                       previous):
+    """K4's "very minor" is a decision maker's judgement (DESIGN): nothing the
+    caseworker gives meets it; the lead decides with a rationale."""
+    assessment = services.assess_data(child, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {**previous, "outcome_code": 8, "date": "2025-01-01"}]},
+        actor=worker, now=NOW, settings=SETTINGS)
+    assert assessment.result == "needs_review" and assessment.criteria[3]["outcome"] == "unknown"
+    assert "a decision maker must judge whether it is very minor" in \
+        assessment.criteria[3]["reason"]
+    with pytest.raises(services.DiversionError, match="give a rationale to decide eligible"):
+        services.decide(assessment, "eligible", None, actor=lead, now=NOW)
+    services.decide(assessment, "eligible", "One community resolution, two years ago",
+                    actor=lead, now=NOW)
+    assert decided().detail == {"result": "needs_review", "decision": "eligible",
+                                "overridden": True, "rationale_given": True}
+
+
 def test_a_lead_may_decide_against_the_other_criteria(child, worker, lead):
     # K3 to K6 and O3 to O5 are judgements a lead may make, with a rationale
     assessment = services.assess_data(
