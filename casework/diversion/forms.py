@@ -53,11 +53,22 @@ def _common(form, person) -> dict:
             "offence_date": _iso(form.offence_date.data), "offence": form.offence.data}
 
 
+# A previous outcome's offence not in the catalogue is chosen by its
+# category: the option's value is this prefix and the category's key.
+NOT_LISTED = "category:"
+
+
 class PreviousOutcomeForm(Form):
     class Meta:
         csrf = False
 
     offence = SelectField("Offence", widget=GovSelect(), choices=[], validators=[Optional()])
+    # (not "description": a FormField has its own, which entry.description reads)
+    other_offence = StringField(
+        "If not listed, what the offence was (optional)", widget=GovTextInput(),
+        description="For example, vehicle taking",
+        validators=[Optional(), Length(max=200, message="The offence must be 200 characters "
+                                                        "or fewer")])
     outcome_code = SelectField("Outcome", widget=GovSelect(), choices=[],
                                validators=[Optional()])
     on = DateInputField("Date")
@@ -73,7 +84,10 @@ class AssessmentFields(Form):
         self.offence.choices = choices([("", "Select the offence")]
                                        + [(o.key, o.title) for o in offences])
         for entry in getattr(self, "previous_outcomes", []):
-            entry.offence.choices = choices([("", "None")] + [(o.key, o.title) for o in offences])
+            entry.offence.choices = choices(
+                [("", "Select the offence")] + [(o.key, o.title) for o in offences]
+                + [(NOT_LISTED + key, f"Another offence, not listed ({label.lower()})")
+                   for key, label in CATEGORIES.items()])
             entry.outcome_code.choices = choices([("", "Select")] + [
                 (code, f"{code}: {title}") for code, title in codes.items()])
         return self
@@ -90,14 +104,20 @@ class CheckpointForm(AssessmentFields):
     submit = SubmitField("Assess", widget=GovSubmitInput())
 
     def validate(self, extra_validators=None) -> bool:
-        """Each previous outcome begun is finished: its outcome and date (the
-        offence may be none of the catalogue's), named by its place on the
-        page. A second set begun with its outcome left empty said "Row 1:
-        Not a valid integer." and led to the first set's offence."""
+        """Each previous outcome begun is finished: its offence (one of the
+        catalogue's, or another by its category), outcome and date, named by
+        its place on the page. A second set begun with its outcome left
+        empty said "Row 1: Not a valid integer." and led to the first set's
+        offence. The offence could be left as "None", which was then refused
+        as an unknown offence '' (found by review)."""
         valid = super().validate(extra_validators)
         for n, entry in enumerate(self.previous_outcomes, start=1):
             if not self._begun(entry) or entry.on.errors:
                 continue
+            if not entry.offence.data and not entry.offence.errors:
+                entry.offence.errors = [f"Select the offence of previous outcome {n}, or "
+                                        "another not listed by its kind"]
+                valid = False
             if not entry.outcome_code.data:
                 entry.outcome_code.errors = [f"Select the outcome of previous outcome {n}"]
                 valid = False
@@ -110,6 +130,7 @@ class CheckpointForm(AssessmentFields):
     @staticmethod
     def _begun(entry) -> bool:
         return bool(entry.offence.data or entry.outcome_code.data or entry.on.data
+                    or (entry.other_offence.data or "").strip()
                     or any(entry.on.raw_data or ()))
 
     def _entries_given(self) -> list:
@@ -125,7 +146,9 @@ class CheckpointForm(AssessmentFields):
             if int(parts[1]) < len(given):
                 entry = given[int(parts[1])]
                 place = list(self.previous_outcomes).index(entry) + 1
-                field = {"date": entry.on}.get(parts[2]) or getattr(entry, parts[2], None)
+                field = {"date": entry.on, "category": entry.offence,
+                         "description": entry.other_offence}.get(parts[2]) \
+                    or getattr(entry, parts[2], None)
                 return field, f"Previous outcome {place}: {message}"
         return getattr(self, parts[0], None), message
 
@@ -134,15 +157,27 @@ class CheckpointForm(AssessmentFields):
         return {
             **_common(self, person),
             "aggravating_factors": list(self.aggravating_factors.data or []),
-            "previous_outcomes": [
-                {"offence": e.offence.data or "",
-                 "outcome_code": whole_number(e.outcome_code.data, maximum=999)
-                 if whole_number(e.outcome_code.data) is not None else e.outcome_code.data,
-                 "date": _iso(e.on.data)}
-                for e in self._entries_given()],
+            "previous_outcomes": [self._previous(e) for e in self._entries_given()],
             "admits_offence": TRI_VALUES.get(self.admits_offence.data),
             "sufficient_evidence": TRI_VALUES.get(self.sufficient_evidence.data),
         }
+
+
+    @staticmethod
+    def _previous(entry) -> dict:
+        """A previous outcome in the facts' shape: its offence's key, or for
+        one not listed its category, with any description (the schema
+        refuses a description of a listed offence, beside the field)."""
+        chosen = entry.offence.data or ""
+        named = {"category": chosen.removeprefix(NOT_LISTED)} \
+            if chosen.startswith(NOT_LISTED) else {"offence": chosen}
+        if (described := (entry.other_offence.data or "").strip()):
+            named["description"] = described
+        code = entry.outcome_code.data
+        return {**named,
+                "outcome_code": whole_number(code, maximum=999)
+                if whole_number(code) is not None else code,
+                "date": _iso(entry.on.data)}
 
 
 class Outcome22Form(AssessmentFields):
@@ -154,8 +189,9 @@ class Outcome22Form(AssessmentFields):
                          choices=choices(outcome22.VARIANTS.items()),
                          validators=[InputRequired(message="Select the variant")])
     public_interest_rationale = TextAreaField(
-        "Why further action is not in the public interest", widget=GovTextArea(),
-        description="The decision maker's reasoning. Leave blank if not yet recorded.",
+        "Proposed: why further action is not in the public interest", widget=GovTextArea(),
+        description="For the lead who decides: they record the decision maker's reasoning "
+                    "when deciding eligible. Leave blank if none.",
         validators=[Length(max=5000, message="The rationale must be 5000 characters or fewer")])
     gravity_modifier = RadioField(
         "Gravity modifier", widget=GovRadioInput(),

@@ -31,7 +31,7 @@ from casework.diversion.states import (
 from casework.eligibility import checkpoint, outcome22, schemas
 from casework.eligibility.offences import CATEGORIES
 from casework.eligibility.offences import Offence as OffenceRule
-from casework.eligibility.outcomes import Outcome, Result
+from casework.eligibility.outcomes import Outcome, Result, combine
 from casework.extensions import db
 from casework.intake import services as intake
 from casework.intake.models import Person
@@ -183,6 +183,19 @@ def _jsonable(value):
     return value
 
 
+def _previous_snapshot(previous: checkpoint.PreviousOutcome) -> dict:
+    """A previous outcome as the facts give it (schemas.PreviousOutcomeSchema):
+    its offence's key, or, for one not in the catalogue, its category and
+    any description."""
+    if previous.offence is not None:
+        named = {"offence": previous.offence.key}
+    else:
+        named = {"category": previous.category}
+        if previous.description:
+            named["description"] = previous.description
+    return {**named, "outcome_code": previous.outcome_code, "date": previous.on.isoformat()}
+
+
 def _snapshot(facts, intensity: dict[int, str | None] | None) -> dict:
     """The facts as given, with offences by key, for the assessment record;
     and, under ``reference_data``, what the rules read besides the facts as
@@ -197,9 +210,8 @@ def _snapshot(facts, intensity: dict[int, str | None] | None) -> dict:
             offences[value.key] = value
             value = value.key
         elif name == "previous_outcomes":
-            offences.update((p.offence.key, p.offence) for p in value)
-            value = [{"offence": p.offence.key, "outcome_code": p.outcome_code,
-                      "date": p.on.isoformat()} for p in value]
+            offences.update((p.offence.key, p.offence) for p in value if p.offence)
+            value = [_previous_snapshot(p) for p in value]
         data[name] = _jsonable(value)
     reference = {"offences": {key: {"key": key, **_offence_snapshot(offence)}
                               for key, offence in sorted(offences.items())}}
@@ -286,7 +298,12 @@ def decision_refusal(assessment: Assessment) -> str | None:
 def decide(assessment: Assessment, decision: str, rationale: str | None, *, actor: User,
            now: datetime) -> Assessment:
     """A lead's decision on an assessment. Deciding against the rules' result
-    needs a rationale (an audited override)."""
+    needs a rationale (an audited override). Deciding an Outcome 22
+    assessment eligible needs one in any case: it is the decision maker's
+    record of why further action is not in the public interest, which meets
+    O3 (kept as O3's outcome and reason, and the rules' result worked out
+    again with it). A rationale typed with the facts is a proposal and meets
+    nothing (outcome22._o3)."""
     _lock(Assessment, assessment)
     if (refusal := decision_refusal(assessment)) is not None:
         raise DiversionError({None: refusal})
@@ -308,18 +325,31 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
                     f"{criterion['id']} is not known, and cannot be overridden: "
                     f"{criterion['reason']} Record what is missing on the assessment, "
                     "then decide.")})
-    overridden = decision != assessment.result
+    records_o3 = assessment.scheme == outcome22.SCHEME and decision == Result.ELIGIBLE
+    if records_o3 and not rationale:
+        raise DiversionError({"rationale": "Record why further action is not in the public "
+                                           "interest: Outcome 22 (O3) needs the deciding "
+                                           "lead's rationale to decide eligible"})
+    criteria, result = assessment.criteria, assessment.result
+    if records_o3:  # O3 is met by the lead's rationale, and the rules' result with it
+        recorded = outcome22.public_interest_recorded().to_dict()
+        criteria = [recorded if c["id"] == recorded["id"] else c for c in criteria]
+        result = str(combine(Outcome(c["outcome"]) for c in criteria))
+    overridden = decision != result
     if overridden and not rationale:
-        computed = Result(assessment.result).label.lower()
+        computed = Result(result).label.lower()
         raise DiversionError({"rationale": f"The rules give {computed}; give a rationale to "
                                            f"decide {decision}"})
+    assessment.criteria, assessment.result = criteria, result
     assessment.decision, assessment.decision_rationale = decision, rationale
     assessment.decided_by_id, assessment.decided_at = actor.id, now
     db.session.flush()
     audit.record(Action.ASSESSMENT_DECIDED, actor=actor, now=now, subject_type="assessment",
                  subject_id=assessment.id, site_id=assessment.site_id,
                  detail={"result": assessment.result, "decision": decision,
-                         "overridden": overridden, "rationale_given": bool(rationale)})
+                         "overridden": overridden, "rationale_given": bool(rationale),
+                         **({"public_interest_recorded": records_o3}
+                            if assessment.scheme == outcome22.SCHEME else {})})
     return assessment
 
 

@@ -20,7 +20,7 @@ from casework.intake.validation import years_between
 from casework.words import listed
 
 SCHEME = "checkpoint"
-RULESET_VERSION = "checkpoint-2026.2"
+RULESET_VERSION = "checkpoint-2026.3"
 MINIMUM_AGE, MAXIMUM_AGE = 10, 17
 
 # Possession offences Checkpoint is for, and the weapon offences it excludes.
@@ -55,10 +55,12 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "K3": ("No aggravating circumstances", "None of: " + "; ".join(
         v.lower() for v in AGGRAVATING_FACTORS.values()) + "."),
     "K4": ("No previous criminal history",
-           f"No previous outcome that records an offence: outcomes {HISTORY_WORDS}. Other "
+           "No previous outcome that records an offence, dated before the offence date: "
+           f"outcomes {HISTORY_WORDS}. Other "
            "outcomes (no further action of one kind or another) are not history. A "
            f"previous outcome for a {SERIOUS_WORDS} offence is not eligible; any other "
-           "needs a decision maker's review of whether it is very minor."),
+           "needs a decision maker's review of whether it is very minor. An offence not in "
+           "the catalogue is judged by the category it is given."),
     "K5": ("Admits the offence", "The child admits the offence."),
     "K6": ("Sufficient evidence", "There is sufficient evidence to charge."),
 }
@@ -71,9 +73,35 @@ LOCKED_CRITERIA = ("K1", "K2")
 
 @dataclass(frozen=True)
 class PreviousOutcome:
-    offence: Offence
+    """An outcome before the offence: for an offence of the catalogue
+    (``offence``), or for one it does not hold (vehicle taking, arson), named
+    by its ``category`` (a key of CATEGORIES) and, if given, a
+    ``description``. K4 judges either by its category. Only the catalogue's
+    22 could be named, so a child's caution for another offence was left out
+    or recorded as a wrong one (found by review)."""
+
+    offence: Offence | None
     outcome_code: int
     on: date
+    category: str | None = None  # for an offence not in the catalogue only
+    description: str | None = None
+
+    def __post_init__(self):
+        if (self.offence is None) == (self.category is None):
+            raise ValueError("A previous outcome names a catalogue offence or a category")
+
+    @property
+    def offence_category(self) -> str:
+        return self.offence.category if self.offence is not None else str(self.category)
+
+    @property
+    def named(self) -> str:
+        """The offence in words, as K4's reason gives it."""
+        if self.offence is not None:
+            return self.offence.title.lower()
+        kind = CATEGORIES.get(str(self.category), str(self.category)).lower()
+        return (f"{self.description}, " if self.description else "") + \
+            f"an offence not in the catalogue ({kind})"
 
 
 @dataclass(frozen=True)
@@ -125,17 +153,19 @@ def _k3(facts: CheckpointFacts) -> CriterionResult:
 
 
 def _k4(facts: CheckpointFacts) -> CriterionResult:
-    history = [p for p in facts.previous_outcomes if p.outcome_code in HISTORY_OUTCOMES]
-    serious = [p for p in history if p.offence.category in SERIOUS_CATEGORIES]
+    # only outcomes before the offence date are previous history (the
+    # schemas refuse others; the rule says so of itself too)
+    history = [p for p in facts.previous_outcomes
+               if p.outcome_code in HISTORY_OUTCOMES and p.on < facts.offence_date]
+    serious = [p for p in history if p.offence_category in SERIOUS_CATEGORIES]
     if serious:
         first = serious[0]
         return _result("K4", Outcome.FAIL,
-                       f"Previous outcome {first.outcome_code} for {first.offence.title.lower()} "
+                       f"Previous outcome {first.outcome_code} for {first.named} "
                        f"on {long_date(first.on)}; any previous outcome for a {SERIOUS_WORDS} "
                        "offence rules Checkpoint out.")
     if history:
-        listed = ", ".join(f"{p.offence.title.lower()} (outcome {p.outcome_code})"
-                           for p in history)
+        listed = "; ".join(f"{p.named} (outcome {p.outcome_code})" for p in history)
         return _result("K4", Outcome.UNKNOWN,
                        f"Previous non-violent history: {listed}; a decision maker must judge "
                        "whether it is very minor.")

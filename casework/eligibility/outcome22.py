@@ -12,7 +12,7 @@ from casework.eligibility.outcomes import Assessment, CriterionResult, Outcome
 from casework.intake.validation import years_between
 
 SCHEME = "outcome22"
-RULESET_VERSION = "outcome22-2026.2"
+RULESET_VERSION = "outcome22-2026.3"
 PARENT_CONSENT_UNDER = 16
 
 VARIANTS: dict[str, str] = {
@@ -35,8 +35,11 @@ CRITERIA: dict[str, tuple[str, str]] = {
     "O2": ("Offence seriousness", "Seriousness up to and including wounding or inflicting "
                                   "grievous bodily harm (Offences Against the Person Act 1861 "
                                   "s20); s18 and above are not eligible."),
-    "O3": ("Public interest", "A decision maker records why further action is not in the "
-                              "public interest."),
+    "O3": ("Public interest", "The deciding lead records why further action is not in the "
+                              "public interest: not known until a lead decides, and a lead "
+                              "decides eligible only by recording it. A rationale proposed "
+                              "with the assessment is for the lead to read; it does not meet "
+                              "O3."),
     "O4": ("Commensurate activity", "The planned activity is at least as intensive as the "
                                     "offence's gravity (1 to 5, plus or minus one for "
                                     "aggravating or mitigating factors) requires."),
@@ -95,13 +98,25 @@ def _o2(facts: Outcome22Facts) -> CriterionResult:
 
 
 def _o3(facts: Outcome22Facts) -> CriterionResult:
-    if (facts.public_interest_rationale or "").strip():
-        return _result("O3", Outcome.PASS,
-                       "A decision maker has recorded why further action is not in the "
-                       "public interest.")
+    """Not known until the deciding lead records the rationale
+    (``public_interest_recorded``). It passed on any text typed with the
+    facts, and said a decision maker had recorded it, so a lead could decide
+    eligible with no rationale of their own (found by review; DESIGN's
+    decision maker is the lead)."""
+    proposed = "A public-interest rationale is proposed" \
+        if (facts.public_interest_rationale or "").strip() \
+        else "No public-interest rationale recorded yet"
     return _result("O3", Outcome.UNKNOWN,
-                   "No public-interest rationale recorded yet; a decision maker must record "
-                   "why further action is not in the public interest.")
+                   f"{proposed}; the deciding lead must record why further action is not in "
+                   "the public interest.")
+
+
+def public_interest_recorded() -> CriterionResult:
+    """O3 once the lead deciding eligible has recorded, as the decision's
+    rationale, why further action is not in the public interest."""
+    return _result("O3", Outcome.PASS,
+                   "The deciding lead recorded why further action is not in the public "
+                   "interest (the decision's rationale).")
 
 
 def _o4(facts: Outcome22Facts, rules: Outcome22Rules) -> CriterionResult:

@@ -19,7 +19,7 @@ from marshmallow import (
 
 from casework.dates import long_date
 from casework.eligibility import checkpoint, cirv, outcome22
-from casework.eligibility.offences import OUTCOME_CODES, Offence
+from casework.eligibility.offences import CATEGORIES, OUTCOME_CODES, Offence
 from casework.intake.reference import LOCAL_AUTHORITIES
 
 # Dates a case can hold: a date of birth of 9999-12-31 or 0001-01-01 is a
@@ -96,13 +96,35 @@ class CirvFactsSchema(BornBefore, Schema):
 
 
 class PreviousOutcomeSchema(Schema):
+    """A previous outcome: ``offence``, a key of the catalogue, or, for an
+    offence it does not hold, ``category`` (a key of its categories) and
+    optionally ``description`` (the offence in words)."""
+
     class Meta:
         unknown = RAISE
 
-    offence = fields.String(required=True)
+    offence = fields.String(load_default=None, allow_none=True)
+    category = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(
+        list(CATEGORIES), error="Must be an offence category: " + ", ".join(CATEGORIES) + "."))
+    description = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=200))
     outcome_code = fields.Integer(required=True, strict=True, validate=validate.OneOf(
         list(OUTCOME_CODES), error="Must be a Home Office outcome code from 1 to 23."))
     date = _date(required=True)
+
+    @validates_schema
+    def _one_offence(self, data, **kwargs):
+        offence, category = data.get("offence"), data.get("category")
+        if offence is None and category is None:
+            raise ValidationError("Give the offence: a key from the offence catalogue, or, for "
+                                  "an offence not in it, its category.", "offence")
+        if offence is not None and category is not None:
+            raise ValidationError("Give a category only for an offence not in the catalogue, "
+                                  "without its key.", "category")
+        if offence is not None and (data.get("description") or "").strip():
+            raise ValidationError("Describe only an offence not in the catalogue (given by its "
+                                  "category); a catalogue offence is named by its key.",
+                                  "description")
 
 
 class CheckpointFactsSchema(BornBefore, Schema):
@@ -126,12 +148,14 @@ class CheckpointFactsSchema(BornBefore, Schema):
 
     @validates_schema
     def _previous_before_the_offence(self, data, **kwargs):
-        """K4 is about previous history: an outcome dated after the offence
-        is not, nor one dated before the person was born (both were counted
-        as history)."""
+        """K4 is about previous history: an outcome dated on or after the
+        offence date is not, nor one dated before the person was born (both
+        were counted as history). One dated the offence's own day is refused
+        with the rest (found by review): it is most likely the offence itself,
+        and counted, a same-day outcome made a weapon offence ineligible."""
         on, born = data.get("offence_date"), data.get("date_of_birth")
         for n, item in enumerate(data.get("previous_outcomes") or []):
-            if on and item.get("date") and item["date"] > on:
+            if on and item.get("date") and item["date"] >= on:
                 raise ValidationError("Must be before the offence date: only earlier outcomes "
                                       "are previous history.", f"previous_outcomes.{n}.date")
             if born and item.get("date") and item["date"] < born:
@@ -172,6 +196,11 @@ def checkpoint_facts(data: dict, catalogue: dict[str, Offence]) -> checkpoint.Ch
     """Loaded Checkpoint facts as the rules take them, offences from the catalogue."""
     previous = []
     for n, item in enumerate(data["previous_outcomes"]):
+        if item.get("offence") is None:  # one not in the catalogue, by its category
+            previous.append(checkpoint.PreviousOutcome(
+                None, item["outcome_code"], item["date"], category=item["category"],
+                description=(item.get("description") or "").strip() or None))
+            continue
         previous.append(checkpoint.PreviousOutcome(
             _offence(catalogue, item["offence"], f"previous_outcomes.{n}.offence"),
             item["outcome_code"], item["date"]))

@@ -38,15 +38,16 @@ def assess_cli(runner, scheme, facts):
     return runner.invoke(args=["eligibility", "assess", "--scheme", scheme, "-"], input=payload)
 
 
-@pytest.mark.parametrize(("scheme", "facts", "ids"), [
-    ("checkpoint", CHECKPOINT, ["K1", "K2", "K3", "K4", "K5", "K6"]),
-    ("outcome22", OUTCOME22, ["O1", "O2", "O3", "O4", "O5"]),
+@pytest.mark.parametrize(("scheme", "facts", "ids", "expected"), [
+    ("checkpoint", CHECKPOINT, ["K1", "K2", "K3", "K4", "K5", "K6"], "eligible"),
+    # O3 waits for the deciding lead's record, whatever rationale the facts propose
+    ("outcome22", OUTCOME22, ["O1", "O2", "O3", "O4", "O5"], "needs_review"),
 ])
-def test_cli_assesses_both_schemes(runner, scheme, facts, ids):
+def test_cli_assesses_both_schemes(runner, scheme, facts, ids, expected):
     result = assess_cli(runner, scheme, facts)
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
-    assert decision["scheme"] == scheme and decision["result"] == "eligible"
+    assert decision["scheme"] == scheme and decision["result"] == expected
     assert [c["id"] for c in decision["criteria"]] == ids
 
 
@@ -108,10 +109,57 @@ def test_cli_uses_the_configured_intensity_table(make_app):
         {"offence": "theft", "outcome_code": 8, "date": "2025-01-01"},
         {"offence": "theft", "outcome_code": 8, "date": "2026-05-02"}]},
      "previous_outcomes.1.date: Must be before the offence date"),
+    # one dated the offence's own day is no previous history either: counted,
+    # a same-day weapon caution (the incident itself) made K4 fail
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "offensive_weapon_s1", "outcome_code": 2, "date": "2026-05-01"}]},
+     "previous_outcomes.0.date: Must be before the offence date: only earlier outcomes are "
+     "previous history."),
+    # a previous outcome names a catalogue offence or, for another, its category
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"outcome_code": 2, "date": "2025-01-01"}]},
+     "previous_outcomes.0.offence: Give the offence: a key from the offence catalogue, or, "
+     "for an offence not in it, its category."),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "category": "other", "outcome_code": 2, "date": "2025-01-01"}]},
+     "previous_outcomes.0.category: Give a category only for an offence not in the "
+     "catalogue"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"category": "motoring", "outcome_code": 2, "date": "2025-01-01"}]},
+     "previous_outcomes.0.category: Must be an offence category: violence, weapon"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"offence": "theft", "description": "Shoplifting", "outcome_code": 2,
+         "date": "2025-01-01"}]},
+     "previous_outcomes.0.description: Describe only an offence not in the catalogue"),
+    ("checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {"category": "other", "description": "x" * 201, "outcome_code": 2,
+         "date": "2025-01-01"}]},
+     "previous_outcomes.0.description: Longer than maximum length 200."),
 ])
 def test_cli_refuses_bad_facts(runner, scheme, facts, message):
     result = assess_cli(runner, scheme, facts)
     assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+@pytest.mark.parametrize(("previous", "outcome", "reason"), [
+    ({"category": "other", "description": "Vehicle taking"}, "unknown",
+     "Previous non-violent history: Vehicle taking, an offence not in the catalogue (other) "
+     "(outcome 2); a decision maker must judge whether it is very minor."),
+    ({"category": "violence", "description": "Arson endangering life"}, "fail",
+     "Previous outcome 2 for Arson endangering life, an offence not in the catalogue "
+     "(violence) on 1 January 2025;"),
+    ({"category": "weapon", "description": None}, "fail",
+     "Previous outcome 2 for an offence not in the catalogue (weapon) on 1 January 2025;"),
+])
+def test_cli_takes_a_previous_outcome_for_an_offence_not_in_the_catalogue(runner, previous,
+                                                                          outcome, reason):
+    """The catalogue holds 22 offences; a child's caution for another could
+    not be given, so it was left out and K4 passed (found by review)."""
+    result = assess_cli(runner, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {**previous, "outcome_code": 2, "date": "2025-01-01"}]})
+    assert result.exit_code == 0, result.output
+    k4 = json.loads(result.output)["criteria"][3]
+    assert k4["id"] == "K4" and k4["outcome"] == outcome and k4["reason"].startswith(reason)
 
 
 @pytest.fixture
@@ -212,6 +260,78 @@ def test_a_criterion_not_known_is_said_to_be_not_known(child, worker, lead):
                              r"known.*Record what is missing on the assessment, then decide"):
         services.decide(assessment, "eligible", "The lead says so", actor=lead, now=NOW)
     assert assessment.decided_at is None
+
+
+def decided(action="assessment:decided"):
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                              .order_by(AuditEvent.id.desc())).first()
+
+
+def test_outcome22_is_decided_eligible_only_with_the_leads_public_interest_rationale(
+        child, worker, lead):
+    """O3 passed on the rationale typed with the facts, so the lead decided
+    eligible with none of their own (audit: not overridden, no rationale;
+    found by review). The lead's rationale is now O3's record."""
+    assessment = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
+                                      settings=SETTINGS)
+    o3 = assessment.criteria[2]
+    assert assessment.result == "needs_review" and o3["outcome"] == "unknown"
+    assert o3["reason"].startswith("A public-interest rationale is proposed")
+    with pytest.raises(services.DiversionError) as refused:
+        services.decide(assessment, "eligible", "  ", actor=lead, now=NOW)
+    assert refused.value.problems == {"rationale": (
+        "Record why further action is not in the public interest: Outcome 22 (O3) needs the "
+        "deciding lead's rationale to decide eligible")}
+    assert assessment.decided_at is None and assessment.criteria[2] == o3
+    services.decide(assessment, "eligible", "Restorative work serves the victim better",
+                    actor=lead, now=NOW)
+    db.session.commit()
+    assert assessment.criteria[2] == {
+        "id": "O3", "outcome": "pass",
+        "reason": "The deciding lead recorded why further action is not in the public "
+                  "interest (the decision's rationale)."}
+    assert assessment.result == "eligible"
+    assert assessment.facts["public_interest_rationale"] == "First offence"  # as proposed
+    assert decided().detail == {"result": "eligible", "decision": "eligible",
+                                "overridden": False, "rationale_given": True,
+                                "public_interest_recorded": True}
+
+
+def test_outcome22_with_another_criterion_not_known_is_still_an_override(child, worker, lead):
+    assessment = services.assess_data(child, "outcome22", {**OUTCOME22, "agrees_to_engage": None},
+                                      actor=worker, now=NOW, settings=SETTINGS)
+    services.decide(assessment, "eligible", "Agreed on the phone", actor=lead, now=NOW)
+    assert assessment.criteria[2]["outcome"] == "pass" and assessment.result == "needs_review"
+    assert decided().detail["overridden"] is True
+    # deciding ineligible records no O3: it stays not known
+    other = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
+                                 settings=SETTINGS)
+    with pytest.raises(services.DiversionError, match="give a rationale"):
+        services.decide(other, "ineligible", None, actor=lead, now=NOW)
+    services.decide(other, "ineligible", "Prosecution is in the public interest", actor=lead,
+                    now=NOW)
+    assert other.criteria[2]["outcome"] == "unknown" and other.result == "needs_review"
+    assert decided().detail["public_interest_recorded"] is False
+
+
+@pytest.mark.parametrize("previous", [
+    {"offence": "theft"}, {"category": "other", "description": "Vehicle taking"}])
+def test_checkpoint_very_minor_history_is_the_deciding_leads_judgement(child, worker, lead,
+                                                                       previous):
+    """K4's "very minor" is a decision maker's judgement (DESIGN): nothing the
+    caseworker gives meets it; the lead decides with a rationale."""
+    assessment = services.assess_data(child, "checkpoint", {**CHECKPOINT, "previous_outcomes": [
+        {**previous, "outcome_code": 8, "date": "2025-01-01"}]},
+        actor=worker, now=NOW, settings=SETTINGS)
+    assert assessment.result == "needs_review" and assessment.criteria[3]["outcome"] == "unknown"
+    assert "a decision maker must judge whether it is very minor" in \
+        assessment.criteria[3]["reason"]
+    with pytest.raises(services.DiversionError, match="give a rationale to decide eligible"):
+        services.decide(assessment, "eligible", None, actor=lead, now=NOW)
+    services.decide(assessment, "eligible", "One community resolution, two years ago",
+                    actor=lead, now=NOW)
+    assert decided().detail == {"result": "needs_review", "decision": "eligible",
+                                "overridden": True, "rationale_given": True}
 
 
 def test_a_lead_may_decide_against_the_other_criteria(child, worker, lead):
@@ -370,7 +490,7 @@ def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, ma
         after = services.assess_data(child, "outcome22", OUTCOME22, actor=worker, now=NOW,
                                      settings=SETTINGS)
         db.session.commit()
-        assert (before.result, after.result) == ("eligible", "ineligible")
+        assert (before.result, after.result) == ("needs_review", "ineligible")
         assert before.facts["reference_data"]["offences"]["theft"]["gravity"] == original
         assert after.facts["reference_data"]["offences"]["theft"]["gravity"] == 4
         assert before.facts["reference_data"]["minimum_intensity"] == {
@@ -384,6 +504,23 @@ def test_an_assessment_keeps_the_reference_data_its_rules_read(child, worker, ma
         actor=worker, now=NOW, settings=SETTINGS)
     assert set(checkpoint.facts["reference_data"]["offences"]) == {"bladed_article_s139", "theft"}
     assert "minimum_intensity" not in checkpoint.facts["reference_data"]
+
+
+def test_an_assessment_keeps_a_previous_outcome_not_in_the_catalogue_as_given(child, worker):
+    """In the facts' own shape: its category and description, no key, and no
+    catalogue entry among the reference data."""
+    previous = [{"offence": "theft", "outcome_code": 8, "date": "2024-06-01"},
+                {"category": "acquisitive", "description": "Vehicle taking",
+                 "outcome_code": 2, "date": "2025-01-01"}]
+    assessment = services.assess_data(child, "checkpoint",
+                                      {**CHECKPOINT, "previous_outcomes": previous},
+                                      actor=worker, now=NOW, settings=SETTINGS)
+    assert assessment.facts["previous_outcomes"] == previous
+    assert set(assessment.facts["reference_data"]["offences"]) == {"bladed_article_s139",
+                                                                   "theft"}
+    assert assessment.result == "needs_review"
+    assert "Vehicle taking, an offence not in the catalogue (acquisitive)" in \
+        assessment.criteria[3]["reason"]
 
 
 # sent twice at the same moment (PostgreSQL; one after the other in
