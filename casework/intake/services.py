@@ -791,16 +791,44 @@ def change_status(referral: Referral, target: ReferralStatus, *, actor: User | N
     return referral
 
 
+# A close reason that says the referral was triaged: offered, and taken,
+# only for a referral that has a triage.
+TRIAGE_COMPLETE = "triage_complete"
+NOT_TRIAGED = ("Select another reason: this referral has not been triaged, so it cannot be "
+               "closed as triage complete")
+
+
+def _has_triage(referral: Referral) -> bool:
+    # The triage package builds on intake, so it is imported here, not at the top.
+    from casework.triage.models import Triage
+
+    return bool(db.session.scalar(select(exists().where(Triage.referral_id == referral.id))))
+
+
+def close_reasons(referral: Referral) -> dict[str, str]:
+    """The reasons ``referral`` may be closed with (CLOSE_REASONS): "Triage
+    complete, no further action" only once it has a triage. Offered to a
+    referral never triaged, it was taken, and CONSORT counted a referral
+    closed as triaged that never was (found by review)."""
+    if _has_triage(referral):
+        return dict(CLOSE_REASONS)
+    return {code: label for code, label in CLOSE_REASONS.items() if code != TRIAGE_COMPLETE}
+
+
 def close_referral(referral: Referral, reason: str, *, actor: User, now: datetime) -> Referral:
-    """Close a referral with one of the fixed reasons."""
+    """Close a referral with one of the fixed reasons (``close_reasons``:
+    triage complete only for a referral that has a triage)."""
     if reason not in CLOSE_REASONS:
         raise IntakeError({"reason": "Select why the referral is being closed"})
     # Under the row's lock, as it is now: closed by a colleague (or the same
     # click twice) meanwhile, or gone into triage, is not closed again.
+    # (A triage is recorded under the same lock: record_triage.)
     lock_row(db.session, referral)
     before = referral.status
     if before == ReferralStatus.CLOSED:
         raise IntakeError({None: f"Referral {referral.reference} is already closed"})
+    if reason not in close_reasons(referral):
+        raise IntakeError({"reason": NOT_TRIAGED})
     try:
         referral.status = transition(before, ReferralStatus.CLOSED)
     except InvalidTransition as error:

@@ -212,6 +212,9 @@ def close_referral(referral_id: int):
         else:
             flash(f"Referral {referral.reference} closed", "success")
             return redirect(url_for("intake.person", person_id=referral.person_id))
+    # the reasons it may be closed with now (all are taken by the form, and
+    # the service says why one is not: a triage recorded meanwhile counts)
+    form.reason.choices = choices(services.close_reasons(referral).items())
     status = 422 if form.errors else 200
     services.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("intake/close_referral.html", form=form, referral=referral), status

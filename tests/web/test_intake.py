@@ -372,6 +372,43 @@ def test_closing_a_referral_needs_a_reason(client, existing_person, post):
     assert event.detail["status"] == {"before": "received", "after": "closed"}
 
 
+def test_triage_complete_is_a_close_reason_only_once_the_referral_is_triaged(
+        client, make_referral, triage_referral, login_as, post):
+    """A referral never triaged was closed as "Triage complete, no further
+    action", and CONSORT counted it so (found by review)."""
+    referral = make_referral("coventry")
+    login_as("caseworker", ("coventry",))
+    path = f"/referrals/{referral.id}/close"
+    assert 'value="triage_complete"' not in client.get(path).get_data(as_text=True)
+    before = actions()
+    response = post(path, {"reason": "triage_complete"})
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert "this referral has not been triaged, so it cannot be closed as triage complete" \
+        in page
+    assert 'value="triage_complete"' not in page and 'value="withdrawn"' in page
+    db.session.refresh(referral)
+    assert (referral.status, referral.closed_reason, referral.closed_at) == \
+        ("received", None, None)
+    assert "referral:closed" not in actions()[len(before):]
+
+    triage_referral(referral)
+    assert 'value="triage_complete"' in client.get(path).get_data(as_text=True)
+    assert post(path, {"reason": "triage_complete"}).status_code == 302
+    db.session.refresh(referral)
+    assert (referral.status, referral.closed_reason) == ("closed", "triage_complete")
+
+
+def test_the_service_refuses_triage_complete_for_a_referral_never_triaged(
+        make_referral, make_user, now):
+    referral = make_referral("coventry")
+    with pytest.raises(services.IntakeError) as refused:
+        services.close_referral(referral, "triage_complete", actor=make_user("caseworker"),
+                                now=now)
+    assert refused.value.problems == {"reason": services.NOT_TRIAGED}
+    assert referral.status == "received" and referral.closed_reason is None
+
+
 def test_status_changes_only_along_the_workflow(existing_person, now):
     from casework.intake.reference import InvalidTransition, ReferralStatus
 
