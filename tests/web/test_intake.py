@@ -85,7 +85,7 @@ def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
         ({"date_of_birth": ["1", "1", str(TODAY.year + 1)]}, "date_of_birth",
          "Date of birth must be today or in the past"),
         ({"date_of_birth": ["1", "1", str(TODAY.year - 101)]}, "date_of_birth",
-         "younger than 100"),
+         "Date of birth must make the person 100 or younger"),
         ({"date_of_birth": ["31", "2", "2008"]}, "date_of_birth",
          "Date of birth must be a real date"),
         ({"date_of_birth": ["", "2", "2008"]}, "date_of_birth",
@@ -129,6 +129,24 @@ def test_each_bad_field_is_explained_beside_it_and_nothing_is_lost(
         assert 'value="Sam Navigator"' in page
     if field != "reason":
         assert "Stab wound; known associates." in page
+
+
+def test_a_person_of_exactly_100_is_recorded_and_one_over_100_is_not(
+        client, login_as, submit, post):
+    """DESIGN.md refuses a date of birth "making the person over 100": one
+    making them 100 was refused too."""
+    login_as("caseworker", ("coventry",))
+    hundred = ["1", "1", str(TODAY.year - 100)]  # 100 all this year
+    assert submit(date_of_birth=hundred).status_code == 302
+    person = db.session.scalars(select(Person)).one()
+    assert person.date_of_birth == date(TODAY.year - 100, 1, 1)
+    over = ["1", "1", str(TODAY.year - 101)]
+    response = post(f"/people/{person.id}/edit", form_data(date_of_birth=over))
+    assert response.status_code == 422
+    assert "Date of birth must make the person 100 or younger" in response.get_data(as_text=True)
+    response = post(f"/people/{person.id}/edit",
+                    form_data(date_of_birth=hundred, first_name="Jordy"))
+    assert response.status_code == 302
 
 
 def test_site_outside_the_users_sites_is_refused(client, login_as, post):
