@@ -92,8 +92,8 @@ class PersonDetails:
 
 @dataclass
 class ReferralDetails:
-    site_id: int
-    referral_date: date
+    site_id: int | None  # None: none chosen
+    referral_date: date | None
     source: str
     referrer_name: str
     reason: str
@@ -106,8 +106,11 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
-def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
-    """Validate and normalise person details; raise IntakeError naming each bad field."""
+def _person_problems(details: PersonDetails, *, today: date
+                     ) -> tuple[dict[str | None, str], PersonDetails]:
+    """What is wrong with ``details`` (each bad field's message), and the
+    details normalised as far as they can be (a bad postcode or PNC
+    reference left out)."""
     problems: dict[str | None, str] = {}
     first, last = (details.first_name or "").strip(), (details.last_name or "").strip()
     if not first:
@@ -134,9 +137,7 @@ def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
             pnc = validation.normalise_pnc(details.pnc_reference)
         except ValueError as error:
             problems["pnc_reference"] = str(error)
-    if problems:
-        raise IntakeError(problems)
-    return PersonDetails(
+    return problems, PersonDetails(
         first_name=first, last_name=last, other_names=_clean(details.other_names),
         date_of_birth=details.date_of_birth, gender=details.gender,
         ethnicity=details.ethnicity, local_authority=details.local_authority,
@@ -144,11 +145,21 @@ def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
     )
 
 
+def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
+    """Validate and normalise person details; raise IntakeError naming each bad field."""
+    problems, checked = _person_problems(details, today=today)
+    if problems:
+        raise IntakeError(problems)
+    return checked
+
+
 def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: User,
                    today: date) -> ReferralDetails:
     """Validate a referral against its person and the actor's sites."""
     problems: dict[str | None, str] = {}
-    if actor.is_site_scoped and details.site_id not in actor.site_ids:
+    if details.site_id is None:  # none chosen (or not a number)
+        problems["site"] = "Select a site"
+    elif actor.is_site_scoped and details.site_id not in actor.site_ids:
         problems["site"] = "Select one of your sites"
     elif db.session.get(Site, details.site_id) is None:
         problems["site"] = "Select a site"
@@ -177,6 +188,26 @@ def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: Us
         referrer_organisation=_clean(details.referrer_organisation), reason=reason,
         risk_indicators=sorted(set(details.risk_indicators), key=list(RISK_INDICATORS).index),
     )
+
+
+def check_new_referral(person: PersonDetails, referral: ReferralDetails, *, actor: User,
+                       today: date) -> tuple[PersonDetails, ReferralDetails]:
+    """Validate a new referral and its person (check_person, check_referral),
+    raising IntakeError with every problem of both at once: the person's
+    were raised first, and the referral's shown only once they were put
+    right (GOV.UK: an error summary lists every problem; found by review).
+    A bad date of birth is not compared with the referral date."""
+    problems, checked = _person_problems(person, today=today)
+    try:
+        referral = check_referral(
+            referral, checked if "date_of_birth" not in problems
+            else PersonDetails(**{**vars(checked), "date_of_birth": None}),
+            actor=actor, today=today)
+    except IntakeError as error:
+        problems.update(error.problems)
+    if problems:
+        raise IntakeError(problems)
+    return checked, referral
 
 
 @dataclass(frozen=True)
@@ -574,8 +605,8 @@ def record_referral(
     """
     submissions.check_earlier(submission, "referral", actor=actor)
     today = local_date(now)
-    person_details = check_person(person_details, today=today)
-    referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
+    person_details, referral_details = check_new_referral(person_details, referral_details,
+                                                          actor=actor, today=today)
     lock_identity(person_details)
     # again, under the locks: the same form sent at the same moment waited
     # for them, and its first sending, committed meanwhile, is now seen (the
@@ -732,7 +763,9 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     raises submissions.AlreadySubmitted, claimed under the person's lock
     before the version check, which the first sending's change would fail
     as "someone else's"."""
-    details = check_person(details, today=local_date(now))
+    problems, details = _person_problems(details, today=local_date(now))
+    if problems:  # refused: every problem said at once (read with no lock)
+        raise person_edit_problems(person, details, problems, actor=actor)
     # the PNC reference's lock first, then the person's row: a PNC reference
     # given to someone else at the same moment (by a referral or an edit) is
     # seen by _pnc_holder, not written twice
@@ -741,14 +774,8 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     submissions.claim(submission, "person_edit", actor=actor, now=now)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
-    problems = {}
-    if problem := _born_after_a_referral(person, details.date_of_birth, actor=actor):
-        problems["date_of_birth"] = problem
-    holder = _pnc_holder(person, details.pnc_reference, actor=actor)
-    if holder:
-        problems["pnc_reference"] = pnc_held(holder, "check it")
-    if problems:
-        raise IntakeError(problems, shown=[holder] if holder else [])
+    if (refused := person_edit_problems(person, details, {}, actor=actor)) is not None:
+        raise refused
     _apply(person, details)
     db.session.flush()
     submissions.settle(submission, person.id)
@@ -759,6 +786,48 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
             subject_id=person.id, sites=case_sites(person), detail=diff,
         )
     return person
+
+
+def person_edit_problems(person: Person, details: PersonDetails, problems: dict, *,
+                         actor: User) -> IntakeError | None:
+    """Every problem of an edit of ``person`` to ``details`` (normalised as
+    far as they can be, with ``problems``, those _person_problems found):
+    besides those, a date of birth after one of their referral dates, and
+    a PNC reference someone else has, each checked only if its field is
+    otherwise right. Each was found only once every other field was right:
+    the form's errors put right, another problem came up (found by review).
+    None if there is none."""
+    problems = dict(problems)
+    if "date_of_birth" not in problems and (
+            problem := _born_after_a_referral(person, details.date_of_birth, actor=actor)):
+        problems["date_of_birth"] = problem
+    holder = None
+    if "pnc_reference" not in problems:
+        holder = _pnc_holder(person, details.pnc_reference, actor=actor)
+        if holder:
+            problems["pnc_reference"] = pnc_held(holder, "check it")
+    return IntakeError(problems, shown=[holder] if holder else []) if problems else None
+
+
+def edit_problems(person: Person, details: PersonDetails, *, actor: User,
+                  today: date) -> IntakeError | None:
+    """Every problem of ``details`` as an edit of ``person``
+    (``person_edit_problems``), raising nothing: for an edit form with
+    errors of its own, which is not saved, so each is shown with them."""
+    problems, checked = _person_problems(details, today=today)
+    return person_edit_problems(person, checked, problems, actor=actor)
+
+
+def new_referral_problems(person: PersonDetails, referral: ReferralDetails, *, actor: User,
+                          today: date) -> dict[str | None, str]:
+    """Every problem of a new referral and its person (``check_new_referral``),
+    raising nothing: for a referral form with errors of its own, which is
+    not recorded, so each is shown with them."""
+    try:
+        check_new_referral(person, referral, actor=actor, today=today)
+    except IntakeError as error:
+        return error.problems
+    return {}
 
 
 def _pnc_holder(person: Person, pnc: str | None, *, actor: User) -> Candidate | None:

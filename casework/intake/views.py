@@ -10,7 +10,14 @@ from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, sent_again, show_problems, whole_number
+from casework.forms import (
+    changed_meanwhile,
+    choices,
+    sent_again,
+    show_more_problems,
+    show_problems,
+    whole_number,
+)
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
@@ -110,6 +117,10 @@ def new_referral():
                       f"{recorded.person.full_name}'s record and was not saved: change it "
                       "on their record if it has changed", "info")
             return redirect(url_for("intake.person", person_id=recorded.person_id))
+    elif form.is_submitted():  # with the form's own errors, every other problem too
+        show_more_problems(form, services.new_referral_problems(
+            form.person_details(), form.referral_details(), actor=current_user,
+            today=local_today()))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("intake/new_referral.html", form=form), status
 
@@ -177,6 +188,13 @@ def edit_person(person_id: int):
                                    now=utcnow(), based_on=form.version.data,
                                    submission=form.submission.data)
             saved = True
+        elif form.is_submitted() and (more := services.edit_problems(
+                record, form.person_details(), actor=current_user,
+                today=local_today())) is not None:
+            # with the form's own errors, every other problem too
+            shown = not form.pnc_reference.errors and "pnc_reference" in more.problems
+            show_more_problems(form, more.problems)
+            services.candidates_shown(more.shown if shown else [], page=request.endpoint)
     except AlreadySubmitted as sent:  # a double click: the first saved it
         db.session.rollback()
         return sent_again(sent, url_for("intake.person", person_id=record.id))

@@ -149,6 +149,73 @@ def test_a_person_of_exactly_100_is_recorded_and_one_over_100_is_not(
     assert response.status_code == 302
 
 
+def error_summary(page: str) -> list[str]:
+    soup = BeautifulSoup(page, "html.parser")
+    return [item.get_text(" ", strip=True)
+            for item in soup.select(".govuk-error-summary__list li")]
+
+
+def test_every_problem_of_the_referral_form_is_listed_at_once(client, login_as, submit):
+    """A first name of spaces, a bad postcode and a referral date before the
+    date of birth were said only once the form's own errors (an empty last
+    name, no source) were put right, each in its turn (found by review)."""
+    login_as("caseworker", ("coventry",))
+    response = submit(first_name="  ", last_name="", postcode="nonsense", source="",
+                      referral_date=["1", "1", "2007"])
+    assert response.status_code == 422
+    assert error_summary(response.get_data(as_text=True)) == [
+        "Enter a first name", "Enter a last name", "Enter a real postcode, like B1 1AA",
+        "Referral date must be on or after the date of birth",
+        "Select where the referral came from"]
+    assert count(Person) == 0 and count(Referral) == 0
+    # and so when the form itself has none (the person's problems were said
+    # before the referral's)
+    response = submit(postcode="nonsense", referral_date=["1", "1", "2007"])
+    assert response.status_code == 422
+    assert error_summary(response.get_data(as_text=True)) == [
+        "Enter a real postcode, like B1 1AA",
+        "Referral date must be on or after the date of birth"]
+    # a date of birth in error is not compared with the referral date
+    response = submit(last_name="", date_of_birth=["1", "1", str(TODAY.year + 1)])
+    assert error_summary(response.get_data(as_text=True)) == [
+        "Enter a last name", "Date of birth must be today or in the past"]
+
+
+def test_every_problem_of_the_person_edit_form_is_listed_at_once(
+        client, login_as, submit, post, make_referral):
+    login_as("caseworker", ("coventry",))
+    submit(pnc_reference="12/345678A")
+    person = db.session.scalars(select(Person)).one()
+    other = make_referral("coventry").person
+    path = f"/people/{other.id}/edit"
+    last = db.session.scalar(select(func.max(AuditEvent.id)))
+    # the form's own error (no last name), then the service's: a first name
+    # of spaces, a bad postcode, a PNC reference someone else has
+    response = post(path, form_data(first_name=" ", last_name="", postcode="nonsense",
+                                    pnc_reference="12/345678A"))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert error_summary(page) == [
+        "Enter a first name", "Enter a last name", "Enter a real postcode, like B1 1AA",
+        f"{person.full_name} has this PNC reference. A PNC reference identifies one person: "
+        "check it"]
+    # the holder was shown, and so audited, as the service's refusal audits them
+    since = db.session.execute(select(AuditEvent.action, AuditEvent.subject_id)
+                               .where(AuditEvent.id > last).order_by(AuditEvent.id)).all()
+    assert sorted(since) == sorted([("person:viewed", str(person.id)),
+                                    ("person:viewed", str(other.id))])
+    # a date of birth after a referral date, with a bad postcode, at once
+    response = post(path, form_data(postcode="nonsense", date_of_birth=["2", "11", "2026"]))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert len(error_summary(page)) == 2
+    assert error_summary(page)[0].startswith(
+        "Date of birth must be on or before the person's referral dates")
+    assert error_summary(page)[1] == "Enter a real postcode, like B1 1AA"
+    db.session.refresh(other)
+    assert other.last_name.startswith("Person") and other.postcode is None
+
+
 def test_site_outside_the_users_sites_is_refused(client, login_as, post):
     from casework.accounts.services import sites_by_keys
 
