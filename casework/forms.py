@@ -230,9 +230,10 @@ def show_more_problems(form, problems: dict) -> None:
     a weak password) was said only once the form's own errors were put
     right, one round after another, where GOV.UK's pattern lists every
     problem at once (found by review). Problems of the form as a whole,
-    or of a field it already has an error for, are left for then."""
+    or of a field it already has an error for, are left for then; a field
+    with no problem may be given as None."""
     show_problems(form, {name: message for name, message in problems.items()
-                         if name and (field := getattr(form, name, None)) is not None
+                         if name and message and (field := getattr(form, name, None)) is not None
                          and isinstance(field, Field) and not field.errors})
 
 
