@@ -57,6 +57,7 @@ from casework.intake.reference import (
     ReferralStatus,
     transition,
 )
+from casework.words import listed
 
 MAX_REASON_LENGTH = 5000
 
@@ -752,8 +753,20 @@ def _born_after_a_referral(person: Person, dob: date | None, *, actor: User) -> 
             f"dated {long_date(first.referral_date)}{more}")
 
 
+@dataclass(frozen=True)
+class PersonSaved:
+    """A person's details corrected: ``changes``, each changed field's
+    before and after (as audited); ``notices``, what the editor must be told
+    of decisions made on the details as they were
+    (``decided_on_earlier_facts``)."""
+
+    person: Person
+    changes: dict
+    notices: list[str]
+
+
 def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
-                  based_on: str | None = None, submission: str | None = None) -> Person:
+                  based_on: str | None = None, submission: str | None = None) -> PersonSaved:
     """Correct a person's details; the audit detail has each changed field's
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
@@ -762,7 +775,8 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     sent again (a double click: its ``submission`` key already claimed)
     raises submissions.AlreadySubmitted, claimed under the person's lock
     before the version check, which the first sending's change would fail
-    as "someone else's"."""
+    as "someone else's". Returns the changes, and what the editor must be
+    told of decisions made on the facts as they were (``PersonSaved``)."""
     problems, details = _person_problems(details, today=local_date(now))
     if problems:  # refused: every problem said at once (read with no lock)
         raise person_edit_problems(person, details, problems, actor=actor)
@@ -785,7 +799,93 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
             Action.PERSON_UPDATED, actor=actor, now=now, subject_type="person",
             subject_id=person.id, sites=case_sites(person), detail=diff,
         )
-    return person
+    return PersonSaved(person, diff, decided_on_earlier_facts(person, before, diff,
+                                                               actor=actor))
+
+
+# The person's details a triage decision, and an allocation, were made on
+# (C1 their age on the referral date, C2 where they live; the age band and
+# the site of their stratum).
+DECIDED_FACTS = ("date_of_birth", "local_authority")
+
+
+def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
+                             actor: User) -> list[str]:
+    """What the editor of ``person`` must be told once ``changes`` (the
+    audit's, from the details ``before``) change a fact a decision was made
+    on, if a triage of theirs was decided or they were randomised: that
+    the decisions keep the facts they were decided on (DESIGN.md "Triage":
+    the decision locks the facts), and, for each allocation not marked in
+    error, if the date of birth now recorded changes whether they were 14
+    or over on its referral's date (C1), or its age band (a trial
+    stratified by age), that an admin should consider marking it
+    "randomised in error". The record was corrected silently, the
+    decisions left as if made on it (found by review)."""
+    changed = [name for name in DECIDED_FACTS if name in changes]
+    if not changed:
+        return []
+    # triage and trial build on intake, so they are imported here
+    from casework.triage.models import Triage
+    from casework.trial.models import Allocation
+
+    allocations = list(db.session.scalars(
+        select(Allocation).where(Allocation.person_id == person.id).order_by(Allocation.id)))
+    decided = bool(allocations) or bool(db.session.scalar(select(exists().where(
+        Triage.person_id == person.id, Triage.decided_at.is_not(None)))))
+    if not decided:
+        return []
+    facts = listed([_DETAIL_NAMES[name] for name in changed])
+    notices = [f"The triage decisions already made for {person.full_name} keep the facts they "
+               f"were decided on: the {facts} changed here {'does' if len(changed) == 1 else 'do'}"
+               " not change them"]
+    if "date_of_birth" in changed:
+        notices += [notice for allocation in allocations if allocation.in_error is None
+                    and (notice := _randomised_on_another_age(
+                        allocation, person, before["date_of_birth"], actor=actor))]
+    return notices
+
+
+def _randomised_on_another_age(allocation, person: Person, earlier: date | None, *,
+                               actor: User) -> str | None:
+    """Why ``allocation`` may be in error now that ``person``'s date of
+    birth is no longer ``earlier``: their age on its referral's date is on
+    the other side of C1's 14 (or no longer known), or in another age band
+    than the one its stratum holds (a trial stratified by age). None if
+    neither."""
+    from casework.eligibility.cirv import MINIMUM_AGE
+    from casework.trial.strata import AGE_BANDS
+
+    referral = db.session.get(Referral, allocation.referral_id)
+    on = referral.referral_date
+    was, now = (validation.years_between(dob, on) if dob else None
+                for dob in (earlier, person.date_of_birth))
+
+    def c1(age: int | None) -> bool | None:
+        return None if age is None else age >= MINIMUM_AGE
+
+    def band(age: int | None) -> str | None:
+        return next((label for label, youngest, oldest in AGE_BANDS if age is not None
+                     and age >= youngest and (oldest is None or age <= oldest)), None)
+
+    def aged(age: int | None) -> str:
+        return "of unknown age" if age is None else f"aged {age}"
+
+    # the band they were randomised in, as their stratum holds it
+    # ("coventry/14-17"; none if the trial's strata are sites alone)
+    randomised_in = allocation.stratum.partition("/")[2]
+    if c1(was) != c1(now):
+        why = f"C1 (aged {MINIMUM_AGE} or over) would not be decided as it was"
+    elif randomised_in and band(now) is not None and band(now) != randomised_in:
+        why = f"age band {band(now)}, not the {randomised_in} band they were randomised in"
+    else:
+        return None
+    which = (f"referral {referral.reference}"
+             if not actor.is_site_scoped or referral.site_id in actor.site_ids
+             else "a referral at another site")
+    return (f"{person.full_name} was randomised in {allocation.trial.name} on {which}: on its "
+            f"date, {long_date(on)}, they were {aged(now)} by the date of birth now recorded, "
+            f"and {aged(was)} by the one it replaces: {why}. An admin should consider marking "
+            "the allocation \"randomised in error\"")
 
 
 def person_edit_problems(person: Person, details: PersonDetails, problems: dict, *,

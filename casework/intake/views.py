@@ -179,15 +179,14 @@ def edit_person(person_id: int):
     form = PersonForm(obj=None if request.method == "POST" else record)
     if not form.is_submitted():
         form.version.data = services.person_version(record)
-    saved = False
+    saved = None
     try:
         if form.is_submitted():  # sent again: the first click's change, not "someone else's"
             check_earlier(form.submission.data, "person_edit", actor=current_user)
         if form.validate_on_submit():
-            services.update_person(record, form.person_details(), actor=current_user,
-                                   now=utcnow(), based_on=form.version.data,
-                                   submission=form.submission.data)
-            saved = True
+            saved = services.update_person(record, form.person_details(), actor=current_user,
+                                           now=utcnow(), based_on=form.version.data,
+                                           submission=form.submission.data)
         elif form.is_submitted() and (more := services.edit_problems(
                 record, form.person_details(), actor=current_user,
                 today=local_today())) is not None:
@@ -204,8 +203,12 @@ def edit_person(person_id: int):
     except ChangedMeanwhile as error:
         db.session.rollback()
         changed_meanwhile(form, error)
-    if saved:
+    if saved is not None:
         flash("Changes saved", "success")
+        # decisions made on the facts as they were (a triage decided, an
+        # allocation) are not changed by the edit: the editor is told
+        for notice in saved.notices:
+            flash(notice, "info")
         return redirect(url_for("intake.person", person_id=record.id))
     status = 422 if form.errors or form.form_errors else 200
     services.person_shown(record, page=request.endpoint)

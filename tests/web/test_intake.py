@@ -772,3 +772,96 @@ def test_a_referral_closed_while_its_triage_waited_says_so(client, make_referral
     assert post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"}).status_code == 302
     page = client.get(f"/people/{referral.person_id}").get_data(as_text=True)
     assert "Closed before a decision." in page and "Waiting for a lead" not in page
+
+
+def person_form(person, **overrides) -> dict:
+    """The edit form of ``person`` as drawn, with ``overrides``."""
+    dob = person.date_of_birth
+    data = {"first_name": person.first_name, "last_name": person.last_name,
+            "other_names": person.other_names or "",
+            "date_of_birth": [str(dob.day), str(dob.month), str(dob.year)] if dob else
+            ["", "", ""], "gender": person.gender, "ethnicity": person.ethnicity,
+            "postcode": person.postcode or "", "local_authority": person.local_authority,
+            "pnc_reference": person.pnc_reference or "",
+            "version": services.person_version(person)}
+    data.update(overrides)
+    return data
+
+
+def banners(page: str) -> list[str]:
+    soup = BeautifulSoup(page, "html.parser")
+    return [banner.select_one(".govuk-notification-banner__content").get_text(" ", strip=True)
+            for banner in soup.select(".govuk-notification-banner")]
+
+
+KEEP = ("The triage decisions already made for {} keep the facts they were decided on: the "
+        "{} changed here {} not change them")
+
+
+def test_an_edit_of_a_decided_persons_facts_says_the_decisions_keep_them(
+        client, login_as, post, make_referral, triage_referral, make_user, now):
+    """DESIGN.md "Triage": the decision locks the facts. A date of birth or
+    local authority corrected after a decision changed the record silently,
+    the decision left as if made on it (found by review)."""
+    from casework.triage import services as triage
+
+    referral = make_referral("coventry")
+    person = referral.person
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/edit"
+    # no decision yet (facts recorded, not decided): nothing to say
+    triage_referral(referral)
+    response = post(path, person_form(person, local_authority="dudley"), follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == ["Changes saved"]
+
+    triage.decide(triage.triage_for(referral), "ineligible", "Not group violence",
+                  actor=make_user("lead", email="lead@example.org"), now=now,
+                  key=b"test-trial-key")
+    db.session.commit()
+    db.session.refresh(person)
+    response = post(path, person_form(person, local_authority="coventry",
+                                      date_of_birth=["2", "2", "2008"]),
+                    follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == [
+        "Changes saved", KEEP.format(person.full_name, "date of birth and local authority", "do")]
+    # the audit event names both facts, before and after
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "person:updated")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert event.detail == {
+        "date_of_birth": {"before": "2008-01-01", "after": "2008-02-02"},
+        "local_authority": {"before": "dudley", "after": "coventry"}}
+    # another change (a name) says nothing of decisions
+    db.session.refresh(person)
+    response = post(path, person_form(person, other_names="Jay"), follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == ["Changes saved"]
+
+
+@pytest.mark.parametrize(("by_age_band", "dob", "advice"), [
+    (False, ["1", "6", "2008"], None),  # 18 on the referral date all the same
+    (False, ["1", "1", "2013"], "aged 13 by the date of birth now recorded, and aged 18 by "
+                                "the one it replaces: C1 (aged 14 or over) would not be decided "
+                                "as it was"),
+    (False, ["", "", ""], "of unknown age by the date of birth now recorded, and aged 18 by "
+                          "the one it replaces: C1 (aged 14 or over) would not be decided as "
+                          "it was"),
+    (True, ["1", "1", "2010"], "aged 16 by the date of birth now recorded, and aged 18 by the "
+                               "one it replaces: age band 14-17, not the 18-24 band they were "
+                               "randomised in"),
+    (False, ["1", "1", "2010"], None),  # strata of sites alone: the band is no matter
+])
+def test_an_edit_that_changes_a_randomised_persons_age_advises_marking_it_in_error(
+        client, login_as, post, make_trial, randomised, by_age_band, dob, advice):
+    make_trial(stratify_by_age_band=by_age_band)
+    person = randomised("treatment")  # born 1 January 2008, referred 1 November 2026
+    referral = db.session.scalars(select(Referral).where(Referral.person_id == person.id)).one()
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
+                    follow_redirects=True)
+    shown = banners(response.get_data(as_text=True))
+    expected = ["Changes saved", KEEP.format(person.full_name, "date of birth", "does")]
+    if advice:
+        expected.append(
+            f"{person.full_name} was randomised in CIRV trial on referral {referral.reference}: "
+            f"on its date, 1 November 2026, they were {advice}. An admin should consider "
+            "marking the allocation \"randomised in error\"")
+    assert [html.unescape(text) for text in shown] == expected
