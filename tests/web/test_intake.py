@@ -865,3 +865,22 @@ def test_an_edit_that_changes_a_randomised_persons_age_advises_marking_it_in_err
             f"on its date, 1 November 2026, they were {advice}. An admin should consider "
             "marking the allocation \"randomised in error\"")
     assert [html.unescape(text) for text in shown] == expected
+
+
+def test_an_allocation_already_marked_in_error_is_not_advised_again(
+        client, login_as, post, randomised, make_user, now):
+    from casework.trial import services as trial
+    from casework.trial.models import Allocation
+
+    person = randomised("treatment")
+    allocation = db.session.scalars(select(Allocation)
+                                    .where(Allocation.person_id == person.id)).one()
+    trial.mark_in_error(allocation.trial, allocation.stratum, allocation.slot, "Aged 13",
+                        actor=make_user("admin", (), email="admin@example.org"), now=now)
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "1", "2013"]),
+                    follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == [
+        "Changes saved", KEEP.format(person.full_name, "date of birth", "does")]
