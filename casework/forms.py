@@ -222,6 +222,21 @@ def show_problems(form, problems: dict) -> None:
     errors_again(form)
 
 
+def show_more_problems(form, problems: dict) -> None:
+    """Put a service's ``{field: message}`` problems beside the fields of
+    ``form`` that have none of the form's own (``show_problems``), for a
+    form that failed its own checks and so was never sent to the service:
+    what only the service checks (a postcode's format, a name of spaces,
+    a weak password) was said only once the form's own errors were put
+    right, one round after another, where GOV.UK's pattern lists every
+    problem at once (found by review). Problems of the form as a whole,
+    or of a field it already has an error for, are left for then; a field
+    with no problem may be given as None."""
+    show_problems(form, {name: message for name, message in problems.items()
+                         if name and message and (field := getattr(form, name, None)) is not None
+                         and isinstance(field, Field) and not field.errors})
+
+
 def errors_again(form) -> None:
     """Have ``form.errors`` count errors put on its fields after it was
     validated (a service's problems): WTForms keeps a form's errors once

@@ -138,6 +138,21 @@ def _site_name_problem(name: str, site: Site | None) -> str | None:
     return None
 
 
+def new_site_problems(key: str, name: str) -> dict[str | None, str | None]:
+    """What is wrong with a new site's key and name, field by field (None
+    where nothing is): create_site's rules, read under its lock there; for
+    the form with errors of its own too, so that each is shown with them
+    (a name taken was said only once a key was given)."""
+    key, name = (key or "").strip().lower(), " ".join((name or "").split())
+    key_problem = None
+    if not SITE_KEY.fullmatch(key):
+        key_problem = ("Enter a key of 2 to 40 characters: lower-case letters, digits and "
+                       "underscores, starting with a letter")
+    elif db.session.scalar(select(func.count()).select_from(Site).where(Site.key == key)):
+        key_problem = "A site with this key already exists"
+    return {"key": key_problem, "name": _site_name_problem(name, None)}
+
+
 def create_site(key: str, name: str, *, actor: User, now: datetime) -> Site:
     """Add a site (a youth offending service's area). Its key names it in
     trials' strata, extracts and commands, so it never changes."""
@@ -145,13 +160,7 @@ def create_site(key: str, name: str, *, actor: User, now: datetime) -> Site:
     # one admin at a time adds or renames a site, so two cannot both find a
     # key or name free and then collide
     lock_for_update(db.session, "sites")
-    key_problem = None
-    if not SITE_KEY.fullmatch(key):
-        key_problem = ("Enter a key of 2 to 40 characters: lower-case letters, digits and "
-                       "underscores, starting with a letter")
-    elif db.session.scalar(select(func.count()).select_from(Site).where(Site.key == key)):
-        key_problem = "A site with this key already exists"
-    _raise_if({"key": key_problem, "name": _site_name_problem(name, None)})
+    _raise_if(new_site_problems(key, name))
     site = Site(key=key, name=name, is_trial_site=False)
     db.session.add(site)
     db.session.flush()
@@ -334,23 +343,15 @@ def create_user(
     submissions.check_earlier(submission, "user", actor=actor)
     email = normalise_email(email)
     role = Role(role)
-    problem = email_problem(email)
-    if problem is None and db.session.execute(
-        select(func.count()).select_from(User).where(User.email == email)
-    ).scalar_one():
-        problem = "A user with this email address already exists"
     if display_name is None:
-        display_name = email.partition("@")[0]
         # made from the email: wrong only if the email is, which says so
-        name_problem = None
+        display_name = email.partition("@")[0]
+        _raise_if({**new_user_problems(email=email, display_name=display_name, role=role,
+                                       sites=sites, password=password),
+                   "display_name": None})
     else:
-        name_problem = _display_name_problem(display_name)
-    _raise_if({
-        "email": problem,
-        "display_name": name_problem,
-        "sites": _site_problem(role, sites),
-        "password": _password_problem(password, email=email, display_name=display_name),
-    })
+        _raise_if(new_user_problems(email=email, display_name=display_name, role=role,
+                                    sites=sites, password=password))
     user = User(
         email=email,
         display_name=_clean_name(display_name),
@@ -376,6 +377,32 @@ def create_user(
         detail=detail,
     )
     return user
+
+
+def new_user_problems(*, email: str, display_name: str, role: Role | str | None,
+                      sites: list[Site] | None, password: str) -> dict[str | None, str | None]:
+    """What is wrong with a new user's details, field by field (None where
+    nothing is): the rules create_user refuses them by. For the new-user
+    form with errors of its own too, which is not sent on, so that each of
+    these is shown with them: a malformed email was said only once the
+    rest of the form was right (found by review). ``role`` may be none of
+    the roles, and ``sites`` None (unknown keys: the form's errors): the
+    sites are then not checked."""
+    email = normalise_email(email or "")
+    problem = email_problem(email)
+    if problem is None and db.session.execute(
+        select(func.count()).select_from(User).where(User.email == email)
+    ).scalar_one():
+        problem = "A user with this email address already exists"
+    role = Role(role) if role in set(Role) else None
+    return {
+        "email": problem,
+        "display_name": _display_name_problem(display_name or ""),
+        "sites": _site_problem(role, sites) if role is not None and sites is not None
+        else None,
+        "password": _password_problem(password or "", email=email,
+                                      display_name=display_name or ""),
+    }
 
 
 def _add_new_user(user: User) -> None:
@@ -453,12 +480,8 @@ def update_user(
     ``based_on`` the form was drawn from; and for the last active admin, a
     role other than admin."""
     role = Role(role)
-    own_role = actor is not None and actor.id == user.id and role != user.role
-    _raise_if({
-        "display_name": _display_name_problem(display_name),
-        "role": "You cannot change your own role" if own_role else None,
-        "sites": _site_problem(role, sites),
-    })
+    _raise_if(user_details_problems(user, display_name=display_name, role=role, sites=sites,
+                                    actor=actor))
     _lock_admins()
     lock_row(db.session, user)
     before = _snapshot(user)
@@ -478,6 +501,25 @@ def update_user(
             detail=diff,
         )
     return user
+
+
+def user_details_problems(user: User, *, display_name: str, role: Role | str | None,
+                          sites: list[Site] | None,
+                          actor: User | None) -> dict[str | None, str | None]:
+    """What is wrong with a change of ``user``'s name, role and sites, field
+    by field (None where nothing is): update_user's rules before its locks;
+    for the form with errors of its own too, so that each is shown with
+    them. ``role`` none of the roles, or ``sites`` None (the form's
+    errors): what needs them is not checked."""
+    role = Role(role) if role in set(Role) else None
+    own_role = (actor is not None and actor.id == user.id and role is not None
+                and role != user.role)
+    return {
+        "display_name": _display_name_problem(display_name or ""),
+        "role": "You cannot change your own role" if own_role else None,
+        "sites": _site_problem(role, sites) if role is not None and sites is not None
+        else None,
+    }
 
 
 def _lock_admins() -> None:
@@ -534,6 +576,15 @@ def reactivate_user(user: User, *, actor: User | None, now: datetime) -> User:
     return user
 
 
+def password_problems(user: User, password: str) -> dict[str | None, str | None]:
+    """What is wrong with ``password`` as ``user``'s (``{"password": ...}``,
+    None if nothing): set_password's rule; for its form with errors of its
+    own too (the confirmation not matching), so that a weak password is
+    said with them, not once they are put right."""
+    return {"password": _password_problem(password or "", email=user.email,
+                                          display_name=user.display_name)}
+
+
 def set_password(user: User, password: str, *, actor: User | None, now: datetime,
                  temporary: bool = False, os_user: str | None = None) -> User:
     """Replace a user's password and end their sessions. A ``temporary``
@@ -544,8 +595,7 @@ def set_password(user: User, password: str, *, actor: User | None, now: datetime
     the password; ``os_user``: who ran the command that set it."""
     if actor is not None and actor.id == user.id:
         raise AccountError("Change your own password on the Change your password page")
-    _raise_if({"password": _password_problem(password, email=user.email,
-                                             display_name=user.display_name)})
+    _raise_if(password_problems(user, password))
     user.password_hash = hash_password(password)
     user.must_change_password = temporary
     user.end_sessions()
@@ -560,6 +610,21 @@ def set_password(user: User, password: str, *, actor: User | None, now: datetime
     return user
 
 
+def change_password_problems(user: User, current: str | None,
+                             new: str | None) -> dict[str | None, str | None]:
+    """What is wrong with ``user`` changing their password from ``current``
+    to ``new``, field by field (None where nothing is): change_password's
+    rules; for its form with errors of its own too (the confirmation not
+    matching), so that each is said with them."""
+    current, new = current or "", new or ""
+    problem = _password_problem(new, email=user.email, display_name=user.display_name)
+    right = verify_password(user.password_hash, current)
+    if problem is None and right and new == current:
+        problem = "Your new password must be different from your current one"
+    return {"current_password": None if right else "Your current password is not correct",
+            "password": problem}
+
+
 def change_password(user: User, current: str, new: str, *, now: datetime) -> User:
     """A user replaces their own password, giving the one they have: the
     rules of a new account's (passwords.password_problem), and not the one
@@ -567,14 +632,7 @@ def change_password(user: User, current: str, new: str, *, now: datetime) -> Use
     their other sessions (the caller signs this one in again) and any
     obligation to change it. Every problem is reported at once; audited as
     ``user:password_changed``, with no password in it."""
-    problem = _password_problem(new, email=user.email, display_name=user.display_name)
-    right = verify_password(user.password_hash, current)
-    if problem is None and right and new == current:
-        problem = "Your new password must be different from your current one"
-    _raise_if({
-        "current_password": None if right else "Your current password is not correct",
-        "password": problem,
-    })
+    _raise_if(change_password_problems(user, current, new))
     before = {"must_change_password": user.must_change_password}
     user.password_hash = hash_password(new)
     user.must_change_password = False

@@ -21,7 +21,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import utcnow
 from casework.extensions import db, limiter
-from casework.forms import local_path, show_problems
+from casework.forms import local_path, show_more_problems, show_problems
 from casework.web import PUBLIC_ENDPOINTS, READ_ONLY_METHODS, start_session
 
 SIGN_IN_FAILED = "Enter a correct email address and password"
@@ -215,6 +215,14 @@ def change_password():
             flash("Your password has been changed. You have been signed out everywhere else",
                   "success")
             return redirect(next_url)
+    elif form.is_submitted():  # with the form's own errors, every other problem too
+        more = services.change_password_problems(user, form.current_password.data,
+                                                 form.password.data)
+        # a wrong current password counts against the limit however it is
+        # said (one left empty is the form's error, and no guess)
+        g.wrong_current_password = bool(form.current_password.data
+                                        and more["current_password"])
+        show_more_problems(form, more)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("accounts/change_password.html", form=form,
                            required=user.must_change_password), status

@@ -18,7 +18,13 @@ from casework.admin.forms import (
 )
 from casework.database import ChangedMeanwhile, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, show_problems, whole_number
+from casework.forms import (
+    changed_meanwhile,
+    choices,
+    show_more_problems,
+    show_problems,
+    whole_number,
+)
 from casework.submissions import AlreadySubmitted, new_key
 
 
@@ -26,6 +32,15 @@ def _with_sites(form):
     sites = services.all_sites()
     form.sites.choices = choices((site.key, site.name) for site in sites)
     return form
+
+
+def _sites_chosen(form) -> list[Site] | None:
+    """The sites ``form`` chose, or None if it named one that is not a site
+    (the form's own error)."""
+    try:
+        return services.sites_by_keys(form.sites.data or [])
+    except services.AccountError:
+        return None
 
 
 def _get_user(user_id: int) -> User:
@@ -70,6 +85,10 @@ def new_user():
         else:
             flash(f"User {user.email} added", "success")
             return redirect(url_for("admin.users"))
+    elif form.is_submitted():  # with the form's own errors, every other problem too
+        show_more_problems(form, services.new_user_problems(
+            email=form.email.data, display_name=form.display_name.data, role=form.role.data,
+            sites=_sites_chosen(form), password=form.password.data))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/new_user.html", form=form), status
 
@@ -122,6 +141,10 @@ def edit_user(user_id: int):
         else:
             flash(f"Changes to {user.email} saved", "success")
             return redirect(url_for("admin.users"))
+    elif form.is_submitted():  # with the form's own errors, every other problem too
+        show_more_problems(form, services.user_details_problems(
+            user, display_name=form.display_name.data, role=form.role.data,
+            sites=_sites_chosen(form), actor=current_user))
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
         "admin/edit_user.html", form=form, user=user, confirm=ConfirmForm()
@@ -150,6 +173,8 @@ def set_password(user_id: int):
             flash(f"Temporary password set for {user.email}: give it to them in person or by "
                   f"phone. {after}", "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
+    elif form.is_submitted():  # a weak password said with the form's own errors
+        show_more_problems(form, services.password_problems(user, form.password.data))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/set_password.html", form=form, user=user), status
 
@@ -202,6 +227,8 @@ def new_site():
         else:
             flash(f"Site {site.name} added", "success")
             return redirect(url_for("admin.sites"))
+    elif form.is_submitted():  # with the form's own errors, every other problem too
+        show_more_problems(form, services.new_site_problems(form.key.data, form.name.data))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/new_site.html", form=form), status
 

@@ -25,6 +25,7 @@ from casework.forms import (
     SubmissionField,
     VersionField,
     choices,
+    whole_number,
 )
 from casework.intake.reference import (
     CLOSE_REASONS,
@@ -146,8 +147,9 @@ class ReferralForm(PersonFields):
 
     def referral_details(self) -> ReferralDetails:
         return ReferralDetails(
-            site_id=int(self.site.data), referral_date=self.referral_date.data,
-            source=self.source.data, referrer_name=self.referrer_name.data or "",
+            site_id=whole_number(self.site.data, maximum=2**62),
+            referral_date=self.referral_date.data,
+            source=self.source.data or "", referrer_name=self.referrer_name.data or "",
             referrer_organisation=self.referrer_organisation.data,
             reason=self.reason.data or "", risk_indicators=list(self.risk_indicators.data or []),
         )

@@ -57,6 +57,7 @@ from casework.intake.reference import (
     ReferralStatus,
     transition,
 )
+from casework.words import listed
 
 MAX_REASON_LENGTH = 5000
 
@@ -92,8 +93,8 @@ class PersonDetails:
 
 @dataclass
 class ReferralDetails:
-    site_id: int
-    referral_date: date
+    site_id: int | None  # None: none chosen
+    referral_date: date | None
     source: str
     referrer_name: str
     reason: str
@@ -106,8 +107,11 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
-def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
-    """Validate and normalise person details; raise IntakeError naming each bad field."""
+def _person_problems(details: PersonDetails, *, today: date
+                     ) -> tuple[dict[str | None, str], PersonDetails]:
+    """What is wrong with ``details`` (each bad field's message), and the
+    details normalised as far as they can be (a bad postcode or PNC
+    reference left out)."""
     problems: dict[str | None, str] = {}
     first, last = (details.first_name or "").strip(), (details.last_name or "").strip()
     if not first:
@@ -134,9 +138,7 @@ def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
             pnc = validation.normalise_pnc(details.pnc_reference)
         except ValueError as error:
             problems["pnc_reference"] = str(error)
-    if problems:
-        raise IntakeError(problems)
-    return PersonDetails(
+    return problems, PersonDetails(
         first_name=first, last_name=last, other_names=_clean(details.other_names),
         date_of_birth=details.date_of_birth, gender=details.gender,
         ethnicity=details.ethnicity, local_authority=details.local_authority,
@@ -144,11 +146,21 @@ def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
     )
 
 
+def check_person(details: PersonDetails, *, today: date) -> PersonDetails:
+    """Validate and normalise person details; raise IntakeError naming each bad field."""
+    problems, checked = _person_problems(details, today=today)
+    if problems:
+        raise IntakeError(problems)
+    return checked
+
+
 def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: User,
                    today: date) -> ReferralDetails:
     """Validate a referral against its person and the actor's sites."""
     problems: dict[str | None, str] = {}
-    if actor.is_site_scoped and details.site_id not in actor.site_ids:
+    if details.site_id is None:  # none chosen (or not a number)
+        problems["site"] = "Select a site"
+    elif actor.is_site_scoped and details.site_id not in actor.site_ids:
         problems["site"] = "Select one of your sites"
     elif db.session.get(Site, details.site_id) is None:
         problems["site"] = "Select a site"
@@ -177,6 +189,26 @@ def check_referral(details: ReferralDetails, person: PersonDetails, *, actor: Us
         referrer_organisation=_clean(details.referrer_organisation), reason=reason,
         risk_indicators=sorted(set(details.risk_indicators), key=list(RISK_INDICATORS).index),
     )
+
+
+def check_new_referral(person: PersonDetails, referral: ReferralDetails, *, actor: User,
+                       today: date) -> tuple[PersonDetails, ReferralDetails]:
+    """Validate a new referral and its person (check_person, check_referral),
+    raising IntakeError with every problem of both at once: the person's
+    were raised first, and the referral's shown only once they were put
+    right (GOV.UK: an error summary lists every problem; found by review).
+    A bad date of birth is not compared with the referral date."""
+    problems, checked = _person_problems(person, today=today)
+    try:
+        referral = check_referral(
+            referral, checked if "date_of_birth" not in problems
+            else PersonDetails(**{**vars(checked), "date_of_birth": None}),
+            actor=actor, today=today)
+    except IntakeError as error:
+        problems.update(error.problems)
+    if problems:
+        raise IntakeError(problems)
+    return checked, referral
 
 
 @dataclass(frozen=True)
@@ -574,8 +606,8 @@ def record_referral(
     """
     submissions.check_earlier(submission, "referral", actor=actor)
     today = local_date(now)
-    person_details = check_person(person_details, today=today)
-    referral_details = check_referral(referral_details, person_details, actor=actor, today=today)
+    person_details, referral_details = check_new_referral(person_details, referral_details,
+                                                          actor=actor, today=today)
     lock_identity(person_details)
     # again, under the locks: the same form sent at the same moment waited
     # for them, and its first sending, committed meanwhile, is now seen (the
@@ -721,8 +753,20 @@ def _born_after_a_referral(person: Person, dob: date | None, *, actor: User) -> 
             f"dated {long_date(first.referral_date)}{more}")
 
 
+@dataclass(frozen=True)
+class PersonSaved:
+    """A person's details corrected: ``changes``, each changed field's
+    before and after (as audited); ``notices``, what the editor must be told
+    of decisions made on the details as they were
+    (``decided_on_earlier_facts``)."""
+
+    person: Person
+    changes: dict
+    notices: list[str]
+
+
 def update_person(person: Person, details: PersonDetails, *, actor: User, now: datetime,
-                  based_on: str | None = None, submission: str | None = None) -> Person:
+                  based_on: str | None = None, submission: str | None = None) -> PersonSaved:
     """Correct a person's details; the audit detail has each changed field's
     before and after values. Refused (ChangedMeanwhile) if they are no longer
     the version ``based_on`` the form was drawn from: a date of birth
@@ -731,8 +775,11 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     sent again (a double click: its ``submission`` key already claimed)
     raises submissions.AlreadySubmitted, claimed under the person's lock
     before the version check, which the first sending's change would fail
-    as "someone else's"."""
-    details = check_person(details, today=local_date(now))
+    as "someone else's". Returns the changes, and what the editor must be
+    told of decisions made on the facts as they were (``PersonSaved``)."""
+    problems, details = _person_problems(details, today=local_date(now))
+    if problems:  # refused: every problem said at once (read with no lock)
+        raise person_edit_problems(person, details, problems, actor=actor)
     # the PNC reference's lock first, then the person's row: a PNC reference
     # given to someone else at the same moment (by a referral or an edit) is
     # seen by _pnc_holder, not written twice
@@ -741,14 +788,8 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
     submissions.claim(submission, "person_edit", actor=actor, now=now)
     before = _person_snapshot(person)
     check_unchanged(based_on, before, vars(details))
-    problems = {}
-    if problem := _born_after_a_referral(person, details.date_of_birth, actor=actor):
-        problems["date_of_birth"] = problem
-    holder = _pnc_holder(person, details.pnc_reference, actor=actor)
-    if holder:
-        problems["pnc_reference"] = pnc_held(holder, "check it")
-    if problems:
-        raise IntakeError(problems, shown=[holder] if holder else [])
+    if (refused := person_edit_problems(person, details, {}, actor=actor)) is not None:
+        raise refused
     _apply(person, details)
     db.session.flush()
     submissions.settle(submission, person.id)
@@ -758,7 +799,135 @@ def update_person(person: Person, details: PersonDetails, *, actor: User, now: d
             Action.PERSON_UPDATED, actor=actor, now=now, subject_type="person",
             subject_id=person.id, sites=case_sites(person), detail=diff,
         )
-    return person
+    return PersonSaved(person, diff, decided_on_earlier_facts(person, before, diff,
+                                                               actor=actor))
+
+
+# The person's details a triage decision, and an allocation, were made on
+# (C1 their age on the referral date, C2 where they live; the age band and
+# the site of their stratum).
+DECIDED_FACTS = ("date_of_birth", "local_authority")
+
+
+def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
+                             actor: User) -> list[str]:
+    """What the editor of ``person`` must be told once ``changes`` (the
+    audit's, from the details ``before``) change a fact a decision was made
+    on, if a triage of theirs was decided or they were randomised: that
+    the decisions keep the facts they were decided on (DESIGN.md "Triage":
+    the decision locks the facts), and, for each allocation not marked in
+    error, if the date of birth now recorded changes whether they were 14
+    or over on its referral's date (C1), or its age band (a trial
+    stratified by age), that an admin should consider marking it
+    "randomised in error". The record was corrected silently, the
+    decisions left as if made on it (found by review)."""
+    changed = [name for name in DECIDED_FACTS if name in changes]
+    if not changed:
+        return []
+    # triage and trial build on intake, so they are imported here
+    from casework.triage.models import Triage
+    from casework.trial.models import Allocation
+
+    allocations = list(db.session.scalars(
+        select(Allocation).where(Allocation.person_id == person.id).order_by(Allocation.id)))
+    decided = bool(allocations) or bool(db.session.scalar(select(exists().where(
+        Triage.person_id == person.id, Triage.decided_at.is_not(None)))))
+    if not decided:
+        return []
+    facts = listed([_DETAIL_NAMES[name] for name in changed])
+    notices = [f"The triage decisions already made for {person.full_name} keep the facts they "
+               f"were decided on: the {facts} changed here {'does' if len(changed) == 1 else 'do'}"
+               " not change them"]
+    if "date_of_birth" in changed:
+        notices += [notice for allocation in allocations if allocation.in_error is None
+                    and (notice := _randomised_on_another_age(
+                        allocation, person, before["date_of_birth"], actor=actor))]
+    return notices
+
+
+def _randomised_on_another_age(allocation, person: Person, earlier: date | None, *,
+                               actor: User) -> str | None:
+    """Why ``allocation`` may be in error now that ``person``'s date of
+    birth is no longer ``earlier``: their age on its referral's date is on
+    the other side of C1's 14 (or no longer known), or in another age band
+    than the one its stratum holds (a trial stratified by age). None if
+    neither."""
+    from casework.eligibility.cirv import MINIMUM_AGE
+    from casework.trial.strata import AGE_BANDS
+
+    referral = db.session.get(Referral, allocation.referral_id)
+    on = referral.referral_date
+    was, now = (validation.years_between(dob, on) if dob else None
+                for dob in (earlier, person.date_of_birth))
+
+    def c1(age: int | None) -> bool | None:
+        return None if age is None else age >= MINIMUM_AGE
+
+    def band(age: int | None) -> str | None:
+        return next((label for label, youngest, oldest in AGE_BANDS if age is not None
+                     and age >= youngest and (oldest is None or age <= oldest)), None)
+
+    def aged(age: int | None) -> str:
+        return "of unknown age" if age is None else f"aged {age}"
+
+    # the band they were randomised in, as their stratum holds it
+    # ("coventry/14-17"; none if the trial's strata are sites alone)
+    randomised_in = allocation.stratum.partition("/")[2]
+    if c1(was) != c1(now):
+        why = f"C1 (aged {MINIMUM_AGE} or over) would not be decided as it was"
+    elif randomised_in and band(now) is not None and band(now) != randomised_in:
+        why = f"age band {band(now)}, not the {randomised_in} band they were randomised in"
+    else:
+        return None
+    which = (f"referral {referral.reference}"
+             if not actor.is_site_scoped or referral.site_id in actor.site_ids
+             else "a referral at another site")
+    return (f"{person.full_name} was randomised in {allocation.trial.name} on {which}: on its "
+            f"date, {long_date(on)}, they were {aged(now)} by the date of birth now recorded, "
+            f"and {aged(was)} by the one it replaces: {why}. An admin should consider marking "
+            "the allocation \"randomised in error\"")
+
+
+def person_edit_problems(person: Person, details: PersonDetails, problems: dict, *,
+                         actor: User) -> IntakeError | None:
+    """Every problem of an edit of ``person`` to ``details`` (normalised as
+    far as they can be, with ``problems``, those _person_problems found):
+    besides those, a date of birth after one of their referral dates, and
+    a PNC reference someone else has, each checked only if its field is
+    otherwise right. Each was found only once every other field was right:
+    the form's errors put right, another problem came up (found by review).
+    None if there is none."""
+    problems = dict(problems)
+    if "date_of_birth" not in problems and (
+            problem := _born_after_a_referral(person, details.date_of_birth, actor=actor)):
+        problems["date_of_birth"] = problem
+    holder = None
+    if "pnc_reference" not in problems:
+        holder = _pnc_holder(person, details.pnc_reference, actor=actor)
+        if holder:
+            problems["pnc_reference"] = pnc_held(holder, "check it")
+    return IntakeError(problems, shown=[holder] if holder else []) if problems else None
+
+
+def edit_problems(person: Person, details: PersonDetails, *, actor: User,
+                  today: date) -> IntakeError | None:
+    """Every problem of ``details`` as an edit of ``person``
+    (``person_edit_problems``), raising nothing: for an edit form with
+    errors of its own, which is not saved, so each is shown with them."""
+    problems, checked = _person_problems(details, today=today)
+    return person_edit_problems(person, checked, problems, actor=actor)
+
+
+def new_referral_problems(person: PersonDetails, referral: ReferralDetails, *, actor: User,
+                          today: date) -> dict[str | None, str]:
+    """Every problem of a new referral and its person (``check_new_referral``),
+    raising nothing: for a referral form with errors of its own, which is
+    not recorded, so each is shown with them."""
+    try:
+        check_new_referral(person, referral, actor=actor, today=today)
+    except IntakeError as error:
+        return error.problems
+    return {}
 
 
 def _pnc_holder(person: Person, pnc: str | None, *, actor: User) -> Candidate | None:
@@ -791,16 +960,44 @@ def change_status(referral: Referral, target: ReferralStatus, *, actor: User | N
     return referral
 
 
+# A close reason that says the referral was triaged: offered, and taken,
+# only for a referral that has a triage.
+TRIAGE_COMPLETE = "triage_complete"
+NOT_TRIAGED = ("Select another reason: this referral has not been triaged, so it cannot be "
+               "closed as triage complete")
+
+
+def _has_triage(referral: Referral) -> bool:
+    # The triage package builds on intake, so it is imported here, not at the top.
+    from casework.triage.models import Triage
+
+    return bool(db.session.scalar(select(exists().where(Triage.referral_id == referral.id))))
+
+
+def close_reasons(referral: Referral) -> dict[str, str]:
+    """The reasons ``referral`` may be closed with (CLOSE_REASONS): "Triage
+    complete, no further action" only once it has a triage. Offered to a
+    referral never triaged, it was taken, and CONSORT counted a referral
+    closed as triaged that never was (found by review)."""
+    if _has_triage(referral):
+        return dict(CLOSE_REASONS)
+    return {code: label for code, label in CLOSE_REASONS.items() if code != TRIAGE_COMPLETE}
+
+
 def close_referral(referral: Referral, reason: str, *, actor: User, now: datetime) -> Referral:
-    """Close a referral with one of the fixed reasons."""
+    """Close a referral with one of the fixed reasons (``close_reasons``:
+    triage complete only for a referral that has a triage)."""
     if reason not in CLOSE_REASONS:
         raise IntakeError({"reason": "Select why the referral is being closed"})
     # Under the row's lock, as it is now: closed by a colleague (or the same
     # click twice) meanwhile, or gone into triage, is not closed again.
+    # (A triage is recorded under the same lock: record_triage.)
     lock_row(db.session, referral)
     before = referral.status
     if before == ReferralStatus.CLOSED:
         raise IntakeError({None: f"Referral {referral.reference} is already closed"})
+    if reason not in close_reasons(referral):
+        raise IntakeError({"reason": NOT_TRIAGED})
     try:
         referral.status = transition(before, ReferralStatus.CLOSED)
     except InvalidTransition as error:

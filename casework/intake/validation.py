@@ -55,8 +55,10 @@ def date_of_birth_problem(dob: date | None, today: date) -> str | None:
         return None
     if dob > today:
         return "Date of birth must be today or in the past"
-    if years_between(dob, today) >= MAX_AGE_YEARS:
-        return f"Date of birth must make the person younger than {MAX_AGE_YEARS}"
+    # DESIGN.md "Referral intake": refuse a date of birth "making the person
+    # over 100"; one of exactly 100 is a real age (it was refused)
+    if years_between(dob, today) > MAX_AGE_YEARS:
+        return f"Date of birth must make the person {MAX_AGE_YEARS} or younger"
     return None
 
 

@@ -10,7 +10,14 @@ from casework.audit.actions import Action
 from casework.caseload import services as caseload_services
 from casework.database import ChangedMeanwhile, local_today, utcnow
 from casework.extensions import db
-from casework.forms import changed_meanwhile, choices, sent_again, show_problems, whole_number
+from casework.forms import (
+    changed_meanwhile,
+    choices,
+    sent_again,
+    show_more_problems,
+    show_problems,
+    whole_number,
+)
 from casework.intake import bp, services
 from casework.intake.forms import CloseReferralForm, PersonForm, ReferralFilterForm, ReferralForm
 from casework.intake.models import Person, Referral
@@ -110,6 +117,10 @@ def new_referral():
                       f"{recorded.person.full_name}'s record and was not saved: change it "
                       "on their record if it has changed", "info")
             return redirect(url_for("intake.person", person_id=recorded.person_id))
+    elif form.is_submitted():  # with the form's own errors, every other problem too
+        show_more_problems(form, services.new_referral_problems(
+            form.person_details(), form.referral_details(), actor=current_user,
+            today=local_today()))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("intake/new_referral.html", form=form), status
 
@@ -168,15 +179,21 @@ def edit_person(person_id: int):
     form = PersonForm(obj=None if request.method == "POST" else record)
     if not form.is_submitted():
         form.version.data = services.person_version(record)
-    saved = False
+    saved = None
     try:
         if form.is_submitted():  # sent again: the first click's change, not "someone else's"
             check_earlier(form.submission.data, "person_edit", actor=current_user)
         if form.validate_on_submit():
-            services.update_person(record, form.person_details(), actor=current_user,
-                                   now=utcnow(), based_on=form.version.data,
-                                   submission=form.submission.data)
-            saved = True
+            saved = services.update_person(record, form.person_details(), actor=current_user,
+                                           now=utcnow(), based_on=form.version.data,
+                                           submission=form.submission.data)
+        elif form.is_submitted() and (more := services.edit_problems(
+                record, form.person_details(), actor=current_user,
+                today=local_today())) is not None:
+            # with the form's own errors, every other problem too
+            shown = not form.pnc_reference.errors and "pnc_reference" in more.problems
+            show_more_problems(form, more.problems)
+            services.candidates_shown(more.shown if shown else [], page=request.endpoint)
     except AlreadySubmitted as sent:  # a double click: the first saved it
         db.session.rollback()
         return sent_again(sent, url_for("intake.person", person_id=record.id))
@@ -186,8 +203,12 @@ def edit_person(person_id: int):
     except ChangedMeanwhile as error:
         db.session.rollback()
         changed_meanwhile(form, error)
-    if saved:
+    if saved is not None:
         flash("Changes saved", "success")
+        # decisions made on the facts as they were (a triage decided, an
+        # allocation) are not changed by the edit: the editor is told
+        for notice in saved.notices:
+            flash(notice, "info")
         return redirect(url_for("intake.person", person_id=record.id))
     status = 422 if form.errors or form.form_errors else 200
     services.person_shown(record, page=request.endpoint)
@@ -212,6 +233,9 @@ def close_referral(referral_id: int):
         else:
             flash(f"Referral {referral.reference} closed", "success")
             return redirect(url_for("intake.person", person_id=referral.person_id))
+    # the reasons it may be closed with now (all are taken by the form, and
+    # the service says why one is not: a triage recorded meanwhile counts)
+    form.reason.choices = choices(services.close_reasons(referral).items())
     status = 422 if form.errors else 200
     services.person_shown(referral.person, page=request.endpoint, site_id=referral.site_id)
     return render_template("intake/close_referral.html", form=form, referral=referral), status

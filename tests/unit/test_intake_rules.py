@@ -57,7 +57,9 @@ def test_bad_pnc_references(raw):
         (TODAY, None),
         (date(2026, 11, 22), "today or in the past"),
         (date(1926, 11, 22), None),  # 99 today, 100 tomorrow
-        (date(1926, 11, 21), "younger than 100"),
+        (date(1926, 11, 21), None),  # 100 today: not over 100
+        (date(1925, 11, 22), None),  # 100 today, 101 tomorrow
+        (date(1925, 11, 21), "Date of birth must make the person 100 or younger"),  # 101
     ],
 )
 def test_date_of_birth_rules(dob, problem):

@@ -85,3 +85,17 @@ def test_only_administrators_manage_sites(client, login_as, post):
         assert client.get("/admin/sites").status_code == 403
         assert post("/admin/sites/new", {"key": "leeds", "name": "Leeds"}).status_code == 403
     assert db.session.scalar(select(func.count()).select_from(Site)) == 7
+
+
+def test_the_new_site_form_lists_every_problem_at_once(client, login_as, post):
+    """A name already taken was said only once a key was given (found by
+    review)."""
+    from bs4 import BeautifulSoup
+
+    login_as("admin", ())
+    response = post("/admin/sites/new", {"key": "", "name": "coventry"})
+    assert response.status_code == 422
+    summary = [item.get_text(" ", strip=True) for item in BeautifulSoup(
+        text_of(response), "html.parser").select(".govuk-error-summary__list li")]
+    assert summary == ["A site with this name already exists", "Enter a key"]
+    assert events("site:created") == []

@@ -232,3 +232,46 @@ def test_users_come_a_page_at_a_time_by_email(client, login_as, make_user, monke
     assert seen == db.session.scalars(select(User.email).order_by(User.email)).all()
     assert f"page {pages} of {pages}" in client.get("/admin/users?page=99").get_data(as_text=True)
     assert client.get("/admin/users?page=-1").status_code == 200
+
+
+def error_summary(response) -> list[str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    return [item.get_text(" ", strip=True)
+            for item in soup.select(".govuk-error-summary__list li")]
+
+
+def test_the_new_user_form_lists_every_problem_at_once(client, login_as, post):
+    """A malformed email, a guessable password, a caseworker with no site
+    were said only once the form's own errors (no display name, the
+    confirmation not matching) were put right (found by review)."""
+    login_as("admin", ())
+    response = post("/admin/users/new", {**GOOD, "email": "foo@bar", "display_name": "",
+                                         "sites": [], "password": "password1234",
+                                         "confirm": "something else"})
+    assert response.status_code == 422
+    problems = error_summary(response)
+    assert problems[:2] == ["Enter a display name", "A caseworker needs at least one site"]
+    assert problems[2:] == [
+        "Enter an email address in the correct format, like name@example.org",
+        "Password is too common: choose one that is harder to guess",
+        "Passwords do not match"]
+    # alone, the email is said as before
+    response = post("/admin/users/new", {**GOOD, "email": "foo@bar"})
+    assert error_summary(response) == [
+        "Enter an email address in the correct format, like name@example.org"]
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1  # the admin
+
+
+def test_the_edit_user_form_lists_every_problem_at_once(client, login_as, post, make_user):
+    target = make_user("caseworker", email="ann@example.org")
+    login_as("admin", ())
+    response = post(f"/admin/users/{target.id}", {"display_name": "Ann\tOther", "role": "",
+                                                  "sites": []})
+    assert response.status_code == 422
+    assert error_summary(response) == [
+        "The display name must not contain control characters (tabs, line breaks)",
+        "Select a role"]
+    db.session.refresh(target)
+    assert target.display_name != "Ann\tOther"

@@ -85,7 +85,7 @@ def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
         ({"date_of_birth": ["1", "1", str(TODAY.year + 1)]}, "date_of_birth",
          "Date of birth must be today or in the past"),
         ({"date_of_birth": ["1", "1", str(TODAY.year - 101)]}, "date_of_birth",
-         "younger than 100"),
+         "Date of birth must make the person 100 or younger"),
         ({"date_of_birth": ["31", "2", "2008"]}, "date_of_birth",
          "Date of birth must be a real date"),
         ({"date_of_birth": ["", "2", "2008"]}, "date_of_birth",
@@ -129,6 +129,91 @@ def test_each_bad_field_is_explained_beside_it_and_nothing_is_lost(
         assert 'value="Sam Navigator"' in page
     if field != "reason":
         assert "Stab wound; known associates." in page
+
+
+def test_a_person_of_exactly_100_is_recorded_and_one_over_100_is_not(
+        client, login_as, submit, post):
+    """DESIGN.md refuses a date of birth "making the person over 100": one
+    making them 100 was refused too."""
+    login_as("caseworker", ("coventry",))
+    hundred = ["1", "1", str(TODAY.year - 100)]  # 100 all this year
+    assert submit(date_of_birth=hundred).status_code == 302
+    person = db.session.scalars(select(Person)).one()
+    assert person.date_of_birth == date(TODAY.year - 100, 1, 1)
+    over = ["1", "1", str(TODAY.year - 101)]
+    response = post(f"/people/{person.id}/edit", form_data(date_of_birth=over))
+    assert response.status_code == 422
+    assert "Date of birth must make the person 100 or younger" in response.get_data(as_text=True)
+    response = post(f"/people/{person.id}/edit",
+                    form_data(date_of_birth=hundred, first_name="Jordy"))
+    assert response.status_code == 302
+
+
+def error_summary(page: str) -> list[str]:
+    soup = BeautifulSoup(page, "html.parser")
+    return [item.get_text(" ", strip=True)
+            for item in soup.select(".govuk-error-summary__list li")]
+
+
+def test_every_problem_of_the_referral_form_is_listed_at_once(client, login_as, submit):
+    """A first name of spaces, a bad postcode and a referral date before the
+    date of birth were said only once the form's own errors (an empty last
+    name, no source) were put right, each in its turn (found by review)."""
+    login_as("caseworker", ("coventry",))
+    response = submit(first_name="  ", last_name="", postcode="nonsense", source="",
+                      referral_date=["1", "1", "2007"])
+    assert response.status_code == 422
+    assert error_summary(response.get_data(as_text=True)) == [
+        "Enter a first name", "Enter a last name", "Enter a real postcode, like B1 1AA",
+        "Referral date must be on or after the date of birth",
+        "Select where the referral came from"]
+    assert count(Person) == 0 and count(Referral) == 0
+    # and so when the form itself has none (the person's problems were said
+    # before the referral's)
+    response = submit(postcode="nonsense", referral_date=["1", "1", "2007"])
+    assert response.status_code == 422
+    assert error_summary(response.get_data(as_text=True)) == [
+        "Enter a real postcode, like B1 1AA",
+        "Referral date must be on or after the date of birth"]
+    # a date of birth in error is not compared with the referral date
+    response = submit(last_name="", date_of_birth=["1", "1", str(TODAY.year + 1)])
+    assert error_summary(response.get_data(as_text=True)) == [
+        "Enter a last name", "Date of birth must be today or in the past"]
+
+
+def test_every_problem_of_the_person_edit_form_is_listed_at_once(
+        client, login_as, submit, post, make_referral):
+    login_as("caseworker", ("coventry",))
+    submit(pnc_reference="12/345678A")
+    person = db.session.scalars(select(Person)).one()
+    other = make_referral("coventry").person
+    path = f"/people/{other.id}/edit"
+    last = db.session.scalar(select(func.max(AuditEvent.id)))
+    # the form's own error (no last name), then the service's: a first name
+    # of spaces, a bad postcode, a PNC reference someone else has
+    response = post(path, form_data(first_name=" ", last_name="", postcode="nonsense",
+                                    pnc_reference="12/345678A"))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert error_summary(page) == [
+        "Enter a first name", "Enter a last name", "Enter a real postcode, like B1 1AA",
+        f"{person.full_name} has this PNC reference. A PNC reference identifies one person: "
+        "check it"]
+    # the holder was shown, and so audited, as the service's refusal audits them
+    since = db.session.execute(select(AuditEvent.action, AuditEvent.subject_id)
+                               .where(AuditEvent.id > last).order_by(AuditEvent.id)).all()
+    assert sorted(since) == sorted([("person:viewed", str(person.id)),
+                                    ("person:viewed", str(other.id))])
+    # a date of birth after a referral date, with a bad postcode, at once
+    response = post(path, form_data(postcode="nonsense", date_of_birth=["2", "11", "2026"]))
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert len(error_summary(page)) == 2
+    assert error_summary(page)[0].startswith(
+        "Date of birth must be on or before the person's referral dates")
+    assert error_summary(page)[1] == "Enter a real postcode, like B1 1AA"
+    db.session.refresh(other)
+    assert other.last_name.startswith("Person") and other.postcode is None
 
 
 def test_site_outside_the_users_sites_is_refused(client, login_as, post):
@@ -370,6 +455,43 @@ def test_closing_a_referral_needs_a_reason(client, existing_person, post):
     event = db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "referral:closed")).one()
     assert event.detail["status"] == {"before": "received", "after": "closed"}
+
+
+def test_triage_complete_is_a_close_reason_only_once_the_referral_is_triaged(
+        client, make_referral, triage_referral, login_as, post):
+    """A referral never triaged was closed as "Triage complete, no further
+    action", and CONSORT counted it so (found by review)."""
+    referral = make_referral("coventry")
+    login_as("caseworker", ("coventry",))
+    path = f"/referrals/{referral.id}/close"
+    assert 'value="triage_complete"' not in client.get(path).get_data(as_text=True)
+    before = actions()
+    response = post(path, {"reason": "triage_complete"})
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert "this referral has not been triaged, so it cannot be closed as triage complete" \
+        in page
+    assert 'value="triage_complete"' not in page and 'value="withdrawn"' in page
+    db.session.refresh(referral)
+    assert (referral.status, referral.closed_reason, referral.closed_at) == \
+        ("received", None, None)
+    assert "referral:closed" not in actions()[len(before):]
+
+    triage_referral(referral)
+    assert 'value="triage_complete"' in client.get(path).get_data(as_text=True)
+    assert post(path, {"reason": "triage_complete"}).status_code == 302
+    db.session.refresh(referral)
+    assert (referral.status, referral.closed_reason) == ("closed", "triage_complete")
+
+
+def test_the_service_refuses_triage_complete_for_a_referral_never_triaged(
+        make_referral, make_user, now):
+    referral = make_referral("coventry")
+    with pytest.raises(services.IntakeError) as refused:
+        services.close_referral(referral, "triage_complete", actor=make_user("caseworker"),
+                                now=now)
+    assert refused.value.problems == {"reason": services.NOT_TRIAGED}
+    assert referral.status == "received" and referral.closed_reason is None
 
 
 def test_status_changes_only_along_the_workflow(existing_person, now):
@@ -650,3 +772,115 @@ def test_a_referral_closed_while_its_triage_waited_says_so(client, make_referral
     assert post(f"/referrals/{referral.id}/close", {"reason": "withdrawn"}).status_code == 302
     page = client.get(f"/people/{referral.person_id}").get_data(as_text=True)
     assert "Closed before a decision." in page and "Waiting for a lead" not in page
+
+
+def person_form(person, **overrides) -> dict:
+    """The edit form of ``person`` as drawn, with ``overrides``."""
+    dob = person.date_of_birth
+    data = {"first_name": person.first_name, "last_name": person.last_name,
+            "other_names": person.other_names or "",
+            "date_of_birth": [str(dob.day), str(dob.month), str(dob.year)] if dob else
+            ["", "", ""], "gender": person.gender, "ethnicity": person.ethnicity,
+            "postcode": person.postcode or "", "local_authority": person.local_authority,
+            "pnc_reference": person.pnc_reference or "",
+            "version": services.person_version(person)}
+    data.update(overrides)
+    return data
+
+
+def banners(page: str) -> list[str]:
+    soup = BeautifulSoup(page, "html.parser")
+    return [banner.select_one(".govuk-notification-banner__content").get_text(" ", strip=True)
+            for banner in soup.select(".govuk-notification-banner")]
+
+
+KEEP = ("The triage decisions already made for {} keep the facts they were decided on: the "
+        "{} changed here {} not change them")
+
+
+def test_an_edit_of_a_decided_persons_facts_says_the_decisions_keep_them(
+        client, login_as, post, make_referral, triage_referral, make_user, now):
+    """DESIGN.md "Triage": the decision locks the facts. A date of birth or
+    local authority corrected after a decision changed the record silently,
+    the decision left as if made on it (found by review)."""
+    from casework.triage import services as triage
+
+    referral = make_referral("coventry")
+    person = referral.person
+    login_as("caseworker", ("coventry",))
+    path = f"/people/{person.id}/edit"
+    # no decision yet (facts recorded, not decided): nothing to say
+    triage_referral(referral)
+    response = post(path, person_form(person, local_authority="dudley"), follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == ["Changes saved"]
+
+    triage.decide(triage.triage_for(referral), "ineligible", "Not group violence",
+                  actor=make_user("lead", email="lead@example.org"), now=now,
+                  key=b"test-trial-key")
+    db.session.commit()
+    db.session.refresh(person)
+    response = post(path, person_form(person, local_authority="coventry",
+                                      date_of_birth=["2", "2", "2008"]),
+                    follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == [
+        "Changes saved", KEEP.format(person.full_name, "date of birth and local authority", "do")]
+    # the audit event names both facts, before and after
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "person:updated")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert event.detail == {
+        "date_of_birth": {"before": "2008-01-01", "after": "2008-02-02"},
+        "local_authority": {"before": "dudley", "after": "coventry"}}
+    # another change (a name) says nothing of decisions
+    db.session.refresh(person)
+    response = post(path, person_form(person, other_names="Jay"), follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == ["Changes saved"]
+
+
+@pytest.mark.parametrize(("by_age_band", "dob", "advice"), [
+    (False, ["1", "6", "2008"], None),  # 18 on the referral date all the same
+    (False, ["1", "1", "2013"], "aged 13 by the date of birth now recorded, and aged 18 by "
+                                "the one it replaces: C1 (aged 14 or over) would not be decided "
+                                "as it was"),
+    (False, ["", "", ""], "of unknown age by the date of birth now recorded, and aged 18 by "
+                          "the one it replaces: C1 (aged 14 or over) would not be decided as "
+                          "it was"),
+    (True, ["1", "1", "2010"], "aged 16 by the date of birth now recorded, and aged 18 by the "
+                               "one it replaces: age band 14-17, not the 18-24 band they were "
+                               "randomised in"),
+    (False, ["1", "1", "2010"], None),  # strata of sites alone: the band is no matter
+])
+def test_an_edit_that_changes_a_randomised_persons_age_advises_marking_it_in_error(
+        client, login_as, post, make_trial, randomised, by_age_band, dob, advice):
+    make_trial(stratify_by_age_band=by_age_band)
+    person = randomised("treatment")  # born 1 January 2008, referred 1 November 2026
+    referral = db.session.scalars(select(Referral).where(Referral.person_id == person.id)).one()
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
+                    follow_redirects=True)
+    shown = banners(response.get_data(as_text=True))
+    expected = ["Changes saved", KEEP.format(person.full_name, "date of birth", "does")]
+    if advice:
+        expected.append(
+            f"{person.full_name} was randomised in CIRV trial on referral {referral.reference}: "
+            f"on its date, 1 November 2026, they were {advice}. An admin should consider "
+            "marking the allocation \"randomised in error\"")
+    assert [html.unescape(text) for text in shown] == expected
+
+
+def test_an_allocation_already_marked_in_error_is_not_advised_again(
+        client, login_as, post, randomised, make_user, now):
+    from casework.trial import services as trial
+    from casework.trial.models import Allocation
+
+    person = randomised("treatment")
+    allocation = db.session.scalars(select(Allocation)
+                                    .where(Allocation.person_id == person.id)).one()
+    trial.mark_in_error(allocation.trial, allocation.stratum, allocation.slot, "Aged 13",
+                        actor=make_user("admin", (), email="admin@example.org"), now=now)
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "1", "2013"]),
+                    follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == [
+        "Changes saved", KEEP.format(person.full_name, "date of birth", "does")]

@@ -252,3 +252,52 @@ def test_a_session_timed_out_on_the_change_page_goes_on_where_the_user_was_going
     assert sent.headers["Location"] == "/account/password?next=/referrals"
     changed = change(client, TEMPORARY, NEW, next_url="/referrals")
     assert changed.status_code == 302 and changed.headers["Location"] == "/referrals"
+
+
+def error_summary(response) -> list[str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(response.get_data(as_text=True), "html.parser")
+    return [item.get_text(" ", strip=True)
+            for item in soup.select(".govuk-error-summary__list li")]
+
+
+def test_a_password_form_with_its_own_errors_says_every_other_problem_too(
+        client, login_as, post, make_user):
+    """A guessable password, or a wrong current one, was said only once the
+    confirmation matched (found by review)."""
+    target = make_user("caseworker", email="ann@example.org")
+    user = login_as("caseworker", email="kim@example.org")
+    response = change(client, "not my password", "password1234", confirm="typo")
+    assert response.status_code == 422
+    assert error_summary(response) == [
+        "Your current password is not correct",
+        "Password is too common: choose one that is harder to guess",
+        "Passwords do not match"]
+    # the current password left empty is asked for, not called wrong
+    response = change(client, "", NEW, confirm="typo")
+    assert error_summary(response) == ["Enter your current password", "Passwords do not match"]
+    assert events("user:password_changed") == []
+    assert sign_in(client.application.test_client(), user.email).status_code == 302
+
+    post("/sign-out")
+    login_as("admin", ())
+    response = post(f"/admin/users/{target.id}/password", {"password": "password1234",
+                                                           "confirm": "typo"})
+    assert response.status_code == 422
+    assert error_summary(response) == [
+        "Password is too common: choose one that is harder to guess",
+        "Passwords do not match"]
+    assert events("user:password_set") == []
+
+
+def test_a_wrong_current_password_said_with_other_errors_counts_as_a_guess(make_app,
+                                                                          make_user):
+    app = make_app(LOGIN_RATE_LIMIT="2 per 15 minutes")
+    with app.app_context():
+        user = make_user("lead")
+        client = app.test_client()
+        sign_in(client, user.email)
+        codes = [change(client, f"guess {n}", NEW, confirm="typo").status_code
+                 for n in range(3)]
+        assert codes == [422, 422, 429]
