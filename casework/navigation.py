@@ -83,6 +83,10 @@ NAVIGATION: tuple[NavItem, ...] = (
         "The offence catalogue and outcome codes the diversion rules use.",
     ),
     NavItem(
+        "Exclusions", "triage.exclusions", frozenset({Permission.RULESET_MANAGE}),
+        "The exclusions a CIRV triage may record (C5): add one, retitle, stop offering.",
+    ),
+    NavItem(
         "Rules", "diversion.rules",
         frozenset({Permission.CASE_READ, Permission.RULESET_MANAGE, Permission.AGGREGATE_READ}),
         "The eligibility rules for CIRV, Checkpoint and Outcome 22, as the service applies them.",

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"
 # Reference data shipped by the migrations stays; tests that edit it put it back.
-KEEP_TABLES = {"sites", "alembic_version", "offences", "outcome_codes"}
+KEEP_TABLES = {"sites", "alembic_version", "offences", "outcome_codes", "exclusions"}
 SHIPPED_SITES = {key: key.title() for key in ("birmingham", "coventry", "dudley", "sandwell",
                                                "solihull", "walsall", "wolverhampton")}
 
@@ -142,6 +142,16 @@ def _empty_tables(engine) -> None:
                      dict(zip("abcdefg", SHIPPED_SITES, strict=True)))
         conn.execute(text("UPDATE sites SET name = :name WHERE key = :key AND name <> :name"),
                      [{"key": key, "name": name} for key, name in SHIPPED_SITES.items()])
+        # and the exclusions as shipped (migration 0024: cirv's defaults), offered
+        from casework.eligibility.cirv import DEFAULT_EXCLUSIONS
+
+        shipped = list(DEFAULT_EXCLUSIONS)
+        conn.execute(text("DELETE FROM exclusions WHERE key NOT IN (:a, :b, :c, :d)"),
+                     dict(zip("abcd", shipped, strict=True)))
+        conn.execute(text("UPDATE exclusions SET title = :title, offered = :offered "
+                          "WHERE key = :key AND (title <> :title OR offered <> :offered)"),
+                     [{"key": key, "title": title, "offered": True}
+                      for key, title in DEFAULT_EXCLUSIONS.items()])
 
 
 class RequestClient(FlaskClient):

@@ -50,6 +50,9 @@ class Action(StrEnum):
     TRIAGE_UPDATED = "triage:updated"
     TRIAGE_DECIDED = "triage:decided"
     TRIAGE_OVERRIDDEN = "triage:overridden"  # a decision against the computed result
+    # the C5 exclusions (reference data): added; retitled, or offered or not
+    EXCLUSION_CREATED = "exclusion:created"
+    EXCLUSION_UPDATED = "exclusion:updated"
     TRIAL_CREATED = "trial:created"
     TRIAL_UPDATED = "trial:updated"
     TRIAL_ALLOCATION_LIST_UPLOADED = "trial:allocation_list_uploaded"

@@ -11,7 +11,7 @@ UTC_DAYS = "A day in UTC, as the times in the log are"
 
 # What the log's events are about (audit.record's subject_type), each
 # named by a number but the offence, by its catalogue key
-SUBJECT_TYPES = ("allocation", "assessment", "diversion_case", "note", "offence",
+SUBJECT_TYPES = ("allocation", "assessment", "diversion_case", "exclusion", "note", "offence",
                  "outcome_code", "pathway_proposal", "person", "referral", "site", "triage",
                  "trial", "user")
 KEYED_SUBJECT = "offence"

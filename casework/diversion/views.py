@@ -28,6 +28,7 @@ from casework.forms import changed_meanwhile, choices, refused, show_problems
 from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.submissions import AlreadySubmitted, check_earlier
+from casework.triage import exclusions
 
 FORMS = {"checkpoint": CheckpointForm, "outcome22": Outcome22Form}
 STEP_LABELS = {CaseStatus.ACTIVE: "Started", CaseStatus.COMPLETED: "Completed",
@@ -259,8 +260,9 @@ def cases():
 @bp.route("/rules")
 @require(Permission.CASE_READ, Permission.RULESET_MANAGE, Permission.AGGREGATE_READ)
 def rules():
-    """The eligibility rules as the code holds them: criteria, the Outcome 22
-    intensity table and the offence catalogue, all read from their sources."""
+    """The eligibility rules as the code holds them: criteria, CIRV's
+    exclusions offered now (C5), the Outcome 22 intensity table and the
+    offence catalogue, all read from their sources."""
     return render_template(
         "diversion/rules.html",
         schemes=[
@@ -273,7 +275,7 @@ def rules():
         intensity=_settings().minimum_intensity, intensities=outcome22.INTENSITIES,
         offences=services.offences(), categories=CATEGORIES, codes=services.outcome_codes(),
         checkpoint_offences=checkpoint.ELIGIBLE_OFFENCES,
-        settings=_settings(),
+        settings=_settings(), exclusions=exclusions.offered(),
     )
 
 

@@ -49,8 +49,11 @@ EVIDENCE: dict[str, str] = {
     "criminal_exploitation": "Criminal exploitation",
 }
 
-# The configured exclusions offered at triage (C5). Facts may name others.
-EXCLUSIONS: dict[str, str] = {
+# The exclusions (C5) as shipped, by key: the rules' default when none are
+# passed in (CirvRules.exclusions). The service passes the list admins keep
+# (triage.exclusions, the table migration 0024 seeded with these). Facts may
+# name others: a key the list has no title for reads as itself.
+DEFAULT_EXCLUSIONS: dict[str, str] = {
     "other_focused_deterrence": "Already in another focused-deterrence programme",
     "long_custodial_sentence": "Serving a custodial sentence that covers the trial period",
     "mappa_managed": "Managed under MAPPA at level 2 or 3",
@@ -80,9 +83,11 @@ class CirvFacts:
 
 @dataclass(frozen=True)
 class CirvRules:
-    """What the trial configures: its sites (key → name)."""
+    """What is configured: the trial's sites (key → name), and the
+    exclusions' titles (key → title), by which C5 names those recorded."""
 
     trial_sites: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TRIAL_SITES))
+    exclusions: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EXCLUSIONS))
 
 
 def _sentence_start(labels: list[str]) -> str:
@@ -175,10 +180,12 @@ def _c4_not_randomised(facts: CirvFacts) -> CriterionResult:
                            "Never randomised before.")
 
 
-def _c5_exclusions(facts: CirvFacts) -> CriterionResult:
+def _c5_exclusions(facts: CirvFacts, rules: CirvRules) -> CriterionResult:
+    """Any exclusion recorded fails C5, named by its title as configured
+    now (one no longer offered at triage still counts, and keeps its title)."""
     if facts.exclusions:
         once: dict[str, str] = {}  # each once, whatever its case ("A and a": review)
-        for label in (EXCLUSIONS.get(e, e) for e in facts.exclusions):
+        for label in (rules.exclusions.get(e, e) for e in facts.exclusions):
             once.setdefault(label.casefold(), label)
         named = _sentence_start(list(once.values()))
         return CriterionResult("C5", CRITERIA["C5"][0], Outcome.FAIL,
@@ -194,7 +201,7 @@ def assess(facts: CirvFacts, rules: CirvRules | None = None) -> Assessment:
         _c2_site(facts, rules),
         _c3_group_violence(facts),
         _c4_not_randomised(facts),
-        _c5_exclusions(facts),
+        _c5_exclusions(facts, rules),
     ))
 
 

@@ -15,6 +15,7 @@ from casework.accounts.models import Site
 from casework.diversion import services as diversion
 from casework.eligibility import checkpoint, cirv, outcome22, schemas
 from casework.extensions import db
+from casework.triage import exclusions
 from casework.trial import services as trials
 
 eligibility_cli = AppGroup("eligibility", help="Apply eligibility rules to facts.")
@@ -34,12 +35,14 @@ def _cirv_rules(site: Site, home: Site | None) -> cirv.CirvRules:
     the person lives (``home``), so the command and the page agree; the
     design's defaults only while no trial exists at all. It took the
     defaults while none was open, so with the only trial closed C2 passed
-    here and failed on the page."""
+    here and failed on the page. C5 names exclusions by the titles admins
+    keep, as the page does."""
+    titles = exclusions.titles()
     if not trials.any_trial():
-        return cirv.CirvRules()
+        return cirv.CirvRules(exclusions=titles)
     trial = trials.open_trial_for_site(site.id) or (
         trials.open_trial_for_site(home.id) if home is not None else None)
-    return cirv.CirvRules(trial_sites=trials.rule_sites(trial))
+    return cirv.CirvRules(trial_sites=trials.rule_sites(trial), exclusions=titles)
 
 
 @eligibility_cli.command("assess")

@@ -25,10 +25,3 @@ def _evidence_label(code: str) -> str:
     from casework.eligibility.cirv import EVIDENCE
 
     return EVIDENCE.get(code, code)
-
-
-@bp.app_template_filter("exclusion_label")
-def _exclusion_label(code: str) -> str:
-    from casework.eligibility.cirv import EXCLUSIONS
-
-    return EXCLUSIONS.get(code, code)

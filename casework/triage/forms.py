@@ -2,15 +2,25 @@ from __future__ import annotations
 
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
+    GovCheckboxInput,
     GovRadioInput,
     GovSubmitInput,
     GovTextArea,
+    GovTextInput,
 )
-from wtforms import RadioField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from casework.eligibility import cirv
 from casework.forms import Form, SubmissionField, VersionField, choices
+from casework.triage.exclusions import TITLE_LENGTH
 from casework.triage.services import MAX_TEXT_LENGTH, RECOMMENDATIONS, TriageFacts
 
 PANEL = {"yes": "Yes, the panel confirmed it", "no": "No, the panel did not confirm it",
@@ -31,9 +41,9 @@ class TriageForm(Form):
         choices=choices(PANEL.items()),
         validators=[InputRequired(message="Select whether the panel has confirmed it")],
     )
+    # the exclusions admins keep (exclusions.choices_for): offer_exclusions
     exclusions = SelectMultipleField(
-        "Exclusions", widget=GovCheckboxesInput(),
-        choices=choices(cirv.EXCLUSIONS.items()), validators=[Optional()],
+        "Exclusions", widget=GovCheckboxesInput(), choices=[], validators=[Optional()],
         description="Select any that apply. Leave blank if none do.",
     )
     recommendation = RadioField(
@@ -46,6 +56,10 @@ class TriageForm(Form):
                            message=f"The note must be {MAX_TEXT_LENGTH} characters or fewer")],
     )
     submit = SubmitField("Save triage", widget=GovSubmitInput())
+
+    def offer_exclusions(self, pairs) -> None:
+        """Offer these exclusions, ``(key, title)`` pairs."""
+        self.exclusions.choices = choices(pairs)
 
     def fill_from(self, triage) -> None:
         self.group_violence_evidence.data = list(triage.group_violence_evidence or [])
@@ -82,3 +96,35 @@ class DecisionForm(Form):
                            message=f"The rationale must be {MAX_TEXT_LENGTH} characters or fewer")],
     )
     submit = SubmitField("Record decision", widget=GovSubmitInput())
+
+
+class ExclusionForm(Form):
+    """An exclusion's title, and whether triage offers it (its key never changes)."""
+
+    version = VersionField()  # the exclusion it was drawn from
+    title = StringField(
+        "Title", widget=GovTextInput(),
+        description="As caseworkers and leads read it at triage and in C5's result.",
+        validators=[InputRequired(message="Enter the exclusion's title"),
+                    Length(max=TITLE_LENGTH,
+                           message=f"The title must be {TITLE_LENGTH} characters or fewer")],
+    )
+    offered = BooleanField(
+        "Offered at triage", widget=GovCheckboxInput(),
+        description="Not offered, it is no longer shown on new triages; triages that "
+                    "recorded it keep it, and it still counts against CIRV there.",
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class NewExclusionForm(Form):
+    submission = SubmissionField()  # a double click adds one
+    title = StringField(
+        "Title", widget=GovTextInput(),
+        description="For example, Already in another focused-deterrence programme. Its key, "
+                    "which triages store, is made from it and never changes.",
+        validators=[InputRequired(message="Enter the exclusion's title"),
+                    Length(max=TITLE_LENGTH,
+                           message=f"The title must be {TITLE_LENGTH} characters or fewer")],
+    )
+    submit = SubmitField("Add exclusion", widget=GovSubmitInput())

@@ -14,6 +14,24 @@ from casework.intake.models import Person, Referral
 from casework.trial.models import Allocation, Trial
 
 
+class Exclusion(db.Model):
+    """An exclusion a triage may record against CIRV (C5): reference data
+    admins keep (DESIGN.md: "a configured list"). Its key is what triages
+    store, so it never changes and the row is never deleted; the title is
+    how pages and C5's sentence name it. One no longer ``offered`` is not
+    offered at triage, yet still counts, under its title, on the triages
+    that recorded it."""
+
+    __tablename__ = "exclusions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    offered: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Triage(db.Model):
     """One per referral. Facts can change until a lead decides; the decision
     stores the computed result, the criteria as they stood, the facts from

@@ -39,6 +39,7 @@ from casework.intake.reference import (
     transition,
 )
 from casework.pathways import services as pathways
+from casework.triage import exclusions
 from casework.triage.models import Triage
 from casework.trial import services as trials
 from casework.trial.models import Allocation, Trial, TrialStatus
@@ -75,10 +76,14 @@ def _check_text(problems: dict, name: str, text: str | None, what: str) -> str |
 
 
 def _check_facts(facts: TriageFacts) -> TriageFacts:
+    """The facts as recorded, or TriageError. Exclusions are any of the
+    table's (exclusions.titles), offered now or not: the form offers only
+    those offered, and those a triage already recorded, which it keeps."""
     problems: dict[str | None, str] = {}
     if any(e not in cirv.EVIDENCE for e in facts.group_violence_evidence):
         problems["group_violence_evidence"] = "Select evidence from the list"
-    if any(e not in cirv.EXCLUSIONS for e in facts.exclusions):
+    known = exclusions.titles(facts.exclusions)  # (in the table's order)
+    if any(e not in known for e in facts.exclusions):
         problems["exclusions"] = "Select exclusions from the list"
     if facts.recommendation not in RECOMMENDATIONS:
         problems["recommendation"] = "Select your recommendation"
@@ -88,7 +93,7 @@ def _check_facts(facts: TriageFacts) -> TriageFacts:
     return TriageFacts(
         group_violence_evidence=[e for e in cirv.EVIDENCE if e in facts.group_violence_evidence],
         panel_confirmed=facts.panel_confirmed,
-        exclusions=[e for e in cirv.EXCLUSIONS if e in facts.exclusions],
+        exclusions=list(known),
         recommendation=facts.recommendation, recommendation_note=note,
     )
 
@@ -303,7 +308,10 @@ def _assess(triage: Triage, trial: Trial | None, allocation: Allocation | None) 
 
 
 def _apply_rules(facts: cirv.CirvFacts, trial: Trial | None) -> Assessment:
-    return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial)))
+    """C1 to C5 under ``trial``'s sites, C5 naming the exclusions recorded
+    by their titles as admins keep them (exclusions.titles)."""
+    return cirv.assess(facts, cirv.CirvRules(trial_sites=trials.rule_sites(trial),
+                                             exclusions=exclusions.titles(facts.exclusions)))
 
 
 def _cirv_facts(triage: Triage, allocation: Allocation | None) -> cirv.CirvFacts:

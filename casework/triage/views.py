@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from casework.access import get_in_scope_or_404, list_scope, require
@@ -14,7 +14,8 @@ from casework.intake import services as intake
 from casework.intake.models import Referral
 from casework.submissions import AlreadySubmitted, check_earlier
 from casework.triage import bp, services
-from casework.triage.forms import DecisionForm, TriageForm
+from casework.triage import exclusions as exclusion_data
+from casework.triage.forms import DecisionForm, ExclusionForm, NewExclusionForm, TriageForm
 from casework.triage.models import Triage
 
 
@@ -24,6 +25,7 @@ def record(referral_id: int):
     referral = get_in_scope_or_404(Referral, referral_id, subject_type="referral")
     triage = services.triage_for(referral)
     form = TriageForm()
+    form.offer_exclusions(exclusion_data.choices_for(triage.exclusions if triage else ()))
     if not form.is_submitted():
         if triage is not None and (triage.is_decided or services.closed_undecided(triage)):
             return redirect(url_for("triage.show", triage_id=triage.id))  # (saying why)
@@ -56,6 +58,7 @@ def record(referral_id: int):
             db.session.rollback()
             changed_meanwhile(form, error)
             triage = services.triage_for(referral)  # (the first, if it was recorded meanwhile)
+            form.offer_exclusions(exclusion_data.choices_for(triage.exclusions if triage else ()))
         else:
             flash("Triage saved and sent to the lead's queue", "success")
             return redirect(url_for("triage.show", triage_id=saved.id))
@@ -102,6 +105,7 @@ def _show(triage: Triage, form: DecisionForm | None, status: int = 200):
     return render_template(
         "triage/show.html", triage=triage, assessment=assessment, form=form,
         earlier_allocation=earlier, closed=closed, decided_on=services.decided_on(triage),
+        exclusions=exclusion_data.named(triage.exclusions or []),
     ), status
 
 
@@ -140,3 +144,61 @@ def decide(triage_id: int):
         db.session.rollback()
         changed_meanwhile(form, error)
     return _show(triage, form, 422)
+
+
+# the C5 exclusions: reference data admins keep, as the offence catalogue
+
+@bp.route("/admin/exclusions")
+@require(Permission.RULESET_MANAGE)
+def exclusions():
+    return render_template("triage/exclusions.html",
+                           exclusions=exclusion_data.all_exclusions())
+
+
+@bp.route("/admin/exclusions/new", methods=["GET", "POST"])
+@require(Permission.RULESET_MANAGE)
+def new_exclusion():
+    form = NewExclusionForm()
+    if form.validate_on_submit():
+        try:
+            added = exclusion_data.add_exclusion(form.title.data, actor=current_user,
+                                                 now=utcnow(), submission=form.submission.data)
+        except AlreadySubmitted as sent:  # a double click: the first added it
+            db.session.rollback()
+            return sent_again(sent, url_for("triage.exclusions"))
+        except exclusion_data.ExclusionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        else:
+            flash(f"{added.title} added: triage offers it from now on", "success")
+            return redirect(url_for("triage.exclusions"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("triage/new_exclusion.html", form=form), status
+
+
+@bp.route("/admin/exclusions/<key>", methods=["GET", "POST"])
+@require(Permission.RULESET_MANAGE)
+def edit_exclusion(key: str):
+    exclusion = exclusion_data.by_key(key)
+    if exclusion is None:
+        abort(404)
+    form = ExclusionForm(obj=None if request.method == "POST" else exclusion)
+    if not form.is_submitted():
+        form.version.data = exclusion_data.exclusion_version(exclusion)
+    if form.validate_on_submit():
+        try:
+            exclusion_data.update_exclusion(exclusion, exclusion_data.ExclusionChange(
+                form.title.data, form.offered.data), actor=current_user, now=utcnow(),
+                based_on=form.version.data)
+        except exclusion_data.ExclusionError as error:
+            db.session.rollback()
+            show_problems(form, error.problems)
+        except ChangedMeanwhile as error:
+            db.session.rollback()
+            changed_meanwhile(form, error)
+        else:
+            flash(f"{exclusion.title} saved", "success")
+            return redirect(url_for("triage.exclusions"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("triage/edit_exclusion.html", form=form,
+                           exclusion=exclusion), status

@@ -18,7 +18,7 @@ NAVIGATION = {
              "Diversion", "Triage queue", "Approvals", "Pathways", "Allocations", "Rules",
              "Audit log"},
     "evaluator": {"Allocations", "Extracts", "Aggregates", "Rules"},
-    "admin": {"Trials", "Offences", "Rules", "Users", "Sites", "Audit log"},
+    "admin": {"Trials", "Offences", "Exclusions", "Rules", "Users", "Sites", "Audit log"},
 }
 
 

@@ -93,3 +93,28 @@ def test_migration_0023_leaves_earlier_decisions_claiming_no_facts(
     shown = client.get(f"/triage/{triage_id}").get_data(as_text=True)
     assert "when decided" not in shown and "now says" not in shown
     assert "Date of birth" in shown and "1 January 2008" in shown
+
+
+def test_migration_0024_ships_the_exclusions_the_rules_held(app, make_referral,
+                                                            triage_referral):
+    """Migration 0024's table holds the four exclusions cirv.py held, with
+    the same keys and titles, offered: triages recorded before read as they
+    did. Downgraded, the table goes and triages keep their keys; upgraded
+    again, it is back as shipped."""
+    from sqlalchemy import inspect, select
+
+    from casework.eligibility.cirv import DEFAULT_EXCLUSIONS
+    from casework.triage.models import Exclusion, Triage
+    from tests.conftest import load_migration, run_migration_step
+
+    triage_id = triage_referral(make_referral("coventry"), exclusions=["mappa_managed"]).id
+    migration = load_migration("0024")
+    run_migration_step(migration.downgrade)
+    assert "exclusions" not in inspect(db.engine).get_table_names()
+    run_migration_step(migration.upgrade)
+    db.session.expire_all()
+    shipped = db.session.scalars(select(Exclusion).order_by(Exclusion.id)).all()
+    assert [(e.key, e.title, e.offered) for e in shipped] == [
+        (key, title, True) for key, title in DEFAULT_EXCLUSIONS.items()]
+    assert all(e.created_at.tzinfo is not None for e in shipped)
+    assert db.session.get(Triage, triage_id).exclusions == ["mappa_managed"]

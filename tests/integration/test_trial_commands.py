@@ -57,6 +57,22 @@ def test_assess_knows_a_site_an_admin_added_with_a_digit_in_its_key(runner, now)
     assert json.loads(result.output)["criteria"][1]["outcome"] == "fail"  # not a trial site
 
 
+def test_assess_names_exclusions_by_the_titles_admins_keep(runner, now):
+    """C5 names an exclusion as the triage page does: by the title an admin
+    gave it (the exclusions table), not only the four the code once held."""
+    from casework.triage import exclusions
+
+    exclusions.add_exclusion("Subject to a gang injunction", actor=None, now=now)
+    db.session.commit()
+    result = assess(runner, {**FACTS, "exclusions": ["subject_to_a_gang_injunction",
+                                                     "mappa_managed"]})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["criteria"][4] == {
+        "id": "C5", "outcome": "fail",
+        "reason": "Excluded: Subject to a gang injunction and managed under MAPPA at level 2 "
+                  "or 3."}
+
+
 def test_assess_takes_where_the_person_lives_as_the_triage_page_does(runner, make_trial):
     """C2 passes where the person lives in a trial site (DESIGN.md: "lives
     in, or the violence relates to"), as the triage page now has it; the

@@ -163,6 +163,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("diversion.edit_outcome_code", GET): Row("/admin/outcome-codes/{outcome_code}", ADMIN),
     ("diversion.edit_outcome_code", POST): Row("/admin/outcome-codes/{outcome_code}", ADMIN,
                                                ok=422),
+    ("triage.exclusions", GET): Row("/admin/exclusions", ADMIN),
+    ("triage.new_exclusion", GET): Row("/admin/exclusions/new", ADMIN),
+    ("triage.new_exclusion", POST): Row("/admin/exclusions/new", ADMIN, ok=422),
+    ("triage.edit_exclusion", GET): Row("/admin/exclusions/mappa_managed", ADMIN),
+    ("triage.edit_exclusion", POST): Row("/admin/exclusions/mappa_managed", ADMIN, ok=422),
 }
 
 # Audit events a GET may write: it was viewed, listed, searched, exported
