@@ -66,8 +66,10 @@ def _record_throttle(limit: str) -> None:
         return
     g.sign_in_throttled = True
     user = services.find_user_by_email(request.form.get("email", ""))
+    # by whoever tried (not signed in), about the account tried, as a failed
+    # sign-in is: not listed among that user's own actions
     audit.record(
-        Action.AUTH_THROTTLED, actor=user, now=utcnow(),
+        Action.AUTH_THROTTLED, actor=None, anonymous=True, now=utcnow(),
         subject_type="user" if user else None, subject_id=user.id if user else None,
         detail={"limit": limit},
     )

@@ -272,6 +272,11 @@ def test_repeated_failures_are_throttled(throttled_app):
     assert page.status_code == 429
     assert "Too many attempts" in page.get_data(as_text=True)
     assert actions().count("auth:throttled") == 3
+    # by someone not signed in, about the account tried, as a failed sign-in
+    # is: they were the account's own actions (found by review)
+    throttled = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "auth:throttled")).all()
+    assert {(e.actor_id, e.actor_role) for e in throttled} == {(None, "anonymous")}
     # Another account from the same address is not locked out by these.
     other = client.post("/sign-in", data={"email": "other@example.org", "password": "x",
                                           "csrf_token": csrf_token(client, "/sign-in")})
@@ -340,7 +345,9 @@ def test_one_address_cannot_try_a_password_on_account_after_account(make_app, ma
         events = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "auth:throttled").order_by(AuditEvent.id)).all()
         assert [e.detail for e in events] == [{"limit": "address"}] * 4
-        assert events[-1].actor_id == known.id and events[0].actor_id is None
+        # about the account tried, if any; by someone not signed in
+        assert events[-1].subject_id == str(known.id) and events[0].subject_id is None
+        assert {e.actor_id for e in events} == {None}
 
 
 def test_many_addresses_cannot_share_out_the_guesses_at_one_account(make_app):
