@@ -163,6 +163,23 @@ def test_search_page(client, login_as, post, person):
     assert "0 notes found" in text_of(client.get("/notes/search?q=cricket"))
 
 
+def test_the_search_gives_a_notes_day_in_england(client, login_as, person, make_user):
+    """A case note written at 23:30 UTC on 30 June was on 1 July in England,
+    as its page and the timeline say; the search said 30 June (found by
+    review)."""
+    from datetime import UTC, datetime
+
+    from casework.notes import services
+
+    services.add_note(person, "case_note", services.NoteContent("Talked about football"),
+                      restricted=False, actor=make_user("caseworker", ("coventry",)),
+                      now=datetime(2026, 6, 30, 23, 30, tzinfo=UTC))
+    db.session.commit()
+    login_as("caseworker", ("coventry",))
+    page = text_of(client.get("/notes/search?q=football"))
+    assert f"{person.full_name}, 1 July 2026" in page and "30 June" not in page
+
+
 def test_search_page_says_more_than_past_its_cap(client, login_as, post, person, monkeypatch):
     from casework.notes import services
 
