@@ -295,6 +295,15 @@ def decision_refusal(assessment: Assessment) -> str | None:
     return "This assessment has already been decided" if assessment.decided_at else None
 
 
+# What lets a lead decide when a criterion defining the scheme is not known:
+# an assessment is never edited, and its date of birth is the person's record's
+# when it was made (found by review: "record what is missing on the
+# assessment" named nothing anyone could do)
+_ASSESS_AGAIN = "Assess again once it is known, then decide."
+_WHEN_UNKNOWN = {"K1": "Record their date of birth on the person's record, then assess "
+                       "again and decide."}
+
+
 def decide(assessment: Assessment, decision: str, rationale: str | None, *, actor: User,
            now: datetime) -> Assessment:
     """A lead's decision on an assessment. Deciding against the rules' result
@@ -323,8 +332,8 @@ def decide(assessment: Assessment, decision: str, rationale: str | None, *, acto
                     f"{criterion['id']} is not met and cannot be overridden: "
                     f"{criterion['reason']}" if criterion["outcome"] == Outcome.FAIL else
                     f"{criterion['id']} is not known, and cannot be overridden: "
-                    f"{criterion['reason']} Record what is missing on the assessment, "
-                    "then decide.")})
+                    f"{criterion['reason']} {_WHEN_UNKNOWN.get(criterion['id'], _ASSESS_AGAIN)}"
+                )})
     records_o3 = assessment.scheme == outcome22.SCHEME and decision == Result.ELIGIBLE
     if records_o3 and not rationale:
         raise DiversionError({"rationale": "Record why further action is not in the public "

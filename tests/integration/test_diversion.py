@@ -257,7 +257,8 @@ def test_a_criterion_not_known_is_said_to_be_not_known(child, worker, lead):
     assert {c["id"]: c["outcome"] for c in assessment.criteria}["K1"] == "unknown"
     with pytest.raises(services.DiversionError,
                        match=r"K1 is not known, and cannot be overridden: Date of birth not "
-                             r"known.*Record what is missing on the assessment, then decide"):
+                             r"known.*Record their date of birth on the person's record, then "
+                             r"assess again and decide"):
         services.decide(assessment, "eligible", "The lead says so", actor=lead, now=NOW)
     assert assessment.decided_at is None
 
