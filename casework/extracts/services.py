@@ -720,10 +720,13 @@ def serialise(req: ExtractRequest, key: bytes, *,
 def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256: str,
                    complete: bool, actor: User | None, now: datetime,
                    chosen: Plan | None = None, os_user: str | None = None) -> None:
-    """``os_user``: who ran the command that wrote it (a command has no
-    actor), as accounts' commands record it."""
-    detail = {"parameters": req.parameters(), "rows": rows_written, "sha256": sha256,
-              "key_id": privacy.key_id(key), "complete": complete}
+    """Every export is an event, ``export:created`` (DESIGN.md), of kind
+    ``cohort_extract``: the request's parameters, the rows written, the
+    file's SHA-256, the key's id and the plan's outcome. ``os_user``: who ran
+    the command that wrote it (a command has no actor), as accounts'
+    commands record it."""
+    detail = {"kind": "cohort_extract", "parameters": req.parameters(), "rows": rows_written,
+              "sha256": sha256, "key_id": privacy.key_id(key), "complete": complete}
     if os_user is not None:
         detail["os_user"] = os_user
     if chosen is not None:
@@ -731,7 +734,7 @@ def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256
                       k_reached=chosen.written.meets,
                       groups_suppressed=len(chosen.small_groups),
                       rows_suppressed=chosen.rows_left_out)
-    audit.record(Action.EXTRACT_EXPORTED, actor=actor, now=now, subject_type="trial",
+    audit.record(Action.EXPORT_CREATED, actor=actor, now=now, subject_type="trial",
                  subject_id=req.trial_id, detail=detail)
 
 
@@ -744,14 +747,15 @@ def consort_outputs(trial: Trial) -> dict[str, bytes]:
 
 def record_consort_export(trial: Trial, outputs: dict[str, bytes], *, actor: User | None,
                           now: datetime, os_user: str | None = None) -> None:
-    """Every export is an event: the CONSORT outputs' formats and SHA-256 each
+    """Every export is an event, ``export:created`` of kind ``consort``: the
+    CONSORT outputs' formats and SHA-256 each
     (their counts are the trial's, aggregated, so the detail holds no person),
     and for a command who ran it (``os_user``)."""
-    detail = {"trial": trial.key, "sha256": {fmt: hashlib.sha256(body).hexdigest()
-                                             for fmt, body in outputs.items()}}
+    detail = {"kind": "consort", "trial": trial.key,
+              "sha256": {fmt: hashlib.sha256(body).hexdigest() for fmt, body in outputs.items()}}
     if os_user is not None:
         detail["os_user"] = os_user
-    audit.record(Action.CONSORT_EXPORTED, actor=actor, now=now, subject_type="trial",
+    audit.record(Action.EXPORT_CREATED, actor=actor, now=now, subject_type="trial",
                  subject_id=trial.id, detail=detail)
 
 

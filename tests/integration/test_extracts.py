@@ -301,7 +301,8 @@ def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(app, cohort, ru
     result = runner.invoke(args=["export", "cohort", "--out", str(out), "--per-extract-key"])
     assert result.exit_code == 0, result.output
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
+    assert event.detail["kind"] == "cohort_extract"
     assert event.detail["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert event.detail["rows"] == 2 and event.detail["complete"] is True
     assert event.detail["parameters"]["per_extract_key"] is True
@@ -415,7 +416,7 @@ def test_k_holds_in_the_file_written(app, make_trial, make_referral, triage_refe
     assert result.exit_code == 0, result.output
     assert "k 3, target 3 reached; 3 groups hidden as *; 1 rows left out" in result.output
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
     assert {name: event.detail[name] for name in ("rows", "k", "target_k", "k_reached",
                                                   "groups_suppressed", "rows_suppressed")} \
         == {"rows": 6, "k": 3, "target_k": 3, "k_reached": True, "groups_suppressed": 3,
@@ -785,9 +786,9 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "flow.svg")])
     assert result.exit_code == 0, result.output
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "consort:exported")).one()
+        AuditEvent.action == "export:created")).one()
     assert event.subject_id == str(trial.id) and event.actor_id is None
-    assert event.detail == {"trial": trial.key, "sha256": {
+    assert event.detail == {"kind": "consort", "trial": trial.key, "sha256": {
         fmt: hashlib.sha256((tmp_path / f"flow.{fmt}").read_bytes()).hexdigest()
         for fmt in ("svg", "json")}, "os_user": getpass.getuser()}
 
