@@ -138,18 +138,24 @@ class PersonRowSchema(Schema):
                                     "0 or more")
     diversion_scheme = _field(fields.String, "Latest Checkpoint or Outcome 22 assessment",
                               "none", values=(checkpoint.SCHEME, outcome22.SCHEME, ""))
-    diversion_eligibility = _field(fields.String, "Its result under the rules", "none",
-                                   values=(*Result, ""))
-    diversion_decision = _field(fields.String, "The lead's decision", "none",
-                                values=(*DECISIONS, ""))
-    diversion_status = _field(fields.String, "The diversion case's status", "none",
-                              values=(*CaseStatus, ""))
-    diversion_outcome_code = _field(fields.Integer, "Outcome code closing the diversion "
-                                    "(or the later outcome after a failure)", "none",
+    diversion_eligibility = _field(fields.String, "The latest assessment's result under the "
+                                   "rules", "none", values=(*Result, ""))
+    diversion_decision = _field(fields.String, "The lead's decision on the latest assessment",
+                                "none", values=(*DECISIONS, ""))
+    diversion_status = _field(fields.String, "The status of the latest assessment's diversion "
+                              "case", "none", values=(*CaseStatus, ""),
+                              note="empty if the latest assessment has no case")
+    diversion_outcome_code = _field(fields.Integer, "Outcome code of the latest diversion to "
+                                    "have one, whatever assessments came after it: the code "
+                                    "closing it (or the later outcome after a failure)", "none",
                                     "1 to 23, empty", allow_none=True)
-    diversion_outcome_day = _field(fields.Integer, "Day the diversion ended, from "
+    diversion_outcome_day = _field(fields.Integer, "Day that diversion ended, from "
                                    "randomisation", "date as a day offset", "a number, empty",
                                    allow_none=True)
+    diversion_outcomes = _field(fields.String, "Every diversion's outcome code, as code@day "
+                                "(days from randomisation to the day it ended, empty if not "
+                                "ended), in the order they ended",
+                                "dates as day offsets, joined by ;", "e.g. 22@40;8@310, empty")
 
 
 class ReferralRowSchema(Schema):

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, distinct, false, func, or_, select, true
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import column_rows, from_replica
 from casework.dates import LOCAL_ZONE, local_date
-from casework.diversion.models import Assessment
+from casework.diversion.models import Assessment, DiversionCase
 from casework.eligibility import cirv
 from casework.extensions import db
 from casework.extracts import consort, privacy
@@ -377,9 +377,22 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 .where(PathwayEpisode.person_id.in_(ids))
                 .order_by(PathwayEpisode.effective_date, PathwayEpisode.id)):
             spells[person_id].append((str(pathway), start, end))
-        diversion = {a.person_id: a for a in db.session.scalars(
-            select(Assessment).where(Assessment.person_id.in_(ids))
-            .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
+        # the latest assessment, and every diversion's outcome: a later
+        # assessment (ineligible, say) hid an earlier diversion's outcome,
+        # when only the latest was read (found by review)
+        diversion: dict[int, tuple] = {}
+        outcomes: dict[int, list[tuple[int, date | None]]] = defaultdict(list)
+        for (person_id, scheme, result, decision, status, code, later,
+             ended_on) in db.session.execute(
+                select(Assessment.person_id, Assessment.scheme, Assessment.result,
+                       Assessment.decision, DiversionCase.status, DiversionCase.outcome_code,
+                       DiversionCase.later_outcome_code, DiversionCase.ended_on)
+                .outerjoin(DiversionCase, DiversionCase.assessment_id == Assessment.id)
+                .where(Assessment.person_id.in_(ids))
+                .order_by(Assessment.assessed_at, Assessment.id)):
+            diversion[person_id] = (scheme, result, decision, status)
+            if code or later:
+                outcomes[person_id].append((code or later, ended_on))
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
             randomised_on = local_date(allocated_at)
@@ -395,8 +408,11 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             for pathway, start, end in spells.get(person_id, []):
                 if end is not None:
                     days[pathway] += (end - start).days
-            latest = diversion.get(person_id)
-            case = latest.case if latest else None
+            scheme, result, decision, status = diversion.get(person_id, ("", "", None, None))
+            # in the order they ended (one not ended, if any, last)
+            ended = sorted(outcomes.get(person_id, []),
+                           key=lambda outcome: (outcome[1] is None, outcome[1] or date.min))
+            last_code, last_end = ended[-1] if ended else (None, None)
             yield {
                 "person": pseudonym("person", person_id),
                 "site": site, "stratum": shown_stratum, "arm": str(arm),
@@ -427,14 +443,14 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                                               if 0 <= (on - randomised_on).days <= 90),
                 "contacts_after_90_days": sum(1 for _, on in mine
                                               if (on - randomised_on).days > 90),
-                "diversion_scheme": latest.scheme if latest else "",
-                "diversion_eligibility": latest.result if latest else "",
-                "diversion_decision": (latest.decision or "") if latest else "",
-                "diversion_status": str(case.status) if case else "",
-                "diversion_outcome_code": (case.outcome_code or case.later_outcome_code)
-                if case else None,
-                "diversion_outcome_day": (case.ended_on - randomised_on).days
-                if case and case.ended_on else None,
+                "diversion_scheme": scheme, "diversion_eligibility": result,
+                "diversion_decision": decision or "",
+                "diversion_status": str(status) if status else "",
+                "diversion_outcome_code": last_code,
+                "diversion_outcome_day": (last_end - randomised_on).days if last_end else None,
+                "diversion_outcomes": ";".join(
+                    f"{code}@{(end - randomised_on).days if end else ''}"
+                    for code, end in ended),
             }
 
 

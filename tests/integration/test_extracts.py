@@ -1074,3 +1074,57 @@ def test_with_no_trial_the_commands_say_there_is_none(app, runner, tmp_path):
         assert "There is no trial to export: an admin adds one on the Trials page." \
             in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_later_assessment_keeps_an_earlier_diversions_outcome(cohort, make_user):
+    """Found by review: the person row read only the latest assessment, so a
+    later one (ineligible, no case) blanked an earlier diversion's status,
+    outcome code and day. The latest assessment's result is as it was; the
+    outcome code and day are the latest diversion's to have one, and
+    diversion_outcomes lists every outcome with its day."""
+    from casework.diversion.models import Assessment, DiversionCase
+    from casework.diversion.states import CaseStatus
+
+    trial, people = cohort
+    lead = make_user("lead", ("coventry",), email="diversion-lead@example.org")
+    first, other = people
+
+    def assessed(person, scheme, result, decision, on):
+        assessment = Assessment(
+            person_id=person.id, site_id=person.referrals[0].site_id, scheme=scheme,
+            offence_key="theft", offence_date=date(2026, 10, 1), facts={},
+            ruleset_version="test", result=result, criteria=[], assessed_by_id=lead.id,
+            assessed_at=datetime(*on, tzinfo=UTC), decision=decision)
+        db.session.add(assessment)
+        db.session.flush()
+        return assessment
+
+    def diverted(assessment, status, ended_on, code=None, later=None):
+        db.session.add(DiversionCase(
+            assessment_id=assessment.id, person_id=assessment.person_id,
+            site_id=assessment.site_id, scheme=assessment.scheme, status=status,
+            offered_by_id=lead.id, ended_on=ended_on, outcome_code=code,
+            later_outcome_code=later))
+
+    diverted(assessed(first, "outcome22", "eligible", "eligible", (2026, 11, 22)),
+             CaseStatus.COMPLETED, date(2026, 12, 1), code=22)
+    diverted(assessed(first, "checkpoint", "eligible", "eligible", (2027, 1, 2)),
+             CaseStatus.FAILED, date(2027, 3, 1), later=1)
+    assessed(first, "checkpoint", "ineligible", "ineligible", (2027, 4, 2))
+    diverted(assessed(other, "outcome22", "eligible", "eligible", (2026, 11, 22)),
+             CaseStatus.ACTIVE, None)
+    db.session.commit()
+    body, _ = extract(trial, level=0)
+    rows = {r["person"]: r for r in csv.DictReader(io.StringIO(body.decode()))}
+    row = rows[privacy.pseudonym(b"project-key", "person", first.id)]
+    # randomised on 21 November 2026: 1 December is day 10, 1 March day 100
+    assert {name: row[name] for name in (
+        "diversion_scheme", "diversion_eligibility", "diversion_decision", "diversion_status",
+        "diversion_outcome_code", "diversion_outcome_day", "diversion_outcomes")} == {
+        "diversion_scheme": "checkpoint", "diversion_eligibility": "ineligible",
+        "diversion_decision": "ineligible", "diversion_status": "",
+        "diversion_outcome_code": "1", "diversion_outcome_day": "100",
+        "diversion_outcomes": "22@10;1@100"}
+    active = rows[privacy.pseudonym(b"project-key", "person", other.id)]
+    assert (active["diversion_status"], active["diversion_outcome_code"],
+            active["diversion_outcomes"]) == ("active", "", "")
