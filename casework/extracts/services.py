@@ -812,17 +812,39 @@ class Aggregate:
     total: int | None
 
 
-def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:
-    raw = [[counts.get((r, c), 0) for c in col_keys] for r in row_keys]
-    cells, row_totals, column_totals, total = privacy.publish(raw)
-    return Aggregate(title, row_heading, [row_names.get(r, r) for r in row_keys],
-                     [col_names.get(c, c) for c in col_keys], cells, row_totals, column_totals,
-                     total)
+@dataclass(frozen=True)
+class AggregatesPage:
+    """What the aggregate tables' page shows: the tables and the CONSORT
+    flow, each figure suppressed and rounded as the page's (``shown``: each
+    CONSORT figure as written, by ``consort.figures``' names). ``figures``:
+    every figure on the page (``table|row|column``, ``consort|name``) with
+    its exact value and whether it is hidden, for checking; never shown."""
+
+    tables: list[Aggregate]
+    flow: consort.Flow
+    shown: dict[str, str]
+    figures: dict[str, tuple[int, bool]]
 
 
-def aggregates(trial: Trial) -> list[Aggregate]:
-    """Arm by pathway, site by arm, and referral source by triage result,
-    with small numbers suppressed (four queries, and two for the trials)."""
+@dataclass(frozen=True)
+class _Counts:
+    key: str           # the table's name among the page's figures
+    title: str
+    row_heading: str
+    row_keys: list[str]
+    col_keys: list[str]
+    counts: dict
+    row_names: dict
+    col_names: dict
+
+    @property
+    def raw(self) -> list[list[int]]:
+        return [[self.counts.get((r, c), 0) for c in self.col_keys] for r in self.row_keys]
+
+
+def _counts(trial: Trial) -> list[_Counts]:
+    """Arm by pathway now, site by arm, and referral source by triage
+    result, as counted (four queries, and two for the trials)."""
     arm_pathway = dict(((arm, pathway or "none"), n) for arm, pathway, n in db.session.execute(
         select(Allocation.arm, PathwayEpisode.pathway, func.count())
         .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
@@ -848,11 +870,128 @@ def aggregates(trial: Trial) -> list[Aggregate]:
     result_names = {"eligible": "Eligible", "ineligible": "Ineligible",
                     "not_decided": "Not triaged or not decided"}
     return [
-        _table("Arm by pathway now", "Arm", arms, pathways, arm_pathway, arm_names, path_names),
-        _table("Site by arm", "Site", sites, arms, site_arm, site_names, arm_names),
-        _table("Referral source by triage decision", "Referral source", list(SOURCES), results,
-               source_result, SOURCES, result_names),
+        _Counts("arm_pathway", "Arm by pathway now", "Arm", arms, pathways, arm_pathway,
+                arm_names, path_names),
+        _Counts("site_arm", "Site by arm", "Site", sites, arms, site_arm, site_names,
+                arm_names),
+        _Counts("source_result", "Referral source by triage decision", "Referral source",
+                list(SOURCES), results, source_result, SOURCES, result_names),
     ]
+
+
+def _links(unshown: str) -> list[dict[str, int]]:
+    """What a reader knows of how the CONSORT figures and the tables' meet
+    (``_figures``' names): the arms' totals are the tables' (arm by pathway's
+    rows, site by arm's columns), those exited are arm by pathway's exited
+    column, those referred the sources' table's whole, its ineligible
+    column those ineligible and those referred again, and its undecided
+    those not yet triaged, awaiting a decision and closed."""
+    def c(name: str) -> str:
+        return f"consort|{name}"
+
+    exited = Pathway.EXITED.value
+    return [
+        {"arm_pathway|treatment|total": 1, c("treatment"): -1},
+        {"arm_pathway|control|total": 1, c("control"): -1},
+        {"arm_pathway|total|total": 1, c("randomised"): -1},
+        {f"arm_pathway|total|{exited}": 1, c("treatment_exited"): -1},
+        {"site_arm|total|treatment": 1, c("treatment"): -1},
+        {"site_arm|total|control": 1, c("control"): -1},
+        {"site_arm|total|total": 1, c("randomised"): -1},
+        {"source_result|total|total": 1, c("referred"): -1},
+        {"source_result|total|ineligible": 1, c("ineligible"): -1,
+         c("rereferred_randomised"): -1},
+        {"source_result|total|not_decided": 1, c("not_triaged"): -1,
+         c("awaiting_decision"): -1, c("closed"): -1},
+        # triaged: decided, awaiting a decision, or closed in triage
+        {c("triaged"): -1, "source_result|total|eligible": 1,
+         "source_result|total|ineligible": 1, c("awaiting_decision"): 1, c("closed"): 1,
+         unshown: -1},
+    ]
+
+
+def aggregates_page(trial: Trial) -> AggregatesPage:
+    """The aggregate tables with the CONSORT flow beside them, safe as a
+    page (DESIGN.md: counts under 10 hidden, the rest rounded to 5, with
+    secondary suppression so hidden cells cannot be worked back). Each table
+    is suppressed on its own first (``privacy.suppress``); the flow's
+    figures from 1 to 9 are hidden too; then, as the flow's figures are the
+    tables' margins and sums of them (the arms' totals, those exited,
+    referred, ineligible), more are hidden, the flow's before the tables',
+    until no hidden figure on the page follows from those shown
+    (``privacy.suppress_linked``). Drawn with exact counts beside the tables,
+    the flow gave back every cell they hid (found by review). The CONSORT
+    downloads keep their exact counts, for the trial report."""
+    counted, counts = _counts(trial), flow(trial)
+    names: list[str] = []
+    values: list[int] = []
+    hidden: set[int] = set()
+    tables: list[int] = []
+    equations: list[dict[str, int]] = []
+    for table in counted:
+        raw = table.raw
+        cells, row_totals, column_totals, total = privacy.suppress(raw)
+        full = [[*row, sum(row)] for row in raw] + [
+            [*(sum(col) for col in zip(*raw, strict=True)), sum(map(sum, raw))]]
+        shown = [[*row, t] for row, t in zip(cells, row_totals, strict=True)] + [
+            [*column_totals, total]]
+        rows_, cols_ = [*table.row_keys, "total"], [*table.col_keys, "total"]
+        for r, row_key in enumerate(rows_):
+            for col, col_key in enumerate(cols_):
+                tables.append(len(values))
+                if shown[r][col] is None:
+                    hidden.add(len(values))
+                names.append(f"{table.key}|{row_key}|{col_key}")
+                values.append(full[r][col])
+        for row_key in rows_:
+            equations.append({f"{table.key}|{row_key}|{k}": 1 for k in table.col_keys}
+                             | {f"{table.key}|{row_key}|total": -1})
+        for col_key in cols_:
+            equations.append({f"{table.key}|{k}|{col_key}": 1 for k in table.row_keys}
+                             | {f"{table.key}|total|{col_key}": -1})
+    figures = consort.figures(counts)
+    for name, value in figures.items():
+        if 0 < value < privacy.SUPPRESS_BELOW:
+            hidden.add(len(values))
+        names.append(f"consort|{name}")
+        values.append(value)
+    unshown = {f"consort|{name}": len(values) + i for i, name in enumerate(consort.UNSHOWN)}
+    names += list(unshown)
+    values += [getattr(counts, name) for name in consort.UNSHOWN]
+    equations += [{f"consort|{name}": w for name, w in relation.items()}
+                  for relation in consort.equations(counts)]
+    equations += _links("consort|closed_before_triage")
+    index = {name: i for i, name in enumerate(names)}
+    linked = [{index[name]: w for name, w in relation.items() if name in index}
+              for relation in equations]
+    final = privacy.suppress_linked(values, linked, hidden, unpublished=unshown.values(),
+                                    spare=tables)
+
+    def published(i: int) -> int | None:
+        return None if i in final else privacy.round_to(values[i])
+
+    out: list[Aggregate] = []
+    for table in counted:
+        def at(row_key: str, col_key: str, table=table) -> int | None:
+            return published(index[f"{table.key}|{row_key}|{col_key}"])
+
+        out.append(Aggregate(
+            table.title, table.row_heading,
+            [table.row_names.get(r, r) for r in table.row_keys],
+            [table.col_names.get(c, c) for c in table.col_keys],
+            [[at(r, c) for c in table.col_keys] for r in table.row_keys],
+            [at(r, "total") for r in table.row_keys],
+            [at("total", c) for c in table.col_keys], at("total", "total")))
+    shown_flow = {name: "*" if (v := published(index[f"consort|{name}"])) is None else str(v)
+                  for name in figures}
+    return AggregatesPage(out, counts, shown_flow,
+                          {name: (values[i], i in final) for name, i in index.items()
+                           if name not in unshown})
+
+
+def aggregates(trial: Trial) -> list[Aggregate]:
+    """The aggregate tables as their page shows them (``aggregates_page``)."""
+    return aggregates_page(trial).tables
 
 
 def flow(trial: Trial) -> consort.Flow:

@@ -271,3 +271,24 @@ def test_exports_are_export_created_and_the_old_names_still_filter(client, login
     assert "<code>extract:exported</code>" in found and "<code>export:created</code>" not in found
     assert "ab" * 32 in found  # its detail, read as it was stored
     assert audit.verify_chain().ok
+
+
+def test_the_aggregates_page_draws_no_small_count_of_the_flow(app, client, login_as, runner):
+    """Found by review (seed-demo --people 40 --seed 3): the tables hid the
+    arms' small counts, and the CONSORT flow beside them said Randomised 5,
+    treatment 2, Engaged 2, control 3, giving every hidden cell back. On the
+    page the flow's counts are now hidden and rounded as the tables' are;
+    its downloads keep the exact counts."""
+    result = runner.invoke(args=["seed-demo", "--people", "40", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    db.session.commit()
+    login_as("evaluator", ())
+    page = text_of(client.get("/extracts/aggregates"))
+    text = page.split('data-testid="consort-text">', 1)[1].split("</div>", 1)[0]
+    counts = re.findall(r"(?:: |>)(\*|\d+)</", text)
+    drawn = re.findall(r">(?:[^<:]*: )?(\*|\d+)</text>", page)
+    assert counts and drawn and "*" in counts
+    assert all(n == "*" or (int(n) % 5 == 0 and not 0 < int(n) < 10) for n in counts + drawn)
+    assert "Randomised: *" in text
+    exact = client.get("/extracts/consort.json").get_json()
+    assert (exact["randomised"], exact["treatment"], exact["control"]) == (5, 2, 3)
