@@ -396,9 +396,9 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
             randomised_on = local_date(allocated_at)
+            age = _age(dob, referral_date)
             _, band, shown_gender, group, period, shown_stratum = _person_quasi(
-                req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on,
-                stratum)
+                req.level, site, age, gender, ethnicity, randomised_on, stratum)
             mine = contacts.get(person_id, [])
             # ended episodes only: counted to the extract's day, the open one
             # summed with the rest to that day less the day of randomisation,
@@ -418,7 +418,8 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 "site": site, "stratum": shown_stratum, "arm": str(arm),
                 "randomised_period": period,
                 "randomised_in_error": in_error is not None,
-                "age_band": band, "gender": shown_gender, "ethnicity": group,
+                "age_band": band, "age_at_referral": age,
+                "gender": shown_gender, "ethnicity": group,
                 "referral_source": source,
                 "referrals": referrals.get(person_id, 0),
                 "pathway": str(current[person_id]) if person_id in current else "",
@@ -488,13 +489,13 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             lambda row: _digits(pseudonym("person", row[1]), pseudonym("referral", row[0]))):
         for (referral_id, person_id, site, referral_date, source, risks, status, closed_reason,
              dob, computed, decision, arm) in batch:
-            _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),
-                                              referral_date)
+            age = _age(dob, referral_date)
+            _, band, period = _referral_quasi(req.level, site, age, referral_date)
             yield {
                 "referral": pseudonym("referral", referral_id),
                 "person": pseudonym("person", person_id),
                 "site": site, "referral_period": period,
-                "age_band": band, "source": source,
+                "age_band": band, "age_at_referral": age, "source": source,
                 "risk_indicators": ";".join(risks or []), "status": str(status),
                 "closed_reason": closed_reason or "",
                 "triage_result": computed or "", "triage_decision": decision or "",
@@ -502,28 +503,42 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             }
 
 
-def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+def rows(req: ExtractRequest, key: bytes, *, exact_age: bool = False) -> Iterator[dict]:
     """The extract's rows, each dumped through its output's schema. A
     request narrowed by date under the project key is refused here too,
-    whoever asks (``ExtractRequest.linkable_problem``)."""
+    whoever asks (``ExtractRequest.linkable_problem``). Age at referral is
+    empty unless ``exact_age`` (a plan found k holds with it: ``plan``)."""
     if problem := req.linkable_problem():
         raise ExtractError(problem)
     dump = dumper(SCHEMAS[req.unit]())
     source = _person_rows if req.unit == "person" else _referral_rows
     for row in source(req, key):
+        if not exact_age:
+            row["age_at_referral"] = None
         yield dump(row)
 
 
 # DESIGN.md: age band, gender, ethnicity group, site, randomisation period;
-# and the stratum, which names an age band when strata include age.
+# and the stratum, which names an age band when strata include age. The age
+# at referral, when written, is one more (``_quasi``, ``plan``).
 QUASI_IDENTIFIERS = {
     "person": ("site", "age_band", "gender", "ethnicity", "randomised_period", "stratum"),
     "referral": ("site", "age_band", "referral_period"),
 }
 
 
-def _quasi(req: ExtractRequest, row: dict) -> tuple:
-    return tuple(row[q] for q in QUASI_IDENTIFIERS[req.unit])
+def _quasi(req: ExtractRequest, row: dict, exact_age: bool = False) -> tuple:
+    """A row's quasi-identifiers; with ``exact_age``, its age at referral
+    after them (a finer age than the band)."""
+    group = tuple(row[q] for q in QUASI_IDENTIFIERS[req.unit])
+    return (*group, row["age_at_referral"]) if exact_age else group
+
+
+def _with_age(group: tuple, values: tuple) -> tuple:
+    """A group at a level (``_person_quasi``'s or ``_referral_quasi``'s)
+    with the exact age its values hold (the second of either's) after it,
+    as ``_quasi`` reads it from a row written with it."""
+    return (*group, values[1])
 
 
 @dataclass(frozen=True)
@@ -544,6 +559,11 @@ class Plan:
     groups: Counter
     rows_left_out: int = 0
     people: Counter | None = None  # referral rows: each group's people, which k counts
+    # age at referral (whole years) is written only when, at the level
+    # written, every group still reaches k with it in place of the band:
+    # ``groups`` are then those groups (``_quasi`` with the age)
+    exact_age: bool = False
+    exact_age_report: privacy.KReport | None = None  # at the level written, with it
 
     @property
     def report(self) -> privacy.KReport:
@@ -624,27 +644,49 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
     still too small (local suppression), and leave out the rows that even
     hidden would be in a group under ``target`` (record suppression). The
     site stays: sites are strata, evaluated each on its own. One pass counts
-    every level, with the same functions the rows are written with."""
+    every level, with the same functions the rows are written with, and
+    each with the exact age at referral beside the band (DESIGN.md: "age at
+    referral and age band"): finer than the band, it is written only when,
+    at the level chosen, every group still reaches ``target`` with it;
+    otherwise it is empty in every row (and always where groups are
+    hidden)."""
     levels = range(req.level, req.coarsest_level + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
     values_counted = _quasi_values(req)
     sizes: list[Counter] = [Counter() for _ in levels]
+    aged: list[Counter] = [Counter() for _ in levels]   # with the exact age
     for values, rows_ in values_counted.items():
-        for level, counter in zip(levels, sizes, strict=True):
-            counter[quasi(level, *values)] += rows_
+        for level, counter, with_age in zip(levels, sizes, aged, strict=True):
+            group = quasi(level, *values)
+            counter[group] += rows_
+            with_age[_with_age(group, values)] += rows_
     # referral rows: k counts people (a person's referrals are linked by
     # their pseudonym); a person row is one person
     people: list[Counter | None] = [None] * len(levels)
+    aged_people: list[Counter | None] = [None] * len(levels)
     if req.unit == "referral":
-        by_level = _people_per_group(req, lambda values: {
-            (level, quasi(level, *values)) for level in levels})
-        people = [Counter({group: n for (at, group), n in by_level.items() if at == level})
-                  for level in levels]
+        def groups_of(values: tuple) -> set:
+            found = set()
+            for level in levels:
+                group = quasi(level, *values)
+                found |= {(level, False, group), (level, True, _with_age(group, values))}
+            return found
+
+        by_level = _people_per_group(req, groups_of)
+        people, aged_people = ([Counter({group: n for (at, exact, group), n in by_level.items()
+                                         if at == level and exact == with_age})
+                                for level in levels] for with_age in (False, True))
     reports = {}
-    for level, counted, persons in zip(levels, sizes, people, strict=True):
+    for i, (level, counted, persons) in enumerate(zip(levels, sizes, people, strict=True)):
         reports[level] = _k_report(counted, persons, target)
         if reports[level].meets:
-            return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons)
+            # the age at referral too, if every group still reaches k with it
+            exact = _k_report(aged[i], aged_people[i], target)
+            if exact.meets:
+                return Plan(req.level, level, reports, frozenset(), target, aged[i], 0,
+                            aged_people[i], True, exact)
+            return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons,
+                        False, exact)
     top = levels[-1]
     if req.unit == "person":
         small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
@@ -680,8 +722,8 @@ def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Itera
         return
     final = replace(req, level=chosen.level)
     hide = [q for q in QUASI_IDENTIFIERS[req.unit] if q != "site"]
-    for row in rows(final, key):
-        group = _quasi(final, row)
+    for row in rows(final, key, exact_age=chosen.exact_age):
+        group = _quasi(final, row, chosen.exact_age)
         if group in chosen.small_groups:
             row, group = {**row, **dict.fromkeys(hide, "*")}, _hidden(group)
         if group in chosen.groups:
@@ -747,7 +789,7 @@ def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256
         detail["os_user"] = os_user
     if chosen is not None:
         detail.update(level_written=chosen.level, k=chosen.written.k, target_k=chosen.target,
-                      k_reached=chosen.written.meets,
+                      k_reached=chosen.written.meets, age_at_referral=chosen.exact_age,
                       groups_suppressed=len(chosen.small_groups),
                       rows_suppressed=chosen.rows_left_out)
     audit.record(Action.EXPORT_CREATED, actor=actor, now=now, subject_type="trial",

@@ -1273,3 +1273,59 @@ def test_no_hidden_count_on_the_aggregates_page_can_be_worked_back(app, runner, 
         if name.startswith("consort|"):
             assert page.shown[name[len("consort|"):]] == (
                 "*" if is_hidden else str(privacy.round_to(value)))
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_age_at_referral_is_given_only_where_k_holds_with_it(app, make_trial, make_referral,
+                                                            triage_referral, make_user,
+                                                            runner, tmp_path, unit):
+    """DESIGN.md lists "age at referral and age band"; the extract had only
+    the band (found by review). The exact age is finer than the band, so it
+    is a quasi-identifier: written only when, at the level written, every
+    group of rows still reaches k with it in place of the band; otherwise
+    empty in every row, the band standing, and the report says which."""
+    from casework.triage import services as triage
+
+    trial = make_trial()
+    lead = make_user("lead", ("coventry",), email="age-lead@example.org")
+    referred = date(2026, 11, 1)
+
+    def randomise(dob):
+        referral = make_referral("coventry", dob=dob, referral_date=referred)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=NOW,
+                      key=b"test-trial-key")
+        db.session.commit()
+
+    for dob in (date(2011, 3, 1), date(2011, 4, 1)):   # two aged 15
+        randomise(dob)
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0)
+
+    def written(target):
+        chosen = services.plan(req, target=target)
+        body = b"".join(services.serialise(req, b"k", chosen=chosen, on_done=lambda *a: None))
+        return chosen, list(csv.DictReader(io.StringIO(body.decode())))
+
+    chosen, rows = written(2)
+    assert chosen.exact_age and chosen.exact_age_report.k == 2
+    assert [(r["age_band"], r["age_at_referral"]) for r in rows] == [("14-15", "15")] * 2
+    randomise(date(2012, 3, 1))                          # one aged 14: the same band
+    chosen, rows = written(3)
+    assert (chosen.level, chosen.report.k) == (0, 3)     # the band holds three
+    assert not chosen.exact_age and chosen.exact_age_report.k == 1
+    assert sorted((r["age_band"], r["age_at_referral"]) for r in rows) == [("14-15", "")] * 3
+    # every group the file holds, its age included, reaches k
+    chosen, rows = written(2)
+    assert not chosen.exact_age   # the one aged 14 would be a group of one
+    groups = Counter((*(r[q] for q in services.QUASI_IDENTIFIERS[unit]), r["age_at_referral"])
+                     for r in rows)
+    assert min(groups.values()) >= 2
+    # the export says so, and its audit event
+    app.config["EXTRACT_MIN_K"] = 3
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv"),
+                                 "--unit", unit, "--level", "0"])
+    assert result.exit_code == 0, result.output
+    assert "age at referral left empty" in result.output
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export:created")).one()
+    assert event.detail["age_at_referral"] is False
+

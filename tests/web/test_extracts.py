@@ -292,3 +292,16 @@ def test_the_aggregates_page_draws_no_small_count_of_the_flow(app, client, login
     assert "Randomised: *" in text
     exact = client.get("/extracts/consort.json").get_json()
     assert (exact["randomised"], exact["treatment"], exact["control"]) == (5, 2, 3)
+
+
+def test_the_preview_says_whether_age_at_referral_is_given(app, client, login_as,
+                                                          cohort):  # noqa: F811
+    """Age at referral (DESIGN.md) is written only where k holds with it:
+    the k-anonymity report says whether it is."""
+    trial, _ = cohort
+    app.config["EXTRACT_MIN_K"] = 2       # the cohort's two are both 16
+    login_as("evaluator", ())
+    page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
+    said = page.split('data-testid="age-at-referral">', 1)[1].split("</p>", 1)[0]
+    assert said == ("Age at referral is given: with it in place of the age band, the "
+                    "smallest group is still 2.")
