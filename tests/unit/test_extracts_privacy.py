@@ -300,3 +300,21 @@ def test_figures_beside_a_table_are_suppressed_with_it():
     final = privacy.suppress_linked(values, equations, beside, spare=range(9))
     assert privacy.determined(final, equations) == set()
     assert 10 in final                                    # the flow's control count
+
+
+def test_the_consort_relations_hold_of_its_figures():
+    """``consort.equations`` (what the aggregates page's suppression takes a
+    reader to know) are true of the figures the diagram shows."""
+    flow = consort.Flow(referred=120, triaged=100, awaiting_decision=7, ineligible=40,
+                        randomised=53, treatment=27, control=26, treatment_in_error=1,
+                        control_in_error=0, treatment_engaged_ever=15, treatment_exited=9,
+                        control_deviations=2, treatment_pathways={"Engaged": 15},
+                        treatment_completed=4, treatment_lost={"Moved away": 3, "Withdrew": 2},
+                        closed_before_triage=6, closed_reasons={"Duplicate": 5, "Other": 4})
+    values = consort.figures(flow) | {name: getattr(flow, name) for name in consort.UNSHOWN}
+    assert values["treatment_lost_or_withdrawn"] == 5 and values["not_triaged"] == 14
+    for relation in consort.equations(flow):
+        assert sum(weight * values[name] for name, weight in relation.items()) == 0, relation
+    shown = {name: "*" for name in consort.figures(flow)}
+    drawn = " ".join(line for box in consort.boxes(flow, shown).in_order() for line in box)
+    assert "Referred: *" in drawn and not any(ch.isdigit() for ch in drawn)
