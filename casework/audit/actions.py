@@ -85,6 +85,12 @@ class Action(StrEnum):
     # caseloads
     CASE_ASSIGNED = "case:assigned"
     CASE_REASSIGNED = "case:reassigned"
+    # every export (DESIGN.md: export:created), its kind in the detail
+    # ("cohort_extract" or "consort")
+    EXPORT_CREATED = "export:created"
+    # the names exports were recorded under before export:created: kept, so
+    # their stored events (never rewritten: the hash chain) still read and
+    # the audit log's filter still finds them
     EXTRACT_EXPORTED = "extract:exported"
     CONSORT_EXPORTED = "consort:exported"
     CASE_REVIEWED = "case:reviewed"

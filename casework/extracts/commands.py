@@ -143,7 +143,8 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     # standard output (--out /dev/stdout), and a message would join its rows
     click.echo(f"Wrote {outcome['rows']:,} rows to {out} at detail level {chosen.level} "
                f"({reached}; {len(chosen.small_groups)} groups hidden as *; "
-               f"{chosen.rows_left_out:,} rows left out as under k even hidden); "
+               f"{chosen.rows_left_out:,} rows left out as under k even hidden; age at "
+               f"referral {'given' if chosen.exact_age else 'left empty'}); "
                f"SHA-256 {outcome['sha256']}", err=True)
 
 

@@ -3,6 +3,7 @@ Pure standard library."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from xml.sax.saxutils import escape
 
@@ -89,10 +90,6 @@ def _arrow(x1: int, y1: int, x2: int, y2: int) -> str:
             f'stroke-width="2" marker-end="url(#arrow)"/>')
 
 
-def _itemised(counts: dict[str, int]) -> list[str]:
-    return [f"{label}: {n}" for label, n in counts.items()]
-
-
 @dataclass(frozen=True)
 class Boxes:
     """The diagram's boxes, each a list of lines (its heading first)."""
@@ -114,43 +111,105 @@ class Boxes:
                 self.control_analysed]
 
 
-def boxes(flow: Flow) -> Boxes:
+def figures(flow: Flow) -> dict[str, int]:
+    """Every count the diagram shows, by name (an itemised one as
+    ``name:label``), in the order it shows them."""
+    def itemised(name: str, counts: dict[str, int]) -> dict[str, int]:
+        return {f"{name}:{label}": n for label, n in counts.items()}
+
+    engaged = ({} if flow.treatment_pathways else
+               {"treatment_engaged_ever": flow.treatment_engaged_ever})
+    return {
+        "referred": flow.referred, "triaged": flow.triaged, "ineligible": flow.ineligible,
+        **itemised("ineligible_reasons", flow.ineligible_reasons),
+        "closed": flow.closed, **itemised("closed_reasons", flow.closed_reasons),
+        "awaiting_decision": flow.awaiting_decision, "not_triaged": flow.not_triaged,
+        "rereferred_randomised": flow.rereferred_randomised,
+        "randomised": flow.randomised, "treatment": flow.treatment, **engaged,
+        **itemised("treatment_pathways", flow.treatment_pathways),
+        "control": flow.control, "control_deviations": flow.control_deviations,
+        "treatment_exited": flow.treatment_exited,
+        "treatment_completed": flow.treatment_completed,
+        "treatment_lost_or_withdrawn": sum(flow.treatment_lost.values()),
+        **itemised("treatment_lost", flow.treatment_lost),
+        "treatment_in_error": flow.treatment_in_error,
+        "control_in_error": flow.control_in_error,
+        "treatment_analysed": flow.treatment_analysed,
+        "control_analysed": flow.control_analysed,
+    }
+
+
+# Counts the diagram's figures are made from that it does not show.
+UNSHOWN = ("closed_before_triage",)
+
+
+def equations(flow: Flow) -> list[dict[str, int]]:
+    """What anyone reading the diagram knows of its figures (``figures``'
+    names, and ``UNSHOWN``'s): the linear relations between them, each as
+    coefficients summing with the figures' values to zero."""
+    def total(whole: str, parts: list[str]) -> dict[str, int]:
+        relation = {whole: -1}
+        for part in parts:
+            relation[part] = relation.get(part, 0) + 1
+        return relation
+
+    shown = figures(flow)
+    return [
+        total("randomised", ["treatment", "control"]),
+        total("referred", ["triaged", "closed_before_triage", "not_triaged"]),
+        total("closed", [name for name in shown if name.startswith("closed_reasons:")]),
+        total("treatment", ["treatment_analysed", "treatment_in_error"]),
+        total("control", ["control_analysed", "control_in_error"]),
+        total("treatment_exited", ["treatment_completed", "treatment_lost_or_withdrawn"]),
+        total("treatment_lost_or_withdrawn",
+              [name for name in shown if name.startswith("treatment_lost:")]),
+    ]
+
+
+def boxes(flow: Flow, shown: Mapping[str, str] | None = None) -> Boxes:
     """What each box of the diagram says: enrolment, exclusions with their
     reasons, allocation, the intervention received by pathway, follow-up
     (completed, lost or withdrawn) and analysis. The page also lists them as
-    text, for anyone who cannot see the drawing."""
-    lost = sum(flow.treatment_lost.values())
+    text, for anyone who cannot see the drawing. ``shown``: each figure as
+    it is to be written (``figures``' names; as counted if None)."""
+    counts = figures(flow)
+    n = (lambda name: shown[name]) if shown is not None else (lambda name: str(counts[name]))
+
+    def itemised(name: str, labels) -> list[str]:
+        return [f"{label}: {n(f'{name}:{label}')}" for label in labels]
+
     return Boxes(
-        enrolment=["Enrolment", f"Referred: {flow.referred}",
-                   f"Assessed for eligibility: {flow.triaged}"],
-        excluded=["Excluded", f"Ineligible: {flow.ineligible}",
-                  *_itemised(flow.ineligible_reasons),
-                  f"Closed before a decision: {flow.closed}",
-                  *_itemised(flow.closed_reasons),
-                  f"Awaiting a decision: {flow.awaiting_decision}",
-                  f"Not yet triaged: {flow.not_triaged}",
-                  f"Referred again, already randomised: {flow.rereferred_randomised}"],
-        randomised=["Randomised", f"{flow.randomised}"],
-        treatment=["Allocated to treatment", f"{flow.treatment}",
+        enrolment=["Enrolment", f"Referred: {n('referred')}",
+                   f"Assessed for eligibility: {n('triaged')}"],
+        excluded=["Excluded", f"Ineligible: {n('ineligible')}",
+                  *itemised("ineligible_reasons", flow.ineligible_reasons),
+                  f"Closed before a decision: {n('closed')}",
+                  *itemised("closed_reasons", flow.closed_reasons),
+                  f"Awaiting a decision: {n('awaiting_decision')}",
+                  f"Not yet triaged: {n('not_triaged')}",
+                  f"Referred again, already randomised: {n('rereferred_randomised')}"],
+        randomised=["Randomised", n("randomised")],
+        treatment=["Allocated to treatment", n("treatment"),
                    "Received the intervention:" if flow.treatment_pathways else
-                   f"Engaged at some point: {flow.treatment_engaged_ever}",
-                   *_itemised(flow.treatment_pathways)],
-        control=["Allocated to control", f"{flow.control}",
-                 f"Protocol deviations: {flow.control_deviations}"],
-        treatment_follow_up=["Follow-up", f"Exited the programme: {flow.treatment_exited}",
-                             f"Completed: {flow.treatment_completed}",
-                             f"Lost or withdrawn: {lost}", *_itemised(flow.treatment_lost),
-                             f"Randomised in error: {flow.treatment_in_error}"],
-        control_follow_up=["Follow-up", f"Randomised in error: {flow.control_in_error}"],
-        treatment_analysed=["Analysed", f"{flow.treatment_analysed}"],
-        control_analysed=["Analysed", f"{flow.control_analysed}"],
+                   f"Engaged at some point: {n('treatment_engaged_ever')}",
+                   *itemised("treatment_pathways", flow.treatment_pathways)],
+        control=["Allocated to control", n("control"),
+                 f"Protocol deviations: {n('control_deviations')}"],
+        treatment_follow_up=["Follow-up", f"Exited the programme: {n('treatment_exited')}",
+                             f"Completed: {n('treatment_completed')}",
+                             f"Lost or withdrawn: {n('treatment_lost_or_withdrawn')}",
+                             *itemised("treatment_lost", flow.treatment_lost),
+                             f"Randomised in error: {n('treatment_in_error')}"],
+        control_follow_up=["Follow-up", f"Randomised in error: {n('control_in_error')}"],
+        treatment_analysed=["Analysed", n("treatment_analysed")],
+        control_analysed=["Analysed", n("control_analysed")],
     )
 
 
-def svg(flow: Flow, *, title: str) -> str:
-    """The diagram of ``boxes(flow)``. Each row of boxes is as tall as its
-    tallest."""
-    b = boxes(flow)
+def svg(flow: Flow, *, title: str, shown: Mapping[str, str] | None = None) -> str:
+    """The diagram of ``boxes(flow, shown)``. Each row of boxes is as tall as
+    its tallest."""
+    b = boxes(flow, shown)
     parts = [
         '<defs><marker id="arrow" markerWidth="10" markerHeight="10" refX="9" refY="3" '
         'orient="auto"><path d="M0,0 L0,6 L9,3 z" fill="#0b0c0c"/></marker></defs>',

@@ -6,7 +6,8 @@
 - k-anonymity of a set of quasi-identifier tuples, and the suppression of
   groups too small even at the coarsest level;
 - small-number suppression of cells and totals, with secondary suppression,
-  so that no hidden figure can be worked back from those shown;
+  so that no hidden figure can be worked back from those shown, in one
+  table or across the figures of a page;
 - neutralising spreadsheet formulas in CSV cells.
 """
 
@@ -15,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from math import gcd
 
 from casework.trial.strata import AGE_BANDS
 
@@ -263,6 +265,98 @@ def _cheapest_cycle(cell, hidden, full) -> set[tuple[int, int]]:
             if best is None or cost < best[0]:
                 best = (cost, extra)
     return best[1]
+
+
+# figures linked across tables: a page of several
+
+# A linear relation between published figures an onlooker knows: each
+# figure's value times its coefficient sums to zero (a row of a table:
+# each cell 1, its total -1).
+Equation = Mapping[int, int]
+
+
+def determined(hidden: Collection[int], equations: Iterable[Equation]) -> set[int]:
+    """The hidden figures the equations fix, given every other figure's
+    value (exactly: as if shown unrounded). Those equations, in the hidden
+    figures alone, bound the ways the hidden can differ from their true
+    values; a figure is fixed when it cannot move in any of them: in the
+    reduced row echelon form of the hidden figures' coefficients, it leads
+    a row with no free figure in it. Exact: whole numbers throughout, each
+    row kept divided by its greatest common divisor (no fractions)."""
+    where = {figure: i for i, figure in enumerate(sorted(hidden))}
+    matrix: list[dict[int, int]] = []   # each row's nonzero coefficients, by column
+    for equation in equations:
+        row: dict[int, int] = {}
+        for figure, weight in equation.items():
+            if figure in where and weight:
+                row[where[figure]] = row.get(where[figure], 0) + weight
+        row = {col: w for col, w in row.items() if w}
+        if row:
+            matrix.append(row)
+    pivots: dict[int, dict[int, int]] = {}   # a pivot's column → its row
+    for row in matrix:
+        # reduce the row by the pivots so far, then make it a pivot and
+        # clear its column from theirs
+        for col, top in pivots.items():
+            if row.get(col):
+                row = _eliminate(row, top, col)
+        if not row:
+            continue
+        col = min(row)
+        for other, top in pivots.items():
+            if top.get(col):
+                pivots[other] = _eliminate(top, row, col)
+        pivots[col] = row
+    pivot_columns = set(pivots)
+    columns = sorted(where, key=where.__getitem__)
+    return {columns[col] for col, row in pivots.items() if set(row) <= pivot_columns}
+
+
+def _eliminate(row: dict[int, int], top: dict[int, int], col: int) -> dict[int, int]:
+    """``row`` less a multiple of ``top`` that clears ``col``, in whole
+    numbers, divided by their greatest common divisor."""
+    a, b = top[col], row[col]
+    merged = {c: row.get(c, 0) * a - top.get(c, 0) * b for c in row.keys() | top.keys()}
+    merged = {c: w for c, w in merged.items() if w}
+    divisor = gcd(*merged.values()) if merged else 1
+    return {c: w // divisor for c, w in merged.items()}
+
+
+def suppress_linked(values: Sequence[int], equations: Sequence[Equation],
+                    hidden: Iterable[int], *, unpublished: Collection[int] = (),
+                    spare: Collection[int] = ()) -> frozenset[int]:
+    """Secondary suppression across figures linked by ``equations`` (several
+    tables and the figures beside them on one page): from ``hidden`` (each
+    table's own suppression, and the other figures from 1 to 9), hide more
+    until no hidden figure is fixed by the figures shown, were they shown
+    exactly. ``unpublished`` figures are never shown (a quantity the
+    equations go through); ``spare`` ones are hidden only when no other
+    figure does as well (a table's, whose own suppression already holds).
+    Each step hides, among the shown figures sharing an equation with the
+    first figure still fixed, the one that frees it and leaves the fewest
+    fixed: not a zero if it can (a zero hidden beside a total shown may be
+    known to be zero, and then protects nothing), then not a spared one,
+    then the smallest. Returns the figures hidden (``unpublished`` among
+    them)."""
+    hidden = set(hidden) | set(unpublished)
+    spare = frozenset(spare)
+    settled: set[int] = set(unpublished)  # fixed whatever is hidden: nothing frees them
+    while fixed := sorted(determined(hidden, equations) - settled):
+        first = fixed[0]
+        near = {figure for equation in equations if equation.get(first)
+                for figure, weight in equation.items() if weight} - hidden
+        best = None
+        for figure in sorted(near):
+            after = determined(hidden | {figure}, equations) - settled
+            cost = (first in after, len(after), values[figure] == 0, figure in spare,
+                    values[figure])
+            if best is None or cost < best[0]:
+                best = (cost, figure)
+        if best is None:
+            settled.add(first)
+        else:
+            hidden.add(best[1])
+    return frozenset(hidden)
 
 
 # CSV cells a spreadsheet would run as formulas

@@ -61,6 +61,14 @@ AGE_BANDS = tuple(dict.fromkeys(band for level in privacy.LEVELS for band in _ag
 AGE_BAND_NOTE = "; ".join(f"{', '.join(_age_bands(level))} (level {level})"
                           for level in privacy.LEVELS) + "; unknown; * where suppressed"
 PERIODS = "YYYY-MM (level 0), YYYY-Qn (level 1), YYYY (level 2); unknown; * where suppressed"
+# DESIGN.md: "age at referral and age band". A quasi-identifier finer than
+# the band, so given only where k holds with it (services.plan).
+AGE_AT_REFERRAL = "Age in whole years on the referral date"
+AGE_AT_REFERRAL_RULE = (
+    "given only when, at the level of detail written, every group of rows sharing the "
+    "quasi-identifiers still holds k with the exact age in place of the age band; otherwise "
+    "empty for every row, the age band standing (the k-anonymity report, and the export's "
+    "audit event, say which); empty too where the date of birth is not known")
 ARMS = tuple(Arm)
 DECISIONS = (Result.ELIGIBLE, Result.INELIGIBLE)
 
@@ -84,6 +92,8 @@ class PersonRowSchema(Schema):
                                  "none", values=BOOLEAN)
     age_band = _field(fields.String, "Age on the referral date", "generalised age",
                       AGE_BAND_NOTE, values=(*AGE_BANDS, "unknown", HIDDEN))
+    age_at_referral = _field(fields.Integer, AGE_AT_REFERRAL, AGE_AT_REFERRAL_RULE,
+                             "0 or more, empty", allow_none=True)
     gender = _field(fields.String, "Gender as recorded", "none at levels 0-1; * at level 2",
                     values=(*GENDERS, HIDDEN))
     ethnicity = _field(fields.String, "Ethnicity group", "the five top-level ONS 2021 groups "
@@ -138,18 +148,24 @@ class PersonRowSchema(Schema):
                                     "0 or more")
     diversion_scheme = _field(fields.String, "Latest Checkpoint or Outcome 22 assessment",
                               "none", values=(checkpoint.SCHEME, outcome22.SCHEME, ""))
-    diversion_eligibility = _field(fields.String, "Its result under the rules", "none",
-                                   values=(*Result, ""))
-    diversion_decision = _field(fields.String, "The lead's decision", "none",
-                                values=(*DECISIONS, ""))
-    diversion_status = _field(fields.String, "The diversion case's status", "none",
-                              values=(*CaseStatus, ""))
-    diversion_outcome_code = _field(fields.Integer, "Outcome code closing the diversion "
-                                    "(or the later outcome after a failure)", "none",
+    diversion_eligibility = _field(fields.String, "The latest assessment's result under the "
+                                   "rules", "none", values=(*Result, ""))
+    diversion_decision = _field(fields.String, "The lead's decision on the latest assessment",
+                                "none", values=(*DECISIONS, ""))
+    diversion_status = _field(fields.String, "The status of the latest assessment's diversion "
+                              "case", "none", values=(*CaseStatus, ""),
+                              note="empty if the latest assessment has no case")
+    diversion_outcome_code = _field(fields.Integer, "Outcome code of the latest diversion to "
+                                    "have one, whatever assessments came after it: the code "
+                                    "closing it (or the later outcome after a failure)", "none",
                                     "1 to 23, empty", allow_none=True)
-    diversion_outcome_day = _field(fields.Integer, "Day the diversion ended, from "
+    diversion_outcome_day = _field(fields.Integer, "Day that diversion ended, from "
                                    "randomisation", "date as a day offset", "a number, empty",
                                    allow_none=True)
+    diversion_outcomes = _field(fields.String, "Every diversion's outcome code, as code@day "
+                                "(days from randomisation to the day it ended, empty if not "
+                                "ended), in the order they ended",
+                                "dates as day offsets, joined by ;", "e.g. 22@40;8@310, empty")
 
 
 class ReferralRowSchema(Schema):
@@ -168,6 +184,8 @@ class ReferralRowSchema(Schema):
     referral_period = _field(fields.String, "Referral date", "generalised date", PERIODS)
     age_band = _field(fields.String, "Age on the referral date", "generalised age",
                       AGE_BAND_NOTE, values=(*AGE_BANDS, "unknown", HIDDEN))
+    age_at_referral = _field(fields.Integer, AGE_AT_REFERRAL, AGE_AT_REFERRAL_RULE,
+                             "0 or more, empty", allow_none=True)
     source = _field(fields.String, "Where the referral came from", "none", values=SOURCES)
     risk_indicators = _field(fields.String, "Risk indicators ticked", "codes joined by ;",
                              values=(*RISK_INDICATORS, ""), note="those ticked, joined by ;",

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, distinct, false, func, or_, select, true
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased
 
 from casework.accounts.models import Site, User
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import column_rows, from_replica
 from casework.dates import LOCAL_ZONE, local_date
-from casework.diversion.models import Assessment
+from casework.diversion.models import Assessment, DiversionCase
 from casework.eligibility import cirv
 from casework.extensions import db
 from casework.extracts import consort, privacy
@@ -377,15 +377,28 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                 .where(PathwayEpisode.person_id.in_(ids))
                 .order_by(PathwayEpisode.effective_date, PathwayEpisode.id)):
             spells[person_id].append((str(pathway), start, end))
-        diversion = {a.person_id: a for a in db.session.scalars(
-            select(Assessment).where(Assessment.person_id.in_(ids))
-            .options(joinedload(Assessment.case)).order_by(Assessment.assessed_at))}
+        # the latest assessment, and every diversion's outcome: a later
+        # assessment (ineligible, say) hid an earlier diversion's outcome,
+        # when only the latest was read (found by review)
+        diversion: dict[int, tuple] = {}
+        outcomes: dict[int, list[tuple[int, date | None]]] = defaultdict(list)
+        for (person_id, scheme, result, decision, status, code, later,
+             ended_on) in db.session.execute(
+                select(Assessment.person_id, Assessment.scheme, Assessment.result,
+                       Assessment.decision, DiversionCase.status, DiversionCase.outcome_code,
+                       DiversionCase.later_outcome_code, DiversionCase.ended_on)
+                .outerjoin(DiversionCase, DiversionCase.assessment_id == Assessment.id)
+                .where(Assessment.person_id.in_(ids))
+                .order_by(Assessment.assessed_at, Assessment.id)):
+            diversion[person_id] = (scheme, result, decision, status)
+            if code or later:
+                outcomes[person_id].append((code or later, ended_on))
         for (_, person_id, stratum, arm, allocated_at, site, dob, gender, ethnicity,
              referral_date, source, in_error, local_authority, caseworker_id) in batch:
             randomised_on = local_date(allocated_at)
+            age = _age(dob, referral_date)
             _, band, shown_gender, group, period, shown_stratum = _person_quasi(
-                req.level, site, _age(dob, referral_date), gender, ethnicity, randomised_on,
-                stratum)
+                req.level, site, age, gender, ethnicity, randomised_on, stratum)
             mine = contacts.get(person_id, [])
             # ended episodes only: counted to the extract's day, the open one
             # summed with the rest to that day less the day of randomisation,
@@ -395,14 +408,18 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             for pathway, start, end in spells.get(person_id, []):
                 if end is not None:
                     days[pathway] += (end - start).days
-            latest = diversion.get(person_id)
-            case = latest.case if latest else None
+            scheme, result, decision, status = diversion.get(person_id, ("", "", None, None))
+            # in the order they ended (one not ended, if any, last)
+            ended = sorted(outcomes.get(person_id, []),
+                           key=lambda outcome: (outcome[1] is None, outcome[1] or date.min))
+            last_code, last_end = ended[-1] if ended else (None, None)
             yield {
                 "person": pseudonym("person", person_id),
                 "site": site, "stratum": shown_stratum, "arm": str(arm),
                 "randomised_period": period,
                 "randomised_in_error": in_error is not None,
-                "age_band": band, "gender": shown_gender, "ethnicity": group,
+                "age_band": band, "age_at_referral": age,
+                "gender": shown_gender, "ethnicity": group,
                 "referral_source": source,
                 "referrals": referrals.get(person_id, 0),
                 "pathway": str(current[person_id]) if person_id in current else "",
@@ -427,14 +444,14 @@ def _person_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
                                               if 0 <= (on - randomised_on).days <= 90),
                 "contacts_after_90_days": sum(1 for _, on in mine
                                               if (on - randomised_on).days > 90),
-                "diversion_scheme": latest.scheme if latest else "",
-                "diversion_eligibility": latest.result if latest else "",
-                "diversion_decision": (latest.decision or "") if latest else "",
-                "diversion_status": str(case.status) if case else "",
-                "diversion_outcome_code": (case.outcome_code or case.later_outcome_code)
-                if case else None,
-                "diversion_outcome_day": (case.ended_on - randomised_on).days
-                if case and case.ended_on else None,
+                "diversion_scheme": scheme, "diversion_eligibility": result,
+                "diversion_decision": decision or "",
+                "diversion_status": str(status) if status else "",
+                "diversion_outcome_code": last_code,
+                "diversion_outcome_day": (last_end - randomised_on).days if last_end else None,
+                "diversion_outcomes": ";".join(
+                    f"{code}@{(end - randomised_on).days if end else ''}"
+                    for code, end in ended),
             }
 
 
@@ -472,13 +489,13 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             lambda row: _digits(pseudonym("person", row[1]), pseudonym("referral", row[0]))):
         for (referral_id, person_id, site, referral_date, source, risks, status, closed_reason,
              dob, computed, decision, arm) in batch:
-            _, band, period = _referral_quasi(req.level, site, _age(dob, referral_date),
-                                              referral_date)
+            age = _age(dob, referral_date)
+            _, band, period = _referral_quasi(req.level, site, age, referral_date)
             yield {
                 "referral": pseudonym("referral", referral_id),
                 "person": pseudonym("person", person_id),
                 "site": site, "referral_period": period,
-                "age_band": band, "source": source,
+                "age_band": band, "age_at_referral": age, "source": source,
                 "risk_indicators": ";".join(risks or []), "status": str(status),
                 "closed_reason": closed_reason or "",
                 "triage_result": computed or "", "triage_decision": decision or "",
@@ -486,28 +503,42 @@ def _referral_rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
             }
 
 
-def rows(req: ExtractRequest, key: bytes) -> Iterator[dict]:
+def rows(req: ExtractRequest, key: bytes, *, exact_age: bool = False) -> Iterator[dict]:
     """The extract's rows, each dumped through its output's schema. A
     request narrowed by date under the project key is refused here too,
-    whoever asks (``ExtractRequest.linkable_problem``)."""
+    whoever asks (``ExtractRequest.linkable_problem``). Age at referral is
+    empty unless ``exact_age`` (a plan found k holds with it: ``plan``)."""
     if problem := req.linkable_problem():
         raise ExtractError(problem)
     dump = dumper(SCHEMAS[req.unit]())
     source = _person_rows if req.unit == "person" else _referral_rows
     for row in source(req, key):
+        if not exact_age:
+            row["age_at_referral"] = None
         yield dump(row)
 
 
 # DESIGN.md: age band, gender, ethnicity group, site, randomisation period;
-# and the stratum, which names an age band when strata include age.
+# and the stratum, which names an age band when strata include age. The age
+# at referral, when written, is one more (``_quasi``, ``plan``).
 QUASI_IDENTIFIERS = {
     "person": ("site", "age_band", "gender", "ethnicity", "randomised_period", "stratum"),
     "referral": ("site", "age_band", "referral_period"),
 }
 
 
-def _quasi(req: ExtractRequest, row: dict) -> tuple:
-    return tuple(row[q] for q in QUASI_IDENTIFIERS[req.unit])
+def _quasi(req: ExtractRequest, row: dict, exact_age: bool = False) -> tuple:
+    """A row's quasi-identifiers; with ``exact_age``, its age at referral
+    after them (a finer age than the band)."""
+    group = tuple(row[q] for q in QUASI_IDENTIFIERS[req.unit])
+    return (*group, row["age_at_referral"]) if exact_age else group
+
+
+def _with_age(group: tuple, values: tuple) -> tuple:
+    """A group at a level (``_person_quasi``'s or ``_referral_quasi``'s)
+    with the exact age its values hold (the second of either's) after it,
+    as ``_quasi`` reads it from a row written with it."""
+    return (*group, values[1])
 
 
 @dataclass(frozen=True)
@@ -528,6 +559,11 @@ class Plan:
     groups: Counter
     rows_left_out: int = 0
     people: Counter | None = None  # referral rows: each group's people, which k counts
+    # age at referral (whole years) is written only when, at the level
+    # written, every group still reaches k with it in place of the band:
+    # ``groups`` are then those groups (``_quasi`` with the age)
+    exact_age: bool = False
+    exact_age_report: privacy.KReport | None = None  # at the level written, with it
 
     @property
     def report(self) -> privacy.KReport:
@@ -608,27 +644,49 @@ def plan(req: ExtractRequest, target: int = 5) -> Plan:
     still too small (local suppression), and leave out the rows that even
     hidden would be in a group under ``target`` (record suppression). The
     site stays: sites are strata, evaluated each on its own. One pass counts
-    every level, with the same functions the rows are written with."""
+    every level, with the same functions the rows are written with, and
+    each with the exact age at referral beside the band (DESIGN.md: "age at
+    referral and age band"): finer than the band, it is written only when,
+    at the level chosen, every group still reaches ``target`` with it;
+    otherwise it is empty in every row (and always where groups are
+    hidden)."""
     levels = range(req.level, req.coarsest_level + 1)
     quasi = _person_quasi if req.unit == "person" else _referral_quasi
     values_counted = _quasi_values(req)
     sizes: list[Counter] = [Counter() for _ in levels]
+    aged: list[Counter] = [Counter() for _ in levels]   # with the exact age
     for values, rows_ in values_counted.items():
-        for level, counter in zip(levels, sizes, strict=True):
-            counter[quasi(level, *values)] += rows_
+        for level, counter, with_age in zip(levels, sizes, aged, strict=True):
+            group = quasi(level, *values)
+            counter[group] += rows_
+            with_age[_with_age(group, values)] += rows_
     # referral rows: k counts people (a person's referrals are linked by
     # their pseudonym); a person row is one person
     people: list[Counter | None] = [None] * len(levels)
+    aged_people: list[Counter | None] = [None] * len(levels)
     if req.unit == "referral":
-        by_level = _people_per_group(req, lambda values: {
-            (level, quasi(level, *values)) for level in levels})
-        people = [Counter({group: n for (at, group), n in by_level.items() if at == level})
-                  for level in levels]
+        def groups_of(values: tuple) -> set:
+            found = set()
+            for level in levels:
+                group = quasi(level, *values)
+                found |= {(level, False, group), (level, True, _with_age(group, values))}
+            return found
+
+        by_level = _people_per_group(req, groups_of)
+        people, aged_people = ([Counter({group: n for (at, exact, group), n in by_level.items()
+                                         if at == level and exact == with_age})
+                                for level in levels] for with_age in (False, True))
     reports = {}
-    for level, counted, persons in zip(levels, sizes, people, strict=True):
+    for i, (level, counted, persons) in enumerate(zip(levels, sizes, people, strict=True)):
         reports[level] = _k_report(counted, persons, target)
         if reports[level].meets:
-            return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons)
+            # the age at referral too, if every group still reaches k with it
+            exact = _k_report(aged[i], aged_people[i], target)
+            if exact.meets:
+                return Plan(req.level, level, reports, frozenset(), target, aged[i], 0,
+                            aged_people[i], True, exact)
+            return Plan(req.level, level, reports, frozenset(), target, counted, 0, persons,
+                        False, exact)
     top = levels[-1]
     if req.unit == "person":
         small, kept = privacy.suppress_groups(sizes[-1], target, _hidden)
@@ -664,8 +722,8 @@ def _planned_rows(req: ExtractRequest, key: bytes, chosen: Plan | None) -> Itera
         return
     final = replace(req, level=chosen.level)
     hide = [q for q in QUASI_IDENTIFIERS[req.unit] if q != "site"]
-    for row in rows(final, key):
-        group = _quasi(final, row)
+    for row in rows(final, key, exact_age=chosen.exact_age):
+        group = _quasi(final, row, chosen.exact_age)
         if group in chosen.small_groups:
             row, group = {**row, **dict.fromkeys(hide, "*")}, _hidden(group)
         if group in chosen.groups:
@@ -720,18 +778,21 @@ def serialise(req: ExtractRequest, key: bytes, *,
 def record_extract(req: ExtractRequest, *, key: bytes, rows_written: int, sha256: str,
                    complete: bool, actor: User | None, now: datetime,
                    chosen: Plan | None = None, os_user: str | None = None) -> None:
-    """``os_user``: who ran the command that wrote it (a command has no
-    actor), as accounts' commands record it."""
-    detail = {"parameters": req.parameters(), "rows": rows_written, "sha256": sha256,
-              "key_id": privacy.key_id(key), "complete": complete}
+    """Every export is an event, ``export:created`` (DESIGN.md), of kind
+    ``cohort_extract``: the request's parameters, the rows written, the
+    file's SHA-256, the key's id and the plan's outcome. ``os_user``: who ran
+    the command that wrote it (a command has no actor), as accounts'
+    commands record it."""
+    detail = {"kind": "cohort_extract", "parameters": req.parameters(), "rows": rows_written,
+              "sha256": sha256, "key_id": privacy.key_id(key), "complete": complete}
     if os_user is not None:
         detail["os_user"] = os_user
     if chosen is not None:
         detail.update(level_written=chosen.level, k=chosen.written.k, target_k=chosen.target,
-                      k_reached=chosen.written.meets,
+                      k_reached=chosen.written.meets, age_at_referral=chosen.exact_age,
                       groups_suppressed=len(chosen.small_groups),
                       rows_suppressed=chosen.rows_left_out)
-    audit.record(Action.EXTRACT_EXPORTED, actor=actor, now=now, subject_type="trial",
+    audit.record(Action.EXPORT_CREATED, actor=actor, now=now, subject_type="trial",
                  subject_id=req.trial_id, detail=detail)
 
 
@@ -744,14 +805,15 @@ def consort_outputs(trial: Trial) -> dict[str, bytes]:
 
 def record_consort_export(trial: Trial, outputs: dict[str, bytes], *, actor: User | None,
                           now: datetime, os_user: str | None = None) -> None:
-    """Every export is an event: the CONSORT outputs' formats and SHA-256 each
+    """Every export is an event, ``export:created`` of kind ``consort``: the
+    CONSORT outputs' formats and SHA-256 each
     (their counts are the trial's, aggregated, so the detail holds no person),
     and for a command who ran it (``os_user``)."""
-    detail = {"trial": trial.key, "sha256": {fmt: hashlib.sha256(body).hexdigest()
-                                             for fmt, body in outputs.items()}}
+    detail = {"kind": "consort", "trial": trial.key,
+              "sha256": {fmt: hashlib.sha256(body).hexdigest() for fmt, body in outputs.items()}}
     if os_user is not None:
         detail["os_user"] = os_user
-    audit.record(Action.CONSORT_EXPORTED, actor=actor, now=now, subject_type="trial",
+    audit.record(Action.EXPORT_CREATED, actor=actor, now=now, subject_type="trial",
                  subject_id=trial.id, detail=detail)
 
 
@@ -792,17 +854,39 @@ class Aggregate:
     total: int | None
 
 
-def _table(title, row_heading, row_keys, col_keys, counts, row_names, col_names) -> Aggregate:
-    raw = [[counts.get((r, c), 0) for c in col_keys] for r in row_keys]
-    cells, row_totals, column_totals, total = privacy.publish(raw)
-    return Aggregate(title, row_heading, [row_names.get(r, r) for r in row_keys],
-                     [col_names.get(c, c) for c in col_keys], cells, row_totals, column_totals,
-                     total)
+@dataclass(frozen=True)
+class AggregatesPage:
+    """What the aggregate tables' page shows: the tables and the CONSORT
+    flow, each figure suppressed and rounded as the page's (``shown``: each
+    CONSORT figure as written, by ``consort.figures``' names). ``figures``:
+    every figure on the page (``table|row|column``, ``consort|name``) with
+    its exact value and whether it is hidden, for checking; never shown."""
+
+    tables: list[Aggregate]
+    flow: consort.Flow
+    shown: dict[str, str]
+    figures: dict[str, tuple[int, bool]]
 
 
-def aggregates(trial: Trial) -> list[Aggregate]:
-    """Arm by pathway, site by arm, and referral source by triage result,
-    with small numbers suppressed (four queries, and two for the trials)."""
+@dataclass(frozen=True)
+class _Counts:
+    key: str           # the table's name among the page's figures
+    title: str
+    row_heading: str
+    row_keys: list[str]
+    col_keys: list[str]
+    counts: dict
+    row_names: dict
+    col_names: dict
+
+    @property
+    def raw(self) -> list[list[int]]:
+        return [[self.counts.get((r, c), 0) for c in self.col_keys] for r in self.row_keys]
+
+
+def _counts(trial: Trial) -> list[_Counts]:
+    """Arm by pathway now, site by arm, and referral source by triage
+    result, as counted (four queries, and two for the trials)."""
     arm_pathway = dict(((arm, pathway or "none"), n) for arm, pathway, n in db.session.execute(
         select(Allocation.arm, PathwayEpisode.pathway, func.count())
         .outerjoin(PathwayEpisode, and_(PathwayEpisode.allocation_id == Allocation.id,
@@ -828,11 +912,128 @@ def aggregates(trial: Trial) -> list[Aggregate]:
     result_names = {"eligible": "Eligible", "ineligible": "Ineligible",
                     "not_decided": "Not triaged or not decided"}
     return [
-        _table("Arm by pathway now", "Arm", arms, pathways, arm_pathway, arm_names, path_names),
-        _table("Site by arm", "Site", sites, arms, site_arm, site_names, arm_names),
-        _table("Referral source by triage decision", "Referral source", list(SOURCES), results,
-               source_result, SOURCES, result_names),
+        _Counts("arm_pathway", "Arm by pathway now", "Arm", arms, pathways, arm_pathway,
+                arm_names, path_names),
+        _Counts("site_arm", "Site by arm", "Site", sites, arms, site_arm, site_names,
+                arm_names),
+        _Counts("source_result", "Referral source by triage decision", "Referral source",
+                list(SOURCES), results, source_result, SOURCES, result_names),
     ]
+
+
+def _links(unshown: str) -> list[dict[str, int]]:
+    """What a reader knows of how the CONSORT figures and the tables' meet
+    (``_figures``' names): the arms' totals are the tables' (arm by pathway's
+    rows, site by arm's columns), those exited are arm by pathway's exited
+    column, those referred the sources' table's whole, its ineligible
+    column those ineligible and those referred again, and its undecided
+    those not yet triaged, awaiting a decision and closed."""
+    def c(name: str) -> str:
+        return f"consort|{name}"
+
+    exited = Pathway.EXITED.value
+    return [
+        {"arm_pathway|treatment|total": 1, c("treatment"): -1},
+        {"arm_pathway|control|total": 1, c("control"): -1},
+        {"arm_pathway|total|total": 1, c("randomised"): -1},
+        {f"arm_pathway|total|{exited}": 1, c("treatment_exited"): -1},
+        {"site_arm|total|treatment": 1, c("treatment"): -1},
+        {"site_arm|total|control": 1, c("control"): -1},
+        {"site_arm|total|total": 1, c("randomised"): -1},
+        {"source_result|total|total": 1, c("referred"): -1},
+        {"source_result|total|ineligible": 1, c("ineligible"): -1,
+         c("rereferred_randomised"): -1},
+        {"source_result|total|not_decided": 1, c("not_triaged"): -1,
+         c("awaiting_decision"): -1, c("closed"): -1},
+        # triaged: decided, awaiting a decision, or closed in triage
+        {c("triaged"): -1, "source_result|total|eligible": 1,
+         "source_result|total|ineligible": 1, c("awaiting_decision"): 1, c("closed"): 1,
+         unshown: -1},
+    ]
+
+
+def aggregates_page(trial: Trial) -> AggregatesPage:
+    """The aggregate tables with the CONSORT flow beside them, safe as a
+    page (DESIGN.md: counts under 10 hidden, the rest rounded to 5, with
+    secondary suppression so hidden cells cannot be worked back). Each table
+    is suppressed on its own first (``privacy.suppress``); the flow's
+    figures from 1 to 9 are hidden too; then, as the flow's figures are the
+    tables' margins and sums of them (the arms' totals, those exited,
+    referred, ineligible), more are hidden, the flow's before the tables',
+    until no hidden figure on the page follows from those shown
+    (``privacy.suppress_linked``). Drawn with exact counts beside the tables,
+    the flow gave back every cell they hid (found by review). The CONSORT
+    downloads keep their exact counts, for the trial report."""
+    counted, counts = _counts(trial), flow(trial)
+    names: list[str] = []
+    values: list[int] = []
+    hidden: set[int] = set()
+    tables: list[int] = []
+    equations: list[dict[str, int]] = []
+    for table in counted:
+        raw = table.raw
+        cells, row_totals, column_totals, total = privacy.suppress(raw)
+        full = [[*row, sum(row)] for row in raw] + [
+            [*(sum(col) for col in zip(*raw, strict=True)), sum(map(sum, raw))]]
+        shown = [[*row, t] for row, t in zip(cells, row_totals, strict=True)] + [
+            [*column_totals, total]]
+        rows_, cols_ = [*table.row_keys, "total"], [*table.col_keys, "total"]
+        for r, row_key in enumerate(rows_):
+            for col, col_key in enumerate(cols_):
+                tables.append(len(values))
+                if shown[r][col] is None:
+                    hidden.add(len(values))
+                names.append(f"{table.key}|{row_key}|{col_key}")
+                values.append(full[r][col])
+        for row_key in rows_:
+            equations.append({f"{table.key}|{row_key}|{k}": 1 for k in table.col_keys}
+                             | {f"{table.key}|{row_key}|total": -1})
+        for col_key in cols_:
+            equations.append({f"{table.key}|{k}|{col_key}": 1 for k in table.row_keys}
+                             | {f"{table.key}|total|{col_key}": -1})
+    figures = consort.figures(counts)
+    for name, value in figures.items():
+        if 0 < value < privacy.SUPPRESS_BELOW:
+            hidden.add(len(values))
+        names.append(f"consort|{name}")
+        values.append(value)
+    unshown = {f"consort|{name}": len(values) + i for i, name in enumerate(consort.UNSHOWN)}
+    names += list(unshown)
+    values += [getattr(counts, name) for name in consort.UNSHOWN]
+    equations += [{f"consort|{name}": w for name, w in relation.items()}
+                  for relation in consort.equations(counts)]
+    equations += _links("consort|closed_before_triage")
+    index = {name: i for i, name in enumerate(names)}
+    linked = [{index[name]: w for name, w in relation.items() if name in index}
+              for relation in equations]
+    final = privacy.suppress_linked(values, linked, hidden, unpublished=unshown.values(),
+                                    spare=tables)
+
+    def published(i: int) -> int | None:
+        return None if i in final else privacy.round_to(values[i])
+
+    out: list[Aggregate] = []
+    for table in counted:
+        def at(row_key: str, col_key: str, table=table) -> int | None:
+            return published(index[f"{table.key}|{row_key}|{col_key}"])
+
+        out.append(Aggregate(
+            table.title, table.row_heading,
+            [table.row_names.get(r, r) for r in table.row_keys],
+            [table.col_names.get(c, c) for c in table.col_keys],
+            [[at(r, c) for c in table.col_keys] for r in table.row_keys],
+            [at(r, "total") for r in table.row_keys],
+            [at("total", c) for c in table.col_keys], at("total", "total")))
+    shown_flow = {name: "*" if (v := published(index[f"consort|{name}"])) is None else str(v)
+                  for name in figures}
+    return AggregatesPage(out, counts, shown_flow,
+                          {name: (values[i], i in final) for name, i in index.items()
+                           if name not in unshown})
+
+
+def aggregates(trial: Trial) -> list[Aggregate]:
+    """The aggregate tables as their page shows them (``aggregates_page``)."""
+    return aggregates_page(trial).tables
 
 
 def flow(trial: Trial) -> consort.Flow:

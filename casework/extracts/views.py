@@ -116,13 +116,16 @@ def aggregates():
     chooser = TrialChoiceForm(meta={"csrf": False})
     chooser.trial.choices = choices((t.id, t.name) for t in trials)
     chooser.trial.data = str(trial.id) if trial else None
-    flow = services.flow(trial) if trial else None
+    if trial is None:
+        return render_template("extracts/aggregates.html", trial=None, trials=trials,
+                               chooser=chooser, tables=[], diagram=None, boxes=[])
+    # the flow drawn with the tables' suppression: exact, it gave their cells back
+    page = services.aggregates_page(trial)
     # consort.svg escapes every text it draws
-    diagram = Markup(consort.svg(flow, title=trial.name)) if trial else None  # noqa: S704  # nosec B704
+    diagram = Markup(consort.svg(page.flow, title=trial.name, shown=page.shown))  # noqa: S704  # nosec B704
     return render_template("extracts/aggregates.html", trial=trial, trials=trials,
-                           chooser=chooser,
-                           tables=services.aggregates(trial) if trial else [], diagram=diagram,
-                           boxes=consort.boxes(flow).in_order() if trial else [])
+                           chooser=chooser, tables=page.tables, diagram=diagram,
+                           boxes=consort.boxes(page.flow, page.shown).in_order())
 
 
 @bp.route("/extracts/consort.svg")

@@ -10,6 +10,7 @@ import getpass
 import hashlib
 import io
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 
@@ -301,7 +302,8 @@ def test_the_cli_extract_is_audited_with_its_checksum_and_key_id(app, cohort, ru
     result = runner.invoke(args=["export", "cohort", "--out", str(out), "--per-extract-key"])
     assert result.exit_code == 0, result.output
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
+    assert event.detail["kind"] == "cohort_extract"
     assert event.detail["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert event.detail["rows"] == 2 and event.detail["complete"] is True
     assert event.detail["parameters"]["per_extract_key"] is True
@@ -415,7 +417,7 @@ def test_k_holds_in_the_file_written(app, make_trial, make_referral, triage_refe
     assert result.exit_code == 0, result.output
     assert "k 3, target 3 reached; 3 groups hidden as *; 1 rows left out" in result.output
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
     assert {name: event.detail[name] for name in ("rows", "k", "target_k", "k_reached",
                                                   "groups_suppressed", "rows_suppressed")} \
         == {"rows": 6, "k": 3, "target_k": 3, "k_reached": True, "groups_suppressed": 3,
@@ -503,7 +505,7 @@ def test_consort_counts_equal_hand_counts(cohort, make_referral, triage_referral
 
 
 def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_referral,
-                                            make_user, monkeypatch):
+                                            make_user):
     """Found by review: the CONSORT flow, the source-by-decision table and
     the referral extract took every referral at the trial's sites, so a main
     trial opened after a pilot at the same sites began "referred 5, triaged
@@ -564,9 +566,7 @@ def test_each_trial_counts_its_own_referrals(make_trial, make_referral, triage_r
     ineligible = services.flow(main).ineligible_reasons
     assert sum(ineligible.values()) >= 1 and ineligible == services.flow(pilot).ineligible_reasons
     # the source-by-decision table, unsuppressed
-    monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
-                                                         sum(map(sum, raw))))
-    assert [services.aggregates(trial)[2].total for trial in (pilot, main)] == [6, 4]
+    assert [sum(map(sum, services._counts(trial)[2].raw)) for trial in (pilot, main)] == [6, 4]
 
 
 def _referred_at_birmingham(worker: User, last_name: str, lives_in: str = "coventry"):
@@ -588,8 +588,8 @@ def _referred_at_birmingham(worker: User, last_name: str, lives_in: str = "coven
 @pytest.mark.parametrize(("by_age_band", "stratum"), [(False, "coventry"),
                                                       (True, "coventry/18-24")])
 def test_a_resident_referred_elsewhere_is_in_every_output(make_trial, make_user,
-                                                          triage_referral, monkeypatch,
-                                                          by_age_band, stratum):
+                                                          triage_referral, by_age_band,
+                                                          stratum):
     """Found by review: a Coventry resident referred at Birmingham passes C2
     and is randomised in Coventry's stratum, the allocation keeping
     Birmingham as its site (who may see the case), and CONSORT counted them
@@ -632,10 +632,9 @@ def test_a_resident_referred_elsewhere_is_in_every_output(make_trial, make_user,
         == [(person, "coventry", stratum, str(decided.allocation.arm), 1)]
     assert [(r["person"], r["site"], r["arm"]) for r in referrals] == [
         (person, "coventry", str(decided.allocation.arm))]
-    monkeypatch.setattr(privacy, "publish", lambda raw: (raw, [sum(r) for r in raw], [],
-                                                         sum(map(sum, raw))))
-    site_by_arm = services.aggregates(trial)[1]
-    assert dict(zip(site_by_arm.row_labels, site_by_arm.row_totals, strict=True)) == {
+    site_by_arm = services._counts(trial)[1]   # unsuppressed
+    assert {site_by_arm.row_names[key]: sum(row) for key, row in zip(
+        site_by_arm.row_keys, site_by_arm.raw, strict=True)} == {
         "Coventry": 1, "Wolverhampton": 0}
 
 
@@ -785,9 +784,9 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "flow.svg")])
     assert result.exit_code == 0, result.output
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "consort:exported")).one()
+        AuditEvent.action == "export:created")).one()
     assert event.subject_id == str(trial.id) and event.actor_id is None
-    assert event.detail == {"trial": trial.key, "sha256": {
+    assert event.detail == {"kind": "consort", "trial": trial.key, "sha256": {
         fmt: hashlib.sha256((tmp_path / f"flow.{fmt}").read_bytes()).hexdigest()
         for fmt in ("svg", "json")}, "os_user": getpass.getuser()}
 
@@ -1073,3 +1072,260 @@ def test_with_no_trial_the_commands_say_there_is_none(app, runner, tmp_path):
         assert "There is no trial to export: an admin adds one on the Trials page." \
             in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_later_assessment_keeps_an_earlier_diversions_outcome(cohort, make_user):
+    """Found by review: the person row read only the latest assessment, so a
+    later one (ineligible, no case) blanked an earlier diversion's status,
+    outcome code and day. The latest assessment's result is as it was; the
+    outcome code and day are the latest diversion's to have one, and
+    diversion_outcomes lists every outcome with its day."""
+    from casework.diversion.models import Assessment, DiversionCase
+    from casework.diversion.states import CaseStatus
+
+    trial, people = cohort
+    lead = make_user("lead", ("coventry",), email="diversion-lead@example.org")
+    first, other = people
+
+    def assessed(person, scheme, result, decision, on):
+        assessment = Assessment(
+            person_id=person.id, site_id=person.referrals[0].site_id, scheme=scheme,
+            offence_key="theft", offence_date=date(2026, 10, 1), facts={},
+            ruleset_version="test", result=result, criteria=[], assessed_by_id=lead.id,
+            assessed_at=datetime(*on, tzinfo=UTC), decision=decision)
+        db.session.add(assessment)
+        db.session.flush()
+        return assessment
+
+    def diverted(assessment, status, ended_on, code=None, later=None):
+        db.session.add(DiversionCase(
+            assessment_id=assessment.id, person_id=assessment.person_id,
+            site_id=assessment.site_id, scheme=assessment.scheme, status=status,
+            offered_by_id=lead.id, ended_on=ended_on, outcome_code=code,
+            later_outcome_code=later))
+
+    diverted(assessed(first, "outcome22", "eligible", "eligible", (2026, 11, 22)),
+             CaseStatus.COMPLETED, date(2026, 12, 1), code=22)
+    diverted(assessed(first, "checkpoint", "eligible", "eligible", (2027, 1, 2)),
+             CaseStatus.FAILED, date(2027, 3, 1), later=1)
+    assessed(first, "checkpoint", "ineligible", "ineligible", (2027, 4, 2))
+    diverted(assessed(other, "outcome22", "eligible", "eligible", (2026, 11, 22)),
+             CaseStatus.ACTIVE, None)
+    db.session.commit()
+    body, _ = extract(trial, level=0)
+    rows = {r["person"]: r for r in csv.DictReader(io.StringIO(body.decode()))}
+    row = rows[privacy.pseudonym(b"project-key", "person", first.id)]
+    # randomised on 21 November 2026: 1 December is day 10, 1 March day 100
+    assert {name: row[name] for name in (
+        "diversion_scheme", "diversion_eligibility", "diversion_decision", "diversion_status",
+        "diversion_outcome_code", "diversion_outcome_day", "diversion_outcomes")} == {
+        "diversion_scheme": "checkpoint", "diversion_eligibility": "ineligible",
+        "diversion_decision": "ineligible", "diversion_status": "",
+        "diversion_outcome_code": "1", "diversion_outcome_day": "100",
+        "diversion_outcomes": "22@10;1@100"}
+    active = rows[privacy.pseudonym(b"project-key", "person", other.id)]
+    assert (active["diversion_status"], active["diversion_outcome_code"],
+            active["diversion_outcomes"]) == ("active", "", "")
+
+
+def _narrowed(equations: list[dict[str, int]], domains: dict[str, tuple[int, int]]
+              ) -> dict[str, tuple[int, int]] | None:
+    """``domains`` (each figure's least and greatest value) narrowed by the
+    equations until none narrows further; None if one is left empty."""
+    domains = dict(domains)
+    changed = True
+    while changed:
+        changed = False
+        for equation in equations:
+            for name, weight in equation.items():
+                low = sum(min(w * domains[n][0], w * domains[n][1])
+                          for n, w in equation.items() if n != name)
+                high = sum(max(w * domains[n][0], w * domains[n][1])
+                           for n, w in equation.items() if n != name)
+                # weight * value lies in [-high, -low]
+                ends = sorted((-high / weight, -low / weight))
+                least = max(domains[name][0], -int(-ends[0] // 1))
+                most = min(domains[name][1], int(ends[1] // 1))
+                if least > most:
+                    return None
+                if (least, most) != domains[name]:
+                    domains[name], changed = (least, most), True
+    return domains
+
+
+def _solvable(equations, domains) -> bool:
+    """A whole, non-negative value for each figure in its domain meeting
+    every equation: searched, value by value, one figure at a time."""
+    domains = _narrowed(equations, domains)
+    if domains is None:
+        return False
+    open_ = [name for name, (low, high) in domains.items() if low < high]
+    if not open_:
+        return True
+    name = min(open_, key=lambda n: domains[n][1] - domains[n][0])
+    return any(_solvable(equations, {**domains, name: (value, value)})
+               for value in range(domains[name][0], domains[name][1] + 1))
+
+
+def _worked_back(figures: dict[str, tuple[int, bool]], closed_before_triage: int) -> list[str]:
+    """The hidden figures of the aggregates page that anyone could work out
+    from those it shows (taken as exact, though rounded) and what they know
+    of how they add up: brute force, every whole non-negative value of the
+    hidden figures tried (with narrowing) for one other than the true one.
+    The relations are written here from what the page says, not taken from
+    the code that suppresses: each table's rows and columns; the CONSORT
+    flow's own sums; and where the flow meets the tables."""
+    equations: list[dict[str, int]] = []
+    lines: dict[tuple, dict[str, int]] = defaultdict(dict)
+    for name in figures:
+        table, row, column = name.split("|") if not name.startswith("consort|") else (0, 0, 0)
+        if table:
+            lines[table, "row", row][name] = -1 if column == "total" else 1
+            lines[table, "column", column][name] = -1 if row == "total" else 1
+    equations += list(lines.values())
+
+    def sums(whole: str, *parts: str, prefix: str = "") -> dict[str, int]:
+        return {whole: -1} | {part: 1 for part in parts} | {
+            name: 1 for name in figures if prefix and name.startswith(prefix)}
+
+    c = "consort|"
+    equations += [
+        sums(c + "randomised", c + "treatment", c + "control"),
+        sums(c + "referred", c + "triaged", c + "not_triaged", "closed_before_triage"),
+        sums(c + "closed", prefix=c + "closed_reasons:"),
+        sums(c + "treatment", c + "treatment_analysed", c + "treatment_in_error"),
+        sums(c + "control", c + "control_analysed", c + "control_in_error"),
+        sums(c + "treatment_exited", c + "treatment_completed", c + "treatment_lost_or_withdrawn"),
+        sums(c + "treatment_lost_or_withdrawn", prefix=c + "treatment_lost:"),
+        # the flow beside the tables
+        sums(c + "treatment", "arm_pathway|treatment|total"),
+        sums(c + "control", "arm_pathway|control|total"),
+        sums(c + "randomised", "arm_pathway|total|total"),
+        sums(c + "treatment_exited", "arm_pathway|total|exited"),
+        sums(c + "treatment", "site_arm|total|treatment"),
+        sums(c + "control", "site_arm|total|control"),
+        sums(c + "randomised", "site_arm|total|total"),
+        sums(c + "referred", "source_result|total|total"),
+        sums("source_result|total|ineligible", c + "ineligible", c + "rereferred_randomised"),
+        sums("source_result|total|not_decided", c + "not_triaged", c + "awaiting_decision",
+             c + "closed"),
+        sums(c + "triaged", "source_result|total|eligible", "source_result|total|ineligible",
+             c + "awaiting_decision", c + "closed"),
+    ]
+    equations[-1]["closed_before_triage"] = -1
+    largest = max(value for value, _ in figures.values())
+    truth = {name: value for name, (value, _) in figures.items()}
+    truth["closed_before_triage"] = closed_before_triage
+    known = {name: (value, value) for name, (value, hidden) in figures.items() if not hidden}
+    unknown = {name: (0, 2 * largest) for name, (_, hidden) in figures.items() if hidden}
+    unknown["closed_before_triage"] = (0, 2 * largest)
+    domains = known | unknown
+    # the relations hold of the true figures
+    assert all(sum(w * truth[n] for n, w in equation.items()) == 0 for equation in equations)
+    return [name for name, (value, hidden) in figures.items() if hidden and not any(
+        low <= high and _solvable(equations, {**domains, name: (low, high)})
+        for low, high in ((0, value - 1), (value + 1, 2 * largest)))]
+
+
+@pytest.mark.parametrize("people, seed", [(40, 3), (120, 5)])
+def test_no_hidden_count_on_the_aggregates_page_can_be_worked_back(app, runner, client,
+                                                                 login_as, people, seed):
+    """Found by review: the aggregates page hid counts from 1 to 9 in its
+    tables, and drew the CONSORT flow beside them with exact counts, the
+    arms' totals among them: with seed-demo --people 40 --seed 3, the flow
+    said randomised 5, treatment 2 (engaged 2), control 3, and every cell
+    the tables hid followed. Now the flow on the page is suppressed with the
+    tables, as one: for every figure the page hides, another value fits
+    everything it shows. And the same page with the flow shown exactly, as
+    it was, gives hidden cells back (the check can fail)."""
+    result = runner.invoke(args=["seed-demo", "--people", str(people), "--seed", str(seed)])
+    assert result.exit_code == 0, result.output
+    db.session.commit()
+    trial = db.session.scalars(select(Trial)).first()
+    page = services.aggregates_page(trial)
+    hidden = [name for name, (_, is_hidden) in page.figures.items() if is_hidden]
+    assert any(name.startswith("consort|") for name in hidden)
+    assert _worked_back(page.figures, page.flow.closed_before_triage) == []
+    # as it was: the tables suppressed each on its own, the flow exact
+    alone = {name: (value, hidden and not name.startswith("consort|"))
+             for name, (value, hidden) in page.figures.items()}
+    for table in services._counts(trial):
+        cells, rows_, columns, total = privacy.suppress(table.raw)
+        for r, row_key in enumerate([*table.row_keys, "total"]):
+            for col, col_key in enumerate([*table.col_keys, "total"]):
+                shown = ([*cells[r], rows_[r]] if r < len(cells) else [*columns, total])[col]
+                name = f"{table.key}|{row_key}|{col_key}"
+                alone[name] = (alone[name][0], shown is None)
+    if people == 40:
+        assert _worked_back(alone, page.flow.closed_before_triage)
+    # what the page draws is what was planned: * where hidden, else by 5
+    login_as("evaluator", ())
+    html = client.get(f"/extracts/aggregates?trial={trial.id}").get_data(as_text=True)
+    text = html.split('data-testid="consort-text">', 1)[1].split("</div>", 1)[0]
+    from casework.extracts import consort
+
+    for box in consort.boxes(page.flow, page.shown).in_order():
+        for line in box:
+            assert line.replace("&", "&amp;").replace("'", "&#39;") in text or line in text
+    drawn = re.findall(r">(?:[^<:]*: )?(\*|\d+)</text>", html)
+    assert drawn and all(n == "*" or int(n) % 5 == 0 for n in drawn)
+    for name, (value, is_hidden) in page.figures.items():
+        if name.startswith("consort|"):
+            assert page.shown[name[len("consort|"):]] == (
+                "*" if is_hidden else str(privacy.round_to(value)))
+
+
+@pytest.mark.parametrize("unit", ["person", "referral"])
+def test_age_at_referral_is_given_only_where_k_holds_with_it(app, make_trial, make_referral,
+                                                            triage_referral, make_user,
+                                                            runner, tmp_path, unit):
+    """DESIGN.md lists "age at referral and age band"; the extract had only
+    the band (found by review). The exact age is finer than the band, so it
+    is a quasi-identifier: written only when, at the level written, every
+    group of rows still reaches k with it in place of the band; otherwise
+    empty in every row, the band standing, and the report says which."""
+    from casework.triage import services as triage
+
+    trial = make_trial()
+    lead = make_user("lead", ("coventry",), email="age-lead@example.org")
+    referred = date(2026, 11, 1)
+
+    def randomise(dob):
+        referral = make_referral("coventry", dob=dob, referral_date=referred)
+        triage.decide(triage_referral(referral), "eligible", None, actor=lead, now=NOW,
+                      key=b"test-trial-key")
+        db.session.commit()
+
+    for dob in (date(2011, 3, 1), date(2011, 4, 1)):   # two aged 15
+        randomise(dob)
+    req = services.ExtractRequest(trial_id=trial.id, unit=unit, level=0)
+
+    def written(target):
+        chosen = services.plan(req, target=target)
+        body = b"".join(services.serialise(req, b"k", chosen=chosen, on_done=lambda *a: None))
+        return chosen, list(csv.DictReader(io.StringIO(body.decode())))
+
+    chosen, rows = written(2)
+    assert chosen.exact_age and chosen.exact_age_report.k == 2
+    assert [(r["age_band"], r["age_at_referral"]) for r in rows] == [("14-15", "15")] * 2
+    randomise(date(2012, 3, 1))                          # one aged 14: the same band
+    chosen, rows = written(3)
+    assert (chosen.level, chosen.report.k) == (0, 3)     # the band holds three
+    assert not chosen.exact_age and chosen.exact_age_report.k == 1
+    assert sorted((r["age_band"], r["age_at_referral"]) for r in rows) == [("14-15", "")] * 3
+    # every group the file holds, its age included, reaches k
+    chosen, rows = written(2)
+    assert not chosen.exact_age   # the one aged 14 would be a group of one
+    groups = Counter((*(r[q] for q in services.QUASI_IDENTIFIERS[unit]), r["age_at_referral"])
+                     for r in rows)
+    assert min(groups.values()) >= 2
+    # the export says so, and its audit event
+    app.config["EXTRACT_MIN_K"] = 3
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv"),
+                                 "--unit", unit, "--level", "0"])
+    assert result.exit_code == 0, result.output
+    assert "age at referral left empty" in result.output
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export:created")).one()
+    assert event.detail["age_at_referral"] is False
+

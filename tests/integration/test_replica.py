@@ -95,7 +95,7 @@ def test_the_cli_extract_reads_the_replica_and_is_recorded_on_the_primary(
     assert result.exit_code == 0, result.output
     assert out.read_text().count("\n") == 1  # the header only: the replica has no one yet
     assert db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
     assert _on_replica(replica_url, "SELECT count(*) FROM audit_events") == 0
     assert audit.verify_chain().ok
 
@@ -114,7 +114,7 @@ def test_a_download_is_recorded_against_its_user_as_the_primary_knows_them(
     assert response.get_data().count(b"\n") == 1  # the header: the replica has no rows yet
     db.session.expire_all()
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
     assert (event.actor_id, event.actor_role) == (evaluator.id, "evaluator")
     assert audit.verify_chain().ok
 

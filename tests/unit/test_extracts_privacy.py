@@ -238,3 +238,83 @@ def test_the_consort_diagram_is_well_formed_whatever_the_trial_is_called(title):
     assert set(root.attrib) == {"viewBox", "role", "aria-label", "font-family"}
     assert root.attrib["aria-label"] == f"{title}: CONSORT flow diagram"
     assert root.find("{http://www.w3.org/2000/svg}text").text == title
+
+
+def _table_equations(n_rows: int, n_cols: int) -> list[dict[int, int]]:
+    """A table's lines as ``privacy.suppress_linked`` takes them: figure
+    r * (n_cols + 1) + c, the totals last in each row and in the last row."""
+    def at(r, c):
+        return r * (n_cols + 1) + c
+    return ([{at(r, c): 1 for c in range(n_cols)} | {at(r, n_cols): -1}
+             for r in range(n_rows + 1)]
+            + [{at(r, c): 1 for r in range(n_rows)} | {at(n_rows, c): -1}
+               for c in range(n_cols + 1)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables)
+def test_linked_suppression_agrees_with_the_independent_check(table):
+    """``privacy.determined`` on a table's figures finds what the check
+    above (fractions, written apart) finds; and ``suppress_linked`` leaves
+    nothing that check can work back."""
+    n_rows, n_cols = len(table), len(table[0])
+    full = [[*row, sum(row)] for row in table] + [
+        [*map(sum, zip(*table, strict=True)), sum(map(sum, table))]]
+    values = [v for row in full for v in row]
+    equations = _table_equations(n_rows, n_cols)
+    primary = {i for i, v in enumerate(values) if 0 < v < 5}
+
+    def as_table(hidden):
+        shown = [None if i in hidden else v for i, v in enumerate(values)]
+        rows_ = [shown[r * (n_cols + 1):(r + 1) * (n_cols + 1)] for r in range(n_rows + 1)]
+        return ([row[:-1] for row in rows_[:-1]], [row[-1] for row in rows_[:-1]],
+                rows_[-1][:-1], rows_[-1][-1])
+
+    def cell(i):
+        r, c = divmod(i, n_cols + 1)
+        return (-1 if r == n_rows else r, -1 if c == n_cols else c)
+
+    assert {cell(i) for i in privacy.determined(primary, equations)} == determined(
+        *as_table(primary))
+    final = privacy.suppress_linked(values, equations, primary)
+    assert primary <= final and determined(*as_table(final)) == set()
+
+
+def test_figures_beside_a_table_are_suppressed_with_it():
+    """A figure beside a table equal to its total (a CONSORT arm's count
+    beside the site-by-arm table) is one more line: shown exactly, it gave
+    back the cells the table hid; linked, enough is hidden that none is."""
+    table = [[1, 2], [3, 30]]             # sites by arm
+    n_rows, n_cols = 2, 2
+    full = [[*row, sum(row)] for row in table] + [[4, 32, 36]]
+    values = [v for row in full for v in row] + [4, 32, 36]   # treatment, control, all
+    equations = [*_table_equations(n_rows, n_cols),
+                 {6: 1, 9: -1}, {7: 1, 10: -1}, {8: 1, 11: -1}]
+    cells, rows_, cols, total = privacy.suppress(table)
+    alone = {i for i, v in enumerate(chain.from_iterable(
+        [*([*c, t] for c, t in zip(cells, rows_, strict=True)), [*cols, total]])) if v is None}
+    assert privacy.determined(alone, _table_equations(2, 2)) == set()  # safe alone
+    assert privacy.determined(alone, equations)           # beside the exact flow, not
+    beside = alone | {9}                                  # the flow's 4 hidden, 32 shown
+    assert privacy.determined(beside, equations)          # 32 still gives them back
+    final = privacy.suppress_linked(values, equations, beside, spare=range(9))
+    assert privacy.determined(final, equations) == set()
+    assert 10 in final                                    # the flow's control count
+
+
+def test_the_consort_relations_hold_of_its_figures():
+    """``consort.equations`` (what the aggregates page's suppression takes a
+    reader to know) are true of the figures the diagram shows."""
+    flow = consort.Flow(referred=120, triaged=100, awaiting_decision=7, ineligible=40,
+                        randomised=53, treatment=27, control=26, treatment_in_error=1,
+                        control_in_error=0, treatment_engaged_ever=15, treatment_exited=9,
+                        control_deviations=2, treatment_pathways={"Engaged": 15},
+                        treatment_completed=4, treatment_lost={"Moved away": 3, "Withdrew": 2},
+                        closed_before_triage=6, closed_reasons={"Duplicate": 5, "Other": 4})
+    values = consort.figures(flow) | {name: getattr(flow, name) for name in consort.UNSHOWN}
+    assert values["treatment_lost_or_withdrawn"] == 5 and values["not_triaged"] == 14
+    for relation in consort.equations(flow):
+        assert sum(weight * values[name] for name, weight in relation.items()) == 0, relation
+    shown = {name: "*" for name in consort.figures(flow)}
+    drawn = " ".join(line for box in consort.boxes(flow, shown).in_order() for line in box)
+    assert "Referred: *" in drawn and not any(ch.isdigit() for ch in drawn)

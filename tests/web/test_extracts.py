@@ -50,7 +50,8 @@ def test_preview_then_download(client, login_as, post, cohort):  # noqa: F811
     assert body.count(b"\n") == 1  # the header: both people left out
     db.session.expire_all()
     event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).one()
+        AuditEvent.action == "export:created")).one()
+    assert event.detail["kind"] == "cohort_extract"
     assert event.detail["sha256"] == hashlib.sha256(body).hexdigest()
     assert event.detail["rows"] == 0 and event.detail["parameters"]["level"] == 0
     assert event.detail["level_written"] == 2 and event.detail["rows_suppressed"] == 2
@@ -108,7 +109,7 @@ def test_a_date_range_needs_a_one_off_key(client, login_as, post, cohort):  # no
             re.search(r'checked[^>]*value="project"', page)
     assert "k (the smallest group" not in text_of(preview)
     assert db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "extract:exported")).all() == []
+        AuditEvent.action == "export:created")).all() == []
     # under a one-off key too, its rows matched with a whole extract's would
     # date them: a range covers whole periods at the level chosen
     response = post("/extracts/download", {**chosen, "key": "one_off"})
@@ -130,7 +131,7 @@ def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
     assert diagram.startswith("<svg") and "Randomised" in diagram
     assert 'src="/extracts/consort.svg' not in page
     assert db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "consort:exported")).all() == []
+        AuditEvent.action == "export:created")).all() == []
     svg = client.get("/extracts/consort.svg")
     assert svg.mimetype == "image/svg+xml" and b"Randomised" in svg.get_data()
     consort_json = client.get("/extracts/consort.json")
@@ -138,10 +139,12 @@ def test_aggregates_and_consort(client, login_as, cohort):  # noqa: F811
     assert b"person" in client.get("/extracts/dictionary.csv").get_data()
     # every export is an event: each download, with what it was
     events = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "consort:exported").order_by(AuditEvent.id)).all()
-    assert [(e.actor_role, e.subject_id, e.detail["sha256"]) for e in events] == [
-        ("evaluator", str(cohort[0].id), {"svg": hashlib.sha256(svg.get_data()).hexdigest()}),
-        ("evaluator", str(cohort[0].id),
+        AuditEvent.action == "export:created").order_by(AuditEvent.id)).all()
+    assert [(e.actor_role, e.subject_id, e.detail["kind"], e.detail["sha256"])
+            for e in events] == [
+        ("evaluator", str(cohort[0].id), "consort",
+         {"svg": hashlib.sha256(svg.get_data()).hexdigest()}),
+        ("evaluator", str(cohort[0].id), "consort",
          {"json": hashlib.sha256(consort_json.get_data()).hexdigest()}),
     ]
 
@@ -169,7 +172,7 @@ def test_the_aggregates_choose_a_trial(client, login_as, cohort, make_trial):  #
             if status != 200:
                 assert b"Randomised" not in response.get_data()
     assert len(db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "consort:exported")).all()) == 3  # other's JSON, and two with ""
+        AuditEvent.action == "export:created")).all()) == 3  # other's JSON, and two with ""
 
 
 def _fill(rule: str, ids: dict[str, int]) -> str:
@@ -227,3 +230,78 @@ def test_a_site_that_is_not_one_of_the_trials_is_explained(client, login_as, pos
         "trial": str(trial.id), "unit": "person", "level": "0", "format": "csv",
         "key": "project", "sites": unquote(sites)})
     assert download.status_code == (422 if sites == "99999" else 200)
+
+
+def test_exports_are_export_created_and_the_old_names_still_filter(client, login_as, post,
+                                                                    cohort):  # noqa: F811
+    """DESIGN.md names export:created as the export event; exports were
+    recorded as extract:exported and consort:exported (found by review).
+    New exports are export:created with their kind; events stored under the
+    old names are never rewritten (the hash chain), and the audit log's
+    action filter still offers those names and finds them."""
+    from datetime import UTC, datetime
+
+    from casework.audit import services as audit
+    from casework.audit.actions import Action
+
+    trial, _ = cohort
+    audit.record(Action.EXTRACT_EXPORTED, actor=None,
+                       now=datetime(2026, 1, 5, 9, tzinfo=UTC), subject_type="trial",
+                       subject_id=trial.id, detail={"rows": 7, "sha256": "ab" * 32})
+    db.session.commit()
+    login_as("evaluator", ())
+    client.get(f"/extracts/consort.json?trial={trial.id}")
+    response = post("/extracts/download", {"trial": str(trial.id), "unit": "referral",
+                                           "level": "1", "format": "csv", "key": "project"})
+    assert response.status_code == 200
+    response.get_data()
+    db.session.expire_all()
+    new = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export:created").order_by(AuditEvent.id)).all()
+    assert [e.detail["kind"] for e in new] == ["consort", "cohort_extract"]
+    assert db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.action.in_(["extract:exported", "consort:exported"]))).all() == [
+        "extract:exported"]  # the old one only
+    post("/sign-out", {})
+    login_as("admin", ())
+    log = text_of(client.get("/audit/"))
+    for action in ("export:created", "extract:exported", "consort:exported"):
+        assert f'<option value="{action}"' in log
+    found = text_of(client.get("/audit/?action=extract:exported"))
+    assert "<code>extract:exported</code>" in found and "<code>export:created</code>" not in found
+    assert "ab" * 32 in found  # its detail, read as it was stored
+    assert audit.verify_chain().ok
+
+
+def test_the_aggregates_page_draws_no_small_count_of_the_flow(app, client, login_as, runner):
+    """Found by review (seed-demo --people 40 --seed 3): the tables hid the
+    arms' small counts, and the CONSORT flow beside them said Randomised 5,
+    treatment 2, Engaged 2, control 3, giving every hidden cell back. On the
+    page the flow's counts are now hidden and rounded as the tables' are;
+    its downloads keep the exact counts."""
+    result = runner.invoke(args=["seed-demo", "--people", "40", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    db.session.commit()
+    login_as("evaluator", ())
+    page = text_of(client.get("/extracts/aggregates"))
+    text = page.split('data-testid="consort-text">', 1)[1].split("</div>", 1)[0]
+    counts = re.findall(r"(?:: |>)(\*|\d+)</", text)
+    drawn = re.findall(r">(?:[^<:]*: )?(\*|\d+)</text>", page)
+    assert counts and drawn and "*" in counts
+    assert all(n == "*" or (int(n) % 5 == 0 and not 0 < int(n) < 10) for n in counts + drawn)
+    assert "Randomised: *" in text
+    exact = client.get("/extracts/consort.json").get_json()
+    assert (exact["randomised"], exact["treatment"], exact["control"]) == (5, 2, 3)
+
+
+def test_the_preview_says_whether_age_at_referral_is_given(app, client, login_as,
+                                                          cohort):  # noqa: F811
+    """Age at referral (DESIGN.md) is written only where k holds with it:
+    the k-anonymity report says whether it is."""
+    trial, _ = cohort
+    app.config["EXTRACT_MIN_K"] = 2       # the cohort's two are both 16
+    login_as("evaluator", ())
+    page = text_of(client.get(f"/extracts?trial={trial.id}&{PREVIEW}"))
+    said = page.split('data-testid="age-at-referral">', 1)[1].split("</p>", 1)[0]
+    assert said == ("Age at referral is given: with it in place of the age band, the "
+                    "smallest group is still 2.")
