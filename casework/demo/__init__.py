@@ -76,14 +76,15 @@ def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
         share_out,
         site_leads,
     )
-    from casework.demo.trial import seed_triage, seed_trial
+    from casework.demo.trial import plan_triage, seed_trial
 
     with command_transaction("seed-demo"), bulk_load():
         now = utcnow()
+        existing = people_count() if people else 0
+        start = history_start(now)
         logins = seed_demo_users(now)
         # open before the synthetic history it randomises in
-        seed_trial(now=history_start(now) if people else now)
-        existing = people_count() if people else 0
+        seed_trial(now=start if people and not existing else now)
         if people and existing:
             click.echo(f"The database already holds {existing:,} people; none added.")
         elif people:
@@ -92,21 +93,23 @@ def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
                                     now=now)
             leads, leads_added = site_leads(accounts.find_user_by_email(DEMO_USERS[1][0]),
                                             seed, now=now)
-            notes, events = seed_activity(person_ids, seed, leads=leads, now=now)
-            audit.record(Action.DEMO_SEEDED, actor=None, now=now,
-                         detail={"people": added, "referrals": referrals, "seed": seed,
-                                 "caseworkers_added": caseworkers, "leads_added": leads_added})
+            history = plan_triage(min(60, max(added // 5, 1)), seed, leads=leads,
+                                  key=current_app.config["TRIAL_KEY"], now=now)
+            notes, events = seed_activity(person_ids, seed, leads=leads, now=now,
+                                          history=history)
             click.echo(f"Added {added:,} synthetic people with {referrals:,} referrals "
                        f"(seed {seed}), {notes:,} notes and contacts and {events:,} "
                        f"audit events of their history; {caseworkers:,} synthetic caseworkers "
                        f"and {leads_added:,} synthetic leads (nobody can sign in as them) "
                        "share the cases.")
-            triaged, randomised = seed_triage(min(60, max(added // 5, 1)), seed, leads=leads,
-                                              key=current_app.config["TRIAL_KEY"], now=now)
-            click.echo(f"Triaged {triaged} referrals at the trial sites; "
-                       f"randomised {randomised}.")
+            click.echo(f"Triaged {history.triaged} referrals at the trial sites; "
+                       f"randomised {history.randomised}.")
             assessed = seed_diversion(min(12, max(added // 25, 1)), seed, now=now)
             click.echo(f"Assessed {assessed} children for Checkpoint.")
+            # last: the events of the seed's history come before it
+            audit.record(Action.DEMO_SEEDED, actor=None, now=now,
+                         detail={"people": added, "referrals": referrals, "seed": seed,
+                                 "caseworkers_added": caseworkers, "leads_added": leads_added})
             # Fresh planner statistics after a bulk load: without them SQLite
             # sorts every referral of a lead's sites for the first page of the
             # list instead of reading the date index backwards.
