@@ -16,6 +16,7 @@ from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.cli import command_transaction
 from casework.database import bulk_load, utcnow, vacuum_after_bulk_load
+from casework.dates import local_date, long_date
 from casework.extensions import db
 
 DEMO_USERS = (
@@ -76,12 +77,27 @@ def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
         share_out,
         site_leads,
     )
-    from casework.demo.trial import plan_triage, seed_trial
+    from casework.demo.trial import demo_trial, plan_triage, seed_trial
 
     with command_transaction("seed-demo"), bulk_load():
         now = utcnow()
         existing = people_count() if people else 0
         start = history_start(now)
+        trial = demo_trial()
+        if people and not existing and trial is not None and trial.created_at > start:
+            # Its allocations would be dated before it was made, and its
+            # CONSORT diagram would leave out the referrals closed before then
+            # (found by review). Refused, rather than randomising only from
+            # when it was made: made by a bare seed-demo (as the README's
+            # first run), that is today, and the demo would have nobody in
+            # the trial; nor can the trial be dated back, its creation being
+            # in the audit log.
+            click.echo(f"The demo trial was made on {long_date(local_date(trial.created_at))}, "
+                       "after the start of the two years of history --people adds, whose "
+                       "triage randomises people in the trial from then on: nothing was added. "
+                       "To seed people, start from a new database (seed-demo --people N there "
+                       "makes the trial too).", err=True)
+            sys.exit(2)
         logins = seed_demo_users(now)
         # open before the synthetic history it randomises in
         seed_trial(now=start if people and not existing else now)

@@ -227,3 +227,18 @@ def test_the_seeded_audit_log_runs_in_time_order(seeded):
     assert back == []
     assert events[-1].action == "demo:seeded"
 
+
+def test_people_are_not_added_to_a_demo_trial_made_after_their_history(app, runner):
+    """``seed-demo`` then ``seed-demo --people N`` (the trial made the moment
+    the first ran): the history would randomise people in the trial two years
+    before it was made, and CONSORT would leave out the referrals closed
+    before then. It is refused, with nothing written."""
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    db.session.commit()
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    refused = runner.invoke(args=["seed-demo", "--people", "40"])
+    assert refused.exit_code == 2
+    assert "The demo trial was made on" in refused.output
+    assert "nothing was added" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
