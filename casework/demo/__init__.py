@@ -27,8 +27,9 @@ DEMO_USERS = (
 )
 
 
-def seed_demo_users(now) -> list[tuple[str, Role, str]]:
-    """Create the demo users, or give existing ones a new password.
+def seed_demo_users(now, *, joined=None) -> list[tuple[str, Role, str]]:
+    """Create the demo users (at ``joined``, by default ``now``), or give
+    existing ones a new password.
 
     Passwords are random and returned once to be printed; they are stored
     only as argon2 hashes, so running the command again issues new ones.
@@ -41,7 +42,7 @@ def seed_demo_users(now) -> list[tuple[str, Role, str]]:
             accounts.create_user(
                 email=email, display_name=name, role=role,
                 sites=accounts.sites_by_keys(site_keys), password=password,
-                actor=None, now=now,
+                actor=None, now=joined or now,
             )
         else:
             accounts.set_password(user, password, actor=None, now=now)
@@ -98,17 +99,20 @@ def seed_demo_command(people: int, seed: int, not_live: bool) -> None:
                        "To seed people, start from a new database (seed-demo --people N there "
                        "makes the trial too).", err=True)
             sys.exit(2)
-        logins = seed_demo_users(now)
-        # open before the synthetic history it randomises in
-        seed_trial(now=start if people and not existing else now)
+        # The users who act in the synthetic history, and the trial it
+        # randomises in, are made before it begins: made the moment the seed
+        # ran, their events came before the history's, two years older.
+        joined = start if people and not existing else now
+        logins = seed_demo_users(now, joined=joined)
+        seed_trial(now=joined)
         if people and existing:
             click.echo(f"The database already holds {existing:,} people; none added.")
         elif people:
             added, referrals, person_ids = seed_people(people, seed, now=now)
             caseworkers = share_out(accounts.find_user_by_email(DEMO_USERS[0][0]), seed,
-                                    now=now)
+                                    now=now, joined=joined)
             leads, leads_added = site_leads(accounts.find_user_by_email(DEMO_USERS[1][0]),
-                                            seed, now=now)
+                                            seed, now=joined)
             history = plan_triage(min(60, max(added // 5, 1)), seed, leads=leads,
                                   key=current_app.config["TRIAL_KEY"], now=now)
             notes, events = seed_activity(person_ids, seed, leads=leads, now=now,
