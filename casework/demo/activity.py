@@ -141,9 +141,9 @@ CONTROL_NOTE_BODIES = {
     ),
 }
 # Of the control-arm people with a contact drawn after randomisation, the
-# share whose first such contact is made all the same (a protocol deviation)
-# (at most MOST_DEVIATIONS of them, however large the seed)
-DEVIATION_SHARE, MOST_DEVIATIONS = 0.15, 3
+# first and a share of the others have that contact all the same (a protocol
+# deviation), at most MOST_DEVIATIONS of them however large the seed
+DEVIATION_SHARE, MOST_DEVIATIONS = 0.1, 3
 
 
 def _iso(moment: datetime) -> str:
@@ -306,7 +306,8 @@ def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User]
     person randomised to the control arm has no programme contact from the
     day they were randomised (the notes written about them are case notes of
     what other services report), but for a few contacts made in error
-    (DEVIATION_SHARE of those people, MOST_DEVIATIONS at most), recorded
+    (the first such person's, and DEVIATION_SHARE of the others',
+    MOST_DEVIATIONS at most), recorded
     through the notes service as any contact is, which records each as a
     protocol deviation (DESIGN.md):
     the seed wrote contacts with control-arm people that no deviation
@@ -437,7 +438,9 @@ def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User]
             # in the control arm: no programme contact, but now and then one in error
             if kind == NoteKind.CONTACT and person_id not in deviations_drawn:
                 deviations_drawn.add(person_id)
-                deviation = rng.random() < DEVIATION_SHARE and deviations < MOST_DEVIATIONS
+                # the first always (every demo shows one), then now and then
+                drawn = rng.random() < DEVIATION_SHARE
+                deviation = deviations < MOST_DEVIATIONS and (drawn or not deviations)
                 deviations += deviation
             if not deviation:
                 kind = NoteKind.DECISION if kind == NoteKind.DECISION else NoteKind.CASE_NOTE
