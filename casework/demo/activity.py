@@ -9,7 +9,11 @@ details the services would give them (``person:created``,
 is chained exactly as ``casework.audit.chain`` computes, so ``audit verify``
 and every page work on them. Events and notes are written in time order
 (the history runs from each person's first referral to the moment the seed
-runs), so ids and timestamps rise together as they would have in real use.
+runs), so ids and timestamps rise together as they would have in real use:
+the demo trial's triage, decisions and pathway moves, made through the
+services, are made in the same pass, each at its moment, once the rows
+before it are written (they were made after the rest, their events two
+years back after ``demo:seeded``, found by review).
 Every note is written by a user holding the person's site: their
 caseworker, or a lead of that site.
 
@@ -27,21 +31,30 @@ import random
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from casework.accounts.models import User
 from casework.audit import chain
 from casework.audit.actions import Action
+from casework.audit.context import Origin, reset_origin, set_origin
 from casework.audit.models import AuditEvent
 from casework.audit.services import _CHAIN_LOCK, SYSTEM_ROLE, fast_event_hash
 from casework.database import lock_for_update, next_id, reset_id_sequences
+from casework.dates import local_date
 from casework.demo.people import anchor_day, working_moment
 from casework.extensions import db
 from casework.intake.models import Person, Referral
+from casework.notes import services as note_services
 from casework.notes.models import Note, NoteRevision
 from casework.notes.reference import CONTACT_TYPES, NoteKind
+from casework.notes.services import NoteContent
+
+if TYPE_CHECKING:
+    from casework.demo.trial import TrialHistory
 
 BATCH = 5000
 # Most people have a handful of notes; about one in a hundred is a long-running
@@ -114,6 +127,23 @@ NOTE_BODIES = {
     ),
 }
 KIND_WEIGHTS = {NoteKind.CONTACT: 55, NoteKind.CASE_NOTE: 40, NoteKind.DECISION: 5}
+# A control-arm person's notes once randomised: business as usual, what
+# other services report, with no programme contact.
+CONTROL_NOTE_BODIES = {
+    NoteKind.CASE_NOTE: (
+        "Control arm: police systems checked; no new incidents this month.",
+        "Control arm: school reports attendance unchanged. No programme contact.",
+        "Control arm: the youth offending team says he is keeping to his order.",
+        "Control arm: the neighbourhood team has no new concerns.",
+    ),
+    NoteKind.DECISION: (
+        "Control arm: reviewed with the lead; business as usual, no programme support.",
+    ),
+}
+# Of the control-arm people with a contact drawn after randomisation, the
+# first and a share of the others have that contact all the same (a protocol
+# deviation), at most MOST_DEVIATIONS of them however large the seed
+DEVIATION_SHARE, MOST_DEVIATIONS = 0.1, 3
 
 
 def _iso(moment: datetime) -> str:
@@ -132,17 +162,29 @@ class _Background:
         self.thread.start()
 
     def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            if self.error is None:
-                try:
+        while True:
+            job = self.jobs.get()
+            try:
+                if job is None:
+                    return
+                if self.error is None:
                     job()
-                except BaseException as error:  # re-raised in the main thread
-                    self.error = error
+            except BaseException as error:  # re-raised in the main thread
+                self.error = error
+            finally:
+                self.jobs.task_done()
 
     def submit(self, job) -> None:
         if self.error is not None:
             raise self.error
         self.jobs.put(job)
+
+    def wait(self) -> None:
+        """Until every batch submitted is written: the connection is then
+        the main thread's again (for a step through the services)."""
+        self.jobs.join()
+        if self.error is not None:
+            raise self.error
 
     def close(self) -> None:
         self.jobs.put(None)
@@ -216,12 +258,19 @@ class _Chain:
 
     def __init__(self, background: _Background) -> None:
         lock_for_update(db.session, _CHAIN_LOCK)
+        self.writer = _Writer("audit_events", EVENT_COLUMNS, background)
+        self.resume()
+
+    def resume(self) -> None:
+        """Carry on from the stored chain's head (after the services appended to it)."""
         last = db.session.execute(
-            select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+            select(AuditEvent.id, AuditEvent.hash, AuditEvent.occurred_at)
+            .order_by(AuditEvent.id.desc()).limit(1)
         ).first()
         self.next_id = (last.id + 1) if last else 1
         self.prev = last.hash if last else chain.GENESIS
-        self.writer = _Writer("audit_events", EVENT_COLUMNS, background)
+        # the moment of the newest event
+        self.last = last.occurred_at if last else datetime.min.replace(tzinfo=UTC)
 
     def add(self, occurred_at: datetime, action: Action, *, actor_id, actor_role, subject_type,
             subject_id, site_id, detail, request_id, client_addr) -> None:
@@ -235,6 +284,7 @@ class _Chain:
                          request_id, client_addr, self.prev, digest))
         self.prev = digest
         self.next_id += 1
+        self.last = occurred_at
 
 
 def _web_origin(rng: random.Random) -> tuple[str, str]:
@@ -243,7 +293,7 @@ def _web_origin(rng: random.Random) -> tuple[str, str]:
 
 
 def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User],
-                  now: datetime) -> tuple[int, int]:
+                  now: datetime, history: TrialHistory | None = None) -> tuple[int, int]:
     """Notes and contacts for ``person_ids`` (and their referrals), with the
     audit events of their creation and of the views and notes, in time order,
     none later than ``now``. Most notes are written by the person's
@@ -251,7 +301,19 @@ def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User]
     site id). No note or contact is dated before the person's first
     referral, nor written before the person's record was made.
 
-    Returns (notes, audit events) written.
+    The trial's ``history`` (triage, decisions, pathway moves) is made
+    through the services in the same pass, each step at its moment. A
+    person randomised to the control arm has no programme contact from the
+    day they were randomised (the notes written about them are case notes of
+    what other services report), but for a few contacts made in error
+    (the first such person's, and DEVIATION_SHARE of the others',
+    MOST_DEVIATIONS at most), recorded
+    through the notes service as any contact is, which records each as a
+    protocol deviation (DESIGN.md):
+    the seed wrote contacts with control-arm people that no deviation
+    recorded (found by review).
+
+    Returns (notes, audit events) written in bulk.
     """
     rng = random.Random(seed * 7919 + 17)  # noqa: S311 (synthetic data, reproducible by seed)
     if not person_ids:
@@ -313,10 +375,37 @@ def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User]
     revisions = _Writer("note_revisions", REVISION_COLUMNS, background)
     import_origin = f"cli-seed-demo-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
 
-    events: Iterator = heapq.merge(intake_events, plans, key=lambda item: (item[0], item[1]))
+    steps = [(at, 2, order, run) for at, order, run in history.steps] if history else []
+    control_since = history.control_since if history else {}
+    decided_at = history.decided_at if history else {}
+    deviations_drawn: set[int] = set()
+    deviations = 0
+
+    def through_services(run, request_id: str, client_addr: str) -> tuple[int, int]:
+        """Run a step through the services, the rows so far written first (its
+        audit events then follow them in the chain); the ids to carry on from."""
+        notes.flush()
+        revisions.flush()
+        log.writer.flush()
+        background.wait()
+        reset_id_sequences(db.session, "notes", "note_revisions", "audit_events")
+        token = set_origin(Origin(request_id, client_addr))
+        try:
+            run()
+            db.session.flush()
+        finally:
+            reset_origin(token)
+        log.resume()
+        return next_id(db.session, Note.__table__), next_id(db.session, NoteRevision.__table__)
+
+    events: Iterator = heapq.merge(intake_events, plans, steps,
+                                   key=lambda item: (item[0], item[1]))
     seen_people: set[int] = set()
     written_notes = 0
     for item in events:
+        if item[1] == 2:
+            note_id, revision_id = through_services(item[3], *_web_origin(rng))
+            continue
         if item[1] == 0:
             at, _, referral_id, referral = item
             person = people[referral.person_id]
@@ -339,24 +428,55 @@ def seed_activity(person_ids: list[int], seed: int, *, leads: Mapping[int, User]
             continue
         at, _, person_id, kind, roll, contact_type = item
         person = people[person_id]
-        if person.caseworker_id is not None and roll > 0.15:
+        # recorded up to two days after the contact, which was not before
+        # the person's first referral
+        contact_date = max(at.date() - timedelta(days=int(roll * 3)), first_referral[person_id])
+        since, bodies = control_since.get(person_id), None
+        deviation = False
+        if since is not None and (contact_date if kind == NoteKind.CONTACT
+                                  else local_date(at)) >= since:
+            # in the control arm: no programme contact, but now and then one in error
+            if kind == NoteKind.CONTACT and person_id not in deviations_drawn:
+                deviations_drawn.add(person_id)
+                # the first always (every demo shows one), then now and then
+                drawn = rng.random() < DEVIATION_SHARE
+                deviation = deviations < MOST_DEVIATIONS and (drawn or not deviations)
+                deviations += deviation
+            if not deviation:
+                kind = NoteKind.DECISION if kind == NoteKind.DECISION else NoteKind.CASE_NOTE
+                bodies = CONTROL_NOTE_BODIES[kind]
+        elif (kind == NoteKind.CONTACT and person_id in decided_at and at < decided_at[person_id]
+              and contact_date >= local_date(decided_at[person_id])):
+            # that morning, the person was randomised that afternoon (perhaps to control)
+            kind = NoteKind.CASE_NOTE
+        if person.caseworker_id is not None and (roll > 0.15 or deviation):
             author_id, author_role = person.caseworker_id, roles[person.caseworker_id]
         else:
             lead = leads[person.site_id]
             author_id, author_role = lead.id, str(lead.role)
-        restricted = roll > 0.97
+        restricted = roll > 0.97 and not deviation
         request_id, client_addr = _web_origin(rng)
-        log.add(at - timedelta(seconds=50), Action.PERSON_VIEWED, actor_id=author_id,
+        # the page opened before the note was written, and after the events
+        # before it (another's note written less than a minute earlier)
+        log.add(max(at - timedelta(seconds=50), log.last), Action.PERSON_VIEWED,
+                actor_id=author_id,
                 actor_role=author_role, subject_type="person", subject_id=str(person_id),
                 site_id=person.site_id, detail={}, request_id=request_id,
                 client_addr=client_addr)
         contact = kind == NoteKind.CONTACT
-        # recorded up to two days after the contact, which was not before
-        # the person's first referral
-        contact_date = (max(at.date() - timedelta(days=int(roll * 3)),
-                            first_referral[person_id]) if contact else None)
+        contact_date = contact_date if contact else None
         attended = (roll < 0.85) if contact else None
-        bodies = CONTACT_BODIES[contact_type, attended] if contact else NOTE_BODIES[kind]
+        if bodies is None:
+            bodies = CONTACT_BODIES[contact_type, attended] if contact else NOTE_BODIES[kind]
+        if deviation:
+            content = NoteContent(bodies[int(roll * 1000) % len(bodies)], contact_date,
+                                  contact_type, attended)
+            note_id, revision_id = through_services(partial(
+                note_services.add_note, db.session.get(Person, person_id), str(kind), content,
+                restricted=False, actor=db.session.get(User, author_id), now=at),
+                str(uuid.UUID(int=rng.getrandbits(128), version=4)), client_addr)
+            written_notes += 1
+            continue
         content = {"body": bodies[int(roll * 1000) % len(bodies)],
                    "contact_date": contact_date,
                    "contact_type": contact_type if contact else None, "attended": attended}

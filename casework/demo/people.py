@@ -66,7 +66,8 @@ def anchor_day(now: datetime) -> date:
 
 
 def history_start(now: datetime) -> datetime:
-    """Before the first day of the seed's history (when the demo trial opened)."""
+    """Before the first day of the seed's history: when the demo trial
+    opened and the users who act in the history were made."""
     return datetime.combine(anchor_day(now) - timedelta(days=HISTORY_DAYS + 1), time(8), UTC)
 
 
@@ -215,13 +216,15 @@ def seed_people(count: int, seed: int, *, now: datetime) -> tuple[int, int, list
 PEOPLE_PER_CASEWORKER = 50
 
 
-def share_out(worker: User, seed: int, *, now: datetime) -> int:
+def share_out(worker: User, seed: int, *, now: datetime, joined: datetime | None = None) -> int:
     """Give each site's unassigned people to caseworkers of that site, at most
     PEOPLE_PER_CASEWORKER each, in order of id, with the assignment history
     rows: ``worker`` (the demo caseworker) takes the first at their first
     site, and synthetic caseworkers, whom nobody can sign in as, the rest. A
     national service has thousands of caseworkers with dozens of cases each,
-    not one with a whole site's. Returns the number of caseworkers added."""
+    not one with a whole site's. The caseworkers added are made at ``joined``
+    (before the history in which they write), the assignments at ``now``.
+    Returns the number of caseworkers added."""
     from casework.accounts import services as accounts
     from casework.caseload.models import CaseAssignment
 
@@ -243,7 +246,7 @@ def share_out(worker: User, seed: int, *, now: datetime) -> int:
             select(User).where(User.email.in_([email for email, _ in wanted])))}
         new = [(email, name) for email, name in wanted if email not in existing]
         created = iter(accounts.create_locked_users(new, role=Role.CASEWORKER, sites=[site],
-                                                    now=now) if new else [])
+                                                    now=joined or now) if new else [])
         workers += [existing.get(email) or next(created) for email, _ in wanted]
         added += len(new)
         rows = []

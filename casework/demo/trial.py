@@ -5,8 +5,10 @@ every allocation comes from the trial key's sequence."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 
@@ -20,6 +22,7 @@ from casework.intake.models import Person, Referral
 from casework.intake.reference import ReferralStatus
 from casework.pathways import services as pathways
 from casework.triage import services as triage
+from casework.triage.models import Triage as TriageRecord
 from casework.trial import services as trials
 from casework.trial.models import Trial
 from casework.trial.sequence import Arm
@@ -27,9 +30,13 @@ from casework.trial.sequence import Arm
 DEMO_TRIAL_KEY = "cirv"
 
 
+def demo_trial() -> Trial | None:
+    return db.session.scalars(select(Trial).where(Trial.key == DEMO_TRIAL_KEY)).first()
+
+
 def seed_trial(*, now: datetime) -> Trial:
     """The demo trial, created once: 1:1, permuted blocks of 2, 4 and 6."""
-    trial = db.session.scalars(select(Trial).where(Trial.key == DEMO_TRIAL_KEY)).first()
+    trial = demo_trial()
     if trial is None:
         trial = trials.save_trial(None, trials.TrialSettings(
             key=DEMO_TRIAL_KEY, name="CIRV randomised controlled trial",
@@ -38,11 +45,33 @@ def seed_trial(*, now: datetime) -> Trial:
     return trial
 
 
-def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes | None,
-                now: datetime) -> tuple[int, int]:
-    """Triage up to ``count`` received referrals at the trial's sites, each
-    by the person's caseworker within days of the referral, and have the
-    lead of the site decide them a few weeks later; the person's
+@dataclass
+class TrialHistory:
+    """The demo trial's history, planned before the seed's time-ordered pass
+    and run in it (``steps``, each at its moment, through the services), so
+    its audit events come in time order among the notes' and their ids rise
+    with their timestamps: written after the rest, they went back two years
+    after ``demo:seeded`` (found by review).
+
+    ``control_since`` is filled as the steps run (each person randomised to
+    control, and the day), for the notes written after: a control-arm
+    person has no programme contact, and one recorded is a protocol
+    deviation. ``decided_at`` is when each person's triage is to be decided."""
+
+    steps: list[tuple[datetime, int, Callable[[], None]]] = field(default_factory=list)
+    decided_at: dict[int, datetime] = field(default_factory=dict)
+    control_since: dict[int, date] = field(default_factory=dict)
+    triaged: int = 0
+    randomised: int = 0
+    proposed: bool = False
+    deviated: bool = False
+
+
+def plan_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes | None,
+                now: datetime) -> TrialHistory:
+    """Plan the triage of up to ``count`` received referrals at the trial's
+    sites, each by the person's caseworker within days of the referral, and
+    the lead of the site deciding them a few weeks later; the person's
     caseworker then moves a treated person along. Every step is made at its
     moment in the seed's timeline, none later than ``now``: a triage whose
     decision would fall after now, and some of the last eight weeks', are
@@ -55,11 +84,12 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
 
     The referrals are chosen from the last year's (the dashboard's charts),
     a quarter of them from the last six weeks'; earlier ones if there are too
-    few. Returns (triaged, randomised)."""
+    few. The steps run in the seed's time-ordered pass (``seed_activity``);
+    the history then counts what they triaged and randomised."""
     rng = random.Random(seed)  # noqa: S311 (synthetic data, reproducible by seed)
     anchor = anchor_day(now)
     candidates = db.session.execute(
-        select(Referral.id, Referral.referral_date, Person.caseworker_id)
+        select(Referral.id, Referral.person_id, Referral.referral_date, Person.caseworker_id)
         .join(Site, Site.id == Referral.site_id).join(Person, Person.id == Referral.person_id)
         .where(Referral.status == ReferralStatus.RECEIVED,
                Site.key.in_(["coventry", "wolverhampton"]),
@@ -76,10 +106,11 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
     workers = {user.id: user for user in db.session.scalars(select(User).where(
         User.id.in_({row.caseworker_id for row in chosen})))}
 
+    history = TrialHistory()
+    records: dict[int, TriageRecord] = {}
     # Every draw is made whatever the time of day, so the same seed on the
     # same day gives the same steps; only which of them have happened yet
     # depends on the moment the seed runs.
-    plans = []
     for row in sorted(chosen, key=lambda row: (row.referral_date, row.id)):
         # the day after it came in at the earliest (the import is that day's)
         triaged_at = working_moment(rng, row.referral_date + timedelta(days=rng.randint(1, 10)))
@@ -88,12 +119,9 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
         evidence = rng.sample(list(cirv.EVIDENCE), rng.choice([0, 1, 1, 2, 2, 3]))
         roll, panel = rng.random(), rng.choices([True, None, False], weights=[75, 15, 10])[0]
         target = rng.choice(["engaged", "engaged", "at_risk_monitoring", None])
-        if triaged_at <= now:
-            plans.append((row, triaged_at, decided_at, moved_at, evidence, roll, panel, target))
-
-    decisions = []
-    for row, triaged_at, decided_at, moved_at, evidence, roll, panel, target in plans:
-        referral = db.session.get(Referral, row.id)
+        if triaged_at > now:
+            continue
+        worker = workers[row.caseworker_id]
         # on the lead's queue: not decided yet, or triaged in the last eight
         # weeks and waiting for the panel (two in five of those)
         waiting = decided_at > now or (now - triaged_at < timedelta(weeks=8) and roll > 0.6)
@@ -104,47 +132,65 @@ def seed_triage(count: int, seed: int, *, leads: Mapping[int, User], key: bytes 
             exclusions=["other_focused_deterrence"] if roll > 0.95 else [],
             recommendation="eligible" if evidence else "ineligible",
         )
-        record = triage.record_triage(referral, facts, actor=workers[row.caseworker_id],
-                                      now=triaged_at)
-        if not waiting:
-            decisions.append((decided_at, record, moved_at, workers[row.caseworker_id],
-                              target))
-
-    randomised = 0
-    proposed = deviated = False
-    for decided_at, record, moved_at, worker, target in sorted(decisions,
-                                                               key=lambda d: d[0]):
-        result = triage.assess(record).result
-        decision, rationale = str(result), None
-        if result == Result.NEEDS_REVIEW:
-            decision, rationale = "ineligible", ("Not enough evidence of group involvement "
-                                                 "to offer the programme.")
-        decided = triage.decide(record, decision, rationale, actor=leads[record.site_id],
-                                now=decided_at, key=key)
-        randomised += decided.decision == Result.ELIGIBLE
-        if decided.allocation is not None and moved_at <= now:
-            proposed, deviated = _demo_pathway(decided.allocation, target, proposed, deviated,
-                                               caseworker=worker, now=moved_at)
-    return len(plans), randomised
+        history.steps.append((triaged_at, row.id, partial(
+            _triage, history, records, row.id, facts, worker=worker, now=triaged_at)))
+        if waiting:
+            continue
+        history.decided_at[row.person_id] = decided_at
+        history.steps.append((decided_at, row.id, partial(
+            _decide, history, records, row.id, leads=leads, key=key, now=decided_at)))
+        if moved_at <= now:
+            history.steps.append((moved_at, row.id, partial(
+                _demo_pathway, history, records, row.id, target, caseworker=worker,
+                now=moved_at)))
+    history.steps.sort(key=lambda step: step[:2])
+    return history
 
 
-def _demo_pathway(allocation, target: str | None, proposed: bool, deviated: bool, *,
-                  caseworker: User, now: datetime) -> tuple[bool, bool]:
+def _triage(history: TrialHistory, records: dict[int, TriageRecord], referral_id: int,
+            facts: triage.TriageFacts, *, worker: User, now: datetime) -> None:
+    referral = db.session.get(Referral, referral_id)
+    records[referral_id] = triage.record_triage(referral, facts, actor=worker, now=now)
+    history.triaged += 1
+
+
+def _decide(history: TrialHistory, records: dict[int, TriageRecord], referral_id: int, *,
+            leads: Mapping[int, User], key: bytes | None, now: datetime) -> None:
+    record = records[referral_id]
+    result = triage.assess(record).result
+    decision, rationale = str(result), None
+    if result == Result.NEEDS_REVIEW:
+        decision, rationale = "ineligible", ("Not enough evidence of group involvement "
+                                             "to offer the programme.")
+    decided = triage.decide(record, decision, rationale, actor=leads[record.site_id],
+                            now=now, key=key)
+    allocation = decided.allocation
+    if allocation is not None:
+        history.randomised += 1
+        if allocation.arm == Arm.CONTROL:
+            history.control_since[allocation.person_id] = local_date(allocation.allocated_at)
+
+
+def _demo_pathway(history: TrialHistory, records: dict[int, TriageRecord], referral_id: int,
+                  target: str | None, *, caseworker: User, now: datetime) -> None:
     """Move a newly treated person along (to ``target``: engaged or at-risk
     monitoring; one disruption proposal), and record one protocol deviation
     in the control arm, as the person's caseworker at ``now``."""
+    allocation = records[referral_id].allocation
+    if allocation is None:
+        return
     person = db.session.get(Person, allocation.person_id)
     today = local_date(now)
     if allocation.arm == Arm.CONTROL:
-        if not deviated:
+        if not history.deviated:
             pathways.record_deviation(person, today, "Mentor phoned the wrong family member "
                                       "about a programme session.", actor=caseworker, now=now)
-        return proposed, True
+            history.deviated = True
+        return
     if target:
         pathways.move(person, pathways.MoveRequest(target, today), actor=caseworker, now=now)
-        if not proposed:
+        if not history.proposed:
             pathways.move(person, pathways.MoveRequest(
                 "disruption", today, rationale="Arrested twice this month; refuses contact."),
                 actor=caseworker, now=now)
-            return True, deviated
-    return proposed, deviated
+            history.proposed = True

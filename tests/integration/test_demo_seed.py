@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, select
@@ -162,3 +163,82 @@ def test_the_demo_trials_consort_counts_every_referral_at_its_sites(seeded, runn
     assert closed > 5 and counts["closed_before_triage"] == closed
     assert counts["randomised"] == db.session.scalar(
         select(func.count()).select_from(Allocation))
+
+
+def test_a_seeded_contact_with_a_control_arm_person_is_a_recorded_deviation(seeded, runner,
+                                                                             tmp_path):
+    """Once randomised to control a person has no programme contact: the
+    seed's later notes on them are case notes, and the few contacts made all
+    the same are recorded as the notes service records any (a deviation,
+    linked and audited). The seed wrote contacts after "Randomised to
+    control" that no deviation recorded (found by review)."""
+    import json
+
+    from casework.pathways.models import ProtocolDeviation
+
+    control = dict(db.session.execute(
+        select(Allocation.person_id, Allocation.allocated_at)
+        .where(Allocation.arm == "control")).all())
+    assert len(control) > 5
+    later = [note for note in db.session.execute(
+        select(Note.id, Note.person_id, Note.kind, Note.contact_date, Note.created_at,
+               Note.protocol_deviation_id).where(Note.person_id.in_(control))).all()
+        if note.created_at > control[note.person_id]]
+    assert len(later) > 20  # their cases go on being written up
+    contacts = [note for note in later
+                if note.kind == "contact"
+                and note.contact_date >= local_date(control[note.person_id])]
+    assert [note.id for note in contacts if note.protocol_deviation_id is None] == []
+    deviations = {row.id: row for row in db.session.scalars(select(ProtocolDeviation))}
+    for note in contacts:
+        deviation = deviations[note.protocol_deviation_id]
+        assert (deviation.person_id, deviation.occurred_on) == (note.person_id,
+                                                                note.contact_date)
+    # few: most control-arm people have none
+    deviating = {row.person_id for row in deviations.values()}
+    assert 0 < len(deviating) <= len(control) // 3
+    assert all(person in control for person in deviating)
+    # audited as the services audit them
+    recorded = {event.detail["deviation_id"] for event in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "deviation:recorded"))}
+    assert recorded == set(deviations)
+    flagged = {event.detail["protocol_deviation_id"] for event in db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "note:created"))} - {None}
+    assert flagged == {note.protocol_deviation_id for note in contacts}
+    result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "consort.svg")])
+    assert result.exit_code == 0, result.output
+    counts = json.loads((tmp_path / "consort.json").read_text())
+    assert counts["control_deviations"] == len(deviating)
+
+
+def test_the_seeded_audit_log_runs_in_time_order(seeded):
+    """Ids and timestamps rise together, as in real use: the triage,
+    decisions and pathway moves were written after ``demo:seeded``, two
+    years back (found by review), and the users who write the history, made
+    the moment the seed ran, came before it."""
+    events = db.session.execute(
+        select(AuditEvent.id, AuditEvent.occurred_at, AuditEvent.action)
+        .order_by(AuditEvent.id)).all()
+    assert [event.action for event in events[:5]] == ["user:created"] * 4 + ["trial:created"]
+    assert {"triage:recorded", "triage:decided", "allocation:created",
+            "demo:seeded"} <= {event.action for event in events}
+    back = [(before, after) for before, after in pairwise(events)
+            if after.occurred_at < before.occurred_at]
+    assert back == []
+    assert events[-1].action == "demo:seeded"
+
+
+def test_people_are_not_added_to_a_demo_trial_made_after_their_history(app, runner):
+    """``seed-demo`` then ``seed-demo --people N`` (the trial made the moment
+    the first ran): the history would randomise people in the trial two years
+    before it was made, and CONSORT would leave out the referrals closed
+    before then. It is refused, with nothing written."""
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    db.session.commit()
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    refused = runner.invoke(args=["seed-demo", "--people", "40"])
+    assert refused.exit_code == 2
+    assert "The demo trial was made on" in refused.output
+    assert "nothing was added" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
