@@ -230,8 +230,9 @@ def test_the_consort_flow_is_also_text(client, login_as, randomised):
     login_as("evaluator")
     page = text_of(client.get("/extracts/aggregates"))
     text = page.split('data-testid="consort-text">', 1)[1].split("</div>", 1)[0]
-    assert re.search(r">Randomised: [1-9]\d*</p>", text)
-    assert re.search(r">Allocated to treatment: [1-9]\d*</p>", text)
+    # one person randomised: a count the page hides (its downloads give it)
+    assert re.search(r">Randomised: \*</p>", text)
+    assert re.search(r">Allocated to treatment: \*</p>", text)
     assert "<li>Referred: " in text
     assert '<th scope="col" class="govuk-table__header"></th>' not in page
     assert '<th scope="col" class="govuk-table__header">Arm</th>' in page
