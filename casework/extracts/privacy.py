@@ -324,7 +324,8 @@ def _eliminate(row: dict[int, int], top: dict[int, int], col: int) -> dict[int, 
 
 def suppress_linked(values: Sequence[int], equations: Sequence[Equation],
                     hidden: Iterable[int], *, unpublished: Collection[int] = (),
-                    spare: Collection[int] = ()) -> frozenset[int]:
+                    spare: Collection[int] = (),
+                    known: Collection[int] = ()) -> frozenset[int]:
     """Secondary suppression across figures linked by ``equations`` (several
     tables and the figures beside them on one page): from ``hidden`` (each
     table's own suppression, and the other figures from 1 to 9), hide more
@@ -336,15 +337,16 @@ def suppress_linked(values: Sequence[int], equations: Sequence[Equation],
     first figure still fixed, the one that frees it and leaves the fewest
     fixed: not a zero if it can (a zero hidden beside a total shown may be
     known to be zero, and then protects nothing), then not a spared one,
-    then the smallest. Returns the figures hidden (``unpublished`` among
-    them)."""
-    hidden = set(hidden) | set(unpublished)
+    then the smallest. ``known`` figures are shown and never hidden (their
+    value is known to anyone: hiding one protects nothing). Returns the
+    figures hidden (``unpublished`` among them)."""
+    hidden = (set(hidden) - set(known)) | set(unpublished)
     spare = frozenset(spare)
     settled: set[int] = set(unpublished)  # fixed whatever is hidden: nothing frees them
     while fixed := sorted(determined(hidden, equations) - settled):
         first = fixed[0]
         near = {figure for equation in equations if equation.get(first)
-                for figure, weight in equation.items() if weight} - hidden
+                for figure, weight in equation.items() if weight} - hidden - set(known)
         best = None
         for figure in sorted(near):
             after = determined(hidden | {figure}, equations) - settled

@@ -949,7 +949,24 @@ def _links(unshown: str) -> list[dict[str, int]]:
         {c("triaged"): -1, "source_result|total|eligible": 1,
          "source_result|total|ineligible": 1, c("awaiting_decision"): 1, c("closed"): 1,
          unshown: -1},
+        # every triage decided eligible under the trial is randomised in it,
+        # each making an allocation of its own: no one already randomised
+        # is decided eligible (C4 is locked: cirv.decision_problem), a
+        # re-referral of theirs is decided ineligible, keeping the earlier
+        # allocation (rereferred_randomised, the sources' ineligible), and a
+        # randomisation refused records no decision (found by review)
+        {"source_result|total|eligible": 1, c("randomised"): -1},
     ]
+
+
+def _known_zeros() -> list[str]:
+    """The page's figures the protocol makes zero (``_figures``' names), as
+    anyone knows: the control arm is put on no pathway (its people are
+    all under "none": pathways' control-arm guard), and a treated person is
+    on one from randomisation ("awaiting offer", then one after another,
+    exited the last), so never under "none" (found by review)."""
+    return ([f"arm_pathway|control|{p.value}" for p in Pathway]
+            + ["arm_pathway|treatment|none"])
 
 
 def aggregates_page(trial: Trial) -> AggregatesPage:
@@ -1004,10 +1021,14 @@ def aggregates_page(trial: Trial) -> AggregatesPage:
                   for relation in consort.equations(counts)]
     equations += _links("consort|closed_before_triage")
     index = {name: i for i, name in enumerate(names)}
+    # a figure known to be zero protects nothing hidden, and is shown; one
+    # that is not (records made against the protocol) is left as it is
+    zeros = {index[name] for name in _known_zeros() if values[index[name]] == 0}
+    hidden -= zeros
     linked = [{index[name]: w for name, w in relation.items() if name in index}
-              for relation in equations]
+              for relation in equations] + [{i: 1} for i in sorted(zeros)]
     final = privacy.suppress_linked(values, linked, hidden, unpublished=unshown.values(),
-                                    spare=tables)
+                                    spare=tables, known=zeros)
 
     def published(i: int) -> int | None:
         return None if i in final else privacy.round_to(values[i])

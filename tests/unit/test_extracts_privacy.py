@@ -302,6 +302,21 @@ def test_figures_beside_a_table_are_suppressed_with_it():
     assert 10 in final                                    # the flow's control count
 
 
+def test_a_figure_known_to_be_zero_is_shown_and_protects_nothing():
+    """A cell the protocol makes zero (the control arm on a pathway) is
+    known to anyone: hidden, it hid nothing, and the cells beside it were
+    given back by the rest; ``known``, it is shown and never chosen to hide,
+    and others are hidden in its place."""
+    table = [[0, 3], [12, 20]]            # control on a pathway, control on none
+    values = [*table[0], 3, *table[1], 32, 12, 23, 35]
+    equations = [*_table_equations(2, 2), {0: 1}]
+    hidden = {0, 1}                       # the 3, and the zero beside it
+    assert privacy.determined(hidden, equations) == {0, 1}
+    final = privacy.suppress_linked(values, equations, hidden, known={0})
+    assert 0 not in final and 1 in final
+    assert privacy.determined(final, equations) == set()
+
+
 def test_the_consort_relations_hold_of_its_figures():
     """``consort.equations`` (what the aggregates page's suppression takes a
     reader to know) are true of the figures the diagram shows."""
