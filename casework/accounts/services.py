@@ -278,14 +278,22 @@ def _display_name_problem(display_name: str) -> str | None:
         return "Enter a display name"
     if len(name) > MAX_NAME_LENGTH:
         return f"The display name must be {MAX_NAME_LENGTH} characters or fewer"
+    return unseen_characters_problem(name, "display name")
+
+
+def unseen_characters_problem(text: str, what: str) -> str | None:
+    """Why ``text``, a name shown to people (``what``: "display name"), is
+    refused for the characters in it, or None: a control character or an
+    invisible format character. Shared by the names admins give things (the
+    C5 exclusions' titles), which took a bell character (found by review)."""
     # a tab, a line break or an escape (the command line passes what it is
     # given) would break the lines of logs, lists and extracts it is shown in
-    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
-        return "The display name must not contain control characters (tabs, line breaks)"
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text):
+        return f"The {what} must not contain control characters (tabs, line breaks)"
     # nor an invisible format character: a right-to-left override shows the
     # name, and whatever follows it on its line, backwards (found by review)
-    if any(unicodedata.category(ch) == "Cf" and ch not in _JOINERS for ch in name):
-        return ("The display name must not contain invisible formatting characters (such as "
+    if any(unicodedata.category(ch) == "Cf" and ch not in _JOINERS for ch in text):
+        return (f"The {what} must not contain invisible formatting characters (such as "
                 "a right-to-left override)")
     return None
 

@@ -120,12 +120,19 @@ def _result(cid: str, outcome: Outcome, reason: str) -> CriterionResult:
 
 
 def _k1(facts: CheckpointFacts) -> CriterionResult:
+    return k1(facts.date_of_birth, facts.offence_date)
+
+
+def k1(date_of_birth: date | None, offence_date: date) -> CriterionResult:
+    """K1 for someone born on ``date_of_birth`` (None: not known) on
+    ``offence_date``: the rule an assessment applied, for a date of birth
+    corrected after it (intake's notice of decisions made on earlier facts)."""
     rule = f"Checkpoint is for ages {MINIMUM_AGE} to {MAXIMUM_AGE}"
-    if facts.date_of_birth is None:
+    if date_of_birth is None:
         return _result("K1", Outcome.UNKNOWN,
                        f"Date of birth not known, so age on the offence date cannot be checked; "
                        f"{rule}.")
-    age = years_between(facts.date_of_birth, facts.offence_date)
+    age = years_between(date_of_birth, offence_date)
     outcome = Outcome.PASS if MINIMUM_AGE <= age <= MAXIMUM_AGE else Outcome.FAIL
     return _result("K1", outcome, f"Aged {age} on the offence date; {rule}.")
 

@@ -820,29 +820,72 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
     or over on its referral's date (C1), or its age band (a trial
     stratified by age), that an admin should consider marking it
     "randomised in error". The record was corrected silently, the
-    decisions left as if made on it (found by review)."""
+    decisions left as if made on it (found by review).
+
+    A decided Checkpoint or Outcome 22 assessment was made on the date of
+    birth too (K1, and O5's parent or carer under 16), so a corrected date
+    of birth names the diversion decisions as well, and, for each decided
+    Checkpoint assessment whose K1 the date of birth now recorded decides
+    otherwise, says so and that the lead should review the diversion (the
+    assessment is not changed). Only triage and allocations were looked at:
+    a child decided eligible for Checkpoint, found to be 19 on the offence
+    date, was told only "Changes saved" (found by review)."""
     changed = [name for name in DECIDED_FACTS if name in changes]
     if not changed:
         return []
-    # triage and trial build on intake, so they are imported here
+    # triage, trial and diversion build on intake, so they are imported here
+    from casework.diversion.models import Assessment
     from casework.triage.models import Triage
     from casework.trial.models import Allocation
 
     allocations = list(db.session.scalars(
         select(Allocation).where(Allocation.person_id == person.id).order_by(Allocation.id)))
-    decided = bool(allocations) or bool(db.session.scalar(select(exists().where(
+    triaged = bool(allocations) or bool(db.session.scalar(select(exists().where(
         Triage.person_id == person.id, Triage.decided_at.is_not(None)))))
-    if not decided:
+    # an assessment reads the date of birth alone of these facts
+    assessments = list(db.session.scalars(
+        select(Assessment).where(Assessment.person_id == person.id,
+                                 Assessment.decided_at.is_not(None))
+        .order_by(Assessment.id))) if "date_of_birth" in changed else []
+    kinds = (["triage"] if triaged else []) + (["diversion"] if assessments else [])
+    if not kinds:
         return []
+    # the facts those decisions were made on that changed here
+    changed = [name for name in changed if triaged or name == "date_of_birth"]
     facts = listed([_DETAIL_NAMES[name] for name in changed])
-    notices = [f"The triage decisions already made for {person.full_name} keep the facts they "
-               f"were decided on: the {facts} changed here {'does' if len(changed) == 1 else 'do'}"
-               " not change them"]
+    notices = [f"The {listed(kinds)} decisions already made for {person.full_name} keep the "
+               f"facts they were decided on: the {facts} changed here "
+               f"{'does' if len(changed) == 1 else 'do'} not change them"]
     if "date_of_birth" in changed:
         notices += [notice for allocation in allocations if allocation.in_error is None
                     and (notice := _randomised_on_another_age(
                         allocation, person, before["date_of_birth"], actor=actor))]
+        notices += [notice for assessment in assessments
+                    if (notice := _assessed_on_another_age(assessment, person))]
     return notices
+
+
+def _assessed_on_another_age(assessment, person: Person) -> str | None:
+    """Why the lead should review the diversion decided on ``assessment``
+    now that ``person``'s date of birth is another: a Checkpoint assessment
+    whose K1 (aged 10 to 17 on the offence date) the date of birth now
+    recorded decides otherwise than the assessment did, by Checkpoint's own
+    rule. None if not (or not Checkpoint)."""
+    from casework.eligibility import checkpoint
+    from casework.eligibility.outcomes import Outcome
+
+    if assessment.scheme != checkpoint.SCHEME:
+        return None
+    was = next((Outcome(c["outcome"]) for c in assessment.criteria if c["id"] == "K1"), None)
+    now = checkpoint.k1(person.date_of_birth, assessment.offence_date)
+    if was is None or now.outcome == was:
+        return None
+    decided = assessment.decision.replace("_", " ") if assessment.decision else "decided"
+    return (f"{person.full_name}'s Checkpoint assessment for the offence of "
+            f"{long_date(assessment.offence_date)}, decided {decided}, found K1 (age) "
+            f"{was.label.lower()}; by the date of birth now recorded it is "
+            f"{now.outcome.label.lower()}: {now.reason} The lead should review the diversion: "
+            "the assessment is not changed")
 
 
 def _randomised_on_another_age(allocation, person: Person, earlier: date | None, *,

@@ -15,10 +15,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework import submissions
 from casework.accounts.models import User
+from casework.accounts.services import unseen_characters_problem
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
@@ -118,15 +119,25 @@ def _title_problem(title: str, exclusion: Exclusion | None) -> str | None:
         return "Enter the exclusion's title"
     if len(title) > TITLE_LENGTH:
         return f"The title must be {TITLE_LENGTH} characters or fewer"
+    if problem := unseen_characters_problem(title, "title"):
+        return problem
     # C5 names each exclusion once whatever its case: two of one title
-    # would read as one
-    clash = select(func.count()).select_from(Exclusion).where(
-        func.lower(Exclusion.title) == title.lower())
+    # would read as one. Compared folded here, not by the database's lower(),
+    # which on SQLite folds ASCII letters only ("Élève" and "élève" were both
+    # taken; found by review); the table holds a few dozen titles.
+    others = select(Exclusion.title)
     if exclusion is not None:
-        clash = clash.where(Exclusion.id != exclusion.id)
-    if db.session.scalar(clash):
+        others = others.where(Exclusion.id != exclusion.id)
+    folded = _folded(title)
+    if any(_folded(other) == folded for other in db.session.scalars(others)):
         return "An exclusion with this title already exists"
     return None
+
+
+def _folded(title: str) -> str:
+    """``title`` as compared for a clash: case folded, and composed, so an
+    accent typed as a letter of its own or as a combining mark is one."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", title).casefold())
 
 
 def add_exclusion(title: str, *, actor: User, now: datetime,

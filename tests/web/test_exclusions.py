@@ -220,6 +220,11 @@ def test_a_retitled_exclusion_is_named_by_its_new_title_where_undecided(
     ("/admin/exclusions/mappa_managed",
      {"title": "Already in another focused-deterrence programme", "offered": "y"},
      "An exclusion with this title already exists"),
+    # as a display name is refused them (found by review: a bell was taken)
+    ("/admin/exclusions/new", {"title": "\x07bell"},
+     "The title must not contain control characters"),
+    ("/admin/exclusions/mappa_managed", {"title": "MAPPA \u202elevel 2", "offered": "y"},
+     "The title must not contain invisible formatting characters"),
 ])
 def test_bad_input_is_refused_and_nothing_written(app, make_user, path, data, message):
     admin = signed_in(app, make_user, "admin", ())
@@ -228,6 +233,26 @@ def test_bad_input_is_refused_and_nothing_written(app, make_user, path, data, me
     assert response.status_code == 422
     assert message in text(response)
     assert fingerprint(exclude=frozenset()) == before  # not even an audit event
+
+
+def test_titles_differing_only_in_the_case_of_an_accented_letter_clash(app, make_user):
+    """SQLite's lower() folds ASCII letters only, so "Élève excluded" and
+    "élève excluded" were both taken there (keys eleve_excluded and
+    eleve_excluded_2), and refused on PostgreSQL (found by review)."""
+    admin = signed_in(app, make_user, "admin", ())
+    assert send(admin, "/admin/exclusions/new", {"title": "Élève excluded"}).status_code == 302
+    before = fingerprint(exclude=frozenset())
+    for path, title in [("/admin/exclusions/new", "élève excluded"),
+                        ("/admin/exclusions/new", "E\u0301LE\u0300VE EXCLUDED"),  # combining
+                        ("/admin/exclusions/mappa_managed", "ÉLÈVE EXCLUDED")]:
+        response = send(admin, path, {"title": title, "offered": "y"})
+        assert response.status_code == 422, title
+        assert "An exclusion with this title already exists" in text(response)
+    assert fingerprint(exclude=frozenset()) == before
+    # its own title in another case is no clash
+    assert send(admin, "/admin/exclusions/eleve_excluded",
+                {"title": "élève excluded", "offered": "y"}).status_code == 302
+    assert exclusion("eleve_excluded").title == "élève excluded"
 
 
 def test_an_edit_from_a_page_opened_before_anothers_save(app, make_user):

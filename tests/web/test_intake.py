@@ -867,6 +867,96 @@ def test_an_edit_that_changes_a_randomised_persons_age_advises_marking_it_in_err
     assert [html.unescape(text) for text in shown] == expected
 
 
+def _diversion_decided(client, login_as, post, person, scheme, decision, rationale=""):
+    """``person`` assessed for ``scheme`` (a caseworker) and the assessment
+    decided (a lead, who is left signed in): the diversion forms' facts."""
+    from casework.diversion.models import Assessment
+    from tests.web.test_diversion import CHECKPOINT_FORM, OUTCOME22_FORM
+
+    login_as("caseworker", ("coventry",))
+    form = CHECKPOINT_FORM if scheme == "checkpoint" else OUTCOME22_FORM
+    assert post(f"/people/{person.id}/assessments/new/{scheme}", form).status_code == 302
+    assessment = db.session.scalars(select(Assessment)).one()
+    post("/sign-out")
+    login_as("lead", ("coventry",), email="lead@example.org")
+    response = post(f"/assessments/{assessment.id}/decision",
+                    {"decision": decision, "rationale": rationale})
+    assert response.status_code == 302
+    db.session.refresh(assessment)
+    db.session.refresh(person)
+    assert assessment.decided_at is not None
+    return assessment
+
+
+@pytest.mark.parametrize(("dob", "advice"), [
+    (["1", "3", "2007"], "found K1 (age) met; by the date of birth now recorded it is not met: "
+                         "Aged 19 on the offence date; Checkpoint is for ages 10 to 17."),
+    (["", "", ""], "found K1 (age) met; by the date of birth now recorded it is not known: "
+                   "Date of birth not known, so age on the offence date cannot be checked; "
+                   "Checkpoint is for ages 10 to 17."),
+    (["1", "3", "2011"], None),  # 15 on the offence date: K1 met all the same
+])
+def test_a_date_of_birth_corrected_after_a_checkpoint_decision_says_so(
+        client, login_as, post, make_referral, dob, advice):
+    """A Checkpoint assessment was decided on the date of birth then
+    recorded (K1: aged 10 to 17 on the offence date, never overridden); a
+    child decided eligible, their date of birth then corrected to one 19 on
+    the offence date, was told only "Changes saved" (found by review)."""
+    person = make_referral("coventry", dob=date(2010, 3, 1)).person
+    _diversion_decided(client, login_as, post, person, "checkpoint", "eligible")
+    response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
+                    follow_redirects=True)
+    expected = ["Changes saved", KEEP.replace("triage", "diversion").format(
+        person.full_name, "date of birth", "does")]
+    if advice:
+        expected.append(f"{person.full_name}'s Checkpoint assessment for the offence of "
+                        f"1 October 2026, decided eligible, {advice} The lead should review "
+                        "the diversion: the assessment is not changed")
+    assert [html.unescape(text) for text in banners(response.get_data(as_text=True))] \
+        == expected
+    # the assessment keeps the facts it was made on
+    from casework.diversion.models import Assessment
+
+    assessment = db.session.scalars(select(Assessment)).one()
+    assert assessment.facts["date_of_birth"] == "2010-03-01"
+    assert [c["outcome"] for c in assessment.criteria if c["id"] == "K1"] == ["pass"]
+
+
+def test_an_outcome22_decision_keeps_its_date_of_birth_not_its_local_authority(
+        client, login_as, post, make_referral, triage_referral, make_user, now):
+    """A decided Outcome 22 assessment read the date of birth (O5: a parent
+    or carer's agreement under 16): its correction names the diversion
+    decision; a local authority, which no assessment reads, does not. With a
+    triage decided too, both are named."""
+    from casework.triage import services as triage
+
+    referral = make_referral("coventry", dob=date(2010, 3, 1))
+    person = referral.person
+    _diversion_decided(client, login_as, post, person, "outcome22", "ineligible", "Not now")
+    path = f"/people/{person.id}/edit"
+    response = post(path, person_form(person, local_authority="dudley"), follow_redirects=True)
+    assert banners(response.get_data(as_text=True)) == ["Changes saved"]
+    db.session.refresh(person)
+    response = post(path, person_form(person, date_of_birth=["1", "3", "2009"]),
+                    follow_redirects=True)
+    assert [html.unescape(text) for text in banners(response.get_data(as_text=True))] == [
+        "Changes saved", KEEP.replace("triage", "diversion").format(
+            person.full_name, "date of birth", "does")]
+
+    triage_referral(referral)
+    triage.decide(triage.triage_for(referral), "ineligible", "Not group violence",
+                  actor=make_user("lead", email="lead2@example.org"), now=now,
+                  key=b"test-trial-key")
+    db.session.commit()
+    db.session.refresh(person)
+    response = post(path, person_form(person, local_authority="coventry",
+                                      date_of_birth=["1", "3", "2010"]),
+                    follow_redirects=True)
+    assert [html.unescape(text) for text in banners(response.get_data(as_text=True))] == [
+        "Changes saved", KEEP.replace("triage", "triage and diversion").format(
+            person.full_name, "date of birth and local authority", "do")]
+
+
 def test_an_allocation_already_marked_in_error_is_not_advised_again(
         client, login_as, post, randomised, make_user, now):
     from casework.trial import services as trial
