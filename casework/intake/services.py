@@ -552,13 +552,15 @@ def find_candidates(details: PersonDetails, *, actor: User) -> list[Candidate]:
     return found
 
 
-def lock_identity(details: PersonDetails, *, pnc_only: bool = False) -> None:
+def lock_identity(details: PersonDetails | Person, *, pnc_only: bool = False) -> None:
     """Serialise, until the transaction ends, the writers of a person who
     would be a strong match for ``details`` (``find_candidates``): the PNC
     reference, and the name keys with the date of birth. The same child
     referred at two sites at one moment was two people (each request's
     duplicate check done before either wrote): now the second waits, and
-    then finds the first as a candidate (``matching.identity_locks``)."""
+    then finds the first as a candidate (``matching.identity_locks``). A
+    lead's decision takes them for the ``Person`` decided, before C4 looks
+    for a randomised strong match."""
     for name in matching.identity_locks(details.pnc_reference, details.first_name,
                                         details.last_name, details.date_of_birth,
                                         pnc_only=pnc_only):
@@ -896,7 +898,7 @@ def _randomised_on_another_age(allocation, person: Person, earlier: date | None,
     than the one its stratum holds (a trial stratified by age). None if
     neither."""
     from casework.eligibility.cirv import MINIMUM_AGE
-    from casework.trial.strata import AGE_BANDS
+    from casework.trial.strata import age_band
 
     referral = db.session.get(Referral, allocation.referral_id)
     on = referral.referral_date
@@ -907,8 +909,10 @@ def _randomised_on_another_age(allocation, person: Person, earlier: date | None,
         return None if age is None else age >= MINIMUM_AGE
 
     def band(age: int | None) -> str | None:
-        return next((label for label, youngest, oldest in AGE_BANDS if age is not None
-                     and age >= youngest and (oldest is None or age <= oldest)), None)
+        try:
+            return None if age is None else age_band(age)
+        except ValueError:  # younger than the youngest band
+            return None
 
     def aged(age: int | None) -> str:
         return "of unknown age" if age is None else f"aged {age}"

@@ -30,6 +30,7 @@ from casework.eligibility import cirv
 from casework.eligibility.outcomes import Assessment, Result
 from casework.extensions import db
 from casework.intake import matching
+from casework.intake import services as intake
 from casework.intake.models import Person, Referral
 from casework.intake.reference import (
     CLOSE_REASONS,
@@ -466,10 +467,7 @@ def decide(triage: Triage, decision: str, rationale: str | None, *, actor: User,
     # and another record of the same child, decided at another site at the
     # same moment: each C4 looked before the other's allocation was
     # committed, and the one child was randomised twice
-    person = triage.referral.person
-    for name in matching.identity_locks(person.pnc_reference, person.first_name,
-                                        person.last_name, person.date_of_birth):
-        lock_for_update(db.session, name)
+    intake.lock_identity(triage.referral.person)
     # the trial open at the site now, for the rules and the randomisation
     # alike; recorded with the decision, whichever way it goes
     trial = _trial(triage)

@@ -20,7 +20,7 @@ from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
 from casework.extensions import db
 from casework.extracts import privacy
-from casework.intake.models import Person, Referral
+from casework.intake.models import Person, Referral, format_reference, parse_reference
 from casework.intake.validation import years_between
 from casework.trial import sequence, strata
 from casework.trial.models import (
@@ -554,7 +554,6 @@ def mark_in_error(trial: Trial, stratum: str | None, slot: int | None, reason: s
     second waits for the first and is told it is marked already (it met the
     unique index and answered 500); whether it is marked is read after the
     lock, in a statement of its own, so it sees the first one's record."""
-    from casework.intake.models import format_reference, parse_reference
     from casework.triage.models import Triage
 
     reason = (reason or "").strip()
