@@ -112,6 +112,19 @@ class _Environment(Environment):
             return self.undefined(obj=obj, name=attribute)
 
 
+def _warn_at_start_up(config) -> None:
+    """Log what production runs with but should not (``start_up_warnings``),
+    and GOV.UK Frontend's files missing."""
+    from casework import assets
+    from casework.config import start_up_warnings
+
+    warnings = start_up_warnings(config)
+    if config["CASEWORK_ENV"] == "production" and (not_installed := assets.missing(config)):
+        warnings.append(not_installed)
+    for warning in warnings:
+        log.warning(warning)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` (tests) overrides the environment."""
     from casework.config import load_config
@@ -144,6 +157,7 @@ def create_app(config: dict | None = None) -> Flask:
         settings = load_config(Path(app.instance_path), environ={"CASEWORK_ENV": "test"})
         settings.update(config)
     app.config.update(settings)
+    _warn_at_start_up(app.config)
     replica = app.config.get("REPLICA_DATABASE_URL")
     if replica:
         from casework.database import REPLICA

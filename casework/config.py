@@ -250,6 +250,24 @@ def _rate_limit_storage_options(uri: str, timeout: float) -> dict:
     return {**limits, "sentinel_kwargs": limits} if topology == "sentinel" else limits
 
 
+def start_up_warnings(config: Mapping) -> list[str]:
+    """What an operator should hear of at start-up: settings production can
+    run with but should not (found by review: it started with each of them
+    without a word)."""
+    if config["CASEWORK_ENV"] != "production":
+        return []
+    warnings = []
+    if config["RATELIMIT_STORAGE_URI"].lower().startswith("memory://"):
+        warnings.append("RATELIMIT_STORAGE_URI is memory://: each worker counts failed sign-ins "
+                        "on its own, so the sign-in limits are multiplied by the number of "
+                        "workers and servers; point it at Redis (see the README's deployment "
+                        "guide).")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        warnings.append("DATABASE_URL is a SQLite database: it suits one machine and one "
+                        "server; a deployment runs on PostgreSQL.")
+    return warnings
+
+
 def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -> dict:
     """Read every setting casework understands from the environment."""
     environ = os.environ if environ is None else environ
@@ -265,7 +283,15 @@ def load_config(instance_path: Path, environ: Mapping[str, str] | None = None) -
         keys = {name: key or _development_secret(instance_path, DEVELOPMENT_KEY_FILES[name])
                 for name, key in keys.items()}
 
-    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'casework.db'}"
+    database_url = (environ.get("DATABASE_URL") or "").strip()
+    if production and not database_url:
+        # Production on the checkout's SQLite file would keep its records
+        # where nobody backs them up, beside a development database (it
+        # started so, found by review).
+        raise ConfigError("DATABASE_URL must be set in production: its PostgreSQL database's "
+                          "address, such as postgresql+psycopg://casework@db.internal:5432/"
+                          "casework.")
+    database_url = database_url or f"sqlite:///{instance_path / 'casework.db'}"
     storage_uri = _storage_uri(environ)
 
     return {

@@ -26,12 +26,25 @@ _BUNDLE_FILES = frozenset({
 _FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}")
 
 
-def frontend_dir() -> Path:
+def frontend_dir(config=None) -> Path:
+    """Where GOV.UK Frontend's files are, by ``config`` (the app's)."""
     from casework import ROOT
 
-    configured = current_app.config.get("GOVUK_FRONTEND_DIR")
+    configured = (config if config is not None else current_app.config).get("GOVUK_FRONTEND_DIR")
     base = Path(configured) if configured else ROOT / "node_modules" / "govuk-frontend"
     return base / "dist" / "govuk"
+
+
+def missing(config) -> str | None:
+    """Why the pages would be drawn without GOV.UK Frontend's styles and
+    scripts (each answered 404, and the service started without a word:
+    found by review), or None if its files are there."""
+    root = frontend_dir(config)
+    if (root / STYLESHEET).is_file():
+        return None
+    return (f"GOV.UK Frontend is not installed at {root.parent.parent}: every page would be "
+            "drawn without its styles and scripts. Run `npm ci` in the checkout, or set "
+            "GOVUK_FRONTEND_DIR to where it is installed.")
 
 
 @lru_cache(maxsize=4)

@@ -184,7 +184,8 @@ def consort_command(out, trial_key) -> None:
     if not name.endswith(".svg") or not name[:-4].strip():  # ".svg" alone: a hidden file
         _fail("--out: give a file name ending in .svg")
     trial = _trial(trial_key)
-    outputs = services.consort_outputs(trial)
+    with from_replica():  # its counts, as the CONSORT pages' (found by review)
+        outputs = services.consort_outputs(trial)
     # both files appear only once both are written and the export audited
     with _whole(Path(out)) as svg, _whole(Path(out[:-4] + ".json")) as counts, \
             click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:

@@ -100,6 +100,25 @@ def test_the_cli_extract_reads_the_replica_and_is_recorded_on_the_primary(
     assert audit.verify_chain().ok
 
 
+
+def test_the_cli_consort_export_reads_the_replica_and_is_recorded_on_the_primary(
+        app, runner, randomised, tmp_path, replica_url):
+    """The CONSORT pages counted on the replica, `export consort` on the
+    primary, though the deployment guide sends both to the replica (found by
+    review)."""
+    import json
+
+    randomised("treatment")
+    out = tmp_path / "consort.svg"
+    result = runner.invoke(args=["export", "consort", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    counts = json.loads((tmp_path / "consort.json").read_text())
+    assert counts["randomised"] == 0  # the replica has no one yet (the primary has)
+    assert db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.action == "export:created")).one()
+    assert _on_replica(replica_url, "SELECT count(*) FROM audit_events") == 0
+    assert audit.verify_chain().ok
+
 def test_a_download_is_recorded_against_its_user_as_the_primary_knows_them(
         app, client, login_as, post, randomised, replica_url):
     """The replica has no trial and no such user yet (a new account, a lagging

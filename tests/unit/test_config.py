@@ -108,17 +108,19 @@ def test_bad_settings_name_the_variable(tmp_path, environ, message):
 
 PRODUCTION_KEYS = {"SECRET_KEY": "session-key-0123456789", "TRIAL_KEY": "trial-key-0123456789",
                    "PSEUDONYM_KEY": "pseudonym-key-0123456789"}
+PRODUCTION = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS,
+              "DATABASE_URL": "postgresql+psycopg://casework@db.internal:5432/casework"}
 
 
 def test_production_has_secure_cookies_and_no_generated_keys(tmp_path):
-    config = load_config(tmp_path, environ={"CASEWORK_ENV": "production", **PRODUCTION_KEYS})
+    config = load_config(tmp_path, environ={**PRODUCTION})
     assert config["SESSION_COOKIE_SECURE"] is True
     assert (config["TRIAL_KEY"], config["PSEUDONYM_KEY"]) == (b"trial-key-0123456789",
                                                               b"pseudonym-key-0123456789")
     # without a key, production does not start (and generates none): before,
     # it started, and randomisation or an extract failed on first use
     for missing in PRODUCTION_KEYS:
-        environ = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
+        environ = {**PRODUCTION}
         del environ[missing]
         with pytest.raises(ConfigError, match=f"{missing} \\(or {missing}_FILE\\) must be set"):
             load_config(tmp_path, environ=environ)
@@ -131,7 +133,7 @@ def test_the_session_key_may_be_given_as_a_file(tmp_path):
     session key could not (found by review)."""
     key_file = tmp_path / "session.key"
     key_file.write_text("session-key-from-a-file\n")
-    environ = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
+    environ = {**PRODUCTION}
     del environ["SECRET_KEY"]
     config = load_config(tmp_path, environ={**environ, "SECRET_KEY_FILE": str(key_file)})
     assert config["SECRET_KEY"] == b"session-key-from-a-file"
@@ -158,8 +160,7 @@ def test_production_refuses_short_or_shared_keys_without_showing_them(
     pseudonyms could be linked back to people. Both started (found by
     review)."""
     with pytest.raises(ConfigError, match=message) as refused:
-        load_config(tmp_path, environ={"CASEWORK_ENV": "production",
-                                       **PRODUCTION_KEYS, **changed})
+        load_config(tmp_path, environ={**PRODUCTION, **changed})
     for key in (*PRODUCTION_KEYS.values(), *changed.values()):
         assert key.strip() not in str(refused.value)
 
@@ -167,7 +168,7 @@ def test_production_refuses_short_or_shared_keys_without_showing_them(
 def test_a_key_file_is_checked_as_a_value_is(tmp_path):
     key_file = tmp_path / "trial.key"
     key_file.write_text("pseudonym-key-0123456789\n")  # the file's line break is taken off
-    environ = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
+    environ = {**PRODUCTION}
     del environ["TRIAL_KEY"]
     with pytest.raises(ConfigError, match="TRIAL_KEY and PSEUDONYM_KEY must be different"):
         load_config(tmp_path, environ={**environ, "TRIAL_KEY_FILE": str(key_file)})
@@ -182,7 +183,7 @@ def test_a_trial_or_pseudonym_key_in_use_may_be_kept_however_weak(tmp_path):
     would have been locked out for good (found by review), so it may keep
     it, saying so. A session key, changed at the cost of a sign-in, may not
     be weak; and a value is used as given, spaces at its ends included."""
-    production = {"CASEWORK_ENV": "production", **PRODUCTION_KEYS}
+    production = {**PRODUCTION}
     for changed in ({"TRIAL_KEY": "k3y"}, {"PSEUDONYM_KEY": PRODUCTION_KEYS["TRIAL_KEY"]}):
         with pytest.raises(ConfigError, match="ALLOW_WEAK_KEYS=1 keeps it"):
             load_config(tmp_path, environ={**production, **changed})
@@ -298,3 +299,45 @@ def test_the_timeout_warning_comes_at_most_half_way_and_says_how_long():
     assert warning_seconds(30 * 60, 120) == 120 and warning_seconds(60, 120) == 30
     assert duration_words(120) == "2 minutes" and duration_words(60) == "1 minute"
     assert duration_words(30) == "30 seconds"
+
+
+def test_production_does_not_start_without_its_database(tmp_path):
+    """Production without DATABASE_URL ran on the checkout's SQLite file
+    (found by review)."""
+    without = {name: value for name, value in PRODUCTION.items() if name != "DATABASE_URL"}
+    for environ in (without, {**without, "DATABASE_URL": " "}):
+        with pytest.raises(ConfigError, match="DATABASE_URL must be set in production"):
+            load_config(tmp_path, environ=environ)
+    assert load_config(tmp_path, environ={})["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:")
+
+
+def test_production_warns_of_settings_it_should_not_run_with(tmp_path):
+    """Production started with the sign-in throttle counting in each worker's
+    memory, or on SQLite, without a word (found by review)."""
+    from casework.config import start_up_warnings
+
+    def warned(**changed):
+        return " ".join(start_up_warnings(load_config(tmp_path, environ={**PRODUCTION,
+                                                                         **changed})))
+
+    assert "RATELIMIT_STORAGE_URI is memory://" in warned()
+    assert warned(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379") == ""
+    assert "DATABASE_URL is a SQLite database" in warned(
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379", DATABASE_URL="sqlite:////srv/x.db")
+    assert start_up_warnings(load_config(tmp_path, environ={})) == []  # development's defaults
+
+
+def test_production_says_so_when_gov_uk_frontend_is_not_installed(tmp_path, caplog):
+    """Without `npm ci` every page was drawn unstyled, its stylesheet and
+    scripts 404, and nothing said why (found by review)."""
+    from casework import _warn_at_start_up
+
+    config = {**load_config(tmp_path, environ={**PRODUCTION,
+                                               "RATELIMIT_STORAGE_URI": "redis://r:6379"})}
+    with caplog.at_level("WARNING", logger="casework"):
+        _warn_at_start_up(config)  # installed, as the tests' checkout is
+        assert caplog.messages == []
+        _warn_at_start_up({**config, "GOVUK_FRONTEND_DIR": str(tmp_path / "none")})
+    assert len(caplog.messages) == 1
+    assert "GOV.UK Frontend is not installed at" in caplog.messages[0]
+    assert "npm ci" in caplog.messages[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import runpy
 import socket
 import subprocess
@@ -89,3 +90,21 @@ def test_the_error_log_leaves_out_queries(tmp_path):
     assert "RuntimeError: failed at /sign-in\n" in err
     assert "Invalid HTTP request line: 'GET /notes/search'" in err
     assert "Ellis" not in err + out and "Okafor" not in err + out
+
+
+def test_a_bad_setting_stops_gunicorn_rather_than_booting_workers_for_ever(tmp_path):
+    """The app's "cannot start" exited its worker with code 1, so gunicorn
+    booted another, about once a second, for ever: the port open, every
+    connection hanging, a supervisor seeing it running (found by review).
+    Code 4 is gunicorn's "App failed to load", and it stops."""
+    pytest.importorskip("gunicorn")
+    env = {**os.environ, "CASEWORK_ENV": "test", "IDLE_TIMEOUT_MINUTES": "soon",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
+    server = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{_free_port()}", "--workers", "2", "wsgi:app"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert server.returncode == 4
+    assert "casework cannot start: IDLE_TIMEOUT_MINUTES must be a whole number" in server.stderr
+    assert "App failed to load" in server.stderr
+    assert "Traceback" not in server.stderr
