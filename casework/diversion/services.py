@@ -460,12 +460,22 @@ def closing_code(assessment: Assessment, settings: Settings) -> int:
     configured Outcome 23 (children's deferred prosecution) for a child's
     deferred prosecution only: Checkpoint, or the Outcome 22 deferred
     prosecution variant for someone under 18 on the offence date. An Outcome
-    22 diversion, or an adult's, closes as 22 whatever is configured."""
-    facts = assessment.facts
-    deferred = assessment.scheme == "checkpoint" or facts.get("variant") == "deferred_prosecution"
-    born = facts.get("date_of_birth")  # not known: not known to be a child
-    child = born is not None and years_between(date.fromisoformat(born),
-                                               assessment.offence_date) < ADULT_AGE
+    22 diversion, or an adult's, closes as 22 whatever is configured. The
+    age is by the date of birth the assessment was made on (its facts)."""
+    born = assessment.facts.get("date_of_birth")
+    return closing_code_if_born(assessment, date.fromisoformat(born) if born else None,
+                                settings)
+
+
+def closing_code_if_born(assessment: Assessment, date_of_birth: date | None,
+                         settings: Settings) -> int:
+    """``closing_code`` had ``assessment`` been made on ``date_of_birth``
+    (None: not known, so not known to be a child): for a date of birth
+    corrected after it (intake's notice of decisions made on earlier facts)."""
+    deferred = (assessment.scheme == "checkpoint"
+                or assessment.facts.get("variant") == "deferred_prosecution")
+    child = date_of_birth is not None and years_between(
+        date_of_birth, assessment.offence_date) < ADULT_AGE
     return settings.closing_code if deferred and child else 22
 
 

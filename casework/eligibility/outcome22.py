@@ -135,6 +135,19 @@ def _o4(facts: Outcome22Facts, rules: Outcome22Rules) -> CriterionResult:
                                        f"({INTENSITIES[minimum].lower()}).")
 
 
+def parent_or_carer_must_agree(date_of_birth: date | None, offence_date: date) -> bool | None:
+    """O5's age rule for someone born on ``date_of_birth`` (None: not
+    known) on ``offence_date``: True if they were under
+    PARENT_CONSENT_UNDER, so a parent or carer must agree; False if not;
+    None if their age is not known, when the agreement may be needed and is
+    asked for all the same. The rule an assessment applied, for a date of
+    birth corrected after it (intake's notice of decisions made on earlier
+    facts)."""
+    if date_of_birth is None:
+        return None
+    return years_between(date_of_birth, offence_date) < PARENT_CONSENT_UNDER
+
+
 def _o5(facts: Outcome22Facts) -> CriterionResult:
     failures, unknowns = [], []
     if facts.agrees_to_engage is False:
@@ -143,7 +156,8 @@ def _o5(facts: Outcome22Facts) -> CriterionResult:
         unknowns.append("whether they agree to engage")
     age = (years_between(facts.date_of_birth, facts.offence_date)
            if facts.date_of_birth else None)
-    if age is None or age < PARENT_CONSENT_UNDER:
+    must_agree = parent_or_carer_must_agree(facts.date_of_birth, facts.offence_date)
+    if must_agree is not False:
         needs = f"aged {age}, so a parent or carer must agree" if age is not None else \
             "age not known, so a parent or carer's agreement may be needed"
         if facts.parent_or_carer_agrees is False:
@@ -160,7 +174,7 @@ def _o5(facts: Outcome22Facts) -> CriterionResult:
     if unknowns:
         return _result("O5", Outcome.UNKNOWN, "Not yet known: " + "; ".join(unknowns) + ".")
     agreed = "Agrees to engage"
-    if age is not None and age < PARENT_CONSENT_UNDER:
+    if must_agree:
         agreed += ", with a parent or carer's agreement"
     if facts.variant == "deferred_prosecution":
         agreed += ", and accepts responsibility"

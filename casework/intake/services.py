@@ -831,7 +831,18 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
     otherwise, says so and that the lead should review the diversion (the
     assessment is not changed). Only triage and allocations were looked at:
     a child decided eligible for Checkpoint, found to be 19 on the offence
-    date, was told only "Changes saved" (found by review)."""
+    date, was told only "Changes saved" (found by review).
+
+    By the rules themselves, as for K1, it also says: for each decided
+    Outcome 22 assessment whose O5 the date of birth now recorded decides
+    otherwise (a parent or carer must agree under 16), that the lead should
+    review the diversion; for each decided eligible whose diversion has not
+    ended, if the date of birth now recorded would close it with another
+    outcome code (Outcome 23 for a child's deferred prosecution, 22
+    otherwise), that the closing code follows the date of birth the
+    assessment was decided on; and for each assessment not yet decided made
+    on another date of birth, that it should be assessed again. Only K1 was
+    looked at."""
     changed = [name for name in DECIDED_FACTS if name in changes]
     if not changed:
         return []
@@ -844,14 +855,17 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
         select(Allocation).where(Allocation.person_id == person.id).order_by(Allocation.id)))
     triaged = bool(allocations) or bool(db.session.scalar(select(exists().where(
         Triage.person_id == person.id, Triage.decided_at.is_not(None)))))
-    # an assessment reads the date of birth alone of these facts
+    # an assessment reads the date of birth alone of these facts; one not
+    # yet decided is no decision, but holds the date of birth it was made on
     assessments = list(db.session.scalars(
-        select(Assessment).where(Assessment.person_id == person.id,
-                                 Assessment.decided_at.is_not(None))
+        select(Assessment).where(Assessment.person_id == person.id)
         .order_by(Assessment.id))) if "date_of_birth" in changed else []
-    kinds = (["triage"] if triaged else []) + (["diversion"] if assessments else [])
+    decided = [assessment for assessment in assessments if assessment.decided_at is not None]
+    undecided = [notice for assessment in assessments if assessment.decided_at is None
+                 and (notice := _assessed_on_another_birth_date(assessment, person))]
+    kinds = (["triage"] if triaged else []) + (["diversion"] if decided else [])
     if not kinds:
-        return []
+        return undecided
     # the facts those decisions were made on that changed here
     changed = [name for name in changed if triaged or name == "date_of_birth"]
     facts = listed([_DETAIL_NAMES[name] for name in changed])
@@ -862,9 +876,35 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
         notices += [notice for allocation in allocations if allocation.in_error is None
                     and (notice := _randomised_on_another_age(
                         allocation, person, before["date_of_birth"], actor=actor))]
-        notices += [notice for assessment in assessments
-                    if (notice := _assessed_on_another_age(assessment, person))]
+        settings = _diversion_settings()
+        for assessment in decided:
+            notices += [notice for notice in (
+                _assessed_on_another_age(assessment, person),
+                _consent_on_another_age(assessment, person),
+                _closed_on_another_age(assessment, person, settings)) if notice]
+        notices += undecided
     return notices
+
+
+def _diversion_settings():
+    """What the deployment configures for diversion (its closing code)."""
+    from casework.diversion.services import Settings
+
+    return Settings.from_config(current_app.config)
+
+
+def _assessed_on(assessment) -> date | None:
+    """The date of birth ``assessment`` was made on (its facts'), or None."""
+    born = assessment.facts.get("date_of_birth")
+    return date.fromisoformat(born) if born else None
+
+
+def _aged_on(dob: date | None, on: date) -> str:
+    return "of unknown age" if dob is None else f"aged {validation.years_between(dob, on)}"
+
+
+def _decided_as(assessment) -> str:
+    return assessment.decision.replace("_", " ") if assessment.decision else "decided"
 
 
 def _assessed_on_another_age(assessment, person: Person) -> str | None:
@@ -882,12 +922,90 @@ def _assessed_on_another_age(assessment, person: Person) -> str | None:
     now = checkpoint.k1(person.date_of_birth, assessment.offence_date)
     if was is None or now.outcome == was:
         return None
-    decided = assessment.decision.replace("_", " ") if assessment.decision else "decided"
     return (f"{person.full_name}'s Checkpoint assessment for the offence of "
-            f"{long_date(assessment.offence_date)}, decided {decided}, found K1 (age) "
-            f"{was.label.lower()}; by the date of birth now recorded it is "
+            f"{long_date(assessment.offence_date)}, decided {_decided_as(assessment)}, found "
+            f"K1 (age) {was.label.lower()}; by the date of birth now recorded it is "
             f"{now.outcome.label.lower()}: {now.reason} The lead should review the diversion: "
             "the assessment is not changed")
+
+
+def _consent_on_another_age(assessment, person: Person) -> str | None:
+    """Why the lead should review the diversion decided on ``assessment``
+    now that ``person``'s date of birth is another: an Outcome 22
+    assessment made on a date of birth by which O5 asked for a parent or
+    carer's agreement (under 16 on the offence date, or of unknown age)
+    where the date of birth now recorded would not, or the other way round,
+    by Outcome 22's own rule. None if not (or not Outcome 22)."""
+    from casework.eligibility import outcome22
+
+    if assessment.scheme != outcome22.SCHEME:
+        return None
+    on, was, now = assessment.offence_date, _assessed_on(assessment), person.date_of_birth
+    # not known asks for the agreement as under 16 does (outcome22._o5)
+    was_asked, now_asked = (outcome22.parent_or_carer_must_agree(dob, on) is not False
+                            for dob in (was, now))
+    if was_asked == now_asked:
+        return None
+    return (f"{person.full_name}'s Outcome 22 assessment for the offence of {long_date(on)}, "
+            f"decided {_decided_as(assessment)}, took them to be {_aged_on(was, on)} on the "
+            f"offence date, so O5 {'asked' if was_asked else 'did not ask'} for a parent or "
+            f"carer's agreement; by the date of birth now recorded they were "
+            f"{_aged_on(now, on)}, so it {'would' if now_asked else 'would not'} (a parent or "
+            f"carer must agree under {outcome22.PARENT_CONSENT_UNDER}, or when the age is not "
+            "known). The lead should review the diversion: the assessment is not changed")
+
+
+def _closed_on_another_age(assessment, person: Person, settings) -> str | None:
+    """What the editor must be told of the outcome code a diversion on
+    ``assessment``, decided eligible and not yet ended (offered, active, or
+    not yet offered), will close with now that ``person``'s date of birth is
+    another: it follows the date of birth the assessment was made on
+    (diversion's ``closing_code``: the configured Outcome 23 for a child's
+    deferred prosecution, under 18 on the offence date), and the date of
+    birth now recorded would close it otherwise. None if it would not (an
+    Outcome 22 diversion, or Outcome 22 configured for every case, closes
+    as 22 whatever the age)."""
+    from casework.diversion import services as diversion
+    from casework.eligibility import checkpoint
+    from casework.eligibility.outcomes import Result
+
+    if assessment.decision != Result.ELIGIBLE or (
+            assessment.case is not None and assessment.case.status in diversion.ENDINGS):
+        return None
+    closes = diversion.closing_code(assessment, settings)
+    would = diversion.closing_code_if_born(assessment, person.date_of_birth, settings)
+    if closes == would:
+        return None
+    on = assessment.offence_date
+    kind = ("Checkpoint" if assessment.scheme == checkpoint.SCHEME
+            else "Outcome 22 deferred prosecution")
+    return (f"A diversion on {person.full_name}'s {kind} assessment for the offence of "
+            f"{long_date(on)} closes as Outcome {closes} when completed: the closing code "
+            f"follows the date of birth the assessment was decided on, by which they were "
+            f"{_aged_on(_assessed_on(assessment), on)} on the offence date. By the date of "
+            f"birth now recorded they were {_aged_on(person.date_of_birth, on)}, and it would "
+            f"close as Outcome {would} (Outcome {settings.closing_code} is for a child's "
+            f"deferred prosecution, under {diversion.ADULT_AGE} on the offence date)")
+
+
+def _assessed_on_another_birth_date(assessment, person: Person) -> str | None:
+    """What the editor must be told of ``assessment``, not yet decided,
+    made on a date of birth other than the one now recorded: a lead
+    deciding it would decide on the earlier one (an assessment is never
+    changed), so it should be assessed again. None if it was made on the
+    date of birth now recorded."""
+    from casework.diversion.services import SCHEMES
+
+    was = _assessed_on(assessment)
+    if was == person.date_of_birth:
+        return None
+    earlier = (f"on the earlier date of birth, {long_date(was)}" if was
+               else "with no date of birth recorded")
+    scheme = SCHEMES.get(assessment.scheme, assessment.scheme)
+    return (f"{person.full_name}'s {scheme} assessment for the offence of "
+            f"{long_date(assessment.offence_date)}, not yet decided, was assessed {earlier}: "
+            f"assess again from their record ({scheme} assessment), then decide the new "
+            "assessment, not this one, which is not changed")
 
 
 def _randomised_on_another_age(allocation, person: Person, earlier: date | None, *,

@@ -238,6 +238,19 @@ def test_outcome22_reasons():
     assert "aged 14, so a parent or carer must agree" in o5.reason
 
 
+@pytest.mark.parametrize(("dob", "must"), [
+    (born_aged(15), True), (born_aged(16, day_after=True), True),  # a day short of 16
+    (born_aged(16), False), (None, None),
+])
+def test_o5s_age_rule_is_the_one_its_assessment_applies(dob, must):
+    """parent_or_carer_must_agree, the rule O5 applies, for intake's notice
+    of a date of birth corrected after a decision: None (not known) asks for
+    the agreement as under 16 does."""
+    assert outcome22.parent_or_carer_must_agree(dob, OFFENCE_DATE) is must
+    asked = outcome22.assess(o22(date_of_birth=dob, parent_or_carer_agrees=None))
+    assert (asked.criterion("O5").outcome == U) is (must is not False)
+
+
 def test_outcome_codes_run_1_to_23():
     assert sorted(OUTCOME_CODES) == list(range(1, 24))
     assert "Diversionary" in OUTCOME_CODES[22]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from casework.accounts.models import User
 from casework.audit.models import AuditEvent
+from casework.dates import long_date
 from casework.extensions import db
 from casework.intake import services
 from casework.intake.models import Person, Referral
@@ -867,14 +868,16 @@ def test_an_edit_that_changes_a_randomised_persons_age_advises_marking_it_in_err
     assert [html.unescape(text) for text in shown] == expected
 
 
-def _diversion_decided(client, login_as, post, person, scheme, decision, rationale=""):
+def _diversion_decided(client, login_as, post, person, scheme, decision, rationale="",
+                       **facts):
     """``person`` assessed for ``scheme`` (a caseworker) and the assessment
-    decided (a lead, who is left signed in): the diversion forms' facts."""
+    decided (a lead, who is left signed in): the diversion forms' facts,
+    with ``facts``."""
     from casework.diversion.models import Assessment
     from tests.web.test_diversion import CHECKPOINT_FORM, OUTCOME22_FORM
 
     login_as("caseworker", ("coventry",))
-    form = CHECKPOINT_FORM if scheme == "checkpoint" else OUTCOME22_FORM
+    form = {**(CHECKPOINT_FORM if scheme == "checkpoint" else OUTCOME22_FORM), **facts}
     assert post(f"/people/{person.id}/assessments/new/{scheme}", form).status_code == 302
     assessment = db.session.scalars(select(Assessment)).one()
     post("/sign-out")
@@ -955,6 +958,164 @@ def test_an_outcome22_decision_keeps_its_date_of_birth_not_its_local_authority(
     assert [html.unescape(text) for text in banners(response.get_data(as_text=True))] == [
         "Changes saved", KEEP.replace("triage", "triage and diversion").format(
             person.full_name, "date of birth and local authority", "do")]
+
+
+def _notices(response) -> list[str]:
+    return [html.unescape(text) for text in banners(response.get_data(as_text=True))]
+
+
+DIVERSION_KEEP = KEEP.replace("triage", "diversion")
+
+
+@pytest.mark.parametrize(("dob", "advice"), [
+    (["1", "3", "2011"], "took them to be aged 16 on the offence date, so O5 did not ask for a "
+                         "parent or carer's agreement; by the date of birth now recorded they "
+                         "were aged 15, so it would"),
+    (["", "", ""], "took them to be aged 16 on the offence date, so O5 did not ask for a "
+                   "parent or carer's agreement; by the date of birth now recorded they were "
+                   "of unknown age, so it would"),
+    (["1", "3", "2009"], None),  # 17: no parent or carer's agreement needed all the same
+])
+def test_a_date_of_birth_corrected_after_an_outcome22_decision_says_if_o5_would_differ(
+        client, login_as, post, make_referral, dob, advice):
+    """An Outcome 22 assessment was decided on the date of birth then
+    recorded (O5: a parent or carer must agree under 16); corrected to one
+    under 16 on the offence date, only Checkpoint's K1 was looked at and the
+    editor was told nothing of it (found by review)."""
+    person = make_referral("coventry", dob=date(2010, 3, 1)).person
+    _diversion_decided(client, login_as, post, person, "outcome22", "ineligible", "Not now")
+    response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
+                    follow_redirects=True)
+    expected = ["Changes saved", DIVERSION_KEEP.format(person.full_name, "date of birth",
+                                                        "does")]
+    if advice:
+        expected.append(f"{person.full_name}'s Outcome 22 assessment for the offence of "
+                        f"1 October 2026, decided ineligible, {advice} (a parent or carer must "
+                        "agree under 16, or when the age is not known). The lead should review "
+                        "the diversion: the assessment is not changed")
+    assert _notices(response) == expected
+
+
+DEFERRED_FORM = {"variant": "deferred_prosecution", "accepts_responsibility": "yes"}
+
+
+@pytest.mark.parametrize(("configured", "case", "dob", "says"), [
+    (23, "offered", ["1", "3", "2008"], True),  # 17 on the offence date, now 18
+    (23, None, ["1", "3", "2008"], True),  # decided eligible, not offered yet
+    (23, "active", ["1", "6", "2009"], False),  # 17 all the same: nothing flips
+    (23, "withdrawn", ["1", "3", "2008"], False),  # ended: it closes with no code
+    (22, "offered", ["1", "3", "2008"], False),  # every diversion closes as 22
+])
+def test_a_date_of_birth_corrected_before_a_deferred_prosecution_ends_names_its_closing_code(
+        app, client, login_as, post, make_referral, monkeypatch, configured, case, dob, says):
+    """A diversion closes as the configured Outcome 23 for a child's
+    deferred prosecution, by the date of birth its assessment was made on
+    (diversion's closing_code): a date of birth corrected to an adult's
+    before it ended left it to close as 23, the editor told nothing."""
+    from casework.diversion import services as diversion
+    from casework.diversion.models import DiversionCase
+    from casework.eligibility import outcome22
+    from tests.web.test_diversion import day
+
+    monkeypatch.setitem(app.config, "DIVERSION_CLOSING_CODE", configured)
+    person = make_referral("coventry", dob=date(2009, 3, 1)).person
+    assessment = _diversion_decided(client, login_as, post, person, outcome22.SCHEME,
+                                    "eligible", "Not in the public interest", **DEFERRED_FORM)
+    if case is not None:
+        assert post(f"/assessments/{assessment.id}/case", {}).status_code == 302
+        record = db.session.scalars(select(DiversionCase)).one()
+        steps = {"offered": [], "active": ["active"], "withdrawn": ["withdrawn"]}[case]
+        for target in steps:
+            response = post(f"/diversion/{record.id}/step",
+                            {"target": target, "on": day(date.today()), "reason": "Moved"})
+            assert response.status_code == 302
+        db.session.refresh(record)
+        assert record.status == case
+    response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
+                    follow_redirects=True)
+    expected = ["Changes saved", DIVERSION_KEEP.format(person.full_name, "date of birth",
+                                                        "does")]
+    if says:
+        expected.append(
+            f"A diversion on {person.full_name}'s Outcome 22 deferred prosecution assessment "
+            "for the offence of 1 October 2026 closes as Outcome 23 when completed: the closing "
+            "code follows the date of birth the assessment was decided on, by which they were "
+            "aged 17 on the offence date. By the date of birth now recorded they were aged 18, "
+            "and it would close as Outcome 22 (Outcome 23 is for a child's deferred "
+            "prosecution, under 18 on the offence date)")
+    assert _notices(response) == expected
+    db.session.refresh(assessment)
+    assert diversion.closing_code(assessment, diversion.Settings.from_config(app.config)) \
+        == configured  # unchanged: the assessment's date of birth
+
+
+def test_a_date_of_birth_corrected_after_a_checkpoint_decision_names_k1_and_closing_code(
+        app, client, login_as, post, make_referral, monkeypatch):
+    """A Checkpoint diversion is a deferred prosecution too: a child found
+    to be 18 is told of K1 and of the outcome code it would close with."""
+    monkeypatch.setitem(app.config, "DIVERSION_CLOSING_CODE", 23)
+    person = make_referral("coventry", dob=date(2009, 3, 1)).person
+    _diversion_decided(client, login_as, post, person, "checkpoint", "eligible")
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "3", "2008"]),
+                    follow_redirects=True)
+    assert _notices(response) == [
+        "Changes saved", DIVERSION_KEEP.format(person.full_name, "date of birth", "does"),
+        f"{person.full_name}'s Checkpoint assessment for the offence of 1 October 2026, "
+        "decided eligible, found K1 (age) met; by the date of birth now recorded it is not "
+        "met: Aged 18 on the offence date; Checkpoint is for ages 10 to 17. The lead should "
+        "review the diversion: the assessment is not changed",
+        f"A diversion on {person.full_name}'s Checkpoint assessment for the offence of "
+        "1 October 2026 closes as Outcome 23 when completed: the closing code follows the "
+        "date of birth the assessment was decided on, by which they were aged 17 on the "
+        "offence date. By the date of birth now recorded they were aged 18, and it would "
+        "close as Outcome 22 (Outcome 23 is for a child's deferred prosecution, under 18 on "
+        "the offence date)"]
+
+
+@pytest.mark.parametrize(("scheme", "dob"), [
+    ("checkpoint", ["1", "6", "2010"]),  # aged 16 on the offence date all the same
+    ("outcome22", ["1", "3", "2011"]),
+    ("outcome22", ["", "", ""]),
+])
+def test_a_date_of_birth_corrected_before_an_assessment_is_decided_says_assess_again(
+        client, login_as, post, make_referral, scheme, dob):
+    """An assessment not yet decided holds the date of birth it was made
+    on (never changed), and a lead deciding it decides on that one: its
+    correction said nothing, no decision having been made (found by
+    review). No diversion decision was made: none is said to keep its
+    facts."""
+    from casework.diversion.models import Assessment
+    from tests.web.test_diversion import CHECKPOINT_FORM, OUTCOME22_FORM
+
+    person = make_referral("coventry", dob=date(2010, 3, 1)).person
+    login_as("caseworker", ("coventry",))
+    form = CHECKPOINT_FORM if scheme == "checkpoint" else OUTCOME22_FORM
+    assert post(f"/people/{person.id}/assessments/new/{scheme}", form).status_code == 302
+    response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
+                    follow_redirects=True)
+    named = {"checkpoint": "Checkpoint", "outcome22": "Outcome 22"}[scheme]
+
+    def assess_again(earlier: str) -> str:
+        return (f"{person.full_name}'s {named} assessment for the offence of 1 October 2026, "
+                f"not yet decided, was assessed {earlier}: assess again from their record "
+                f"({named} assessment), then decide the new assessment, not this one, which is "
+                "not changed")
+
+    assert _notices(response) == [
+        "Changes saved", assess_again("on the earlier date of birth, 1 March 2010")]
+    assessment = db.session.scalars(select(Assessment)).one()
+    assert assessment.decided_at is None and assessment.facts["date_of_birth"] == "2010-03-01"
+    # assessed again, then the date of birth put back: only the one made on
+    # the date of birth it replaces is named, not one made on that now recorded
+    db.session.refresh(person)
+    again = (f"on the earlier date of birth, {long_date(person.date_of_birth)}"
+             if person.date_of_birth else "with no date of birth recorded")
+    assert post(f"/people/{person.id}/assessments/new/{scheme}", form).status_code == 302
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "3", "2010"]),
+                    follow_redirects=True)
+    assert _notices(response) == ["Changes saved", assess_again(again)]
 
 
 def test_an_allocation_already_marked_in_error_is_not_advised_again(
