@@ -76,6 +76,9 @@ class Action(StrEnum):
     PATHWAY_PROPOSED = "pathway:proposed"
     PATHWAY_APPROVED = "pathway:approved"
     PATHWAY_REJECTED = "pathway:rejected"
+    # a proposal ended, undecided, by a move recorded while it waited (an
+    # exit, accepted support): the move's own pathway:changed follows it
+    PATHWAY_PROPOSAL_LAPSED = "pathway:proposal_lapsed"
     PATHWAY_CHANGED = "pathway:changed"
     DEVIATION_RECORDED = "deviation:recorded"  # a protocol deviation
     # notes and contacts (bodies never appear in the detail)

@@ -60,10 +60,15 @@ class ProposalStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # the person moved (a move the caseworker records: an exit, accepted
+    # support) before a lead decided it: ended by that move, decided by no one
+    LAPSED = "lapsed"
 
 
 class PathwayProposal(db.Model):
-    """A move that needs a lead's approval (entering disruption)."""
+    """A move that needs a lead's approval (entering disruption). It waits
+    (pending) until a lead approves or rejects it, or the person is moved
+    otherwise first, which ends it as lapsed (migration 0025)."""
 
     __tablename__ = "pathway_proposals"
     __table_args__ = (

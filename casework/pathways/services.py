@@ -291,7 +291,13 @@ def move(person: Person, request: MoveRequest, *, actor: User,
     approval (entering disruption). Serialised per person. Sent again (its
     ``submission`` key claimed), raises submissions.AlreadySubmitted: a
     second click waits for the first's lock, and would otherwise find the
-    person moved "by someone else"."""
+    person moved "by someone else".
+
+    A proposal waiting for a lead stops a second proposal, not a move:
+    a death, custody or accepted support is recorded when it happens (the
+    caseworker's to record, DESIGN.md), and ends the waiting proposal as
+    lapsed (``_lapse``), under the same lock, which approve and reject take
+    too."""
     lock_for_update(db.session, f"pathway:person:{person.id}")
     submissions.claim(request.submission, "pathway_move", actor=actor, now=now)
     allocation, current, target, rule, rationale = _check_move(
@@ -316,6 +322,9 @@ def move(person: Person, request: MoveRequest, *, actor: User,
                              "effective_date": request.effective_date.isoformat()})
         return proposal
     submissions.settle(request.submission, person.id)
+    waiting = pending_proposal(person.id)
+    if waiting is not None:
+        _lapse(waiting, person, target, request.effective_date, actor=actor, now=now)
     return _new_episode(
         person, allocation, target, request.effective_date, previous=current,
         reason=EXIT_REASONS[request.exit_reason] if rule.needs_exit_reason else rule.reason,
@@ -324,9 +333,32 @@ def move(person: Person, request: MoveRequest, *, actor: User,
     )
 
 
+def _lapse(proposal: PathwayProposal, person: Person, target: Pathway, effective: date, *,
+           actor: User, now: datetime) -> None:
+    """End ``proposal``, still waiting, as lapsed: ``person`` is moved to
+    ``target`` from ``effective`` before a lead decided it. No one decided
+    it, so it has no decider (``decided_by``: the lead who approved or
+    rejected); who recorded the move is the episode's and the audit
+    event's actor. The note says what overtook it, for the proposal's
+    page, the person's record and a lead who opens it afterwards. The
+    caller holds the person's lock, which a decision takes first: the
+    proposal, found pending under it, stays so until this ends it."""
+    proposal.status = ProposalStatus.LAPSED
+    proposal.decided_by_id, proposal.decided_at = None, now
+    proposal.decision_note = (f"{person.full_name} moved to {target.label.lower()} on "
+                              f"{long_date(effective)} before it was decided")
+    db.session.flush()
+    audit.record(Action.PATHWAY_PROPOSAL_LAPSED, actor=actor, now=now, subject_type="person",
+                 subject_id=person.id, site_id=proposal.site_id,
+                 detail={"proposal_id": proposal.id, "to": str(proposal.to_pathway),
+                         "moved_to": str(target), "effective_date": effective.isoformat()})
+
+
 def _lock_pending(proposal: PathwayProposal) -> None:
     lock_for_update(db.session, f"pathway:person:{proposal.person_id}")
     lock_row(db.session, proposal)
+    if proposal.status == ProposalStatus.LAPSED:
+        raise PathwayError({None: f"This proposal lapsed: {proposal.decision_note}"})
     if proposal.status != ProposalStatus.PENDING:
         raise PathwayError({None: f"This proposal was already {proposal.status.value}"})
 

@@ -102,11 +102,22 @@ class InvalidTransition(Exception):
         super().__init__(message)
 
 
-def targets(current: Pathway, *, is_lead: bool = True) -> list[Pathway]:
+def targets(current: Pathway, *, is_lead: bool = True,
+            proposing: bool = True) -> list[Pathway]:
     """Where a person on ``current`` may move, in the table's order; for
-    someone not a lead, without the moves only a lead makes."""
+    someone not a lead, without the moves only a lead makes; not
+    ``proposing`` (a proposal of theirs waits for a lead, and a second is
+    refused), without the moves a lead must approve."""
     return [to for (frm, to), move in TRANSITIONS.items()
-            if frm == current and (is_lead or move.authority != Authority.LEAD)]
+            if frm == current and (is_lead or move.authority != Authority.LEAD)
+            and (proposing or move.authority != Authority.LEAD_APPROVAL)]
+
+
+def needs_approval(current: str, target: str | None) -> bool:
+    """Whether moving from ``current`` to ``target`` (as sent: perhaps no
+    pathway at all) is a proposal a lead approves."""
+    move = TRANSITIONS.get((current, target))
+    return move is not None and move.authority == Authority.LEAD_APPROVAL
 
 
 def transition(current: Pathway, target: Pathway, *, is_lead: bool,

@@ -21,8 +21,8 @@ from casework.intake import services as intake
 from casework.intake.models import Person
 from casework.pathways import bp, services
 from casework.pathways.forms import DeviationForm, MoveForm, ProposalDecisionForm, SummaryForm
-from casework.pathways.models import PathwayProposal
-from casework.pathways.states import targets
+from casework.pathways.models import PathwayProposal, ProposalStatus
+from casework.pathways.states import needs_approval, targets
 from casework.submissions import AlreadySubmitted, check_earlier
 
 
@@ -40,25 +40,34 @@ def move(person_id: int):
     if not form.is_submitted():
         form.version.data = services.pathway_version(current)
 
+    refusal = services.pathway_problem(person)
+    # a proposal waiting for a lead stops a second one, not a move: recording
+    # one (an exit, accepted support) ends it as lapsed (services.move)
+    pending = services.pending_proposal(person.id) if refusal is None else None
+
     def offered(current) -> list:
         """The moves this user may make or propose from ``current``."""
         return choices((p.value, p.label) for p in (
-            targets(current.pathway, is_lead=current_user.can(Permission.PATHWAY_DECIDE))
+            targets(current.pathway, is_lead=current_user.can(Permission.PATHWAY_DECIDE),
+                    proposing=pending is None)
             if current else []))
 
     form.target.choices = offered(current)
-    refusal = services.pathway_problem(person)
     if refusal is None and current and not form.target.choices:  # exited: a lead reopens
         refusal = (f"Only a lead can move {person.full_name} on from "
                    f"{current.pathway.label.lower()}")
-    pending = services.pending_proposal(person.id) if refusal is None else None
     waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
                "is waiting for a lead") if pending else None
+    # a second proposal sent (a form drawn before the first, or sent twice):
+    # refused as such, where the choices' own check said only that it is
+    # not one of the options
+    again = waiting if (pending and current and form.is_submitted()
+                        and needs_approval(current.pathway, form.target.data)) else None
     done = None
     try:
         if form.is_submitted():  # sent again: the first click's move, not "someone else's"
             check_earlier(form.submission.data, "pathway_move", actor=current_user)
-        if not refused(form, refusal or waiting) and not _moved_meanwhile(form, current) \
+        if not refused(form, refusal or again) and not _moved_meanwhile(form, current) \
                 and form.validate_on_submit():
             done = services.move(person, form.request(), actor=current_user, now=utcnow())
     except AlreadySubmitted as sent:  # a double click: the first moved them
@@ -73,8 +82,13 @@ def move(person_id: int):
         current = services.current_episode(person.id)  # "Now:" as it is
         form.target.choices = offered(current)
     if done is not None:
-        flash("Proposal sent to a lead for approval" if isinstance(done, PathwayProposal)
-              else f"Moved to {done.pathway.label.lower()}", "success")
+        if isinstance(done, PathwayProposal):
+            flash("Proposal sent to a lead for approval", "success")
+        elif pending is not None and pending.status == ProposalStatus.LAPSED:  # ended by it
+            flash(f"Moved to {done.pathway.label.lower()}. The proposal to move "
+                  f"{person.full_name} to {pending.to_pathway.label.lower()} lapsed", "success")
+        else:
+            flash(f"Moved to {done.pathway.label.lower()}", "success")
         return redirect(url_for("intake.person", person_id=person.id))
     status = 422 if form.errors or form.form_errors else 200
     intake.person_shown(person, page=request.endpoint)

@@ -118,3 +118,62 @@ def test_migration_0024_ships_the_exclusions_the_rules_held(app, make_referral,
         (key, title, True) for key, title in DEFAULT_EXCLUSIONS.items()]
     assert all(e.created_at.tzinfo is not None for e in shipped)
     assert db.session.get(Triage, triage_id).exclusions == ["mappa_managed"]
+
+
+def test_migration_0025_lets_a_proposal_lapse(app, randomised, make_user):
+    """Migration 0025's CHECK constraint takes 'lapsed' (SQLite copies the
+    table to change it, its partial unique index of a pending proposal
+    with it). Downgraded, a lapsed proposal reads rejected, the status
+    before it that says the same (decided against, it moved no one), its
+    note kept; upgraded again, a proposal lapses as before."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    from casework.pathways import services
+    from casework.pathways.models import PathwayProposal
+    from tests.conftest import load_migration, run_migration_step
+
+    worker = make_user("caseworker", ("coventry",))
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    person = randomised("treatment")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 10)), actor=worker,
+                  now=now)
+    first = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                       rationale="Active"), actor=worker, now=now)
+    services.move(person, services.MoveRequest("at_risk_monitoring", date(2026, 7, 5)),
+                  actor=worker, now=now)
+    second = services.move(person, services.MoveRequest("disruption", date(2026, 7, 6),
+                                                        rationale="Active"), actor=worker, now=now)
+    first_id, second_id, note = first.id, second.id, first.decision_note
+    migration = load_migration("0025")
+    run_migration_step(migration.downgrade)
+    db.session.expire_all()
+    assert db.session.get(PathwayProposal, first_id).status == "rejected"
+    assert db.session.get(PathwayProposal, first_id).decision_note == note
+    assert db.session.get(PathwayProposal, second_id).status == "pending"
+    with pytest.raises(IntegrityError):  # the constraint as it was
+        db.session.execute(update(PathwayProposal).where(PathwayProposal.id == second_id)
+                           .values(status="lapsed"))
+    db.session.rollback()
+    run_migration_step(migration.upgrade)
+    db.session.expire_all()
+    services.move(person, services.MoveRequest("exited", date(2026, 7, 7), "custody"),
+                  actor=worker, now=now)
+    db.session.commit()
+    assert db.session.get(PathwayProposal, second_id).status == "lapsed"
+    # still one pending proposal a person at most (the index copied with the table)
+    services.move(person, services.MoveRequest("engaged", date(2026, 7, 8),
+                                               rationale="Released"),
+                  actor=make_user("lead", ("coventry",)), now=now)
+    services.move(person, services.MoveRequest("disruption", date(2026, 7, 9),
+                                               rationale="Active"), actor=worker, now=now)
+    db.session.flush()
+    with pytest.raises(IntegrityError):
+        db.session.add(PathwayProposal(
+            person_id=person.id, allocation_id=second.allocation_id, site_id=second.site_id,
+            from_pathway="engaged", to_pathway="disruption", effective_date=date(2026, 7, 9),
+            rationale="Again", proposed_by_id=worker.id, proposed_at=now))
+        db.session.flush()
+    db.session.rollback()

@@ -168,9 +168,62 @@ def test_approval_after_the_person_moved_is_refused(randomised, worker, leads):
     move(person, "engaged", date(2026, 6, 10), worker)
     proposal = move(person, "disruption", date(2026, 7, 1), worker, rationale="Active")
     move(person, "at_risk_monitoring", date(2026, 7, 5), worker)
-    with pytest.raises(services.PathwayError, match="changed since"):
+    with pytest.raises(services.PathwayError, match="This proposal lapsed"):
         services.approve(proposal, actor=leads[0], now=NOW)
     db.session.rollback()
+
+
+def test_an_exit_recorded_while_a_proposal_waits_lapses_it(randomised, worker, leads):
+    """A death or custody is the caseworker's to record (DESIGN.md), and
+    was refused until a lead decided a disruption proposal waiting: it is
+    recorded, and ends the proposal as lapsed, undecided, audited."""
+    person = randomised("treatment")
+    move(person, "engaged", date(2026, 6, 10), worker)
+    proposal = move(person, "disruption", date(2026, 7, 1), worker, rationale="Active")
+    later = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+    episode = move(person, "exited", date(2026, 7, 5), worker, exit_reason="custody", now=later)
+    assert episode.pathway == Pathway.EXITED and episode.reason == "In custody"
+    assert services.current_episode(person.id) == episode
+    db.session.expire_all()
+    proposal = db.session.get(PathwayProposal, proposal.id)
+    assert proposal.status == "lapsed" and services.pending_proposal(person.id) is None
+    assert proposal.decided_at == later and proposal.decided_by_id is None
+    assert proposal.decision_note == (f"{person.full_name} moved to exited on 5 July 2026 "
+                                      "before it was decided")
+    assert [a for a in actions() if a.startswith("pathway:")][-3:] == [
+        "pathway:proposed", "pathway:proposal_lapsed", "pathway:changed"]
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "pathway:proposal_lapsed")).one()
+    assert event.actor_id == worker.id and event.subject_id == str(person.id)
+    assert event.detail == {"proposal_id": proposal.id, "to": "disruption",
+                            "moved_to": "exited", "effective_date": "2026-07-05"}
+    # no lead can decide it now, and it waits on no lead's queue
+    assert services.pending_proposals(None) == []
+    for decide in (lambda: services.approve(proposal, actor=leads[0], now=NOW),
+                   lambda: services.reject(proposal, "Too late", actor=leads[0], now=NOW)):
+        with pytest.raises(services.PathwayError) as refused:
+            decide()
+        assert str(refused.value) == (f"This proposal lapsed: {person.full_name} moved to "
+                                      "exited on 5 July 2026 before it was decided")
+        db.session.rollback()
+    assert services.current_episode(person.id).pathway == Pathway.EXITED
+    assert services.person_pathway(person.id).decided == proposal
+
+
+def test_a_second_proposal_waits_for_the_first_but_a_move_does_not(randomised, worker):
+    person = randomised("treatment")
+    move(person, "at_risk_monitoring", date(2026, 6, 10), worker)
+    first = move(person, "disruption", date(2026, 7, 1), worker, rationale="Active")
+    with pytest.raises(services.PathwayError, match="already waiting for a lead"):
+        move(person, "disruption", date(2026, 7, 2), worker, rationale="Again")
+    db.session.rollback()
+    # accepted support ("the door stays open") ends it; a new proposal may follow
+    move(person, "engaged", date(2026, 7, 3), worker)
+    assert db.session.get(PathwayProposal, first.id).status == "lapsed"
+    move(person, "at_risk_monitoring", date(2026, 8, 1), worker)
+    second = move(person, "disruption", date(2026, 8, 2), worker, rationale="Active again")
+    assert services.pending_proposal(person.id) == second
+    assert db.session.get(PathwayProposal, first.id).status == "lapsed"
 
 
 def test_the_control_arm_gets_no_pathway_action(randomised, worker):

@@ -15,6 +15,7 @@ from casework.pathways.states import (
     InvalidTransition,
     Pathway,
     date_problem,
+    needs_approval,
     targets,
     transition,
 )
@@ -55,6 +56,23 @@ def test_the_table_is_the_design():
 def test_every_allowed_move(frm, to):
     assert transition(frm, to, **needed(frm, to)) is TRANSITIONS[(frm, to)]
     assert to in targets(frm)
+
+
+def test_while_a_proposal_waits_every_move_but_a_proposal_is_offered():
+    """A proposal waiting for a lead stops a second, not a move: an exit,
+    accepted support, or a move to at-risk monitoring is offered still."""
+    P = Pathway
+    assert targets(P.ENGAGED, is_lead=False, proposing=False) == [
+        P.AT_RISK_MONITORING, P.EXITED]
+    assert targets(P.AT_RISK_MONITORING, is_lead=False, proposing=False) == [
+        P.ENGAGED, P.EXITED]
+    for frm, to in ALLOWED:
+        assert needs_approval(frm, to) == (TRANSITIONS[(frm, to)].authority
+                                           == Authority.LEAD_APPROVAL)
+        assert (to in targets(frm, proposing=False)) == (not needs_approval(frm, to))
+    # as a form sends them: strings, or nothing, or no pathway
+    assert needs_approval("engaged", "disruption") and not needs_approval("engaged", None)
+    assert not needs_approval("engaged", "nowhere")
 
 
 @pytest.mark.parametrize(("frm", "to"), FORBIDDEN)

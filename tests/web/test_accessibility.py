@@ -140,8 +140,12 @@ def test_a_later_outcome_is_refused_by_the_service_once_recorded(app):
                                                     "failed case")
 
 
-def test_a_pathway_move_sent_while_a_proposal_waits_says_so(client, login_as, post,
-                                                            randomised):
+def test_a_second_proposal_sent_while_one_waits_says_so(client, login_as, post,
+                                                        randomised):
+    """While a proposal waits, a move is recorded (it ends the proposal),
+    so a form sent empty is checked as any other; a second proposal is
+    refused, saying why, where the choices' check said only that it is not
+    one of the options (a second is not offered)."""
     person = randomised("treatment")
     login_as("caseworker", ("coventry",))
     for target, on in (("engaged", date(2026, 6, 3)), ("disruption", date(2026, 7, 1))):
@@ -150,10 +154,14 @@ def test_a_pathway_move_sent_while_a_proposal_waits_says_so(client, login_as, po
     assert response.status_code == 302, text_of(response)
     response = post(f"/people/{person.id}/pathway", {})
     assert response.status_code == 422
+    assert summary_texts(text_of(response))[0] == "Select where the person is moving to"
+    response = post(f"/people/{person.id}/pathway", {
+        "target": "disruption", "effective_date": day(date(2026, 7, 2)), "rationale": "Again"})
+    assert response.status_code == 422
     page = text_of(response)
     assert summary_texts(page) == [
         f"A proposal to move {person.full_name} to disruption is waiting for a lead"]
-    assert "Select where" not in page
+    assert "one of the options" not in page
 
 
 def test_an_allocation_list_sent_once_people_are_randomised_says_why(client, login_as, post,

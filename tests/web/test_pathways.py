@@ -332,7 +332,7 @@ def test_a_decided_proposal_reaches_the_caseworker(client, login_as, post, rando
     """A rejected proposal and the lead's reason reached no page a
     caseworker could open: the proposal's page is a lead's, and the box
     saying it waited just disappeared (found by review). While it waits,
-    the move page said only that nothing else could be recorded."""
+    the move page says so, and records any other move."""
     from tests.conftest import sign_in
 
     person = randomised("treatment")
@@ -349,7 +349,8 @@ def test_a_decided_proposal_reaches_the_caseworker(client, login_as, post, rando
     assert "A lead approves or rejects it from their Pending approvals page" in page
     move = html.unescape(text_of(client.get(f"/people/{person.id}/pathway")))
     assert "A lead approves or rejects it from their Pending approvals page" in move
-    assert "not even an exit" in move and f"/pathways/proposals/{proposal.id}" not in move
+    assert "not even an exit" not in move and f"/pathways/proposals/{proposal.id}" not in move
+    assert "recording a move ends the waiting proposal" in move
 
     lead = make_user("lead", ("coventry",), email="lena@example.org", display_name="Lena Lead")
     post("/sign-out")
@@ -396,3 +397,74 @@ def test_an_approved_proposal_says_who_approved_it(client, login_as, post, rando
     assert "to disruption from 1 July 2026 was <strong>approved</strong> by Lena Lead" in page
     assert ("Proposal by Cara Worker to move to disruption from 1 July 2026 "
             "<strong>approved</strong> by Lena Lead.") in page
+
+
+def test_a_move_recorded_while_a_proposal_waits_ends_it(client, login_as, post, randomised,
+                                                        make_user):
+    """While a disruption proposal waited, the move page refused every
+    move, a death or custody too, until a lead rejected the proposal. It
+    shows the form (without a second proposal), the exit is recorded, and
+    the proposal lapses: off the lead's queue, shown lapsed on its page and
+    the person's record, and no longer approved."""
+    from tests.conftest import sign_in
+
+    person = randomised("treatment")
+    worker = make_user("caseworker", ("coventry",), email="cara@example.org",
+                       display_name="Cara Worker")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
+                  now=datetime.now(UTC))
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Arrested twice"),
+                             actor=worker, now=datetime.now(UTC))
+    db.session.commit()
+    lead = make_user("lead", ("coventry",), email="lena@example.org", display_name="Lena Lead")
+    sign_in(client, lead.email)
+    assert person.full_name in text_of(client.get("/pathways/approvals"))
+    waiting = '>1<span class="govuk-visually-hidden"> disruption proposals waiting'
+    assert waiting in text_of(client.get("/dashboard"))
+    post("/sign-out")
+
+    sign_in(client, worker.email)
+    assert "Record a pathway move" in text_of(client.get(f"/people/{person.id}"))
+    path = f"/people/{person.id}/pathway"
+    page = client.get(path)
+    form = text_of(page)
+    assert page.status_code == 200 and "is waiting for a lead" in form
+    assert 'name="target"' in form and 'value="exited"' in form
+    assert 'value="disruption"' not in form  # a second proposal is not offered
+    assert "govuk-warning-text" not in form and "not even an exit" not in form
+    # a second proposal sent all the same is refused as before
+    again = post(path, {"target": "disruption", "effective_date": day(date(2026, 7, 2)),
+                        "rationale": "Again", "version": hidden(page, "version")})
+    assert again.status_code == 422 and "is waiting for a lead" in text_of(again)
+    assert count(PathwayProposal) == 1
+
+    done = post(path, {"target": "exited", "effective_date": day(date(2026, 7, 5)),
+                       "exit_reason": "died", "version": hidden(page, "version")},
+                follow_redirects=True)
+    shown = html.unescape(text_of(done))
+    assert done.status_code == 200 and "Moved to exited" in shown
+    assert f"The proposal to move {person.full_name} to disruption lapsed" in shown
+    assert services.current_episode(person.id).pathway == "exited"
+    assert db.session.get(PathwayProposal, proposal.id).status == "lapsed"
+    assert audited("pathway:proposal_lapsed") == 1
+    box = re.search(r'data-testid="proposal-decided">(.*?)</div>', shown, re.S).group(1)
+    assert (f"The proposal by Cara Worker to move {person.full_name} to disruption from "
+            "1 July 2026 <strong>lapsed</strong> on ") in box
+    assert box.endswith(f"undecided: {person.full_name} moved to exited on 5 July 2026 "
+                        "before it was decided.")
+    record = shown.split('id="case-record"')[1]
+    assert "to move to disruption from 1 July 2026 <strong>lapsed</strong>, undecided" in record
+
+    post("/sign-out")
+    sign_in(client, lead.email)
+    assert "No proposals are waiting" in text_of(client.get("/pathways/approvals"))
+    assert waiting not in text_of(client.get("/dashboard"))  # nor the dashboard's figure
+    page = html.unescape(text_of(client.get(f"/pathways/proposals/{proposal.id}")))
+    assert "Lapsed" in page and "Why it lapsed" in page and 'name="decision"' not in page
+    refused = post(f"/pathways/proposals/{proposal.id}", {"decision": "approve"})
+    assert refused.status_code == 422
+    assert (f"This proposal lapsed: {person.full_name} moved to exited on 5 July 2026 before "
+            "it was decided") in html.unescape(text_of(refused))
+    assert services.current_episode(person.id).pathway == "exited"
+    assert audited("pathway:approved") == 0
