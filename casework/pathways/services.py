@@ -345,8 +345,9 @@ def _lapse(proposal: PathwayProposal, person: Person, target: Pathway, effective
     proposal, found pending under it, stays so until this ends it."""
     proposal.status = ProposalStatus.LAPSED
     proposal.decided_by_id, proposal.decided_at = None, now
-    proposal.decision_note = (f"{person.full_name} moved to {target.label.lower()} on "
-                              f"{long_date(effective)} before it was decided")
+    # (no name: a name corrected later would not follow it into the note)
+    proposal.decision_note = (f"moved to {target.label.lower()} on {long_date(effective)} "
+                              "before it was decided")
     db.session.flush()
     audit.record(Action.PATHWAY_PROPOSAL_LAPSED, actor=actor, now=now, subject_type="person",
                  subject_id=person.id, site_id=proposal.site_id,
@@ -358,7 +359,8 @@ def _lock_pending(proposal: PathwayProposal) -> None:
     lock_for_update(db.session, f"pathway:person:{proposal.person_id}")
     lock_row(db.session, proposal)
     if proposal.status == ProposalStatus.LAPSED:
-        raise PathwayError({None: f"This proposal lapsed: {proposal.decision_note}"})
+        raise PathwayError({None: f"This proposal lapsed: {proposal.person.full_name} "
+                                  f"{proposal.decision_note}"})
     if proposal.status != ProposalStatus.PENDING:
         raise PathwayError({None: f"This proposal was already {proposal.status.value}"})
 
