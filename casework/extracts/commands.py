@@ -30,16 +30,45 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _descriptor(path: Path) -> int | None:
+    """The descriptor ``path`` names, if it names one this process has open:
+    /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N. Such a name is
+    the shell's redirection (``> file``, ``>> file``, a pipe): written
+    through the descriptor itself, never by the file it leads to. Resolved
+    to that file and replaced, ``>> file`` lost what the file held before
+    (found by review)."""
+    parts = Path(os.path.abspath(path)).parts
+    named = {("/", "dev", "stdout"): 1, ("/", "dev", "stderr"): 2}
+    if parts in named:
+        return named[parts]
+    numbered = (len(parts) == 4 and parts[:3] == ("/", "dev", "fd")) or (
+        len(parts) == 5 and parts[:2] == ("/", "proc") and parts[3] == "fd"
+        and parts[2] in ("self", "thread-self", str(os.getpid())))
+    if numbered and parts[-1].isascii() and parts[-1].isdigit():
+        return int(parts[-1])
+    return None
+
+
 @contextmanager
 def _whole(path: Path) -> Iterator[IO[bytes]]:
     """``path`` written whole or not at all: written beside it under a
     temporary name and renamed onto it once the block ends without an error
     (anything else leaves ``path`` as it was), with the mode a new file would
     have (or the one it had). A link is followed to the file it names; a
-    path that is no regular file (a pipe, /dev/stdout) is written directly,
-    by the name given (/dev/stdout on a pipe resolves to a /proc name that
-    cannot be opened: found by review). A path that cannot be written is
-    refused, naming --out (exit 2)."""
+    descriptor's name (/dev/stdout, /dev/fd/N: ``_descriptor``) is written
+    through that descriptor, so ``>> file`` appends, and a path that is no
+    regular file (a pipe, a device) is written directly, by the name given
+    (/dev/stdout on a pipe resolves to a /proc name that cannot be opened:
+    found by review). A path that cannot be written is refused, naming
+    --out (exit 2)."""
+    fd = _descriptor(path)
+    if fd is not None:
+        try:
+            with os.fdopen(os.dup(fd), "wb") as handle:
+                yield handle
+            return
+        except OSError as error:
+            _fail(f"--out: cannot write to {path}: {error.strerror or error}")
     if path.exists() and not path.is_file() and not path.is_dir():
         path = path.absolute()
     else:

@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -1337,3 +1338,40 @@ def test_age_at_referral_is_given_only_where_k_holds_with_it(app, make_trial, ma
         AuditEvent.action == "export:created")).one()
     assert event.detail["age_at_referral"] is False
 
+
+def _export_events() -> list[dict]:
+    db.session.rollback()
+    return [e.detail for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export:created").order_by(AuditEvent.id))]
+
+
+def test_an_extract_to_a_descriptor_is_written_through_it(app, cohort, runner, tmp_path,
+                                                          monkeypatch):
+    """Found by review: ``--out /dev/stdout`` with the shell appending
+    (``>> file``) resolved to the file and replaced it, losing what it held.
+    A descriptor's name is written through the descriptor: appended there."""
+    import os
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    target = tmp_path / "log.csv"
+    target.write_bytes(b"earlier\n")
+    inode = target.stat().st_ino
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{fd}"])
+        os.write(fd, b"later\n")  # the descriptor is still the shell's
+    finally:
+        os.close(fd)
+    assert result.exit_code == 0, result.output
+    written = target.read_bytes()
+    assert written.startswith(b"earlier\nperson,") and written.endswith(b"\nlater\n")
+    assert target.stat().st_ino == inode and sorted(tmp_path.iterdir()) == [target]
+    [event] = _export_events()
+    assert event["sha256"] == hashlib.sha256(written[8:-6]).hexdigest()
+    from casework.extracts.commands import _descriptor
+
+    for name, fd in (("/dev/stdout", 1), ("/dev/stderr", 2), ("/dev/fd/7", 7),
+                     ("/proc/self/fd/5", 5), (f"/proc/{os.getpid()}/fd/3", 3),
+                     ("/dev/../dev/stdout", 1), ("/dev/null", None),
+                     ("/proc/1/fd/1", None), ("/dev/fd/x", None), ("stdout", None)):
+        assert _descriptor(Path(name)) == fd, name
