@@ -7,7 +7,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -47,6 +47,13 @@ def _descriptor(path: Path) -> int | None:
     if numbered and parts[-1].isascii() and parts[-1].isdigit():
         return int(parts[-1])
     return None
+
+
+def _direct(path: Path) -> bool:
+    """Whether ``path`` is written directly (a descriptor, a pipe, a device),
+    not whole under a temporary name."""
+    return _descriptor(path) is not None or (
+        path.exists() and not path.is_file() and not path.is_dir())
 
 
 @contextmanager
@@ -147,24 +154,36 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     def finished(rows: int, sha256: str, complete: bool) -> None:
         outcome.update(rows=rows, sha256=sha256, complete=complete)
 
-    # The file appears under its name only once it is whole and audited.
-    with _whole(Path(out)) as handle:
-        # The passes over the cohort read from the replica, if there is one.
-        with from_replica():
-            chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
-            # the rows the plan writes (it counted them), each a line; a CSV's
-            # header is one more. (Its length was every allocation, rows left
-            # out as under k among them, and none for a referral extract.)
-            lines = sum(chosen.groups.values()) + (fmt == "csv")
-            with click.progressbar(length=lines, label="Writing", file=sys.stderr) as bar:
-                for chunk in services.serialise(req, key, on_done=finished, chosen=chosen):
-                    handle.write(chunk)
-                    bar.update(chunk.count(b"\n"))
-        with command_transaction("export-cohort"):
-            services.record_extract(req, key=key, rows_written=outcome["rows"],
-                                    sha256=outcome["sha256"], complete=outcome["complete"],
-                                    actor=None, now=utcnow(), chosen=chosen,
-                                    os_user=os_user())
+    chosen, handed_over = None, False
+    try:
+        # The file appears under its name only once it is whole and audited.
+        with _whole(Path(out)) as handle:
+            # The passes over the cohort read from the replica, if there is one.
+            with from_replica():
+                chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
+                # the rows the plan writes (it counted them), each a line; a CSV's
+                # header is one more. (Its length was every allocation, rows left
+                # out as under k among them, and none for a referral extract.)
+                lines = sum(chosen.groups.values()) + (fmt == "csv")
+                chunks = services.serialise(req, key, on_done=finished, chosen=chosen)
+                with closing(chunks), click.progressbar(length=lines, label="Writing",
+                                                        file=sys.stderr) as bar:
+                    for chunk in chunks:
+                        handle.write(chunk)
+                        handed_over = True
+                        bar.update(chunk.count(b"\n"))
+                    handle.flush()  # a pipe's reader gone fails here, not once audited
+            with command_transaction("export-cohort"):
+                services.record_extract(req, key=key, rows_written=outcome["rows"],
+                                        sha256=outcome["sha256"], complete=outcome["complete"],
+                                        actor=None, now=utcnow(), chosen=chosen,
+                                        os_user=os_user())
+    except BaseException:
+        # written directly (a pipe, /dev/stdout), what was written has gone:
+        # audited as incomplete, as a download its reader stops is
+        if handed_over and _direct(Path(out)):
+            _record_incomplete(req, key, chosen, outcome, out)
+        raise
     written = chosen.written
     reached = (f"k {written.k}, target {chosen.target} reached" if written.rows
                else f"no group reached k {chosen.target}")
@@ -175,6 +194,31 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
                f"{chosen.rows_left_out:,} rows left out as under k even hidden; age at "
                f"referral {'given' if chosen.exact_age else 'left empty'}); "
                f"SHA-256 {outcome['sha256']}", err=True)
+
+
+def _record_incomplete(req: services.ExtractRequest, key: bytes, chosen: services.Plan,
+                       outcome: dict, out: str) -> None:
+    """Audit an extract that stopped part-way through being written directly
+    (its reader gone, a database error): its reader has the rows
+    before, and every extract is audited (DESIGN.md), so it is recorded with
+    ``complete`` false, the rows and the SHA-256 of what was handed over,
+    in a transaction of its own; no event was recorded (found by review).
+    A file written whole needs none: its temporary copy is removed. If the
+    event cannot be recorded either, that is said and the error that
+    stopped the export is the one raised."""
+    try:
+        db.session.rollback()  # a database error leaves its transaction unusable
+        with command_transaction("export-cohort"):
+            services.record_extract(req, key=key, rows_written=outcome.get("rows", 0),
+                                    sha256=outcome.get("sha256", ""), complete=False,
+                                    actor=None, now=utcnow(), chosen=chosen,
+                                    os_user=os_user())
+    except Exception as error:  # said; the export's own error follows
+        click.echo(f"The incomplete extract written to {out} could not be audited: {error}",
+                   err=True)
+        return
+    click.echo(f"Stopped after {outcome.get('rows', 0):,} rows written to {out}: audited as "
+               f"incomplete (SHA-256 {outcome.get('sha256', '')})", err=True)
 
 
 @export_cli.command("dictionary")

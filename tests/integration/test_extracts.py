@@ -1339,10 +1339,94 @@ def test_age_at_referral_is_given_only_where_k_holds_with_it(app, make_trial, ma
     assert event.detail["age_at_referral"] is False
 
 
+def _stopping(after: int, error: str):
+    """``services._planned_rows`` giving one real row ``after`` times (chunks
+    of 64 kB are handed over meanwhile), then failing: ``error`` "runtime"
+    as the code might, "database" with a statement the database refuses
+    (which, on PostgreSQL, leaves the transaction unusable)."""
+    from sqlalchemy import text
+
+    real = services._planned_rows
+
+    def rows(*args, **kwargs):
+        row = next(iter(real(*args, **kwargs)))
+        for _ in range(after):
+            yield row
+        if error == "database":
+            db.session.execute(text("SELECT * FROM no_such_table"))
+        raise RuntimeError("the export stopped")
+
+    return rows
+
+
 def _export_events() -> list[dict]:
     db.session.rollback()
     return [e.detail for e in db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "export:created").order_by(AuditEvent.id))]
+
+
+@pytest.mark.parametrize("error", ["runtime", "database"])
+def test_an_extract_stopped_part_way_to_a_descriptor_is_audited_incomplete(
+        app, cohort, runner, tmp_path, monkeypatch, error):
+    """Found by review: written to a pipe or /dev/stdout, an export that
+    failed part-way had given its reader the rows before, and recorded no
+    event. It is audited as incomplete, with the rows and SHA-256 handed
+    over, in a transaction of its own (after a database error too, which on
+    PostgreSQL leaves the export's own unusable); the error is still the
+    command's. To a file, nothing is left and nothing recorded."""
+    import os
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    monkeypatch.setattr(services, "_planned_rows", _stopping(2000, error))
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 1 and result.exception is not None
+    assert list(tmp_path.iterdir()) == [] and _export_events() == []
+
+    target = tmp_path / "out.csv"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{fd}"])
+    finally:
+        os.close(fd)
+    assert result.exit_code == 1 and result.exception is not None
+    sent = target.read_bytes()
+    assert sent.startswith(b"person,") and len(sent) > 64_000  # chunks were written
+    [event] = _export_events()
+    assert event["complete"] is False and event["kind"] == "cohort_extract"
+    assert event["sha256"] == hashlib.sha256(sent).hexdigest()
+    assert 0 < event["rows"] <= 2000 and event["os_user"] == getpass.getuser()
+    assert "audited as incomplete" in result.stderr
+
+
+def test_an_extract_whose_pipe_reader_leaves_is_audited_incomplete(app, cohort, runner,
+                                                                   monkeypatch):
+    """The reader of a pipe (``| head``) stops after its first read: the
+    export exits 2 saying it could not write, and is audited as incomplete."""
+    import os
+    import threading
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    real = services._planned_rows
+    monkeypatch.setattr(services, "_planned_rows", lambda *a, **k: iter(
+        [next(iter(real(*a, **k)))] * 3000))  # several times a pipe's 64 kB
+    read, write = os.pipe()
+    got = []
+
+    def reader():
+        got.append(os.read(read, 4096))
+        os.close(read)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{write}"])
+    finally:
+        thread.join()
+        os.close(write)
+    assert result.exit_code == 2 and "--out: cannot write" in result.stderr, result.output
+    assert got[0].startswith(b"person,")
+    [event] = _export_events()
+    assert event["complete"] is False and 0 < event["rows"] < 3000
 
 
 def test_an_extract_to_a_descriptor_is_written_through_it(app, cohort, runner, tmp_path,
