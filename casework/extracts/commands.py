@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
+from functools import wraps
 from pathlib import Path
 from typing import IO
 
@@ -57,7 +59,7 @@ def _direct(path: Path) -> bool:
 
 
 @contextmanager
-def _whole(path: Path) -> Iterator[IO[bytes]]:
+def _whole(path: Path, *, private: bool = False) -> Iterator[IO[bytes]]:
     """``path`` written whole or not at all: written beside it under a
     temporary name and renamed onto it once the block ends without an error
     (anything else leaves ``path`` as it was), with the mode a new file would
@@ -67,7 +69,9 @@ def _whole(path: Path) -> Iterator[IO[bytes]]:
     regular file (a pipe, a device) is written directly, by the name given
     (/dev/stdout on a pipe resolves to a /proc name that cannot be opened:
     found by review). A path that cannot be written is refused, naming
-    --out (exit 2)."""
+    --out (exit 2). ``private`` (a cohort extract: special-category data):
+    a new file is 0600 whatever the umask, and a file replaced keeps its
+    owner's and group's permissions but none for others (``_mode``)."""
     fd = _descriptor(path)
     if fd is not None:
         try:
@@ -99,13 +103,48 @@ def _whole(path: Path) -> Iterator[IO[bytes]]:
     try:
         with handle:
             yield handle
-        os.chmod(handle.name, stat.S_IMODE(path.stat().st_mode) if path.exists()
-                 else 0o666 & ~_umask())
+        os.chmod(handle.name, _mode(path, private=private))
         os.replace(handle.name, path)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(handle.name)
         raise
+
+
+def _mode(path: Path, *, private: bool) -> int:
+    """The mode ``path`` is written with: the one it has if it exists (for a
+    private file, without others' permissions), else a new file's (0600 for
+    a private one: a cohort extract is special-category data, for the
+    evaluator who wrote it; they share it by choice, with chmod, or by
+    replacing a file they made group-readable)."""
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        return mode & 0o770 if private else mode
+    return 0o600 if private else 0o666 & ~_umask()
+
+
+def _terminable(command: Callable) -> Callable:
+    """``command`` stopped by SIGTERM (a service stopped, ``kill``, a
+    container's shutdown) as by an exit (SystemExit, exit 143), so its
+    cleanup runs: the signal ended the process at once, leaving a temporary
+    ``.partial`` file behind (found by review), and a pipe's reader an
+    extract nobody audited. The handler before is put back after. Outside
+    the main thread (no handler can be set there) the command runs as it is."""
+    @wraps(command)
+    def run(*args, **kwargs):
+        def stop(signum, _frame):
+            raise SystemExit(128 + signum)
+
+        try:
+            previous = signal.signal(signal.SIGTERM, stop)
+        except ValueError:
+            return command(*args, **kwargs)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+    return run
 
 
 def _umask() -> int:
@@ -139,6 +178,7 @@ def _trial(key: str | None) -> Trial:
 @click.option("--per-extract-key", is_flag=True,
               help="Pseudonyms under a one-off key, linking to no other extract.")
 @click.option("--trial", "trial_key", help="The trial's key (needed if there are several).")
+@_terminable
 def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     """Write the cohort extract, streamed in constant memory, and audit it."""
     trial = _trial(trial_key)
@@ -157,7 +197,7 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
     chosen, handed_over = None, False
     try:
         # The file appears under its name only once it is whole and audited.
-        with _whole(Path(out)) as handle:
+        with _whole(Path(out), private=True) as handle:
             # The passes over the cohort read from the replica, if there is one.
             with from_replica():
                 chosen = services.plan(req, current_app.config["EXTRACT_MIN_K"])
@@ -199,7 +239,7 @@ def cohort_command(out, fmt, unit, level, per_extract_key, trial_key) -> None:
 def _record_incomplete(req: services.ExtractRequest, key: bytes, chosen: services.Plan,
                        outcome: dict, out: str) -> None:
     """Audit an extract that stopped part-way through being written directly
-    (its reader gone, a database error): its reader has the rows
+    (its reader gone, a database error, SIGTERM): its reader has the rows
     before, and every extract is audited (DESIGN.md), so it is recorded with
     ``complete`` false, the rows and the SHA-256 of what was handed over,
     in a transaction of its own; no event was recorded (found by review).
@@ -224,6 +264,7 @@ def _record_incomplete(req: services.ExtractRequest, key: bytes, chosen: service
 @export_cli.command("dictionary")
 @click.option("--out", "out", default=".", show_default=True, type=click.Path(file_okay=False),
               help="The folder for dictionary.csv and dictionary.md.")
+@_terminable
 def dictionary_command(out) -> None:
     """Write the data dictionary, generated from the extract schemas (DESIGN's
     ``export dictionary`` takes no options: by default into the folder it is
@@ -251,6 +292,7 @@ def dictionary_command(out) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="The SVG to write; its counts go beside it as .json.")
 @click.option("--trial", "trial_key", help="The trial's key (needed if there are several).")
+@_terminable
 def consort_command(out, trial_key) -> None:
     """Write the CONSORT flow diagram (SVG) and its counts (JSON)."""
     name = Path(out).name
