@@ -295,14 +295,20 @@ def dictionary_command(out) -> None:
 @_terminable
 def consort_command(out, trial_key) -> None:
     """Write the CONSORT flow diagram (SVG) and its counts (JSON)."""
-    name = Path(out).name
+    # both names from the path, not its text: "x.svg/" gave "x..json"
+    # (found by review); a name ending in a separator is a folder's
+    if out.endswith((os.sep, os.altsep or os.sep)):
+        _fail("--out: give a file name ending in .svg, not a folder")
+    svg_path = Path(out)
+    name = svg_path.name
     if not name.endswith(".svg") or not name[:-4].strip():  # ".svg" alone: a hidden file
         _fail("--out: give a file name ending in .svg")
+    json_path = svg_path.with_suffix(".json")
     trial = _trial(trial_key)
     with from_replica():  # its counts, as the CONSORT pages' (found by review)
         outputs = services.consort_outputs(trial)
     # both files appear only once both are written and the export audited
-    with _whole(Path(out)) as svg, _whole(Path(out[:-4] + ".json")) as counts, \
+    with _whole(svg_path) as svg, _whole(json_path) as counts, \
             click.progressbar(length=2, label="Writing", file=sys.stderr) as bar:
         svg.write(outputs["svg"])
         bar.update(1)
@@ -311,4 +317,4 @@ def consort_command(out, trial_key) -> None:
         with command_transaction("export-consort"):
             services.record_consort_export(trial, outputs, actor=None, now=utcnow(),
                                            os_user=os_user())
-    click.echo(f"Wrote {out} and {out[:-4]}.json")
+    click.echo(f"Wrote {svg_path} and {json_path}")

@@ -799,6 +799,8 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     ["export", "consort", "--out", "{tmp}/d.svg"],  # d.json is a folder
     ["export", "cohort", "--out", "{tmp}"],
     ["export", "consort", "--out", "{tmp}/.svg"],  # a hidden file, and its .json
+    # a folder's name: its .json was "x..json" (found by review)
+    ["export", "consort", "--out", "{tmp}/x.svg/"],
     ["export", "dictionary", "--out", ""],  # the folder it is run in
 ])
 def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, command):
@@ -1516,3 +1518,11 @@ def test_a_cohort_extract_is_readable_by_its_writer_only(app, cohort, runner, tm
         assert stat.S_IMODE((tmp_path / "f.svg").stat().st_mode) == 0o644
     finally:
         os.umask(previous)
+
+
+def test_the_consort_counts_are_named_from_the_svgs_path(cohort, runner, tmp_path):
+    """The .json's name was cut from the text of --out."""
+    result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "a.b.svg")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.b.json", "a.b.svg"]
+    assert f"Wrote {tmp_path / 'a.b.svg'} and {tmp_path / 'a.b.json'}" in result.output
