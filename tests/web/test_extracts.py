@@ -349,3 +349,19 @@ def test_a_database_error_mid_download_is_raised_and_audited(app, client, login_
         AuditEvent.action == "export:created")).one()
     assert event.detail["complete"] is False and event.detail["rows"] == 2
     assert event.actor_role == "evaluator"
+
+
+def test_the_consort_svg_drops_what_xml_cannot_hold(client, login_as, cohort):  # noqa: F811
+    """Found by review: a trial name stored with a vertical tab, an escape
+    or U+FFFE (names are refused with them now) made the SVG invalid XML."""
+    import xml.etree.ElementTree as ET
+
+    trial, _ = cohort
+    trial.name = "A\x0bB\x1bC\ufffeD\tE & <F>"
+    db.session.commit()
+    login_as("evaluator", ())
+    svg = client.get("/extracts/consort.svg")
+    assert svg.status_code == 200
+    root = ET.fromstring(svg.get_data())  # noqa: S314  (our own output)
+    title = root.find("{http://www.w3.org/2000/svg}text")
+    assert title is not None and title.text == "ABCD\tE & <F>"
