@@ -72,11 +72,25 @@ def parse_allocation_list(data: bytes, valid_strata) -> AllocationList:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AllocationListError(["The file must be a CSV saved as UTF-8"]) from None
+    # lines ended by a carriage return alone (Excel for Mac's "CSV") were
+    # refused with the csv module's own words (found by review)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.reader(io.StringIO(text))
     try:
-        return _parse_rows(csv.reader(io.StringIO(text)), valid_strata, data)
+        return _parse_rows(reader, valid_strata, data)
     except csv.Error as error:  # a field past the csv module's limit, say
-        raise AllocationListError([f"The file is not a CSV this service can read "
-                                   f"({error})"]) from None
+        raise AllocationListError([f"The file is not a CSV this service can read: line "
+                                   f"{reader.line_num} {_csv_problem(error)}"]) from None
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """What the csv module found wrong, in plain words (its own were
+    Python's, "field larger than field limit (131072)")."""
+    if "field limit" in str(error):
+        return (f"has a value longer than {csv.field_size_limit():,} characters "
+                "(a stratum, slot or arm is a word or a number)")
+    return "is not laid out as comma-separated values"
+
 
 
 def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
