@@ -100,7 +100,11 @@ def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
     problems: list[str] = []
     entries: list[tuple[str, int, Arm]] = []
     expected: dict[str, int] = {}
-    for line_number, row in enumerate(reader, start=2):
+    # "Line N" is the line of the file the record starts on (a quoted value
+    # may hold a line break): it counted records (found by review)
+    ends = reader.line_num
+    for row in reader:
+        line_number, ends = ends + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != 3:

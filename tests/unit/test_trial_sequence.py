@@ -212,6 +212,10 @@ def test_allocation_list_parses_with_its_checksum():
     # found by review: Python's words ("field larger than field limit"), and no line
     (b"stratum,slot,arm\ncoventry,1,control\ncoventry,2," + b"x" * 200_000 + b"\n",
      "not a CSV this service can read: line 3 has a value longer than 131,072 characters"),
+    # the line the record starts on, not the record's number (found by review)
+    (b'stratum,slot,arm\n"coventry\n",1,control\ncoventry,9,control\n', "Line 4: slot must be 2"),
+    (b'stratum,slot,arm\r\n"a\r\nb",1,control\r\ncoventry,9,control\r\n',
+     "Line 4: slot must be 1"),
 ])
 def test_bad_allocation_lists_name_the_line(data, message):
     with pytest.raises(strata.AllocationListError) as caught:
