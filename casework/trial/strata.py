@@ -92,6 +92,15 @@ def _csv_problem(error: csv.Error) -> str:
     return "is not laid out as comma-separated values"
 
 
+# a value from the file repeated in a message is cut to about this length:
+# a 1.5 MB upload of long values gave a 2.6 MB page (found by review)
+MAX_SHOWN = 40
+
+
+def _shown(value: str) -> str:
+    """``value`` quoted in a message, cut with an ellipsis past MAX_SHOWN."""
+    return repr(value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…")
+
 
 def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
     header = [h.strip().lower() for h in next(reader, [])]
@@ -112,7 +121,7 @@ def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
         else:
             stratum, slot_text, arm_text = (cell.strip() for cell in row)
             if stratum not in valid_strata:
-                problems.append(f"Line {line_number}: stratum {stratum!r} is not one of this "
+                problems.append(f"Line {line_number}: stratum {_shown(stratum)} is not one of this "
                                 f"trial's strata ({', '.join(sorted(valid_strata))})")
             elif not (slot_text.isascii() and slot_text.isdigit() and len(slot_text) <= 9) \
                     or int(slot_text) != expected.get(stratum, 1):

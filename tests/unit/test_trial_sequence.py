@@ -234,6 +234,16 @@ def test_an_allocation_list_takes_any_line_ending(newline):
         ("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL))
 
 
+def test_a_value_repeated_in_a_message_is_cut_short():
+    """Found by review: each refused stratum was repeated whole, so a 1.5 MB
+    upload gave a 2.6 MB error page."""
+    data = b"stratum,slot,arm\n" + b"".join(b"x" * 100_000 + b",1,control\n" for _ in range(12))
+    with pytest.raises(strata.AllocationListError) as caught:
+        strata.parse_allocation_list(data, VALID)
+    problems = caught.value.problems
+    assert len(problems) == 10 and all(len(p) < 200 for p in problems)
+    assert problems[0].startswith("Line 2: stratum '" + "x" * 40 + "\u2026' is not one of")
+
 
 LIST = (("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL),
         ("wolverhampton", 1, Arm.CONTROL))
