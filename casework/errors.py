@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -46,6 +46,15 @@ CSRF_MESSAGES = {
 }
 
 
+def _too_large() -> str:
+    """The 413 page's words: the limit, from MAX_CONTENT_LENGTH."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = (f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024
+            else f"{limit // 1024 or 1} KB" if limit >= 1024 else f"{limit} bytes")
+    return (f"What you sent is larger than the {size} the service takes. Go back and "
+            "choose a smaller file.")
+
+
 def init_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):
@@ -67,6 +76,8 @@ def init_errorhandlers(app: Flask) -> None:
             return error.response
         code = error.code or 500
         template = PAGES.get(code, "errors/500.html" if code >= 500 else "errors/400.html")
+        if code == 413:  # it said only that the page "could not handle" it (found by review)
+            return render_template(template, message=_too_large()), code
         return render_template(template), code
 
     @app.errorhandler(Exception)

@@ -130,6 +130,8 @@ def _site_name_problem(name: str, site: Site | None) -> str | None:
         return "Enter the site's name"
     if len(name) > 100:
         return "The name must be 100 characters or fewer"
+    if problem := unseen_characters_problem(name, "site's name"):
+        return problem
     clash = select(func.count()).select_from(Site).where(func.lower(Site.name) == name.lower())
     if site is not None:
         clash = clash.where(Site.id != site.id)
@@ -295,7 +297,18 @@ def unseen_characters_problem(text: str, what: str) -> str | None:
     if any(unicodedata.category(ch) == "Cf" and ch not in _JOINERS for ch in text):
         return (f"The {what} must not contain invisible formatting characters (such as "
                 "a right-to-left override)")
+    # nor what is no character at all: a noncharacter (U+FFFE, U+FFFF, ...)
+    # or half a surrogate pair, which XML cannot hold (the CONSORT diagram's
+    # SVG was invalid: found by review)
+    if any(_not_a_character(ch) for ch in text):
+        return f"The {what} must not contain characters that are not text (such as U+FFFE)"
     return None
+
+
+def _not_a_character(ch: str) -> bool:
+    code = ord(ch)
+    return (0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+            or 0xD800 <= code <= 0xDFFF)
 
 
 # the zero-width non-joiner and joiner, which names in Persian and in Indic

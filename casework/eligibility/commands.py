@@ -29,6 +29,24 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f"{key!r} is given more than once")
+
+
+def _without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's members, refusing a name given twice: the last was
+    taken silently (found by review), so facts that said two things were
+    assessed on one of them."""
+    facts: dict = {}
+    for key, value in pairs:
+        if key in facts:
+            raise _RepeatedKey(key)
+        facts[key] = value
+    return facts
+
+
 def _cirv_rules(site: Site, home: Site | None) -> cirv.CirvRules:
     """The trial sites the triage page checks a referral at ``site`` against
     (``trials.rule_sites``): the trial open there, else the one open where
@@ -48,12 +66,16 @@ def _cirv_rules(site: Site, home: Site | None) -> cirv.CirvRules:
 @eligibility_cli.command("assess")
 @click.option("--scheme", required=True, type=click.Choice(sorted(SCHEMES)),
               help="Which rules to apply.")
-@click.argument("source", type=click.File("r", encoding="utf-8"))
+# utf-8-sig: a file saved by Windows Notepad, say, begins with a byte order
+# mark, which was refused as bad JSON (found by review)
+@click.argument("source", type=click.File("r", encoding="utf-8-sig"))
 def assess_command(scheme: str, source) -> None:
     """Read facts as JSON from SOURCE (a file, or - for standard input) and
     print the decision as JSON. Exit 2 naming the field if the facts are bad."""
     try:
-        raw = json.load(source)
+        raw = json.load(source, object_pairs_hook=_without_repeats)
+    except _RepeatedKey as error:
+        _fail(f"{error.key}: The facts give this field more than once; give it once.")
     except RecursionError:
         _fail("The facts are not valid JSON: they are nested too deeply")
     except ValueError as error:  # bad JSON or encoding; a number of thousands of digits

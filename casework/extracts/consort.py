@@ -3,6 +3,7 @@ Pure standard library."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from xml.sax.saxutils import escape
@@ -64,11 +65,19 @@ class Flow:
 LINE, PAD = 18, 22
 
 
+# what XML 1.0 cannot hold, even escaped: C0 controls but tab, line feed and
+# carriage return; surrogates; U+FFFE and U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _escape(text: str) -> str:
     """``text`` for the SVG, between tags or in an attribute: escape() alone
     leaves quotes as they are, and a trial's name in aria-label="..." could
-    close the attribute and add another (found by review)."""
-    return escape(text, {'"': "&quot;", "'": "&apos;"})
+    close the attribute and add another (found by review). Characters XML
+    cannot hold are dropped: a name stored with one (a vertical tab, an
+    escape) made the whole SVG invalid (found by review); names are now
+    refused with them."""
+    return escape(_NOT_XML.sub("", text), {'"': "&quot;", "'": "&apos;"})
 
 
 def _height(lines: list[str]) -> int:

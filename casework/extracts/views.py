@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import logging
+import sys
+
 from flask import Response, abort, current_app, render_template, request, stream_with_context
 from flask_login import current_user
 from markupsafe import Markup
@@ -13,6 +16,8 @@ from casework.extracts import bp, consort, services
 from casework.extracts.forms import ExtractForm, TrialChoiceForm
 from casework.forms import choices, show_problems
 from casework.trial.models import Trial
+
+log = logging.getLogger(__name__)
 
 
 def _trials() -> list[Trial]:
@@ -75,6 +80,16 @@ def download():
     def finished(rows: int, sha256: str, complete: bool) -> None:
         from casework.accounts.models import User
 
+        if not complete:
+            # Stopped (its reader gone, or an error): a database error leaves
+            # the session's transaction unusable on PostgreSQL, so the event
+            # failed (InFailedSqlTransaction), hiding the error (found by
+            # review). The request's writes were committed before streaming
+            # began; the stream only read, so rolling back loses nothing.
+            error = sys.exc_info()[1]
+            if isinstance(error, Exception):
+                log.error("Extract download stopped after %d rows", rows, exc_info=error)
+            db.session.rollback()
         with from_replica(False):  # who downloaded it, as the primary knows them
             services.record_extract(req, key=key, rows_written=rows, sha256=sha256,
                                     complete=complete, actor=db.session.get(User, actor_id),

@@ -15,6 +15,7 @@ from functools import cache
 from sqlalchemy import bindparam, case, func, select
 
 from casework.accounts.models import Site, User
+from casework.accounts.services import unseen_characters_problem
 from casework.audit import services as audit
 from casework.audit.actions import Action
 from casework.database import check_unchanged, lock_for_update, lock_row, row_version
@@ -78,6 +79,10 @@ def _check_settings(settings: TrialSettings, trial: Trial | None) -> list[Site]:
     problems: dict[str | None, str] = {}
     if not settings.name.strip():
         problems["name"] = "Enter the trial's name"
+    # drawn in the CONSORT diagram (SVG, which XML 1.0 rules), in lists and
+    # logs: a vertical tab or an escape made the SVG invalid (found by review)
+    elif problem := unseen_characters_problem(settings.name.strip(), "trial's name"):
+        problems["name"] = problem
     if trial is None:
         if not KEY_PATTERN.match(settings.key or ""):
             problems["key"] = ("Enter a short key of lower-case letters, digits and hyphens, "

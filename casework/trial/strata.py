@@ -72,11 +72,34 @@ def parse_allocation_list(data: bytes, valid_strata) -> AllocationList:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AllocationListError(["The file must be a CSV saved as UTF-8"]) from None
+    # lines ended by a carriage return alone (Excel for Mac's "CSV") were
+    # refused with the csv module's own words (found by review)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.reader(io.StringIO(text))
     try:
-        return _parse_rows(csv.reader(io.StringIO(text)), valid_strata, data)
+        return _parse_rows(reader, valid_strata, data)
     except csv.Error as error:  # a field past the csv module's limit, say
-        raise AllocationListError([f"The file is not a CSV this service can read "
-                                   f"({error})"]) from None
+        raise AllocationListError([f"The file is not a CSV this service can read: line "
+                                   f"{reader.line_num} {_csv_problem(error)}"]) from None
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """What the csv module found wrong, in plain words (its own were
+    Python's, "field larger than field limit (131072)")."""
+    if "field limit" in str(error):
+        return (f"has a value longer than {csv.field_size_limit():,} characters "
+                "(a stratum, slot or arm is a word or a number)")
+    return "is not laid out as comma-separated values"
+
+
+# a value from the file repeated in a message is cut to about this length:
+# a 1.5 MB upload of long values gave a 2.6 MB page (found by review)
+MAX_SHOWN = 40
+
+
+def _shown(value: str) -> str:
+    """``value`` quoted in a message, cut with an ellipsis past MAX_SHOWN."""
+    return repr(value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN] + "…")
 
 
 def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
@@ -86,7 +109,11 @@ def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
     problems: list[str] = []
     entries: list[tuple[str, int, Arm]] = []
     expected: dict[str, int] = {}
-    for line_number, row in enumerate(reader, start=2):
+    # "Line N" is the line of the file the record starts on (a quoted value
+    # may hold a line break): it counted records (found by review)
+    ends = reader.line_num
+    for row in reader:
+        line_number, ends = ends + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != 3:
@@ -94,7 +121,7 @@ def _parse_rows(reader, valid_strata: set[str], data: bytes) -> AllocationList:
         else:
             stratum, slot_text, arm_text = (cell.strip() for cell in row)
             if stratum not in valid_strata:
-                problems.append(f"Line {line_number}: stratum {stratum!r} is not one of this "
+                problems.append(f"Line {line_number}: stratum {_shown(stratum)} is not one of this "
                                 f"trial's strata ({', '.join(sorted(valid_strata))})")
             elif not (slot_text.isascii() and slot_text.isdigit() and len(slot_text) <= 9) \
                     or int(slot_text) != expected.get(stratum, 1):

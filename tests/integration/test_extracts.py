@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -798,6 +799,8 @@ def test_the_consort_command_records_its_export(cohort, runner, tmp_path):
     ["export", "consort", "--out", "{tmp}/d.svg"],  # d.json is a folder
     ["export", "cohort", "--out", "{tmp}"],
     ["export", "consort", "--out", "{tmp}/.svg"],  # a hidden file, and its .json
+    # a folder's name: its .json was "x..json" (found by review)
+    ["export", "consort", "--out", "{tmp}/x.svg/"],
     ["export", "dictionary", "--out", ""],  # the folder it is run in
 ])
 def test_commands_refuse_an_out_they_cannot_write(cohort, runner, tmp_path, command):
@@ -960,13 +963,13 @@ def test_an_export_takes_the_usual_mode_and_follows_a_link(cohort, runner, tmp_p
     real = tmp_path / "real"
     real.mkdir()
     (real / "c.csv").write_text("old")
-    (real / "c.csv").chmod(0o604)
+    (real / "c.csv").chmod(0o640)
     (tmp_path / "c.csv").symlink_to(real / "c.csv")
     result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "c.csv").is_symlink()  # the link stays; its file is written
     assert (real / "c.csv").read_text().startswith("person,site,")
-    assert stat.S_IMODE((real / "c.csv").stat().st_mode) == 0o604
+    assert stat.S_IMODE((real / "c.csv").stat().st_mode) == 0o640
     assert sorted(p.name for p in real.iterdir()) == ["c.csv"]
 
 
@@ -1337,3 +1340,189 @@ def test_age_at_referral_is_given_only_where_k_holds_with_it(app, make_trial, ma
         AuditEvent.action == "export:created")).one()
     assert event.detail["age_at_referral"] is False
 
+
+def _stopping(after: int, error: str):
+    """``services._planned_rows`` giving one real row ``after`` times (chunks
+    of 64 kB are handed over meanwhile), then failing: ``error`` "runtime"
+    as the code might, "database" with a statement the database refuses
+    (which, on PostgreSQL, leaves the transaction unusable)."""
+    from sqlalchemy import text
+
+    real = services._planned_rows
+
+    def rows(*args, **kwargs):
+        row = next(iter(real(*args, **kwargs)))
+        for _ in range(after):
+            yield row
+        if error == "database":
+            db.session.execute(text("SELECT * FROM no_such_table"))
+        raise RuntimeError("the export stopped")
+
+    return rows
+
+
+def _export_events() -> list[dict]:
+    db.session.rollback()
+    return [e.detail for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export:created").order_by(AuditEvent.id))]
+
+
+@pytest.mark.parametrize("error", ["runtime", "database"])
+def test_an_extract_stopped_part_way_to_a_descriptor_is_audited_incomplete(
+        app, cohort, runner, tmp_path, monkeypatch, error):
+    """Found by review: written to a pipe or /dev/stdout, an export that
+    failed part-way had given its reader the rows before, and recorded no
+    event. It is audited as incomplete, with the rows and SHA-256 handed
+    over, in a transaction of its own (after a database error too, which on
+    PostgreSQL leaves the export's own unusable); the error is still the
+    command's. To a file, nothing is left and nothing recorded."""
+    import os
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    monkeypatch.setattr(services, "_planned_rows", _stopping(2000, error))
+    result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 1 and result.exception is not None
+    assert list(tmp_path.iterdir()) == [] and _export_events() == []
+
+    target = tmp_path / "out.csv"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{fd}"])
+    finally:
+        os.close(fd)
+    assert result.exit_code == 1 and result.exception is not None
+    sent = target.read_bytes()
+    assert sent.startswith(b"person,") and len(sent) > 64_000  # chunks were written
+    [event] = _export_events()
+    assert event["complete"] is False and event["kind"] == "cohort_extract"
+    assert event["sha256"] == hashlib.sha256(sent).hexdigest()
+    assert 0 < event["rows"] <= 2000 and event["os_user"] == getpass.getuser()
+    assert "audited as incomplete" in result.stderr
+
+
+def test_an_extract_whose_pipe_reader_leaves_is_audited_incomplete(app, cohort, runner,
+                                                                   monkeypatch):
+    """The reader of a pipe (``| head``) stops after its first read: the
+    export exits 2 saying it could not write, and is audited as incomplete."""
+    import os
+    import threading
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    real = services._planned_rows
+    monkeypatch.setattr(services, "_planned_rows", lambda *a, **k: iter(
+        [next(iter(real(*a, **k)))] * 3000))  # several times a pipe's 64 kB
+    read, write = os.pipe()
+    got = []
+
+    def reader():
+        got.append(os.read(read, 4096))
+        os.close(read)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{write}"])
+    finally:
+        thread.join()
+        os.close(write)
+    assert result.exit_code == 2 and "--out: cannot write" in result.stderr, result.output
+    assert got[0].startswith(b"person,")
+    [event] = _export_events()
+    assert event["complete"] is False and 0 < event["rows"] < 3000
+
+
+def test_an_extract_to_a_descriptor_is_written_through_it(app, cohort, runner, tmp_path,
+                                                          monkeypatch):
+    """Found by review: ``--out /dev/stdout`` with the shell appending
+    (``>> file``) resolved to the file and replaced it, losing what it held.
+    A descriptor's name is written through the descriptor: appended there."""
+    import os
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    target = tmp_path / "log.csv"
+    target.write_bytes(b"earlier\n")
+    inode = target.stat().st_ino
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND)
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", f"/dev/fd/{fd}"])
+        os.write(fd, b"later\n")  # the descriptor is still the shell's
+    finally:
+        os.close(fd)
+    assert result.exit_code == 0, result.output
+    written = target.read_bytes()
+    assert written.startswith(b"earlier\nperson,") and written.endswith(b"\nlater\n")
+    assert target.stat().st_ino == inode and sorted(tmp_path.iterdir()) == [target]
+    [event] = _export_events()
+    assert event["sha256"] == hashlib.sha256(written[8:-6]).hexdigest()
+    from casework.extracts.commands import _descriptor
+
+    for name, fd in (("/dev/stdout", 1), ("/dev/stderr", 2), ("/dev/fd/7", 7),
+                     ("/proc/self/fd/5", 5), (f"/proc/{os.getpid()}/fd/3", 3),
+                     ("/dev/../dev/stdout", 1), ("/dev/null", None),
+                     ("/proc/1/fd/1", None), ("/dev/fd/x", None), ("stdout", None)):
+        assert _descriptor(Path(name)) == fd, name
+
+
+def test_sigterm_during_an_export_leaves_no_partial_file(app, cohort, runner, tmp_path,
+                                                         monkeypatch):
+    """Found by review: SIGTERM ended an export at once, leaving its
+    ``.partial`` file. It stops the export as an exit does (143): the
+    temporary file is removed; the handler before is put back after."""
+    import signal
+
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    caught = []
+    # the test's own handler, so that without one of the export's the
+    # signal stops nothing (and not the tests)
+    previous = signal.signal(signal.SIGTERM, lambda *_: caught.append(True))
+    real = services._planned_rows
+
+    def rows(*args, **kwargs):
+        row = next(iter(real(*args, **kwargs)))
+        for n in range(2000):
+            if n == 1000:  # a chunk is written by now
+                assert any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+                signal.raise_signal(signal.SIGTERM)
+            yield row
+
+    monkeypatch.setattr(services, "_planned_rows", rows)
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+        handler = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 143 and caught == []
+    assert list(tmp_path.iterdir()) == [] and _export_events() == []
+    assert handler is not None and handler.__name__ == "<lambda>"  # the test's, back
+
+
+def test_a_cohort_extract_is_readable_by_its_writer_only(app, cohort, runner, tmp_path):
+    """Found by review: a cohort extract (special-category data) took the
+    umask's mode, 0644 (readable by anyone on the server). A new one is
+    0600; one replaced keeps its owner's and group's permissions (shared on
+    purpose) but loses others'. The CONSORT counts keep the usual mode."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE((tmp_path / "c.csv").stat().st_mode) == 0o600
+        (tmp_path / "c.csv").chmod(0o664)
+        result = runner.invoke(args=["export", "cohort", "--out", str(tmp_path / "c.csv")])
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE((tmp_path / "c.csv").stat().st_mode) == 0o660
+        assert runner.invoke(args=["export", "consort", "--out",
+                                   str(tmp_path / "f.svg")]).exit_code == 0
+        assert stat.S_IMODE((tmp_path / "f.svg").stat().st_mode) == 0o644
+    finally:
+        os.umask(previous)
+
+
+def test_the_consort_counts_are_named_from_the_svgs_path(cohort, runner, tmp_path):
+    """The .json's name was cut from the text of --out."""
+    result = runner.invoke(args=["export", "consort", "--out", str(tmp_path / "a.b.svg")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.b.json", "a.b.svg"]
+    assert f"Wrote {tmp_path / 'a.b.svg'} and {tmp_path / 'a.b.json'}" in result.output

@@ -132,6 +132,9 @@ def test_assess_agrees_with_the_triage_page_when_no_trial_is_open(runner, make_t
     # a traceback before (exit 1): a number past Python's digit limit, deep nesting
     ('{"referral_date": ' + "1" * 5000 + "}", "not valid JSON: Exceeds the limit"),
     ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    # the last was taken silently (found by review)
+    (json.dumps(FACTS)[:-1] + ', "site": "birmingham"}',
+     "site: The facts give this field more than once; give it once."),
     ({**FACTS, "shoe_size": 9}, "shoe_size: Unknown field."),
     ({k: v for k, v in FACTS.items() if k != "referral_date"},
      "referral_date: Missing data for required field."),
@@ -152,6 +155,18 @@ def test_bad_facts_exit_2_naming_the_field(runner, facts, message):
     assert result.exit_code == 2
     assert message in result.stderr
     assert result.stdout == ""
+
+
+def test_assess_reads_facts_that_begin_with_a_byte_order_mark(runner, tmp_path):
+    """Found by review: a file saved with a UTF-8 byte order mark (Windows
+    Notepad) was refused as bad JSON."""
+    path = tmp_path / "facts.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(FACTS).encode())
+    for source, stdin in ((str(path), None), ("-", path.read_bytes())):
+        result = runner.invoke(args=["eligibility", "assess", "--scheme", "cirv", source],
+                               input=stdin)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["result"] == "eligible"
 
 
 def test_unknown_scheme_and_missing_file_are_usage_errors(runner, tmp_path):

@@ -209,11 +209,40 @@ def test_allocation_list_parses_with_its_checksum():
     ("stratum,slot,arm\ncoventry,\u00b2,control\n".encode(), "Line 2: slot must be 1"),
     (b"stratum,slot,arm\ncoventry," + b"1" * 5000 + b",control\n", "Line 2: slot must be 1"),
     (b"stratum,slot,arm\ncoventry,1," + b"x" * 200_000 + b"\n", "not a CSV this service"),
+    # found by review: Python's words ("field larger than field limit"), and no line
+    (b"stratum,slot,arm\ncoventry,1,control\ncoventry,2," + b"x" * 200_000 + b"\n",
+     "not a CSV this service can read: line 3 has a value longer than 131,072 characters"),
+    # the line the record starts on, not the record's number (found by review)
+    (b'stratum,slot,arm\n"coventry\n",1,control\ncoventry,9,control\n', "Line 4: slot must be 2"),
+    (b'stratum,slot,arm\r\n"a\r\nb",1,control\r\ncoventry,9,control\r\n',
+     "Line 4: slot must be 1"),
 ])
 def test_bad_allocation_lists_name_the_line(data, message):
     with pytest.raises(strata.AllocationListError) as caught:
         strata.parse_allocation_list(data, VALID)
     assert message in str(caught.value)
+    assert "field limit" not in str(caught.value)
+
+
+@pytest.mark.parametrize("newline", [b"\r", b"\r\n", b"\n"])
+def test_an_allocation_list_takes_any_line_ending(newline):
+    """Found by review: a list saved by Excel for Mac, each line ended by a
+    carriage return alone, was refused in the csv module's words."""
+    data = newline.join([b"stratum,slot,arm", b"coventry,1,treatment", b"coventry,2,control",
+                         b""])
+    assert strata.parse_allocation_list(data, VALID).entries == (
+        ("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL))
+
+
+def test_a_value_repeated_in_a_message_is_cut_short():
+    """Found by review: each refused stratum was repeated whole, so a 1.5 MB
+    upload gave a 2.6 MB error page."""
+    data = b"stratum,slot,arm\n" + b"".join(b"x" * 100_000 + b",1,control\n" for _ in range(12))
+    with pytest.raises(strata.AllocationListError) as caught:
+        strata.parse_allocation_list(data, VALID)
+    problems = caught.value.problems
+    assert len(problems) == 10 and all(len(p) < 200 for p in problems)
+    assert problems[0].startswith("Line 2: stratum '" + "x" * 40 + "\u2026' is not one of")
 
 
 LIST = (("coventry", 1, Arm.TREATMENT), ("coventry", 2, Arm.CONTROL),

@@ -219,3 +219,38 @@ def test_a_fields_name_in_a_message_leaves_out_optional(client, login_as, post):
     page = html.unescape(post("/referrals/new", {"referrer_organisation": "x" * 121})
                          .get_data(as_text=True))
     assert "Referrer's organisation must be 120 characters or fewer" in page
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("A\x0bB", "The trial's name must not contain control characters"),
+    ("A\x1bB", "The trial's name must not contain control characters"),
+    ("A\ufffeB", "The trial's name must not contain characters that are not text"),
+    ("A\uffffB", "The trial's name must not contain characters that are not text"),
+])
+def test_a_trial_or_site_name_the_consort_svg_cannot_hold_is_refused(client, login_as, post,
+                                                                      name, message):
+    """Found by review: a trial named with a vertical tab, an escape or
+    U+FFFE was saved, and made the CONSORT diagram's SVG invalid XML. The
+    trial's name and a site's are refused with one, as display names are."""
+    import html
+
+    from sqlalchemy import func, select
+
+    from casework.accounts.models import Site
+    from casework.trial.models import Trial
+
+    login_as("admin", ())
+    response = post("/admin/trials/new", {
+        "name": name, "key": "cirv", "sites": ["coventry"], "ratio_treatment": "1",
+        "ratio_control": "1", "method": "permuted_blocks", "block_sizes": "2, 4",
+        "status": "open"})
+    assert response.status_code == 422
+    assert message in html.unescape(response.get_data(as_text=True))
+    assert db.session.scalar(select(func.count()).select_from(Trial)) == 0
+    response = post("/admin/sites/new", {"key": "leeds", "name": name})
+    stored = db.session.scalar(select(Site.name).where(Site.key == "leeds"))
+    if name.split() != [name]:  # a site's name has its spaces, a vertical tab among them, made one
+        assert response.status_code == 302 and stored == "A B"
+        return
+    assert response.status_code == 422 and stored is None
+    assert message.replace("trial's", "site's") in html.unescape(response.get_data(as_text=True))

@@ -79,6 +79,24 @@ def operators_log(monkeypatch):
     logs.configure_logging()
 
 
+def test_an_upload_too_large_says_how_large_the_service_takes(client, login_as, make_trial):
+    """Found by review: past MAX_CONTENT_LENGTH (16 MB) the page said only
+    that it "could not handle what was sent"."""
+    trial = make_trial(sites=("coventry",), method="allocation_list", status="closed")
+    login_as("admin", ())
+    # the body as bytes: a dict's file is spooled to a temporary file the
+    # test client leaves open
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+            + csrf_token(client).encode() + b"\r\n--b\r\nContent-Disposition: form-data; "
+            b"name=\"allocation_list\"; filename=\"a.csv\"\r\n\r\n"
+            + b"x" * (16 * 1024 * 1024) + b"\r\n--b--\r\n")
+    response = client.post(f"/admin/trials/{trial.id}/allocation-list", data=body,
+                           content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 413
+    assert "What you sent is larger than the 16 MB the service takes. Go back and choose " \
+           "a smaller file." in response.get_data(as_text=True)
+
+
 def test_records_go_to_the_operators_own_configuration_where_there_is_one(monkeypatch):
     """A root logger configured by the operators (gunicorn's --log-config, a
     dictConfig) no longer received the app's records (found by review)."""

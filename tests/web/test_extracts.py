@@ -315,3 +315,53 @@ def test_the_preview_says_whether_age_at_referral_is_given(app, client, login_as
     said = page.split('data-testid="age-at-referral">', 1)[1].split("</p>", 1)[0]
     assert said == ("Age at referral is given: with it in place of the age band, the "
                     "smallest group is still 2.")
+
+
+@pytest.mark.postgres
+def test_a_database_error_mid_download_is_raised_and_audited(app, client, login_as, post,
+                                                              cohort, monkeypatch,  # noqa: F811
+                                                              caplog):
+    """Found by review: on PostgreSQL a statement failing mid-stream left the
+    session's transaction aborted, so recording the download as incomplete
+    failed (InFailedSqlTransaction): the event was lost and the error that
+    stopped it hidden. The session is rolled back first, the error logged
+    and raised as itself."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
+
+    trial, _ = cohort
+    monkeypatch.setitem(app.config, "EXTRACT_MIN_K", 1)
+    real = services._planned_rows
+
+    def rows(*args, **kwargs):
+        yield from real(*args, **kwargs)
+        db.session.execute(text("SELECT * FROM no_such_table"))
+
+    monkeypatch.setattr(services, "_planned_rows", rows)
+    login_as("evaluator", ())
+    with pytest.raises(ProgrammingError) as raised:  # as the stream is read
+        post("/extracts/download", {"trial": str(trial.id), "unit": "person", "level": "2",
+                                    "format": "csv", "key": "project"})
+    assert "no_such_table" in str(raised.value)
+    assert "Extract download stopped after 2 rows" in caplog.text
+    db.session.rollback()
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "export:created")).one()
+    assert event.detail["complete"] is False and event.detail["rows"] == 2
+    assert event.actor_role == "evaluator"
+
+
+def test_the_consort_svg_drops_what_xml_cannot_hold(client, login_as, cohort):  # noqa: F811
+    """Found by review: a trial name stored with a vertical tab, an escape
+    or U+FFFE (names are refused with them now) made the SVG invalid XML."""
+    import xml.etree.ElementTree as ET
+
+    trial, _ = cohort
+    trial.name = "A\x0bB\x1bC\ufffeD\tE & <F>"
+    db.session.commit()
+    login_as("evaluator", ())
+    svg = client.get("/extracts/consort.svg")
+    assert svg.status_code == 200
+    root = ET.fromstring(svg.get_data())  # noqa: S314  (our own output)
+    title = root.find("{http://www.w3.org/2000/svg}text")
+    assert title is not None and title.text == "ABCD\tE & <F>"
