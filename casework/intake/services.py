@@ -1339,12 +1339,38 @@ class _ListStatements:
     searched: Select  # a page within the first cap + 1 (a search's)
 
 
+def _named(word: str, planned_once: bool):
+    """The ids of the people one word of a search names: the name-key
+    indexes' (``word``: the parameters' prefix).
+
+    The matching people first, then their referrals: driving from the
+    referrals would look up the person of every referral at the user's
+    sites. Each name key's people from its own index alone (the indexes
+    hold the id: migration 0012), the lists appended: as one OR, PostgreSQL
+    read every matching person's row from the table to check the condition
+    again. A first name's key is looked for as the word is written and as
+    its nickname's full name ("Chris" begins Christina, and is
+    Christopher); a word that is no nickname has an empty second range."""
+    return union_all(
+        select(Person.id).where(_starts_with(Person.last_name_key, f"last{word}",
+                                             planned_once=planned_once)),
+        select(Person.id).where(_starts_with(Person.first_name_key, f"first{word}",
+                                             planned_once=planned_once)),
+        select(Person.id).where(_starts_with(Person.first_name_key, f"nickname{word}",
+                                             planned_once=planned_once)),
+    )
+
+
 @lru_cache(maxsize=256)
-def _list_statements(site_scoped: bool, by_reference: bool, names: int,
+def _list_statements(site_scoped: bool, by_reference: bool, names: tuple[int, ...],
                      filters: tuple[str, ...], sort: str, cap: int) -> _ListStatements:
     """The page's ids come from the referrals table and its (site, date) index
     alone, joining people only to search or sort by name; the page's rows
-    join their people and sites to those ids alone."""
+    join their people and sites to those ids alone.
+
+    ``names``: how many words each way of reading a search's words has
+    (``_word_groupings``): a person is found if every word of any one of
+    them names them."""
     stmt = select(Referral.id)
     if sort == "name":
         stmt = stmt.join(Referral.person)
@@ -1353,24 +1379,20 @@ def _list_statements(site_scoped: bool, by_reference: bool, names: int,
     if by_reference:
         stmt = stmt.where(Referral.id == bindparam("ref_id"))
     planned_once = not filters  # see _starts_with
-    for n in range(names):
-        # The matching people first (the two name-key indexes), then their
-        # referrals: driving from the referrals would look up the person of
-        # every referral at the user's sites. Each name key's people from
-        # its own index alone (the indexes hold the id: migration 0012), the
-        # two lists appended: as one OR, PostgreSQL read every matching
-        # person's row from the table to check the condition again.
-        # A first name's key is looked for as the word is written and as its
-        # nickname's full name ("Chris" begins Christina, and is
-        # Christopher); a word that is no nickname has an empty second range.
-        stmt = stmt.where(Referral.person_id.in_(union_all(
-            select(Person.id).where(_starts_with(Person.last_name_key, f"last{n}",
-                                                 planned_once=planned_once)),
-            select(Person.id).where(_starts_with(Person.first_name_key, f"first{n}",
-                                                 planned_once=planned_once)),
-            select(Person.id).where(_starts_with(Person.first_name_key, f"nickname{n}",
-                                                 planned_once=planned_once)),
-        )))
+    if len(names) == 1:  # one reading: each word's people in turn
+        stmt = stmt.where(*(Referral.person_id.in_(_named(f"0_{n}", planned_once))
+                            for n in range(names[0])))
+    elif names:
+        # Several readings ("Al Hassan": Al and Hassan, or Al-Hassan): the
+        # people any of them names, found together. Tried in turn, the
+        # first that found anyone hid the rest: Omar Al-Hassan was not
+        # found while an Ali Hassan was (found by review).
+        # (Each reading's people a plain SELECT, so that the readings are
+        # one compound: SQLite has none nested, nor precedence among them.)
+        stmt = stmt.where(Referral.person_id.in_(union_all(*(
+            select(Person.id).where(*(Person.id.in_(_named(f"{g}_{n}", planned_once))
+                                      for n in range(words)))
+            for g, words in enumerate(names)))))
     stmt = stmt.where(*(_FILTERS[name] for name in filters))
     sorts = SORTS.get(sort, SORTS["newest"])
     plain = not (filters or by_reference or names)
@@ -1430,14 +1452,10 @@ def search_referrals(query: ReferralQuery, *, actor: User, page: int = 1,
     if query.text and not searchable(query.text):  # nothing to look for: nobody matches
         return ReferralPage([], 0, 1, per_page)
     ref_id = parse_reference(query.text) if query.text else None
-    groupings = [[]] if ref_id is not None or not query.text else \
+    readings = [] if ref_id is not None or not query.text else \
         _word_groupings(query.text.split())
-    for grouping in groupings:
-        found = _search_by_names(query, grouping, ref_id, actor=actor, page=page,
-                                 per_page=per_page)
-        if found.total:
-            break
-    return found
+    return _search_by_names(query, readings, ref_id, actor=actor, page=page,
+                            per_page=per_page)
 
 
 def searchable(text: str) -> bool:
@@ -1450,11 +1468,11 @@ def searchable(text: str) -> bool:
 
 
 def _word_groupings(words: list[str]) -> list[list[str]]:
-    """The ways a search's words are tried, in turn while none finds anyone:
-    each word a name; then, for a surname of several words typed with
-    spaces ("De Souza", "van der Berg", "Smith Jones" for Smith-Jones, whose
-    key is one word), the first word a name and the rest one surname, and
-    all of them one surname."""
+    """The ways a search's words are read, the people any of them names
+    found together: each word a name; and, for a surname of several words
+    typed with spaces ("De Souza", "van der Berg", "Smith Jones" for
+    Smith-Jones, whose key is one word), the first word a name and the rest
+    one surname, and all of them one surname."""
     tried = [words]
     if len(words) > 2:
         tried.append([words[0], "".join(words[1:])])
@@ -1463,33 +1481,45 @@ def _word_groupings(words: list[str]) -> list[list[str]]:
     return tried
 
 
-def _search_by_names(query: ReferralQuery, words: list[str], ref_id: int | None, *,
-                     actor: User, page: int, per_page: int) -> ReferralPage:
-    # each word as a surname and as a first name (its first part, as written
-    # and by its nickname's form: "Bob" finds Robert and Bobbie, "Chris"
-    # Christopher and Christina, "Mary-Jane" Mary Jane), keyed as the
-    # people's names are (matching.first_name_key)
-    name_keys = [
+def _name_keys(words: list[str]) -> list[tuple[str, str, str]]:
+    """Each word's keys as a surname and as a first name (its first part, as
+    written and by its nickname's form: "Bob" finds Robert and Bobbie,
+    "Chris" Christopher and Christina, "Mary-Jane" Mary Jane), keyed as the
+    people's names are (matching.first_name_key); a word with nothing a
+    name is keyed by is left out."""
+    return [
         (key, matching.plain_first_name_key(word) or key, matching.first_name_key(word) or key)
         for word, key in ((word, matching.normalise_name(word)) for word in words) if key
     ]
+
+
+def _search_by_names(query: ReferralQuery, readings: list[list[str]], ref_id: int | None, *,
+                     actor: User, page: int, per_page: int) -> ReferralPage:
+    keyed: list[list[tuple[str, str, str]]] = []
+    for reading in readings:  # (two may key alike: "? Smith" reads as Smith both ways)
+        if (keys := _name_keys(reading)) and keys not in keyed:
+            keyed.append(keys)
     params: dict = {}
     if actor.is_site_scoped:
         params["site_ids"] = sorted(actor.site_ids)
     if ref_id is not None:
         params["ref_id"] = ref_id
-    for n, (key, first, nickname) in enumerate(name_keys):
-        # (the nickname's range empty if the word is none: from its key to it)
-        params.update({f"last{n}_from": key, f"last{n}_to": _after(key),
-                       f"first{n}_from": first, f"first{n}_to": _after(first),
-                       f"nickname{n}_from": nickname,
-                       f"nickname{n}_to": _after(nickname) if nickname != first else nickname})
+    for g, name_keys in enumerate(keyed):
+        for n, (key, first, nickname) in enumerate(name_keys):
+            # (the nickname's range empty if the word is none: from its key to it)
+            word = f"{g}_{n}"
+            params.update({f"last{word}_from": key, f"last{word}_to": _after(key),
+                           f"first{word}_from": first, f"first{word}_to": _after(first),
+                           f"nickname{word}_from": nickname,
+                           f"nickname{word}_to": _after(nickname) if nickname != first
+                           else nickname})
     filters = tuple(name for name in _FILTERS if getattr(query, name))
     params.update({name: getattr(query, name) for name in filters})
-    statements = _list_statements(actor.is_site_scoped, ref_id is not None, len(name_keys),
-                                  filters, query.sort, COUNT_CAP)
+    statements = _list_statements(actor.is_site_scoped, ref_id is not None,
+                                  tuple(len(keys) for keys in keyed), filters, query.sort,
+                                  COUNT_CAP)
     take = per_page + 1  # one more: a next page?
-    searching = ref_id is not None or bool(name_keys)
+    searching = ref_id is not None or bool(keyed)
 
     def page_of(number: int) -> list:
         skip = (number - 1) * per_page

@@ -98,9 +98,9 @@ def test_a_surname_of_several_words_is_found_typed_with_spaces(referrals, now, t
                                                                 expected):
     """A surname's key is one word ("De Souza" is desouza), and each word of
     a search had to begin a name: "De Souza", "van der Berg" and "Smith
-    Jones" found no one (found by review). Tried in turn while none finds
-    anyone: each word a name, the first a name and the rest one surname,
-    all one surname."""
+    Jones" found no one (found by review). Read each way, the people any
+    reading names found together: each word a name, the first a name and
+    the rest one surname, all one surname."""
     lead, _, coventry, _ = referrals
     for first, last in (("Lee", "De Souza"), ("Kim", "van der Berg"), ("Sean", "O'Brien")):
         services.record_referral(
@@ -113,6 +113,27 @@ def test_a_surname_of_several_words_is_found_typed_with_spaces(referrals, now, t
     found = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
     assert set(names(found)) == expected
 
+
+
+def test_a_search_finds_the_people_of_every_reading_of_its_words(referrals, now):
+    """The readings of a search's words were tried in turn, and the first to
+    find anyone hid the rest: "Al Hassan" found Ali Hassan (Al begins Ali)
+    and not Omar Al-Hassan (found by review)."""
+    lead, _, coventry, _ = referrals
+    for first, last in (("Ali", "Hassan"), ("Omar", "Al-Hassan"), ("Alan", "Hassani")):
+        services.record_referral(
+            services.PersonDetails(first, last, date(2007, 3, 4), "male", "not_stated",
+                                   coventry.key),
+            services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "Referrer",
+                                     "Reason"),
+            existing_person_id=None, actor=lead, now=now)
+    db.session.commit()
+    for text, expected in (("Al Hassan", {"Hassan", "Al-Hassan", "Hassani"}),
+                           ("Omar Al Hassan", {"Al-Hassan"}),
+                           ("Ali Hassan", {"Hassan"})):
+        found = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
+        assert set(names(found)) == expected, text
+        assert found.total == len(expected), text
 
 def test_search_by_reference(referrals):
     lead, made, *_ = referrals

@@ -62,18 +62,27 @@ def test_a_timeline_and_a_search_by_name_read_indexes_alone(app):
         page, _ = timeline._statements(every_note)
         plan = _plan(engine, page.params(person_id=1, actor_id=2, skip=0, take=20))
         assert "SEARCH notes USING COVERING INDEX ix_notes_person_timeline" in plan, plan
-    search = _list_statements(True, False, 1, (), "newest", 10_000)
-    params = {"site_ids": [1, 2], "last0_from": "smith", "last0_to": "smiti",
-              "first0_from": "smith", "first0_to": "smiti",
-              "nickname0_from": "smith", "nickname0_to": "smith", "skip": 0, "take": 26}
-    for statement in (search.searched, search.listed):
-        plan = _plan(engine, statement.params(**params))
-        assert "SEARCH people USING COVERING INDEX ix_people_name_keys" in plan, plan
-        assert "SEARCH people USING COVERING INDEX ix_people_first_name_key" in plan, plan
-        assert "SEARCH referrals USING COVERING INDEX" in plan, plan
+    def word(reading: int, n: int, key: str) -> dict:
+        ranges = {"last": (key, key[:-1] + chr(ord(key[-1]) + 1))}
+        ranges["first"] = ranges["last"]
+        ranges["nickname"] = (key, key)
+        return {f"{name}{reading}_{n}_{end}": bound for name, (start, stop) in ranges.items()
+                for end, bound in (("from", start), ("to", stop))}
+
+    # one word; and two words read as two names or as one ("Al Hassan")
+    for names, params in (((1,), word(0, 0, "smith")),
+                          ((2, 1), {**word(0, 0, "al"), **word(0, 1, "hassan"),
+                                    **word(1, 0, "alhassan")})):
+        search = _list_statements(True, False, names, (), "newest", 10_000)
+        for statement in (search.searched, search.listed):
+            plan = _plan(engine, statement.params(site_ids=[1, 2], skip=0, take=26, **params))
+            assert "SEARCH people USING COVERING INDEX ix_people_name_keys" in plan, plan
+            assert "SEARCH people USING COVERING INDEX ix_people_first_name_key" in plan, plan
+            assert "SEARCH referrals USING COVERING INDEX" in plan, plan
+            assert "SCAN people" not in plan and "SCAN referrals" not in plan, plan
     # a page of the list: its ids from the (site, date) index, then each
     # row's referral, person and site by key; the count from the index too
-    plan = _plan(engine, _list_statements(True, False, 0, (), "newest", 10_000).listed.params(
+    plan = _plan(engine, _list_statements(True, False, (), (), "newest", 10_000).listed.params(
         site_ids=[1, 2], skip=0, take=26))
     assert plan.count("SEARCH referrals USING COVERING INDEX ix_referrals_site_id_referral_date") \
         == 2, plan
