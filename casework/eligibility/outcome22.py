@@ -149,25 +149,36 @@ def parent_or_carer_must_agree(date_of_birth: date | None, offence_date: date) -
 
 
 def _o5(facts: Outcome22Facts) -> CriterionResult:
+    return o5(facts.date_of_birth, facts.offence_date, variant=facts.variant,
+              agrees_to_engage=facts.agrees_to_engage,
+              parent_or_carer_agrees=facts.parent_or_carer_agrees,
+              accepts_responsibility=facts.accepts_responsibility)
+
+
+def o5(date_of_birth: date | None, offence_date: date, *, variant: str,
+       agrees_to_engage: bool | None, parent_or_carer_agrees: bool | None,
+       accepts_responsibility: bool | None) -> CriterionResult:
+    """O5 on the facts it reads alone: for an assessment's facts with another
+    date of birth (intake's notice of decisions made on earlier facts), as
+    checkpoint.k1 is for K1."""
     failures, unknowns = [], []
-    if facts.agrees_to_engage is False:
+    if agrees_to_engage is False:
         failures.append("does not agree to engage")
-    elif facts.agrees_to_engage is None:
+    elif agrees_to_engage is None:
         unknowns.append("whether they agree to engage")
-    age = (years_between(facts.date_of_birth, facts.offence_date)
-           if facts.date_of_birth else None)
-    must_agree = parent_or_carer_must_agree(facts.date_of_birth, facts.offence_date)
+    age = years_between(date_of_birth, offence_date) if date_of_birth else None
+    must_agree = parent_or_carer_must_agree(date_of_birth, offence_date)
     if must_agree is not False:
         needs = f"aged {age}, so a parent or carer must agree" if age is not None else \
             "age not known, so a parent or carer's agreement may be needed"
-        if facts.parent_or_carer_agrees is False:
+        if parent_or_carer_agrees is False:
             failures.append(f"{needs}, and they do not")
-        elif facts.parent_or_carer_agrees is None:
+        elif parent_or_carer_agrees is None:
             unknowns.append(f"the parent or carer's agreement ({needs})")
-    if facts.variant == "deferred_prosecution":
-        if facts.accepts_responsibility is False:
+    if variant == "deferred_prosecution":
+        if accepts_responsibility is False:
             failures.append("does not accept responsibility, which deferred prosecution needs")
-        elif facts.accepts_responsibility is None:
+        elif accepts_responsibility is None:
             unknowns.append("whether they accept responsibility (deferred prosecution)")
     if failures:
         return _result("O5", Outcome.FAIL, "The person " + "; ".join(failures) + ".")
@@ -176,7 +187,7 @@ def _o5(facts: Outcome22Facts) -> CriterionResult:
     agreed = "Agrees to engage"
     if must_agree:
         agreed += ", with a parent or carer's agreement"
-    if facts.variant == "deferred_prosecution":
+    if variant == "deferred_prosecution":
         agreed += ", and accepts responsibility"
     return _result("O5", Outcome.PASS, agreed + ".")
 

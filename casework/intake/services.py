@@ -860,8 +860,16 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
     assessments = list(db.session.scalars(
         select(Assessment).where(Assessment.person_id == person.id)
         .order_by(Assessment.id))) if "date_of_birth" in changed else []
-    decided = [assessment for assessment in assessments if assessment.decided_at is not None]
-    undecided = [notice for assessment in assessments if assessment.decided_at is None
+    # An assessment assessed again (the same scheme and offence date) is
+    # named no more unless a diversion was offered on it: the later one is
+    # the one to decide or act on (each was named, once for every
+    # assessment, found by review).
+    latest = {(assessment.scheme, assessment.offence_date): assessment.id
+              for assessment in assessments}
+    current = [assessment for assessment in assessments if assessment.case is not None
+               or latest[(assessment.scheme, assessment.offence_date)] == assessment.id]
+    decided = [assessment for assessment in current if assessment.decided_at is not None]
+    undecided = [notice for assessment in current if assessment.decided_at is None
                  and (notice := _assessed_on_another_birth_date(assessment, person))]
     kinds = (["triage"] if triaged else []) + (["diversion"] if decided else [])
     if not kinds:
@@ -883,7 +891,7 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
                 _consent_on_another_age(assessment, person),
                 _closed_on_another_age(assessment, person, settings)) if notice]
         notices += undecided
-    return notices
+    return list(dict.fromkeys(notices))  # (the same words once)
 
 
 def _diversion_settings():
@@ -932,27 +940,32 @@ def _assessed_on_another_age(assessment, person: Person) -> str | None:
 def _consent_on_another_age(assessment, person: Person) -> str | None:
     """Why the lead should review the diversion decided on ``assessment``
     now that ``person``'s date of birth is another: an Outcome 22
-    assessment made on a date of birth by which O5 asked for a parent or
-    carer's agreement (under 16 on the offence date, or of unknown age)
-    where the date of birth now recorded would not, or the other way round,
-    by Outcome 22's own rule. None if not (or not Outcome 22)."""
+    assessment whose O5 (agreement to engage, with a parent or carer's under
+    16) the date of birth now recorded decides otherwise than the
+    assessment did, by Outcome 22's own rule on the facts it was given.
+    None if not (or not Outcome 22): a parent or carer who agreed, or a
+    person who refused, is decided alike at any age (the notice said
+    "review" whenever the agreement became needed or not, found by
+    review)."""
     from casework.eligibility import outcome22
+    from casework.eligibility.outcomes import Outcome
 
     if assessment.scheme != outcome22.SCHEME:
         return None
-    on, was, now = assessment.offence_date, _assessed_on(assessment), person.date_of_birth
-    # not known asks for the agreement as under 16 does (outcome22._o5)
-    was_asked, now_asked = (outcome22.parent_or_carer_must_agree(dob, on) is not False
-                            for dob in (was, now))
-    if was_asked == now_asked:
+    was = next((Outcome(c["outcome"]) for c in assessment.criteria if c["id"] == "O5"), None)
+    facts = assessment.facts
+    now = outcome22.o5(person.date_of_birth, assessment.offence_date,
+                       variant=facts.get("variant"),
+                       agrees_to_engage=facts.get("agrees_to_engage"),
+                       parent_or_carer_agrees=facts.get("parent_or_carer_agrees"),
+                       accepts_responsibility=facts.get("accepts_responsibility"))
+    if was is None or now.outcome == was:
         return None
-    return (f"{person.full_name}'s Outcome 22 assessment for the offence of {long_date(on)}, "
-            f"decided {_decided_as(assessment)}, took them to be {_aged_on(was, on)} on the "
-            f"offence date, so O5 {'asked' if was_asked else 'did not ask'} for a parent or "
-            f"carer's agreement; by the date of birth now recorded they were "
-            f"{_aged_on(now, on)}, so it {'would' if now_asked else 'would not'} (a parent or "
-            f"carer must agree under {outcome22.PARENT_CONSENT_UNDER}, or when the age is not "
-            "known). The lead should review the diversion: the assessment is not changed")
+    return (f"{person.full_name}'s Outcome 22 assessment for the offence of "
+            f"{long_date(assessment.offence_date)}, decided {_decided_as(assessment)}, found "
+            f"O5 (agreement) {was.label.lower()}; by the date of birth now recorded it is "
+            f"{now.outcome.label.lower()}: {now.reason} The lead should review the diversion: "
+            "the assessment is not changed")
 
 
 def _closed_on_another_age(assessment, person: Person, settings) -> str | None:
@@ -969,16 +982,29 @@ def _closed_on_another_age(assessment, person: Person, settings) -> str | None:
     from casework.eligibility import checkpoint
     from casework.eligibility.outcomes import Result
 
+    case = assessment.case
     if assessment.decision != Result.ELIGIBLE or (
-            assessment.case is not None and assessment.case.status in diversion.ENDINGS):
+            case is not None and case.status in diversion.ENDINGS
+            and case.status != diversion.CaseStatus.COMPLETED):
         return None
-    closes = diversion.closing_code(assessment, settings)
     would = diversion.closing_code_if_born(assessment, person.date_of_birth, settings)
-    if closes == would:
-        return None
     on = assessment.offence_date
     kind = ("Checkpoint" if assessment.scheme == checkpoint.SCHEME
             else "Outcome 22 deferred prosecution")
+    if case is not None and case.status == diversion.CaseStatus.COMPLETED:
+        # closed: its code recorded, never worked out again (a child's 23 on
+        # someone found to be 18 was left unsaid, found by review)
+        if case.outcome_code is None or case.outcome_code == would:
+            return None
+        return (f"The diversion on {person.full_name}'s {kind} assessment for the offence of "
+                f"{long_date(on)} was completed and closed as Outcome {case.outcome_code}, by "
+                f"the date of birth the assessment was decided on. By the date of birth now "
+                f"recorded they were {_aged_on(person.date_of_birth, on)} on the offence date, "
+                f"and it would have closed as Outcome {would}: a lead should review the "
+                "outcome recorded")
+    closes = diversion.closing_code(assessment, settings)
+    if closes == would:
+        return None
     return (f"A diversion on {person.full_name}'s {kind} assessment for the offence of "
             f"{long_date(on)} closes as Outcome {closes} when completed: the closing code "
             f"follows the date of birth the assessment was decided on, by which they were "

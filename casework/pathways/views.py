@@ -56,8 +56,7 @@ def move(person_id: int):
     if refusal is None and current and not form.target.choices:  # exited: a lead reopens
         refusal = (f"Only a lead can move {person.full_name} on from "
                    f"{current.pathway.label.lower()}")
-    waiting = (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
-               "is waiting for a lead") if pending else None
+    waiting = _waiting(person, pending)
     # a second proposal sent (a form drawn before the first, or sent twice):
     # refused as such, where the choices' own check said only that it is
     # not one of the options
@@ -80,6 +79,10 @@ def move(person_id: int):
         db.session.rollback()
         changed_meanwhile(form, error)
         current = services.current_episode(person.id)  # "Now:" as it is
+        # and the proposal as it is: a lead who approved it meanwhile left the
+        # page saying it still waited (found by review)
+        pending = services.pending_proposal(person.id) if refusal is None else None
+        waiting = _waiting(person, pending)
         form.target.choices = offered(current)
     if done is not None:
         if isinstance(done, PathwayProposal):
@@ -94,6 +97,11 @@ def move(person_id: int):
     intake.person_shown(person, page=request.endpoint)
     return render_template("pathways/move.html", form=form, person=person, current=current,
                            waiting=waiting, pending=pending, refusal=refusal), status
+
+
+def _waiting(person, pending: PathwayProposal | None) -> str | None:
+    return (f"A proposal to move {person.full_name} to {pending.to_pathway.label.lower()} "
+            "is waiting for a lead") if pending else None
 
 
 def _moved_meanwhile(form: MoveForm, current) -> bool:

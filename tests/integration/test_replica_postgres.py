@@ -19,6 +19,7 @@ from tests.conftest import csrf_token, sign_in
 pytestmark = pytest.mark.postgres
 
 READER = "casework_test_reader"
+READER_PASSWORD = "reads-the-test-database-only"
 
 
 @pytest.fixture
@@ -26,9 +27,12 @@ def read_only_replica_url(migrated) -> str:
     engine = create_engine(migrated)
     try:
         with engine.connect() as conn:
+            # (a role is the server's: another run may make it at the same moment)
             conn.execute(text(f"""DO $$ BEGIN
-                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}')
-                THEN CREATE ROLE {READER} LOGIN; END IF; END $$"""))
+                CREATE ROLE {READER} LOGIN;
+                EXCEPTION WHEN duplicate_object THEN NULL; END $$"""))
+            # a password, for a server that asks for one over TCP
+            conn.execute(text(f"ALTER ROLE {READER} PASSWORD '{READER_PASSWORD}'"))
             database = conn.execute(text("SELECT current_database()")).scalar_one()
             conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {READER}'))
             conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {READER}"))
@@ -37,7 +41,7 @@ def read_only_replica_url(migrated) -> str:
             conn.commit()
     finally:
         engine.dispose()
-    return make_url(migrated).set(username=READER, password=None) \
+    return make_url(migrated).set(username=READER, password=READER_PASSWORD) \
         .render_as_string(hide_password=False)
 
 

@@ -967,31 +967,35 @@ def _notices(response) -> list[str]:
 DIVERSION_KEEP = KEEP.replace("triage", "diversion")
 
 
-@pytest.mark.parametrize(("dob", "advice"), [
-    (["1", "3", "2011"], "took them to be aged 16 on the offence date, so O5 did not ask for a "
-                         "parent or carer's agreement; by the date of birth now recorded they "
-                         "were aged 15, so it would"),
-    (["", "", ""], "took them to be aged 16 on the offence date, so O5 did not ask for a "
-                   "parent or carer's agreement; by the date of birth now recorded they were "
-                   "of unknown age, so it would"),
-    (["1", "3", "2009"], None),  # 17: no parent or carer's agreement needed all the same
+@pytest.mark.parametrize(("agrees", "dob", "advice"), [
+    ("no", ["1", "3", "2011"],
+     "found O5 (agreement) met; by the date of birth now recorded it is not met: The person "
+     "aged 15, so a parent or carer must agree, and they do not."),
+    ("not_known", ["", "", ""],
+     "found O5 (agreement) met; by the date of birth now recorded it is not known: Not yet "
+     "known: the parent or carer's agreement (age not known, so a parent or carer's agreement "
+     "may be needed)."),
+    ("no", ["1", "3", "2009"], None),  # 17: no parent or carer's agreement needed all the same
+    # a parent or carer who agreed: O5 met at any age (the notice said "review"
+    # whenever the agreement became needed, found by review)
+    ("yes", ["1", "3", "2011"], None),
 ])
 def test_a_date_of_birth_corrected_after_an_outcome22_decision_says_if_o5_would_differ(
-        client, login_as, post, make_referral, dob, advice):
+        client, login_as, post, make_referral, agrees, dob, advice):
     """An Outcome 22 assessment was decided on the date of birth then
     recorded (O5: a parent or carer must agree under 16); corrected to one
     under 16 on the offence date, only Checkpoint's K1 was looked at and the
     editor was told nothing of it (found by review)."""
     person = make_referral("coventry", dob=date(2010, 3, 1)).person
-    _diversion_decided(client, login_as, post, person, "outcome22", "ineligible", "Not now")
+    _diversion_decided(client, login_as, post, person, "outcome22", "ineligible", "Not now",
+                       parent_or_carer_agrees=agrees)
     response = post(f"/people/{person.id}/edit", person_form(person, date_of_birth=dob),
                     follow_redirects=True)
     expected = ["Changes saved", DIVERSION_KEEP.format(person.full_name, "date of birth",
                                                         "does")]
     if advice:
         expected.append(f"{person.full_name}'s Outcome 22 assessment for the offence of "
-                        f"1 October 2026, decided ineligible, {advice} (a parent or carer must "
-                        "agree under 16, or when the age is not known). The lead should review "
+                        f"1 October 2026, decided ineligible, {advice} The lead should review "
                         "the diversion: the assessment is not changed")
     assert _notices(response) == expected
 
@@ -1048,6 +1052,66 @@ def test_a_date_of_birth_corrected_before_a_deferred_prosecution_ends_names_its_
     assert diversion.closing_code(assessment, diversion.Settings.from_config(app.config)) \
         == configured  # unchanged: the assessment's date of birth
 
+
+
+def test_a_date_of_birth_corrected_after_a_diversion_closed_as_23_names_its_code(
+        app, client, login_as, post, make_referral, monkeypatch):
+    """A completed diversion's outcome code is recorded and never worked out
+    again: closed as a child's Outcome 23, a date of birth corrected to an
+    adult's said nothing (found by review). Corrected to another child's,
+    nothing more is said."""
+    from casework.diversion.models import DiversionCase
+    from casework.eligibility import outcome22
+    from tests.web.test_diversion import day
+
+    monkeypatch.setitem(app.config, "DIVERSION_CLOSING_CODE", 23)
+    person = make_referral("coventry", dob=date(2009, 3, 1)).person
+    assessment = _diversion_decided(client, login_as, post, person, outcome22.SCHEME,
+                                    "eligible", "Not in the public interest", **DEFERRED_FORM)
+    assert post(f"/assessments/{assessment.id}/case", {}).status_code == 302
+    record = db.session.scalars(select(DiversionCase)).one()
+    for target in ("active", "completed"):
+        assert post(f"/diversion/{record.id}/step",
+                    {"target": target, "on": day(date.today())}).status_code == 302
+    db.session.refresh(record)
+    assert (record.status, record.outcome_code) == ("completed", 23)
+    keep = DIVERSION_KEEP.format(person.full_name, "date of birth", "does")
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "6", "2009"]),
+                    follow_redirects=True)
+    assert _notices(response) == ["Changes saved", keep]  # 17 all the same
+    db.session.refresh(person)
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "3", "2008"]),
+                    follow_redirects=True)
+    assert _notices(response) == ["Changes saved", keep, (
+        f"The diversion on {person.full_name}'s Outcome 22 deferred prosecution assessment for "
+        "the offence of 1 October 2026 was completed and closed as Outcome 23, by the date of "
+        "birth the assessment was decided on. By the date of birth now recorded they were aged "
+        "18 on the offence date, and it would have closed as Outcome 22: a lead should review "
+        "the outcome recorded")]
+
+
+def test_an_assessment_assessed_again_is_named_once(client, login_as, post, make_referral):
+    """Two assessments of one offence, the first superseded by the second
+    (assessed again, not offered): a corrected date of birth named each,
+    the same words twice (found by review)."""
+    from casework.diversion.models import Assessment
+    from tests.web.test_diversion import CHECKPOINT_FORM
+
+    person = make_referral("coventry", dob=date(2010, 3, 1)).person
+    login_as("caseworker", ("coventry",))
+    for _ in range(2):
+        assert post(f"/people/{person.id}/assessments/new/checkpoint",
+                    CHECKPOINT_FORM).status_code == 302
+    assert len(db.session.scalars(select(Assessment)).all()) == 2
+    response = post(f"/people/{person.id}/edit",
+                    person_form(person, date_of_birth=["1", "6", "2010"]),
+                    follow_redirects=True)
+    notices = _notices(response)
+    assert len(notices) == 2 and notices[0] == "Changes saved"
+    assert "not yet decided, was assessed on the earlier date of birth, 1 March 2010" \
+        in notices[1]
 
 def test_a_date_of_birth_corrected_after_a_checkpoint_decision_names_k1_and_closing_code(
         app, client, login_as, post, make_referral, monkeypatch):

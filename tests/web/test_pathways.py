@@ -468,3 +468,48 @@ def test_a_move_recorded_while_a_proposal_waits_ends_it(client, login_as, post, 
             "it was decided") in html.unescape(text_of(refused))
     assert services.current_episode(person.id).pathway == "exited"
     assert audited("pathway:approved") == 0
+
+
+def test_a_move_refused_as_a_lead_approved_meanwhile_no_longer_says_it_waits(
+        client, login_as, post, randomised, make_user, monkeypatch):
+    """A caseworker records an exit as a lead approves the proposal: the
+    move is refused (the person moved meanwhile, to disruption), and the
+    page drawn again said the proposal still waited for a lead, above "Now:
+    Disruption" (found by review, on PostgreSQL, two requests at once). Here
+    the lead's approval is committed just before the move looks."""
+    from tests.conftest import sign_in
+
+    person = randomised("treatment")
+    worker = make_user("caseworker", ("coventry",), email="cara@example.org")
+    lead = make_user("lead", ("coventry",), email="lena@example.org")
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
+                  now=datetime.now(UTC))
+    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                          rationale="Arrested twice"),
+                             actor=worker, now=datetime.now(UTC))
+    db.session.commit()
+    sign_in(client, worker.email)
+    path = f"/people/{person.id}/pathway"
+    page = client.get(path)
+    assert "is waiting for a lead" in text_of(page)
+    move = services.move
+
+    from casework.accounts.models import User
+
+    proposal_id, lead_id = proposal.id, lead.id
+
+    def approved_meanwhile(*args, **kwargs):  # (in the request's session)
+        services.approve(db.session.get(PathwayProposal, proposal_id),
+                         actor=db.session.get(User, lead_id), now=datetime.now(UTC))
+        db.session.commit()
+        return move(*args, **kwargs)
+
+    monkeypatch.setattr(services, "move", approved_meanwhile)
+    version = hidden(page, "version")
+    db.session.commit()  # (the test's own reads end: the request writes)
+    refused = post(path, {"target": "exited", "effective_date": day(date(2026, 7, 5)),
+                          "exit_reason": "custody", "version": version})
+    shown = text_of(refused)
+    assert refused.status_code == 422 and "Disruption" in shown
+    assert "is waiting for a lead" not in shown
+    assert db.session.get(PathwayProposal, proposal_id).status == "approved"
