@@ -87,6 +87,21 @@ def test_a_person_matching_by_both_names_is_listed_and_counted_once(referrals, n
     assert names(page) == ["Kimber"] and page.total == 1
 
 
+def _referred(referrals, now, *names: tuple[str, str]):
+    """A referral at Coventry of a new person of each (first, last) name;
+    the lead who made them."""
+    lead, _, coventry, _ = referrals
+    for first, last in names:
+        services.record_referral(
+            services.PersonDetails(first, last, date(2007, 3, 4), "male", "not_stated",
+                                   coventry.key),
+            services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "Referrer",
+                                     "Reason"),
+            existing_person_id=None, actor=lead, now=now)
+    db.session.commit()
+    return lead
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("De Souza", {"De Souza"}), ("de souza", {"De Souza"}), ("Lee De Souza", {"De Souza"}),
     ("van der Berg", {"van der Berg"}), ("Kim van der Berg", {"van der Berg"}),
@@ -101,33 +116,18 @@ def test_a_surname_of_several_words_is_found_typed_with_spaces(referrals, now, t
     Jones" found no one (found by review). Read each way, the people any
     reading names found together: each word a name, the first a name and
     the rest one surname, all one surname."""
-    lead, _, coventry, _ = referrals
-    for first, last in (("Lee", "De Souza"), ("Kim", "van der Berg"), ("Sean", "O'Brien")):
-        services.record_referral(
-            services.PersonDetails(first, last, date(2007, 3, 4), "male", "not_stated",
-                                   coventry.key),
-            services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "Referrer",
-                                     "Reason"),
-            existing_person_id=None, actor=lead, now=now)
-    db.session.commit()
+    lead = _referred(referrals, now, ("Lee", "De Souza"), ("Kim", "van der Berg"),
+                     ("Sean", "O'Brien"))
     found = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
     assert set(names(found)) == expected
-
 
 
 def test_a_search_finds_the_people_of_every_reading_of_its_words(referrals, now):
     """The readings of a search's words were tried in turn, and the first to
     find anyone hid the rest: "Al Hassan" found Ali Hassan (Al begins Ali)
     and not Omar Al-Hassan (found by review)."""
-    lead, _, coventry, _ = referrals
-    for first, last in (("Ali", "Hassan"), ("Omar", "Al-Hassan"), ("Alan", "Hassani")):
-        services.record_referral(
-            services.PersonDetails(first, last, date(2007, 3, 4), "male", "not_stated",
-                                   coventry.key),
-            services.ReferralDetails(coventry.id, date(2026, 11, 1), "police", "Referrer",
-                                     "Reason"),
-            existing_person_id=None, actor=lead, now=now)
-    db.session.commit()
+    lead = _referred(referrals, now, ("Ali", "Hassan"), ("Omar", "Al-Hassan"),
+                     ("Alan", "Hassani"))
     for text, expected in (("Al Hassan", {"Hassan", "Al-Hassan", "Hassani"}),
                            ("Omar Al Hassan", {"Al-Hassan"}),
                            ("Ali Hassan", {"Hassan"})):

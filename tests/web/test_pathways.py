@@ -151,11 +151,7 @@ def test_disruption_goes_to_the_lead_queue(client, login_as, post, randomised, m
 def test_other_sites_proposals_answer_404(client, login_as, post, randomised, make_user):
     person = randomised("treatment", site="wolverhampton")
     worker = make_user("caseworker", ("wolverhampton",))
-    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
-                  now=datetime.now(UTC))
-    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
-                                                          rationale="Active"),
-                             actor=worker, now=datetime.now(UTC))
+    proposal = _proposed(person, worker, "Active")
     db.session.commit()
     login_as("lead", ("coventry",))
     assert person.full_name not in text_of(client.get("/pathways/approvals"))
@@ -182,6 +178,16 @@ def test_the_summary_page(client, login_as, post, randomised, make_user):
     bad = client.get("/pathways/summary?date_from=31&date_from=2&date_from=2026")
     assert bad.status_code == 200 and "must be a real date" in text_of(bad)
     assert client.get("/pathways/deviations").status_code == 200
+
+
+def _proposed(person, worker, rationale: str) -> PathwayProposal:
+    """``person`` engaged from 3 June 2026, then proposed for disruption
+    from 1 July by ``worker``."""
+    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
+                  now=datetime.now(UTC))
+    return services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
+                                                      rationale=rationale),
+                         actor=worker, now=datetime.now(UTC))
 
 
 def hidden(response, name: str) -> str:
@@ -384,11 +390,7 @@ def test_an_approved_proposal_says_who_approved_it(client, login_as, post, rando
                                                    make_user):
     person = randomised("treatment")
     worker = make_user("caseworker", ("coventry",), display_name="Cara Worker")
-    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
-                  now=datetime.now(UTC))
-    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
-                                                          rationale="Arrested twice"),
-                             actor=worker, now=datetime.now(UTC))
+    proposal = _proposed(person, worker, "Arrested twice")
     services.approve(proposal, actor=make_user("lead", ("coventry",), display_name="Lena Lead"),
                      now=datetime.now(UTC))
     db.session.commit()
@@ -411,11 +413,7 @@ def test_a_move_recorded_while_a_proposal_waits_ends_it(client, login_as, post, 
     person = randomised("treatment")
     worker = make_user("caseworker", ("coventry",), email="cara@example.org",
                        display_name="Cara Worker")
-    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
-                  now=datetime.now(UTC))
-    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
-                                                          rationale="Arrested twice"),
-                             actor=worker, now=datetime.now(UTC))
+    proposal = _proposed(person, worker, "Arrested twice")
     db.session.commit()
     lead = make_user("lead", ("coventry",), email="lena@example.org", display_name="Lena Lead")
     sign_in(client, lead.email)
@@ -482,11 +480,7 @@ def test_a_move_refused_as_a_lead_approved_meanwhile_no_longer_says_it_waits(
     person = randomised("treatment")
     worker = make_user("caseworker", ("coventry",), email="cara@example.org")
     lead = make_user("lead", ("coventry",), email="lena@example.org")
-    services.move(person, services.MoveRequest("engaged", date(2026, 6, 3)), actor=worker,
-                  now=datetime.now(UTC))
-    proposal = services.move(person, services.MoveRequest("disruption", date(2026, 7, 1),
-                                                          rationale="Arrested twice"),
-                             actor=worker, now=datetime.now(UTC))
+    proposal = _proposed(person, worker, "Arrested twice")
     db.session.commit()
     sign_in(client, worker.email)
     path = f"/people/{person.id}/pathway"
