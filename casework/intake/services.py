@@ -1499,11 +1499,19 @@ def _word_groupings(words: list[str]) -> list[list[str]]:
     typed with spaces ("De Souza", "van der Berg", "Smith Jones" for
     Smith-Jones, whose key is one word), the first word a name and the rest
     one surname, and all of them one surname."""
+    # Words with nothing a name is keyed by ("?", "-") are no part of any
+    # reading ("? Omar Al Hassan" read "?" as the first name); words are
+    # joined by their keys, not as typed, or "Mary-Jane Smith" joined read
+    # as the first name Mary (a hyphen ends a first name's first part), and
+    # found every Mary (found by review). A joined reading is looked for as
+    # a first name too ("Lee Ann" finds Leeann, "Al Ex" Alex).
+    words = [word for word in words if matching.normalise_name(word)]
+    keys = [matching.normalise_name(word) for word in words]
     tried = [words]
     if len(words) > 2:
-        tried.append([words[0], "".join(words[1:])])
+        tried.append([words[0], "".join(keys[1:])])
     if len(words) > 1:
-        tried.append(["".join(words)])
+        tried.append(["".join(keys)])
     return tried
 
 
