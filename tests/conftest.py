@@ -131,9 +131,17 @@ def _empty_tables(engine) -> None:
             # Append-only triggers guard real data; a test database is wiped
             # with them switched off for this connection only.
             conn.execute(text("SET session_replication_role = replica"))
+            # DELETE, not TRUNCATE: a test's few rows go in 6 ms, where
+            # TRUNCATE made every table and index anew, 75 ms a test (a
+            # sixth of the PostgreSQL suite). Their ids start again at 1,
+            # as TRUNCATE's RESTART IDENTITY did.
+            for name in names:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')  # noqa: S608 (names from the schema)
             conn.execute(text(
-                "TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"
-            ))
+                "SELECT setval(s.oid, 1, false) FROM pg_class s"
+                " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+                " JOIN pg_class t ON t.oid = d.refobjid"
+                " WHERE s.relkind = 'S' AND t.relname = ANY(:names)"), {"names": names})
         else:
             for name in names:
                 conn.exec_driver_sql(f'DELETE FROM "{name}"')  # noqa: S608 (names from the schema)
