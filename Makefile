@@ -44,7 +44,7 @@ run: install
 
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Seeds bench/data/casework-$(BENCH_PEOPLE).db (or BENCH_DATABASE_URL) if it is
 # not there yet, runs every benchmark and adds the figures to bench/results.md.
