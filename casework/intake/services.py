@@ -887,8 +887,7 @@ def decided_on_earlier_facts(person: Person, before: dict, changes: dict, *,
         settings = _diversion_settings()
         for assessment in decided:
             notices += [notice for notice in (
-                _assessed_on_another_age(assessment, person),
-                _consent_on_another_age(assessment, person),
+                _decided_otherwise(assessment, person),
                 _closed_on_another_age(assessment, person, settings)) if notice]
         notices += undecided
     return list(dict.fromkeys(notices))  # (the same words once)
@@ -915,57 +914,39 @@ def _decided_as(assessment) -> str:
     return assessment.decision.replace("_", " ") if assessment.decision else "decided"
 
 
-def _assessed_on_another_age(assessment, person: Person) -> str | None:
+def _decided_otherwise(assessment, person: Person) -> str | None:
     """Why the lead should review the diversion decided on ``assessment``
-    now that ``person``'s date of birth is another: a Checkpoint assessment
-    whose K1 (aged 10 to 17 on the offence date) the date of birth now
-    recorded decides otherwise than the assessment did, by Checkpoint's own
-    rule. None if not (or not Checkpoint)."""
-    from casework.eligibility import checkpoint
+    now that ``person``'s date of birth is another: the criterion of its
+    scheme that reads the age (Checkpoint's K1, aged 10 to 17 on the offence
+    date; Outcome 22's O5, agreement to engage, with a parent or carer's
+    under 16, on the facts it was given) decides otherwise by the date of
+    birth now recorded than the assessment did, by the scheme's own rule.
+    None if not. (O5 at first said "review" whenever the agreement became
+    needed or not, though a parent or carer who agreed, or a person who
+    refused, is decided alike at any age: found by review.)"""
+    from casework.eligibility import checkpoint, outcome22
     from casework.eligibility.outcomes import Outcome
 
-    if assessment.scheme != checkpoint.SCHEME:
+    on, facts = assessment.offence_date, assessment.facts
+    if assessment.scheme == checkpoint.SCHEME:
+        scheme, criterion = "Checkpoint", "K1 (age)"
+        now = checkpoint.k1(person.date_of_birth, on)
+    elif assessment.scheme == outcome22.SCHEME:
+        scheme, criterion = "Outcome 22", "O5 (agreement)"
+        now = outcome22.o5(person.date_of_birth, on, variant=facts.get("variant"),
+                           agrees_to_engage=facts.get("agrees_to_engage"),
+                           parent_or_carer_agrees=facts.get("parent_or_carer_agrees"),
+                           accepts_responsibility=facts.get("accepts_responsibility"))
+    else:
         return None
-    was = next((Outcome(c["outcome"]) for c in assessment.criteria if c["id"] == "K1"), None)
-    now = checkpoint.k1(person.date_of_birth, assessment.offence_date)
+    was = next((Outcome(c["outcome"]) for c in assessment.criteria
+                if c["id"] == now.id), None)
     if was is None or now.outcome == was:
         return None
-    return (f"{person.full_name}'s Checkpoint assessment for the offence of "
-            f"{long_date(assessment.offence_date)}, decided {_decided_as(assessment)}, found "
-            f"K1 (age) {was.label.lower()}; by the date of birth now recorded it is "
-            f"{now.outcome.label.lower()}: {now.reason} The lead should review the diversion: "
-            "the assessment is not changed")
-
-
-def _consent_on_another_age(assessment, person: Person) -> str | None:
-    """Why the lead should review the diversion decided on ``assessment``
-    now that ``person``'s date of birth is another: an Outcome 22
-    assessment whose O5 (agreement to engage, with a parent or carer's under
-    16) the date of birth now recorded decides otherwise than the
-    assessment did, by Outcome 22's own rule on the facts it was given.
-    None if not (or not Outcome 22): a parent or carer who agreed, or a
-    person who refused, is decided alike at any age (the notice said
-    "review" whenever the agreement became needed or not, found by
-    review)."""
-    from casework.eligibility import outcome22
-    from casework.eligibility.outcomes import Outcome
-
-    if assessment.scheme != outcome22.SCHEME:
-        return None
-    was = next((Outcome(c["outcome"]) for c in assessment.criteria if c["id"] == "O5"), None)
-    facts = assessment.facts
-    now = outcome22.o5(person.date_of_birth, assessment.offence_date,
-                       variant=facts.get("variant"),
-                       agrees_to_engage=facts.get("agrees_to_engage"),
-                       parent_or_carer_agrees=facts.get("parent_or_carer_agrees"),
-                       accepts_responsibility=facts.get("accepts_responsibility"))
-    if was is None or now.outcome == was:
-        return None
-    return (f"{person.full_name}'s Outcome 22 assessment for the offence of "
-            f"{long_date(assessment.offence_date)}, decided {_decided_as(assessment)}, found "
-            f"O5 (agreement) {was.label.lower()}; by the date of birth now recorded it is "
-            f"{now.outcome.label.lower()}: {now.reason} The lead should review the diversion: "
-            "the assessment is not changed")
+    return (f"{person.full_name}'s {scheme} assessment for the offence of {long_date(on)}, "
+            f"decided {_decided_as(assessment)}, found {criterion} {was.label.lower()}; by "
+            f"the date of birth now recorded it is {now.outcome.label.lower()}: {now.reason} "
+            "The lead should review the diversion: the assessment is not changed")
 
 
 def _closed_on_another_age(assessment, person: Person, settings) -> str | None:
