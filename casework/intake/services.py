@@ -1479,7 +1479,11 @@ def _word_groupings(words: list[str]) -> list[list[str]]:
     found together: each word a name; and, for a surname of several words
     typed with spaces ("De Souza", "van der Berg", "Smith Jones" for
     Smith-Jones, whose key is one word), the first word a name and the rest
-    one surname, and all of them one surname."""
+    one surname, and all of them one surname; and, for three words or more,
+    the first a first name and the last a surname, the words between them
+    left out: the later parts of a first name typed with spaces ("Mary Jane
+    Watson": "Mary Jane" is keyed by Mary alone) or a middle name ("Kate
+    Louise Smith"), which no key holds."""
     # Words with nothing a name is keyed by ("?", "-") are no part of any
     # reading ("? Omar Al Hassan" read "?" as the first name); words are
     # joined by their keys, not as typed, or "Mary-Jane Smith" joined read
@@ -1491,6 +1495,7 @@ def _word_groupings(words: list[str]) -> list[list[str]]:
     tried = [words]
     if len(words) > 2:
         tried.append([words[0], "".join(keys[1:])])
+        tried.append([words[0], words[-1]])
     if len(words) > 1:
         tried.append(["".join(keys)])
     return tried

@@ -127,13 +127,20 @@ def test_a_search_finds_the_people_of_every_reading_of_its_words(referrals, now)
     find anyone hid the rest: "Al Hassan" found Ali Hassan (Al begins Ali)
     and not Omar Al-Hassan (found by review)."""
     lead = _referred(referrals, now, ("Ali", "Hassan"), ("Omar", "Al-Hassan"),
-                     ("Alan", "Hassani"), ("Mary-Jane", "Okoro"), ("Mary", "Ndlovu"))
+                     ("Alan", "Hassani"), ("Mary-Jane", "Okoro"), ("Mary", "Ndlovu"),
+                     ("Mary Jane", "Watson"), ("Kate", "Smith"))
     for text, expected in (("Al Hassan", {"Hassan", "Al-Hassan", "Hassani"}),
                            ("Omar Al Hassan", {"Al-Hassan"}),
                            ("Ali Hassan", {"Hassan"}),
                            # joined by their keys: "Mary-JaneOkoro" read as the
                            # first name Mary found every Mary
                            ("Mary-Jane Okoro", {"Okoro"}),
+                           # a first name's later parts and a middle name are
+                           # keyed by nothing: the first and last words found
+                           # them, where "Mary Jane Watson" found no one
+                           ("Mary Jane Watson", {"Watson"}),
+                           ("Mary Jane Okoro", {"Okoro"}),
+                           ("Kate Louise Smith", {"Smith"}),
                            # a word keyed by nothing is no part of a reading
                            ("? Omar Al Hassan", {"Al-Hassan"})):
         found = services.search_referrals(services.ReferralQuery(text=text), actor=lead)
