@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import create_engine, text
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -64,12 +65,19 @@ def _quick_password_hashing(request, monkeypatch):
     if request.node.path.name == "test_passwords.py" or "real_password_cost" in request.keywords:
         yield
         return
+    quick_password_hashing(monkeypatch)
+    yield
+    passwords._dummy_hash.cache_clear()
+
+
+def quick_password_hashing(monkeypatch) -> None:
+    """argon2id at its lowest cost for what ``monkeypatch`` covers."""
     from argon2 import PasswordHasher
+
+    from casework.accounts import passwords
 
     monkeypatch.setattr(passwords, "_hasher",
                         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    yield
-    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -162,6 +170,28 @@ def _empty_tables(engine) -> None:
                       for key, title in DEFAULT_EXCLUSIONS.items()])
 
 
+class _TemplateBytecode(BytecodeCache):
+    """Compiled templates, shared by every app the tests make. Each test's app
+    has its own Jinja environment, which compiled every page and GOV.UK macro
+    it rendered afresh (a second for all the templates, most of a page test's
+    time); Jinja's bytecode cache gives a new environment the code compiled
+    before, checked against the template's source. Every app is made by
+    ``create_app``, so with the same Jinja settings."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if (code := self.compiled.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_BYTECODE = _TemplateBytecode()
+
+
 class RequestClient(FlaskClient):
     """A test client whose every request runs in its own app context and
     database session, as in production, instead of sharing the test's.
@@ -185,23 +215,36 @@ class RequestClient(FlaskClient):
 @pytest.fixture
 def make_app(migrated) -> Iterator[Callable[..., object]]:
     """``make_app(**config)``: an app on the test database, emptied afterwards."""
-    from casework import create_app
-    from casework.extensions import db
-
     made = []
 
     def factory(**overrides):
-        app = create_app(base_config(migrated, **overrides))
-        app.test_client_class = RequestClient
+        app = new_app(migrated, **overrides)
         made.append(app)
         return app
 
     yield factory
     for app in made:
-        with app.app_context():
-            db.session.remove()
-            _empty_tables(db.engine)
-            db.engine.dispose()
+        discard_app(app)
+
+
+def new_app(database_url: str, **overrides):
+    """An app on the test database, as the tests make them."""
+    from casework import create_app
+
+    app = create_app(base_config(database_url, **overrides))
+    app.test_client_class = RequestClient
+    app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
+    return app
+
+
+def discard_app(app) -> None:
+    """The test database emptied of what ``app`` wrote, its connections closed."""
+    from casework.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        _empty_tables(db.engine)
+        db.engine.dispose()
 
 
 @pytest.fixture

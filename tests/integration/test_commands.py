@@ -222,20 +222,20 @@ def _wipe_people():
 
 
 def test_seed_demo_people_are_reproducible_by_seed(app, runner):
-    result = runner.invoke(args=["seed-demo", "--people", "300", "--seed", "7"])
+    result = runner.invoke(args=["seed-demo", "--people", "100", "--seed", "7"])
     assert result.exit_code == 0, result.output
-    assert "Added 300 synthetic people" in result.output
+    assert "Added 100 synthetic people" in result.output
     first = _people_snapshot()
-    assert len(first[0]) == 300 and len(first[1]) >= 300
+    assert len(first[0]) == 100 and len(first[1]) >= 100
 
     again = runner.invoke(args=["seed-demo", "--people", "10"])
-    assert "already holds 300 people; none added" in again.output
+    assert "already holds 100 people; none added" in again.output
 
     _wipe_people()
-    runner.invoke(args=["seed-demo", "--people", "300", "--seed", "7"])
+    runner.invoke(args=["seed-demo", "--people", "100", "--seed", "7"])
     assert _people_snapshot() == first
     _wipe_people()
-    runner.invoke(args=["seed-demo", "--people", "300", "--seed", "8"])
+    runner.invoke(args=["seed-demo", "--people", "100", "--seed", "8"])
     assert _people_snapshot() != first
 
 
@@ -499,3 +499,21 @@ def test_users_create_with_a_piped_password_prints_no_warning(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Created admin piped@example.org" in done.stdout
     assert "Warning" not in done.stderr and "warn" not in done.stderr.lower()
+
+
+def test_people_are_not_added_to_a_demo_trial_made_after_their_history(app, runner):
+    """``seed-demo`` then ``seed-demo --people N`` (the trial made the moment
+    the first ran): the history would randomise people in the trial two years
+    before it was made, and CONSORT would leave out the referrals closed
+    before then. It is refused, with nothing written."""
+    from casework.intake.models import Person
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    db.session.commit()
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    refused = runner.invoke(args=["seed-demo", "--people", "40"])
+    assert refused.exit_code == 2
+    assert "The demo trial was made on" in refused.output
+    assert "nothing was added" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events

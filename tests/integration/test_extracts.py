@@ -1134,25 +1134,41 @@ def test_a_later_assessment_keeps_an_earlier_diversions_outcome(cohort, make_use
 def _narrowed(equations: list[dict[str, int]], domains: dict[str, tuple[int, int]]
               ) -> dict[str, tuple[int, int]] | None:
     """``domains`` (each figure's least and greatest value) narrowed by the
-    equations until none narrows further; None if one is left empty."""
+    equations until none narrows further; None if one is left empty. An
+    equation is looked at again only once a figure of it has narrowed, and
+    each figure's bounds come from the equation's sums less its own term
+    (the narrowing is monotone: the same bounds in any order)."""
     domains = dict(domains)
-    changed = True
-    while changed:
-        changed = False
-        for equation in equations:
-            for name, weight in equation.items():
-                low = sum(min(w * domains[n][0], w * domains[n][1])
-                          for n, w in equation.items() if n != name)
-                high = sum(max(w * domains[n][0], w * domains[n][1])
-                           for n, w in equation.items() if n != name)
-                # weight * value lies in [-high, -low]
-                ends = sorted((-high / weight, -low / weight))
-                least = max(domains[name][0], -int(-ends[0] // 1))
-                most = min(domains[name][1], int(ends[1] // 1))
-                if least > most:
-                    return None
-                if (least, most) != domains[name]:
-                    domains[name], changed = (least, most), True
+    involving: dict[str, list[int]] = defaultdict(list)
+    for e, equation in enumerate(equations):
+        for name in equation:
+            involving[name].append(e)
+    waiting, queued = list(range(len(equations))), set(range(len(equations)))
+    while waiting:
+        e = waiting.pop()
+        queued.discard(e)
+        equation = equations[e]
+        terms = {n: sorted((w * domains[n][0], w * domains[n][1])) for n, w in equation.items()}
+        sum_low = sum(term[0] for term in terms.values())
+        sum_high = sum(term[1] for term in terms.values())
+        for name, weight in equation.items():
+            low, high = sum_low - terms[name][0], sum_high - terms[name][1]
+            # weight * value lies in [-high, -low]
+            ends = sorted((-high / weight, -low / weight))
+            least = max(domains[name][0], -int(-ends[0] // 1))
+            most = min(domains[name][1], int(ends[1] // 1))
+            if least > most:
+                return None
+            if (least, most) != domains[name]:
+                domains[name] = (least, most)
+                term = sorted((weight * least, weight * most))
+                sum_low += term[0] - terms[name][0]
+                sum_high += term[1] - terms[name][1]
+                terms[name] = term
+                for other in involving[name]:
+                    if other not in queued:
+                        waiting.append(other)
+                        queued.add(other)
     return domains
 
 
