@@ -137,19 +137,23 @@ def _empty_tables(engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Append-only triggers guard real data; a test database is wiped
-            # with them switched off for this connection only.
-            conn.execute(text("SET session_replication_role = replica"))
+            # with them switched off for this transaction only (the
+            # connection goes back to the shared app's pool).
             # DELETE, not TRUNCATE: a test's few rows go in 6 ms, where
             # TRUNCATE made every table and index anew, 75 ms a test (a
             # sixth of the PostgreSQL suite). Their ids start again at 1,
-            # as TRUNCATE's RESTART IDENTITY did.
-            for name in names:
-                conn.exec_driver_sql(f'DELETE FROM "{name}"')  # noqa: S608 (names from the schema)
-            conn.execute(text(
-                "SELECT setval(s.oid, 1, false) FROM pg_class s"
-                " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
-                " JOIN pg_class t ON t.oid = d.refobjid"
-                " WHERE s.relkind = 'S' AND t.relname = ANY(:names)"), {"names": names})
+            # as TRUNCATE's RESTART IDENTITY did. One script, sent at once
+            # (no parameters: PostgreSQL's simple protocol runs several
+            # statements), not a round trip each.
+            # (the names are the schema's own)
+            listed = ", ".join(f"'{name}'" for name in names)
+            deletes = [f'DELETE FROM "{name}"' for name in names]  # noqa: S608
+            restart = ("SELECT setval(s.oid, 1, false) FROM pg_class s"  # noqa: S608
+                       " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+                       " JOIN pg_class t ON t.oid = d.refobjid"
+                       f" WHERE s.relkind = 'S' AND t.relname IN ({listed})")
+            conn.exec_driver_sql(";\n".join(
+                ["SET LOCAL session_replication_role = replica", *deletes, restart]))
         else:
             for name in names:
                 conn.exec_driver_sql(f'DELETE FROM "{name}"')  # noqa: S608 (names from the schema)
@@ -212,19 +216,110 @@ class RequestClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def make_app(migrated) -> Iterator[Callable[..., object]]:
-    """``make_app(**config)``: an app on the test database, emptied afterwards."""
-    made = []
+class _SharedApp:
+    """One app, on the test database with the tests' settings, for every
+    test that asks for no other: made for each test, an app cost the test
+    its making (the routes' URL builders compiled, 60 ms), its templates
+    and its SQL statements compiled afresh, and on PostgreSQL a new
+    connection: half of a page test's time.
 
-    def factory(**overrides):
-        app = new_app(migrated, **overrides)
+    Between tests its tables are emptied, its settings put back, the
+    sign-in throttle (one limiter for all apps: Flask-Limiter keeps the
+    storage of the app it was last given) made its own again and emptied,
+    and anything a test kept in ``app.extensions`` dropped. A test that
+    changes the app itself (a route, a hook, a template global) would
+    change it for the tests after: that fails the test, whose app is then
+    made with ``make_app(own_app=True)``."""
+
+    def __init__(self, database_url: str) -> None:
+        from casework.extensions import limiter
+
+        self.app = new_app(database_url)
+        self.config = dict(self.app.config)
+        self.extensions = set(self.app.extensions)
+        self.throttle = (limiter._storage, limiter._limiter)
+        self.shape = self._shape()
+
+    def _shape(self) -> tuple:
+        app = self.app
+        return (sorted((rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()),
+                sorted(app.view_functions), app.wsgi_app, app.test_client_class,
+                {key: len(funcs) for hooks in (app.before_request_funcs, app.after_request_funcs,
+                                               app.teardown_request_funcs,
+                                               app.teardown_appcontext_funcs)
+                 for key, funcs in (hooks.items() if isinstance(hooks, dict)
+                                    else [("appcontext", hooks)])},
+                sorted(app.jinja_env.globals), sorted(app.jinja_env.filters))
+
+    def take(self):
+        from casework.extensions import limiter
+
+        limiter._storage, limiter._limiter = self.throttle
+        self.throttle[0].reset()
+        return self.app
+
+    def put_back(self) -> str | None:
+        """The app as it was; what a test changed of it that cannot be put
+        back, if anything."""
+        from casework.extensions import db
+
+        app = self.app
+        with app.app_context():
+            db.session.remove()
+            _empty_tables(db.engine)
+        app.config.clear()
+        app.config.update(self.config)
+        for key in set(app.extensions) - self.extensions:
+            del app.extensions[key]
+        if self._shape() != self.shape:
+            return ("the test changed the shared app (a route, a hook, a template global): "
+                    "make its app with make_app(own_app=True), or mark it own_app")
+        return None
+
+    def discard(self) -> None:
+        from casework.extensions import db
+
+        with self.app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_app(migrated) -> Iterator[list[_SharedApp]]:
+    """The shared app (``_SharedApp``), made when first asked for."""
+    holder: list[_SharedApp] = []
+    yield holder
+    for shared in holder:
+        shared.discard()
+
+
+@pytest.fixture
+def make_app(migrated, shared_app) -> Iterator[Callable[..., object]]:
+    """``make_app(own_app=False, **config)``: an app on the test database,
+    emptied afterwards. A test's first without settings of its own is the
+    shared one (``_SharedApp``), unless ``own_app``."""
+    made = []
+    sharing = []
+
+    def factory(own_app=False, **overrides):
+        if not (overrides or made or own_app):
+            if not shared_app:
+                shared_app.append(_SharedApp(migrated))
+            sharing.append(shared_app[0])
+            app = shared_app[0].take()
+        else:
+            app = new_app(migrated, **overrides)
         made.append(app)
         return app
 
     yield factory
     for app in made:
-        discard_app(app)
+        if sharing and app is sharing[0].app:
+            if (changed := sharing[0].put_back()) is not None:
+                sharing[0].discard()
+                shared_app.clear()
+                pytest.fail(changed)
+        else:
+            discard_app(app)
 
 
 def new_app(database_url: str, **overrides):
@@ -248,8 +343,9 @@ def discard_app(app) -> None:
 
 
 @pytest.fixture
-def app(make_app):
-    app = make_app()
+def app(make_app, request):
+    """The test's app: the shared one, or its own if marked ``own_app``."""
+    app = make_app(own_app=request.node.get_closest_marker("own_app") is not None)
     with app.app_context():
         yield app
 
@@ -473,6 +569,9 @@ def run_migration_step(step) -> None:
     db.session.commit()
     with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
         step()
+    # connections made before the schema changed are made again (the shared
+    # app's are kept from test to test)
+    db.engine.dispose()
 
 
 def statements_sent(fn) -> list[str]:

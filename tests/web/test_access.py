@@ -48,7 +48,7 @@ def probe_app(make_app):
     from casework.access import get_in_scope_or_404
     from casework.accounts.roles import Permission
 
-    app = make_app()
+    app = make_app(own_app=True)  # a route of its own
 
     @app.route("/probe/<int:ident>")
     def probe(ident):

@@ -50,7 +50,7 @@ def test_a_form_whose_token_is_wrong_still_says_the_page_expired(client):
 def exploding(make_app, make_user):
     """A signed-in client of an app with a page that fails, its error's
     message holding an address with a query."""
-    app = make_app()
+    app = make_app(own_app=True)  # a route of its own
 
     @app.route("/explode", methods=["GET", "POST"])
     def explode():

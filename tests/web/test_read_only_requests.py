@@ -469,6 +469,7 @@ def _views_recorded(client, method: str, path: str) -> list[str]:
     return list(actions)
 
 
+@pytest.mark.own_app  # routes of its own
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_what_a_page_showed_is_recorded_once_if_that_page_is_sent(
         viewing_routes, client, login_as, method):

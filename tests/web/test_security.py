@@ -77,7 +77,7 @@ def test_unknown_page_is_a_plain_404(client, login_as):
 
 @pytest.fixture
 def exploding_app(make_app):
-    app = make_app()
+    app = make_app(own_app=True)  # a route of its own
 
     @app.route("/explode")
     def explode():
