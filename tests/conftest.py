@@ -8,6 +8,7 @@ the migrations (and PostgreSQL's triggers) are what the tests exercise.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -230,38 +231,52 @@ class _SharedApp:
     connection: half of a page test's time.
 
     Between tests its tables are emptied, its settings put back, the
-    sign-in throttle (one limiter for all apps: Flask-Limiter keeps the
-    storage of the app it was last given) made its own again and emptied,
-    and anything a test kept in ``app.extensions`` dropped. A test that
-    changes the app itself (a route, a hook, a template global) would
-    change it for the tests after: that fails the test, whose app is then
-    made with ``make_app(own_app=True)``."""
+    extensions made for one app but kept by the module (the limiter, whose
+    storage is the app's it was last given, and Talisman) made its own
+    again, the throttle emptied, and anything a test kept in
+    ``app.extensions`` dropped. SQLite's connections are made again (a
+    bulk load's page cache stays with its connection); PostgreSQL's are
+    kept, a new one costing 13 ms. A test that changes the app itself (a
+    route, a view, a hook, a template global, a listener on its engine)
+    would change it for the tests after: that fails the test, whose app is
+    then made with ``make_app(own_app=True)`` or marked ``own_app``."""
 
     def __init__(self, database_url: str) -> None:
-        from casework.extensions import limiter
-
         self.app = new_app(database_url)
-        self.config = dict(self.app.config)
+        self.config = copy.deepcopy(dict(self.app.config))
         self.extensions = set(self.app.extensions)
-        self.throttle = (limiter._storage, limiter._limiter)
+        self.modules = [(extension, _attributes(extension)) for extension in _module_extensions()]
         self.shape = self._shape()
 
     def _shape(self) -> tuple:
-        app = self.app
-        return (sorted((rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()),
-                sorted(app.view_functions), app.wsgi_app, app.test_client_class,
-                {key: len(funcs) for hooks in (app.before_request_funcs, app.after_request_funcs,
-                                               app.teardown_request_funcs,
-                                               app.teardown_appcontext_funcs)
-                 for key, funcs in (hooks.items() if isinstance(hooks, dict)
-                                    else [("appcontext", hooks)])},
-                sorted(app.jinja_env.globals), sorted(app.jinja_env.filters))
+        from casework.extensions import db
+
+        app, env = self.app, self.app.jinja_env
+        with app.app_context():
+            engines = list(db.engines.values())
+        return (
+            sorted((rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()),
+            dict(app.view_functions), app.wsgi_app, app.test_client_class,
+            dict(app.url_map.converters), dict(app.cli.commands),
+            dict(env.globals), dict(env.filters), dict(env.tests),
+            [{key: list(funcs) for key, funcs in hooks.items() if funcs} for hooks in (
+                app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
+                app.template_context_processors, app.url_value_preprocessors,
+                app.url_default_functions)],
+            list(app.teardown_appcontext_funcs),
+            {key: {code: dict(handlers) for code, handlers in by_code.items() if handlers}
+             for key, by_code in app.error_handler_spec.items()},
+            [[(name, list(getattr(dispatch, name)))
+              for name in dir(dispatch) if not name.startswith("_")]
+             for engine in engines for dispatch in (engine.dispatch, engine.pool.dispatch)],
+        )
 
     def take(self):
+        for extension, attributes in self.modules:
+            vars(extension).update(_copied(attributes))
         from casework.extensions import limiter
 
-        limiter._storage, limiter._limiter = self.throttle
-        self.throttle[0].reset()
+        limiter._storage.reset()
         return self.app
 
     def put_back(self) -> str | None:
@@ -270,16 +285,21 @@ class _SharedApp:
         from casework.extensions import db
 
         app = self.app
-        with app.app_context():
-            db.session.remove()
-            _empty_tables(db.engine)
-        app.config.clear()
-        app.config.update(self.config)
-        for key in set(app.extensions) - self.extensions:
-            del app.extensions[key]
+        try:
+            with app.app_context():
+                db.session.remove()
+                _empty_tables(db.engine)
+                if db.engine.dialect.name == "sqlite":
+                    db.engine.dispose()
+        finally:
+            app.config.clear()
+            app.config.update(copy.deepcopy(self.config))
+            for key in set(app.extensions) - self.extensions:
+                del app.extensions[key]
         if self._shape() != self.shape:
-            return ("the test changed the shared app (a route, a hook, a template global): "
-                    "make its app with make_app(own_app=True), or mark it own_app")
+            return ("the test changed the shared app (a route, a view, a hook, a template "
+                    "global, a listener on its engine): make its app with "
+                    "make_app(own_app=True), or mark it own_app")
         return None
 
     def discard(self) -> None:
@@ -287,6 +307,25 @@ class _SharedApp:
 
         with self.app.app_context():
             db.engine.dispose()
+
+
+def _module_extensions() -> list:
+    """The extensions that keep what they were given by the last app they
+    were set up for (Flask-Limiter's storage, Talisman's app and options)."""
+    from casework.extensions import limiter, talisman
+
+    return [limiter, talisman]
+
+
+def _copied(attributes: dict) -> dict:
+    """Attributes, their containers copied (a later change to one changes
+    no snapshot)."""
+    return {name: copy.copy(value) if isinstance(value, dict | list | set) else value
+            for name, value in attributes.items()}
+
+
+def _attributes(extension) -> dict:
+    return _copied(vars(extension))
 
 
 @pytest.fixture(scope="session")
@@ -299,7 +338,7 @@ def shared_app(migrated) -> Iterator[list[_SharedApp]]:
 
 
 @pytest.fixture
-def make_app(migrated, shared_app) -> Iterator[Callable[..., object]]:
+def make_app(migrated, shared_app, monkeypatch) -> Iterator[Callable[..., object]]:
     """``make_app(own_app=False, **config)``: an app on the test database,
     emptied afterwards. A test's first without settings of its own is the
     shared one (``_SharedApp``), unless ``own_app``."""
@@ -320,9 +359,18 @@ def make_app(migrated, shared_app) -> Iterator[Callable[..., object]]:
     yield factory
     for app in made:
         if sharing and app is sharing[0].app:
-            if (changed := sharing[0].put_back()) is not None:
-                sharing[0].discard()
-                shared_app.clear()
+            # what the test patched undone first, as it was before the app was taken
+            monkeypatch.undo()
+            try:
+                changed = sharing[0].put_back()
+            except BaseException:
+                changed = "the shared app could not be put back"
+                raise
+            finally:
+                if changed is not None:  # the next test has an app made anew
+                    sharing[0].discard()
+                    shared_app.clear()
+            if changed is not None:
                 pytest.fail(changed)
         else:
             discard_app(app)
@@ -573,11 +621,13 @@ def run_migration_step(step) -> None:
     from casework.extensions import db
 
     db.session.commit()
-    with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-        step()
-    # connections made before the schema changed are made again (the shared
-    # app's are kept from test to test)
-    db.engine.dispose()
+    try:
+        with db.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+            step()
+    finally:
+        # connections made before the schema changed are made again (the
+        # shared app's are kept from test to test)
+        db.engine.dispose()
 
 
 def statements_sent(fn) -> list[str]:
