@@ -264,8 +264,9 @@ class _SharedApp:
                 app.template_context_processors, app.url_value_preprocessors,
                 app.url_default_functions)],
             list(app.teardown_appcontext_funcs),
-            {key: {code: dict(handlers) for code, handlers in by_code.items() if handlers}
-             for key, by_code in app.error_handler_spec.items()},
+            # (Flask adds an empty entry for each blueprint it looks in)
+            {(key, code): dict(handlers) for key, by_code in app.error_handler_spec.items()
+             for code, handlers in by_code.items() if handlers},
             [[(name, list(getattr(dispatch, name)))
               for name in dir(dispatch) if not name.startswith("_")]
              for engine in engines for dispatch in (engine.dispatch, engine.pool.dispatch)],
