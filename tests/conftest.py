@@ -245,7 +245,11 @@ class _SharedApp:
         self.app = new_app(database_url)
         self.config = copy.deepcopy(dict(self.app.config))
         self.extensions = set(self.app.extensions)
-        self.modules = [(extension, _attributes(extension)) for extension in _module_extensions()]
+        from casework.extensions import limiter, talisman
+
+        # the extensions that keep what the last app they were set up for
+        # gave them (Flask-Limiter its storage, Talisman its app and options)
+        self.modules = [(extension, _copied(vars(extension))) for extension in (limiter, talisman)]
         self.shape = self._shape()
 
     def _shape(self) -> tuple:
@@ -283,15 +287,10 @@ class _SharedApp:
     def put_back(self) -> str | None:
         """The app as it was; what a test changed of it that cannot be put
         back, if anything."""
-        from casework.extensions import db
-
         app = self.app
         try:
-            with app.app_context():
-                db.session.remove()
-                _empty_tables(db.engine)
-                if db.engine.dialect.name == "sqlite":
-                    db.engine.dispose()
+            discard_app(app, keep_connections=app.config["SQLALCHEMY_DATABASE_URI"]
+                        .startswith("postgresql"))
         finally:
             app.config.clear()
             app.config.update(copy.deepcopy(self.config))
@@ -310,23 +309,11 @@ class _SharedApp:
             db.engine.dispose()
 
 
-def _module_extensions() -> list:
-    """The extensions that keep what they were given by the last app they
-    were set up for (Flask-Limiter's storage, Talisman's app and options)."""
-    from casework.extensions import limiter, talisman
-
-    return [limiter, talisman]
-
-
 def _copied(attributes: dict) -> dict:
     """Attributes, their containers copied (a later change to one changes
     no snapshot)."""
     return {name: copy.copy(value) if isinstance(value, dict | list | set) else value
             for name, value in attributes.items()}
-
-
-def _attributes(extension) -> dict:
-    return _copied(vars(extension))
 
 
 @pytest.fixture(scope="session")
@@ -344,13 +331,11 @@ def make_app(migrated, shared_app, monkeypatch) -> Iterator[Callable[..., object
     emptied afterwards. A test's first without settings of its own is the
     shared one (``_SharedApp``), unless ``own_app``."""
     made = []
-    sharing = []
 
     def factory(own_app=False, **overrides):
         if not (overrides or made or own_app):
             if not shared_app:
                 shared_app.append(_SharedApp(migrated))
-            sharing.append(shared_app[0])
             app = shared_app[0].take()
         else:
             app = new_app(migrated, **overrides)
@@ -359,22 +344,19 @@ def make_app(migrated, shared_app, monkeypatch) -> Iterator[Callable[..., object
 
     yield factory
     for app in made:
-        if sharing and app is sharing[0].app:
-            # what the test patched undone first, as it was before the app was taken
-            monkeypatch.undo()
-            try:
-                changed = sharing[0].put_back()
-            except BaseException:
-                changed = "the shared app could not be put back"
-                raise
-            finally:
-                if changed is not None:  # the next test has an app made anew
-                    sharing[0].discard()
-                    shared_app.clear()
-            if changed is not None:
-                pytest.fail(changed)
-        else:
+        if not (shared_app and app is shared_app[0].app):
             discard_app(app)
+            continue
+        # what the test patched undone first, as it was before the app was taken
+        monkeypatch.undo()
+        problem = "the shared app could not be put back"
+        try:
+            problem = shared_app[0].put_back()
+        finally:
+            if problem is not None:  # the next test has an app made anew
+                shared_app.pop().discard()
+        if problem is not None:
+            pytest.fail(problem)
 
 
 def new_app(database_url: str, **overrides):
@@ -387,14 +369,16 @@ def new_app(database_url: str, **overrides):
     return app
 
 
-def discard_app(app) -> None:
-    """The test database emptied of what ``app`` wrote, its connections closed."""
+def discard_app(app, *, keep_connections: bool = False) -> None:
+    """The test database emptied of what ``app`` wrote, its connections
+    closed unless kept."""
     from casework.extensions import db
 
     with app.app_context():
         db.session.remove()
         _empty_tables(db.engine)
-        db.engine.dispose()
+        if not keep_connections:
+            db.engine.dispose()
 
 
 @pytest.fixture
