@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from casework.accounts.services import sites_by_keys
-from casework.database import utcnow
+from casework.database import local_today, utcnow
 from casework.demo import seed_demo_users
 from casework.extensions import db
 from casework.intake import services
@@ -57,7 +57,7 @@ def test_referral_with_a_mistake_then_a_duplicate(live_server, page,
     page.get_by_label("Postcode (optional)").fill("CV1 5F")  # the mistake
     page.get_by_label("Local authority where the person lives").select_option("coventry")
     referred = page.locator("#referral_date-day").locator("xpath=ancestor::fieldset")
-    today = date.today()
+    today = local_today()
     referred.get_by_label("Day").fill(str(today.day))
     referred.get_by_label("Month").fill(str(today.month))
     referred.get_by_label("Year").fill(str(today.year))

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from casework.accounts import services as accounts
 from casework.accounts.services import find_user_by_email, sites_by_keys
-from casework.database import utcnow
+from casework.database import local_today, utcnow
 from casework.demo import seed_demo_users
 from casework.demo.trial import seed_trial
 from casework.extensions import db
@@ -131,7 +131,7 @@ def sign_out(page):
 def test_the_whole_service(live_server, page, journey):
     logins, other_name, child_id = journey
     a11y = Accessibility(page)
-    today = date.today()
+    today = local_today()
 
     # -- Caseworker: a referral for someone already known, then triage facts.
     sign_in(page, live_server, a11y, *logins["caseworker"])

@@ -5,12 +5,10 @@ summary so a keyboard user can follow its link to the field."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from playwright.sync_api import expect
 
-from casework.database import utcnow
+from casework.database import local_today, utcnow
 from casework.demo import seed_demo_users
 from casework.extensions import db
 
@@ -52,7 +50,7 @@ def test_a_referral_with_the_keyboard_only(live_server, page, caseworker):
     page.wait_for_url(f"{live_server}/")
 
     page.goto(f"{live_server}/referrals/new")
-    today = date.today()
+    today = local_today()
     type_into(page, "first_name", "Jayden")
     type_into(page, "last_name", "Whitlock")
     type_into(page, "date_of_birth-day", "14")

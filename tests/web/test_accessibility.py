@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from casework.audit.models import AuditEvent
+from casework.database import local_today
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from tests.conftest import day, sign_in
@@ -94,7 +95,7 @@ def _failed_case(client, post, person, make_user) -> DiversionCase:
     assert post(f"/assessments/{assessment.id}/case", {}).status_code == 302
     case = db.session.scalars(select(DiversionCase)).one()
     for target in ("active", "failed"):
-        assert post(f"/diversion/{case.id}/step", {"target": target, "on": day(date.today()),
+        assert post(f"/diversion/{case.id}/step", {"target": target, "on": day(local_today()),
                                                    "reason": "Reoffended"}).status_code == 302
     return case
 

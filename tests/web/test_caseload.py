@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from casework.audit.models import AuditEvent, AuditEventSite
 from casework.caseload.models import CaseReview
+from casework.database import local_today
 from casework.extensions import db
 from casework.intake.models import Person
 from tests.conftest import day, living_at_coventry_treated_at_wolverhampton, sign_in
@@ -203,7 +204,7 @@ def test_caseworkers_cannot_reassign(client, login_as, post, make_referral, make
 def test_a_lead_records_a_review(client, login_as, post, make_referral):
     person = make_referral("coventry").person
     login_as("lead", ("coventry",))
-    today = date.today()
+    today = local_today()
     response = post(f"/people/{person.id}/reviews/new", {
         "reviewed_on": day(today), "outcome": "continue", "next_review_on": day(today)})
     assert response.status_code == 422
@@ -228,7 +229,7 @@ def test_a_review_sent_twice_is_recorded_once(client, login_as, post, make_refer
     path = f"/people/{person.id}/reviews/new"
     key = re.search(r'name="submission" type="hidden" value="([^"]+)"',
                     text_of(client.get(path))).group(1)
-    today = date.today()
+    today = local_today()
     form = {"reviewed_on": day(today), "outcome": "continue", "submission": key,
             "next_review_on": day(today + timedelta(days=10))}
     first, again = post(path, form), post(path, form)
@@ -477,7 +478,7 @@ def _active_diversion(make_referral, site: str, due_in_days: int, lead, worker):
         actor=worker, now=may, settings=settings)
     diversion.decide(assessment, "eligible", None, actor=lead, now=may)
     case = diversion.offer(assessment, actor=worker, now=may)
-    started = date.today() + timedelta(days=due_in_days) - timedelta(weeks=16)
+    started = local_today() + timedelta(days=due_in_days) - timedelta(weeks=16)
     diversion.advance(case, diversion.Step("active", started), actor=worker,
                       now=datetime.now(UTC), settings=settings)
     db.session.commit()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from casework.audit.models import AuditEvent
+from casework.database import local_today
 from casework.diversion.models import Assessment, DiversionCase, Offence
 from casework.eligibility import checkpoint, cirv, outcome22
 from casework.extensions import db
@@ -230,9 +231,9 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
     assert response.status_code == 302
     assert post(f"/assessments/{assessment.id}/case", {}).status_code == 302
     case = db.session.scalars(select(DiversionCase)).one()
-    response = post(f"/diversion/{case.id}/step", {"target": "completed", "on": day(date.today())})
+    response = post(f"/diversion/{case.id}/step", {"target": "completed", "on": day(local_today())})
     assert response.status_code == 422  # an offered case is started before it completes
-    response = post(f"/diversion/{case.id}/step", {"target": "active", "on": day(date.today())})
+    response = post(f"/diversion/{case.id}/step", {"target": "active", "on": day(local_today())})
     assert response.status_code == 302
     db.session.expire_all()
     case = db.session.get(DiversionCase, case.id)
@@ -249,7 +250,7 @@ def test_a_checkpoint_assessment_through_to_a_diversion(client, login_as, post, 
     assert "A lead records how this diversion ends" in page and "What happened?" not in page
     for ending in ("completed", "failed", "withdrawn", "completed\x00"):
         response = post(f"/diversion/{case.id}/step", {"target": ending, "reason": "x",
-                                                       "on": day(date.today())})
+                                                       "on": day(local_today())})
         assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(DiversionCase, case.id).status == "active"

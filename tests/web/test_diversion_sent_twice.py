@@ -8,18 +8,16 @@ same moment on PostgreSQL (tests/integration/test_diversion.py)."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from casework.audit.models import AuditEvent
+from casework.database import local_today
 from casework.diversion.models import Assessment, DiversionCase
 from casework.extensions import db
 from tests.conftest import day, sign_in
 from tests.web import test_diversion
-
-TODAY = date.today()
 
 
 def count(model, *where) -> int:
@@ -127,7 +125,7 @@ def test_a_decision_a_step_and_a_later_outcome_sent_twice_are_recorded_once(
                          ("failed", "This diversion has ended (failed)")):
         other_tab, page = (client.get(f"/assessments/{assessment.id}").get_data(as_text=True)
                            for _ in range(2))
-        step = {"target": target, "on": day(TODAY), "reason": "Missed sessions",
+        step = {"target": target, "on": day(local_today()), "reason": "Missed sessions",
                 "version": re.search(r'name="version" type="hidden" value="([^"]*)"',
                                      page).group(1)}
         assert post(path, {**step, "submission": key_in(page)}).status_code == 302

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from casework.audit.models import AuditEvent
+from casework.database import local_today
 from casework.extensions import db
 from casework.intake.models import Person, Referral
 from casework.notes.models import Note
 from casework.pathways.models import ProtocolDeviation
 from casework.submissions import FormSubmission
-from tests.conftest import PASSWORD, csrf_token, sign_in
-
-TODAY = date.today()
+from tests.conftest import PASSWORD, csrf_token, day, sign_in
 
 
 def count(model, *where) -> int:
@@ -39,7 +38,7 @@ def referral_form(site_id: int, **overrides) -> dict:
     return {
         "first_name": "Jordan", "last_name": "Doublesubmit", "date_of_birth": ["14", "3", "2008"],
         "gender": "male", "ethnicity": "white_british", "local_authority": "coventry",
-        "referral_date": [str(TODAY.day), str(TODAY.month), str(TODAY.year)],
+        "referral_date": day(local_today()),
         "source": "police", "referrer_name": "PC Ada", "site": str(site_id),
         "reason": "Stab wound.", **overrides,
     }
