@@ -27,12 +27,26 @@ SHIPPED_SITES = {key: key.title() for key in ("birmingham", "coventry", "dudley"
                                                "solihull", "walsall", "wolverhampton")}
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only", action="store_true",
+        help="run only the tests that use the test database (CI's PostgreSQL run: the "
+             "others, the pure rules' and a few with files of their own, ran on SQLite)")
+
+
 def pytest_collection_modifyitems(config, items):
     skip_pg = pytest.mark.skip(reason="PostgreSQL tests skipped: TEST_DATABASE_URL is not set")
     on_pg = bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
     for item in items:
         if "postgres" in item.keywords and not on_pg:
             item.add_marker(skip_pg)
+    if config.getoption("database_tests_only"):
+        # every fixture of the test database starts from database_url
+        uses = ["database_url" in getattr(item, "fixturenames", ()) for item in items]
+        if not all(uses):
+            config.hook.pytest_deselected(
+                items=[item for item, used in zip(items, uses, strict=True) if not used])
+            items[:] = [item for item, used in zip(items, uses, strict=True) if used]
 
 
 def pytest_report_header(config):

@@ -6,17 +6,46 @@ from __future__ import annotations
 import pytest
 
 from casework.extensions import db
+from tests.conftest import discard_app, new_app, quick_password_hashing, sign_in
+
+
+@pytest.fixture(scope="module")
+def seeded_app(migrated):
+    """One demo seed for the module's tests, which only read it (and sign
+    in, each as a user of its own): seeded for each, the seed was most of
+    their time."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        quick_password_hashing(monkeypatch)
+        app = new_app(migrated)
+        with app.app_context():
+            result = app.test_cli_runner().invoke(
+                args=["seed-demo", "--people", "120", "--seed", "5"])
+            assert result.exit_code == 0, result.output
+            db.session.commit()
+    yield app
+    discard_app(app)
 
 
 @pytest.fixture
-def demo_data(app, runner):
-    result = runner.invoke(args=["seed-demo", "--people", "120", "--seed", "5"])
-    assert result.exit_code == 0, result.output
-    db.session.commit()
+def app(seeded_app):
+    with seeded_app.app_context():
+        yield seeded_app
+
+
+@pytest.fixture
+def login_as(client, make_user, request):
+    """Each test's user its own (the seed, and so the users, stay)."""
+
+    def factory(role, sites):
+        user = make_user(role, sites, email=f"{role}-{request.node.name}@example.org")
+        assert sign_in(client, user.email).status_code == 302
+        return user
+
+    return factory
 
 
 @pytest.mark.parametrize("role", ["caseworker", "lead", "evaluator", "admin"])
-def test_every_page_renders_for_every_role(app, client, login_as, demo_data, role):
+def test_every_page_renders_for_every_role(app, client, login_as, role):
     login_as(role, ("coventry", "wolverhampton") if role in ("caseworker", "lead") else ())
     paths = sorted(
         rule.rule for rule in app.url_map.iter_rules()
@@ -29,7 +58,7 @@ def test_every_page_renders_for_every_role(app, client, login_as, demo_data, rol
         assert response.status_code in (200, 302, 403), (path, response.status_code)
 
 
-def test_a_lead_opens_every_demo_record(client, login_as, demo_data):
+def test_a_lead_opens_every_demo_record(client, login_as):
     from sqlalchemy import select
 
     from casework.diversion.models import Assessment
