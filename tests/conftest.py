@@ -521,6 +521,17 @@ def make_referral(app, make_user):
 
 
 @pytest.fixture
+def dashboard_on_21_november_2026(monkeypatch) -> None:
+    """The lead dashboard's today fixed: its chart holds the last 26 weeks,
+    and ``make_referral`` dates its referrals 1 November 2026, which leave
+    the chart in April 2027 (and figures kept are kept by day: England's
+    midnight passing between two loads would work them out again)."""
+    from casework.caseload import views
+
+    monkeypatch.setattr(views, "local_today", lambda: date(2026, 11, 21))
+
+
+@pytest.fixture
 def make_trial(app):
     """``make_trial(sites=("coventry", "wolverhampton"), allocation_list=None,
     **settings)``: a trial, committed; with ``allocation_list`` (a CSV's

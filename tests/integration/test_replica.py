@@ -73,7 +73,8 @@ def test_the_dashboard_reads_the_replica_and_audits_on_the_primary(app, client, 
     assert _on_replica(replica_url, "SELECT count(*) FROM audit_events") == 0
 
 
-def test_without_a_replica_the_dashboard_reads_the_primary(make_app, make_referral, login_as):
+def test_without_a_replica_the_dashboard_reads_the_primary(make_app, make_referral, login_as,
+                                                           dashboard_on_21_november_2026):
     # the same page on an app with no replica configured
     plain = make_app()
     for _ in range(3):

@@ -245,8 +245,8 @@ def _referrals_in_chart(page: str) -> int:
     return int(re.search(r"<figcaption[^>]*>(\d+) referrals from", page).group(1))
 
 
-def test_dashboard_figures_are_kept_for_a_while_for_the_same_sites(app, client, login_as,
-                                                                   make_referral, make_user):
+def test_dashboard_figures_are_kept_for_a_while_for_the_same_sites(
+        app, client, login_as, make_referral, make_user, dashboard_on_21_november_2026):
     from casework.caseload import services
 
     app.config["DASHBOARD_FIGURES_SECONDS"] = 30
@@ -275,8 +275,8 @@ def test_dashboard_figures_are_kept_for_a_while_for_the_same_sites(app, client, 
     assert _referrals_in_chart(text_of(client.get("/dashboard"))) == 2
 
 
-def test_dashboard_figures_are_worked_out_every_time_when_not_kept(app, client, login_as,
-                                                                   make_referral):
+def test_dashboard_figures_are_worked_out_every_time_when_not_kept(
+        app, client, login_as, make_referral, dashboard_on_21_november_2026):
     from casework.caseload import services
 
     assert app.config["DASHBOARD_FIGURES_SECONDS"] == 0
@@ -303,7 +303,8 @@ def test_the_case_list_says_more_than_past_its_cap(client, login_as, make_referr
     assert "3 cases" in text_of(client.get("/caseload/cases"))
 
 
-def test_each_week_links_to_its_referrals(app, client, login_as, make_referral):
+def test_each_week_links_to_its_referrals(app, client, login_as, make_referral,
+                                          dashboard_on_21_november_2026):
     from datetime import timedelta as days
 
     from flask import url_for

@@ -32,7 +32,8 @@ def visiting(make_referral, make_user):
     Coventry's, the person both sites'. Started so that it is due in a week."""
     from casework.accounts.services import sites_by_keys
 
-    child = make_referral("wolverhampton", dob=date(2011, 3, 1)).person
+    born = date(local_today().year - 15, 3, 1)  # a child whenever the tests run
+    child = make_referral("wolverhampton", dob=born).person
     make_referral("coventry", person=child)
     worker = make_user("caseworker", ("coventry",), email="cov-worker@example.org")
     lead = make_user("lead", ("coventry",), email="cov-lead@example.org")
@@ -40,7 +41,8 @@ def visiting(make_referral, make_user):
     started = today - timedelta(weeks=16) + timedelta(days=7)
     offered = datetime.combine(started, datetime.min.time(), tzinfo=UTC)
     assessment = services.assess_data(child, "checkpoint", {
-        "date_of_birth": "2011-03-01", "offence_date": (started - timedelta(days=30)).isoformat(),
+        "date_of_birth": born.isoformat(),
+        "offence_date": (started - timedelta(days=30)).isoformat(),
         "offence": "bladed_article_s139", "aggravating_factors": [], "previous_outcomes": [],
         "admits_offence": True, "sufficient_evidence": True,
     }, actor=worker, now=offered, settings=SETTINGS)

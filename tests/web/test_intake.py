@@ -101,7 +101,9 @@ def test_a_referral_creates_a_person_and_is_audited(client, login_as, submit):
         ({"referral_date": ["", "", ""]}, "referral_date", "Enter the referral date"),
         ({"referral_date": ["1", "1", "2007"]}, "referral_date",
          "on or after the date of birth"),
-        (lambda today: {"referral_date": day(today + timedelta(days=1))},
+        # (two days on: tomorrow would be today if England's midnight passed
+        # before the form was sent)
+        (lambda today: {"referral_date": day(today + timedelta(days=2))},
          "referral_date", "Referral date must be today or in the past"),
         ({"source": ""}, "source", "Select where the referral came from"),
         ({"referrer_name": ""}, "referrer_name", "Enter the referrer's name"),

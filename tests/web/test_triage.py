@@ -249,13 +249,18 @@ def test_a_caseworker_cannot_decide(client, login_as, post, make_trial, make_ref
 
 
 def test_the_queue_is_oldest_first_with_ages(client, login_as, make_trial, make_referral,
-                                             triage_referral):
+                                             triage_referral, monkeypatch):
     make_trial()
     older = triage_referral(make_referral("coventry", last_name="Older"))
     newer = triage_referral(make_referral("wolverhampton", last_name="Newer"))
     elsewhere = triage_referral(make_referral("birmingham", last_name="Elsewhere"))
-    older.submitted_at = datetime.now(UTC) - timedelta(days=9)
-    newer.submitted_at = datetime.now(UTC) - timedelta(days=2)
+    # the queue's clock fixed at a noon: nine days of hours before the real
+    # one are ten or eight days of England's dates across a clock change, and
+    # England's midnight could pass between the test's clock and the page's
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr("casework.triage.views.utcnow", lambda: now)
+    older.submitted_at = now - timedelta(days=9)
+    newer.submitted_at = now - timedelta(days=2)
     db.session.commit()
     login_as("lead", ("coventry", "wolverhampton"))
     text = page_text(client.get("/triage"))
