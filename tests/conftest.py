@@ -12,6 +12,7 @@ import copy
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -381,6 +382,27 @@ def new_app(database_url: str, **overrides):
     app.test_client_class = RequestClient
     app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
     return app
+
+
+@contextmanager
+def demo_seeded_app(database_url: str, people: int, seed: int) -> Iterator[object]:
+    """An app of its own on the test database with ``seed-demo`` run once,
+    for a module whose tests only read the demo (seeded for each test, the
+    seed was most of their time); the tables emptied afterwards."""
+    from casework.extensions import db
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        quick_password_hashing(monkeypatch)
+        app = new_app(database_url)
+        with app.app_context():
+            result = app.test_cli_runner().invoke(
+                args=["seed-demo", "--people", str(people), "--seed", str(seed)])
+            assert result.exit_code == 0, result.output
+            db.session.commit()
+    try:
+        yield app
+    finally:
+        discard_app(app)
 
 
 def discard_app(app, *, keep_connections: bool = False) -> None:

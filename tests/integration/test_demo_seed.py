@@ -21,7 +21,7 @@ from casework.intake.models import Person, Referral
 from casework.notes.models import Note
 from casework.triage.models import Triage
 from casework.trial.models import Allocation
-from tests.conftest import discard_app, new_app, quick_password_hashing
+from tests.conftest import demo_seeded_app
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +30,11 @@ def seeded_app(migrated):
     the seed was most of the module's time (10 seconds a test on
     PostgreSQL). The id of its last audit event too: the tests' exports
     write after it."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        quick_password_hashing(monkeypatch)
-        app = new_app(migrated)
+    with demo_seeded_app(migrated, 300, 7) as app:
         with app.app_context():
-            result = app.test_cli_runner().invoke(
-                args=["seed-demo", "--people", "300", "--seed", "7"])
-            assert result.exit_code == 0, result.output
             last_event = db.session.scalar(select(func.max(AuditEvent.id)))
             db.session.commit()
-    yield app, last_event
-    discard_app(app)
+        yield app, last_event
 
 
 @pytest.fixture

@@ -6,24 +6,15 @@ from __future__ import annotations
 import pytest
 
 from casework.extensions import db
-from tests.conftest import discard_app, new_app, quick_password_hashing, sign_in
+from tests.conftest import demo_seeded_app, sign_in
 
 
 @pytest.fixture(scope="module")
 def seeded_app(migrated):
     """One demo seed for the module's tests, which only read it (and sign
-    in, each as a user of its own): seeded for each, the seed was most of
-    their time."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        quick_password_hashing(monkeypatch)
-        app = new_app(migrated)
-        with app.app_context():
-            result = app.test_cli_runner().invoke(
-                args=["seed-demo", "--people", "120", "--seed", "5"])
-            assert result.exit_code == 0, result.output
-            db.session.commit()
-    yield app
-    discard_app(app)
+    in, each as a user of its own)."""
+    with demo_seeded_app(migrated, 120, 5) as app:
+        yield app
 
 
 @pytest.fixture
