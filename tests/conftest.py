@@ -391,17 +391,16 @@ def demo_seeded_app(database_url: str, people: int, seed: int) -> Iterator[objec
     seed was most of their time); the tables emptied afterwards."""
     from casework.extensions import db
 
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        quick_password_hashing(monkeypatch)
-        app = new_app(database_url)
-        with app.app_context():
+    app = new_app(database_url)
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch, app.app_context():
+            quick_password_hashing(monkeypatch)
             result = app.test_cli_runner().invoke(
                 args=["seed-demo", "--people", str(people), "--seed", str(seed)])
             assert result.exit_code == 0, result.output
             db.session.commit()
-    try:
         yield app
-    finally:
+    finally:  # emptied even when the seed failed
         discard_app(app)
 
 

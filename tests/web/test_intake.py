@@ -1023,7 +1023,6 @@ def test_a_date_of_birth_corrected_before_a_deferred_prosecution_ends_names_its_
     from casework.diversion import services as diversion
     from casework.diversion.models import DiversionCase
     from casework.eligibility import outcome22
-    from tests.web.test_diversion import day
 
     monkeypatch.setitem(app.config, "DIVERSION_CLOSING_CODE", configured)
     person = make_referral("coventry", dob=date(2009, 3, 1)).person
@@ -1066,7 +1065,6 @@ def test_a_date_of_birth_corrected_after_a_diversion_closed_as_23_names_its_code
     nothing more is said."""
     from casework.diversion.models import DiversionCase
     from casework.eligibility import outcome22
-    from tests.web.test_diversion import day
 
     monkeypatch.setitem(app.config, "DIVERSION_CLOSING_CODE", 23)
     person = make_referral("coventry", dob=date(2009, 3, 1)).person

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from casework.extensions import db
-from tests.conftest import demo_seeded_app, sign_in
+from tests.conftest import demo_seeded_app
 
 
 @pytest.fixture(scope="module")
 def seeded_app(migrated):
     """One demo seed for the module's tests, which only read it (and sign
-    in, each as a user of its own)."""
+    in, each as a user of its own: the seed, and so the users, stay from
+    test to test)."""
     with demo_seeded_app(migrated, 120, 5) as app:
         yield app
 
@@ -23,21 +24,10 @@ def app(seeded_app):
         yield seeded_app
 
 
-@pytest.fixture
-def login_as(client, make_user, request):
-    """Each test's user its own (the seed, and so the users, stay)."""
-
-    def factory(role, sites):
-        user = make_user(role, sites, email=f"{role}-{request.node.name}@example.org")
-        assert sign_in(client, user.email).status_code == 302
-        return user
-
-    return factory
-
-
 @pytest.mark.parametrize("role", ["caseworker", "lead", "evaluator", "admin"])
 def test_every_page_renders_for_every_role(app, client, login_as, role):
-    login_as(role, ("coventry", "wolverhampton") if role in ("caseworker", "lead") else ())
+    login_as(role, ("coventry", "wolverhampton") if role in ("caseworker", "lead") else (),
+             email=f"{role}-every-page@example.org")
     paths = sorted(
         rule.rule for rule in app.url_map.iter_rules()
         if "GET" in rule.methods and not rule.arguments
@@ -58,7 +48,7 @@ def test_a_lead_opens_every_demo_record(client, login_as):
     from casework.triage.models import Triage
     from casework.trial.models import Allocation
 
-    login_as("lead", ("coventry", "wolverhampton"))
+    login_as("lead", ("coventry", "wolverhampton"), email="lead-every-record@example.org")
     people = set(db.session.scalars(select(Allocation.person_id)))
     people |= set(db.session.scalars(select(Assessment.person_id)))
     paths = [f"/people/{p}" for p in sorted(people)]
